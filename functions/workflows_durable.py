@@ -1,0 +1,64 @@
+"""Seed "Workflow State": durable execution and workflow variables.
+
+| workflow         | seed section                                                          |
+|------------------|-----------------------------------------------------------------------|
+| long-running     | Durable Execution: process -> upload -> notify; a crash after step 1  |
+|                  | resumes at step 2 and step 1 is not run again                         |
+| order-processing | Workflow Variables: inventory / payment / shipment kept across steps  |
+
+Every completed step is journaled in DynamoDB. When an invocation ends (a crash, a retry
+wait, a timer), the next one replays the workflow from the top and gets completed steps'
+results from the journal without running them: plain local variables are all the "workflow
+state" you need.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import fakes
+from appdef import app
+from models import Dataset, Order, PaymentRequest
+from stepbridge import Context, Retry
+from steps import charge_payment, create_shipment, send_email
+
+
+@app.workflow("long-running")
+async def long_running(ctx: Context, dataset: Dataset) -> dict[str, Any]:
+    """Process a dataset, upload the result, notify. A failed upload is retried durably;
+    ``process`` already ran and is never repeated."""
+    processed = await ctx.step("process", fakes.compute.process_dataset, dataset.id, dataset.records, timeout=300)
+
+    uploaded = await ctx.step(
+        "upload",
+        fakes.storage.upload,
+        f"{dataset.id}/result.json",
+        processed,
+        timeout=600,
+        retry=Retry(max_attempts=5, backoff="exponential", initial_delay=2.0),
+    )
+
+    await ctx.step("notify", send_email, dataset.notify, "dataset-ready", {"result": uploaded})
+    return {"processed": processed, "uploaded": uploaded}
+
+
+@app.workflow("order-processing")
+async def order_processing(ctx: Context, order: Order) -> dict[str, Any]:
+    """Check stock; if available, charge and ship. If shipping fails after the charge, refund."""
+    # Workflow-scoped variables: ordinary locals, rebuilt from the journal on every replay.
+    payment: Any = None
+    shipment: Any = None
+
+    inventory = await ctx.step("check-inventory", fakes.inventory.check, order.items)
+
+    if inventory["available"]:
+        async with ctx.saga() as saga:
+            payment = await ctx.step(
+                "process-payment",
+                charge_payment,
+                PaymentRequest(order_id=order.order_id, amount=order.total, customer_email=order.customer.email),
+            )
+            saga.compensate(fakes.payments.refund, payment.id, "shipment failed", name="refund-payment")
+            shipment = await ctx.step("create-shipment", create_shipment, order, payment.id)
+
+    return {"inventory": inventory, "payment": payment, "shipment": shipment}

@@ -1,0 +1,52 @@
+"""stepbridge: durable business workflows on AWS Lambda, written as plain async Python.
+
+Public API (see docs/API.md)::
+
+    from stepbridge import App, Context, Retry, WaitTimeout, StepTimeout, StateMachine, State, Transition
+"""
+
+from stepbridge.api.app import App
+from stepbridge.api.machine import State, StateMachine, Transition
+from stepbridge.api.retry import Retry
+from stepbridge.errors import (
+    ChildFailed,
+    CircuitOpenError,
+    ExecutionAlreadyExists,
+    ExecutionCancelled,
+    ExecutionFailedError,
+    ExecutionNotFound,
+    NonDeterminismError,
+    NonRetryableError,
+    PayloadTooLarge,
+    StepFailed,
+    StepTimeout,
+    UnknownWorkflowError,
+    WaitTimeout,
+    WorkflowDefinitionError,
+)
+from stepbridge.runtime.context import Context, Saga
+
+__all__ = [
+    "App",
+    "ChildFailed",
+    "CircuitOpenError",
+    "Context",
+    "ExecutionAlreadyExists",
+    "ExecutionCancelled",
+    "ExecutionFailedError",
+    "ExecutionNotFound",
+    "NonDeterminismError",
+    "NonRetryableError",
+    "PayloadTooLarge",
+    "Retry",
+    "Saga",
+    "State",
+    "StateMachine",
+    "StepFailed",
+    "StepTimeout",
+    "Transition",
+    "UnknownWorkflowError",
+    "WaitTimeout",
+    "WorkflowDefinitionError",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,447 @@
+"""``App``: the registry of an application's workflows, steps, triggers and schedules.
+
+Decorators only record (the Chalice habit): they add a plain dataclass to the app's model and
+return the function unchanged. The compiler turns that model into a SAM template; the runtime
+looks definitions up by name. Nothing here talks to AWS.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from stepbridge.api.durations import Duration, optional_seconds, to_seconds
+from stepbridge.api.machine import StateMachine
+from stepbridge.api.retry import Retry
+from stepbridge.errors import UnknownWorkflowError, WorkflowDefinitionError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Lambda's hard maximum timeout, seconds (AWS Lambda quotas).
+LAMBDA_MAX_TIMEOUT = 900
+#: Lambda memory range, MB (AWS Lambda quotas).
+LAMBDA_MEMORY_RANGE = (128, 10240)
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}$")
+#: EventBridge detail-type: 1-128 characters (PutEventsRequestEntry).
+_DETAIL_TYPE_RE = re.compile(r"^[^\x00-\x1f]{1,128}$")
+_STEP_ATTR = "__stepbridge_step__"
+_WORKFLOW_ATTR = "__stepbridge_workflow__"
+
+
+def _check_name(kind: str, name: str) -> str:
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise WorkflowDefinitionError(
+            f"{kind} name {name!r} is invalid: use 1-80 letters, digits, '-', '_', '.' or ':', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def check_event_type(event_type: str, *, where: str) -> str:
+    """Validate an event type used as an EventBridge detail-type (1-128 printable characters)."""
+    if not isinstance(event_type, str) or not _DETAIL_TYPE_RE.match(event_type) or event_type != event_type.strip():
+        raise WorkflowDefinitionError(
+            f"{where}: event type {event_type!r} is not a valid EventBridge detail-type "
+            "(1-128 printable characters, no leading/trailing spaces)"
+        )
+    return event_type
+
+
+def kebab(name: str) -> str:
+    """``charge_payment`` -> ``charge-payment``: the default name of a declared step."""
+    return name.strip("_").replace("_", "-")
+
+
+@dataclass(frozen=True)
+class StepDef:
+    """A declared step: its own Lambda function with its own timeout, memory and retry policy."""
+
+    name: str
+    fn: Callable[..., Any]
+    timeout: float = 30.0
+    memory: int = 256
+    retry: Retry | None = None
+    concurrency: int | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class WorkflowDef:
+    """A workflow: an ``async def (ctx, input)`` function registered under a name."""
+
+    name: str
+    fn: Callable[..., Any]
+    input_type: Any = Any
+    takes_input: bool = True
+    cache_ttl: float | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class TriggerDef:
+    """``app.on(...)``: start ``workflow`` when an event of one of ``event_types`` arrives."""
+
+    name: str
+    event_types: tuple[str, ...]
+    workflow: str
+    input: str | None = None
+    filter: Mapping[str, Any] | None = None
+    debounce: float | None = None
+    key: str | None = None
+    max_wait: float | None = None
+
+
+@dataclass(frozen=True)
+class ScheduleDef:
+    """A recurring schedule: a 5-field cron expression (minute hour day month weekday) in ``timezone``."""
+
+    name: str
+    cron: str
+    workflow: str
+    timezone: str = "UTC"
+    input: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class WebhookDef:
+    """An inbound webhook on the HTTP API, verified by ``provider`` and routed by event type."""
+
+    path: str
+    provider: str
+    route: Mapping[str, str]
+    secret_param: str | None = None
+    secret: str | None = None
+    tolerance: float = 300.0
+    type_key: str = "type"
+    signature_header: str = "X-Signature"
+
+
+@dataclass(frozen=True)
+class MachineDef:
+    """A state machine bound to events: ``events`` maps an event type to a machine event name."""
+
+    machine: StateMachine
+    events: Mapping[str, str]
+    key: str
+
+
+@dataclass
+class App:
+    """One application: the unit the compiler turns into one SAM template.
+
+    ``App("acme")`` then decorate: ``@app.workflow("name")``, ``@app.step(...)``; and register
+    triggers with ``app.on``, ``app.every``, ``app.schedule``, ``app.webhook`` and
+    ``app.state_machine``.
+    """
+
+    name: str
+    workflows: dict[str, WorkflowDef] = field(default_factory=dict)
+    steps: dict[str, StepDef] = field(default_factory=dict)
+    triggers: list[TriggerDef] = field(default_factory=list)
+    schedules: list[ScheduleDef] = field(default_factory=list)
+    webhooks: list[WebhookDef] = field(default_factory=list)
+    machines: dict[str, MachineDef] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not re.match(r"^[a-z][a-z0-9-]{0,31}$", self.name):
+            raise WorkflowDefinitionError(
+                f"app name {self.name!r} is invalid: use 1-32 lowercase letters, digits or '-', starting "
+                "with a letter (it prefixes AWS resource names)"
+            )
+
+    # ---- decorators ---------------------------------------------------------------------
+
+    def workflow(self, name: str | None = None, *, cache_ttl: Duration | None = None) -> Callable[[F], F]:
+        """Register an ``async def wf(ctx, input)`` workflow under ``name`` (default: the function name, kebab-case).
+
+        The input is validated and coerced with pydantic from the type hint of the second
+        parameter. ``cache_ttl`` caches whole results by workflow name + input.
+        """
+
+        def register(fn: F) -> F:
+            wf_name = _check_name("workflow", name or kebab(fn.__name__))
+            if not inspect.iscoroutinefunction(fn):
+                raise WorkflowDefinitionError(f"workflow '{wf_name}' must be an 'async def' function")
+            if wf_name in self.workflows:
+                raise WorkflowDefinitionError(f"workflow '{wf_name}' is defined twice in app '{self.name}'")
+            input_type, takes_input = _input_type(fn)
+            self.workflows[wf_name] = WorkflowDef(
+                name=wf_name,
+                fn=fn,
+                input_type=input_type,
+                takes_input=takes_input,
+                cache_ttl=optional_seconds(cache_ttl, what=f"cache_ttl of workflow '{wf_name}'"),
+                description=inspect.getdoc(fn) or "",
+            )
+            setattr(fn, _WORKFLOW_ATTR, wf_name)
+            return fn
+
+        return register
+
+    def step(
+        self,
+        fn: F | None = None,
+        *,
+        name: str | None = None,
+        timeout: Duration = 30,
+        memory: int = 256,
+        retry: Retry | None = None,
+        concurrency: int | None = None,
+    ) -> Any:
+        """Declare a step that runs in its own Lambda function (usable bare or with options).
+
+        ``timeout`` (seconds, at most Lambda's 900) is the function timeout; ``memory`` its size
+        in MB; ``retry`` its default retry policy; ``concurrency`` its reserved concurrency.
+        """
+
+        def register(func: F) -> F:
+            step_name = _check_name("step", name or kebab(func.__name__))
+            seconds = to_seconds(timeout, what=f"timeout of step '{step_name}'")
+            if seconds > LAMBDA_MAX_TIMEOUT or seconds < 1:
+                raise WorkflowDefinitionError(
+                    f"step '{step_name}': timeout {seconds:g} s is outside Lambda's 1-{LAMBDA_MAX_TIMEOUT} s range; "
+                    "split the work into several steps"
+                )
+            if not LAMBDA_MEMORY_RANGE[0] <= memory <= LAMBDA_MEMORY_RANGE[1]:
+                raise WorkflowDefinitionError(
+                    f"step '{step_name}': memory {memory} MB is outside Lambda's {LAMBDA_MEMORY_RANGE} MB range"
+                )
+            if step_name in self.steps:
+                raise WorkflowDefinitionError(f"step '{step_name}' is declared twice in app '{self.name}'")
+            if concurrency is not None and concurrency < 1:
+                raise WorkflowDefinitionError(f"step '{step_name}': concurrency must be >= 1")
+            self.steps[step_name] = StepDef(
+                step_name, func, seconds, memory, retry, concurrency, inspect.getdoc(func) or ""
+            )
+            setattr(func, _STEP_ATTR, step_name)
+            return func
+
+        if fn is not None:
+            return register(fn)
+        return register
+
+    # ---- triggers ---------------------------------------------------------------------------
+
+    def on(
+        self,
+        event_types: str | Sequence[str],
+        workflow: Callable[..., Any] | str,
+        *,
+        input: str | None = None,
+        filter: Mapping[str, Any] | None = None,
+        debounce: Duration | None = None,
+        key: str | None = None,
+        max_wait: Duration | None = None,
+        name: str | None = None,
+    ) -> TriggerDef:
+        """Start ``workflow`` for each event of ``event_types`` (an EventBridge rule on the app bus).
+
+        The workflow input is the event's ``detail``, or ``input`` (JMESPath over the whole event).
+        ``filter`` is an EventBridge content filter on ``detail``. With ``debounce`` the start is
+        trailing-edge debounced per ``key`` (JMESPath over the event), optionally bounded by ``max_wait``.
+        """
+        types = (event_types,) if isinstance(event_types, str) else tuple(event_types)
+        if not types:
+            raise WorkflowDefinitionError("app.on needs at least one event type")
+        wf_name = self.workflow_name(workflow)
+        where = f"trigger for workflow '{wf_name}'"
+        for et in types:
+            check_event_type(et, where=where)
+        if debounce is None and (key is not None or max_wait is not None):
+            raise WorkflowDefinitionError(f"{where}: key= and max_wait= only apply with debounce=")
+        trigger_name = name or f"on-{'-'.join(types)}-{wf_name}"
+        if any(t.name == trigger_name for t in self.triggers):
+            raise WorkflowDefinitionError(f"trigger '{trigger_name}' is registered twice")
+        trigger = TriggerDef(
+            name=trigger_name,
+            event_types=types,
+            workflow=wf_name,
+            input=input,
+            filter=filter,
+            debounce=optional_seconds(debounce, what=f"{where}: debounce"),
+            key=key,
+            max_wait=optional_seconds(max_wait, what=f"{where}: max_wait"),
+        )
+        self.triggers.append(trigger)
+        return trigger
+
+    def every(
+        self,
+        frequency: str,
+        *,
+        workflow: Callable[..., Any] | str,
+        at: str = "00:00",
+        on: str | None = None,
+        timezone: str = "UTC",
+        name: str | None = None,
+    ) -> ScheduleDef:
+        """Run ``workflow`` ``"hourly"`` (at minute ``:MM`` of ``at``), ``"daily"`` or ``"weekly"`` (``on`` a weekday)."""
+        from stepbridge.api.cron import every_to_cron
+
+        wf_name = self.workflow_name(workflow)
+        cron = every_to_cron(frequency, at=at, on=on, where=f"schedule for workflow '{wf_name}'")
+        return self.schedule(name or f"{frequency}-{wf_name}", cron, wf_name, timezone=timezone)
+
+    def schedule(
+        self,
+        name: str,
+        cron: str,
+        workflow: Callable[..., Any] | str,
+        *,
+        timezone: str = "UTC",
+        input: Mapping[str, Any] | None = None,
+    ) -> ScheduleDef:
+        """Run ``workflow`` on a 5-field cron expression (``"0 2 * * 0"`` = 02:00 every Sunday) in ``timezone``."""
+        from stepbridge.api.cron import parse_cron, validate_timezone
+
+        _check_name("schedule", name)
+        wf_name = self.workflow_name(workflow)
+        parse_cron(cron, where=f"schedule '{name}'")
+        validate_timezone(timezone, where=f"schedule '{name}'")
+        if any(s.name == name for s in self.schedules):
+            raise WorkflowDefinitionError(f"schedule '{name}' is registered twice")
+        sched = ScheduleDef(name=name, cron=cron, workflow=wf_name, timezone=timezone, input=input)
+        self.schedules.append(sched)
+        return sched
+
+    def webhook(
+        self,
+        path: str,
+        *,
+        provider: str = "hmac",
+        route: Mapping[str, Callable[..., Any] | str] | None = None,
+        workflow: Callable[..., Any] | str | None = None,
+        secret_param: str | None = None,
+        secret: str | None = None,
+        tolerance: Duration = 300,
+        type_key: str = "type",
+        signature_header: str = "X-Signature",
+    ) -> WebhookDef:
+        """Accept webhooks on ``path``: verify with ``provider`` ("stripe" or "hmac") and start the routed workflow.
+
+        ``route`` maps the payload's event type (``type_key``) to a workflow; ``workflow`` routes
+        every payload. The secret comes from SSM Parameter Store (``secret_param``) or, for
+        tests only, ``secret``.
+        """
+        if provider not in ("stripe", "hmac"):
+            raise WorkflowDefinitionError(f"webhook {path}: provider must be 'stripe' or 'hmac', got {provider!r}")
+        if not path.startswith("/") or " " in path or "{" in path:
+            raise WorkflowDefinitionError(f"webhook path {path!r} must start with '/' and have no spaces or parameters")
+        if (secret_param is None) == (secret is None):
+            raise WorkflowDefinitionError(f"webhook {path}: give exactly one of secret_param= or secret=")
+        routes: dict[str, str] = {k: self.workflow_name(v) for k, v in (route or {}).items()}
+        if workflow is not None:
+            routes["*"] = self.workflow_name(workflow)
+        if not routes:
+            raise WorkflowDefinitionError(f"webhook {path}: give route={{event_type: workflow}} or workflow=")
+        if any(w.path == path for w in self.webhooks):
+            raise WorkflowDefinitionError(f"webhook path {path} is registered twice")
+        hook = WebhookDef(
+            path=path,
+            provider=provider,
+            route=routes,
+            secret_param=secret_param,
+            secret=secret,
+            tolerance=to_seconds(tolerance, what=f"webhook {path}: tolerance"),
+            type_key=type_key,
+            signature_header=signature_header,
+        )
+        self.webhooks.append(hook)
+        return hook
+
+    def state_machine(self, machine: StateMachine, *, events: Mapping[str, str], key: str) -> MachineDef:
+        """Drive ``machine`` from events: ``events`` maps event type -> machine event; ``key`` (JMESPath over the event) picks the instance."""
+        machine.validate()
+        where = f"state machine '{machine.name}'"
+        known = set(machine.events())
+        for event_type, machine_event in events.items():
+            check_event_type(event_type, where=where)
+            if machine_event not in known:
+                raise WorkflowDefinitionError(
+                    f"{where}: event '{event_type}' maps to '{machine_event}', which no transition uses "
+                    f"(known: {sorted(known)})"
+                )
+        if machine.name in self.machines:
+            raise WorkflowDefinitionError(f"{where} is registered twice")
+        binding = MachineDef(machine=machine, events=dict(events), key=key)
+        self.machines[machine.name] = binding
+        return binding
+
+    # ---- lookups -------------------------------------------------------------------------
+
+    def workflow_name(self, workflow: Callable[..., Any] | str) -> str:
+        """The registered name of ``workflow`` (a decorated function or a name)."""
+        if isinstance(workflow, str):
+            return workflow
+        registered = getattr(workflow, _WORKFLOW_ATTR, None)
+        if registered is None:
+            raise WorkflowDefinitionError(
+                f"{getattr(workflow, '__name__', workflow)!r} is not a workflow: decorate it with @app.workflow(...)"
+            )
+        return str(registered)
+
+    def get_workflow(self, name: str) -> WorkflowDef:
+        """The workflow called ``name``; ``UnknownWorkflowError`` lists the known ones otherwise."""
+        try:
+            return self.workflows[name]
+        except KeyError:
+            raise UnknownWorkflowError(
+                f"unknown workflow '{name}' in app '{self.name}'; known: {sorted(self.workflows)}"
+            ) from None
+
+    def step_for(self, fn: Callable[..., Any]) -> StepDef | None:
+        """The declared step behind ``fn``, or ``None`` for an inline step function."""
+        name = getattr(fn, _STEP_ATTR, None)
+        if name is None:
+            return None
+        return self.steps.get(str(name))
+
+    def validate(self) -> None:
+        """Cross-check references (triggers, schedules, webhooks -> workflows); raise naming the first problem."""
+        for trig in self.triggers:
+            self._check_ref(trig.workflow, f"trigger '{trig.name}'")
+        for sched in self.schedules:
+            self._check_ref(sched.workflow, f"schedule '{sched.name}'")
+        for hook in self.webhooks:
+            for wf in hook.route.values():
+                self._check_ref(wf, f"webhook {hook.path}")
+
+    def _check_ref(self, workflow: str, where: str) -> None:
+        if workflow not in self.workflows:
+            raise WorkflowDefinitionError(
+                f"{where} names unknown workflow '{workflow}'; known: {sorted(self.workflows)}"
+            )
+
+
+def _input_type(fn: Callable[..., Any]) -> tuple[Any, bool]:
+    """The annotated type of a workflow's input parameter (``Any`` when unannotated) and whether it takes one."""
+    params = list(inspect.signature(fn).parameters.values())
+    if len(params) < 2:
+        return Any, False
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:  # unresolvable forward references: validate nothing rather than fail
+        hints = {}
+    return hints.get(params[1].name, Any), True
+
+
+def seconds_or_none(value: Duration | None) -> float | None:
+    """Public helper: a duration in seconds, or ``None``."""
+    return optional_seconds(value)
+
+
+__all__ = [
+    "App",
+    "MachineDef",
+    "ScheduleDef",
+    "StepDef",
+    "TriggerDef",
+    "WebhookDef",
+    "WorkflowDef",
+    "timedelta",
+]

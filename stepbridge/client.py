@@ -1,0 +1,235 @@
+"""``Client``: start, inspect, signal and cancel executions — the same class against AWS and LocalCloud.
+
+Against AWS, build it with :meth:`Client.for_stack` (reads the stack's outputs) or from the
+``STEPBRIDGE_*`` environment; LocalCloud hands out one from ``cloud.client()``. A *driver*
+decides what happens after each call: LocalCloud's runs the local cloud until idle.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from stepbridge.api.app import App, check_event_type
+from stepbridge.api.durations import Duration, optional_seconds
+from stepbridge.errors import ExecutionFailedError, ExecutionNotFound, ExecutionStillRunning, PayloadTooLarge
+from stepbridge.runtime.codec import dumps, to_json_value
+from stepbridge.runtime.executions import history, request_cancel, start_execution
+from stepbridge.runtime.limits import EVENTBRIDGE_ENTRY_BYTES
+from stepbridge.runtime.machines import machine_state
+from stepbridge.runtime.ports import Effects, Store
+from stepbridge.runtime.records import STATUSES, SUCCEEDED, TERMINAL, Event, ExecutionRecord, iso
+
+
+class _Mapping:
+    """Dict-style access (``d["status"]``) on top of attributes, for scripts that prefer it."""
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return getattr(self, key)
+        except AttributeError:
+            raise KeyError(key) from None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """``dict.get`` for the attributes."""
+        return getattr(self, key, default)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form."""
+        return asdict(self)  # type: ignore[call-overload]
+
+
+@dataclass
+class ExecutionDescription(_Mapping):
+    """What ``client.describe(id)`` returns."""
+
+    execution_id: str
+    workflow: str
+    status: str
+    input: Any = None
+    result: Any = None
+    error: dict[str, Any] | None = None
+    progress: dict[str, Any] | None = None
+    parent_id: str | None = None
+    created_at: str = ""
+    started_at: str | None = None
+    ended_at: str | None = None
+    scheduled_for: str | None = None
+    cancel_requested: bool = False
+
+    @classmethod
+    def from_record(cls, rec: ExecutionRecord) -> ExecutionDescription:
+        """Build from the stored header."""
+        return cls(rec.execution_id, rec.workflow, rec.status, rec.input, rec.result, rec.error, rec.progress,
+                   rec.parent_id, rec.created_at, rec.started_at, rec.ended_at, rec.scheduled_for, rec.cancel_requested)
+
+
+@dataclass
+class HistoryEvent(_Mapping):
+    """One entry of ``client.history(id)``: journal facts and the events the execution sent."""
+
+    detail_type: str
+    detail: dict[str, Any]
+    time: str = ""
+    sent: bool = False
+
+
+class Driver(Protocol):
+    """How a client waits: LocalCloud runs its in-process cloud; AWS polls."""
+
+    def settle(self) -> None:
+        """Called after every state-changing call."""
+
+    def wait(self, client: Client, execution_id: str, timeout: float | None) -> None:
+        """Return when the execution is terminal (or raise ``ExecutionStillRunning``)."""
+
+
+class PollingDriver:
+    """Against AWS: nothing to settle; wait by polling ``describe`` with backoff."""
+
+    def settle(self) -> None:
+        """Nothing: AWS processes in the background."""
+
+    def wait(self, client: Client, execution_id: str, timeout: float | None) -> None:
+        """Poll until terminal or ``timeout`` seconds (default 15 minutes)."""
+        deadline = time.monotonic() + (timeout if timeout is not None else 900.0)
+        delay = 0.2
+        while client.describe(execution_id).status not in TERMINAL:
+            if time.monotonic() > deadline:
+                raise ExecutionStillRunning(f"execution '{execution_id}' did not finish within {timeout} s")
+            time.sleep(delay)
+            delay = min(delay * 1.5, 5.0)
+
+
+@dataclass
+class ExecutionHandle:
+    """A started execution: ``execution_id``, ``describe()``, ``result()``, ``cancel()``."""
+
+    client: Client
+    execution_id: str
+    workflow: str
+    created: bool = True
+
+    def describe(self) -> ExecutionDescription:
+        """The execution's current description."""
+        return self.client.describe(self.execution_id)
+
+    @property
+    def status(self) -> str:
+        """The current status."""
+        return self.describe().status
+
+    def result(self, timeout: Duration | None = None) -> Any:
+        """Wait for the end and return the result; raises ``ExecutionFailedError`` if it FAILED or was CANCELLED."""
+        return self.client.result(self.execution_id, timeout=timeout)
+
+    def cancel(self, *, compensate: bool = False) -> ExecutionDescription:
+        """Cancel this execution."""
+        return self.client.cancel(self.execution_id, compensate=compensate)
+
+
+@dataclass
+class Client:
+    """Operate executions of one app through its store and effects."""
+
+    store: Store
+    effects: Effects
+    app: App | None = None
+    source: str = "stepbridge.client"
+    driver: Driver = field(default_factory=PollingDriver)
+
+    def start(
+        self,
+        workflow: str | Callable[..., Any],
+        input: Any = None,
+        *,
+        execution_id: str | None = None,
+        at: datetime | None = None,
+        delay: Duration | timedelta | None = None,
+    ) -> ExecutionHandle:
+        """Start ``workflow`` with ``input``; idempotent by ``execution_id``.
+
+        ``at`` / ``delay`` defer the start (status SCHEDULED until then; ``cancel`` works).
+        Raises ``UnknownWorkflowError`` for a name the app does not have and
+        ``ExecutionAlreadyExists`` when the id exists with another workflow or input.
+        """
+        name = self.app.workflow_name(workflow) if self.app else str(workflow)
+        if self.app is not None:
+            self.app.get_workflow(name)
+        when = at
+        if delay is not None:
+            seconds = optional_seconds(delay, what="start delay") or 0.0
+            when = self.effects.now() + timedelta(seconds=seconds)
+        if when is not None and when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        record, created = start_execution(self.store, self.effects, name, input, execution_id=execution_id, at=when)
+        self.driver.settle()
+        return ExecutionHandle(self, record.execution_id, name, created)
+
+    def describe(self, execution_id: str) -> ExecutionDescription:
+        """Status, input, result, error and progress of an execution (``ExecutionNotFound`` if unknown)."""
+        rec = self.store.get_execution(execution_id)
+        if rec is None:
+            raise ExecutionNotFound(f"no execution '{execution_id}'")
+        return ExecutionDescription.from_record(rec)
+
+    def result(self, execution_id: str, *, timeout: Duration | None = None) -> Any:
+        """Wait for an execution to end; return its result or raise ``ExecutionFailedError``."""
+        self.describe(execution_id)
+        self.driver.wait(self, execution_id, optional_seconds(timeout))
+        desc = self.describe(execution_id)
+        if desc.status == SUCCEEDED:
+            return desc.result
+        if desc.status not in TERMINAL:
+            raise ExecutionStillRunning(f"execution '{execution_id}' is still {desc.status}")
+        raise ExecutionFailedError(execution_id, desc.status, desc.error)
+
+    def history(self, execution_id: str) -> list[HistoryEvent]:
+        """The execution's journal as events (``detail_type``/``detail``), oldest first."""
+        rec = self.store.get_execution(execution_id)
+        if rec is None:
+            raise ExecutionNotFound(f"no execution '{execution_id}'")
+        return [HistoryEvent(e["detail_type"], e["detail"], e.get("time", ""), bool(e.get("sent")))
+                for e in history(self.store.load_journal(execution_id), rec)]
+
+    def send_event(self, event_type: str, detail: Any = None, *, source: str | None = None) -> str:
+        """Put an event on the app's bus (as an external system would); returns its id."""
+        check_event_type(event_type, where="send_event")
+        payload = to_json_value(detail if detail is not None else {}, what=f"the detail of event '{event_type}'")
+        if not isinstance(payload, dict):
+            raise TypeError(f"the detail of event '{event_type}' must be a JSON object, got {type(payload).__name__}")
+        size = len(event_type.encode()) + len(dumps(payload).encode())
+        if size > EVENTBRIDGE_ENTRY_BYTES:
+            raise PayloadTooLarge(f"event '{event_type}' is {size} bytes, over EventBridge's 256 KB entry limit")
+        event_id = str(uuid.uuid4())
+        self.effects.publish([Event(event_type, payload, source=source or self.source, id=event_id,
+                                    time=iso(self.effects.now()))])
+        self.driver.settle()
+        return event_id
+
+    def cancel(self, execution_id: str, *, compensate: bool = False) -> ExecutionDescription:
+        """Cancel a running, sleeping, waiting or scheduled execution (and its children)."""
+        request_cancel(self.store, self.effects, execution_id, compensate=compensate)
+        self.driver.settle()
+        return self.describe(execution_id)
+
+    def list(self, workflow: str | None = None, status: str | None = None, limit: int = 100) -> list[ExecutionDescription]:
+        """Executions, newest first, optionally by workflow and status."""
+        if status is not None and status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}; use one of {sorted(STATUSES)}")
+        return [ExecutionDescription.from_record(r) for r in self.store.list_executions(workflow, status, limit)]
+
+    def machine_state(self, machine: str, key: str) -> dict[str, Any] | None:
+        """``{"state", "context", "version"}`` of a state machine instance (``None`` before its first event)."""
+        return machine_state(self.store, machine, key)
+
+    @classmethod
+    def for_stack(cls, stack_name: str, *, region: str | None = None, app: App | None = None) -> Client:
+        """A client for a deployed stack, configured from its CloudFormation outputs."""
+        from stepbridge.infra.stack import client_for_stack
+
+        return client_for_stack(stack_name, region=region, app=app)

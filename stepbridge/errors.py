@@ -1,0 +1,129 @@
+"""Every exception stepbridge raises to users, in one place.
+
+Errors that user workflow code may want to catch (``StepTimeout``, ``WaitTimeout``,
+``StepFailed``, ``ChildFailed``) derive from ``Exception``. Errors that mean the workflow
+*definition* or its replay is broken derive from ``WorkflowDefinitionError``; the engine
+fails the execution on them even if user code swallows them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class StepbridgeError(Exception):
+    """Base class of all stepbridge errors."""
+
+
+# ---- raised inside workflows ------------------------------------------------------------
+
+
+class StepTimeout(StepbridgeError):
+    """A step did not finish within its ``timeout``."""
+
+
+class WaitTimeout(StepbridgeError):
+    """``ctx.wait_for`` reached its timeout without a matching event (and had no ``default``)."""
+
+
+class StepFailed(StepbridgeError):
+    """A step failed with an exception whose type cannot be rebuilt in the workflow.
+
+    ``error_type`` is the dotted name of the original exception class and ``message`` its text.
+    """
+
+    def __init__(self, step: str, error_type: str, message: str) -> None:
+        super().__init__(f"step '{step}' failed with {error_type}: {message}")
+        self.step = step
+        self.error_type = error_type
+        self.message = message
+
+
+class ChildFailed(StepbridgeError):
+    """A child workflow ended FAILED or CANCELLED; ``error`` holds its error record."""
+
+    def __init__(self, execution_id: str, status: str, error: dict[str, Any] | None) -> None:
+        msg = (error or {}).get("message", "")
+        super().__init__(f"child execution '{execution_id}' ended {status}: {msg}")
+        self.execution_id = execution_id
+        self.status = status
+        self.error = error or {}
+
+
+class NonRetryableError(StepbridgeError):
+    """Raise from a step to fail it at once, without further retry attempts."""
+
+
+class ExecutionCancelled(StepbridgeError):
+    """Raised at the workflow's waiting point when the execution is cancelled with ``compensate=True``.
+
+    It is an ``Exception`` on purpose so that ``ctx.saga()`` blocks and ``except`` clauses can run
+    their compensations; the execution still ends CANCELLED.
+    """
+
+
+class CircuitOpenError(StepbridgeError):
+    """A circuit breaker is open; the protected step was not called."""
+
+
+class BulkheadFullError(StepbridgeError):
+    """A bulkhead has no free slot (raised only when waiting is disabled)."""
+
+
+class PayloadTooLarge(StepbridgeError):
+    """A payload exceeds an AWS service limit (DynamoDB item 400 KB, EventBridge entry 256 KB)."""
+
+
+class ResultNotSerializable(StepbridgeError):
+    """A step returned (or a workflow was given) a value that cannot be stored as JSON."""
+
+
+# ---- definition and replay errors -----------------------------------------------------
+
+
+class WorkflowDefinitionError(StepbridgeError):
+    """The app or workflow is defined wrongly; the message names the workflow or step to fix."""
+
+
+class DuplicateStepError(WorkflowDefinitionError):
+    """Two operations in one execution used the same step name."""
+
+
+class NonDeterminismError(WorkflowDefinitionError):
+    """Replay took a different path than the recorded journal: the code changed under a running execution."""
+
+
+class CompileError(WorkflowDefinitionError):
+    """The app cannot be compiled into a template; the message names what to fix."""
+
+
+# ---- client-side errors ---------------------------------------------------------------------
+
+
+class UnknownWorkflowError(StepbridgeError):
+    """No workflow with that name is registered on the app."""
+
+
+class ExecutionNotFound(StepbridgeError):
+    """No execution with that id exists."""
+
+
+class ExecutionAlreadyExists(StepbridgeError):
+    """``start`` was called with an execution id that exists with a different workflow or input."""
+
+
+class ExecutionFailedError(StepbridgeError):
+    """``handle.result()`` on an execution that ended FAILED or CANCELLED."""
+
+    def __init__(self, execution_id: str, status: str, error: dict[str, Any] | None) -> None:
+        err = error or {}
+        super().__init__(
+            f"execution '{execution_id}' ended {status}: {err.get('type', '')}: {err.get('message', '')}"
+        )
+        self.execution_id = execution_id
+        self.status = status
+        self.error = err
+
+
+class ExecutionStillRunning(StepbridgeError):
+    """``handle.result()`` found the execution not finished and nothing scheduled that could finish it."""

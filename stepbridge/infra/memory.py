@@ -1,0 +1,194 @@
+"""The ``Store`` port in memory, for unit tests and benchmarks of the engine alone.
+
+It keeps the very attribute maps ``DynamoStore`` writes (``stepbridge.infra.dynamodb``'s
+encoders), so keys, ordering, expiry, versions and the 400 KB item limit behave the same;
+the shared contract suite (tests/unit/test_store_contract.py) holds both to that.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from stepbridge.infra.dynamodb import (
+    JOURNAL_PREFIX,
+    META,
+    Attrs,
+    check_item,
+    decode_execution,
+    decode_item,
+    decode_journal,
+    execution_attrs,
+    execution_key,
+    is_live,
+    item_attrs,
+    journal_attrs,
+    put_version,
+    sk_range,
+)
+from stepbridge.runtime.ports import Item
+from stepbridge.runtime.records import ExecutionRecord, JournalRecord, iso
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class InMemoryStore:
+    """A dict-of-partitions ``Store``; one lock makes every method atomic (sync steps run in threads)."""
+
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+        self._clock = clock or _utcnow
+        self._lock = threading.RLock()
+        self._partitions: dict[str, dict[str, Attrs]] = {}
+        #: Logical reads and writes (one per call, like one DynamoDB request), for benchmarks.
+        self.calls: dict[str, int] = {"reads": 0, "writes": 0}
+
+    # ---- primitives (call with the lock held) ---------------------------------------------
+
+    def _now(self) -> str:
+        return iso(self._clock())
+
+    def _read(self) -> None:
+        self.calls["reads"] += 1
+
+    def _write(self) -> None:
+        self.calls["writes"] += 1
+
+    def _get(self, pk: str, sk: str) -> Attrs | None:
+        return self._partitions.get(pk, {}).get(sk)
+
+    def _store(self, attrs: Attrs) -> None:
+        self._partitions.setdefault(attrs["pk"]["S"], {})[attrs["sk"]["S"]] = attrs
+
+    # ---- executions -----------------------------------------------------------------------
+
+    def create_execution(self, record: ExecutionRecord) -> bool:
+        """Insert the header unless the id exists."""
+        attrs = execution_attrs(record, record.version)
+        check_item(attrs)
+        with self._lock:
+            self._write()
+            if self._get(*execution_key(record.execution_id)) is not None:
+                return False
+            self._store(attrs)
+            return True
+
+    def get_execution(self, execution_id: str) -> ExecutionRecord | None:
+        """The header (a fresh copy; callers may mutate it)."""
+        with self._lock:
+            self._read()
+            attrs = self._get(*execution_key(execution_id))
+        return decode_execution(attrs) if attrs is not None else None
+
+    def save_execution(self, record: ExecutionRecord) -> bool:
+        """Write at ``version + 1`` if the stored version is ``record.version`` (``record`` unchanged)."""
+        attrs = execution_attrs(record, record.version + 1)
+        check_item(attrs)
+        with self._lock:
+            self._write()
+            current = self._get(*execution_key(record.execution_id))
+            if current is None or int(current["version"]["N"]) != record.version:
+                return False
+            self._store(attrs)
+            return True
+
+    def list_executions(
+        self, workflow: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[ExecutionRecord]:
+        """Newest first (by ``created_at``, then id, like the GSI sort key)."""
+        with self._lock:
+            self._read()
+            headers = [
+                attrs
+                for partition in self._partitions.values()
+                if (attrs := partition.get(META)) is not None
+                and (workflow is None or attrs["workflow"]["S"] == workflow)
+                and (status is None or attrs["status"]["S"] == status)
+            ]
+        headers.sort(key=lambda a: a["gsi1sk"]["S"], reverse=True)
+        return [decode_execution(a) for a in headers[: max(limit, 0)]]
+
+    # ---- journal --------------------------------------------------------------------------
+
+    def load_journal(self, execution_id: str) -> list[JournalRecord]:
+        """All journal records of the execution."""
+        pk, _ = execution_key(execution_id)
+        with self._lock:
+            self._read()
+            items = [a for sk, a in self._partitions.get(pk, {}).items() if sk.startswith(JOURNAL_PREFIX)]
+        return [decode_journal(a) for a in items]
+
+    def append_journal(self, execution_id: str, record: JournalRecord) -> bool:
+        """Record once; a duplicate key returns ``False`` and keeps the original."""
+        attrs = journal_attrs(execution_id, record)
+        check_item(attrs)
+        with self._lock:
+            self._write()
+            if self._get(attrs["pk"]["S"], attrs["sk"]["S"]) is not None:
+                return False
+            self._store(attrs)
+            return True
+
+    # ---- generic items --------------------------------------------------------------------
+
+    def put_item(self, item: Item, *, if_absent: bool = False, if_version: int | None = None) -> bool:
+        """Write, optionally only when absent (expired counts as absent) or at an expected version."""
+        attrs = item_attrs(item, put_version(item, if_absent, if_version))
+        check_item(attrs)
+        with self._lock:
+            self._write()
+            current = self._get(item.pk, item.sk)
+            live = current is not None and is_live(current, self._now())
+            if if_absent and live:
+                return False
+            if if_version is not None and not (
+                live and current is not None and int(current["version"]["N"]) == if_version
+            ):
+                return False
+            self._store(attrs)
+            return True
+
+    def get_item(self, pk: str, sk: str) -> Item | None:
+        """One live item."""
+        with self._lock:
+            self._read()
+            attrs = self._get(pk, sk)
+            if attrs is None or not is_live(attrs, self._now()):
+                return None
+        return decode_item(attrs)
+
+    def query_items(
+        self, pk: str, *, sk_prefix: str = "", sk_from: str | None = None, limit: int = 1000
+    ) -> list[Item]:
+        """Live items under ``pk``, ascending by sort key (code-point order = DynamoDB's UTF-8 byte order)."""
+        bounds = sk_range(sk_prefix, sk_from)
+        if bounds is None or limit <= 0:
+            return []
+        prefix, lower = bounds
+        with self._lock:
+            self._read()
+            now = self._now()
+            partition = self._partitions.get(pk, {})
+            matched = [
+                partition[sk]
+                for sk in sorted(partition)
+                if sk.startswith(prefix) and (lower is None or sk >= lower) and is_live(partition[sk], now)
+            ]
+        return [decode_item(a) for a in matched[:limit]]
+
+    def delete_item(self, pk: str, sk: str, *, if_version: int | None = None) -> bool:
+        """Delete; ``True`` only if a live item (at ``if_version``, when given) was deleted."""
+        with self._lock:
+            self._write()
+            current = self._get(pk, sk)
+            if current is None:
+                return False
+            live = is_live(current, self._now())
+            if if_version is not None and not (live and int(current["version"]["N"]) == if_version):
+                return False
+            del self._partitions[pk][sk]
+            if not self._partitions[pk]:
+                del self._partitions[pk]
+            return live

@@ -1,0 +1,170 @@
+"""Create an app's resources in an account (moto for LocalCloud) and read the work queue.
+
+LocalCloud uses this module for every AWS call it makes itself, keeping boto3 inside
+``stepbridge/infra``. The names match what the compiler emits, so the same handlers run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from stepbridge.config import RuntimeConfig
+from stepbridge.infra.dynamodb import table_definition
+
+
+@dataclass
+class RuleSpec:
+    """An EventBridge rule on the app bus and what its target receives."""
+
+    name: str
+    pattern: dict[str, Any]
+    trigger: str | None = None  # None = the router's catch-all rule (raw event)
+
+
+@dataclass
+class ProvisionedApp:
+    """Handles to the resources of one app in one (usually moto) account."""
+
+    config: RuntimeConfig
+    region: str
+    dlq_url: str
+    rules: list[RuleSpec] = field(default_factory=list)
+    _clients: dict[str, Any] = field(default_factory=dict)
+
+    def client(self, service: str) -> Any:
+        """A cached boto3 client for ``service`` in the app's region."""
+        if service not in self._clients:
+            self._clients[service] = boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
+        return self._clients[service]
+
+    # ---- work queue ---------------------------------------------------------------------
+
+    def receive(self, max_messages: int = 10) -> list[dict[str, Any]]:
+        """Receive up to ``max_messages`` from the work queue as Lambda SQS event records."""
+        resp = self.client("sqs").receive_message(
+            QueueUrl=self.config.queue_url,
+            MaxNumberOfMessages=max_messages,
+            VisibilityTimeout=60,
+            AttributeNames=["All"],
+        )
+        records = []
+        for m in resp.get("Messages", []):
+            records.append({
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {},
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": self.config.queue_arn,
+                "awsRegion": self.region,
+            })
+        return records
+
+    def delete(self, receipt_handle: str) -> None:
+        """Delete a processed message."""
+        self.client("sqs").delete_message(QueueUrl=self.config.queue_url, ReceiptHandle=receipt_handle)
+
+    def release(self, receipt_handle: str) -> None:
+        """Make a failed message visible again at once (Lambda would wait for the visibility timeout)."""
+        self.client("sqs").change_message_visibility(
+            QueueUrl=self.config.queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=0
+        )
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """Bodies of messages in the dead-letter queue (parsed JSON)."""
+        resp = self.client("sqs").receive_message(QueueUrl=self.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+        return [json.loads(m["Body"]) for m in resp.get("Messages", [])]
+
+    def queue_depth(self) -> int:
+        """Approximate number of visible messages on the work queue."""
+        attrs = self.client("sqs").get_queue_attributes(
+            QueueUrl=self.config.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )
+        return int(attrs["Attributes"]["ApproximateNumberOfMessages"])
+
+    # ---- parameters (webhook secrets) -------------------------------------------------------
+
+    def put_secret(self, name: str, value: str) -> None:
+        """Store a SecureString parameter."""
+        self.client("ssm").put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
+
+    def get_secret(self, name: str) -> str | None:
+        """Read a decrypted parameter, or ``None`` when it does not exist."""
+        ssm = self.client("ssm")
+        try:
+            return str(ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
+        except ssm.exceptions.ParameterNotFound:
+            return None
+
+    # ---- schedules ----------------------------------------------------------------------------
+
+    def schedule_exists(self, name: str) -> bool:
+        """Whether a one-time timer schedule still exists in the group."""
+        sched = self.client("scheduler")
+        try:
+            sched.get_schedule(Name=name, GroupName=self.config.schedule_group)
+            return True
+        except sched.exceptions.ResourceNotFoundException:
+            return False
+
+
+def provision(app_name: str, rules: list[RuleSpec], *, region: str = "us-east-1",
+              recurring: list[tuple[str, str, str]] | None = None) -> ProvisionedApp:
+    """Create the table, bus + rules, FIFO queue + DLQ, scheduler group and role for ``app_name``.
+
+    ``recurring`` lists ``(name, scheduler expression, timezone)`` of the app's schedules; they
+    are created in Scheduler (moto stores them; LocalCloud fires them from its clock).
+    """
+    ddb = boto3.client("dynamodb", region_name=region)
+    table = f"{app_name}-state"
+    ddb.create_table(**table_definition(table))
+    ddb.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"})
+
+    sqs = boto3.client("sqs", region_name=region)
+    dlq_url = sqs.create_queue(QueueName=f"{app_name}-work-dlq.fifo",
+                               Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"})["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_url = sqs.create_queue(
+        QueueName=f"{app_name}-work.fifo",
+        Attributes={
+            "FifoQueue": "true",
+            "ContentBasedDeduplication": "true",
+            "VisibilityTimeout": "960",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}),
+        },
+    )["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+    events = boto3.client("events", region_name=region)
+    bus = f"{app_name}-bus"
+    events.create_event_bus(Name=bus)
+    for rule in rules:
+        events.put_rule(Name=rule.name, EventBusName=bus, EventPattern=json.dumps(rule.pattern), State="ENABLED")
+
+    iam = boto3.client("iam", region_name=region)
+    role_arn = iam.create_role(
+        RoleName=f"{app_name}-scheduler",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+    )["Role"]["Arn"]
+    scheduler = boto3.client("scheduler", region_name=region)
+    group = f"{app_name}-timers"
+    scheduler.create_schedule_group(Name=group)
+    for name, expression, tz in recurring or []:
+        scheduler.create_schedule(
+            Name=name, GroupName="default", ScheduleExpression=expression, ScheduleExpressionTimezone=tz,
+            FlexibleTimeWindow={"Mode": "OFF"},
+            Target={"Arn": queue_arn, "RoleArn": role_arn, "SqsParameters": {"MessageGroupId": name},
+                    "Input": json.dumps({"execution_id": f"$schedule:{name}", "reason": "schedule"})},
+        )
+    config = RuntimeConfig(
+        app="(in-process)", table=table, bus=bus, queue_url=queue_url, queue_arn=queue_arn,
+        schedule_group=group, scheduler_role_arn=role_arn, stack=app_name,
+    )
+    return ProvisionedApp(config=config, region=region, dlq_url=dlq_url, rules=rules)

@@ -1,0 +1,415 @@
+"""``LocalCloud``: the app deployed into moto, delivered in-process, on a virtual clock.
+
+The same handler code as in AWS runs here: SQS FIFO -> orchestrator handler, Lambda invoke ->
+step handler, EventBridge rules -> router handler (moto's own pattern matcher), Scheduler ->
+fired by the virtual clock. Nothing sleeps in real time: ``advance()`` jumps the clock to each
+due timer in turn, and step code runs on a virtual-time event loop.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import uuid
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from stepbridge.api.app import App
+from stepbridge.api.durations import Duration, to_seconds
+from stepbridge.client import Client
+from stepbridge.errors import ExecutionStillRunning, PayloadTooLarge
+from stepbridge.handlers import orchestrator as orchestrator_handler
+from stepbridge.handlers import router as router_handler
+from stepbridge.handlers import step as step_handler
+from stepbridge.handlers.env import Environment
+from stepbridge.local.clock import Timer, TimerWheel, VirtualClock
+from stepbridge.runtime.codec import dumps
+from stepbridge.runtime.limits import LAMBDA_ASYNC_PAYLOAD_BYTES
+from stepbridge.runtime.loops import VirtualTimeLoop
+from stepbridge.runtime.records import TERMINAL, Event, StepInvocation, WakeMessage, iso
+
+DEFAULT_START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)  # a Monday morning
+_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    "POWERTOOLS_METRICS_DISABLED": "true",  # metrics are kept in observability.recorded_metrics instead
+}
+
+
+@dataclass
+class Crash(BaseException):  # noqa: N818 - it is a simulated process death, not an error
+    """Raise from step or workflow code under LocalCloud to simulate the Lambda container dying.
+
+    LocalCloud then does what AWS does: a work-queue message is redelivered, a step
+    invocation is lost (the orchestrator's deadline timer notices), a rule delivery is retried.
+    """
+
+
+@dataclass
+class CapturedEvent:
+    """An event put on the app bus: ``detail_type``, ``detail``, ``source``, ``id``, ``time``."""
+
+    detail_type: str
+    detail: dict[str, Any]
+    source: str
+    id: str
+    time: str
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, key)
+
+
+@dataclass
+class MockStep:
+    """A fake standing in for a step; records each call's arguments in ``calls``."""
+
+    fake: Any
+    calls: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def as_function(self) -> Callable[..., Any]:
+        """A function with the fake's sync/async nature that records calls."""
+        fake = self.fake
+        if inspect.iscoroutinefunction(fake):
+            async def arecord(*args: Any) -> Any:
+                self.calls.append(args)
+                return await fake(*args)
+            return arecord
+
+        def record(*args: Any) -> Any:
+            self.calls.append(args)
+            if callable(fake):
+                return fake(*args)
+            if isinstance(fake, BaseException):
+                raise fake
+            return fake
+        return record
+
+    @property
+    def call_count(self) -> int:
+        """How many times the step ran."""
+        return len(self.calls)
+
+
+@dataclass
+class HttpResponse:
+    """A response of the HTTP API handler: ``status_code``, ``headers``, ``body`` and ``json()``."""
+
+    status_code: int
+    headers: dict[str, str]
+    body: str
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return json.loads(self.body) if self.body else None
+
+
+class _LocalEffects:
+    """Effects for LocalCloud: SQS/Scheduler/EventBridge calls go to moto (through infra), and
+    LocalCloud delivers Lambda invokes, rule targets and timers in-process."""
+
+    def __init__(self, cloud: LocalCloud) -> None:
+        self._cloud = cloud
+
+    def now(self) -> datetime:
+        return self._cloud.clock.now()
+
+    def wake(self, message: WakeMessage) -> None:
+        self._cloud._aws_effects.wake(message)
+
+    def invoke_step(self, invocation: StepInvocation) -> None:
+        size = len(dumps(invocation.to_dict()).encode())
+        if size > LAMBDA_ASYNC_PAYLOAD_BYTES:  # Lambda async invoke payload limit: 256 KB
+            raise PayloadTooLarge(
+                f"the arguments of step '{invocation.op}' are {size} bytes, over Lambda's 256 KB asynchronous "
+                "payload limit; pass a reference instead"
+            )
+        self._cloud.calls["lambda.Invoke"] += 1
+        self._cloud._step_queue.append(invocation)
+
+    def schedule_timer(self, name: str, at: datetime, message: WakeMessage) -> None:
+        self._cloud._aws_effects.schedule_timer(name, at, message)
+        self._cloud.timers.add(name, at, message)
+
+    def cancel_timer(self, name: str) -> None:
+        if self._cloud.timers.exists(name):
+            self._cloud._aws_effects.cancel_timer(name)
+        self._cloud.timers.cancel(name)
+
+    def publish(self, events: Sequence[Event]) -> None:
+        stamped = []
+        for ev in events:
+            stamped.append(Event(ev.detail_type, ev.detail, ev.source or self._cloud.app.name,
+                                 ev.id or str(uuid.uuid4()), ev.time or iso(self.now()), ev.resources))
+        self._cloud._aws_effects.publish(stamped)
+        for ev in stamped:
+            self._cloud._on_published(ev)
+
+
+class LocalCloud:
+    """Deploy ``app`` into moto and run it in-process on a virtual clock.
+
+    ``with LocalCloud(app) as cloud:`` then ``cloud.client()``, ``cloud.advance(timedelta(days=2))``,
+    ``cloud.run_until_idle()``, ``cloud.events``, ``cloud.http(...)``, ``cloud.mock_step(...)``.
+    With ``eager=True`` (default) every client call runs the cloud until idle before returning,
+    like a real cloud that processes at once while no time passes.
+    """
+
+    def __init__(self, app: App, *, start: datetime | None = None, eager: bool = True,
+                 region: str = "us-east-1", max_deliveries: int = 200_000, backend: str = "moto") -> None:
+        if backend not in ("moto", "memory"):
+            raise ValueError(f"backend must be 'moto' or 'memory', got {backend!r}")
+        app.validate()
+        self.backend = backend
+        self.app = app
+        self.clock = VirtualClock(start or DEFAULT_START)
+        self.timers = TimerWheel()
+        self.events: list[CapturedEvent] = []
+        self.eager = eager
+        self.region = region
+        self.max_deliveries = max_deliveries
+        self.calls: dict[str, int] = _Counter()
+        self.crashes: dict[str, int] = _Counter()
+        self.mocks: dict[str, MockStep] = {}
+        self._step_queue: deque[StepInvocation] = deque()
+        self._event_queue: deque[dict[str, Any]] = deque()
+        self._mock: Any = None
+        self._saved_env: dict[str, str | None] = {}
+        self._running = False
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalCloud:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Start moto and create the app's resources (``with LocalCloud(app)`` does this)."""
+        from stepbridge.api.cron import next_fire, to_scheduler_expression
+        from stepbridge.infra.provision import RuleSpec
+
+        for key, value in _AWS_ENV.items():
+            self._saved_env[key] = os.environ.get(key)
+            os.environ[key] = value
+        os.environ["AWS_DEFAULT_REGION"] = self.region
+        rules = [RuleSpec(f"{self.app.name}-router", {"source": [{"prefix": ""}]})]
+        for trig in self.app.triggers:
+            pattern: dict[str, Any] = {"detail-type": list(trig.event_types)}
+            if trig.filter:
+                pattern["detail"] = dict(trig.filter)
+            rules.append(RuleSpec(f"{self.app.name}-{len(rules)}", pattern, trigger=trig.name))
+        if self.backend == "memory":
+            from stepbridge.infra.memory import InMemoryStore
+            from stepbridge.local.memory import MemoryAws, MemoryResources
+
+            self.resources: Any = MemoryResources(rules, self.clock.now)
+            self.store: Any = InMemoryStore(clock=self.clock.now)
+            self._aws_effects: Any = MemoryAws(self.resources)
+        else:
+            from moto import mock_aws
+
+            from stepbridge.infra.aws import AwsEffects
+            from stepbridge.infra.dynamodb import DynamoStore
+            from stepbridge.infra.provision import provision
+
+            self._mock = mock_aws()
+            self._mock.start()
+            recurring = [(s.name, to_scheduler_expression(s.cron), s.timezone) for s in self.app.schedules]
+            self.resources = provision(self.app.name, rules, region=self.region, recurring=recurring)
+            self.store = DynamoStore(self.resources.config.table, clock=self.clock.now)
+            self._aws_effects = AwsEffects(self.resources.config)
+        self.effects = _LocalEffects(self)
+        self.env = Environment(app=self.app, store=self.store, effects=self.effects, loop_factory=VirtualTimeLoop,
+                               enforce_step_timeout=True, secrets=self.resources)
+        for sched in self.app.schedules:
+            self.timers.add(f"$schedule:{sched.name}", next_fire(sched.cron, self.clock.now(), sched.timezone),
+                            schedule=sched.name)
+        self._running = True
+
+    def stop(self) -> None:
+        """Stop moto and restore the environment."""
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._running = False
+
+    # ---- public helpers --------------------------------------------------------------------
+
+    def client(self) -> Client:
+        """A :class:`~stepbridge.client.Client` bound to this cloud."""
+        return Client(self.store, self.effects, app=self.app, driver=_LocalDriver(self))
+
+    def now(self) -> datetime:
+        """The virtual time."""
+        return self.clock.now()
+
+    def mock_step(self, name: str, fake: Any) -> MockStep:
+        """Replace a step (declared step name or ``ctx.step`` name) by ``fake``; returns its call recorder."""
+        mock = MockStep(fake)
+        self.mocks[name] = mock
+        self.env.overrides[name] = mock.as_function()
+        return mock
+
+    def set_secret(self, name: str, value: str) -> None:
+        """Store a secret in (moto) SSM Parameter Store, where webhooks read theirs."""
+        self.resources.put_secret(name, value)
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """Messages that landed in the work queue's dead-letter queue."""
+        return self.resources.dead_letters()
+
+    # ---- delivery ----------------------------------------------------------------------------
+
+    def _on_published(self, event: Event) -> None:
+        from moto.events.models import EventPattern
+
+        self.events.append(CapturedEvent(event.detail_type, event.detail, event.source, event.id, event.time))
+        envelope = event.to_eventbridge()
+        envelope["account"] = "123456789012"
+        envelope["region"] = self.region
+        for rule in self.resources.rules:
+            if EventPattern.load(json.dumps(rule.pattern)).matches_event(envelope):
+                payload = envelope if rule.trigger is None else {"trigger": rule.trigger, "event": envelope}
+                self._event_queue.append(payload)
+
+    def run_until_idle(self) -> int:
+        """Deliver everything that is due now (events, step invokes, queue messages, due timers); returns deliveries."""
+        delivered = 0
+        while True:
+            if delivered > self.max_deliveries:
+                raise RuntimeError(f"LocalCloud delivered over {self.max_deliveries} messages without going idle; "
+                                   "is a workflow looping without a durable wait?")
+            if self._event_queue:
+                delivery = self._event_queue.popleft()
+                try:
+                    router_handler.handle(delivery, self.env)
+                except Crash:
+                    self.crashes["router"] += 1
+                    self._event_queue.append(delivery)  # EventBridge retries the delivery
+            elif self._step_queue:
+                invocation = self._step_queue.popleft()
+                try:
+                    step_handler.handle(invocation.to_dict(), self.env)
+                except Crash:
+                    self.crashes["step"] += 1  # lost, as async invokes with retries off are
+            elif self._drain_queue():
+                pass
+            elif (timer := self.timers.pop_due(self.clock.now())) is not None:
+                self._fire(timer)
+            else:
+                return delivered
+            delivered += 1
+
+    def _drain_queue(self) -> bool:
+        records = self.resources.receive()
+        if not records:
+            return False
+        try:
+            result = orchestrator_handler.handle({"Records": records}, self.env)
+        except Crash:
+            self.crashes["orchestrator"] += 1
+            for rec in records:  # the whole batch becomes visible again
+                self.resources.release(rec["receiptHandle"])
+            return True
+        failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+        for rec in records:
+            if rec["messageId"] in failed:
+                self.resources.release(rec["receiptHandle"])
+            else:
+                self.resources.delete(rec["receiptHandle"])
+        return True
+
+    def _fire(self, timer: Timer) -> None:
+        from stepbridge.api.cron import next_fire
+
+        if timer.schedule is not None:
+            sched = next(s for s in self.app.schedules if s.name == timer.schedule)
+            fired = iso(timer.at).replace("+00:00", "Z")
+            self._aws_effects.wake(WakeMessage(f"$schedule:{sched.name}", "schedule", fired,
+                                               {"schedule": sched.name, "scheduled_time": fired}))
+            self.timers.add(timer.name, next_fire(sched.cron, timer.at, sched.timezone), schedule=sched.name)
+            return
+        if timer.message is not None:
+            self._aws_effects.cancel_timer(timer.name)  # ActionAfterCompletion: DELETE
+            self._aws_effects.wake(timer.message)
+
+    def advance(self, duration: Duration) -> int:
+        """Move the virtual clock forward, firing every timer due on the way in order; returns deliveries."""
+        target = self.clock.now() + timedelta(seconds=to_seconds(duration, what="advance"))
+        delivered = self.run_until_idle()
+        while (nxt := self.timers.peek()) is not None and nxt.at <= target:
+            self.clock.set(nxt.at)
+            delivered += self.run_until_idle()
+        self.clock.set(target)
+        return delivered + self.run_until_idle()
+
+    def advance_to(self, when: datetime) -> int:
+        """Advance the clock to ``when``."""
+        return self.advance(max(timedelta(0), when - self.clock.now()))
+
+    def run_until_complete(self, execution_id: str, *, timeout: float | None = None, max_skip_days: float = 400) -> None:
+        """Run, skipping virtual time from timer to timer, until the execution ends."""
+        started = self.clock.now()
+        limit = started + timedelta(seconds=timeout) if timeout is not None else started + timedelta(days=max_skip_days)
+        while True:
+            self.run_until_idle()
+            rec = self.store.get_execution(execution_id)
+            if rec is None or rec.status in TERMINAL:
+                return
+            nxt = self.timers.peek(one_time_only=True)
+            if nxt is None or nxt.at > limit:
+                raise ExecutionStillRunning(
+                    f"execution '{execution_id}' is {rec.status} and nothing scheduled can finish it"
+                    + (" before the timeout" if nxt is not None else "")
+                    + "; send the event it waits for (client.send_event) or advance the clock"
+                )
+            self.clock.set(nxt.at)
+
+    # ---- HTTP API ----------------------------------------------------------------------------
+
+    def http(self, method: str, path: str, *, body: Any = None, headers: dict[str, str] | None = None,
+             query: dict[str, str] | None = None) -> HttpResponse:
+        """Send a request through the real API handler (HTTP API payload format 2.0)."""
+        from stepbridge.handlers import api as api_handler
+        from stepbridge.local.http import api_gateway_event
+
+        event = api_gateway_event(method, path, body=body, headers=headers or {}, query=query, now=self.clock.now())
+        response = api_handler.handle(event, self.env)
+        if self.eager:
+            self.run_until_idle()
+        return HttpResponse(int(response.get("statusCode", 200)), dict(response.get("headers") or {}),
+                            str(response.get("body") or ""))
+
+
+class _Counter(dict[str, int]):
+    def __missing__(self, key: str) -> int:
+        return 0
+
+
+class _LocalDriver:
+    """Client driver: settle = run until idle (when eager); wait = run with time skipping."""
+
+    def __init__(self, cloud: LocalCloud) -> None:
+        self._cloud = cloud
+
+    def settle(self) -> None:
+        if self._cloud.eager:
+            self._cloud.run_until_idle()
+
+    def wait(self, client: Client, execution_id: str, timeout: float | None) -> None:
+        self._cloud.run_until_complete(execution_id, timeout=timeout)

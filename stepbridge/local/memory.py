@@ -1,0 +1,117 @@
+"""The in-memory backend of LocalCloud: no moto, a dict store and an in-process FIFO queue.
+
+Used by the engine's unit tests and the in-memory benchmarks; behaviour (FIFO order per
+group, 5-minute content de-duplication, dead-lettering after 5 receives) follows SQS FIFO.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections import deque
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from stepbridge.infra.provision import RuleSpec
+from stepbridge.runtime.codec import dumps
+from stepbridge.runtime.records import Event, WakeMessage
+
+#: SQS FIFO de-duplication interval (5 minutes).
+DEDUP_WINDOW = timedelta(minutes=5)
+#: Receives before a message moves to the dead-letter queue (the template's maxReceiveCount).
+MAX_RECEIVES = 5
+
+
+class MemoryResources:
+    """Queue, dead-letter queue, rules and secrets of a LocalCloud running without moto."""
+
+    def __init__(self, rules: list[RuleSpec], clock: Callable[[], datetime]) -> None:
+        self.rules = rules
+        self._clock = clock
+        self._queue: deque[dict[str, Any]] = deque()
+        self._in_flight: dict[str, dict[str, Any]] = {}
+        self._dedup: dict[str, datetime] = {}
+        self._dlq: list[dict[str, Any]] = []
+        self._secrets: dict[str, str] = {}
+
+    def push(self, body: dict[str, Any]) -> None:
+        """Send a message, dropping a duplicate body sent within the de-duplication window."""
+        digest = hashlib.sha256(dumps(body).encode()).hexdigest()
+        now = self._clock()
+        seen = self._dedup.get(digest)
+        if seen is not None and now - seen < DEDUP_WINDOW:
+            return
+        self._dedup[digest] = now
+        self._queue.append({"body": body, "id": str(uuid.uuid4()), "receives": 0})
+
+    def receive(self, max_messages: int = 10) -> list[dict[str, Any]]:
+        """Up to ``max_messages`` messages, at most one in flight per message group (FIFO)."""
+        records: list[dict[str, Any]] = []
+        busy = {m["body"]["execution_id"] for m in self._in_flight.values()}
+        kept: deque[dict[str, Any]] = deque()
+        while self._queue and len(records) < max_messages:
+            msg = self._queue.popleft()
+            group = msg["body"]["execution_id"]
+            if group in busy:
+                kept.append(msg)
+                continue
+            msg["receives"] += 1
+            self._in_flight[msg["id"]] = msg
+            records.append({"messageId": msg["id"], "receiptHandle": msg["id"], "body": json.dumps(msg["body"]),
+                            "attributes": {"MessageGroupId": group,
+                                           "ApproximateReceiveCount": str(msg["receives"])}})
+        kept.extend(self._queue)
+        self._queue = kept
+        return records
+
+    def delete(self, receipt_handle: str) -> None:
+        """Forget a processed message."""
+        self._in_flight.pop(receipt_handle, None)
+
+    def release(self, receipt_handle: str) -> None:
+        """Return a failed message to the head of its group (or dead-letter it after 5 receives)."""
+        msg = self._in_flight.pop(receipt_handle, None)
+        if msg is None:
+            return
+        if msg["receives"] >= MAX_RECEIVES:
+            self._dlq.append(msg["body"])
+        else:
+            self._queue.appendleft(msg)
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """Bodies in the dead-letter queue."""
+        return list(self._dlq)
+
+    def queue_depth(self) -> int:
+        """Messages waiting."""
+        return len(self._queue)
+
+    def put_secret(self, name: str, value: str) -> None:
+        """Store a secret."""
+        self._secrets[name] = value
+
+    def get_secret(self, name: str) -> str | None:
+        """Read a secret."""
+        return self._secrets.get(name)
+
+
+class MemoryAws:
+    """The AWS side of effects for the memory backend: the queue is in-process, the rest is a no-op."""
+
+    def __init__(self, resources: MemoryResources) -> None:
+        self._resources = resources
+
+    def wake(self, message: WakeMessage) -> None:
+        """Enqueue on the in-process FIFO queue."""
+        self._resources.push(message.to_dict())
+
+    def schedule_timer(self, name: str, at: datetime, message: WakeMessage) -> None:
+        """Nothing to create: LocalCloud's timer wheel is the scheduler."""
+
+    def cancel_timer(self, name: str) -> None:
+        """Nothing to delete."""
+
+    def publish(self, events: Sequence[Event]) -> None:
+        """Nothing to put: LocalCloud captures and routes events itself."""

@@ -1,0 +1,1 @@
+"""The replay engine and the services the Lambda handlers run. No AWS imports here."""

@@ -1,0 +1,66 @@
+"""Child workflows: started durably from a parent, their outcome written back into the parent's journal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from stepbridge.errors import ChildFailed
+from stepbridge.runtime.codec import content_hash, from_json_value, return_type, to_json_value
+from stepbridge.runtime.records import RUNNING, ExecutionRecord, WakeMessage, iso
+from stepbridge.runtime.replay import Replay
+
+
+@dataclass
+class ChildHandle:
+    """A started child workflow: ``execution_id``, ``input`` and ``await result()``."""
+
+    _rp: Replay
+    op: str
+    execution_id: str
+    workflow: str
+    input: Any
+
+    @property
+    def data(self) -> Any:
+        """Alias of ``input`` (the seed's ``handle.data``)."""
+        return self.input
+
+    async def result(self) -> Any:
+        """Wait for the child to finish; returns its result or raises ``ChildFailed``."""
+        rec = self._rp.records(self.op).get(self.op)
+        if rec is None:
+            self._rp.suspend()
+            raise AssertionError("unreachable")
+        if rec.kind == "result":
+            wf = self._rp.app.workflows.get(self.workflow)
+            value = rec.data.get("result")
+            return from_json_value(value, return_type(wf.fn)) if wf else value
+        raise ChildFailed(self.execution_id, str(rec.data.get("status", "FAILED")), rec.data.get("error"))
+
+
+async def start_child(rp: Replay, op: str, workflow: str, payload: Any, execution_id: str | None) -> ChildHandle:
+    """The body of ``ctx.start_child``: record, create the child execution, wake it."""
+    rp.app.get_workflow(workflow)  # unknown workflow: a clear error in the parent
+    records = rp.request(op, "child")
+    started = records.get(f"{op}#d1")
+    if started is None:
+        child_id = execution_id or f"{rp.execution_id}.{op}"
+        data = to_json_value(payload, what=f"the input of child workflow '{workflow}' ({op})")
+        started = rp.record(op, "child", "dispatch", {"child_id": child_id, "workflow": workflow, "input": data}, key=f"{op}#d1")
+        now = iso(rp.now())
+        rp.store.create_execution(
+            ExecutionRecord(
+                execution_id=str(started.data["child_id"]),
+                workflow=workflow,
+                status=RUNNING,
+                input=started.data["input"],
+                input_hash=content_hash(started.data["input"]),
+                parent_id=rp.execution_id,
+                parent_op=op,
+                created_at=now,
+                started_at=now,
+            )
+        )
+        rp.effects.wake(WakeMessage(str(started.data["child_id"]), "start", "start"))
+    return ChildHandle(rp, op, str(started.data["child_id"]), workflow, started.data["input"])

@@ -1,0 +1,351 @@
+"""``Context``: what a workflow function receives as ``ctx``; every method is replay-safe.
+
+The context is a thin facade over :class:`~stepbridge.runtime.replay.Replay` (the Temporal
+habit of one seam between the DSL and the runtime): the operations live in ``steps``,
+``waits`` and ``children``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid as uuid_module
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, TypeVar
+
+from stepbridge.api.app import check_event_type
+from stepbridge.api.durations import Duration, optional_seconds, to_seconds
+from stepbridge.api.retry import Retry
+from stepbridge.errors import PayloadTooLarge, WorkflowDefinitionError
+from stepbridge.runtime import children, steps, waits
+from stepbridge.runtime.codec import dumps, to_json_value
+from stepbridge.runtime.limits import EVENTBRIDGE_ENTRY_BYTES
+from stepbridge.runtime.records import Event, iso, parse_iso
+from stepbridge.runtime.replay import Replay, Suspend, branch_scope, current_op
+
+T = TypeVar("T")
+
+
+class Context:
+    """The durable context of one workflow execution (``ctx`` in workflow functions)."""
+
+    def __init__(self, replay: Replay) -> None:
+        self._rp = replay
+
+    # ---- identity ---------------------------------------------------------------------
+
+    @property
+    def execution_id(self) -> str:
+        """This execution's id."""
+        return self._rp.execution_id
+
+    @property
+    def workflow(self) -> str:
+        """The name of the running workflow."""
+        return self._rp.execution.workflow
+
+    @property
+    def parent_id(self) -> str | None:
+        """The parent execution's id, for child workflows."""
+        return self._rp.execution.parent_id
+
+    @property
+    def is_replaying(self) -> bool:
+        """True while the code is re-running operations that the journal already holds."""
+        return any(op not in self._rp.requested for op in self._rp.unconsumed_ops())
+
+    @property
+    def idempotency_key(self) -> str:
+        """A stable key for the side effect being performed: ``{execution_id}:{step name}``.
+
+        Inside a step it names that step (the same on every retry attempt); pass it to
+        payment APIs and the like so a retried attempt is not charged twice.
+        """
+        op = current_op.get()
+        return f"{self.execution_id}:{op}" if op else self.execution_id
+
+    # ---- steps ------------------------------------------------------------------------
+
+    async def step(
+        self,
+        name: str,
+        fn: Callable[..., Any],
+        *args: Any,
+        timeout: Duration | None = None,
+        retry: Retry | None = None,
+        cache_ttl: Duration | None = None,
+        cache_key: str | None = None,
+    ) -> Any:
+        """Run ``fn(*args)`` once as the durable step ``name`` and return its (recorded) result.
+
+        ``fn`` is an inline function (sync or async; runs in the orchestrator) or a function
+        decorated with ``@app.step`` (runs in its own Lambda). ``timeout`` bounds one attempt,
+        ``retry`` overrides the retry policy, ``cache_ttl`` reuses a result across executions
+        for calls with the same name and arguments (or ``cache_key``).
+        """
+        return await steps.run_step(
+            self._rp,
+            name,
+            fn,
+            args,
+            timeout=optional_seconds(timeout, what=f"timeout of step '{name}'"),
+            retry=retry,
+            cache_ttl=optional_seconds(cache_ttl, what=f"cache_ttl of step '{name}'"),
+            cache_key=cache_key,
+        )
+
+    async def gather(self, *awaitables: Awaitable[Any]) -> list[Any]:
+        """Run steps, waits and children concurrently; results in argument order (like ``Promise.all``).
+
+        The first failure (by position) is raised once every branch has finished or is waiting.
+        """
+        scope = branch_scope.get()
+
+        async def branch(index: int, aw: Awaitable[Any]) -> Any:
+            branch_scope.set(f"{scope}{index}.")
+            return await aw
+
+        tasks = [asyncio.ensure_future(branch(i, aw)) for i, aw in enumerate(awaitables)]
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        return self._settle(list(results))
+
+    @staticmethod
+    def _settle(results: list[Any]) -> list[Any]:
+        for r in results:
+            if isinstance(r, Exception):
+                raise r
+        for r in results:
+            if isinstance(r, BaseException):
+                raise r  # Suspend (or a fatal definition error)
+        return results
+
+    async def map(
+        self,
+        name: str,
+        items: Iterable[Any],
+        fn: Callable[..., Any],
+        *,
+        concurrency: int = 10,
+        timeout: Duration | None = None,
+        retry: Retry | None = None,
+    ) -> list[Any]:
+        """Run ``fn(item)`` as one step per item (``{name}-0``, ``{name}-1`` ...), at most ``concurrency`` at a time.
+
+        Results come back in item order. A step that is waiting (a declared step in flight)
+        keeps its slot, so no more than ``concurrency`` are ever outstanding.
+        """
+        if concurrency < 1:
+            raise WorkflowDefinitionError(f"ctx.map('{name}'): concurrency must be >= 1")
+        values = list(items)
+        results: list[Any] = [None] * len(values)
+        errors: list[tuple[int, BaseException]] = []
+        held = 0
+        next_index = 0
+        running: dict[asyncio.Future[Any], int] = {}
+        scope = branch_scope.get()
+
+        async def one(index: int) -> Any:
+            branch_scope.set(f"{scope}{index}.")
+            return await self.step(f"{name}-{index}", fn, values[index], timeout=timeout, retry=retry)
+
+        while next_index < len(values) or running:
+            while next_index < len(values) and len(running) + held < concurrency and not errors:
+                running[asyncio.ensure_future(one(next_index))] = next_index
+                next_index += 1
+            if not running:
+                break
+            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for fut in done:
+                index = running.pop(fut)
+                exc = fut.exception()
+                if isinstance(exc, Suspend):
+                    held += 1
+                elif exc is not None:
+                    errors.append((index, exc))
+                else:
+                    results[index] = fut.result()
+        if errors:
+            errors.sort(key=lambda e: e[0])
+            fatal = [e for _, e in errors if not isinstance(e, Exception)]
+            raise fatal[0] if fatal else errors[0][1]
+        if held or next_index < len(values):
+            self._rp.suspend()
+        return results
+
+    # ---- time ---------------------------------------------------------------------------
+
+    async def sleep(self, duration: Duration, *, name: str | None = None) -> None:
+        """Durable sleep: the execution is suspended and woken by a timer (no Lambda runs meanwhile)."""
+        seconds = to_seconds(duration, what="ctx.sleep duration")
+        op = name or self._rp.auto_name("sleep")
+        wake_at = self._wake_at(op, seconds)
+        await waits.sleep_until(self._rp, op, wake_at)
+
+    def _wake_at(self, op: str, seconds: float) -> datetime:
+        rec = self._rp.records(op).get(op)
+        if rec is not None:
+            return parse_iso(str(rec.data["wake_at"]))
+        return self._rp.now() + timedelta(seconds=seconds)
+
+    async def sleep_until(self, when: datetime, *, name: str | None = None) -> None:
+        """Durable sleep until an aware datetime (naive ones are taken as UTC)."""
+        if not isinstance(when, datetime):
+            raise TypeError(f"ctx.sleep_until needs a datetime, got {type(when).__name__}")
+        op = name or self._rp.auto_name("sleep")
+        await waits.sleep_until(self._rp, op, when if when.tzinfo else when.replace(tzinfo=parse_iso(iso(self._rp.now())).tzinfo))
+
+    def now(self) -> datetime:
+        """The current time, recorded on first call so replays see the same value (UTC, aware)."""
+        op = self._rp.auto_name("$now")
+        rec = self._rp.records(op).get(op)
+        if rec is None:
+            self._rp.requested[op] = "now"
+            rec = self._rp.record(op, "now", "now", {"value": iso(self._rp.now())})
+        else:
+            self._rp.requested[op] = "now"
+        return parse_iso(str(rec.data["value"]))
+
+    def uuid(self) -> str:
+        """A random UUID4 string that is the same on every replay of this execution."""
+        return str(uuid_module.UUID(int=self._rp.rng.getrandbits(128), version=4))
+
+    def random(self) -> float:
+        """A float in [0, 1) that is the same on every replay of this execution."""
+        return self._rp.rng.random()
+
+    # ---- events ----------------------------------------------------------------------
+
+    async def wait_for(
+        self,
+        event_type: str,
+        *,
+        match: Mapping[str, Any] | None = None,
+        where: Callable[[Any], bool] | None = None,
+        timeout: Duration | None = None,
+        default: Any = waits.RAISE,
+        name: str | None = None,
+    ) -> Any:
+        """Wait for an event of ``event_type`` whose ``detail`` has the ``match`` fields and passes ``where``.
+
+        Returns the event's ``detail``. Events received since the execution started count
+        (look-back), each satisfies one wait at most. On ``timeout`` raises ``WaitTimeout``,
+        or returns ``default`` when one is given (``default=None`` returns ``None``).
+        """
+        op = name or self._rp.auto_name(f"wait:{event_type}")
+        seconds = optional_seconds(timeout, what=f"timeout of wait '{op}'")
+        return await waits.wait_for(self._rp, op, event_type, match, where, seconds, default)
+
+    async def send(self, event_type: str, detail: Any = None, *, name: str | None = None) -> None:
+        """Publish an event on the app's EventBridge bus, exactly once per execution path."""
+        check_event_type(event_type, where="ctx.send")
+        op = name or self._rp.auto_name(f"send:{event_type}")
+        records = self._rp.request(op, "send")
+        if op in records:
+            return
+        payload = to_json_value(detail if detail is not None else {}, what=f"the detail of event '{event_type}'")
+        if not isinstance(payload, dict):
+            payload = {"value": payload}
+        event = Event(detail_type=event_type, detail=payload, source=self._rp.app.name, time=iso(self._rp.now()))
+        _check_event_size(event)
+        self._rp.effects.publish([event])
+        self._rp.record(op, "send", "sent", {"type": event_type, "detail": payload})
+
+    async def progress(self, step: int, total: int, message: str | None = None) -> None:
+        """Report progress: emits ``Workflow.progress`` once and stores it on the execution (``describe().progress``)."""
+        op = self._rp.auto_name("$progress")
+        self._rp.requested[op] = "progress"
+        if op in self._rp.records(op):
+            return
+        info = {"step": step, "total": total, "message": message}
+        event = Event(
+            detail_type="Workflow.progress",
+            detail={"execution_id": self.execution_id, "workflow": self.workflow, **info},
+            source=self._rp.app.name,
+            time=iso(self._rp.now()),
+        )
+        self._rp.effects.publish([event])
+        self._rp.record(op, "progress", "progress", info)
+        from stepbridge.runtime.executions import update_execution
+
+        update_execution(self._rp.store, self.execution_id, lambda rec: setattr(rec, "progress", info))
+
+    def metric(self, name: str, value: float, unit: str = "Count") -> None:
+        """Record a metric through Powertools Metrics (EMF); skipped while replaying."""
+        if self.is_replaying:
+            return
+        from stepbridge.runtime.observability import add_metric
+
+        add_metric(name, value, unit, workflow=self.workflow)
+
+    # ---- children ----------------------------------------------------------------------
+
+    async def start_child(
+        self,
+        workflow: Callable[..., Any] | str,
+        input: Any = None,
+        *,
+        execution_id: str | None = None,
+        name: str | None = None,
+    ) -> children.ChildHandle:
+        """Start a child workflow and return its handle (``execution_id``, ``input``, ``await result()``)."""
+        wf_name = self._rp.app.workflow_name(workflow)
+        op = name or self._rp.auto_name(f"child:{wf_name}")
+        return await children.start_child(self._rp, op, wf_name, input, execution_id)
+
+    async def child(
+        self, workflow: Callable[..., Any] | str, input: Any = None, *, execution_id: str | None = None, name: str | None = None
+    ) -> Any:
+        """Start a child workflow and wait for its result."""
+        handle = await self.start_child(workflow, input, execution_id=execution_id, name=name)
+        return await handle.result()
+
+    # ---- compensation ---------------------------------------------------------------------
+
+    def saga(self) -> Saga:
+        """``async with ctx.saga() as saga:`` — register compensations; they run in reverse order on failure."""
+        return Saga(self)
+
+
+class Saga:
+    """Compensations registered during a block; on an exception they run newest first, then it re-raises."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self._compensations: list[tuple[str | None, Callable[..., Any], tuple[Any, ...]]] = []
+
+    def compensate(self, fn: Callable[..., Any], *args: Any, name: str | None = None) -> None:
+        """Register ``fn(*args)`` to undo work done so far (runs as a durable step if the block fails)."""
+        self._compensations.append((name, fn, args))
+
+    async def __aenter__(self) -> Saga:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        if exc is None or not isinstance(exc, Exception):
+            return False  # success, or a suspension: nothing to undo now
+        await self.run()
+        return False
+
+    async def run(self) -> None:
+        """Run the registered compensations in reverse order (each once, durably)."""
+        rp = self._ctx._rp
+        rp.compensating += 1
+        try:
+            for index in range(len(self._compensations) - 1, -1, -1):
+                name, fn, args = self._compensations[index]
+                op = name or f"compensate-{index}-{getattr(fn, '__name__', 'fn').strip('<>')}"
+                await self._ctx.step(op, fn, *args)
+        finally:
+            rp.compensating -= 1
+
+
+def _check_event_size(event: Event) -> None:
+    size = len(event.detail_type.encode()) + len(event.source.encode()) + len(dumps(event.detail).encode())
+    if size > EVENTBRIDGE_ENTRY_BYTES:
+        raise PayloadTooLarge(
+            f"event '{event.detail_type}' is {size} bytes, over EventBridge's 256 KB entry limit; "
+            "send a reference (an id or S3 key) instead of the data"
+        )

@@ -1,0 +1,121 @@
+"""Run one replay of a workflow function against its journal and report what happened.
+
+The workflow coroutine runs on a fresh event loop. It either returns (SUCCEEDED), raises
+(FAILED, or CANCELLED when a cancel was requested), or stops at the first operation that must
+wait (``Suspend``). After that the engine checks that the code consumed every recorded
+operation, which is how a changed workflow is caught before it does damage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import pydantic
+
+from stepbridge.api.app import App
+from stepbridge.errors import ExecutionCancelled, WorkflowDefinitionError
+from stepbridge.runtime.codec import content_hash, to_json_value, validate_input
+from stepbridge.runtime.context import Context
+from stepbridge.runtime.loops import LoopFactory, close_loop
+from stepbridge.runtime.ports import Effects, Item, Store
+from stepbridge.runtime.records import ExecutionRecord, JournalRecord, iso
+from stepbridge.runtime.replay import Replay, Suspend, error_dict
+
+SUSPENDED = "suspended"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+CANCELLED = "cancelled"
+
+
+@dataclass
+class Outcome:
+    """What one replay ended with."""
+
+    kind: str
+    result: Any = None
+    error: dict[str, Any] | None = None
+    replay: Replay | None = None
+
+
+def _format_validation(workflow: str, exc: pydantic.ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ())) or "(input)"
+        parts.append(f"{loc}: {err.get('msg')}")
+    return f"invalid input for workflow '{workflow}': " + "; ".join(parts)
+
+
+def run(
+    app: App,
+    execution: ExecutionRecord,
+    journal: list[JournalRecord],
+    store: Store,
+    effects: Effects,
+    loop_factory: LoopFactory | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Outcome:
+    """Replay ``execution`` once; never raises for workflow errors (they become the outcome)."""
+    wf = app.workflows.get(execution.workflow)
+    if wf is None:
+        return Outcome(FAILED, error={"type": "stepbridge.errors.UnknownWorkflowError",
+                                      "message": f"unknown workflow '{execution.workflow}' in app '{app.name}'"})
+    rp = Replay(app=app, execution=execution, store=store, effects=effects, journal={r.key: r for r in journal},
+                overrides=dict(overrides or {}))
+    rp.cancelling = execution.cancel_requested
+    try:
+        value = validate_input(execution.input, wf.input_type) if wf.takes_input else None
+    except pydantic.ValidationError as exc:
+        return Outcome(FAILED, error={"type": "pydantic_core._pydantic_core.ValidationError",
+                                      "message": _format_validation(wf.name, exc)}, replay=rp)
+
+    cache_key = f"CACHE#wf:{wf.name}:{content_hash(execution.input)}" if wf.cache_ttl else None
+    if cache_key is not None:
+        cached = rp.journal.get("$cache")
+        if cached is None and not journal:
+            hit = store.get_item(cache_key, "CACHE")
+            if hit is not None:
+                cached = rp.record("$cache", "cache", "result", {"result": hit.body.get("result")}, key="$cache")
+        if cached is not None:
+            return Outcome(SUCCEEDED, result=cached.data.get("result"), replay=rp)
+
+    ctx = Context(rp)
+    coro = wf.fn(ctx, value) if wf.takes_input else wf.fn(ctx)
+    outcome = _drive(coro, rp, loop_factory)
+    if outcome.kind != SUSPENDED or rp.fatal is None:
+        problem = rp.nondeterminism() if rp.fatal is None else None
+        if problem is not None:
+            outcome = Outcome(FAILED, error=error_dict(problem), replay=rp)
+    if rp.fatal is not None:
+        outcome = Outcome(FAILED, error=error_dict(rp.fatal), replay=rp)
+    if outcome.kind == SUCCEEDED:
+        try:
+            outcome.result = to_json_value(outcome.result, what=f"the result of workflow '{wf.name}'")
+        except Exception as exc:
+            outcome = Outcome(FAILED, error=error_dict(exc), replay=rp)
+    if outcome.kind == SUCCEEDED and cache_key is not None and wf.cache_ttl:
+        store.put_item(Item(cache_key, "CACHE", {"result": outcome.result}, expires_at=iso(rp.after(wf.cache_ttl))))
+    if rp.cancelling and outcome.kind in (FAILED, SUCCEEDED) and not isinstance(rp.fatal, WorkflowDefinitionError):
+        outcome = Outcome(CANCELLED, result=outcome.result,
+                          error={"type": "stepbridge.errors.ExecutionCancelled", "message": "cancelled"}, replay=rp)
+    outcome.replay = rp
+    return outcome
+
+
+def _drive(coro: Any, rp: Replay, loop_factory: LoopFactory | None) -> Outcome:
+    loop = (loop_factory or asyncio.new_event_loop)()
+    try:
+        result = loop.run_until_complete(coro)
+        return Outcome(SUCCEEDED, result=result)
+    except Suspend:
+        return Outcome(SUSPENDED)
+    except ExecutionCancelled as exc:
+        return Outcome(CANCELLED, error=error_dict(exc))
+    except WorkflowDefinitionError as exc:
+        rp.fatal = rp.fatal or exc
+        return Outcome(FAILED, error=error_dict(exc))
+    except Exception as exc:
+        return Outcome(FAILED, error=error_dict(exc))
+    finally:
+        close_loop(loop)

@@ -1,0 +1,160 @@
+"""Execution lifecycle shared by the client, the HTTP API and the handlers: start, cancel, finish."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from stepbridge.errors import ExecutionAlreadyExists, ExecutionNotFound
+from stepbridge.runtime.codec import content_hash, to_json_value
+from stepbridge.runtime.ports import Effects, Store
+from stepbridge.runtime.records import (
+    CANCELLED,
+    RUNNING,
+    SCHEDULED,
+    TERMINAL,
+    ExecutionRecord,
+    JournalRecord,
+    WakeMessage,
+    iso,
+)
+
+_MAX_ID = 80
+_ID_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
+
+
+def check_execution_id(execution_id: str) -> str:
+    """Execution ids become SQS message group ids and key parts: 1-80 of ``[A-Za-z0-9-_.:]``."""
+    if not isinstance(execution_id, str) or not 0 < len(execution_id) <= _MAX_ID or set(execution_id) - _ID_CHARS:
+        raise ValueError(
+            f"execution id {execution_id!r} is invalid: use 1-{_MAX_ID} letters, digits, '-', '_', '.' or ':'"
+        )
+    return execution_id
+
+
+def update_execution(store: Store, execution_id: str, mutate: Callable[[ExecutionRecord], Any]) -> ExecutionRecord | None:
+    """Read-modify-write an execution header with optimistic locking, retrying on conflicts."""
+    for _ in range(20):
+        rec = store.get_execution(execution_id)
+        if rec is None:
+            return None
+        if mutate(rec) is False:
+            return rec
+        if store.save_execution(rec):
+            rec.version += 1
+            return rec
+    raise RuntimeError(f"could not update execution '{execution_id}': too many concurrent updates")
+
+
+def start_execution(
+    store: Store,
+    effects: Effects,
+    workflow: str,
+    payload: Any,
+    *,
+    execution_id: str | None = None,
+    at: datetime | None = None,
+) -> tuple[ExecutionRecord, bool]:
+    """Create an execution (idempotent by id) and wake it now or at ``at``.
+
+    Returns ``(record, created)``. The same id with the same workflow and input returns the
+    existing execution; with a different workflow or input it raises ``ExecutionAlreadyExists``.
+    """
+    exec_id = check_execution_id(execution_id) if execution_id else uuid.uuid4().hex
+    data = to_json_value(payload, what=f"the input of workflow '{workflow}'")
+    now = effects.now()
+    deferred = at is not None and at > now
+    record = ExecutionRecord(
+        execution_id=exec_id,
+        workflow=workflow,
+        status=SCHEDULED if deferred else RUNNING,
+        input=data,
+        input_hash=content_hash(data),
+        created_at=iso(now),
+        started_at=None if deferred else iso(now),
+        scheduled_for=iso(at) if deferred and at else None,
+    )
+    if not store.create_execution(record):
+        existing = store.get_execution(exec_id)
+        if existing is None:  # deleted in between: extremely unlikely, report clearly
+            raise ExecutionAlreadyExists(f"execution '{exec_id}' could not be created; try again")
+        if existing.workflow != workflow or existing.input_hash != record.input_hash:
+            raise ExecutionAlreadyExists(
+                f"execution '{exec_id}' already exists for workflow '{existing.workflow}' with a different input; "
+                "use a new execution id or the same input"
+            )
+        return existing, False
+    if deferred and at is not None:
+        effects.schedule_timer(_start_timer(exec_id), at, WakeMessage(exec_id, "start", "start"))
+    else:
+        effects.wake(WakeMessage(exec_id, "start", "start"))
+    return record, True
+
+
+def _start_timer(execution_id: str) -> str:
+    import hashlib
+
+    return "sb-" + hashlib.sha256(f"{execution_id}|$start".encode()).hexdigest()[:48]
+
+
+def request_cancel(store: Store, effects: Effects, execution_id: str, *, compensate: bool = False) -> ExecutionRecord:
+    """Ask an execution to stop; the orchestrator finishes it as CANCELLED (running compensations if asked)."""
+    rec = update_execution(store, execution_id, lambda r: _mark_cancel(r, compensate))
+    if rec is None:
+        raise ExecutionNotFound(f"no execution '{execution_id}'")
+    if rec.status not in TERMINAL:
+        if rec.status == SCHEDULED:
+            effects.cancel_timer(_start_timer(execution_id))
+        effects.wake(WakeMessage(execution_id, "cancel", "cancel"))
+    return rec
+
+
+def _mark_cancel(rec: ExecutionRecord, compensate: bool) -> bool:
+    if rec.status in TERMINAL or rec.cancel_requested:
+        return False
+    rec.cancel_requested = True
+    rec.cancel_compensate = compensate
+    return True
+
+
+def history(journal: list[JournalRecord], record: ExecutionRecord) -> list[dict[str, Any]]:
+    """The execution's journal as a time-ordered list of ``{detail_type, detail, time}`` events."""
+    events: list[dict[str, Any]] = [
+        {"detail_type": "Workflow.started", "detail": {"workflow": record.workflow, "input": record.input},
+         "time": record.started_at or record.created_at}
+    ]
+    names = {
+        ("step", "result"): "Step.completed",
+        ("step", "error"): "Step.failed",
+        ("step", "attempt"): "Step.attempt_failed",
+        ("step", "dispatch"): "Step.dispatched",
+        ("step", "retry"): "Step.retry_scheduled",
+        ("sleep", "timer"): "Timer.started",
+        ("wait", "wait"): "Wait.started",
+        ("wait", "result"): "Wait.completed",
+        ("wait", "timeout"): "Wait.timed_out",
+        ("child", "dispatch"): "Child.started",
+        ("child", "result"): "Child.completed",
+        ("child", "error"): "Child.failed",
+        ("progress", "progress"): "Workflow.progress",
+        ("now", "now"): "Clock.read",
+        ("cache", "result"): "Workflow.cache_hit",
+    }
+    rank = {"dispatch": 0, "wait": 0, "timer": 0, "attempt": 1, "retry": 2}
+    for rec in sorted(journal, key=lambda r: (r.at, rank.get(r.kind, 3), r.key)):
+        if rec.type == "send":
+            events.append({"detail_type": str(rec.data.get("type")), "detail": rec.data.get("detail") or {}, "time": rec.at,
+                           "sent": True, "name": rec.op})
+            continue
+        detail_type = names.get((rec.type, rec.kind), f"{rec.type.capitalize()}.{rec.kind}")
+        events.append({"detail_type": detail_type, "detail": {"name": rec.op, **rec.data}, "time": rec.at})
+    if record.status in TERMINAL:
+        kind = {"SUCCEEDED": "Workflow.completed", "FAILED": "Workflow.failed", CANCELLED: "Workflow.cancelled"}[record.status]
+        events.append({"detail_type": kind, "detail": {"result": record.result, "error": record.error},
+                       "time": record.ended_at or ""})
+    return events
+
+
+__all__ = ["RUNNING", "check_execution_id", "history", "request_cancel", "start_execution", "update_execution"]

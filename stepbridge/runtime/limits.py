@@ -1,0 +1,18 @@
+"""AWS service limits the runtime enforces itself, so users get a clear error instead of a deep one."""
+
+from __future__ import annotations
+
+#: DynamoDB maximum item size, including attribute names (DynamoDB quotas: 400 KB).
+DYNAMODB_ITEM_BYTES = 400 * 1024
+#: Room left for keys and bookkeeping attributes of a journal item.
+JOURNAL_PAYLOAD_BYTES = DYNAMODB_ITEM_BYTES - 4 * 1024
+#: EventBridge PutEvents entry size limit (256 KB, counted over detail-type, source, detail, resources).
+EVENTBRIDGE_ENTRY_BYTES = 256 * 1024
+#: Lambda asynchronous invocation payload limit (256 KB).
+LAMBDA_ASYNC_PAYLOAD_BYTES = 256 * 1024
+#: SQS message size limit (256 KB).
+SQS_MESSAGE_BYTES = 256 * 1024
+#: Longest operation (step) name; journal sort keys must stay below DynamoDB's 1 KB.
+MAX_OP_NAME = 400
+#: How long received events are kept for ``wait_for`` look-back (DynamoDB TTL).
+EVENT_LOG_RETENTION_DAYS = 30

@@ -1,0 +1,60 @@
+"""Event loops for running workflow and step code.
+
+In AWS each invocation gets a plain new event loop. LocalCloud uses :class:`VirtualTimeLoop`:
+when nothing is ready to run it jumps its clock to the next timer, so ``asyncio.sleep(60)``
+inside a step returns at once and step timeouts fire in virtual time. Sync step functions run
+on the loop thread there (no worker threads whose real duration the jump would ignore).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+LoopFactory = Callable[[], asyncio.AbstractEventLoop]
+
+
+class VirtualTimeLoop(asyncio.SelectorEventLoop):
+    """A selector loop whose ``time()`` only moves when everything is waiting on timers."""
+
+    #: Read by ``steps.call_function``: run sync functions inline rather than in a thread.
+    inline_sync = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._virtual_now = 0.0
+
+    def time(self) -> float:
+        """Virtual monotonic time in seconds."""
+        return self._virtual_now
+
+    def _run_once(self) -> None:
+        ready: Any = getattr(self, "_ready", None)
+        scheduled: Any = getattr(self, "_scheduled", None)
+        if not ready and scheduled:
+            earliest = min(h.when() for h in scheduled if not h.cancelled()) if any(
+                not h.cancelled() for h in scheduled) else None
+            if earliest is not None and earliest > self._virtual_now:
+                self._virtual_now = earliest
+        super()._run_once()  # type: ignore[misc]
+
+
+def run_coroutine(coro: Any, loop_factory: LoopFactory | None = None) -> Any:
+    """Run ``coro`` to completion on a fresh loop and close it cleanly."""
+    loop = (loop_factory or asyncio.new_event_loop)()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        close_loop(loop)
+
+
+def close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel leftover tasks, stop the default executor and close ``loop``."""
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_default_executor())
+    loop.close()

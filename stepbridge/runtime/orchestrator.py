@@ -1,0 +1,168 @@
+"""The orchestrator service: handle one wake-up message for one execution.
+
+Called by the orchestrator Lambda for each SQS FIFO message (one execution at a time, since
+the message group is the execution id). It replays the workflow and, when it ends, records
+the outcome, cleans up timers and waiters, reports to a parent and cancels children.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from stepbridge.api.app import App
+from stepbridge.runtime import engine
+from stepbridge.runtime.executions import update_execution
+from stepbridge.runtime.loops import LoopFactory
+from stepbridge.runtime.observability import add_metric, logger
+from stepbridge.runtime.ports import Effects, Store
+from stepbridge.runtime.records import (
+    CANCELLED,
+    FAILED,
+    RUNNING,
+    SCHEDULED,
+    SUCCEEDED,
+    TERMINAL,
+    ExecutionRecord,
+    JournalRecord,
+    WakeMessage,
+    iso,
+    parse_iso,
+)
+from stepbridge.runtime.replay import Replay
+from stepbridge.runtime.waits import waiter_key
+
+_FINAL_KINDS = {"result", "error", "timeout"}
+
+
+@dataclass
+class Orchestrator:
+    """Replays executions when woken; stateless apart from the ports."""
+
+    app: App
+    store: Store
+    effects: Effects
+    loop_factory: LoopFactory | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    stats: dict[str, int] = field(default_factory=lambda: {"replays": 0, "finished": 0})
+
+    def handle(self, message: WakeMessage) -> None:
+        """Process one wake-up (idempotent: a duplicate or late message is harmless)."""
+        if message.reason == "schedule":
+            from stepbridge.runtime.router import Router
+
+            Router(self.app, self.store, self.effects, self.loop_factory).fire_schedule(message)
+            return
+        if message.reason == "debounce":
+            from stepbridge.runtime.router import Router
+
+            Router(self.app, self.store, self.effects, self.loop_factory).fire_debounce(message)
+            return
+        rec = self.store.get_execution(message.execution_id)
+        if rec is None or rec.status in TERMINAL:
+            return
+        if rec.status == SCHEDULED:
+            rec = self._begin_scheduled(rec)
+            if rec is None or rec.status != RUNNING:
+                return
+        if rec.cancel_requested and not rec.cancel_compensate:
+            self.finish(rec, engine.Outcome(engine.CANCELLED, error={
+                "type": "stepbridge.errors.ExecutionCancelled", "message": "cancelled"}), self.store.load_journal(rec.execution_id))
+            return
+        journal = self.store.load_journal(rec.execution_id)
+        started = time.perf_counter()
+        outcome = engine.run(self.app, rec, journal, self.store, self.effects, self.loop_factory, self.overrides)
+        self.stats["replays"] += 1
+        log = logger()
+        log.debug("replayed", extra={"execution_id": rec.execution_id, "workflow": rec.workflow,
+                                     "outcome": outcome.kind, "ms": round((time.perf_counter() - started) * 1000, 2)})
+        if outcome.kind == engine.SUSPENDED:
+            return
+        journal = list(outcome.replay.journal.values()) if outcome.replay else journal
+        self.finish(rec, outcome, journal)
+
+    def _begin_scheduled(self, rec: ExecutionRecord) -> ExecutionRecord | None:
+        now = self.effects.now()
+        if rec.cancel_requested:
+            return rec if self._finish_status(rec, CANCELLED, None, {"type": "stepbridge.errors.ExecutionCancelled",
+                                                                    "message": "cancelled before it started"}) else None
+        if rec.scheduled_for and now < parse_iso(rec.scheduled_for):
+            return None  # an early or duplicate wake: the start timer is still pending
+
+        def begin(r: ExecutionRecord) -> bool:
+            if r.status != SCHEDULED:
+                return False
+            r.status = RUNNING
+            r.started_at = iso(now)
+            return True
+
+        return update_execution(self.store, rec.execution_id, begin)
+
+    def _finish_status(self, rec: ExecutionRecord, status: str, result: Any, error: dict[str, Any] | None) -> bool:
+        won = False
+
+        def finish(r: ExecutionRecord) -> bool:
+            nonlocal won
+            if r.status in TERMINAL:
+                return False
+            r.status, r.result, r.error, r.ended_at = status, result, error, iso(self.effects.now())
+            won = True
+            return True
+
+        update_execution(self.store, rec.execution_id, finish)
+        return won
+
+    def finish(self, rec: ExecutionRecord, outcome: engine.Outcome, journal: list[JournalRecord]) -> None:
+        """Record the terminal status, then tidy up and notify the parent (only the winner of the update does)."""
+        status = {engine.SUCCEEDED: SUCCEEDED, engine.FAILED: FAILED, engine.CANCELLED: CANCELLED}[outcome.kind]
+        if not self._finish_status(rec, status, outcome.result if status == SUCCEEDED else None, outcome.error):
+            return
+        self.stats["finished"] += 1
+        add_metric("WorkflowCompleted" if status == SUCCEEDED else f"Workflow{status.capitalize()}", 1,
+                   workflow=rec.workflow)
+        self._cleanup(rec, journal)
+        if status == CANCELLED:
+            self._cancel_children(journal)
+        if rec.parent_id and rec.parent_op:
+            self._notify_parent(rec, status, outcome)
+
+    def _cleanup(self, rec: ExecutionRecord, journal: list[JournalRecord]) -> None:
+        """Delete timers and waiters of operations that will never complete now."""
+        probe = Replay(app=self.app, execution=rec, store=self.store, effects=self.effects, journal={})
+        by_op: dict[str, list[JournalRecord]] = {}
+        for r in journal:
+            by_op.setdefault(r.op, []).append(r)
+        for op, records in by_op.items():
+            keys = {r.key: r for r in records}
+            final = keys.get(op)
+            if final is not None and final.kind in _FINAL_KINDS:
+                continue
+            for r in records:
+                if r.kind in ("dispatch", "attempt", "retry", "wait") or (r.type == "sleep" and not probe.due(str(r.data.get("wake_at")))):
+                    self.effects.cancel_timer(probe.timer_name(r.key))
+                if r.type == "wait" and r.kind == "wait":
+                    self.store.delete_item(waiter_key(str(r.data.get("event_type"))), f"{rec.execution_id}#{op}")
+
+    def _cancel_children(self, journal: list[JournalRecord]) -> None:
+        from stepbridge.runtime.executions import request_cancel
+
+        for r in journal:
+            if r.type == "child" and r.kind == "dispatch":
+                child = self.store.get_execution(str(r.data.get("child_id")))
+                if child is not None and child.status not in TERMINAL:
+                    request_cancel(self.store, self.effects, child.execution_id, compensate=child.cancel_compensate)
+
+    def _notify_parent(self, rec: ExecutionRecord, status: str, outcome: engine.Outcome) -> None:
+        assert rec.parent_id and rec.parent_op
+        kind = "result" if status == SUCCEEDED else "error"
+        data: dict[str, Any] = {"child_id": rec.execution_id, "status": status}
+        if status == SUCCEEDED:
+            data["result"] = outcome.result
+        else:
+            data["error"] = outcome.error
+        self.store.append_journal(
+            rec.parent_id,
+            JournalRecord(key=rec.parent_op, op=rec.parent_op, type="child", kind=kind, data=data, at=iso(self.effects.now())),
+        )
+        self.effects.wake(WakeMessage(rec.parent_id, "child", f"child:{rec.parent_op}"))

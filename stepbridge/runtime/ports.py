@@ -1,0 +1,92 @@
+"""The two small interfaces the runtime needs from the outside world.
+
+``Store`` is all durable state (one DynamoDB table in AWS, a dict in unit tests).
+``Effects`` is everything else that leaves the process: invoking a step's Lambda, waking an
+execution through the FIFO work queue, one-time timers (EventBridge Scheduler) and publishing
+events (EventBridge). ``stepbridge/infra`` implements both; the runtime knows only these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from stepbridge.runtime.records import Event, ExecutionRecord, JournalRecord, StepInvocation, WakeMessage
+
+
+@dataclass(frozen=True)
+class Item:
+    """A generic keyed item (waiters, event log, cache, debounce, state machines, breakers)."""
+
+    pk: str
+    sk: str
+    body: dict[str, Any]
+    version: int = 0
+    expires_at: str | None = None
+
+
+class Store(Protocol):
+    """Durable state. Every write that could race is conditional and reports whether it won."""
+
+    # executions
+    def create_execution(self, record: ExecutionRecord) -> bool:
+        """Insert if no execution with this id exists; ``False`` when one does (nothing written)."""
+
+    def get_execution(self, execution_id: str) -> ExecutionRecord | None:
+        """The execution header, or ``None``."""
+
+    def save_execution(self, record: ExecutionRecord) -> bool:
+        """Write ``record`` if the stored version is still ``record.version``; bumps the version.
+
+        ``False`` means someone else updated it first (re-read and decide again).
+        """
+
+    def list_executions(self, workflow: str | None = None, status: str | None = None, limit: int = 100) -> list[ExecutionRecord]:
+        """Executions, newest first, optionally filtered."""
+
+    # journal
+    def load_journal(self, execution_id: str) -> list[JournalRecord]:
+        """All journal records of an execution, in any order (the engine indexes them by key)."""
+
+    def append_journal(self, execution_id: str, record: JournalRecord) -> bool:
+        """Append if no record with ``record.key`` exists; ``False`` when one does (a duplicate)."""
+
+    # generic items
+    def put_item(self, item: Item, *, if_absent: bool = False, if_version: int | None = None) -> bool:
+        """Write an item; with ``if_absent`` only when new, with ``if_version`` only when the stored version matches.
+
+        A successful write stores ``version + 1`` when ``if_version`` is given, else ``item.version``.
+        """
+
+    def get_item(self, pk: str, sk: str) -> Item | None:
+        """One item, or ``None`` (expired items count as absent)."""
+
+    def query_items(self, pk: str, *, sk_prefix: str = "", sk_from: str | None = None, limit: int = 1000) -> list[Item]:
+        """Items under ``pk`` in ascending sort-key order (expired ones left out)."""
+
+    def delete_item(self, pk: str, sk: str, *, if_version: int | None = None) -> bool:
+        """Delete (optionally only at a given version); ``True`` if something was deleted."""
+
+
+class Effects(Protocol):
+    """Side effects that leave the process, plus the clock."""
+
+    def now(self) -> datetime:
+        """Current UTC time (virtual in LocalCloud)."""
+
+    def wake(self, message: WakeMessage) -> None:
+        """Enqueue a wake-up for an execution (SQS FIFO, group = execution id)."""
+
+    def invoke_step(self, invocation: StepInvocation) -> None:
+        """Start a declared step's Lambda asynchronously."""
+
+    def schedule_timer(self, name: str, at: datetime, message: WakeMessage) -> None:
+        """Create a one-time timer that sends ``message`` to the work queue at ``at`` (idempotent by name)."""
+
+    def cancel_timer(self, name: str) -> None:
+        """Delete a timer if it still exists."""
+
+    def publish(self, events: Sequence[Event]) -> None:
+        """Put events on the app's bus."""

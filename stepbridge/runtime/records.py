@@ -1,0 +1,203 @@
+"""The data the runtime stores and passes around: executions, journal records, messages, events.
+
+All payloads are kept as JSON-compatible values (dict/list/str/int/float/bool/None) so that
+every store and transport handles them the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+JSON = Any
+
+RUNNING = "RUNNING"
+SUCCEEDED = "SUCCEEDED"
+FAILED = "FAILED"
+CANCELLED = "CANCELLED"
+SCHEDULED = "SCHEDULED"
+TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
+STATUSES = frozenset({RUNNING, SUCCEEDED, FAILED, CANCELLED, SCHEDULED})
+
+
+def iso(dt: datetime) -> str:
+    """UTC ISO-8601 with microseconds and a ``Z``-free ``+00:00`` offset; sorts lexicographically."""
+    return dt.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def parse_iso(text: str) -> datetime:
+    """Inverse of :func:`iso` (also accepts a trailing ``Z``)."""
+    dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+@dataclass
+class ExecutionRecord:
+    """One workflow execution's header: status, input, result and links to parent/children."""
+
+    execution_id: str
+    workflow: str
+    status: str
+    input: JSON = None
+    input_hash: str = ""
+    result: JSON = None
+    error: dict[str, Any] | None = None
+    progress: dict[str, Any] | None = None
+    parent_id: str | None = None
+    parent_op: str | None = None
+    created_at: str = ""
+    started_at: str | None = None
+    ended_at: str | None = None
+    scheduled_for: str | None = None
+    cancel_requested: bool = False
+    cancel_compensate: bool = False
+    version: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form (for JSON bodies)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExecutionRecord:
+        """Build from :meth:`to_dict` output, ignoring unknown keys (forward compatible)."""
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass
+class JournalRecord:
+    """One append-only journal entry; ``key`` is unique within the execution.
+
+    ``op`` is the operation (step) name the record belongs to, ``type`` the operation's type
+    (``step``, ``sleep``, ``wait``, ``child``, ``send``, ``now``, ``progress``, ``cache``) and
+    ``kind`` says what happened:
+    ``result``/``error`` (final outcome), ``attempt`` (a failed attempt), ``dispatch`` (a
+    declared step or child was started), ``retry`` (a retry timer was set), ``wait``
+    (a wait began), ``timer`` (a sleep began), ``sent``, ``now``, ``progress``, ``cancel``.
+    """
+
+    key: str
+    op: str
+    type: str
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+    at: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form (what stores persist)."""
+        return {"key": self.key, "op": self.op, "type": self.type, "kind": self.kind, "data": self.data, "at": self.at}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JournalRecord:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            key=data["key"],
+            op=data["op"],
+            type=data.get("type", ""),
+            kind=data["kind"],
+            data=data.get("data") or {},
+            at=data.get("at", ""),
+        )
+
+
+@dataclass(frozen=True)
+class WakeMessage:
+    """A message on the FIFO work queue: "look at execution X again".
+
+    ``reason`` says why (``start``, ``step``, ``timer``, ``event``, ``child``, ``cancel``); two
+    special reasons carry no execution yet: ``schedule`` (a recurring schedule fired; ``data``
+    has ``schedule`` and ``scheduled_time``) and ``debounce`` (a debounce window closed; ``data``
+    has ``trigger`` and ``key``). ``dedup`` makes the body of a logical message stable, so
+    FIFO content-based de-duplication drops re-sends within its 5-minute window.
+    """
+
+    execution_id: str
+    reason: str
+    dedup: str
+    data: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form (the SQS message body)."""
+        body: dict[str, Any] = {"execution_id": self.execution_id, "reason": self.reason, "dedup": self.dedup}
+        if self.data:
+            body["data"] = self.data
+        return body
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WakeMessage:
+        """Inverse of :meth:`to_dict`; raises ``KeyError`` on a malformed body."""
+        extra = data.get("data")
+        return cls(
+            execution_id=str(data["execution_id"]),
+            reason=str(data.get("reason", "")),
+            dedup=str(data.get("dedup", "")),
+            data=extra if isinstance(extra, dict) else None,
+        )
+
+
+@dataclass(frozen=True)
+class StepInvocation:
+    """The payload of an asynchronous invoke of a declared step's Lambda function."""
+
+    execution_id: str
+    op: str
+    step: str
+    args: list[JSON]
+    attempt: int
+    deadline: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form (the Lambda event)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StepInvocation:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            execution_id=str(data["execution_id"]),
+            op=str(data["op"]),
+            step=str(data["step"]),
+            args=list(data.get("args") or []),
+            attempt=int(data["attempt"]),
+            deadline=str(data.get("deadline", "")),
+        )
+
+
+@dataclass(frozen=True)
+class Event:
+    """An event on the app's bus (the parts of an EventBridge event the runtime uses)."""
+
+    detail_type: str
+    detail: dict[str, Any]
+    source: str = ""
+    id: str = ""
+    time: str = ""
+    resources: tuple[str, ...] = ()
+
+    def to_eventbridge(self) -> dict[str, Any]:
+        """The EventBridge envelope (as a rule target receives it)."""
+        return {
+            "version": "0",
+            "id": self.id,
+            "detail-type": self.detail_type,
+            "source": self.source,
+            "time": self.time,
+            "region": "",
+            "account": "",
+            "resources": list(self.resources),
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_eventbridge(cls, envelope: dict[str, Any]) -> Event:
+        """Build from an EventBridge envelope (``detail-type`` key)."""
+        detail = envelope.get("detail")
+        return cls(
+            detail_type=str(envelope.get("detail-type", "")),
+            detail=detail if isinstance(detail, dict) else {},
+            source=str(envelope.get("source", "")),
+            id=str(envelope.get("id", "")),
+            time=str(envelope.get("time", "")),
+            resources=tuple(envelope.get("resources") or ()),
+        )

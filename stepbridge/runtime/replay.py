@@ -1,0 +1,252 @@
+"""Replay state of one orchestrator invocation: the journal, what the code asked for, and suspension.
+
+The workflow function is re-run from the top on every invocation. Each operation it asks for
+(step, sleep, wait, child, send ...) is looked up by name in the journal: recorded outcomes are
+returned without running anything; the first unrecorded one runs or is dispatched, and the
+workflow suspends by raising :class:`Suspend` (a ``BaseException``, so ``except Exception`` in
+user code cannot swallow it).
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+from collections import defaultdict
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from stepbridge.errors import (
+    DuplicateStepError,
+    NonDeterminismError,
+    PayloadTooLarge,
+    StepFailed,
+    WorkflowDefinitionError,
+)
+from stepbridge.runtime.codec import dumps
+from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES, MAX_OP_NAME
+from stepbridge.runtime.records import ExecutionRecord, JournalRecord, WakeMessage, iso, parse_iso
+
+if TYPE_CHECKING:
+    from stepbridge.api.app import App
+    from stepbridge.runtime.ports import Effects, Store
+
+
+class Suspend(BaseException):  # noqa: N818 - a control-flow signal, not an error
+    """The workflow must wait for something outside this invocation (a step, timer, event or child)."""
+
+
+#: Path of the current ``ctx.gather`` branch; auto-generated op names are scoped by it so that
+#: concurrent branches name their operations the same way on every replay.
+branch_scope: ContextVar[str] = ContextVar("stepbridge_branch_scope", default="")
+#: The op whose step function is running (for ``ctx.idempotency_key``).
+current_op: ContextVar[str | None] = ContextVar("stepbridge_current_op", default=None)
+
+
+def error_dict(exc: BaseException) -> dict[str, Any]:
+    """A storable description of an exception: dotted type, message and the dotted names of its MRO."""
+    cls = type(exc)
+    mro = [f"{c.__module__}.{c.__qualname__}" for c in cls.__mro__ if c not in (object, BaseException)]
+    return {"type": mro[0], "message": str(exc), "mro": mro}
+
+
+def rebuild_error(err: dict[str, Any], op: str) -> Exception:
+    """The exception to raise in the workflow for a recorded error: the original type when it can be rebuilt."""
+    dotted = str(err.get("type", ""))
+    message = str(err.get("message", ""))
+    module_name, _, qualname = dotted.rpartition(".")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+        if isinstance(obj, type) and issubclass(obj, Exception) and not issubclass(obj, StepFailed):
+            exc = obj(message)
+            if str(exc) == message:
+                return exc
+    except Exception:  # the type moved or takes other arguments: fall back to StepFailed
+        pass
+    return StepFailed(op, dotted, message)
+
+
+@dataclass
+class Replay:
+    """Per-invocation engine state shared by the operations of one execution."""
+
+    app: App
+    execution: ExecutionRecord
+    store: Store
+    effects: Effects
+    journal: dict[str, JournalRecord]
+    requested: dict[str, str] = field(default_factory=dict)
+    new_ops: list[str] = field(default_factory=list)
+    overrides: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    fatal: BaseException | None = None
+    cancelling: bool = False
+    compensating: int = 0
+    _counters: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    _by_op: dict[str, dict[str, JournalRecord]] = field(default_factory=dict)
+    _rng: random.Random | None = None
+
+    def __post_init__(self) -> None:
+        for rec in self.journal.values():
+            self._by_op.setdefault(rec.op, {})[rec.key] = rec
+
+    # ---- clock and identity -----------------------------------------------------------
+
+    @property
+    def execution_id(self) -> str:
+        """The id of the execution being replayed."""
+        return self.execution.execution_id
+
+    def now(self) -> datetime:
+        """The real (or virtual) clock; used to decide whether timers are due, never given to user code."""
+        return self.effects.now()
+
+    @property
+    def rng(self) -> random.Random:
+        """A random generator seeded by the execution id: the same sequence on every replay."""
+        if self._rng is None:
+            self._rng = random.Random(self.execution_id)
+        return self._rng
+
+    # ---- naming ----------------------------------------------------------------------
+
+    def auto_name(self, base: str) -> str:
+        """A deterministic name for an unnamed operation: ``base``, ``base#2`` ... scoped by gather branch."""
+        scope = branch_scope.get()
+        scoped = f"{base}@{scope.rstrip('.')}" if scope else base
+        self._counters[scoped] += 1
+        n = self._counters[scoped]
+        return scoped if n == 1 else f"{scoped}#{n}"
+
+    def request(self, op: str, op_type: str) -> dict[str, JournalRecord]:
+        """Claim ``op`` for this replay and return its recorded records (possibly empty).
+
+        Raises ``DuplicateStepError`` for a second use of the name and ``NonDeterminismError``
+        when the journal recorded the name as another kind of operation.
+        """
+        if not isinstance(op, str) or not op or len(op) > MAX_OP_NAME or "\x00" in op:
+            self._fatal(WorkflowDefinitionError(f"step name {op!r} must be a non-empty string of at most {MAX_OP_NAME} characters"))
+        if op.startswith("$"):
+            self._fatal(WorkflowDefinitionError(f"step name {op!r}: names starting with '$' are reserved"))
+        if op in self.requested:
+            self._fatal(
+                DuplicateStepError(
+                    f"workflow '{self.execution.workflow}' used the step name '{op}' twice in execution "
+                    f"'{self.execution_id}'; step names must be unique within an execution (build them in loops, "
+                    "e.g. f\"send-{item.id}\")"
+                )
+            )
+        self.requested[op] = op_type
+        records = self._by_op.get(op, {})
+        if records:
+            recorded_type = next(iter(records.values())).type
+            if recorded_type and recorded_type != op_type:
+                self._fatal(
+                    NonDeterminismError(
+                        f"non-deterministic replay in workflow '{self.execution.workflow}': '{op}' was recorded as a "
+                        f"{recorded_type} but the code now asks for a {op_type} of that name"
+                    )
+                )
+        else:
+            self.new_ops.append(op)
+        return records
+
+    def _fatal(self, exc: BaseException) -> None:
+        self.fatal = self.fatal or exc
+        raise exc
+
+    def records(self, op: str) -> dict[str, JournalRecord]:
+        """The records of ``op`` (including ones appended during this invocation)."""
+        return self._by_op.get(op, {})
+
+    # ---- writing ----------------------------------------------------------------------
+
+    def record(self, op: str, op_type: str, kind: str, data: dict[str, Any], *, key: str | None = None) -> JournalRecord:
+        """Append a journal record (conditional on its key) and return the record that won.
+
+        When another writer recorded the same key first (duplicate delivery, racing step
+        result), its record is returned instead, so everyone proceeds from the same fact.
+        """
+        rec = JournalRecord(key=key or op, op=op, type=op_type, kind=kind, data=data, at=iso(self.now()))
+        size = len(dumps(rec.to_dict()).encode())
+        if size > JOURNAL_PAYLOAD_BYTES:
+            raise PayloadTooLarge(
+                f"the journal record for '{op}' is {size} bytes, over DynamoDB's 400 KB item limit; "
+                "store large data elsewhere (e.g. S3) and return a reference"
+            )
+        if not self.store.append_journal(self.execution_id, rec):
+            winner = {r.key: r for r in self.store.load_journal(self.execution_id)}.get(rec.key)
+            if winner is not None:
+                rec = winner
+        self.journal[rec.key] = rec
+        self._by_op.setdefault(op, {})[rec.key] = rec
+        return rec
+
+    # ---- timers -----------------------------------------------------------------------
+
+    def timer_name(self, key: str) -> str:
+        """A Scheduler-safe schedule name (1-64 of ``[0-9A-Za-z-_.]``) unique per execution and key."""
+        import hashlib
+
+        digest = hashlib.sha256(f"{self.execution_id}|{key}".encode()).hexdigest()[:48]
+        return f"sb-{digest}"
+
+    def set_timer(self, key: str, at: datetime, reason: str) -> str:
+        """Create a one-time timer that wakes this execution at ``at``; returns its name."""
+        name = self.timer_name(key)
+        self.effects.schedule_timer(name, at, WakeMessage(self.execution_id, reason, f"timer:{key}"))
+        return name
+
+    def wake_self(self, reason: str, dedup: str) -> None:
+        """Enqueue a wake-up for this execution."""
+        self.effects.wake(WakeMessage(self.execution_id, reason, dedup))
+
+    def suspend(self) -> None:
+        """Stop the workflow here; it resumes from the top when woken."""
+        if self.cancelling and not self.compensating:
+            from stepbridge.errors import ExecutionCancelled
+
+            raise ExecutionCancelled(f"execution '{self.execution_id}' was cancelled")
+        raise Suspend()
+
+    def due(self, at_iso: str) -> bool:
+        """Whether a recorded instant has passed on the clock."""
+        return self.now() >= parse_iso(at_iso)
+
+    def after(self, seconds: float) -> datetime:
+        """Clock time ``seconds`` from now."""
+        return self.now() + timedelta(seconds=seconds)
+
+    # ---- end-of-run checks ---------------------------------------------------------------
+
+    def unconsumed_ops(self) -> list[str]:
+        """Recorded operations this replay never asked for (after it suspended or ended)."""
+        return sorted(op for op in self._by_op if op not in self.requested and not op.startswith("$"))
+
+    def nondeterminism(self) -> NonDeterminismError | None:
+        """An error when the code skipped recorded operations, naming them and what it asked for instead."""
+        missing = self.unconsumed_ops()
+        if not missing:
+            return None
+        instead = ", ".join(f"'{o}'" for o in self.new_ops) or "nothing new"
+        return NonDeterminismError(
+            f"non-deterministic replay in workflow '{self.execution.workflow}' (execution '{self.execution_id}'): "
+            f"the journal recorded {', '.join(repr(o) for o in missing)} but the code now asked for {instead}; "
+            "a running execution must take the same path (did the workflow code change?)"
+        )
+
+    def consumed_event_ids(self) -> set[str]:
+        """Ids of events already bound to a ``wait_for`` of this execution (each satisfies one wait at most)."""
+        return {
+            str(r.data.get("event", {}).get("id"))
+            for r in self.journal.values()
+            if r.type == "wait" and r.kind == "result"
+        }
+
+
+def parse_or_none(value: str | None) -> datetime | None:
+    """``parse_iso`` that passes ``None`` through."""
+    return parse_iso(value) if value else None

@@ -1,0 +1,237 @@
+"""Steps: run inline in the orchestrator, or dispatched to a declared step's own Lambda.
+
+Both kinds record one final ``result``/``error`` record keyed by the step name. A failed
+attempt that will be retried records ``{op}#a{k}`` and a durable retry timer; declared steps
+also record ``{op}#d{k}`` per dispatch (with a deadline that a timer enforces, so a step whose
+Lambda crashed or timed out is noticed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from stepbridge.api.app import StepDef
+from stepbridge.api.retry import DEFAULT_RETRY, Retry
+from stepbridge.errors import NonRetryableError, ResultNotSerializable, StepTimeout, WorkflowDefinitionError
+from stepbridge.runtime.codec import content_hash, from_json_value, return_type, to_json_value
+from stepbridge.runtime.ports import Item
+from stepbridge.runtime.records import JournalRecord, StepInvocation, iso
+from stepbridge.runtime.replay import Replay, current_op, error_dict, rebuild_error
+
+#: Extra time a declared step gets past its timeout before the orchestrator declares it lost
+#: (Lambda stops the function at its timeout; this covers queueing of the async invoke).
+DEADLINE_GRACE_SECONDS = 60.0
+
+
+def retryable(policy: Retry, err: dict[str, Any]) -> bool:
+    """Whether a recorded error may be retried under ``policy``, judged by its type names (works across processes)."""
+    if err.get("fatal"):
+        return False
+    mro = [str(m) for m in err.get("mro") or [err.get("type", "")]]
+    never = {"stepbridge.errors.NonRetryableError", "stepbridge.errors.ResultNotSerializable",
+             "stepbridge.errors.PayloadTooLarge", "pydantic_core._pydantic_core.ValidationError"}
+    if never & set(mro) or any(m.startswith("stepbridge.errors.") and "DefinitionError" in m for m in mro):
+        return False
+    names = set(mro)
+    if policy.non_retryable and names & {_dotted(t) for t in policy.non_retryable}:
+        return False
+    if policy.retry_on:
+        return bool(names & {_dotted(t) for t in policy.retry_on})
+    return True
+
+
+def _dotted(tp: type[BaseException]) -> str:
+    return f"{tp.__module__}.{tp.__qualname__}"
+
+
+def outcome(rp: Replay, rec: JournalRecord, fn: Callable[..., Any] | None) -> Any:
+    """Return a recorded result (decoded to ``fn``'s return type) or raise the recorded error."""
+    if rec.kind == "error":
+        raise rebuild_error(rec.data.get("error") or {}, rec.op)
+    value = rec.data.get("result")
+    return from_json_value(value, return_type(fn)) if fn is not None else value
+
+
+async def call_function(fn: Callable[..., Any], args: Sequence[Any], timeout: float | None) -> Any:
+    """Call a step function: coroutine functions on the loop, plain functions in a worker thread."""
+
+    async def invoke() -> Any:
+        if inspect.iscoroutinefunction(fn):
+            return await fn(*args)
+        if getattr(asyncio.get_running_loop(), "inline_sync", False):
+            result = fn(*args)
+        else:
+            result = await asyncio.to_thread(fn, *args)
+        if inspect.isawaitable(result):
+            return await result
+        return result
+
+    if timeout is None:
+        return await invoke()
+    return await asyncio.wait_for(invoke(), timeout)
+
+
+def cache_item_key(op: str, args_json: Any, cache_key: str | None) -> str:
+    """The cache key of a step call: explicit ``cache_key`` or step name + hash of canonical-JSON arguments."""
+    return f"step:{cache_key}" if cache_key else f"step:{op}:{content_hash(args_json)}"
+
+
+async def run_step(
+    rp: Replay,
+    op: str,
+    fn: Callable[..., Any],
+    args: Sequence[Any],
+    *,
+    timeout: float | None,
+    retry: Retry | None,
+    cache_ttl: float | None,
+    cache_key: str | None,
+) -> Any:
+    """The body of ``ctx.step``: replay, cache lookup, inline run or dispatch, retries."""
+    if not callable(fn):
+        raise WorkflowDefinitionError(f"ctx.step('{op}', ...): the second argument must be a function, got {fn!r}")
+    records = rp.request(op, "step")
+    final = records.get(op)
+    if final is not None:
+        return outcome(rp, final, fn)
+    step_def = rp.app.step_for(fn)
+    policy = retry or (step_def.retry if step_def else None) or DEFAULT_RETRY
+    args_json = [to_json_value(a, what=f"argument {i + 1} of step '{op}'") for i, a in enumerate(args)]
+
+    ckey = cache_item_key(op, args_json, cache_key) if cache_ttl else None
+    if ckey is not None:
+        hit = rp.store.get_item(f"CACHE#{ckey}", "CACHE")
+        if hit is not None:
+            rec = rp.record(op, "step", "result", {"result": hit.body.get("result"), "attempts": 0, "cached": True})
+            return outcome(rp, rec, fn)
+
+    fake = rp.overrides.get(op)
+    if fake is not None and step_def is None:
+        fn = fake
+    if step_def is not None:
+        rec = _declared(rp, op, step_def, args_json, records, policy, timeout)
+    else:
+        rec = await _inline(rp, op, fn, args, records, policy, timeout)
+    if ckey is not None and rec.kind == "result" and cache_ttl:
+        rp.store.put_item(
+            Item(f"CACHE#{ckey}", "CACHE", {"result": rec.data.get("result"), "op": op},
+                 expires_at=iso(rp.after(cache_ttl)))
+        )
+    return outcome(rp, rec, fn)
+
+
+def _failed_attempts(records: dict[str, JournalRecord], op: str) -> int:
+    k = 0
+    while f"{op}#a{k + 1}" in records:
+        k += 1
+    return k
+
+
+async def _inline(
+    rp: Replay,
+    op: str,
+    fn: Callable[..., Any],
+    args: Sequence[Any],
+    records: dict[str, JournalRecord],
+    policy: Retry,
+    timeout: float | None,
+) -> JournalRecord:
+    failed = _failed_attempts(records, op)
+    if failed:
+        last = records[f"{op}#a{failed}"]
+        if not rp.due(str(last.data["retry_at"])):
+            rp.suspend()
+    attempt = failed + 1
+    token = current_op.set(op)
+    try:
+        value = await call_function(fn, args, timeout)
+        data = to_json_value(value, what=f"the result of step '{op}'")
+    except (TimeoutError, asyncio.TimeoutError):
+        err = error_dict(StepTimeout(f"step '{op}' timed out after {timeout:g} s"))
+        return _attempt_failed(rp, op, attempt, err, policy)
+    except Exception as exc:
+        err = error_dict(exc)
+        if isinstance(exc, ResultNotSerializable | NonRetryableError | WorkflowDefinitionError):
+            err["fatal"] = True
+        return _attempt_failed(rp, op, attempt, err, policy)
+    finally:
+        current_op.reset(token)
+    return rp.record(op, "step", "result", {"result": data, "attempts": attempt})
+
+
+def _attempt_failed(rp: Replay, op: str, attempt: int, err: dict[str, Any], policy: Retry) -> JournalRecord:
+    """Record a failed attempt: schedule a durable retry, or record the final error."""
+    if attempt < policy.max_attempts and retryable(policy, err):
+        delay = policy.delay(attempt, seed=f"{rp.execution_id}/{op}")
+        retry_at = rp.after(delay)
+        key = f"{op}#a{attempt}"
+        rp.record(op, "step", "attempt", {"error": err, "attempt": attempt, "retry_at": iso(retry_at), "delay": delay}, key=key)
+        rp.set_timer(key, retry_at, f"retry:{op}")
+        rp.suspend()
+    return rp.record(op, "step", "error", {"error": err, "attempts": attempt})
+
+
+def _declared(
+    rp: Replay,
+    op: str,
+    step_def: StepDef,
+    args_json: list[Any],
+    records: dict[str, JournalRecord],
+    policy: Retry,
+    timeout: float | None,
+) -> JournalRecord:
+    dispatched = 0
+    while f"{op}#d{dispatched + 1}" in records:
+        dispatched += 1
+    if dispatched == 0:
+        _dispatch(rp, op, step_def, args_json, 1, timeout)
+        rp.suspend()
+    k = dispatched
+    failure = records.get(f"{op}#a{k}")
+    if failure is None:
+        deadline = str(records[f"{op}#d{k}"].data["deadline"])
+        if not rp.due(deadline):
+            rp.suspend()
+        seconds = timeout if timeout is not None else step_def.timeout
+        err = error_dict(StepTimeout(f"step '{op}' did not report within its {seconds:g} s timeout (attempt {k})"))
+        failure = rp.record(op, "step", "attempt", {"error": err, "attempt": k}, key=f"{op}#a{k}")
+        final = rp.records(op).get(op)
+        if final is not None:  # the result raced in after all
+            return final
+    err = failure.data.get("error") or {}
+    if k < policy.max_attempts and retryable(policy, err):
+        retry_rec = records.get(f"{op}#r{k}")
+        if retry_rec is None:
+            delay = policy.delay(k, seed=f"{rp.execution_id}/{op}")
+            at = rp.after(delay)
+            rp.record(op, "step", "retry", {"attempt": k, "retry_at": iso(at), "delay": delay}, key=f"{op}#r{k}")
+            rp.set_timer(f"{op}#r{k}", at, f"retry:{op}")
+            rp.suspend()
+        elif not rp.due(str(retry_rec.data["retry_at"])):
+            rp.suspend()
+        _dispatch(rp, op, step_def, args_json, k + 1, timeout)
+        rp.suspend()
+    return rp.record(op, "step", "error", {"error": err, "attempts": k})
+
+
+def _dispatch(rp: Replay, op: str, step_def: StepDef, args_json: list[Any], attempt: int, timeout: float | None) -> None:
+    """Record the dispatch, arm the deadline timer, then invoke the step's Lambda asynchronously."""
+    seconds = timeout if timeout is not None else step_def.timeout
+    deadline = rp.now() + timedelta(seconds=seconds + DEADLINE_GRACE_SECONDS)
+    key = f"{op}#d{attempt}"
+    rp.record(op, "step", "dispatch", {"step": step_def.name, "attempt": attempt, "deadline": iso(deadline)}, key=key)
+    rp.set_timer(key, deadline, f"deadline:{op}")
+    rp.effects.invoke_step(
+        StepInvocation(
+            execution_id=rp.execution_id,
+            op=op,
+            step=step_def.name,
+            args=args_json,
+            attempt=attempt,
+            deadline=iso(deadline),
+        )
+    )

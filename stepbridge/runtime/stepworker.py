@@ -1,0 +1,84 @@
+"""The declared-step service: run one attempt of a step in its own Lambda and report back.
+
+The outcome is appended to the execution's journal (conditionally, so a duplicate invoke
+records nothing twice) and the orchestrator is woken through the work queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from stepbridge.api.app import App
+from stepbridge.api.retry import DEFAULT_RETRY
+from stepbridge.errors import NonRetryableError, ResultNotSerializable, WorkflowDefinitionError
+from stepbridge.runtime.codec import decode_args, to_json_value
+from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES
+from stepbridge.runtime.codec import dumps
+from stepbridge.runtime.loops import LoopFactory, run_coroutine
+from stepbridge.runtime.ports import Effects, Store
+from stepbridge.runtime.records import TERMINAL, JournalRecord, StepInvocation, WakeMessage, iso
+from stepbridge.runtime.replay import current_op, error_dict
+from stepbridge.runtime.steps import call_function
+
+
+class StepLambdaTimeout(BaseException):  # noqa: N818 - emulates the platform killing the function
+    """LocalCloud only: the step ran past its Lambda timeout and is stopped without reporting."""
+
+
+@dataclass
+class StepWorker:
+    """Runs declared steps; ``enforce_timeout`` emulates Lambda's timeout where no Lambda enforces it."""
+
+    app: App
+    store: Store
+    effects: Effects
+    loop_factory: LoopFactory | None = None
+    enforce_timeout: bool = False
+    overrides: dict[str, Any] | None = None
+
+    def handle(self, invocation: StepInvocation) -> str:
+        """Run one attempt; returns ``"result"``, ``"attempt"``, ``"skipped"`` or ``"lost"`` (timed out)."""
+        execution = self.store.get_execution(invocation.execution_id)
+        if execution is None or execution.status in TERMINAL:
+            return "skipped"
+        step = self.app.steps.get(invocation.step)
+        if step is None:
+            err = {"type": "stepbridge.errors.WorkflowDefinitionError", "fatal": True,
+                   "message": f"declared step '{invocation.step}' is not in app '{self.app.name}' (deployed code differs?)"}
+            return self._report(invocation, "attempt", {"error": err, "attempt": invocation.attempt})
+        timeout = step.timeout if self.enforce_timeout else None
+        token = current_op.set(invocation.op)
+        try:
+            args = decode_args(step.fn, invocation.args)
+            fn = (self.overrides or {}).get(invocation.op) or (self.overrides or {}).get(step.name) or step.fn
+            value = run_coroutine(call_function(fn, args, timeout), self.loop_factory)
+            data = to_json_value(value, what=f"the result of step '{invocation.op}'")
+            if len(dumps(data).encode()) > JOURNAL_PAYLOAD_BYTES:
+                from stepbridge.errors import PayloadTooLarge
+
+                raise PayloadTooLarge(
+                    f"the result of step '{invocation.op}' is over DynamoDB's 400 KB item limit; "
+                    "store large data elsewhere (e.g. S3) and return a reference"
+                )
+        except (TimeoutError, asyncio.TimeoutError):
+            if self.enforce_timeout:
+                return "lost"  # like Lambda: killed at its timeout, reports nothing; the deadline timer notices
+            raise
+        except Exception as exc:
+            err = error_dict(exc)
+            policy = step.retry or DEFAULT_RETRY
+            if isinstance(exc, ResultNotSerializable | NonRetryableError | WorkflowDefinitionError) or not policy.is_retryable(exc):
+                err["fatal"] = True
+            return self._report(invocation, "attempt", {"error": err, "attempt": invocation.attempt})
+        finally:
+            current_op.reset(token)
+        return self._report(invocation, "result", {"result": data, "attempts": invocation.attempt})
+
+    def _report(self, inv: StepInvocation, kind: str, data: dict[str, Any]) -> str:
+        key = inv.op if kind == "result" else f"{inv.op}#a{inv.attempt}"
+        record = JournalRecord(key=key, op=inv.op, type="step", kind=kind, data=data, at=iso(self.effects.now()))
+        if self.store.append_journal(inv.execution_id, record):
+            self.effects.wake(WakeMessage(inv.execution_id, "step", f"step:{inv.op}:{inv.attempt}:{kind}"))
+        return kind

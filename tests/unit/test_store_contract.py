@@ -1,0 +1,406 @@
+"""One contract for every ``Store``: the in-memory store and the DynamoDB store (in moto) must agree.
+
+The runtime's correctness rests on these guarantees (conditional creates and journal appends,
+optimistic versions, expiry on the store's clock, ordering, the 400 KB limit), so each test runs
+against both implementations.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from stepbridge.errors import PayloadTooLarge
+from stepbridge.infra.dynamodb import DynamoStore, table_definition
+from stepbridge.infra.memory import InMemoryStore
+from stepbridge.runtime.ports import Item, Store
+from stepbridge.runtime.records import FAILED, RUNNING, SUCCEEDED, ExecutionRecord, JournalRecord, iso
+
+TABLE = "stepbridge-contract"
+T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    """A settable clock, so expiry is tested without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dummy credentials and region, so nothing can reach a real AWS account."""
+    for var, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(var, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def dynamo(aws_env: None) -> Iterator[object]:
+    """A moto DynamoDB client with the stepbridge table created from ``table_definition``."""
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(**table_definition(TABLE))
+        yield client
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def store(request: pytest.FixtureRequest, clock: Clock) -> Store:
+    if request.param == "memory":
+        return InMemoryStore(clock=clock)
+    client = request.getfixturevalue("dynamo")
+    return DynamoStore(TABLE, client=client, clock=clock)
+
+
+def execution(
+    execution_id: str,
+    *,
+    workflow: str = "wf",
+    status: str = RUNNING,
+    created: int = 0,
+    payload: object = None,
+) -> ExecutionRecord:
+    return ExecutionRecord(
+        execution_id=execution_id,
+        workflow=workflow,
+        status=status,
+        input=payload,
+        created_at=iso(T0 + timedelta(seconds=created)),
+    )
+
+
+def journal(key: str, **data: object) -> JournalRecord:
+    return JournalRecord(key=key, op=key, type="step", kind="result", data=dict(data), at=iso(T0))
+
+
+# ---- executions -----------------------------------------------------------------------------
+
+
+def test_create_execution_is_idempotent_by_id(store: Store) -> None:
+    assert store.create_execution(execution("e1", payload={"n": 1}))
+    assert not store.create_execution(execution("e1", workflow="other", payload={"n": 2}))
+    got = store.get_execution("e1")
+    assert got is not None
+    assert (got.workflow, got.input, got.version) == ("wf", {"n": 1}, 0)
+    assert store.get_execution("missing") is None
+
+
+def test_execution_round_trips_every_field(store: Store) -> None:
+    rec = execution("e1", payload={"a": [1, 2.5, None, "é"]})
+    rec.parent_id, rec.parent_op, rec.progress = "p", "child-1", {"step": 1, "total": 2, "message": None}
+    assert store.create_execution(rec)
+    assert store.get_execution("e1") == rec
+
+
+def test_save_execution_checks_and_bumps_version(store: Store) -> None:
+    store.create_execution(execution("e1"))
+    first = store.get_execution("e1")
+    stale = store.get_execution("e1")
+    assert first is not None and stale is not None
+
+    first.status = SUCCEEDED
+    assert store.save_execution(first)
+    assert first.version == 0  # the caller bumps its own copy
+    saved = store.get_execution("e1")
+    assert saved is not None and (saved.status, saved.version) == (SUCCEEDED, 1)
+
+    stale.status = FAILED
+    assert not store.save_execution(stale)  # lost the race: nothing written
+    kept = store.get_execution("e1")
+    assert kept is not None and (kept.status, kept.version) == (SUCCEEDED, 1)
+
+    assert not store.save_execution(execution("never-created"))
+
+
+def test_list_executions_newest_first_with_filters(store: Store) -> None:
+    store.create_execution(execution("a1", workflow="a", created=1))
+    store.create_execution(execution("b1", workflow="b", created=2))
+    store.create_execution(execution("a2", workflow="a", created=3, status=SUCCEEDED))
+    store.create_execution(execution("a3", workflow="a", created=4))
+    store.append_journal("a3", journal("s1"))  # journal items are not executions
+
+    def ids(**kw: object) -> list[str]:
+        return [r.execution_id for r in store.list_executions(**kw)]  # type: ignore[arg-type]
+
+    assert ids() == ["a3", "a2", "b1", "a1"]
+    assert ids(workflow="a") == ["a3", "a2", "a1"]
+    assert ids(status=SUCCEEDED) == ["a2"]
+    assert ids(workflow="a", status=RUNNING) == ["a3", "a1"]
+    assert ids(workflow="a", status=RUNNING, limit=1) == ["a3"]
+    assert ids(limit=2) == ["a3", "a2"]
+    assert ids(workflow="nope") == []
+
+    # The status filter follows updates (DynamoDB: the top-level attribute is rewritten on save).
+    rec = store.get_execution("a1")
+    assert rec is not None
+    rec.status = FAILED
+    assert store.save_execution(rec)
+    assert ids(workflow="a", status=RUNNING) == ["a3"]
+    assert ids(status=FAILED) == ["a1"]
+
+
+# ---- journal --------------------------------------------------------------------------------
+
+
+def test_append_journal_once_per_key(store: Store) -> None:
+    store.create_execution(execution("e1"))
+    assert store.append_journal("e1", journal("step-a", result=1))
+    assert store.append_journal("e1", journal("step-b", result=2))
+    assert not store.append_journal("e1", journal("step-a", result=99))
+    records = {r.key: r for r in store.load_journal("e1")}
+    assert set(records) == {"step-a", "step-b"}
+    assert records["step-a"].data == {"result": 1}
+    assert records["step-a"] == journal("step-a", result=1)
+    assert store.load_journal("other") == []
+
+
+def test_load_journal_reads_every_page(store: Store) -> None:
+    # ~1.5 MB of journal: more than one DynamoDB Query page (1 MB).
+    for i in range(5):
+        assert store.append_journal("big", journal(f"s{i}", blob="x" * 300_000))
+    assert sorted(r.key for r in store.load_journal("big")) == [f"s{i}" for i in range(5)]
+
+
+# ---- generic items --------------------------------------------------------------------------
+
+
+def test_put_item_if_absent(store: Store) -> None:
+    assert store.put_item(Item("LOCK#x", "STATE", {"owner": 1}), if_absent=True)
+    assert not store.put_item(Item("LOCK#x", "STATE", {"owner": 2}), if_absent=True)
+    got = store.get_item("LOCK#x", "STATE")
+    assert got is not None and got.body == {"owner": 1}
+
+
+def test_put_item_if_version(store: Store) -> None:
+    assert store.put_item(Item("SM#order", "k1", {"state": "draft"}, version=0))
+    assert store.put_item(Item("SM#order", "k1", {"state": "pending"}), if_version=0)
+    got = store.get_item("SM#order", "k1")
+    assert got is not None and (got.body, got.version) == ({"state": "pending"}, 1)
+
+    assert not store.put_item(Item("SM#order", "k1", {"state": "stale"}), if_version=0)
+    assert store.put_item(Item("SM#order", "k1", {"state": "paid"}), if_version=1)
+    got = store.get_item("SM#order", "k1")
+    assert got is not None and (got.body, got.version) == ({"state": "paid"}, 2)
+
+    assert not store.put_item(Item("SM#order", "missing", {}), if_version=0)
+    assert store.get_item("SM#order", "missing") is None
+
+
+def test_plain_put_overwrites_and_keeps_given_version(store: Store) -> None:
+    assert store.put_item(Item("P", "s", {"v": 1}, version=7))
+    assert store.put_item(Item("P", "s", {"v": 2}, version=3))
+    assert store.get_item("P", "s") == Item("P", "s", {"v": 2}, version=3)
+
+
+def test_put_item_rejects_both_conditions(store: Store) -> None:
+    with pytest.raises(ValueError, match="not both"):
+        store.put_item(Item("P", "s", {}), if_absent=True, if_version=0)
+
+
+def test_empty_keys_are_rejected(store: Store) -> None:
+    with pytest.raises(ValueError, match="empty"):
+        store.put_item(Item("P", "", {}))
+
+
+def test_query_items_order_prefix_and_lower_bound(store: Store) -> None:
+    for sk in ["b#2", "a#1", "c", "b#1", "a#2", "b#10"]:
+        store.put_item(Item("Q", sk, {"sk": sk}))
+    store.put_item(Item("OTHER", "a#0", {}))
+
+    def sks(**kw: object) -> list[str]:
+        return [i.sk for i in store.query_items("Q", **kw)]  # type: ignore[arg-type]
+
+    assert sks() == ["a#1", "a#2", "b#1", "b#10", "b#2", "c"]
+    assert sks(sk_prefix="b#") == ["b#1", "b#10", "b#2"]
+    assert sks(sk_from="a#2") == ["a#2", "b#1", "b#10", "b#2", "c"]  # inclusive
+    assert sks(sk_prefix="b#", sk_from="b#10") == ["b#10", "b#2"]
+    assert sks(sk_prefix="b#", sk_from="a") == ["b#1", "b#10", "b#2"]  # bound below the prefix
+    assert sks(sk_prefix="a#", sk_from="b") == []  # bound above every key with the prefix
+    assert sks(limit=2) == ["a#1", "a#2"]
+    assert sks(sk_prefix="b#", sk_from="b#1", limit=2) == ["b#1", "b#10"]
+    assert sks(sk_prefix="zz") == []
+    assert [i.body for i in store.query_items("Q", sk_prefix="c")] == [{"sk": "c"}]
+
+
+def test_query_items_event_log_since(store: Store) -> None:
+    # How wait_for looks back: sort keys are "{received iso}#{event id}", lower bound = start time.
+    for minute, event_id in [(1, "e1"), (5, "e2"), (9, "e3")]:
+        sk = f"{iso(T0 + timedelta(minutes=minute))}#{event_id}"
+        store.put_item(Item("EVT#Order.paid", sk, {"id": event_id}))
+    since = iso(T0 + timedelta(minutes=5))
+    assert [i.body["id"] for i in store.query_items("EVT#Order.paid", sk_from=since)] == ["e2", "e3"]
+
+
+# ---- expiry ---------------------------------------------------------------------------------
+
+
+def test_expired_items_are_absent(store: Store, clock: Clock) -> None:
+    expires = iso(clock.now + timedelta(seconds=10))
+    store.put_item(Item("CACHE#k", "CACHE", {"result": 1}, expires_at=expires))
+    store.put_item(Item("CACHE#k", "KEEP", {"result": 2}))
+    got = store.get_item("CACHE#k", "CACHE")
+    assert got is not None and got.expires_at == expires
+
+    clock.advance(9.999)
+    assert store.get_item("CACHE#k", "CACHE") is not None
+    clock.advance(0.001)  # expires_at <= now: gone
+    assert store.get_item("CACHE#k", "CACHE") is None
+    assert [i.sk for i in store.query_items("CACHE#k")] == ["KEEP"]
+    assert not store.put_item(Item("CACHE#k", "CACHE", {}), if_version=0)  # expired: no version to match
+    assert not store.delete_item("CACHE#k", "CACHE", if_version=0)
+    assert store.put_item(Item("CACHE#k", "CACHE", {"result": 3}), if_absent=True)  # expired counts as absent
+    got = store.get_item("CACHE#k", "CACHE")
+    assert got is not None and got.body == {"result": 3} and got.expires_at is None
+
+
+def test_unconditional_delete_of_expired_item_reports_nothing_deleted(store: Store, clock: Clock) -> None:
+    store.put_item(Item("D", "s", {}, expires_at=iso(clock.now)))
+    assert not store.delete_item("D", "s")
+
+
+def test_expiry_accepts_any_iso_form(store: Store, clock: Clock) -> None:
+    store.put_item(Item("E", "z", {}, expires_at="2030-01-01T12:00:05Z"))
+    got = store.get_item("E", "z")
+    assert got is not None and got.expires_at == "2030-01-01T12:00:05.000000+00:00"
+    clock.advance(5)
+    assert store.get_item("E", "z") is None
+
+
+def test_query_limit_counts_live_items_only(store: Store, clock: Clock) -> None:
+    for i in range(6):
+        expires = iso(clock.now + timedelta(seconds=1)) if i % 2 == 0 else None
+        store.put_item(Item("L", f"s{i}", {}, expires_at=expires))
+    clock.advance(1)
+    assert [i.sk for i in store.query_items("L", limit=2)] == ["s1", "s3"]
+    assert [i.sk for i in store.query_items("L")] == ["s1", "s3", "s5"]
+
+
+# ---- limits ---------------------------------------------------------------------------------
+
+
+def test_items_over_400_kb_raise_payload_too_large(store: Store) -> None:
+    big = "x" * 420_000
+    with pytest.raises(PayloadTooLarge, match="400 KB") as err:
+        store.create_execution(execution("e1", payload=big))
+    assert "execution 'e1'" in str(err.value)
+    assert store.get_execution("e1") is None
+
+    store.create_execution(execution("e2"))
+    with pytest.raises(PayloadTooLarge, match="journal record 'huge' of execution 'e2'"):
+        store.append_journal("e2", journal("huge", result=big))
+    assert store.load_journal("e2") == []
+
+    with pytest.raises(PayloadTooLarge, match="CACHE#k"):
+        store.put_item(Item("CACHE#k", "CACHE", {"result": big}))
+    assert store.get_item("CACHE#k", "CACHE") is None
+
+    rec = store.get_execution("e2")
+    assert rec is not None
+    rec.result = big
+    with pytest.raises(PayloadTooLarge):
+        store.save_execution(rec)
+
+
+def test_items_just_under_the_limit_are_stored(store: Store) -> None:
+    assert store.put_item(Item("P", "s", {"blob": "x" * 390_000}))
+    got = store.get_item("P", "s")
+    assert got is not None and len(got.body["blob"]) == 390_000
+
+
+# ---- delete ---------------------------------------------------------------------------------
+
+
+def test_delete_item_with_and_without_version(store: Store) -> None:
+    store.put_item(Item("W", "a", {}, version=2))
+    store.put_item(Item("W", "b", {}))
+    assert not store.delete_item("W", "a", if_version=1)
+    assert store.get_item("W", "a") is not None
+    assert store.delete_item("W", "a", if_version=2)
+    assert store.get_item("W", "a") is None
+    assert store.delete_item("W", "b")
+    assert not store.delete_item("W", "b")
+    assert not store.delete_item("W", "never", if_version=0)
+
+
+# ---- implementation specifics ---------------------------------------------------------------
+
+
+def test_call_counters(store: Store) -> None:
+    store.create_execution(execution("e1"))
+    store.get_execution("e1")
+    calls: dict[str, int] = store.calls  # type: ignore[attr-defined]
+    if isinstance(store, InMemoryStore):
+        assert calls == {"reads": 1, "writes": 1}
+    else:
+        assert calls == {"PutItem": 1, "GetItem": 1}
+
+
+def test_dynamo_item_layout(dynamo: object, clock: Clock) -> None:
+    store = DynamoStore(TABLE, client=dynamo, clock=clock)  # type: ignore[arg-type]
+    store.create_execution(execution("e1", workflow="orders", created=5))
+    store.put_item(Item("CACHE#k", "CACHE", {"r": 1}, expires_at=iso(T0 + timedelta(seconds=1.5))))
+    raw = dynamo.get_item(TableName=TABLE, Key={"pk": {"S": "EXEC#e1"}, "sk": {"S": "META"}})["Item"]  # type: ignore[attr-defined]
+    assert raw["status"] == {"S": RUNNING}
+    assert raw["workflow"] == {"S": "orders"}
+    assert raw["gsi1pk"] == {"S": "WF#orders"}
+    assert raw["gsi1sk"] == {"S": f"{iso(T0 + timedelta(seconds=5))}#e1"}
+    assert raw["version"] == {"N": "0"}
+    assert json.loads(raw["body"]["S"])["execution_id"] == "e1"
+    cached = dynamo.get_item(TableName=TABLE, Key={"pk": {"S": "CACHE#k"}, "sk": {"S": "CACHE"}})["Item"]  # type: ignore[attr-defined]
+    assert cached["ttl"] == {"N": str(int(T0.timestamp()) + 2)}  # rounded up: TTL never deletes early
+
+
+def test_dynamo_translates_service_item_size_errors(dynamo: object) -> None:
+    # Under our 409,600-byte estimate but over moto's (and AWS's measured ~405-410 KB) limit: the
+    # ValidationException from the service must still surface as PayloadTooLarge.
+    store = DynamoStore(TABLE, client=dynamo)  # type: ignore[arg-type]
+    with pytest.raises(PayloadTooLarge, match="400 KB"):
+        store.put_item(Item("P", "s", {"blob": "x" * 407_000}))
+
+
+def test_dynamo_creates_its_client_lazily(dynamo: object) -> None:
+    store = DynamoStore(TABLE)
+    assert store._client is None
+    assert store.create_execution(execution("e1"))
+    assert store.get_execution("e1") is not None
+
+
+def test_racing_writers_exactly_one_wins(store: Store) -> None:
+    # Sync steps run in worker threads: conditional writes must stay atomic under concurrency.
+    from concurrent.futures import ThreadPoolExecutor
+
+    if isinstance(store, DynamoStore):
+        pytest.skip("DynamoDB makes conditional writes atomic; moto's in-process backend has no per-request lock")
+
+    store.create_execution(execution("e1"))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        claims = list(pool.map(lambda i: store.put_item(Item("LOCK#r", "S", {"i": i}), if_absent=True), range(16)))
+        appends = list(pool.map(lambda i: store.append_journal("e1", journal("same", i=i)), range(16)))
+        saves = list(pool.map(lambda _: store.save_execution(execution("e1")), range(16)))
+    assert claims.count(True) == 1
+    assert appends.count(True) == 1
+    assert saves.count(True) == 1
+    got = store.get_execution("e1")
+    assert got is not None and got.version == 1
