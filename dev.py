@@ -35,7 +35,7 @@ def run(*cmd: str | Path, check: bool = True) -> int:
 
 def ensure_env() -> None:
     """Create the virtualenv and install ``.[dev]`` when missing or when pyproject.toml changed."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py may be started by an older python3
         sys.exit(f"stepbridge needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if STAMP.exists() and STAMP.read_text() == digest and PY.exists():

@@ -28,7 +28,6 @@ import asyncio
 import copy
 import hashlib
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -92,7 +91,7 @@ class Knobs:
     risky_fails: bool = False  # risky_operation always fails
     upload_failures: int = 0  # the next N uploads fail with StorageError
     salesforce_failures: int = 0  # the next N Salesforce calls fail with SalesforceError
-    slow_operation_seconds: float = 0.0  # real seconds slow_operation takes
+    slow_operation_seconds: float = 0.0  # how long slow_operation takes (virtual seconds under LocalCloud)
     crm_down: bool = False  # every CRM call fails with CRMUnavailable
     invalid_emails: set[str] = field(default_factory=set)  # addresses email verification rejects
 
@@ -658,11 +657,12 @@ class Compute:
         world.count("compute.fallback")
         return {"source": "fallback", "value": data}
 
-    def slow(self, data: dict[str, Any]) -> dict[str, Any]:
-        """``slowOperation``: takes ``knobs.slow_operation_seconds`` real seconds."""
+    async def slow(self, data: dict[str, Any]) -> dict[str, Any]:
+        """``slowOperation``: takes ``knobs.slow_operation_seconds`` (awaited, so LocalCloud's
+        virtual-time loop makes a 45-second operation instant yet still past a 30 s timeout)."""
         world.count("compute.slow")
         if knobs.slow_operation_seconds:
-            time.sleep(knobs.slow_operation_seconds)
+            await asyncio.sleep(knobs.slow_operation_seconds)
         return {"done": True, "input": data}
 
     def process_dataset(self, dataset_id: str, records: list[dict[str, Any]]) -> dict[str, Any]:

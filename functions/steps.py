@@ -43,9 +43,9 @@ def send_email(to: str, template: str, data: dict[str, Any] | None = None) -> di
 
 
 @app.step(timeout=30, memory=256, retry=Retry(max_attempts=2, backoff="fixed", initial_delay=5.0))
-def slow_operation(data: dict[str, Any]) -> dict[str, Any]:
+async def slow_operation(data: dict[str, Any]) -> dict[str, Any]:
     """An operation that can hang: its Lambda is stopped at 30 s and the attempt counts as a ``StepTimeout``."""
-    return fakes.compute.slow(data)
+    return await fakes.compute.slow(data)
 
 
 @app.step(timeout=120, memory=512, retry=Retry(max_attempts=2, backoff="exponential", initial_delay=5.0))

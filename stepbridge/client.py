@@ -40,7 +40,8 @@ class _Mapping:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form."""
-        return asdict(self)  # type: ignore[call-overload]
+        data: dict[str, Any] = asdict(self)  # type: ignore[call-overload]
+        return data
 
 
 @dataclass
@@ -64,8 +65,21 @@ class ExecutionDescription(_Mapping):
     @classmethod
     def from_record(cls, rec: ExecutionRecord) -> ExecutionDescription:
         """Build from the stored header."""
-        return cls(rec.execution_id, rec.workflow, rec.status, rec.input, rec.result, rec.error, rec.progress,
-                   rec.parent_id, rec.created_at, rec.started_at, rec.ended_at, rec.scheduled_for, rec.cancel_requested)
+        return cls(
+            rec.execution_id,
+            rec.workflow,
+            rec.status,
+            rec.input,
+            rec.result,
+            rec.error,
+            rec.progress,
+            rec.parent_id,
+            rec.created_at,
+            rec.started_at,
+            rec.ended_at,
+            rec.scheduled_for,
+            rec.cancel_requested,
+        )
 
 
 @dataclass
@@ -193,8 +207,10 @@ class Client:
         rec = self.store.get_execution(execution_id)
         if rec is None:
             raise ExecutionNotFound(f"no execution '{execution_id}'")
-        return [HistoryEvent(e["detail_type"], e["detail"], e.get("time", ""), bool(e.get("sent")))
-                for e in history(self.store.load_journal(execution_id), rec)]
+        return [
+            HistoryEvent(e["detail_type"], e["detail"], e.get("time", ""), bool(e.get("sent")))
+            for e in history(self.store.load_journal(execution_id), rec)
+        ]
 
     def send_event(self, event_type: str, detail: Any = None, *, source: str | None = None) -> str:
         """Put an event on the app's bus (as an external system would); returns its id."""
@@ -206,8 +222,9 @@ class Client:
         if size > EVENTBRIDGE_ENTRY_BYTES:
             raise PayloadTooLarge(f"event '{event_type}' is {size} bytes, over EventBridge's 256 KB entry limit")
         event_id = str(uuid.uuid4())
-        self.effects.publish([Event(event_type, payload, source=source or self.source, id=event_id,
-                                    time=iso(self.effects.now()))])
+        self.effects.publish(
+            [Event(event_type, payload, source=source or self.source, id=event_id, time=iso(self.effects.now()))]
+        )
         self.driver.settle()
         return event_id
 
@@ -217,7 +234,9 @@ class Client:
         self.driver.settle()
         return self.describe(execution_id)
 
-    def list(self, workflow: str | None = None, status: str | None = None, limit: int = 100) -> list[ExecutionDescription]:
+    def list(
+        self, workflow: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[ExecutionDescription]:
         """Executions, newest first, optionally by workflow and status."""
         if status is not None and status not in STATUSES:
             raise ValueError(f"unknown status {status!r}; use one of {sorted(STATUSES)}")

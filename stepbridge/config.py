@@ -51,6 +51,7 @@ class RuntimeConfig:
     @classmethod
     def from_env(cls) -> RuntimeConfig:
         """Read the configuration; a missing variable is a clear error naming it."""
+
         def need(var: str) -> str:
             value = os.environ.get(var)
             if not value:

@@ -117,9 +117,7 @@ class ExecutionFailedError(StepbridgeError):
 
     def __init__(self, execution_id: str, status: str, error: dict[str, Any] | None) -> None:
         err = error or {}
-        super().__init__(
-            f"execution '{execution_id}' ended {status}: {err.get('type', '')}: {err.get('message', '')}"
-        )
+        super().__init__(f"execution '{execution_id}' ended {status}: {err.get('type', '')}: {err.get('message', '')}")
         self.execution_id = execution_id
         self.status = status
         self.error = err

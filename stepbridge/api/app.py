@@ -280,7 +280,10 @@ class App:
         timezone: str = "UTC",
         name: str | None = None,
     ) -> ScheduleDef:
-        """Run ``workflow`` ``"hourly"`` (at minute ``:MM`` of ``at``), ``"daily"`` or ``"weekly"`` (``on`` a weekday)."""
+        """Run ``workflow`` ``"hourly"`` (at minute ``:MM`` of ``at``), ``"daily"`` or ``"weekly"`` (``on`` a weekday).
+
+        ``app.every("daily", at="09:00", workflow=daily_report, timezone="UTC")``.
+        """
         from stepbridge.api.cron import every_to_cron
 
         wf_name = self.workflow_name(workflow)
@@ -355,7 +358,11 @@ class App:
         return hook
 
     def state_machine(self, machine: StateMachine, *, events: Mapping[str, str], key: str) -> MachineDef:
-        """Drive ``machine`` from events: ``events`` maps event type -> machine event; ``key`` (JMESPath over the event) picks the instance."""
+        """Drive ``machine`` from events.
+
+        ``events`` maps an event type to a machine event; ``key`` (JMESPath over the event)
+        picks the instance, e.g. ``"detail.orderId"``.
+        """
         machine.validate()
         where = f"state machine '{machine.name}'"
         known = set(machine.events())

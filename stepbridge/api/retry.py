@@ -43,7 +43,8 @@ class Retry:
 
     def base_delay(self, retry_number: int) -> float:
         """Delay in seconds before retry ``retry_number`` (1-based), before jitter, capped at ``max_delay``."""
-        initial = to_seconds(self.initial_delay)
+        initial: float = to_seconds(self.initial_delay)
+        delay: float
         if self.backoff == "exponential":
             delay = initial * (2 ** (retry_number - 1))
         elif self.backoff == "linear":

@@ -506,4 +506,6 @@ class DynamoStore:
         if if_version is not None:
             return True
         old: Mapping[str, Any] | None = resp.get("Attributes")
-        return bool(old) and old is not None and is_live(old, now)
+        if not old:
+            return False
+        return is_live(old, now)

@@ -53,17 +53,19 @@ class ProvisionedApp:
         )
         records = []
         for m in resp.get("Messages", []):
-            records.append({
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": {},
-                "md5OfBody": m.get("MD5OfBody", ""),
-                "eventSource": "aws:sqs",
-                "eventSourceARN": self.config.queue_arn,
-                "awsRegion": self.region,
-            })
+            records.append(
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": m.get("Attributes", {}),
+                    "messageAttributes": {},
+                    "md5OfBody": m.get("MD5OfBody", ""),
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": self.config.queue_arn,
+                    "awsRegion": self.region,
+                }
+            )
         return records
 
     def delete(self, receipt_handle: str) -> None:
@@ -114,8 +116,13 @@ class ProvisionedApp:
             return False
 
 
-def provision(app_name: str, rules: list[RuleSpec], *, region: str = "us-east-1",
-              recurring: list[tuple[str, str, str]] | None = None) -> ProvisionedApp:
+def provision(
+    app_name: str,
+    rules: list[RuleSpec],
+    *,
+    region: str = "us-east-1",
+    recurring: list[tuple[str, str, str]] | None = None,
+) -> ProvisionedApp:
     """Create the table, bus + rules, FIFO queue + DLQ, scheduler group and role for ``app_name``.
 
     ``recurring`` lists ``(name, scheduler expression, timezone)`` of the app's schedules; they
@@ -127,8 +134,9 @@ def provision(app_name: str, rules: list[RuleSpec], *, region: str = "us-east-1"
     ddb.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"})
 
     sqs = boto3.client("sqs", region_name=region)
-    dlq_url = sqs.create_queue(QueueName=f"{app_name}-work-dlq.fifo",
-                               Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"})["QueueUrl"]
+    dlq_url = sqs.create_queue(
+        QueueName=f"{app_name}-work-dlq.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+    )["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     queue_url = sqs.create_queue(
         QueueName=f"{app_name}-work.fifo",
@@ -150,21 +158,40 @@ def provision(app_name: str, rules: list[RuleSpec], *, region: str = "us-east-1"
     iam = boto3.client("iam", region_name=region)
     role_arn = iam.create_role(
         RoleName=f"{app_name}-scheduler",
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        ),
     )["Role"]["Arn"]
     scheduler = boto3.client("scheduler", region_name=region)
     group = f"{app_name}-timers"
     scheduler.create_schedule_group(Name=group)
     for name, expression, tz in recurring or []:
         scheduler.create_schedule(
-            Name=name, GroupName="default", ScheduleExpression=expression, ScheduleExpressionTimezone=tz,
+            Name=name,
+            GroupName="default",
+            ScheduleExpression=expression,
+            ScheduleExpressionTimezone=tz,
             FlexibleTimeWindow={"Mode": "OFF"},
-            Target={"Arn": queue_arn, "RoleArn": role_arn, "SqsParameters": {"MessageGroupId": name},
-                    "Input": json.dumps({"execution_id": f"$schedule:{name}", "reason": "schedule"})},
+            Target={
+                "Arn": queue_arn,
+                "RoleArn": role_arn,
+                "SqsParameters": {"MessageGroupId": name},
+                "Input": json.dumps({"execution_id": f"$schedule:{name}", "reason": "schedule"}),
+            },
         )
     config = RuntimeConfig(
-        app="(in-process)", table=table, bus=bus, queue_url=queue_url, queue_arn=queue_arn,
-        schedule_group=group, scheduler_role_arn=role_arn, stack=app_name,
+        app="(in-process)",
+        table=table,
+        bus=bus,
+        queue_url=queue_url,
+        queue_arn=queue_arn,
+        schedule_group=group,
+        scheduler_role_arn=role_arn,
+        stack=app_name,
     )
     return ProvisionedApp(config=config, region=region, dlq_url=dlq_url, rules=rules)

@@ -45,7 +45,7 @@ _AWS_ENV = {
 
 
 @dataclass
-class Crash(BaseException):  # noqa: N818 - it is a simulated process death, not an error
+class Crash(BaseException):
     """Raise from step or workflow code under LocalCloud to simulate the Lambda container dying.
 
     LocalCloud then does what AWS does: a work-queue message is redelivered, a step
@@ -78,9 +78,11 @@ class MockStep:
         """A function with the fake's sync/async nature that records calls."""
         fake = self.fake
         if inspect.iscoroutinefunction(fake):
+
             async def arecord(*args: Any) -> Any:
                 self.calls.append(args)
                 return await fake(*args)
+
             return arecord
 
         def record(*args: Any) -> Any:
@@ -90,6 +92,7 @@ class MockStep:
             if isinstance(fake, BaseException):
                 raise fake
             return fake
+
         return record
 
     @property
@@ -146,8 +149,16 @@ class _LocalEffects:
     def publish(self, events: Sequence[Event]) -> None:
         stamped = []
         for ev in events:
-            stamped.append(Event(ev.detail_type, ev.detail, ev.source or self._cloud.app.name,
-                                 ev.id or str(uuid.uuid4()), ev.time or iso(self.now()), ev.resources))
+            stamped.append(
+                Event(
+                    ev.detail_type,
+                    ev.detail,
+                    ev.source or self._cloud.app.name,
+                    ev.id or str(uuid.uuid4()),
+                    ev.time or iso(self.now()),
+                    ev.resources,
+                )
+            )
         self._cloud._aws_effects.publish(stamped)
         for ev in stamped:
             self._cloud._on_published(ev)
@@ -162,8 +173,16 @@ class LocalCloud:
     like a real cloud that processes at once while no time passes.
     """
 
-    def __init__(self, app: App, *, start: datetime | None = None, eager: bool = True,
-                 region: str = "us-east-1", max_deliveries: int = 200_000, backend: str = "moto") -> None:
+    def __init__(
+        self,
+        app: App,
+        *,
+        start: datetime | None = None,
+        eager: bool = True,
+        region: str = "us-east-1",
+        max_deliveries: int = 200_000,
+        backend: str = "moto",
+    ) -> None:
         if backend not in ("moto", "memory"):
             raise ValueError(f"backend must be 'moto' or 'memory', got {backend!r}")
         app.validate()
@@ -229,11 +248,18 @@ class LocalCloud:
             self.store = DynamoStore(self.resources.config.table, clock=self.clock.now)
             self._aws_effects = AwsEffects(self.resources.config)
         self.effects = _LocalEffects(self)
-        self.env = Environment(app=self.app, store=self.store, effects=self.effects, loop_factory=VirtualTimeLoop,
-                               enforce_step_timeout=True, secrets=self.resources)
+        self.env = Environment(
+            app=self.app,
+            store=self.store,
+            effects=self.effects,
+            loop_factory=VirtualTimeLoop,
+            enforce_step_timeout=True,
+            secrets=self.resources,
+        )
         for sched in self.app.schedules:
-            self.timers.add(f"$schedule:{sched.name}", next_fire(sched.cron, self.clock.now(), sched.timezone),
-                            schedule=sched.name)
+            self.timers.add(
+                f"$schedule:{sched.name}", next_fire(sched.cron, self.clock.now(), sched.timezone), schedule=sched.name
+            )
         self._running = True
 
     def stop(self) -> None:
@@ -271,7 +297,8 @@ class LocalCloud:
 
     def dead_letters(self) -> list[dict[str, Any]]:
         """Messages that landed in the work queue's dead-letter queue."""
-        return self.resources.dead_letters()
+        letters: list[dict[str, Any]] = self.resources.dead_letters()
+        return letters
 
     # ---- delivery ----------------------------------------------------------------------------
 
@@ -283,7 +310,7 @@ class LocalCloud:
         envelope["account"] = "123456789012"
         envelope["region"] = self.region
         for rule in self.resources.rules:
-            if EventPattern.load(json.dumps(rule.pattern)).matches_event(envelope):
+            if EventPattern.load(json.dumps(rule.pattern)).matches_event(envelope):  # type: ignore[arg-type]
                 payload = envelope if rule.trigger is None else {"trigger": rule.trigger, "event": envelope}
                 self._event_queue.append(payload)
 
@@ -292,8 +319,10 @@ class LocalCloud:
         delivered = 0
         while True:
             if delivered > self.max_deliveries:
-                raise RuntimeError(f"LocalCloud delivered over {self.max_deliveries} messages without going idle; "
-                                   "is a workflow looping without a durable wait?")
+                raise RuntimeError(
+                    f"LocalCloud delivered over {self.max_deliveries} messages without going idle; "
+                    "is a workflow looping without a durable wait?"
+                )
             if self._event_queue:
                 delivery = self._event_queue.popleft()
                 try:
@@ -340,8 +369,11 @@ class LocalCloud:
         if timer.schedule is not None:
             sched = next(s for s in self.app.schedules if s.name == timer.schedule)
             fired = iso(timer.at).replace("+00:00", "Z")
-            self._aws_effects.wake(WakeMessage(f"$schedule:{sched.name}", "schedule", fired,
-                                               {"schedule": sched.name, "scheduled_time": fired}))
+            self._aws_effects.wake(
+                WakeMessage(
+                    f"$schedule:{sched.name}", "schedule", fired, {"schedule": sched.name, "scheduled_time": fired}
+                )
+            )
             self.timers.add(timer.name, next_fire(sched.cron, timer.at, sched.timezone), schedule=sched.name)
             return
         if timer.message is not None:
@@ -362,7 +394,9 @@ class LocalCloud:
         """Advance the clock to ``when``."""
         return self.advance(max(timedelta(0), when - self.clock.now()))
 
-    def run_until_complete(self, execution_id: str, *, timeout: float | None = None, max_skip_days: float = 400) -> None:
+    def run_until_complete(
+        self, execution_id: str, *, timeout: float | None = None, max_skip_days: float = 400
+    ) -> None:
         """Run, skipping virtual time from timer to timer, until the execution ends."""
         started = self.clock.now()
         limit = started + timedelta(seconds=timeout) if timeout is not None else started + timedelta(days=max_skip_days)
@@ -382,8 +416,15 @@ class LocalCloud:
 
     # ---- HTTP API ----------------------------------------------------------------------------
 
-    def http(self, method: str, path: str, *, body: Any = None, headers: dict[str, str] | None = None,
-             query: dict[str, str] | None = None) -> HttpResponse:
+    def http(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        query: dict[str, str] | None = None,
+    ) -> HttpResponse:
         """Send a request through the real API handler (HTTP API payload format 2.0)."""
         from stepbridge.handlers import api as api_handler
         from stepbridge.local.http import api_gateway_event
@@ -392,8 +433,9 @@ class LocalCloud:
         response = api_handler.handle(event, self.env)
         if self.eager:
             self.run_until_idle()
-        return HttpResponse(int(response.get("statusCode", 200)), dict(response.get("headers") or {}),
-                            str(response.get("body") or ""))
+        return HttpResponse(
+            int(response.get("statusCode", 200)), dict(response.get("headers") or {}), str(response.get("body") or "")
+        )
 
 
 class _Counter(dict[str, int]):

@@ -59,9 +59,14 @@ class MemoryResources:
                 continue
             msg["receives"] += 1
             self._in_flight[msg["id"]] = msg
-            records.append({"messageId": msg["id"], "receiptHandle": msg["id"], "body": json.dumps(msg["body"]),
-                            "attributes": {"MessageGroupId": group,
-                                           "ApproximateReceiveCount": str(msg["receives"])}})
+            records.append(
+                {
+                    "messageId": msg["id"],
+                    "receiptHandle": msg["id"],
+                    "body": json.dumps(msg["body"]),
+                    "attributes": {"MessageGroupId": group, "ApproximateReceiveCount": str(msg["receives"])},
+                }
+            )
         kept.extend(self._queue)
         self._queue = kept
         return records

@@ -47,7 +47,9 @@ async def start_child(rp: Replay, op: str, workflow: str, payload: Any, executio
     if started is None:
         child_id = execution_id or f"{rp.execution_id}.{op}"
         data = to_json_value(payload, what=f"the input of child workflow '{workflow}' ({op})")
-        started = rp.record(op, "child", "dispatch", {"child_id": child_id, "workflow": workflow, "input": data}, key=f"{op}#d1")
+        started = rp.record(
+            op, "child", "dispatch", {"child_id": child_id, "workflow": workflow, "input": data}, key=f"{op}#d1"
+        )
         now = iso(rp.now())
         rp.store.create_execution(
             ExecutionRecord(

@@ -81,7 +81,8 @@ def param_types(fn: Callable[..., Any]) -> list[Any]:
     except Exception:
         hints = {}
     params = [
-        p for p in inspect.signature(fn).parameters.values()
+        p
+        for p in inspect.signature(fn).parameters.values()
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
     ]
     types: list[Any] = []

@@ -193,7 +193,9 @@ class Context:
         if not isinstance(when, datetime):
             raise TypeError(f"ctx.sleep_until needs a datetime, got {type(when).__name__}")
         op = name or self._rp.auto_name("sleep")
-        await waits.sleep_until(self._rp, op, when if when.tzinfo else when.replace(tzinfo=parse_iso(iso(self._rp.now())).tzinfo))
+        await waits.sleep_until(
+            self._rp, op, when if when.tzinfo else when.replace(tzinfo=parse_iso(iso(self._rp.now())).tzinfo)
+        )
 
     def now(self) -> datetime:
         """The current time, recorded on first call so replays see the same value (UTC, aware)."""
@@ -252,7 +254,10 @@ class Context:
         self._rp.record(op, "send", "sent", {"type": event_type, "detail": payload})
 
     async def progress(self, step: int, total: int, message: str | None = None) -> None:
-        """Report progress: emits ``Workflow.progress`` once and stores it on the execution (``describe().progress``)."""
+        """Report progress: emits ``Workflow.progress`` once and stores it on the execution.
+
+        ``client.describe(id).progress`` is then ``{"step", "total", "message"}``.
+        """
         op = self._rp.auto_name("$progress")
         self._rp.requested[op] = "progress"
         if op in self._rp.records(op):
@@ -294,7 +299,12 @@ class Context:
         return await children.start_child(self._rp, op, wf_name, input, execution_id)
 
     async def child(
-        self, workflow: Callable[..., Any] | str, input: Any = None, *, execution_id: str | None = None, name: str | None = None
+        self,
+        workflow: Callable[..., Any] | str,
+        input: Any = None,
+        *,
+        execution_id: str | None = None,
+        name: str | None = None,
     ) -> Any:
         """Start a child workflow and wait for its result."""
         handle = await self.start_child(workflow, input, execution_id=execution_id, name=name)

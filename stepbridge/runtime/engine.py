@@ -59,16 +59,30 @@ def run(
     """Replay ``execution`` once; never raises for workflow errors (they become the outcome)."""
     wf = app.workflows.get(execution.workflow)
     if wf is None:
-        return Outcome(FAILED, error={"type": "stepbridge.errors.UnknownWorkflowError",
-                                      "message": f"unknown workflow '{execution.workflow}' in app '{app.name}'"})
-    rp = Replay(app=app, execution=execution, store=store, effects=effects, journal={r.key: r for r in journal},
-                overrides=dict(overrides or {}))
+        return Outcome(
+            FAILED,
+            error={
+                "type": "stepbridge.errors.UnknownWorkflowError",
+                "message": f"unknown workflow '{execution.workflow}' in app '{app.name}'",
+            },
+        )
+    rp = Replay(
+        app=app,
+        execution=execution,
+        store=store,
+        effects=effects,
+        journal={r.key: r for r in journal},
+        overrides=dict(overrides or {}),
+    )
     rp.cancelling = execution.cancel_requested
     try:
         value = validate_input(execution.input, wf.input_type) if wf.takes_input else None
     except pydantic.ValidationError as exc:
-        return Outcome(FAILED, error={"type": "pydantic_core._pydantic_core.ValidationError",
-                                      "message": _format_validation(wf.name, exc)}, replay=rp)
+        return Outcome(
+            FAILED,
+            error={"type": "pydantic_core._pydantic_core.ValidationError", "message": _format_validation(wf.name, exc)},
+            replay=rp,
+        )
 
     cache_key = f"CACHE#wf:{wf.name}:{content_hash(execution.input)}" if wf.cache_ttl else None
     if cache_key is not None:
@@ -97,8 +111,12 @@ def run(
     if outcome.kind == SUCCEEDED and cache_key is not None and wf.cache_ttl:
         store.put_item(Item(cache_key, "CACHE", {"result": outcome.result}, expires_at=iso(rp.after(wf.cache_ttl))))
     if rp.cancelling and outcome.kind in (FAILED, SUCCEEDED) and not isinstance(rp.fatal, WorkflowDefinitionError):
-        outcome = Outcome(CANCELLED, result=outcome.result,
-                          error={"type": "stepbridge.errors.ExecutionCancelled", "message": "cancelled"}, replay=rp)
+        outcome = Outcome(
+            CANCELLED,
+            result=outcome.result,
+            error={"type": "stepbridge.errors.ExecutionCancelled", "message": "cancelled"},
+            replay=rp,
+        )
     outcome.replay = rp
     return outcome
 

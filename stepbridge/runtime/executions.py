@@ -34,7 +34,9 @@ def check_execution_id(execution_id: str) -> str:
     return execution_id
 
 
-def update_execution(store: Store, execution_id: str, mutate: Callable[[ExecutionRecord], Any]) -> ExecutionRecord | None:
+def update_execution(
+    store: Store, execution_id: str, mutate: Callable[[ExecutionRecord], Any]
+) -> ExecutionRecord | None:
     """Read-modify-write an execution header with optimistic locking, retrying on conflicts."""
     for _ in range(20):
         rec = store.get_execution(execution_id)
@@ -122,8 +124,11 @@ def _mark_cancel(rec: ExecutionRecord, compensate: bool) -> bool:
 def history(journal: list[JournalRecord], record: ExecutionRecord) -> list[dict[str, Any]]:
     """The execution's journal as a time-ordered list of ``{detail_type, detail, time}`` events."""
     events: list[dict[str, Any]] = [
-        {"detail_type": "Workflow.started", "detail": {"workflow": record.workflow, "input": record.input},
-         "time": record.started_at or record.created_at}
+        {
+            "detail_type": "Workflow.started",
+            "detail": {"workflow": record.workflow, "input": record.input},
+            "time": record.started_at or record.created_at,
+        }
     ]
     names = {
         ("step", "result"): "Step.completed",
@@ -145,15 +150,29 @@ def history(journal: list[JournalRecord], record: ExecutionRecord) -> list[dict[
     rank = {"dispatch": 0, "wait": 0, "timer": 0, "attempt": 1, "retry": 2}
     for rec in sorted(journal, key=lambda r: (r.at, rank.get(r.kind, 3), r.key)):
         if rec.type == "send":
-            events.append({"detail_type": str(rec.data.get("type")), "detail": rec.data.get("detail") or {}, "time": rec.at,
-                           "sent": True, "name": rec.op})
+            events.append(
+                {
+                    "detail_type": str(rec.data.get("type")),
+                    "detail": rec.data.get("detail") or {},
+                    "time": rec.at,
+                    "sent": True,
+                    "name": rec.op,
+                }
+            )
             continue
         detail_type = names.get((rec.type, rec.kind), f"{rec.type.capitalize()}.{rec.kind}")
         events.append({"detail_type": detail_type, "detail": {"name": rec.op, **rec.data}, "time": rec.at})
     if record.status in TERMINAL:
-        kind = {"SUCCEEDED": "Workflow.completed", "FAILED": "Workflow.failed", CANCELLED: "Workflow.cancelled"}[record.status]
-        events.append({"detail_type": kind, "detail": {"result": record.result, "error": record.error},
-                       "time": record.ended_at or ""})
+        kind = {"SUCCEEDED": "Workflow.completed", "FAILED": "Workflow.failed", CANCELLED: "Workflow.cancelled"}[
+            record.status
+        ]
+        events.append(
+            {
+                "detail_type": kind,
+                "detail": {"result": record.result, "error": record.error},
+                "time": record.ended_at or "",
+            }
+        )
     return events
 
 

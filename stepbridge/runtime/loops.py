@@ -33,8 +33,11 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         ready: Any = getattr(self, "_ready", None)
         scheduled: Any = getattr(self, "_scheduled", None)
         if not ready and scheduled:
-            earliest = min(h.when() for h in scheduled if not h.cancelled()) if any(
-                not h.cancelled() for h in scheduled) else None
+            earliest = (
+                min(h.when() for h in scheduled if not h.cancelled())
+                if any(not h.cancelled() for h in scheduled)
+                else None
+            )
             if earliest is not None and earliest > self._virtual_now:
                 self._virtual_now = earliest
         super()._run_once()  # type: ignore[misc]

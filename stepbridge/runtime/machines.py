@@ -55,15 +55,27 @@ class MachineRunner:
         machine = binding.machine
         key_value = jmespath.search(binding.key, event.to_eventbridge())
         if key_value is None:
-            return self._reject(binding, "", None, event, f"the key expression '{binding.key}' found nothing in the event")
+            return self._reject(
+                binding, "", None, event, f"the key expression '{binding.key}' found nothing in the event"
+            )
         key = str(key_value)
         machine_event = binding.events[event.detail_type]
-        hook_event = HookEvent(detail_type=event.detail_type, detail=event.detail, id=event.id,
-                               time=event.time or iso(self.effects.now()))
+        hook_event = HookEvent(
+            detail_type=event.detail_type, detail=event.detail, id=event.id, time=event.time or iso(self.effects.now())
+        )
         for _ in range(20):
             item = self.store.get_item(instance_key(machine.name), key)
-            body = dict(item.body) if item else {"state": machine.initial, "context": dict(machine.context),
-                                                 "seen": [], "rejections": [], "history": []}
+            body: dict[str, Any] = (
+                dict(item.body)
+                if item
+                else {
+                    "state": machine.initial,
+                    "context": dict(machine.context),
+                    "seen": [],
+                    "rejections": [],
+                    "history": [],
+                }
+            )
             if event.id and event.id in body.get("seen", []):
                 return {"accepted": False, "state": body["state"], "reason": "duplicate event"}
             current = str(body["state"])
@@ -71,9 +83,13 @@ class MachineRunner:
             state = machine.states[current]
             transition = state.on.get(machine_event)
             if transition is None:
-                return self._reject(binding, key, item, event, f"no transition '{machine_event}' from state '{current}'")
+                return self._reject(
+                    binding, key, item, event, f"no transition '{machine_event}' from state '{current}'"
+                )
             if transition.guard is not None and not self._call(transition.guard, context, hook_event):
-                return self._reject(binding, key, item, event, f"guard of '{machine_event}' from '{current}' returned false")
+                return self._reject(
+                    binding, key, item, event, f"guard of '{machine_event}' from '{current}' returned false"
+                )
             if state.exit is not None:
                 self._call(state.exit, context, hook_event)
             if transition.action is not None:
@@ -89,27 +105,50 @@ class MachineRunner:
                 "context": context,
                 "seen": ([*body.get("seen", []), event.id] if event.id else body.get("seen", []))[-_SEEN_LIMIT:],
                 "rejections": body.get("rejections", []),
-                "history": [*body.get("history", []), {"from": current, "to": transition.target, "event": machine_event,
-                                                        "event_id": event.id, "at": iso(self.effects.now())}][-_LOG_LIMIT:],
+                "history": [
+                    *body.get("history", []),
+                    {
+                        "from": current,
+                        "to": transition.target,
+                        "event": machine_event,
+                        "event_id": event.id,
+                        "at": iso(self.effects.now()),
+                    },
+                ][-_LOG_LIMIT:],
             }
-            ok = (self.store.put_item(Item(instance_key(machine.name), key, new_body), if_version=item.version) if item
-                  else self.store.put_item(Item(instance_key(machine.name), key, new_body, version=1), if_absent=True))
+            ok = (
+                self.store.put_item(Item(instance_key(machine.name), key, new_body), if_version=item.version)
+                if item
+                else self.store.put_item(Item(instance_key(machine.name), key, new_body, version=1), if_absent=True)
+            )
             if ok:
                 return {"accepted": True, "state": transition.target}
         raise RuntimeError(f"state machine '{machine.name}' instance '{key}': too many concurrent updates")
 
     def _call(self, hook: Any, context: dict[str, Any], event: HookEvent) -> Any:
-        params = [p for p in inspect.signature(hook).parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        params = [
+            p
+            for p in inspect.signature(hook).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
         args: tuple[Any, ...] = (dict(context), event) if len(params) >= 2 else (dict(context),)
         return run_coroutine(call_function(hook, args, None), self.loop_factory)
 
     def _reject(self, binding: MachineDef, key: str, item: Item | None, event: Event, reason: str) -> dict[str, Any]:
         machine = binding.machine
         state = item.body["state"] if item else machine.initial
-        detail = {"machine": machine.name, "key": key, "state": state, "event": binding.events.get(event.detail_type),
-                  "event_type": event.detail_type, "event_id": event.id, "reason": reason}
-        self.effects.publish([Event("StateMachine.rejected", detail, source=self.app.name, time=iso(self.effects.now()))])
+        detail = {
+            "machine": machine.name,
+            "key": key,
+            "state": state,
+            "event": binding.events.get(event.detail_type),
+            "event_type": event.detail_type,
+            "event_id": event.id,
+            "reason": reason,
+        }
+        self.effects.publish(
+            [Event("StateMachine.rejected", detail, source=self.app.name, time=iso(self.effects.now()))]
+        )
         if item is not None:
             body = dict(item.body)
             body["rejections"] = [*body.get("rejections", []), {**detail, "at": iso(self.effects.now())}][-_LOG_LIMIT:]
@@ -122,5 +161,10 @@ def machine_state(store: Store, machine: str, key: str) -> dict[str, Any] | None
     item = store.get_item(instance_key(machine), key)
     if item is None:
         return None
-    return {"state": item.body["state"], "context": item.body.get("context", {}), "version": item.version,
-            "history": item.body.get("history", []), "rejections": item.body.get("rejections", [])}
+    return {
+        "state": item.body["state"],
+        "context": item.body.get("context", {}),
+        "version": item.version,
+        "history": item.body.get("history", []),
+        "rejections": item.body.get("rejections", []),
+    }

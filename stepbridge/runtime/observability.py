@@ -32,6 +32,8 @@ def add_metric(name: str, value: float, unit: str = "Count", **dimensions: str) 
     except ValueError:
         metric_unit = MetricUnit.Count
     recorded_metrics.append({"name": name, "value": value, "unit": metric_unit.value, **dimensions})
+    if os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() == "true":
+        return
     if dimensions:
         from aws_lambda_powertools.metrics import single_metric
 

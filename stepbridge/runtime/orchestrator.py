@@ -67,16 +67,28 @@ class Orchestrator:
             if rec is None or rec.status != RUNNING:
                 return
         if rec.cancel_requested and not rec.cancel_compensate:
-            self.finish(rec, engine.Outcome(engine.CANCELLED, error={
-                "type": "stepbridge.errors.ExecutionCancelled", "message": "cancelled"}), self.store.load_journal(rec.execution_id))
+            self.finish(
+                rec,
+                engine.Outcome(
+                    engine.CANCELLED, error={"type": "stepbridge.errors.ExecutionCancelled", "message": "cancelled"}
+                ),
+                self.store.load_journal(rec.execution_id),
+            )
             return
         journal = self.store.load_journal(rec.execution_id)
         started = time.perf_counter()
         outcome = engine.run(self.app, rec, journal, self.store, self.effects, self.loop_factory, self.overrides)
         self.stats["replays"] += 1
         log = logger()
-        log.debug("replayed", extra={"execution_id": rec.execution_id, "workflow": rec.workflow,
-                                     "outcome": outcome.kind, "ms": round((time.perf_counter() - started) * 1000, 2)})
+        log.debug(
+            "replayed",
+            extra={
+                "execution_id": rec.execution_id,
+                "workflow": rec.workflow,
+                "outcome": outcome.kind,
+                "ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
         if outcome.kind == engine.SUSPENDED:
             return
         journal = list(outcome.replay.journal.values()) if outcome.replay else journal
@@ -85,8 +97,16 @@ class Orchestrator:
     def _begin_scheduled(self, rec: ExecutionRecord) -> ExecutionRecord | None:
         now = self.effects.now()
         if rec.cancel_requested:
-            return rec if self._finish_status(rec, CANCELLED, None, {"type": "stepbridge.errors.ExecutionCancelled",
-                                                                    "message": "cancelled before it started"}) else None
+            return (
+                rec
+                if self._finish_status(
+                    rec,
+                    CANCELLED,
+                    None,
+                    {"type": "stepbridge.errors.ExecutionCancelled", "message": "cancelled before it started"},
+                )
+                else None
+            )
         if rec.scheduled_for and now < parse_iso(rec.scheduled_for):
             return None  # an early or duplicate wake: the start timer is still pending
 
@@ -119,8 +139,9 @@ class Orchestrator:
         if not self._finish_status(rec, status, outcome.result if status == SUCCEEDED else None, outcome.error):
             return
         self.stats["finished"] += 1
-        add_metric("WorkflowCompleted" if status == SUCCEEDED else f"Workflow{status.capitalize()}", 1,
-                   workflow=rec.workflow)
+        add_metric(
+            "WorkflowCompleted" if status == SUCCEEDED else f"Workflow{status.capitalize()}", 1, workflow=rec.workflow
+        )
         self._cleanup(rec, journal)
         if status == CANCELLED:
             self._cancel_children(journal)
@@ -139,7 +160,9 @@ class Orchestrator:
             if final is not None and final.kind in _FINAL_KINDS:
                 continue
             for r in records:
-                if r.kind in ("dispatch", "attempt", "retry", "wait") or (r.type == "sleep" and not probe.due(str(r.data.get("wake_at")))):
+                if r.kind in ("dispatch", "attempt", "retry", "wait") or (
+                    r.type == "sleep" and not probe.due(str(r.data.get("wake_at")))
+                ):
                     self.effects.cancel_timer(probe.timer_name(r.key))
                 if r.type == "wait" and r.kind == "wait":
                     self.store.delete_item(waiter_key(str(r.data.get("event_type"))), f"{rec.execution_id}#{op}")
@@ -163,6 +186,8 @@ class Orchestrator:
             data["error"] = outcome.error
         self.store.append_journal(
             rec.parent_id,
-            JournalRecord(key=rec.parent_op, op=rec.parent_op, type="child", kind=kind, data=data, at=iso(self.effects.now())),
+            JournalRecord(
+                key=rec.parent_op, op=rec.parent_op, type="child", kind=kind, data=data, at=iso(self.effects.now())
+            ),
         )
         self.effects.wake(WakeMessage(rec.parent_id, "child", f"child:{rec.parent_op}"))

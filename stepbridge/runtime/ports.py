@@ -43,7 +43,9 @@ class Store(Protocol):
         ``False`` means someone else updated it first (re-read and decide again).
         """
 
-    def list_executions(self, workflow: str | None = None, status: str | None = None, limit: int = 100) -> list[ExecutionRecord]:
+    def list_executions(
+        self, workflow: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[ExecutionRecord]:
         """Executions, newest first, optionally filtered."""
 
     # journal

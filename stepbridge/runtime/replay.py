@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from stepbridge.runtime.ports import Effects, Store
 
 
-class Suspend(BaseException):  # noqa: N818 - a control-flow signal, not an error
+class Suspend(BaseException):
     """The workflow must wait for something outside this invocation (a step, timer, event or child)."""
 
 
@@ -128,7 +128,11 @@ class Replay:
         when the journal recorded the name as another kind of operation.
         """
         if not isinstance(op, str) or not op or len(op) > MAX_OP_NAME or "\x00" in op:
-            self._fatal(WorkflowDefinitionError(f"step name {op!r} must be a non-empty string of at most {MAX_OP_NAME} characters"))
+            self._fatal(
+                WorkflowDefinitionError(
+                    f"step name {op!r} must be a non-empty string of at most {MAX_OP_NAME} characters"
+                )
+            )
         if op.startswith("$"):
             self._fatal(WorkflowDefinitionError(f"step name {op!r}: names starting with '$' are reserved"))
         if op in self.requested:
@@ -136,7 +140,7 @@ class Replay:
                 DuplicateStepError(
                     f"workflow '{self.execution.workflow}' used the step name '{op}' twice in execution "
                     f"'{self.execution_id}'; step names must be unique within an execution (build them in loops, "
-                    "e.g. f\"send-{item.id}\")"
+                    'e.g. f"send-{item.id}")'
                 )
             )
         self.requested[op] = op_type
@@ -164,7 +168,9 @@ class Replay:
 
     # ---- writing ----------------------------------------------------------------------
 
-    def record(self, op: str, op_type: str, kind: str, data: dict[str, Any], *, key: str | None = None) -> JournalRecord:
+    def record(
+        self, op: str, op_type: str, kind: str, data: dict[str, Any], *, key: str | None = None
+    ) -> JournalRecord:
         """Append a journal record (conditional on its key) and return the record that won.
 
         When another writer recorded the same key first (duplicate delivery, racing step

@@ -48,11 +48,21 @@ class Router:
         """Log the event for look-back, wake matching waiters, apply state machine transitions."""
         now = self.effects.now()
         received = iso(now)
-        body = {"id": event.id, "detail_type": event.detail_type, "detail": event.detail, "source": event.source,
-                "time": event.time or received, "received": received}
+        body = {
+            "id": event.id,
+            "detail_type": event.detail_type,
+            "detail": event.detail,
+            "source": event.source,
+            "time": event.time or received,
+            "received": received,
+        }
         self.store.put_item(
-            Item(event_log_key(event.detail_type), f"{received}#{event.id}", body,
-                 expires_at=iso(now + timedelta(days=EVENT_LOG_RETENTION_DAYS))),
+            Item(
+                event_log_key(event.detail_type),
+                f"{received}#{event.id}",
+                body,
+                expires_at=iso(now + timedelta(days=EVENT_LOG_RETENTION_DAYS)),
+            ),
         )
         for waiter in self.store.query_items(waiter_key(event.detail_type)):
             w = waiter.body
@@ -102,10 +112,18 @@ class Router:
             due = now + timedelta(seconds=trigger.debounce or 0)
             if trigger.max_wait is not None:
                 due = min(due, first_at + timedelta(seconds=trigger.max_wait))
-            body = {"event": envelope, "first_at": iso(first_at), "due_at": iso(due), "count": (item.body.get("count", 0) if item else 0) + 1}
+            body = {
+                "event": envelope,
+                "first_at": iso(first_at),
+                "due_at": iso(due),
+                "count": (item.body.get("count", 0) if item else 0) + 1,
+            }
             version = item.version if item else 0
-            ok = (self.store.put_item(Item(pk, sk, body), if_version=version) if item
-                  else self.store.put_item(Item(pk, sk, body, version=1), if_absent=True))
+            ok = (
+                self.store.put_item(Item(pk, sk, body), if_version=version)
+                if item
+                else self.store.put_item(Item(pk, sk, body, version=1), if_absent=True)
+            )
             if ok:
                 new_version = version + 1
                 if item is not None:
@@ -113,9 +131,12 @@ class Router:
                 self.effects.schedule_timer(
                     self._debounce_timer(trigger.name, key, new_version),
                     due,
-                    WakeMessage(f"$debounce:{hashlib.sha256(f'{trigger.name}|{key}'.encode()).hexdigest()[:40]}",
-                                "debounce", f"{new_version}",
-                                {"trigger": trigger.name, "key": key, "version": new_version}),
+                    WakeMessage(
+                        f"$debounce:{hashlib.sha256(f'{trigger.name}|{key}'.encode()).hexdigest()[:40]}",
+                        "debounce",
+                        f"{new_version}",
+                        {"trigger": trigger.name, "key": key, "version": new_version},
+                    ),
                 )
                 return
         raise RuntimeError(f"debounce for trigger '{trigger.name}' key '{key}': too many concurrent updates")
@@ -152,6 +173,7 @@ class Router:
         scheduled_time = str(data.get("scheduled_time") or iso(self.effects.now()))
         payload: dict[str, Any] = {"scheduled_time": scheduled_time, **dict(schedule.input or {})}
         stamp = scheduled_time.replace(":", "").replace("-", "").replace("+0000", "Z")[:15]
-        record, _ = start_execution(self.store, self.effects, schedule.workflow, payload,
-                                    execution_id=_exec_id(schedule.name, stamp))
+        record, _ = start_execution(
+            self.store, self.effects, schedule.workflow, payload, execution_id=_exec_id(schedule.name, stamp)
+        )
         return record.execution_id

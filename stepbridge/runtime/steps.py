@@ -32,8 +32,12 @@ def retryable(policy: Retry, err: dict[str, Any]) -> bool:
     if err.get("fatal"):
         return False
     mro = [str(m) for m in err.get("mro") or [err.get("type", "")]]
-    never = {"stepbridge.errors.NonRetryableError", "stepbridge.errors.ResultNotSerializable",
-             "stepbridge.errors.PayloadTooLarge", "pydantic_core._pydantic_core.ValidationError"}
+    never = {
+        "stepbridge.errors.NonRetryableError",
+        "stepbridge.errors.ResultNotSerializable",
+        "stepbridge.errors.PayloadTooLarge",
+        "pydantic_core._pydantic_core.ValidationError",
+    }
     if never & set(mro) or any(m.startswith("stepbridge.errors.") and "DefinitionError" in m for m in mro):
         return False
     names = set(mro)
@@ -56,8 +60,20 @@ def outcome(rp: Replay, rec: JournalRecord, fn: Callable[..., Any] | None) -> An
     return from_json_value(value, return_type(fn)) if fn is not None else value
 
 
-async def call_function(fn: Callable[..., Any], args: Sequence[Any], timeout: float | None) -> Any:
-    """Call a step function: coroutine functions on the loop, plain functions in a worker thread."""
+class _Raised(Exception):
+    """Carries an exception out of a timed call so it is not mistaken for the deadline."""
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(str(exc))
+        self.exc = exc
+
+
+async def call_function(fn: Callable[..., Any], args: Sequence[Any], timeout: float | None, *, op: str = "") -> Any:
+    """Call a step function: coroutine functions on the loop, plain functions in a worker thread.
+
+    With ``timeout``, exceeding it raises ``StepTimeout``; a ``TimeoutError`` raised by the
+    function itself passes through unchanged (it is the function's own failure).
+    """
 
     async def invoke() -> Any:
         if inspect.iscoroutinefunction(fn):
@@ -72,7 +88,19 @@ async def call_function(fn: Callable[..., Any], args: Sequence[Any], timeout: fl
 
     if timeout is None:
         return await invoke()
-    return await asyncio.wait_for(invoke(), timeout)
+
+    async def guarded() -> Any:
+        try:
+            return await invoke()
+        except Exception as exc:
+            raise _Raised(exc) from exc
+
+    try:
+        return await asyncio.wait_for(guarded(), timeout)
+    except _Raised as carrier:
+        raise carrier.exc from None
+    except TimeoutError:
+        raise StepTimeout(f"step '{op}' timed out after {timeout:g} s") from None
 
 
 def cache_item_key(op: str, args_json: Any, cache_key: str | None) -> str:
@@ -118,8 +146,12 @@ async def run_step(
         rec = await _inline(rp, op, fn, args, records, policy, timeout)
     if ckey is not None and rec.kind == "result" and cache_ttl:
         rp.store.put_item(
-            Item(f"CACHE#{ckey}", "CACHE", {"result": rec.data.get("result"), "op": op},
-                 expires_at=iso(rp.after(cache_ttl)))
+            Item(
+                f"CACHE#{ckey}",
+                "CACHE",
+                {"result": rec.data.get("result"), "op": op},
+                expires_at=iso(rp.after(cache_ttl)),
+            )
         )
     return outcome(rp, rec, fn)
 
@@ -148,11 +180,8 @@ async def _inline(
     attempt = failed + 1
     token = current_op.set(op)
     try:
-        value = await call_function(fn, args, timeout)
+        value = await call_function(fn, args, timeout, op=op)
         data = to_json_value(value, what=f"the result of step '{op}'")
-    except (TimeoutError, asyncio.TimeoutError):
-        err = error_dict(StepTimeout(f"step '{op}' timed out after {timeout:g} s"))
-        return _attempt_failed(rp, op, attempt, err, policy)
     except Exception as exc:
         err = error_dict(exc)
         if isinstance(exc, ResultNotSerializable | NonRetryableError | WorkflowDefinitionError):
@@ -169,7 +198,13 @@ def _attempt_failed(rp: Replay, op: str, attempt: int, err: dict[str, Any], poli
         delay = policy.delay(attempt, seed=f"{rp.execution_id}/{op}")
         retry_at = rp.after(delay)
         key = f"{op}#a{attempt}"
-        rp.record(op, "step", "attempt", {"error": err, "attempt": attempt, "retry_at": iso(retry_at), "delay": delay}, key=key)
+        rp.record(
+            op,
+            "step",
+            "attempt",
+            {"error": err, "attempt": attempt, "retry_at": iso(retry_at), "delay": delay},
+            key=key,
+        )
         rp.set_timer(key, retry_at, f"retry:{op}")
         rp.suspend()
     return rp.record(op, "step", "error", {"error": err, "attempts": attempt})
@@ -218,7 +253,9 @@ def _declared(
     return rp.record(op, "step", "error", {"error": err, "attempts": k})
 
 
-def _dispatch(rp: Replay, op: str, step_def: StepDef, args_json: list[Any], attempt: int, timeout: float | None) -> None:
+def _dispatch(
+    rp: Replay, op: str, step_def: StepDef, args_json: list[Any], attempt: int, timeout: float | None
+) -> None:
     """Record the dispatch, arm the deadline timer, then invoke the step's Lambda asynchronously."""
     seconds = timeout if timeout is not None else step_def.timeout
     deadline = rp.now() + timedelta(seconds=seconds + DEADLINE_GRACE_SECONDS)

@@ -6,16 +6,14 @@ records nothing twice) and the orchestrator is woken through the work queue.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
 from stepbridge.api.app import App
 from stepbridge.api.retry import DEFAULT_RETRY
-from stepbridge.errors import NonRetryableError, ResultNotSerializable, WorkflowDefinitionError
-from stepbridge.runtime.codec import decode_args, to_json_value
+from stepbridge.errors import NonRetryableError, ResultNotSerializable, StepTimeout, WorkflowDefinitionError
+from stepbridge.runtime.codec import decode_args, dumps, to_json_value
 from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES
-from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.loops import LoopFactory, run_coroutine
 from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import TERMINAL, JournalRecord, StepInvocation, WakeMessage, iso
@@ -23,7 +21,7 @@ from stepbridge.runtime.replay import current_op, error_dict
 from stepbridge.runtime.steps import call_function
 
 
-class StepLambdaTimeout(BaseException):  # noqa: N818 - emulates the platform killing the function
+class StepLambdaTimeout(BaseException):
     """LocalCloud only: the step ran past its Lambda timeout and is stopped without reporting."""
 
 
@@ -45,15 +43,19 @@ class StepWorker:
             return "skipped"
         step = self.app.steps.get(invocation.step)
         if step is None:
-            err = {"type": "stepbridge.errors.WorkflowDefinitionError", "fatal": True,
-                   "message": f"declared step '{invocation.step}' is not in app '{self.app.name}' (deployed code differs?)"}
+            err = {
+                "type": "stepbridge.errors.WorkflowDefinitionError",
+                "fatal": True,
+                "message": f"declared step '{invocation.step}' is not in app '{self.app.name}' "
+                "(is the deployed code older than the orchestrator's?)",
+            }
             return self._report(invocation, "attempt", {"error": err, "attempt": invocation.attempt})
         timeout = step.timeout if self.enforce_timeout else None
         token = current_op.set(invocation.op)
         try:
             args = decode_args(step.fn, invocation.args)
             fn = (self.overrides or {}).get(invocation.op) or (self.overrides or {}).get(step.name) or step.fn
-            value = run_coroutine(call_function(fn, args, timeout), self.loop_factory)
+            value = run_coroutine(call_function(fn, args, timeout, op=invocation.op), self.loop_factory)
             data = to_json_value(value, what=f"the result of step '{invocation.op}'")
             if len(dumps(data).encode()) > JOURNAL_PAYLOAD_BYTES:
                 from stepbridge.errors import PayloadTooLarge
@@ -62,14 +64,16 @@ class StepWorker:
                     f"the result of step '{invocation.op}' is over DynamoDB's 400 KB item limit; "
                     "store large data elsewhere (e.g. S3) and return a reference"
                 )
-        except (TimeoutError, asyncio.TimeoutError):
+        except StepTimeout:
             if self.enforce_timeout:
                 return "lost"  # like Lambda: killed at its timeout, reports nothing; the deadline timer notices
             raise
         except Exception as exc:
             err = error_dict(exc)
             policy = step.retry or DEFAULT_RETRY
-            if isinstance(exc, ResultNotSerializable | NonRetryableError | WorkflowDefinitionError) or not policy.is_retryable(exc):
+            if isinstance(
+                exc, ResultNotSerializable | NonRetryableError | WorkflowDefinitionError
+            ) or not policy.is_retryable(exc):
                 err["fatal"] = True
             return self._report(invocation, "attempt", {"error": err, "attempt": invocation.attempt})
         finally:

@@ -102,16 +102,26 @@ def _try_complete(
     if started is None:
         deadline = iso(rp.after(timeout)) if timeout is not None else None
         started = rp.record(
-            op, "wait", "wait",
-            {"event_type": event_type, "match": dict(match or {}), "deadline": deadline, "timeout": timeout,
-             "timer": rp.timer_name(f"{op}#w") if deadline else None},
+            op,
+            "wait",
+            "wait",
+            {
+                "event_type": event_type,
+                "match": dict(match or {}),
+                "deadline": deadline,
+                "timeout": timeout,
+                "timer": rp.timer_name(f"{op}#w") if deadline else None,
+            },
             key=f"{op}#w",
         )
         # Register the waiter before looking back, so an event arriving in between is seen by one of us.
         rp.store.put_item(
-            Item(waiter_key(event_type), f"{rp.execution_id}#{op}",
-                 {"execution_id": rp.execution_id, "op": op, "match": dict(match or {}), "deadline": deadline},
-                 expires_at=deadline)
+            Item(
+                waiter_key(event_type),
+                f"{rp.execution_id}#{op}",
+                {"execution_id": rp.execution_id, "op": op, "match": dict(match or {}), "deadline": deadline},
+                expires_at=deadline,
+            )
         )
         if deadline is not None:
             rp.set_timer(f"{op}#w", rp.after(timeout or 0.0), f"wait-timeout:{op}")

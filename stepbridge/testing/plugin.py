@@ -22,8 +22,10 @@ def stepbridge_app(request: pytest.FixtureRequest) -> App:
 
     spec = str(request.config.getini("stepbridge_app") or "")
     if not spec:
-        pytest.fail("set `stepbridge_app = \"path/app.py:app\"` in [tool.pytest.ini_options] or override the "
-                    "`stepbridge_app` fixture")
+        pytest.fail(
+            'set `stepbridge_app = "path/app.py:app"` in [tool.pytest.ini_options] or override the '
+            "`stepbridge_app` fixture"
+        )
     return load_app_from_spec(spec, root=request.config.rootpath)
 
 

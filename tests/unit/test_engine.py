@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 from typing import Any
 
@@ -77,7 +78,9 @@ def test_retry_backoff_is_measured_on_the_virtual_clock() -> None:
                 raise ConnectionError("try again")
             return "ok"
 
-        return await ctx.step("call", call, retry=Retry(max_attempts=4, backoff="exponential", initial_delay=1, jitter=False))
+        return await ctx.step(
+            "call", call, retry=Retry(max_attempts=4, backoff="exponential", initial_delay=1, jitter=False)
+        )
 
     with cloud_for(app) as cloud:
         client = cloud.client()
@@ -356,10 +359,8 @@ def test_duplicate_step_name_is_a_clear_error() -> None:
     @app.workflow("dup")
     async def dup(ctx: Context) -> None:
         await ctx.step("same", lambda: 1)
-        try:
+        with contextlib.suppress(Exception):  # even swallowed, the execution fails
             await ctx.step("same", lambda: 2)
-        except Exception:
-            pass  # even swallowed, the execution fails
 
     with cloud_for(app) as cloud:
         client = cloud.client()

@@ -1,0 +1,195 @@
+"""Lambda functions (orchestrator, router, API, one per declared step), their Globals and the HTTP API.
+
+Each function is a *unit* of three resources: a log group, a role that may write only to that
+log group (plus what the function does, see :mod:`stepbridge.compiler.iam`), and the
+``AWS::Serverless::Function`` that logs to the group (``LoggingConfig``) and assumes the role.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stepbridge import config
+from stepbridge.compiler import iam, naming
+from stepbridge.compiler.intrinsics import GetAtt, Ref, Sub
+from stepbridge.compiler.model import API_ROUTES, AppModel, StepPlan
+from stepbridge.compiler.storage import Resource
+
+HANDLERS = {
+    naming.ORCHESTRATOR: "stepbridge.handlers.orchestrator.handler",
+    naming.ROUTER: "stepbridge.handlers.router.handler",
+    naming.API: "stepbridge.handlers.api.handler",
+    "step": "stepbridge.handlers.step.handler",
+}
+
+
+def environment(model: AppModel) -> dict[str, Any]:
+    """Variables every function gets (Globals): Powertools settings and ``stepbridge.config``'s names."""
+    app = model.app
+    return {
+        "POWERTOOLS_SERVICE_NAME": app.name,
+        "POWERTOOLS_LOG_LEVEL": model.options.log_level,
+        "POWERTOOLS_METRICS_NAMESPACE": f"stepbridge/{app.name}",
+        config.ENV_APP: model.options.app_ref,
+        config.ENV_STACK: Ref("AWS::StackName"),
+        config.ENV_TABLE: Ref(naming.TABLE),
+        config.ENV_BUS: Ref(naming.BUS),
+        config.ENV_QUEUE_URL: Ref(naming.QUEUE),
+        config.ENV_QUEUE_ARN: GetAtt(naming.QUEUE, "Arn"),
+        config.ENV_SCHEDULE_GROUP: Ref(naming.TIMER_GROUP),
+        config.ENV_SCHEDULER_ROLE_ARN: GetAtt(naming.SCHEDULER_ROLE, "Arn"),
+    }
+
+
+def globals_section(model: AppModel) -> dict[str, Any]:
+    """``Globals.Function``: runtime, architecture, code, layer, tracing and the shared environment."""
+    opts = model.options
+    return {
+        "Function": {
+            "Runtime": opts.runtime,
+            "Architectures": [opts.architecture],
+            "CodeUri": opts.code_uri,
+            "Layers": [Ref(naming.LAYER)],
+            "Tracing": "Active",
+            "Environment": {"Variables": environment(model)},
+        }
+    }
+
+
+def function_unit(
+    model: AppModel,
+    base: str,
+    *,
+    description: str,
+    handler: str,
+    timeout: int,
+    memory: int,
+    statements: list[iam.Statement],
+    extra: dict[str, Any] | None = None,
+) -> list[Resource]:
+    """Log group + role + function for one Lambda function."""
+    log_group = {
+        "Type": "AWS::Logs::LogGroup",
+        "DeletionPolicy": "Delete",
+        "UpdateReplacePolicy": "Delete",
+        "Properties": {"RetentionInDays": model.options.log_retention_days},
+    }
+    role = iam.role(f"{description} (stepbridge, least privilege)", base[:128], statements, service="lambda.amazonaws.com")
+    props: dict[str, Any] = {}
+    if extra and "FunctionName" in extra:
+        props["FunctionName"] = extra.pop("FunctionName")
+    props.update(
+        {
+            "Description": description[:256],
+            "Handler": handler,
+            "Timeout": timeout,
+            "MemorySize": memory,
+            "Role": GetAtt(f"{base}Role", "Arn"),
+            "LoggingConfig": {"LogGroup": Ref(f"{base}LogGroup")},
+        }
+    )
+    props.update(extra or {})
+    function = {"Type": "AWS::Serverless::Function", "Properties": props}
+    return [(f"{base}LogGroup", log_group), (f"{base}Role", role), (f"{base}Function", function)]
+
+
+def orchestrator(model: AppModel) -> list[Resource]:
+    """Replays executions; woken through the FIFO work queue, reporting per-message failures."""
+    opts = model.options
+    events = {
+        "WorkQueueEvent": {
+            "Type": "SQS",
+            "Properties": {
+                "Queue": GetAtt(naming.QUEUE, "Arn"),
+                "BatchSize": opts.queue_batch_size,
+                "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            },
+        }
+    }
+    return function_unit(
+        model,
+        naming.ORCHESTRATOR,
+        description="stepbridge orchestrator: replays workflow executions woken by the work queue",
+        handler=HANDLERS[naming.ORCHESTRATOR],
+        timeout=opts.orchestrator_timeout,
+        memory=opts.orchestrator_memory,
+        statements=iam.orchestrator_statements(model),
+        extra={"Events": events},
+    )
+
+
+def router(model: AppModel) -> list[Resource]:
+    """Receives bus events: trigger starts, waiter matches, state machines, the event log."""
+    opts = model.options
+    return function_unit(
+        model,
+        naming.ROUTER,
+        description="stepbridge router: event triggers, wait_for waiters, state machines, event log",
+        handler=HANDLERS[naming.ROUTER],
+        timeout=opts.router_timeout,
+        memory=opts.router_memory,
+        statements=iam.router_statements(model),
+    )
+
+
+def api(model: AppModel) -> list[Resource]:
+    """The HTTP API handler: IAM-authorised routes plus one public, signature-verified route per webhook."""
+    opts = model.options
+    events: dict[str, Any] = {}
+    for event_id, method, path in API_ROUTES:
+        events[event_id] = {"Type": "HttpApi", "Properties": {"ApiId": Ref(naming.HTTP_API), "Method": method, "Path": path}}
+    for plan in model.webhooks:
+        events[plan.event_id] = {
+            "Type": "HttpApi",
+            "Properties": {
+                "ApiId": Ref(naming.HTTP_API),
+                "Method": "POST",
+                "Path": plan.hook.path,
+                "Auth": {"Authorizer": "NONE"},  # verified in code (provider signature)
+            },
+        }
+    return function_unit(
+        model,
+        naming.API,
+        description="stepbridge HTTP API: start, describe and cancel executions, send events, webhooks",
+        handler=HANDLERS[naming.API],
+        timeout=opts.api_timeout,
+        memory=opts.api_memory,
+        statements=iam.api_statements(model),
+        extra={"Events": events},
+    )
+
+
+def step(model: AppModel, plan: StepPlan) -> list[Resource]:
+    """A declared step's own function: its timeout and memory, no async retries (the orchestrator retries)."""
+    definition = plan.step
+    summary = (definition.description.splitlines() or [""])[0]
+    description = f"stepbridge step '{definition.name}'" + (f": {summary}" if summary else "")
+    extra: dict[str, Any] = {
+        "FunctionName": Sub(f"${{AWS::StackName}}-{plan.name_part}"),
+        "Environment": {"Variables": {config.ENV_STEP: definition.name}},
+        "EventInvokeConfig": {"MaximumRetryAttempts": 0},
+    }
+    if definition.concurrency is not None:
+        extra["ReservedConcurrentExecutions"] = definition.concurrency
+    return function_unit(
+        model,
+        plan.base_id,
+        description=description,
+        handler=HANDLERS["step"],
+        timeout=plan.timeout,
+        memory=definition.memory,
+        statements=iam.step_statements(plan.base_id),
+        extra=extra,
+    )
+
+
+def http_api(model: AppModel) -> Resource:
+    """The HTTP API; every route requires SigV4 (AWS_IAM) unless it says ``Authorizer: NONE``."""
+    return naming.HTTP_API, {
+        "Type": "AWS::Serverless::HttpApi",
+        "Properties": {
+            "Description": f"stepbridge app '{model.app.name}': executions, events and webhooks",
+            "Auth": {"EnableIamAuthorizer": True, "DefaultAuthorizer": "AWS_IAM"},
+        },
+    }

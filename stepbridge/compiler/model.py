@@ -1,0 +1,343 @@
+"""The resource model: what the template will contain, derived from an ``App`` and checked.
+
+``build_model`` is where every compile-time rule lives. It collects *all* problems and raises
+one :class:`~stepbridge.errors.CompileError` listing them, each naming the workflow, step,
+trigger or schedule to fix. The generators that follow only translate this model into
+resources; they make no decisions of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from stepbridge.api.app import LAMBDA_MAX_TIMEOUT, LAMBDA_MEMORY_RANGE, App, ScheduleDef, StepDef, TriggerDef, WebhookDef, check_event_type
+from stepbridge.api.cron import to_scheduler_expression
+from stepbridge.compiler import naming
+from stepbridge.errors import CompileError, WorkflowDefinitionError
+
+#: The HTTP API's own routes: (SAM event id, method, path). Webhook paths must not clash with them.
+API_ROUTES = (
+    ("StartExecution", "POST", "/workflows/{name}/executions"),
+    ("DescribeExecution", "GET", "/executions/{id}"),
+    ("SendEvent", "POST", "/events"),
+    ("CancelExecution", "POST", "/executions/{id}/cancel"),
+)
+#: Paths API Gateway HTTP APIs accept for a literal (parameter-free) route.
+_WEBHOOK_PATH_RE = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%-]+(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*$")
+#: SQS queue names: at most 80 characters including ".fifo".
+_QUEUE_NAME_MAX = 80
+QUEUE_SUFFIX = "-work.fifo"
+DLQ_SUFFIX = "-dlq.fifo"
+#: CloudFormation's resource-count quota per template.
+_MAX_RESOURCES = 500
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    """Knobs of the generated template; the defaults are what ``stepbridge compile`` uses."""
+
+    app_ref: str = "app:app"  # STEPBRIDGE_APP: module:attr relative to code_uri
+    code_uri: str = "functions/"  # relative to the template's folder
+    layer_uri: str = ".stepbridge-build/layer/"  # relative to the template's folder
+    source: str = "functions/app.py"  # shown in the header comment
+    stack_name: str | None = None  # assumed stack name for length checks (default: the app name)
+    runtime: str = "python3.11"
+    architecture: str = "arm64"
+    log_level: str = "INFO"
+    log_retention_days: int = 30
+    orchestrator_timeout: int = 120
+    orchestrator_memory: int = 512
+    router_timeout: int = 30
+    router_memory: int = 256
+    api_timeout: int = 29  # the HTTP API integration times out at 30 s
+    api_memory: int = 256
+    queue_batch_size: int = 10
+    max_receive_count: int = 5
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """A declared step: its own function, role and log group."""
+
+    step: StepDef
+    base_id: str  # logical ids: {base_id}Function / Role / LogGroup
+    name_part: str  # the sanitised step in "${AWS::StackName}-{name_part}"
+    timeout: int
+
+
+@dataclass(frozen=True)
+class TriggerPlan:
+    """An ``app.on`` trigger: one rule on the bus that wraps the event for the router."""
+
+    trigger: TriggerDef
+    base_id: str  # {base_id}Rule / {base_id}Permission
+    pattern: dict[str, Any]
+    input_template: str
+
+
+@dataclass(frozen=True)
+class SchedulePlan:
+    """A recurring schedule: one ``AWS::Scheduler::Schedule`` sending a WakeMessage to the queue."""
+
+    schedule: ScheduleDef
+    logical_id: str
+    expression: str
+    input: str
+
+
+@dataclass(frozen=True)
+class WebhookPlan:
+    """A webhook route on the HTTP API (no IAM auth; the handler verifies the signature)."""
+
+    hook: WebhookDef
+    event_id: str
+
+
+@dataclass(frozen=True)
+class AppModel:
+    """Everything the generators need, validated."""
+
+    app: App
+    options: CompileOptions
+    steps: list[StepPlan] = field(default_factory=list)
+    triggers: list[TriggerPlan] = field(default_factory=list)
+    schedules: list[SchedulePlan] = field(default_factory=list)
+    webhooks: list[WebhookPlan] = field(default_factory=list)
+    stack_name: str = ""
+    max_stack_name: int = 128
+
+    @property
+    def secret_params(self) -> list[str]:
+        """SSM parameter names the API function reads webhook secrets from."""
+        return sorted({h.hook.secret_param for h in self.webhooks if h.hook.secret_param})
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, message: str) -> None:
+        self.items.append(message)
+
+    def check(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run a validator; record its WorkflowDefinitionError instead of raising."""
+        try:
+            return fn(*args, **kwargs)
+        except WorkflowDefinitionError as exc:
+            self.add(str(exc))
+            return None
+
+
+def _duplicates(kind: str, names: list[str], problems: _Problems) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            problems.add(f"{kind} '{name}' is defined more than once")
+        seen.add(name)
+
+
+def _check_refs(app: App, problems: _Problems) -> None:
+    known = sorted(app.workflows)
+
+    def ref(workflow: str, where: str) -> None:
+        if workflow not in app.workflows:
+            problems.add(f"{where} names unknown workflow '{workflow}'; known workflows: {known}")
+
+    for trig in app.triggers:
+        ref(trig.workflow, f"trigger '{trig.name}'")
+    for sched in app.schedules:
+        ref(sched.workflow, f"schedule '{sched.name}'")
+    for hook in app.webhooks:
+        for event_type, wf in hook.route.items():
+            ref(wf, f"webhook {hook.path} (route {event_type!r})")
+
+
+def _check_filter(value: Any, path: str, where: str, problems: _Problems) -> None:
+    """EventBridge content filters: nested objects whose leaves are non-empty lists."""
+    if isinstance(value, Mapping):
+        if not value:
+            problems.add(f"{where}: filter at {path} is an empty object")
+        for key, sub in value.items():
+            _check_filter(sub, f"{path}.{key}", where, problems)
+    elif not isinstance(value, list | tuple) or not value:
+        problems.add(
+            f"{where}: filter at {path} must be a non-empty list of values or matchers, "
+            "e.g. ['EUR'] or [{'numeric': ['>', 100]}]"
+        )
+
+
+def _plan_steps(app: App, ids: naming.LogicalIds, problems: _Problems) -> list[StepPlan]:
+    plans = []
+    by_function: dict[str, str] = {}
+    for name in sorted(app.steps):
+        step = app.steps[name]
+        where = f"step '{name}'"
+        if step.name != name:
+            problems.add(f"{where} is registered under a different name '{step.name}'")
+        if not 1 <= step.timeout <= LAMBDA_MAX_TIMEOUT:
+            problems.add(
+                f"{where}: timeout {step.timeout:g} s is outside Lambda's 1-{LAMBDA_MAX_TIMEOUT} s range; "
+                "split the work into several steps"
+            )
+        if not LAMBDA_MEMORY_RANGE[0] <= step.memory <= LAMBDA_MEMORY_RANGE[1]:
+            problems.add(f"{where}: memory {step.memory} MB is outside Lambda's {LAMBDA_MEMORY_RANGE} MB range")
+        if step.concurrency is not None and step.concurrency < 1:
+            problems.add(f"{where}: concurrency must be >= 1, got {step.concurrency}")
+        part = naming.sanitized_step(name)
+        if not part:
+            problems.add(f"{where}: the name has no letters or digits to build a function name from")
+        elif part in by_function:
+            problems.add(
+                f"{where} and step '{by_function[part]}' would both get the function name "
+                f"'<stack>-{part}'; rename one of them"
+            )
+        by_function[part] = name
+        base = ids.allocate("Step", name, naming.FUNCTION_UNIT + naming.SAM_FUNCTION_DERIVED)
+        plans.append(StepPlan(step, base, part, math.ceil(step.timeout)))
+    return plans
+
+
+def _plan_triggers(app: App, ids: naming.LogicalIds, problems: _Problems) -> list[TriggerPlan]:
+    plans = []
+    for trig in sorted(app.triggers, key=lambda t: t.name):
+        where = f"trigger '{trig.name}' (workflow '{trig.workflow}')"
+        if not trig.event_types:
+            problems.add(f"{where} has no event types")
+        for event_type in trig.event_types:
+            problems.check(check_event_type, event_type, where=where)
+        pattern: dict[str, Any] = {"detail-type": list(trig.event_types)}
+        if trig.filter is not None:
+            if not isinstance(trig.filter, Mapping):
+                problems.add(f"{where}: filter must be a mapping (an EventBridge content filter on 'detail')")
+            else:
+                _check_filter(trig.filter, "detail", where, problems)
+                pattern["detail"] = json.loads(json.dumps(trig.filter))
+        if any(c in trig.name for c in "<>"):
+            problems.add(f"{where}: trigger names must not contain '<' or '>' (EventBridge input templates)")
+        template = '{"trigger": ' + json.dumps(trig.name) + ', "event": <aws.events.event>}'
+        base = ids.allocate("Trigger", trig.name, ("Rule", "Permission"))
+        plans.append(TriggerPlan(trig, base, pattern, template))
+    return plans
+
+
+def _plan_schedules(app: App, ids: naming.LogicalIds, problems: _Problems) -> list[SchedulePlan]:
+    plans = []
+    zones = zoneinfo.available_timezones()
+    for sched in sorted(app.schedules, key=lambda s: s.name):
+        where = f"schedule '{sched.name}' (workflow '{sched.workflow}')"
+        expression = problems.check(to_scheduler_expression, sched.cron, where=where)
+        if sched.timezone != "UTC" and sched.timezone not in zones:
+            problems.add(f"{where}: unknown timezone {sched.timezone!r}; use an IANA name such as 'Europe/Paris'")
+        when = "<aws.scheduler.scheduled-time>"
+        body = {
+            "execution_id": f"$schedule:{sched.name}",
+            "reason": "schedule",
+            "dedup": when,
+            "data": {"schedule": sched.name, "scheduled_time": when},
+        }
+        logical_id = ids.allocate("Schedule", sched.name)
+        plans.append(SchedulePlan(sched, logical_id, expression or "", json.dumps(body)))
+    return plans
+
+
+def _plan_webhooks(app: App, ids: naming.LogicalIds, problems: _Problems) -> list[WebhookPlan]:
+    plans = []
+    builtin = {path for _, _, path in API_ROUTES}
+    for hook in sorted(app.webhooks, key=lambda h: h.path):
+        where = f"webhook {hook.path}"
+        if not _WEBHOOK_PATH_RE.match(hook.path):
+            problems.add(f"{where}: the path must be '/segment/...' with URL-safe characters and no empty segment")
+        if hook.path in builtin or hook.path.startswith(("/executions/", "/workflows/")):
+            problems.add(f"{where}: the path clashes with the built-in API routes {sorted(builtin)}")
+        event_id = ids.allocate("Webhook", hook.path, ("", "Permission"))
+        plans.append(WebhookPlan(hook, event_id))
+    return plans
+
+
+def _check_machines(app: App, problems: _Problems) -> None:
+    for name, binding in sorted(app.machines.items()):
+        machine = binding.machine
+        where = f"state machine '{name}'"
+        problems.check(machine.validate)
+        known = set(machine.events())
+        for event_type, machine_event in binding.events.items():
+            problems.check(check_event_type, event_type, where=where)
+            if machine_event not in known:
+                problems.add(
+                    f"{where}: event '{event_type}' maps to '{machine_event}', which no transition uses "
+                    f"(known: {sorted(known)})"
+                )
+
+
+def _check_stack(model_steps: list[StepPlan], stack: str, problems: _Problems) -> int:
+    if not naming.STACK_NAME_RE.match(stack) or stack.endswith("-"):
+        problems.add(
+            f"stack name {stack!r} is invalid: use a letter, then letters, digits or '-' (not ending in '-'), "
+            "at most 128 characters"
+        )
+    limit = naming.max_stack_name_length(p.step.name for p in model_steps)
+    for plan in model_steps:
+        full = f"{stack}-{plan.name_part}"
+        if len(full) > naming.FUNCTION_NAME_MAX:
+            problems.add(
+                f"step '{plan.step.name}': its function name '{full}' would be {len(full)} characters "
+                f"(Lambda allows {naming.FUNCTION_NAME_MAX}); shorten the step name (@app.step(name=...)) "
+                "or deploy with a shorter stack name (--stack-name)"
+            )
+    for suffix in (QUEUE_SUFFIX, DLQ_SUFFIX):
+        if len(stack) + len(suffix) > _QUEUE_NAME_MAX:
+            problems.add(f"stack name {stack!r} is too long for the queue name '<stack>{suffix}' (max 80)")
+            break
+    return min(limit, _QUEUE_NAME_MAX - len(QUEUE_SUFFIX))
+
+
+def build_model(app: App, options: CompileOptions | None = None) -> AppModel:
+    """Validate ``app`` and derive every name the template needs; raise one CompileError for all problems."""
+    opts = options or CompileOptions()
+    problems = _Problems()
+    _check_refs(app, problems)
+    _duplicates("trigger", [t.name for t in app.triggers], problems)
+    _duplicates("schedule", [s.name for s in app.schedules], problems)
+    _duplicates("webhook path", [h.path for h in app.webhooks], problems)
+    _check_machines(app, problems)
+
+    ids = naming.LogicalIds()
+    ids.reserve(
+        naming.LAYER, naming.TABLE, naming.BUS, naming.QUEUE, naming.DLQ, naming.TIMER_GROUP,
+        naming.SCHEDULER_ROLE, naming.HTTP_API, naming.CATCH_ALL_RULE, naming.CATCH_ALL_PERMISSION,
+    )
+    for base in (naming.ORCHESTRATOR, naming.ROUTER, naming.API):
+        ids.reserve(*(base + s for s in naming.FUNCTION_UNIT), *(f"{base}Function{s}" for s in naming.SAM_FUNCTION_DERIVED))
+    ids.reserve(*(event_id for event_id, _, _ in API_ROUTES), "WorkQueueEvent")
+    steps = _plan_steps(app, ids, problems)
+    triggers = _plan_triggers(app, ids, problems)
+    schedules = _plan_schedules(app, ids, problems)
+    webhooks = _plan_webhooks(app, ids, problems)
+    stack = opts.stack_name or app.name
+    max_stack = _check_stack(steps, stack, problems)
+
+    resources = 16 + 4 * len(steps) + 2 * len(triggers) + len(schedules) + 2 * len(webhooks)
+    if resources > _MAX_RESOURCES:
+        problems.add(
+            f"the template would hold about {resources} resources, above CloudFormation's {_MAX_RESOURCES}; "
+            "split the app or use fewer declared steps/triggers"
+        )
+    if problems.items:
+        listing = "\n".join(f"  - {item}" for item in problems.items)
+        raise CompileError(f"cannot compile app '{app.name}':\n{listing}")
+    return AppModel(
+        app=app,
+        options=opts,
+        steps=steps,
+        triggers=triggers,
+        schedules=schedules,
+        webhooks=webhooks,
+        stack_name=stack,
+        max_stack_name=max_stack,
+    )

@@ -1,0 +1,127 @@
+"""App-wide resources: the layer, the state table, the bus, the queues, the timer group, the Scheduler role.
+
+One small generator per resource kind; each returns ``(logical id, resource)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stepbridge.compiler import iam, naming
+from stepbridge.compiler.intrinsics import GetAtt, Sub
+from stepbridge.compiler.model import DLQ_SUFFIX, QUEUE_SUFFIX, AppModel
+
+Resource = tuple[str, dict[str, Any]]
+
+#: 14 days, SQS's maximum retention: time to inspect and redrive dead letters.
+_DLQ_RETENTION = 1_209_600
+#: 4 days (the SQS default) for the work queue.
+_QUEUE_RETENTION = 345_600
+
+
+def layer(model: AppModel) -> Resource:
+    """The stepbridge runtime (without the compiler, local cloud or moto) and its dependencies."""
+    opts = model.options
+    return naming.LAYER, {
+        "Type": "AWS::Serverless::LayerVersion",
+        "Metadata": {"BuildMethod": opts.runtime, "BuildArchitecture": opts.architecture},
+        "Properties": {
+            "LayerName": Sub("${AWS::StackName}-stepbridge"),
+            "Description": "stepbridge runtime and its dependencies (folder written by `stepbridge package`)",
+            "ContentUri": opts.layer_uri,
+            "CompatibleRuntimes": [opts.runtime],
+            "CompatibleArchitectures": [opts.architecture],
+            "RetentionPolicy": "Delete",
+        },
+    }
+
+
+def table(model: AppModel) -> Resource:
+    """The single table (docs/ARCHITECTURE.md): pk/sk, TTL ``ttl``, GSI ``by-workflow``; retained on delete."""
+    return naming.TABLE, {
+        "Type": "AWS::DynamoDB::Table",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [
+                {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "gsi1pk", "gsi1sk")
+            ],
+            "KeySchema": [
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            "GlobalSecondaryIndexes": [
+                {
+                    "IndexName": "by-workflow",
+                    "KeySchema": [
+                        {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                        {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            "TimeToLiveSpecification": {"AttributeName": "ttl", "Enabled": True},
+            "SSESpecification": {"SSEEnabled": True},
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        },
+    }
+
+
+def event_bus(model: AppModel) -> Resource:
+    """The app's own bus: ``ctx.send`` publishes here, triggers and the router listen here."""
+    return naming.BUS, {
+        "Type": "AWS::Events::EventBus",
+        "Properties": {"Name": Sub("${AWS::StackName}-bus")},
+    }
+
+
+def dead_letter_queue(model: AppModel) -> Resource:
+    """Where a wake-up lands after ``max_receive_count`` failed orchestrator attempts."""
+    return naming.DLQ, {
+        "Type": "AWS::SQS::Queue",
+        "Properties": {
+            "QueueName": Sub("${AWS::StackName}" + DLQ_SUFFIX),
+            "FifoQueue": True,
+            "MessageRetentionPeriod": _DLQ_RETENTION,
+            "SqsManagedSseEnabled": True,
+        },
+    }
+
+
+def work_queue(model: AppModel) -> Resource:
+    """The FIFO work queue: one message group per execution, so one execution never runs twice at once."""
+    opts = model.options
+    return naming.QUEUE, {
+        "Type": "AWS::SQS::Queue",
+        "Properties": {
+            "QueueName": Sub("${AWS::StackName}" + QUEUE_SUFFIX),
+            "FifoQueue": True,
+            "ContentBasedDeduplication": True,
+            "DeduplicationScope": "messageGroup",
+            "FifoThroughputLimit": "perMessageGroupId",
+            # AWS: at least six times the consuming function's timeout.
+            "VisibilityTimeout": 6 * opts.orchestrator_timeout,
+            "MessageRetentionPeriod": _QUEUE_RETENTION,
+            "SqsManagedSseEnabled": True,
+            "RedrivePolicy": {
+                "deadLetterTargetArn": GetAtt(naming.DLQ, "Arn"),
+                "maxReceiveCount": opts.max_receive_count,
+            },
+        },
+    }
+
+
+def timer_schedule_group(model: AppModel) -> Resource:
+    """The group run-time timers (sleep, wait timeouts, retry backoff, debounce) are created in."""
+    return naming.TIMER_GROUP, {"Type": "AWS::Scheduler::ScheduleGroup", "Properties": {}}
+
+
+def scheduler_role(model: AppModel) -> Resource:
+    """The role EventBridge Scheduler assumes for schedules and timers: send to the work queue, nothing else."""
+    return naming.SCHEDULER_ROLE, iam.role(
+        "EventBridge Scheduler delivers schedules and timers to the stepbridge work queue",
+        "send-to-work-queue",
+        iam.scheduler_role_statements(),
+        service="scheduler.amazonaws.com",
+    )

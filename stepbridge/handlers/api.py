@@ -1,0 +1,432 @@
+"""HTTP API Lambda (API Gateway HTTP API, payload format 2.0), routed by Powertools' ``APIGatewayHttpResolver``.
+
+Routes (DESIGN.md, "HTTP API" and "Webhooks"):
+
+* ``POST /workflows/{name}/executions`` ``{"input", "execution_id"?, "wait"?}`` -> 202 ``{"execution_id", "status"}``,
+  or with ``wait`` (seconds, 0 < wait <= 25) 200 ``{"execution_id", "status", "result"?, "error"?}`` once it ended
+* ``GET /executions/{id}`` -> 200 the execution's description
+* ``POST /events`` ``{"type", "detail", "source"?}`` -> 202 ``{"id"}``
+* ``POST /executions/{id}/cancel`` ``{"compensate"?}`` -> 200 the description
+* ``POST <webhook path>`` for each ``app.webhook(...)`` -> 200 ``{"received": true}``
+
+Errors are JSON ``{"error": <code>, "message": <text>}``. Every check runs before anything is
+started or published, so a rejected request has no effect.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import json
+import re
+import time
+import uuid
+import weakref
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import unquote
+
+import pydantic
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+
+from stepbridge.api.app import WebhookDef, WorkflowDef, check_event_type
+from stepbridge.client import ExecutionDescription
+from stepbridge.errors import (
+    ExecutionAlreadyExists,
+    ExecutionNotFound,
+    ExecutionStillRunning,
+    PayloadTooLarge,
+    ResultNotSerializable,
+    UnknownWorkflowError,
+    WorkflowDefinitionError,
+)
+from stepbridge.handlers.env import Environment, from_lambda_environment
+from stepbridge.runtime import webhooks
+from stepbridge.runtime.codec import dumps, validate_input
+from stepbridge.runtime.executions import check_execution_id, request_cancel, start_execution
+from stepbridge.runtime.limits import EVENTBRIDGE_ENTRY_BYTES
+from stepbridge.runtime.observability import flush_metrics, logger
+from stepbridge.runtime.records import SUCCEEDED, TERMINAL, Event, ExecutionRecord, iso
+
+#: Largest accepted request body: inputs and events travel through SQS, EventBridge and Lambda
+#: asynchronous invokes, each limited to 256 KB (the HTTP API itself would accept 10 MB).
+MAX_BODY_BYTES = 256 * 1024
+#: Longest ``"wait"``: API Gateway's HTTP API integration timeout is 30 s; leave room to answer.
+MAX_WAIT_SECONDS = 25.0
+#: ``source`` of events posted to ``POST /events`` without one.
+DEFAULT_EVENT_SOURCE = "stepbridge.api"
+_JSON = "application/json"
+_ROUTES = (
+    ("POST", "/workflows/<name>/executions"),
+    ("GET", "/executions/<execution_id>"),
+    ("POST", "/executions/<execution_id>/cancel"),
+    ("POST", "/events"),
+)
+
+
+class ApiError(Exception):
+    """A request error answered as ``{"error": code, "message": message}`` with ``status``."""
+
+    def __init__(self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+def _json(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(status_code=status, content_type=_JSON, body=json.dumps(payload, separators=(",", ":")),
+                    headers=dict(headers or {}))
+
+
+def _error_payload(status: int, code: str, message: str) -> dict[str, Any]:
+    return {"statusCode": status, "headers": {"Content-Type": _JSON}, "isBase64Encoded": False,
+            "body": json.dumps({"error": code, "message": message})}
+
+
+def raw_body(event: Mapping[str, Any]) -> bytes:
+    """The request body as sent (base64-decoded when ``isBase64Encoded``); ``b""`` when absent."""
+    body = event.get("body")
+    if body is None:
+        return b""
+    text = str(body)
+    if event.get("isBase64Encoded"):
+        try:
+            return base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise ApiError(400, "bad_request", "the request body is marked base64-encoded but is not") from None
+    return text.encode("utf-8")
+
+
+def _validation_message(exc: pydantic.ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:10]:
+        loc = ".".join(str(p) for p in err.get("loc", ())) or "input"
+        parts.append(f"{loc}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+#: Library errors -> (status, code); the message is the exception's text.
+_KNOWN_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
+    (UnknownWorkflowError, 404, "unknown_workflow"),
+    (ExecutionNotFound, 404, "execution_not_found"),
+    (ExecutionAlreadyExists, 409, "execution_exists"),
+    (PayloadTooLarge, 413, "payload_too_large"),
+    (ResultNotSerializable, 400, "bad_request"),
+)
+
+
+class HttpApi:
+    """The routes of one :class:`Environment`, on a Powertools ``APIGatewayHttpResolver``."""
+
+    def __init__(self, env: Environment) -> None:
+        self._env_ref = weakref.ref(env)  # cached per env: do not keep a LocalCloud alive
+        self.webhook_paths = tuple(h.path for h in env.app.webhooks)
+        self.resolver = APIGatewayHttpResolver()
+        r = self.resolver
+        r.route("/workflows/<name>/executions", method="POST")(self.start)
+        r.route("/executions/<execution_id>", method="GET")(self.describe)
+        r.route("/executions/<execution_id>/cancel", method="POST")(self.cancel)
+        r.route("/events", method="POST")(self.publish)
+        self.routes: list[tuple[str, re.Pattern[str]]] = [(m, _pattern(p)) for m, p in _ROUTES]
+        builtin = {p for _, p in _ROUTES}
+        for hook in env.app.webhooks:
+            if hook.path in builtin:
+                logger().warning("webhook path shadows a built-in route; ignored", extra={"path": hook.path})
+                continue
+            r.route(re.escape(hook.path), method="POST")(self._webhook_route(hook))
+            self.routes.append(("POST", re.compile("^" + re.escape(hook.path) + "$")))
+        r.exception_handler(ApiError)(self._api_error)
+        r.not_found(self._not_found)
+        r.exception_handler(Exception)(self._unexpected)
+
+    @property
+    def env(self) -> Environment:
+        """The environment this API serves."""
+        env = self._env_ref()
+        if env is None:  # pragma: no cover - the cache checks liveness first
+            raise RuntimeError("the environment of this HTTP API was garbage-collected")
+        return env
+
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        """Route one API Gateway event."""
+        return self.resolver.resolve(event, context)
+
+    # ---- request helpers ------------------------------------------------------------------
+
+    @property
+    def _event(self) -> Mapping[str, Any]:
+        return self.resolver.current_event.raw_event
+
+    def _body(self, *, allowed: set[str], required: bool = False) -> dict[str, Any]:
+        raw = raw_body(self._event)
+        if not raw.strip():
+            if required:
+                raise ApiError(400, "bad_request", "the request body must be a JSON object")
+            return {}
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ApiError(400, "invalid_json", f"the request body is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise ApiError(400, "bad_request", f"the request body must be a JSON object, got {type(data).__name__}")
+        unknown = sorted(set(data) - allowed)
+        if unknown:
+            raise ApiError(400, "bad_request", f"unknown field(s) {unknown}; allowed: {sorted(allowed)}")
+        return data
+
+    def _validate(self, wf: WorkflowDef, data: Any) -> None:
+        if not wf.takes_input:
+            return
+        try:
+            validate_input(data, wf.input_type)
+        except pydantic.ValidationError as exc:
+            raise ApiError(400, "invalid_input",
+                           f"the input of workflow '{wf.name}' is invalid: {_validation_message(exc)}") from None
+
+    def _record(self, execution_id: str) -> ExecutionRecord:
+        rec = self.env.store.get_execution(execution_id)
+        if rec is None:
+            raise ApiError(404, "execution_not_found", f"no execution '{execution_id}'")
+        return rec
+
+    def _wait(self, execution_id: str, seconds: float) -> None:
+        """Return when the execution ended or ``seconds`` passed (``env.waiter`` in LocalCloud)."""
+        env = self.env
+        if env.waiter is not None:
+            try:
+                env.waiter(execution_id, seconds)
+            except ExecutionStillRunning:
+                pass
+            return
+        context = self.resolver.lambda_context
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        if callable(remaining):  # never outlive the invocation
+            seconds = max(0.0, min(seconds, remaining() / 1000.0 - 1.0))
+        deadline = time.monotonic() + seconds
+        delay = 0.1
+        while True:
+            rec = env.store.get_execution(execution_id)
+            left = deadline - time.monotonic()
+            if rec is None or rec.status in TERMINAL or left <= 0:
+                return
+            time.sleep(min(delay, left))
+            delay = min(delay * 1.5, 2.0)
+
+    # ---- routes --------------------------------------------------------------------------------
+
+    def start(self, name: str) -> Response:
+        """``POST /workflows/{name}/executions``."""
+        env = self.env
+        name = unquote(name)
+        body = self._body(allowed={"input", "execution_id", "wait"})
+        wf = env.app.get_workflow(name)  # UnknownWorkflowError -> 404
+        exec_id = body.get("execution_id")
+        if exec_id is not None:
+            if not isinstance(exec_id, str):
+                raise ApiError(400, "bad_request", "execution_id must be a string")
+            try:
+                check_execution_id(exec_id)
+            except ValueError as exc:
+                raise ApiError(400, "bad_request", str(exc)) from None
+        wait = _wait_seconds(body.get("wait"))
+        data = body.get("input")
+        self._validate(wf, data)
+        record, created = start_execution(env.store, env.effects, wf.name, data, execution_id=exec_id)
+        logger().info("execution requested over HTTP",
+                      extra={"workflow": wf.name, "execution_id": record.execution_id, "new_execution": created})
+        if wait is None:
+            return _json(202, {"execution_id": record.execution_id, "status": record.status})
+        self._wait(record.execution_id, wait)
+        return _outcome(self._record(record.execution_id))
+
+    def describe(self, execution_id: str) -> Response:
+        """``GET /executions/{id}``."""
+        rec = self._record(unquote(execution_id))
+        return _json(200, ExecutionDescription.from_record(rec).to_dict())
+
+    def cancel(self, execution_id: str) -> Response:
+        """``POST /executions/{id}/cancel``."""
+        env = self.env
+        execution_id = unquote(execution_id)
+        body = self._body(allowed={"compensate"})
+        compensate = body.get("compensate", False)
+        if not isinstance(compensate, bool):
+            raise ApiError(400, "bad_request", "compensate must be true or false")
+        self._record(execution_id)
+        request_cancel(env.store, env.effects, execution_id, compensate=compensate)
+        return _json(200, ExecutionDescription.from_record(self._record(execution_id)).to_dict())
+
+    def publish(self) -> Response:
+        """``POST /events``: put an event on the app's bus."""
+        env = self.env
+        body = self._body(allowed={"type", "detail", "source"}, required=True)
+        event_type = body.get("type")
+        if not isinstance(event_type, str):
+            raise ApiError(400, "bad_request", "type must be a string (the event's detail-type)")
+        try:
+            check_event_type(event_type, where="POST /events")
+        except WorkflowDefinitionError as exc:
+            raise ApiError(400, "bad_request", str(exc)) from None
+        detail = body.get("detail")
+        detail = {} if detail is None else detail
+        if not isinstance(detail, dict):
+            raise ApiError(400, "bad_request", f"detail must be a JSON object, got {type(detail).__name__}")
+        source = body.get("source", DEFAULT_EVENT_SOURCE)
+        if not isinstance(source, str) or not 0 < len(source) <= 256 or source.startswith("aws."):
+            raise ApiError(400, "bad_request", "source must be 1-256 characters and must not start with 'aws.'")
+        size = len(event_type.encode()) + len(source.encode()) + len(dumps(detail).encode())
+        if size > EVENTBRIDGE_ENTRY_BYTES:
+            raise ApiError(413, "payload_too_large",
+                           f"the event is {size} bytes, over EventBridge's 256 KB PutEvents entry limit")
+        event_id = str(uuid.uuid4())
+        env.effects.publish([Event(event_type, detail, source=source, id=event_id, time=iso(env.effects.now()))])
+        return _json(202, {"id": event_id})
+
+    def _webhook_route(self, hook: WebhookDef) -> Callable[..., Response]:
+        def route(**_params: str) -> Response:
+            return self.webhook(hook)
+
+        return route
+
+    def webhook(self, hook: WebhookDef) -> Response:
+        """``POST <hook.path>``: verify, route by event type, start idempotently by event id."""
+        env = self.env
+        body = raw_body(self._event)
+        secret = self._secret(hook)
+        headers = {str(k): str(v) for k, v in (self._event.get("headers") or {}).items()}
+        try:
+            webhooks.verify_request(hook, headers, body, secret, env.effects.now())
+        except webhooks.SignatureError as exc:
+            logger().warning("webhook rejected", extra={"path": hook.path, "reason": str(exc)})
+            raise ApiError(401, "invalid_signature", str(exc)) from None
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ApiError(400, "invalid_json", f"the webhook payload is not valid JSON: {exc}") from None
+        if not isinstance(payload, dict):
+            raise ApiError(400, "bad_request", "the webhook payload must be a JSON object")
+        delivery = webhooks.plan_delivery(hook, payload, body)
+        if delivery is None:
+            logger().info("webhook event type not routed; ignored",
+                          extra={"path": hook.path, "event_type": webhooks.event_type(hook, payload)})
+            return _json(200, {"received": True, "ignored": True})
+        wf = env.app.get_workflow(delivery.workflow)
+        self._validate(wf, delivery.input)
+        record, created = start_execution(env.store, env.effects, wf.name, delivery.input,
+                                          execution_id=delivery.execution_id)
+        logger().info("webhook accepted", extra={"path": hook.path, "event_type": delivery.event_type,
+                                                 "execution_id": record.execution_id, "new_execution": created})
+        return _json(200, {"received": True})
+
+    def _secret(self, hook: WebhookDef) -> str:
+        if hook.secret is not None:
+            return hook.secret
+        name = str(hook.secret_param)
+        secrets = self.env.secrets or _ssm_secrets()
+        try:
+            value = secrets.get_secret(name)
+        except Exception:
+            logger().exception("could not read the webhook secret", extra={"parameter": name})
+            raise ApiError(500, "secret_unavailable",
+                           f"could not read the webhook secret parameter '{name}' from SSM Parameter Store") from None
+        if not value:
+            logger().error("webhook secret parameter missing", extra={"parameter": name, "path": hook.path})
+            raise ApiError(500, "secret_missing",
+                           f"the webhook secret parameter '{name}' does not exist in SSM Parameter Store; "
+                           "create it as a SecureString")
+        return str(value)
+
+    # ---- errors ------------------------------------------------------------------------------
+
+    def _api_error(self, exc: ApiError) -> Response:
+        return _json(exc.status, {"error": exc.code, "message": exc.message}, exc.headers)
+
+    def _not_found(self, exc: Exception) -> Response:
+        method = self.resolver.current_event.http_method.upper()
+        path = self.resolver.current_event.path
+        allowed = sorted({m for m, rx in self.routes if rx.match(path)})
+        if allowed:
+            return _json(405, {"error": "method_not_allowed", "message": f"{method} is not allowed on {path}; use "
+                               f"{', '.join(allowed)}"}, {"Allow": ", ".join(allowed)})
+        routes = [f"{m} {p.replace('<', '{').replace('>', '}')}" for m, p in _ROUTES]
+        routes += [f"POST {p}" for p in self.webhook_paths]
+        return _json(404, {"error": "not_found", "message": f"no route for {method} {path}; routes: {'; '.join(routes)}"})
+
+    def _unexpected(self, exc: Exception) -> Response:
+        for kind, status, code in _KNOWN_ERRORS:
+            if isinstance(exc, kind):
+                return _json(status, {"error": code, "message": str(exc)})
+        event = self._event
+        logger().exception("unexpected error in the HTTP API", extra={
+            "method": event.get("requestContext", {}).get("http", {}).get("method"),
+            "path": event.get("rawPath"), "request_id": event.get("requestContext", {}).get("requestId")})
+        return _json(500, {"error": "internal_error", "message": "internal error; see the function's logs"})
+
+
+def _pattern(rule: str) -> re.Pattern[str]:
+    return re.compile("^" + re.sub(r"<\w+>", "[^/]+", rule) + "$")
+
+
+def _wait_seconds(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= MAX_WAIT_SECONDS:
+        raise ApiError(400, "bad_request", f"wait must be a number of seconds > 0 and <= {MAX_WAIT_SECONDS:g} "
+                       "(API Gateway's integration timeout is 30 s); poll GET /executions/{id} for longer runs")
+    return float(value)
+
+
+def _outcome(rec: ExecutionRecord) -> Response:
+    if rec.status not in TERMINAL:
+        return _json(202, {"execution_id": rec.execution_id, "status": rec.status})
+    payload: dict[str, Any] = {"execution_id": rec.execution_id, "status": rec.status}
+    if rec.status == SUCCEEDED:
+        payload["result"] = rec.result
+    if rec.error is not None:
+        payload["error"] = rec.error
+    return _json(200, payload)
+
+
+@functools.lru_cache(maxsize=1)
+def _ssm_secrets() -> Any:
+    from stepbridge.infra.secrets import SsmSecrets
+
+    return SsmSecrets()
+
+
+_APIS: dict[int, HttpApi] = {}
+
+
+def api_for(env: Environment) -> HttpApi:
+    """The (cached) routes of ``env``; rebuilt when its app's webhooks change."""
+    api = _APIS.get(id(env))
+    if api is not None and api._env_ref() is env and api.webhook_paths == tuple(h.path for h in env.app.webhooks):
+        return api
+    for key in [k for k, a in _APIS.items() if a._env_ref() is None]:
+        del _APIS[key]
+    api = _APIS[id(env)] = HttpApi(env)
+    return api
+
+
+def handle(event: dict[str, Any], env: Environment, context: Any = None) -> dict[str, Any]:
+    """Answer one HTTP API request (payload format 2.0)."""
+    try:
+        size = len(raw_body(event))
+    except ApiError as exc:
+        return _error_payload(exc.status, exc.code, exc.message)
+    if size > MAX_BODY_BYTES:
+        return _error_payload(413, "payload_too_large",
+                              f"the request body is {size} bytes, over the {MAX_BODY_BYTES // 1024} KB limit "
+                              "(inputs and events travel through SQS, EventBridge and Lambda async invokes, "
+                              "each limited to 256 KB)")
+    response = api_for(env).resolve(event, context)
+    flush_metrics()
+    return response
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """AWS Lambda entry point."""
+    return handle(event, from_lambda_environment(), context)
