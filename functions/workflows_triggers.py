@@ -12,7 +12,7 @@ Schedule triggers (``every.Daily.at('09:00')``) are in ``workflows_scheduling.py
 other scheduled workflows.
 
 Manual triggers need no code: every workflow is startable through the app's HTTP API,
-``POST /workflows/{name}/executions`` with ``{"input": {"orderId": "o-1"}, "wait": 10}``
+``POST /workflows/{name}/executions`` with ``{"input": {"orderId": "o-1"}, "wait": 10}`` (at most 25 s)
 returns ``{"execution_id", "status", "result"}`` (the seed's ``app.post('/api/workflows/...')``).
 """
 

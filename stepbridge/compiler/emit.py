@@ -14,6 +14,9 @@ import yaml
 from stepbridge.compiler.intrinsics import GetAtt, Ref, Sub
 
 
+_SHORT_TAGS = frozenset({"!Ref", "!GetAtt", "!Sub"})
+
+
 class _Dumper(yaml.SafeDumper):
     """SafeDumper with intrinsic tags, indented block sequences and no aliases."""
 
@@ -23,6 +26,19 @@ class _Dumper(yaml.SafeDumper):
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         # Indent "- item" under its key (the usual CloudFormation style).
         super().increase_indent(flow, False)
+
+    def choose_scalar_style(self) -> str:
+        event = self.event
+        assert isinstance(event, yaml.ScalarEvent)
+        if self.analysis is None:
+            self.analysis = self.analyze_scalar(event.value)
+        analysis = self.analysis
+        if event.tag in _SHORT_TAGS and analysis.allow_block_plain and not analysis.empty and not analysis.multiline:
+            return ""  # !Ref Table, not !Ref 'Table'
+        style = str(super().choose_scalar_style())
+        if style == "'" and "'" in event.value and '"' not in event.value and "\\" not in event.value:
+            return '"'  # "step 'x'" reads better than the doubled single quotes
+        return style
 
 
 def _ref(dumper: yaml.SafeDumper, value: Ref) -> yaml.Node:

@@ -61,6 +61,7 @@ def function_unit(
     base: str,
     *,
     description: str,
+    role_description: str,
     handler: str,
     timeout: int,
     memory: int,
@@ -74,7 +75,7 @@ def function_unit(
         "UpdateReplacePolicy": "Delete",
         "Properties": {"RetentionInDays": model.options.log_retention_days},
     }
-    role = iam.role(f"{description} (stepbridge, least privilege)", base[:128], statements, service="lambda.amazonaws.com")
+    role = iam.role(role_description, base[:128], statements, service="lambda.amazonaws.com")
     props: dict[str, Any] = {}
     if extra and "FunctionName" in extra:
         props["FunctionName"] = extra.pop("FunctionName")
@@ -110,6 +111,7 @@ def orchestrator(model: AppModel) -> list[Resource]:
         model,
         naming.ORCHESTRATOR,
         description="stepbridge orchestrator: replays workflow executions woken by the work queue",
+        role_description="Least privilege for the stepbridge orchestrator",
         handler=HANDLERS[naming.ORCHESTRATOR],
         timeout=opts.orchestrator_timeout,
         memory=opts.orchestrator_memory,
@@ -125,6 +127,7 @@ def router(model: AppModel) -> list[Resource]:
         model,
         naming.ROUTER,
         description="stepbridge router: event triggers, wait_for waiters, state machines, event log",
+        role_description="Least privilege for the stepbridge router",
         handler=HANDLERS[naming.ROUTER],
         timeout=opts.router_timeout,
         memory=opts.router_memory,
@@ -152,6 +155,7 @@ def api(model: AppModel) -> list[Resource]:
         model,
         naming.API,
         description="stepbridge HTTP API: start, describe and cancel executions, send events, webhooks",
+        role_description="Least privilege for the stepbridge HTTP API function",
         handler=HANDLERS[naming.API],
         timeout=opts.api_timeout,
         memory=opts.api_memory,
@@ -176,6 +180,7 @@ def step(model: AppModel, plan: StepPlan) -> list[Resource]:
         model,
         plan.base_id,
         description=description,
+        role_description=f"Least privilege for the stepbridge step {definition.name!r}",
         handler=HANDLERS["step"],
         timeout=plan.timeout,
         memory=definition.memory,

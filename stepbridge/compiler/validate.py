@@ -156,8 +156,12 @@ def deploy_to_moto(transformed: dict[str, Any], *, stack_name: str = "stepbridge
     """Create ``transformed`` as a stack inside a fresh ``moto.mock_aws`` and read back what exists."""
     import boto3
     from moto import mock_aws
+    from moto.events.models import EventBus
 
-    with mock.patch.dict(os.environ, _FAKE_ENV), mock_aws():
+    # moto 5.2's EventBus has no physical_resource_id, so {"Ref": bus} resolves to the object
+    # instead of the bus name (CloudFormation's documented Ref value). Patched for this call only.
+    bus_ref = mock.patch.object(EventBus, "physical_resource_id", property(lambda self: self.name), create=True)
+    with mock.patch.dict(os.environ, _FAKE_ENV), bus_ref, mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=_CODE_BUCKET)
         s3.put_object(Bucket=_CODE_BUCKET, Key=_CODE_KEY, Body=_zip_bytes({"app.py": "app = None\n"}))

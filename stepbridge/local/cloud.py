@@ -255,6 +255,7 @@ class LocalCloud:
             loop_factory=VirtualTimeLoop,
             enforce_step_timeout=True,
             secrets=self.resources,
+            waiter=lambda execution_id, seconds: self.run_until_complete(execution_id, timeout=seconds),
         )
         for sched in self.app.schedules:
             self.timers.add(

@@ -72,7 +72,6 @@ class MachineRunner:
                     "state": machine.initial,
                     "context": dict(machine.context),
                     "seen": [],
-                    "rejections": [],
                     "history": [],
                 }
             )
@@ -104,7 +103,6 @@ class MachineRunner:
                 "state": transition.target,
                 "context": context,
                 "seen": ([*body.get("seen", []), event.id] if event.id else body.get("seen", []))[-_SEEN_LIMIT:],
-                "rejections": body.get("rejections", []),
                 "history": [
                     *body.get("history", []),
                     {
@@ -149,10 +147,17 @@ class MachineRunner:
         self.effects.publish(
             [Event("StateMachine.rejected", detail, source=self.app.name, time=iso(self.effects.now()))]
         )
-        if item is not None:
-            body = dict(item.body)
-            body["rejections"] = [*body.get("rejections", []), {**detail, "at": iso(self.effects.now())}][-_LOG_LIMIT:]
-            self.store.put_item(Item(item.pk, item.sk, body), if_version=item.version)
+        # Rejections are logged beside the instance, never in it: a rejected event changes nothing.
+        log_key = (instance_key(machine.name), f"{key}#rejections")
+        for _ in range(10):
+            log = self.store.get_item(*log_key)
+            entries = [*(log.body.get("rejections", []) if log else []), {**detail, "at": iso(self.effects.now())}]
+            body = {"rejections": entries[-_LOG_LIMIT:]}
+            if log is None:
+                if self.store.put_item(Item(*log_key, body, version=1), if_absent=True):
+                    break
+            elif self.store.put_item(Item(*log_key, body), if_version=log.version):
+                break
         return {"accepted": False, "state": state, "reason": reason}
 
 
@@ -161,10 +166,11 @@ def machine_state(store: Store, machine: str, key: str) -> dict[str, Any] | None
     item = store.get_item(instance_key(machine), key)
     if item is None:
         return None
+    log = store.get_item(instance_key(machine), f"{key}#rejections")
     return {
         "state": item.body["state"],
         "context": item.body.get("context", {}),
         "version": item.version,
         "history": item.body.get("history", []),
-        "rejections": item.body.get("rejections", []),
+        "rejections": log.body.get("rejections", []) if log else [],
     }

@@ -52,8 +52,13 @@ def test_user_registered_and_verified_each_start_onboarding(cloud, client):
 
 
 def test_onboarding_rejects_input_that_is_not_a_customer(cloud, client):
-    with pytest.raises(Exception):  # noqa: B017 - pydantic ValidationError or a FAILED execution
-        client.start("customer-onboarding", {"name": "no id or email"}).result()
+    h = client.start("customer-onboarding", {"name": "no id or email"})
+
+    with pytest.raises(ExecutionFailedError):
+        h.result()
+    error = client.describe(h.execution_id).error
+    assert error["type"].endswith("ValidationError")
+    assert "email" in error["message"]
     assert fakes.world.emails == []
 
 
