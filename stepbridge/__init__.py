@@ -25,6 +25,7 @@ from stepbridge.errors import (
     WorkflowDefinitionError,
 )
 from stepbridge.runtime.context import Context, Saga
+from stepbridge.runtime.stepcontext import StepContext, step_context
 
 __all__ = [
     "App",
@@ -43,10 +44,12 @@ __all__ = [
     "State",
     "StateMachine",
     "StepFailed",
+    "StepContext",
     "StepTimeout",
     "Transition",
     "UnknownWorkflowError",
     "WaitTimeout",
     "WorkflowDefinitionError",
+    "step_context",
 ]
 __version__ = "0.1.0"

@@ -14,7 +14,9 @@ from __future__ import annotations
 import copy
 import io
 import json
+import logging
 import os
+import warnings
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -152,6 +154,20 @@ _FAKE_ENV = {
 }
 
 
+@contextmanager
+def _quiet_moto() -> Iterator[None]:
+    """Silence moto's "not supported by moto's CloudFormation" warnings (expected: Scheduler, API GW v2)."""
+    log = logging.getLogger("moto")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            yield
+    finally:
+        log.setLevel(level)
+
+
 def deploy_to_moto(transformed: dict[str, Any], *, stack_name: str = "stepbridge-validate") -> MotoStack:
     """Create ``transformed`` as a stack inside a fresh ``moto.mock_aws`` and read back what exists."""
     import boto3
@@ -161,7 +177,7 @@ def deploy_to_moto(transformed: dict[str, Any], *, stack_name: str = "stepbridge
     # moto 5.2's EventBus has no physical_resource_id, so {"Ref": bus} resolves to the object
     # instead of the bus name (CloudFormation's documented Ref value). Patched for this call only.
     bus_ref = mock.patch.object(EventBus, "physical_resource_id", property(lambda self: self.name), create=True)
-    with mock.patch.dict(os.environ, _FAKE_ENV), bus_ref, mock_aws():
+    with mock.patch.dict(os.environ, _FAKE_ENV), bus_ref, _quiet_moto(), mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=_CODE_BUCKET)
         s3.put_object(Bucket=_CODE_BUCKET, Key=_CODE_KEY, Body=_zip_bytes({"app.py": "app = None\n"}))
@@ -174,7 +190,11 @@ def deploy_to_moto(transformed: dict[str, Any], *, stack_name: str = "stepbridge
         )
         status = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]["StackStatus"]
         listed = cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
-        resources = {r["LogicalResourceId"]: (r["ResourceType"], r.get("PhysicalResourceId", "")) for r in listed}
+        resources = {
+            r["LogicalResourceId"]: (r.get("ResourceType", ""), r.get("PhysicalResourceId", ""))
+            for r in listed
+            if r.get("LogicalResourceId") and r.get("PhysicalResourceId")  # moto lists skipped types bare
+        }
         skipped = sorted(set(transformed.get("Resources", {})) - set(resources))
         stack = MotoStack(stack_name, status, resources, skipped)
         _read_back(stack, transformed)
@@ -197,6 +217,9 @@ def _read_back(stack: MotoStack, transformed: dict[str, Any]) -> None:
     events = boto3.client("events", region_name=REGION)
     for _, physical in by_type.get("AWS::Events::EventBus", []):
         stack.bus = physical.split("/")[-1] if physical.startswith("arn:") else physical
+    if not stack.bus:  # moto does not always list the bus among the stack's resources
+        names = [b["Name"] for b in events.list_event_buses()["EventBuses"] if b["Name"] != "default"]
+        stack.bus = next((n for n in names if n.startswith(stack.stack_name)), "")
     rule_ids = {rid for rid, _ in by_type.get("AWS::Events::Rule", [])}
     if stack.bus:
         for rule in events.list_rules(EventBusName=stack.bus)["Rules"]:

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from stepbridge.handlers.env import Environment, from_lambda_environment
+from stepbridge.runtime.guard import InfrastructureFailure
 from stepbridge.runtime.observability import flush_metrics, logger
 from stepbridge.runtime.orchestrator import Orchestrator
 from stepbridge.runtime.records import WakeMessage
@@ -34,6 +35,12 @@ def handle(event: dict[str, Any], env: Environment) -> dict[str, Any]:
         try:
             orchestrator.handle(message)
             done.add(key)
+        except InfrastructureFailure as failure:
+            logger().warning(
+                "infrastructure failure, message will be retried",
+                extra={"execution_id": message.execution_id, "error": str(failure)},
+            )
+            failures.append({"itemIdentifier": message_id})
         except Exception:
             logger().exception("orchestration failed", extra={"execution_id": message.execution_id})
             failures.append({"itemIdentifier": message_id})

@@ -116,8 +116,11 @@ class Context:
             if isinstance(r, Exception):
                 raise r
         for r in results:
-            if isinstance(r, BaseException):
-                raise r  # Suspend (or a fatal definition error)
+            if isinstance(r, BaseException) and not isinstance(r, Suspend):
+                raise r  # infrastructure failure: abandon the invocation, it is retried
+        for r in results:
+            if isinstance(r, Suspend):
+                raise r
         return results
 
     async def map(
@@ -161,6 +164,8 @@ class Context:
                 exc = fut.exception()
                 if isinstance(exc, Suspend):
                     held += 1
+                elif exc is not None and not isinstance(exc, Exception):
+                    raise exc
                 elif exc is not None:
                     errors.append((index, exc))
                 else:

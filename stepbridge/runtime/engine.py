@@ -18,6 +18,7 @@ from stepbridge.api.app import App
 from stepbridge.errors import ExecutionCancelled, WorkflowDefinitionError
 from stepbridge.runtime.codec import content_hash, to_json_value, validate_input
 from stepbridge.runtime.context import Context
+from stepbridge.runtime.guard import guard_effects, guard_store
 from stepbridge.runtime.loops import LoopFactory, close_loop
 from stepbridge.runtime.ports import Effects, Item, Store
 from stepbridge.runtime.records import ExecutionRecord, JournalRecord, iso
@@ -69,8 +70,8 @@ def run(
     rp = Replay(
         app=app,
         execution=execution,
-        store=store,
-        effects=effects,
+        store=guard_store(store),
+        effects=guard_effects(effects),
         journal={r.key: r for r in journal},
         overrides=dict(overrides or {}),
     )

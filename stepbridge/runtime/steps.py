@@ -16,8 +16,16 @@ from typing import Any
 
 from stepbridge.api.app import StepDef
 from stepbridge.api.retry import DEFAULT_RETRY, Retry
-from stepbridge.errors import NonRetryableError, ResultNotSerializable, StepTimeout, WorkflowDefinitionError
-from stepbridge.runtime.codec import content_hash, from_json_value, return_type, to_json_value
+from stepbridge.errors import (
+    NonRetryableError,
+    PayloadTooLarge,
+    ResultNotSerializable,
+    StepTimeout,
+    WorkflowDefinitionError,
+)
+from stepbridge.runtime.codec import content_hash, dumps, from_json_value, return_type, to_json_value
+from stepbridge.runtime import stepcontext
+from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES
 from stepbridge.runtime.ports import Item
 from stepbridge.runtime.records import JournalRecord, StepInvocation, iso
 from stepbridge.runtime.replay import Replay, current_op, error_dict, rebuild_error
@@ -25,6 +33,16 @@ from stepbridge.runtime.replay import Replay, current_op, error_dict, rebuild_er
 #: Extra time a declared step gets past its timeout before the orchestrator declares it lost
 #: (Lambda stops the function at its timeout; this covers queueing of the async invoke).
 DEADLINE_GRACE_SECONDS = 60.0
+
+
+def check_result_size(op: str, data: Any) -> None:
+    """A step result must fit in one journal item (DynamoDB's 400 KB item limit)."""
+    size = len(dumps(data).encode())
+    if size > JOURNAL_PAYLOAD_BYTES:
+        raise PayloadTooLarge(
+            f"the result of step '{op}' is {size} bytes, over DynamoDB's 400 KB item limit; "
+            "store large data elsewhere (e.g. S3) and return a reference"
+        )
 
 
 def retryable(policy: Retry, err: dict[str, Any]) -> bool:
@@ -179,15 +197,18 @@ async def _inline(
             rp.suspend()
     attempt = failed + 1
     token = current_op.set(op)
+    step_token = stepcontext.enter(rp.execution_id, op, attempt)
     try:
         value = await call_function(fn, args, timeout, op=op)
         data = to_json_value(value, what=f"the result of step '{op}'")
+        check_result_size(op, data)
     except Exception as exc:
         err = error_dict(exc)
-        if isinstance(exc, ResultNotSerializable | NonRetryableError | WorkflowDefinitionError):
+        if isinstance(exc, ResultNotSerializable | NonRetryableError | WorkflowDefinitionError | PayloadTooLarge):
             err["fatal"] = True
         return _attempt_failed(rp, op, attempt, err, policy)
     finally:
+        stepcontext.leave(step_token)
         current_op.reset(token)
     return rp.record(op, "step", "result", {"result": data, "attempts": attempt})
 

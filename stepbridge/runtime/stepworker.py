@@ -12,13 +12,13 @@ from typing import Any
 from stepbridge.api.app import App
 from stepbridge.api.retry import DEFAULT_RETRY
 from stepbridge.errors import NonRetryableError, ResultNotSerializable, StepTimeout, WorkflowDefinitionError
-from stepbridge.runtime.codec import decode_args, dumps, to_json_value
-from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES
+from stepbridge.runtime import stepcontext
+from stepbridge.runtime.codec import decode_args, to_json_value
 from stepbridge.runtime.loops import LoopFactory, run_coroutine
 from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import TERMINAL, JournalRecord, StepInvocation, WakeMessage, iso
 from stepbridge.runtime.replay import current_op, error_dict
-from stepbridge.runtime.steps import call_function
+from stepbridge.runtime.steps import call_function, check_result_size
 
 
 class StepLambdaTimeout(BaseException):
@@ -52,18 +52,13 @@ class StepWorker:
             return self._report(invocation, "attempt", {"error": err, "attempt": invocation.attempt})
         timeout = step.timeout if self.enforce_timeout else None
         token = current_op.set(invocation.op)
+        step_token = stepcontext.enter(invocation.execution_id, invocation.op, invocation.attempt)
         try:
             args = decode_args(step.fn, invocation.args)
             fn = (self.overrides or {}).get(invocation.op) or (self.overrides or {}).get(step.name) or step.fn
             value = run_coroutine(call_function(fn, args, timeout, op=invocation.op), self.loop_factory)
             data = to_json_value(value, what=f"the result of step '{invocation.op}'")
-            if len(dumps(data).encode()) > JOURNAL_PAYLOAD_BYTES:
-                from stepbridge.errors import PayloadTooLarge
-
-                raise PayloadTooLarge(
-                    f"the result of step '{invocation.op}' is over DynamoDB's 400 KB item limit; "
-                    "store large data elsewhere (e.g. S3) and return a reference"
-                )
+            check_result_size(invocation.op, data)
         except StepTimeout:
             if self.enforce_timeout:
                 return "lost"  # like Lambda: killed at its timeout, reports nothing; the deadline timer notices
@@ -77,6 +72,7 @@ class StepWorker:
                 err["fatal"] = True
             return self._report(invocation, "attempt", {"error": err, "attempt": invocation.attempt})
         finally:
+            stepcontext.leave(step_token)
             current_op.reset(token)
         return self._report(invocation, "result", {"result": data, "attempts": invocation.attempt})
 

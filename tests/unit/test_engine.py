@@ -547,3 +547,56 @@ def test_progress_is_emitted_once_and_described() -> None:
         progress = [e.detail for e in cloud.events if e.detail_type == "Workflow.progress"]
         assert [(p["step"], p["total"]) for p in progress] == [(1, 2), (2, 2)]
         assert client.describe(h.execution_id).progress == {"step": 2, "total": 2, "message": None}
+
+
+def test_step_context_gives_a_stable_idempotency_key_across_attempts() -> None:
+    from stepbridge import step_context
+
+    app = App("t")
+    keys: list[tuple[str, int]] = []
+
+    @app.step(timeout=10, retry=Retry(max_attempts=3, jitter=False))
+    def charge(amount: int) -> str:
+        info = step_context()
+        keys.append((info.idempotency_key, info.attempt))
+        if info.attempt < 2:
+            raise ConnectionError("gateway hiccup")
+        return "charged"
+
+    @app.workflow("pay")
+    async def pay(ctx: Context) -> list[str]:
+        inline_key = await ctx.step("inline", lambda: step_context().idempotency_key)
+        return [await ctx.step("charge", charge, 5), inline_key, ctx.idempotency_key]
+
+    with cloud_for(app) as cloud:
+        out = cloud.client().start("pay", execution_id="ex-1").result()
+        assert out == ["charged", "ex-1:inline", "ex-1"]
+        assert keys == [("ex-1:charge", 1), ("ex-1:charge", 2)]
+
+
+def test_infrastructure_failure_is_retried_not_seen_by_workflow_code() -> None:
+    app = App("t")
+    seen: list[str] = []
+
+    @app.workflow("robust")
+    async def robust(ctx: Context) -> str:
+        try:
+            await ctx.step("a", lambda: "a")
+        except Exception as exc:  # must never see a throttling error
+            seen.append(type(exc).__name__)
+            return "compensated"
+        return "ok"
+
+    with cloud_for(app) as cloud:
+        original = cloud.store.append_journal
+        failures = {"left": 2}
+
+        def flaky_append(execution_id: str, record: Any) -> bool:
+            if failures["left"] > 0:
+                failures["left"] -= 1
+                raise RuntimeError("ProvisionedThroughputExceededException")
+            return bool(original(execution_id, record))
+
+        cloud.store.append_journal = flaky_append  # type: ignore[method-assign]
+        assert cloud.client().start("robust").result() == "ok"
+        assert seen == [] and failures["left"] == 0
