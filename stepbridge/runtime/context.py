@@ -315,6 +315,40 @@ class Context:
         handle = await self.start_child(workflow, input, execution_id=execution_id, name=name)
         return await handle.result()
 
+    # ---- versioning -----------------------------------------------------------------------
+
+    def patched(self, patch_id: str) -> bool:
+        """Guard a code change for executions already in flight (safe deploys).
+
+        Returns ``True`` for executions that reach this point under the new code, and ``False``
+        for older executions whose journal already holds operations past it::
+
+            if ctx.patched("use-new-tax-service"):
+                tax = await ctx.step("tax-v2", new_tax, order)
+            else:
+                tax = await ctx.step("tax", old_tax, order)
+
+        The answer is recorded, so every later replay of the execution sees the same value.
+        """
+        op = f"$patch:{patch_id}"
+        self._rp.requested[op] = "patch"
+        if op in self._rp.records(op):
+            return True
+        if self._rp.unconsumed_ops():
+            return False
+        self._rp.record(op, "patch", "patch", {"patch": patch_id})
+        return True
+
+    async def continue_as_new(self, input: Any = None) -> None:
+        """End this execution and start the same workflow afresh with ``input`` (bounded history).
+
+        The current execution ends SUCCEEDED with ``{"continued_as_new": <new id>}``; the new
+        execution's id is this one's with a ``~N`` generation suffix.
+        """
+        from stepbridge.runtime.engine import ContinueAsNew
+
+        raise ContinueAsNew(to_json_value(input, what="the input of continue_as_new"))
+
     # ---- compensation ---------------------------------------------------------------------
 
     def saga(self) -> Saga:

@@ -24,6 +24,15 @@ from stepbridge.runtime.ports import Effects, Item, Store
 from stepbridge.runtime.records import ExecutionRecord, JournalRecord, iso
 from stepbridge.runtime.replay import Replay, Suspend, error_dict
 
+class ContinueAsNew(BaseException):  # noqa: N818 - control flow, like Suspend
+    """Raised by ``ctx.continue_as_new``: finish this execution and start a fresh one."""
+
+    def __init__(self, payload: Any) -> None:
+        super().__init__("continue as new")
+        self.payload = payload
+
+
+CONTINUED = "continued"
 SUSPENDED = "suspended"
 SUCCEEDED = "succeeded"
 FAILED = "failed"
@@ -129,6 +138,8 @@ def _drive(coro: Any, rp: Replay, loop_factory: LoopFactory | None) -> Outcome:
         return Outcome(SUCCEEDED, result=result)
     except Suspend:
         return Outcome(SUSPENDED)
+    except ContinueAsNew as cont:
+        return Outcome(CONTINUED, result=cont.payload)
     except ExecutionCancelled as exc:
         return Outcome(CANCELLED, error=error_dict(exc))
     except WorkflowDefinitionError as exc:

@@ -16,3 +16,6 @@ SQS_MESSAGE_BYTES = 256 * 1024
 MAX_OP_NAME = 400
 #: How long received events are kept for ``wait_for`` look-back (DynamoDB TTL).
 EVENT_LOG_RETENTION_DAYS = 30
+#: Longest journal of one execution; beyond it use child workflows or ``ctx.continue_as_new``
+#: (every replay reads the whole journal, so an unbounded one would make each wake-up slower).
+MAX_JOURNAL_RECORDS = 20_000

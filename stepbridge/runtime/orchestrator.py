@@ -92,7 +92,19 @@ class Orchestrator:
         if outcome.kind == engine.SUSPENDED:
             return
         journal = list(outcome.replay.journal.values()) if outcome.replay else journal
+        if outcome.kind == engine.CONTINUED:
+            outcome = self._continue_as_new(rec, outcome.result)
         self.finish(rec, outcome, journal)
+
+    def _continue_as_new(self, rec: ExecutionRecord, payload: Any) -> engine.Outcome:
+        from stepbridge.runtime.executions import start_execution
+
+        base, _, generation = rec.execution_id.rpartition("~")
+        if not base or not generation.isdigit():
+            base, generation = rec.execution_id, "1"
+        new_id = f"{base}~{int(generation) + 1}"
+        start_execution(self.store, self.effects, rec.workflow, payload, execution_id=new_id)
+        return engine.Outcome(engine.SUCCEEDED, result={"continued_as_new": new_id})
 
     def _begin_scheduled(self, rec: ExecutionRecord) -> ExecutionRecord | None:
         now = self.effects.now()

@@ -26,7 +26,7 @@ from stepbridge.errors import (
     WorkflowDefinitionError,
 )
 from stepbridge.runtime.codec import dumps
-from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES, MAX_OP_NAME
+from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES, MAX_JOURNAL_RECORDS, MAX_OP_NAME
 from stepbridge.runtime.records import ExecutionRecord, JournalRecord, WakeMessage, iso, parse_iso
 
 if TYPE_CHECKING:
@@ -176,6 +176,13 @@ class Replay:
         When another writer recorded the same key first (duplicate delivery, racing step
         result), its record is returned instead, so everyone proceeds from the same fact.
         """
+        if len(self.journal) >= MAX_JOURNAL_RECORDS:
+            self._fatal(
+                WorkflowDefinitionError(
+                    f"execution '{self.execution_id}' reached {MAX_JOURNAL_RECORDS} journal records at '{op}'; "
+                    "split the work into child workflows or call ctx.continue_as_new(...) periodically"
+                )
+            )
         rec = JournalRecord(key=key or op, op=op, type=op_type, kind=kind, data=data, at=iso(self.now()))
         size = len(dumps(rec.to_dict()).encode())
         if size > JOURNAL_PAYLOAD_BYTES:

@@ -600,3 +600,46 @@ def test_infrastructure_failure_is_retried_not_seen_by_workflow_code() -> None:
         cloud.store.append_journal = flaky_append  # type: ignore[method-assign]
         assert cloud.client().start("robust").result() == "ok"
         assert seen == [] and failures["left"] == 0
+
+
+def test_patched_keeps_old_executions_on_the_old_path() -> None:
+    app = App("t")
+    version = {"new": False}
+
+    @app.workflow("tax")
+    async def tax(ctx: Context) -> str:
+        await ctx.step("load", lambda: 1)
+        await ctx.sleep(10)
+        if version["new"] and ctx.patched("tax-v2"):
+            return str(await ctx.step("tax-v2", lambda: "v2"))
+        return str(await ctx.step("tax", lambda: "v1"))
+
+    with cloud_for(app, eager=True) as cloud:
+        client = cloud.client()
+        old_done = client.start("tax", execution_id="old")
+        old_done.result()  # finished entirely under the old code
+        in_flight = client.start("tax", execution_id="flight")  # sleeping under the old code
+        version["new"] = True
+        cloud.advance(10)
+        assert client.describe("flight").result == "v2"  # nothing past the patch was recorded yet
+        assert client.start("tax", execution_id="fresh").result() == "v2"
+        replayed = client.describe(old_done.execution_id)
+        assert replayed.result == "v1" and in_flight.execution_id == "flight"
+
+
+def test_continue_as_new_starts_a_fresh_generation() -> None:
+    app = App("t")
+
+    @app.workflow("counter")
+    async def counter(ctx: Context, n: int) -> Any:
+        await ctx.step(f"work-{n}", lambda: n)
+        if n < 3:
+            await ctx.continue_as_new(n + 1)
+        return n
+
+    with cloud_for(app) as cloud:
+        client = cloud.client()
+        first = client.start("counter", 1, execution_id="c")
+        assert first.result() == {"continued_as_new": "c~2"}
+        assert client.result("c~2") == {"continued_as_new": "c~3"}
+        assert client.result("c~3") == 3
