@@ -83,6 +83,10 @@ class ProvisionedApp:
         resp = self.client("sqs").receive_message(QueueUrl=self.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0)
         return [json.loads(m["Body"]) for m in resp.get("Messages", [])]
 
+    def redrive(self) -> int:
+        """Move dead-lettered messages back to the work queue (receive, send, delete); returns how many."""
+        return redrive_queue(self.client("sqs"), self.dlq_url, self.config.queue_url)
+
     def queue_depth(self) -> int:
         """Approximate number of visible messages on the work queue."""
         attrs = self.client("sqs").get_queue_attributes(
@@ -195,3 +199,27 @@ def provision(
         stack=app_name,
     )
     return ProvisionedApp(config=config, region=region, dlq_url=dlq_url, rules=rules)
+
+
+def redrive_queue(sqs: Any, dlq_url: str, queue_url: str, *, max_messages: int = 10_000) -> int:
+    """Move messages from a FIFO dead-letter queue back to its source queue, keeping group ids."""
+    moved = 0
+    while moved < max_messages:
+        resp = sqs.receive_message(
+            QueueUrl=dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=60, AttributeNames=["MessageGroupId"]
+        )
+        messages = resp.get("Messages", [])
+        if not messages:
+            return moved
+        for m in messages:
+            body = json.loads(m["Body"])
+            group = m.get("Attributes", {}).get("MessageGroupId") or str(body.get("execution_id", "redrive"))
+            sqs.send_message(
+                QueueUrl=queue_url,
+                MessageBody=m["Body"],
+                MessageGroupId=group,
+                MessageDeduplicationId=f"redrive-{m['MessageId']}",
+            )
+            sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=m["ReceiptHandle"])
+            moved += 1
+    return moved

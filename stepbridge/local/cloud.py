@@ -296,6 +296,21 @@ class LocalCloud:
         """Store a secret in (moto) SSM Parameter Store, where webhooks read theirs."""
         self.resources.put_secret(name, value)
 
+    def sweep(self) -> list[str]:
+        """Run the sweeper once (as its scheduled function would) and deliver what it woke."""
+        from stepbridge.handlers import sweeper as sweeper_handler
+
+        woken: list[str] = sweeper_handler.handle({}, self.env)["woken"]
+        self.run_until_idle()
+        return woken
+
+    def redrive(self) -> int:
+        """Move dead-lettered work messages back to the work queue (``stepbridge executions redrive``)."""
+        moved: int = self.resources.redrive()
+        if self.eager:
+            self.run_until_idle()
+        return moved
+
     def dead_letters(self) -> list[dict[str, Any]]:
         """Messages that landed in the work queue's dead-letter queue."""
         letters: list[dict[str, Any]] = self.resources.dead_letters()

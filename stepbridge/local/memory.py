@@ -89,6 +89,14 @@ class MemoryResources:
         """Bodies in the dead-letter queue."""
         return list(self._dlq)
 
+    def redrive(self) -> int:
+        """Move every dead-lettered body back onto the queue; returns how many."""
+        moved = len(self._dlq)
+        for body in self._dlq:
+            self._queue.append({"body": body, "id": str(uuid.uuid4()), "receives": 0})
+        self._dlq.clear()
+        return moved
+
     def queue_depth(self) -> int:
         """Messages waiting."""
         return len(self._queue)
