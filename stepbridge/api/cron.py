@@ -103,7 +103,7 @@ def _value(token: str, fld: _Field, where: str, expr: str) -> int:
     upper = token.upper()
     if fld.names and upper in fld.names:
         return fld.names.index(upper) + fld.names_base
-    if not token.isdigit():
+    if not (token.isascii() and token.isdigit()):
         hint = f" (names: {', '.join(fld.names)})" if fld.names else ""
         raise _bad(where, expr, f"{fld.name} field: {token!r} is not a number{hint}")
     value = int(token)
@@ -120,10 +120,8 @@ def _parse_field(text: str, fld: _Field, where: str, expr: str) -> frozenset[int
         base, slash, step_text = part.partition("/")
         step = 1
         if slash:
-            if not step_text.isdigit() or not 1 <= int(step_text) <= fld.hi - fld.lo + 1:
-                raise _bad(
-                    where, expr, f"{fld.name} field: step {step_text!r} must be 1-{fld.hi - fld.lo + 1}"
-                )
+            if not (step_text.isascii() and step_text.isdigit()) or not 1 <= int(step_text) <= fld.hi - fld.lo + 1:
+                raise _bad(where, expr, f"{fld.name} field: step {step_text!r} must be 1-{fld.hi - fld.lo + 1}")
             step = int(step_text)
         if base == "*":
             start, end = fld.lo, fld.hi
@@ -232,8 +230,7 @@ def validate_timezone(tz: str, *, where: str = "schedule") -> str:
         if tz == "UTC" or not zoneinfo.available_timezones():
             return tz
         raise WorkflowDefinitionError(
-            f"{where}: unknown timezone {tz!r}; use an IANA name such as 'UTC', 'Europe/Paris' or "
-            "'America/New_York'"
+            f"{where}: unknown timezone {tz!r}; use an IANA name such as 'UTC', 'Europe/Paris' or 'America/New_York'"
         ) from None
     return tz
 
@@ -296,8 +293,7 @@ def to_scheduler_expression(expr: str, *, where: str = "schedule") -> str:
             "EventBridge Scheduler needs one of them to be '?'. Split it into two schedules, one per day field"
         )
     text = (
-        f"cron({_render(spec.minutes, 0, 59)} {_render(spec.hours, 0, 23)} {dom} "
-        f"{_render(spec.months, 1, 12)} {dow} *)"
+        f"cron({_render(spec.minutes, 0, 59)} {_render(spec.hours, 0, 23)} {dom} {_render(spec.months, 1, 12)} {dow} *)"
     )
     if len(text) > _SCHEDULER_EXPRESSION_MAX:
         raise WorkflowDefinitionError(

@@ -13,7 +13,6 @@ import yaml
 
 from stepbridge.compiler.intrinsics import GetAtt, Ref, Sub
 
-
 _SHORT_TAGS = frozenset({"!Ref", "!GetAtt", "!Sub"})
 
 
@@ -110,7 +109,7 @@ _Loader.add_multi_constructor("!", _construct_intrinsic)
 
 def load_yaml(text: str) -> dict[str, Any]:
     """Parse a CloudFormation/SAM YAML template into long-form JSON-compatible data."""
-    data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
     if not isinstance(data, dict):
         raise ValueError("a template must be a YAML mapping")
     return data

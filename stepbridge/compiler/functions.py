@@ -140,7 +140,10 @@ def api(model: AppModel) -> list[Resource]:
     opts = model.options
     events: dict[str, Any] = {}
     for event_id, method, path in API_ROUTES:
-        events[event_id] = {"Type": "HttpApi", "Properties": {"ApiId": Ref(naming.HTTP_API), "Method": method, "Path": path}}
+        events[event_id] = {
+            "Type": "HttpApi",
+            "Properties": {"ApiId": Ref(naming.HTTP_API), "Method": method, "Path": path},
+        }
     for plan in model.webhooks:
         events[plan.event_id] = {
             "Type": "HttpApi",

@@ -48,7 +48,7 @@ def _text(node: ast.expr | None) -> str:
         return node.value
     if isinstance(node, ast.JoinedStr):
         return "".join(
-            v.value if isinstance(v, ast.Constant) else "{" + ast.unparse(v.value) + "}"  # type: ignore[attr-defined]
+            str(v.value) if isinstance(v, ast.Constant) else "{" + ast.unparse(v.value) + "}"  # type: ignore[attr-defined]
             for v in node.values
         )
     return ast.unparse(node)
@@ -107,7 +107,11 @@ class _Flow:
     # ---- expressions --------------------------------------------------------------------------------
 
     def _is_ctx_call(self, node: ast.AST) -> str | None:
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+        ):
             owner, attr = node.func.value.id, node.func.attr
             if owner == self.ctx and attr in _OPS:
                 return attr
@@ -153,7 +157,7 @@ class _Flow:
                 for op in self.ops(inner, each):
                     branches += op.parallel or [op]
             if not branches:
-                return [_Op(f"gather {ast.unparse(node)[len(self.ctx) + 8:-1]}", "rect")]
+                return [_Op(f"gather {ast.unparse(node)[len(self.ctx) + 8 : -1]}", "rect")]
             return [_Op("gather", parallel=branches)]
         inner_each = each or isinstance(node, ast.ListComp | ast.GeneratorExp | ast.SetComp | ast.DictComp)
         found: list[_Op] = []
@@ -228,7 +232,7 @@ class _Flow:
             return exits
         before = len(self.op_nodes)
         body_exits = self.block(stmt.body, exits)
-        risky = [(n, None) for n in self.op_nodes[before:]] or exits
+        risky: list[Exit] = [(n, None) for n in self.op_nodes[before:]] or exits
         out = self.block(stmt.orelse, body_exits)
         for handler in stmt.handlers:
             caught = ast.unparse(handler.type) if handler.type is not None else "any error"
@@ -252,7 +256,7 @@ class _Flow:
         if saga is None:
             return self.block(stmt.body, exits)
         self.saga_names.add(saga)
-        self.lines.append(f"    subgraph saga{self.count + 1} [\"saga (compensations run in reverse on failure)\"]")
+        self.lines.append(f'    subgraph saga{self.count + 1} ["saga (compensations run in reverse on failure)"]')
         exits = self.block(stmt.body, exits)
         self.lines.append("    end")
         return exits
@@ -286,7 +290,7 @@ def workflow_mermaid(app: App, workflow: WorkflowDef) -> str:
     params = func.args.posonlyargs + func.args.args
     ctx = params[0].arg if params else "ctx"
     flow = _Flow(ctx, _resolver(fn), app)
-    exits = flow.block(func.body, [("start", None)])
+    exits: list[Exit] = flow.block(func.body, [("start", None)])
     flow.connect(exits, "finish")
     head = [
         "flowchart TD",

@@ -33,7 +33,12 @@ TABLE_ACTIONS = (
 )
 #: A declared step only records its outcome (conditional put / transaction) and reads its execution.
 STEP_TABLE_ACTIONS = ("dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
-TIMER_ACTIONS = ("scheduler:CreateSchedule", "scheduler:DeleteSchedule", "scheduler:GetSchedule", "scheduler:UpdateSchedule")
+TIMER_ACTIONS = (
+    "scheduler:CreateSchedule",
+    "scheduler:DeleteSchedule",
+    "scheduler:GetSchedule",
+    "scheduler:UpdateSchedule",
+)
 QUEUE_CONSUMER_ACTIONS = (
     "sqs:ChangeMessageVisibility",
     "sqs:DeleteMessage",
@@ -78,7 +83,9 @@ def _xray() -> Statement:
 def _table(actions: tuple[str, ...], *, index: bool) -> list[Statement]:
     out = [allow("StateTable", actions, [GetAtt(naming.TABLE, "Arn")])]
     if index:
-        out.append(allow("StateTableByWorkflowIndex", ("dynamodb:Query",), [Sub(f"${{{naming.TABLE}.Arn}}/index/by-workflow")]))
+        out.append(
+            allow("StateTableByWorkflowIndex", ("dynamodb:Query",), [Sub(f"${{{naming.TABLE}.Arn}}/index/by-workflow")])
+        )
     return out
 
 

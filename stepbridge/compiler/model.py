@@ -16,7 +16,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from stepbridge.api.app import LAMBDA_MAX_TIMEOUT, LAMBDA_MEMORY_RANGE, App, ScheduleDef, StepDef, TriggerDef, WebhookDef, check_event_type
+from stepbridge.api.app import (
+    LAMBDA_MAX_TIMEOUT,
+    LAMBDA_MEMORY_RANGE,
+    App,
+    ScheduleDef,
+    StepDef,
+    TriggerDef,
+    WebhookDef,
+    check_event_type,
+)
 from stepbridge.api.cron import to_scheduler_expression
 from stepbridge.compiler import naming
 from stepbridge.errors import CompileError, WorkflowDefinitionError
@@ -309,11 +318,21 @@ def build_model(app: App, options: CompileOptions | None = None) -> AppModel:
 
     ids = naming.LogicalIds()
     ids.reserve(
-        naming.LAYER, naming.TABLE, naming.BUS, naming.QUEUE, naming.DLQ, naming.TIMER_GROUP,
-        naming.SCHEDULER_ROLE, naming.HTTP_API, naming.CATCH_ALL_RULE, naming.CATCH_ALL_PERMISSION,
+        naming.LAYER,
+        naming.TABLE,
+        naming.BUS,
+        naming.QUEUE,
+        naming.DLQ,
+        naming.TIMER_GROUP,
+        naming.SCHEDULER_ROLE,
+        naming.HTTP_API,
+        naming.CATCH_ALL_RULE,
+        naming.CATCH_ALL_PERMISSION,
     )
     for base in (naming.ORCHESTRATOR, naming.ROUTER, naming.API):
-        ids.reserve(*(base + s for s in naming.FUNCTION_UNIT), *(f"{base}Function{s}" for s in naming.SAM_FUNCTION_DERIVED))
+        ids.reserve(
+            *(base + s for s in naming.FUNCTION_UNIT), *(f"{base}Function{s}" for s in naming.SAM_FUNCTION_DERIVED)
+        )
     ids.reserve(*(event_id for event_id, _, _ in API_ROUTES), "WorkQueueEvent")
     steps = _plan_steps(app, ids, problems)
     triggers = _plan_triggers(app, ids, problems)

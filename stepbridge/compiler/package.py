@@ -21,8 +21,15 @@ import stepbridge
 EXCLUDED = ("compiler", "local", "testing", "cli.py")
 #: Modules the runtime must not import at module level (they are not in the layer).
 FORBIDDEN_IMPORTS = (
-    "moto", "cfnlint", "samtranslator", "yaml", "pytest",
-    "stepbridge.compiler", "stepbridge.local", "stepbridge.testing", "stepbridge.cli",
+    "moto",
+    "cfnlint",
+    "samtranslator",
+    "yaml",
+    "pytest",
+    "stepbridge.compiler",
+    "stepbridge.local",
+    "stepbridge.testing",
+    "stepbridge.cli",
 )
 #: Provided by the Lambda Python runtime.
 _RUNTIME_PROVIDED = {"boto3", "botocore"}

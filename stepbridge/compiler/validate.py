@@ -38,13 +38,15 @@ _LAYER_KEY = "layer.zip"
 
 
 def _managed_policy_loader() -> Any:
-    from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
+    from samtranslator.translator.managed_policy_translator import (  # type: ignore[import-untyped]
+        ManagedPolicyLoader,
+    )
 
-    class FileManagedPolicyLoader(ManagedPolicyLoader):
+    class FileManagedPolicyLoader(ManagedPolicyLoader):  # type: ignore[misc]
         """Managed-policy names from the translator's bundled JSON instead of IAM ListPolicies."""
 
         def __init__(self) -> None:
-            import samtranslator
+            import samtranslator  # type: ignore[import-untyped]
 
             path = Path(samtranslator.__file__).parent / "internal" / "data" / "aws_managed_policies.json"
             self._policy_map: dict[str, str] | None = json.loads(path.read_text(encoding="utf-8"))["aws"]
@@ -79,7 +81,7 @@ def _region(region: str) -> Iterator[None]:
 
 def sam_transform(template: dict[str, Any], *, region: str = REGION) -> dict[str, Any]:
     """Expand the SAM template (long-form JSON) into plain CloudFormation, offline."""
-    from samtranslator.translator.transform import transform
+    from samtranslator.translator.transform import transform  # type: ignore[import-untyped]
 
     with _region(region):
         result: dict[str, Any] = transform(with_s3_code(template), {}, _managed_policy_loader())
@@ -104,7 +106,7 @@ class LintIssue:
 
 def lint(transformed: dict[str, Any], *, region: str = REGION) -> list[LintIssue]:
     """cfn-lint findings on a transformed template."""
-    from cfnlint.api import ManualArgs
+    from cfnlint.api import ManualArgs  # type: ignore[import-untyped]
     from cfnlint.api import lint as cfn_lint
 
     matches = cfn_lint(json.dumps(transformed, indent=1), config=ManualArgs(regions=[region]))
@@ -213,7 +215,7 @@ def _read_back(stack: MotoStack, transformed: dict[str, Any]) -> None:
     sqs = boto3.client("sqs", region_name=REGION)
     for logical_id, physical in by_type.get("AWS::SQS::Queue", []):
         attrs = sqs.get_queue_attributes(QueueUrl=physical, AttributeNames=["All"])["Attributes"]
-        stack.queues[logical_id] = {**attrs, "QueueUrl": physical}
+        stack.queues[logical_id] = {**{str(k): str(v) for k, v in attrs.items()}, "QueueUrl": physical}
     events = boto3.client("events", region_name=REGION)
     for _, physical in by_type.get("AWS::Events::EventBus", []):
         stack.bus = physical.split("/")[-1] if physical.startswith("arn:") else physical
@@ -224,12 +226,14 @@ def _read_back(stack: MotoStack, transformed: dict[str, Any]) -> None:
     if stack.bus:
         for rule in events.list_rules(EventBusName=stack.bus)["Rules"]:
             targets = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=stack.bus)["Targets"]
-            logical = next((rid for rid in rule_ids if stack.resources[rid][1] in (rule["Name"], rule["Arn"])), rule["Name"])
+            logical = next(
+                (rid for rid in rule_ids if stack.resources[rid][1] in (rule["Name"], rule["Arn"])), rule["Name"]
+            )
             stack.rules[logical] = {"pattern": json.loads(rule.get("EventPattern", "{}")), "targets": targets}
     lam = boto3.client("lambda", region_name=REGION)
     for logical_id, physical in by_type.get("AWS::Lambda::Function", []):
         stack.functions[logical_id] = dict(lam.get_function_configuration(FunctionName=physical))
-    stack.mappings = list(lam.list_event_source_mappings()["EventSourceMappings"])
+    stack.mappings = [dict(m) for m in lam.list_event_source_mappings()["EventSourceMappings"]]
 
 
 def check_wiring(stack: MotoStack) -> list[str]:
@@ -264,7 +268,8 @@ def check_wiring(stack: MotoStack) -> list[str]:
         problems.append("the router's catch-all rule is missing")
     orch_arn = fn_arns.get(f"{naming.ORCHESTRATOR}Function")
     wired = [
-        m for m in stack.mappings
+        m
+        for m in stack.mappings
         if m.get("EventSourceArn") == queue.get("QueueArn") and m.get("FunctionArn") == orch_arn
     ]
     if not wired:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import functools
 import json
 import re
@@ -57,6 +58,7 @@ MAX_WAIT_SECONDS = 25.0
 #: ``source`` of events posted to ``POST /events`` without one.
 DEFAULT_EVENT_SOURCE = "stepbridge.api"
 _JSON = "application/json"
+Reply = Response[str]
 _ROUTES = (
     ("POST", "/workflows/<name>/executions"),
     ("GET", "/executions/<execution_id>"),
@@ -76,7 +78,7 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
 
-def _json(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
+def _json(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Reply:
     return Response(status_code=status, content_type=_JSON, body=json.dumps(payload, separators=(",", ":")),
                     headers=dict(headers or {}))
 
@@ -196,10 +198,8 @@ class HttpApi:
         """Return when the execution ended or ``seconds`` passed (``env.waiter`` in LocalCloud)."""
         env = self.env
         if env.waiter is not None:
-            try:
+            with contextlib.suppress(ExecutionStillRunning):  # the reply then says RUNNING
                 env.waiter(execution_id, seconds)
-            except ExecutionStillRunning:
-                pass
             return
         context = self.resolver.lambda_context
         remaining = getattr(context, "get_remaining_time_in_millis", None)
@@ -217,7 +217,7 @@ class HttpApi:
 
     # ---- routes --------------------------------------------------------------------------------
 
-    def start(self, name: str) -> Response:
+    def start(self, name: str) -> Reply:
         """``POST /workflows/{name}/executions``."""
         env = self.env
         name = unquote(name)
@@ -242,12 +242,12 @@ class HttpApi:
         self._wait(record.execution_id, wait)
         return _outcome(self._record(record.execution_id))
 
-    def describe(self, execution_id: str) -> Response:
+    def describe(self, execution_id: str) -> Reply:
         """``GET /executions/{id}``."""
         rec = self._record(unquote(execution_id))
         return _json(200, ExecutionDescription.from_record(rec).to_dict())
 
-    def cancel(self, execution_id: str) -> Response:
+    def cancel(self, execution_id: str) -> Reply:
         """``POST /executions/{id}/cancel``."""
         env = self.env
         execution_id = unquote(execution_id)
@@ -259,7 +259,7 @@ class HttpApi:
         request_cancel(env.store, env.effects, execution_id, compensate=compensate)
         return _json(200, ExecutionDescription.from_record(self._record(execution_id)).to_dict())
 
-    def publish(self) -> Response:
+    def publish(self) -> Reply:
         """``POST /events``: put an event on the app's bus."""
         env = self.env
         body = self._body(allowed={"type", "detail", "source"}, required=True)
@@ -285,13 +285,13 @@ class HttpApi:
         env.effects.publish([Event(event_type, detail, source=source, id=event_id, time=iso(env.effects.now()))])
         return _json(202, {"id": event_id})
 
-    def _webhook_route(self, hook: WebhookDef) -> Callable[..., Response]:
-        def route(**_params: str) -> Response:
+    def _webhook_route(self, hook: WebhookDef) -> Callable[..., Reply]:
+        def route(**_params: str) -> Reply:
             return self.webhook(hook)
 
         return route
 
-    def webhook(self, hook: WebhookDef) -> Response:
+    def webhook(self, hook: WebhookDef) -> Reply:
         """``POST <hook.path>``: verify, route by event type, start idempotently by event id."""
         env = self.env
         body = raw_body(self._event)
@@ -341,10 +341,10 @@ class HttpApi:
 
     # ---- errors ------------------------------------------------------------------------------
 
-    def _api_error(self, exc: ApiError) -> Response:
+    def _api_error(self, exc: ApiError) -> Reply:
         return _json(exc.status, {"error": exc.code, "message": exc.message}, exc.headers)
 
-    def _not_found(self, exc: Exception) -> Response:
+    def _not_found(self, exc: Exception) -> Reply:
         method = self.resolver.current_event.http_method.upper()
         path = self.resolver.current_event.path
         allowed = sorted({m for m, rx in self.routes if rx.match(path)})
@@ -353,9 +353,10 @@ class HttpApi:
                                f"{', '.join(allowed)}"}, {"Allow": ", ".join(allowed)})
         routes = [f"{m} {p.replace('<', '{').replace('>', '}')}" for m, p in _ROUTES]
         routes += [f"POST {p}" for p in self.webhook_paths]
-        return _json(404, {"error": "not_found", "message": f"no route for {method} {path}; routes: {'; '.join(routes)}"})
+        message = f"no route for {method} {path}; routes: {'; '.join(routes)}"
+        return _json(404, {"error": "not_found", "message": message})
 
-    def _unexpected(self, exc: Exception) -> Response:
+    def _unexpected(self, exc: Exception) -> Reply:
         for kind, status, code in _KNOWN_ERRORS:
             if isinstance(exc, kind):
                 return _json(status, {"error": code, "message": str(exc)})
@@ -379,7 +380,7 @@ def _wait_seconds(value: Any) -> float | None:
     return float(value)
 
 
-def _outcome(rec: ExecutionRecord) -> Response:
+def _outcome(rec: ExecutionRecord) -> Reply:
     if rec.status not in TERMINAL:
         return _json(202, {"execution_id": rec.execution_id, "status": rec.status})
     payload: dict[str, Any] = {"execution_id": rec.execution_id, "status": rec.status}

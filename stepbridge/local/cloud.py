@@ -196,6 +196,8 @@ class LocalCloud:
         self.max_deliveries = max_deliveries
         self.calls: dict[str, int] = _Counter()
         self.crashes: dict[str, int] = _Counter()
+        self.failed_deliveries: list[dict[str, Any]] = []
+        self._retries: dict[str, int] = _Counter()
         self.mocks: dict[str, MockStep] = {}
         self._step_queue: deque[StepInvocation] = deque()
         self._event_queue: deque[dict[str, Any]] = deque()
@@ -346,12 +348,16 @@ class LocalCloud:
                 except Crash:
                     self.crashes["router"] += 1
                     self._event_queue.append(delivery)  # EventBridge retries the delivery
+                except Exception as exc:
+                    self._delivery_failed("router", delivery, exc)
             elif self._step_queue:
                 invocation = self._step_queue.popleft()
                 try:
                     step_handler.handle(invocation.to_dict(), self.env)
                 except Crash:
                     self.crashes["step"] += 1  # lost, as async invokes with retries off are
+                except Exception as exc:
+                    self._delivery_failed("step", invocation.to_dict(), exc)
             elif self._drain_queue():
                 pass
             elif (timer := self.timers.pop_due(self.clock.now())) is not None:
@@ -359,6 +365,15 @@ class LocalCloud:
             else:
                 return delivered
             delivered += 1
+
+    def _delivery_failed(self, target: str, payload: dict[str, Any], exc: Exception) -> None:
+        """A handler raised: Lambda's asynchronous invoke retries twice, then drops (kept in ``failed_deliveries``)."""
+        key = json.dumps(payload, sort_keys=True, default=str)
+        self._retries[key] += 1
+        if target == "router" and self._retries[key] <= 2:
+            self._event_queue.append(payload)
+            return
+        self.failed_deliveries.append({"target": target, "payload": payload, "error": f"{type(exc).__name__}: {exc}"})
 
     def _drain_queue(self) -> bool:
         records = self.resources.receive()

@@ -44,8 +44,8 @@ def _query(path: str, query: Mapping[str, str | Sequence[str]] | None) -> tuple[
     for part in filter(None, raw_query.split("&")):
         key, _, value = part.partition("=")
         pairs.append((unquote(key), unquote(value)))
-    for key, value in (query or {}).items():
-        values = [value] if isinstance(value, str) else list(value)
+    for key, given in (query or {}).items():
+        values = [given] if isinstance(given, str) else list(given)
         pairs.extend((key, str(v)) for v in values)
     return raw_path or "/", pairs
 

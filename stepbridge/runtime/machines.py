@@ -85,20 +85,26 @@ class MachineRunner:
                 return self._reject(
                     binding, key, item, event, f"no transition '{machine_event}' from state '{current}'"
                 )
-            if transition.guard is not None and not self._call(transition.guard, context, hook_event):
+            try:
+                if transition.guard is not None and not self._call(transition.guard, context, hook_event):
+                    return self._reject(
+                        binding, key, item, event, f"guard of '{machine_event}' from '{current}' returned false"
+                    )
+                if state.exit is not None:
+                    self._call(state.exit, context, hook_event)
+                if transition.action is not None:
+                    returned = self._call(transition.action, context, hook_event)
+                    if isinstance(returned, dict):
+                        context = {**context, **returned}
+                if machine.states[transition.target].entry is not None:
+                    entry_result = self._call(machine.states[transition.target].entry, context, hook_event)
+                    if isinstance(entry_result, dict):
+                        context = {**context, **entry_result}
+            except Exception as exc:  # a failing hook rejects the event; the instance is left as it was
                 return self._reject(
-                    binding, key, item, event, f"guard of '{machine_event}' from '{current}' returned false"
+                    binding, key, item, event,
+                    f"'{machine_event}' from '{current}' failed in a hook: {type(exc).__name__}: {exc}",
                 )
-            if state.exit is not None:
-                self._call(state.exit, context, hook_event)
-            if transition.action is not None:
-                returned = self._call(transition.action, context, hook_event)
-                if isinstance(returned, dict):
-                    context = {**context, **returned}
-            if machine.states[transition.target].entry is not None:
-                entry_result = self._call(machine.states[transition.target].entry, context, hook_event)
-                if isinstance(entry_result, dict):
-                    context = {**context, **entry_result}
             new_body = {
                 "state": transition.target,
                 "context": context,

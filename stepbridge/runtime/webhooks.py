@@ -245,7 +245,8 @@ def plan_delivery(hook: WebhookDef, payload: Any, body: bytes) -> Delivery | Non
     workflow = route(hook, payload)
     if workflow is None:
         return None
-    return Delivery(workflow, workflow_input(hook, payload), execution_id(hook, payload, body), event_type(hook, payload))
+    return Delivery(workflow=workflow, input=workflow_input(hook, payload),
+                    execution_id=execution_id(hook, payload, body), event_type=event_type(hook, payload))
 
 
 __all__ = [

@@ -44,7 +44,9 @@ async def process_payment(ctx, order: dict) -> dict:
     approval = await ctx.wait_for("Approval.decided", match={"orderId": order["id"]}, timeout=timedelta(hours=48))
     for item in order["items"]:
         await ctx.step(f"ship-{item['sku']}", reserve, [item])
-    a, b = await ctx.gather(ctx.step("email", send_email, order["email"], "done"), ctx.child(fulfill_order, order))
+    _email, _fulfilled = await ctx.gather(
+        ctx.step("email", send_email, order["email"], "done"), ctx.child(fulfill_order, order)
+    )
     return {"success": True, "payment": payment, "approval": approval}
 
 
