@@ -17,9 +17,8 @@ import re
 import typing
 from typing import Any, Protocol, TypeVar
 
-from pydantic import BaseModel
-
 import fakes
+from pydantic import BaseModel
 
 M = TypeVar("M", bound=BaseModel)
 

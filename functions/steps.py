@@ -19,6 +19,7 @@ import ai
 import fakes
 from appdef import app
 from models import BlogPost, Order, Payment, PaymentRequest, Shipment
+
 from stepbridge import Retry
 
 
@@ -40,12 +41,6 @@ def create_shipment(order: Order, payment_id: str | None = None) -> Shipment:
 def send_email(to: str, template: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
     """Send a templated email; the mail API throttles, so it gets 5 attempts."""
     return fakes.email.send(to, template, data or {})
-
-
-@app.step(timeout=30, memory=256, retry=Retry(max_attempts=2, backoff="fixed", initial_delay=5.0))
-async def slow_operation(data: dict[str, Any]) -> dict[str, Any]:
-    """An operation that can hang: its Lambda is stopped at 30 s and the attempt counts as a ``StepTimeout``."""
-    return await fakes.compute.slow(data)
 
 
 @app.step(timeout=120, memory=512, retry=Retry(max_attempts=2, backoff="exponential", initial_delay=5.0))

@@ -21,8 +21,9 @@ from typing import Any
 import fakes
 from appdef import SUCCESS_TEAM_EMAIL, app
 from models import Campaign, Customer, FulfillmentRequest, Lead, Order, PaymentRequest
-from stepbridge import Context
 from steps import charge_payment, create_shipment, send_email
+
+from stepbridge import Context
 
 # ---- 1. Sequential ----------------------------------------------------------------------------
 

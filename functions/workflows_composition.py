@@ -27,6 +27,7 @@ from typing import Any
 import fakes
 from appdef import app
 from models import ApprovalItem, Lead
+
 from stepbridge import Context
 
 # ---- sub-workflows ----------------------------------------------------------------------------
@@ -77,7 +78,12 @@ def create_approval_workflow(
     async def approval(ctx: Context, item: ApprovalItem) -> dict[str, Any]:
         request = await ctx.step(
             "request-approval",
-            lambda: {"entity": entity, "itemId": item.id, "item": item.wire(), "approvers": fakes.directory.approvers(entity)},
+            lambda: {
+                "entity": entity,
+                "itemId": item.id,
+                "item": item.wire(),
+                "approvers": fakes.directory.approvers(entity),
+            },
         )
         await ctx.send("Approval.requested", request)
 

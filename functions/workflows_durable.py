@@ -19,8 +19,9 @@ from typing import Any
 import fakes
 from appdef import app
 from models import Dataset, Order, PaymentRequest
-from stepbridge import Context, Retry
 from steps import charge_payment, create_shipment, send_email
+
+from stepbridge import Context, Retry
 
 
 @app.workflow("long-running")

@@ -18,8 +18,8 @@ from typing import Any
 
 import fakes
 from appdef import app
+
 from stepbridge import Context, Retry
-from steps import slow_operation
 
 
 @app.workflow("api-call")
@@ -45,6 +45,9 @@ async def resilient(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
 
 @app.workflow("timed")
 async def timed(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
-    """Run the slow operation with a 30 s timeout; past it the attempt fails with ``StepTimeout``
-    (retried once by the step's policy), after which the execution fails with ``StepTimeout``."""
-    return await ctx.step("slow-operation", slow_operation, data, timeout=30)
+    """Run the slow operation with a 30 s timeout per attempt. An attempt past it fails with
+    ``StepTimeout``; the default policy tries 3 times, then the execution fails with ``StepTimeout``.
+
+    (For a declared step the hard bound is its own ``@app.step(timeout=...)``: that is the
+    Lambda function's timeout.)"""
+    return await ctx.step("slow-operation", fakes.compute.slow, data, timeout=30)

@@ -23,8 +23,9 @@ from typing import Any
 import fakes
 from appdef import app
 from models import Document, Expense
-from stepbridge import Context, WaitTimeout
 from steps import send_email
+
+from stepbridge import Context, WaitTimeout
 
 APPROVAL_WAIT = timedelta(hours=48)
 VP_THRESHOLD = 1000
@@ -75,13 +76,17 @@ async def expense_approval(ctx: Context, expense: Expense) -> dict[str, Any]:
     # Process payment.
     await ctx.step("approve", lambda: fakes.db.upsert("expenses", expense.id, status="approved"))
     await ctx.send("Expense.approved", {"expenseId": expense.id})
-    await ctx.send("Payment.process", {"recipient": expense.employee, "amount": expense.amount, "expenseId": expense.id})
+    await ctx.send(
+        "Payment.process", {"recipient": expense.employee, "amount": expense.amount, "expenseId": expense.id}
+    )
     return {"status": "approved", "expenseId": expense.id}
 
 
 async def _reject(ctx: Context, expense: Expense, step: str, *, by: str, timed_out: bool) -> dict[str, Any]:
     reason = "no decision within 48 hours" if timed_out else "rejected"
-    await ctx.step(step, lambda: fakes.db.upsert("expenses", expense.id, status="rejected", rejectedBy=by, reason=reason))
+    await ctx.step(
+        step, lambda: fakes.db.upsert("expenses", expense.id, status="rejected", rejectedBy=by, reason=reason)
+    )
     await ctx.send("Expense.rejected", {"expenseId": expense.id, "by": by, "reason": reason})
     return {"status": "rejected", "expenseId": expense.id, "by": by, "reason": reason}
 

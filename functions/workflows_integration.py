@@ -20,8 +20,9 @@ from typing import Any
 import fakes
 from appdef import app
 from models import BlogPost, Lead, NewUser
-from stepbridge import Context, Retry
 from steps import generate_content
+
+from stepbridge import Context, Retry
 
 
 @app.workflow("integration")
@@ -52,7 +53,9 @@ async def database(ctx: Context, user: NewUser) -> dict[str, Any]:
     created = await ctx.step("create-user", lambda: fakes.db.insert("users", {"id": user_id, **user.wire()}))
     await ctx.step(
         "create-profile",
-        lambda: fakes.db.insert("profiles", {"id": f"profile-{user_id}", "user": created["id"], "bio": "", "avatar": None}),
+        lambda: fakes.db.insert(
+            "profiles", {"id": f"profile-{user_id}", "user": created["id"], "bio": "", "avatar": None}
+        ),
     )
     return created
 

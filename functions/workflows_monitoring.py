@@ -17,6 +17,7 @@ from typing import Any
 
 import fakes
 from appdef import app
+
 from stepbridge import Context
 
 TRACKED_STAGES = ("validate", "transform", "enrich", "store", "publish")

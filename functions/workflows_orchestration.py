@@ -25,9 +25,10 @@ from typing import Any
 import fakes
 from appdef import app
 from models import Order, OrderItem, PaymentRequest, Reservation
+from steps import send_email
+
 from stepbridge import Context
 from stepbridge.errors import ChildFailed
-from steps import send_email
 
 
 class PaymentFailed(Exception):

@@ -19,6 +19,7 @@ from typing import Any
 
 import fakes
 from appdef import app
+
 from stepbridge import Context
 from stepbridge.errors import CircuitOpenError
 from stepbridge.patterns import Bulkhead, CircuitBreaker

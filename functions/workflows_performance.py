@@ -22,6 +22,7 @@ from typing import Any
 import fakes
 from appdef import app
 from models import EntityUpdate
+
 from stepbridge import Context
 
 OPERATIONS = 100

@@ -24,8 +24,9 @@ from typing import Any
 import fakes
 from appdef import app
 from models import Cart, CartReminder, ScheduledRun
-from stepbridge import Context, Retry
 from steps import send_email
+
+from stepbridge import Context, Retry
 
 SESSION_RETENTION = timedelta(days=30)
 
@@ -139,7 +140,9 @@ async def cart_reminder(ctx: Context, reminder: CartReminder) -> dict[str, Any]:
 async def cart_abandoned(ctx: Context, cart: Cart) -> dict[str, Any]:
     """First reminder 1 hour after abandonment, second 24 hours after (skipped once bought)."""
     abandoned_at = ctx.now()
-    first = await schedule_workflow(ctx, cart_reminder, abandoned_at + timedelta(hours=1), CartReminder(cart=cart, attempt=1))
+    first = await schedule_workflow(
+        ctx, cart_reminder, abandoned_at + timedelta(hours=1), CartReminder(cart=cart, attempt=1)
+    )
     if not first["sent"]:
         return {"cartId": cart.id, "reminders": [first]}
     second = await schedule_workflow(

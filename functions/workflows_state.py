@@ -31,6 +31,7 @@ from typing import Any
 import fakes
 from appdef import app
 from models import Order
+
 from stepbridge import Context, State, StateMachine, Transition
 
 RETURN_WINDOW = timedelta(days=30)
@@ -145,7 +146,9 @@ class InvalidTransition(Exception):
 
 def call_hook(hook: Any, context: dict[str, Any], event: dict[str, Any]) -> Any:
     """Call a hook with ``(context)`` or ``(context, event)``, as the engine does."""
-    params = [p for p in inspect.signature(hook).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    params = [
+        p for p in inspect.signature(hook).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
     return hook(dict(context), event) if len(params) >= 2 else hook(dict(context))
 
 

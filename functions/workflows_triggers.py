@@ -23,8 +23,9 @@ from typing import Any
 import fakes
 from appdef import app
 from models import RefundRequest
-from stepbridge import Context
 from workflows_basic import customer_onboarding, fulfill_order
+
+from stepbridge import Context
 
 # ---- event triggers -----------------------------------------------------------------------------
 
@@ -44,7 +45,9 @@ async def process_refund(ctx: Context, request: RefundRequest) -> dict[str, Any]
         return {"refunded": False, "orderId": request.order_id, "reason": "no payment for this order"}
     refund = await ctx.step("refund-payment", fakes.payments.refund, payment["id"], request.reason)
     await ctx.step("update-order", lambda: fakes.db.upsert("orders", request.order_id, status="refunded"))
-    await ctx.send("Order.refunded", {"orderId": request.order_id, "refundId": refund["id"], "amount": refund["amount"]})
+    await ctx.send(
+        "Order.refunded", {"orderId": request.order_id, "refundId": refund["id"], "amount": refund["amount"]}
+    )
     return {"refunded": True, "orderId": request.order_id, "refund": refund}
 
 

@@ -132,7 +132,7 @@ class _Flow:
         if kind == "map":
             fn = ast.unparse(args[2]) if len(args) > 2 else "?"
             over = ast.unparse(args[1]) if len(args) > 1 else "?"
-            return _Op(f"map {_text(first)}-i: {fn} over {over}", "declared")
+            return _Op(f"map {_text(first)}-0..n: {fn} over {over}", "declared")
         if kind == "wait_for":
             timeout = any(k.arg == "timeout" for k in call.keywords)
             return _Op(f"wait_for {_text(first)}{' (timeout)' if timeout else ''}{suffix}", "wait")

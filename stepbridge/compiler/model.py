@@ -207,7 +207,8 @@ def _plan_steps(app: App, ids: naming.LogicalIds, problems: _Problems) -> list[S
                 f"'<stack>-{part}'; rename one of them"
             )
         by_function[part] = name
-        base = ids.allocate("Step", name, naming.FUNCTION_UNIT + naming.SAM_FUNCTION_DERIVED)
+        derived = tuple(f"Function{s}" for s in naming.SAM_FUNCTION_DERIVED)
+        base = ids.allocate("Step", name, naming.FUNCTION_UNIT + derived)
         plans.append(StepPlan(step, base, part, math.ceil(step.timeout)))
     return plans
 
@@ -226,7 +227,10 @@ def _plan_triggers(app: App, ids: naming.LogicalIds, problems: _Problems) -> lis
                 problems.add(f"{where}: filter must be a mapping (an EventBridge content filter on 'detail')")
             else:
                 _check_filter(trig.filter, "detail", where, problems)
-                pattern["detail"] = json.loads(json.dumps(trig.filter))
+                try:
+                    pattern["detail"] = json.loads(json.dumps(trig.filter))
+                except (TypeError, ValueError) as exc:
+                    problems.add(f"{where}: filter is not JSON ({exc})")
         if any(c in trig.name for c in "<>"):
             problems.add(f"{where}: trigger names must not contain '<' or '>' (EventBridge input templates)")
         template = '{"trigger": ' + json.dumps(trig.name) + ', "event": <aws.events.event>}'
@@ -264,7 +268,7 @@ def _plan_webhooks(app: App, ids: naming.LogicalIds, problems: _Problems) -> lis
             problems.add(f"{where}: the path must be '/segment/...' with URL-safe characters and no empty segment")
         if hook.path in builtin or hook.path.startswith(("/executions/", "/workflows/")):
             problems.add(f"{where}: the path clashes with the built-in API routes {sorted(builtin)}")
-        event_id = ids.allocate("Webhook", hook.path, ("", "Permission"))
+        event_id = ids.allocate("Webhook", hook.path)
         plans.append(WebhookPlan(hook, event_id))
     return plans
 
@@ -333,7 +337,7 @@ def build_model(app: App, options: CompileOptions | None = None) -> AppModel:
         ids.reserve(
             *(base + s for s in naming.FUNCTION_UNIT), *(f"{base}Function{s}" for s in naming.SAM_FUNCTION_DERIVED)
         )
-    ids.reserve(*(event_id for event_id, _, _ in API_ROUTES), "WorkQueueEvent")
+    ids.reserve(*(event_id for event_id, _, _ in API_ROUTES))
     steps = _plan_steps(app, ids, problems)
     triggers = _plan_triggers(app, ids, problems)
     schedules = _plan_schedules(app, ids, problems)
@@ -341,7 +345,9 @@ def build_model(app: App, options: CompileOptions | None = None) -> AppModel:
     stack = opts.stack_name or app.name
     max_stack = _check_stack(steps, stack, problems)
 
-    resources = 16 + 4 * len(steps) + 2 * len(triggers) + len(schedules) + 2 * len(webhooks)
+    # After the SAM transform: 25 fixed resources; per step a log group, role, function and
+    # EventInvokeConfig; per trigger a rule and a permission; per webhook a permission.
+    resources = 25 + 4 * len(steps) + 2 * len(triggers) + len(schedules) + len(webhooks)
     if resources > _MAX_RESOURCES:
         problems.add(
             f"the template would hold about {resources} resources, above CloudFormation's {_MAX_RESOURCES}; "

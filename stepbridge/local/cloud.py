@@ -215,7 +215,17 @@ class LocalCloud:
         self.stop()
 
     def start(self) -> None:
-        """Start moto and create the app's resources (``with LocalCloud(app)`` does this)."""
+        """Start moto and create the app's resources (``with LocalCloud(app)`` does this).
+
+        With the moto backend one LocalCloud runs at a time per process (moto's state is global).
+        """
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
         from stepbridge.api.cron import next_fire, to_scheduler_expression
         from stepbridge.infra.provision import RuleSpec
 

@@ -34,7 +34,8 @@ INVOICE = {"id": "inv-1", "amount": 420.0, "description": "Cloud bill", "vendor"
 
 
 def _decide(client, entity, item_id, approved, approver="cfo@acme.example"):
-    client.send_event("Approval.decided", {"entity": entity, "itemId": item_id, "approved": approved, "approver": approver})
+    detail = {"entity": entity, "itemId": item_id, "approved": approved, "approver": approver}
+    client.send_event("Approval.decided", detail)
 
 
 def test_invoice_approval_asks_the_approvers_and_waits(cloud, client):

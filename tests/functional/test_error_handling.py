@@ -76,4 +76,5 @@ def test_timed_fails_with_step_timeout_past_30_seconds(cloud, client):
     error = client.describe(h.execution_id).error
     assert error["type"].endswith("StepTimeout")
     assert "slow-operation" in error["message"]
-    assert fakes.world.calls["compute.slow"] == 2  # the declared step's Retry(max_attempts=2)
+    assert fakes.world.calls["compute.slow"] == 3  # the default policy: 3 attempts, each cut at 30 s
+    assert len(journal(client, h.execution_id, "Step.attempt_failed", "slow-operation")) == 2

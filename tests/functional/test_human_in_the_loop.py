@@ -28,7 +28,8 @@ def decide(client, approver: str, decision: str, expense_id: str = "exp-1") -> N
 def test_small_expense_needs_only_the_manager(cloud, client):
     h = client.start("expense-approval", expense(400))
     assert client.describe(h.execution_id).status == "RUNNING"
-    assert only(emitted(cloud, "Expense.submitted")) == {"expenseId": "exp-1", "amount": 400.0, "submittedBy": "eve@acme.example"}
+    submitted = only(emitted(cloud, "Expense.submitted"))
+    assert submitted == {"expenseId": "exp-1", "amount": 400.0, "submittedBy": "eve@acme.example"}
 
     cloud.advance(timedelta(hours=5))
     decide(client, MANAGER, "approve")
@@ -37,7 +38,8 @@ def test_small_expense_needs_only_the_manager(cloud, client):
     assert h.result() == {"status": "approved", "expenseId": "exp-1"}
     assert emitted(cloud, "Approval.requested") == []  # no VP step
     assert only(emitted(cloud, "Expense.approved")) == {"expenseId": "exp-1"}
-    assert only(emitted(cloud, "Payment.process")) == {"recipient": "eve@acme.example", "amount": 400.0, "expenseId": "exp-1"}
+    payment = only(emitted(cloud, "Payment.process"))
+    assert payment == {"recipient": "eve@acme.example", "amount": 400.0, "expenseId": "exp-1"}
     assert fakes.db.get("expenses", "exp-1")["status"] == "approved"
 
 
@@ -90,7 +92,9 @@ def test_no_manager_decision_in_48_hours_rejects(cloud, client):
     cloud.advance(timedelta(hours=2))  # 49 hours in
 
     assert client.describe(h.execution_id).status == "SUCCEEDED"
-    assert h.result() == {"status": "rejected", "expenseId": "exp-1", "by": MANAGER, "reason": "no decision within 48 hours"}
+    assert h.result() == {
+        "status": "rejected", "expenseId": "exp-1", "by": MANAGER, "reason": "no decision within 48 hours",
+    }
     assert fakes.db.get("expenses", "exp-1")["status"] == "rejected"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fakes
 import pytest
 from example_data import emitted, only
 

@@ -42,7 +42,8 @@ def test_children_are_started_and_linked_to_the_parent(cloud, client):
         assert child.status == "SUCCEEDED", workflow
     reservations = only(executions(client, "reserve-inventory")).result
     assert [(r["productId"], r["quantity"]) for r in reservations] == [("product-1", 2), ("product-2", 1)]
-    assert only(executions(client, "process-payment")).input == {"orderId": "o-1", "amount": 109.97, "customerEmail": None}
+    payment_input = only(executions(client, "process-payment")).input
+    assert payment_input == {"orderId": "o-1", "amount": 109.97, "customerEmail": None}
 
 
 def test_declined_payment_releases_the_reservation_and_fails(cloud, client):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import fakes
+import workflows_patterns
 
 
 def lookup(client, account_id="acc-1"):
@@ -65,3 +66,11 @@ def test_bulkhead_renders_every_report(cloud, client):
     assert sorted(r["title"] for r in results) == ["Q1", "Q2", "Q3", "Q4"]
     assert len(fakes.world.renders) == 4
     assert fakes.world.max_in_flight["compute.render_report"] <= 2
+    assert workflows_patterns.renderer_bulkhead.holders(cloud.store) == {}  # every slot given back
+
+
+def test_a_failed_render_gives_its_slot_back(cloud, client):
+    cloud.mock_step("render", RuntimeError("renderer crashed"))
+    client.start("render-report", {"title": "broken"})
+
+    assert workflows_patterns.renderer_bulkhead.holders(cloud.store) == {}

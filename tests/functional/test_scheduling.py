@@ -22,7 +22,8 @@ def test_daily_report_runs_at_nine_every_day(cloud, client):
 
     run = only(executions(client, "daily-report"))
     assert run.status == "SUCCEEDED"
-    assert datetime.fromisoformat(run.input["scheduled_time"].replace("Z", "+00:00")) == datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    scheduled = datetime.fromisoformat(run.input["scheduled_time"].replace("Z", "+00:00"))
+    assert scheduled == datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
     assert run.result["date"] == "2026-01-05"
     assert only(fakes.reports.of_kind("daily"))["date"] == "2026-01-05"
     assert only(emitted(cloud, "Report.generated"))["date"] == "2026-01-05"

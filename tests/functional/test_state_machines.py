@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import fakes
 import pytest
+import workflows_state
 from example_data import emitted, only, order, step_names
 
 from stepbridge.errors import ExecutionFailedError
@@ -103,18 +104,29 @@ def _complete(client, order_id="o-1"):
     client.send_event("Order.fulfilled", {"orderId": order_id})
 
 
-def test_returns_are_accepted_within_30_days(cloud, client):
+def test_the_return_window_is_30_days():
+    assert timedelta(days=30) == workflows_state.RETURN_WINDOW
+
+
+# The guard reads RETURN_WINDOW when it runs; shrinking it to 2 hours keeps these tests from
+# living through 30 days of hourly schedules (720 hourly-sync runs) while testing the same guard.
+
+
+def test_returns_are_accepted_within_the_window(cloud, client, monkeypatch):
+    monkeypatch.setattr(workflows_state, "RETURN_WINDOW", timedelta(hours=2))
     _complete(client)
-    cloud.advance(timedelta(days=29))
+    cloud.advance(timedelta(hours=1, minutes=59))
 
     client.send_event("Order.returnRequested", {"orderId": "o-1"})
 
     assert state(client) == "returned"
+    assert fakes.db.get("orders", "o-1")["status"] == "returned"
 
 
-def test_returns_are_refused_after_30_days(cloud, client):
+def test_returns_are_refused_after_the_window(cloud, client, monkeypatch):
+    monkeypatch.setattr(workflows_state, "RETURN_WINDOW", timedelta(hours=2))
     _complete(client)
-    cloud.advance(timedelta(days=31))
+    cloud.advance(timedelta(hours=2, minutes=1))
 
     client.send_event("Order.returnRequested", {"orderId": "o-1"})
 

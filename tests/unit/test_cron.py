@@ -10,7 +10,7 @@ from stepbridge.api.app import App
 from stepbridge.api.cron import every_to_cron, next_fire, parse_cron, to_scheduler_expression, validate_timezone
 from stepbridge.errors import WorkflowDefinitionError
 
-# ---- conversion to EventBridge Scheduler -----------------------------------------------------------------
+# ---- conversion to EventBridge Scheduler ---------------------------------------------------------
 
 CONVERSIONS = [
     # the three from the issue
@@ -70,7 +70,7 @@ def test_scheduler_conversion_agrees_with_next_fire() -> None:
             assert parse_cron(expr).matches_day(t.date())
 
 
-# ---- invalid expressions ------------------------------------------------------------------------------------
+# ---- invalid expressions -------------------------------------------------------------------------
 
 INVALID = [
     ("61 * * * *", "minute field: 61 is outside 0-59"),
@@ -114,7 +114,7 @@ def test_app_schedule_rejects_bad_cron_at_registration() -> None:
         app.schedule("bad", "99 * * * *", job)
 
 
-# ---- app.every ------------------------------------------------------------------------------------------------
+# ---- app.every -----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -166,7 +166,7 @@ def test_app_every_bad_at_names_the_workflow() -> None:
         app.every("daily", at="24:00", workflow=report)
 
 
-# ---- time zones ------------------------------------------------------------------------------------------------
+# ---- time zones ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("tz", ["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata"])
@@ -191,7 +191,7 @@ def test_app_schedule_rejects_unknown_timezone() -> None:
         app.schedule("job-tz", "0 9 * * *", job, timezone="Mars/Base")
 
 
-# ---- next_fire ----------------------------------------------------------------------------------------------------
+# ---- next_fire -----------------------------------------------------------------------------------
 
 
 def utc(*args: int) -> datetime:

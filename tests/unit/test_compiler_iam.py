@@ -1,0 +1,176 @@
+"""IAM scan of the transformed templates: least privilege, no wildcard actions, named resources."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stepbridge.compiler import validate
+from stepbridge.compiler.intrinsics import to_json
+from stepbridge.compiler.template import compile_file
+
+APPS_DIR = Path(__file__).parents[1] / "golden" / "apps"
+APPS = ["golden_minimal", "golden_orders", "golden_scheduled"]
+
+#: The only actions allowed on Resource "*": AWS X-Ray has no resource-level permissions for them
+#: (Service Authorization Reference, "Actions defined by AWS X-Ray": resource types column empty).
+#: Powertools Metrics writes EMF to the log group, so cloudwatch:PutMetricData is not needed at all.
+NO_RESOURCE_LEVEL = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+#: Scoped patterns: every "*" inside an ARN must follow one of these named prefixes.
+SCOPED_WILDCARDS = {"${TimerScheduleGroup}/*"}
+
+SECRET = "parameter/scheduled/stripe/webhook-secret"
+TABLE = {"Fn::GetAtt": ["Table", "Arn"]}
+INDEX = {"Fn::Sub": "${Table.Arn}/index/by-workflow"}
+QUEUE = {"Fn::GetAtt": ["WorkQueue", "Arn"]}
+BUS = {"Fn::GetAtt": ["EventBus", "Arn"]}
+SCHEDULER_ROLE = {"Fn::GetAtt": ["SchedulerRole", "Arn"]}
+TIMER_GROUP = {
+    "Fn::Sub": "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/${TimerScheduleGroup}/*"
+}
+
+
+def key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def listify(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    tmp = tmp_path_factory.mktemp("iam")
+    out = {}
+    for name in APPS:
+        compiled = compile_file(str(APPS_DIR / f"{name}.py"), tmp / "template.yaml")
+        out[name] = validate.sam_transform(to_json(compiled.template))
+    return out
+
+
+def grants(template: dict[str, Any], role: str) -> dict[str, set[str]]:
+    """action -> resources (as JSON keys) for one role's inline policies."""
+    out: dict[str, set[str]] = {}
+    for policy in template["Resources"][role]["Properties"].get("Policies", []):
+        for stmt in policy["PolicyDocument"]["Statement"]:
+            assert stmt["Effect"] == "Allow"
+            for action in listify(stmt["Action"]):
+                out.setdefault(action, set()).update(key(r) for r in listify(stmt["Resource"]))
+    return out
+
+
+@pytest.mark.parametrize("name", APPS)
+def test_no_wildcard_actions_and_no_unscoped_resources(templates: dict[str, dict[str, Any]], name: str) -> None:
+    resources = templates[name]["Resources"]
+    types = {r["Type"] for r in resources.values()}
+    assert not types & {"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::User", "AWS::IAM::Group"}
+    for logical_id, resource in resources.items():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        props = resource["Properties"]
+        assert "ManagedPolicyArns" not in props, f"{logical_id} has managed policies (SAM defaults?)"
+        for policy in props["Policies"]:
+            for stmt in policy["PolicyDocument"]["Statement"]:
+                actions = listify(stmt["Action"])
+                assert "NotAction" not in stmt and "NotResource" not in stmt
+                for action in actions:
+                    assert "*" not in action and "?" not in action, f"{logical_id}: wildcard action {action}"
+                for res in listify(stmt["Resource"]):
+                    if res == "*":
+                        assert set(actions) <= NO_RESOURCE_LEVEL, f"{logical_id}: Resource '*' for {actions}"
+                        continue
+                    text = key(res)
+                    if "*" in text:
+                        assert any(p + '"' in text or p + "'" in text for p in SCOPED_WILDCARDS), (
+                            f"{logical_id}: unexpected wildcard in {text}"
+                        )
+
+
+@pytest.mark.parametrize("name", APPS)
+def test_scheduler_role_can_only_send_to_the_work_queue(templates: dict[str, dict[str, Any]], name: str) -> None:
+    role = templates[name]["Resources"]["SchedulerRole"]["Properties"]
+    trust = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust == [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "scheduler.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+        }
+    ]
+    assert grants(templates[name], "SchedulerRole") == {"sqs:SendMessage": {key(QUEUE)}}
+
+
+def test_orchestrator_permissions_are_exact(templates: dict[str, dict[str, Any]]) -> None:
+    g = grants(templates["golden_orders"], "OrchestratorRole")
+    assert g["lambda:InvokeFunction"] == {
+        key({"Fn::GetAtt": ["StepChargePaymentFunction", "Arn"]}),
+        key({"Fn::GetAtt": ["StepSendEmailFunction", "Arn"]}),
+    }
+    assert g["iam:PassRole"] == {key(SCHEDULER_ROLE)}
+    assert g["events:PutEvents"] == {key(BUS)}
+    assert g["sqs:SendMessage"] == {key(QUEUE)} and g["sqs:ReceiveMessage"] == {key(QUEUE)}
+    for action in ("scheduler:CreateSchedule", "scheduler:DeleteSchedule"):
+        assert g[action] == {key(TIMER_GROUP)}
+    for action, resources in g.items():
+        if action.startswith("dynamodb:"):
+            assert resources <= {key(TABLE), key(INDEX)}, action
+    assert g["dynamodb:Query"] == {key(TABLE), key(INDEX)}
+    assert {a.split(":")[0] for a in g} == {"logs", "xray", "dynamodb", "sqs", "lambda", "scheduler", "iam", "events"}
+    # PassRole only towards Scheduler
+    statements = templates["golden_orders"]["Resources"]["OrchestratorRole"]["Properties"]["Policies"][0]
+    pass_role = [s for s in statements["PolicyDocument"]["Statement"] if s["Action"] == ["iam:PassRole"]]
+    assert pass_role[0]["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
+
+
+def test_orchestrator_without_steps_invokes_nothing(templates: dict[str, dict[str, Any]]) -> None:
+    assert "lambda:InvokeFunction" not in grants(templates["golden_minimal"], "OrchestratorRole")
+
+
+@pytest.mark.parametrize("role", ["StepChargePaymentRole", "StepSendEmailRole"])
+def test_step_functions_only_touch_the_table_and_queue(templates: dict[str, dict[str, Any]], role: str) -> None:
+    g = grants(templates["golden_orders"], role)
+    base = role.removesuffix("Role")
+    own_logs = key({"Fn::GetAtt": [f"{base}LogGroup", "Arn"]})
+    for action, resources in g.items():
+        service = action.split(":")[0]
+        if service == "dynamodb":
+            assert resources == {key(TABLE)}, action
+        elif action == "sqs:SendMessage":
+            assert resources == {key(QUEUE)}
+        elif service == "logs":
+            assert resources == {own_logs}
+        else:
+            assert action in NO_RESOURCE_LEVEL, action
+    assert "dynamodb:Query" not in g and "dynamodb:DeleteItem" not in g
+
+
+def test_router_and_api_permissions(templates: dict[str, dict[str, Any]]) -> None:
+    router = grants(templates["golden_orders"], "RouterRole")
+    assert "lambda:InvokeFunction" not in router and "ssm:GetParameter" not in router
+    assert router["events:PutEvents"] == {key(BUS)}
+    api = grants(templates["golden_scheduled"], "ApiRole")
+    assert api["ssm:GetParameter"] == {
+        key({"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:" + SECRET})
+    }
+    assert "ssm:GetParameter" not in grants(templates["golden_orders"], "ApiRole")
+
+
+@pytest.mark.parametrize("name", APPS)
+def test_each_function_has_its_own_role_and_log_group(templates: dict[str, dict[str, Any]], name: str) -> None:
+    resources = templates[name]["Resources"]
+    functions = {k: r for k, r in resources.items() if r["Type"] == "AWS::Lambda::Function"}
+    roles = [r["Properties"]["Role"]["Fn::GetAtt"][0] for r in functions.values()]
+    assert len(roles) == len(set(roles))
+    for logical_id, fn in functions.items():
+        base = logical_id.removesuffix("Function")
+        assert fn["Properties"]["Role"] == {"Fn::GetAtt": [f"{base}Role", "Arn"]}
+        assert fn["Properties"]["LoggingConfig"] == {"LogGroup": {"Ref": f"{base}LogGroup"}}
+        trust = resources[f"{base}Role"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert [s["Principal"] for s in trust] == [{"Service": "lambda.amazonaws.com"}]
+    for logical_id, resource in resources.items():
+        if resource["Type"] == "AWS::Lambda::Permission":
+            assert "SourceArn" in resource["Properties"], f"{logical_id} lets any source invoke"
