@@ -57,14 +57,14 @@ def task_check(args: list[str]) -> int:
     """ruff, mypy --strict, and the committed template.yaml is what the compiler produces now."""
     run(BIN / "ruff", "check", "stepbridge", "functions", "tests", "benchmarks", "dev.py")
     run(BIN / "mypy", "--strict", "stepbridge")
-    run(BIN / "stepbridge", "compile", "functions/app.py", "--check", "template.yaml")
+    run(BIN / "stepbridge", "compile", "functions/app.py", "--check", "-o", "template.yaml")
     return 0
 
 
 def task_test(args: list[str]) -> int:
     """Static checks first, then pytest (its summary is the last thing printed)."""
     task_check([])
-    return run(PY, "-m", "pytest", *args, check=False)
+    return run(PY, "-m", "pytest", "-q", *args, check=False)
 
 
 TASKS = {"demo": task_demo, "test": task_test, "check": task_check}

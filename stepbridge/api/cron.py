@@ -306,17 +306,8 @@ def to_scheduler_expression(expr: str, *, where: str = "schedule") -> str:
 # ---- next fire time ------------------------------------------------------------------------------
 
 
-def _day_candidates(spec: CronSpec, day: date, zone: zoneinfo.ZoneInfo) -> list[datetime]:
-    """UTC instants at which ``spec`` fires on local calendar ``day``, skipping wall times DST skips."""
-    out = []
-    for hour in sorted(spec.hours):
-        for minute in sorted(spec.minutes):
-            local = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)  # fold=0: first occurrence
-            instant = local.astimezone(UTC)
-            if instant.astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
-                continue  # in a spring-forward gap: Scheduler skips it
-            out.append(instant)
-    return out
+#: Largest change of a zone's UTC offset at a transition (real ones are at most 2 h).
+_MAX_OFFSET_CHANGE = timedelta(hours=3)
 
 
 def next_fire(expr: str, after: datetime, tz: str = "UTC") -> datetime:
@@ -324,23 +315,39 @@ def next_fire(expr: str, after: datetime, tz: str = "UTC") -> datetime:
 
     ``after`` may be naive (taken as UTC) or aware. Follows cron's day-of-month/day-of-week OR
     rule when both are restricted, and EventBridge Scheduler's DST behaviour (skipped wall times
-    do not fire; repeated ones fire once).
+    do not fire; repeated ones fire once, at their first occurrence).
     """
     spec = parse_cron(expr, where="next_fire")
     zone = zoneinfo.ZoneInfo(tz)
     after_utc = (after if after.tzinfo else after.replace(tzinfo=UTC)).astimezone(UTC)
+    # Fire times are whole minutes: the first candidate is the next minute boundary.
     after_utc = after_utc.replace(second=0, microsecond=0) + timedelta(minutes=1) - timedelta(microseconds=1)
-    day = after_utc.astimezone(zone).date() - timedelta(days=1)
+    # Wall-clock times before ``floor`` cannot be later than ``after``: exact when the offset is
+    # steady around ``after``, otherwise widened by the largest possible offset change.
+    local_after = after_utc.astimezone(zone)
+    steady = all(
+        (after_utc + delta).astimezone(zone).utcoffset() == local_after.utcoffset()
+        for delta in (-_MAX_OFFSET_CHANGE, _MAX_OFFSET_CHANGE)
+    )
+    floor = local_after.replace(tzinfo=None) - (timedelta(0) if steady else _MAX_OFFSET_CHANGE)
+    hours, minutes = sorted(spec.hours), sorted(spec.minutes)
+    day = floor.date()
     for _ in range(_SEARCH_DAYS):
         if spec.matches_day(day):
-            found = [t for t in _day_candidates(spec, day, zone) if t > after_utc]
-            if found:
-                # A later local day can hold an earlier instant only around an offset change at
-                # midnight; look one day ahead to stay exact.
-                nxt = day + timedelta(days=1)
-                if spec.matches_day(nxt):
-                    found += [t for t in _day_candidates(spec, nxt, zone) if t > after_utc]
-                return min(found)
+            for hour in hours:
+                if day == floor.date() and hour < floor.hour:
+                    continue
+                for minute in minutes:
+                    wall = datetime(day.year, day.month, day.day, hour, minute)
+                    if wall < floor:
+                        continue
+                    # fold=0: a repeated wall time maps to its first occurrence. With skipped times
+                    # left out, wall-clock order is UTC order, so the first hit is the answer.
+                    instant = wall.replace(tzinfo=zone).astimezone(UTC)
+                    if instant.astimezone(zone).replace(tzinfo=None) != wall:
+                        continue  # in a spring-forward gap: Scheduler skips it
+                    if instant > after_utc:
+                        return instant
         day += timedelta(days=1)
     raise ValueError(f"cron expression {expr!r} does not fire within {_SEARCH_DAYS // 366} years of {after}")
 

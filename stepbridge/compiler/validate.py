@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import copy
+import importlib
 import io
 import json
 import logging
@@ -27,6 +28,7 @@ from unittest import mock
 
 from stepbridge import config
 from stepbridge.compiler import naming
+from stepbridge.errors import CompileError
 
 REGION = "us-east-1"
 _CODE_BUCKET = "stepbridge-validate-code"
@@ -35,6 +37,16 @@ _LAYER_KEY = "layer.zip"
 
 
 # ---- SAM transform -------------------------------------------------------------------------------------
+
+
+def _require(module: str, extra: str) -> None:
+    """Fail with an installable hint when an optional validation dependency is missing."""
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise CompileError(
+            f"{module} is not installed; pip install 'stepbridge[{extra}]' (or skip this check)"
+        ) from None
 
 
 def _managed_policy_loader() -> Any:
@@ -81,6 +93,7 @@ def _region(region: str) -> Iterator[None]:
 
 def sam_transform(template: dict[str, Any], *, region: str = REGION) -> dict[str, Any]:
     """Expand the SAM template (long-form JSON) into plain CloudFormation, offline."""
+    _require("samtranslator", "compile")
     from samtranslator.translator.transform import transform  # type: ignore[import-untyped]
 
     with _region(region):
@@ -106,6 +119,7 @@ class LintIssue:
 
 def lint(transformed: dict[str, Any], *, region: str = REGION) -> list[LintIssue]:
     """cfn-lint findings on a transformed template."""
+    _require("cfnlint", "compile")
     from cfnlint.api import ManualArgs  # type: ignore[import-untyped]
     from cfnlint.api import lint as cfn_lint
 
@@ -172,6 +186,7 @@ def _quiet_moto() -> Iterator[None]:
 
 def deploy_to_moto(transformed: dict[str, Any], *, stack_name: str = "stepbridge-validate") -> MotoStack:
     """Create ``transformed`` as a stack inside a fresh ``moto.mock_aws`` and read back what exists."""
+    _require("moto", "local")
     import boto3
     from moto import mock_aws
     from moto.events.models import EventBus

@@ -24,7 +24,8 @@ from stepbridge.runtime.ports import Effects, Item, Store
 from stepbridge.runtime.records import ExecutionRecord, JournalRecord, iso
 from stepbridge.runtime.replay import Replay, Suspend, error_dict
 
-class ContinueAsNew(BaseException):  # noqa: N818 - control flow, like Suspend
+
+class ContinueAsNew(BaseException):
     """Raised by ``ctx.continue_as_new``: finish this execution and start a fresh one."""
 
     def __init__(self, payload: Any) -> None:

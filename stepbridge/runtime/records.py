@@ -146,6 +146,7 @@ class StepInvocation:
     args: list[JSON]
     attempt: int
     deadline: str
+    timeout: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (the Lambda event)."""
@@ -161,6 +162,7 @@ class StepInvocation:
             args=list(data.get("args") or []),
             attempt=int(data["attempt"]),
             deadline=str(data.get("deadline", "")),
+            timeout=float(data["timeout"]) if data.get("timeout") is not None else None,
         )
 
 

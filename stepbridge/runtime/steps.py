@@ -23,8 +23,8 @@ from stepbridge.errors import (
     StepTimeout,
     WorkflowDefinitionError,
 )
-from stepbridge.runtime.codec import content_hash, dumps, from_json_value, return_type, to_json_value
 from stepbridge.runtime import stepcontext
+from stepbridge.runtime.codec import content_hash, dumps, from_json_value, return_type, to_json_value
 from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES
 from stepbridge.runtime.ports import Item
 from stepbridge.runtime.records import JournalRecord, StepInvocation, iso
@@ -291,5 +291,6 @@ def _dispatch(
             args=args_json,
             attempt=attempt,
             deadline=iso(deadline),
+            timeout=timeout,
         )
     )

@@ -21,10 +21,6 @@ from stepbridge.runtime.replay import current_op, error_dict
 from stepbridge.runtime.steps import call_function, check_result_size
 
 
-class StepLambdaTimeout(BaseException):
-    """LocalCloud only: the step ran past its Lambda timeout and is stopped without reporting."""
-
-
 @dataclass
 class StepWorker:
     """Runs declared steps; ``enforce_timeout`` emulates Lambda's timeout where no Lambda enforces it."""
@@ -50,7 +46,12 @@ class StepWorker:
                 "(is the deployed code older than the orchestrator's?)",
             }
             return self._report(invocation, "attempt", {"error": err, "attempt": invocation.attempt})
-        timeout = step.timeout if self.enforce_timeout else None
+        # A per-call timeout shorter than the function's is enforced here (the attempt fails with
+        # StepTimeout and is reported); the function's own timeout is Lambda's to enforce.
+        timeout = invocation.timeout if invocation.timeout is not None and invocation.timeout < step.timeout else None
+        lambda_limit = step.timeout if self.enforce_timeout else None
+        if timeout is None:
+            timeout = lambda_limit
         token = current_op.set(invocation.op)
         step_token = stepcontext.enter(invocation.execution_id, invocation.op, invocation.attempt)
         try:
@@ -59,10 +60,10 @@ class StepWorker:
             value = run_coroutine(call_function(fn, args, timeout, op=invocation.op), self.loop_factory)
             data = to_json_value(value, what=f"the result of step '{invocation.op}'")
             check_result_size(invocation.op, data)
-        except StepTimeout:
-            if self.enforce_timeout:
+        except StepTimeout as exc:
+            if timeout is lambda_limit:
                 return "lost"  # like Lambda: killed at its timeout, reports nothing; the deadline timer notices
-            raise
+            return self._report(invocation, "attempt", {"error": error_dict(exc), "attempt": invocation.attempt})
         except Exception as exc:
             err = error_dict(exc)
             policy = step.retry or DEFAULT_RETRY

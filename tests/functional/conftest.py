@@ -2,6 +2,9 @@
 
 Every test gets a fresh cloud and a reset ``fakes`` registry, so side effects recorded by the
 fake integrations (emails, payments, shipments ...) belong to that test alone.
+
+``cloud``/``client`` here are this directory's defaults (they override the stepbridge pytest
+plugin's); a module testing its own app defines its own ``cloud`` fixture, which wins.
 """
 
 from __future__ import annotations

@@ -248,3 +248,34 @@ def test_next_fire_hourly_across_fall_back_has_no_duplicate_hour() -> None:
 def test_next_fire_rejects_invalid_expression() -> None:
     with pytest.raises(WorkflowDefinitionError):
         next_fire("61 * * * *", utc(2024, 1, 1), "UTC")
+
+
+@pytest.mark.parametrize("expr", ["30 1 * * *", "*/20 * * * *", "0 2 * * *", "15 1-3 * * 0", "0 0 10 * 0"])
+@pytest.mark.parametrize(
+    ("tz", "start"),
+    [("America/New_York", utc(2024, 3, 9)), ("America/New_York", utc(2024, 11, 2)), ("Europe/Paris", utc(2024, 3, 30))],
+)
+def test_next_fire_matches_a_minute_by_minute_reference(expr: str, tz: str, start: datetime) -> None:
+    """Reference: walk every UTC minute; fire when the local wall time matches and is its first occurrence."""
+    from zoneinfo import ZoneInfo
+
+    spec, zone = parse_cron(expr), ZoneInfo(tz)
+    end = start + timedelta(days=3)
+    expected, t = [], start
+    while t < end:
+        local = t.astimezone(zone)
+        if (
+            local.fold == 0
+            and local.minute in spec.minutes
+            and local.hour in spec.hours
+            and spec.matches_day(local.date())
+        ):
+            expected.append(t)
+        t += timedelta(minutes=1)
+    actual, t = [], start - timedelta(minutes=1)
+    while True:
+        t = next_fire(expr, t, tz)
+        if t >= end:
+            break
+        actual.append(t)
+    assert actual == expected

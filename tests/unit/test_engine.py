@@ -643,3 +643,34 @@ def test_continue_as_new_starts_a_fresh_generation() -> None:
         assert first.result() == {"continued_as_new": "c~2"}
         assert client.result("c~2") == {"continued_as_new": "c~3"}
         assert client.result("c~3") == 3
+
+
+def test_per_call_timeout_bounds_a_declared_step_attempt() -> None:
+    import asyncio
+
+    app = App("t")
+
+    @app.step(timeout=60)
+    async def slow_report(n: int) -> int:
+        await asyncio.sleep(45)  # virtual time inside LocalCloud
+        return n
+
+    @app.workflow("bounded")
+    async def bounded(ctx: Context) -> str:
+        try:
+            await ctx.step("report", slow_report, 1, timeout=30, retry=Retry(max_attempts=2, jitter=False))
+        except StepTimeout as exc:
+            return f"timed out: {exc}"
+        return "finished"
+
+    @app.workflow("roomy")
+    async def roomy(ctx: Context) -> int:
+        return int(await ctx.step("report", slow_report, 2))
+
+    with cloud_for(app) as cloud:
+        client = cloud.client()
+        h = client.start("bounded")
+        assert h.result().startswith("timed out: step 'report' timed out after 30")
+        attempts = [e for e in client.history(h.execution_id) if e.detail_type == "Step.attempt_failed"]
+        assert len(attempts) == 2
+        assert client.start("roomy").result() == 2

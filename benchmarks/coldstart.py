@@ -1,0 +1,7 @@
+from __future__ import annotations
+
+from benchmarks.common import Config, Section
+
+
+def run(cfg: Config) -> Section:
+    return Section("coldstart", "coldstart")

@@ -1,0 +1,138 @@
+"""Goal 3: scaling.
+
+* Inline steps: time(2N) / time(N) for N = 1,000 and 10,000 (goal: <= 2.2), on the in-memory
+  store and on LocalCloud (moto); the durable-functions runner's own ratio at N = 1,000 beside it.
+* Declared steps (one suspension each): the DynamoDB read units one resume costs as the
+  journal grows (goal: flat, i.e. a warm orchestrator reads only the new journal entries).
+"""
+
+from __future__ import annotations
+
+import time
+
+from benchmarks.anchors import durable_sdk
+from benchmarks.common import Config, Row, Section, anchor_missing, fmt_seconds, interleave, local_cloud, median
+from benchmarks.meter import AwsMeter, LambdaMeter
+from benchmarks.workflows import build_app
+
+
+def seq_seconds(backend: str, n: int) -> float:
+    """One N-inline-step execution on a fresh, warmed LocalCloud."""
+    app = build_app()
+    with local_cloud(app, backend) as cloud:
+        client = cloud.client()
+        client.start("noop", execution_id="warm-up").result()
+        start = time.perf_counter()
+        result = client.start("seq", n, execution_id="seq").result()
+        elapsed = time.perf_counter() - start
+    if result != n:
+        raise RuntimeError(f"seq({n}) on {backend} returned {result!r}")
+    return elapsed
+
+
+def doubling(k: int, n: int, run: object) -> tuple[float, float]:
+    """Median seconds at N and 2N, interleaved."""
+    assert callable(run)
+    times = interleave(k, [("n", lambda: float(run(n))), ("2n", lambda: float(run(2 * n)))])
+    return median(times["n"]), median(times["2n"])
+
+
+def declared_resumes(n: int) -> dict[str, float]:
+    """Run N sequential declared steps on LocalCloud (moto); what each orchestrator resume read."""
+    app = build_app()
+    meter = AwsMeter()
+    lambdas = LambdaMeter()
+    with local_cloud(app, "moto") as cloud, lambdas.installed(cloud, meter):
+        meter.attach_cloud(cloud)
+        client = cloud.client()
+        client.start("noop", execution_id="warm-up").result()
+        before, lam0 = meter.snapshot(), lambdas.snapshot()
+        start = time.perf_counter()
+        result = client.start("declared-seq", n, execution_id="declared").result()
+        elapsed = time.perf_counter() - start
+        run, lam = meter.snapshot() - before, lambdas.snapshot() - lam0
+    if result != n:
+        raise RuntimeError(f"declared-seq({n}) returned {result!r}")
+    resumes = lam.invocations["orchestrator"]
+    return {
+        "seconds": elapsed,
+        "resumes": float(resumes),
+        "query_rru_per_resume": run.rru["Query"] / resumes,
+        "rru_per_resume": (run.rru["Query"] + run.rru["GetItem"]) / resumes,
+        "items_per_resume": run.items_read["Query"] / resumes,
+        "queries": float(run.calls["DynamoDB.Query"]),
+    }
+
+
+def run(cfg: Config) -> Section:
+    """Measure; see the module docstring."""
+    section = Section("scaling", "3. Scaling")
+    facts = section.facts
+    k_mem, k_moto = cfg.k(5), cfg.k(3)
+    sizes = [cfg.n(1000, 20), cfg.n(10_000, 40)]
+    seq_seconds("memory", 10)  # warm-up
+
+    for n in sizes:
+        t1, t2 = doubling(k_mem, n, lambda m: seq_seconds("memory", m))
+        ratio = t2 / t1
+        section.rows.append(
+            Row(f"inline, in-memory: time({2 * n:,}) / time({n:,})", f"{fmt_seconds(t2)} / {fmt_seconds(t1)}",
+                "linear: 2.0x", ratio, "<= 2.2", ratio <= 2.2)
+        )
+        facts[f"memory_{n}_ok"] = True
+    for n, k in ((sizes[0], k_moto), (sizes[1], 1)):
+        t1, t2 = doubling(k, n, lambda m: seq_seconds("moto", m))
+        ratio = t2 / t1
+        section.rows.append(
+            Row(f"inline, LocalCloud (moto): time({2 * n:,}) / time({n:,})", f"{fmt_seconds(t2)} / {fmt_seconds(t1)}",
+                "linear: 2.0x", ratio, "<= 2.2", ratio <= 2.2)
+        )
+        facts[f"moto_{n}_ok"] = True
+    if durable_sdk.available():
+        n = sizes[0]
+        h1, h2 = durable_sdk.seq_handler(n), durable_sdk.seq_handler(2 * n)
+        times = interleave(cfg.k(2), [("n", lambda: durable_sdk.run_once(h1, expect=n)),
+                                      ("2n", lambda: durable_sdk.run_once(h2, expect=2 * n))])
+        d1, d2 = median(times["n"]), median(times["2n"])
+        section.rows.append(
+            Row(f"inline, durable-functions runner: time({2 * n:,}) / time({n:,})", "(anchor)",
+                f"{fmt_seconds(d2)} / {fmt_seconds(d1)}", d2 / d1, "(context)", None)
+        )
+    else:
+        section.notes.append(anchor_missing(durable_sdk.PIP))
+
+    # ---- declared steps: read units per resume as N grows ------------------------------------
+    ns = [cfg.n(v, q) for v, q in ((10, 2), (20, 4), (40, 8), (80, 16))]
+    results = {n: declared_resumes(n) for n in ns}
+    first, last = results[ns[0]], results[ns[-1]]
+    growth = last["rru_per_resume"] / first["rru_per_resume"]
+    section.rows.append(
+        Row(f"declared steps: DynamoDB RRU per resume, N={ns[-1]} vs N={ns[0]}",
+            f"{last['rru_per_resume']:.3g} vs {first['rru_per_resume']:.3g} RRU",
+            "flat (reads only new entries)", growth, "~1x (flat)", growth <= 1.25)
+    )
+    t_ratio = results[ns[-1]]["seconds"] / results[ns[-2]]["seconds"]
+    section.rows.append(
+        Row(f"declared steps: time({ns[-1]}) / time({ns[-2]})",
+            f"{fmt_seconds(results[ns[-1]]['seconds'])} / {fmt_seconds(results[ns[-2]]['seconds'])}",
+            "linear: 2.0x", t_ratio, "<= 2.2", t_ratio <= 2.2)
+    )
+    section.tables.append((
+        "Declared steps on LocalCloud (moto): what one orchestrator resume reads",
+        ["N steps", "resumes", "Query items / resume", "Query RRU / resume", "RRU / resume (Query+GetItem)",
+         "time", "time / step"],
+        [[str(n), f"{r['resumes']:.0f}", f"{r['items_per_resume']:.1f}", f"{r['query_rru_per_resume']:.2f}",
+          f"{r['rru_per_resume']:.2f}", fmt_seconds(r["seconds"]), fmt_seconds(r["seconds"] / n)]
+         for n, r in results.items()],
+    ))
+    facts["declared_resumes"] = {n: r["resumes"] for n, r in results.items()}
+    section.notes.append(
+        f"Inline: medians of {k_mem} (in-memory) / {k_moto} (moto, N={sizes[0]:,}) interleaved runs; moto at "
+        f"N={sizes[1]:,} runs once. RRU are estimated from the item sizes read (strongly consistent, 4 KB units)."
+    )
+    section.notes.append(
+        "Each resume re-reads the whole journal (Orchestrator.handle -> store.load_journal, one consistent Query "
+        "of every J# item) and replays every earlier step, so both the read units per resume and the replay "
+        "CPU grow with N and N declared steps cost O(N^2)."
+    )
+    return section
