@@ -192,6 +192,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@subcommand(
+    "demo",
+    "a guided tour of the example app on the local cloud (virtual time, moto)",
+    arg("--app", default="functions/app.py:app", help="the app to tour (default: functions/app.py:app)"),
+)
+def _demo(args: argparse.Namespace) -> int:
+    from stepbridge.demo import run_demo
+
+    return run_demo(args.app)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``stepbridge ...``; returns the exit code (2 for definition/compile errors)."""
     args = build_parser().parse_args(argv)

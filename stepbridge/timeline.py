@@ -78,7 +78,8 @@ def describe_entry(detail_type: str, detail: dict[str, Any], sent: bool = False)
     if detail_type == "Child.started":
         return f"child {detail.get('workflow')} started as {detail.get('child_id')}"
     if detail_type in ("Child.completed", "Child.failed"):
-        return f"child {detail.get('child_id')} {detail.get('status')} -> {_short(detail.get('result') or detail.get('error'))}"
+        outcome = _short(detail.get("result") or detail.get("error"))
+        return f"child {detail.get('child_id')} {detail.get('status')} -> {outcome}"
     if detail_type == "Workflow.progress":
         return f"progress {detail.get('step')}/{detail.get('total')} {detail.get('message') or ''}".rstrip()
     if detail_type == "Workflow.started":
@@ -101,5 +102,6 @@ def render(execution_id: str, workflow: str, history: Sequence[Any], *, skip_int
         if skip_internal and entry.detail_type in ("Clock.read",):
             continue
         icon = "*" if entry.sent else _ICONS.get(entry.detail_type, " ")
-        lines.append(f"  {_offset(start, entry.time)} {icon} {describe_entry(entry.detail_type, entry.detail, entry.sent)}")
+        text = describe_entry(entry.detail_type, entry.detail, entry.sent)
+        lines.append(f"  {_offset(start, entry.time)} {icon} {text}")
     return "\n".join(lines)

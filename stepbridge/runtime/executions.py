@@ -147,8 +147,15 @@ def history(journal: list[JournalRecord], record: ExecutionRecord) -> list[dict[
         ("now", "now"): "Clock.read",
         ("cache", "result"): "Workflow.cache_hit",
     }
-    rank = {"dispatch": 0, "wait": 0, "timer": 0, "attempt": 1, "retry": 2}
-    for rec in sorted(journal, key=lambda r: (r.at, rank.get(r.kind, 3), r.key)):
+    op_seq: dict[str, int] = {}
+    for rec in journal:
+        op_seq[rec.op] = max(op_seq.get(rec.op, 0), rec.seq)
+
+    def order(rec: JournalRecord) -> tuple[str, float, str]:
+        # Orchestrator records carry their write order; others sort right after their operation.
+        return rec.at, float(rec.seq) if rec.seq else op_seq.get(rec.op, 0) + 0.5, rec.key
+
+    for rec in sorted(journal, key=order):
         if rec.type == "send":
             events.append(
                 {

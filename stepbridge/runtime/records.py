@@ -83,10 +83,16 @@ class JournalRecord:
     kind: str
     data: dict[str, Any] = field(default_factory=dict)
     at: str = ""
+    #: Order of writing by the orchestrator (1, 2, ...); 0 for records other writers append
+    #: (step results, child outcomes), which sort right after their operation's records.
+    seq: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (what stores persist)."""
-        return {"key": self.key, "op": self.op, "type": self.type, "kind": self.kind, "data": self.data, "at": self.at}
+        out = {"key": self.key, "op": self.op, "type": self.type, "kind": self.kind, "data": self.data, "at": self.at}
+        if self.seq:
+            out["seq"] = self.seq
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JournalRecord:
@@ -98,6 +104,7 @@ class JournalRecord:
             kind=data["kind"],
             data=data.get("data") or {},
             at=data.get("at", ""),
+            seq=int(data.get("seq") or 0),
         )
 
 

@@ -88,10 +88,12 @@ class Replay:
     _counters: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     _by_op: dict[str, dict[str, JournalRecord]] = field(default_factory=dict)
     _rng: random.Random | None = None
+    _seq: int = 0
 
     def __post_init__(self) -> None:
         for rec in self.journal.values():
             self._by_op.setdefault(rec.op, {})[rec.key] = rec
+            self._seq = max(self._seq, rec.seq)
 
     # ---- clock and identity -----------------------------------------------------------
 
@@ -183,7 +185,8 @@ class Replay:
                     "split the work into child workflows or call ctx.continue_as_new(...) periodically"
                 )
             )
-        rec = JournalRecord(key=key or op, op=op, type=op_type, kind=kind, data=data, at=iso(self.now()))
+        self._seq += 1
+        rec = JournalRecord(key=key or op, op=op, type=op_type, kind=kind, data=data, at=iso(self.now()), seq=self._seq)
         size = len(dumps(rec.to_dict()).encode())
         if size > JOURNAL_PAYLOAD_BYTES:
             raise PayloadTooLarge(

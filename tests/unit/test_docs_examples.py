@@ -219,7 +219,9 @@ def test_cited_workflows_exist(filename: str, names: list[str]) -> None:
 # ---- links ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("page", [p for p in _pages() if p.name not in NOT_OURS], ids=lambda p: str(p.relative_to(DOCS)))
+@pytest.mark.parametrize(
+    "page", [p for p in _pages() if p.name not in NOT_OURS], ids=lambda p: str(p.relative_to(DOCS))
+)
 def test_relative_links_resolve(page: Path) -> None:
     broken = []
     for target in _LINK.findall(page.read_text(encoding="utf-8")):
