@@ -79,6 +79,14 @@ def run(cfg: Config) -> Section:
                 f"{fmt_seconds(anchor)} (durable-functions map of invokes)" if anchor is not None else "n/a",
                 value / anchor if anchor else None, "completes, all results", ok)
         )
+    secs = facts.get("moto_seconds", {})
+    assert isinstance(secs, dict)
+    own = moto_seconds - sum(secs.values())
+    section.rows.append(
+        Row("wall time minus time inside moto calls, LocalCloud (moto)", fmt_seconds(own),
+            f"{fmt_seconds(anchor)}" if anchor is not None else "n/a", own / anchor if anchor else None,
+            "(context)", None)
+    )
     calls = facts.get("moto_calls", {})
     assert isinstance(calls, dict)
     total = sum(calls.values())
@@ -92,8 +100,6 @@ def run(cfg: Config) -> Section:
     rows.append(["Lambda invocations: orchestrator", str(facts.get("moto_orchestrator_invocations")),
                  f"{int(facts.get('moto_orchestrator_invocations', 0)) / n:.2f}"])  # type: ignore[call-overload]
     section.tables.append(("AWS calls of the moto run (execution start to result)", ["call", "count", "per step"], rows))
-    secs = facts.get("moto_seconds", {})
-    assert isinstance(secs, dict)
     section.notes.append(
         f"Time inside moto calls during the moto run: "
         + ", ".join(f"{svc} {fmt_seconds(v)}" for svc, v in secs.items() if v)

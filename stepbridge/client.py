@@ -44,6 +44,22 @@ class _Mapping:
         return data
 
 
+class ErrorInfo(dict[str, Any]):
+    """An execution's error: a dict with ``type`` and ``message``.
+
+    ``str(error)`` is ``"Type: message"`` and ``"declined" in error`` also searches the message,
+    so both ``error["message"]`` and quick substring checks work.
+    """
+
+    def __contains__(self, item: object) -> bool:
+        if super().__contains__(item):
+            return True
+        return isinstance(item, str) and item in str(self.get("message", ""))
+
+    def __str__(self) -> str:
+        return f"{str(self.get('type', '')).rsplit('.', 1)[-1]}: {self.get('message', '')}"
+
+
 @dataclass
 class ExecutionDescription(_Mapping):
     """What ``client.describe(id)`` returns."""
@@ -71,7 +87,7 @@ class ExecutionDescription(_Mapping):
             rec.status,
             rec.input,
             rec.result,
-            rec.error,
+            ErrorInfo(rec.error) if rec.error is not None else None,
             rec.progress,
             rec.parent_id,
             rec.created_at,

@@ -290,7 +290,9 @@ class LocalCloud:
     # ---- public helpers --------------------------------------------------------------------
 
     def client(self) -> Client:
-        """A :class:`~stepbridge.client.Client` bound to this cloud."""
+        """A :class:`~stepbridge.client.Client` bound to this cloud (starts the cloud if needed)."""
+        if not self._running:
+            self.start()
         return Client(self.store, self.effects, app=self.app, driver=_LocalDriver(self))
 
     def now(self) -> datetime:
@@ -299,9 +301,14 @@ class LocalCloud:
 
     def mock_step(self, name: str, fake: Any) -> MockStep:
         """Replace a step (declared step name or ``ctx.step`` name) by ``fake``; returns its call recorder."""
+        from stepbridge.api.app import kebab
+
         mock = MockStep(fake)
         self.mocks[name] = mock
-        self.env.overrides[name] = mock.as_function()
+        function = mock.as_function()
+        self.env.overrides[name] = function
+        if kebab(name) in self.app.steps and kebab(name) != name:  # mock_step("charge_payment", ...) works too
+            self.env.overrides[kebab(name)] = function
         return mock
 
     def set_secret(self, name: str, value: str) -> None:

@@ -674,3 +674,28 @@ def test_per_call_timeout_bounds_a_declared_step_attempt() -> None:
         attempts = [e for e in client.history(h.execution_id) if e.detail_type == "Step.attempt_failed"]
         assert len(attempts) == 2
         assert client.start("roomy").result() == 2
+
+
+def test_error_info_is_a_dict_with_message_search_and_mock_step_accepts_python_names() -> None:
+    app = App("t")
+
+    @app.step(timeout=10)
+    def charge_card(amount: int) -> str:
+        return "real"
+
+    @app.workflow("pay")
+    async def pay(ctx: Context, amount: int) -> str:
+        result = str(await ctx.step("charge", charge_card, amount))
+        if amount > 100:
+            raise ValueError(f"limit exceeded by {amount - 100}")
+        return result
+
+    with cloud_for(app) as cloud:
+        mock = cloud.mock_step("charge_card", lambda amount: f"fake {amount}")
+        client = cloud.client()
+        assert client.start("pay", 5).result() == "fake 5"
+        failed = client.start("pay", 150)
+        error = client.describe(failed.execution_id).error
+        assert error is not None and error["type"] == "builtins.ValueError"
+        assert "limit exceeded" in error and str(error) == "ValueError: limit exceeded by 50"
+        assert mock.calls == [(5,), (150,)]
