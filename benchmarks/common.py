@@ -143,12 +143,11 @@ def fmt_dollars(value: float) -> str:
 def virtual_start() -> datetime:
     """Where LocalCloud's virtual clock starts in the benchmarks: a Monday 08:30 UTC, a year ahead of real time.
 
-    Workaround for bug B1 (see RESULTS.md): LocalCloud builds ``AwsEffects`` without its virtual
-    clock, so ``schedule_timer`` compares the virtual due time against the *real* clock. With
-    LocalCloud's default start (2026-01-05) every timer looks overdue once real time is past
-    it, and the moto backend then sends an immediate SQS wake-up instead of creating a
-    Scheduler schedule. Starting the virtual clock ahead of real time makes moto see what AWS
-    sees (a future schedule), so the call counts match a deployment.
+    Keeps the virtual clock ahead of the real one. When this benchmark was written, LocalCloud
+    built ``AwsEffects`` without its virtual clock (bug B1 in RESULTS.md, since fixed in
+    stepbridge/local/cloud.py), so a timer due at a virtual time already past in real time was
+    sent as an immediate SQS wake-up instead of a Scheduler schedule; starting ahead of real
+    time gives the call counts a deployment has whether or not that fix is present.
     """
     ahead = datetime.now(UTC) + timedelta(days=365)
     monday = ahead - timedelta(days=ahead.weekday())

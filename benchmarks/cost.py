@@ -1,7 +1,299 @@
+"""Goal 7: cost model, the AWS calls each primitive makes, priced with AWS list prices.
+
+Each primitive runs K times in one workflow on LocalCloud (moto); the calls come from the
+botocore hooks of ``benchmarks.meter`` (LocalCloud's own counters: ``cloud.calls``,
+``store.calls``, ``AwsEffects.calls`` agree), plus Lambda requests (one per handler call:
+orchestrator batch, step invocation, router delivery) and Scheduler invocations (timer
+firings). The marginal cost of one primitive is (cost of the K-primitive execution - cost of an
+empty execution) / K; after each execution the virtual clock runs 2 days so that timers left
+behind fire and are counted too.
+
+List prices, us-east-1, checked 2026-11 (cited in RESULTS.md):
+
+* Lambda: $0.20 per 1M requests; $0.0000133334 per GB-second on arm64 (first tier)
+  (https://aws.amazon.com/lambda/pricing/)
+* DynamoDB on-demand: $0.625 per 1M write request units, $0.125 per 1M read request units
+  (https://aws.amazon.com/dynamodb/pricing/on-demand/); 1 WRU = one write of up to 1 KB, 1 RRU = one
+  strongly consistent read of up to 4 KB (or two eventually consistent ones)
+* SQS FIFO: $0.50 per 1M requests (each 64 KB chunk of a payload is one request)
+  (https://aws.amazon.com/sqs/pricing/)
+* EventBridge custom events: $1.00 per 1M events (64 KB chunks) (https://aws.amazon.com/eventbridge/pricing/)
+* EventBridge Scheduler: $1.00 per 1M scheduled invocations after 14M free per month; creating,
+  updating and deleting schedules is not charged (https://aws.amazon.com/eventbridge/pricing/)
+* Step Functions Standard: $0.025 per 1,000 state transitions = $25 per 1M
+  (https://aws.amazon.com/step-functions/pricing/)
+* Temporal Cloud: $25 per 1M actions (https://temporal.io/pricing, docs.temporal.io/cloud/pricing)
+"""
+
 from __future__ import annotations
 
-from benchmarks.common import Config, Section
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from benchmarks.common import Config, Row, Section, local_cloud
+from benchmarks.meter import AwsMeter, LambdaMeter
+from benchmarks.workflows import PING, build_app, build_schedule_app
+from stepbridge import App
+from stepbridge.client import Client
+from stepbridge.compiler.model import CompileOptions
+from stepbridge.local import LocalCloud
+
+LAMBDA_REQUEST = 0.20e-6
+LAMBDA_GB_SECOND_ARM = 0.0000133334
+DDB_WRU = 0.625e-6
+DDB_RRU = 0.125e-6
+SQS_FIFO_REQUEST = 0.50e-6
+EVENTBRIDGE_EVENT = 1.00e-6
+SCHEDULER_INVOCATION = 1.00e-6
+STEP_FUNCTIONS_PER_M = 25.0
+TEMPORAL_PER_M = 25.0
+
+#: Assumed in-region p50 latency of one call, which the calling Lambda is billed for while it waits (ms).
+#: Not measured (there is no AWS here); stated so the GB-s line can be re-derived with other numbers.
+LATENCY_MS = {"DynamoDB": 6.0, "SQS": 8.0, "Scheduler": 20.0, "EventBridge": 10.0, "Lambda": 15.0}
+#: Lambda gives a function one full vCPU at 1,769 MB; below that CPU scales with memory, so in-process
+#: time measured here is scaled by 1769 / memory MB.
+FULL_VCPU_MB = 1769
+_OPTS = CompileOptions()
+MEMORY_MB = {"orchestrator": _OPTS.orchestrator_memory, "router": _OPTS.router_memory, "step": 256}
+SQS_BILLED = ("SQS.SendMessage", "SQS.DeleteMessage", "SQS.ChangeMessageVisibility", "SQS.SendMessageBatch",
+              "SQS.DeleteMessageBatch")
+
+
+@dataclass
+class Usage:
+    """What one scenario consumed."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    rru: float = 0.0
+    wru: float = 0.0
+    sqs_requests: float = 0.0
+    empty_receives: float = 0.0
+    event_entries: float = 0.0
+    scheduler_invocations: float = 0.0
+    lambda_requests: Counter[str] = field(default_factory=Counter)
+    gb_seconds: float = 0.0
+
+    def minus(self, other: Usage) -> Usage:
+        """Difference (may be fractional after :meth:`per`)."""
+        calls = Counter(self.calls)
+        calls.subtract(other.calls)
+        lam = Counter(self.lambda_requests)
+        lam.subtract(other.lambda_requests)
+        return Usage(calls, self.rru - other.rru, self.wru - other.wru, self.sqs_requests - other.sqs_requests,
+                     self.empty_receives - other.empty_receives, self.event_entries - other.event_entries,
+                     self.scheduler_invocations - other.scheduler_invocations, lam, self.gb_seconds - other.gb_seconds)
+
+    def per(self, k: int) -> Usage:
+        """Divided by ``k``."""
+        return Usage(Counter({op: v / k for op, v in self.calls.items()}),  # type: ignore[misc]
+                     self.rru / k, self.wru / k, self.sqs_requests / k, self.empty_receives / k,
+                     self.event_entries / k, self.scheduler_invocations / k,
+                     Counter({kind: v / k for kind, v in self.lambda_requests.items()}),  # type: ignore[misc]
+                     self.gb_seconds / k)
+
+    # ---- dollars ----------------------------------------------------------------------------
+
+    def dollars(self) -> dict[str, float]:
+        """Cost by service, in dollars for one occurrence."""
+        return {
+            "DynamoDB": self.wru * DDB_WRU + self.rru * DDB_RRU,
+            "SQS": self.sqs_requests * SQS_FIFO_REQUEST,
+            "EventBridge": self.event_entries * EVENTBRIDGE_EVENT,
+            "Scheduler": self.scheduler_invocations * SCHEDULER_INVOCATION,
+            "Lambda requests": sum(self.lambda_requests.values()) * LAMBDA_REQUEST,
+            "Lambda GB-s": self.gb_seconds * LAMBDA_GB_SECOND_ARM,
+        }
+
+    def per_million(self) -> float:
+        """Dollars per million occurrences."""
+        return sum(self.dollars().values()) * 1e6
+
+
+def _usage(meter: AwsMeter, lambdas: LambdaMeter, cloud: LocalCloud) -> Usage:
+    snap, lam = meter.snapshot(), lambdas.snapshot()
+    receives_with_messages = snap.calls["SQS.ReceiveMessage"] - snap.sqs_empty_receives
+    gb_s = 0.0
+    for kind, count in lam.invocations.items():
+        own = max(0.0, lam.seconds[kind] - lam.aws_seconds[kind])
+        billed = own * FULL_VCPU_MB / MEMORY_MB[kind]
+        for key, calls in lam.aws_calls.items():
+            if key.startswith(f"{kind}/"):
+                billed += calls * LATENCY_MS.get(key.split("/", 1)[1], 10.0) / 1e3
+        if kind == "orchestrator":
+            billed += cloud.calls["lambda.Invoke"] * LATENCY_MS["Lambda"] / 1e3
+        gb_s += billed * MEMORY_MB[kind] / 1024
+        del count
+    calls = Counter(snap.calls)
+    calls["Lambda.Invoke"] = cloud.calls["lambda.Invoke"]
+    return Usage(
+        calls=calls,
+        rru=snap.total_rru,
+        wru=snap.total_wru,
+        sqs_requests=float(sum(snap.calls[op] for op in SQS_BILLED) + receives_with_messages),
+        empty_receives=float(snap.sqs_empty_receives),
+        event_entries=float(snap.event_entries),
+        scheduler_invocations=float(lam.scheduler_invocations),
+        lambda_requests=Counter(lam.invocations),
+        gb_seconds=gb_s,
+    )
+
+
+Scenario = Callable[[LocalCloud, Client, int], None]
+
+
+def _start(workflow: str) -> Scenario:
+    def scenario(cloud: LocalCloud, client: Client, k: int) -> None:
+        result = client.start(workflow, k).result() if workflow != "noop" else client.start("noop").result()
+        if workflow != "noop" and result is None:
+            raise RuntimeError(f"{workflow} returned nothing")
+
+    return scenario
+
+
+def _waits(cloud: LocalCloud, client: Client, k: int) -> None:
+    handle = client.start("waits", k)
+    for i in range(k):
+        client.send_event(PING, {"key": f"{handle.execution_id}-{i}"})
+    if handle.result() != k:
+        raise RuntimeError("waits did not finish")
+
+
+def _ticks(cloud: LocalCloud, client: Client, k: int) -> None:
+    cloud.advance(timedelta(hours=k))
+    started = client.list(workflow="tick", limit=k + 10)
+    if len(started) < k or any(d.status != "SUCCEEDED" for d in started):
+        raise RuntimeError(f"schedule fired {len(started)} executions, expected {k}")
+
+
+@dataclass
+class Measured:
+    """One primitive's marginal usage and what part of it came after the execution ended."""
+
+    name: str
+    usage: Usage
+    after_end: Usage
+
+
+def measure(app: App, scenario: Scenario, k: int, facts: dict[str, Any]) -> tuple[Usage, Usage]:
+    """(total usage of the scenario including 2 days of leftover timers, the leftover part alone)."""
+    meter, lambdas = AwsMeter(), LambdaMeter()
+    cloud = local_cloud(app, "moto")
+    with cloud, lambdas.installed(cloud, meter):
+        meter.attach_cloud(cloud)
+        client = cloud.client()
+        if app.workflows.get("noop") is not None:
+            client.start("noop", execution_id="warm-up").result()
+            cloud.advance(timedelta(days=2))
+        before = _usage(meter, lambdas, cloud)
+        scenario(cloud, client, k)
+        mid = _usage(meter, lambdas, cloud)
+        if app.workflows.get("noop") is not None:
+            cloud.advance(timedelta(days=2))
+        after = _usage(meter, lambdas, cloud)
+        # The hooks must see what stepbridge's own counters see.
+        store_calls = {op: n for op, n in cloud.store.calls.items() if n}
+        effects_calls = {op: n for op, n in getattr(cloud._aws_effects, "calls", {}).items() if n}
+    hooked = {op.split(".", 1)[1]: n for op, n in meter.calls.items() if op.startswith("DynamoDB.")}
+    same = store_calls == hooked and all(
+        meter.calls[f"{svc}.{op}"] == n for op, n in effects_calls.items()
+        for svc in ("SQS", "Scheduler", "EventBridge") if f"{svc}.{op}" in meter.calls
+    )
+    facts["meter_matches_counters"] = bool(facts.get("meter_matches_counters", True)) and same
+    return after.minus(before), after.minus(mid)
+
+
+def _fmt_usage(u: Usage) -> list[str]:
+    ddb = [f"{u.calls[f'DynamoDB.{op}']:.3g} {op}" for op in ("PutItem", "GetItem", "Query", "DeleteItem")
+           if abs(u.calls[f"DynamoDB.{op}"]) > 1e-9]
+    other = [f"{u.calls[op]:.3g} {op.split('.', 1)[1]}" for op in
+             ("SQS.SendMessage", "Scheduler.CreateSchedule", "Scheduler.DeleteSchedule", "EventBridge.PutEvents",
+              "Lambda.Invoke") if abs(u.calls[op]) > 1e-9]
+    lam = ", ".join(f"{v:.3g} {kind}" for kind, v in sorted(u.lambda_requests.items()) if abs(v) > 1e-9)
+    return [
+        ", ".join(ddb) or "-",
+        f"{u.wru:.3g} / {u.rru:.3g}",
+        f"{u.sqs_requests:.3g}",
+        ", ".join(other) or "-",
+        f"{u.event_entries:.3g}",
+        f"{u.scheduler_invocations:.3g}",
+        lam or "-",
+        f"{u.gb_seconds * 1e3:.3g}",
+        f"${u.per_million():.3g}",
+    ]
 
 
 def run(cfg: Config) -> Section:
-    return Section("cost", "cost")
+    """Measure every primitive; see the module docstring."""
+    k = cfg.n(20, 2)
+    section = Section("cost", f"7. Cost model (marginal cost of one primitive, K={k} per execution, on moto)")
+    app = build_app()
+    base, base_after = measure(app, _start("noop"), 1, section.facts)
+    primitives: list[tuple[str, Scenario, str | None, float | None]] = [
+        ("inline step", _start("seq"), "<= $1 per million", 1.0),
+        ("declared step", _start("declared-seq"), "<= $3 per million", 3.0),
+        ("sleep (durable timer)", _start("sleeps"), None, None),
+        ("wait_for + matching event", _waits, None, None),
+        ("child workflow (start + result)", _start("children"), None, None),
+    ]
+    table: list[list[str]] = [["execution start + finish (empty workflow)", *_fmt_usage(base)]]
+    measured: list[Measured] = []
+    for name, scenario, goal, limit in primitives:
+        total, after_end = measure(build_app(), scenario, k, section.facts)
+        marginal = total.minus(base).per(k)
+        measured.append(Measured(name, marginal, after_end.minus(base_after).per(k)))
+        table.append([name, *_fmt_usage(marginal)])
+        dollars = marginal.per_million()
+        section.facts[f"{name}_per_million"] = dollars
+        section.facts[f"{name}_aws_calls"] = sum(v for op, v in marginal.calls.items() if not op.startswith("Lambda"))
+        section.rows.append(
+            Row(f"{name}: $ per million", f"${dollars:.3g}",
+                f"${STEP_FUNCTIONS_PER_M:g} (Step Functions Standard transition) / ${TEMPORAL_PER_M:g} (Temporal action)",
+                dollars / STEP_FUNCTIONS_PER_M, goal or "(report)", None if limit is None else dollars <= limit)
+        )
+    ticks, _ = measure(build_schedule_app(), _ticks, k, section.facts)
+    tick = ticks.per(k)
+    table.append(["schedule firing (starts + runs an empty workflow)", *_fmt_usage(tick)])
+    section.facts["schedule firing_per_million"] = tick.per_million()
+    section.rows.append(
+        Row("schedule firing: $ per million", f"${tick.per_million():.3g}",
+            f"${STEP_FUNCTIONS_PER_M:g} / ${TEMPORAL_PER_M:g}", tick.per_million() / STEP_FUNCTIONS_PER_M,
+            "(report)", None)
+    )
+    section.tables.append((
+        "Marginal AWS usage of one primitive (per occurrence) and its list price",
+        ["primitive", "DynamoDB calls", "WRU / RRU", "SQS requests", "other AWS calls", "EventBridge events",
+         "Scheduler invocations", "Lambda requests", "GB-ms (est.)", "$ per million"],
+        table,
+    ))
+    breakdown = []
+    for m in measured:
+        d = m.usage.dollars()
+        breakdown.append([m.name, *(f"${v * 1e6:.3g}" for v in d.values()), f"${m.usage.per_million():.3g}",
+                          f"${m.after_end.per_million():.3g}"])
+    section.tables.append((
+        "Dollars per million by service (the last column: part incurred after the execution ended, by timers "
+        "left behind)",
+        ["primitive", "DynamoDB", "SQS", "EventBridge", "Scheduler", "Lambda requests", "Lambda GB-s", "total",
+         "of which after the end"],
+        breakdown,
+    ))
+    section.notes.append(
+        "Prices: Lambda $0.20/M requests + $0.0000133334/GB-s (arm64); DynamoDB on-demand $0.625/M WRU, $0.125/M RRU; "
+        "SQS FIFO $0.50/M requests; EventBridge $1.00/M custom events; EventBridge Scheduler $1.00/M invocations "
+        "(schedule create/delete not charged); Step Functions Standard $25/M transitions; Temporal Cloud $25/M "
+        "actions (sources in the module docstring and RESULTS.md). Ratio = stepbridge $/M / $25."
+    )
+    section.notes.append(
+        "Model: WRU/RRU from item sizes (1 KB / 4 KB units; the GSI copy of execution headers counted); SQS requests "
+        "= SendMessage + DeleteMessage + non-empty ReceiveMessage (empty long polls are the event source mapping's "
+        "fixed cost, not per primitive; LocalCloud deletes one message per call where the event source mapping "
+        "batches); Lambda GB-s = (in-process time here x 1769/memory MB + assumed call latencies "
+        f"{', '.join(f'{s} {v:g} ms' for s, v in LATENCY_MS.items())}) x memory (orchestrator "
+        f"{MEMORY_MB['orchestrator']} MB, router {MEMORY_MB['router']} MB, step {MEMORY_MB['step']} MB). "
+        "Not included: storage, CloudWatch Logs, X-Ray, data transfer, free tiers."
+    )
+    return section

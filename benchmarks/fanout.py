@@ -8,6 +8,7 @@ same fan-out with ``context.map`` over ``context.invoke`` of a registered functi
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from benchmarks.anchors import durable_sdk
 from benchmarks.common import Config, Row, Section, anchor_missing, fmt_seconds, interleave, local_cloud, median
@@ -15,7 +16,7 @@ from benchmarks.meter import AwsMeter, LambdaMeter
 from benchmarks.workflows import build_app
 
 
-def fan_once(backend: str, n: int, facts: dict[str, object]) -> float:
+def fan_once(backend: str, n: int, facts: dict[str, Any]) -> float:
     """One gather over N declared steps on a fresh, warmed LocalCloud; checks the result."""
     app = build_app()
     meter = AwsMeter()
@@ -96,15 +97,15 @@ def run(cfg: Config) -> Section:
     )
     rows = [[op, f"{count:,}", f"{count / n:.2f}"] for op, count in sorted(calls.items())]
     rows.append(["Lambda invocations: step", str(facts.get("moto_step_invocations")),
-                 f"{int(facts.get('moto_step_invocations', 0)) / n:.2f}"])  # type: ignore[call-overload]
+                 f"{int(facts.get('moto_step_invocations', 0)) / n:.2f}"])
     rows.append(["Lambda invocations: orchestrator", str(facts.get("moto_orchestrator_invocations")),
-                 f"{int(facts.get('moto_orchestrator_invocations', 0)) / n:.2f}"])  # type: ignore[call-overload]
+                 f"{int(facts.get('moto_orchestrator_invocations', 0)) / n:.2f}"])
     section.tables.append(("AWS calls of the moto run (execution start to result)", ["call", "count", "per step"], rows))
     section.notes.append(
-        f"Time inside moto calls during the moto run: "
+        "Time inside moto calls during the moto run: "
         + ", ".join(f"{svc} {fmt_seconds(v)}" for svc, v in secs.items() if v)
-        + f" of {fmt_seconds(moto_seconds)}; DynamoDB ~{float(facts.get('moto_rru', 0)):.0f} RRU "  # type: ignore[arg-type]
-        f"(journal items read by Query: {facts.get('moto_query_items')}), ~{float(facts.get('moto_wru', 0)):.0f} WRU."  # type: ignore[arg-type]
+        + f" of {fmt_seconds(moto_seconds)}; DynamoDB ~{float(facts.get('moto_rru', 0)):.0f} RRU "
+        f"(journal items read by Query: {facts.get('moto_query_items')}), ~{float(facts.get('moto_wru', 0)):.0f} WRU."
     )
     section.notes.append(
         f"In-memory and anchor times are medians of {k} interleaved runs; the moto run is measured once (it takes "

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from benchmarks.anchors import durable_sdk, moto_floor
 from benchmarks.common import Config, Row, Section, anchor_missing, fmt_ratio, fmt_seconds, interleave, local_cloud
@@ -17,7 +18,7 @@ from benchmarks.meter import AwsMeter, MeterSnapshot
 from benchmarks.workflows import build_app
 
 
-def stepbridge_seq(backend: str, n: int, facts: dict[str, object]) -> float:
+def stepbridge_seq(backend: str, n: int, facts: dict[str, Any]) -> float:
     """A fresh LocalCloud (warmed by one empty execution, untimed), then time one N-step execution."""
     app = build_app()
     meter = AwsMeter()
@@ -45,7 +46,7 @@ def stepbridge_seq(backend: str, n: int, facts: dict[str, object]) -> float:
     return elapsed
 
 
-def _record_per_step(facts: dict[str, object], run: MeterSnapshot, base: MeterSnapshot, n: int) -> None:
+def _record_per_step(facts: dict[str, Any], run: MeterSnapshot, base: MeterSnapshot, n: int) -> None:
     writes = run.calls["DynamoDB.PutItem"] - base.calls["DynamoDB.PutItem"]
     reads = sum(run.calls[f"DynamoDB.{op}"] - base.calls[f"DynamoDB.{op}"] for op in ("GetItem", "Query", "Scan"))
     facts["writes_per_step"] = writes / n
@@ -98,8 +99,8 @@ def run(cfg: Config) -> Section:
         Row("per-step time, LocalCloud (moto DynamoDB)", fmt_seconds(sb_moto),
             f"{fmt_seconds(floor)} (one raw moto PutItem)", ratio, "<= 1.5x", ratio <= 1.5)
     )
-    writes = float(facts.get("writes_per_step", 0.0))  # type: ignore[arg-type]
-    reads = float(facts.get("reads_per_step", 0.0))  # type: ignore[arg-type]
+    writes = float(facts.get("writes_per_step", 0.0))
+    reads = float(facts.get("reads_per_step", 0.0))
     section.rows.append(
         Row("DynamoDB calls per inline step (marginal)", f"{writes:.3g} PutItem, {reads:.3g} reads",
             "1 PutItem, 0 reads (the floor)", writes, "1 write, 0 reads", abs(writes - 1) < 1e-9 and reads == 0,

@@ -9,6 +9,7 @@ sleep on the same side (the cost of the suspension alone).
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from benchmarks.anchors import durable_sdk
 from benchmarks.common import Config, Row, Section, anchor_missing, fmt_seconds, interleave, local_cloud, median
@@ -16,7 +17,7 @@ from benchmarks.meter import AwsMeter
 from benchmarks.workflows import build_app
 
 
-def stepbridge_pair(backend: str, facts: dict[str, object]) -> tuple[float, float]:
+def stepbridge_pair(backend: str, facts: dict[str, Any]) -> tuple[float, float]:
     """(seconds of the sleeper, seconds of the one-step workflow) on a fresh, warmed LocalCloud."""
     app = build_app()
     meter = AwsMeter()

@@ -47,3 +47,15 @@ def send_email(to: str, template: str, data: dict[str, Any] | None = None) -> di
 def generate_content(model: str, prompt: str, context: dict[str, Any] | None = None) -> BlogPost:
     """Ask an AI model for a ``BlogPost`` (slow and memory-hungry: its own Lambda, 2 minutes)."""
     return ai.generate(model=model, prompt=prompt, schema=BlogPost, context=context)
+
+
+@app.step(timeout=300, memory=1024)
+def process_dataset(dataset_id: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """``processLargeDataset``: minutes of work, so its own Lambda (5 minutes, 1 GB), not the orchestrator."""
+    return fakes.compute.process_dataset(dataset_id, records)
+
+
+@app.step(timeout=600, memory=512, retry=Retry(max_attempts=5, backoff="exponential", initial_delay=2.0))
+def upload_results(key: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """``uploadToStorage``: up to 10 minutes per attempt; failed uploads are retried durably."""
+    return fakes.storage.upload(key, payload)

@@ -19,25 +19,20 @@ from typing import Any
 import fakes
 from appdef import app
 from models import Dataset, Order, PaymentRequest
-from steps import charge_payment, create_shipment, send_email
+from steps import charge_payment, create_shipment, process_dataset, send_email, upload_results
 
-from stepbridge import Context, Retry
+from stepbridge import Context
 
 
 @app.workflow("long-running")
 async def long_running(ctx: Context, dataset: Dataset) -> dict[str, Any]:
     """Process a dataset, upload the result, notify. A failed upload is retried durably;
     ``process`` already ran and is never repeated."""
-    processed = await ctx.step("process", fakes.compute.process_dataset, dataset.id, dataset.records, timeout=300)
+    # Both run for minutes, so they are declared steps with their own Lambda timeouts (an inline
+    # step runs inside the orchestrator, whose invocation must stay short).
+    processed = await ctx.step("process", process_dataset, dataset.id, dataset.records)
 
-    uploaded = await ctx.step(
-        "upload",
-        fakes.storage.upload,
-        f"{dataset.id}/result.json",
-        processed,
-        timeout=600,
-        retry=Retry(max_attempts=5, backoff="exponential", initial_delay=2.0),
-    )
+    uploaded = await ctx.step("upload", upload_results, f"{dataset.id}/result.json", processed)
 
     await ctx.step("notify", send_email, dataset.notify, "dataset-ready", {"result": uploaded})
     return {"processed": processed, "uploaded": uploaded}

@@ -258,7 +258,7 @@ class LocalCloud:
             recurring = [(s.name, to_scheduler_expression(s.cron), s.timezone) for s in self.app.schedules]
             self.resources = provision(self.app.name, rules, region=self.region, recurring=recurring)
             self.store = DynamoStore(self.resources.config.table, clock=self.clock.now)
-            self._aws_effects = AwsEffects(self.resources.config)
+            self._aws_effects = AwsEffects(self.resources.config, clock=self.clock.now)
         self.effects = _LocalEffects(self)
         self.env = Environment(
             app=self.app,

@@ -22,14 +22,14 @@ from stepbridge.runtime.records import (
 )
 
 _MAX_ID = 80
-_ID_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:~")
+_ID_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:~@")
 
 
 def check_execution_id(execution_id: str) -> str:
     """Execution ids become SQS message group ids and key parts: 1-80 of ``[A-Za-z0-9-_.:]``."""
     if not isinstance(execution_id, str) or not 0 < len(execution_id) <= _MAX_ID or set(execution_id) - _ID_CHARS:
         raise ValueError(
-            f"execution id {execution_id!r} is invalid: use 1-{_MAX_ID} letters, digits, '-', '_', '.', ':' or '~'"
+            f"execution id {execution_id!r} is invalid: use 1-{_MAX_ID} letters, digits, '-', '_', '.', ':', '~' or '@'"
         )
     return execution_id
 

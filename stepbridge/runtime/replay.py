@@ -205,10 +205,7 @@ class Replay:
 
     def timer_name(self, key: str) -> str:
         """A Scheduler-safe schedule name (1-64 of ``[0-9A-Za-z-_.]``) unique per execution and key."""
-        import hashlib
-
-        digest = hashlib.sha256(f"{self.execution_id}|{key}".encode()).hexdigest()[:48]
-        return f"sb-{digest}"
+        return timer_name(self.execution_id, key)
 
     def set_timer(self, key: str, at: datetime, reason: str) -> str:
         """Create a one-time timer that wakes this execution at ``at``; returns its name."""
@@ -261,6 +258,14 @@ class Replay:
             for r in self.journal.values()
             if r.type == "wait" and r.kind == "result"
         }
+
+
+def timer_name(execution_id: str, key: str) -> str:
+    """The schedule name of an execution's timer ``key`` (what the orchestrator and step worker both derive)."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{execution_id}|{key}".encode()).hexdigest()[:48]
+    return f"sb-{digest}"
 
 
 def parse_or_none(value: str | None) -> datetime | None:

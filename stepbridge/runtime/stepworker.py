@@ -10,14 +10,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from stepbridge.api.app import App
-from stepbridge.api.retry import DEFAULT_RETRY
-from stepbridge.errors import NonRetryableError, ResultNotSerializable, StepTimeout, WorkflowDefinitionError
+from stepbridge.errors import (
+    NonRetryableError,
+    PayloadTooLarge,
+    ResultNotSerializable,
+    StepTimeout,
+    WorkflowDefinitionError,
+)
 from stepbridge.runtime import stepcontext
 from stepbridge.runtime.codec import decode_args, to_json_value
 from stepbridge.runtime.loops import LoopFactory, run_coroutine
+from stepbridge.runtime.observability import logger
 from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import TERMINAL, JournalRecord, StepInvocation, WakeMessage, iso
-from stepbridge.runtime.replay import current_op, error_dict
+from stepbridge.runtime.replay import current_op, error_dict, timer_name
 from stepbridge.runtime.steps import call_function, check_result_size
 
 
@@ -66,10 +72,9 @@ class StepWorker:
             return self._report(invocation, "attempt", {"error": error_dict(exc), "attempt": invocation.attempt})
         except Exception as exc:
             err = error_dict(exc)
-            policy = step.retry or DEFAULT_RETRY
-            if isinstance(
-                exc, ResultNotSerializable | NonRetryableError | WorkflowDefinitionError
-            ) or not policy.is_retryable(exc):
+            # Only errors that no policy may retry are marked fatal here; the orchestrator applies
+            # the call's retry policy (which may differ from the step's default) to the rest.
+            if isinstance(exc, ResultNotSerializable | NonRetryableError | WorkflowDefinitionError | PayloadTooLarge):
                 err["fatal"] = True
             return self._report(invocation, "attempt", {"error": err, "attempt": invocation.attempt})
         finally:
@@ -82,4 +87,12 @@ class StepWorker:
         record = JournalRecord(key=key, op=inv.op, type="step", kind=kind, data=data, at=iso(self.effects.now()))
         if self.store.append_journal(inv.execution_id, record):
             self.effects.wake(WakeMessage(inv.execution_id, "step", f"step:{inv.op}:{inv.attempt}:{kind}"))
+            self._disarm_deadline(inv)
         return kind
+
+    def _disarm_deadline(self, inv: StepInvocation) -> None:
+        """The attempt reported, so its deadline timer would only cause an idle replay: delete it (best effort)."""
+        try:
+            self.effects.cancel_timer(timer_name(inv.execution_id, f"{inv.op}#d{inv.attempt}"))
+        except Exception as exc:  # a leftover timer is harmless: the replay it causes finds nothing due
+            logger().warning("could not delete the step's deadline timer", extra={"error": str(exc)})

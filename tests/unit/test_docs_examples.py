@@ -225,9 +225,20 @@ def test_cited_workflows_exist(filename: str, names: list[str]) -> None:
 def test_relative_links_resolve(page: Path) -> None:
     broken = []
     for target in _LINK.findall(page.read_text(encoding="utf-8")):
-        if target.startswith(("http://", "https://", "#", "mailto:")):
+        if target.startswith(("http://", "https://", "mailto:")):
             continue
-        path = (page.parent / target.split("#", 1)[0]).resolve()
-        if not path.exists() and path.name not in PENDING:
+        file_part, _, anchor = target.partition("#")
+        path = (page.parent / file_part).resolve() if file_part else page
+        if not path.exists():
+            if path.name not in PENDING:
+                broken.append(target)
+        elif anchor and path.suffix == ".md" and anchor not in _anchors(path):
             broken.append(target)
-    assert not broken, f"{page.relative_to(DOCS)} links to missing files: {broken}"
+    assert not broken, f"{page.relative_to(DOCS)} has broken links: {broken}"
+
+
+def _anchors(page: Path) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"^```.*?^```", "", page.read_text(encoding="utf-8"), flags=re.DOTALL | re.MULTILINE)
+    headings = re.findall(r"^#{1,6} (.+)$", text, re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}

@@ -699,3 +699,24 @@ def test_error_info_is_a_dict_with_message_search_and_mock_step_accepts_python_n
         assert error is not None and error["type"] == "builtins.ValueError"
         assert "limit exceeded" in error and str(error) == "ValueError: limit exceeded by 50"
         assert mock.calls == [(5,), (150,)]
+
+
+def test_a_reported_step_disarms_its_deadline_timer() -> None:
+    app = App("t")
+
+    @app.step(timeout=30)
+    def quick() -> str:
+        return "done"
+
+    @app.workflow("w")
+    async def w(ctx: Context) -> str:
+        result = str(await ctx.step("quick", quick))
+        await ctx.wait_for("Never", timeout=timedelta(days=1), default=None)
+        return result
+
+    with cloud_for(app) as cloud:
+        h = cloud.client().start("w")
+        pending = [t for t in cloud.timers.pending() if t.schedule is None]
+        assert len(pending) == 1  # only the wait's timeout; the step's deadline is gone
+        assert pending[0].at == cloud.now() + timedelta(days=1)
+        assert h.result() is not None
