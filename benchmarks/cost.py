@@ -27,14 +27,13 @@ List prices, us-east-1, checked 2026-11 (cited in RESULTS.md):
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from benchmarks.common import Config, Row, Section, local_cloud
-from benchmarks.meter import AwsMeter, LambdaMeter
+from benchmarks.meter import AwsMeter, Floats, LambdaMeter, floats
 from benchmarks.workflows import PING, build_app, build_schedule_app
 from stepbridge import App
 from stepbridge.client import Client
@@ -67,32 +66,31 @@ SQS_BILLED = ("SQS.SendMessage", "SQS.DeleteMessage", "SQS.ChangeMessageVisibili
 class Usage:
     """What one scenario consumed."""
 
-    calls: Counter[str] = field(default_factory=Counter)
+    calls: Floats = field(default_factory=floats)
     rru: float = 0.0
     wru: float = 0.0
     sqs_requests: float = 0.0
     empty_receives: float = 0.0
     event_entries: float = 0.0
     scheduler_invocations: float = 0.0
-    lambda_requests: Counter[str] = field(default_factory=Counter)
+    lambda_requests: Floats = field(default_factory=floats)
     gb_seconds: float = 0.0
 
     def minus(self, other: Usage) -> Usage:
         """Difference (may be fractional after :meth:`per`)."""
-        calls = Counter(self.calls)
-        calls.subtract(other.calls)
-        lam = Counter(self.lambda_requests)
-        lam.subtract(other.lambda_requests)
+        calls = floats({op: self.calls[op] - other.calls[op] for op in set(self.calls) | set(other.calls)})
+        lam = floats({kind: self.lambda_requests[kind] - other.lambda_requests[kind]
+                      for kind in set(self.lambda_requests) | set(other.lambda_requests)})
         return Usage(calls, self.rru - other.rru, self.wru - other.wru, self.sqs_requests - other.sqs_requests,
                      self.empty_receives - other.empty_receives, self.event_entries - other.event_entries,
                      self.scheduler_invocations - other.scheduler_invocations, lam, self.gb_seconds - other.gb_seconds)
 
     def per(self, k: int) -> Usage:
         """Divided by ``k``."""
-        return Usage(Counter({op: v / k for op, v in self.calls.items()}),  # type: ignore[misc]
+        return Usage(floats({op: v / k for op, v in self.calls.items()}),
                      self.rru / k, self.wru / k, self.sqs_requests / k, self.empty_receives / k,
                      self.event_entries / k, self.scheduler_invocations / k,
-                     Counter({kind: v / k for kind, v in self.lambda_requests.items()}),  # type: ignore[misc]
+                     floats({kind: v / k for kind, v in self.lambda_requests.items()}),
                      self.gb_seconds / k)
 
     # ---- dollars ----------------------------------------------------------------------------
@@ -117,18 +115,17 @@ def _usage(meter: AwsMeter, lambdas: LambdaMeter, cloud: LocalCloud) -> Usage:
     snap, lam = meter.snapshot(), lambdas.snapshot()
     receives_with_messages = snap.calls["SQS.ReceiveMessage"] - snap.sqs_empty_receives
     gb_s = 0.0
-    for kind, count in lam.invocations.items():
+    for kind in lam.invocations:
         own = max(0.0, lam.seconds[kind] - lam.aws_seconds[kind])
         billed = own * FULL_VCPU_MB / MEMORY_MB[kind]
-        for key, calls in lam.aws_calls.items():
+        for key, made in lam.aws_calls.items():
             if key.startswith(f"{kind}/"):
-                billed += calls * LATENCY_MS.get(key.split("/", 1)[1], 10.0) / 1e3
+                billed += made * LATENCY_MS.get(key.split("/", 1)[1], 10.0) / 1e3
         if kind == "orchestrator":
             billed += cloud.calls["lambda.Invoke"] * LATENCY_MS["Lambda"] / 1e3
         gb_s += billed * MEMORY_MB[kind] / 1024
-        del count
-    calls = Counter(snap.calls)
-    calls["Lambda.Invoke"] = cloud.calls["lambda.Invoke"]
+    calls = floats({op: float(n) for op, n in snap.calls.items()})
+    calls["Lambda.Invoke"] = float(cloud.calls["lambda.Invoke"])
     return Usage(
         calls=calls,
         rru=snap.total_rru,
@@ -137,7 +134,7 @@ def _usage(meter: AwsMeter, lambdas: LambdaMeter, cloud: LocalCloud) -> Usage:
         empty_receives=float(snap.sqs_empty_receives),
         event_entries=float(snap.event_entries),
         scheduler_invocations=float(lam.scheduler_invocations),
-        lambda_requests=Counter(lam.invocations),
+        lambda_requests=floats({kind: float(n) for kind, n in lam.invocations.items()}),
         gb_seconds=gb_s,
     )
 
@@ -251,7 +248,8 @@ def run(cfg: Config) -> Section:
         section.facts[f"{name}_aws_calls"] = sum(v for op, v in marginal.calls.items() if not op.startswith("Lambda"))
         section.rows.append(
             Row(f"{name}: $ per million", f"${dollars:.3g}",
-                f"${STEP_FUNCTIONS_PER_M:g} (Step Functions Standard transition) / ${TEMPORAL_PER_M:g} (Temporal action)",
+                f"${STEP_FUNCTIONS_PER_M:g} (Step Functions Standard transition) / "
+                f"${TEMPORAL_PER_M:g} (Temporal action)",
                 dollars / STEP_FUNCTIONS_PER_M, goal or "(report)", None if limit is None else dollars <= limit)
         )
     ticks, _ = measure(build_schedule_app(), _ticks, k, section.facts)

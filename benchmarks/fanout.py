@@ -100,7 +100,9 @@ def run(cfg: Config) -> Section:
                  f"{int(facts.get('moto_step_invocations', 0)) / n:.2f}"])
     rows.append(["Lambda invocations: orchestrator", str(facts.get("moto_orchestrator_invocations")),
                  f"{int(facts.get('moto_orchestrator_invocations', 0)) / n:.2f}"])
-    section.tables.append(("AWS calls of the moto run (execution start to result)", ["call", "count", "per step"], rows))
+    section.tables.append(
+        ("AWS calls of the moto run (execution start to result)", ["call", "count", "per step"], rows)
+    )
     section.notes.append(
         "Time inside moto calls during the moto run: "
         + ", ".join(f"{svc} {fmt_seconds(v)}" for svc, v in secs.items() if v)

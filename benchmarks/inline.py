@@ -108,7 +108,8 @@ def run(cfg: Config) -> Section:
     )
     base = facts.get("moto_base_calls", {})
     section.notes.append(
-        f"Times are medians of {k} (in-memory) and {k_moto} (moto) interleaved runs; per step = execution time / {n:,}. "
+        f"Times are medians of {k} (in-memory) and {k_moto} (moto) interleaved runs; "
+        f"per step = execution time / {n:,}. "
         f"The execution's fixed cost (an empty workflow: {_fmt_calls(base)}) is inside stepbridge's time; "
         "the anchor's time includes its own fixed per-invocation latency the same way."
     )

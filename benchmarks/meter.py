@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +27,19 @@ from stepbridge.infra.dynamodb import attrs_size
 from stepbridge.local import LocalCloud
 
 _CTX_KEY = "stepbridge_bench"
+
+Floats = defaultdict[str, float]
+
+
+def floats(values: dict[str, float] | None = None) -> Floats:
+    """A float-valued counter (missing keys read as 0.0)."""
+    out: Floats = defaultdict(float)
+    out.update(values or {})
+    return out
+
+
+def _sub(a: dict[str, float], b: dict[str, float]) -> Floats:
+    return floats({key: a.get(key, 0.0) - b.get(key, 0.0) for key in set(a) | set(b)})
 
 
 def _item_size(item: Any) -> int:
@@ -43,9 +56,9 @@ class AwsMeter:
     """API calls, time inside them, and DynamoDB request units, for every hooked client."""
 
     calls: Counter[str] = field(default_factory=Counter)
-    seconds: Counter[str] = field(default_factory=Counter)
-    rru: Counter[str] = field(default_factory=Counter)
-    wru: Counter[str] = field(default_factory=Counter)
+    seconds: Floats = field(default_factory=floats)
+    rru: Floats = field(default_factory=floats)
+    wru: Floats = field(default_factory=floats)
     items_read: Counter[str] = field(default_factory=Counter)
     sqs_messages_received: int = 0
     sqs_empty_receives: int = 0
@@ -140,7 +153,7 @@ class AwsMeter:
     def snapshot(self) -> MeterSnapshot:
         """A frozen copy to subtract later."""
         return MeterSnapshot(
-            Counter(self.calls), Counter(self.seconds), Counter(self.rru), Counter(self.wru),
+            Counter(self.calls), floats(self.seconds), floats(self.rru), floats(self.wru),
             Counter(self.items_read), self.sqs_messages_received, self.sqs_empty_receives, self.event_entries,
         )
 
@@ -150,9 +163,9 @@ class MeterSnapshot:
     """Counters of an :class:`AwsMeter` at one moment; ``b - a`` is what happened in between."""
 
     calls: Counter[str]
-    seconds: Counter[str]
-    rru: Counter[str]
-    wru: Counter[str]
+    seconds: Floats
+    rru: Floats
+    wru: Floats
     items_read: Counter[str]
     sqs_messages_received: int
     sqs_empty_receives: int
@@ -160,7 +173,8 @@ class MeterSnapshot:
 
     def __sub__(self, other: MeterSnapshot) -> MeterSnapshot:
         return MeterSnapshot(
-            self.calls - other.calls, self.seconds - other.seconds, self.rru - other.rru, self.wru - other.wru,
+            self.calls - other.calls, _sub(self.seconds, other.seconds), _sub(self.rru, other.rru),
+            _sub(self.wru, other.wru),
             self.items_read - other.items_read, self.sqs_messages_received - other.sqs_messages_received,
             self.sqs_empty_receives - other.sqs_empty_receives, self.event_entries - other.event_entries,
         )
@@ -189,9 +203,9 @@ class LambdaMeter:
     """Lambda requests and in-process durations per function kind (orchestrator, step, router)."""
 
     invocations: Counter[str] = field(default_factory=Counter)
-    seconds: Counter[str] = field(default_factory=Counter)
+    seconds: Floats = field(default_factory=floats)
     #: Seconds spent inside hooked AWS calls during each kind's invocations (subtract for own CPU time).
-    aws_seconds: Counter[str] = field(default_factory=Counter)
+    aws_seconds: Floats = field(default_factory=floats)
     #: AWS calls made inside each kind's invocations, by ``kind/service``.
     aws_calls: Counter[str] = field(default_factory=Counter)
     scheduler_invocations: int = 0
@@ -240,7 +254,7 @@ class LambdaMeter:
     def snapshot(self) -> LambdaSnapshot:
         """A frozen copy to subtract later."""
         return LambdaSnapshot(
-            Counter(self.invocations), Counter(self.seconds), Counter(self.aws_seconds), Counter(self.aws_calls),
+            Counter(self.invocations), floats(self.seconds), floats(self.aws_seconds), Counter(self.aws_calls),
             self.scheduler_invocations,
         )
 
@@ -250,14 +264,14 @@ class LambdaSnapshot:
     """Counters of a :class:`LambdaMeter` at one moment."""
 
     invocations: Counter[str]
-    seconds: Counter[str]
-    aws_seconds: Counter[str]
+    seconds: Floats
+    aws_seconds: Floats
     aws_calls: Counter[str]
     scheduler_invocations: int
 
     def __sub__(self, other: LambdaSnapshot) -> LambdaSnapshot:
         return LambdaSnapshot(
-            self.invocations - other.invocations, self.seconds - other.seconds,
-            self.aws_seconds - other.aws_seconds, self.aws_calls - other.aws_calls,
+            self.invocations - other.invocations, _sub(self.seconds, other.seconds),
+            _sub(self.aws_seconds, other.aws_seconds), self.aws_calls - other.aws_calls,
             self.scheduler_invocations - other.scheduler_invocations,
         )

@@ -24,10 +24,11 @@ def build_app(name: str = "bench") -> App:
     """An app with every benchmark workflow (a fresh App each call: steps belong to one app)."""
     app = App(name)
 
-    @app.step(timeout=30, memory=256)
     def remote_inc(x: int) -> int:
         """A declared step: runs in its own Lambda (LocalCloud: the step handler, in-process)."""
         return x + 1
+
+    remote_inc = app.step(timeout=30, memory=256)(remote_inc)
 
     @app.workflow("noop")
     async def noop(ctx: Context) -> str:

@@ -79,7 +79,7 @@ def fan_handler(n: int) -> Callable[..., Any]:
 
     @durable_execution  # type: ignore[untyped-decorator,unused-ignore]
     def handler(event: Any, context: DurableContext) -> int:
-        batch = context.map(list(range(n)), one, name="fan")
+        batch: Any = context.map(list(range(n)), one, name="fan")
         return sum(int(v) for v in batch.get_results())
 
     result: Callable[..., Any] = handler
@@ -92,7 +92,7 @@ def _inc(event: Any, context: Any) -> int:
 
 def run_once(handler: Callable[..., Any], *, expect: Any, register_inc: bool = False) -> float:
     """Build a fresh runner (not timed), time one ``runner.run`` and check the result."""
-    from aws_durable_execution_sdk_python.execution import InvocationStatus
+    from aws_durable_execution_sdk_python.lambda_service import InvocationStatus
     from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
 
     _quiet()

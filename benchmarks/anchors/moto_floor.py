@@ -54,13 +54,11 @@ def _moto() -> Iterator[Any]:
 def journal_items(n: int, execution_id: str = "floor-exec") -> list[dict[str, dict[str, str]]]:
     """``n`` journal items shaped like the records of ``n`` inline steps ``s0``..``s{n-1}``."""
     at = "2027-01-04T08:30:00.000000+00:00"
-    return [
-        journal_attrs(
-            execution_id,
-            JournalRecord(key=f"s{i}", op=f"s{i}", type="step", kind="result", data={"result": i + 1, "attempts": 1}, at=at),
-        )
+    records = [
+        JournalRecord(key=f"s{i}", op=f"s{i}", type="step", kind="result", data={"result": i + 1, "attempts": 1}, at=at)
         for i in range(n)
     ]
+    return [journal_attrs(execution_id, record) for record in records]
 
 
 def put_item_seconds(n: int) -> float:

@@ -70,6 +70,10 @@ def run(
     """Replay ``execution`` once; never raises for workflow errors (they become the outcome)."""
     wf = app.workflows.get(execution.workflow)
     if wf is None:
+        from stepbridge.runtime.machines import workflow_for
+
+        wf = workflow_for(app, execution.workflow)
+    if wf is None:
         return Outcome(
             FAILED,
             error={

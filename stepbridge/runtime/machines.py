@@ -1,29 +1,39 @@
-"""State machine instances: one per key, persisted with optimistic locking.
+"""State machine instances, driven durably: each event is applied by a short workflow execution.
 
-For each event bound to a machine: the event's detail is merged into a working copy of the
-instance context, the guard runs on it, then exit -> action -> entry. An action returning a
-dict is merged into the context. A rejected event (no transition from the current state, or
-guard false) leaves the stored instance unchanged, is recorded in the instance's rejection
-log and emits ``StateMachine.rejected``. Events are applied at most once per instance (the
-last event ids are kept), so a redelivered event changes nothing.
+The router turns an event bound to a machine into an execution of the built-in workflow
+``stepbridge.sm.<machine>`` (id derived from the event id, so a redelivered event applies
+once). That execution:
+
+1. takes the instance's lock (a conditional write; an execution that finds it held waits on a
+   durable timer and tries again), so events for one instance apply one at a time;
+2. loads the instance (state, context, version): the context starts as
+   ``StateMachine(context=...)`` and every event's detail is merged into it before the guard;
+3. runs guard -> exit -> action -> entry, each hook as a durable step (retried like any step);
+   an action or entry returning a dict is merged into the context;
+4. commits the new state with optimistic locking and releases the lock.
+
+A rejected event (no transition from the current state, guard false, or a hook that failed
+after its retries) leaves the instance unchanged, is logged beside it and emits
+``StateMachine.rejected``.
 """
 
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import jmespath
 
-from stepbridge.api.app import App, MachineDef
-from stepbridge.runtime.loops import LoopFactory, run_coroutine
+from stepbridge.api.app import App, MachineDef, WorkflowDef
 from stepbridge.runtime.ports import Effects, Item, Store
 from stepbridge.runtime.records import Event, iso
-from stepbridge.runtime.steps import call_function
 
+WORKFLOW_PREFIX = "stepbridge.sm."
 _SEEN_LIMIT = 50
 _LOG_LIMIT = 50
+#: A lock older than this is taken over (its holder must have failed in a way that skipped release).
+LOCK_LEASE = timedelta(minutes=15)
 
 
 class HookEvent(dict[str, Any]):
@@ -41,134 +51,244 @@ def instance_key(machine: str) -> str:
     return f"SM#{machine}"
 
 
-@dataclass
-class MachineRunner:
-    """Applies events to state machine instances."""
+def workflow_for(app: App, name: str) -> WorkflowDef | None:
+    """The built-in workflow that applies events to machine ``stepbridge.sm.<machine>``, if ``name`` is one."""
+    if not name.startswith(WORKFLOW_PREFIX) or name[len(WORKFLOW_PREFIX) :] not in app.machines:
+        return None
+    return WorkflowDef(
+        name=name,
+        fn=apply_event,
+        input_type=Any,
+        takes_input=True,
+        description="applies one event to a state machine instance",
+    )
 
-    app: App
-    store: Store
-    effects: Effects
-    loop_factory: LoopFactory | None = None
 
-    def apply(self, binding: MachineDef, event: Event) -> dict[str, Any]:
-        """Apply one event; returns ``{"accepted": bool, "state": ..., "reason"?: ...}``."""
-        machine = binding.machine
-        key_value = jmespath.search(binding.key, event.to_eventbridge())
-        if key_value is None:
-            return self._reject(
-                binding, "", None, event, f"the key expression '{binding.key}' found nothing in the event"
-            )
-        key = str(key_value)
-        machine_event = binding.events[event.detail_type]
-        hook_event = HookEvent(
-            detail_type=event.detail_type, detail=event.detail, id=event.id, time=event.time or iso(self.effects.now())
+def start_for_event(app: App, store: Store, effects: Effects, binding: MachineDef, event: Event) -> str | None:
+    """Router side: start the execution that applies ``event`` to its instance (idempotent by event id)."""
+    from stepbridge.runtime.executions import start_execution
+    from stepbridge.runtime.router import exec_id_for
+
+    key_value = jmespath.search(binding.key, event.to_eventbridge())
+    machine = binding.machine.name
+    if key_value is None:
+        reject(
+            store,
+            effects,
+            app.name,
+            binding,
+            "",
+            binding.machine.initial,
+            event,
+            f"the key expression '{binding.key}' found nothing in the event",
         )
-        for _ in range(20):
-            item = self.store.get_item(instance_key(machine.name), key)
-            body: dict[str, Any] = (
-                dict(item.body)
-                if item
-                else {
-                    "state": machine.initial,
-                    "context": dict(machine.context),
-                    "seen": [],
-                    "history": [],
-                }
-            )
-            if event.id and event.id in body.get("seen", []):
-                return {"accepted": False, "state": body["state"], "reason": "duplicate event"}
-            current = str(body["state"])
-            context = {**body.get("context", {}), **(event.detail or {})}
-            state = machine.states[current]
-            transition = state.on.get(machine_event)
-            if transition is None:
-                return self._reject(
-                    binding, key, item, event, f"no transition '{machine_event}' from state '{current}'"
-                )
-            try:
-                if transition.guard is not None and not self._call(transition.guard, context, hook_event):
-                    return self._reject(
-                        binding, key, item, event, f"guard of '{machine_event}' from '{current}' returned false"
-                    )
-                if state.exit is not None:
-                    self._call(state.exit, context, hook_event)
-                if transition.action is not None:
-                    returned = self._call(transition.action, context, hook_event)
-                    if isinstance(returned, dict):
-                        context = {**context, **returned}
-                if machine.states[transition.target].entry is not None:
-                    entry_result = self._call(machine.states[transition.target].entry, context, hook_event)
-                    if isinstance(entry_result, dict):
-                        context = {**context, **entry_result}
-            except Exception as exc:  # a failing hook rejects the event; the instance is left as it was
-                return self._reject(
-                    binding, key, item, event,
-                    f"'{machine_event}' from '{current}' failed in a hook: {type(exc).__name__}: {exc}",
-                )
-            new_body = {
-                "state": transition.target,
-                "context": context,
-                "seen": ([*body.get("seen", []), event.id] if event.id else body.get("seen", []))[-_SEEN_LIMIT:],
-                "history": [
-                    *body.get("history", []),
-                    {
-                        "from": current,
-                        "to": transition.target,
-                        "event": machine_event,
-                        "event_id": event.id,
-                        "at": iso(self.effects.now()),
-                    },
-                ][-_LOG_LIMIT:],
-            }
-            ok = (
-                self.store.put_item(Item(instance_key(machine.name), key, new_body), if_version=item.version)
-                if item
-                else self.store.put_item(Item(instance_key(machine.name), key, new_body, version=1), if_absent=True)
-            )
-            if ok:
-                return {"accepted": True, "state": transition.target}
-        raise RuntimeError(f"state machine '{machine.name}' instance '{key}': too many concurrent updates")
+        return None
+    payload = {"machine": machine, "key": str(key_value), "event": event.to_eventbridge()}
+    record, _ = start_execution(
+        store,
+        effects,
+        f"{WORKFLOW_PREFIX}{machine}",
+        payload,
+        execution_id=exec_id_for(f"sm-{machine}", event.id or iso(effects.now())),
+    )
+    return record.execution_id
 
-    def _call(self, hook: Any, context: dict[str, Any], event: HookEvent) -> Any:
-        params = [
-            p
-            for p in inspect.signature(hook).parameters.values()
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        ]
-        args: tuple[Any, ...] = (dict(context), event) if len(params) >= 2 else (dict(context),)
-        return run_coroutine(call_function(hook, args, None), self.loop_factory)
 
-    def _reject(self, binding: MachineDef, key: str, item: Item | None, event: Event, reason: str) -> dict[str, Any]:
-        machine = binding.machine
-        state = item.body["state"] if item else machine.initial
-        detail = {
-            "machine": machine.name,
-            "key": key,
-            "state": state,
-            "event": binding.events.get(event.detail_type),
-            "event_type": event.detail_type,
-            "event_id": event.id,
-            "reason": reason,
+async def apply_event(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
+    """The built-in workflow: lock, load, transition with durable hooks, commit, unlock."""
+    rp = ctx._rp
+    app: App = rp.app
+    binding = app.machines[str(payload["machine"])]
+    machine = binding.machine
+    key = str(payload["key"])
+    event = Event.from_eventbridge(payload["event"])
+    store: Store = rp.store
+    holder = ctx.execution_id
+
+    attempt = 1
+    while not await ctx.step(f"lock-{attempt}", lambda: _lock(store, machine.name, key, holder, rp.now())):
+        await ctx.sleep(min(2**attempt, 30), name=f"lock-wait-{attempt}")
+        attempt += 1
+
+    snapshot = await ctx.step("load", lambda: _load(store, binding, key))
+    current = str(snapshot["state"])
+    if event.id and event.id in snapshot["seen"]:
+        await ctx.step("unlock", lambda: _unlock(store, machine.name, key, holder))
+        return {"accepted": False, "state": current, "reason": "duplicate event"}
+    context = {**snapshot["context"], **(event.detail or {})}
+    hook_event = HookEvent(detail_type=event.detail_type, detail=event.detail, id=event.id, time=event.time)
+    machine_event = binding.events[event.detail_type]
+    transition = machine.states[current].on.get(machine_event)
+
+    async def refuse(reason: str) -> dict[str, Any]:
+        await ctx.step("reject", lambda: reject(store, rp.effects, app.name, binding, key, current, event, reason))
+        await ctx.step("unlock", lambda: _unlock(store, machine.name, key, holder))
+        return {"accepted": False, "state": current, "reason": reason}
+
+    if transition is None:
+        return await refuse(f"no transition '{machine_event}' from state '{current}'")
+    try:
+        if transition.guard is not None and not await ctx.step(
+            "guard", lambda: call_hook(transition.guard, context, hook_event)
+        ):
+            return await refuse(f"guard of '{machine_event}' from '{current}' returned false")
+        if machine.states[current].exit is not None:
+            await ctx.step("exit", lambda: call_hook(machine.states[current].exit, context, hook_event))
+        if transition.action is not None:
+            returned = await ctx.step("action", lambda: call_hook(transition.action, context, hook_event))
+            if isinstance(returned, dict):
+                context = {**context, **returned}
+        entry = machine.states[transition.target].entry
+        if entry is not None:
+            entered = dict(context)
+            returned = await ctx.step("entry", lambda: call_hook(entry, entered, hook_event))
+            if isinstance(returned, dict):
+                context = {**context, **returned}
+    except Exception as exc:  # a hook failed after its retries: the instance stays as it was
+        return await refuse(f"'{machine_event}' from '{current}' failed in a hook: {type(exc).__name__}: {exc}")
+
+    final_context = context
+    await ctx.step(
+        "commit",
+        lambda: _commit(
+            store,
+            machine.name,
+            key,
+            snapshot,
+            transition.target,
+            final_context,
+            event,
+            machine_event,
+            current,
+            holder,
+            iso(rp.now()),
+        ),
+    )
+    return {"accepted": True, "state": transition.target}
+
+
+async def call_hook(hook: Any, context: dict[str, Any], event: HookEvent) -> Any:
+    """Call a hook with ``(context)`` or ``(context, event)``, awaiting it when it is async."""
+    params = [
+        p for p in inspect.signature(hook).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    result = hook(dict(context), event) if len(params) >= 2 else hook(dict(context))
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+def _lock(store: Store, machine: str, key: str, holder: str, now: Any) -> bool:
+    pk, sk = instance_key(machine), f"{key}#lock"
+    item = store.get_item(pk, sk)
+    if item is not None and item.body.get("holder") not in (None, holder):
+        taken = item.body.get("at")
+        if not taken or now - _parse(str(taken)) < LOCK_LEASE:
+            return False
+        return store.put_item(Item(pk, sk, {"holder": holder, "at": iso(now)}), if_version=item.version)
+    if item is not None:
+        return True
+    return store.put_item(Item(pk, sk, {"holder": holder, "at": iso(now)}, version=1), if_absent=True)
+
+
+def _unlock(store: Store, machine: str, key: str, holder: str) -> bool:
+    pk, sk = instance_key(machine), f"{key}#lock"
+    item = store.get_item(pk, sk)
+    if item is None or item.body.get("holder") != holder:
+        return False
+    return store.delete_item(pk, sk, if_version=item.version)
+
+
+def _parse(text: str) -> Any:
+    from stepbridge.runtime.records import parse_iso
+
+    return parse_iso(text)
+
+
+def _load(store: Store, binding: MachineDef, key: str) -> dict[str, Any]:
+    item = store.get_item(instance_key(binding.machine.name), key)
+    if item is None:
+        return {
+            "state": binding.machine.initial,
+            "context": dict(binding.machine.context),
+            "seen": [],
+            "history": [],
+            "version": 0,
         }
-        self.effects.publish(
-            [Event("StateMachine.rejected", detail, source=self.app.name, time=iso(self.effects.now()))]
-        )
-        # Rejections are logged beside the instance, never in it: a rejected event changes nothing.
-        log_key = (instance_key(machine.name), f"{key}#rejections")
-        for _ in range(10):
-            log = self.store.get_item(*log_key)
-            entries = [*(log.body.get("rejections", []) if log else []), {**detail, "at": iso(self.effects.now())}]
-            body = {"rejections": entries[-_LOG_LIMIT:]}
-            if log is None:
-                if self.store.put_item(Item(*log_key, body, version=1), if_absent=True):
-                    break
-            elif self.store.put_item(Item(*log_key, body), if_version=log.version):
+    return {
+        "state": item.body["state"],
+        "context": item.body.get("context", {}),
+        "seen": item.body.get("seen", []),
+        "history": item.body.get("history", []),
+        "version": item.version,
+    }
+
+
+def _commit(
+    store: Store,
+    machine: str,
+    key: str,
+    snapshot: dict[str, Any],
+    target: str,
+    context: dict[str, Any],
+    event: Event,
+    machine_event: str,
+    current: str,
+    holder: str,
+    now: str,
+) -> int:
+    body = {
+        "state": target,
+        "context": context,
+        "seen": ([*snapshot["seen"], event.id] if event.id else snapshot["seen"])[-_SEEN_LIMIT:],
+        "history": [
+            *snapshot["history"],
+            {"from": current, "to": target, "event": machine_event, "event_id": event.id, "at": now},
+        ][-_LOG_LIMIT:],
+    }
+    version = int(snapshot["version"])
+    pk = instance_key(machine)
+    # The lock makes this execution the only writer; the version check still guards against a
+    # replay committing twice (the second write finds the version moved and changes nothing).
+    if version == 0:
+        store.put_item(Item(pk, key, body, version=1), if_absent=True)
+    else:
+        store.put_item(Item(pk, key, body), if_version=version)
+    _unlock(store, machine, key, holder)
+    return version + 1
+
+
+def reject(
+    store: Store, effects: Effects, source: str, binding: MachineDef, key: str, state: str, event: Event, reason: str
+) -> dict[str, Any]:
+    """Emit ``StateMachine.rejected`` and log it beside the instance; the instance itself is untouched."""
+    machine = binding.machine
+    now = iso(effects.now())
+    detail = {
+        "machine": machine.name,
+        "key": key,
+        "state": state,
+        "event": binding.events.get(event.detail_type),
+        "event_type": event.detail_type,
+        "event_id": event.id,
+        "reason": reason,
+    }
+    effects.publish([Event("StateMachine.rejected", detail, source=source, time=now)])
+    log_key = (instance_key(machine.name), f"{key}#rejections")
+    for _ in range(10):
+        log = store.get_item(*log_key)
+        entries = [*(log.body.get("rejections", []) if log else []), {**detail, "at": now}]
+        body = {"rejections": entries[-_LOG_LIMIT:]}
+        if log is None:
+            if store.put_item(Item(*log_key, body, version=1), if_absent=True):
                 break
-        return {"accepted": False, "state": state, "reason": reason}
+        elif store.put_item(Item(*log_key, body), if_version=log.version):
+            break
+    return detail
 
 
 def machine_state(store: Store, machine: str, key: str) -> dict[str, Any] | None:
-    """``{"state", "context", "version"}`` of one instance, or ``None`` if it has seen no event yet."""
+    """``{"state", "context", "version"}`` of one instance (plus ``history`` and ``rejections``), or ``None``."""
     item = store.get_item(instance_key(machine), key)
     if item is None:
         return None

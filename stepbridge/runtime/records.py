@@ -89,7 +89,7 @@ class JournalRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (what stores persist)."""
-        out = {"key": self.key, "op": self.op, "type": self.type, "kind": self.kind, "data": self.data, "at": self.at}
+        out: dict[str, Any] = {"key": self.key, "op": self.op, "type": self.type, "kind": self.kind, "data": self.data, "at": self.at}
         if self.seq:
             out["seq"] = self.seq
         return out

@@ -25,7 +25,7 @@ from stepbridge.runtime.records import Event, WakeMessage, iso, parse_iso
 from stepbridge.runtime.waits import event_log_key, matches, waiter_key
 
 
-def _exec_id(prefix: str, suffix: str) -> str:
+def exec_id_for(prefix: str, suffix: str) -> str:
     """An execution id from a workflow name and an event id, within the 80-character limit."""
     safe = "".join(c if c.isalnum() or c in "-_.:" else "-" for c in suffix)
     if len(prefix) + 1 + len(safe) <= 80:
@@ -73,9 +73,9 @@ class Router:
                 self.effects.wake(WakeMessage(str(w["execution_id"]), "event", f"event:{event.id}:{w.get('op')}"))
         for binding in self.app.machines.values():
             if event.detail_type in binding.events:
-                from stepbridge.runtime.machines import MachineRunner
+                from stepbridge.runtime.machines import start_for_event
 
-                MachineRunner(self.app, self.store, self.effects, self.loop_factory).apply(binding, event)
+                start_for_event(self.app, self.store, self.effects, binding, event)
 
     # ---- trigger rules ----------------------------------------------------------------
 
@@ -94,7 +94,7 @@ class Router:
         envelope = event.to_eventbridge()
         payload = jmespath.search(trigger.input, envelope) if trigger.input else event.detail
         record, _ = start_execution(
-            self.store, self.effects, trigger.workflow, payload, execution_id=_exec_id(trigger.workflow, event.id)
+            self.store, self.effects, trigger.workflow, payload, execution_id=exec_id_for(trigger.workflow, event.id)
         )
         return record.execution_id
 
@@ -174,6 +174,6 @@ class Router:
         payload: dict[str, Any] = {"scheduled_time": scheduled_time, **dict(schedule.input or {})}
         stamp = scheduled_time.replace(":", "").replace("-", "").replace("+0000", "Z")[:15]
         record, _ = start_execution(
-            self.store, self.effects, schedule.workflow, payload, execution_id=_exec_id(schedule.name, stamp)
+            self.store, self.effects, schedule.workflow, payload, execution_id=exec_id_for(schedule.name, stamp)
         )
         return record.execution_id
