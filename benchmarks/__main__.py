@@ -51,9 +51,17 @@ def selected(only: list[str]) -> list[str]:
 
 
 def machine() -> str:
-    """What ran the benchmark: cores, Python, platform."""
+    """What ran the benchmark: cores, Python, platform, and the versions of what it compares."""
+    from importlib import metadata
+
+    versions = []
+    for dist in ("moto", "boto3", "aws-durable-execution-sdk-python-testing", "dbos"):
+        try:
+            versions.append(f"{dist} {metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{dist} not installed")
     return (f"nproc={os.cpu_count()}, Python {platform.python_version()} ({platform.python_implementation()}), "
-            f"{platform.system()} {platform.release()} {platform.machine()}")
+            f"{platform.system()} {platform.release()} {platform.machine()}; {', '.join(versions)}")
 
 
 def render_text(section: Section) -> str:

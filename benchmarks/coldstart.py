@@ -10,6 +10,7 @@ its runtime dependencies (``requirements()``, boto3 excluded since Lambda provid
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import subprocess
@@ -135,7 +136,7 @@ def run(cfg: Config) -> Section:
         reports[label].append(report)
         return float(report["seconds"])
 
-    times = interleave(k, [(label, (lambda lb=label: runner(lb))) for label in PROBES])  # type: ignore[misc]
+    times = interleave(k, [(label, functools.partial(runner, label)) for label in PROBES])
     boto = median(times["boto3"])
     handler = median(times["handler"])
     ratio = handler / boto

@@ -252,8 +252,9 @@ def run(cfg: Config) -> Section:
                 f"${TEMPORAL_PER_M:g} (Temporal action)",
                 dollars / STEP_FUNCTIONS_PER_M, goal or "(report)", None if limit is None else dollars <= limit)
         )
-    ticks, _ = measure(build_schedule_app(), _ticks, k, section.facts)
+    ticks, ticks_after = measure(build_schedule_app(), _ticks, k, section.facts)
     tick = ticks.per(k)
+    measured.append(Measured("schedule firing", tick, ticks_after.per(k)))
     table.append(["schedule firing (starts + runs an empty workflow)", *_fmt_usage(tick)])
     section.facts["schedule firing_per_million"] = tick.per_million()
     section.rows.append(

@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
+import gc
 import time
+from collections.abc import Callable
 
 from benchmarks.anchors import durable_sdk
 from benchmarks.common import Config, Row, Section, anchor_missing, fmt_seconds, interleave, local_cloud, median
@@ -30,10 +32,9 @@ def seq_seconds(backend: str, n: int) -> float:
     return elapsed
 
 
-def doubling(k: int, n: int, run: object) -> tuple[float, float]:
+def doubling(k: int, n: int, run: Callable[[int], float]) -> tuple[float, float]:
     """Median seconds at N and 2N, interleaved."""
-    assert callable(run)
-    times = interleave(k, [("n", lambda: float(run(n))), ("2n", lambda: float(run(2 * n)))])
+    times = interleave(k, [("n", lambda: run(n)), ("2n", lambda: run(2 * n))])
     return median(times["n"]), median(times["2n"])
 
 
@@ -80,6 +81,17 @@ def run(cfg: Config) -> Section:
                 "linear: 2.0x", ratio, "<= 2.2", ratio <= 2.2)
         )
         facts[f"memory_{n}_ok"] = True
+    # Diagnosis: the same doubling at the larger N with CPython's cyclic GC off during the runs.
+    n = sizes[1]
+    gc.disable()
+    try:
+        t1, t2 = doubling(k_mem, n, lambda m: seq_seconds("memory", m))
+    finally:
+        gc.enable()
+    section.rows.append(
+        Row(f"inline, in-memory, cyclic GC off (diagnosis): time({2 * n:,}) / time({n:,})",
+            f"{fmt_seconds(t2)} / {fmt_seconds(t1)}", "linear: 2.0x", t2 / t1, "(context)", None)
+    )
     for n, k in ((sizes[0], k_moto), (sizes[1], 1)):
         t1, t2 = doubling(k, n, lambda m: seq_seconds("moto", m))
         ratio = t2 / t1

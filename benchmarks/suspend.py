@@ -25,9 +25,11 @@ def stepbridge_pair(backend: str, facts: dict[str, Any]) -> tuple[float, float]:
         meter.attach_cloud(cloud)
         client = cloud.client()
         client.start("noop", execution_id="warm-up").result()
+        before = meter.snapshot()
         t0 = time.perf_counter()
         woke = client.start("sleeper", execution_id="sleeper").result()
         t1 = time.perf_counter()
+        sleeper = meter.snapshot() - before
         one = client.start("one-step", execution_id="one-step").result()
         t2 = time.perf_counter()
     if woke != "woke" or one != 1:
@@ -35,6 +37,8 @@ def stepbridge_pair(backend: str, facts: dict[str, Any]) -> tuple[float, float]:
     facts[f"{backend}_woke"] = True
     if backend == "moto":
         facts["moto_calls"] = dict(meter.calls)
+        facts["moto_sleeper_calls"] = dict(sleeper.calls)
+        facts.setdefault("moto_sleeper_inside_moto", []).append(sleeper.total_seconds())
     return t1 - t0, t2 - t1
 
 
@@ -90,12 +94,20 @@ def run(cfg: Config) -> Section:
             )
     if durable_pairs:
         facts["durable_ok"] = True
-    calls = facts.get("moto_calls", {})
-    if isinstance(calls, dict):
-        section.notes.append(
-            "AWS calls of the moto run (warm-up, sleeper and one-step executions together): "
-            + ", ".join(f"{v} {name}" for name, v in sorted(calls.items()))
+    inside = median(facts.get("moto_sleeper_inside_moto", [0.0]))
+    moto_e2e = e2e(sb["moto"])
+    if anchor_e2e is not None:
+        section.rows.append(
+            Row("sleep-then-wake, LocalCloud (moto), time outside moto calls", fmt_seconds(moto_e2e - inside),
+                f"{fmt_seconds(anchor_e2e)} (durable-functions runner)", (moto_e2e - inside) / anchor_e2e,
+                "(context)", None)
         )
+    calls = facts.get("moto_sleeper_calls", {})
+    section.notes.append(
+        f"The moto sleeper execution spends {fmt_seconds(inside)} of {fmt_seconds(moto_e2e)} inside moto, in "
+        + f"{sum(calls.values())} AWS calls: " + ", ".join(f"{v} {name}" for name, v in sorted(calls.items()))
+        + " (the client's start/result and LocalCloud's idle ReceiveMessage polls included)."
+    )
     section.notes.append(
         f"Medians of {k} interleaved runs, each on a fresh LocalCloud / a fresh runner (set-up not timed). "
         "The durable-functions runner spends about 0.1 s per invocation in the SDK's checkpoint thread "

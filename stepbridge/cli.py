@@ -8,6 +8,9 @@ writing another::
         ...
         return 0
 
+A name with a space registers a subcommand of a group (``"executions show"`` is
+``stepbridge executions show``); describe the group with :func:`command_group`.
+
 Heavy imports (the compiler, moto, cfn-lint) happen inside the subcommands, so the CLI starts
 fast and a subcommand only needs its own dependencies.
 """
@@ -45,6 +48,8 @@ class Subcommand:
 
 
 COMMANDS: dict[str, Subcommand] = {}
+#: Help of command groups (``stepbridge executions ...``), by group name.
+GROUPS: dict[str, str] = {}
 
 
 def arg(*flags: str, **options: Any) -> Arg:
@@ -62,6 +67,11 @@ def subcommand(name: str, help: str, *arguments: Arg) -> Callable[[Run], Run]:
         return fn
 
     return register
+
+
+def command_group(name: str, help: str) -> None:
+    """Describe the group ``name`` whose subcommands are registered as ``"name sub"``."""
+    GROUPS[name] = help
 
 
 def _out(text: str) -> None:
@@ -176,6 +186,223 @@ def _graph(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- operate executions: run, executions, events, report ------------------------------------------------
+
+_STATUSES = ("CANCELLED", "FAILED", "RUNNING", "SCHEDULED", "SUCCEEDED")
+
+
+def _stack_args(required_note: str = "") -> tuple[Arg, ...]:
+    return (
+        arg("--stack", default=None, metavar="NAME", help=f"a deployed stack's name{required_note}"),
+        arg("--region", default=None, help="the stack's region (default: AWS_REGION / your profile's)"),
+    )
+
+
+_JSON = arg("--json", action="store_true", help="print JSON for scripts")
+
+
+def _client(args: argparse.Namespace, command: str) -> Any:
+    from stepbridge.operator.console import connect, require_stack
+
+    return connect(require_stack(args.stack, command), args.region)
+
+
+def _aws(args: argparse.Namespace) -> Any:
+    from stepbridge.infra.awserrors import aws_errors
+
+    return aws_errors(stack=args.stack)
+
+
+command_group("executions", "inspect and operate executions of a deployed stack (--stack NAME)")
+command_group("events", "put events on the app's bus (locally, or into a stack with --stack)")
+
+
+@subcommand(
+    "executions list",
+    "list executions, newest first",
+    arg("--workflow", default=None, help="only this workflow"),
+    arg("--status", default=None, type=str.upper, choices=_STATUSES, help="only this status"),
+    arg("--limit", type=int, default=50, help="at most this many (default: %(default)s)"),
+    _JSON,
+    *_stack_args(" (required)"),
+)
+def _executions_list(args: argparse.Namespace) -> int:
+    from stepbridge.operator.console import executions_list
+
+    client = _client(args, "executions list")
+    with _aws(args):
+        return executions_list(
+            client, _out, workflow=args.workflow, status=args.status, limit=args.limit, as_json=args.json
+        )
+
+
+@subcommand(
+    "executions show",
+    "the timeline of one execution: steps, attempts, errors, waits and timers with deadlines, children, progress",
+    arg("execution_id", metavar="ID"),
+    _JSON,
+    arg("--mermaid", action="store_true", help="print the path it took as a Mermaid flowchart"),
+    *_stack_args(" (required)"),
+)
+def _executions_show(args: argparse.Namespace) -> int:
+    from stepbridge.operator.console import executions_show
+
+    client = _client(args, "executions show")
+    with _aws(args):
+        return executions_show(client, args.execution_id, _out, as_json=args.json, mermaid=args.mermaid)
+
+
+@subcommand(
+    "executions cancel",
+    "cancel a running, waiting, sleeping or scheduled execution (and its children)",
+    arg("execution_id", metavar="ID"),
+    arg("--compensate", action="store_true", help="run the saga's compensations before it ends CANCELLED"),
+    *_stack_args(" (required)"),
+)
+def _executions_cancel(args: argparse.Namespace) -> int:
+    from stepbridge.operator.console import executions_cancel
+
+    client = _client(args, "executions cancel")
+    with _aws(args):
+        return executions_cancel(client, args.execution_id, _out, compensate=args.compensate)
+
+
+@subcommand(
+    "executions redrive",
+    "move dead-lettered work messages back to the work queue (the DLQ is found via its RedrivePolicy)",
+    arg("--dry-run", action="store_true", help="only count the dead-lettered messages"),
+    *_stack_args(" (required)"),
+)
+def _executions_redrive(args: argparse.Namespace) -> int:
+    from stepbridge.operator.console import redrive, require_stack
+
+    return redrive(require_stack(args.stack, "executions redrive"), args.region, _out, dry_run=args.dry_run)
+
+
+@subcommand(
+    "report",
+    "write a self-contained HTML report of one execution (Gantt timeline, operations, path)",
+    arg("execution_id", metavar="ID"),
+    arg("-o", "--output", default=None, help="the HTML file to write (default: <ID>.html)"),
+    *_stack_args(" (required)"),
+)
+def _report(args: argparse.Namespace) -> int:
+    from stepbridge.operator.console import write_report
+
+    client = _client(args, "report")
+    output = args.output or f"{args.execution_id.replace(':', '_').replace('/', '_')}.html"
+    with _aws(args):
+        return write_report(client, args.execution_id, output, _out)
+
+
+@subcommand(
+    "run",
+    "run a workflow: locally on LocalCloud through virtual time (default), or in a deployed stack (--stack)",
+    arg("workflow", help="the workflow's name"),
+    arg("--input", default="{}", help="the input as JSON, or @file.json (default: %(default)s)"),
+    arg("--execution-id", default=None, help="the execution id (default: generated)"),
+    arg("--app", default="functions/app.py", help="path/to/app.py[:attribute] (default: %(default)s)"),
+    arg("--backend", choices=("moto", "memory"), default="moto", help="LocalCloud backend (default: %(default)s)"),
+    arg(
+        "--event",
+        action="append",
+        default=[],
+        metavar="TYPE[+DELAY]=JSON",
+        help="send this event when the execution next waits, or DELAY (e.g. 20h) of virtual time after the "
+        "previous one; repeatable, sent in order",
+    ),
+    arg("--max-time", default="400d", help="most virtual time to let pass, e.g. 48h, 30d (default: %(default)s)"),
+    arg("--schedules", action="store_true", help="also fire the app's recurring schedules while it runs"),
+    arg("--show", action="store_true", help="print the operations table at the end"),
+    arg("--mermaid", action="store_true", help="print the path it took as a Mermaid flowchart"),
+    arg("--report", default=None, metavar="FILE", help="write the HTML report to FILE"),
+    _JSON,
+    *_stack_args(" (runs there instead of locally)"),
+    arg("--timeout", type=float, default=900.0, help="with --stack: seconds to follow it (default: %(default)s)"),
+    arg("--poll", type=float, default=2.0, help="with --stack: seconds between polls (default: %(default)s)"),
+)
+def _run(args: argparse.Namespace) -> int:
+    from stepbridge.operator.console import (
+        RunOptions,
+        connect,
+        parse_duration,
+        parse_event_option,
+        parse_json_option,
+        run_local,
+        run_stack,
+    )
+    from stepbridge.operator.local import LocalSession, load_app
+
+    options = RunOptions(
+        workflow=args.workflow,
+        payload=parse_json_option(args.input, "--input"),
+        execution_id=args.execution_id,
+        events=[parse_event_option(e) for e in args.event],
+        max_time=parse_duration(args.max_time, "--max-time"),
+        show=args.show,
+        mermaid=args.mermaid,
+        report=args.report,
+        as_json=args.json,
+    )
+    progress = _err if args.json else _out
+    if args.stack:
+        client = connect(args.stack, args.region)
+        return run_stack(client, args.stack, options, _out, progress, timeout=args.timeout, poll=args.poll)
+    with LocalSession(load_app(args.app), backend=args.backend, schedules=args.schedules) as session:
+        return run_local(session, options, _out, progress)
+
+
+@subcommand(
+    "events send",
+    "send an event: locally (LocalCloud) reporting what it started or woke and how those ended, or into --stack",
+    arg("event_type", metavar="TYPE", help="the event's detail-type, e.g. Order.created"),
+    arg("--detail", default="{}", help="the detail as a JSON object, or @file.json (default: %(default)s)"),
+    arg("--app", default="functions/app.py", help="path/to/app.py[:attribute] (default: %(default)s)"),
+    arg("--backend", choices=("moto", "memory"), default="moto", help="LocalCloud backend (default: %(default)s)"),
+    arg("--start", default=None, metavar="WORKFLOW", help="locally: first start this workflow (to be woken)"),
+    arg("--input", default="{}", help="the --start workflow's input as JSON (default: %(default)s)"),
+    arg("--execution-id", default=None, help="the --start execution's id"),
+    arg("--max-time", default="400d", help="most virtual time to let pass (default: %(default)s)"),
+    arg("--show", action="store_true", help="print the timeline of each execution it started or woke"),
+    _JSON,
+    *_stack_args(" (sends there instead of locally)"),
+)
+def _events_send(args: argparse.Namespace) -> int:
+    from stepbridge.operator.console import (
+        OperatorError,
+        RunOptions,
+        connect,
+        parse_duration,
+        parse_json_option,
+        send_local,
+        send_stack,
+    )
+    from stepbridge.operator.local import LocalSession, load_app
+
+    detail = parse_json_option(args.detail, "--detail")
+    if not isinstance(detail, dict):
+        raise OperatorError(f"--detail must be a JSON object, got {type(detail).__name__}")
+    if args.stack:
+        if args.start:
+            raise OperatorError("--start is for local runs; start it in the stack with `stepbridge run --stack`")
+        client = connect(args.stack, args.region)
+        return send_stack(client, args.stack, args.event_type, detail, _out, as_json=args.json)
+    start = None
+    if args.start:
+        start = RunOptions(args.start, parse_json_option(args.input, "--input"), execution_id=args.execution_id)
+    with LocalSession(load_app(args.app), backend=args.backend) as session:
+        return send_local(
+            session,
+            args.event_type,
+            detail,
+            _out,
+            start=start,
+            max_time=parse_duration(args.max_time, "--max-time"),
+            show=args.show,
+            as_json=args.json,
+        )
+
+
 # ---- entry point ------------------------------------------------------------------------------------------
 
 
@@ -184,8 +411,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stepbridge", description="Durable workflows on AWS Lambda.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
+    groups: dict[str, Any] = {}
     for command in COMMANDS.values():
-        sub = subparsers.add_parser(command.name, help=command.help, description=command.help)
+        group, _, leaf = command.name.partition(" ")
+        if leaf:
+            if group not in groups:
+                help_text = GROUPS.get(group, group)
+                group_parser = subparsers.add_parser(group, help=help_text, description=help_text)
+                groups[group] = group_parser.add_subparsers(dest=f"{group}_command", metavar="COMMAND")
+                groups[group].required = True
+            sub = groups[group].add_parser(leaf, help=command.help, description=command.help)
+        else:
+            sub = subparsers.add_parser(command.name, help=command.help, description=command.help)
         for argument in command.arguments:
             sub.add_argument(*argument.flags, **argument.options)
         sub.set_defaults(_run=command.run)

@@ -1,4 +1,4 @@
-"""Lambda functions (orchestrator, router, API, one per declared step), their Globals and the HTTP API.
+"""Lambda functions (orchestrator, router, API, sweeper, one per declared step), their Globals and the HTTP API.
 
 Each function is a *unit* of three resources: a log group, a role that may write only to that
 log group (plus what the function does, see :mod:`stepbridge.compiler.iam`), and the
@@ -19,6 +19,7 @@ HANDLERS = {
     naming.ORCHESTRATOR: "stepbridge.handlers.orchestrator.handler",
     naming.ROUTER: "stepbridge.handlers.router.handler",
     naming.API: "stepbridge.handlers.api.handler",
+    naming.SWEEPER: "stepbridge.handlers.sweeper.handler",
     "step": "stepbridge.handlers.step.handler",
 }
 
@@ -164,6 +165,51 @@ def api(model: AppModel) -> list[Resource]:
         memory=opts.api_memory,
         statements=iam.api_statements(model),
         extra={"Events": events},
+    )
+
+
+def sweeper(model: AppModel) -> list[Resource]:
+    """Recovery: every few minutes, wake executions whose timer or step report was lost (see runtime/sweeper.py).
+
+    Scheduled by EventBridge Scheduler (SAM ``ScheduleV2``) assuming its own role, which may invoke
+    only this function. No async retries: the next run sweeps again anyway.
+    """
+    opts = model.options
+    every = opts.sweeper_every_minutes
+    events = {
+        "Sweep": {
+            "Type": "ScheduleV2",
+            "Properties": {
+                "Description": "stepbridge sweeper: wake executions whose wake-up was lost",
+                "ScheduleExpression": f"rate({every} minute{'' if every == 1 else 's'})",
+                "FlexibleTimeWindow": {"Mode": "OFF"},
+                "RetryPolicy": {"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60 * every},
+                "RoleArn": GetAtt(naming.SWEEPER_SCHEDULE_ROLE, "Arn"),
+                "OmitName": True,  # CloudFormation names it: two stacks in one account must not collide
+            },
+        }
+    }
+    unit = function_unit(
+        model,
+        naming.SWEEPER,
+        description="stepbridge sweeper: resumes executions whose timer or step report was lost",
+        role_description="Least privilege for the stepbridge sweeper",
+        handler=HANDLERS[naming.SWEEPER],
+        timeout=opts.sweeper_timeout,
+        memory=opts.sweeper_memory,
+        statements=iam.sweeper_statements(),
+        extra={"Events": events, "EventInvokeConfig": {"MaximumRetryAttempts": 0}},
+    )
+    return [*unit, sweeper_schedule_role(model)]
+
+
+def sweeper_schedule_role(model: AppModel) -> Resource:
+    """The role EventBridge Scheduler assumes to run the sweeper: invoke that one function, nothing else."""
+    return naming.SWEEPER_SCHEDULE_ROLE, iam.role(
+        "EventBridge Scheduler invokes the stepbridge sweeper",
+        "invoke-sweeper",
+        iam.sweeper_schedule_statements(),
+        service="scheduler.amazonaws.com",
     )
 
 

@@ -3,7 +3,7 @@
 Every statement names its resources. The only ``Resource: "*"`` is X-Ray's
 ``PutTraceSegments``/``PutTelemetryRecords``, which have no resource-level permissions
 (Service Authorization Reference, AWS X-Ray). Logs go to the function's own log group, the
-table and its ``by-workflow`` index are the only DynamoDB resources, the orchestrator may invoke
+table and its ``by-workflow``/``by-status`` indexes are the only DynamoDB resources, the orchestrator may invoke
 exactly the declared step functions, and only the Scheduler role may be passed - to Scheduler.
 """
 
@@ -89,6 +89,10 @@ def _table(actions: tuple[str, ...], *, index: bool) -> list[Statement]:
     return out
 
 
+def _status_index() -> Statement:
+    return allow("StateTableByStatusIndex", ("dynamodb:Query",), [Sub(f"${{{naming.TABLE}.Arn}}/index/by-status")])
+
+
 def _send() -> Statement:
     return allow("SendToWorkQueue", ("sqs:SendMessage",), [GetAtt(naming.QUEUE, "Arn")])
 
@@ -152,6 +156,25 @@ def api_statements(model: AppModel) -> list[Statement]:
 def step_statements(base: str) -> list[Statement]:
     """A declared step: only records its outcome in the table and wakes the orchestrator."""
     return [_logs(base), _xray(), *_table(STEP_TABLE_ACTIONS, index=False), _send()]
+
+
+def sweeper_statements() -> list[Statement]:
+    """The sweeper: lists unfinished executions (``by-status`` index), reads their journals, wakes them.
+
+    Query only - no reads of other items, no writes to the table, no timers, no events.
+    """
+    return [
+        _logs(naming.SWEEPER),
+        _xray(),
+        *_table(("dynamodb:Query",), index=False),
+        _status_index(),
+        _send(),
+    ]
+
+
+def sweeper_schedule_statements() -> list[Statement]:
+    """EventBridge Scheduler may only invoke the sweeper function."""
+    return [allow("InvokeSweeper", ("lambda:InvokeFunction",), [GetAtt(f"{naming.SWEEPER}Function", "Arn")])]
 
 
 def scheduler_role_statements() -> list[Statement]:

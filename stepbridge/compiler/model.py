@@ -68,6 +68,9 @@ class CompileOptions:
     api_memory: int = 256
     queue_batch_size: int = 10
     max_receive_count: int = 5
+    sweeper_timeout: int = 300
+    sweeper_memory: int = 256
+    sweeper_every_minutes: int = 5  # how often the sweeper looks for executions whose wake-up was lost
 
 
 @dataclass(frozen=True)
@@ -329,15 +332,17 @@ def build_model(app: App, options: CompileOptions | None = None) -> AppModel:
         naming.DLQ,
         naming.TIMER_GROUP,
         naming.SCHEDULER_ROLE,
+        naming.SWEEPER_SCHEDULE_ROLE,
         naming.HTTP_API,
         naming.CATCH_ALL_RULE,
         naming.CATCH_ALL_PERMISSION,
     )
-    for base in (naming.ORCHESTRATOR, naming.ROUTER, naming.API):
+    for base in (naming.ORCHESTRATOR, naming.ROUTER, naming.API, naming.SWEEPER):
         ids.reserve(
             *(base + s for s in naming.FUNCTION_UNIT), *(f"{base}Function{s}" for s in naming.SAM_FUNCTION_DERIVED)
         )
     ids.reserve(*(event_id for event_id, _, _ in API_ROUTES))
+    ids.reserve(f"{naming.SWEEPER}FunctionSweep")  # the schedule SAM derives from the sweeper's event
     steps = _plan_steps(app, ids, problems)
     triggers = _plan_triggers(app, ids, problems)
     schedules = _plan_schedules(app, ids, problems)
@@ -345,9 +350,9 @@ def build_model(app: App, options: CompileOptions | None = None) -> AppModel:
     stack = opts.stack_name or app.name
     max_stack = _check_stack(steps, stack, problems)
 
-    # After the SAM transform: 25 fixed resources; per step a log group, role, function and
+    # After the SAM transform: 30 fixed resources (the sweeper adds 5); per step a log group, role, function and
     # EventInvokeConfig; per trigger a rule and a permission; per webhook a permission.
-    resources = 25 + 4 * len(steps) + 2 * len(triggers) + len(schedules) + len(webhooks)
+    resources = 30 + 4 * len(steps) + 2 * len(triggers) + len(schedules) + len(webhooks)
     if resources > _MAX_RESOURCES:
         problems.add(
             f"the template would hold about {resources} resources, above CloudFormation's {_MAX_RESOURCES}; "

@@ -30,6 +30,8 @@ HTTP_API = "HttpApi"
 ORCHESTRATOR = "Orchestrator"
 ROUTER = "Router"
 API = "Api"
+SWEEPER = "Sweeper"
+SWEEPER_SCHEDULE_ROLE = "SweeperScheduleRole"
 CATCH_ALL_RULE = "RouterCatchAllRule"
 CATCH_ALL_PERMISSION = "RouterCatchAllPermission"
 

@@ -37,7 +37,7 @@ def layer(model: AppModel) -> Resource:
 
 
 def table(model: AppModel) -> Resource:
-    """The single table (docs/ARCHITECTURE.md): pk/sk, TTL ``ttl``, GSI ``by-workflow``; retained on delete."""
+    """The single table (docs/ARCHITECTURE.md): pk/sk, TTL ``ttl``, GSIs ``by-workflow`` and ``by-status``; retained."""
     return naming.TABLE, {
         "Type": "AWS::DynamoDB::Table",
         "DeletionPolicy": "Retain",
@@ -45,7 +45,8 @@ def table(model: AppModel) -> Resource:
         "Properties": {
             "BillingMode": "PAY_PER_REQUEST",
             "AttributeDefinitions": [
-                {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "gsi1pk", "gsi1sk")
+                {"AttributeName": name, "AttributeType": "S"}
+                for name in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
             ],
             "KeySchema": [
                 {"AttributeName": "pk", "KeyType": "HASH"},
@@ -59,7 +60,16 @@ def table(model: AppModel) -> Resource:
                         {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
                     ],
                     "Projection": {"ProjectionType": "ALL"},
-                }
+                },
+                {
+                    # Sparse: only RUNNING/SCHEDULED execution headers carry gsi2pk (the sweeper's Query).
+                    "IndexName": "by-status",
+                    "KeySchema": [
+                        {"AttributeName": "gsi2pk", "KeyType": "HASH"},
+                        {"AttributeName": "gsi2sk", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                },
             ],
             "TimeToLiveSpecification": {"AttributeName": "ttl", "Enabled": True},
             "SSESpecification": {"SSEEnabled": True},

@@ -55,6 +55,7 @@ def build_template(model: AppModel) -> dict[str, Any]:
         *functions.router(model),
         *events.catch_all_rule(model),
         *functions.api(model),
+        *functions.sweeper(model),
     ]
     for step_plan in model.steps:
         resources += functions.step(model, step_plan)

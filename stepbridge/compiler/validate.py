@@ -263,8 +263,9 @@ def check_wiring(stack: MotoStack) -> list[str]:
         keys = {k["AttributeName"]: k["KeyType"] for k in table.get("KeySchema", [])}
         if keys != {"pk": "HASH", "sk": "RANGE"}:
             problems.append(f"table key schema is {keys}")
-        if [g["IndexName"] for g in table.get("GlobalSecondaryIndexes", [])] != ["by-workflow"]:
-            problems.append("table lacks the by-workflow index")
+        indexes = [g["IndexName"] for g in table.get("GlobalSecondaryIndexes", [])]
+        if indexes != ["by-workflow", "by-status"]:
+            problems.append(f"table indexes are {indexes}, expected by-workflow and by-status")
     queue = stack.queues.get(naming.QUEUE, {})
     dlq = stack.queues.get(naming.DLQ, {})
     if queue.get("FifoQueue") != "true" or queue.get("ContentBasedDeduplication") != "true":
@@ -310,7 +311,8 @@ def check_wiring(stack: MotoStack) -> list[str]:
                 f"{logical_id}: function name {cfg['FunctionName']!r} differs from the runtime's "
                 f"step_function_name({stack.stack_name!r}, {step!r})"
             )
-    for needed in (f"{naming.ORCHESTRATOR}Function", f"{naming.ROUTER}Function", f"{naming.API}Function"):
+    needed_functions = (naming.ORCHESTRATOR, naming.ROUTER, naming.API, naming.SWEEPER)
+    for needed in (f"{base}Function" for base in needed_functions):
         if needed not in stack.functions:
             problems.append(f"function {needed} was not created")
     return problems

@@ -29,6 +29,8 @@ class Environment:
     #: (the HTTP API's ``"wait"``); ``None`` = poll ``describe`` with real sleeps (AWS). LocalCloud runs its
     #: virtual clock instead, so nothing sleeps in real time.
     waiter: Callable[[str, float], None] | None = None
+    #: How handlers wait before retrying a failed write in-process (``None`` = ``time.sleep``; LocalCloud: no wait).
+    sleep: Callable[[float], None] | None = None
 
 
 def load_app(spec: str) -> App:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from stepbridge.handlers.env import Environment, from_lambda_environment
 from stepbridge.runtime.guard import InfrastructureFailure
 from stepbridge.runtime.observability import flush_metrics, logger
@@ -35,7 +37,8 @@ def handle(event: dict[str, Any], env: Environment) -> dict[str, Any]:
         try:
             orchestrator.handle(message)
             done.add(key)
-        except InfrastructureFailure as failure:
+        except (InfrastructureFailure, ClientError, BotoCoreError) as failure:
+            # Throttling, timeouts, a service hiccup: expected now and then; the queue redelivers.
             logger().warning(
                 "infrastructure failure, message will be retried",
                 extra={"execution_id": message.execution_id, "error": str(failure)},

@@ -15,7 +15,9 @@ def handle(event: dict[str, Any], env: Environment) -> dict[str, Any]:
     invocation = StepInvocation.from_dict(event)
     log = logger()
     log.append_keys(execution_id=invocation.execution_id, step=invocation.op, attempt=invocation.attempt)
-    worker = StepWorker(env.app, env.store, env.effects, env.loop_factory, env.enforce_step_timeout, env.overrides)
+    worker = StepWorker(
+        env.app, env.store, env.effects, env.loop_factory, env.enforce_step_timeout, env.overrides, sleep=env.sleep
+    )
     outcome = worker.handle(invocation)
     log.remove_keys(["execution_id", "step", "attempt"])
     flush_metrics()

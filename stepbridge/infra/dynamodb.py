@@ -23,7 +23,7 @@ from stepbridge.errors import PayloadTooLarge
 from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.limits import DYNAMODB_ITEM_BYTES
 from stepbridge.runtime.ports import Item
-from stepbridge.runtime.records import ExecutionRecord, JournalRecord, iso, parse_iso
+from stepbridge.runtime.records import RUNNING, SCHEDULED, ExecutionRecord, JournalRecord, iso, parse_iso
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -32,6 +32,11 @@ if TYPE_CHECKING:
 Attrs = dict[str, dict[str, str]]
 
 GSI_NAME = "by-workflow"
+#: Sparse index of the executions that are not finished yet (RUNNING, SCHEDULED): the sweeper's Query.
+STATUS_GSI_NAME = "by-status"
+#: Statuses that carry the ``by-status`` keys; finished executions drop out of the index.
+INDEXED_STATUSES = frozenset({RUNNING, SCHEDULED})
+STATUS_PREFIX = "STATUS#"
 TTL_ATTRIBUTE = "ttl"
 EXEC_PREFIX = "EXEC#"
 META = "META"
@@ -81,6 +86,8 @@ def table_definition(table_name: str) -> dict[str, Any]:
             {"AttributeName": "sk", "AttributeType": "S"},
             {"AttributeName": "gsi1pk", "AttributeType": "S"},
             {"AttributeName": "gsi1sk", "AttributeType": "S"},
+            {"AttributeName": "gsi2pk", "AttributeType": "S"},
+            {"AttributeName": "gsi2sk", "AttributeType": "S"},
         ],
         "GlobalSecondaryIndexes": [
             {
@@ -90,7 +97,15 @@ def table_definition(table_name: str) -> dict[str, Any]:
                     {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
-            }
+            },
+            {
+                "IndexName": STATUS_GSI_NAME,
+                "KeySchema": [
+                    {"AttributeName": "gsi2pk", "KeyType": "HASH"},
+                    {"AttributeName": "gsi2sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
         ],
         "BillingMode": "PAY_PER_REQUEST",
         "SSESpecification": {"Enabled": True},
@@ -119,11 +134,15 @@ def execution_key(execution_id: str) -> tuple[str, str]:
 
 
 def execution_attrs(record: ExecutionRecord, version: int) -> Attrs:
-    """An execution header at ``version``; status, workflow and the GSI keys are top-level for queries."""
+    """An execution header at ``version``; status, workflow and the GSI keys are top-level for queries.
+
+    ``gsi2pk``/``gsi2sk`` (the sparse ``by-status`` index) are present only while the execution is
+    RUNNING or SCHEDULED, so the index holds exactly the executions the sweeper must look at.
+    """
     pk, sk = execution_key(record.execution_id)
     body = record.to_dict()
     body["version"] = version
-    return {
+    attrs = {
         "pk": _s(pk),
         "sk": _s(sk),
         "body": _s(dumps(body)),
@@ -133,6 +152,10 @@ def execution_attrs(record: ExecutionRecord, version: int) -> Attrs:
         "gsi1pk": _s(f"{WORKFLOW_PREFIX}{record.workflow}"),
         "gsi1sk": _s(f"{record.created_at}#{record.execution_id}"),
     }
+    if record.status in INDEXED_STATUSES:
+        attrs["gsi2pk"] = _s(f"{STATUS_PREFIX}{record.status}")
+        attrs["gsi2sk"] = _s(f"{record.created_at}#{record.execution_id}")
+    return attrs
 
 
 def journal_attrs(execution_id: str, record: JournalRecord) -> Attrs:
@@ -372,9 +395,19 @@ class DynamoStore:
     def list_executions(
         self, workflow: str | None = None, status: str | None = None, limit: int = 100
     ) -> list[ExecutionRecord]:
-        """Newest first: a GSI Query for one workflow (eventually consistent), else a Scan of the headers."""
+        """Newest first: a GSI Query for one workflow or for an unfinished status (both eventually
+        consistent), else a Scan of the headers."""
         if limit <= 0:
             return []
+        if workflow is None and status in INDEXED_STATUSES:
+            kwargs_status: dict[str, Any] = {
+                "TableName": self.table_name,
+                "IndexName": STATUS_GSI_NAME,
+                "KeyConditionExpression": "gsi2pk = :st",
+                "ExpressionAttributeValues": {":st": _s(f"{STATUS_PREFIX}{status}")},
+                "ScanIndexForward": False,
+            }
+            return [decode_execution(a) for a in self._collect("Query", kwargs_status, limit)]
         values: Attrs = {}
         names: dict[str, str] = {}
         filters: list[str] = []
@@ -427,6 +460,12 @@ class DynamoStore:
     def append_journal(self, execution_id: str, record: JournalRecord) -> bool:
         """Record once: a duplicate key (redelivery, racing orchestrator) returns ``False``."""
         return self._put(journal_attrs(execution_id, record), _NEW_ITEM)
+
+    def put_journal(self, execution_id: str, record: JournalRecord) -> None:
+        """Overwrite a bookkeeping record (``$`` keys only: operation records are append-only)."""
+        if not record.key.startswith("$"):
+            raise ValueError(f"put_journal is for bookkeeping records ('$' keys), not '{record.key}'")
+        self._put(journal_attrs(execution_id, record))
 
     # ---- generic items ----------------------------------------------------------------------
 

@@ -12,8 +12,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from stepbridge.infra.dynamodb import (
+    INDEXED_STATUSES,
     JOURNAL_PREFIX,
     META,
+    STATUS_PREFIX,
     Attrs,
     check_item,
     decode_execution,
@@ -97,7 +99,22 @@ class InMemoryStore:
     def list_executions(
         self, workflow: str | None = None, status: str | None = None, limit: int = 100
     ) -> list[ExecutionRecord]:
-        """Newest first (by ``created_at``, then id, like the GSI sort key)."""
+        """Newest first (by ``created_at``, then id, like the GSI sort key).
+
+        Like ``DynamoStore``, an unfinished status without a workflow reads the sparse ``by-status``
+        keys (``gsi2pk``), so both stores answer from the same attributes.
+        """
+        if workflow is None and status in INDEXED_STATUSES:
+            with self._lock:
+                self._read()
+                wanted = f"{STATUS_PREFIX}{status}"
+                indexed = [
+                    attrs
+                    for partition in self._partitions.values()
+                    if (attrs := partition.get(META)) is not None and attrs.get("gsi2pk", {}).get("S") == wanted
+                ]
+            indexed.sort(key=lambda a: a["gsi2sk"]["S"], reverse=True)
+            return [decode_execution(a) for a in indexed[: max(limit, 0)]]
         with self._lock:
             self._read()
             headers = [
@@ -130,6 +147,16 @@ class InMemoryStore:
                 return False
             self._store(attrs)
             return True
+
+    def put_journal(self, execution_id: str, record: JournalRecord) -> None:
+        """Overwrite a bookkeeping record (``$`` keys only: operation records are append-only)."""
+        if not record.key.startswith("$"):
+            raise ValueError(f"put_journal is for bookkeeping records ('$' keys), not '{record.key}'")
+        attrs = journal_attrs(execution_id, record)
+        check_item(attrs)
+        with self._lock:
+            self._write()
+            self._store(attrs)
 
     # ---- generic items --------------------------------------------------------------------
 

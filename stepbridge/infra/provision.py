@@ -78,6 +78,18 @@ class ProvisionedApp:
             QueueUrl=self.config.queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=0
         )
 
+    def resend(self, body: str) -> None:
+        """Send a copy of a received body to the work queue under a fresh de-duplication id (a redelivery)."""
+        import uuid
+
+        group = str(json.loads(body).get("execution_id", "redelivery"))
+        self.client("sqs").send_message(
+            QueueUrl=self.config.queue_url,
+            MessageBody=body,
+            MessageGroupId=group,
+            MessageDeduplicationId=f"resend-{uuid.uuid4().hex}",
+        )
+
     def dead_letters(self) -> list[dict[str, Any]]:
         """Bodies of messages in the dead-letter queue (parsed JSON)."""
         resp = self.client("sqs").receive_message(QueueUrl=self.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0)

@@ -8,6 +8,7 @@ due timer in turn, and step code runs on a virtual-time event loop.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import os
@@ -16,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stepbridge.api.app import App
 from stepbridge.api.durations import Duration, to_seconds
@@ -31,6 +32,9 @@ from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.limits import LAMBDA_ASYNC_PAYLOAD_BYTES
 from stepbridge.runtime.loops import VirtualTimeLoop
 from stepbridge.runtime.records import TERMINAL, Event, StepInvocation, WakeMessage, iso
+
+if TYPE_CHECKING:
+    from stepbridge.local.faults import FaultInjector, FaultPlan
 
 DEFAULT_START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)  # a Monday morning
 _AWS_ENV = {
@@ -171,6 +175,11 @@ class LocalCloud:
     ``cloud.run_until_idle()``, ``cloud.events``, ``cloud.http(...)``, ``cloud.mock_step(...)``.
     With ``eager=True`` (default) every client call runs the cloud until idle before returning,
     like a real cloud that processes at once while no time passes.
+
+    ``faults=FaultPlan(...)`` injects crashes, duplicate and reordered deliveries, throttling,
+    step timeouts and lost timers into the handlers (see :mod:`stepbridge.local.faults`);
+    ``cloud.faults`` is the injector, whose ``injected`` counts what was injected. The client
+    (``cloud.client()``) and the HTTP API see no faults.
     """
 
     def __init__(
@@ -182,6 +191,7 @@ class LocalCloud:
         region: str = "us-east-1",
         max_deliveries: int = 200_000,
         backend: str = "moto",
+        faults: FaultPlan | None = None,
     ) -> None:
         if backend not in ("moto", "memory"):
             raise ValueError(f"backend must be 'moto' or 'memory', got {backend!r}")
@@ -204,6 +214,11 @@ class LocalCloud:
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
         self._running = False
+        self.faults: FaultInjector | None = None
+        if faults is not None:
+            from stepbridge.local.faults import FaultInjector
+
+            self.faults = FaultInjector(faults)
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -268,7 +283,12 @@ class LocalCloud:
             enforce_step_timeout=True,
             secrets=self.resources,
             waiter=lambda execution_id, seconds: self.run_until_complete(execution_id, timeout=seconds),
+            sleep=lambda seconds: None,  # in-process retry waits take no real time
         )
+        if self.faults is not None:
+            # Fault hook: the handlers get ports that may throttle, crash or fail ambiguously.
+            self.env.store = self.faults.wrap_store(self.store)
+            self.env.effects = self.faults.wrap_effects(self.effects)
         for sched in self.app.schedules:
             self.timers.add(
                 f"$schedule:{sched.name}", next_fire(sched.cron, self.clock.now(), sched.timezone), schedule=sched.name
@@ -319,7 +339,13 @@ class LocalCloud:
         """Run the sweeper once (as its scheduled function would) and deliver what it woke."""
         from stepbridge.handlers import sweeper as sweeper_handler
 
-        woken: list[str] = sweeper_handler.handle({}, self.env)["woken"]
+        woken: list[str] = []
+        try:
+            with self._invoking("sweeper"):
+                woken = sweeper_handler.handle({}, self.env)["woken"]
+        except (Crash, Exception) as exc:  # a failed sweep is simply followed by the next one
+            self.crashes["sweeper"] += 1
+            self.failed_deliveries.append({"target": "sweeper", "payload": {}, "error": f"{type(exc).__name__}: {exc}"})
         self.run_until_idle()
         return woken
 
@@ -360,8 +386,11 @@ class LocalCloud:
                 )
             if self._event_queue:
                 delivery = self._event_queue.popleft()
+                if self.faults is not None and self.faults.on_event_delivery():
+                    self._event_queue.append(delivery)  # fault hook: EventBridge delivers it twice
                 try:
-                    router_handler.handle(delivery, self.env)
+                    with self._invoking("router"):
+                        router_handler.handle(delivery, self.env)
                 except Crash:
                     self.crashes["router"] += 1
                     self._event_queue.append(delivery)  # EventBridge retries the delivery
@@ -369,8 +398,13 @@ class LocalCloud:
                     self._delivery_failed("router", delivery, exc)
             elif self._step_queue:
                 invocation = self._step_queue.popleft()
+                if self.faults is not None:
+                    duplicate, _ = self.faults.on_step_delivery(invocation.to_dict())
+                    if duplicate:
+                        self._step_queue.append(invocation)  # fault hook: Lambda delivers the async invoke twice
                 try:
-                    step_handler.handle(invocation.to_dict(), self.env)
+                    with self._invoking("step"):
+                        step_handler.handle(invocation.to_dict(), self.env)
                 except Crash:
                     self.crashes["step"] += 1  # lost, as async invokes with retries off are
                 except Exception as exc:
@@ -396,8 +430,13 @@ class LocalCloud:
         records = self.resources.receive()
         if not records:
             return False
+        if self.faults is not None:
+            records = self.faults.reorder(records, self.resources)  # fault hook: out-of-order delivery
+            if not records:
+                return True
         try:
-            result = orchestrator_handler.handle({"Records": records}, self.env)
+            with self._invoking("orchestrator"):
+                result = orchestrator_handler.handle({"Records": records}, self.env)
         except Crash:
             self.crashes["orchestrator"] += 1
             for rec in records:  # the whole batch becomes visible again
@@ -409,7 +448,13 @@ class LocalCloud:
                 self.resources.release(rec["receiptHandle"])
             else:
                 self.resources.delete(rec["receiptHandle"])
+                if self.faults is not None:
+                    self.faults.after_processed(rec, self.resources)  # fault hook: a duplicate delivery
         return True
+
+    def _invoking(self, target: str) -> contextlib.AbstractContextManager[None]:
+        """Fault hook: tell the injector which handler runs (a no-op without faults)."""
+        return self.faults.invocation(target) if self.faults is not None else contextlib.nullcontext()
 
     def _fire(self, timer: Timer) -> None:
         from stepbridge.api.cron import next_fire
@@ -426,6 +471,8 @@ class LocalCloud:
             return
         if timer.message is not None:
             self._aws_effects.cancel_timer(timer.name)  # ActionAfterCompletion: DELETE
+            if self.faults is not None and not self.faults.on_timer(timer.name):
+                return  # fault hook: the Scheduler delivery is lost
             self._aws_effects.wake(timer.message)
 
     def advance(self, duration: Duration) -> int:

@@ -85,6 +85,10 @@ class MemoryResources:
         else:
             self._queue.appendleft(msg)
 
+    def resend(self, body: str) -> None:
+        """Send a copy of a received body (JSON text) to the tail, past de-duplication (a redelivery)."""
+        self._queue.append({"body": json.loads(body), "id": str(uuid.uuid4()), "receives": 0})
+
     def dead_letters(self) -> list[dict[str, Any]]:
         """Bodies in the dead-letter queue."""
         return list(self._dlq)

@@ -40,29 +40,34 @@ class ChildHandle:
 
 
 async def start_child(rp: Replay, op: str, workflow: str, payload: Any, execution_id: str | None) -> ChildHandle:
-    """The body of ``ctx.start_child``: record, create the child execution, wake it."""
+    """The body of ``ctx.start_child``: create the child execution, wake it, then record the dispatch.
+
+    In this order a crash anywhere in between is repaired by the replay that follows: creating
+    is idempotent by the child's id and the wake-up is de-duplicated. (Recording first would let
+    a crash after the record leave a child that was never created, and the parent waiting forever.)
+    """
     rp.app.get_workflow(workflow)  # unknown workflow: a clear error in the parent
     records = rp.request(op, "child")
     started = records.get(f"{op}#d1")
     if started is None:
         child_id = execution_id or f"{rp.execution_id}.{op}"
         data = to_json_value(payload, what=f"the input of child workflow '{workflow}' ({op})")
-        started = rp.record(
-            op, "child", "dispatch", {"child_id": child_id, "workflow": workflow, "input": data}, key=f"{op}#d1"
-        )
         now = iso(rp.now())
         rp.store.create_execution(
             ExecutionRecord(
-                execution_id=str(started.data["child_id"]),
+                execution_id=child_id,
                 workflow=workflow,
                 status=RUNNING,
-                input=started.data["input"],
-                input_hash=content_hash(started.data["input"]),
+                input=data,
+                input_hash=content_hash(data),
                 parent_id=rp.execution_id,
                 parent_op=op,
                 created_at=now,
                 started_at=now,
             )
         )
-        rp.effects.wake(WakeMessage(str(started.data["child_id"]), "start", "start"))
+        rp.effects.wake(WakeMessage(child_id, "start", "start"))
+        started = rp.record(
+            op, "child", "dispatch", {"child_id": child_id, "workflow": workflow, "input": data}, key=f"{op}#d1"
+        )
     return ChildHandle(rp, op, str(started.data["child_id"]), workflow, started.data["input"])

@@ -165,6 +165,7 @@ class Context:
                 if isinstance(exc, Suspend):
                     held += 1
                 elif exc is not None and not isinstance(exc, Exception):
+                    _abandon([*running, *(d for d in done if d is not fut)])
                     raise exc
                 elif exc is not None:
                     errors.append((index, exc))
@@ -275,10 +276,11 @@ class Context:
             time=iso(self._rp.now()),
         )
         self._rp.effects.publish([event])
-        self._rp.record(op, "progress", "progress", info)
         from stepbridge.runtime.executions import update_execution
 
+        # The header first: recorded first, a crash in between would leave the progress unset for good.
         update_execution(self._rp.store, self.execution_id, lambda rec: setattr(rec, "progress", info))
+        self._rp.record(op, "progress", "progress", info)
 
     def metric(self, name: str, value: float, unit: str = "Count") -> None:
         """Record a metric through Powertools Metrics (EMF); skipped while replaying."""
@@ -389,6 +391,17 @@ class Saga:
                 await self._ctx.step(op, fn, *args)
         finally:
             rp.compensating -= 1
+
+
+def _abandon(futures: Iterable[asyncio.Future[Any]]) -> None:
+    """Stop branches the invocation will not wait for (an infrastructure failure ends it): cancel the
+    running ones, read the outcome of finished ones, so no "exception was never retrieved" is logged."""
+    for fut in futures:
+        if fut.done():
+            if not fut.cancelled():
+                fut.exception()
+        else:
+            fut.cancel()
 
 
 def _check_event_size(event: Event) -> None:

@@ -19,6 +19,7 @@ from stepbridge.runtime.records import (
     JournalRecord,
     WakeMessage,
     iso,
+    parse_iso,
 )
 
 _MAX_ID = 80
@@ -87,12 +88,31 @@ def start_execution(
                 f"execution '{exec_id}' already exists for workflow '{existing.workflow}' with a different input; "
                 "use a new execution id or the same input"
             )
+        _rearm_start(effects, existing)
         return existing, False
     if deferred and at is not None:
         effects.schedule_timer(_start_timer(exec_id), at, WakeMessage(exec_id, "start", "start"))
     else:
         effects.wake(WakeMessage(exec_id, "start", "start"))
     return record, True
+
+
+def _rearm_start(effects: Effects, existing: ExecutionRecord) -> None:
+    """A repeated start of an unfinished execution sends its start wake-up again.
+
+    The first caller may have died between creating the execution and waking it (a crashed
+    router or orchestrator, a throttled SendMessage): the execution would then sit RUNNING with
+    nothing to wake it, and retries of the start would only find it. Re-sending is harmless:
+    FIFO de-duplication drops it within 5 minutes, and a later wake-up replays to the same place.
+    """
+    if existing.status == RUNNING:
+        effects.wake(WakeMessage(existing.execution_id, "start", "start"))
+    elif existing.status == SCHEDULED and existing.scheduled_for:
+        effects.schedule_timer(
+            _start_timer(existing.execution_id),
+            parse_iso(existing.scheduled_for),
+            WakeMessage(existing.execution_id, "start", "start"),
+        )
 
 
 def _start_timer(execution_id: str) -> str:
@@ -156,6 +176,8 @@ def history(journal: list[JournalRecord], record: ExecutionRecord) -> list[dict[
         return rec.at, float(rec.seq) if rec.seq else op_seq.get(rec.op, 0) + 0.5, rec.key
 
     for rec in sorted(journal, key=order):
+        if rec.key.startswith("$replayed"):
+            continue  # bookkeeping for the sweeper, not a fact of the execution
         if rec.type == "send":
             events.append(
                 {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from stepbridge.api.app import App
@@ -31,6 +32,7 @@ from stepbridge.runtime.records import (
     parse_iso,
 )
 from stepbridge.runtime.replay import Replay
+from stepbridge.runtime.sweeper import needs_marker, replayed_marker
 from stepbridge.runtime.waits import waiter_key
 
 _FINAL_KINDS = {"result", "error", "timeout"}
@@ -77,6 +79,7 @@ class Orchestrator:
             return
         journal = self.store.load_journal(rec.execution_id)
         started = time.perf_counter()
+        began = self.effects.now()
         outcome = engine.run(self.app, rec, journal, self.store, self.effects, self.loop_factory, self.overrides)
         self.stats["replays"] += 1
         log = logger()
@@ -90,11 +93,20 @@ class Orchestrator:
             },
         )
         if outcome.kind == engine.SUSPENDED:
+            if outcome.replay is not None and outcome.replay.written == 0:
+                self._mark_replayed(rec, outcome.replay, began)
             return
         journal = list(outcome.replay.journal.values()) if outcome.replay else journal
         if outcome.kind == engine.CONTINUED:
             outcome = self._continue_as_new(rec, outcome.result)
         self.finish(rec, outcome, journal)
+
+    def _mark_replayed(self, rec: ExecutionRecord, replay: Replay, began: datetime) -> None:
+        """A replay that wrote nothing leaves a ``$replayed`` marker when the sweeper would otherwise
+        think what it just processed (a report, a passed sleep) still waits for a replay."""
+        journal = list(replay.journal.values())
+        if needs_marker(rec, journal, began):
+            self.store.put_journal(rec.execution_id, replayed_marker(began, replay.foreign_seen))
 
     def _continue_as_new(self, rec: ExecutionRecord, payload: Any) -> engine.Outcome:
         from stepbridge.runtime.executions import start_execution
@@ -146,19 +158,27 @@ class Orchestrator:
         return won
 
     def finish(self, rec: ExecutionRecord, outcome: engine.Outcome, journal: list[JournalRecord]) -> None:
-        """Record the terminal status, then tidy up and notify the parent (only the winner of the update does)."""
+        """Tidy up, cancel children, notify the parent, and only then record the terminal status.
+
+        Every step before the status write is idempotent (deleting timers and waiters, cancel
+        requests, the parent's conditional journal append and a de-duplicated wake-up). If the
+        invocation dies or is throttled anywhere in between, the message is redelivered, the
+        replay reaches the same outcome from the same journal and the tail runs again. Writing
+        the status first would lose the tail for good: a redelivered message finds the execution
+        finished and does nothing, so the parent would wait forever.
+        """
         status = {engine.SUCCEEDED: SUCCEEDED, engine.FAILED: FAILED, engine.CANCELLED: CANCELLED}[outcome.kind]
+        self._cleanup(rec, journal)
+        if status == CANCELLED:
+            self._cancel_children(journal)
+        if rec.parent_id and rec.parent_op:
+            self._notify_parent(rec, status, outcome)
         if not self._finish_status(rec, status, outcome.result if status == SUCCEEDED else None, outcome.error):
             return
         self.stats["finished"] += 1
         add_metric(
             "WorkflowCompleted" if status == SUCCEEDED else f"Workflow{status.capitalize()}", 1, workflow=rec.workflow
         )
-        self._cleanup(rec, journal)
-        if status == CANCELLED:
-            self._cancel_children(journal)
-        if rec.parent_id and rec.parent_op:
-            self._notify_parent(rec, status, outcome)
 
     def _cleanup(self, rec: ExecutionRecord, journal: list[JournalRecord]) -> None:
         """Delete timers and waiters of operations that will never complete now."""

@@ -55,6 +55,13 @@ class Store(Protocol):
     def append_journal(self, execution_id: str, record: JournalRecord) -> bool:
         """Append if no record with ``record.key`` exists; ``False`` when one does (a duplicate)."""
 
+    def put_journal(self, execution_id: str, record: JournalRecord) -> None:
+        """Write a bookkeeping record (key starting with ``$``) unconditionally, replacing an earlier one.
+
+        The engine's only use is the ``$replayed`` marker (see ``runtime/sweeper.py``); operation
+        records always go through :meth:`append_journal`.
+        """
+
     # generic items
     def put_item(self, item: Item, *, if_absent: bool = False, if_version: int | None = None) -> bool:
         """Write an item; with ``if_absent`` only when new, with ``if_version`` only when the stored version matches.

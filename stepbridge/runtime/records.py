@@ -86,13 +86,31 @@ class JournalRecord:
     #: Order of writing by the orchestrator (1, 2, ...); 0 for records other writers append
     #: (step results, child outcomes), which sort right after their operation's records.
     seq: int = 0
+    #: For orchestrator records: how many records of other writers (``seq`` 0) the replay that
+    #: wrote this one had read. The sweeper compares it with the journal to find reports that no
+    #: replay has seen yet (a step result whose wake-up was lost).
+    seen: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (what stores persist)."""
-        out: dict[str, Any] = {"key": self.key, "op": self.op, "type": self.type, "kind": self.kind, "data": self.data, "at": self.at}
+        out: dict[str, Any] = {
+            "key": self.key,
+            "op": self.op,
+            "type": self.type,
+            "kind": self.kind,
+            "data": self.data,
+            "at": self.at,
+        }
         if self.seq:
             out["seq"] = self.seq
+        if self.seen:
+            out["seen"] = self.seen
         return out
+
+    @property
+    def foreign(self) -> bool:
+        """Written by someone other than the orchestrator (a step's report, a child's outcome)."""
+        return not self.seq and not self.key.startswith("$") and self.kind != "started"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JournalRecord:
@@ -105,6 +123,7 @@ class JournalRecord:
             data=data.get("data") or {},
             at=data.get("at", ""),
             seq=int(data.get("seq") or 0),
+            seen=int(data.get("seen") or 0),
         )
 
 

@@ -89,11 +89,16 @@ class Replay:
     _by_op: dict[str, dict[str, JournalRecord]] = field(default_factory=dict)
     _rng: random.Random | None = None
     _seq: int = 0
+    #: Records of other writers (step reports, child outcomes) this replay has read.
+    foreign_seen: int = 0
+    #: Journal records this invocation appended (0 = the replay changed nothing).
+    written: int = 0
 
     def __post_init__(self) -> None:
         for rec in self.journal.values():
             self._by_op.setdefault(rec.op, {})[rec.key] = rec
             self._seq = max(self._seq, rec.seq)
+            self.foreign_seen += rec.foreign
 
     # ---- clock and identity -----------------------------------------------------------
 
@@ -186,17 +191,29 @@ class Replay:
                 )
             )
         self._seq += 1
-        rec = JournalRecord(key=key or op, op=op, type=op_type, kind=kind, data=data, at=iso(self.now()), seq=self._seq)
+        rec = JournalRecord(
+            key=key or op,
+            op=op,
+            type=op_type,
+            kind=kind,
+            data=data,
+            at=iso(self.now()),
+            seq=self._seq,
+            seen=self.foreign_seen,
+        )
         size = len(dumps(rec.to_dict()).encode())
         if size > JOURNAL_PAYLOAD_BYTES:
             raise PayloadTooLarge(
                 f"the journal record for '{op}' is {size} bytes, over DynamoDB's 400 KB item limit; "
                 "store large data elsewhere (e.g. S3) and return a reference"
             )
-        if not self.store.append_journal(self.execution_id, rec):
+        if self.store.append_journal(self.execution_id, rec):
+            self.written += 1
+        else:
             winner = {r.key: r for r in self.store.load_journal(self.execution_id)}.get(rec.key)
             if winner is not None:
                 rec = winner
+                self.foreign_seen += rec.foreign and rec.key not in self.journal
         self.journal[rec.key] = rec
         self._by_op.setdefault(op, {})[rec.key] = rec
         return rec

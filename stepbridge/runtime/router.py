@@ -157,9 +157,10 @@ class Router:
             return  # superseded by a newer event (its own timer will fire) or already fired
         if self.effects.now() < parse_iso(str(item.body["due_at"])):
             return
-        if not self.store.delete_item(pk, sk, if_version=item.version):
-            return
+        # Start first (idempotent by event id), then close the window: deleting first would lose the
+        # run for good if the invocation died in between (the redelivered message finds no window).
         self._start_for(trigger, Event.from_eventbridge(item.body["event"]))
+        self.store.delete_item(pk, sk, if_version=item.version)
 
     # ---- recurring schedules ----------------------------------------------------------------
 

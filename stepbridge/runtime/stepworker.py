@@ -6,6 +6,8 @@ records nothing twice) and the orchestrator is woken through the work queue.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +28,11 @@ from stepbridge.runtime.records import TERMINAL, JournalRecord, StepInvocation, 
 from stepbridge.runtime.replay import current_op, error_dict, timer_name
 from stepbridge.runtime.steps import call_function, check_result_size
 
+#: Tries of each report write (journal append, wake-up) before the invocation gives up.
+REPORT_ATTEMPTS = 4
+#: First wait between report tries, seconds (doubled each time: 0.2, 0.4, 0.8).
+REPORT_BACKOFF = 0.2
+
 
 @dataclass
 class StepWorker:
@@ -37,6 +44,8 @@ class StepWorker:
     loop_factory: LoopFactory | None = None
     enforce_timeout: bool = False
     overrides: dict[str, Any] | None = None
+    #: How to wait between report retries (``time.sleep`` in AWS; LocalCloud passes a no-op: virtual time).
+    sleep: Callable[[float], None] | None = None
 
     def handle(self, invocation: StepInvocation) -> str:
         """Run one attempt; returns ``"result"``, ``"attempt"``, ``"skipped"`` or ``"lost"`` (timed out)."""
@@ -83,12 +92,41 @@ class StepWorker:
         return self._report(invocation, "result", {"result": data, "attempts": invocation.attempt})
 
     def _report(self, inv: StepInvocation, kind: str, data: dict[str, Any]) -> str:
+        """Journal the outcome, wake the orchestrator, disarm the deadline timer.
+
+        The step's work is done at this point, so a throttled write is retried here (with
+        backoff) rather than failing the invocation: step functions have no asynchronous retries
+        (``MaximumRetryAttempts: 0``), and losing the report would cost the deadline wait and a
+        second run of the step. If the writes still fail the invocation fails; the deadline timer,
+        still armed, then recovers the attempt (and the sweeper, should that timer be lost too).
+        """
         key = inv.op if kind == "result" else f"{inv.op}#a{inv.attempt}"
         record = JournalRecord(key=key, op=inv.op, type="step", kind=kind, data=data, at=iso(self.effects.now()))
-        if self.store.append_journal(inv.execution_id, record):
-            self.effects.wake(WakeMessage(inv.execution_id, "step", f"step:{inv.op}:{inv.attempt}:{kind}"))
+        appended, uncertain = self._with_retries(lambda: self.store.append_journal(inv.execution_id, record))
+        # After a failed call that may have written anyway (a timeout), "already there" may be our own
+        # record: wake in that case too (a duplicate wake-up is harmless, a missing one is not).
+        if appended or uncertain:
+            self._with_retries(
+                lambda: self.effects.wake(WakeMessage(inv.execution_id, "step", f"step:{inv.op}:{inv.attempt}:{kind}"))
+            )
             self._disarm_deadline(inv)
         return kind
+
+    def _with_retries(self, call: Callable[[], Any]) -> tuple[Any, bool]:
+        """``(result, whether an earlier try failed)``; re-raises after ``REPORT_ATTEMPTS`` failures."""
+        failed = False
+        for attempt in range(1, REPORT_ATTEMPTS + 1):
+            try:
+                return call(), failed
+            except PayloadTooLarge:
+                raise
+            except Exception as exc:
+                if attempt == REPORT_ATTEMPTS:
+                    raise
+                failed = True
+                logger().warning("reporting the step failed, retrying", extra={"error": str(exc), "attempt": attempt})
+                (self.sleep or time.sleep)(REPORT_BACKOFF * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")
 
     def _disarm_deadline(self, inv: StepInvocation) -> None:
         """The attempt reported, so its deadline timer would only cause an idle replay: delete it (best effort)."""

@@ -1,12 +1,32 @@
 """The sweeper: find executions whose wake-up was lost and wake them.
 
-Timers and step reports wake executions through the work queue; if such a wake-up is lost
-(a Scheduler delivery that failed, a step Lambda that died before its deadline timer was
-armed, a message dead-lettered), the execution would wait forever. A scheduled function runs
-the sweeper every few minutes: for each RUNNING or SCHEDULED execution it looks for a due
-instant that has passed by more than ``grace`` (a sleep, a wait deadline, a step deadline, a
-retry) and wakes the execution. Waking is always safe: a replay that finds nothing due just
-suspends again.
+Timers and step reports wake executions through the work queue. If such a wake-up is lost (a
+Scheduler delivery that failed, a step Lambda that died after writing its result but before
+sending the wake-up, a deadline timer that never fired), the execution would wait forever. A
+scheduled function (``Sweeper`` in the template, every 5 minutes) runs :class:`Sweeper`: for
+each RUNNING or SCHEDULED execution it asks whether something happened that no replay has
+processed yet, and wakes the execution if so. Waking is always safe: a replay that finds
+nothing to do just suspends again.
+
+"Something no replay has processed" is decided from the journal alone (the sweeper's IAM role
+may only Query the table and send to the queue):
+
+* the **progress** of an execution is the latest instant a replay ran, read from the records the
+  orchestrator writes (their ``at``) and the ``$replayed`` marker a replay that wrote nothing
+  leaves behind, plus how many reports of other writers those replays had read (``seen``);
+* an execution is **stale** when a due instant of an unfinished operation (a sleep, a step's
+  deadline, a retry, a wait's timeout) or its start lies after its progress, or when the journal
+  holds more reports (step outcomes, child outcomes) than the replays have seen - and that has
+  been so for longer than ``grace``;
+* it is also stale when it waits for **nothing**: no step, child or event is outstanding and no
+  timer is pending, yet it is still RUNNING. Then its last replay died half-way (a crash or a
+  throttled write, and the retries of its wake-up ended in the dead-letter queue). Such an
+  execution is woken again on every sweep for ``retry_for`` (a day); after that it is left to
+  the operator (the DLQ alarm and ``redrive``), so a poison execution does not cycle forever.
+
+A replay that consumed something but wrote nothing writes the ``$replayed`` marker (see
+:func:`needs_marker`), so an execution that is merely waiting (for an event, a slow step or a
+child) is never woken twice for the same thing.
 """
 
 from __future__ import annotations
@@ -14,55 +34,195 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from stepbridge.runtime.observability import logger
 from stepbridge.runtime.ports import Effects, Store
-from stepbridge.runtime.records import RUNNING, SCHEDULED, JournalRecord, WakeMessage, iso, parse_iso
+from stepbridge.runtime.records import (
+    RUNNING,
+    SCHEDULED,
+    ExecutionRecord,
+    JournalRecord,
+    WakeMessage,
+    iso,
+    parse_iso,
+)
 
 _FINAL = {"result", "error", "timeout"}
+#: Key of the marker a replay that wrote nothing leaves (its ``at`` = when the replay began).
+REPLAYED = "$replayed"
 
 
-def overdue_since(journal: list[JournalRecord], now: datetime, grace: timedelta) -> datetime | None:
-    """The earliest due instant of a still-pending operation that passed before ``now - grace``."""
+@dataclass(frozen=True)
+class Progress:
+    """What the replays of an execution have processed: up to ``at``, and ``seen`` reports of other writers."""
+
+    at: datetime | None
+    seen: int
+
+
+def progress(journal: list[JournalRecord]) -> Progress:
+    """The latest replay instant and the most reports any replay had read (from orchestrator records and the marker)."""
+    latest: datetime | None = None
+    seen = 0
+    for rec in journal:
+        if rec.seq or rec.key == REPLAYED:
+            at = parse_iso(rec.at) if rec.at else None
+            if at is not None and (latest is None or at > latest):
+                latest = at
+            seen = max(seen, rec.seen)
+    return Progress(latest, seen)
+
+
+def pending_instants(record: ExecutionRecord, journal: list[JournalRecord]) -> list[datetime]:
+    """Instants at which something should have woken the execution: its start and unfinished operations' due times."""
+    instants: list[datetime] = []
+    started = record.started_at or record.created_at
+    if started:
+        instants.append(parse_iso(started))
     by_op: dict[str, dict[str, JournalRecord]] = {}
     for rec in journal:
         by_op.setdefault(rec.op, {})[rec.key] = rec
-    limit = now - grace
-    earliest: datetime | None = None
     for op, records in by_op.items():
+        if op.startswith("$"):
+            continue
         final = records.get(op)
         if final is not None and final.kind in _FINAL:
             continue
         for rec in records.values():
             due_text = rec.data.get("wake_at") or rec.data.get("deadline") or rec.data.get("retry_at")
-            if not due_text:
-                continue
-            due = parse_iso(str(due_text))
-            if rec.type == "step" and rec.kind == "attempt" and f"{op}#r{rec.data.get('attempt')}" in records:
-                continue  # the retry record carries the instant that matters
-            if due <= limit and (earliest is None or due < earliest):
-                earliest = due
+            if due_text:
+                instants.append(parse_iso(str(due_text)))
+    return instants
+
+
+def unprocessed_since(
+    record: ExecutionRecord, journal: list[JournalRecord], now: datetime
+) -> datetime | None:
+    """The earliest instant (at or before ``now``) that no replay has processed yet, or ``None``.
+
+    Reports of other writers count from when they were written (the newest unread one stands
+    for all of them: the sweeper cannot tell which ones the replays read).
+    """
+    done = progress(journal)
+    earliest: datetime | None = None
+    for instant in pending_instants(record, journal):
+        if instant <= now and (done.at is None or instant > done.at) and (earliest is None or instant < earliest):
+            earliest = instant
+    reports = [r for r in journal if r.foreign]
+    if len(reports) > done.seen:
+        newest = max(parse_iso(r.at) for r in reports if r.at) if any(r.at for r in reports) else now
+        if newest <= now and (earliest is None or newest < earliest):
+            earliest = newest
+    return earliest
+
+
+def waiting(journal: list[JournalRecord], now: datetime) -> bool:
+    """Whether the journal shows something outstanding: a step, child or wait without outcome, a future timer."""
+    by_op: dict[str, dict[str, JournalRecord]] = {}
+    for rec in journal:
+        by_op.setdefault(rec.op, {})[rec.key] = rec
+    for op, records in by_op.items():
+        if op.startswith("$"):
+            continue
+        kinds = {r.type for r in records.values()}
+        if "sleep" in kinds:
+            if any(r.data.get("wake_at") and parse_iso(str(r.data["wake_at"])) > now for r in records.values()):
+                return True
+            continue
+        if kinds & {"send", "progress", "now", "patch", "cache"}:
+            continue
+        final = records.get(op)
+        if final is None or final.kind not in _FINAL:
+            return True
+    return False
+
+
+def stale_since(record: ExecutionRecord, journal: list[JournalRecord], now: datetime) -> tuple[datetime | None, bool]:
+    """``(since when the execution needs a wake-up, whether it is idle)`` - ``(None, False)`` when it does not.
+
+    Idle means RUNNING while waiting for nothing (see the module docstring).
+    """
+    since = unprocessed_since(record, journal, now)
+    if since is not None:
+        return since, False
+    if waiting(journal, now):
+        return None, False
+    done = progress(journal)
+    started = record.started_at or record.created_at
+    idle = done.at or (parse_iso(started) if started else None)
+    return idle, idle is not None
+
+
+def needs_marker(record: ExecutionRecord, journal: list[JournalRecord], now: datetime) -> bool:
+    """After a replay that wrote nothing: would the sweeper still see something unprocessed at ``now``?"""
+    return unprocessed_since(record, journal, now) is not None
+
+
+def replayed_marker(began: datetime, seen: int) -> JournalRecord:
+    """The ``$replayed`` marker: a replay began at ``began`` having read ``seen`` reports of other writers."""
+    return JournalRecord(
+        key=REPLAYED, op=REPLAYED, type="replayed", kind="replayed", data={}, at=iso(began), seen=seen
+    )
+
+
+def overdue_since(journal: list[JournalRecord], now: datetime, grace: timedelta) -> datetime | None:
+    """The earliest due instant of a still-pending operation that passed before ``now - grace``.
+
+    (Journal-only view kept for callers that have no execution record; :class:`Sweeper` uses
+    :func:`unprocessed_since`, which also knows the progress of the replays.)
+    """
+    limit = now - grace
+    earliest: datetime | None = None
+    probe = ExecutionRecord(execution_id="", workflow="", status=RUNNING)
+    for instant in pending_instants(probe, journal):
+        if instant <= limit and (earliest is None or instant < earliest):
+            earliest = instant
     return earliest
 
 
 @dataclass
 class Sweeper:
-    """Wakes stuck executions; ``woken`` lists the ids it woke in the last sweep."""
+    """Wakes stale executions; ``woken`` lists the ids it woke in the last sweep."""
 
     store: Store
     effects: Effects
     grace: timedelta = timedelta(minutes=2)
+    retry_for: timedelta = timedelta(days=1)
+    limit: int = 10_000
     woken: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
 
-    def sweep(self, limit: int = 1000) -> list[str]:
-        """One pass over RUNNING and SCHEDULED executions; returns the ids woken."""
+    def sweep(self) -> list[str]:
+        """One pass over RUNNING and SCHEDULED executions; returns the ids woken.
+
+        A failure on one execution (a throttled Query) is logged and the sweep goes on; the next
+        sweep retries it.
+        """
         now = self.effects.now()
-        self.woken = []
-        for rec in self.store.list_executions(status=SCHEDULED, limit=limit):
+        self.woken, self.failed = [], []
+        for rec in self.store.list_executions(status=SCHEDULED, limit=self.limit):
             if rec.scheduled_for and parse_iso(rec.scheduled_for) <= now - self.grace:
-                self._wake(rec.execution_id, now)
-        for rec in self.store.list_executions(status=RUNNING, limit=limit):
-            if rec.cancel_requested or overdue_since(self.store.load_journal(rec.execution_id), now, self.grace):
-                self._wake(rec.execution_id, now)
+                self._try(rec.execution_id, lambda r=rec: self._wake(r.execution_id, now))
+        for rec in self.store.list_executions(status=RUNNING, limit=self.limit):
+            self._try(rec.execution_id, lambda r=rec: self._check(r, now))
         return self.woken
+
+    def _try(self, execution_id: str, action: object) -> None:
+        try:
+            action()  # type: ignore[operator]
+        except Exception as exc:
+            self.failed.append(execution_id)
+            logger().warning("sweep of an execution failed", extra={"execution_id": execution_id, "error": str(exc)})
+
+    def _check(self, rec: ExecutionRecord, now: datetime) -> None:
+        if rec.cancel_requested:
+            self._wake(rec.execution_id, now)
+            return
+        since, idle = stale_since(rec, self.store.load_journal(rec.execution_id), now)
+        if since is None or since > now - self.grace:
+            return
+        if idle and since < now - self.retry_for:
+            return  # a poison execution: it stays with the operator (DLQ alarm, redrive)
+        self._wake(rec.execution_id, now)
 
     def _wake(self, execution_id: str, now: datetime) -> None:
         minute = iso(now)[:16]

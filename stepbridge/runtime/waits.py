@@ -100,7 +100,19 @@ def _try_complete(
 ) -> Any:
     started = records.get(f"{op}#w")
     if started is None:
-        deadline = iso(rp.after(timeout)) if timeout is not None else None
+        deadline_at = rp.after(timeout) if timeout is not None else None
+        deadline = iso(deadline_at) if deadline_at is not None else None
+        # Register the waiter before looking back, so an event arriving in between is seen by one of
+        # us; and before recording the wait, so a crash in between cannot leave a recorded wait that
+        # the router does not know about (the put is an idempotent overwrite when the replay repeats it).
+        rp.store.put_item(
+            Item(
+                waiter_key(event_type),
+                f"{rp.execution_id}#{op}",
+                {"execution_id": rp.execution_id, "op": op, "match": dict(match or {}), "deadline": deadline},
+                expires_at=deadline,
+            )
+        )
         started = rp.record(
             op,
             "wait",
@@ -114,17 +126,8 @@ def _try_complete(
             },
             key=f"{op}#w",
         )
-        # Register the waiter before looking back, so an event arriving in between is seen by one of us.
-        rp.store.put_item(
-            Item(
-                waiter_key(event_type),
-                f"{rp.execution_id}#{op}",
-                {"execution_id": rp.execution_id, "op": op, "match": dict(match or {}), "deadline": deadline},
-                expires_at=deadline,
-            )
-        )
-        if deadline is not None:
-            rp.set_timer(f"{op}#w", rp.after(timeout or 0.0), f"wait-timeout:{op}")
+        if deadline_at is not None:
+            rp.set_timer(f"{op}#w", deadline_at, f"wait-timeout:{op}")
     since = rp.execution.started_at or rp.execution.created_at
     consumed = rp.consumed_event_ids()
     for item in rp.store.query_items(event_log_key(event_type), sk_from=since):

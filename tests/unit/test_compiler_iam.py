@@ -25,6 +25,7 @@ SCOPED_WILDCARDS = {"${TimerScheduleGroup}/*"}
 SECRET = "parameter/scheduled/stripe/webhook-secret"
 TABLE = {"Fn::GetAtt": ["Table", "Arn"]}
 INDEX = {"Fn::Sub": "${Table.Arn}/index/by-workflow"}
+STATUS_INDEX = {"Fn::Sub": "${Table.Arn}/index/by-status"}
 QUEUE = {"Fn::GetAtt": ["WorkQueue", "Arn"]}
 BUS = {"Fn::GetAtt": ["EventBus", "Arn"]}
 SCHEDULER_ROLE = {"Fn::GetAtt": ["SchedulerRole", "Arn"]}
@@ -174,3 +175,53 @@ def test_each_function_has_its_own_role_and_log_group(templates: dict[str, dict[
     for logical_id, resource in resources.items():
         if resource["Type"] == "AWS::Lambda::Permission":
             assert "SourceArn" in resource["Properties"], f"{logical_id} lets any source invoke"
+
+
+@pytest.mark.parametrize("name", APPS)
+def test_sweeper_may_only_query_unfinished_executions_and_wake_them(
+    templates: dict[str, dict[str, Any]], name: str
+) -> None:
+    """Query on the table (journals) and the sparse by-status index, SendMessage to the work queue; nothing else."""
+    g = grants(templates[name], "SweeperRole")
+    own_logs = key({"Fn::GetAtt": ["SweeperLogGroup", "Arn"]})
+    assert g == {
+        "dynamodb:Query": {key(TABLE), key(STATUS_INDEX)},
+        "sqs:SendMessage": {key(QUEUE)},
+        "logs:CreateLogStream": {own_logs},
+        "logs:PutLogEvents": {own_logs},
+        "xray:PutTraceSegments": {key("*")},
+        "xray:PutTelemetryRecords": {key("*")},
+    }
+    # No other role can list executions by status: the index is the sweeper's alone.
+    for logical_id, resource in templates[name]["Resources"].items():
+        if resource["Type"] == "AWS::IAM::Role" and logical_id != "SweeperRole":
+            assert all(key(STATUS_INDEX) not in res for res in grants(templates[name], logical_id).values())
+
+
+@pytest.mark.parametrize("name", APPS)
+def test_sweeper_schedule_runs_every_five_minutes_with_its_own_role(
+    templates: dict[str, dict[str, Any]], name: str
+) -> None:
+    resources = templates[name]["Resources"]
+    schedules = [r for r in resources.values() if r["Type"] == "AWS::Scheduler::Schedule"]
+    sweep = [s for s in schedules if s["Properties"]["Target"]["Arn"] == {"Fn::GetAtt": ["SweeperFunction", "Arn"]}]
+    assert len(sweep) == 1
+    props = sweep[0]["Properties"]
+    assert props["ScheduleExpression"] == "rate(5 minutes)"
+    assert "Name" not in props  # CloudFormation generates it: no collision between stacks
+    assert props["Target"]["RoleArn"] == {"Fn::GetAtt": ["SweeperScheduleRole", "Arn"]}
+    assert grants(templates[name], "SweeperScheduleRole") == {
+        "lambda:InvokeFunction": {key({"Fn::GetAtt": ["SweeperFunction", "Arn"]})}
+    }
+    trust = resources["SweeperScheduleRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust[0]["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert trust[0]["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
+@pytest.mark.parametrize("name", APPS)
+def test_state_is_encrypted_at_rest(templates: dict[str, dict[str, Any]], name: str) -> None:
+    resources = templates[name]["Resources"]
+    table = next(r for r in resources.values() if r["Type"] == "AWS::DynamoDB::Table")
+    assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True}
+    queues = [r for r in resources.values() if r["Type"] == "AWS::SQS::Queue"]
+    assert len(queues) == 2 and all(q["Properties"]["SqsManagedSseEnabled"] is True for q in queues)

@@ -67,6 +67,10 @@ def test_core_functions(orders: dict[str, Any]) -> None:
     assert handlers["OrchestratorFunction"] == "stepbridge.handlers.orchestrator.handler"
     assert handlers["RouterFunction"] == "stepbridge.handlers.router.handler"
     assert handlers["ApiFunction"] == "stepbridge.handlers.api.handler"
+    assert handlers["SweeperFunction"] == "stepbridge.handlers.sweeper.handler"
+    sweep = res["SweeperFunction"]["Properties"]["Events"]["Sweep"]
+    assert sweep["Type"] == "ScheduleV2" and sweep["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
+    assert sweep["Properties"]["RoleArn"] == GetAtt("SweeperScheduleRole", "Arn")
     sqs = res["OrchestratorFunction"]["Properties"]["Events"]["WorkQueueEvent"]
     assert sqs["Type"] == "SQS" and sqs["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     queue = res["WorkQueue"]["Properties"]
@@ -80,9 +84,10 @@ def test_table_queue_bus(orders: dict[str, Any]) -> None:
     assert table["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
     assert table["SSESpecification"] == {"SSEEnabled": True}
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-    assert [g["IndexName"] for g in table["GlobalSecondaryIndexes"]] == ["by-workflow"]
+    assert [g["IndexName"] for g in table["GlobalSecondaryIndexes"]] == ["by-workflow", "by-status"]
     queue = res["WorkQueue"]["Properties"]
     assert queue["FifoQueue"] and queue["ContentBasedDeduplication"] and queue["SqsManagedSseEnabled"]
+    assert res["DeadLetterQueue"]["Properties"]["SqsManagedSseEnabled"] is True  # encryption at rest
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == GetAtt("DeadLetterQueue", "Arn")
     assert res["DeadLetterQueue"]["Properties"]["FifoQueue"] is True
     assert res["EventBus"]["Type"] == "AWS::Events::EventBus"

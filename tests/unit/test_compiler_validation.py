@@ -40,7 +40,7 @@ def test_sam_transform_expands_what_the_template_asks_for(transformed: dict[str,
     types = {r["Type"] for r in resources.values()}
     assert "AWS::Serverless::Function" not in types
     invoke_configs = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventInvokeConfig"]
-    assert len(invoke_configs) == 2
+    assert len(invoke_configs) == 3  # two declared steps and the sweeper: no async retries
     assert all(c["Properties"]["MaximumRetryAttempts"] == 0 for c in invoke_configs)
     mapping = resources["OrchestratorFunctionWorkQueueEvent"]["Properties"]
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -53,6 +53,8 @@ def test_sam_transform_expands_what_the_template_asks_for(transformed: dict[str,
         "SchedulerRole",
         "StepChargePaymentRole",
         "StepSendEmailRole",
+        "SweeperRole",
+        "SweeperScheduleRole",
     ]
 
 

@@ -78,3 +78,332 @@ def test_dead_lettered_messages_can_be_redriven(backend: str) -> None:
         broken["on"] = False
         assert cloud.redrive() == 1
         assert client.describe(h.execution_id).result == "worked"
+
+
+# ---- regressions found by fault injection (tests/unit/test_faults.py, tests/soak) -------------------
+#
+# Each test injects the one fault that used to lose or repeat work, and would fail on the runtime
+# before its fix (the fix is named in the test's docstring).
+
+from collections import Counter  # noqa: E402
+from datetime import timedelta  # noqa: E402
+
+from stepbridge import Retry  # noqa: E402
+from stepbridge.local.faults import Fault, FaultPlan  # noqa: E402
+from stepbridge.runtime.records import TERMINAL  # noqa: E402
+
+CALLS: Counter[str] = Counter()
+
+
+def regression_app() -> App:
+    app = App("regress")
+
+    @app.step(timeout=10, retry=Retry(max_attempts=3, backoff="fixed", initial_delay=1, jitter=False))
+    def work(n: int) -> int:
+        CALLS["work"] += 1
+        return n * 10
+
+    @app.workflow("kid")
+    async def kid(ctx: Context, n: int) -> int:
+        return int(await ctx.step("inc", lambda: n + 1))
+
+    @app.workflow("parent")
+    async def parent(ctx: Context, n: int) -> int:
+        return int(await ctx.child("kid", n)) * 2
+
+    @app.workflow("declared")
+    async def declared(ctx: Context, n: int) -> int:
+        return int(await ctx.step("work", work, n))
+
+    @app.workflow("waiter")
+    async def waiter(ctx: Context, key: str) -> Any:
+        await ctx.send("Waiter.ready", {"key": key})
+        return await ctx.wait_for("Waiter.go", match={"key": key})
+
+    @app.workflow("nap-then-wait")
+    async def nap_then_wait(ctx: Context) -> Any:
+        await ctx.sleep(60)
+        return await ctx.wait_for("Never.happens")
+
+    @app.workflow("step-then-wait")
+    async def step_then_wait(ctx: Context) -> Any:
+        return await ctx.gather(ctx.step("work", work, 1), ctx.wait_for("Never.happens"))
+
+    @app.workflow("progressing")
+    async def progressing(ctx: Context) -> str:
+        await ctx.progress(1, 2, "half")
+        await ctx.sleep(10)
+        return "done"
+
+    @app.workflow("greet")
+    async def greet(ctx: Context, detail: dict[str, Any]) -> str:
+        return str(await ctx.step("greet", lambda: f"hello {detail['name']}"))
+
+    app.on("Greeting.requested", greet)
+    app.on("Entity.updated", greet, debounce=timedelta(seconds=5), key="detail.name")
+    return app
+
+
+def run_all(cloud: LocalCloud, hours: float = 2) -> None:
+    """Advance minute by minute, sweeping every 5 minutes (the template's schedule), until all are finished."""
+    for minute in range(int(hours * 60)):
+        if all(r.status in TERMINAL for r in cloud.store.list_executions(limit=100)):
+            return
+        cloud.advance(timedelta(minutes=1))
+        if minute % 5 == 4:
+            cloud.sweep()
+
+
+def only(cloud: LocalCloud, workflow: str) -> Any:
+    (rec,) = cloud.store.list_executions(workflow=workflow)
+    return rec
+
+
+def test_trigger_whose_start_wake_up_failed_is_started_by_the_retried_delivery() -> None:
+    """Fix: ``start_execution`` re-sends the wake-up when the execution already exists unfinished.
+
+    The router created the execution, then SendMessage was throttled; EventBridge retried the
+    delivery, whose start found the execution and returned without waking it: RUNNING forever.
+    """
+    plan = FaultPlan(script=[Fault("throttle.sqs", target="router", method="wake")])
+    with LocalCloud(regression_app(), backend="memory", faults=plan) as cloud:
+        cloud.client().send_event("Greeting.requested", {"name": "ada"})
+        assert cloud.faults is not None and cloud.faults.injected["throttle.sqs"] == 1
+        rec = only(cloud, "greet")
+        assert (rec.status, rec.result) == ("SUCCEEDED", "hello ada")
+
+
+def test_repeating_a_start_whose_first_wake_up_was_lost_starts_it() -> None:
+    """Fix: a client retrying ``start`` (same id and input) after its first call died re-sends the wake-up."""
+    with LocalCloud(regression_app(), backend="memory") as cloud:
+        client = cloud.client()
+        from stepbridge.runtime.executions import start_execution
+
+        class NoWake:
+            def __init__(self, effects: Any) -> None:
+                self._effects = effects
+
+            def now(self) -> Any:
+                return self._effects.now()
+
+            def wake(self, message: Any) -> None:
+                raise ConnectionError("the client died before sending the wake-up")
+
+        with pytest.raises(ConnectionError):
+            start_execution(cloud.store, NoWake(cloud.effects), "declared", 4, execution_id="job-1")
+        assert client.describe("job-1").status == "RUNNING"
+        handle = client.start("declared", 4, execution_id="job-1")
+        assert not handle.created and handle.result() == 40
+
+
+def test_crash_after_recording_a_child_dispatch_still_starts_the_child() -> None:
+    """Fix: ``start_child`` creates and wakes the child before recording the dispatch.
+
+    Recorded first, a crash right after left a dispatch whose child was never created; the
+    replay trusted the record and the parent waited forever.
+    """
+
+    def child_dispatch(method: str, args: tuple[Any, ...]) -> bool:
+        return bool(args[1].type == "child" and args[1].kind == "dispatch")
+
+    plan = FaultPlan(
+        script=[Fault("crash.after_write", target="orchestrator", method="append_journal", when=child_dispatch)]
+    )
+    with LocalCloud(regression_app(), backend="memory", faults=plan) as cloud:
+        assert cloud.client().start("parent", 4).result() == 10
+        assert cloud.faults is not None and cloud.faults.injected["crash.after_write"] == 1
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault(
+            "crash.after_write",
+            target="orchestrator",
+            method="save_execution",
+            when=lambda m, a: a[0].status == "SUCCEEDED" and a[0].parent_id is not None,
+        ),
+        Fault(
+            "throttle.dynamodb",
+            target="orchestrator",
+            method="append_journal",
+            when=lambda m, a: a[1].type == "child" and a[1].kind == "result",
+        ),
+    ],
+    ids=["crash-after-the-child-status", "throttled-notification"],
+)
+def test_parent_is_notified_however_the_childs_last_invocation_fails(fault: Fault) -> None:
+    """Fix: the orchestrator notifies the parent (and tidies up) before writing the terminal status.
+
+    With the status written first, a redelivered message found the child finished and did
+    nothing, so the parent never heard of it.
+    """
+    with LocalCloud(regression_app(), backend="memory", faults=FaultPlan(script=[fault])) as cloud:
+        assert cloud.client().start("parent", 4).result() == 10
+        assert cloud.faults is not None and sum(cloud.faults.injected.values()) == 1
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault(
+            "crash.after_write", target="orchestrator", method="append_journal", when=lambda m, a: a[1].kind == "wait"
+        ),
+        Fault(
+            "crash.before_write",
+            target="orchestrator",
+            method="put_item",
+            when=lambda m, a: a[0].pk.startswith("WAIT#"),
+        ),
+    ],
+    ids=["crash-after-the-wait-record", "crash-before-the-waiter"],
+)
+def test_a_wait_is_registered_with_the_router_whatever_the_crash(fault: Fault) -> None:
+    """Fix: ``wait_for`` puts the router's waiter before recording the wait.
+
+    Recorded first, a crash in between left a recorded wait the router did not know: an event
+    sent afterwards matched no waiter and a wait without timeout hung forever.
+    """
+    with LocalCloud(regression_app(), backend="memory", faults=FaultPlan(script=[fault])) as cloud:
+        client = cloud.client()
+        handle = client.start("waiter", "k1")
+        assert client.describe(handle.execution_id).status == "RUNNING"
+        client.send_event("Waiter.go", {"key": "k1", "n": 1})
+        assert handle.result() == {"key": "k1", "n": 1}
+
+
+def test_step_result_whose_wake_up_and_deadline_timer_were_lost_is_swept() -> None:
+    """Fix: the sweeper wakes an execution whose journal holds a report no replay has read.
+
+    The step's Lambda journaled its result and died before sending the wake-up; the deadline
+    timer that would have noticed was lost too. The old sweeper skipped operations that had a
+    result, so the execution stayed RUNNING forever.
+    """
+    plan = FaultPlan(script=[Fault("crash.after_write", target="step", method="append_journal"), Fault("timer.lost")])
+    CALLS.clear()
+    with LocalCloud(regression_app(), backend="memory", faults=plan) as cloud:
+        handle = cloud.client().start("declared", 2)
+        cloud.advance(timedelta(minutes=3))
+        assert cloud.client().describe(handle.execution_id).status == "RUNNING"
+        run_all(cloud)
+        assert cloud.client().describe(handle.execution_id).result == 20
+        assert CALLS["work"] == 1  # recovered from the journal, not by running the step again
+
+
+@pytest.mark.parametrize("workflow", ["nap-then-wait", "step-then-wait"])
+def test_sweeper_leaves_executions_that_are_only_waiting_alone(workflow: str) -> None:
+    """Fix: a passed sleep (or a consumed step result) is not a reason to wake an execution again.
+
+    The old sweeper treated every sleep as pending forever, so an execution that had once slept
+    and then waited for an event was replayed on every sweep.
+    """
+    with LocalCloud(regression_app(), backend="memory") as cloud:
+        handle = cloud.client().start(workflow)
+        cloud.advance(timedelta(minutes=10))
+        for _ in range(3):
+            cloud.advance(timedelta(minutes=5))
+            assert cloud.sweep() == []
+        assert cloud.client().describe(handle.execution_id).status == "RUNNING"
+
+
+def test_execution_left_half_replayed_with_its_wake_ups_dead_lettered_is_swept() -> None:
+    """Fix: the sweeper wakes a RUNNING execution that waits for nothing (its last replay died half-way).
+
+    Five crashes in a row sent the wake-up to the DLQ after the first record of the replay was
+    written; nothing was left pending, so the old sweeper saw nothing to do.
+    """
+    crashes = [
+        Fault(
+            "crash.before_write",
+            target="orchestrator",
+            method="put_item",
+            nth=n,
+            when=lambda m, a: a[0].pk.startswith("WAIT#"),
+        )
+        for n in range(1, 6)
+    ]
+    with LocalCloud(regression_app(), backend="memory", faults=FaultPlan(script=crashes)) as cloud:
+        client = cloud.client()
+        handle = client.start("waiter", "k2")
+        assert [m["execution_id"] for m in cloud.dead_letters()] == [handle.execution_id]
+        client.send_event("Waiter.go", {"key": "k2"})
+        run_all(cloud)
+        assert client.describe(handle.execution_id).result == {"key": "k2"}
+
+
+def test_execution_created_but_never_woken_is_swept() -> None:
+    """Fix: an execution with an empty journal whose start is older than the grace period is woken."""
+    with LocalCloud(regression_app(), backend="memory") as cloud:
+        from stepbridge.runtime.codec import content_hash
+        from stepbridge.runtime.records import RUNNING, ExecutionRecord, iso
+
+        now = iso(cloud.now())
+        cloud.store.create_execution(
+            ExecutionRecord("orphan", "declared", RUNNING, 3, content_hash(3), created_at=now, started_at=now)
+        )
+        cloud.advance(timedelta(minutes=1))
+        assert cloud.sweep() == []  # within the grace period
+        cloud.advance(timedelta(minutes=2))
+        assert cloud.sweep() == ["orphan"]
+        assert cloud.client().describe("orphan").result == 30
+
+
+def test_throttled_step_report_is_retried_in_process_not_by_running_the_step_again() -> None:
+    """Fix: the step worker retries its journal write and wake-up (with backoff) before giving up.
+
+    Step functions have no asynchronous retries, so a throttled report used to be lost: the
+    deadline timer fired a minute later and the step ran a second time.
+    """
+    plan = FaultPlan(
+        script=[
+            Fault("throttle.dynamodb", target="step", method="append_journal"),
+            Fault("throttle.sqs", target="step", method="wake"),
+        ]
+    )
+    CALLS.clear()
+    with LocalCloud(regression_app(), backend="memory", faults=plan) as cloud:
+        client = cloud.client()
+        handle = client.start("declared", 5)
+        assert client.describe(handle.execution_id).result == 50  # finished without waiting for the deadline
+        assert CALLS["work"] == 1
+        assert "Step.attempt_failed" not in [e.detail_type for e in client.history(handle.execution_id)]
+
+
+def test_progress_is_stored_on_the_execution_when_the_invocation_dies_after_recording_it() -> None:
+    """Fix: ``ctx.progress`` updates the execution header before journaling (the journal made replays skip it)."""
+    plan = FaultPlan(
+        script=[
+            Fault(
+                "crash.after_write",
+                target="orchestrator",
+                method="append_journal",
+                when=lambda m, a: a[1].type == "progress",
+            )
+        ]
+    )
+    with LocalCloud(regression_app(), backend="memory", faults=plan) as cloud:
+        client = cloud.client()
+        handle = client.start("progressing")
+        assert client.describe(handle.execution_id).progress == {"step": 1, "total": 2, "message": "half"}
+
+
+def test_debounced_run_is_not_lost_when_the_invocation_dies_after_closing_the_window() -> None:
+    """Fix: a closing debounce window starts its run before deleting the window.
+
+    Deleted first, a crash in between lost the run: the redelivered message found no window.
+    """
+    plan = FaultPlan(
+        script=[
+            Fault(
+                "crash.after_write",
+                target="orchestrator",
+                method="delete_item",
+                when=lambda m, a: a[0].startswith("DEBOUNCE#"),
+            )
+        ]
+    )
+    with LocalCloud(regression_app(), backend="memory", faults=plan) as cloud:
+        cloud.client().send_event("Entity.updated", {"name": "grace"})
+        cloud.advance(10)
+        assert cloud.faults is not None and cloud.faults.injected["crash.after_write"] == 1
+        assert only(cloud, "greet").result == "hello grace"

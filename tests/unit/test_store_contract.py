@@ -16,10 +16,19 @@ import pytest
 from moto import mock_aws
 
 from stepbridge.errors import PayloadTooLarge
-from stepbridge.infra.dynamodb import DynamoStore, table_definition
+from stepbridge.infra.dynamodb import DynamoStore, execution_attrs, table_definition
 from stepbridge.infra.memory import InMemoryStore
 from stepbridge.runtime.ports import Item, Store
-from stepbridge.runtime.records import FAILED, RUNNING, SUCCEEDED, ExecutionRecord, JournalRecord, iso
+from stepbridge.runtime.records import (
+    CANCELLED,
+    FAILED,
+    RUNNING,
+    SCHEDULED,
+    SUCCEEDED,
+    ExecutionRecord,
+    JournalRecord,
+    iso,
+)
 
 TABLE = "stepbridge-contract"
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -159,6 +168,48 @@ def test_list_executions_newest_first_with_filters(store: Store) -> None:
     assert store.save_execution(rec)
     assert ids(workflow="a", status=RUNNING) == ["a3"]
     assert ids(status=FAILED) == ["a1"]
+
+
+def test_unfinished_executions_are_listed_from_the_sparse_status_index(store: Store) -> None:
+    """RUNNING/SCHEDULED without a workflow is a Query on ``by-status`` (no Scan); finishing leaves the index."""
+    store.create_execution(execution("r1", workflow="a", created=1))
+    store.create_execution(execution("s1", workflow="b", created=2, status=SCHEDULED))
+    store.create_execution(execution("r2", workflow="b", created=3))
+    store.create_execution(execution("done", workflow="a", created=4, status=SUCCEEDED))
+    store.append_journal("r2", journal("s1"))
+
+    def ids(status: str, limit: int = 100) -> list[str]:
+        return [r.execution_id for r in store.list_executions(status=status, limit=limit)]
+
+    assert ids(RUNNING) == ["r2", "r1"]
+    assert ids(RUNNING, limit=1) == ["r2"]
+    assert ids(SCHEDULED) == ["s1"]
+
+    scheduled = store.get_execution("s1")
+    assert scheduled is not None
+    scheduled.status = RUNNING
+    assert store.save_execution(scheduled)
+    assert ids(SCHEDULED) == []
+    assert ids(RUNNING) == ["r2", "s1", "r1"]
+
+    finished = store.get_execution("r2")
+    assert finished is not None
+    finished.status = SUCCEEDED
+    assert store.save_execution(finished)
+    assert ids(RUNNING) == ["s1", "r1"]
+    assert ids(SUCCEEDED) == ["done", "r2"]  # terminal statuses still come from the headers
+    if isinstance(store, DynamoStore):
+        before = dict(store.calls)
+        ids(RUNNING)
+        assert store.calls.get("Scan", 0) == before.get("Scan", 0)  # the sweeper's IAM has no Scan
+
+
+def test_execution_status_index_keys_are_sparse() -> None:
+    running = execution_attrs(execution("x", status=RUNNING, created=5), 0)
+    assert running["gsi2pk"] == {"S": "STATUS#RUNNING"}
+    assert running["gsi2sk"]["S"].endswith("#x")
+    for status in (SUCCEEDED, FAILED, CANCELLED):
+        assert "gsi2pk" not in execution_attrs(execution("x", status=status), 0)
 
 
 # ---- journal --------------------------------------------------------------------------------

@@ -1,0 +1,390 @@
+"""Fault injection for LocalCloud: prove that executions survive crashes, duplicates and throttling.
+
+``LocalCloud(app, faults=FaultPlan(seed=7, rates={...}))`` injects faults into the same handler
+code that runs in AWS, at the places where AWS itself fails:
+
+* **Ports.** The store and the effects the handlers get are wrapped (the runtime stays free of
+  fault code). Before a call the wrapper may raise the AWS throttling error of that service
+  (``botocore`` ``ClientError`` with ``ProvisionedThroughputExceededException``,
+  ``RequestThrottled``, ``ThrottlingException`` or ``TooManyRequestsException``); around a
+  *write* (journal append, header save, item put/delete, SQS send, Lambda invoke, schedule
+  create/delete, PutEvents) it may crash the container just before the write (after whatever
+  side effect came before it: a step function's work, an event published) or just after it
+  (before the next write: the wake-up after a journal write, the second of two writes), or make
+  the write take effect and still report a failure (an ambiguous timeout).
+* **Delivery** (a few hooks in LocalCloud's loop): a work-queue message is delivered again after
+  it was processed, or put back behind later messages; a step's asynchronous invoke is delivered
+  twice, or its Lambda times out (the step function runs, its report is never written); a rule
+  delivery reaches the router twice; a one-time timer (Scheduler) never fires.
+
+A container crash is :class:`~stepbridge.local.Crash`: LocalCloud then does what AWS does (the
+work message becomes visible again, a step invoke is lost because step functions have
+``MaximumRetryAttempts: 0``, a rule delivery is retried). Throttling errors reach the runtime's
+guard, which turns them into ``InfrastructureFailure``, so the invocation is retried by its
+transport instead of the error reaching workflow code.
+
+Random faults follow ``rates`` (probability per opportunity) from one ``random.Random(seed)``,
+so a run is reproducible. Scripted faults (``script=[Fault("crash.after_write",
+target="orchestrator", method="append_journal", nth=2)]``) inject exactly one fault at the n-th
+matching call: that is how the tests crash at every durable boundary on purpose.
+
+``injector.injected`` counts faults by kind, ``injector.detail`` by kind, target and method.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from stepbridge.local.cloud import Crash
+
+#: Every fault kind, in the order the figures print them.
+KINDS = (
+    "throttle.dynamodb",
+    "throttle.sqs",
+    "throttle.lambda",
+    "throttle.scheduler",
+    "throttle.eventbridge",
+    "crash.before_write",
+    "crash.after_write",
+    "ambiguous.write",
+    "queue.duplicate",
+    "queue.reorder",
+    "step.duplicate",
+    "step.timeout",
+    "event.duplicate",
+    "timer.lost",
+)
+
+#: Store methods (all DynamoDB) and which of them write.
+STORE_METHODS = (
+    "create_execution",
+    "get_execution",
+    "save_execution",
+    "list_executions",
+    "load_journal",
+    "append_journal",
+    "put_journal",
+    "put_item",
+    "get_item",
+    "query_items",
+    "delete_item",
+)
+STORE_WRITES = frozenset(
+    {"create_execution", "save_execution", "append_journal", "put_journal", "put_item", "delete_item"}
+)
+#: Effects methods and the service (throttle kind) behind each; ``now`` is never faulted.
+EFFECT_SERVICES = {
+    "wake": "throttle.sqs",
+    "invoke_step": "throttle.lambda",
+    "schedule_timer": "throttle.scheduler",
+    "cancel_timer": "throttle.scheduler",
+    "publish": "throttle.eventbridge",
+}
+#: The error codes the AWS services answer when they throttle (what botocore raises after its own retries).
+THROTTLE_CODES = {
+    "throttle.dynamodb": ("ProvisionedThroughputExceededException", "DynamoDB", "PutItem"),
+    "throttle.sqs": ("RequestThrottled", "SQS", "SendMessage"),
+    "throttle.lambda": ("TooManyRequestsException", "Lambda", "Invoke"),
+    "throttle.scheduler": ("ThrottlingException", "Scheduler", "CreateSchedule"),
+    "throttle.eventbridge": ("ThrottlingException", "EventBridge", "PutEvents"),
+}
+#: Handler invocations random faults apply to by default (the client, the HTTP API and LocalCloud's
+#: own bookkeeping are left alone, so a test can always observe the truth).
+DEFAULT_TARGETS = frozenset({"orchestrator", "step", "router"})
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One scripted fault: inject ``kind`` at the ``nth`` call that matches ``target`` and ``method``.
+
+    ``target`` is the handler being run (``orchestrator``, ``step``, ``router``, ``sweeper``,
+    ``api``; ``None`` = any). ``method`` is a port method (``append_journal``, ``wake`` ...) for
+    port faults; delivery faults (``queue.*``, ``step.*``, ``event.duplicate``, ``timer.lost``)
+    count their own opportunities. ``when`` filters calls further: it receives the method name
+    and the call's positional arguments (e.g. the ``JournalRecord`` being appended).
+    """
+
+    kind: str
+    target: str | None = None
+    method: str | None = None
+    nth: int = 1
+    when: Callable[[str, tuple[Any, ...]], bool] | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; use one of {', '.join(KINDS)}")
+        if self.nth < 1:
+            raise ValueError("Fault.nth counts from 1")
+
+
+@dataclass(frozen=True)
+class FaultPlan:
+    """What to inject: ``rates`` (kind -> probability per opportunity) from ``seed``, and/or a ``script``.
+
+    ``targets`` limits random faults to these handler invocations. ``max_faults`` stops random
+    injection after that many faults (scripted ones always fire).
+    """
+
+    seed: int = 0
+    rates: Mapping[str, float] = field(default_factory=dict)
+    script: Sequence[Fault] = ()
+    targets: frozenset[str] = DEFAULT_TARGETS
+    max_faults: int | None = None
+
+    def __post_init__(self) -> None:
+        for kind, rate in self.rates.items():
+            if kind not in KINDS:
+                raise ValueError(f"unknown fault kind {kind!r}; use one of {', '.join(KINDS)}")
+            if not 0.0 <= rate < 1.0:
+                raise ValueError(f"rate of {kind!r} must be in [0, 1), got {rate}")
+
+    @classmethod
+    def uniform(cls, seed: int, rate: float, **overrides: float) -> FaultPlan:
+        """Every kind at ``rate``; ``overrides`` (``crash_after_write=0.02``) set single kinds."""
+        rates = {kind: rate for kind in KINDS}
+        for name, value in overrides.items():
+            rates[name.replace("_", ".", 1)] = value
+        return cls(seed=seed, rates=rates)
+
+
+def throttling_error(kind: str, method: str) -> ClientError:
+    """The ``ClientError`` a throttled call of ``method`` raises (after botocore gave up retrying)."""
+    code, service, operation = THROTTLE_CODES[kind]
+    response: Any = {
+        "Error": {"Code": code, "Message": f"Rate exceeded ({service}, injected by FaultPlan at {method})"},
+        "ResponseMetadata": {"HTTPStatusCode": 400},
+    }
+    return ClientError(response, _OPERATIONS.get(method, operation))
+
+
+#: The AWS API operation behind each port method (for the error's ``operation_name``).
+_OPERATIONS = {
+    "create_execution": "PutItem",
+    "save_execution": "PutItem",
+    "append_journal": "PutItem",
+    "put_journal": "PutItem",
+    "put_item": "PutItem",
+    "get_execution": "GetItem",
+    "get_item": "GetItem",
+    "load_journal": "Query",
+    "query_items": "Query",
+    "list_executions": "Query",
+    "delete_item": "DeleteItem",
+    "wake": "SendMessage",
+    "invoke_step": "Invoke",
+    "schedule_timer": "CreateSchedule",
+    "cancel_timer": "DeleteSchedule",
+    "publish": "PutEvents",
+}
+
+
+class AmbiguousWriteError(Exception):
+    """The write took effect but the caller was told it failed (a timeout after the service applied it)."""
+
+
+class FaultInjector:
+    """The running side of a :class:`FaultPlan`: decides, injects and counts."""
+
+    def __init__(self, plan: FaultPlan) -> None:
+        self.plan = plan
+        self.rng = random.Random(plan.seed)
+        #: Faults injected, by kind.
+        self.injected: Counter[str] = Counter()
+        #: Faults injected, by ``"kind target.method"``.
+        self.detail: Counter[str] = Counter()
+        #: Port calls made inside handler invocations, by ``"target.method"`` (faulted or not).
+        self.calls: Counter[str] = Counter()
+        #: The handler invocation running now (``None`` outside any).
+        self.current: str | None = None
+        self.enabled = True
+        self._seen: Counter[int] = Counter()
+        self._kill_step_report = False
+
+    # ---- decisions ----------------------------------------------------------------------------
+
+    @contextmanager
+    def invocation(self, target: str) -> Iterator[None]:
+        """Mark a handler invocation (LocalCloud wraps each delivery in this)."""
+        previous, self.current = self.current, target
+        try:
+            yield
+        finally:
+            self.current = previous
+            if target == "step":
+                self._kill_step_report = False
+
+    def paused(self) -> _Paused:
+        """``with injector.paused():`` runs a block without faults (harness bookkeeping)."""
+        return _Paused(self)
+
+    def decide(self, kind: str, method: str = "", args: tuple[Any, ...] = (), *, target: str | None = None) -> bool:
+        """Whether to inject ``kind`` at this opportunity (scripted faults first, then the random rate)."""
+        if not self.enabled:
+            return False
+        where = target if target is not None else self.current
+        scripted = False
+        for index, fault in enumerate(self.plan.script):
+            if fault.kind != kind:
+                continue
+            if fault.target is not None and fault.target != where:
+                continue
+            if fault.method is not None and fault.method != method:
+                continue
+            if fault.when is not None and not fault.when(method, args):
+                continue
+            self._seen[index] += 1  # every matching fault counts this opportunity
+            scripted = scripted or self._seen[index] == fault.nth
+        if scripted:
+            self._count(kind, where, method)
+            return True
+        rate = self.plan.rates.get(kind, 0.0)
+        if rate <= 0.0 or where not in self.plan.targets:
+            return False
+        if self.plan.max_faults is not None and sum(self.injected.values()) >= self.plan.max_faults:
+            return False
+        if self.rng.random() < rate:
+            self._count(kind, where, method)
+            return True
+        return False
+
+    def _count(self, kind: str, where: str | None, method: str) -> None:
+        self.injected[kind] += 1
+        self.detail[f"{kind} {where or '-'}{'.' + method if method else ''}"] += 1
+
+    # ---- ports ----------------------------------------------------------------------------------
+
+    def wrap_store(self, store: Any) -> Any:
+        """The store with throttling, crashes and ambiguous writes injected."""
+        return _FaultyPort(self, store, {m: "throttle.dynamodb" for m in STORE_METHODS}, STORE_WRITES)
+
+    def wrap_effects(self, effects: Any) -> Any:
+        """The effects with throttling, crashes and ambiguous writes injected (``now`` untouched)."""
+        return _FaultyPort(self, effects, dict(EFFECT_SERVICES), frozenset(EFFECT_SERVICES))
+
+    def call(
+        self,
+        method: str,
+        throttle: str | None,
+        write: bool,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """Run one port call with the faults this plan decides on."""
+        if self.current is None:
+            return fn(*args, **kwargs)
+        self.calls[f"{self.current}.{method}"] += 1
+        if (
+            self._kill_step_report
+            and method == "append_journal"
+            and len(args) > 1
+            and getattr(args[1], "kind", "") in ("result", "attempt")
+        ):
+            # The step's Lambda hit its timeout: it is killed before its report is written.
+            raise Crash()
+        if throttle is not None and self.decide(throttle, method, args):
+            raise throttling_error(throttle, method)
+        if write and self.decide("crash.before_write", method, args):
+            raise Crash()
+        result = fn(*args, **kwargs)
+        if write and self.decide("crash.after_write", method, args):
+            raise Crash()
+        if write and self.decide("ambiguous.write", method, args):
+            raise AmbiguousWriteError(f"{method}: request timed out after the write was applied (injected)")
+        return result
+
+    # ---- delivery hooks (called by LocalCloud) -----------------------------------------------
+
+    def on_step_delivery(self, invocation: dict[str, Any]) -> tuple[bool, bool]:
+        """Before a step invoke is run: ``(duplicate it, let its Lambda time out before reporting)``."""
+        duplicate = self.decide("step.duplicate", "invoke", target="step")
+        timeout = self.decide("step.timeout", "invoke", target="step")
+        self._kill_step_report = timeout
+        return duplicate, timeout
+
+    def on_event_delivery(self) -> bool:
+        """Before a rule delivery reaches the router: deliver it a second time later?"""
+        return self.decide("event.duplicate", "deliver", target="router")
+
+    def on_timer(self, name: str) -> bool:
+        """A one-time timer is due: ``False`` loses the wake-up (the schedule is deleted, nothing is sent)."""
+        return not self.decide("timer.lost", "fire", target="orchestrator")
+
+    def reorder(self, records: list[dict[str, Any]], resources: Any) -> list[dict[str, Any]]:
+        """Received work messages: put some back behind later ones (returns the ones to process now)."""
+        kept = []
+        for rec in records:
+            others_waiting = len(records) > 1 or resources.queue_depth() > 0
+            if others_waiting and self.decide("queue.reorder", "receive", target="orchestrator"):
+                resources.delete(rec["receiptHandle"])
+                resources.resend(rec["body"])
+                continue
+            kept.append(rec)
+        return kept
+
+    def after_processed(self, record: dict[str, Any], resources: Any) -> None:
+        """A work message was processed and deleted: deliver a copy again later (SQS at-least-once)?"""
+        if self.decide("queue.duplicate", "receive", target="orchestrator"):
+            resources.resend(record["body"])
+
+    # ---- figures ----------------------------------------------------------------------------
+
+    def summary(self) -> dict[str, int]:
+        """Faults injected by kind, every kind listed (zeros included)."""
+        return {kind: self.injected.get(kind, 0) for kind in KINDS}
+
+
+class _Paused:
+    def __init__(self, injector: FaultInjector) -> None:
+        self._injector = injector
+        self._was = True
+
+    def __enter__(self) -> None:
+        self._was, self._injector.enabled = self._injector.enabled, False
+
+    def __exit__(self, *exc: object) -> None:
+        self._injector.enabled = self._was
+
+
+class _FaultyPort:
+    """A store or effects object whose methods go through :meth:`FaultInjector.call`."""
+
+    def __init__(self, injector: FaultInjector, target: Any, throttles: dict[str, str], writes: frozenset[str]) -> None:
+        self._injector = injector
+        self._target = target
+        self._throttles = throttles
+        self._writes = writes
+
+    @property
+    def unwrapped(self) -> Any:
+        """The real port."""
+        return self._target
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._target, name)
+        if not callable(attr) or name not in self._throttles:
+            return attr
+        injector, throttle, write = self._injector, self._throttles[name], name in self._writes
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return injector.call(name, throttle, write, attr, args, kwargs)
+
+        return call
+
+
+__all__ = [
+    "DEFAULT_TARGETS",
+    "KINDS",
+    "AmbiguousWriteError",
+    "Fault",
+    "FaultInjector",
+    "FaultPlan",
+    "throttling_error",
+]
