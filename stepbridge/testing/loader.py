@@ -21,6 +21,12 @@ def load_app_from_spec(spec: str, *, root: Path | None = None) -> App:
         folder = str(path.parent.resolve())
         if folder not in sys.path:
             sys.path.insert(0, folder)
+        loaded = sys.modules.get(path.stem)
+        loaded_file = getattr(loaded, "__file__", None)
+        if loaded is not None and (not loaded_file or Path(loaded_file).resolve() != path.resolve()):
+            del sys.modules[path.stem]  # another module of that name was imported first: load ours
+            sys.path.remove(folder)
+            sys.path.insert(0, folder)
         module = importlib.import_module(path.stem)
     else:
         module = importlib.import_module(target)
