@@ -2,7 +2,7 @@
 
 Options: ``--quick`` (tiny sizes, one repetition: the smoke tests' mode), ``--only SECTION``
 (repeatable or comma-separated), ``--markdown`` (print the RESULTS.md tables), ``--repeats K``,
-``--heavy`` (the moto throughput run at the goal's full 1,000 executions; about 4 extra minutes).
+``--heavy`` (the moto throughput run at the goal's full 1,000 executions; about 5 extra minutes).
 """
 
 from __future__ import annotations

@@ -219,12 +219,12 @@ class LambdaMeter:
         originals = {kind: module.handle for kind, module in modules.items()}
 
         def wrap(kind: str, fn: Any) -> Any:
-            def handle(event: Any, env: Any) -> Any:
+            def handle(event: Any, env: Any, *rest: Any) -> Any:
                 before = aws.busy if aws is not None else 0.0
                 services = Counter(aws.by_service) if aws is not None else Counter[str]()
                 start = time.perf_counter()
                 try:
-                    return fn(event, env)
+                    return fn(event, env, *rest)
                 finally:
                     self.invocations[kind] += 1
                     self.seconds[kind] += time.perf_counter() - start
