@@ -5,7 +5,7 @@ Public API (see docs/API.md)::
     from stepbridge import App, Context, Retry, WaitTimeout, StepTimeout, StateMachine, State, Transition
 """
 
-from stepbridge.api.app import App
+from stepbridge.api.app import App, JwtAuth
 from stepbridge.api.machine import State, StateMachine, Transition
 from stepbridge.api.retry import Retry
 from stepbridge.errors import (
@@ -19,6 +19,7 @@ from stepbridge.errors import (
     NonRetryableError,
     PayloadTooLarge,
     StepFailed,
+    StepInterrupted,
     StepTimeout,
     UnknownWorkflowError,
     WaitTimeout,
@@ -36,6 +37,7 @@ __all__ = [
     "ExecutionCancelled",
     "ExecutionFailedError",
     "ExecutionNotFound",
+    "JwtAuth",
     "NonDeterminismError",
     "NonRetryableError",
     "PayloadTooLarge",
@@ -43,8 +45,9 @@ __all__ = [
     "Saga",
     "State",
     "StateMachine",
-    "StepFailed",
     "StepContext",
+    "StepFailed",
+    "StepInterrupted",
     "StepTimeout",
     "Transition",
     "UnknownWorkflowError",

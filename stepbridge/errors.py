@@ -54,6 +54,14 @@ class NonRetryableError(StepbridgeError):
     """Raise from a step to fail it at once, without further retry attempts."""
 
 
+class StepInterrupted(NonRetryableError):
+    """An ``at_most_once`` step started but never reported (a crash or timeout): it is not run again.
+
+    Its side effect may or may not have happened; the workflow decides (check the external
+    system with the step's idempotency key, compensate, or fail).
+    """
+
+
 class ExecutionCancelled(StepbridgeError):
     """Raised at the workflow's waiting point when the execution is cancelled with ``compensate=True``.
 

@@ -68,6 +68,9 @@ class StepDef:
     retry: Retry | None = None
     concurrency: int | None = None
     description: str = ""
+    #: Run the function at most once per execution (a started marker is journaled first; a crash
+    #: after it fails the step with ``StepInterrupted`` instead of running it again).
+    at_most_once: bool = False
 
 
 @dataclass(frozen=True)
@@ -130,13 +133,46 @@ class MachineDef:
     key: str
 
 
+@dataclass(frozen=True)
+class JwtAuth:
+    """Protect the HTTP API with a JWT authorizer instead of IAM (SigV4) - e.g. Cognito, Auth0, Okta.
+
+    ``App("acme", api_auth=JwtAuth(issuer="https://cognito-idp.eu-west-1.amazonaws.com/<pool>",
+    audience=["<app client id>"]))``. ``issuer`` and ``audience`` become the template parameters
+    ``JwtIssuer`` and ``JwtAudience`` (these values are their defaults, so each stage can deploy
+    its own with ``--parameter-overrides``). ``scopes`` are required on every route; the token is
+    read from ``identity_source``. Webhook routes stay public (their signature is checked in code).
+    """
+
+    issuer: str
+    audience: tuple[str, ...] | list[str]
+    scopes: tuple[str, ...] | list[str] = ()
+    identity_source: str = "$request.header.Authorization"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.issuer, str) or not self.issuer.startswith("https://"):
+            raise WorkflowDefinitionError(f"JwtAuth.issuer must be an https:// URL, got {self.issuer!r}")
+        audience = (self.audience,) if isinstance(self.audience, str) else tuple(self.audience)
+        if not audience or not all(isinstance(a, str) and a and "," not in a for a in audience):
+            raise WorkflowDefinitionError(
+                f"JwtAuth.audience must be one or more non-empty client ids (without commas), got {self.audience!r}"
+            )
+        object.__setattr__(self, "audience", audience)
+        object.__setattr__(self, "scopes", tuple(self.scopes))
+        if not self.identity_source.startswith("$request."):
+            raise WorkflowDefinitionError(
+                "JwtAuth.identity_source must be a '$request.header.<name>'-style selector, "
+                f"got {self.identity_source!r}"
+            )
+
+
 @dataclass
 class App:
     """One application: the unit the compiler turns into one SAM template.
 
     ``App("acme")`` then decorate: ``@app.workflow("name")``, ``@app.step(...)``; and register
     triggers with ``app.on``, ``app.every``, ``app.schedule``, ``app.webhook`` and
-    ``app.state_machine``.
+    ``app.state_machine``. The HTTP API requires IAM (SigV4) auth unless ``api_auth=JwtAuth(...)``.
     """
 
     name: str
@@ -146,8 +182,12 @@ class App:
     schedules: list[ScheduleDef] = field(default_factory=list)
     webhooks: list[WebhookDef] = field(default_factory=list)
     machines: dict[str, MachineDef] = field(default_factory=dict)
+    #: How HTTP API callers authenticate: ``None`` = IAM (SigV4), or a :class:`JwtAuth`.
+    api_auth: JwtAuth | None = None
 
     def __post_init__(self) -> None:
+        if self.api_auth is not None and not isinstance(self.api_auth, JwtAuth):
+            raise WorkflowDefinitionError(f"api_auth must be a JwtAuth(...) or None, got {self.api_auth!r}")
         if not isinstance(self.name, str) or not re.match(r"^[a-z][a-z0-9-]{0,31}$", self.name):
             raise WorkflowDefinitionError(
                 f"app name {self.name!r} is invalid: use 1-32 lowercase letters, digits or '-', starting "
@@ -192,11 +232,19 @@ class App:
         memory: int = 256,
         retry: Retry | None = None,
         concurrency: int | None = None,
+        at_most_once: bool = False,
     ) -> Any:
         """Declare a step that runs in its own Lambda function (usable bare or with options).
 
         ``timeout`` (seconds, at most Lambda's 900) is the function timeout; ``memory`` its size
         in MB; ``retry`` its default retry policy; ``concurrency`` its reserved concurrency.
+
+        Steps are at-least-once by default: a crash after the function's side effect but before
+        its result is journaled runs it again (pass ``stepbridge.step_context().idempotency_key``
+        to the external system). ``at_most_once=True`` journals a "started" marker before the
+        function runs and never runs it a second time: a duplicate invoke does nothing, and an
+        attempt that crashed or timed out after starting fails the step with ``StepInterrupted``.
+        Such a step is never retried (``retry`` may only allow one attempt).
         """
 
         def register(func: F) -> F:
@@ -215,8 +263,20 @@ class App:
                 raise WorkflowDefinitionError(f"step '{step_name}' is declared twice in app '{self.name}'")
             if concurrency is not None and concurrency < 1:
                 raise WorkflowDefinitionError(f"step '{step_name}': concurrency must be >= 1")
+            if at_most_once and retry is not None and retry.max_attempts > 1:
+                raise WorkflowDefinitionError(
+                    f"step '{step_name}': at_most_once steps run at most once, so they are never retried; "
+                    f"drop retry= or use Retry(max_attempts=1) (got max_attempts={retry.max_attempts})"
+                )
             self.steps[step_name] = StepDef(
-                step_name, func, seconds, memory, retry, concurrency, inspect.getdoc(func) or ""
+                step_name,
+                func,
+                seconds,
+                memory,
+                Retry(max_attempts=1) if at_most_once else retry,
+                concurrency,
+                inspect.getdoc(func) or "",
+                at_most_once,
             )
             setattr(func, _STEP_ATTR, step_name)
             return func

@@ -239,11 +239,47 @@ def step(model: AppModel, plan: StepPlan) -> list[Resource]:
 
 
 def http_api(model: AppModel) -> Resource:
-    """The HTTP API; every route requires SigV4 (AWS_IAM) unless it says ``Authorizer: NONE``."""
+    """The HTTP API; every route requires SigV4 (AWS_IAM) - or a JWT with ``App(api_auth=JwtAuth(...))`` -
+    unless it says ``Authorizer: NONE`` (webhooks, which check their signature in code)."""
+    jwt = model.app.api_auth
+    auth: dict[str, Any]
+    if jwt is None:
+        auth = {"EnableIamAuthorizer": True, "DefaultAuthorizer": "AWS_IAM"}
+    else:
+        authorizer: dict[str, Any] = {
+            "IdentitySource": jwt.identity_source,
+            "JwtConfiguration": {
+                "issuer": Ref(naming.JWT_ISSUER_PARAM),
+                "audience": Ref(naming.JWT_AUDIENCE_PARAM),
+            },
+        }
+        if jwt.scopes:
+            authorizer["AuthorizationScopes"] = list(jwt.scopes)
+        auth = {"Authorizers": {naming.JWT_AUTHORIZER: authorizer}, "DefaultAuthorizer": naming.JWT_AUTHORIZER}
     return naming.HTTP_API, {
         "Type": "AWS::Serverless::HttpApi",
         "Properties": {
             "Description": f"stepbridge app '{model.app.name}': executions, events and webhooks",
-            "Auth": {"EnableIamAuthorizer": True, "DefaultAuthorizer": "AWS_IAM"},
+            "Auth": auth,
+        },
+    }
+
+
+def parameters(model: AppModel) -> dict[str, Any]:
+    """Template parameters: the JWT issuer and audience when the API uses a JWT authorizer (else none)."""
+    jwt = model.app.api_auth
+    if jwt is None:
+        return {}
+    return {
+        naming.JWT_ISSUER_PARAM: {
+            "Type": "String",
+            "Description": "Issuer URL of the JWTs the HTTP API accepts (e.g. a Cognito user pool)",
+            "Default": jwt.issuer,
+            "AllowedPattern": "^https://.+",
+        },
+        naming.JWT_AUDIENCE_PARAM: {
+            "Type": "CommaDelimitedList",
+            "Description": "Accepted audiences (client ids) of those JWTs, comma-separated",
+            "Default": ",".join(jwt.audience),
         },
     }

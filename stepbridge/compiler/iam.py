@@ -93,6 +93,17 @@ def _status_index() -> Statement:
     return allow("StateTableByStatusIndex", ("dynamodb:Query",), [Sub(f"${{{naming.TABLE}.Arn}}/index/by-status")])
 
 
+def _idempotency_records() -> Statement:
+    """Powertools idempotency (``stepbridge.idempotency``) deletes its record when the function raises;
+    a step may delete items only in the ``IDEMPOTENCY#`` partitions of the table."""
+    return allow(
+        "DeleteOwnIdempotencyRecords",
+        ("dynamodb:DeleteItem",),
+        [GetAtt(naming.TABLE, "Arn")],
+        {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["IDEMPOTENCY#*"]}},
+    )
+
+
 def _send() -> Statement:
     return allow("SendToWorkQueue", ("sqs:SendMessage",), [GetAtt(naming.QUEUE, "Arn")])
 
@@ -154,8 +165,8 @@ def api_statements(model: AppModel) -> list[Statement]:
 
 
 def step_statements(base: str) -> list[Statement]:
-    """A declared step: only records its outcome in the table and wakes the orchestrator."""
-    return [_logs(base), _xray(), *_table(STEP_TABLE_ACTIONS, index=False), _send()]
+    """A declared step: records its outcome (and idempotency records) in the table, wakes the orchestrator."""
+    return [_logs(base), _xray(), *_table(STEP_TABLE_ACTIONS, index=False), _idempotency_records(), _send()]
 
 
 def sweeper_statements() -> list[Statement]:

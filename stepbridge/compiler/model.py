@@ -333,6 +333,8 @@ def build_model(app: App, options: CompileOptions | None = None) -> AppModel:
         naming.TIMER_GROUP,
         naming.SCHEDULER_ROLE,
         naming.SWEEPER_SCHEDULE_ROLE,
+        naming.JWT_ISSUER_PARAM,
+        naming.JWT_AUDIENCE_PARAM,
         naming.HTTP_API,
         naming.CATCH_ALL_RULE,
         naming.CATCH_ALL_PERMISSION,

@@ -32,6 +32,10 @@ ROUTER = "Router"
 API = "Api"
 SWEEPER = "Sweeper"
 SWEEPER_SCHEDULE_ROLE = "SweeperScheduleRole"
+JWT_AUTHORIZER = "JwtAuthorizer"
+#: Template parameters of a JWT-protected API (``App(api_auth=JwtAuth(...))``).
+JWT_ISSUER_PARAM = "JwtIssuer"
+JWT_AUDIENCE_PARAM = "JwtAudience"
 CATCH_ALL_RULE = "RouterCatchAllRule"
 CATCH_ALL_PERMISSION = "RouterCatchAllPermission"
 

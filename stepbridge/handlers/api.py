@@ -47,7 +47,7 @@ from stepbridge.runtime import webhooks
 from stepbridge.runtime.codec import dumps, validate_input
 from stepbridge.runtime.executions import check_execution_id, request_cancel, start_execution
 from stepbridge.runtime.limits import EVENTBRIDGE_ENTRY_BYTES
-from stepbridge.runtime.observability import flush_metrics, logger
+from stepbridge.runtime.observability import flush_metrics, logger, register_secret
 from stepbridge.runtime.records import SUCCEEDED, TERMINAL, Event, ExecutionRecord, iso
 
 #: Largest accepted request body: inputs and events travel through SQS, EventBridge and Lambda
@@ -337,6 +337,7 @@ class HttpApi:
             raise ApiError(500, "secret_missing",
                            f"the webhook secret parameter '{name}' does not exist in SSM Parameter Store; "
                            "create it as a SecureString")
+        register_secret(str(value))  # never in a log line, whatever logs it later
         return str(value)
 
     # ---- errors ------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from stepbridge.api.app import App
 from stepbridge.api.durations import Duration, to_seconds
 from stepbridge.client import Client
+from stepbridge.config import ENV_TABLE, step_function_name
 from stepbridge.errors import ExecutionStillRunning, PayloadTooLarge
 from stepbridge.handlers import orchestrator as orchestrator_handler
 from stepbridge.handlers import router as router_handler
@@ -274,6 +275,9 @@ class LocalCloud:
             self.resources = provision(self.app.name, rules, region=self.region, recurring=recurring)
             self.store = DynamoStore(self.resources.config.table, clock=self.clock.now)
             self._aws_effects = AwsEffects(self.resources.config, clock=self.clock.now)
+            # As in a deployed function: code that reads the table name (stepbridge.idempotency) finds it.
+            self._saved_env.setdefault(ENV_TABLE, os.environ.get(ENV_TABLE))
+            os.environ[ENV_TABLE] = self.resources.config.table
         self.effects = _LocalEffects(self)
         self.env = Environment(
             app=self.app,
@@ -404,7 +408,7 @@ class LocalCloud:
                         self._step_queue.append(invocation)  # fault hook: Lambda delivers the async invoke twice
                 try:
                     with self._invoking("step"):
-                        step_handler.handle(invocation.to_dict(), self.env)
+                        step_handler.handle(invocation.to_dict(), self.env, self._lambda_context(invocation))
                 except Crash:
                     self.crashes["step"] += 1  # lost, as async invokes with retries off are
                 except Exception as exc:
@@ -451,6 +455,13 @@ class LocalCloud:
                 if self.faults is not None:
                     self.faults.after_processed(rec, self.resources)  # fault hook: a duplicate delivery
         return True
+
+    def _lambda_context(self, invocation: StepInvocation) -> LocalLambdaContext:
+        step = self.app.steps.get(invocation.step)
+        return LocalLambdaContext(
+            function_name=step_function_name(self.app.name, invocation.step),
+            timeout=step.timeout if step is not None else 30.0,
+        )
 
     def _invoking(self, target: str) -> contextlib.AbstractContextManager[None]:
         """Fault hook: tell the injector which handler runs (a no-op without faults)."""
@@ -531,6 +542,24 @@ class LocalCloud:
         return HttpResponse(
             int(response.get("statusCode", 200)), dict(response.get("headers") or {}), str(response.get("body") or "")
         )
+
+
+@dataclass
+class LocalLambdaContext:
+    """The Lambda context a step sees under LocalCloud (``step_context().lambda_context``).
+
+    Time is virtual, so the remaining time is always the whole timeout.
+    """
+
+    function_name: str
+    timeout: float
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = ""
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before the (virtual) timeout."""
+        return int(self.timeout * 1000)
 
 
 class _Counter(dict[str, int]):

@@ -50,6 +50,7 @@ async def start_child(rp: Replay, op: str, workflow: str, payload: Any, executio
     records = rp.request(op, "child")
     started = records.get(f"{op}#d1")
     if started is None:
+        await rp.before_new(op)
         child_id = execution_id or f"{rp.execution_id}.{op}"
         data = to_json_value(payload, what=f"the input of child workflow '{workflow}' ({op})")
         now = iso(rp.now())

@@ -76,6 +76,7 @@ class Context:
         retry: Retry | None = None,
         cache_ttl: Duration | None = None,
         cache_key: str | None = None,
+        at_most_once: bool = False,
     ) -> Any:
         """Run ``fn(*args)`` once as the durable step ``name`` and return its (recorded) result.
 
@@ -83,6 +84,12 @@ class Context:
         decorated with ``@app.step`` (runs in its own Lambda). ``timeout`` bounds one attempt,
         ``retry`` overrides the retry policy, ``cache_ttl`` reuses a result across executions
         for calls with the same name and arguments (or ``cache_key``).
+
+        Steps are at-least-once: a crash after ``fn``'s side effect but before its result is
+        journaled runs it again (use ``ctx.idempotency_key`` / ``step_context().idempotency_key``).
+        ``at_most_once=True`` journals a "started" marker first and never runs ``fn`` twice: an
+        attempt that died after starting fails the step with ``StepInterrupted``, and the step is
+        not retried.
         """
         return await steps.run_step(
             self._rp,
@@ -93,6 +100,7 @@ class Context:
             retry=retry,
             cache_ttl=optional_seconds(cache_ttl, what=f"cache_ttl of step '{name}'"),
             cache_key=cache_key,
+            at_most_once=at_most_once,
         )
 
     async def gather(self, *awaitables: Awaitable[Any]) -> list[Any]:
@@ -251,6 +259,7 @@ class Context:
         records = self._rp.request(op, "send")
         if op in records:
             return
+        await self._rp.before_new(op)
         payload = to_json_value(detail if detail is not None else {}, what=f"the detail of event '{event_type}'")
         if not isinstance(payload, dict):
             payload = {"value": payload}

@@ -156,6 +156,7 @@ def history(journal: list[JournalRecord], record: ExecutionRecord) -> list[dict[
         ("step", "attempt"): "Step.attempt_failed",
         ("step", "dispatch"): "Step.dispatched",
         ("step", "retry"): "Step.retry_scheduled",
+        ("step", "started"): "Step.started",
         ("sleep", "timer"): "Timer.started",
         ("wait", "wait"): "Wait.started",
         ("wait", "result"): "Wait.completed",

@@ -3,16 +3,95 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from typing import Any
 
 
 @functools.lru_cache(maxsize=1)
 def logger() -> Any:
-    """The shared Powertools ``Logger`` (service name from ``POWERTOOLS_SERVICE_NAME``)."""
+    """The shared Powertools ``Logger`` (service name from ``POWERTOOLS_SERVICE_NAME``), with secrets redacted."""
     from aws_lambda_powertools import Logger
 
-    return Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "stepbridge"))
+    log = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "stepbridge"))
+    log.addFilter(RedactSecrets())
+    return log
+
+
+#: Log fields whose value is never written (compared case-insensitively, ``-`` and ``_`` alike).
+SECRET_FIELDS = frozenset(
+    {
+        "secret",
+        "webhook_secret",
+        "password",
+        "token",
+        "access_token",
+        "id_token",
+        "api_key",
+        "authorization",
+        "signature",
+        "stripe_signature",
+        "x_signature",
+        "cookie",
+    }
+)
+REDACTED = "***"
+#: Secret values this container has read (webhook secrets from SSM): redacted wherever they appear.
+_known_secrets: set[str] = set()
+
+
+def register_secret(value: str) -> None:
+    """Never log ``value``: the log filter replaces it with ``***`` in messages, fields and tracebacks."""
+    if value and len(value) >= 6:  # very short values would redact ordinary words
+        _known_secrets.add(value)
+
+
+def _redact_text(text: str) -> str:
+    for secret in _known_secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def _redact(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, str):
+        return _redact_text(value)
+    if depth > 4:
+        return value
+    if isinstance(value, dict):
+        return {
+            k: REDACTED if _is_secret_field(k) else _redact(v, depth + 1) for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_redact(v, depth + 1) for v in value]
+    return value
+
+
+def _is_secret_field(name: Any) -> bool:
+    return isinstance(name, str) and name.lower().replace("-", "_") in SECRET_FIELDS
+
+
+class RedactSecrets(logging.Filter):
+    """Redact secret fields (``authorization``, ``signature``, ``password`` ...) and known secret values.
+
+    Cheap by design: field names are compared against :data:`SECRET_FIELDS`; values against the
+    secrets this container actually read (:func:`register_secret`), not guessed with patterns.
+    """
+
+    _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = _redact_text(record.msg)
+        for key, value in list(record.__dict__.items()):
+            if key in self._STANDARD:
+                continue
+            record.__dict__[key] = REDACTED if _is_secret_field(key) else _redact(value)
+        if record.exc_info and _known_secrets:
+            value = record.exc_info[1]
+            if value is not None and any(_redact(str(a)) != str(a) for a in value.args):
+                value.args = tuple(_redact(a) for a in value.args)
+        return True
 
 
 @functools.lru_cache(maxsize=1)

@@ -170,7 +170,7 @@ class Orchestrator:
         status = {engine.SUCCEEDED: SUCCEEDED, engine.FAILED: FAILED, engine.CANCELLED: CANCELLED}[outcome.kind]
         self._cleanup(rec, journal)
         if status == CANCELLED:
-            self._cancel_children(journal)
+            self._cancel_children(journal, compensate=rec.cancel_compensate)
         if rec.parent_id and rec.parent_op:
             self._notify_parent(rec, status, outcome)
         if not self._finish_status(rec, status, outcome.result if status == SUCCEEDED else None, outcome.error):
@@ -199,14 +199,17 @@ class Orchestrator:
                 if r.type == "wait" and r.kind == "wait":
                     self.store.delete_item(waiter_key(str(r.data.get("event_type"))), f"{rec.execution_id}#{op}")
 
-    def _cancel_children(self, journal: list[JournalRecord]) -> None:
+    def _cancel_children(self, journal: list[JournalRecord], *, compensate: bool) -> None:
+        """Cancel unfinished children; a parent cancelled with compensation has its children compensate too."""
         from stepbridge.runtime.executions import request_cancel
 
         for r in journal:
             if r.type == "child" and r.kind == "dispatch":
                 child = self.store.get_execution(str(r.data.get("child_id")))
                 if child is not None and child.status not in TERMINAL:
-                    request_cancel(self.store, self.effects, child.execution_id, compensate=child.cancel_compensate)
+                    request_cancel(
+                        self.store, self.effects, child.execution_id, compensate=compensate or child.cancel_compensate
+                    )
 
     def _notify_parent(self, rec: ExecutionRecord, status: str, outcome: engine.Outcome) -> None:
         assert rec.parent_id and rec.parent_op

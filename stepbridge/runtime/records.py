@@ -173,10 +173,17 @@ class StepInvocation:
     attempt: int
     deadline: str
     timeout: float | None = None
+    at_most_once: bool = False
+    #: Dispatched by a saga's compensation while the execution is being cancelled (it must still run).
+    compensation: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-dict form (the Lambda event)."""
-        return asdict(self)
+        """Plain-dict form (the Lambda event); flags are left out when false."""
+        out = asdict(self)
+        for flag in ("at_most_once", "compensation"):
+            if not out[flag]:
+                del out[flag]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StepInvocation:
@@ -189,6 +196,8 @@ class StepInvocation:
             attempt=int(data["attempt"]),
             deadline=str(data.get("deadline", "")),
             timeout=float(data["timeout"]) if data.get("timeout") is not None else None,
+            at_most_once=bool(data.get("at_most_once", False)),
+            compensation=bool(data.get("compensation", False)),
         )
 
 

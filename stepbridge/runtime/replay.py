@@ -9,6 +9,7 @@ user code cannot swallow it).
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import random
 from collections import defaultdict
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
 class Suspend(BaseException):
     """The workflow must wait for something outside this invocation (a step, timer, event or child)."""
 
+
+#: Event-loop turns a new operation waits for concurrent branches to consume their recorded operations.
+_SETTLE_TURNS = 64
 
 #: Path of the current ``ctx.gather`` branch; auto-generated op names are scoped by it so that
 #: concurrent branches name their operations the same way on every replay.
@@ -93,12 +97,15 @@ class Replay:
     foreign_seen: int = 0
     #: Journal records this invocation appended (0 = the replay changed nothing).
     written: int = 0
+    #: Recorded operations the code has not asked for yet in this replay.
+    _not_yet_requested: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         for rec in self.journal.values():
             self._by_op.setdefault(rec.op, {})[rec.key] = rec
             self._seq = max(self._seq, rec.seq)
             self.foreign_seen += rec.foreign
+        self._not_yet_requested = {op for op in self._by_op if not op.startswith("$")}
 
     # ---- clock and identity -----------------------------------------------------------
 
@@ -151,6 +158,7 @@ class Replay:
                 )
             )
         self.requested[op] = op_type
+        self._not_yet_requested.discard(op)
         records = self._by_op.get(op, {})
         if records:
             recorded_type = next(iter(records.values())).type
@@ -164,6 +172,23 @@ class Replay:
         else:
             self.new_ops.append(op)
         return records
+
+    async def before_new(self, op: str) -> None:
+        """Call before an operation's first side effect (running a step, dispatching, publishing ...).
+
+        Every operation the journal recorded must have been asked for by then: if the code skips or
+        reorders recorded operations (a deploy changed it under a running execution), fail with a
+        ``NonDeterminismError`` naming them *before* the new operation does anything - not after a
+        step of the changed code has run. Concurrent branches (``gather``, ``map``) consume their
+        recorded operations within a few loop turns, so they get those turns first.
+        """
+        for _ in range(_SETTLE_TURNS):
+            if not self._not_yet_requested:
+                return
+            await asyncio.sleep(0)
+        problem = self.nondeterminism()
+        if problem is not None:
+            self._fatal(problem)
 
     def _fatal(self, exc: BaseException) -> None:
         self.fatal = self.fatal or exc

@@ -8,16 +8,22 @@ execution) to external APIs so a repeated call has no second effect.
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
 class StepContext:
-    """The execution, step name and attempt of the running step, and its idempotency key."""
+    """The execution, step name and attempt of the running step, and its idempotency key.
+
+    ``lambda_context`` is the Lambda context object of a declared step's invocation (``None``
+    for inline steps, which run inside the orchestrator's invocation).
+    """
 
     execution_id: str
     step: str
     attempt: int
+    lambda_context: Any = field(default=None, compare=False, repr=False)
 
     @property
     def idempotency_key(self) -> str:
@@ -36,9 +42,14 @@ def step_context() -> StepContext:
     return ctx
 
 
-def enter(execution_id: str, step: str, attempt: int) -> object:
+def current() -> StepContext | None:
+    """The context of the step being run, or ``None`` outside a step."""
+    return _current.get()
+
+
+def enter(execution_id: str, step: str, attempt: int, lambda_context: Any = None) -> object:
     """Set the current step (returns a token for :func:`leave`)."""
-    return _current.set(StepContext(execution_id, step, attempt))
+    return _current.set(StepContext(execution_id, step, attempt, lambda_context))
 
 
 def leave(token: object) -> None:

@@ -20,6 +20,7 @@ from stepbridge.errors import (
     NonRetryableError,
     PayloadTooLarge,
     ResultNotSerializable,
+    StepInterrupted,
     StepTimeout,
     WorkflowDefinitionError,
 )
@@ -33,6 +34,26 @@ from stepbridge.runtime.replay import Replay, current_op, error_dict, rebuild_er
 #: Extra time a declared step gets past its timeout before the orchestrator declares it lost
 #: (Lambda stops the function at its timeout; this covers queueing of the async invoke).
 DEADLINE_GRACE_SECONDS = 60.0
+#: An ``at_most_once`` declared step whose invocations never started (lost or throttled invokes)
+#: is dispatched again up to this many times in all: running it is still at most once.
+UNSTARTED_DISPATCHES = 3
+
+
+def started_key(op: str) -> str:
+    """Journal key of the "started" marker of an ``at_most_once`` step."""
+    return f"{op}#started"
+
+
+def interrupted(rp: Replay, op: str, attempts: int) -> JournalRecord:
+    """Fail an ``at_most_once`` step that started but never reported (its effect may have happened)."""
+    err = error_dict(
+        StepInterrupted(
+            f"step '{op}' is at_most_once and started (attempt {attempts}) but never reported: it crashed or "
+            "timed out, so it is not run again; its effect may or may not have happened"
+        )
+    )
+    err["fatal"] = True
+    return rp.record(op, "step", "error", {"error": err, "attempts": attempts})
 
 
 def check_result_size(op: str, data: Any) -> None:
@@ -136,6 +157,7 @@ async def run_step(
     retry: Retry | None,
     cache_ttl: float | None,
     cache_key: str | None,
+    at_most_once: bool = False,
 ) -> Any:
     """The body of ``ctx.step``: replay, cache lookup, inline run or dispatch, retries."""
     if not callable(fn):
@@ -144,8 +166,15 @@ async def run_step(
     final = records.get(op)
     if final is not None:
         return outcome(rp, final, fn)
+    if not records:
+        await rp.before_new(op)
     step_def = rp.app.step_for(fn)
-    policy = retry or (step_def.retry if step_def else None) or DEFAULT_RETRY
+    once = at_most_once or bool(step_def and step_def.at_most_once)
+    if once and retry is not None and retry.max_attempts > 1:
+        raise WorkflowDefinitionError(
+            f"step '{op}' is at_most_once, so it is never retried; drop retry= or use Retry(max_attempts=1)"
+        )
+    policy = Retry(max_attempts=1) if once else retry or (step_def.retry if step_def else None) or DEFAULT_RETRY
     args_json = [to_json_value(a, what=f"argument {i + 1} of step '{op}'") for i, a in enumerate(args)]
 
     ckey = cache_item_key(op, args_json, cache_key) if cache_ttl else None
@@ -159,9 +188,9 @@ async def run_step(
     if fake is not None and step_def is None:
         fn = fake
     if step_def is not None:
-        rec = _declared(rp, op, step_def, args_json, records, policy, timeout)
+        rec = _declared(rp, op, step_def, args_json, records, policy, timeout, once)
     else:
-        rec = await _inline(rp, op, fn, args, records, policy, timeout)
+        rec = await _inline(rp, op, fn, args, records, policy, timeout, once)
     if ckey is not None and rec.kind == "result" and cache_ttl:
         rp.store.put_item(
             Item(
@@ -189,6 +218,7 @@ async def _inline(
     records: dict[str, JournalRecord],
     policy: Retry,
     timeout: float | None,
+    once: bool = False,
 ) -> JournalRecord:
     failed = _failed_attempts(records, op)
     if failed:
@@ -196,6 +226,12 @@ async def _inline(
         if not rp.due(str(last.data["retry_at"])):
             rp.suspend()
     attempt = failed + 1
+    if once:
+        # At most once: the marker is journaled before the function runs; finding it means an
+        # earlier invocation started the function and died before journaling its outcome.
+        if started_key(op) in records:
+            return interrupted(rp, op, attempt)
+        rp.record(op, "step", "started", {"attempt": attempt}, key=started_key(op))
     token = current_op.set(op)
     step_token = stepcontext.enter(rp.execution_id, op, attempt)
     try:
@@ -239,12 +275,13 @@ def _declared(
     records: dict[str, JournalRecord],
     policy: Retry,
     timeout: float | None,
+    once: bool = False,
 ) -> JournalRecord:
     dispatched = 0
     while f"{op}#d{dispatched + 1}" in records:
         dispatched += 1
     if dispatched == 0:
-        _dispatch(rp, op, step_def, args_json, 1, timeout)
+        _dispatch(rp, op, step_def, args_json, 1, timeout, once)
         rp.suspend()
     k = dispatched
     failure = records.get(f"{op}#a{k}")
@@ -252,12 +289,21 @@ def _declared(
         deadline = str(records[f"{op}#d{k}"].data["deadline"])
         if not rp.due(deadline):
             rp.suspend()
+        if once and started_key(op) in rp.records(op):
+            return interrupted(rp, op, k)
         seconds = timeout if timeout is not None else step_def.timeout
-        err = error_dict(StepTimeout(f"step '{op}' did not report within its {seconds:g} s timeout (attempt {k})"))
-        failure = rp.record(op, "step", "attempt", {"error": err, "attempt": k}, key=f"{op}#a{k}")
+        what = "was not started" if once else "did not report"
+        err = error_dict(StepTimeout(f"step '{op}' {what} within its {seconds:g} s timeout (attempt {k})"))
+        data: dict[str, Any] = {"error": err, "attempt": k}
+        if once:
+            data["started"] = False
+        failure = rp.record(op, "step", "attempt", data, key=f"{op}#a{k}")
         final = rp.records(op).get(op)
         if final is not None:  # the result raced in after all
             return final
+    if once and failure.data.get("started") is False and k < UNSTARTED_DISPATCHES:
+        _dispatch(rp, op, step_def, args_json, k + 1, timeout, once)  # it never ran: running it now is still once
+        rp.suspend()
     err = failure.data.get("error") or {}
     if k < policy.max_attempts and retryable(policy, err):
         retry_rec = records.get(f"{op}#r{k}")
@@ -275,7 +321,13 @@ def _declared(
 
 
 def _dispatch(
-    rp: Replay, op: str, step_def: StepDef, args_json: list[Any], attempt: int, timeout: float | None
+    rp: Replay,
+    op: str,
+    step_def: StepDef,
+    args_json: list[Any],
+    attempt: int,
+    timeout: float | None,
+    once: bool = False,
 ) -> None:
     """Record the dispatch, arm the deadline timer, then invoke the step's Lambda asynchronously."""
     seconds = timeout if timeout is not None else step_def.timeout
@@ -292,5 +344,7 @@ def _dispatch(
             attempt=attempt,
             deadline=iso(deadline),
             timeout=timeout,
+            at_most_once=once,
+            compensation=rp.compensating > 0,
         )
     )

@@ -47,11 +47,13 @@ class StepWorker:
     #: How to wait between report retries (``time.sleep`` in AWS; LocalCloud passes a no-op: virtual time).
     sleep: Callable[[float], None] | None = None
 
-    def handle(self, invocation: StepInvocation) -> str:
+    def handle(self, invocation: StepInvocation, lambda_context: Any = None) -> str:
         """Run one attempt; returns ``"result"``, ``"attempt"``, ``"skipped"`` or ``"lost"`` (timed out)."""
         execution = self.store.get_execution(invocation.execution_id)
         if execution is None or execution.status in TERMINAL:
             return "skipped"
+        if execution.cancel_requested and not invocation.compensation:
+            return "skipped"  # cancelled while the invoke was queued: its result would never be used
         step = self.app.steps.get(invocation.step)
         if step is None:
             err = {
@@ -67,8 +69,10 @@ class StepWorker:
         lambda_limit = step.timeout if self.enforce_timeout else None
         if timeout is None:
             timeout = lambda_limit
+        if (invocation.at_most_once or step.at_most_once) and not self._claim(invocation):
+            return "skipped"  # started before (a duplicate invoke, or an attempt that died): never twice
         token = current_op.set(invocation.op)
-        step_token = stepcontext.enter(invocation.execution_id, invocation.op, invocation.attempt)
+        step_token = stepcontext.enter(invocation.execution_id, invocation.op, invocation.attempt, lambda_context)
         try:
             args = decode_args(step.fn, invocation.args)
             fn = (self.overrides or {}).get(invocation.op) or (self.overrides or {}).get(step.name) or step.fn
@@ -111,6 +115,24 @@ class StepWorker:
             )
             self._disarm_deadline(inv)
         return kind
+
+    def _claim(self, inv: StepInvocation) -> bool:
+        """Journal the "started" marker of an ``at_most_once`` step; ``True`` if this invocation may run it.
+
+        When a write failed ambiguously and the marker then exists, it may be ours or a racing
+        invocation's: the step is not run (at most once wins); the orchestrator then fails it with
+        ``StepInterrupted`` at its deadline.
+        """
+        marker = JournalRecord(
+            key=f"{inv.op}#started",
+            op=inv.op,
+            type="step",
+            kind="started",
+            data={"attempt": inv.attempt},
+            at=iso(self.effects.now()),
+        )
+        claimed, _ = self._with_retries(lambda: self.store.append_journal(inv.execution_id, marker))
+        return bool(claimed)
 
     def _with_retries(self, call: Callable[[], Any]) -> tuple[Any, bool]:
         """``(result, whether an earlier try failed)``; re-raises after ``REPORT_ATTEMPTS`` failures."""

@@ -27,6 +27,7 @@ async def sleep_until(rp: Replay, op: str, wake_at: datetime) -> None:
     records = rp.request(op, "sleep")
     rec = records.get(op)
     if rec is None:
+        await rp.before_new(op)
         rec = rp.record(op, "sleep", "timer", {"wake_at": iso(wake_at), "timer": rp.timer_name(op)})
         if not rp.due(str(rec.data["wake_at"])):
             rp.set_timer(op, wake_at, f"sleep:{op}")
@@ -75,6 +76,8 @@ async def wait_for(
     check_event_type(event_type, where=f"wait_for '{op}'")
     records = rp.request(op, "wait")
     final = records.get(op)
+    if not records:
+        await rp.before_new(op)
     if final is None:
         final = _try_complete(rp, op, event_type, match, where, timeout, records)
     if final is None:

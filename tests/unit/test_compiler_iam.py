@@ -13,7 +13,7 @@ from stepbridge.compiler.intrinsics import to_json
 from stepbridge.compiler.template import compile_file
 
 APPS_DIR = Path(__file__).parents[1] / "golden" / "apps"
-APPS = ["golden_minimal", "golden_orders", "golden_scheduled"]
+APPS = ["golden_jwt", "golden_minimal", "golden_orders", "golden_scheduled"]
 
 #: The only actions allowed on Resource "*": AWS X-Ray has no resource-level permissions for them
 #: (Service Authorization Reference, "Actions defined by AWS X-Ray": resource types column empty).
@@ -146,7 +146,12 @@ def test_step_functions_only_touch_the_table_and_queue(templates: dict[str, dict
             assert resources == {own_logs}
         else:
             assert action in NO_RESOURCE_LEVEL, action
-    assert "dynamodb:Query" not in g and "dynamodb:DeleteItem" not in g
+    assert "dynamodb:Query" not in g
+    # DeleteItem only for Powertools idempotency records (stepbridge.idempotency): IDEMPOTENCY# partitions.
+    statements = templates["golden_orders"]["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]
+    deletes = [s for s in statements["Statement"] if "dynamodb:DeleteItem" in listify(s["Action"])]
+    assert len(deletes) == 1 and listify(deletes[0]["Action"]) == ["dynamodb:DeleteItem"]
+    assert deletes[0]["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["IDEMPOTENCY#*"]}}
 
 
 def test_router_and_api_permissions(templates: dict[str, dict[str, Any]]) -> None:
