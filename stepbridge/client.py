@@ -209,7 +209,6 @@ class Client:
 
     def result(self, execution_id: str, *, timeout: Duration | None = None) -> Any:
         """Wait for an execution to end; return its result or raise ``ExecutionFailedError``."""
-        self.describe(execution_id)
         self.driver.wait(self, execution_id, optional_seconds(timeout))
         desc = self.describe(execution_id)
         if desc.status == SUCCEEDED:

@@ -133,6 +133,14 @@ def router(model: AppModel) -> list[Resource]:
         timeout=opts.router_timeout,
         memory=opts.router_memory,
         statements=iam.router_statements(model),
+        extra={
+            # Lambda retries a failed event twice, then hands it to the router's dead-letter queue
+            # instead of dropping it (redrive re-invokes the router with it).
+            "EventInvokeConfig": {
+                "MaximumRetryAttempts": 2,
+                "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": GetAtt(naming.ROUTER_DLQ, "Arn")}},
+            }
+        },
     )
 
 

@@ -146,8 +146,18 @@ def orchestrator_statements(model: AppModel) -> list[Statement]:
 
 
 def router_statements(model: AppModel) -> list[Statement]:
-    """Matches events to waiters/triggers/machines: table, queue (wake/start), debounce timers, events."""
-    return [_logs(naming.ROUTER), _xray(), *_table(TABLE_ACTIONS, index=False), _send(), *_timers(), _publish()]
+    """Matches events to waiters/triggers/machines: table, queue (wake/start), debounce timers, events,
+    and its own failure queue (Lambda's on-failure destination sends with the function's role)."""
+    failed = allow("RouterFailedEvents", ("sqs:SendMessage",), [GetAtt(naming.ROUTER_DLQ, "Arn")])
+    return [
+        _logs(naming.ROUTER),
+        _xray(),
+        *_table(TABLE_ACTIONS, index=False),
+        _send(),
+        failed,
+        *_timers(),
+        _publish(),
+    ]
 
 
 def api_statements(model: AppModel) -> list[Statement]:

@@ -330,6 +330,7 @@ def build_model(app: App, options: CompileOptions | None = None) -> AppModel:
         naming.BUS,
         naming.QUEUE,
         naming.DLQ,
+        naming.ROUTER_DLQ,
         naming.TIMER_GROUP,
         naming.SCHEDULER_ROLE,
         naming.SWEEPER_SCHEDULE_ROLE,
@@ -352,9 +353,9 @@ def build_model(app: App, options: CompileOptions | None = None) -> AppModel:
     stack = opts.stack_name or app.name
     max_stack = _check_stack(steps, stack, problems)
 
-    # After the SAM transform: 30 fixed resources (the sweeper adds 5); per step a log group, role, function and
-    # EventInvokeConfig; per trigger a rule and a permission; per webhook a permission.
-    resources = 30 + 4 * len(steps) + 2 * len(triggers) + len(schedules) + len(webhooks)
+    # After the SAM transform: 32 fixed resources (the sweeper 5, the router's failure queue 2); per step a
+    # log group, role, function and EventInvokeConfig; per trigger a rule and a permission; per webhook a permission.
+    resources = 32 + 4 * len(steps) + 2 * len(triggers) + len(schedules) + len(webhooks)
     if resources > _MAX_RESOURCES:
         problems.add(
             f"the template would hold about {resources} resources, above CloudFormation's {_MAX_RESOURCES}; "

@@ -99,6 +99,18 @@ def dead_letter_queue(model: AppModel) -> Resource:
     }
 
 
+def router_dead_letter_queue(model: AppModel) -> Resource:
+    """Where an event lands when the router failed it three times (Lambda's async on-failure destination).
+
+    A standard queue (Lambda destinations cannot be FIFO), named by CloudFormation; redriving it
+    re-invokes the router with each record's ``requestPayload``.
+    """
+    return naming.ROUTER_DLQ, {
+        "Type": "AWS::SQS::Queue",
+        "Properties": {"MessageRetentionPeriod": _DLQ_RETENTION, "SqsManagedSseEnabled": True},
+    }
+
+
 def work_queue(model: AppModel) -> Resource:
     """The FIFO work queue: one message group per execution, so one execution never runs twice at once."""
     opts = model.options

@@ -38,6 +38,10 @@ def _outputs(model: AppModel) -> dict[str, Any]:
         "TableName": {"Description": "The DynamoDB state table", "Value": Ref(naming.TABLE)},
         "WorkQueueUrl": {"Description": "The SQS FIFO work queue", "Value": Ref(naming.QUEUE)},
         "DeadLetterQueueUrl": {"Description": "Wake-ups that failed repeatedly", "Value": Ref(naming.DLQ)},
+        "RouterDeadLetterQueueUrl": {
+            "Description": "Events the router failed three times (Lambda on-failure records)",
+            "Value": Ref(naming.ROUTER_DLQ),
+        },
     }
 
 
@@ -48,6 +52,7 @@ def build_template(model: AppModel) -> dict[str, Any]:
         storage.table(model),
         storage.event_bus(model),
         storage.dead_letter_queue(model),
+        storage.router_dead_letter_queue(model),
         storage.work_queue(model),
         storage.timer_schedule_group(model),
         storage.scheduler_role(model),

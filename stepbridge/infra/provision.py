@@ -33,6 +33,8 @@ class ProvisionedApp:
     region: str
     dlq_url: str
     rules: list[RuleSpec] = field(default_factory=list)
+    #: The router's on-failure destination (a standard queue of Lambda on-failure records).
+    router_dlq_url: str = ""
     _clients: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
@@ -99,6 +101,31 @@ class ProvisionedApp:
         """Move dead-lettered messages back to the work queue (receive, send, delete); returns how many."""
         return redrive_queue(self.client("sqs"), self.dlq_url, self.config.queue_url)
 
+    def dead_letter_event(self, record: dict[str, Any]) -> None:
+        """Send a Lambda on-failure record to the router's dead-letter queue (what Lambda does)."""
+        self.client("sqs").send_message(QueueUrl=self.router_dlq_url, MessageBody=json.dumps(record))
+
+    def router_dead_letters(self) -> list[dict[str, Any]]:
+        """On-failure records in the router's dead-letter queue (up to 10, left in place)."""
+        resp = self.client("sqs").receive_message(
+            QueueUrl=self.router_dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0
+        )
+        return [json.loads(m["Body"]) for m in resp.get("Messages", [])]
+
+    def take_router_dead_letters(self) -> list[dict[str, Any]]:
+        """Receive, delete and return every on-failure record of the router's dead-letter queue."""
+        sqs = self.client("sqs")
+        taken: list[dict[str, Any]] = []
+        while True:
+            messages = sqs.receive_message(
+                QueueUrl=self.router_dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=60
+            ).get("Messages", [])
+            if not messages:
+                return taken
+            for m in messages:
+                taken.append(json.loads(m["Body"]))
+                sqs.delete_message(QueueUrl=self.router_dlq_url, ReceiptHandle=m["ReceiptHandle"])
+
     def queue_depth(self) -> int:
         """Approximate number of visible messages on the work queue."""
         attrs = self.client("sqs").get_queue_attributes(
@@ -164,6 +191,7 @@ def provision(
         },
     )["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    router_dlq_url = sqs.create_queue(QueueName=f"{app_name}-router-dlq")["QueueUrl"]
 
     events = boto3.client("events", region_name=region)
     bus = f"{app_name}-bus"
@@ -210,7 +238,41 @@ def provision(
         scheduler_role_arn=role_arn,
         stack=app_name,
     )
-    return ProvisionedApp(config=config, region=region, dlq_url=dlq_url, rules=rules)
+    return ProvisionedApp(config=config, region=region, dlq_url=dlq_url, rules=rules, router_dlq_url=router_dlq_url)
+
+
+def failure_record(payload: dict[str, Any], error: BaseException, *, attempts: int = 3) -> dict[str, Any]:
+    """A Lambda asynchronous-invocation on-failure record, as the router's dead-letter queue receives it."""
+    return {
+        "version": "1.0",
+        "requestContext": {"condition": "RetriesExhausted", "approximateInvokeCount": attempts},
+        "requestPayload": payload,
+        "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
+        "responsePayload": {"errorType": type(error).__name__, "errorMessage": str(error)},
+    }
+
+
+def redrive_router_queue(
+    sqs: Any, lambda_client: Any, dlq_url: str, function_name: str, *, max_messages: int = 10_000
+) -> int:
+    """Re-invoke the router (asynchronously) with each on-failure record's ``requestPayload``; returns how many.
+
+    A record is deleted only after its invoke was accepted, so a failed redrive loses nothing.
+    """
+    moved = 0
+    while moved < max_messages:
+        messages = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=60).get(
+            "Messages", []
+        )
+        if not messages:
+            return moved
+        for m in messages:
+            record = json.loads(m["Body"])
+            payload = record.get("requestPayload", record)
+            lambda_client.invoke(FunctionName=function_name, InvocationType="Event", Payload=json.dumps(payload))
+            sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=m["ReceiptHandle"])
+            moved += 1
+    return moved
 
 
 def redrive_queue(sqs: Any, dlq_url: str, queue_url: str, *, max_messages: int = 10_000) -> int:

@@ -130,6 +130,7 @@ class _LocalEffects:
         return self._cloud.clock.now()
 
     def wake(self, message: WakeMessage) -> None:
+        self._cloud._queue_dirty = True
         self._cloud._aws_effects.wake(message)
 
     def invoke_step(self, invocation: StepInvocation) -> None:
@@ -143,6 +144,7 @@ class _LocalEffects:
         self._cloud._step_queue.append(invocation)
 
     def schedule_timer(self, name: str, at: datetime, message: WakeMessage) -> None:
+        self._cloud._queue_dirty = True  # a timer already due is sent to the queue at once
         self._cloud._aws_effects.schedule_timer(name, at, message)
         self._cloud.timers.add(name, at, message)
 
@@ -211,6 +213,7 @@ class LocalCloud:
         self._retries: dict[str, int] = _Counter()
         self.mocks: dict[str, MockStep] = {}
         self._step_queue: deque[StepInvocation] = deque()
+        self._queue_dirty = True
         self._event_queue: deque[dict[str, Any]] = deque()
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
@@ -347,15 +350,24 @@ class LocalCloud:
         try:
             with self._invoking("sweeper"):
                 woken = sweeper_handler.handle({}, self.env)["woken"]
-        except (Crash, Exception) as exc:  # a failed sweep is simply followed by the next one
+        except (Crash, Exception) as exc:  # under faults, a failed sweep is simply followed by the next one
+            if self.faults is None:
+                raise
             self.crashes["sweeper"] += 1
             self.failed_deliveries.append({"target": "sweeper", "payload": {}, "error": f"{type(exc).__name__}: {exc}"})
         self.run_until_idle()
         return woken
 
     def redrive(self) -> int:
-        """Move dead-lettered work messages back to the work queue (``stepbridge executions redrive``)."""
+        """Move dead-lettered work messages back to the work queue, and hand the router's failed events
+        back to the router (``stepbridge executions redrive``); returns how many."""
         moved: int = self.resources.redrive()
+        self._queue_dirty = True
+        for record in self.resources.take_router_dead_letters():
+            payload = record.get("requestPayload", record)
+            self._retries.pop(json.dumps(payload, sort_keys=True, default=str), None)
+            self._event_queue.append(payload)
+            moved += 1
         if self.eager:
             self.run_until_idle()
         return moved
@@ -363,6 +375,11 @@ class LocalCloud:
     def dead_letters(self) -> list[dict[str, Any]]:
         """Messages that landed in the work queue's dead-letter queue."""
         letters: list[dict[str, Any]] = self.resources.dead_letters()
+        return letters
+
+    def router_dead_letters(self) -> list[dict[str, Any]]:
+        """Lambda on-failure records of events the router failed three times (its dead-letter queue)."""
+        letters: list[dict[str, Any]] = self.resources.router_dead_letters()
         return letters
 
     # ---- delivery ----------------------------------------------------------------------------
@@ -382,6 +399,7 @@ class LocalCloud:
     def run_until_idle(self) -> int:
         """Deliver everything that is due now (events, step invokes, queue messages, due timers); returns deliveries."""
         delivered = 0
+        self._queue_dirty = True  # others (a CLI, a test) may have sent to the queue directly
         while True:
             if delivered > self.max_deliveries:
                 raise RuntimeError(
@@ -422,17 +440,26 @@ class LocalCloud:
             delivered += 1
 
     def _delivery_failed(self, target: str, payload: dict[str, Any], exc: Exception) -> None:
-        """A handler raised: Lambda's asynchronous invoke retries twice, then drops (kept in ``failed_deliveries``)."""
+        """A handler raised: Lambda's asynchronous invoke retries the router twice, then sends the event to
+        the router's on-failure destination (its dead-letter queue); a step's invoke is not retried.
+        Both are kept in ``failed_deliveries``."""
+        from stepbridge.infra.provision import failure_record
+
         key = json.dumps(payload, sort_keys=True, default=str)
         self._retries[key] += 1
         if target == "router" and self._retries[key] <= 2:
             self._event_queue.append(payload)
             return
+        if target == "router":
+            self.resources.dead_letter_event(failure_record(payload, exc))
         self.failed_deliveries.append({"target": target, "payload": payload, "error": f"{type(exc).__name__}: {exc}"})
 
     def _drain_queue(self) -> bool:
+        if not self._queue_dirty and self.faults is None:
+            return False  # nothing was sent since the queue was last found empty: skip the receive
         records = self.resources.receive()
         if not records:
+            self._queue_dirty = False
             return False
         if self.faults is not None:
             records = self.faults.reorder(records, self.resources)  # fault hook: out-of-order delivery
@@ -473,6 +500,7 @@ class LocalCloud:
         if timer.schedule is not None:
             sched = next(s for s in self.app.schedules if s.name == timer.schedule)
             fired = iso(timer.at).replace("+00:00", "Z")
+            self._queue_dirty = True
             self._aws_effects.wake(
                 WakeMessage(
                     f"$schedule:{sched.name}", "schedule", fired, {"schedule": sched.name, "scheduled_time": fired}
@@ -481,9 +509,11 @@ class LocalCloud:
             self.timers.add(timer.name, next_fire(sched.cron, timer.at, sched.timezone), schedule=sched.name)
             return
         if timer.message is not None:
-            self._aws_effects.cancel_timer(timer.name)  # ActionAfterCompletion: DELETE
+            # Scheduler deletes a fired one-time schedule itself (ActionAfterCompletion: DELETE);
+            # the timer wheel is LocalCloud's record of what is pending, so no call is made here.
             if self.faults is not None and not self.faults.on_timer(timer.name):
                 return  # fault hook: the Scheduler delivery is lost
+            self._queue_dirty = True
             self._aws_effects.wake(timer.message)
 
     def advance(self, duration: Duration) -> int:

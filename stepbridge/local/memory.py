@@ -34,6 +34,7 @@ class MemoryResources:
         self._in_flight: dict[str, dict[str, Any]] = {}
         self._dedup: dict[str, datetime] = {}
         self._dlq: list[dict[str, Any]] = []
+        self._router_dlq: list[dict[str, Any]] = []
         self._secrets: dict[str, str] = {}
 
     def push(self, body: dict[str, Any]) -> None:
@@ -100,6 +101,19 @@ class MemoryResources:
             self._queue.append({"body": body, "id": str(uuid.uuid4()), "receives": 0})
         self._dlq.clear()
         return moved
+
+    def dead_letter_event(self, record: dict[str, Any]) -> None:
+        """The router's on-failure destination: keep a Lambda on-failure record."""
+        self._router_dlq.append(record)
+
+    def router_dead_letters(self) -> list[dict[str, Any]]:
+        """On-failure records of events the router failed three times."""
+        return list(self._router_dlq)
+
+    def take_router_dead_letters(self) -> list[dict[str, Any]]:
+        """Remove and return every router on-failure record (for a redrive)."""
+        taken, self._router_dlq = self._router_dlq, []
+        return taken
 
     def queue_depth(self) -> int:
         """Messages waiting."""

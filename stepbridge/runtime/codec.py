@@ -74,6 +74,7 @@ def return_type(fn: Callable[..., Any]) -> Any:
     return hints.get("return", Any)
 
 
+@functools.lru_cache(maxsize=1024)
 def param_types(fn: Callable[..., Any]) -> list[Any]:
     """Annotated types of ``fn``'s positional parameters, ``Any`` where missing."""
     try:

@@ -116,6 +116,9 @@ class Context:
 
         tasks = [asyncio.ensure_future(branch(i, aw)) for i, aw in enumerate(awaitables)]
         results = await asyncio.gather(*tasks, return_exceptions=True)
+        for r in results:
+            if isinstance(r, Suspend):
+                r.__traceback__ = None  # no frame cycle: the finished branch task is freed at once
         return self._settle(list(results))
 
     @staticmethod
@@ -171,6 +174,7 @@ class Context:
                 index = running.pop(fut)
                 exc = fut.exception()
                 if isinstance(exc, Suspend):
+                    exc.__traceback__ = None  # no frame cycle: the finished task is freed at once
                     held += 1
                 elif exc is not None and not isinstance(exc, Exception):
                     _abandon([*running, *(d for d in done if d is not fut)])

@@ -141,7 +141,8 @@ def _drive(coro: Any, rp: Replay, loop_factory: LoopFactory | None) -> Outcome:
     try:
         result = loop.run_until_complete(coro)
         return Outcome(SUCCEEDED, result=result)
-    except Suspend:
+    except Suspend as suspend:
+        suspend.__traceback__ = None
         return Outcome(SUSPENDED)
     except ContinueAsNew as cont:
         return Outcome(CONTINUED, result=cont.payload)

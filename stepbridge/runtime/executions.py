@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -36,11 +37,19 @@ def check_execution_id(execution_id: str) -> str:
 
 
 def update_execution(
-    store: Store, execution_id: str, mutate: Callable[[ExecutionRecord], Any]
+    store: Store,
+    execution_id: str,
+    mutate: Callable[[ExecutionRecord], Any],
+    *,
+    current: ExecutionRecord | None = None,
 ) -> ExecutionRecord | None:
-    """Read-modify-write an execution header with optimistic locking, retrying on conflicts."""
-    for _ in range(20):
-        rec = store.get_execution(execution_id)
+    """Read-modify-write an execution header with optimistic locking, retrying on conflicts.
+
+    ``current`` is a header the caller just read: the first try writes from a copy of it
+    without reading again (a conflict falls back to fresh reads).
+    """
+    for attempt in range(20):
+        rec = replace(current) if attempt == 0 and current is not None else store.get_execution(execution_id)
         if rec is None:
             return None
         if mutate(rec) is False:

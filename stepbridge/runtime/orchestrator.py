@@ -154,7 +154,7 @@ class Orchestrator:
             won = True
             return True
 
-        update_execution(self.store, rec.execution_id, finish)
+        update_execution(self.store, rec.execution_id, finish, current=rec)
         return won
 
     def finish(self, rec: ExecutionRecord, outcome: engine.Outcome, journal: list[JournalRecord]) -> None:

@@ -35,6 +35,10 @@ if TYPE_CHECKING:
     from stepbridge.runtime.ports import Effects, Store
 
 
+#: Bytes a journal record adds around its payload (keys, type, kind, timestamps), generously.
+_RECORD_OVERHEAD_BYTES = 512
+
+
 class Suspend(BaseException):
     """The workflow must wait for something outside this invocation (a step, timer, event or child)."""
 
@@ -201,12 +205,21 @@ class Replay:
     # ---- writing ----------------------------------------------------------------------
 
     def record(
-        self, op: str, op_type: str, kind: str, data: dict[str, Any], *, key: str | None = None
+        self,
+        op: str,
+        op_type: str,
+        kind: str,
+        data: dict[str, Any],
+        *,
+        key: str | None = None,
+        data_size: int | None = None,
     ) -> JournalRecord:
         """Append a journal record (conditional on its key) and return the record that won.
 
         When another writer recorded the same key first (duplicate delivery, racing step
         result), its record is returned instead, so everyone proceeds from the same fact.
+        ``data_size`` is the JSON size of the payload when the caller already measured it (a
+        step result), which spares serializing it once more just to check the item limit.
         """
         if len(self.journal) >= MAX_JOURNAL_RECORDS:
             self._fatal(
@@ -226,7 +239,11 @@ class Replay:
             seq=self._seq,
             seen=self.foreign_seen,
         )
-        size = len(dumps(rec.to_dict()).encode())
+        size = (
+            data_size + len(op) * 2 + _RECORD_OVERHEAD_BYTES
+            if data_size is not None
+            else len(dumps(rec.to_dict()).encode())
+        )
         if size > JOURNAL_PAYLOAD_BYTES:
             raise PayloadTooLarge(
                 f"the journal record for '{op}' is {size} bytes, over DynamoDB's 400 KB item limit; "

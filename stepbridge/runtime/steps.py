@@ -56,14 +56,15 @@ def interrupted(rp: Replay, op: str, attempts: int) -> JournalRecord:
     return rp.record(op, "step", "error", {"error": err, "attempts": attempts})
 
 
-def check_result_size(op: str, data: Any) -> None:
-    """A step result must fit in one journal item (DynamoDB's 400 KB item limit)."""
+def check_result_size(op: str, data: Any) -> int:
+    """A step result must fit in one journal item (DynamoDB's 400 KB item limit); returns its JSON size."""
     size = len(dumps(data).encode())
     if size > JOURNAL_PAYLOAD_BYTES:
         raise PayloadTooLarge(
             f"the result of step '{op}' is {size} bytes, over DynamoDB's 400 KB item limit; "
             "store large data elsewhere (e.g. S3) and return a reference"
         )
+    return size
 
 
 def retryable(policy: Retry, err: dict[str, Any]) -> bool:
@@ -237,7 +238,7 @@ async def _inline(
     try:
         value = await call_function(fn, args, timeout, op=op)
         data = to_json_value(value, what=f"the result of step '{op}'")
-        check_result_size(op, data)
+        size = check_result_size(op, data)
     except Exception as exc:
         err = error_dict(exc)
         if isinstance(exc, ResultNotSerializable | NonRetryableError | WorkflowDefinitionError | PayloadTooLarge):
@@ -246,7 +247,7 @@ async def _inline(
     finally:
         stepcontext.leave(step_token)
         current_op.reset(token)
-    return rp.record(op, "step", "result", {"result": data, "attempts": attempt})
+    return rp.record(op, "step", "result", {"result": data, "attempts": attempt}, data_size=size)
 
 
 def _attempt_failed(rp: Replay, op: str, attempt: int, err: dict[str, Any], policy: Retry) -> JournalRecord:

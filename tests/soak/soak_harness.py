@@ -161,6 +161,7 @@ class RunResult:
     redriven: int
     failed_deliveries: int
     dead_letters: int
+    router_dead_letters: int
     seconds: float
     virtual_hours: float
     executions_started: int
@@ -283,6 +284,7 @@ def run(
             redriven=redriven,
             failed_deliveries=len(cloud.failed_deliveries),
             dead_letters=len(cloud.dead_letters()),
+            router_dead_letters=sum(1 for f in cloud.failed_deliveries if f["target"] == "router"),
             seconds=time.perf_counter() - began,
             virtual_hours=(cloud.now() - start).total_seconds() / 3600,
             executions_started=len(records),
@@ -309,6 +311,7 @@ class Figures:
     swept: int
     redriven: int
     dead_letters: int
+    router_dead_letters: int
     baseline_swept: int
     crashes: dict[str, int]
 
@@ -340,6 +343,7 @@ class Figures:
             f"container crashes handled: {sum(self.crashes.values())} ({by_handler})",
             f"executions woken by the sweeper: {self.swept} (baseline without faults: {self.baseline_swept})",
             f"wake-ups dead-lettered: {self.dead_letters} (recovered by the sweeper; redriven: {self.redriven})",
+            f"router events dead-lettered (after Lambda's 2 retries): {self.router_dead_letters}",
             f"lost executions: {len(self.lost)}",
             f"wrong terminal state or result: {len(self.wrong_outcome)}",
             f"journal differs from the fault-free run: {len(self.journal_mismatch)}",
@@ -389,6 +393,7 @@ def compare(baseline: RunResult, faulty: RunResult, top_level: int) -> Figures:
         swept=faulty.swept,
         redriven=faulty.redriven,
         dead_letters=faulty.dead_letters,
+        router_dead_letters=faulty.router_dead_letters,
         baseline_swept=baseline.swept,
         crashes=faulty.crashes,
     )

@@ -157,6 +157,8 @@ def test_step_functions_only_touch_the_table_and_queue(templates: dict[str, dict
 def test_router_and_api_permissions(templates: dict[str, dict[str, Any]]) -> None:
     router = grants(templates["golden_orders"], "RouterRole")
     assert "lambda:InvokeFunction" not in router and "ssm:GetParameter" not in router
+    # the work queue, and its own on-failure destination (Lambda sends failed events with the function's role)
+    assert router["sqs:SendMessage"] == {key(QUEUE), key({"Fn::GetAtt": ["RouterDeadLetterQueue", "Arn"]})}
     assert router["events:PutEvents"] == {key(BUS)}
     api = grants(templates["golden_scheduled"], "ApiRole")
     assert api["ssm:GetParameter"] == {
@@ -229,4 +231,4 @@ def test_state_is_encrypted_at_rest(templates: dict[str, dict[str, Any]], name: 
     table = next(r for r in resources.values() if r["Type"] == "AWS::DynamoDB::Table")
     assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True}
     queues = [r for r in resources.values() if r["Type"] == "AWS::SQS::Queue"]
-    assert len(queues) == 2 and all(q["Properties"]["SqsManagedSseEnabled"] is True for q in queues)
+    assert len(queues) == 3 and all(q["Properties"]["SqsManagedSseEnabled"] is True for q in queues)

@@ -40,8 +40,19 @@ def test_sam_transform_expands_what_the_template_asks_for(transformed: dict[str,
     types = {r["Type"] for r in resources.values()}
     assert "AWS::Serverless::Function" not in types
     invoke_configs = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventInvokeConfig"]
-    assert len(invoke_configs) == 3  # two declared steps and the sweeper: no async retries
-    assert all(c["Properties"]["MaximumRetryAttempts"] == 0 for c in invoke_configs)
+    assert len(invoke_configs) == 4
+    retries = {c["Properties"]["FunctionName"]["Ref"]: c["Properties"]["MaximumRetryAttempts"] for c in invoke_configs}
+    # declared steps and the sweeper: no async retries; the router: two, then its dead-letter queue
+    assert retries == {
+        "StepChargePaymentFunction": 0,
+        "StepSendEmailFunction": 0,
+        "SweeperFunction": 0,
+        "RouterFunction": 2,
+    }
+    (router,) = [c for c in invoke_configs if c["Properties"]["FunctionName"]["Ref"] == "RouterFunction"]
+    assert router["Properties"]["DestinationConfig"] == {
+        "OnFailure": {"Destination": {"Fn::GetAtt": ["RouterDeadLetterQueue", "Arn"]}}
+    }
     mapping = resources["OrchestratorFunctionWorkQueueEvent"]["Properties"]
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     # SAM adds no role of its own: every function uses the compiler's least-privilege role.

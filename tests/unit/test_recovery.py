@@ -407,3 +407,52 @@ def test_debounced_run_is_not_lost_when_the_invocation_dies_after_closing_the_wi
         cloud.advance(10)
         assert cloud.faults is not None and cloud.faults.injected["crash.after_write"] == 1
         assert only(cloud, "greet").result == "hello grace"
+
+
+@pytest.mark.parametrize("backend", ["memory", "moto"])
+def test_event_the_router_failed_three_times_lands_in_its_dead_letter_queue_and_is_redriven(backend: str) -> None:
+    """Lambda retries a failed router invocation twice, then sends it to the on-failure destination."""
+    throttled = [
+        Fault("throttle.dynamodb", target="router", method="put_item", nth=n) for n in range(1, 4)
+    ]  # the event log write, three deliveries in a row
+    with LocalCloud(regression_app(), backend=backend, faults=FaultPlan(script=throttled)) as cloud:
+        client = cloud.client()
+        client.send_event("Greeting.requested", {"name": "lin"})
+        # the catch-all delivery failed three times; the trigger's own delivery started the run
+        (record,) = cloud.router_dead_letters()
+        assert record["requestContext"]["condition"] == "RetriesExhausted"
+        assert record["requestPayload"]["detail-type"] == "Greeting.requested"
+        assert "ProvisionedThroughputExceededException" in record["responsePayload"]["errorMessage"]
+        assert cloud.store.query_items("EVT#Greeting.requested") == []  # the event log missed it
+        assert cloud.redrive() == 1
+        assert cloud.router_dead_letters() == []
+        assert len(cloud.store.query_items("EVT#Greeting.requested")) == 1
+        assert only(cloud, "greet").result == "hello lin"
+
+
+def test_router_redrive_helper_reinvokes_the_router_with_each_payload() -> None:
+    import json as _json
+
+    import boto3
+    from moto import mock_aws
+
+    from stepbridge.infra.provision import failure_record, redrive_router_queue
+
+    class Lambda:
+        def __init__(self) -> None:
+            self.calls: list[dict[str, Any]] = []
+
+        def invoke(self, **kwargs: Any) -> None:
+            self.calls.append(kwargs)
+
+    with LocalCloud(regression_app(), backend="memory"), mock_aws():  # LocalCloud sets dummy credentials
+        sqs = boto3.client("sqs")
+        url = sqs.create_queue(QueueName="router-dlq")["QueueUrl"]
+        for n in range(3):
+            body = failure_record({"detail-type": "X.y", "id": str(n)}, RuntimeError("boom"))
+            sqs.send_message(QueueUrl=url, MessageBody=_json.dumps(body))
+        fake = Lambda()
+        assert redrive_router_queue(sqs, fake, url, "acme-RouterFunction") == 3
+        assert sorted(_json.loads(c["Payload"])["id"] for c in fake.calls) == ["0", "1", "2"]
+        assert {c["InvocationType"] for c in fake.calls} == {"Event"}
+        assert sqs.receive_message(QueueUrl=url).get("Messages", []) == []

@@ -227,6 +227,24 @@ def test_append_journal_once_per_key(store: Store) -> None:
     assert store.load_journal("other") == []
 
 
+def test_put_journal_overwrites_bookkeeping_records_only(store: Store) -> None:
+    """The ``$replayed`` marker is replaced in place; operation records stay append-only."""
+    store.create_execution(execution("e1"))
+    store.append_journal("e1", journal("step-a", result=1))
+    first = JournalRecord(key="$replayed", op="$replayed", type="replayed", kind="replayed", at=iso(T0), seen=1)
+    later = JournalRecord(
+        key="$replayed", op="$replayed", type="replayed", kind="replayed", at=iso(T0 + timedelta(minutes=5)), seen=2
+    )
+    store.put_journal("e1", first)
+    store.put_journal("e1", later)
+    records = {r.key: r for r in store.load_journal("e1")}
+    assert set(records) == {"step-a", "$replayed"}
+    assert records["$replayed"] == later and records["$replayed"].seen == 2
+    with pytest.raises(ValueError, match="bookkeeping"):
+        store.put_journal("e1", journal("step-a", result=2))
+    assert {r.key: r for r in store.load_journal("e1")}["step-a"].data == {"result": 1}
+
+
 def test_load_journal_reads_every_page(store: Store) -> None:
     # ~1.5 MB of journal: more than one DynamoDB Query page (1 MB).
     for i in range(5):
