@@ -9,6 +9,7 @@ operation, which is how a changed workflow is caught before it does damage.
 from __future__ import annotations
 
 import asyncio
+import gc
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,6 +139,12 @@ def run(
 
 def _drive(coro: Any, rp: Replay, loop_factory: LoopFactory | None) -> Outcome:
     loop = (loop_factory or asyncio.new_event_loop)()
+    # The replay allocates many long-lived objects (the journal, results); the cyclic collector
+    # would scan that growing heap again and again (measured: 2.37x time for 2x steps at 10,000
+    # steps, 1.98x without it). Reference counting still frees everything acyclic; the collector
+    # runs again as soon as the invocation's replay is over.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         result = loop.run_until_complete(coro)
         return Outcome(SUCCEEDED, result=result)
@@ -155,3 +162,5 @@ def _drive(coro: Any, rp: Replay, loop_factory: LoopFactory | None) -> Outcome:
         return Outcome(FAILED, error=error_dict(exc))
     finally:
         close_loop(loop)
+        if collecting:
+            gc.enable()
