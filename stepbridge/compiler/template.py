@@ -11,7 +11,7 @@ from stepbridge.api.app import App
 from stepbridge.compiler import events, functions, naming, storage
 from stepbridge.compiler.discovery import LoadedApp, load_app
 from stepbridge.compiler.emit import dump_yaml
-from stepbridge.compiler.intrinsics import Ref, Sub
+from stepbridge.compiler.intrinsics import GetAtt, Ref, Sub
 from stepbridge.compiler.model import AppModel, CompileOptions, build_model
 
 #: Where ``stepbridge package`` writes the layer, relative to the template's folder.
@@ -41,6 +41,16 @@ def _outputs(model: AppModel) -> dict[str, Any]:
         "RouterDeadLetterQueueUrl": {
             "Description": "Events the router failed three times (Lambda on-failure records)",
             "Value": Ref(naming.ROUTER_DLQ),
+        },
+        "RouterFunctionName": {
+            "Description": "The router function (stepbridge executions redrive re-invokes it)",
+            "Value": Ref(f"{naming.ROUTER}Function"),
+        },
+        "WorkQueueArn": {"Description": "Target of run-time timers", "Value": GetAtt(naming.QUEUE, "Arn")},
+        "TimerScheduleGroup": {"Description": "Scheduler group of run-time timers", "Value": Ref(naming.TIMER_GROUP)},
+        "SchedulerRoleArn": {
+            "Description": "Role Scheduler assumes to deliver timers (clients pass it for deferred starts)",
+            "Value": GetAtt(naming.SCHEDULER_ROLE, "Arn"),
         },
     }
 

@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 
 from stepbridge.errors import StepbridgeError
-from stepbridge.infra.provision import redrive_queue
+from stepbridge.infra.provision import redrive_queue, redrive_router_queue
 from stepbridge.infra.stack import stack_outputs
 
 
@@ -30,6 +30,9 @@ class RedriveReport:
     dlq_url: str
     waiting: int  # approximate number of messages in the DLQ before the redrive
     moved: int
+    router_dlq_url: str | None = None
+    router_waiting: int = 0
+    router_moved: int = 0  # failed router events re-invoked
 
 
 def dead_letter_queue_url(sqs: Any, queue_url: str) -> str | None:
@@ -67,4 +70,19 @@ def redrive_stack(
         raise QueueSetupError(f"the work queue of stack '{stack_name}' has no RedrivePolicy (no dead-letter queue)")
     waiting = approximate_depth(sqs, dlq_url)
     moved = 0 if dry_run else redrive_queue(sqs, dlq_url, queue_url, max_messages=max_messages)
-    return RedriveReport(queue_url=queue_url, dlq_url=dlq_url, waiting=waiting, moved=moved)
+    router_dlq, router_fn = outputs.get("RouterDeadLetterQueueUrl"), outputs.get("RouterFunctionName")
+    router_waiting = router_moved = 0
+    if router_dlq and router_fn:
+        router_waiting = approximate_depth(sqs, router_dlq)
+        if not dry_run:
+            lambda_client: Any = boto3.client("lambda", region_name=region)
+            router_moved = redrive_router_queue(sqs, lambda_client, router_dlq, router_fn, max_messages=max_messages)
+    return RedriveReport(
+        queue_url=queue_url,
+        dlq_url=dlq_url,
+        waiting=waiting,
+        moved=moved,
+        router_dlq_url=router_dlq,
+        router_waiting=router_waiting,
+        router_moved=router_moved,
+    )

@@ -219,8 +219,12 @@ def redrive(stack: str, region: str | None, out: Out, *, dry_run: bool) -> int:
             raise AwsAccessError(str(exc)) from None
     if dry_run:
         out(f"{result.waiting} message(s) in the dead-letter queue {result.dlq_url} (dry run: nothing moved)")
+        if result.router_dlq_url:
+            out(f"{result.router_waiting} failed router event(s) in {result.router_dlq_url} (dry run: nothing moved)")
     else:
         out(f"moved {result.moved} message(s) from {result.dlq_url} back to {result.queue_url}")
+        if result.router_dlq_url:
+            out(f"re-invoked the router with {result.router_moved} failed event(s) from {result.router_dlq_url}")
     return 0
 
 
