@@ -59,9 +59,7 @@ def _redact(value: Any, depth: int = 0) -> Any:
     if depth > 4:
         return value
     if isinstance(value, dict):
-        return {
-            k: REDACTED if _is_secret_field(k) else _redact(v, depth + 1) for k, v in value.items()
-        }
+        return {k: REDACTED if _is_secret_field(k) else _redact(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_redact(v, depth + 1) for v in value]
     return value
@@ -138,3 +136,58 @@ _pending = [0]
 
 #: Every metric added in this process (LocalCloud and tests read it).
 recorded_metrics: list[dict[str, Any]] = []
+
+
+# ---- per-step telemetry ----------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def tracer() -> Any:
+    """Powertools ``Tracer`` when the X-Ray SDK is installed (``aws-lambda-powertools[tracer]``), else ``None``."""
+    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() == "true":
+        return None
+    try:
+        import aws_xray_sdk  # type: ignore[import-not-found,import-untyped,unused-ignore]  # noqa: F401  (Tracer needs it)
+        from aws_lambda_powertools import Tracer
+    except ImportError:
+        return None
+    return Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "stepbridge"))
+
+
+class StepTelemetry:
+    """Around one step attempt: an X-Ray subsegment (when tracing is available) and duration/status metrics.
+
+    Metrics carry only the ``workflow`` dimension (step names would make one CloudWatch metric
+    per step per app: cardinality is what CloudWatch bills for).
+    """
+
+    def __init__(self, workflow: str, step: str, execution_id: str) -> None:
+        self.workflow, self.step, self.execution_id = workflow, step, execution_id
+        self._segment: Any = None
+        self._started = 0.0
+
+    def __enter__(self) -> StepTelemetry:
+        import time
+
+        self._started = time.perf_counter()
+        trace = tracer()
+        if trace is not None:
+            self._segment = trace.provider.in_subsegment(f"## step {self.step}")
+            sub = self._segment.__enter__()
+            sub.put_annotation("execution_id", self.execution_id)
+            sub.put_annotation("step", self.step)
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        import time
+
+        failed = exc_type is not None and issubclass(exc_type, Exception)
+        add_metric(
+            "StepDuration",
+            round((time.perf_counter() - self._started) * 1000, 3),
+            "Milliseconds",
+            workflow=self.workflow,
+        )
+        add_metric("StepFailed" if failed else "StepSucceeded", 1, workflow=self.workflow)
+        if self._segment is not None:
+            self._segment.__exit__(exc_type, exc, tb)

@@ -27,6 +27,7 @@ from stepbridge.errors import (
 from stepbridge.runtime import stepcontext
 from stepbridge.runtime.codec import content_hash, dumps, from_json_value, return_type, to_json_value
 from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES
+from stepbridge.runtime.observability import StepTelemetry
 from stepbridge.runtime.ports import Item
 from stepbridge.runtime.records import JournalRecord, StepInvocation, iso
 from stepbridge.runtime.replay import Replay, current_op, error_dict, rebuild_error
@@ -236,7 +237,8 @@ async def _inline(
     token = current_op.set(op)
     step_token = stepcontext.enter(rp.execution_id, op, attempt)
     try:
-        value = await call_function(fn, args, timeout, op=op)
+        with StepTelemetry(rp.execution.workflow, op, rp.execution_id):
+            value = await call_function(fn, args, timeout, op=op)
         data = to_json_value(value, what=f"the result of step '{op}'")
         size = check_result_size(op, data)
     except Exception as exc:

@@ -22,7 +22,7 @@ from stepbridge.errors import (
 from stepbridge.runtime import stepcontext
 from stepbridge.runtime.codec import decode_args, to_json_value
 from stepbridge.runtime.loops import LoopFactory, run_coroutine
-from stepbridge.runtime.observability import logger
+from stepbridge.runtime.observability import StepTelemetry, logger
 from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import TERMINAL, JournalRecord, StepInvocation, WakeMessage, iso
 from stepbridge.runtime.replay import current_op, error_dict, timer_name
@@ -76,7 +76,8 @@ class StepWorker:
         try:
             args = decode_args(step.fn, invocation.args)
             fn = (self.overrides or {}).get(invocation.op) or (self.overrides or {}).get(step.name) or step.fn
-            value = run_coroutine(call_function(fn, args, timeout, op=invocation.op), self.loop_factory)
+            with StepTelemetry(execution.workflow, invocation.op, invocation.execution_id):
+                value = run_coroutine(call_function(fn, args, timeout, op=invocation.op), self.loop_factory)
             data = to_json_value(value, what=f"the result of step '{invocation.op}'")
             check_result_size(invocation.op, data)
         except StepTimeout as exc:
