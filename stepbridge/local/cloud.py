@@ -45,8 +45,8 @@ _AWS_ENV = {
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-    "POWERTOOLS_METRICS_DISABLED": "true",
-    "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon offline  # metrics are kept in observability.recorded_metrics instead
+    "POWERTOOLS_METRICS_DISABLED": "true",  # metrics are kept in observability.recorded_metrics instead
+    "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon offline
 }
 
 
