@@ -12,7 +12,6 @@ import re
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any, TypeVar
 
 from stepbridge.api.durations import Duration, optional_seconds, to_seconds
@@ -497,11 +496,6 @@ def _input_type(fn: Callable[..., Any]) -> tuple[Any, bool]:
     return hints.get(params[1].name, Any), True
 
 
-def seconds_or_none(value: Duration | None) -> float | None:
-    """Public helper: a duration in seconds, or ``None``."""
-    return optional_seconds(value)
-
-
 __all__ = [
     "App",
     "MachineDef",
@@ -510,5 +504,4 @@ __all__ = [
     "TriggerDef",
     "WebhookDef",
     "WorkflowDef",
-    "timedelta",
 ]

@@ -16,7 +16,7 @@ from stepbridge.runtime.router import Router
 
 def handle(event: dict[str, Any], env: Environment) -> dict[str, Any]:
     """Route one EventBridge delivery."""
-    router = Router(env.app, env.store, env.effects, env.loop_factory)
+    router = Router(env.app, env.store, env.effects)
     if "trigger" in event and isinstance(event.get("event"), dict):
         started = router.handle_trigger(str(event["trigger"]), Event.from_eventbridge(event["event"]))
         flush_metrics()

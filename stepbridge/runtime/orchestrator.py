@@ -31,7 +31,7 @@ from stepbridge.runtime.records import (
     iso,
     parse_iso,
 )
-from stepbridge.runtime.replay import Replay
+from stepbridge.runtime.replay import Replay, timer_name
 from stepbridge.runtime.sweeper import needs_marker, replayed_marker
 from stepbridge.runtime.waits import waiter_key
 
@@ -54,12 +54,12 @@ class Orchestrator:
         if message.reason == "schedule":
             from stepbridge.runtime.router import Router
 
-            Router(self.app, self.store, self.effects, self.loop_factory).fire_schedule(message)
+            Router(self.app, self.store, self.effects).fire_schedule(message)
             return
         if message.reason == "debounce":
             from stepbridge.runtime.router import Router
 
-            Router(self.app, self.store, self.effects, self.loop_factory).fire_debounce(message)
+            Router(self.app, self.store, self.effects).fire_debounce(message)
             return
         rec = self.store.get_execution(message.execution_id)
         if rec is None or rec.status in TERMINAL:
@@ -182,7 +182,7 @@ class Orchestrator:
 
     def _cleanup(self, rec: ExecutionRecord, journal: list[JournalRecord]) -> None:
         """Delete timers and waiters of operations that will never complete now."""
-        probe = Replay(app=self.app, execution=rec, store=self.store, effects=self.effects, journal={})
+        now = self.effects.now()
         by_op: dict[str, list[JournalRecord]] = {}
         for r in journal:
             by_op.setdefault(r.op, []).append(r)
@@ -193,9 +193,9 @@ class Orchestrator:
                 continue
             for r in records:
                 if r.kind in ("dispatch", "attempt", "retry", "wait") or (
-                    r.type == "sleep" and not probe.due(str(r.data.get("wake_at")))
+                    r.type == "sleep" and now < parse_iso(str(r.data.get("wake_at")))
                 ):
-                    self.effects.cancel_timer(probe.timer_name(r.key))
+                    self.effects.cancel_timer(timer_name(rec.execution_id, r.key))
                 if r.type == "wait" and r.kind == "wait":
                     self.store.delete_item(waiter_key(str(r.data.get("event_type"))), f"{rec.execution_id}#{op}")
 

@@ -18,7 +18,6 @@ import jmespath
 from stepbridge.api.app import App, TriggerDef
 from stepbridge.runtime.executions import start_execution
 from stepbridge.runtime.limits import EVENT_LOG_RETENTION_DAYS
-from stepbridge.runtime.loops import LoopFactory
 from stepbridge.runtime.observability import logger
 from stepbridge.runtime.ports import Effects, Item, Store
 from stepbridge.runtime.records import Event, WakeMessage, iso, parse_iso
@@ -40,7 +39,6 @@ class Router:
     app: App
     store: Store
     effects: Effects
-    loop_factory: LoopFactory | None = None
 
     # ---- catch-all rule -------------------------------------------------------------
 
