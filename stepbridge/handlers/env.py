@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stepbridge.api.app import App
+from stepbridge.runtime.journalcache import JournalCache
 from stepbridge.runtime.loops import LoopFactory
 from stepbridge.runtime.ports import Effects, Store
 
@@ -31,6 +32,8 @@ class Environment:
     waiter: Callable[[str, float], None] | None = None
     #: How handlers wait before retrying a failed write in-process (``None`` = ``time.sleep``; LocalCloud: no wait).
     sleep: Callable[[float], None] | None = None
+    #: The orchestrator's journal copies, kept while the process is warm (``None`` = always read everything).
+    journal_cache: JournalCache | None = field(default_factory=JournalCache)
 
 
 def load_app(spec: str) -> App:

@@ -2,7 +2,9 @@
 
 Uses partial batch responses (``ReportBatchItemFailures``): a message whose processing raised
 is reported back and redelivered (then dead-lettered after the queue's maxReceiveCount);
-the others are deleted. Several messages for one execution in a batch are replayed once.
+the others are deleted. Several messages for one execution in a batch are replayed once, with
+the reports all of them announce (a failure reports every one of them back). The journal cache
+lives in the ``Environment``, which a warm Lambda container keeps between invocations.
 """
 
 from __future__ import annotations
@@ -21,34 +23,56 @@ from stepbridge.runtime.records import WakeMessage
 
 def handle(event: dict[str, Any], env: Environment) -> dict[str, Any]:
     """Process an SQS batch; returns ``{"batchItemFailures": [...]}``."""
-    orchestrator = Orchestrator(env.app, env.store, env.effects, env.loop_factory, env.overrides)
+    orchestrator = Orchestrator(
+        env.app, env.store, env.effects, env.loop_factory, env.overrides, cache=env.journal_cache
+    )
     failures: list[dict[str, str]] = []
-    done: set[tuple[str, str]] = set()
-    for record in event.get("Records", []):
-        message_id = str(record.get("messageId", ""))
-        try:
-            message = WakeMessage.from_dict(json.loads(record["body"]))
-        except (KeyError, ValueError, TypeError) as exc:
-            logger().error("malformed work message dropped", extra={"message_id": message_id, "error": str(exc)})
-            continue  # a poison body can never succeed: drop it rather than loop (it is logged)
-        key = (message.execution_id, message.reason if message.reason in ("schedule", "debounce") else "")
-        if key in done and message.reason not in ("schedule", "debounce"):
-            continue
+    for message, message_ids in _group(event.get("Records", [])):
         try:
             orchestrator.handle(message)
-            done.add(key)
         except (InfrastructureFailure, ClientError, BotoCoreError) as failure:
             # Throttling, timeouts, a service hiccup: expected now and then; the queue redelivers.
             logger().warning(
                 "infrastructure failure, message will be retried",
                 extra={"execution_id": message.execution_id, "error": str(failure)},
             )
-            failures.append({"itemIdentifier": message_id})
+            failures.extend({"itemIdentifier": m} for m in message_ids)
         except Exception:
             logger().exception("orchestration failed", extra={"execution_id": message.execution_id})
-            failures.append({"itemIdentifier": message_id})
+            failures.extend({"itemIdentifier": m} for m in message_ids)
     flush_metrics()
     return {"batchItemFailures": failures}
+
+
+def _group(records: list[dict[str, Any]]) -> list[tuple[WakeMessage, list[str]]]:
+    """One wake-up per execution (with every report the batch announced for it); schedule and
+    debounce messages stay one each. Returns each with the ids of the messages it stands for."""
+    groups: dict[tuple[str, str], tuple[WakeMessage, list[str], list[dict[str, Any]]]] = {}
+    for position, record in enumerate(records):
+        message_id = str(record.get("messageId", ""))
+        try:
+            message = WakeMessage.from_dict(json.loads(record["body"]))
+        except (KeyError, ValueError, TypeError) as exc:
+            logger().error("malformed work message dropped", extra={"message_id": message_id, "error": str(exc)})
+            continue  # a poison body can never succeed: drop it rather than loop (it is logged)
+        special = message.reason in ("schedule", "debounce")
+        key = (message.execution_id, f"{message.reason}:{position}") if special else (message.execution_id, "")
+        if key not in groups:
+            groups[key] = (message, [message_id], list(message.reports))
+            continue
+        first, ids, reports = groups[key]
+        ids.append(message_id)
+        reports.extend(message.reports)
+        if message.reason == "sweep" and first.reason != "sweep":
+            groups[key] = (WakeMessage(first.execution_id, "sweep", first.dedup, first.data), ids, reports)
+    merged: list[tuple[WakeMessage, list[str]]] = []
+    for message, ids, reports in groups.values():
+        if len(ids) > 1:
+            data = dict(message.data or {})
+            data["reports"] = reports
+            message = WakeMessage(message.execution_id, message.reason, message.dedup, data)
+        merged.append((message, ids))
+    return merged
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -23,7 +23,15 @@ from stepbridge.errors import PayloadTooLarge
 from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.limits import DYNAMODB_ITEM_BYTES
 from stepbridge.runtime.ports import Item
-from stepbridge.runtime.records import RUNNING, SCHEDULED, ExecutionRecord, JournalRecord, iso, parse_iso
+from stepbridge.runtime.records import (
+    LOG_SLOT_PREFIX,
+    RUNNING,
+    SCHEDULED,
+    ExecutionRecord,
+    JournalRecord,
+    iso,
+    parse_iso,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -159,10 +167,15 @@ def execution_attrs(record: ExecutionRecord, version: int) -> Attrs:
 
 
 def journal_attrs(execution_id: str, record: JournalRecord) -> Attrs:
-    """One journal record under its execution's partition (one Query loads the whole journal)."""
+    """One journal record under its execution's partition (one Query loads the whole journal).
+
+    The orchestrator's records sort in write order (``J#$L{seq}``), so the new part of the log is
+    one range Query; reports of other writers and shared claims sit under ``J#{key}``, where the
+    conditional put makes the key unique.
+    """
     return {
         "pk": _s(f"{EXEC_PREFIX}{execution_id}"),
-        "sk": _s(f"{JOURNAL_PREFIX}{record.key}"),
+        "sk": _s(f"{JOURNAL_PREFIX}{record.slot}"),
         "body": _s(dumps(record.to_dict())),
         "version": _n(0),
     }
@@ -201,9 +214,9 @@ def describe_key(attrs: Mapping[str, Mapping[str, str]]) -> str:
     """A human name for an item in error messages."""
     pk, sk = attrs["pk"]["S"], attrs["sk"]["S"]
     if pk.startswith(EXEC_PREFIX) and sk == META:
-        return f"execution '{pk[len(EXEC_PREFIX):]}'"
+        return f"execution '{pk[len(EXEC_PREFIX) :]}'"
     if pk.startswith(EXEC_PREFIX) and sk.startswith(JOURNAL_PREFIX):
-        return f"journal record '{sk[len(JOURNAL_PREFIX):]}' of execution '{pk[len(EXEC_PREFIX):]}'"
+        return f"journal record '{sk[len(JOURNAL_PREFIX) :]}' of execution '{pk[len(EXEC_PREFIX) :]}'"
     return f"item pk={pk!r} sk={sk!r}"
 
 
@@ -457,8 +470,27 @@ class DynamoStore:
         }
         return [decode_journal(a) for a in self._collect("Query", kwargs, sys.maxsize, page_limit=False)]
 
+    def load_journal_since(self, execution_id: str, after_seq: int) -> list[JournalRecord]:
+        """The orchestrator's log records with ``seq > after_seq``, in order: one consistent range Query."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :lo AND :hi",
+            "ExpressionAttributeValues": {
+                ":pk": _s(f"{EXEC_PREFIX}{execution_id}"),
+                ":lo": _s(f"{JOURNAL_PREFIX}{LOG_SLOT_PREFIX}{after_seq + 1:010d}"),
+                ":hi": _s(f"{JOURNAL_PREFIX}{LOG_SLOT_PREFIX}~"),
+            },
+            "ConsistentRead": True,
+        }
+        return [decode_journal(a) for a in self._collect("Query", kwargs, sys.maxsize, page_limit=False)]
+
+    def get_journal(self, execution_id: str, key: str) -> JournalRecord | None:
+        """The record stored under ``key`` (a report or shared claim), read consistently."""
+        attrs = self._get(f"{EXEC_PREFIX}{execution_id}", f"{JOURNAL_PREFIX}{key}")
+        return decode_journal(attrs) if attrs is not None else None
+
     def append_journal(self, execution_id: str, record: JournalRecord) -> bool:
-        """Record once: a duplicate key (redelivery, racing orchestrator) returns ``False``."""
+        """Record once: a taken key or log slot (redelivery, racing orchestrator) returns ``False``."""
         return self._put(journal_attrs(execution_id, record), _NEW_ITEM)
 
     def put_journal(self, execution_id: str, record: JournalRecord) -> None:
@@ -486,9 +518,7 @@ class DynamoStore:
             return None
         return decode_item(attrs)
 
-    def query_items(
-        self, pk: str, *, sk_prefix: str = "", sk_from: str | None = None, limit: int = 1000
-    ) -> list[Item]:
+    def query_items(self, pk: str, *, sk_prefix: str = "", sk_from: str | None = None, limit: int = 1000) -> list[Item]:
         """Live items under ``pk`` in ascending sort-key order."""
         bounds = sk_range(sk_prefix, sk_from)
         if bounds is None or limit <= 0:

@@ -30,7 +30,7 @@ from stepbridge.infra.dynamodb import (
     sk_range,
 )
 from stepbridge.runtime.ports import Item
-from stepbridge.runtime.records import ExecutionRecord, JournalRecord, iso
+from stepbridge.runtime.records import LOG_SLOT_PREFIX, ExecutionRecord, JournalRecord, iso
 
 
 def _utcnow() -> datetime:
@@ -137,6 +137,24 @@ class InMemoryStore:
             items = [a for sk, a in self._partitions.get(pk, {}).items() if sk.startswith(JOURNAL_PREFIX)]
         return [decode_journal(a) for a in items]
 
+    def load_journal_since(self, execution_id: str, after_seq: int) -> list[JournalRecord]:
+        """The orchestrator's log records with ``seq > after_seq``, in order (like DynamoDB's range Query)."""
+        pk, _ = execution_key(execution_id)
+        low = f"{JOURNAL_PREFIX}{LOG_SLOT_PREFIX}{after_seq + 1:010d}"
+        high = f"{JOURNAL_PREFIX}{LOG_SLOT_PREFIX}~"
+        with self._lock:
+            self._read()
+            items = sorted((sk, a) for sk, a in self._partitions.get(pk, {}).items() if low <= sk <= high)
+        return [decode_journal(a) for _, a in items]
+
+    def get_journal(self, execution_id: str, key: str) -> JournalRecord | None:
+        """The record stored under ``key`` (a report or shared claim)."""
+        pk, _ = execution_key(execution_id)
+        with self._lock:
+            self._read()
+            attrs = self._get(pk, f"{JOURNAL_PREFIX}{key}")
+        return decode_journal(attrs) if attrs is not None else None
+
     def append_journal(self, execution_id: str, record: JournalRecord) -> bool:
         """Record once; a duplicate key returns ``False`` and keeps the original."""
         attrs = journal_attrs(execution_id, record)
@@ -186,9 +204,7 @@ class InMemoryStore:
                 return None
         return decode_item(attrs)
 
-    def query_items(
-        self, pk: str, *, sk_prefix: str = "", sk_from: str | None = None, limit: int = 1000
-    ) -> list[Item]:
+    def query_items(self, pk: str, *, sk_prefix: str = "", sk_from: str | None = None, limit: int = 1000) -> list[Item]:
         """Live items under ``pk``, ascending by sort key (code-point order = DynamoDB's UTF-8 byte order)."""
         bounds = sk_range(sk_prefix, sk_from)
         if bounds is None or limit <= 0:

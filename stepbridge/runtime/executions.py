@@ -12,6 +12,7 @@ from stepbridge.errors import ExecutionAlreadyExists, ExecutionNotFound
 from stepbridge.runtime.codec import content_hash, to_json_value
 from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import (
+    ACK_OP,
     CANCELLED,
     RUNNING,
     SCHEDULED,
@@ -186,8 +187,8 @@ def history(journal: list[JournalRecord], record: ExecutionRecord) -> list[dict[
         return rec.at, float(rec.seq) if rec.seq else op_seq.get(rec.op, 0) + 0.5, rec.key
 
     for rec in sorted(journal, key=order):
-        if rec.key.startswith("$replayed"):
-            continue  # bookkeeping for the sweeper, not a fact of the execution
+        if rec.key.startswith("$replayed") or rec.op == ACK_OP:
+            continue  # bookkeeping (for the sweeper and the journal cache), not a fact of the execution
         if rec.type == "send":
             events.append(
                 {

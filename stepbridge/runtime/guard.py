@@ -54,3 +54,19 @@ def guard_store(store: Any) -> Any:
 def guard_effects(effects: Any) -> Any:
     """The effects, with failures turned into :class:`InfrastructureFailure`."""
     return effects if isinstance(effects, _Guarded) else _Guarded(effects, "effects")
+
+
+class JournalConflict(InfrastructureFailure):
+    """Another orchestrator wrote the log slot this replay was about to write: its view was out of date.
+
+    Raised instead of adopting a record for a different operation. The invocation is abandoned
+    like any infrastructure failure; the redelivered message replays from the whole journal.
+    """
+
+    def __init__(self, execution_id: str, seq: int, ours: str, theirs: str | None) -> None:
+        super().__init__(
+            "store.append_journal",
+            RuntimeError(
+                f"journal of execution '{execution_id}': log slot {seq} holds {theirs!r}, this replay wrote {ours!r}"
+            ),
+        )

@@ -15,6 +15,7 @@ from typing import Any
 from stepbridge.api.app import App
 from stepbridge.runtime import engine
 from stepbridge.runtime.executions import update_execution
+from stepbridge.runtime.journalcache import JournalCache
 from stepbridge.runtime.loops import LoopFactory
 from stepbridge.runtime.observability import add_metric, logger
 from stepbridge.runtime.ports import Effects, Store
@@ -30,6 +31,7 @@ from stepbridge.runtime.records import (
     WakeMessage,
     iso,
     parse_iso,
+    report_wake,
 )
 from stepbridge.runtime.replay import Replay, timer_name
 from stepbridge.runtime.sweeper import needs_marker, replayed_marker
@@ -48,6 +50,8 @@ class Orchestrator:
     loop_factory: LoopFactory | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
     stats: dict[str, int] = field(default_factory=lambda: {"replays": 0, "finished": 0})
+    #: Journals of recently resumed executions (``None``: read the whole journal on every wake-up).
+    cache: JournalCache | None = None
 
     def handle(self, message: WakeMessage) -> None:
         """Process one wake-up (idempotent: a duplicate or late message is harmless)."""
@@ -63,12 +67,14 @@ class Orchestrator:
             return
         rec = self.store.get_execution(message.execution_id)
         if rec is None or rec.status in TERMINAL:
+            self._forget(message.execution_id)
             return
         if rec.status == SCHEDULED:
             rec = self._begin_scheduled(rec)
             if rec is None or rec.status != RUNNING:
                 return
         if rec.cancel_requested and not rec.cancel_compensate:
+            self._forget(rec.execution_id)
             self.finish(
                 rec,
                 engine.Outcome(
@@ -77,7 +83,26 @@ class Orchestrator:
                 self.store.load_journal(rec.execution_id),
             )
             return
-        journal = self.store.load_journal(rec.execution_id)
+        try:
+            self._replay(rec, message)
+        except BaseException:
+            self._forget(rec.execution_id)  # the copy may hold writes of a replay that did not finish
+            raise
+
+    def _load(self, rec: ExecutionRecord, message: WakeMessage) -> list[JournalRecord]:
+        if self.cache is None:
+            return self.store.load_journal(rec.execution_id)
+        if message.reason == "sweep":
+            # The sweeper wakes executions whose announcement may have been lost: read everything.
+            self.cache.forget(rec.execution_id)
+        return self.cache.load(self.store, rec.execution_id, message.reports)
+
+    def _forget(self, execution_id: str) -> None:
+        if self.cache is not None:
+            self.cache.forget(execution_id)
+
+    def _replay(self, rec: ExecutionRecord, message: WakeMessage) -> None:
+        journal = self._load(rec, message)
         started = time.perf_counter()
         began = self.effects.now()
         outcome = engine.run(self.app, rec, journal, self.store, self.effects, self.loop_factory, self.overrides)
@@ -93,9 +118,16 @@ class Orchestrator:
             },
         )
         if outcome.kind == engine.SUSPENDED:
-            if outcome.replay is not None and outcome.replay.written == 0:
+            if outcome.replay is None:
+                self._forget(rec.execution_id)
+                return
+            outcome.replay.flush_acks()
+            if outcome.replay.written == 0:
                 self._mark_replayed(rec, outcome.replay, began)
+            if self.cache is not None:
+                self.cache.remember(rec.execution_id, outcome.replay.journal)
             return
+        self._forget(rec.execution_id)
         journal = list(outcome.replay.journal.values()) if outcome.replay else journal
         if outcome.kind == engine.CONTINUED:
             outcome = self._continue_as_new(rec, outcome.result)
@@ -219,10 +251,9 @@ class Orchestrator:
             data["result"] = outcome.result
         else:
             data["error"] = outcome.error
-        self.store.append_journal(
-            rec.parent_id,
-            JournalRecord(
-                key=rec.parent_op, op=rec.parent_op, type="child", kind=kind, data=data, at=iso(self.effects.now())
-            ),
+        report = JournalRecord(
+            key=rec.parent_op, op=rec.parent_op, type="child", kind=kind, data=data, at=iso(self.effects.now())
         )
-        self.effects.wake(WakeMessage(rec.parent_id, "child", f"child:{rec.parent_op}"))
+        won = self.store.append_journal(rec.parent_id, report)
+        # A redelivered finish may find its own earlier report: announce just the key then.
+        self.effects.wake(report_wake(rec.parent_id, "child", f"child:{rec.parent_op}", report, won=won))

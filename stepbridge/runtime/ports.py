@@ -52,8 +52,18 @@ class Store(Protocol):
     def load_journal(self, execution_id: str) -> list[JournalRecord]:
         """All journal records of an execution, in any order (the engine indexes them by key)."""
 
+    def load_journal_since(self, execution_id: str, after_seq: int) -> list[JournalRecord]:
+        """The orchestrator's ordered log records (``record.logged``) with ``seq > after_seq``, in ``seq`` order."""
+
+    def get_journal(self, execution_id: str, key: str) -> JournalRecord | None:
+        """The record stored under ``key`` outside the ordered log (a report or a shared claim), or ``None``."""
+
     def append_journal(self, execution_id: str, record: JournalRecord) -> bool:
-        """Append if no record with ``record.key`` exists; ``False`` when one does (a duplicate)."""
+        """Append if the record's slot is free; ``False`` when it is taken (a duplicate or a racing writer).
+
+        The slot is ``record.slot``: the log position ``seq`` for the orchestrator's own records,
+        the key for reports of other writers and shared claims.
+        """
 
     def put_journal(self, execution_id: str, record: JournalRecord) -> None:
         """Write a bookkeeping record (key starting with ``$``) unconditionally, replacing an earlier one.

@@ -6,6 +6,7 @@ every store and transport handles them the same way.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -65,6 +66,12 @@ class ExecutionRecord:
         return cls(**known)
 
 
+#: Slot prefix of the orchestrator's ordered log inside the journal (``$L0000000001`` ...).
+LOG_SLOT_PREFIX = "$L"
+#: Op of the records that only acknowledge keys (see ``JournalRecord.acks``).
+ACK_OP = "$ack"
+
+
 @dataclass
 class JournalRecord:
     """One append-only journal entry; ``key`` is unique within the execution.
@@ -90,6 +97,13 @@ class JournalRecord:
     #: wrote this one had read. The sweeper compares it with the journal to find reports that no
     #: replay has seen yet (a step result whose wake-up was lost).
     seen: int = 0
+    #: For orchestrator records: keys of records outside the ordered log (reports of other writers
+    #: and ``shared`` claims) that this replay read or claimed first. A warm orchestrator that
+    #: reads only the new part of the log fetches these (see ``runtime/journalcache.py``).
+    acks: list[str] = field(default_factory=list)
+    #: An orchestrator record whose key another writer may also record (a declared step's timeout
+    #: or final error races the step's own report): stored under its key, not in the ordered log.
+    shared: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (what stores persist)."""
@@ -105,7 +119,24 @@ class JournalRecord:
             out["seq"] = self.seq
         if self.seen:
             out["seen"] = self.seen
+        if self.acks:
+            out["acks"] = list(self.acks)
+        if self.shared:
+            out["shared"] = True
         return out
+
+    @property
+    def logged(self) -> bool:
+        """Stored in the execution's ordered log (by ``seq``) rather than under its key."""
+        return bool(self.seq) and not self.shared
+
+    @property
+    def slot(self) -> str:
+        """Where the record is stored within the journal: ``$L{seq}`` in the ordered log, else its key.
+
+        Operation names cannot start with ``$``, so log slots never collide with record keys.
+        """
+        return f"{LOG_SLOT_PREFIX}{self.seq:010d}" if self.logged else self.key
 
     @property
     def foreign(self) -> bool:
@@ -124,6 +155,8 @@ class JournalRecord:
             at=data.get("at", ""),
             seq=int(data.get("seq") or 0),
             seen=int(data.get("seen") or 0),
+            acks=[str(k) for k in data.get("acks") or []],
+            shared=bool(data.get("shared")),
         )
 
 
@@ -160,6 +193,37 @@ class WakeMessage:
             dedup=str(data.get("dedup", "")),
             data=extra if isinstance(extra, dict) else None,
         )
+
+    @property
+    def reports(self) -> list[dict[str, Any]]:
+        """Journal records of other writers this wake-up announces (see :func:`report_wake`)."""
+        found = (self.data or {}).get("reports")
+        return (
+            [r for r in found if isinstance(r, dict) and isinstance(r.get("key"), str)]
+            if isinstance(found, list)
+            else []
+        )
+
+
+#: A report's record travels inside its wake-up only up to this JSON size; bigger ones are read from
+#: the table. Keeps the message within one 64 KB SQS billing chunk (SQS bills per 64 KB of payload).
+INLINE_REPORT_BYTES = 16 * 1024
+
+
+def report_wake(execution_id: str, reason: str, dedup: str, record: JournalRecord, *, won: bool) -> WakeMessage:
+    """The wake-up that follows a report written by someone other than the orchestrator.
+
+    It names the record's key so that a warm orchestrator reads just that record instead of the
+    whole journal. When the writer knows its write won (``won``), the record itself rides along
+    (if small), and the orchestrator needs no read at all; after an ambiguous write only the key
+    is sent, since the stored record may be a racing writer's.
+    """
+    report: dict[str, Any] = {"key": record.key}
+    if won:
+        body = record.to_dict()
+        if len(json.dumps(body, separators=(",", ":"), default=str)) <= INLINE_REPORT_BYTES:
+            report = {"key": record.key, "record": body}
+    return WakeMessage(execution_id, reason, dedup, {"reports": [report]})
 
 
 @dataclass(frozen=True)

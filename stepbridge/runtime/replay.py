@@ -28,7 +28,7 @@ from stepbridge.errors import (
 )
 from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES, MAX_JOURNAL_RECORDS, MAX_OP_NAME
-from stepbridge.runtime.records import ExecutionRecord, JournalRecord, WakeMessage, iso, parse_iso
+from stepbridge.runtime.records import ACK_OP, ExecutionRecord, JournalRecord, WakeMessage, iso, parse_iso
 
 if TYPE_CHECKING:
     from stepbridge.api.app import App
@@ -103,13 +103,18 @@ class Replay:
     written: int = 0
     #: Recorded operations the code has not asked for yet in this replay.
     _not_yet_requested: set[str] = field(default_factory=set)
+    #: Keys outside the ordered log that no log record names yet (see ``JournalRecord.acks``).
+    _pending_acks: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
+        acked: set[str] = set()
         for rec in self.journal.values():
             self._by_op.setdefault(rec.op, {})[rec.key] = rec
             self._seq = max(self._seq, rec.seq)
             self.foreign_seen += rec.foreign
+            acked.update(rec.acks)
         self._not_yet_requested = {op for op in self._by_op if not op.startswith("$")}
+        self._pending_acks = {k for k, r in self.journal.items() if r.foreign and k not in acked}
 
     # ---- clock and identity -----------------------------------------------------------
 
@@ -213,6 +218,7 @@ class Replay:
         *,
         key: str | None = None,
         data_size: int | None = None,
+        shared: bool = False,
     ) -> JournalRecord:
         """Append a journal record (conditional on its key) and return the record that won.
 
@@ -220,6 +226,8 @@ class Replay:
         result), its record is returned instead, so everyone proceeds from the same fact.
         ``data_size`` is the JSON size of the payload when the caller already measured it (a
         step result), which spares serializing it once more just to check the item limit.
+        ``shared`` marks a record whose key another writer may record too (a declared step's
+        timeout or final error racing the step's own report): it is claimed under its key.
         """
         if len(self.journal) >= MAX_JOURNAL_RECORDS:
             self._fatal(
@@ -249,16 +257,88 @@ class Replay:
                 f"the journal record for '{op}' is {size} bytes, over DynamoDB's 400 KB item limit; "
                 "store large data elsewhere (e.g. S3) and return a reference"
             )
+        rec = self._claim(rec) if shared else self._append_log(rec)
+        self._remember(rec)
+        return rec
+
+    def _remember(self, rec: JournalRecord) -> None:
+        self.journal[rec.key] = rec
+        self._by_op.setdefault(rec.op, {})[rec.key] = rec
+
+    def _append_log(self, rec: JournalRecord) -> JournalRecord:
+        """Write ``rec`` at its log slot, naming the pending acks; adopt a racing twin's identical record."""
+        rec.acks = sorted(self._pending_acks)
         if self.store.append_journal(self.execution_id, rec):
             self.written += 1
-        else:
-            winner = {r.key: r for r in self.store.load_journal(self.execution_id)}.get(rec.key)
-            if winner is not None:
-                rec = winner
-                self.foreign_seen += rec.foreign and rec.key not in self.journal
-        self.journal[rec.key] = rec
-        self._by_op.setdefault(op, {})[rec.key] = rec
-        return rec
+            self._pending_acks.clear()
+            return rec
+        taken = next(
+            (r for r in self.store.load_journal_since(self.execution_id, rec.seq - 1) if r.seq == rec.seq), None
+        )
+        if taken is None or taken.key != rec.key:
+            from stepbridge.runtime.guard import JournalConflict
+
+            raise JournalConflict(self.execution_id, rec.seq, rec.key, taken.key if taken is not None else None)
+        # A racing replay of the same journal (a redelivered message) recorded the same operation first.
+        self._pending_acks.difference_update(taken.acks)
+        return taken
+
+    def _claim(self, rec: JournalRecord) -> JournalRecord:
+        """Record under the key another writer may also record (first writer wins), announced in the log first.
+
+        The announcing log record comes first so that any orchestrator that later reads the log
+        learns of the claim, whichever writer wins it; a crash in between leaves an announcement
+        of nothing, which readers skip.
+        """
+        self._pending_acks.add(rec.key)
+        self._append_log(
+            JournalRecord(
+                key=f"{ACK_OP}#{rec.seq}", op=ACK_OP, type="ack", kind="ack", at=rec.at, seq=rec.seq, seen=rec.seen
+            )
+        )
+        self._seq += 1
+        rec.seq, rec.shared = self._seq, True
+        if self.store.append_journal(self.execution_id, rec):
+            self.written += 1
+            return rec
+        winner = self.store.get_journal(self.execution_id, rec.key)
+        if winner is None:  # cannot happen for keys that are never deleted; treat the slot as ours
+            return rec
+        self.foreign_seen += winner.foreign and winner.key not in self.journal
+        return winner
+
+    def flush_acks(self) -> None:
+        """Write a log record naming the reports this replay read, when no other record of it did.
+
+        Called when a replay suspends. Without it, a replay that consumed a step's report and
+        wrote nothing (a ``gather`` still waiting for other branches) would leave the report known
+        only to this process, and an orchestrator elsewhere reading only the new log would miss it.
+        """
+        if not self._pending_acks:
+            return
+        self._seq += 1
+        ack = JournalRecord(
+            key=f"{ACK_OP}#{self._seq}",
+            op=ACK_OP,
+            type="ack",
+            kind="ack",
+            at=iso(self.now()),
+            seq=self._seq,
+            seen=self.foreign_seen,
+        )
+        self._remember(self._append_log(ack))
+
+    def fetch(self, key: str) -> JournalRecord | None:
+        """Read one record written outside the log that no wake-up announced (a declared step's "started"
+        marker) fresh from the store, before a decision depends on its absence."""
+        found = self.journal.get(key)
+        if found is not None:
+            return found
+        found = self.store.get_journal(self.execution_id, key)
+        if found is not None:
+            self.foreign_seen += found.foreign
+            self._remember(found)
+        return found
 
     # ---- timers -----------------------------------------------------------------------
 

@@ -45,8 +45,11 @@ def started_key(op: str) -> str:
     return f"{op}#started"
 
 
-def interrupted(rp: Replay, op: str, attempts: int) -> JournalRecord:
-    """Fail an ``at_most_once`` step that started but never reported (its effect may have happened)."""
+def interrupted(rp: Replay, op: str, attempts: int, *, shared: bool = False) -> JournalRecord:
+    """Fail an ``at_most_once`` step that started but never reported (its effect may have happened).
+
+    ``shared``: the step is declared, so its own Lambda may still record an outcome under the same key.
+    """
     err = error_dict(
         StepInterrupted(
             f"step '{op}' is at_most_once and started (attempt {attempts}) but never reported: it crashed or "
@@ -54,7 +57,7 @@ def interrupted(rp: Replay, op: str, attempts: int) -> JournalRecord:
         )
     )
     err["fatal"] = True
-    return rp.record(op, "step", "error", {"error": err, "attempts": attempts})
+    return rp.record(op, "step", "error", {"error": err, "attempts": attempts}, shared=shared)
 
 
 def check_result_size(op: str, data: Any) -> int:
@@ -292,15 +295,15 @@ def _declared(
         deadline = str(records[f"{op}#d{k}"].data["deadline"])
         if not rp.due(deadline):
             rp.suspend()
-        if once and started_key(op) in rp.records(op):
-            return interrupted(rp, op, k)
+        if once and rp.fetch(started_key(op)) is not None:
+            return interrupted(rp, op, k, shared=True)
         seconds = timeout if timeout is not None else step_def.timeout
         what = "was not started" if once else "did not report"
         err = error_dict(StepTimeout(f"step '{op}' {what} within its {seconds:g} s timeout (attempt {k})"))
         data: dict[str, Any] = {"error": err, "attempt": k}
         if once:
             data["started"] = False
-        failure = rp.record(op, "step", "attempt", data, key=f"{op}#a{k}")
+        failure = rp.record(op, "step", "attempt", data, key=f"{op}#a{k}", shared=True)
         final = rp.records(op).get(op)
         if final is not None:  # the result raced in after all
             return final
@@ -320,7 +323,7 @@ def _declared(
             rp.suspend()
         _dispatch(rp, op, step_def, args_json, k + 1, timeout)
         rp.suspend()
-    return rp.record(op, "step", "error", {"error": err, "attempts": k})
+    return rp.record(op, "step", "error", {"error": err, "attempts": k}, shared=True)
 
 
 def _dispatch(

@@ -24,7 +24,7 @@ from stepbridge.runtime.codec import decode_args, to_json_value
 from stepbridge.runtime.loops import LoopFactory, run_coroutine
 from stepbridge.runtime.observability import StepTelemetry, logger
 from stepbridge.runtime.ports import Effects, Store
-from stepbridge.runtime.records import TERMINAL, JournalRecord, StepInvocation, WakeMessage, iso
+from stepbridge.runtime.records import TERMINAL, JournalRecord, StepInvocation, iso, report_wake
 from stepbridge.runtime.replay import current_op, error_dict, timer_name
 from stepbridge.runtime.steps import call_function, check_result_size
 
@@ -111,9 +111,10 @@ class StepWorker:
         # After a failed call that may have written anyway (a timeout), "already there" may be our own
         # record: wake in that case too (a duplicate wake-up is harmless, a missing one is not).
         if appended or uncertain:
-            self._with_retries(
-                lambda: self.effects.wake(WakeMessage(inv.execution_id, "step", f"step:{inv.op}:{inv.attempt}:{kind}"))
+            wake = report_wake(
+                inv.execution_id, "step", f"step:{inv.op}:{inv.attempt}:{kind}", record, won=bool(appended)
             )
+            self._with_retries(lambda: self.effects.wake(wake))
             self._disarm_deadline(inv)
         return kind
 
