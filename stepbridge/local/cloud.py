@@ -12,6 +12,7 @@ import contextlib
 import inspect
 import json
 import os
+import random
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -30,6 +31,7 @@ from stepbridge.handlers import step as step_handler
 from stepbridge.handlers.env import Environment
 from stepbridge.local.clock import Timer, TimerWheel, VirtualClock
 from stepbridge.runtime.codec import dumps
+from stepbridge.runtime.journalcache import JournalCache
 from stepbridge.runtime.limits import LAMBDA_ASYNC_PAYLOAD_BYTES
 from stepbridge.runtime.loops import VirtualTimeLoop
 from stepbridge.runtime.records import TERMINAL, Event, StepInvocation, WakeMessage, iso
@@ -184,6 +186,11 @@ class LocalCloud:
     step timeouts and lost timers into the handlers (see :mod:`stepbridge.local.faults`);
     ``cloud.faults`` is the injector, whose ``injected`` counts what was injected. The client
     (``cloud.client()``) and the HTTP API see no faults.
+
+    ``orchestrator_containers=k`` emulates k warm orchestrator containers, each with its own
+    journal cache (``runtime/journalcache.py``); every batch of the work queue lands on one of
+    them at random (seeded by ``container_seed``), as Lambda spreads a queue over its instances.
+    The default of one container keeps every run deterministic and every resume warm.
     """
 
     def __init__(
@@ -196,9 +203,13 @@ class LocalCloud:
         max_deliveries: int = 200_000,
         backend: str = "moto",
         faults: FaultPlan | None = None,
+        orchestrator_containers: int = 1,
+        container_seed: int = 0,
     ) -> None:
         if backend not in ("moto", "memory"):
             raise ValueError(f"backend must be 'moto' or 'memory', got {backend!r}")
+        if not isinstance(orchestrator_containers, int) or orchestrator_containers < 1:
+            raise ValueError(f"orchestrator_containers must be a positive int, got {orchestrator_containers!r}")
         app.validate()
         self.backend = backend
         self.app = app
@@ -219,6 +230,9 @@ class LocalCloud:
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
         self._running = False
+        #: One journal cache per emulated orchestrator container (see ``orchestrator_containers``).
+        self.orchestrator_caches = [JournalCache() for _ in range(orchestrator_containers)]
+        self._container_rng = random.Random(container_seed)
         self.faults: FaultInjector | None = None
         if faults is not None:
             from stepbridge.local.faults import FaultInjector
@@ -292,6 +306,7 @@ class LocalCloud:
             secrets=self.resources,
             waiter=lambda execution_id, seconds: self.run_until_complete(execution_id, timeout=seconds),
             sleep=lambda seconds: None,  # in-process retry waits take no real time
+            journal_cache=self.orchestrator_caches[0],
         )
         if self.faults is not None:
             # Fault hook: the handlers get ports that may throttle, crash or fail ambiguously.
@@ -466,10 +481,14 @@ class LocalCloud:
             records = self.faults.reorder(records, self.resources)  # fault hook: out-of-order delivery
             if not records:
                 return True
+        container = self._container_rng.randrange(len(self.orchestrator_caches))
+        if any(self.env.journal_cache is c for c in self.orchestrator_caches):  # not replaced by a test
+            self.env.journal_cache = self.orchestrator_caches[container]
         try:
             with self._invoking("orchestrator"):
                 result = orchestrator_handler.handle({"Records": records}, self.env)
         except Crash:
+            self.orchestrator_caches[container].clear()  # the container died with its memory
             self.crashes["orchestrator"] += 1
             for rec in records:  # the whole batch becomes visible again
                 self.resources.release(rec["receiptHandle"])

@@ -104,6 +104,11 @@ class JournalCache:
         """Drop the copy (the execution ended, or an invocation failed part-way)."""
         self._take(execution_id)
 
+    def clear(self) -> None:
+        """Drop every copy (the process is gone)."""
+        self._entries.clear()
+        self._size = 0
+
     def __len__(self) -> int:
         return len(self._entries)
 

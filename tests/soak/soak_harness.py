@@ -212,12 +212,24 @@ def run(
     faults: FaultPlan | None = None,
     horizon: timedelta = HORIZON,
     redrive: bool = False,
+    containers: int = 1,
 ) -> RunResult:
-    """Play ``workload`` on a fresh LocalCloud; returns every execution's outcome and the counters."""
+    """Play ``workload`` on a fresh LocalCloud; returns every execution's outcome and the counters.
+
+    ``containers`` > 1 spreads the work queue over that many orchestrator containers, each with its
+    own journal cache (seeded), so resumes keep landing on copies another container left behind.
+    """
     soak_app.LEDGER.clear()
     began = time.perf_counter()
     swept = redriven = 0
-    with LocalCloud(soak_app.app, backend=backend, eager=False, faults=faults) as cloud:
+    with LocalCloud(
+        soak_app.app,
+        backend=backend,
+        eager=False,
+        faults=faults,
+        orchestrator_containers=containers,
+        container_seed=faults.seed if faults is not None else 0,
+    ) as cloud:
         client = cloud.client()
         start = cloud.now()
         pending = list(workload)
@@ -406,11 +418,18 @@ def soak(
     rates: dict[str, float] | None = None,
     *,
     redrive: bool = False,
+    containers: int = 1,
 ) -> Figures:
-    """Baseline run, faulty run, comparison."""
+    """Baseline run (one container, no faults), faulty run (``containers`` orchestrator containers), comparison."""
     workload = build_workload(seed, executions)
     baseline = run(workload, backend=backend)
-    faulty = run(workload, backend=backend, faults=FaultPlan(seed=seed, rates=rates or SOAK_RATES), redrive=redrive)
+    faulty = run(
+        workload,
+        backend=backend,
+        faults=FaultPlan(seed=seed, rates=rates or SOAK_RATES),
+        redrive=redrive,
+        containers=containers,
+    )
     return compare(baseline, faulty, executions)
 
 
@@ -420,13 +439,14 @@ def main() -> None:
     parser.add_argument("--executions", type=int, default=600)
     parser.add_argument("--backend", choices=["memory", "moto"], default="memory")
     parser.add_argument("--redrive", action="store_true", help="redrive the dead-letter queue every 30 minutes")
+    parser.add_argument("--containers", type=int, default=1, help="orchestrator containers (journal caches)")
     args = parser.parse_args()
     from stepbridge.runtime.observability import logger
 
     logger().setLevel("CRITICAL")  # the injected faults log a warning each; the figures say it all
     began = time.perf_counter()
-    figures = soak(args.seed, args.executions, args.backend, redrive=args.redrive)
-    print(f"soak seed={args.seed} backend={args.backend}")
+    figures = soak(args.seed, args.executions, args.backend, redrive=args.redrive, containers=args.containers)
+    print(f"soak seed={args.seed} backend={args.backend} containers={args.containers}")
     print("\n".join(figures.lines()))
     for problem in (figures.lost + figures.wrong_outcome + figures.journal_mismatch)[:20]:
         print("  !", problem)
