@@ -353,10 +353,10 @@ class DynamoStore:
             raise
         return True
 
-    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+    def _get(self, pk: str, sk: str, *, consistent: bool = True) -> dict[str, Any] | None:
         self._count("GetItem")
         resp = self.client.get_item(
-            TableName=self.table_name, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True
+            TableName=self.table_name, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=consistent
         )
         found: dict[str, Any] | None = resp.get("Item")
         return found
@@ -392,9 +392,9 @@ class DynamoStore:
         """Insert the header unless the id exists (idempotent starts)."""
         return self._put(execution_attrs(record, record.version), _NEW_ITEM)
 
-    def get_execution(self, execution_id: str) -> ExecutionRecord | None:
-        """The header, read consistently (the orchestrator decides on it)."""
-        attrs = self._get(*execution_key(execution_id))
+    def get_execution(self, execution_id: str, *, consistent: bool = True) -> ExecutionRecord | None:
+        """The header, read consistently unless ``consistent=False`` (the orchestrator decides on it)."""
+        attrs = self._get(*execution_key(execution_id), consistent=consistent)
         return decode_execution(attrs) if attrs is not None else None
 
     def save_execution(self, record: ExecutionRecord) -> bool:

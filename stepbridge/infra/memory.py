@@ -77,8 +77,8 @@ class InMemoryStore:
             self._store(attrs)
             return True
 
-    def get_execution(self, execution_id: str) -> ExecutionRecord | None:
-        """The header (a fresh copy; callers may mutate it)."""
+    def get_execution(self, execution_id: str, *, consistent: bool = True) -> ExecutionRecord | None:
+        """The header (a fresh copy; callers may mutate it). Always current: ``consistent`` is accepted for the port."""
         with self._lock:
             self._read()
             attrs = self._get(*execution_key(execution_id))

@@ -34,8 +34,9 @@ class Store(Protocol):
     def create_execution(self, record: ExecutionRecord) -> bool:
         """Insert if no execution with this id exists; ``False`` when one does (nothing written)."""
 
-    def get_execution(self, execution_id: str) -> ExecutionRecord | None:
-        """The execution header, or ``None``."""
+    def get_execution(self, execution_id: str, *, consistent: bool = True) -> ExecutionRecord | None:
+        """The execution header, or ``None``; ``consistent=False`` may return a header a moment old
+        (DynamoDB's eventually consistent read, half the read units) - for advisory checks only."""
 
     def save_execution(self, record: ExecutionRecord) -> bool:
         """Write ``record`` if the stored version is still ``record.version``; bumps the version.

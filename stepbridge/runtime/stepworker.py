@@ -49,7 +49,8 @@ class StepWorker:
 
     def handle(self, invocation: StepInvocation, lambda_context: Any = None) -> str:
         """Run one attempt; returns ``"result"``, ``"attempt"``, ``"skipped"`` or ``"lost"`` (timed out)."""
-        execution = self.store.get_execution(invocation.execution_id)
+        # Advisory (skip work nobody will use): an eventually consistent read at half the read units.
+        execution = self.store.get_execution(invocation.execution_id, consistent=False)
         if execution is None or execution.status in TERMINAL:
             return "skipped"
         if execution.cancel_requested and not invocation.compensation:
