@@ -286,3 +286,35 @@ def test_the_cache_is_bounded() -> None:
     assert len(cache) == 2 and "e0" not in cache
     cache.remember("big", {f"k{i}": JournalRecord(f"k{i}", "k", "step", "result", seq=i + 1) for i in range(5)})
     assert "big" in cache and len(cache) == 1  # the others were dropped to stay within 5 records
+
+
+def test_the_step_worker_reads_the_header_eventually_consistently_and_the_orchestrator_consistently() -> None:
+    with LocalCloud(cache_app(), backend="moto") as cloud:
+        seen: list[tuple[str, bool]] = []
+
+        def capture(params: dict[str, Any], **_: Any) -> None:
+            if params.get("Key", {}).get("sk", {}).get("S") == "META":
+                seen.append((current[0], bool(params.get("ConsistentRead"))))
+
+        current = [""]
+        from stepbridge.handlers import step as step_handler
+
+        original = step_handler.handle
+
+        def tagged(*args: Any, **kwargs: Any) -> Any:
+            current[0] = "step"
+            try:
+                return original(*args, **kwargs)
+            finally:
+                current[0] = ""
+
+        cloud.store.client.meta.events.register("provide-client-params.dynamodb.GetItem", capture)  # type: ignore[attr-defined]
+        step_handler.handle = tagged  # type: ignore[assignment]
+        try:
+            assert cloud.client().start("chain", 3).result() == 6
+        finally:
+            step_handler.handle = original  # type: ignore[assignment]
+        by_step = [consistent for who, consistent in seen if who == "step"]
+        others = [consistent for who, consistent in seen if who != "step"]
+        assert by_step == [False, False, False]  # one advisory read per declared step
+        assert others and all(others)  # the orchestrator (and the client) decide on consistent reads
