@@ -270,8 +270,11 @@ def decode_execution(attrs: Mapping[str, Mapping[str, str]]) -> ExecutionRecord:
 
 
 def decode_journal(attrs: Mapping[str, Mapping[str, str]]) -> JournalRecord:
-    """A journal record."""
-    return JournalRecord.from_dict(json.loads(attrs["body"]["S"]))
+    """A journal record (its ``size`` = the stored body's length)."""
+    body = attrs["body"]["S"]
+    record = JournalRecord.from_dict(json.loads(body))
+    record.size = len(body)
+    return record
 
 
 def put_version(item: Item, if_absent: bool, if_version: int | None) -> int:

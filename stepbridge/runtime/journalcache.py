@@ -15,12 +15,13 @@ Every log write is conditional on its slot, so a copy is never silently out of d
 that writes a slot someone else took gets ``JournalConflict`` and the copy is dropped. A copy
 is also dropped whenever an invocation fails, when the execution ends, and on a sweeper's
 wake-up (which exists precisely because an announcement may have been lost). The cache is a
-plain LRU per process, bounded in executions and records; Lambda reuses the process between
-invocations (a warm container), LocalCloud keeps one per cloud.
+plain LRU per process, bounded in executions, records and bytes; Lambda reuses the process between
+invocations (a warm container), LocalCloud keeps one per emulated container.
 """
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -33,25 +34,32 @@ from stepbridge.runtime.records import JournalRecord
 MAX_EXECUTIONS = 512
 #: Journal records kept over all executions (a few hundred bytes each for typical steps).
 MAX_RECORDS = 200_000
+#: Approximate bytes of journal kept (record sizes as stored); the orchestrator function has 512 MB by
+#: default, and a few large step results (up to 400 KB each) must not crowd it out.
+MAX_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
 class _Entry:
     records: dict[str, JournalRecord]
     last_seq: int
+    size: int
 
 
 @dataclass
 class JournalCache:
-    """Per-process LRU of journals by execution id; ``stats`` counts hits, misses and records read."""
+    """Per-process LRU of journals by execution id, bounded in executions, records and bytes;
+    ``stats`` counts hits, misses and records read."""
 
     max_executions: int = MAX_EXECUTIONS
     max_records: int = MAX_RECORDS
+    max_bytes: int = MAX_BYTES
     stats: dict[str, int] = field(
         default_factory=lambda: {"hits": 0, "misses": 0, "log_records_read": 0, "reports_read": 0}
     )
     _entries: OrderedDict[str, _Entry] = field(default_factory=OrderedDict)
-    _size: int = 0
+    _records: int = 0
+    _bytes: int = 0
 
     def load(self, store: Store, execution_id: str, reports: Iterable[dict[str, Any]] = ()) -> list[JournalRecord]:
         """The execution's journal: from the copy plus what is new, or the whole journal on a miss.
@@ -77,7 +85,9 @@ class JournalCache:
             body = report.get("record")
             if isinstance(body, dict):
                 try:
-                    records[key] = JournalRecord.from_dict(body)
+                    carried = JournalRecord.from_dict(body)
+                    carried.size = len(json.dumps(body, separators=(",", ":"), default=str))
+                    records[key] = carried
                     continue
                 except (KeyError, TypeError, ValueError):
                     pass  # a malformed copy: read the stored record instead
@@ -91,14 +101,26 @@ class JournalCache:
         return list(records.values())
 
     def remember(self, execution_id: str, journal: dict[str, JournalRecord]) -> None:
-        """Keep the journal as the replay left it (its own writes included) for the next resume."""
+        """Keep the journal as the replay left it (its own writes included) for the next resume.
+
+        Records of unknown size count as 1 KB. A journal larger than the whole budget is not kept.
+        """
         self.forget(execution_id)
+        size = sum(r.size or 1024 for r in journal.values())
+        if size > self.max_bytes or len(journal) > self.max_records:
+            return
         last_seq = max((r.seq for r in journal.values() if r.logged), default=0)
-        self._entries[execution_id] = _Entry(journal, last_seq)
-        self._size += len(journal)
-        while self._entries and (len(self._entries) > self.max_executions or self._size > self.max_records):
+        self._entries[execution_id] = _Entry(journal, last_seq, size)
+        self._records += len(journal)
+        self._bytes += size
+        while self._entries and (
+            len(self._entries) > self.max_executions
+            or self._records > self.max_records
+            or self._bytes > self.max_bytes
+        ):
             _, dropped = self._entries.popitem(last=False)
-            self._size -= len(dropped.records)
+            self._records -= len(dropped.records)
+            self._bytes -= dropped.size
 
     def forget(self, execution_id: str) -> None:
         """Drop the copy (the execution ended, or an invocation failed part-way)."""
@@ -107,7 +129,7 @@ class JournalCache:
     def clear(self) -> None:
         """Drop every copy (the process is gone)."""
         self._entries.clear()
-        self._size = 0
+        self._records = self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -118,5 +140,6 @@ class JournalCache:
     def _take(self, execution_id: str) -> _Entry | None:
         entry = self._entries.pop(execution_id, None)
         if entry is not None:
-            self._size -= len(entry.records)
+            self._records -= len(entry.records)
+            self._bytes -= entry.size
         return entry

@@ -104,6 +104,9 @@ class JournalRecord:
     #: An orchestrator record whose key another writer may also record (a declared step's timeout
     #: or final error races the step's own report): stored under its key, not in the ordered log.
     shared: bool = False
+    #: Approximate stored size in bytes when known (set by the stores and the replay; not persisted):
+    #: what the journal cache counts against its memory budget.
+    size: int = field(default=0, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (what stores persist)."""

@@ -257,6 +257,7 @@ class Replay:
                 f"the journal record for '{op}' is {size} bytes, over DynamoDB's 400 KB item limit; "
                 "store large data elsewhere (e.g. S3) and return a reference"
             )
+        rec.size = size
         rec = self._claim(rec) if shared else self._append_log(rec)
         self._remember(rec)
         return rec

@@ -288,6 +288,20 @@ def test_the_cache_is_bounded() -> None:
     assert "big" in cache and len(cache) == 1  # the others were dropped to stay within 5 records
 
 
+def test_the_cache_is_bounded_in_bytes_and_skips_journals_larger_than_its_budget() -> None:
+    store = InMemoryStore()
+    big = JournalRecord("s", "s", "step", "result", {"result": "x" * 300_000}, seq=1)
+    store.append_journal("e1", big)
+    (loaded,) = store.load_journal("e1")
+    assert loaded.size > 300_000  # the stores report what they read
+    cache = JournalCache(max_bytes=1_000_000)
+    for i in range(4):
+        cache.remember(f"e{i}", {"s": loaded})
+    assert len(cache) == 3 and "e0" not in cache  # 4 x 300 KB would pass the 1 MB budget
+    cache.remember("huge", {f"k{i}": loaded for i in range(4)})
+    assert "huge" not in cache  # bigger than the whole budget: not kept at all
+
+
 def test_the_step_worker_reads_the_header_eventually_consistently_and_the_orchestrator_consistently() -> None:
     with LocalCloud(cache_app(), backend="moto") as cloud:
         seen: list[tuple[str, bool]] = []
