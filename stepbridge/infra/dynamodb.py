@@ -9,6 +9,7 @@ only deletes them eventually (days later in AWS, never in moto).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
@@ -216,7 +217,12 @@ def describe_key(attrs: Mapping[str, Mapping[str, str]]) -> str:
     if pk.startswith(EXEC_PREFIX) and sk == META:
         return f"execution '{pk[len(EXEC_PREFIX) :]}'"
     if pk.startswith(EXEC_PREFIX) and sk.startswith(JOURNAL_PREFIX):
-        return f"journal record '{sk[len(JOURNAL_PREFIX) :]}' of execution '{pk[len(EXEC_PREFIX) :]}'"
+        key = sk[len(JOURNAL_PREFIX) :]
+        if key.startswith(LOG_SLOT_PREFIX) and "body" in attrs:
+            # a log slot: name the record by its operation key, as the user wrote it
+            with contextlib.suppress(ValueError, AttributeError):
+                key = str(json.loads(attrs["body"]["S"]).get("key", key))
+        return f"journal record '{key}' of execution '{pk[len(EXEC_PREFIX) :]}'"
     return f"item pk={pk!r} sk={sk!r}"
 
 

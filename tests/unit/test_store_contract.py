@@ -245,6 +245,31 @@ def test_put_journal_overwrites_bookkeeping_records_only(store: Store) -> None:
     assert {r.key: r for r in store.load_journal("e1")}["step-a"].data == {"result": 1}
 
 
+def test_the_orchestrators_records_form_an_ordered_log_beside_the_keyed_reports(store: Store) -> None:
+    own = [JournalRecord(f"op{i}", f"op{i}", "step", "result", {"i": i}, seq=i) for i in (3, 1, 2, 11)]
+    for rec in own:
+        assert store.append_journal("e1", rec)
+    report = journal("declared", result=5)  # seq 0: another writer's, stored under its key
+    assert store.append_journal("e1", report)
+    claim = JournalRecord("declared#a1", "declared", "step", "attempt", {}, seq=12, shared=True)
+    assert store.append_journal("e1", claim)
+    # the log, in write order, from a position on: only the orchestrator's logged records
+    assert [r.seq for r in store.load_journal_since("e1", 0)] == [1, 2, 3, 11]
+    assert [r.key for r in store.load_journal_since("e1", 2)] == ["op3", "op11"]
+    assert store.load_journal_since("e1", 11) == []
+    # records outside the log are read by key; a logged record is not stored under its key
+    got = store.get_journal("e1", "declared")
+    assert got is not None and got.data == {"result": 5}
+    shared = store.get_journal("e1", "declared#a1")
+    assert shared is not None and shared.shared and shared.seq == 12
+    assert store.get_journal("e1", "op1") is None and store.get_journal("e1", "nope") is None
+    # the whole journal holds both
+    assert {r.key for r in store.load_journal("e1")} == {"op1", "op2", "op3", "op11", "declared", "declared#a1"}
+    # a log slot is taken once, whatever the key of the second writer
+    assert not store.append_journal("e1", JournalRecord("other", "other", "step", "result", {}, seq=2))
+    assert [r.key for r in store.load_journal_since("e1", 1)] == ["op2", "op3", "op11"]
+
+
 def test_load_journal_reads_every_page(store: Store) -> None:
     # ~1.5 MB of journal: more than one DynamoDB Query page (1 MB).
     for i in range(5):
@@ -380,6 +405,9 @@ def test_items_over_400_kb_raise_payload_too_large(store: Store) -> None:
     with pytest.raises(PayloadTooLarge, match="journal record 'huge' of execution 'e2'"):
         store.append_journal("e2", journal("huge", result=big))
     assert store.load_journal("e2") == []
+    logged = JournalRecord("huge-logged", "huge-logged", "step", "result", {"result": big}, seq=7)
+    with pytest.raises(PayloadTooLarge, match="journal record 'huge-logged' of execution 'e2'"):
+        store.append_journal("e2", logged)  # stored at a log slot, but named by its key
 
     with pytest.raises(PayloadTooLarge, match="CACHE#k"):
         store.put_item(Item("CACHE#k", "CACHE", {"result": big}))
