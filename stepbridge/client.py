@@ -7,7 +7,6 @@ decides what happens after each call: LocalCloud's runs the local cloud until id
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -126,13 +125,15 @@ class PollingDriver:
 
     def wait(self, client: Client, execution_id: str, timeout: float | None) -> None:
         """Poll until terminal or ``timeout`` seconds (default 15 minutes)."""
-        deadline = time.monotonic() + (timeout if timeout is not None else 900.0)
-        delay = 0.2
-        while client.describe(execution_id).status not in TERMINAL:
-            if time.monotonic() > deadline:
-                raise ExecutionStillRunning(f"execution '{execution_id}' did not finish within {timeout} s")
-            time.sleep(delay)
-            delay = min(delay * 1.5, 5.0)
+        from stepbridge.polling import poll_until
+
+        _, finished = poll_until(
+            lambda: client.describe(execution_id).status,
+            lambda status: status in TERMINAL,
+            timeout=timeout if timeout is not None else 900.0,
+        )
+        if not finished:
+            raise ExecutionStillRunning(f"execution '{execution_id}' did not finish within {timeout} s")
 
 
 @dataclass

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from stepbridge.errors import StepbridgeError
 from stepbridge.operator.report import mermaid_path, render_html, render_text, timeline_json
+from stepbridge.polling import poll_until
 from stepbridge.runtime.records import TERMINAL, iso, parse_iso
 from stepbridge.timeline import build_timeline, format_duration, format_entry, history_start, render_table
 
@@ -422,16 +423,14 @@ def run_stack(
             client.send_event(event_type, detail)
             progress(f"  ... sent {event_type} {_short(detail, 60)}")
         follower = Follower(client, handle.execution_id, progress)
-        deadline = time.monotonic() + timeout
-        delay = min(poll, 0.5)
-        while True:
-            description = follower.poll()
-            if description.status in TERMINAL:
-                break
-            if time.monotonic() >= deadline:
-                break
-            sleep(delay)
-            delay = min(poll, delay * 1.5)
+        description, _ = poll_until(
+            follower.poll,
+            lambda d: d.status in TERMINAL,
+            timeout=timeout,
+            first_delay=min(poll, 0.5),
+            max_delay=poll,
+            sleep=lambda seconds: sleep(seconds),  # the module attribute, looked up at call time
+        )
         note = ""
         if description.status not in TERMINAL:
             note = (
