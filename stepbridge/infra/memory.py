@@ -134,8 +134,10 @@ class InMemoryStore:
         pk, _ = execution_key(execution_id)
         with self._lock:
             self._read()
-            items = [a for sk, a in self._partitions.get(pk, {}).items() if sk.startswith(JOURNAL_PREFIX)]
-        return [decode_journal(a) for a in items]
+            items = sorted(
+                (sk, a) for sk, a in self._partitions.get(pk, {}).items() if sk.startswith(JOURNAL_PREFIX)
+            )
+        return [decode_journal(a) for _, a in items]  # in sort-key order, as DynamoDB's Query returns them
 
     def load_journal_since(self, execution_id: str, after_seq: int) -> list[JournalRecord]:
         """The orchestrator's log records with ``seq > after_seq``, in order (like DynamoDB's range Query)."""

@@ -124,8 +124,10 @@ class Orchestrator:
             outcome.replay.flush_acks()
             if outcome.replay.written == 0:
                 self._mark_replayed(rec, outcome.replay, began)
-            if self.cache is not None:
+            if self.cache is not None and not outcome.replay.raced:
                 self.cache.remember(rec.execution_id, outcome.replay.journal)
+            elif self.cache is not None:
+                self.cache.forget(rec.execution_id)
             return
         self._forget(rec.execution_id)
         journal = list(outcome.replay.journal.values()) if outcome.replay else journal

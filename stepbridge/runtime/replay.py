@@ -105,6 +105,8 @@ class Replay:
     _not_yet_requested: set[str] = field(default_factory=set)
     #: Keys outside the ordered log that no log record names yet (see ``JournalRecord.acks``).
     _pending_acks: set[str] = field(default_factory=set)
+    #: A racing replay wrote a log slot this one then adopted: this view may miss what it named.
+    raced: bool = False
 
     def __post_init__(self) -> None:
         acked: set[str] = set()
@@ -281,6 +283,8 @@ class Replay:
 
             raise JournalConflict(self.execution_id, rec.seq, rec.key, taken.key if taken is not None else None)
         # A racing replay of the same journal (a redelivered message) recorded the same operation first.
+        # Its record may name reports this view lacks: the view must not be kept for the next resume.
+        self.raced = True
         self._pending_acks.difference_update(taken.acks)
         return taken
 
@@ -338,8 +342,14 @@ class Replay:
         found = self.store.get_journal(self.execution_id, key)
         if found is not None:
             self.foreign_seen += found.foreign
+            if found.foreign:
+                self._pending_acks.add(found.key)
             self._remember(found)
         return found
+
+    def newly_read(self, key: str) -> bool:
+        """Whether this replay is the first to read the report ``key`` (no log record names it yet)."""
+        return key in self._pending_acks
 
     # ---- timers -----------------------------------------------------------------------
 

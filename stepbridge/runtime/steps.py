@@ -170,6 +170,10 @@ async def run_step(
     records = rp.request(op, "step")
     final = records.get(op)
     if final is not None:
+        if cache_ttl and final.kind == "result" and final.foreign and rp.newly_read(final.key):
+            # A declared step's result, read for the first time: this is when it enters the step cache.
+            json_args = [to_json_value(a, what=f"argument {i + 1} of step '{op}'") for i, a in enumerate(args)]
+            _cache_result(rp, cache_item_key(op, json_args, cache_key), op, final, cache_ttl)
         return outcome(rp, final, fn)
     if not records:
         await rp.before_new(op)
@@ -186,7 +190,14 @@ async def run_step(
     if ckey is not None:
         hit = rp.store.get_item(f"CACHE#{ckey}", "CACHE")
         if hit is not None:
-            rec = rp.record(op, "step", "result", {"result": hit.body.get("result"), "attempts": 0, "cached": True})
+            # Once a declared step was dispatched, its own report may race this record for the key.
+            rec = rp.record(
+                op,
+                "step",
+                "result",
+                {"result": hit.body.get("result"), "attempts": 0, "cached": True},
+                shared=step_def is not None and bool(records),
+            )
             return outcome(rp, rec, fn)
 
     fake = rp.overrides.get(op)
@@ -197,15 +208,14 @@ async def run_step(
     else:
         rec = await _inline(rp, op, fn, args, records, policy, timeout, once)
     if ckey is not None and rec.kind == "result" and cache_ttl:
-        rp.store.put_item(
-            Item(
-                f"CACHE#{ckey}",
-                "CACHE",
-                {"result": rec.data.get("result"), "op": op},
-                expires_at=iso(rp.after(cache_ttl)),
-            )
-        )
+        _cache_result(rp, ckey, op, rec, cache_ttl)
     return outcome(rp, rec, fn)
+
+
+def _cache_result(rp: Replay, ckey: str, op: str, rec: JournalRecord, ttl: float) -> None:
+    rp.store.put_item(
+        Item(f"CACHE#{ckey}", "CACHE", {"result": rec.data.get("result"), "op": op}, expires_at=iso(rp.after(ttl)))
+    )
 
 
 def _failed_attempts(records: dict[str, JournalRecord], op: str) -> int:
@@ -295,6 +305,13 @@ def _declared(
         deadline = str(records[f"{op}#d{k}"].data["deadline"])
         if not rp.due(deadline):
             rp.suspend()
+        # Past the deadline with no report in view: the step may have reported and died before its
+        # wake-up went out (only this deadline brings us here then). Read the keys fresh first.
+        reported = rp.fetch(op)
+        if reported is not None:
+            return reported
+        failure = rp.fetch(f"{op}#a{k}")
+    if failure is None:
         if once and rp.fetch(started_key(op)) is not None:
             return interrupted(rp, op, k, shared=True)
         seconds = timeout if timeout is not None else step_def.timeout

@@ -50,7 +50,11 @@ class StepWorker:
     def handle(self, invocation: StepInvocation, lambda_context: Any = None) -> str:
         """Run one attempt; returns ``"result"``, ``"attempt"``, ``"skipped"`` or ``"lost"`` (timed out)."""
         # Advisory (skip work nobody will use): an eventually consistent read at half the read units.
+        # A brand-new execution may not have reached the replica yet: only a consistent read may say
+        # it does not exist.
         execution = self.store.get_execution(invocation.execution_id, consistent=False)
+        if execution is None:
+            execution = self.store.get_execution(invocation.execution_id)
         if execution is None or execution.status in TERMINAL:
             return "skipped"
         if execution.cancel_requested and not invocation.compensation:
