@@ -22,7 +22,7 @@ from stepbridge.runtime import children, steps, waits
 from stepbridge.runtime.codec import dumps, to_json_value
 from stepbridge.runtime.limits import EVENTBRIDGE_ENTRY_BYTES
 from stepbridge.runtime.records import Event, iso, parse_iso
-from stepbridge.runtime.replay import Replay, Suspend, branch_scope, current_op
+from stepbridge.runtime.replay import Replay, Suspend, branch_scope, current_op, refuse_while_suspending
 
 T = TypeVar("T")
 
@@ -281,6 +281,7 @@ class Context:
         self._rp.requested[op] = "progress"
         if op in self._rp.records(op):
             return
+        refuse_while_suspending()
         info = {"step": step, "total": total, "message": message}
         event = Event(
             detail_type="Workflow.progress",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import random
+import sys
 from collections import defaultdict
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -152,6 +153,7 @@ class Replay:
         Raises ``DuplicateStepError`` for a second use of the name and ``NonDeterminismError``
         when the journal recorded the name as another kind of operation.
         """
+        refuse_while_suspending()
         if not isinstance(op, str) or not op or len(op) > MAX_OP_NAME or "\x00" in op:
             self._fatal(
                 WorkflowDefinitionError(
@@ -231,6 +233,7 @@ class Replay:
         ``shared`` marks a record whose key another writer may record too (a declared step's
         timeout or final error racing the step's own report): it is claimed under its key.
         """
+        refuse_while_suspending()
         if len(self.journal) >= MAX_JOURNAL_RECORDS:
             self._fatal(
                 WorkflowDefinitionError(
@@ -408,6 +411,19 @@ class Replay:
             for r in self.journal.values()
             if r.type == "wait" and r.kind == "result"
         }
+
+
+def refuse_while_suspending() -> None:
+    """Raise ``Suspend`` again when called while a suspension unwinds the workflow.
+
+    The workflow suspends by raising ``Suspend`` through the user's code, so a plain ``finally:``
+    (or ``except BaseException:``) block runs at that moment. An operation started there - a
+    cleanup step, a lock release - must not run or be journaled now: it belongs to the replay in
+    which the ``try`` block really ends. While such a block handles the ``Suspend``,
+    ``sys.exc_info()`` names it (coroutines keep their own exception state across ``await``).
+    """
+    if isinstance(sys.exc_info()[1], Suspend):
+        raise Suspend()
 
 
 def timer_name(execution_id: str, key: str) -> str:
