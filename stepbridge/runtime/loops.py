@@ -2,8 +2,9 @@
 
 In AWS each invocation gets a plain new event loop. LocalCloud uses :class:`VirtualTimeLoop`:
 when nothing is ready to run it jumps its clock to the next timer, so ``asyncio.sleep(60)``
-inside a step returns at once and step timeouts fire in virtual time. Sync step functions run
-on the loop thread there (no worker threads whose real duration the jump would ignore).
+inside a step returns at once and step timeouts fire in virtual time. Sync step functions run in
+a worker thread there too, but the loop blocks until the thread is done (an idle loop would jump
+its clock past the thread's real duration).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
     """A selector loop whose ``time()`` only moves when everything is waiting on timers."""
 
-    #: Read by ``steps.call_function``: run sync functions inline rather than in a thread.
+    #: Read by ``steps.call_function``: block the loop on a sync function's thread rather than await it.
     inline_sync = True
 
     def __init__(self) -> None:

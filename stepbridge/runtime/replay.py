@@ -58,7 +58,13 @@ def error_dict(exc: BaseException) -> dict[str, Any]:
     """A storable description of an exception: dotted type, message and the dotted names of its MRO."""
     cls = type(exc)
     mro = [f"{c.__module__}.{c.__qualname__}" for c in cls.__mro__ if c not in (object, BaseException)]
-    return {"type": mro[0], "message": str(exc), "mro": mro}
+    out: dict[str, Any] = {"type": mro[0], "message": str(exc), "mro": mro}
+    # When the message alone does not rebuild it (KeyError quotes its key; several arguments), keep
+    # the arguments too if they are plain values.
+    rebuilds = len(exc.args) <= 1 and (not exc.args or str(exc.args[0]) == out["message"])
+    if not rebuilds and all(isinstance(a, str | int | float | bool) or a is None for a in exc.args):
+        out["args"] = list(exc.args)
+    return out
 
 
 def rebuild_error(err: dict[str, Any], op: str) -> Exception:
@@ -71,7 +77,8 @@ def rebuild_error(err: dict[str, Any], op: str) -> Exception:
         for part in qualname.split("."):
             obj = getattr(obj, part)
         if isinstance(obj, type) and issubclass(obj, Exception) and not issubclass(obj, StepFailed):
-            exc = obj(message)
+            args = err.get("args")
+            exc = obj(*args) if isinstance(args, list) else obj(message) if message else obj()
             if str(exc) == message:
                 return exc
     except Exception:  # the type moved or takes other arguments: fall back to StepFailed

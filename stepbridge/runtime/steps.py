@@ -9,8 +9,10 @@ Lambda crashed or timed out is noticed).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -123,7 +125,10 @@ async def call_function(fn: Callable[..., Any], args: Sequence[Any], timeout: fl
         if inspect.iscoroutinefunction(fn):
             return await fn(*args)
         if getattr(asyncio.get_running_loop(), "inline_sync", False):
-            result = fn(*args)
+            # LocalCloud's virtual-time loop: a worker thread as in AWS (so the function may run its
+            # own event loop, e.g. asyncio.run), but the loop blocks on it instead of turning - an
+            # idle turn would jump the virtual clock past the thread's real duration.
+            result = _sync_pool().submit(contextvars.copy_context().run, fn, *args).result()
         else:
             result = await asyncio.to_thread(fn, *args)
         if inspect.isawaitable(result):
@@ -145,6 +150,16 @@ async def call_function(fn: Callable[..., Any], args: Sequence[Any], timeout: fl
         raise carrier.exc from None
     except TimeoutError:
         raise StepTimeout(f"step '{op}' timed out after {timeout:g} s") from None
+
+
+_POOL: list[ThreadPoolExecutor] = []
+
+
+def _sync_pool() -> ThreadPoolExecutor:
+    """The worker threads of sync step functions under LocalCloud (created on first use)."""
+    if not _POOL:
+        _POOL.append(ThreadPoolExecutor(max_workers=4, thread_name_prefix="stepbridge-step"))
+    return _POOL[0]
 
 
 def cache_item_key(op: str, args_json: Any, cache_key: str | None) -> str:
