@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import inspect
 import re
-import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from stepbridge.api.durations import Duration, optional_seconds, to_seconds
+from stepbridge.api.hints import remember_scope, type_hints
 from stepbridge.api.machine import StateMachine
 from stepbridge.api.retry import Retry
 from stepbridge.errors import UnknownWorkflowError, WorkflowDefinitionError
@@ -208,6 +208,7 @@ class App:
                 raise WorkflowDefinitionError(f"workflow '{wf_name}' must be an 'async def' function")
             if wf_name in self.workflows:
                 raise WorkflowDefinitionError(f"workflow '{wf_name}' is defined twice in app '{self.name}'")
+            remember_scope(fn)
             input_type, takes_input = _input_type(fn)
             self.workflows[wf_name] = WorkflowDef(
                 name=wf_name,
@@ -246,7 +247,7 @@ class App:
         Such a step is never retried (``retry`` may only allow one attempt).
         """
 
-        def register(func: F) -> F:
+        def register(func: F, scope_depth: int = 1) -> F:
             step_name = _check_name("step", name or kebab(func.__name__))
             seconds = to_seconds(timeout, what=f"timeout of step '{step_name}'")
             if seconds > LAMBDA_MAX_TIMEOUT or seconds < 1:
@@ -278,10 +279,11 @@ class App:
                 at_most_once,
             )
             setattr(func, _STEP_ATTR, step_name)
+            remember_scope(func, scope_depth)
             return func
 
         if fn is not None:
-            return register(fn)
+            return register(fn, 2)  # bare @app.step: the user's scope is one frame further up
         return register
 
     # ---- triggers ---------------------------------------------------------------------------
@@ -484,16 +486,20 @@ class App:
             )
 
 
+def input_type_of(wf: WorkflowDef) -> Any:
+    """The type a workflow's input is validated with; a hint naming a class defined after the
+    workflow (a forward reference) resolves on first use."""
+    if wf.input_type is Any and wf.takes_input:
+        return _input_type(wf.fn)[0]
+    return wf.input_type
+
+
 def _input_type(fn: Callable[..., Any]) -> tuple[Any, bool]:
     """The annotated type of a workflow's input parameter (``Any`` when unannotated) and whether it takes one."""
     params = list(inspect.signature(fn).parameters.values())
     if len(params) < 2:
         return Any, False
-    try:
-        hints = typing.get_type_hints(fn)
-    except Exception:  # unresolvable forward references: validate nothing rather than fail
-        hints = {}
-    return hints.get(params[1].name, Any), True
+    return type_hints(fn).get(params[1].name, Any), True
 
 
 __all__ = [

@@ -31,7 +31,7 @@ from urllib.parse import unquote
 import pydantic
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
-from stepbridge.api.app import WebhookDef, WorkflowDef, check_event_type
+from stepbridge.api.app import WebhookDef, WorkflowDef, check_event_type, input_type_of
 from stepbridge.client import ExecutionDescription
 from stepbridge.errors import (
     ExecutionAlreadyExists,
@@ -183,7 +183,7 @@ class HttpApi:
         if not wf.takes_input:
             return
         try:
-            validate_input(data, wf.input_type)
+            validate_input(data, input_type_of(wf))
         except pydantic.ValidationError as exc:
             raise ApiError(400, "invalid_input",
                            f"the input of workflow '{wf.name}' is invalid: {_validation_message(exc)}") from None

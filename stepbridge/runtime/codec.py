@@ -11,13 +11,13 @@ import functools
 import hashlib
 import inspect
 import json
-import typing
 from collections.abc import Callable
 from typing import Any
 
 import pydantic
 import pydantic_core
 
+from stepbridge.api.hints import type_hints
 from stepbridge.errors import ResultNotSerializable
 
 
@@ -67,20 +67,13 @@ def content_hash(value: Any) -> str:
 @functools.lru_cache(maxsize=1024)
 def return_type(fn: Callable[..., Any]) -> Any:
     """The return annotation of ``fn`` (``Any`` when missing or unresolvable); unwraps coroutines."""
-    try:
-        hints = typing.get_type_hints(fn)
-    except Exception:
-        return Any
-    return hints.get("return", Any)
+    return type_hints(fn).get("return", Any)
 
 
 @functools.lru_cache(maxsize=1024)
 def param_types(fn: Callable[..., Any]) -> list[Any]:
     """Annotated types of ``fn``'s positional parameters, ``Any`` where missing."""
-    try:
-        hints = typing.get_type_hints(fn)
-    except Exception:
-        hints = {}
+    hints = type_hints(fn)
     params = [
         p
         for p in inspect.signature(fn).parameters.values()

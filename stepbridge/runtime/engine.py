@@ -15,7 +15,7 @@ from typing import Any
 
 import pydantic
 
-from stepbridge.api.app import App
+from stepbridge.api.app import App, input_type_of
 from stepbridge.errors import ExecutionCancelled, WorkflowDefinitionError
 from stepbridge.runtime.codec import content_hash, to_json_value, validate_input
 from stepbridge.runtime.context import Context
@@ -92,7 +92,7 @@ def run(
     )
     rp.cancelling = execution.cancel_requested
     try:
-        value = validate_input(execution.input, wf.input_type) if wf.takes_input else None
+        value = validate_input(execution.input, input_type_of(wf)) if wf.takes_input else None
     except pydantic.ValidationError as exc:
         return Outcome(
             FAILED,
