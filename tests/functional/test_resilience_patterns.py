@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import fakes
+import pytest
 import workflows_patterns
+
+from stepbridge.errors import ExecutionFailedError
 
 
 def lookup(client, account_id="acc-1"):
@@ -70,7 +73,13 @@ def test_bulkhead_renders_every_report(cloud, client):
 
 
 def test_a_failed_render_gives_its_slot_back(cloud, client):
-    cloud.mock_step("render", RuntimeError("renderer crashed"))
-    client.start("render-report", {"title": "broken"})
+    render = cloud.mock_step("render", RuntimeError("renderer crashed"))
+    handle = client.start("render-report", {"title": "broken"})
 
+    # The slot stays taken while the render is retried (its backoff waits are durable timers) ...
+    assert len(workflows_patterns.renderer_bulkhead.holders(cloud.store)) == 1
+    with pytest.raises(ExecutionFailedError, match="renderer crashed"):
+        handle.result()  # runs the virtual clock through the retries
+    # ... and is given back once the render has finally failed.
     assert workflows_patterns.renderer_bulkhead.holders(cloud.store) == {}
+    assert render.call_count == 3  # the default retry policy's attempts, all while holding the slot
