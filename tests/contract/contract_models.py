@@ -1,0 +1,6 @@
+from pydantic import BaseModel
+
+
+class Customer(BaseModel):
+    email: str
+    name: str
