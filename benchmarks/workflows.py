@@ -15,6 +15,11 @@ def inc(x: int) -> int:
     return x + 1
 
 
+async def inc_async(x: int) -> int:
+    """The same work as an ``async def`` step function: runs on the workflow's loop, no worker thread."""
+    return x + 1
+
+
 def add(x: int, y: int) -> int:
     """The work of one step of the throughput workflow."""
     return x + y
@@ -44,6 +49,13 @@ def build_app(name: str = "bench") -> App:
         x = 0
         for i in range(n):
             x = await ctx.step(f"s{i}", inc, x)
+        return x
+
+    @app.workflow("seq-async")
+    async def seq_async(ctx: Context, n: int) -> int:
+        x = 0
+        for i in range(n):
+            x = await ctx.step(f"s{i}", inc_async, x)
         return x
 
     @app.workflow("declared-seq")
