@@ -70,6 +70,9 @@ class ExecutionRecord:
 LOG_SLOT_PREFIX = "$L"
 #: Op of the records that only acknowledge keys (see ``JournalRecord.acks``).
 ACK_OP = "$ack"
+#: Kind of the ``$ack`` record written just before a shared claim: it names the key being claimed,
+#: and (unlike an ack a replay leaves at its end) says nothing about the replay having finished.
+ANNOUNCE = "announce"
 
 
 @dataclass

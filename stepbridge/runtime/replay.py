@@ -29,7 +29,7 @@ from stepbridge.errors import (
 )
 from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES, MAX_JOURNAL_RECORDS, MAX_OP_NAME
-from stepbridge.runtime.records import ACK_OP, ExecutionRecord, JournalRecord, WakeMessage, iso, parse_iso
+from stepbridge.runtime.records import ACK_OP, ANNOUNCE, ExecutionRecord, JournalRecord, WakeMessage, iso, parse_iso
 
 if TYPE_CHECKING:
     from stepbridge.api.app import App
@@ -303,12 +303,13 @@ class Replay:
 
         The announcing log record comes first so that any orchestrator that later reads the log
         learns of the claim, whichever writer wins it; a crash in between leaves an announcement
-        of nothing, which readers skip.
+        of nothing, which readers skip. (Its kind is ``announce``: it says nothing about what the
+        replay went on to do, so the sweeper does not count it as progress.)
         """
         self._pending_acks.add(rec.key)
         self._append_log(
             JournalRecord(
-                key=f"{ACK_OP}#{rec.seq}", op=ACK_OP, type="ack", kind="ack", at=rec.at, seq=rec.seq, seen=rec.seen
+                key=f"{ACK_OP}#{rec.seq}", op=ACK_OP, type="ack", kind=ANNOUNCE, at=rec.at, seq=rec.seq, seen=rec.seen
             )
         )
         self._seq += 1

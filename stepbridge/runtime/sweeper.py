@@ -37,6 +37,7 @@ from datetime import datetime, timedelta
 from stepbridge.runtime.observability import logger
 from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import (
+    ANNOUNCE,
     RUNNING,
     SCHEDULED,
     ExecutionRecord,
@@ -64,7 +65,7 @@ def progress(journal: list[JournalRecord]) -> Progress:
     latest: datetime | None = None
     seen = 0
     for rec in journal:
-        if rec.seq or rec.key == REPLAYED:
+        if (rec.seq and rec.kind != ANNOUNCE) or rec.key == REPLAYED:
             at = parse_iso(rec.at) if rec.at else None
             if at is not None and (latest is None or at > latest):
                 latest = at
@@ -133,9 +134,25 @@ def waiting(journal: list[JournalRecord], now: datetime) -> bool:
         if all(r.kind == "started" for r in records.values()):
             continue  # an inline at_most_once step whose replay died while running it: nothing to wait for
         final = records.get(op)
-        if final is None or final.kind not in _FINAL:
+        if (final is None or final.kind not in _FINAL) and not awaits_decision(op, records):
             return True
     return False
+
+
+def awaits_decision(op: str, records: dict[str, JournalRecord]) -> bool:
+    """A declared step whose latest attempt is recorded as failed with nothing scheduled after it.
+
+    Its replay recorded the failure (a timeout, or the step's own report) and then died before it
+    set the retry timer or recorded the final error; nothing outstanding will wake it, only a replay
+    can go on. (An inline step's failed attempt carries its own ``retry_at``, a pending instant.)
+    """
+    dispatched = 0
+    while f"{op}#d{dispatched + 1}" in records:
+        dispatched += 1
+    if not dispatched:
+        return False
+    failed = records.get(f"{op}#a{dispatched}")
+    return failed is not None and "retry_at" not in failed.data and f"{op}#r{dispatched}" not in records
 
 
 def stale_since(record: ExecutionRecord, journal: list[JournalRecord], now: datetime) -> tuple[datetime | None, bool]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import soak_harness as harness
 
 from stepbridge.local.faults import FaultPlan
@@ -51,18 +52,20 @@ def test_soak_moto_backend(soak_report: Any) -> None:
     assert sum(figures.faults_injected.values()) > 20
 
 
-def test_soak_memory_backend_three_orchestrator_containers(soak_report: Any) -> None:
-    """Harsher: every fault kind at 4 % per opportunity, and resumes land on three orchestrator containers
-    at random, each with its own journal cache (a crash empties its container's). A copy is often behind
-    what another container wrote and must catch up from the log instead of replaying a stale journal.
+@pytest.mark.parametrize("containers", [1, 3])
+def test_soak_memory_backend_harsh_faults(soak_report: Any, containers: int) -> None:
+    """Harsher: every fault kind at 4 % per opportunity; with three orchestrator containers resumes land
+    on them at random, each with its own journal cache (a crash empties its container's), so a copy is
+    often behind what another container wrote and must catch up from the log.
 
     This run also checks that every fault kind was injected (at the realistic rates of the run above a
     rare kind, such as a throttled EventBridge publish, may draw no fault for a given seed).
     """
     rates = FaultPlan.uniform(SEED, 0.04).rates
-    figures = harness.soak(SEED, 200, "memory", rates=rates, containers=3)
+    figures = harness.soak(SEED, 200, "memory", rates=rates, containers=containers)
     soak_report(
-        f"soak: 200 workload executions, memory backend, all faults at 4 %, 3 orchestrator containers, seed {SEED}",
+        f"soak: 200 workload executions, memory backend, all faults at 4 %, {containers} orchestrator "
+        f"container(s), seed {SEED}",
         figures.lines(),
     )
     check(figures)

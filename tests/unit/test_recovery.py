@@ -86,7 +86,7 @@ def test_dead_lettered_messages_can_be_redriven(backend: str) -> None:
 # before its fix (the fix is named in the test's docstring).
 
 from collections import Counter  # noqa: E402
-from datetime import timedelta  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
 
 from stepbridge import Retry  # noqa: E402
 from stepbridge.local.faults import Fault, FaultPlan  # noqa: E402
@@ -456,3 +456,45 @@ def test_router_redrive_helper_reinvokes_the_router_with_each_payload() -> None:
         assert sorted(_json.loads(c["Payload"])["id"] for c in fake.calls) == ["0", "1", "2"]
         assert {c["InvocationType"] for c in fake.calls} == {"Event"}
         assert sqs.receive_message(QueueUrl=url).get("Messages", []) == []
+
+
+# ---- the sweeper and the journal cache's records ------------------------------------------------
+
+from stepbridge.runtime.records import ACK_OP, ANNOUNCE, RUNNING, ExecutionRecord, JournalRecord  # noqa: E402
+from stepbridge.runtime.sweeper import stale_since  # noqa: E402
+
+
+def _rec(key: str, kind: str, at: str, seq: int, **data: Any) -> JournalRecord:
+    """A declared step's record, written at 08:``at``."""
+    return JournalRecord(key, key.split("#")[0], "step", kind, dict(data), at=f"2026-01-05T08:{at}+00:00", seq=seq)
+
+
+def test_a_step_failure_recorded_by_a_replay_that_then_died_is_swept() -> None:
+    """The replay recorded attempt 1 as timed out, then died before setting the retry timer (its
+    message dead-lettered): nothing outstanding will wake the execution, so the sweeper must."""
+    header = ExecutionRecord("e1", "wf", RUNNING, started_at="2026-01-05T08:00:00.000000+00:00")
+    journal = [
+        _rec("charge#d1", "dispatch", "00:00.000000", 1, deadline="2026-01-05T08:01:30.000000+00:00"),
+        _rec("charge#a1", "attempt", "01:30.000000", 2, error={"type": "StepTimeout"}),
+    ]
+    now = datetime(2026, 1, 5, 8, 10, tzinfo=UTC)
+    since, idle = stale_since(header, journal, now)
+    assert idle and since is not None and since < now - timedelta(minutes=2)
+    # with the retry timer recorded, it is waiting again (for the retry), not stale
+    journal.append(_rec("charge#r1", "retry", "01:30.000000", 3, retry_at="2026-01-05T08:20:00.000000+00:00"))
+    assert stale_since(header, journal, now) == (None, False)
+
+
+def test_an_announcement_before_a_claim_is_not_progress() -> None:
+    """A replay announced a claim in the log and died before making it: the deadline it was handling
+    is still unprocessed, so the sweeper wakes the execution."""
+    header = ExecutionRecord("e1", "wf", RUNNING, started_at="2026-01-05T08:00:00.000000+00:00")
+    journal = [
+        _rec("note#d1", "dispatch", "00:00.000000", 1, deadline="2026-01-05T08:01:20.000000+00:00"),
+        JournalRecord(
+            "$ack#2", ACK_OP, "ack", ANNOUNCE, at="2026-01-05T08:05:00.000000+00:00", seq=2, acks=["note#a1"]
+        ),
+    ]
+    now = datetime(2026, 1, 5, 8, 10, tzinfo=UTC)
+    since, _ = stale_since(header, journal, now)
+    assert since is not None and since < now - timedelta(minutes=2)
