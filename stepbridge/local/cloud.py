@@ -9,13 +9,12 @@ due timer in turn, and step code runs on a virtual-time event loop.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import json
 import os
 import random
 import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -30,6 +29,7 @@ from stepbridge.handlers import router as router_handler
 from stepbridge.handlers import step as step_handler
 from stepbridge.handlers.env import Environment
 from stepbridge.local.clock import Timer, TimerWheel, VirtualClock
+from stepbridge.local.values import CapturedEvent, Crash, HttpResponse, MockStep
 from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.journalcache import JournalCache
 from stepbridge.runtime.limits import LAMBDA_ASYNC_PAYLOAD_BYTES
@@ -50,76 +50,6 @@ _AWS_ENV = {
     "POWERTOOLS_METRICS_DISABLED": "true",  # metrics are kept in observability.recorded_metrics instead
     "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon offline
 }
-
-
-@dataclass
-class Crash(BaseException):
-    """Raise from step or workflow code under LocalCloud to simulate the Lambda container dying.
-
-    LocalCloud then does what AWS does: a work-queue message is redelivered, a step
-    invocation is lost (the orchestrator's deadline timer notices), a rule delivery is retried.
-    """
-
-
-@dataclass
-class CapturedEvent:
-    """An event put on the app bus: ``detail_type``, ``detail``, ``source``, ``id``, ``time``."""
-
-    detail_type: str
-    detail: dict[str, Any]
-    source: str
-    id: str
-    time: str
-
-    def __getitem__(self, key: str) -> Any:
-        return getattr(self, key)
-
-
-@dataclass
-class MockStep:
-    """A fake standing in for a step; records each call's arguments in ``calls``."""
-
-    fake: Any
-    calls: list[tuple[Any, ...]] = field(default_factory=list)
-
-    def as_function(self) -> Callable[..., Any]:
-        """A function with the fake's sync/async nature that records calls."""
-        fake = self.fake
-        if inspect.iscoroutinefunction(fake):
-
-            async def arecord(*args: Any) -> Any:
-                self.calls.append(args)
-                return await fake(*args)
-
-            return arecord
-
-        def record(*args: Any) -> Any:
-            self.calls.append(args)
-            if callable(fake):
-                return fake(*args)
-            if isinstance(fake, BaseException):
-                raise fake
-            return fake
-
-        return record
-
-    @property
-    def call_count(self) -> int:
-        """How many times the step ran."""
-        return len(self.calls)
-
-
-@dataclass
-class HttpResponse:
-    """A response of the HTTP API handler: ``status_code``, ``headers``, ``body`` and ``json()``."""
-
-    status_code: int
-    headers: dict[str, str]
-    body: str
-
-    def json(self) -> Any:
-        """The body parsed as JSON."""
-        return json.loads(self.body) if self.body else None
 
 
 class _LocalEffects:
@@ -629,3 +559,6 @@ class _LocalDriver:
 
     def wait(self, client: Client, execution_id: str, timeout: float | None) -> None:
         self._cloud.run_until_complete(execution_id, timeout=timeout)
+
+
+__all__ = ["CapturedEvent", "Crash", "HttpResponse", "LocalCloud", "LocalLambdaContext", "MockStep"]

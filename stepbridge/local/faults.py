@@ -42,7 +42,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from stepbridge.local.cloud import Crash
+from stepbridge.local.values import Crash
 
 #: Every fault kind, in the order the figures print them.
 KINDS = (

@@ -1,0 +1,79 @@
+"""The small values LocalCloud hands to tests: captured events, step fakes, HTTP responses, ``Crash``."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Crash(BaseException):
+    """Raise from step or workflow code under LocalCloud to simulate the Lambda container dying.
+
+    LocalCloud then does what AWS does: a work-queue message is redelivered, a step
+    invocation is lost (the orchestrator's deadline timer notices), a rule delivery is retried.
+    """
+
+
+@dataclass
+class CapturedEvent:
+    """An event put on the app bus: ``detail_type``, ``detail``, ``source``, ``id``, ``time``."""
+
+    detail_type: str
+    detail: dict[str, Any]
+    source: str
+    id: str
+    time: str
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, key)
+
+
+@dataclass
+class MockStep:
+    """A fake standing in for a step; records each call's arguments in ``calls``."""
+
+    fake: Any
+    calls: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def as_function(self) -> Callable[..., Any]:
+        """A function with the fake's sync/async nature that records calls."""
+        fake = self.fake
+        if inspect.iscoroutinefunction(fake):
+
+            async def arecord(*args: Any) -> Any:
+                self.calls.append(args)
+                return await fake(*args)
+
+            return arecord
+
+        def record(*args: Any) -> Any:
+            self.calls.append(args)
+            if callable(fake):
+                return fake(*args)
+            if isinstance(fake, BaseException):
+                raise fake
+            return fake
+
+        return record
+
+    @property
+    def call_count(self) -> int:
+        """How many times the step ran."""
+        return len(self.calls)
+
+
+@dataclass
+class HttpResponse:
+    """A response of the HTTP API handler: ``status_code``, ``headers``, ``body`` and ``json()``."""
+
+    status_code: int
+    headers: dict[str, str]
+    body: str
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return json.loads(self.body) if self.body else None
