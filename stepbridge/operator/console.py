@@ -423,7 +423,7 @@ def run_stack(
             client.send_event(event_type, detail)
             progress(f"  ... sent {event_type} {_short(detail, 60)}")
         follower = Follower(client, handle.execution_id, progress)
-        description, _ = poll_until(
+        description, finished = poll_until(
             follower.poll,
             lambda d: d.status in TERMINAL,
             timeout=timeout,
@@ -432,7 +432,7 @@ def run_stack(
             sleep=lambda seconds: sleep(seconds),  # the module attribute, looked up at call time
         )
         note = ""
-        if description.status not in TERMINAL:
+        if not finished:
             note = (
                 f"still {description.status} after {format_duration(timeout)}; follow it with "
                 f"`stepbridge executions show {handle.execution_id} --stack {stack}`"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
@@ -14,7 +14,15 @@ from stepbridge.local import LocalCloud
 from stepbridge.runtime.guard import JournalConflict
 from stepbridge.runtime.journalcache import JournalCache
 from stepbridge.runtime.ports import Store
-from stepbridge.runtime.records import ACK_OP, RUNNING, ExecutionRecord, JournalRecord, WakeMessage, report_wake
+from stepbridge.runtime.records import (
+    ACK_OP,
+    RUNNING,
+    ExecutionRecord,
+    JournalRecord,
+    StepInvocation,
+    WakeMessage,
+    report_wake,
+)
 from stepbridge.runtime.replay import Replay
 
 
@@ -112,16 +120,28 @@ def test_without_a_cache_every_resume_reads_the_whole_journal() -> None:
         assert reads.records["load_journal"] > 10 * 10
 
 
-def trickle(cloud: LocalCloud, execution_id: str) -> None:
+def trickle(
+    cloud: LocalCloud,
+    execution_id: str,
+    run_step: Callable[[LocalCloud, StepInvocation], None] | None = None,
+    limit: int = 2000,
+) -> None:
     """Deliver like AWS under load: each step's report resumes the orchestrator before the next step runs
-    (``run_until_idle`` runs every queued step first, so a gather would see all its reports at once)."""
+    (``run_until_idle`` runs every queued step first, so a gather would see all its reports at once).
+
+    ``run_step`` runs one step invocation (default: the step handler, as LocalCloud does); after
+    ``limit`` deliveries the execution counts as stuck.
+    """
     from stepbridge.handlers import step as step_handler
 
     cloud.eager = False
-    for _ in range(2000):
+    for _ in range(limit):
         if cloud._step_queue:
             inv = cloud._step_queue.popleft()
-            step_handler.handle(inv.to_dict(), cloud.env, cloud._lambda_context(inv))
+            if run_step is None:
+                step_handler.handle(inv.to_dict(), cloud.env, cloud._lambda_context(inv))
+            else:
+                run_step(cloud, inv)
             cloud._drain_queue()
         elif cloud._drain_queue():
             continue

@@ -10,12 +10,13 @@ import dataclasses
 from typing import Any
 
 import pytest
+from test_journal_cache import trickle
 
 from stepbridge import App, Context, Retry
 from stepbridge.handlers import step as step_handler
 from stepbridge.local import LocalCloud
 from stepbridge.local.cloud import Crash
-from stepbridge.runtime.records import RUNNING
+from stepbridge.runtime.records import StepInvocation
 
 
 def lost_wake_app(calls: list[int]) -> App:
@@ -47,32 +48,18 @@ class _CrashOnWake:
 
 
 def _run(cloud: LocalCloud, execution_id: str, *, lose_first_wake: bool) -> None:
-    cloud.eager = False
     lost = False
-    for _ in range(500):
-        if cloud._step_queue:
-            inv = cloud._step_queue.popleft()
-            env = cloud.env
-            if lose_first_wake and not lost:
-                env = dataclasses.replace(cloud.env, effects=_CrashOnWake(cloud.env.effects))
-                lost = True
-            with contextlib.suppress(Crash):
-                step_handler.handle(inv.to_dict(), env, cloud._lambda_context(inv))
-            cloud._drain_queue()
-        elif cloud._drain_queue():
-            continue
-        else:
-            rec = cloud.store.get_execution(execution_id)
-            assert rec is not None
-            if rec.status != RUNNING:
-                return
-            nxt = cloud.timers.peek(one_time_only=True)
-            assert nxt is not None, "the execution waits for nothing"
-            cloud.clock.set(nxt.at)
-            fired = cloud.timers.pop_due(cloud.clock.now())
-            assert fired is not None
-            cloud._fire(fired)
-    raise AssertionError("did not finish")
+
+    def run_step(cloud: LocalCloud, inv: StepInvocation) -> None:
+        nonlocal lost
+        env = cloud.env
+        if lose_first_wake and not lost:
+            env = dataclasses.replace(cloud.env, effects=_CrashOnWake(cloud.env.effects))
+            lost = True
+        with contextlib.suppress(Crash):
+            step_handler.handle(inv.to_dict(), env, cloud._lambda_context(inv))
+
+    trickle(cloud, execution_id, run_step, limit=500)
 
 
 @pytest.mark.parametrize("cached", [False, True])
