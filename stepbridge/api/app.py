@@ -82,6 +82,8 @@ class WorkflowDef:
     takes_input: bool = True
     cache_ttl: float | None = None
     description: str = ""
+    #: The input parameter's name ("" when the workflow takes no input).
+    input_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -209,12 +211,13 @@ class App:
             if wf_name in self.workflows:
                 raise WorkflowDefinitionError(f"workflow '{wf_name}' is defined twice in app '{self.name}'")
             remember_scope(fn)
-            input_type, takes_input = _input_type(fn)
+            input_type, input_name = _input_type(fn)
             self.workflows[wf_name] = WorkflowDef(
                 name=wf_name,
                 fn=fn,
                 input_type=input_type,
-                takes_input=takes_input,
+                takes_input=bool(input_name),
+                input_name=input_name,
                 cache_ttl=optional_seconds(cache_ttl, what=f"cache_ttl of workflow '{wf_name}'"),
                 description=inspect.getdoc(fn) or "",
             )
@@ -489,17 +492,18 @@ class App:
 def input_type_of(wf: WorkflowDef) -> Any:
     """The type a workflow's input is validated with; a hint naming a class defined after the
     workflow (a forward reference) resolves on first use."""
-    if wf.input_type is Any and wf.takes_input:
-        return _input_type(wf.fn)[0]
+    if wf.input_type is Any and wf.input_name in getattr(wf.fn, "__annotations__", {}):
+        return type_hints(wf.fn).get(wf.input_name, Any)
     return wf.input_type
 
 
-def _input_type(fn: Callable[..., Any]) -> tuple[Any, bool]:
-    """The annotated type of a workflow's input parameter (``Any`` when unannotated) and whether it takes one."""
+def _input_type(fn: Callable[..., Any]) -> tuple[Any, str]:
+    """The annotated type of a workflow's input parameter (``Any`` when unannotated) and its name
+    (``""`` when the workflow takes no input)."""
     params = list(inspect.signature(fn).parameters.values())
     if len(params) < 2:
-        return Any, False
-    return type_hints(fn).get(params[1].name, Any), True
+        return Any, ""
+    return type_hints(fn).get(params[1].name, Any), params[1].name
 
 
 __all__ = [

@@ -45,9 +45,10 @@ def handle(event: dict[str, Any], env: Environment) -> dict[str, Any]:
 
 
 def _group(records: list[dict[str, Any]]) -> list[tuple[WakeMessage, list[str]]]:
-    """One wake-up per execution (with every report the batch announced for it); schedule and
-    debounce messages stay one each. Returns each with the ids of the messages it stands for."""
-    groups: dict[tuple[str, str], tuple[WakeMessage, list[str], list[dict[str, Any]]]] = {}
+    """One wake-up per execution (with every report the batch announced for it, and the reason
+    ``sweep`` if any of them is one); schedule and debounce messages stay one each. Returns each
+    with the ids of the messages it stands for."""
+    groups: dict[tuple[str, str], list[tuple[WakeMessage, str]]] = {}
     for position, record in enumerate(records):
         message_id = str(record.get("messageId", ""))
         try:
@@ -57,21 +58,15 @@ def _group(records: list[dict[str, Any]]) -> list[tuple[WakeMessage, list[str]]]
             continue  # a poison body can never succeed: drop it rather than loop (it is logged)
         special = message.reason in ("schedule", "debounce")
         key = (message.execution_id, f"{message.reason}:{position}") if special else (message.execution_id, "")
-        if key not in groups:
-            groups[key] = (message, [message_id], list(message.reports))
-            continue
-        first, ids, reports = groups[key]
-        ids.append(message_id)
-        reports.extend(message.reports)
-        if message.reason == "sweep" and first.reason != "sweep":
-            groups[key] = (WakeMessage(first.execution_id, "sweep", first.dedup, first.data), ids, reports)
+        groups.setdefault(key, []).append((message, message_id))
     merged: list[tuple[WakeMessage, list[str]]] = []
-    for message, ids, reports in groups.values():
-        if len(ids) > 1:
-            data = dict(message.data or {})
-            data["reports"] = reports
-            message = WakeMessage(message.execution_id, message.reason, message.dedup, data)
-        merged.append((message, ids))
+    for members in groups.values():
+        first = members[0][0]
+        if len(members) > 1:
+            reason = "sweep" if any(m.reason == "sweep" for m, _ in members) else first.reason
+            data = {**(first.data or {}), "reports": [r for m, _ in members for r in m.reports]}
+            first = WakeMessage(first.execution_id, reason, first.dedup, data)
+        merged.append((first, [message_id for _, message_id in members]))
     return merged
 
 

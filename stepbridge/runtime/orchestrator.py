@@ -83,13 +83,11 @@ class Orchestrator:
                 self.store.load_journal(rec.execution_id),
             )
             return
-        try:
-            self._replay(rec, message)
-        except BaseException:
-            self._forget(rec.execution_id)  # the copy may hold writes of a replay that did not finish
-            raise
+        self._replay(rec, message)
 
     def _load(self, rec: ExecutionRecord, message: WakeMessage) -> list[JournalRecord]:
+        """The journal to replay. With a cache, this takes the execution's copy out of it: only a replay
+        that suspends cleanly puts it back (``_replay``), so a failure or an ending drops it."""
         if self.cache is None:
             return self.store.load_journal(rec.execution_id)
         if message.reason == "sweep":
@@ -119,17 +117,13 @@ class Orchestrator:
         )
         if outcome.kind == engine.SUSPENDED:
             if outcome.replay is None:
-                self._forget(rec.execution_id)
                 return
             outcome.replay.flush_acks()
             if outcome.replay.written == 0:
                 self._mark_replayed(rec, outcome.replay, began)
             if self.cache is not None and not outcome.replay.raced:
                 self.cache.remember(rec.execution_id, outcome.replay.journal)
-            elif self.cache is not None:
-                self.cache.forget(rec.execution_id)
             return
-        self._forget(rec.execution_id)
         journal = list(outcome.replay.journal.values()) if outcome.replay else journal
         if outcome.kind == engine.CONTINUED:
             outcome = self._continue_as_new(rec, outcome.result)

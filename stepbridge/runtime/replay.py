@@ -231,10 +231,12 @@ class Replay:
         data_size: int | None = None,
         shared: bool = False,
     ) -> JournalRecord:
-        """Append a journal record (conditional on its key) and return the record that won.
+        """Append a journal record and return the record that won.
 
-        When another writer recorded the same key first (duplicate delivery, racing step
-        result), its record is returned instead, so everyone proceeds from the same fact.
+        The write is conditional on the record's log slot (``seq``), or on its key when
+        ``shared``. When a racing replay took the slot with the same operation, or another writer
+        recorded a shared key first, that record is returned instead, so everyone proceeds from
+        the same fact; a slot taken by another operation raises ``JournalConflict``.
         ``data_size`` is the JSON size of the payload when the caller already measured it (a
         step result), which spares serializing it once more just to check the item limit.
         ``shared`` marks a record whose key another writer may record too (a declared step's
@@ -307,11 +309,7 @@ class Replay:
         replay went on to do, so the sweeper does not count it as progress.)
         """
         self._pending_acks.add(rec.key)
-        self._append_log(
-            JournalRecord(
-                key=f"{ACK_OP}#{rec.seq}", op=ACK_OP, type="ack", kind=ANNOUNCE, at=rec.at, seq=rec.seq, seen=rec.seen
-            )
-        )
+        self._remember(self._append_log(self._ack_record(rec.seq, ANNOUNCE, rec.at)))
         self._seq += 1
         rec.seq, rec.shared = self._seq, True
         if self.store.append_journal(self.execution_id, rec):
@@ -333,16 +331,13 @@ class Replay:
         if not self._pending_acks:
             return
         self._seq += 1
-        ack = JournalRecord(
-            key=f"{ACK_OP}#{self._seq}",
-            op=ACK_OP,
-            type="ack",
-            kind="ack",
-            at=iso(self.now()),
-            seq=self._seq,
-            seen=self.foreign_seen,
+        self._remember(self._append_log(self._ack_record(self._seq, "ack", iso(self.now()))))
+
+    def _ack_record(self, seq: int, kind: str, at: str) -> JournalRecord:
+        """A log record that only names keys (``acks`` is filled in by :meth:`_append_log`)."""
+        return JournalRecord(
+            key=f"{ACK_OP}#{seq}", op=ACK_OP, type="ack", kind=kind, at=at, seq=seq, seen=self.foreign_seen
         )
-        self._remember(self._append_log(ack))
 
     def fetch(self, key: str) -> JournalRecord | None:
         """Read one record written outside the log that no wake-up announced (a declared step's "started"

@@ -187,8 +187,7 @@ async def run_step(
     if final is not None:
         if cache_ttl and final.kind == "result" and final.foreign and rp.newly_read(final.key):
             # A declared step's result, read for the first time: this is when it enters the step cache.
-            json_args = [to_json_value(a, what=f"argument {i + 1} of step '{op}'") for i, a in enumerate(args)]
-            _cache_result(rp, cache_item_key(op, json_args, cache_key), op, final, cache_ttl)
+            _cache_result(rp, cache_item_key(op, _json_args(op, args), cache_key), op, final, cache_ttl)
         return outcome(rp, final, fn)
     if not records:
         await rp.before_new(op)
@@ -199,7 +198,7 @@ async def run_step(
             f"step '{op}' is at_most_once, so it is never retried; drop retry= or use Retry(max_attempts=1)"
         )
     policy = Retry(max_attempts=1) if once else retry or (step_def.retry if step_def else None) or DEFAULT_RETRY
-    args_json = [to_json_value(a, what=f"argument {i + 1} of step '{op}'") for i, a in enumerate(args)]
+    args_json = _json_args(op, args)
 
     ckey = cache_item_key(op, args_json, cache_key) if cache_ttl else None
     if ckey is not None:
@@ -225,6 +224,11 @@ async def run_step(
     if ckey is not None and rec.kind == "result" and cache_ttl:
         _cache_result(rp, ckey, op, rec, cache_ttl)
     return outcome(rp, rec, fn)
+
+
+def _json_args(op: str, args: Sequence[Any]) -> list[Any]:
+    """A step call's arguments as JSON values (what is invoked with, and what the cache key hashes)."""
+    return [to_json_value(a, what=f"argument {i + 1} of step '{op}'") for i, a in enumerate(args)]
 
 
 def _cache_result(rp: Replay, ckey: str, op: str, rec: JournalRecord, ttl: float) -> None:

@@ -352,3 +352,26 @@ def test_the_step_worker_reads_the_header_eventually_consistently_and_the_orches
         others = [consistent for who, consistent in seen if who != "step"]
         assert by_step == [False, False, False]  # one advisory read per declared step
         assert others and all(others)  # the orchestrator (and the client) decide on consistent reads
+
+
+def test_a_batch_is_replayed_once_per_execution_with_every_report_it_announces() -> None:
+    import json
+
+    from stepbridge.handlers.orchestrator import _group
+
+    a = report_wake("e1", "step", "d1", JournalRecord("s1", "s1", "step", "result", {"result": 1}), won=True)
+    b = report_wake("e1", "step", "d2", JournalRecord("s2", "s2", "step", "result", {"result": 2}), won=False)
+    sweep = WakeMessage("e1", "sweep", "sweep:1")
+    sched = WakeMessage("$schedule:daily", "schedule", "t", {"schedule": "daily", "scheduled_time": "t"})
+    records = [
+        {"messageId": f"m{i}", "body": json.dumps(m.to_dict())} for i, m in enumerate([a, sched, b, sweep, sched])
+    ]
+    records.append({"messageId": "bad", "body": "not json"})
+    groups = _group(records)
+    assert [(m.execution_id, m.reason, ids) for m, ids in groups] == [
+        ("e1", "sweep", ["m0", "m2", "m3"]),  # a sweep among them: the replay reads the whole journal
+        ("$schedule:daily", "schedule", ["m1"]),
+        ("$schedule:daily", "schedule", ["m4"]),
+    ]
+    assert [r["key"] for r in groups[0][0].reports] == ["s1", "s2"]
+    assert "record" in groups[0][0].reports[0] and "record" not in groups[0][0].reports[1]
