@@ -7,6 +7,7 @@ from typing import Any
 
 from stepbridge.errors import ChildFailed
 from stepbridge.runtime.codec import content_hash, from_json_value, return_type, to_json_value
+from stepbridge.runtime.ids import check_execution_id, child_execution_id
 from stepbridge.runtime.records import RUNNING, ExecutionRecord, WakeMessage, iso
 from stepbridge.runtime.replay import Replay
 
@@ -51,7 +52,7 @@ async def start_child(rp: Replay, op: str, workflow: str, payload: Any, executio
     started = records.get(f"{op}#d1")
     if started is None:
         await rp.before_new(op)
-        child_id = execution_id or f"{rp.execution_id}.{op}"
+        child_id = check_execution_id(execution_id) if execution_id else child_execution_id(rp.execution_id, op)
         data = to_json_value(payload, what=f"the input of child workflow '{workflow}' ({op})")
         now = iso(rp.now())
         rp.store.create_execution(

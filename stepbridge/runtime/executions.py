@@ -10,6 +10,7 @@ from typing import Any
 
 from stepbridge.errors import ExecutionAlreadyExists, ExecutionNotFound
 from stepbridge.runtime.codec import content_hash, to_json_value
+from stepbridge.runtime.ids import check_execution_id
 from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import (
     ACK_OP,
@@ -23,18 +24,6 @@ from stepbridge.runtime.records import (
     iso,
     parse_iso,
 )
-
-_MAX_ID = 80
-_ID_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:~@")
-
-
-def check_execution_id(execution_id: str) -> str:
-    """Execution ids become SQS message group ids and key parts: 1-80 of ``[A-Za-z0-9-_.:]``."""
-    if not isinstance(execution_id, str) or not 0 < len(execution_id) <= _MAX_ID or set(execution_id) - _ID_CHARS:
-        raise ValueError(
-            f"execution id {execution_id!r} is invalid: use 1-{_MAX_ID} letters, digits, '-', '_', '.', ':', '~' or '@'"
-        )
-    return execution_id
 
 
 def update_execution(

@@ -15,6 +15,7 @@ from typing import Any
 from stepbridge.api.app import App
 from stepbridge.runtime import engine
 from stepbridge.runtime.executions import update_execution
+from stepbridge.runtime.ids import next_generation_id
 from stepbridge.runtime.journalcache import JournalCache
 from stepbridge.runtime.loops import LoopFactory
 from stepbridge.runtime.observability import add_metric, logger
@@ -139,10 +140,7 @@ class Orchestrator:
     def _continue_as_new(self, rec: ExecutionRecord, payload: Any) -> engine.Outcome:
         from stepbridge.runtime.executions import start_execution
 
-        base, _, generation = rec.execution_id.rpartition("~")
-        if not base or not generation.isdigit():
-            base, generation = rec.execution_id, "1"
-        new_id = f"{base}~{int(generation) + 1}"
+        new_id = next_generation_id(rec.execution_id)
         start_execution(self.store, self.effects, rec.workflow, payload, execution_id=new_id)
         return engine.Outcome(engine.SUCCEEDED, result={"continued_as_new": new_id})
 

@@ -161,10 +161,11 @@ class Replay:
         when the journal recorded the name as another kind of operation.
         """
         refuse_while_suspending()
-        if not isinstance(op, str) or not op or len(op) > MAX_OP_NAME or "\x00" in op:
+        if not isinstance(op, str) or not op or len(op.encode("utf-8", "surrogatepass")) > MAX_OP_NAME or "\x00" in op:
             self._fatal(
                 WorkflowDefinitionError(
-                    f"step name {op!r} must be a non-empty string of at most {MAX_OP_NAME} characters"
+                    f"step name {op!r} must be a non-empty string of at most {MAX_OP_NAME} bytes of UTF-8 "
+                    "(it is part of DynamoDB sort keys)"
                 )
             )
         if op.startswith("$"):

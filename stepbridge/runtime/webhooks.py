@@ -184,7 +184,7 @@ def verify_request(hook: WebhookDef, headers: Mapping[str, str], body: bytes, se
 
 
 def sanitize_execution_id(raw: str) -> str:
-    """Turn an external event id into a valid execution id (1-80 of ``[A-Za-z0-9-_.:]``).
+    """Turn an external event id into a valid execution id (1-128 of ``[A-Za-z0-9-_.:~@]``).
 
     A valid id is kept as is (``evt_1N...``); otherwise the invalid characters are replaced and
     a short hash of the original is appended so that distinct ids never collide.

@@ -77,7 +77,7 @@ def test_start_with_an_input_that_is_not_json_raises_and_starts_nothing(cloud: L
     nothing_started(cloud)
 
 
-@pytest.mark.parametrize("execution_id", ["has spaces", "x" * 81, "semi;colon", "slash/es"])
+@pytest.mark.parametrize("execution_id", ["has spaces", "x" * 129, "semi;colon", "slash/es"])
 def test_start_with_an_invalid_execution_id_raises_and_starts_nothing(cloud: LocalCloud, execution_id: str) -> None:
     with pytest.raises(ValueError, match="execution id"):
         cloud.client().start("echo", 1, execution_id=execution_id)
@@ -109,7 +109,10 @@ def test_declared_step_arguments_over_256_kb_fail_naming_the_step_and_run_nothin
     assert [t for t in cloud.timers.pending() if t.schedule is None] == []  # its deadline timer is gone
 
 
-@pytest.mark.parametrize(("name", "reason"), [("", "non-empty"), ("$cache", "reserved"), ("n" * 401, "at most 400")])
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [("", "non-empty"), ("$cache", "reserved"), ("n" * 401, "at most 400"), ("é" * 201, "at most 400 bytes")],
+)
 def test_invalid_step_names_fail_the_execution_with_a_definition_error(
     cloud: LocalCloud, name: str, reason: str
 ) -> None:
