@@ -15,10 +15,10 @@ from typing import Any, Protocol
 
 from stepbridge.api.app import App, check_event_type
 from stepbridge.api.durations import Duration, optional_seconds
-from stepbridge.errors import ExecutionFailedError, ExecutionNotFound, ExecutionStillRunning, PayloadTooLarge
-from stepbridge.runtime.codec import dumps, to_json_value
+from stepbridge.errors import ExecutionFailedError, ExecutionNotFound, ExecutionStillRunning
+from stepbridge.runtime.codec import to_json_value
 from stepbridge.runtime.executions import history, request_cancel, start_execution
-from stepbridge.runtime.limits import EVENTBRIDGE_ENTRY_BYTES
+from stepbridge.runtime.limits import check_event_size
 from stepbridge.runtime.machines import machine_state
 from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import STATUSES, SUCCEEDED, TERMINAL, Event, ExecutionRecord, iso
@@ -234,13 +234,10 @@ class Client:
         payload = to_json_value(detail if detail is not None else {}, what=f"the detail of event '{event_type}'")
         if not isinstance(payload, dict):
             raise TypeError(f"the detail of event '{event_type}' must be a JSON object, got {type(payload).__name__}")
-        size = len(event_type.encode()) + len(dumps(payload).encode())
-        if size > EVENTBRIDGE_ENTRY_BYTES:
-            raise PayloadTooLarge(f"event '{event_type}' is {size} bytes, over EventBridge's 256 KB entry limit")
         event_id = str(uuid.uuid4())
-        self.effects.publish(
-            [Event(event_type, payload, source=source or self.source, id=event_id, time=iso(self.effects.now()))]
-        )
+        event = Event(event_type, payload, source=source or self.source, id=event_id, time=iso(self.effects.now()))
+        check_event_size(event)
+        self.effects.publish([event])
         self.driver.settle()
         return event_id
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from stepbridge.api.app import App
-from stepbridge.compiler import events, functions, naming, storage
+from stepbridge.compiler import events, functions, limits, naming, storage
 from stepbridge.compiler.discovery import LoadedApp, load_app
 from stepbridge.compiler.emit import dump_yaml
 from stepbridge.compiler.intrinsics import GetAtt, Ref, Sub
@@ -129,7 +129,12 @@ def compile_app(app: App, options: CompileOptions | None = None, *, output: str 
     """Validate ``app`` and render its SAM template; raises ``CompileError`` listing every problem."""
     model = build_model(app, options)
     template = build_template(model)
-    return Compiled(model, template, dump_yaml(template, header=header(model, output=output)))
+    # What Lambda and CloudFormation would refuse at deploy time fails the compile (compiler/limits.py).
+    names = {f"{plan.base_id}Function": f"the function of step '{plan.step.name}'" for plan in model.steps}
+    limits.check_template(template, names=names)
+    text = dump_yaml(template, header=header(model, output=output))
+    limits.check_template_body(text)
+    return Compiled(model, template, text)
 
 
 def _rel(path: Path, start: Path) -> str:

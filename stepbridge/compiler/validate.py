@@ -28,6 +28,7 @@ from unittest import mock
 
 from stepbridge import config
 from stepbridge.compiler import naming
+from stepbridge.compiler.limits import CFN_MAX_RESOURCES
 from stepbridge.errors import CompileError
 
 REGION = "us-east-1"
@@ -341,6 +342,12 @@ def validate_template(
     """Transform, lint and deploy-to-moto a SAM template given in long-form JSON."""
     transformed = sam_transform(template, region=region)
     report = Report()
+    deployed = len(transformed.get("Resources") or {})
+    if deployed > CFN_MAX_RESOURCES:  # the exact count after the transform (compile checks an estimate)
+        report.wiring.append(
+            f"the stack would hold {deployed} resources after the SAM transform, over CloudFormation's "
+            f"{CFN_MAX_RESOURCES} per stack"
+        )
     if run_lint:
         report.issues = lint(transformed, region=region)
     if run_moto:

@@ -44,14 +44,15 @@ from stepbridge.errors import (
 )
 from stepbridge.handlers.env import Environment, from_lambda_environment
 from stepbridge.runtime import webhooks
-from stepbridge.runtime.codec import dumps, validate_input
+from stepbridge.runtime.codec import validate_input
 from stepbridge.runtime.executions import check_execution_id, request_cancel, start_execution
-from stepbridge.runtime.limits import EVENTBRIDGE_ENTRY_BYTES
+from stepbridge.runtime.limits import check_event_size
 from stepbridge.runtime.observability import flush_metrics, logger, register_secret
 from stepbridge.runtime.records import SUCCEEDED, TERMINAL, Event, ExecutionRecord, iso
 
-#: Largest accepted request body: inputs and events travel through SQS, EventBridge and Lambda
-#: asynchronous invokes, each limited to 256 KB (the HTTP API itself would accept 10 MB).
+#: Largest accepted request body: an input is stored in the execution's DynamoDB item (400 KB, with
+#: its result), and an event in its 400 KB event-log item; 256 KB leaves room for both (the HTTP
+#: API itself would accept 10 MB; docs/LIMITS.md).
 MAX_BODY_BYTES = 256 * 1024
 #: Longest ``"wait"``: API Gateway's HTTP API integration timeout is 30 s; leave room to answer.
 MAX_WAIT_SECONDS = 25.0
@@ -277,12 +278,10 @@ class HttpApi:
         source = body.get("source", DEFAULT_EVENT_SOURCE)
         if not isinstance(source, str) or not 0 < len(source) <= 256 or source.startswith("aws."):
             raise ApiError(400, "bad_request", "source must be 1-256 characters and must not start with 'aws.'")
-        size = len(event_type.encode()) + len(source.encode()) + len(dumps(detail).encode())
-        if size > EVENTBRIDGE_ENTRY_BYTES:
-            raise ApiError(413, "payload_too_large",
-                           f"the event is {size} bytes, over EventBridge's 256 KB PutEvents entry limit")
         event_id = str(uuid.uuid4())
-        env.effects.publish([Event(event_type, detail, source=source, id=event_id, time=iso(env.effects.now()))])
+        event = Event(event_type, detail, source=source, id=event_id, time=iso(env.effects.now()))
+        check_event_size(event)  # over the cap: PayloadTooLarge, answered 413
+        env.effects.publish([event])
         return _json(202, {"id": event_id})
 
     def _webhook_route(self, hook: WebhookDef) -> Callable[..., Reply]:
@@ -422,8 +421,7 @@ def handle(event: dict[str, Any], env: Environment, context: Any = None) -> dict
     if size > MAX_BODY_BYTES:
         return _error_payload(413, "payload_too_large",
                               f"the request body is {size} bytes, over the {MAX_BODY_BYTES // 1024} KB limit "
-                              "(inputs and events travel through SQS, EventBridge and Lambda async invokes, "
-                              "each limited to 256 KB)")
+                              "(inputs and events are stored in DynamoDB items of at most 400 KB)")
     response = api_for(env).resolve(event, context)
     flush_metrics()
     return response

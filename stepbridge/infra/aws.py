@@ -10,16 +10,24 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from stepbridge.config import RuntimeConfig, step_function_name
-from stepbridge.errors import PayloadTooLarge, StepbridgeError
+from stepbridge.errors import StepbridgeError
 from stepbridge.runtime.codec import dumps
-from stepbridge.runtime.limits import EVENTBRIDGE_ENTRY_BYTES, LAMBDA_ASYNC_PAYLOAD_BYTES, SQS_MESSAGE_BYTES
+from stepbridge.runtime.limits import (
+    DEFAULT_EVENT_SOURCE,
+    EVENTBRIDGE_ENTRY_BYTES,
+    LAMBDA_ASYNC_PAYLOAD_BYTES,
+    SCHEDULER_INPUT_BYTES,
+    SQS_MESSAGE_BYTES,
+    check_size,
+    eventbridge_entry_size,
+)
 from stepbridge.runtime.records import Event, StepInvocation, WakeMessage, parse_iso
 
 if TYPE_CHECKING:
@@ -31,12 +39,12 @@ if TYPE_CHECKING:
 
 #: EventBridge PutEvents: at most 10 entries per request (EventBridge quotas).
 PUT_EVENTS_MAX_ENTRIES = 10
-#: EventBridge PutEvents: the entries of one request total at most 256 KB (same sizing as one entry).
+#: EventBridge PutEvents: the entries of one request total less than 1 MB (same sizing as one entry).
 PUT_EVENTS_MAX_BYTES = EVENTBRIDGE_ENTRY_BYTES
 #: EventBridge Scheduler schedule names: 1-64 of [0-9a-zA-Z-_.] (Scheduler API reference, CreateSchedule).
 _SCHEDULE_NAME = re.compile(r"^[0-9A-Za-z_.-]{1,64}$")
 #: Events without a source get this one (PutEvents rejects an empty Source).
-DEFAULT_SOURCE = "stepbridge"
+DEFAULT_SOURCE = DEFAULT_EVENT_SOURCE
 
 
 class PublishFailed(StepbridgeError):
@@ -57,23 +65,6 @@ def at_expression(at: datetime) -> str:
     if utc.microsecond:
         utc = utc.replace(microsecond=0) + timedelta(seconds=1)
     return f"at({utc:%Y-%m-%dT%H:%M:%S})"
-
-
-def _check_size(size: int, limit: int, what: str, service_limit: str) -> None:
-    if size > limit:
-        raise PayloadTooLarge(
-            f"{what} is {size:,} bytes, over {service_limit} ({limit:,} bytes); keep large data out of "
-            "workflow inputs, step arguments and events (store it in S3 and pass its key)"
-        )
-
-
-def eventbridge_entry_size(entry: Mapping[str, Any]) -> int:
-    """An entry's size as EventBridge counts it: Time (14 bytes), Source, DetailType, Detail, Resources."""
-    size = 14 if entry.get("Time") is not None else 0
-    for key in ("Source", "DetailType", "Detail"):
-        size += len(str(entry.get(key, "")).encode())
-    size += sum(len(str(r).encode()) for r in entry.get("Resources", ()))
-    return size
 
 
 class AwsEffects:
@@ -157,20 +148,9 @@ class AwsEffects:
 
     def wake(self, message: WakeMessage) -> None:
         """Enqueue on the FIFO work queue; group = execution id, so one execution never runs twice at once."""
-        body = dumps(message.to_dict())
-        # SQS quotas: maximum message size 256 KB.
-        _check_size(
-            len(body.encode()), SQS_MESSAGE_BYTES,
-            f"the wake-up message for execution '{message.execution_id}'", "SQS's 256 KB message limit",
-        )
+        request = send_message_request(self.config.queue_url, message)
         self._count("SendMessage")
-        self.sqs.send_message(
-            QueueUrl=self.config.queue_url,
-            MessageBody=body,
-            MessageGroupId=message.execution_id,
-            # Same logical message => same body (WakeMessage.dedup) => dropped within SQS's 5-minute window.
-            MessageDeduplicationId=hashlib.sha256(body.encode()).hexdigest(),
-        )
+        self.sqs.send_message(**request)
 
     def invoke_step(self, invocation: StepInvocation) -> None:
         """Start the declared step's own Lambda asynchronously (it reports back through the journal)."""
@@ -179,19 +159,9 @@ class AwsEffects:
                 "STEPBRIDGE_STACK is not set, so the step's function name is unknown; deploy the template "
                 "that `stepbridge compile` generates"
             )
-        payload = dumps(invocation.to_dict()).encode()
-        # Lambda quotas: asynchronous invocation payload 256 KB.
-        _check_size(
-            len(payload), LAMBDA_ASYNC_PAYLOAD_BYTES,
-            f"the arguments of step '{invocation.op}' (execution '{invocation.execution_id}')",
-            "Lambda's 256 KB asynchronous invocation payload limit",
-        )
+        request = invoke_request(self.config.stack, invocation)
         self._count("Invoke")
-        self.lambda_client.invoke(
-            FunctionName=step_function_name(self.config.stack, invocation.step),
-            InvocationType="Event",
-            Payload=payload,
-        )
+        self.lambda_client.invoke(**request)
 
     def schedule_timer(self, name: str, at: datetime, message: WakeMessage) -> None:
         """A one-time schedule that sends ``message`` to the work queue at ``at``; idempotent by name.
@@ -199,34 +169,14 @@ class AwsEffects:
         A time already passed is delivered at once through :meth:`wake` instead: a one-time schedule
         in the past is not a reliable way to fire "now".
         """
-        if not _SCHEDULE_NAME.match(name):
-            raise ValueError(f"timer name {name!r} is invalid: Scheduler names are 1-64 of [0-9A-Za-z-_.]")
+        check_schedule_name(name)  # also when due now: a name AWS would refuse must fail here too
         if _as_utc(at) <= self.now():
             self.wake(message)
             return
-        body = dumps(message.to_dict())
-        # The schedule's input becomes an SQS message: SQS quotas, maximum message size 256 KB.
-        _check_size(
-            len(body.encode()), SQS_MESSAGE_BYTES,
-            f"the timer message for execution '{message.execution_id}'", "SQS's 256 KB message limit",
-        )
+        request = create_schedule_request(self.config, name, at, message)
         self._count("CreateSchedule")
         try:
-            self.scheduler.create_schedule(
-                Name=name,
-                GroupName=self.config.schedule_group,
-                ScheduleExpression=at_expression(at),
-                ScheduleExpressionTimezone="UTC",
-                FlexibleTimeWindow={"Mode": "OFF"},
-                ActionAfterCompletion="DELETE",
-                Target={
-                    "Arn": self.config.queue_arn,
-                    "RoleArn": self.config.scheduler_role_arn,
-                    "Input": body,
-                    # Scheduler cannot pass a deduplication id: the queue's content-based dedup covers it.
-                    "SqsParameters": {"MessageGroupId": message.execution_id},
-                },
-            )
+            self.scheduler.create_schedule(**request)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConflictException":
                 raise
@@ -242,10 +192,10 @@ class AwsEffects:
                 raise
 
     def publish(self, events: Sequence[Event]) -> None:
-        """PutEvents on the app's bus, at most 10 entries and 256 KB per request; a failed entry raises."""
-        entries = [self._entry(event) for event in events]
+        """PutEvents on the app's bus, at most 10 entries and 1 MB per request; a failed entry raises."""
+        entries = [put_events_entry(self.config.bus, event) for event in events]
         published = 0
-        for chunk in _chunks(entries):
+        for chunk in put_events_chunks(entries):
             self._count("PutEvents")
             resp = self.events.put_events(Entries=chunk)
             failed = [e for e in resp.get("Entries", []) if e.get("ErrorCode")]
@@ -258,27 +208,95 @@ class AwsEffects:
                 )
             published += len(chunk)
 
-    def _entry(self, event: Event) -> PutEventsRequestEntryTypeDef:
-        entry: PutEventsRequestEntryTypeDef = {
-            "Source": event.source or DEFAULT_SOURCE,
-            "DetailType": event.detail_type,
-            "Detail": dumps(event.detail),
-            "EventBusName": self.config.bus,
-        }
-        if event.resources:
-            entry["Resources"] = list(event.resources)
-        if event.time:
-            entry["Time"] = parse_iso(event.time)
-        # EventBridge quotas: PutEvents entry size 256 KB.
-        _check_size(
-            eventbridge_entry_size(entry), EVENTBRIDGE_ENTRY_BYTES,
-            f"event '{event.detail_type}'", "EventBridge's 256 KB event entry limit",
-        )
-        return entry
+def check_schedule_name(name: str) -> None:
+    """Raise ``ValueError`` for a timer name EventBridge Scheduler would refuse (1-64 of [0-9A-Za-z-_.])."""
+    if not _SCHEDULE_NAME.match(name):
+        raise ValueError(f"timer name {name!r} is invalid: Scheduler names are 1-64 of [0-9A-Za-z-_.]")
 
 
-def _chunks(entries: list[PutEventsRequestEntryTypeDef]) -> Iterator[list[PutEventsRequestEntryTypeDef]]:
-    """Split into PutEvents requests: at most 10 entries and 256 KB in total each (EventBridge quotas)."""
+def send_message_request(queue_url: str, message: WakeMessage) -> dict[str, Any]:
+    """The SendMessage request of a wake-up, after checking the body against SQS's size limit."""
+    body = dumps(message.to_dict())
+    # SQS API Reference, SendMessage: a message body is at most 1 MiB (1,048,576 bytes).
+    check_size(
+        len(body.encode()), SQS_MESSAGE_BYTES,
+        f"the wake-up message for execution '{message.execution_id}'", "SQS's message size limit",
+    )
+    return {
+        "QueueUrl": queue_url,
+        "MessageBody": body,
+        "MessageGroupId": message.execution_id,
+        # Same logical message => same body (WakeMessage.dedup) => dropped within SQS's 5-minute window.
+        # A SHA-256 hex digest: 64 characters, inside the 128-character MessageDeduplicationId limit.
+        "MessageDeduplicationId": hashlib.sha256(body.encode()).hexdigest(),
+    }
+
+
+def invoke_request(stack: str, invocation: StepInvocation) -> dict[str, Any]:
+    """The asynchronous Invoke request of a declared step, after checking Lambda's payload limit."""
+    payload = dumps(invocation.to_dict()).encode()
+    # Lambda API Reference, Invoke: an asynchronous invocation's payload is at most 1 MB.
+    check_size(
+        len(payload), LAMBDA_ASYNC_PAYLOAD_BYTES,
+        f"the arguments of step '{invocation.op}' (execution '{invocation.execution_id}')",
+        "Lambda's asynchronous invocation payload limit",
+    )
+    return {
+        "FunctionName": step_function_name(stack, invocation.step),
+        "InvocationType": "Event",
+        "Payload": payload,
+    }
+
+
+def create_schedule_request(config: RuntimeConfig, name: str, at: datetime, message: WakeMessage) -> dict[str, Any]:
+    """The CreateSchedule request of a one-time timer, after checking its name and input size."""
+    check_schedule_name(name)
+    body = dumps(message.to_dict())
+    # Scheduler API Reference, Target: Input is at most 256 KB (it then becomes an SQS message,
+    # whose 1 MiB limit is larger).
+    check_size(
+        len(body.encode()), SCHEDULER_INPUT_BYTES,
+        f"the timer message for execution '{message.execution_id}'", "EventBridge Scheduler's target input limit",
+    )
+    return {
+        "Name": name,
+        "GroupName": config.schedule_group,
+        "ScheduleExpression": at_expression(at),
+        "ScheduleExpressionTimezone": "UTC",
+        "FlexibleTimeWindow": {"Mode": "OFF"},
+        "ActionAfterCompletion": "DELETE",
+        "Target": {
+            "Arn": config.queue_arn,
+            "RoleArn": config.scheduler_role_arn,
+            "Input": body,
+            # Scheduler cannot pass a deduplication id: the queue's content-based dedup covers it.
+            "SqsParameters": {"MessageGroupId": message.execution_id},
+        },
+    }
+
+
+def put_events_entry(bus: str, event: Event) -> PutEventsRequestEntryTypeDef:
+    """The PutEvents entry of an event, after checking its size the way EventBridge computes it."""
+    entry: PutEventsRequestEntryTypeDef = {
+        "Source": event.source or DEFAULT_SOURCE,
+        "DetailType": event.detail_type,
+        "Detail": dumps(event.detail),
+        "EventBusName": bus,
+    }
+    if event.resources:
+        entry["Resources"] = list(event.resources)
+    if event.time:
+        entry["Time"] = parse_iso(event.time)
+    # EventBridge API Reference, PutEvents: entries total less than 1 MB, sized the AWS way.
+    check_size(
+        eventbridge_entry_size(entry), EVENTBRIDGE_ENTRY_BYTES,
+        f"event '{event.detail_type}'", "EventBridge's PutEvents entry limit",
+    )
+    return entry
+
+
+def put_events_chunks(entries: list[PutEventsRequestEntryTypeDef]) -> Iterator[list[PutEventsRequestEntryTypeDef]]:
+    """Split into PutEvents requests: at most 10 entries and 1 MB in total each (EventBridge quotas)."""
     chunk: list[PutEventsRequestEntryTypeDef] = []
     size = 0
     for entry in entries:

@@ -23,16 +23,16 @@ from stepbridge.api.app import App
 from stepbridge.api.durations import Duration, to_seconds
 from stepbridge.client import Client
 from stepbridge.config import ENV_TABLE, step_function_name
-from stepbridge.errors import ExecutionStillRunning, PayloadTooLarge
+from stepbridge.errors import ExecutionStillRunning
 from stepbridge.handlers import orchestrator as orchestrator_handler
 from stepbridge.handlers import router as router_handler
 from stepbridge.handlers import step as step_handler
 from stepbridge.handlers.env import Environment
+from stepbridge.infra.aws import invoke_request
+from stepbridge.local import awslimits
 from stepbridge.local.clock import Timer, TimerWheel, VirtualClock
 from stepbridge.local.values import CapturedEvent, Crash, HttpResponse, MockStep
-from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.journalcache import JournalCache
-from stepbridge.runtime.limits import LAMBDA_ASYNC_PAYLOAD_BYTES
 from stepbridge.runtime.loops import VirtualTimeLoop
 from stepbridge.runtime.records import TERMINAL, Event, StepInvocation, WakeMessage, iso
 
@@ -67,12 +67,8 @@ class _LocalEffects:
         self._cloud._aws_effects.wake(message)
 
     def invoke_step(self, invocation: StepInvocation) -> None:
-        size = len(dumps(invocation.to_dict()).encode())
-        if size > LAMBDA_ASYNC_PAYLOAD_BYTES:  # Lambda async invoke payload limit: 256 KB
-            raise PayloadTooLarge(
-                f"the arguments of step '{invocation.op}' are {size} bytes, over Lambda's 256 KB asynchronous "
-                "payload limit; pass a reference instead"
-            )
+        # The same request AwsEffects sends (its own size check first), then what Lambda itself checks.
+        awslimits.check("lambda", "Invoke", invoke_request(self._cloud.app.name, invocation))
         self._cloud.calls["lambda.Invoke"] += 1
         self._cloud._step_queue.append(invocation)
 
@@ -209,8 +205,9 @@ class LocalCloud:
 
             self.resources: Any = MemoryResources(rules, self.clock.now)
             self.store: Any = InMemoryStore(clock=self.clock.now)
-            self._aws_effects: Any = MemoryAws(self.resources)
+            self._aws_effects: Any = MemoryAws(self.resources, self.app.name)
         else:
+            import boto3
             from moto import mock_aws
 
             from stepbridge.infra.aws import AwsEffects
@@ -221,8 +218,14 @@ class LocalCloud:
             self._mock.start()
             recurring = [(s.name, to_scheduler_expression(s.cron), s.timezone) for s in self.app.schedules]
             self.resources = provision(self.app.name, rules, region=self.region, recurring=recurring)
-            self.store = DynamoStore(self.resources.config.table, clock=self.clock.now)
-            self._aws_effects = AwsEffects(self.resources.config, clock=self.clock.now)
+            # Clients with AWS's own request checks that moto lacks (local/awslimits.py).
+            clients = {name: awslimits.install(boto3.client(name, region_name=self.region))
+                       for name in ("dynamodb", "sqs", "lambda", "scheduler", "events")}
+            self.store = DynamoStore(self.resources.config.table, client=clients["dynamodb"], clock=self.clock.now)
+            self._aws_effects = AwsEffects(
+                self.resources.config, sqs=clients["sqs"], lambda_client=clients["lambda"],
+                scheduler=clients["scheduler"], events=clients["events"], clock=self.clock.now,
+            )
             # As in a deployed function: code that reads the table name (stepbridge.idempotency) finds it.
             self._saved_env.setdefault(ENV_TABLE, os.environ.get(ENV_TABLE))
             os.environ[ENV_TABLE] = self.resources.config.table

@@ -14,7 +14,16 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from stepbridge.config import RuntimeConfig
+from stepbridge.infra.aws import (
+    check_schedule_name,
+    create_schedule_request,
+    put_events_chunks,
+    put_events_entry,
+    send_message_request,
+)
 from stepbridge.infra.provision import RuleSpec
+from stepbridge.local import awslimits
 from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.records import Event, WakeMessage
 
@@ -115,6 +124,10 @@ class MemoryResources:
         taken, self._router_dlq = self._router_dlq, []
         return taken
 
+    def now(self) -> datetime:
+        """The (virtual) clock's time."""
+        return self._clock()
+
     def queue_depth(self) -> int:
         """Messages waiting."""
         return len(self._queue)
@@ -129,20 +142,41 @@ class MemoryResources:
 
 
 class MemoryAws:
-    """The AWS side of effects for the memory backend: the queue is in-process, the rest is a no-op."""
+    """The AWS side of effects for the memory backend: the queue is in-process, the rest is a no-op.
 
-    def __init__(self, resources: MemoryResources) -> None:
+    Each call builds the request AwsEffects would send (with its own size checks) and runs AWS's
+    request checks on it (local/awslimits.py), so a request AWS would refuse fails here as well.
+    """
+
+    def __init__(self, resources: MemoryResources, app: str = "app") -> None:
         self._resources = resources
+        self._config = RuntimeConfig(
+            app=app,
+            table=f"{app}-table",
+            bus=f"{app}-bus",
+            queue_url=f"https://sqs.us-east-1.amazonaws.com/123456789012/{app}-work.fifo",
+            queue_arn=f"arn:aws:sqs:us-east-1:123456789012:{app}-work.fifo",
+            schedule_group=f"{app}-timers",
+            scheduler_role_arn=f"arn:aws:iam::123456789012:role/{app}-scheduler",
+            stack=app,
+        )
 
     def wake(self, message: WakeMessage) -> None:
         """Enqueue on the in-process FIFO queue."""
+        awslimits.check("sqs", "SendMessage", send_message_request(self._config.queue_url, message))
         self._resources.push(message.to_dict())
 
     def schedule_timer(self, name: str, at: datetime, message: WakeMessage) -> None:
-        """Nothing to create: LocalCloud's timer wheel is the scheduler."""
+        """Nothing to create (LocalCloud's timer wheel is the scheduler), but check what CreateSchedule would."""
+        check_schedule_name(name)
+        if at > self._resources.now():
+            awslimits.check("scheduler", "CreateSchedule", create_schedule_request(self._config, name, at, message))
 
     def cancel_timer(self, name: str) -> None:
         """Nothing to delete."""
 
     def publish(self, events: Sequence[Event]) -> None:
-        """Nothing to put: LocalCloud captures and routes events itself."""
+        """Nothing to put (LocalCloud captures and routes events itself), but check what PutEvents would."""
+        entries = [put_events_entry(self._config.bus, event) for event in events]
+        for chunk in put_events_chunks(entries):
+            awslimits.check("events", "PutEvents", {"Entries": chunk})

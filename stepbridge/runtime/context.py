@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 from stepbridge.api.app import check_event_type
 from stepbridge.api.durations import Duration, optional_seconds, to_seconds
 from stepbridge.api.retry import Retry
-from stepbridge.errors import PayloadTooLarge, WorkflowDefinitionError
+from stepbridge.errors import WorkflowDefinitionError
 from stepbridge.runtime import children, steps, waits
-from stepbridge.runtime.codec import dumps, to_json_value
-from stepbridge.runtime.limits import EVENTBRIDGE_ENTRY_BYTES
+from stepbridge.runtime.codec import to_json_value
+from stepbridge.runtime.limits import check_event_size
 from stepbridge.runtime.records import Event, iso, parse_iso
 from stepbridge.runtime.replay import Replay, Suspend, branch_scope, current_op, refuse_while_suspending
 
@@ -268,7 +268,7 @@ class Context:
         if not isinstance(payload, dict):
             payload = {"value": payload}
         event = Event(detail_type=event_type, detail=payload, source=self._rp.app.name, time=iso(self._rp.now()))
-        _check_event_size(event)
+        check_event_size(event)
         self._rp.effects.publish([event])
         self._rp.record(op, "send", "sent", {"type": event_type, "detail": payload})
 
@@ -416,12 +416,3 @@ def _abandon(futures: Iterable[asyncio.Future[Any]]) -> None:
                 fut.exception()
         else:
             fut.cancel()
-
-
-def _check_event_size(event: Event) -> None:
-    size = len(event.detail_type.encode()) + len(event.source.encode()) + len(dumps(event.detail).encode())
-    if size > EVENTBRIDGE_ENTRY_BYTES:
-        raise PayloadTooLarge(
-            f"event '{event.detail_type}' is {size} bytes, over EventBridge's 256 KB entry limit; "
-            "send a reference (an id or S3 key) instead of the data"
-        )

@@ -85,3 +85,19 @@ def next_generation_id(execution_id: str) -> str:
         return candidate
     suffix = f"~{generation + 1}"
     return fit_id(base, MAX_EXECUTION_ID - max(_GENERATION_ROOM, len(suffix))) + suffix
+
+
+#: Longest user-derived part of a DynamoDB key kept as is (a sort key holds 1024 bytes, a partition key
+#: 2048; half leaves room for the prefixes and suffixes stepbridge adds).
+MAX_KEY_PART_BYTES = 512
+
+
+def fit_key(value: str, max_bytes: int = MAX_KEY_PART_BYTES) -> str:
+    """A user-derived DynamoDB key part (a debounce key, a cache key): unchanged up to ``max_bytes`` of
+    UTF-8, else its first characters plus ``#h`` and the SHA-256 of the whole value (deterministic, distinct)."""
+    data = value.encode("utf-8", "surrogatepass")
+    if len(data) <= max_bytes:
+        return value
+    digest = hashlib.sha256(data).hexdigest()
+    head = data[: max_bytes - 2 - len(digest)].decode("utf-8", "ignore")
+    return f"{head}#h{digest}"

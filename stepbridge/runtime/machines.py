@@ -26,6 +26,7 @@ from typing import Any
 import jmespath
 
 from stepbridge.api.app import App, MachineDef, WorkflowDef
+from stepbridge.runtime.ids import MAX_KEY_PART_BYTES
 from stepbridge.runtime.ports import Effects, Item, Store
 from stepbridge.runtime.records import Event, iso
 
@@ -81,6 +82,19 @@ def start_for_event(app: App, store: Store, effects: Effects, binding: MachineDe
             binding.machine.initial,
             event,
             f"the key expression '{binding.key}' found nothing in the event",
+        )
+        return None
+    if len(str(key_value).encode("utf-8", "surrogatepass")) > MAX_KEY_PART_BYTES:
+        # The key is part of the instance's DynamoDB sort key (1024 bytes): refuse clearly, not deep in a write.
+        reject(
+            store,
+            effects,
+            app.name,
+            binding,
+            "",
+            binding.machine.initial,
+            event,
+            f"the key found by '{binding.key}' is over {MAX_KEY_PART_BYTES} bytes; use a short id as the key",
         )
         return None
     payload = {"machine": machine, "key": str(key_value), "event": event.to_eventbridge()}
@@ -289,6 +303,8 @@ def reject(
 
 def machine_state(store: Store, machine: str, key: str) -> dict[str, Any] | None:
     """``{"state", "context", "version"}`` of one instance (plus ``history`` and ``rejections``), or ``None``."""
+    if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_PART_BYTES:
+        return None  # no instance has such a key (start_for_event refuses it), and DynamoDB would refuse the read
     item = store.get_item(instance_key(machine), key)
     if item is None:
         return None

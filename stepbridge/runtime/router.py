@@ -17,6 +17,7 @@ import jmespath
 
 from stepbridge.api.app import App, TriggerDef
 from stepbridge.runtime.executions import start_execution
+from stepbridge.runtime.ids import fit_key
 from stepbridge.runtime.limits import EVENT_LOG_RETENTION_DAYS
 from stepbridge.runtime.observability import logger
 from stepbridge.runtime.ports import Effects, Item, Store
@@ -25,7 +26,8 @@ from stepbridge.runtime.waits import event_log_key, matches, waiter_key
 
 
 def exec_id_for(prefix: str, suffix: str) -> str:
-    """An execution id from a workflow name and an event id, within the 80-character limit."""
+    """An execution id from a workflow name and an event id, within 80 characters (well inside the 128 an
+    execution id may have): ``{prefix}-{event id}``, or a prefix and a hash of the event id when longer."""
     safe = "".join(c if c.isalnum() or c in "-_.:" else "-" for c in suffix)
     if len(prefix) + 1 + len(safe) <= 80:
         return f"{prefix}-{safe}"
@@ -102,7 +104,7 @@ class Router:
         envelope = event.to_eventbridge()
         key_value = jmespath.search(trigger.key, envelope) if trigger.key else "*"
         key = str(key_value)
-        pk, sk = f"DEBOUNCE#{trigger.name}", key
+        pk, sk = f"DEBOUNCE#{trigger.name}", fit_key(key)  # a key of any length fits DynamoDB's sort key
         now = self.effects.now()
         for _ in range(20):
             item = self.store.get_item(pk, sk)
@@ -149,7 +151,7 @@ class Router:
         trigger = next((t for t in self.app.triggers if t.name == data.get("trigger")), None)
         if trigger is None:
             return
-        pk, sk = f"DEBOUNCE#{trigger.name}", str(data.get("key"))
+        pk, sk = f"DEBOUNCE#{trigger.name}", fit_key(str(data.get("key")))
         item = self.store.get_item(pk, sk)
         if item is None or item.version != int(data.get("version", -1)):
             return  # superseded by a newer event (its own timer will fire) or already fired

@@ -28,6 +28,7 @@ from stepbridge.errors import (
 )
 from stepbridge.runtime import stepcontext
 from stepbridge.runtime.codec import content_hash, dumps, from_json_value, return_type, to_json_value
+from stepbridge.runtime.ids import fit_key
 from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES
 from stepbridge.runtime.observability import StepTelemetry
 from stepbridge.runtime.ports import Item
@@ -164,7 +165,7 @@ def _sync_pool() -> ThreadPoolExecutor:
 
 def cache_item_key(op: str, args_json: Any, cache_key: str | None) -> str:
     """The cache key of a step call: explicit ``cache_key`` or step name + hash of canonical-JSON arguments."""
-    return f"step:{cache_key}" if cache_key else f"step:{op}:{content_hash(args_json)}"
+    return f"step:{fit_key(cache_key)}" if cache_key else f"step:{op}:{content_hash(args_json)}"
 
 
 async def run_step(

@@ -142,8 +142,8 @@ def test_duplicate_wake_is_deduplicated(cloud: Cloud) -> None:
 
 
 def test_oversized_wake_raises_before_sending(cloud: Cloud) -> None:
-    with pytest.raises(PayloadTooLarge, match="SQS's 256 KB"):
-        cloud.effects.wake(WakeMessage("order-42", "event", "d", {"blob": "x" * 300_000}))
+    with pytest.raises(PayloadTooLarge, match=r"SQS's message size limit \(1,048,576 bytes\)"):
+        cloud.effects.wake(WakeMessage("order-42", "event", "d", {"blob": "x" * 1_100_000}))
     assert cloud.effects.calls == {}
 
 
@@ -161,8 +161,8 @@ def test_invoke_step_async_invokes_the_steps_function(cloud: Cloud) -> None:
 
 
 def test_invoke_step_payload_limit(cloud: Cloud) -> None:
-    invocation = StepInvocation("order-42", "upload", "upload", ["x" * 300_000], 1, "")
-    with pytest.raises(PayloadTooLarge, match=r"step 'upload'.*256 KB"):
+    invocation = StepInvocation("order-42", "upload", "upload", ["x" * 1_100_000], 1, "")
+    with pytest.raises(PayloadTooLarge, match=r"step 'upload'.*asynchronous invocation payload limit \(1,048,576"):
         cloud.effects.invoke_step(invocation)
     assert cloud.fake_lambda.calls == []
 
@@ -263,19 +263,19 @@ def test_publish_delivers_events_in_chunks_of_ten(cloud: Cloud) -> None:
 
 def test_publish_splits_requests_by_total_size(cloud: Cloud) -> None:
     url = _observer(cloud)
-    blob = "x" * 100_000
+    blob = "x" * 400_000
     cloud.effects.publish([Event("Doc.stored", {"i": i, "blob": blob}, source="acme") for i in range(3)])
-    assert cloud.effects.calls == {"PutEvents": 2}  # 2 x 100 KB, then 1: a request stays under 256 KB
+    assert cloud.effects.calls == {"PutEvents": 2}  # 2 x 400 KB, then 1: a request stays under 1 MB
     assert len(cloud.receive(url, expect=3)) == 3
 
 
-def test_publish_rejects_an_event_over_256_kb(cloud: Cloud) -> None:
+def test_publish_rejects_an_event_over_1_mb(cloud: Cloud) -> None:
     url = _observer(cloud)
     events = [
         Event("Doc.stored", {"ok": True}, source="acme"),
-        Event("Doc.stored", {"blob": "x" * (256 * 1024)}, source="acme"),
+        Event("Doc.stored", {"blob": "x" * (1024 * 1024)}, source="acme"),
     ]
-    with pytest.raises(PayloadTooLarge, match=r"event 'Doc\.stored'.*256 KB"):
+    with pytest.raises(PayloadTooLarge, match=r"event 'Doc\.stored'.*PutEvents entry limit"):
         cloud.effects.publish(events)
     assert cloud.effects.calls == {}  # checked before anything is sent
     assert cloud.receive(url) == []

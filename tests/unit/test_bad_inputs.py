@@ -41,7 +41,7 @@ def bad_app() -> App:
 
     @app.workflow("big-argument")
     async def big_argument(ctx: Context) -> Any:
-        return await ctx.step("ingest", ingest, "z" * (300 * 1024))
+        return await ctx.step("ingest", ingest, "z" * (1100 * 1024))  # over Lambda's 1 MB async payload
 
     @app.workflow("bad-step-name")
     async def bad_step_name(ctx: Context, name: str) -> Any:
@@ -99,12 +99,12 @@ def test_step_result_that_is_not_json_fails_naming_the_step_without_retries(clou
     assert RUNS["set"] == 1
 
 
-def test_declared_step_arguments_over_256_kb_fail_naming_the_step_and_run_nothing(cloud: LocalCloud) -> None:
+def test_declared_step_arguments_over_1_mb_fail_naming_the_step_and_run_nothing(cloud: LocalCloud) -> None:
     client = cloud.client()
     h = client.start("big-argument")
     desc = client.describe(h.execution_id)
     assert desc.status == "FAILED" and desc.error["type"] == "stepbridge.errors.PayloadTooLarge"
-    assert "step 'ingest'" in desc.error["message"] and "256 KB" in desc.error["message"]
+    assert "step 'ingest'" in desc.error["message"] and "1,048,576 bytes" in desc.error["message"]
     assert RUNS == {}
     assert [t for t in cloud.timers.pending() if t.schedule is None] == []  # its deadline timer is gone
 

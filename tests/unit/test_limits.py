@@ -19,7 +19,7 @@ from stepbridge.local import LocalCloud
 
 RUNS: Counter[str] = Counter()
 BIG = "x" * (410 * 1024)  # over DynamoDB's 400 KB item limit
-MEDIUM = "y" * (300 * 1024)  # over EventBridge's 256 KB entry limit, under DynamoDB's
+MEDIUM = "y" * (300 * 1024)  # over stepbridge's 256 KB event cap, under DynamoDB's item limit
 
 
 def limits_app() -> App:
