@@ -218,13 +218,14 @@ class LocalCloud:
             self._mock.start()
             recurring = [(s.name, to_scheduler_expression(s.cron), s.timezone) for s in self.app.schedules]
             self.resources = provision(self.app.name, rules, region=self.region, recurring=recurring)
-            # Clients with AWS's own request checks that moto lacks (local/awslimits.py).
+            # Clients with AWS's own request checks that moto lacks (local/awslimits.py). No Lambda client:
+            # LocalCloud delivers invokes in-process and checks them in _LocalEffects.invoke_step.
             clients = {name: awslimits.install(boto3.client(name, region_name=self.region))
-                       for name in ("dynamodb", "sqs", "lambda", "scheduler", "events")}
+                       for name in ("dynamodb", "sqs", "scheduler", "events")}
             self.store = DynamoStore(self.resources.config.table, client=clients["dynamodb"], clock=self.clock.now)
             self._aws_effects = AwsEffects(
-                self.resources.config, sqs=clients["sqs"], lambda_client=clients["lambda"],
-                scheduler=clients["scheduler"], events=clients["events"], clock=self.clock.now,
+                self.resources.config, sqs=clients["sqs"], scheduler=clients["scheduler"], events=clients["events"],
+                clock=self.clock.now,
             )
             # As in a deployed function: code that reads the table name (stepbridge.idempotency) finds it.
             self._saved_env.setdefault(ENV_TABLE, os.environ.get(ENV_TABLE))
