@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 
 from stepbridge.errors import PayloadTooLarge
 from stepbridge.runtime.codec import dumps
-from stepbridge.runtime.limits import DYNAMODB_ITEM_BYTES
+from stepbridge.runtime.limits import DYNAMODB_ITEM_BYTES, DYNAMODB_PARTITION_KEY_BYTES, DYNAMODB_SORT_KEY_BYTES
 from stepbridge.runtime.ports import Item
 from stepbridge.runtime.records import (
     LOG_SLOT_PREFIX,
@@ -53,8 +53,8 @@ JOURNAL_PREFIX = "J#"
 WORKFLOW_PREFIX = "WF#"
 
 #: DynamoDB key size limits (DynamoDB quotas: partition key 2048 bytes, sort key 1024 bytes).
-_PK_BYTES = 2048
-_SK_BYTES = 1024
+_PK_BYTES = DYNAMODB_PARTITION_KEY_BYTES
+_SK_BYTES = DYNAMODB_SORT_KEY_BYTES
 
 # ---- conditional writes: each one names the race it prevents ------------------------------
 
@@ -234,16 +234,21 @@ def _too_large(what: str, size: int | None) -> PayloadTooLarge:
     )
 
 
-def check_item(attrs: Mapping[str, Mapping[str, str]]) -> None:
-    """Fail clearly before writing what DynamoDB would reject: empty or long keys, items over 400 KB."""
-    pk, sk = attrs["pk"]["S"], attrs["sk"]["S"]
+def check_key(pk: str, sk: str, attrs: Mapping[str, Mapping[str, str]] | None = None) -> None:
+    """Fail clearly before a read or write DynamoDB would reject for its key: empty, or over 2048/1024 bytes."""
     if not pk or not sk:
         raise ValueError(f"DynamoDB keys cannot be empty strings (pk={pk!r}, sk={sk!r})")
     if len(pk.encode()) > _PK_BYTES or len(sk.encode()) > _SK_BYTES:
+        what = describe_key(attrs) if attrs is not None else f"item pk={pk[:80]!r}... sk={sk[:80]!r}..."
         raise ValueError(
-            f"{describe_key(attrs)}: key too long (DynamoDB limits: partition key {_PK_BYTES} bytes, "
+            f"{what}: key too long (DynamoDB limits: partition key {_PK_BYTES} bytes, "
             f"sort key {_SK_BYTES} bytes); use shorter step names or ids"
         )
+
+
+def check_item(attrs: Mapping[str, Mapping[str, str]]) -> None:
+    """Fail clearly before writing what DynamoDB would reject: empty or long keys, items over 400 KB."""
+    check_key(attrs["pk"]["S"], attrs["sk"]["S"], attrs)
     size = attrs_size(attrs)
     # DynamoDB quotas: maximum item size 400 KB, attribute names included.
     if size > DYNAMODB_ITEM_BYTES:
@@ -522,6 +527,7 @@ class DynamoStore:
 
     def get_item(self, pk: str, sk: str) -> Item | None:
         """One live item, read consistently."""
+        check_key(pk, sk)
         attrs = self._get(pk, sk)
         if attrs is None or not is_live(attrs, self._now()):
             return None
@@ -567,6 +573,7 @@ class DynamoStore:
 
     def delete_item(self, pk: str, sk: str, *, if_version: int | None = None) -> bool:
         """Delete; ``True`` only if a live item (at ``if_version``, when given) was deleted."""
+        check_key(pk, sk)
         kwargs: dict[str, Any] = {"TableName": self.table_name, "Key": {"pk": _s(pk), "sk": _s(sk)}}
         now = self._now()
         if if_version is not None:

@@ -18,6 +18,7 @@ from stepbridge.infra.dynamodb import (
     STATUS_PREFIX,
     Attrs,
     check_item,
+    check_key,
     decode_execution,
     decode_item,
     decode_journal,
@@ -199,6 +200,7 @@ class InMemoryStore:
 
     def get_item(self, pk: str, sk: str) -> Item | None:
         """One live item."""
+        check_key(pk, sk)
         with self._lock:
             self._read()
             attrs = self._get(pk, sk)
@@ -225,6 +227,7 @@ class InMemoryStore:
 
     def delete_item(self, pk: str, sk: str, *, if_version: int | None = None) -> bool:
         """Delete; ``True`` only if a live item (at ``if_version``, when given) was deleted."""
+        check_key(pk, sk)
         with self._lock:
             self._write()
             current = self._get(pk, sk)

@@ -318,6 +318,19 @@ def test_empty_keys_are_rejected(store: Store) -> None:
         store.put_item(Item("P", "", {}))
 
 
+def test_keys_over_dynamodbs_sizes_are_refused_on_reads_writes_and_deletes(store: Store) -> None:
+    # DynamoDB quotas: partition key 2048 bytes, sort key 1024 bytes (bytes of UTF-8, not characters).
+    store.put_item(Item("p" * 2048, "s" * 1024, {"ok": True}))
+    assert store.get_item("p" * 2048, "s" * 1024) is not None
+    for pk, sk in (("p" * 2047 + "\u00e9", "s"), ("p", "s" * 1023 + "\u00e9")):
+        with pytest.raises(ValueError, match="key too long"):
+            store.get_item(pk, sk)
+        with pytest.raises(ValueError, match="key too long"):
+            store.delete_item(pk, sk)
+        with pytest.raises(ValueError, match="key too long"):
+            store.put_item(Item(pk, sk, {}))
+
+
 def test_query_items_order_prefix_and_lower_bound(store: Store) -> None:
     for sk in ["b#2", "a#1", "c", "b#1", "a#2", "b#10"]:
         store.put_item(Item("Q", sk, {"sk": sk}))
