@@ -148,7 +148,8 @@ def _policies(where: str, policies: Sequence[Mapping[str, Any]] | None) -> tuple
     out = []
     for i, item in enumerate(policies):
         if not isinstance(item, Mapping) or not item:
-            raise _fail(where, f"policies[{i}] must be a dict (a SAM policy template or an IAM statement), got {item!r}")
+            raise _fail(where, f"policies[{i}] must be a dict (a SAM policy template or an IAM statement), "
+                        f"got {item!r}")
         if is_policy_template(item):
             name, params = next(iter(item.items()))
             if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9]+$", name):

@@ -314,10 +314,14 @@ def _check_stack(model_steps: list[StepPlan], stack: str, problems: _Problems) -
     return min(limit, _QUEUE_NAME_MAX - len(QUEUE_SUFFIX))
 
 
+#: Resources of an app without declared steps, triggers, schedules or webhooks, after the SAM transform.
+FIXED_RESOURCES = 33
+
+
 def estimated_resources(app: App, triggers: int, schedules: int, webhooks: int) -> int:
     """Resources after the SAM transform (what CloudFormation's 500 per stack counts).
 
-    32 fixed (the sweeper 5, the router's failure queue 2, ...); with declared steps, the shared log
+    33 fixed (the sweeper 5, the router's failure queue 2, ...); with declared steps, the shared log
     group and (when a step declares no grants) the shared role; per step a function and its
     EventInvokeConfig, plus a role when it declares policies/secrets; per trigger a rule and a
     permission; per schedule and per webhook one. tests/unit/test_deploy_scale.py checks this
@@ -326,7 +330,7 @@ def estimated_resources(app: App, triggers: int, schedules: int, webhooks: int) 
     steps = list(app.steps.values())
     shared = (1 + any(not s.config.has_grants for s in steps)) if steps else 0
     per_step = sum(3 if s.config.has_grants else 2 for s in steps)
-    return 32 + shared + per_step + 2 * triggers + schedules + webhooks
+    return FIXED_RESOURCES + shared + per_step + 2 * triggers + schedules + webhooks
 
 
 def _check_function_configs(app: App, problems: _Problems) -> None:

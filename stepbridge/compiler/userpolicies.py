@@ -20,6 +20,7 @@ grants: this module only *adds* statements to the role of the function that decl
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
 import re
@@ -43,7 +44,9 @@ ROLE_POLICY_CHARS = 10_240
 def _catalogue() -> dict[str, Any]:
     """SAM's policy templates, from the installed aws-sam-translator (the ``compile`` extra)."""
     try:
-        from samtranslator.policy_template_processor.processor import PolicyTemplatesProcessor
+        from samtranslator.policy_template_processor.processor import (  # type: ignore[import-untyped]
+            PolicyTemplatesProcessor,
+        )
     except ImportError:  # pragma: no cover - the compile extra installs it
         raise WorkflowDefinitionError(
             "SAM policy templates need aws-sam-translator: pip install 'stepbridge[compile]'"
@@ -59,12 +62,14 @@ def template_names() -> list[str]:
 
 def expand_template(where: str, name: str, params: Mapping[str, Any]) -> list[Statement]:
     """The statements of SAM policy template ``name`` with ``params`` substituted; raise naming ``where``."""
-    from samtranslator.policy_template_processor.exceptions import InsufficientParameterValues
-    from samtranslator.policy_template_processor.template import Template
+    from samtranslator.policy_template_processor.exceptions import (  # type: ignore[import-untyped]
+        InsufficientParameterValues,
+    )
+    from samtranslator.policy_template_processor.template import Template  # type: ignore[import-untyped]
 
     catalogue = _catalogue()
     if name not in catalogue:
-        close = [t for t in catalogue if t.lower().startswith(name[:4].lower())][:5]
+        close = difflib.get_close_matches(name, list(catalogue), n=3, cutoff=0.6)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise WorkflowDefinitionError(
             f"{where}: {name!r} is not a SAM policy template{hint}; see "
@@ -86,7 +91,7 @@ def expand_template(where: str, name: str, params: Mapping[str, Any]) -> list[St
                 f"{where}: parameter {key} of {name} must be a string or an intrinsic ({{'Ref': ...}}), got {value!r}"
             )
     try:
-        document = Template.from_dict(name, catalogue[name]).to_statement(dict(params))  # type: ignore[no-untyped-call]
+        document = Template.from_dict(name, catalogue[name]).to_statement(dict(params))
     except InsufficientParameterValues as exc:  # pragma: no cover - checked above
         raise WorkflowDefinitionError(f"{where}: {exc}") from None
     statements = document.get("Statement", [])

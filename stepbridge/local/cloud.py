@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from stepbridge import secrets as secrets_module
 from stepbridge.api.app import App
 from stepbridge.api.durations import Duration, to_seconds
 from stepbridge.client import Client
@@ -28,7 +29,6 @@ from stepbridge.handlers import orchestrator as orchestrator_handler
 from stepbridge.handlers import router as router_handler
 from stepbridge.handlers import step as step_handler
 from stepbridge.handlers.env import Environment
-from stepbridge import secrets as secrets_module
 from stepbridge.local.clock import Timer, TimerWheel, VirtualClock
 from stepbridge.local.functionenv import LocalSecrets, function_environment
 from stepbridge.local.values import CapturedEvent, Crash, HttpResponse, MockStep

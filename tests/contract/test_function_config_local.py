@@ -77,7 +77,7 @@ def test_an_undeclared_secret_fails_the_step_without_retries(workflow: str) -> N
         cloud.set_secret("/cfg/stripe/api-key", "sk_test_123")
         client = cloud.client()
         handle = client.start(workflow, execution_id="s1")
-        with pytest.raises(Exception, match="SecretNotDeclared|not declared"):
+        with pytest.raises(Exception, match=r"SecretNotDeclared|not declared"):
             handle.result()
         desc = client.describe("s1")
         assert desc.status == "FAILED"
