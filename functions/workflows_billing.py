@@ -1,12 +1,14 @@
 """Subscription billing: what a real app needs to deploy as written (issue 12's example).
 
-| piece | what it shows |
-|---|---|
-| ``charge-card`` (declared step) | reads the Stripe API key with ``stepbridge.secret`` (``secrets=``: its role may read that one SSM parameter), ``environment=`` for the API base URL, ``reserved_concurrency=`` |
-| ``store-invoice`` (declared step) | writes the invoice to S3 (``policies=[{"S3WritePolicy": ...}]``; bucket name from ``environment=``) |
-| ``billing-cycle`` → ``collect-payment`` → ``dunning`` | children two levels deep (a child of a child) |
-| ``Subscription.renewal_due`` trigger | ``filter=`` with a numeric rule (amount > 0) and a prefix rule (paid plans ``pro-``/``team-``...) |
-| ``/webhooks/stripe-billing`` | Stripe-signed webhook: ``invoice.payment_succeeded`` ends a dunning loop early |
+* ``charge-card`` (declared step) reads the Stripe API key with ``stepbridge.secret``
+  (``secrets=``: its role may read that one SSM parameter), takes the API base URL from
+  ``environment=`` and has ``reserved_concurrency=``.
+* ``store-invoice`` (declared step) writes the invoice to S3
+  (``policies=[{"S3WritePolicy": ...}]``; the bucket name comes from ``environment=``).
+* ``billing-cycle`` -> ``collect-payment`` -> ``dunning``: children two levels deep.
+* The ``Subscription.renewal_due`` trigger has a ``filter=`` with a numeric rule (amount > 0) and
+  prefix rules (paid plans ``pro-``/``team-``).
+* ``/webhooks/stripe-billing`` (Stripe-signed): ``invoice.payment_succeeded`` ends dunning early.
 
 Flow: a renewal event starts ``billing-cycle`` (one execution per subscription and period). It
 builds the invoice, stores it in S3 and runs the child ``collect-payment``, which charges the card.

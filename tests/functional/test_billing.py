@@ -21,7 +21,6 @@ from app import app
 from stepbridge.local import LocalCloud
 from stepbridge.runtime.webhooks import stripe_signature
 
-
 API_KEY = "sk_test_billing_4242"
 WEBHOOK_SECRET = "whsec_billing"
 START = datetime(2026, 1, 5, 8, 30, tzinfo=UTC)
@@ -89,7 +88,9 @@ def test_a_rotated_secret_is_used_and_a_wrong_one_fails_the_charge(cloud: LocalC
     ("plan", "amount", "starts"),
     [("pro-monthly", 1000, True), ("team-yearly", 1, True), ("free", 1000, False), ("pro-monthly", 0, False)],
 )
-def test_the_trigger_filter_has_numeric_and_prefix_rules(cloud: LocalCloud, plan: str, amount: int, starts: bool) -> None:
+def test_the_trigger_filter_has_numeric_and_prefix_rules(
+    cloud: LocalCloud, plan: str, amount: int, starts: bool
+) -> None:
     cloud.client().send_event("Subscription.renewal_due", renewal(plan=plan, amount=amount))
     assert len(billing_runs(cloud)) == (1 if starts else 0)
 
