@@ -13,6 +13,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from stepbridge.api.deploy import (
+    DEFAULT_ARCHITECTURE,
+    DEFAULT_RUNTIME,
+    FunctionConfig,
+    check_runtime,
+    check_tags,
+    function_config,
+)
 from stepbridge.api.durations import Duration, optional_seconds, to_seconds
 from stepbridge.api.hints import remember_scope, type_hints
 from stepbridge.api.machine import StateMachine
@@ -70,6 +78,8 @@ class StepDef:
     #: Run the function at most once per execution (a started marker is journaled first; a crash
     #: after it fails the step with ``StepInterrupted`` instead of running it again).
     at_most_once: bool = False
+    #: Grants, secrets, environment, layers of the step's function (``policies=``, ``secrets=`` ...).
+    config: FunctionConfig = field(default_factory=FunctionConfig)
 
 
 @dataclass(frozen=True)
@@ -185,8 +195,31 @@ class App:
     machines: dict[str, MachineDef] = field(default_factory=dict)
     #: How HTTP API callers authenticate: ``None`` = IAM (SigV4), or a :class:`JwtAuth`.
     api_auth: JwtAuth | None = None
+    #: Lambda runtime of every function (python3.11-python3.13) and instruction set (arm64 or x86_64).
+    runtime: str = DEFAULT_RUNTIME
+    architecture: str = DEFAULT_ARCHITECTURE
+    #: Tags on every taggable resource of the stack.
+    tags: Mapping[str, str] | None = None
+    #: The orchestrator's function (where inline steps run): as on ``@app.step`` (see docs/API.md).
+    environment: Mapping[str, str] | None = None
+    policies: Sequence[Mapping[str, Any]] | None = None
+    secrets: Mapping[str, str] | None = None
+    reserved_concurrency: int | None = None
+    layers: Sequence[Any] | None = None
+    #: The checked form of the five keywords above.
+    orchestrator_config: FunctionConfig = field(init=False, repr=False, default_factory=FunctionConfig)
 
     def __post_init__(self) -> None:
+        check_runtime(self.runtime, self.architecture)
+        self.tags = check_tags(self.tags)
+        self.orchestrator_config = function_config(
+            f"App {self.name!r} (the orchestrator)",
+            policies=self.policies,
+            environment=self.environment,
+            secrets=self.secrets,
+            reserved_concurrency=self.reserved_concurrency,
+            layers=self.layers,
+        )
         if self.api_auth is not None and not isinstance(self.api_auth, JwtAuth):
             raise WorkflowDefinitionError(f"api_auth must be a JwtAuth(...) or None, got {self.api_auth!r}")
         if not isinstance(self.name, str) or not re.match(r"^[a-z][a-z0-9-]{0,31}$", self.name):
@@ -236,6 +269,11 @@ class App:
         retry: Retry | None = None,
         concurrency: int | None = None,
         at_most_once: bool = False,
+        policies: Sequence[Mapping[str, Any]] | None = None,
+        environment: Mapping[str, str] | None = None,
+        secrets: Mapping[str, str] | None = None,
+        reserved_concurrency: int | None = None,
+        layers: Sequence[Any] | None = None,
     ) -> Any:
         """Declare a step that runs in its own Lambda function (usable bare or with options).
 
@@ -248,6 +286,12 @@ class App:
         function runs and never runs it a second time: a duplicate invoke does nothing, and an
         attempt that crashed or timed out after starting fails the step with ``StepInterrupted``.
         Such a step is never retried (``retry`` may only allow one attempt).
+
+        Deployment: ``policies`` (SAM policy templates or IAM statements) and ``secrets`` (name ->
+        SSM parameter name or Secrets Manager ARN, read with ``stepbridge.secret(name)``) are granted
+        to this function's role and nothing else's; ``environment`` lands in its environment
+        variables; ``reserved_concurrency`` (same as ``concurrency``) and ``layers`` (extra layer ARNs)
+        configure the function. See docs/API.md and docs/DEPLOY.md.
         """
 
         def register(func: F, scope_depth: int = 1) -> F:
@@ -266,6 +310,18 @@ class App:
                 raise WorkflowDefinitionError(f"step '{step_name}' is declared twice in app '{self.name}'")
             if concurrency is not None and concurrency < 1:
                 raise WorkflowDefinitionError(f"step '{step_name}': concurrency must be >= 1")
+            if concurrency is not None and reserved_concurrency is not None and concurrency != reserved_concurrency:
+                raise WorkflowDefinitionError(
+                    f"step '{step_name}': concurrency= and reserved_concurrency= are the same setting; give one"
+                )
+            config = function_config(
+                f"step '{step_name}'",
+                policies=policies,
+                environment=environment,
+                secrets=secrets,
+                reserved_concurrency=reserved_concurrency if reserved_concurrency is not None else concurrency,
+                layers=layers,
+            )
             if at_most_once and retry is not None and retry.max_attempts > 1:
                 raise WorkflowDefinitionError(
                     f"step '{step_name}': at_most_once steps run at most once, so they are never retried; "
@@ -277,9 +333,10 @@ class App:
                 seconds,
                 memory,
                 Retry(max_attempts=1) if at_most_once else retry,
-                concurrency,
+                config.reserved_concurrency,
                 inspect.getdoc(func) or "",
                 at_most_once,
+                config,
             )
             setattr(func, _STEP_ATTR, step_name)
             remember_scope(func, scope_depth)

@@ -1,8 +1,9 @@
 """``stepbridge package``: the Lambda layer folder with the stepbridge runtime.
 
-The template's ``StepbridgeLayer`` points at this folder (``ContentUri``) with
-``BuildMethod: python3.11``, so ``sam build`` copies the ``stepbridge`` package and pip-installs
-``requirements.txt`` for arm64 into the layer's ``python/`` directory. What never ships: the
+The template's ``StepbridgeLayer`` points at this folder (``ContentUri``) with ``BuildMethod`` =
+the app's runtime (``App(runtime=...)``, python3.12 by default), so ``sam build`` copies the
+``stepbridge`` package and pip-installs ``requirements.txt`` for the app's architecture into the
+layer's ``python/`` directory. What never ships: the
 compiler, the local cloud, the pytest plugin, the CLI - and so none of moto, cfn-lint,
 aws-sam-translator or PyYAML. boto3 is left to the Lambda runtime, which provides it.
 """

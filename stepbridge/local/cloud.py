@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from stepbridge import secrets as secrets_module
 from stepbridge.api.app import App
 from stepbridge.api.durations import Duration, to_seconds
 from stepbridge.client import Client
@@ -29,6 +30,7 @@ from stepbridge.handlers import router as router_handler
 from stepbridge.handlers import step as step_handler
 from stepbridge.handlers.env import Environment
 from stepbridge.local.clock import Timer, TimerWheel, VirtualClock
+from stepbridge.local.functionenv import LocalSecrets, function_environment
 from stepbridge.local.values import CapturedEvent, Crash, HttpResponse, MockStep
 from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.journalcache import JournalCache
@@ -159,6 +161,8 @@ class LocalCloud:
         self._event_queue: deque[dict[str, Any]] = deque()
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
+        self._secrets: LocalSecrets | None = None
+        self._previous_reader: Any = None
         self._running = False
         #: One journal cache per emulated orchestrator container (see ``orchestrator_containers``).
         self.orchestrator_caches = [JournalCache() for _ in range(orchestrator_containers)]
@@ -238,6 +242,8 @@ class LocalCloud:
             sleep=lambda seconds: None,  # in-process retry waits take no real time
             journal_cache=self.orchestrator_caches[0],
         )
+        self._secrets = LocalSecrets(self.resources, backend=self.backend)
+        self._previous_reader = secrets_module.set_reader(self._secrets.read)
         if self.faults is not None:
             # Fault hook: the handlers get ports that may throttle, crash or fail ambiguously.
             self.env.store = self.faults.wrap_store(self.store)
@@ -253,6 +259,9 @@ class LocalCloud:
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
+        if getattr(self, "_secrets", None) is not None:
+            secrets_module.set_reader(self._previous_reader)
+            self._secrets = None
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -285,8 +294,11 @@ class LocalCloud:
         return mock
 
     def set_secret(self, name: str, value: str) -> None:
-        """Store a secret in (moto) SSM Parameter Store, where webhooks read theirs."""
+        """Store a secret: an SSM ``SecureString`` parameter (webhooks and ``secrets=`` names), or, for a
+        Secrets Manager ARN, that secret; ``stepbridge.secret`` sees the new value at once."""
         self.resources.put_secret(name, value)
+        if self._secrets is not None:
+            self._secrets.clear()
 
     def sweep(self) -> list[str]:
         """Run the sweeper once (as its scheduled function would) and deliver what it woke."""
@@ -371,7 +383,8 @@ class LocalCloud:
                     if duplicate:
                         self._step_queue.append(invocation)  # fault hook: Lambda delivers the async invoke twice
                 try:
-                    with self._invoking("step"):
+                    step_def = self.app.steps.get(invocation.step)
+                    with self._invoking("step"), function_environment(step_def.config if step_def else None):
                         step_handler.handle(invocation.to_dict(), self.env, self._lambda_context(invocation))
                 except Crash:
                     self.crashes["step"] += 1  # lost, as async invokes with retries off are
@@ -415,7 +428,7 @@ class LocalCloud:
         if any(self.env.journal_cache is c for c in self.orchestrator_caches):  # not replaced by a test
             self.env.journal_cache = self.orchestrator_caches[container]
         try:
-            with self._invoking("orchestrator"):
+            with self._invoking("orchestrator"), function_environment(self.app.orchestrator_config):
                 result = orchestrator_handler.handle({"Records": records}, self.env)
         except Crash:
             self.orchestrator_caches[container].clear()  # the container died with its memory
