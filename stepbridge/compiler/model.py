@@ -27,16 +27,12 @@ from stepbridge.api.app import (
     check_event_type,
 )
 from stepbridge.api.cron import to_scheduler_expression
+from stepbridge.api.routes import ROUTES
 from stepbridge.compiler import naming
 from stepbridge.errors import CompileError, WorkflowDefinitionError
 
-#: The HTTP API's own routes: (SAM event id, method, path). Webhook paths must not clash with them.
-API_ROUTES = (
-    ("StartExecution", "POST", "/workflows/{name}/executions"),
-    ("DescribeExecution", "GET", "/executions/{id}"),
-    ("SendEvent", "POST", "/events"),
-    ("CancelExecution", "POST", "/executions/{id}/cancel"),
-)
+#: The HTTP API's own routes: (SAM event id, method, path), the table the API handler routes by.
+API_ROUTES = ROUTES
 #: Paths API Gateway HTTP APIs accept for a literal (parameter-free) route.
 _WEBHOOK_PATH_RE = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%-]+(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*$")
 #: SQS queue names: at most 80 characters including ".fifo".
