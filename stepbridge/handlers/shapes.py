@@ -44,13 +44,20 @@ def record_sources(event: Mapping[str, Any]) -> set[str]:
     }
 
 
+def is_sqs_batch(event: Any) -> bool:
+    """An SQS batch: a ``Records`` list of objects from ``aws:sqs`` (records without an ``eventSource``,
+    as hand-made tests and LocalCloud build them, count as SQS)."""
+    if not isinstance(event, Mapping) or not isinstance(event.get("Records"), list):
+        return False
+    return all(isinstance(r, Mapping) and r.get("eventSource", "aws:sqs") == "aws:sqs" for r in event["Records"])
+
+
 def is_eventbridge_event(event: Any) -> bool:
-    """An EventBridge event envelope (a rule's raw delivery): ``detail-type``, ``source`` and ``detail``."""
+    """An EventBridge event envelope (a rule's delivery): a ``detail-type`` string and a ``detail`` object."""
     return (
         isinstance(event, Mapping)
         and isinstance(event.get("detail-type"), str)
-        and isinstance(event.get("source"), str)
-        and "detail" in event
+        and isinstance(event.get("detail"), Mapping)
     )
 
 
@@ -75,4 +82,7 @@ def describe(event: Any) -> str:
     return f"an unrecognised event with keys {keys}"
 
 
-__all__ = ["FUNCTION_URL", "HTTP_API", "REST_API", "describe", "http_kind", "is_eventbridge_event", "record_sources"]
+__all__ = [
+    "FUNCTION_URL", "HTTP_API", "REST_API",
+    "describe", "http_kind", "is_eventbridge_event", "is_sqs_batch", "record_sources",
+]
