@@ -25,8 +25,10 @@ from stepbridge.api.app import (
     TriggerDef,
     WebhookDef,
     check_event_type,
+    check_jmespath,
 )
 from stepbridge.api.cron import to_scheduler_expression
+from stepbridge.api.eventpattern import check_event_pattern, trigger_pattern
 from stepbridge.api.routes import ROUTES
 from stepbridge.compiler import naming
 from stepbridge.errors import CompileError, WorkflowDefinitionError
@@ -166,20 +168,6 @@ def _check_refs(app: App, problems: _Problems) -> None:
             ref(wf, f"webhook {hook.path} (route {event_type!r})")
 
 
-def _check_filter(value: Any, path: str, where: str, problems: _Problems) -> None:
-    """EventBridge content filters: nested objects whose leaves are non-empty lists."""
-    if isinstance(value, Mapping):
-        if not value:
-            problems.add(f"{where}: filter at {path} is an empty object")
-        for key, sub in value.items():
-            _check_filter(sub, f"{path}.{key}", where, problems)
-    elif not isinstance(value, list | tuple) or not value:
-        problems.add(
-            f"{where}: filter at {path} must be a non-empty list of values or matchers, "
-            "e.g. ['EUR'] or [{'numeric': ['>', 100]}]"
-        )
-
-
 def _plan_steps(app: App, ids: naming.LogicalIds, problems: _Problems) -> list[StepPlan]:
     plans = []
     by_function: dict[str, str] = {}
@@ -221,15 +209,18 @@ def _plan_triggers(app: App, ids: naming.LogicalIds, problems: _Problems) -> lis
         for event_type in trig.event_types:
             problems.check(check_event_type, event_type, where=where)
         pattern: dict[str, Any] = {"detail-type": list(trig.event_types)}
-        if trig.filter is not None:
-            if not isinstance(trig.filter, Mapping):
-                problems.add(f"{where}: filter must be a mapping (an EventBridge content filter on 'detail')")
+        if trig.filter is not None and not isinstance(trig.filter, Mapping):
+            problems.add(f"{where}: filter must be a mapping (an EventBridge content filter on 'detail')")
+        elif trig.filter is not None:
+            try:
+                pattern = trigger_pattern(trig.event_types, trig.filter)
+            except (TypeError, ValueError) as exc:
+                problems.add(f"{where}: filter is not JSON ({exc})")
             else:
-                _check_filter(trig.filter, "detail", where, problems)
-                try:
-                    pattern["detail"] = json.loads(json.dumps(trig.filter))
-                except (TypeError, ValueError) as exc:
-                    problems.add(f"{where}: filter is not JSON ({exc})")
+                problems.check(check_event_pattern, pattern, where=where)
+        for what, expression in (("input=", trig.input), ("key=", trig.key)):
+            if expression is not None:
+                problems.check(check_jmespath, expression, where=where, what=what)
         if any(c in trig.name for c in "<>"):
             problems.add(f"{where}: trigger names must not contain '<' or '>' (EventBridge input templates)")
         template = '{"trigger": ' + json.dumps(trig.name) + ', "event": <aws.events.event>}'
