@@ -1,9 +1,9 @@
 """``LocalCloud``: the app deployed into moto, delivered in-process, on a virtual clock.
 
 The same handler code as in AWS runs here: SQS FIFO -> orchestrator handler, Lambda invoke ->
-step handler, EventBridge rules -> router handler (moto's own pattern matcher), Scheduler ->
-fired by the virtual clock. Nothing sleeps in real time: ``advance()`` jumps the clock to each
-due timer in turn, and step code runs on a virtual-time event loop.
+step handler, EventBridge rules -> router handler (matched with EventBridge's semantics,
+local/eventmatch.py), Scheduler -> fired by the virtual clock. Nothing sleeps in real time:
+``advance()`` jumps the clock to each due timer in turn, and step code runs on a virtual-time event loop.
 """
 
 from __future__ import annotations
@@ -195,6 +195,7 @@ class LocalCloud:
 
     def _start(self) -> None:
         from stepbridge.api.cron import next_fire, to_scheduler_expression
+        from stepbridge.api.eventpattern import check_event_pattern, trigger_pattern
         from stepbridge.infra.provision import RuleSpec
 
         for key, value in _AWS_ENV.items():
@@ -203,9 +204,8 @@ class LocalCloud:
         os.environ["AWS_DEFAULT_REGION"] = self.region
         rules = [RuleSpec(f"{self.app.name}-router", {"source": [{"prefix": ""}]})]
         for trig in self.app.triggers:
-            pattern: dict[str, Any] = {"detail-type": list(trig.event_types)}
-            if trig.filter:
-                pattern["detail"] = dict(trig.filter)
+            pattern = trigger_pattern(trig.event_types, trig.filter or None)
+            check_event_pattern(pattern, where=f"trigger '{trig.name}'")  # what PutRule would refuse
             rules.append(RuleSpec(f"{self.app.name}-{len(rules)}", pattern, trigger=trig.name))
         if self.backend == "memory":
             from stepbridge.infra.memory import InMemoryStore
@@ -343,14 +343,14 @@ class LocalCloud:
     # ---- delivery ----------------------------------------------------------------------------
 
     def _on_published(self, event: Event) -> None:
-        from moto.events.models import EventPattern
+        from stepbridge.local.eventmatch import matches
 
         self.events.append(CapturedEvent(event.detail_type, event.detail, event.source, event.id, event.time))
         envelope = event.to_eventbridge()
         envelope["account"] = "123456789012"
         envelope["region"] = self.region
         for rule in self.resources.rules:
-            if EventPattern.load(json.dumps(rule.pattern)).matches_event(envelope):  # type: ignore[arg-type]
+            if matches(rule.pattern, envelope):  # EventBridge's semantics (eventmatch.py; moto's differ)
                 payload = envelope if rule.trigger is None else {"trigger": rule.trigger, "event": envelope}
                 self._event_queue.append(payload)
 
