@@ -443,6 +443,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 @subcommand(
+    "init",
+    "create a new project: an app, its tests (pytest plugin), pytest config, samconfig.toml and a README",
+    arg("directory", help="the project folder to create (new or empty)"),
+    arg("--name", default=None, help="the app's name (default: from the folder's name)"),
+)
+def _init(args: argparse.Namespace) -> int:
+    from stepbridge.scaffold import create_project
+
+    folder, name, written = create_project(args.directory, args.name)
+    _out(f"created app '{name}' in {folder}: {', '.join(written)}")
+    _out(f"next: cd {folder} && pytest && stepbridge compile && stepbridge validate")
+    return 0
+
+
+@subcommand(
     "demo",
     "a guided tour of the example app on the local cloud (virtual time, moto)",
     arg("--app", default="functions/app.py:app", help="the app to tour (default: functions/app.py:app)"),
