@@ -36,6 +36,7 @@ from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.journalcache import JournalCache
 from stepbridge.runtime.limits import LAMBDA_ASYNC_PAYLOAD_BYTES
 from stepbridge.runtime.loops import VirtualTimeLoop
+from stepbridge.runtime.observability import recording_metrics
 from stepbridge.runtime.records import TERMINAL, Event, StepInvocation, WakeMessage, iso
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ _AWS_ENV = {
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-    "POWERTOOLS_METRICS_DISABLED": "true",  # metrics are kept in observability.recorded_metrics instead
+    "POWERTOOLS_METRICS_DISABLED": "true",  # metrics are kept in LocalCloud.metrics instead
     "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon offline
 }
 
@@ -154,6 +155,8 @@ class LocalCloud:
         self.calls: dict[str, int] = _Counter()
         self.crashes: dict[str, int] = _Counter()
         self.failed_deliveries: list[dict[str, Any]] = []
+        #: Metrics the app's handlers added in this cloud (``ctx.metric``, step and workflow telemetry).
+        self.metrics: list[dict[str, Any]] = []
         self._retries: dict[str, int] = _Counter()
         self.mocks: dict[str, MockStep] = {}
         self._step_queue: deque[StepInvocation] = deque()
@@ -282,9 +285,15 @@ class LocalCloud:
         return self.clock.now()
 
     def mock_step(self, name: str, fake: Any) -> MockStep:
-        """Replace a step (declared step name or ``ctx.step`` name) by ``fake``; returns its call recorder."""
-        from stepbridge.api.app import kebab
+        """Replace a step (declared step name or ``ctx.step`` name) by ``fake``; returns its call recorder.
 
+        A name that is no step of the app (as far as its source tells) raises ``ValueError`` naming the
+        known steps, rather than mocking nothing.
+        """
+        from stepbridge.api.app import kebab
+        from stepbridge.local.stepnames import check_mockable
+
+        check_mockable(self.app, name)
         mock = MockStep(fake)
         self.mocks[name] = mock
         function = mock.as_function()
@@ -453,9 +462,14 @@ class LocalCloud:
             timeout=step.timeout if step is not None else 30.0,
         )
 
-    def _invoking(self, target: str) -> contextlib.AbstractContextManager[None]:
-        """Fault hook: tell the injector which handler runs (a no-op without faults)."""
-        return self.faults.invocation(target) if self.faults is not None else contextlib.nullcontext()
+    def _invoking(self, target: str) -> contextlib.ExitStack[bool | None]:
+        """Around each handler run: record its metrics in ``self.metrics``; fault hook: tell the injector
+        which handler runs."""
+        stack = contextlib.ExitStack()
+        stack.enter_context(recording_metrics(self.metrics))
+        if self.faults is not None:
+            stack.enter_context(self.faults.invocation(target))
+        return stack
 
     def _fire(self, timer: Timer) -> None:
         from stepbridge.api.cron import next_fire
