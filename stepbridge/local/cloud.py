@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import random
-import uuid
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,7 +29,9 @@ from stepbridge.handlers import step as step_handler
 from stepbridge.handlers.env import Environment
 from stepbridge.local.clock import Timer, TimerWheel, VirtualClock
 from stepbridge.local.values import CapturedEvent, Crash, HttpResponse, MockStep
+from stepbridge.runtime import ids
 from stepbridge.runtime.codec import dumps
+from stepbridge.runtime.ids import new_id
 from stepbridge.runtime.journalcache import JournalCache
 from stepbridge.runtime.limits import LAMBDA_ASYNC_PAYLOAD_BYTES
 from stepbridge.runtime.loops import VirtualTimeLoop
@@ -94,7 +95,7 @@ class _LocalEffects:
                     ev.detail_type,
                     ev.detail,
                     ev.source or self._cloud.app.name,
-                    ev.id or str(uuid.uuid4()),
+                    ev.id or new_id(),
                     ev.time or iso(self.now()),
                     ev.resources,
                 )
@@ -121,6 +122,10 @@ class LocalCloud:
     journal cache (``runtime/journalcache.py``); every batch of the work queue lands on one of
     them at random (seeded by ``container_seed``), as Lambda spreads a queue over its instances.
     The default of one container keeps every run deterministic and every resume warm.
+
+    Random ids (event ids, unnamed executions, queue messages) come from a source seeded with
+    ``id_seed`` while the cloud runs (``runtime/ids.py``), so a memory-backend run is reproducible
+    bit for bit.
     """
 
     def __init__(
@@ -135,6 +140,7 @@ class LocalCloud:
         faults: FaultPlan | None = None,
         orchestrator_containers: int = 1,
         container_seed: int = 0,
+        id_seed: int | str = 0,
     ) -> None:
         if backend not in ("moto", "memory"):
             raise ValueError(f"backend must be 'moto' or 'memory', got {backend!r}")
@@ -163,6 +169,8 @@ class LocalCloud:
         #: One journal cache per emulated orchestrator container (see ``orchestrator_containers``).
         self.orchestrator_caches = [JournalCache() for _ in range(orchestrator_containers)]
         self._container_rng = random.Random(container_seed)
+        self._id_seed = id_seed
+        self._restore_ids: Any = None
         self.faults: FaultInjector | None = None
         if faults is not None:
             from stepbridge.local.faults import FaultInjector
@@ -193,6 +201,8 @@ class LocalCloud:
         from stepbridge.api.cron import next_fire, to_scheduler_expression
         from stepbridge.infra.provision import RuleSpec
 
+        if self._restore_ids is None:
+            self._restore_ids = ids.install(ids.seeded(self._id_seed))
         for key, value in _AWS_ENV.items():
             self._saved_env[key] = os.environ.get(key)
             os.environ[key] = value
@@ -253,6 +263,9 @@ class LocalCloud:
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
+        if self._restore_ids is not None:
+            self._restore_ids()
+            self._restore_ids = None
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -533,7 +546,7 @@ class LocalLambdaContext:
 
     function_name: str
     timeout: float
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    aws_request_id: str = field(default_factory=lambda: new_id())
     memory_limit_in_mb: int = 256
     invoked_function_arn: str = ""
 

@@ -16,11 +16,13 @@ Run it by hand for bigger numbers::
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import random
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -166,6 +168,8 @@ class RunResult:
     virtual_hours: float
     executions_started: int
     not_terminal: list[str] = field(default_factory=list)
+    #: SHA-256 of the final table (every header and journal record) and the published events, in order.
+    digest: str = ""
 
 
 def _logical_id(rec: Any) -> str:
@@ -205,6 +209,18 @@ def _finals(journal: list[Any]) -> dict[str, tuple[str, Any]]:
     return out
 
 
+def table_digest(cloud: LocalCloud) -> str:
+    """A digest of everything a run leaves behind: headers, journals and published events, in order."""
+    h = hashlib.sha256()
+    for rec in sorted(cloud.store.list_executions(limit=1_000_000), key=lambda r: r.execution_id):
+        h.update(json.dumps(asdict(rec), sort_keys=True, default=str).encode())
+        for jr in sorted(cloud.store.load_journal(rec.execution_id), key=lambda r: (r.key, r.seq)):
+            h.update(json.dumps(asdict(jr), sort_keys=True, default=str).encode())
+    for ev in cloud.events:
+        h.update(json.dumps([ev.detail_type, ev.detail, ev.source, ev.id, ev.time], sort_keys=True).encode())
+    return h.hexdigest()
+
+
 def run(
     workload: list[Action],
     *,
@@ -229,6 +245,7 @@ def run(
         faults=faults,
         orchestrator_containers=containers,
         container_seed=faults.seed if faults is not None else 0,
+        id_seed=faults.seed if faults is not None else 0,
     ) as cloud:
         client = cloud.client()
         start = cloud.now()
@@ -283,6 +300,7 @@ def run(
                 _duplicated(journal),
             )
         events = Counter(f"{e.detail_type}:{sorted(e.detail.items())}" for e in cloud.events if e.source == "soak")
+        digest = table_digest(cloud)
         injected = cloud.faults.summary() if cloud.faults is not None else {k: 0 for k in KINDS}
         detail = Counter(cloud.faults.detail) if cloud.faults is not None else Counter()
         return RunResult(
@@ -301,6 +319,7 @@ def run(
             virtual_hours=(cloud.now() - start).total_seconds() / 3600,
             executions_started=len(records),
             not_terminal=left,
+            digest=digest,
         )
 
 
@@ -326,6 +345,8 @@ class Figures:
     router_dead_letters: int
     baseline_swept: int
     crashes: dict[str, int]
+    #: :func:`table_digest` of the run with faults (equal on every run of the same seed, memory backend).
+    digest: str = ""
 
     @property
     def ok(self) -> bool:
@@ -408,6 +429,7 @@ def compare(baseline: RunResult, faulty: RunResult, top_level: int) -> Figures:
         router_dead_letters=faulty.router_dead_letters,
         baseline_swept=baseline.swept,
         crashes=faulty.crashes,
+        digest=faulty.digest,
     )
 
 
