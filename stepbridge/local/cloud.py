@@ -80,7 +80,8 @@ class _LocalEffects:
     def schedule_timer(self, name: str, at: datetime, message: WakeMessage) -> None:
         self._cloud._queue_dirty = True  # a timer already due is sent to the queue at once
         self._cloud._aws_effects.schedule_timer(name, at, message)
-        self._cloud.timers.add(name, at, message)
+        faults = self._cloud.faults
+        self._cloud.timers.add(name, at if faults is None else faults.timer_due(at), message)  # fault hook
 
     def cancel_timer(self, name: str) -> None:
         if self._cloud.timers.exists(name):
@@ -176,6 +177,8 @@ class LocalCloud:
             from stepbridge.local.faults import FaultInjector
 
             self.faults = FaultInjector(faults)
+            self.faults.on_visibility_expired = self._visibility_expired
+        self._batch: tuple[list[dict[str, Any]], int] = ([], 0)
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -369,6 +372,9 @@ class LocalCloud:
                 delivery = self._event_queue.popleft()
                 if self.faults is not None and self.faults.on_event_delivery():
                     self._event_queue.append(delivery)  # fault hook: EventBridge delivers it twice
+                if self.faults is not None and (later := self.faults.event_again()) is not None:
+                    at = self.clock.now() + timedelta(seconds=later)  # fault hook: ... or again much later
+                    self.timers.add(f"$event-again:{new_id()}", at, delivery=delivery)
                 try:
                     with self._invoking("router"):
                         router_handler.handle(delivery, self.env)
@@ -427,6 +433,7 @@ class LocalCloud:
         container = self._container_rng.randrange(len(self.orchestrator_caches))
         if any(self.env.journal_cache is c for c in self.orchestrator_caches):  # not replaced by a test
             self.env.journal_cache = self.orchestrator_caches[container]
+        self._batch = (records, container)
         try:
             with self._invoking("orchestrator"):
                 result = orchestrator_handler.handle({"Records": records}, self.env)
@@ -445,6 +452,12 @@ class LocalCloud:
                 if self.faults is not None:
                     self.faults.after_processed(rec, self.resources)  # fault hook: a duplicate delivery
         return True
+
+    def _visibility_expired(self) -> None:
+        """Fault hook (``queue.visibility_expired``): another container processes the batch being processed."""
+        from stepbridge.local.visibility import run_second_copy
+
+        run_second_copy(self, *self._batch)
 
     def _lambda_context(self, invocation: StepInvocation) -> LocalLambdaContext:
         step = self.app.steps.get(invocation.step)
@@ -471,13 +484,22 @@ class LocalCloud:
             )
             self.timers.add(timer.name, next_fire(sched.cron, timer.at, sched.timezone), schedule=sched.name)
             return
+        if timer.delivery is not None:
+            self._event_queue.append(timer.delivery)  # fault hook: a rule delivery comes again
+            return
         if timer.message is not None:
             # Scheduler deletes a fired one-time schedule itself (ActionAfterCompletion: DELETE);
             # the timer wheel is LocalCloud's record of what is pending, so no call is made here.
             if self.faults is not None and not self.faults.on_timer(timer.name):
                 return  # fault hook: the Scheduler delivery is lost
             self._queue_dirty = True
+            if timer.again:  # fault hook: Scheduler's second delivery, past the queue's de-duplication
+                self.resources.resend(json.dumps(timer.message.to_dict()))
+                return
             self._aws_effects.wake(timer.message)
+            if self.faults is not None and (later := self.faults.timer_again()) is not None:
+                at = self.clock.now() + timedelta(seconds=later)
+                self.timers.add(f"$again:{new_id()}", at, timer.message, again=True)
 
     def advance(self, duration: Duration) -> int:
         """Move the virtual clock forward, firing every timer due on the way in order; returns deliveries."""
