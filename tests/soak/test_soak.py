@@ -81,16 +81,14 @@ def test_soak_memory_backend_harsh_faults(soak_report: Any, containers: int) -> 
 
 
 def test_memory_backend_runs_are_reproducible_bit_for_bit() -> None:
-    """The same seed gives the same final table and events, in this process and in one with another
-    ``PYTHONHASHSEED`` (event ids, message ids and unnamed execution ids come from a seeded source)."""
-    rates = FaultPlan.uniform(18, 0.10).rates
-    first = harness.soak(18, 40, "memory", rates=rates, containers=3)
-    second = harness.soak(18, 40, "memory", rates=rates, containers=3)
-    assert first.digest and first.digest == second.digest
+    """The same seed gives the same final table and events here and in a process with another
+    ``PYTHONHASHSEED`` and another allocation history (ids come from a seeded source; nothing
+    iterates a set of futures or strings in an order that depends on hashes or memory addresses)."""
+    here = harness.soak(18, 30, "memory", rates=FaultPlan.uniform(18, 0.10).rates, containers=3)
     code = (
         "import soak_harness as h; from stepbridge.local.faults import FaultPlan; "
-        "print(h.soak(18, 40, 'memory', rates=FaultPlan.uniform(18, 0.10).rates, containers=3).digest)"
+        "print(h.soak(18, 30, 'memory', rates=FaultPlan.uniform(18, 0.10).rates, containers=3).digest)"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": os.pathsep.join([str(ROOT), str(HERE)])}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip().splitlines()[-1] == first.digest
+    assert here.digest and out.stdout.strip().splitlines()[-1] == here.digest
