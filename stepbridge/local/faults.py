@@ -45,6 +45,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from stepbridge.local.values import Crash
+from stepbridge.runtime.ports import Effects, Store
 
 #: Every fault kind, in the order the figures print them.
 KINDS = (
@@ -73,26 +74,18 @@ KINDS = (
 #: Kinds that also reach the sweeper (a Lambda with its own clock and table calls), whatever ``targets`` says.
 SWEEPER_KINDS = frozenset({"clock.skew", "throttle.dynamodb_sdk"})
 
-#: Store methods (all DynamoDB) and which of them write.
-STORE_METHODS = (
-    "create_execution",
-    "get_execution",
-    "save_execution",
-    "list_executions",
-    "load_journal",
-    "load_journal_since",
-    "get_journal",
-    "append_journal",
-    "put_journal",
-    "put_item",
-    "get_item",
-    "query_items",
-    "delete_item",
-)
+
+def protocol_methods(protocol: type) -> tuple[str, ...]:
+    """The public methods a ``Protocol`` declares, in declaration order (what a fault wrapper must cover)."""
+    return tuple(name for name, value in vars(protocol).items() if callable(value) and not name.startswith("_"))
+
+
+#: Store methods (all DynamoDB), read from the ``Store`` protocol, and which of them write.
+STORE_METHODS = protocol_methods(Store)
 STORE_WRITES = frozenset(
     {"create_execution", "save_execution", "append_journal", "put_journal", "put_item", "delete_item"}
 )
-#: Effects methods and the service (throttle kind) behind each; ``now`` is never faulted.
+#: Effects methods and the service (throttle kind) behind each; ``now`` is never faulted (``clock.skew`` shifts it).
 EFFECT_SERVICES = {
     "wake": "throttle.sqs",
     "invoke_step": "throttle.lambda",
@@ -100,6 +93,8 @@ EFFECT_SERVICES = {
     "cancel_timer": "throttle.scheduler",
     "publish": "throttle.eventbridge",
 }
+#: The effects methods a fault wrapper covers (``now`` only shifts, under ``clock.skew``).
+EFFECT_METHODS = protocol_methods(Effects)
 #: The error codes the AWS services answer when they throttle (what botocore raises after its own retries).
 THROTTLE_CODES = {
     "throttle.dynamodb": ("ProvisionedThroughputExceededException", "DynamoDB", "PutItem"),
