@@ -7,7 +7,6 @@ decides what happens after each call: LocalCloud's runs the local cloud until id
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ from stepbridge.api.durations import Duration, optional_seconds
 from stepbridge.errors import ExecutionFailedError, ExecutionNotFound, ExecutionStillRunning, PayloadTooLarge
 from stepbridge.runtime.codec import dumps, to_json_value
 from stepbridge.runtime.executions import history, request_cancel, start_execution
+from stepbridge.runtime.ids import new_id
 from stepbridge.runtime.limits import EVENTBRIDGE_ENTRY_BYTES
 from stepbridge.runtime.machines import WORKFLOW_PREFIX as MACHINE_WORKFLOW_PREFIX
 from stepbridge.runtime.machines import machine_state
@@ -238,7 +238,7 @@ class Client:
         size = len(event_type.encode()) + len(dumps(payload).encode())
         if size > EVENTBRIDGE_ENTRY_BYTES:
             raise PayloadTooLarge(f"event '{event_type}' is {size} bytes, over EventBridge's 256 KB entry limit")
-        event_id = str(uuid.uuid4())
+        event_id = new_id()
         self.effects.publish(
             [Event(event_type, payload, source=source or self.source, id=event_id, time=iso(self.effects.now()))]
         )

@@ -27,7 +27,6 @@ import functools
 import json
 import re
 import time
-import uuid
 import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -59,6 +58,7 @@ from stepbridge.handlers.env import Environment, from_lambda_environment
 from stepbridge.runtime import webhooks
 from stepbridge.runtime.codec import dumps, validate_input
 from stepbridge.runtime.executions import check_execution_id, request_cancel, start_execution
+from stepbridge.runtime.ids import new_id
 from stepbridge.runtime.limits import EVENTBRIDGE_ENTRY_BYTES
 from stepbridge.runtime.observability import flush_metrics, logger, register_secret
 from stepbridge.runtime.records import SUCCEEDED, TERMINAL, Event, ExecutionRecord, iso
@@ -310,7 +310,7 @@ class HttpApi:
         if size > EVENTBRIDGE_ENTRY_BYTES:
             raise ApiError(413, "payload_too_large",
                            f"the event is {size} bytes, over EventBridge's 256 KB PutEvents entry limit")
-        event_id = str(uuid.uuid4())
+        event_id = new_id()
         env.effects.publish([Event(event_type, detail, source=source, id=event_id, time=iso(env.effects.now()))])
         return _json(202, {"id": event_id})
 

@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import random
-import uuid
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,7 +31,9 @@ from stepbridge.handlers.env import Environment
 from stepbridge.local.clock import Timer, TimerWheel, VirtualClock
 from stepbridge.local.functionenv import LocalSecrets, function_environment
 from stepbridge.local.values import CapturedEvent, Crash, HttpResponse, MockStep
+from stepbridge.runtime import ids
 from stepbridge.runtime.codec import dumps
+from stepbridge.runtime.ids import new_id
 from stepbridge.runtime.journalcache import JournalCache
 from stepbridge.runtime.limits import LAMBDA_ASYNC_PAYLOAD_BYTES
 from stepbridge.runtime.loops import VirtualTimeLoop
@@ -82,7 +83,8 @@ class _LocalEffects:
     def schedule_timer(self, name: str, at: datetime, message: WakeMessage) -> None:
         self._cloud._queue_dirty = True  # a timer already due is sent to the queue at once
         self._cloud._aws_effects.schedule_timer(name, at, message)
-        self._cloud.timers.add(name, at, message)
+        faults = self._cloud.faults
+        self._cloud.timers.add(name, at if faults is None else faults.timer_due(at), message)  # fault hook
 
     def cancel_timer(self, name: str) -> None:
         if self._cloud.timers.exists(name):
@@ -97,7 +99,7 @@ class _LocalEffects:
                     ev.detail_type,
                     ev.detail,
                     ev.source or self._cloud.app.name,
-                    ev.id or str(uuid.uuid4()),
+                    ev.id or new_id(),
                     ev.time or iso(self.now()),
                     ev.resources,
                 )
@@ -124,6 +126,10 @@ class LocalCloud:
     journal cache (``runtime/journalcache.py``); every batch of the work queue lands on one of
     them at random (seeded by ``container_seed``), as Lambda spreads a queue over its instances.
     The default of one container keeps every run deterministic and every resume warm.
+
+    Random ids (event ids, unnamed executions, queue messages) come from a source seeded with
+    ``id_seed`` while the cloud runs (``runtime/ids.py``), so a memory-backend run is reproducible
+    bit for bit.
     """
 
     def __init__(
@@ -138,6 +144,7 @@ class LocalCloud:
         faults: FaultPlan | None = None,
         orchestrator_containers: int = 1,
         container_seed: int = 0,
+        id_seed: int | str = 0,
     ) -> None:
         if backend not in ("moto", "memory"):
             raise ValueError(f"backend must be 'moto' or 'memory', got {backend!r}")
@@ -170,11 +177,15 @@ class LocalCloud:
         #: One journal cache per emulated orchestrator container (see ``orchestrator_containers``).
         self.orchestrator_caches = [JournalCache() for _ in range(orchestrator_containers)]
         self._container_rng = random.Random(container_seed)
+        self._id_seed = id_seed
+        self._restore_ids: Any = None
         self.faults: FaultInjector | None = None
         if faults is not None:
             from stepbridge.local.faults import FaultInjector
 
             self.faults = FaultInjector(faults)
+            self.faults.on_visibility_expired = self._visibility_expired
+        self._batch: tuple[list[dict[str, Any]], int] = ([], 0)
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -201,6 +212,8 @@ class LocalCloud:
         from stepbridge.api.eventpattern import check_event_pattern, trigger_pattern
         from stepbridge.infra.provision import RuleSpec
 
+        if self._restore_ids is None:
+            self._restore_ids = ids.install(ids.seeded(self._id_seed))
         for key, value in _AWS_ENV.items():
             self._saved_env[key] = os.environ.get(key)
             os.environ[key] = value
@@ -265,6 +278,9 @@ class LocalCloud:
         if getattr(self, "_secrets", None) is not None:
             secrets_module.set_reader(self._previous_reader)
             self._secrets = None
+        if self._restore_ids is not None:
+            self._restore_ids()
+            self._restore_ids = None
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -377,6 +393,9 @@ class LocalCloud:
                 delivery = self._event_queue.popleft()
                 if self.faults is not None and self.faults.on_event_delivery():
                     self._event_queue.append(delivery)  # fault hook: EventBridge delivers it twice
+                if self.faults is not None and (later := self.faults.event_again()) is not None:
+                    at = self.clock.now() + timedelta(seconds=later)  # fault hook: ... or again much later
+                    self.timers.add(f"$event-again:{new_id()}", at, delivery=delivery)
                 try:
                     with self._invoking("router"):
                         router_handler.handle(delivery, self.env)
@@ -436,6 +455,7 @@ class LocalCloud:
         container = self._container_rng.randrange(len(self.orchestrator_caches))
         if any(self.env.journal_cache is c for c in self.orchestrator_caches):  # not replaced by a test
             self.env.journal_cache = self.orchestrator_caches[container]
+        self._batch = (records, container)
         try:
             with self._invoking("orchestrator"), function_environment(self.app.orchestrator_config):
                 result = orchestrator_handler.handle({"Records": records}, self.env)
@@ -454,6 +474,12 @@ class LocalCloud:
                 if self.faults is not None:
                     self.faults.after_processed(rec, self.resources)  # fault hook: a duplicate delivery
         return True
+
+    def _visibility_expired(self) -> None:
+        """Fault hook (``queue.visibility_expired``): another container processes the batch being processed."""
+        from stepbridge.local.visibility import run_second_copy
+
+        run_second_copy(self, *self._batch)
 
     def _lambda_context(self, invocation: StepInvocation) -> LocalLambdaContext:
         step = self.app.steps.get(invocation.step)
@@ -485,13 +511,22 @@ class LocalCloud:
             )
             self.timers.add(timer.name, next_fire(sched.cron, timer.at, sched.timezone), schedule=sched.name)
             return
+        if timer.delivery is not None:
+            self._event_queue.append(timer.delivery)  # fault hook: a rule delivery comes again
+            return
         if timer.message is not None:
             # Scheduler deletes a fired one-time schedule itself (ActionAfterCompletion: DELETE);
             # the timer wheel is LocalCloud's record of what is pending, so no call is made here.
             if self.faults is not None and not self.faults.on_timer(timer.name):
                 return  # fault hook: the Scheduler delivery is lost
             self._queue_dirty = True
+            if timer.again:  # fault hook: Scheduler's second delivery, past the queue's de-duplication
+                self.resources.resend(json.dumps(timer.message.to_dict()))
+                return
             self._aws_effects.wake(timer.message)
+            if self.faults is not None and (later := self.faults.timer_again()) is not None:
+                at = self.clock.now() + timedelta(seconds=later)
+                self.timers.add(f"$again:{new_id()}", at, timer.message, again=True)
 
     def advance(self, duration: Duration) -> int:
         """Move the virtual clock forward, firing every timer due on the way in order; returns deliveries."""
@@ -560,7 +595,7 @@ class LocalLambdaContext:
 
     function_name: str
     timeout: float
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    aws_request_id: str = field(default_factory=lambda: new_id())
     memory_limit_in_mb: int = 256
     invoked_function_arn: str = ""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -10,6 +9,7 @@ from typing import Any
 
 from stepbridge.errors import ExecutionAlreadyExists, ExecutionNotFound
 from stepbridge.runtime.codec import content_hash, to_json_value
+from stepbridge.runtime.ids import new_uuid
 from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import (
     ACK_OP,
@@ -75,7 +75,7 @@ def start_execution(
     Returns ``(record, created)``. The same id with the same workflow and input returns the
     existing execution; with a different workflow or input it raises ``ExecutionAlreadyExists``.
     """
-    exec_id = check_execution_id(execution_id) if execution_id else uuid.uuid4().hex
+    exec_id = check_execution_id(execution_id) if execution_id else new_uuid().hex
     data = to_json_value(payload, what=f"the input of workflow '{workflow}'")
     now = effects.now()
     deferred = at is not None and at > now
