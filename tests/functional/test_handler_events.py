@@ -36,6 +36,14 @@ async def fulfil(ctx: Context, order: dict[str, Any]) -> dict[str, Any]:
 app.on("Order.created", fulfil)
 
 
+@app.workflow("nightly")
+async def nightly(ctx: Context, run: dict[str, Any]) -> str:
+    return str(run["scheduled_time"])
+
+
+app.schedule("nightly", "0 2 * * *", nightly)
+
+
 def sample(name: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
     return data
@@ -111,6 +119,23 @@ def test_api_answers_a_foreign_event_with_400_and_one_error(
 
 
 # ---- the orchestrator (SQS work queue) ------------------------------------------------------------------
+
+
+def test_orchestrator_serves_an_sqs_event_as_aws_delivers_it(
+    cloud: LocalCloud, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The SAM sample's shape (eventSource, attributes, md5...) carrying what the nightly schedule sends."""
+    event = sample("sqs_receive_message")
+    fire = "2026-01-06T02:00:00Z"
+    event["Records"][0]["body"] = json.dumps({
+        "execution_id": "$schedule:nightly", "reason": "schedule", "dedup": fire,
+        "data": {"schedule": "nightly", "scheduled_time": fire},
+    })
+    assert orchestrator.handle(event, cloud.env) == {"batchItemFailures": []}
+    cloud.run_until_idle()
+    assert errors(caplog) == []
+    runs = cloud.client().list(workflow="nightly")
+    assert [(r.status, r.result) for r in runs] == [("SUCCEEDED", fire)]
 
 
 def test_orchestrator_drops_a_malformed_sqs_body_once_without_a_batch_failure(
