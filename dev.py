@@ -66,10 +66,11 @@ def task_demo(args: list[str]) -> int:
 
 
 def task_check(args: list[str]) -> int:
-    """ruff, mypy --strict, the committed template.yaml is what the compiler produces now, and the
-    layer's lock file pins the versions installed in the venv."""
+    """ruff, mypy --strict, the import contracts, the committed template.yaml is what the compiler produces
+    now, and the layer's lock file pins the versions installed in the venv."""
     run(BIN / "ruff", "check", "stepbridge", "functions", "tests", "benchmarks", "dev.py")
     run(BIN / "mypy", "--strict", "stepbridge")
+    run(BIN / "lint-imports", "--no-cache")  # the layering contracts in pyproject.toml [tool.importlinter]
     run(BIN / "stepbridge", "compile", "functions/app.py", "--check", "-o", "template.yaml")
     run(PY, "-m", "stepbridge.compiler.lock", "--check")
     return 0
