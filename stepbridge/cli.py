@@ -236,6 +236,7 @@ command_group("events", "put events on the app's bus (locally, or into a stack w
     arg("--workflow", default=None, help="only this workflow"),
     arg("--status", default=None, type=str.upper, choices=_STATUSES, help="only this status"),
     arg("--limit", type=int, default=50, help="at most this many (default: %(default)s)"),
+    arg("--internal", action="store_true", help="also list the state machines' own executions (stepbridge.sm.*)"),
     _JSON,
     *_stack_args(" (required)"),
 )
@@ -245,7 +246,13 @@ def _executions_list(args: argparse.Namespace) -> int:
     client = _client(args, "executions list")
     with _aws(args):
         return executions_list(
-            client, _out, workflow=args.workflow, status=args.status, limit=args.limit, as_json=args.json
+            client,
+            _out,
+            workflow=args.workflow,
+            status=args.status,
+            limit=args.limit,
+            as_json=args.json,
+            internal=args.internal,
         )
 
 

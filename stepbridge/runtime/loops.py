@@ -68,9 +68,10 @@ def run_sync_virtually(fn: Callable[..., Any], *args: Any) -> tuple[BaseExceptio
     Returns ``(error, result, elapsed)``: ``elapsed`` is the real time it ran plus the time it
     slept, so a 3 s ``time.sleep`` under a 1 s ``timeout=`` times out as in AWS without waiting.
     ``time.sleep`` is replaced once, process-wide, by a function that sleeps for real in every
-    other thread (only LocalCloud's virtual-time loop calls this).
+    other thread (only LocalCloud's virtual-time loop calls this); a ``time.sleep`` that a test has
+    replaced itself is left alone.
     """
-    if time.sleep is not _sleep:
+    if time.sleep is _real_sleep:
         time.sleep = _sleep
     _virtual.slept = 0.0
     started = time.perf_counter()

@@ -15,7 +15,9 @@ import pytest
 from stepbridge import App, Context, Retry, State, StateMachine, StepTimeout, Transition
 from stepbridge.compiler.graph import mermaid
 from stepbridge.local import LocalCloud
+from stepbridge.local.cloud import DEFAULT_START
 from stepbridge.operator.report import mermaid_path
+from stepbridge.runtime.steps import DEADLINE_GRACE_SECONDS
 
 
 class Declined(Exception):
@@ -305,3 +307,27 @@ def test_run_mermaid_draws_a_defaulted_wait_as_an_ordinary_step() -> None:
         raised = mermaid_path(client.history("must"), client.describe("must"))
     assert "-.->|error|" not in defaulted and re.search(r"class (\w+,)*n1(,\w+)* ok", defaulted)
     assert "-.->|error|" in raised and re.search(r"class (\w+,)*n1(,\w+)* failed", raised)
+
+
+def test_a_declared_sync_step_sleeping_past_its_lambda_timeout_is_lost_as_in_aws() -> None:
+    app = App("sleepy-lambda")
+
+    @app.step(timeout=2, retry=Retry(max_attempts=1))
+    def slow_lambda() -> str:
+        time.sleep(5)  # Lambda stops the function at 2 s; it never reports
+        return "done"
+
+    @app.workflow("slow")
+    async def slow(ctx: Context) -> str:
+        try:
+            return await ctx.step("slow-lambda", slow_lambda)
+        except StepTimeout as exc:
+            return f"timed out: {exc}"
+
+    started = time.perf_counter()
+    with LocalCloud(app, backend="memory") as cloud:
+        result = cloud.client().start("slow").result()
+        waited = cloud.now() - DEFAULT_START
+    assert waited >= timedelta(seconds=2 + DEADLINE_GRACE_SECONDS)  # noticed by the deadline timer, in virtual time
+    assert result.startswith("timed out: step 'slow-lambda' did not report within its 2 s timeout"), result
+    assert time.perf_counter() - started < 4

@@ -35,4 +35,5 @@ def test_a_test_module_can_import_the_app_module(pytester: pytest.Pytester) -> N
     (pytester.path / "tests").mkdir()
     (pytester.path / "tests" / "test_app.py").write_text(TEST)
     result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", "tests")
-    result.assert_outcomes(passed=1)
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed") == 1 and not outcomes.get("errors") and not outcomes.get("failed"), result.stdout
