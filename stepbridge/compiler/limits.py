@@ -2,7 +2,7 @@
 or Lambda would refuse at ``sam deploy`` (values and sources: docs/LIMITS.md).
 
 * Lambda: a function's environment variables total at most 4 KB (Lambda quotas, "Function
-  environment variables"), counted here as their JSON text, the form the API sends; a value
+  environment variables"), counted as their JSON text as Lambda measures it; a value
   CloudFormation resolves at deploy time (``Ref``, ``Fn::GetAtt``, ``Fn::Sub``) counts as
   ``INTRINSIC_BYTES``, more than any name or ARN this template resolves to.
 * IAM: a role's inline policies total at most 10,240 characters, whitespace not counted ("IAM and
@@ -24,12 +24,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from stepbridge.api.deploy import LAMBDA_ENV_BYTES, env_bytes
 from stepbridge.compiler.intrinsics import to_json
 from stepbridge.errors import CompileError
 from stepbridge.runtime.limits import SCHEDULER_INPUT_BYTES
 
-#: Lambda quotas: all environment variables of a function, in aggregate, 4 KB.
-LAMBDA_ENVIRONMENT_BYTES = 4 * 1024
+#: Lambda quotas: all environment variables of a function, in aggregate, 4 KB (measured as their JSON text).
+LAMBDA_ENVIRONMENT_BYTES = LAMBDA_ENV_BYTES
 #: Bytes counted for a value CloudFormation resolves at deploy time: the longest name, URL or ARN
 #: this template's references resolve to (a queue URL is at most 54 + 80 characters, a stack name 128).
 INTRINSIC_BYTES = 160
@@ -77,9 +78,9 @@ def _resolved(value: Any) -> Any:
 
 
 def environment_size(variables: Mapping[str, Any]) -> int:
-    """The size of a function's environment as Lambda counts it: its variables as JSON text, in bytes."""
-    resolved = {str(k): _resolved(v) for k, v in variables.items()}
-    return len(json.dumps(resolved, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    """The size of a function's environment as Lambda counts it (``api.deploy.env_bytes``: the variables as
+    JSON text), with deploy-time references counted as ``INTRINSIC_BYTES``."""
+    return env_bytes({str(k): str(_resolved(v)) for k, v in variables.items()})
 
 
 def check_environment(function: str, variables: Mapping[str, Any]) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from stepbridge.errors import ChildFailed
 from stepbridge.runtime.codec import content_hash, from_json_value, return_type, to_json_value
-from stepbridge.runtime.ids import check_execution_id, child_execution_id
+from stepbridge.runtime.execution_ids import check_execution_id, child_execution_id
 from stepbridge.runtime.records import RUNNING, ExecutionRecord, WakeMessage, iso
 from stepbridge.runtime.replay import Replay
 

@@ -26,7 +26,7 @@ from typing import Any
 import jmespath
 
 from stepbridge.api.app import App, MachineDef, WorkflowDef
-from stepbridge.runtime.ids import MAX_KEY_PART_BYTES
+from stepbridge.runtime.execution_ids import MAX_KEY_PART_BYTES
 from stepbridge.runtime.ports import Effects, Item, Store
 from stepbridge.runtime.records import Event, iso
 

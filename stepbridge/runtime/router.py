@@ -16,8 +16,8 @@ from typing import Any
 import jmespath
 
 from stepbridge.api.app import App, TriggerDef
+from stepbridge.runtime.execution_ids import fit_key
 from stepbridge.runtime.executions import start_execution
-from stepbridge.runtime.ids import fit_key
 from stepbridge.runtime.limits import EVENT_LOG_RETENTION_DAYS
 from stepbridge.runtime.observability import logger
 from stepbridge.runtime.ports import Effects, Item, Store

@@ -62,6 +62,23 @@ def test_compile_refuses_a_step_function_whose_environment_is_over_4_kb(monkeypa
         compile_app(steps_app(1))
 
 
+def test_compile_measures_the_whole_deployed_environment_of_a_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step's own 2,900 bytes pass the early check of the user's share, but with stepbridge's variables
+    (table, queue, bus ... resolved at deploy) the function's environment is over 4 KB: refused, naming it."""
+    app = steps_app(0)
+
+    @app.step(timeout=30, environment={"CERT": "c" * 2900})
+    def sign(x: int) -> int:
+        return x
+
+    with pytest.raises(CompileError, match=r"the function of step 'sign': .* over Lambda's 4,096-byte limit"):
+        compile_app(app)
+    small = steps_app(0)
+    small.step(timeout=30, environment={"CERT": "c" * 2000})(sign)
+    sizes = limits.function_environments(compile_app(small).template)
+    assert limits.environment_size(sizes["StepSignFunction"]) <= limits.LAMBDA_ENVIRONMENT_BYTES
+
+
 def test_compile_refuses_shared_environment_over_4_kb_naming_the_first_function(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -92,12 +109,12 @@ def test_stack_resource_count_follows_the_sam_transform() -> None:
 
 
 def test_compile_refuses_more_than_500_resources_in_one_stack() -> None:
-    ok = compile_app(steps_app(100))
+    ok = compile_app(steps_app(200))
     count = limits.deployed_resource_count(ok.template)
     assert 400 < count <= limits.CFN_MAX_RESOURCES
     limits.check_template(ok.template)
     with pytest.raises(CompileError, match=r"CloudFormation's 500"):
-        compile_app(steps_app(120))
+        compile_app(steps_app(260))
     more = dict(ok.template, Resources={**ok.template["Resources"],
                                         **{f"Q{i}": {"Type": "AWS::SQS::Queue"} for i in range(501 - count)}})
     with pytest.raises(CompileError, match=r"about 501 resources, over CloudFormation's 500 per stack"):
@@ -122,13 +139,17 @@ def test_a_schedule_resource_whose_input_is_over_256_kb_is_refused() -> None:
         limits.check_template(template(256 * 1024 + 1))
 
 
-def test_a_role_whose_inline_policies_pass_10240_characters_is_refused_naming_the_step() -> None:
+def test_a_role_whose_inline_policies_pass_10240_characters_is_refused_naming_it() -> None:
     compiled = compile_app(steps_app(1))
     template = compiled.template
-    role = template["Resources"]["StepStep0Role"]
+    role = template["Resources"]["DeclaredStepsRole"]  # the role the declared steps without grants share
     limits.check_template(template)
     statement = {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::" + "b" * 10_000}
     role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"].append(statement)
+    with pytest.raises(CompileError, match=r"role 'DeclaredStepsRole': its IAM role's inline policies .* 10,240"):
+        limits.check_template(template)
+    # a step with its own role is named by its step
+    template["Resources"]["StepStep0Role"] = template["Resources"].pop("DeclaredStepsRole")
     names = {"StepStep0Function": "the function of step 'step-0'"}
-    with pytest.raises(CompileError, match=r"the function of step 'step-0': its IAM role's inline policies .* 10,240"):
+    with pytest.raises(CompileError, match=r"the function of step 'step-0': its IAM role's inline policies"):
         limits.check_template(template, names=names)

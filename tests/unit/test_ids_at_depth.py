@@ -17,7 +17,7 @@ import pytest
 
 from stepbridge import App, Context
 from stepbridge.local import LocalCloud
-from stepbridge.runtime.ids import MAX_EXECUTION_ID, child_execution_id, next_generation_id
+from stepbridge.runtime.execution_ids import MAX_EXECUTION_ID, child_execution_id, next_generation_id
 
 #: SQS MessageGroupId: 1-128 of alphanumerics and punctuation !"#$%&'()*+,-./:;<=>?@[\]^_`{|}~.
 SQS_GROUP_ID = re.compile(r"^[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}$")

@@ -16,7 +16,7 @@ import pytest
 
 from stepbridge import App, Context, State, StateMachine, Transition
 from stepbridge.local import LocalCloud
-from stepbridge.runtime.ids import MAX_KEY_PART_BYTES, fit_key
+from stepbridge.runtime.execution_ids import MAX_KEY_PART_BYTES, fit_key
 
 LONG = "k" * 3000
 RUNS: list[str] = []
