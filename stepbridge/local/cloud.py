@@ -137,12 +137,17 @@ class LocalCloud:
         faults: FaultPlan | None = None,
         orchestrator_containers: int = 1,
         container_seed: int = 0,
+        enforce_iam: bool = False,
     ) -> None:
         if backend not in ("moto", "memory"):
             raise ValueError(f"backend must be 'moto' or 'memory', got {backend!r}")
         if not isinstance(orchestrator_containers, int) or orchestrator_containers < 1:
             raise ValueError(f"orchestrator_containers must be a positive int, got {orchestrator_containers!r}")
+        if enforce_iam and backend != "moto":
+            raise ValueError("enforce_iam=True needs backend='moto' (moto evaluates the IAM policies)")
         app.validate()
+        self.enforce_iam = enforce_iam
+        self._iam: Any = None
         self.backend = backend
         self.app = app
         self.clock = VirtualClock(start or DEFAULT_START)
@@ -223,6 +228,11 @@ class LocalCloud:
 
             self._mock = mock_aws()
             self._mock.start()
+            if self.enforce_iam:  # the framework signs as an administrator; see local/iamenforce.py
+                from stepbridge.local.iamenforce import IamEnforcer
+
+                self._iam = IamEnforcer(self.app, region=self.region)
+                self._iam.bootstrap()
             recurring = [(s.name, to_scheduler_expression(s.cron), s.timezone) for s in self.app.schedules]
             self.resources = provision(self.app.name, rules, region=self.region, recurring=recurring)
             self.store = DynamoStore(self.resources.config.table, clock=self.clock.now)
@@ -252,10 +262,15 @@ class LocalCloud:
             self.timers.add(
                 f"$schedule:{sched.name}", next_fire(sched.cron, self.clock.now(), sched.timezone), schedule=sched.name
             )
+        if self._iam is not None:
+            self._iam.arm(self.store, self._aws_effects)
         self._running = True
 
     def stop(self) -> None:
         """Stop moto and restore the environment."""
+        if self._iam is not None:
+            self._iam.disable()
+            self._iam = None
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -384,7 +399,8 @@ class LocalCloud:
                         self._step_queue.append(invocation)  # fault hook: Lambda delivers the async invoke twice
                 try:
                     step_def = self.app.steps.get(invocation.step)
-                    with self._invoking("step"), function_environment(step_def.config if step_def else None):
+                    with self._invoking("step"), function_environment(step_def.config if step_def else None), \
+                            self._as_function(invocation.step):
                         step_handler.handle(invocation.to_dict(), self.env, self._lambda_context(invocation))
                 except Crash:
                     self.crashes["step"] += 1  # lost, as async invokes with retries off are
@@ -428,7 +444,8 @@ class LocalCloud:
         if any(self.env.journal_cache is c for c in self.orchestrator_caches):  # not replaced by a test
             self.env.journal_cache = self.orchestrator_caches[container]
         try:
-            with self._invoking("orchestrator"), function_environment(self.app.orchestrator_config):
+            with self._invoking("orchestrator"), function_environment(self.app.orchestrator_config), \
+                    self._as_function(None):
                 result = orchestrator_handler.handle({"Records": records}, self.env)
         except Crash:
             self.orchestrator_caches[container].clear()  # the container died with its memory
@@ -456,6 +473,10 @@ class LocalCloud:
     def _invoking(self, target: str) -> contextlib.AbstractContextManager[None]:
         """Fault hook: tell the injector which handler runs (a no-op without faults)."""
         return self.faults.invocation(target) if self.faults is not None else contextlib.nullcontext()
+
+    def _as_function(self, step: str | None) -> contextlib.AbstractContextManager[None]:
+        """With ``enforce_iam``: user code signs as the running function's IAM user (its declared grants)."""
+        return self._iam.running(step) if self._iam is not None else contextlib.nullcontext()
 
     def _fire(self, timer: Timer) -> None:
         from stepbridge.api.cron import next_fire
