@@ -22,6 +22,7 @@ from stepbridge.api.deploy import (
     function_config,
 )
 from stepbridge.api.durations import Duration, optional_seconds, to_seconds
+from stepbridge.api.eventpattern import check_event_pattern, trigger_pattern
 from stepbridge.api.hints import remember_scope, type_hints
 from stepbridge.api.machine import StateMachine
 from stepbridge.api.retry import Retry
@@ -57,6 +58,27 @@ def check_event_type(event_type: str, *, where: str) -> str:
             "(1-128 printable characters, no leading/trailing spaces)"
         )
     return event_type
+
+
+def check_jmespath(expression: Any, *, where: str, what: str) -> str:
+    """Compile a JMESPath expression now, so a typo fails where it is declared instead of on each event."""
+    import jmespath
+    from jmespath.exceptions import JMESPathError
+
+    if not isinstance(expression, str):
+        raise WorkflowDefinitionError(f"{where}: {what} must be a JMESPath string such as 'detail.orderId', "
+                                      f"got {type(expression).__name__}")
+    try:
+        jmespath.compile(expression)
+    except JMESPathError as exc:
+        column = getattr(exc, "lex_position", None)
+        at = f" at column {column}" if isinstance(column, int) else ""
+        reason = str(getattr(exc, "msg", None) or str(exc).splitlines()[0])
+        raise WorkflowDefinitionError(
+            f"{where}: {what} {expression!r} is not a valid JMESPath expression ({reason}{at}); "
+            "e.g. 'detail.orderId' (see jmespath.org)"
+        ) from None
+    return expression
 
 
 def kebab(name: str) -> str:
@@ -378,6 +400,21 @@ class App:
         trigger_name = name or f"on-{'-'.join(types)}-{wf_name}"
         if any(t.name == trigger_name for t in self.triggers):
             raise WorkflowDefinitionError(f"trigger '{trigger_name}' is registered twice")
+        where = f"trigger '{trigger_name}' (workflow '{wf_name}')"
+        if input is not None:
+            check_jmespath(input, where=where, what="input=")
+        if key is not None:
+            check_jmespath(key, where=where, what="key=")
+        if filter is not None and not isinstance(filter, Mapping):
+            raise WorkflowDefinitionError(
+                f"{where}: filter must be a mapping (an EventBridge content filter on 'detail'), "
+                f"e.g. {{'amount': [{{'numeric': ['>', 100]}}]}}; got {type(filter).__name__}"
+            )
+        try:
+            pattern = trigger_pattern(types, filter)
+        except (TypeError, ValueError) as exc:
+            raise WorkflowDefinitionError(f"{where}: filter is not JSON ({exc})") from None
+        check_event_pattern(pattern, where=where)
         trigger = TriggerDef(
             name=trigger_name,
             event_types=types,
@@ -421,11 +458,12 @@ class App:
         input: Mapping[str, Any] | None = None,
     ) -> ScheduleDef:
         """Run ``workflow`` on a 5-field cron expression (``"0 2 * * 0"`` = 02:00 every Sunday) in ``timezone``."""
-        from stepbridge.api.cron import parse_cron, validate_timezone
+        from stepbridge.api.cron import to_scheduler_expression, validate_timezone
 
         _check_name("schedule", name)
         wf_name = self.workflow_name(workflow)
-        parse_cron(cron, where=f"schedule '{name}'")
+        # Parses the cron and converts it now, so what Scheduler could not express fails here.
+        to_scheduler_expression(cron, where=f"schedule '{name}' (workflow '{wf_name}')")
         validate_timezone(timezone, where=f"schedule '{name}'")
         if any(s.name == name for s in self.schedules):
             raise WorkflowDefinitionError(f"schedule '{name}' is registered twice")
@@ -465,6 +503,7 @@ class App:
             raise WorkflowDefinitionError(f"webhook {path}: give route={{event_type: workflow}} or workflow=")
         if any(w.path == path for w in self.webhooks):
             raise WorkflowDefinitionError(f"webhook path {path} is registered twice")
+        check_jmespath(type_key, where=f"webhook {path}", what="type_key=")
         hook = WebhookDef(
             path=path,
             provider=provider,
@@ -486,6 +525,7 @@ class App:
         """
         machine.validate()
         where = f"state machine '{machine.name}'"
+        check_jmespath(key, where=where, what="key=")
         known = set(machine.events())
         for event_type, machine_event in events.items():
             check_event_type(event_type, where=where)

@@ -25,19 +25,17 @@ from stepbridge.api.app import (
     TriggerDef,
     WebhookDef,
     check_event_type,
+    check_jmespath,
 )
 from stepbridge.api.cron import to_scheduler_expression
 from stepbridge.api.deploy import DEFAULT_ARCHITECTURE, DEFAULT_RUNTIME, check_runtime
+from stepbridge.api.eventpattern import check_event_pattern, trigger_pattern
+from stepbridge.api.routes import ROUTES
 from stepbridge.compiler import naming
 from stepbridge.errors import CompileError, WorkflowDefinitionError
 
-#: The HTTP API's own routes: (SAM event id, method, path). Webhook paths must not clash with them.
-API_ROUTES = (
-    ("StartExecution", "POST", "/workflows/{name}/executions"),
-    ("DescribeExecution", "GET", "/executions/{id}"),
-    ("SendEvent", "POST", "/events"),
-    ("CancelExecution", "POST", "/executions/{id}/cancel"),
-)
+#: The HTTP API's own routes: (SAM event id, method, path), the table the API handler routes by.
+API_ROUTES = ROUTES
 #: Paths API Gateway HTTP APIs accept for a literal (parameter-free) route.
 _WEBHOOK_PATH_RE = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%-]+(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*$")
 #: SQS queue names: at most 80 characters including ".fifo".
@@ -171,20 +169,6 @@ def _check_refs(app: App, problems: _Problems) -> None:
             ref(wf, f"webhook {hook.path} (route {event_type!r})")
 
 
-def _check_filter(value: Any, path: str, where: str, problems: _Problems) -> None:
-    """EventBridge content filters: nested objects whose leaves are non-empty lists."""
-    if isinstance(value, Mapping):
-        if not value:
-            problems.add(f"{where}: filter at {path} is an empty object")
-        for key, sub in value.items():
-            _check_filter(sub, f"{path}.{key}", where, problems)
-    elif not isinstance(value, list | tuple) or not value:
-        problems.add(
-            f"{where}: filter at {path} must be a non-empty list of values or matchers, "
-            "e.g. ['EUR'] or [{'numeric': ['>', 100]}]"
-        )
-
-
 def _plan_steps(app: App, ids: naming.LogicalIds, problems: _Problems) -> list[StepPlan]:
     plans = []
     by_function: dict[str, str] = {}
@@ -226,15 +210,18 @@ def _plan_triggers(app: App, ids: naming.LogicalIds, problems: _Problems) -> lis
         for event_type in trig.event_types:
             problems.check(check_event_type, event_type, where=where)
         pattern: dict[str, Any] = {"detail-type": list(trig.event_types)}
-        if trig.filter is not None:
-            if not isinstance(trig.filter, Mapping):
-                problems.add(f"{where}: filter must be a mapping (an EventBridge content filter on 'detail')")
+        if trig.filter is not None and not isinstance(trig.filter, Mapping):
+            problems.add(f"{where}: filter must be a mapping (an EventBridge content filter on 'detail')")
+        elif trig.filter is not None:
+            try:
+                pattern = trigger_pattern(trig.event_types, trig.filter)
+            except (TypeError, ValueError) as exc:
+                problems.add(f"{where}: filter is not JSON ({exc})")
             else:
-                _check_filter(trig.filter, "detail", where, problems)
-                try:
-                    pattern["detail"] = json.loads(json.dumps(trig.filter))
-                except (TypeError, ValueError) as exc:
-                    problems.add(f"{where}: filter is not JSON ({exc})")
+                problems.check(check_event_pattern, pattern, where=where)
+        for what, expression in (("input=", trig.input), ("key=", trig.key)):
+            if expression is not None:
+                problems.check(check_jmespath, expression, where=where, what=what)
         if any(c in trig.name for c in "<>"):
             problems.add(f"{where}: trigger names must not contain '<' or '>' (EventBridge input templates)")
         template = '{"trigger": ' + json.dumps(trig.name) + ', "event": <aws.events.event>}'
