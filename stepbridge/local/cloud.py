@@ -29,7 +29,8 @@ from stepbridge.handlers import router as router_handler
 from stepbridge.handlers import step as step_handler
 from stepbridge.handlers.env import Environment
 from stepbridge.local.clock import Timer, TimerWheel, VirtualClock
-from stepbridge.local.functionenv import LocalSecrets, function_environment
+from stepbridge.local.functionenv import LocalSecrets, as_function
+from stepbridge.local.iamenforce import IamEnforcer
 from stepbridge.local.values import CapturedEvent, Crash, HttpResponse, MockStep
 from stepbridge.runtime import ids
 from stepbridge.runtime.codec import dumps
@@ -244,11 +245,7 @@ class LocalCloud:
 
             self._mock = mock_aws()
             self._mock.start()
-            if self.enforce_iam:  # the framework signs as an administrator; see local/iamenforce.py
-                from stepbridge.local.iamenforce import IamEnforcer
-
-                self._iam = IamEnforcer(self.app, region=self.region)
-                self._iam.bootstrap()
+            self._iam = IamEnforcer.bootstrap(self.app, self.region) if self.enforce_iam else None
             recurring = [(s.name, to_scheduler_expression(s.cron), s.timezone) for s in self.app.schedules]
             self.resources = provision(self.app.name, rules, region=self.region, recurring=recurring)
             self.store = DynamoStore(self.resources.config.table, clock=self.clock.now)
@@ -426,9 +423,7 @@ class LocalCloud:
                     if duplicate:
                         self._step_queue.append(invocation)  # fault hook: Lambda delivers the async invoke twice
                 try:
-                    step_def = self.app.steps.get(invocation.step)
-                    with self._invoking("step"), function_environment(step_def.config if step_def else None), \
-                            self._as_function(invocation.step):
+                    with self._invoking("step"), self._as_function(invocation.step):
                         step_handler.handle(invocation.to_dict(), self.env, self._lambda_context(invocation))
                 except Crash:
                     self.crashes["step"] += 1  # lost, as async invokes with retries off are
@@ -473,8 +468,7 @@ class LocalCloud:
             self.env.journal_cache = self.orchestrator_caches[container]
         self._batch = (records, container)
         try:
-            with self._invoking("orchestrator"), function_environment(self.app.orchestrator_config), \
-                    self._as_function(None):
+            with self._invoking("orchestrator"), self._as_function(None):
                 result = orchestrator_handler.handle({"Records": records}, self.env)
         except Crash:
             self.orchestrator_caches[container].clear()  # the container died with its memory
@@ -515,8 +509,8 @@ class LocalCloud:
         return stack
 
     def _as_function(self, step: str | None) -> contextlib.AbstractContextManager[None]:
-        """With ``enforce_iam``: user code signs as the running function's IAM user (its declared grants)."""
-        return self._iam.running(step) if self._iam is not None else contextlib.nullcontext()
+        """Run as that function (``None``: the orchestrator): its environment, and with ``enforce_iam`` its grants."""
+        return as_function(self.app, step, self._iam)
 
     def _fire(self, timer: Timer) -> None:
         from stepbridge.api.cron import next_fire

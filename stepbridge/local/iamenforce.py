@@ -84,9 +84,15 @@ class IamEnforcer:
         self._saved: tuple[Any, Any] | None = None
         self._admin_key = ""
 
-    def bootstrap(self) -> None:
-        """Create the administrator the framework signs with, and sign with its key from now on
-        (LocalCloud restores the variables it saved when it stops)."""
+    @classmethod
+    def bootstrap(cls, app: App, region: str) -> IamEnforcer:
+        """An enforcer whose administrator the framework signs with from now on (LocalCloud restores
+        the variables it saved when it stops)."""
+        enforcer = cls(app, region=region)
+        enforcer._create_admin()
+        return enforcer
+
+    def _create_admin(self) -> None:
         iam = boto3.client("iam", region_name=self.region)
         iam.create_user(UserName=_ADMIN)
         admin_policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
