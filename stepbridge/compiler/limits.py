@@ -5,8 +5,8 @@ or Lambda would refuse at ``sam deploy`` (values and sources: docs/LIMITS.md).
   environment variables"), counted as their JSON text as Lambda measures it; a value
   CloudFormation resolves at deploy time (``Ref``, ``Fn::GetAtt``, ``Fn::Sub``) counts as
   ``INTRINSIC_BYTES``, more than any name or ARN this template resolves to.
-* IAM: a role's inline policies total at most 10,240 characters, whitespace not counted ("IAM and
-  AWS STS quotas"), references counted as ``INTRINSIC_BYTES``.
+* (IAM's 10,240-character role policy limit is checked where the policies are built:
+  ``compiler/userpolicies.check_role_size``.)
 * EventBridge Scheduler: a recurring schedule's target input is at most 256 KB.
 * CloudFormation: at most 500 resources in a stack, counted after the SAM transform (a SAM
   function becomes its function plus one or two resources per event source); a template body
@@ -19,8 +19,6 @@ code that adds per-function environment can call ``check_environment`` with a fu
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,8 +32,6 @@ LAMBDA_ENVIRONMENT_BYTES = LAMBDA_ENV_BYTES
 #: Bytes counted for a value CloudFormation resolves at deploy time: the longest name, URL or ARN
 #: this template's references resolve to (a queue URL is at most 54 + 80 characters, a stack name 128).
 INTRINSIC_BYTES = 160
-#: IAM and AWS STS quotas: a role's inline policies together, in characters other than whitespace.
-IAM_ROLE_POLICY_CHARS = 10_240
 #: CloudFormation quotas: resources declared in one stack.
 CFN_MAX_RESOURCES = 500
 #: CloudFormation quotas: template body size in a request (inline), and in an object in S3.
@@ -127,8 +123,8 @@ def deployed_resource_count(template: Mapping[str, Any]) -> int:
 
 
 def check_template(template: Mapping[str, Any], *, names: Mapping[str, str] | None = None) -> None:
-    """Every function's environment within 4 KB, every role's inline policies within 10,240 characters,
-    every schedule's input within 256 KB, and the stack within 500 resources; ``CompileError`` otherwise.
+    """Every function's environment within 4 KB, every schedule's input within 256 KB, and the stack within
+    500 resources; ``CompileError`` otherwise.
 
     ``names`` maps logical ids to what the user calls the function (a declared step's name), for the message.
     """
@@ -136,15 +132,6 @@ def check_template(template: Mapping[str, Any], *, names: Mapping[str, str] | No
         label = (names or {}).get(logical_id, f"function '{logical_id}'")
         check_environment(label, variables)
     for logical_id, resource in (template.get("Resources") or {}).items():
-        if resource.get("Type") == "AWS::IAM::Role":
-            documents = [p.get("PolicyDocument") for p in (resource.get("Properties") or {}).get("Policies") or []]
-            chars = len(re.sub(r"\s", "", json.dumps(_resolved(documents), separators=(",", ":"))))
-            if chars > IAM_ROLE_POLICY_CHARS:
-                owner = (names or {}).get(logical_id[: -len("Role")] + "Function", f"role '{logical_id}'")
-                raise CompileError(
-                    f"{owner}: its IAM role's inline policies total about {chars:,} characters, over IAM's "
-                    f"{IAM_ROLE_POLICY_CHARS:,}; grant with fewer, broader statements or a managed policy"
-                )
         if resource.get("Type") == "AWS::Scheduler::Schedule":
             body = ((resource.get("Properties") or {}).get("Target") or {}).get("Input")
             size = len(str(body).encode("utf-8")) if isinstance(body, str) else 0

@@ -137,19 +137,3 @@ def test_a_schedule_resource_whose_input_is_over_256_kb_is_refused() -> None:
     limits.check_template(template(256 * 1024))
     with pytest.raises(CompileError, match=r"schedule 'ScheduleNightly': .* Scheduler's 262,144-byte target input"):
         limits.check_template(template(256 * 1024 + 1))
-
-
-def test_a_role_whose_inline_policies_pass_10240_characters_is_refused_naming_it() -> None:
-    compiled = compile_app(steps_app(1))
-    template = compiled.template
-    role = template["Resources"]["DeclaredStepsRole"]  # the role the declared steps without grants share
-    limits.check_template(template)
-    statement = {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::" + "b" * 10_000}
-    role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"].append(statement)
-    with pytest.raises(CompileError, match=r"role 'DeclaredStepsRole': its IAM role's inline policies .* 10,240"):
-        limits.check_template(template)
-    # a step with its own role is named by its step
-    template["Resources"]["StepStep0Role"] = template["Resources"].pop("DeclaredStepsRole")
-    names = {"StepStep0Function": "the function of step 'step-0'"}
-    with pytest.raises(CompileError, match=r"the function of step 'step-0': its IAM role's inline policies"):
-        limits.check_template(template, names=names)
