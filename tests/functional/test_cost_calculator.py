@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from benchmarks.common import local_cloud
-from benchmarks.meter import AwsMeter, LambdaMeter
+from benchmarks.cost import measure_execution
 from stepbridge import App, Context
+from stepbridge.client import Client
 from stepbridge.cost.estimate import estimate, execution_usage
 from stepbridge.cost.model import api_calls
 from stepbridge.cost.ops import workflow_ops
@@ -85,34 +85,12 @@ RUNS: list[tuple[str, tuple[Any, ...]]] = [("checkout", (True,)), ("remind", ("k
 
 
 def _measure(app: App, workflow: str, args: tuple[Any, ...]) -> dict[str, float]:
-    """AWS calls and units of one execution, as the benchmark meter counts them."""
-    meter, lambdas = AwsMeter(), LambdaMeter()
-    cloud = local_cloud(app, "moto")
-    with cloud, lambdas.installed(cloud, meter):
-        meter.attach_cloud(cloud)
-        client = cloud.client()
-        client.start("noop", execution_id="warm-up").result()
-        cloud.advance(timedelta(days=2))
-        before, lam_before, invokes = meter.snapshot(), lambdas.snapshot(), cloud.calls["lambda.Invoke"]
-        handle = client.start(workflow, *args)
-        if workflow == "remind":
-            cloud.advance(timedelta(hours=2))
-            client.send_event(PING, {"key": args[0]})
-        cloud.advance(timedelta(days=2))
-        spent, lam = meter.snapshot() - before, lambdas.snapshot() - lam_before
-        invokes = cloud.calls["lambda.Invoke"] - invokes
-        status = cloud.store.get_execution(handle.execution_id)
-    assert status is not None and status.status == "SUCCEEDED"
-    calls: dict[str, float] = {op: float(n) for op, n in spent.calls.items() if n}
-    # Empty long polls are the event source mapping's fixed cost, not the execution's (benchmarks/cost.py).
-    calls["SQS.ReceiveMessage"] -= spent.sqs_empty_receives
-    if invokes:
-        calls["Lambda.Invoke"] = float(invokes)
-    out = {k: v for k, v in calls.items() if v}
-    out.update({"WRU": spent.total_wru, "RRU": spent.total_rru, "EventBridge.event": float(spent.event_entries),
-                "Scheduler.invocation": float(lam.scheduler_invocations)})
-    out.update({f"Lambda.{kind}": float(n) for kind, n in lam.invocations.items() if n})
-    return out
+    """What one execution made, as the benchmark meter counts it (the benchmarks' own measurement)."""
+
+    def ack(client: Client, execution_id: str) -> None:
+        client.send_event(PING, {"key": args[0]})
+
+    return measure_execution(app, workflow, args, ack if workflow == "remind" else None)
 
 
 @pytest.mark.parametrize(("workflow", "args"), RUNS, ids=[r[0] for r in RUNS])
