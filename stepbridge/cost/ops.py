@@ -16,7 +16,9 @@ from __future__ import annotations
 import ast
 import inspect
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from stepbridge.api.app import App, WorkflowDef
 from stepbridge.compiler.graph import _Flow, _resolver, _text
@@ -59,7 +61,7 @@ class WorkflowOps:
         out: dict[str, float] = {}
         for occ in self.occurrences:
             out[occ.kind] = out.get(occ.kind, 0.0) + occ.count * occ.attempts
-        return out
+        return {kind: n for kind, n in out.items() if n}
 
 
 class _Walker:
@@ -107,18 +109,24 @@ class _Walker:
             head = (f"while {ast.unparse(stmt.test)}" if isinstance(stmt, ast.While)
                     else f"for {ast.unparse(stmt.target)} in {ast.unparse(stmt.iter)}")
             self.result.seen["loops"].add(head)
-            n = self._given("loops", head, _range_const(stmt), f"{head}: 1 iteration")
+            counted = _range_len(stmt, self.flow.resolve)
+            n = self._given("loops", head, counted or 1.0, None if counted is not None else f"{head}: 1 iteration")
             self.result.sfn_states += p * m * (n + 1)  # a Choice state per iteration and one to leave
             self.block(stmt.body, p, m * n)
             return p
         if isinstance(stmt, ast.Try):
-            out = self.block(stmt.body, p, m)
-            out = self.block(stmt.orelse, out, m)
+            # The body's operations count in full (as if an error came at its end); a handler taken with
+            # probability q runs its own operations and the path after the try continues from it instead.
+            body = self.block(stmt.body, p, m)
+            handled, out = 0.0, 0.0
             for handler in stmt.handlers:
                 caught = ast.unparse(handler.type) if handler.type is not None else "any error"
                 key = f"except {caught}"
                 self.result.seen["branches"].add(key)
-                out += self.block(handler.body, p * self._given("branches", key, 0.0, None), m)
+                q = self._given("branches", key, 0.0, None)
+                handled += q
+                out += self.block(handler.body, p * q, m)
+            out += self.block(stmt.orelse, body * max(0.0, 1.0 - handled), m)
             return self.block(stmt.finalbody, out, m)
         if isinstance(stmt, ast.With | ast.AsyncWith):
             for item in stmt.items:
@@ -149,6 +157,12 @@ class _Walker:
                         f"'{key}' in traffic.yaml (workflows.{self.workflow.name}.items.{key}: N)")
                 m *= n
         kind = self.flow._is_ctx_call(node)
+        if kind is None and isinstance(node, ast.Call) and any(
+            isinstance(a, ast.Name) and a.id == self.flow.ctx for a in node.args
+        ):
+            self.result.assumptions.append(
+                f"{self.where}: {ast.unparse(node.func)}({self.flow.ctx}, ...) is not followed; "
+                "its operations are not counted")
         if kind == "gather":
             self.result.sfn_states += p * m
             self.result.ldf_operations += p * m
@@ -179,13 +193,26 @@ class _Walker:
         elif kind in ("wait_for", "send"):
             self.add(kind, name, p * m)
         elif kind in ("child", "start_child"):
-            self.add("child", name, p * m)
-            target = self.app.workflows.get(name)
+            target = self._child_workflow(args[0]) if args else None
+            self.add("child", target.name if target is not None else name, p * m)
             if target is not None and self.depth < MAX_CHILD_DEPTH:
                 _Walker(self.app, target, self.all_traffic.get(name), self.defaults, self.result, self.depth + 1,
                         self.all_traffic).run(p * m)
             elif target is None:
-                self.result.assumptions.append(f"child '{name}': not a constant workflow name; priced as empty")
+                self.result.assumptions.append(f"{self.where}: child {name} is not a workflow known statically; "
+                                               "priced as an empty workflow")
+
+    def _child_workflow(self, node: ast.expr) -> WorkflowDef | None:
+        """The workflow a ``ctx.child`` names: a string constant or a decorated workflow function."""
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return self.app.workflows.get(node.value)
+        target = self.flow.resolve(node)
+        if target is None:
+            return None
+        try:
+            return self.app.workflows.get(self.app.workflow_name(target))
+        except StepbridgeError:
+            return None
 
     def step(self, name: str, fn_node: ast.expr | None, p: float, m: float) -> None:
         self.result.seen["steps"].add(name)
@@ -211,13 +238,36 @@ class _Walker:
         return default
 
 
-def _range_const(stmt: ast.stmt) -> float:
-    """N for ``for x in range(N)`` with a constant N, else 1."""
+def _range_len(stmt: ast.stmt, resolve: Callable[[ast.expr], Any]) -> float | None:
+    """The length of ``for x in range(...)`` when its arguments are int constants or module-level ints."""
     it = getattr(stmt, "iter", None)
-    if (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range" and len(it.args) == 1
-            and isinstance(it.args[0], ast.Constant) and isinstance(it.args[0].value, int)):
-        return float(it.args[0].value)
-    return 1.0
+    if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range") or it.keywords:
+        return None
+    values: list[int] = []
+    for arg in it.args:
+        value = _int_of(arg, resolve)
+        if value is None:
+            return None
+        values.append(value)
+    try:
+        return float(len(range(*values)))
+    except (TypeError, ValueError):
+        return None
+
+
+def _int_of(node: ast.expr, resolve: Callable[[ast.expr], Any]) -> int | None:
+    if isinstance(node, ast.Constant):
+        return node.value if isinstance(node.value, int) and not isinstance(node.value, bool) else None
+    if isinstance(node, ast.Name | ast.Attribute):
+        value = resolve(node)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub | ast.Mult):
+        left, right = _int_of(node.left, resolve), _int_of(node.right, resolve)
+        if left is None or right is None:
+            return None
+        return left + right if isinstance(node.op, ast.Add) else left - right if isinstance(node.op, ast.Sub) \
+            else left * right
+    return None
 
 
 def workflow_ops(app: App, name: str, traffic: WorkflowTraffic | None, defaults: Defaults,
