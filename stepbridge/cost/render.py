@@ -7,6 +7,7 @@ from typing import Any
 
 from stepbridge.cost import model
 from stepbridge.cost.estimate import Estimate
+from stepbridge.cost.prices import Price
 
 
 def _money(value: float) -> str:
@@ -14,7 +15,7 @@ def _money(value: float) -> str:
 
 
 def _count(value: float) -> str:
-    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 def to_json(est: Estimate) -> dict[str, Any]:
@@ -57,16 +58,16 @@ def _tables(est: Estimate) -> list[tuple[str, list[str], list[list[str]]]]:
         per = w.ops.per_kind()
         ops = ", ".join(f"{_count(v)} {k.replace('_', ' ')}" for k, v in sorted(per.items()) if v) or "-"
         calls = sum(model.api_calls(w.usage).values())
-        flows.append([w.name, _count(w.executions), ops, f"{calls:.3g}", _money(w.total),
+        flows.append([w.name, _count(w.executions), ops, _count(calls), _money(w.total),
                       f"${w.total / w.executions * 1e6:,.2f}" if w.executions else "-"])
     compare = [
         ["stepbridge (this app)", _money(est.total), "1x"],
         ["Step Functions Standard", _money(est.sfn_total), f"{est.sfn_total / est.total:.2g}x" if est.total else "-"],
         ["Lambda durable functions", _money(est.ldf_total), f"{est.ldf_total / est.total:.2g}x" if est.total else "-"],
     ]
-    detail = [[w.name, _count(sum(model.api_calls(w.usage).values())), f"{w.usage.get('WRU', 0):.3g}",
-               f"{w.usage.get('RRU', 0):.3g}", f"{w.gb_seconds * 1e3:.3g}", f"{w.sfn_transitions:.3g}",
-               _money(w.sfn_dollars), f"{w.ldf_operations:.3g}", _money(w.ldf_dollars)] for w in est.workflows]
+    detail = [[w.name, _count(sum(model.api_calls(w.usage).values())), _count(w.usage.get("WRU", 0.0)),
+               _count(w.usage.get("RRU", 0.0)), _count(w.gb_seconds * 1e3), _count(w.sfn_transitions),
+               _money(w.sfn_dollars), _count(w.ldf_operations), _money(w.ldf_dollars)] for w in est.workflows]
     return [
         (f"Monthly cost by service ({est.prices.region}, {est.architecture}, list prices of {est.prices.checked})",
          ["service", "per month", "share"], services),
@@ -111,12 +112,18 @@ def _notes(est: Estimate, bullet: str) -> list[str]:
         "Lambda duration: assumed call latencies "
         + ", ".join(f"{k} {v:g} ms" for k, v in model.LATENCY_MS.items())
         + "; handler time " + ", ".join(f"{k} {v:g} ms" for k, v in model.HANDLER_MS.items()) + ".",
-        "Prices: " + "; ".join(f"{k} ${p.dollars:.10g}/{p.unit}" for k, p in est.prices.items.items())
+        "Prices: " + "; ".join(_price(k, p) for k, p in est.prices.items.items())
         + f" (checked {est.prices.checked}; sources in stepbridge/cost/prices.py, docs/COST.md).",
     ]
     if est.assumptions:
         notes.append("Assumed (not in the traffic file): " + "; ".join(dict.fromkeys(est.assumptions)) + ".")
     return [bullet + n for n in notes]
+
+
+def _price(key: str, price: Price) -> str:
+    if price.dollars < 0.01:
+        return f"{key} ${price.dollars * 1e6:.4g} per million {price.unit}s"
+    return f"{key} ${price.dollars:.4g} per {price.unit}"
 
 
 def render(est: Estimate, fmt: str) -> str:
