@@ -97,7 +97,7 @@ class _Walker:
                 return p
             self.expr(stmt.test, p, m)
             key = ast.unparse(stmt.test)
-            self.result.seen["branches"].add(key)
+            self._see("branches", key)
             yes = self._given("branches", key, 0.5, f"if {key}: taken half of the time")
             self.result.sfn_states += p * m
             after_yes = self.block(stmt.body, p * yes, m)
@@ -108,7 +108,7 @@ class _Walker:
                 return p
             head = (f"while {ast.unparse(stmt.test)}" if isinstance(stmt, ast.While)
                     else f"for {ast.unparse(stmt.target)} in {ast.unparse(stmt.iter)}")
-            self.result.seen["loops"].add(head)
+            self._see("loops", head)
             counted = _range_len(stmt, self.flow.resolve)
             n = self._given("loops", head, counted or 1.0, None if counted is not None else f"{head}: 1 iteration")
             self.result.sfn_states += p * m * (n + 1)  # a Choice state per iteration and one to leave
@@ -122,7 +122,7 @@ class _Walker:
             for handler in stmt.handlers:
                 caught = ast.unparse(handler.type) if handler.type is not None else "any error"
                 key = f"except {caught}"
-                self.result.seen["branches"].add(key)
+                self._see("branches", key)
                 q = self._given("branches", key, 0.0, None)
                 handled += q
                 out += self.block(handler.body, p * q, m)
@@ -149,7 +149,7 @@ class _Walker:
             if inner:
                 assert isinstance(inner[0], ast.Call)
                 key = _text(inner[0].args[0]) if inner[0].args else "?"
-                self.result.seen["items"].add(key)
+                self._see("items", key)
                 n = self.traffic.items.get(key)
                 if n is None:
                     raise StepbridgeError(
@@ -177,7 +177,7 @@ class _Walker:
         args = call.args
         name = _text(args[0]) if args else "?"
         if kind == "map":
-            self.result.seen["items"].add(name)
+            self._see("items", name)
             n = self.traffic.items.get(name)
             if n is None:
                 raise StepbridgeError(
@@ -215,7 +215,7 @@ class _Walker:
             return None
 
     def step(self, name: str, fn_node: ast.expr | None, p: float, m: float) -> None:
-        self.result.seen["steps"].add(name)
+        self._see("steps", name)
         given = self.traffic.steps.get(name, StepTraffic())
         fn = self.flow.resolve(fn_node) if fn_node is not None else None
         declared = self.app.step_for(fn) if callable(fn) else None
@@ -228,6 +228,11 @@ class _Walker:
 
     def add(self, kind: str, label: str, count: float) -> None:
         self.result.occurrences.append(Occurrence(kind, label, count, self.workflow.name))
+
+    def _see(self, section: str, key: str) -> None:
+        """Remember a name the traffic may use for this workflow (a child's names belong to the child's entry)."""
+        if self.depth == 0:
+            self.result.seen[section].add(key)
 
     def _given(self, section: str, key: str, default: float, note: str | None) -> float:
         values: dict[str, float] = getattr(self.traffic, section)

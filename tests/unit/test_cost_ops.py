@@ -136,3 +136,12 @@ def test_cli_bad_traffic_exits_2_with_one_line(tmp_path: Path, capsys: pytest.Ca
     assert main(["cost", "functions/app.py", "--traffic", str(traffic)]) == 2
     err = capsys.readouterr().err.strip()
     assert "steps 'nope' not found" in err and "'welcome-email'" in err and "\n" not in err
+
+
+def test_child_steps_are_weighted_by_the_childs_own_traffic() -> None:
+    traffic = {"executions": 1, **BASE, "branches": {"items[0] > 10": 0.0}}
+    with pytest.raises(StepbridgeError, match="steps 'leaf-work' not found"):
+        _ops({**traffic, "steps": {"leaf-work": 0.5}})
+    data = parse_traffic({"workflows": {"shapes": traffic, "leaf": {"executions": 0, "steps": {"leaf-work": 0.5}}}})
+    per = workflow_ops(_app(), "shapes", data.workflows["shapes"], data.defaults, data.workflows).per_kind()
+    assert per["declared_step"] == 1 + 3 + 5 + 0.5
