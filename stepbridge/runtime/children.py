@@ -7,6 +7,7 @@ from typing import Any
 
 from stepbridge.errors import ChildFailed
 from stepbridge.runtime.codec import content_hash, from_json_value, return_type, to_json_value
+from stepbridge.runtime.executions import check_input_size
 from stepbridge.runtime.records import RUNNING, ExecutionRecord, WakeMessage, iso
 from stepbridge.runtime.replay import Replay
 
@@ -53,6 +54,7 @@ async def start_child(rp: Replay, op: str, workflow: str, payload: Any, executio
         await rp.before_new(op)
         child_id = execution_id or f"{rp.execution_id}.{op}"
         data = to_json_value(payload, what=f"the input of child workflow '{workflow}' ({op})")
+        check_input_size(data, what=f"the input of child workflow '{workflow}' ({op})")
         now = iso(rp.now())
         rp.store.create_execution(
             ExecutionRecord(

@@ -20,7 +20,7 @@ from stepbridge.api.retry import Retry
 from stepbridge.errors import PayloadTooLarge, WorkflowDefinitionError
 from stepbridge.runtime import children, steps, waits
 from stepbridge.runtime.codec import dumps, to_json_value
-from stepbridge.runtime.limits import EVENTBRIDGE_ENTRY_BYTES
+from stepbridge.runtime.limits import EVENTBRIDGE_ENTRY_BYTES, MAX_PROGRESS_MESSAGE_BYTES
 from stepbridge.runtime.records import Event, iso, parse_iso
 from stepbridge.runtime.replay import Replay, Suspend, branch_scope, current_op, refuse_while_suspending
 
@@ -282,6 +282,12 @@ class Context:
         if op in self._rp.records(op):
             return
         refuse_while_suspending()
+        size = len(str(message).encode()) if message is not None else 0
+        if size > MAX_PROGRESS_MESSAGE_BYTES:  # it is stored on the execution header beside the input
+            raise PayloadTooLarge(
+                f"the ctx.progress message of execution '{self.execution_id}' is {size:,} bytes, over the "
+                f"{MAX_PROGRESS_MESSAGE_BYTES:,}-byte limit; report a short message"
+            )
         info = {"step": step, "total": total, "message": message}
         event = Event(
             detail_type="Workflow.progress",

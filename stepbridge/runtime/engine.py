@@ -9,6 +9,7 @@ operation, which is how a changed workflow is caught before it does damage.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 from dataclasses import dataclass
 from typing import Any
@@ -16,14 +17,15 @@ from typing import Any
 import pydantic
 
 from stepbridge.api.app import App, input_type_of
-from stepbridge.errors import ExecutionCancelled, WorkflowDefinitionError
+from stepbridge.errors import ExecutionCancelled, PayloadTooLarge, WorkflowDefinitionError
 from stepbridge.runtime.codec import content_hash, to_json_value, validate_input
 from stepbridge.runtime.context import Context
+from stepbridge.runtime.errorcodec import error_dict
 from stepbridge.runtime.guard import guard_effects, guard_store
 from stepbridge.runtime.loops import LoopFactory, close_loop
 from stepbridge.runtime.ports import Effects, Item, Store
 from stepbridge.runtime.records import ExecutionRecord, JournalRecord, iso
-from stepbridge.runtime.replay import Replay, Suspend, error_dict
+from stepbridge.runtime.replay import Replay, Suspend
 
 
 class ContinueAsNew(BaseException):
@@ -125,7 +127,9 @@ def run(
         except Exception as exc:
             outcome = Outcome(FAILED, error=error_dict(exc), replay=rp)
     if outcome.kind == SUCCEEDED and cache_key is not None and wf.cache_ttl:
-        store.put_item(Item(cache_key, "CACHE", {"result": outcome.result}, expires_at=iso(rp.after(wf.cache_ttl))))
+        # Too large to cache: the header cannot hold the result either, so the orchestrator fails the execution.
+        with contextlib.suppress(PayloadTooLarge):
+            store.put_item(Item(cache_key, "CACHE", {"result": outcome.result}, expires_at=iso(rp.after(wf.cache_ttl))))
     if rp.cancelling and outcome.kind in (FAILED, SUCCEEDED) and not isinstance(rp.fatal, WorkflowDefinitionError):
         outcome = Outcome(
             CANCELLED,

@@ -10,7 +10,6 @@ user code cannot swallow it).
 from __future__ import annotations
 
 import asyncio
-import importlib
 import random
 import sys
 from collections import defaultdict
@@ -24,10 +23,13 @@ from stepbridge.errors import (
     DuplicateStepError,
     NonDeterminismError,
     PayloadTooLarge,
-    StepFailed,
     WorkflowDefinitionError,
 )
 from stepbridge.runtime.codec import dumps
+
+# Re-exported: the error codec lived here before it had its own module.
+from stepbridge.runtime.errorcodec import error_dict as error_dict
+from stepbridge.runtime.errorcodec import rebuild_error as rebuild_error
 from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES, MAX_JOURNAL_RECORDS, MAX_OP_NAME
 from stepbridge.runtime.records import ACK_OP, ANNOUNCE, ExecutionRecord, JournalRecord, WakeMessage, iso, parse_iso
 
@@ -52,38 +54,6 @@ _SETTLE_TURNS = 64
 branch_scope: ContextVar[str] = ContextVar("stepbridge_branch_scope", default="")
 #: The op whose step function is running (for ``ctx.idempotency_key``).
 current_op: ContextVar[str | None] = ContextVar("stepbridge_current_op", default=None)
-
-
-def error_dict(exc: BaseException) -> dict[str, Any]:
-    """A storable description of an exception: dotted type, message and the dotted names of its MRO."""
-    cls = type(exc)
-    mro = [f"{c.__module__}.{c.__qualname__}" for c in cls.__mro__ if c not in (object, BaseException)]
-    out: dict[str, Any] = {"type": mro[0], "message": str(exc), "mro": mro}
-    # When the message alone does not rebuild it (KeyError quotes its key; several arguments), keep
-    # the arguments too if they are plain values.
-    rebuilds = len(exc.args) <= 1 and (not exc.args or str(exc.args[0]) == out["message"])
-    if not rebuilds and all(isinstance(a, str | int | float | bool) or a is None for a in exc.args):
-        out["args"] = list(exc.args)
-    return out
-
-
-def rebuild_error(err: dict[str, Any], op: str) -> Exception:
-    """The exception to raise in the workflow for a recorded error: the original type when it can be rebuilt."""
-    dotted = str(err.get("type", ""))
-    message = str(err.get("message", ""))
-    module_name, _, qualname = dotted.rpartition(".")
-    try:
-        obj: Any = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
-        if isinstance(obj, type) and issubclass(obj, Exception) and not issubclass(obj, StepFailed):
-            args = err.get("args")
-            exc = obj(*args) if isinstance(args, list) else obj(message) if message else obj()
-            if str(exc) == message:
-                return exc
-    except Exception:  # the type moved or takes other arguments: fall back to StepFailed
-        pass
-    return StepFailed(op, dotted, message)
 
 
 @dataclass

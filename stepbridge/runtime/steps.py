@@ -28,11 +28,12 @@ from stepbridge.errors import (
 )
 from stepbridge.runtime import stepcontext
 from stepbridge.runtime.codec import content_hash, dumps, from_json_value, return_type, to_json_value
+from stepbridge.runtime.errorcodec import error_dict, rebuild_error
 from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES
 from stepbridge.runtime.observability import StepTelemetry
 from stepbridge.runtime.ports import Item
 from stepbridge.runtime.records import JournalRecord, StepInvocation, iso
-from stepbridge.runtime.replay import Replay, current_op, error_dict, rebuild_error
+from stepbridge.runtime.replay import Replay, current_op
 
 #: Extra time a declared step gets past its timeout before the orchestrator declares it lost
 #: (Lambda stops the function at its timeout; this covers queueing of the async invoke).

@@ -21,11 +21,12 @@ from stepbridge.errors import (
 )
 from stepbridge.runtime import stepcontext
 from stepbridge.runtime.codec import decode_args, to_json_value
+from stepbridge.runtime.errorcodec import error_dict
 from stepbridge.runtime.loops import LoopFactory, run_coroutine
 from stepbridge.runtime.observability import StepTelemetry, logger
 from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import TERMINAL, JournalRecord, StepInvocation, iso, report_wake
-from stepbridge.runtime.replay import current_op, error_dict, timer_name
+from stepbridge.runtime.replay import current_op, timer_name
 from stepbridge.runtime.steps import call_function, check_result_size
 
 #: Tries of each report write (journal append, wake-up) before the invocation gives up.
