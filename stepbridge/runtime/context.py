@@ -119,6 +119,7 @@ class Context:
         for r in results:
             if isinstance(r, Suspend):
                 r.__traceback__ = None  # no frame cycle: the finished branch task is freed at once
+                r.consumed = True  # settled here: a failure of another branch may win over it
         return self._settle(list(results))
 
     @staticmethod
@@ -131,6 +132,7 @@ class Context:
                 raise r  # infrastructure failure: abandon the invocation, it is retried
         for r in results:
             if isinstance(r, Suspend):
+                r.consumed = False  # on its way to the engine again
                 raise r
         return results
 
@@ -175,6 +177,7 @@ class Context:
                 exc = fut.exception()
                 if isinstance(exc, Suspend):
                     exc.__traceback__ = None  # no frame cycle: the finished task is freed at once
+                    exc.consumed = True  # the slot stays held; the map suspends itself below
                     held += 1
                 elif exc is not None and not isinstance(exc, Exception):
                     _abandon([*running, *(d for d in done if d is not fut)])

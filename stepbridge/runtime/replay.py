@@ -30,6 +30,7 @@ from stepbridge.runtime.codec import dumps
 # Re-exported: the error codec lived here before it had its own module.
 from stepbridge.runtime.errorcodec import error_dict as error_dict
 from stepbridge.runtime.errorcodec import rebuild_error as rebuild_error
+from stepbridge.runtime.guard import EngineSignal
 from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES, MAX_JOURNAL_RECORDS, MAX_OP_NAME
 from stepbridge.runtime.records import ACK_OP, ANNOUNCE, ExecutionRecord, JournalRecord, WakeMessage, iso, parse_iso
 
@@ -42,8 +43,15 @@ if TYPE_CHECKING:
 _RECORD_OVERHEAD_BYTES = 512
 
 
-class Suspend(BaseException):
-    """The workflow must wait for something outside this invocation (a step, timer, event or child)."""
+class Suspend(EngineSignal):
+    """The workflow must wait for something outside this invocation (a step, timer, event or child).
+
+    ``consumed`` is set when the engine itself settles it (``ctx.gather``/``ctx.map`` keep a waiting
+    branch and go on); a suspension that neither reaches the engine nor was consumed was swallowed
+    by user code (``except BaseException``), and the engine suspends the execution anyway.
+    """
+
+    consumed = False
 
 
 #: Event-loop turns a new operation waits for concurrent branches to consume their recorded operations.
@@ -85,6 +93,8 @@ class Replay:
     _pending_acks: set[str] = field(default_factory=set)
     #: A racing replay wrote a log slot this one then adopted: this view may miss what it named.
     raced: bool = False
+    #: The suspensions this replay raised (see ``Suspend.consumed``).
+    suspensions: list[Suspend] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         acked: set[str] = set()
@@ -349,7 +359,13 @@ class Replay:
             from stepbridge.errors import ExecutionCancelled
 
             raise ExecutionCancelled(f"execution '{self.execution_id}' was cancelled")
-        raise Suspend()
+        signal = Suspend()
+        self.suspensions.append(signal)
+        raise signal
+
+    def swallowed_suspension(self) -> bool:
+        """Whether user code caught a suspension that the engine never saw (``except BaseException:``)."""
+        return any(not s.consumed for s in self.suspensions)
 
     def due(self, at_iso: str) -> bool:
         """Whether a recorded instant has passed on the clock."""
