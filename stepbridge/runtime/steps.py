@@ -127,7 +127,7 @@ class _Raised(Exception):
     """Carries an exception out of a timed call so it is not mistaken for the deadline."""
 
     def __init__(self, exc: BaseException) -> None:
-        super().__init__(str(exc))
+        super().__init__(type(exc).__name__)  # not str(exc): user code's __str__ may raise
         self.exc = exc
 
 
