@@ -31,7 +31,7 @@ from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.errorcodec import error_dict as error_dict
 from stepbridge.runtime.errorcodec import rebuild_error as rebuild_error
 from stepbridge.runtime.guard import EngineSignal
-from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES, MAX_JOURNAL_RECORDS, MAX_OP_NAME
+from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES, MAX_JOURNAL_BYTES, MAX_JOURNAL_RECORDS, MAX_OP_NAME
 from stepbridge.runtime.records import ACK_OP, ANNOUNCE, ExecutionRecord, JournalRecord, WakeMessage, iso, parse_iso
 
 if TYPE_CHECKING:
@@ -95,9 +95,12 @@ class Replay:
     raced: bool = False
     #: The suspensions this replay raised (see ``Suspend.consumed``).
     suspensions: list[Suspend] = field(default_factory=list)
+    #: Bytes of the journal as stored (records of unknown size count as ``_RECORD_OVERHEAD_BYTES``).
+    journal_bytes: int = 0
 
     def __post_init__(self) -> None:
         acked: set[str] = set()
+        self.journal_bytes = sum(r.size or _RECORD_OVERHEAD_BYTES for r in self.journal.values())
         for rec in self.journal.values():
             self._by_op.setdefault(rec.op, {})[rec.key] = rec
             self._seq = max(self._seq, rec.seq)
@@ -182,13 +185,43 @@ class Replay:
         step of the changed code has run. Concurrent branches (``gather``, ``map``) consume their
         recorded operations within a few loop turns, so they get those turns first.
         """
+        if self.fatal is not None:
+            raise self.fatal  # the execution already failed (user code caught it): nothing new runs
         for _ in range(_SETTLE_TURNS):
             if not self._not_yet_requested:
-                return
+                break
             await asyncio.sleep(0)
-        problem = self.nondeterminism()
-        if problem is not None:
-            self._fatal(problem)
+        else:
+            problem = self.nondeterminism()
+            if problem is not None:
+                self._fatal(problem)
+        self._check_room(op, 1)
+
+    def _check_room(self, op: str, size: int) -> None:
+        """Fail the execution when one more record of ``size`` bytes would take its journal past a cap.
+
+        Every replay reads the whole journal, and a cold one holds all of it in the orchestrator's
+        memory (``limits.MAX_JOURNAL_BYTES``). Checked before a new operation's side effect (an
+        operation that would start on a full journal never runs) and for every record written.
+        Reports of declared steps and children already in flight still land; they count once read.
+        """
+        if len(self.journal) >= MAX_JOURNAL_RECORDS:
+            self._fatal(
+                WorkflowDefinitionError(
+                    f"execution '{self.execution_id}' reached {MAX_JOURNAL_RECORDS} journal records at '{op}'; "
+                    "split the work into child workflows or call ctx.continue_as_new(...) periodically"
+                )
+            )
+        if self.journal_bytes + size > MAX_JOURNAL_BYTES:
+            self._fatal(
+                WorkflowDefinitionError(
+                    f"the journal of execution '{self.execution_id}' is {self.journal_bytes:,} bytes: recording "
+                    f"'{op}' would take it past the {MAX_JOURNAL_BYTES:,}-byte cap (every replay reads the whole "
+                    "journal into the orchestrator's memory); split the work into child workflows or call "
+                    "ctx.continue_as_new(...) periodically, and keep large data out of step results (store it in "
+                    "S3 and return its key)"
+                )
+            )
 
     def _fatal(self, exc: BaseException) -> None:
         self.fatal = self.fatal or exc
@@ -223,13 +256,6 @@ class Replay:
         timeout or final error racing the step's own report): it is claimed under its key.
         """
         refuse_while_suspending()
-        if len(self.journal) >= MAX_JOURNAL_RECORDS:
-            self._fatal(
-                WorkflowDefinitionError(
-                    f"execution '{self.execution_id}' reached {MAX_JOURNAL_RECORDS} journal records at '{op}'; "
-                    "split the work into child workflows or call ctx.continue_as_new(...) periodically"
-                )
-            )
         self._seq += 1
         rec = JournalRecord(
             key=key or op,
@@ -251,12 +277,15 @@ class Replay:
                 f"the journal record for '{op}' is {size} bytes, over DynamoDB's 400 KB item limit; "
                 "store large data elsewhere (e.g. S3) and return a reference"
             )
+        self._check_room(op, size)
         rec.size = size
         rec = self._claim(rec) if shared else self._append_log(rec)
         self._remember(rec)
         return rec
 
     def _remember(self, rec: JournalRecord) -> None:
+        if rec.key not in self.journal:
+            self.journal_bytes += rec.size or _RECORD_OVERHEAD_BYTES
         self.journal[rec.key] = rec
         self._by_op.setdefault(rec.op, {})[rec.key] = rec
 
