@@ -14,7 +14,7 @@ from typing import Any
 
 from stepbridge.api.app import App
 from stepbridge.errors import PayloadTooLarge, ResultNotSerializable
-from stepbridge.runtime import engine
+from stepbridge.runtime import engine, functionscope
 from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.errorcodec import bounded_error, bounded_text, error_dict
 from stepbridge.runtime.executions import check_input_size, header_bytes, update_execution
@@ -61,6 +61,15 @@ class Orchestrator:
 
     def handle(self, message: WakeMessage) -> None:
         """Process one wake-up (idempotent: a duplicate or late message is harmless)."""
+        # Inline steps and workflow code run in the orchestrator's function: its declared secrets apply.
+        scope = functionscope.FunctionScope("the orchestrator", self.app.orchestrator_config.secrets)
+        token = functionscope.enter(scope)
+        try:
+            self._handle(message)
+        finally:
+            functionscope.leave(token)
+
+    def _handle(self, message: WakeMessage) -> None:
         if message.reason == "schedule":
             from stepbridge.runtime.router import Router
 

@@ -16,7 +16,7 @@ from stepbridge.errors import (
     PayloadTooLarge,
     StepTimeout,
 )
-from stepbridge.runtime import stepcontext
+from stepbridge.runtime import functionscope, stepcontext
 from stepbridge.runtime.codec import decode_args, to_json_value
 from stepbridge.runtime.errorcodec import error_dict
 from stepbridge.runtime.guard import is_user_failure
@@ -77,6 +77,7 @@ class StepWorker:
             return "skipped"  # started before (a duplicate invoke, or an attempt that died): never twice
         token = current_op.set(invocation.op)
         step_token = stepcontext.enter(invocation.execution_id, invocation.op, invocation.attempt, lambda_context)
+        scope_token = functionscope.enter(functionscope.FunctionScope(f"step '{step.name}'", step.config.secrets))
         try:
             args = decode_args(step.fn, invocation.args)
             fn = (self.overrides or {}).get(invocation.op) or (self.overrides or {}).get(step.name) or step.fn
@@ -96,6 +97,7 @@ class StepWorker:
             err = step_error(exc)
             return self._report(invocation, "attempt", {"error": err, "attempt": invocation.attempt})
         finally:
+            functionscope.leave(scope_token)
             stepcontext.leave(step_token)
             current_op.reset(token)
         return self._report(invocation, "result", {"result": data, "attempts": invocation.attempt})
