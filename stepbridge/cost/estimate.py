@@ -146,7 +146,8 @@ def _sfn(ops: WorkflowOps, prices: PriceTable, gb_s_price: float) -> tuple[float
     lambda_dollars = 0.0
     for occ in ops.occurrences:
         times = occ.count * occ.attempts
-        transitions += times + (1.0 if occ.kind == "child" else 0.0) * times
+        if occ.kind != "record":  # the time and patch markers need no state in Step Functions
+            transitions += times + (1.0 if occ.kind == "child" else 0.0) * times
         if occ.kind in ("inline_step", "declared_step"):
             mem = occ.memory_mb or 256
             lambda_dollars += times * (prices["lambda_request"] + occ.duration_ms / 1000 * mem / 1024 * gb_s_price)
@@ -162,7 +163,7 @@ def _ldf(ops: WorkflowOps, prices: PriceTable, gb_s_price: float, memory_mb: int
     for occ in ops.occurrences:
         times = occ.count * occ.attempts
         operations += times * (2.0 if occ.kind == "child" else 1.0)
-        if occ.kind in ("sleep", "wait_for", "child"):
+        if occ.kind in ("sleep", "wait_for", "wait_for_timeout", "child"):
             invocations += times * (2.0 if occ.kind == "child" else 1.0)
         if occ.kind in ("inline_step", "declared_step"):
             seconds += times * occ.duration_ms / 1000

@@ -63,11 +63,19 @@ OPERATIONS: dict[str, Usage] = {
         "DynamoDB.PutItem": 4, "DynamoDB.GetItem": 2, "DynamoDB.Query": 2, "WRU": 6, "RRU": 4,
         "SQS.SendMessage": 2, "SQS.ReceiveMessage": 2, "SQS.DeleteMessage": 2, "Lambda.orchestrator": 2,
     },
+    # ctx.now() / ctx.patched(): one journal record, so replays see the same value.
+    "record": {"DynamoDB.PutItem": 1, "WRU": 1},
     # ctx.send: journal record, PutEvents, and the router's delivery of the event (the app's bus rule).
     "send": {
         "DynamoDB.PutItem": 2, "DynamoDB.Query": 1, "WRU": 2, "RRU": 1,
         "EventBridge.PutEvents": 1, "EventBridge.event": 1, "Lambda.router": 1,
     },
+}
+
+# ctx.wait_for(..., timeout=) whose event arrives first: the wait plus its timeout timer, armed and
+# disarmed (schedule API calls are not billed; the orchestrator waits on them).
+OPERATIONS["wait_for_timeout"] = {
+    **OPERATIONS["wait_for"], "Scheduler.CreateSchedule": 1, "Scheduler.DeleteSchedule": 1,
 }
 
 #: Calls each operation makes inside each function kind, by service (for the duration estimate).
@@ -82,6 +90,8 @@ LAMBDA_CALLS: dict[str, dict[str, dict[str, float]]] = {
     "wait_for": {"orchestrator": {"DynamoDB": 8}, "router": {"DynamoDB": 2, "SQS": 1}},
     "child": {"orchestrator": {"DynamoDB": 8, "SQS": 2}},
     "send": {"orchestrator": {"DynamoDB": 1, "EventBridge": 1}, "router": {"DynamoDB": 2}},
+    "record": {"orchestrator": {"DynamoDB": 1}},
+    "wait_for_timeout": {"orchestrator": {"DynamoDB": 8, "Scheduler": 2}, "router": {"DynamoDB": 2, "SQS": 1}},
 }
 
 #: Assumed in-region p50 latency of one call (ms), billed while the calling Lambda waits on it.

@@ -8,7 +8,8 @@ count per execution: ``if`` bodies are weighted by the traffic's branch probabil
 given), loops by their expected iterations (the constant of ``range(N)``, else 1 when not given),
 ``except`` handlers by their probability (0 when not given), a ``return`` ends the path. A child
 workflow named by a constant is walked too and its operations added to its parent's. Compensations
-registered in a saga run only on failure and are not counted.
+registered in a saga run only on failure and are not counted. ``ctx.now()`` and ``ctx.patched()``
+each journal one record. A ``wait_for`` with a ``timeout=`` is priced as its event arriving first.
 """
 
 from __future__ import annotations
@@ -157,7 +158,11 @@ class _Walker:
                         f"'{key}' in traffic.yaml (workflows.{self.workflow.name}.items.{key}: N)")
                 m *= n
         kind = self.flow._is_ctx_call(node)
-        if kind is None and isinstance(node, ast.Call) and any(
+        if (kind is None and isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == self.flow.ctx
+                and node.func.attr in ("now", "patched")):
+            self.add("record", f"ctx.{node.func.attr}()", p * m)
+        elif kind is None and isinstance(node, ast.Call) and any(
             isinstance(a, ast.Name) and a.id == self.flow.ctx for a in node.args
         ):
             self.result.assumptions.append(
@@ -190,7 +195,10 @@ class _Walker:
             self.step(name, args[1] if len(args) > 1 else None, p, m)
         elif kind in ("sleep", "sleep_until"):
             self.add("sleep", name if args and isinstance(args[0], ast.Constant) else kind, p * m)
-        elif kind in ("wait_for", "send"):
+        elif kind == "wait_for":
+            timeout = any(k.arg == "timeout" for k in call.keywords)
+            self.add("wait_for_timeout" if timeout else "wait_for", name, p * m)
+        elif kind == "send":
             self.add(kind, name, p * m)
         elif kind in ("child", "start_child"):
             target = self._child_workflow(args[0]) if args else None

@@ -44,6 +44,7 @@ def _app() -> App:
     @app.workflow("checkout")
     async def checkout(ctx: Context, express: bool) -> int:
         x = await ctx.step("validate", inc, 0)
+        ctx.now()
         for i in range(3):
             x = await ctx.step(f"line-{i}", inc, x)
         if express:
@@ -56,7 +57,8 @@ def _app() -> App:
     async def remind(ctx: Context, key: str) -> str:
         await ctx.sleep(timedelta(hours=1), name="nap")
         await ctx.send("Cost.reminded", {"key": key}, name="reminded")
-        await ctx.wait_for(PING, match={"key": key}, name="ack")
+        if ctx.patched("ack-timeout"):
+            await ctx.wait_for(PING, match={"key": key}, name="ack", timeout=timedelta(days=1))
         return "done"
 
     @app.workflow("child-charge")
@@ -77,7 +79,7 @@ TRAFFIC = {
     "defaults": {"payload_kb": 0},
     "workflows": {
         "checkout": {"executions": 1000, "branches": {"express": 1.0}},
-        "remind": {"executions": 1000},
+        "remind": {"executions": 1000, "branches": {"ctx.patched('ack-timeout')": 1.0}},
         "parent": {"executions": 1000, "loops": {"for i in range(n)": 2}},
     },
 }
@@ -111,7 +113,7 @@ def test_branch_probability_weights_operations() -> None:
     data = {"workflows": {"checkout": {"executions": 10, "branches": {"express": 0.25}}}}
     traffic = parse_traffic(data)
     per = workflow_ops(app, "checkout", traffic.workflows["checkout"], traffic.defaults).per_kind()
-    assert per == {"inline_step": 4 + 0.75, "declared_step": 0.25}
+    assert per == {"inline_step": 4 + 0.75, "declared_step": 0.25, "record": 1}
     step_given = parse_traffic({"workflows": {"checkout": {"executions": 10, "steps": {"charge-card": 0.9}}}})
     per = workflow_ops(app, "checkout", step_given.workflows["checkout"], step_given.defaults).per_kind()
     assert per["declared_step"] == 0.9
@@ -120,16 +122,19 @@ def test_branch_probability_weights_operations() -> None:
 def test_monthly_bill_scales_with_executions() -> None:
     app = _app()
     prices = prices_for("us-east-1")
-    one = estimate(app, parse_traffic({"workflows": {"remind": {"executions": 1_000_000}}}), prices)
-    two = estimate(app, parse_traffic({"workflows": {"remind": {"executions": 2_000_000}}}), prices)
+    branch = {"ctx.patched('ack-timeout')": 1.0}
+    one = estimate(app, parse_traffic({"workflows": {"remind": {"executions": 1_000_000, "branches": branch}}}),
+                   prices)
+    two = estimate(app, parse_traffic({"workflows": {"remind": {"executions": 2_000_000, "branches": branch}}}),
+                   prices)
     assert two.total == pytest.approx(2 * one.total)
     # 1M reminders: 1 Scheduler invocation and 2 custom events (the send and the awaited event) each.
     assert one.by_service()["Scheduler"] == pytest.approx(1.0)
     assert one.by_service()["EventBridge"] == pytest.approx(2.0)
     assert one.by_service()["S3"] == 0.0
-    # Step Functions: start/finish 1 + Wait + Task (putEvents) + Task (task token) = 4 transitions.
-    assert one.workflows[0].sfn_transitions == 4
-    assert one.sfn_total == pytest.approx(4 * 25.0)
+    # Step Functions: final state 1 + Wait + Task (putEvents) + Choice (the if) + Task (task token) = 5.
+    assert one.workflows[0].sfn_transitions == 5
+    assert one.sfn_total == pytest.approx(5 * 25.0)
 
 
 @pytest.mark.parametrize(("data", "message"), [

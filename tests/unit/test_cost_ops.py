@@ -123,7 +123,7 @@ def test_cli_prints_json_and_markdown(tmp_path: Path, capsys: pytest.CaptureFixt
     out = json.loads(capsys.readouterr().out)
     assert out["region"] == "us-east-1" and out["by_service"]["S3"] == 0
     flow = out["workflows"][0]
-    assert flow["operations_per_execution"] == {"declared_step": 1, "inline_step": 2}
+    assert flow["operations_per_execution"] == {"declared_step": 1, "inline_step": 2, "record": 1}  # ctx.now()
     assert out["comparison"]["step_functions_standard"] > out["monthly_total"] > 0
     assert main(["cost", "functions/app.py", "--traffic", str(traffic), "--format", "markdown"]) == 0
     assert "| Step Functions Standard |" in capsys.readouterr().out
