@@ -206,5 +206,5 @@ def estimate(app: App, traffic: Traffic, prices: PriceTable, *, retention_days: 
         operations, ldf_each = _ldf(ops, prices, gb_s_price, memory["orchestrator"], payload, retention_days)
         result.workflows.append(WorkflowCost(name, n, ops, usage, gb_s, dollars, transitions, n * sfn_each,
                                              operations, n * ldf_each))
-        result.assumptions += ops.assumptions
+        result.assumptions += [a for a in dict.fromkeys(ops.assumptions) if a not in result.assumptions]
     return result

@@ -111,7 +111,8 @@ class _Walker:
                     else f"for {ast.unparse(stmt.target)} in {ast.unparse(stmt.iter)}")
             self._see("loops", head)
             counted = _range_len(stmt, self.flow.resolve)
-            n = self._given("loops", head, counted or 1.0, None if counted is not None else f"{head}: 1 iteration")
+            n = self._given("loops", head, 1.0 if counted is None else counted,
+                            None if counted is not None else f"{head}: 1 iteration")
             self.result.sfn_states += p * m * (n + 1)  # a Choice state per iteration and one to leave
             self.block(stmt.body, p, m * n)
             return p
@@ -130,8 +131,11 @@ class _Walker:
             out += self.block(stmt.orelse, body * max(0.0, 1.0 - handled), m)
             return self.block(stmt.finalbody, out, m)
         if isinstance(stmt, ast.With | ast.AsyncWith):
-            for item in stmt.items:
-                if isinstance(item.optional_vars, ast.Name):
+            for item in stmt.items:  # `async with ctx.saga() as saga`: saga.compensate(...) registers, runs nothing
+                expr = item.context_expr
+                if (isinstance(item.optional_vars, ast.Name) and isinstance(expr, ast.Call)
+                        and isinstance(expr.func, ast.Attribute) and expr.func.attr == "saga"
+                        and isinstance(expr.func.value, ast.Name) and expr.func.value.id == self.flow.ctx):
                     self.flow.saga_names.add(item.optional_vars.id)
             return self.block(stmt.body, p, m)
         if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
