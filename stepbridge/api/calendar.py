@@ -41,6 +41,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from stepbridge.api.durations import Duration, to_seconds
+
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FULL_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 #: How far the arithmetic looks for the next working interval before deciding the calendar has none.
@@ -266,6 +268,16 @@ class Calendar:
         object.__setattr__(self, "_zone", zone)
         object.__setattr__(self, "_cache", {})
 
+    def __repr__(self) -> str:
+        data = self.to_dict()
+        hours = data["hours"]
+        distinct = {repr(v) for v in hours.values()}
+        shown = next(iter(hours.values())) if len(distinct) == 1 else hours
+        return (
+            f"Calendar({self.tz!r}, workdays={','.join(data['workdays'])!r}, hours={shown!r}, "
+            f"holidays={len(self.holidays)} dates)"
+        )
+
     # -- serialisation -------------------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
@@ -447,9 +459,14 @@ class Calendar:
         return total
 
 
-def as_business(value: Any) -> BusinessDuration | None:
-    """``value`` when it is a business duration, else ``None`` (for APIs that also take plain durations)."""
-    return value if isinstance(value, BusinessDays | BusinessHours) else None
+def deadline(start: datetime, duration: BusinessDuration | Duration, calendar: Calendar | None = None) -> datetime:
+    """The aware UTC instant ``duration`` after ``start``: business durations on ``calendar``, plain ones
+    (seconds or ``timedelta``) in real time. What the engine records when it sets a timer (computed once)."""
+    if isinstance(duration, BusinessDays | BusinessHours):
+        if calendar is None:
+            raise ValueError(f"{duration!r} needs a calendar: pass calendar=Calendar('Europe/Berlin', ...)")
+        return calendar.add(start, duration)
+    return _aware(start, "start") + timedelta(seconds=to_seconds(duration))
 
 
 __all__ = [
@@ -458,7 +475,7 @@ __all__ = [
     "BusinessDuration",
     "BusinessHours",
     "Calendar",
-    "as_business",
     "business_duration_from_dict",
+    "deadline",
     "parse_workdays",
 ]

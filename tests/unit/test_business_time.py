@@ -345,3 +345,34 @@ def test_unsupported_ics_is_a_clear_error(tmp_path: Path) -> None:
         load_ics(tmp_path / "missing.ics")
     with pytest.raises(ValueError, match="DTSTART '2026-12-25' is not a date"):
         load_ics("BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART;VALUE=DATE:2026-12-25\nSUMMARY:x\nEND:VEVENT\nEND:VCALENDAR")
+
+
+# ---- deadlines (what a timer records) ---------------------------------------------------------------------
+
+
+def test_deadline_takes_business_and_plain_durations() -> None:
+    from stepbridge.api.calendar import deadline
+
+    friday = at(BERLIN, 2026, 6, 5, 15)
+    assert deadline(friday, BusinessDays(1), CAL) == datetime(2026, 6, 8, 13, tzinfo=UTC)
+    assert deadline(friday, timedelta(hours=1)) == datetime(2026, 6, 5, 14, tzinfo=UTC)
+    assert deadline(friday, 90, CAL) == datetime(2026, 6, 5, 13, 1, 30, tzinfo=UTC)
+    with pytest.raises(ValueError, match="needs a calendar"):
+        deadline(friday, BusinessHours(1))
+
+
+def test_a_calendar_change_does_not_move_a_deadline_already_computed() -> None:
+    from stepbridge.api.calendar import deadline
+
+    start = at(BERLIN, 2026, 12, 23, 16)
+    recorded = deadline(start, BusinessHours(2), CAL)  # journaled as an instant when the timer is set
+    changed = Calendar.from_dict({**CAL.to_dict(), "holidays": ["2026-12-24", "2026-12-25"]})
+    assert recorded == datetime(2026, 12, 24, 9, tzinfo=UTC)
+    assert deadline(start, BusinessHours(2), changed) == datetime(2026, 12, 28, 9, tzinfo=UTC)  # new timers only
+
+
+def test_repr_is_readable() -> None:
+    assert (
+        repr(CAL)
+        == "Calendar('Europe/Berlin', workdays='mon,tue,wed,thu,fri', hours=[['09:00', '17:00']], holidays=1 dates)"
+    )
