@@ -115,6 +115,8 @@ class Replay:
     _pending_acks: set[str] = field(default_factory=set)
     #: A racing replay wrote a log slot this one then adopted: this view may miss what it named.
     raced: bool = False
+    #: The failure of a journal write that abandoned this invocation; later writes are refused.
+    abandoned: BaseException | None = None
     #: The latest instant a replay recorded (see :meth:`now`).
     _floor: datetime | None = None
 
@@ -255,6 +257,12 @@ class Replay:
         timeout or final error racing the step's own report): it is claimed under its key.
         """
         refuse_while_suspending()
+        if self.abandoned is not None:
+            # Another branch of this replay hit an infrastructure failure: the invocation is abandoned
+            # and its view may be out of date, so it writes nothing more (a racing replay may be ahead).
+            from stepbridge.runtime.guard import InfrastructureFailure
+
+            raise InfrastructureFailure(f"journal record '{op}' (replay abandoned)", self.abandoned)
         if len(self.journal) >= MAX_JOURNAL_RECORDS:
             self._fatal(
                 WorkflowDefinitionError(
@@ -284,7 +292,12 @@ class Replay:
                 "store large data elsewhere (e.g. S3) and return a reference"
             )
         rec.size = size
-        rec = self._claim(rec) if shared else self._append_log(rec)
+        try:
+            rec = self._claim(rec) if shared else self._append_log(rec)
+        except BaseException as exc:
+            if not isinstance(exc, Exception):  # an infrastructure failure or a crash, not a size error
+                self.abandoned = self.abandoned or exc
+            raise
         self._remember(rec)
         return rec
 
