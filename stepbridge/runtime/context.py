@@ -163,8 +163,13 @@ class Context:
             branch_scope.set(f"{scope}{index}.")
             return await self.step(f"{name}-{index}", fn, values[index], timeout=timeout, retry=retry)
 
+        def may_start(index: int) -> bool:
+            # After an error no new item starts, but items a replay before recorded still do: the code
+            # must ask for every recorded operation (they return what they recorded, running nothing).
+            return not errors or bool(self._rp.records(f"{name}-{index}"))
+
         while next_index < len(values) or running:
-            while next_index < len(values) and len(running) + held < concurrency and not errors:
+            while next_index < len(values) and may_start(next_index) and (errors or len(running) + held < concurrency):
                 running[asyncio.ensure_future(one(next_index))] = next_index
                 next_index += 1
             if not running:

@@ -140,3 +140,29 @@ def test_once_one_branch_hit_an_infrastructure_failure_no_other_branch_of_the_re
         assert client.describe(h.execution_id).result == ["a", "b"]
         journal = [r for r in cloud.store.load_journal(h.execution_id) if r.logged]
         assert sorted(r.seq for r in journal) == list(range(1, len(journal) + 1))  # no gap in the log
+
+
+def test_map_whose_first_item_fails_after_later_items_ran_fails_with_that_items_error() -> None:
+    """Found by the soak (item 0's attempts kept being lost to faults; no fault is needed to reproduce it):
+    ``ctx.map`` with concurrency 2 ran items 1, 2 and 3 while item 0 waited for its retries; when item 0
+    finally failed, the replay stopped starting items at the first error, never asked for the recorded
+    items 2 and 3, and the execution FAILED with NonDeterminismError instead of item 0's own error."""
+    app = App("mapfail")
+
+    @app.step(timeout=20, retry=Retry(max_attempts=2, backoff="fixed", initial_delay=60, jitter=False))
+    def score(v: int) -> int:
+        if v == 0:
+            raise ValueError("item 0 cannot be scored")
+        return v * 10
+
+    @app.workflow("scores")
+    async def scores(ctx: Context) -> list[int]:
+        return list(await ctx.map("score", [0, 1, 2, 3], score, concurrency=2))
+
+    with LocalCloud(app, backend="memory") as cloud:
+        client = cloud.client()
+        h = client.start("scores")
+        cloud.advance(timedelta(minutes=5))
+        desc = client.describe(h.execution_id)
+        assert desc.status == "FAILED" and desc.error is not None
+        assert desc.error["type"].endswith("ValueError") and "item 0 cannot be scored" in desc.error
