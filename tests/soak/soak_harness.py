@@ -76,6 +76,12 @@ SOAK_RATES = {
     "step.timeout": 0.03,
     "event.duplicate": 0.05,
     "timer.lost": 0.05,
+    "timer.duplicate": 0.02,
+    "timer.early": 0.02,
+    "event.late_duplicate": 0.02,
+    "clock.skew": 0.05,
+    "throttle.dynamodb_sdk": 0.01,
+    "queue.visibility_expired": 0.01,
 }
 
 
