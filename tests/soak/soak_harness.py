@@ -295,6 +295,9 @@ def run(
             tick()
             recovered += TICK
         stuck = [str(v) for v in liveness_violations(cloud)]
+        if redrive:  # the operator answers the dead-letter alarms (also for events whose run never started)
+            redriven += cloud.redrive()
+            cloud.run_until_idle()
 
         def unfinished() -> list[str]:
             return [r.execution_id for r in cloud.store.list_executions(limit=1_000_000) if r.status not in TERMINAL]
