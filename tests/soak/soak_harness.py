@@ -43,8 +43,10 @@ SWEEP_EVERY = timedelta(minutes=5)
 HORIZON = timedelta(hours=3)
 #: Extra time the harness keeps sweeping after the horizon before it calls an execution lost.
 DRAIN = timedelta(hours=6)
-#: After the horizon faults stop; this long later (the sweeper's bound: a lost wake-up is found by the
-#: next sweep, every 5 minutes, once its 2-minute grace passed; three sweeps here) the liveness check runs.
+#: After the horizon faults stop; this long later the liveness check runs. The sweeper's recovery bound
+#: (docs/RELIABILITY.md): a lost wake-up is acted on within its 2-minute grace plus one sweep interval
+#: (5 minutes) per page of 10,000 unfinished executions, plus one interval for the schedule's alignment
+#: - 12 minutes for the soak's few hundred; three sweeps here.
 RECOVERY = timedelta(minutes=15)
 
 #: The mix: workflow -> weight.
