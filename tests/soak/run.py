@@ -49,10 +49,14 @@ def one_run(
     from stepbridge.local.faults import FaultPlan
     from stepbridge.runtime.observability import logger
 
+    level = logger().level
     logger().setLevel("CRITICAL")  # each injected fault logs a warning; the figures say it all
     began = time.perf_counter()
     rates = FaultPlan.uniform(seed, rate).rates
-    figures = harness.soak(seed, executions, backend, rates=rates, containers=containers, redrive=redrive)
+    try:
+        figures = harness.soak(seed, executions, backend, rates=rates, containers=containers, redrive=redrive)
+    finally:
+        logger().setLevel(level)  # (in a test run, later tests read the logs)
     return {
         "seed": seed,
         "containers": containers,
