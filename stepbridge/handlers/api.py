@@ -42,6 +42,7 @@ from stepbridge.errors import (
     UnknownWorkflowError,
     WorkflowDefinitionError,
 )
+from stepbridge.handlers import httpinput
 from stepbridge.handlers.env import Environment, from_lambda_environment
 from stepbridge.runtime import webhooks
 from stepbridge.runtime.codec import dumps, validate_input
@@ -169,9 +170,9 @@ class HttpApi:
                 raise ApiError(400, "bad_request", "the request body must be a JSON object")
             return {}
         try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ApiError(400, "invalid_json", f"the request body is not valid JSON: {exc}") from None
+            data = httpinput.loads(raw)
+        except httpinput.BadJson as exc:
+            raise ApiError(400, exc.code, str(exc)) from None
         if not isinstance(data, dict):
             raise ApiError(400, "bad_request", f"the request body must be a JSON object, got {type(data).__name__}")
         unknown = sorted(set(data) - allowed)
@@ -187,6 +188,13 @@ class HttpApi:
         except pydantic.ValidationError as exc:
             raise ApiError(400, "invalid_input",
                            f"the input of workflow '{wf.name}' is invalid: {_validation_message(exc)}") from None
+
+    def _workflow(self, name: str) -> WorkflowDef:
+        """The workflow ``name``; 404 naming only ``name`` (the body must not list the app's workflows)."""
+        wf = self.env.app.workflows.get(name)
+        if wf is None:
+            raise ApiError(404, "unknown_workflow", f"no workflow '{name}'")
+        return wf
 
     def _record(self, execution_id: str) -> ExecutionRecord:
         rec = self.env.store.get_execution(execution_id)
@@ -222,7 +230,7 @@ class HttpApi:
         env = self.env
         name = unquote(name)
         body = self._body(allowed={"input", "execution_id", "wait"})
-        wf = env.app.get_workflow(name)  # UnknownWorkflowError -> 404
+        wf = self._workflow(name)
         exec_id = body.get("execution_id")
         if exec_id is not None:
             if not isinstance(exec_id, str):
@@ -303,9 +311,9 @@ class HttpApi:
             logger().warning("webhook rejected", extra={"path": hook.path, "reason": str(exc)})
             raise ApiError(401, "invalid_signature", str(exc)) from None
         try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ApiError(400, "invalid_json", f"the webhook payload is not valid JSON: {exc}") from None
+            payload = httpinput.loads(body, what="the webhook payload")
+        except httpinput.BadJson as exc:
+            raise ApiError(400, exc.code, str(exc)) from None
         if not isinstance(payload, dict):
             raise ApiError(400, "bad_request", "the webhook payload must be a JSON object")
         delivery = webhooks.plan_delivery(hook, payload, body)
@@ -313,7 +321,7 @@ class HttpApi:
             logger().info("webhook event type not routed; ignored",
                           extra={"path": hook.path, "event_type": webhooks.event_type(hook, payload)})
             return _json(200, {"received": True, "ignored": True})
-        wf = env.app.get_workflow(delivery.workflow)
+        wf = self._workflow(delivery.workflow)
         self._validate(wf, delivery.input)
         record, created = start_execution(env.store, env.effects, wf.name, delivery.input,
                                           execution_id=delivery.execution_id)
@@ -352,15 +360,17 @@ class HttpApi:
         if allowed:
             return _json(405, {"error": "method_not_allowed", "message": f"{method} is not allowed on {path}; use "
                                f"{', '.join(allowed)}"}, {"Allow": ", ".join(allowed)})
+        # The built-in routes only: webhook paths (and workflow names) are not advertised to callers.
         routes = [f"{m} {p.replace('<', '{').replace('>', '}')}" for m, p in _ROUTES]
-        routes += [f"POST {p}" for p in self.webhook_paths]
         message = f"no route for {method} {path}; routes: {'; '.join(routes)}"
         return _json(404, {"error": "not_found", "message": message})
 
     def _unexpected(self, exc: Exception) -> Reply:
         for kind, status, code in _KNOWN_ERRORS:
             if isinstance(exc, kind):
-                return _json(status, {"error": code, "message": str(exc)})
+                # UnknownWorkflowError's text lists the known workflows: a caller gets only the name.
+                message = str(exc).split("; known:")[0]
+                return _json(status, {"error": code, "message": message})
         event = self._event
         logger().exception("unexpected error in the HTTP API", extra={
             "method": event.get("requestContext", {}).get("http", {}).get("method"),
