@@ -401,6 +401,13 @@ class App:
             raise WorkflowDefinitionError(f"webhook path {path!r} must start with '/' and have no spaces or parameters")
         if (secret_param is None) == (secret is None):
             raise WorkflowDefinitionError(f"webhook {path}: give exactly one of secret_param= or secret=")
+        if secret is not None and (not isinstance(secret, str) or not secret.strip()):
+            raise WorkflowDefinitionError(
+                f"webhook {path}: secret= is empty, which would accept signatures anyone can compute; "
+                "give the real signing secret (or secret_param= naming an SSM parameter)"
+            )
+        if secret_param is not None and (not isinstance(secret_param, str) or not secret_param.strip()):
+            raise WorkflowDefinitionError(f"webhook {path}: secret_param= must name an SSM parameter")
         routes: dict[str, str] = {k: self.workflow_name(v) for k, v in (route or {}).items()}
         if workflow is not None:
             routes["*"] = self.workflow_name(workflow)

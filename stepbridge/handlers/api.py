@@ -323,28 +323,43 @@ class HttpApi:
             return _json(200, {"received": True, "ignored": True})
         wf = self._workflow(delivery.workflow)
         self._validate(wf, delivery.input)
-        record, created = start_execution(env.store, env.effects, wf.name, delivery.input,
-                                          execution_id=delivery.execution_id)
+        try:
+            record, created = start_execution(env.store, env.effects, wf.name, delivery.input,
+                                              execution_id=delivery.execution_id)
+        except ExecutionAlreadyExists:
+            # The event id belongs to another execution (another route or event type with the same id,
+            # or a client-started one): use the id scoped by path and type. The same event maps to the
+            # same id again, so a redelivery still starts nothing new.
+            record, created = start_execution(env.store, env.effects, wf.name, delivery.input,
+                                              execution_id=delivery.scoped_id)
         logger().info("webhook accepted", extra={"path": hook.path, "event_type": delivery.event_type,
                                                  "execution_id": record.execution_id, "new_execution": created})
         return _json(200, {"received": True})
 
     def _secret(self, hook: WebhookDef) -> str:
+        """The hook's signing secret. Failures answer 500 naming the webhook path, never the SSM
+        parameter (a public caller must not learn where the secret lives); the log names both."""
         if hook.secret is not None:
-            return hook.secret
-        name = str(hook.secret_param)
-        secrets = self.env.secrets or _ssm_secrets()
-        try:
-            value = secrets.get_secret(name)
-        except Exception:
-            logger().exception("could not read the webhook secret", extra={"parameter": name})
-            raise ApiError(500, "secret_unavailable",
-                           f"could not read the webhook secret parameter '{name}' from SSM Parameter Store") from None
-        if not value:
-            logger().error("webhook secret parameter missing", extra={"parameter": name, "path": hook.path})
+            value: str | None = hook.secret
+        else:
+            name = str(hook.secret_param)
+            secrets = self.env.secrets or _ssm_secrets()
+            try:
+                value = secrets.get_secret(name)
+            except Exception:
+                logger().exception("could not read the webhook secret", extra={"parameter": name, "path": hook.path})
+                raise ApiError(500, "secret_unavailable",
+                               f"could not read the signing secret of webhook {hook.path}; see the function's logs"
+                               ) from None
+            if value is None:
+                logger().error("webhook secret parameter missing", extra={"parameter": name, "path": hook.path})
+                raise ApiError(500, "secret_missing",
+                               f"the signing secret of webhook {hook.path} is not configured; see the function's logs")
+        if not value or not str(value).strip():
+            # An empty secret would make every signature forgeable: refuse the request instead.
+            logger().error("webhook secret is empty", extra={"parameter": hook.secret_param, "path": hook.path})
             raise ApiError(500, "secret_missing",
-                           f"the webhook secret parameter '{name}' does not exist in SSM Parameter Store; "
-                           "create it as a SecureString")
+                           f"the signing secret of webhook {hook.path} is empty; see the function's logs")
         register_secret(str(value))  # never in a log line, whatever logs it later
         return str(value)
 
