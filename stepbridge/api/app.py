@@ -123,6 +123,9 @@ class WebhookDef:
     tolerance: float = 300.0
     type_key: str = "type"
     signature_header: str = "X-Signature"
+    #: API Gateway throttle of this public route: steady requests per second and burst.
+    rate_limit: float = 50.0
+    burst_limit: int = 100
 
 
 @dataclass(frozen=True)
@@ -388,13 +391,21 @@ class App:
         tolerance: Duration = 300,
         type_key: str = "type",
         signature_header: str = "X-Signature",
+        rate_limit: float = 50.0,
+        burst_limit: int = 100,
     ) -> WebhookDef:
         """Accept webhooks on ``path``: verify with ``provider`` ("stripe" or "hmac") and start the routed workflow.
 
         ``route`` maps the payload's event type (``type_key``) to a workflow; ``workflow`` routes
         every payload. The secret comes from SSM Parameter Store (``secret_param``) or, for
-        tests only, ``secret``.
+        tests only, ``secret``. The route is public, so API Gateway throttles it to ``rate_limit``
+        requests per second with bursts of ``burst_limit`` (429 beyond).
         """
+        # API Gateway quotas: 10,000 requests per second and a burst of 5,000 per account and Region.
+        if isinstance(rate_limit, bool) or not isinstance(rate_limit, int | float) or not 0 < rate_limit <= 10_000:
+            raise WorkflowDefinitionError(f"webhook {path}: rate_limit must be > 0 and <= 10000 requests per second")
+        if isinstance(burst_limit, bool) or not isinstance(burst_limit, int) or not 0 < burst_limit <= 5_000:
+            raise WorkflowDefinitionError(f"webhook {path}: burst_limit must be an int from 1 to 5000")
         if provider not in ("stripe", "hmac"):
             raise WorkflowDefinitionError(f"webhook {path}: provider must be 'stripe' or 'hmac', got {provider!r}")
         if not path.startswith("/") or " " in path or "{" in path:
@@ -424,6 +435,8 @@ class App:
             tolerance=to_seconds(tolerance, what=f"webhook {path}: tolerance"),
             type_key=type_key,
             signature_header=signature_header,
+            rate_limit=float(rate_limit),
+            burst_limit=burst_limit,
         )
         self.webhooks.append(hook)
         return hook

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from stepbridge import config
-from stepbridge.compiler import iam, naming
+from stepbridge.compiler import iam, monitoring, naming
 from stepbridge.compiler.intrinsics import GetAtt, Ref, Sub
 from stepbridge.compiler.model import API_ROUTES, AppModel, StepPlan
 from stepbridge.compiler.storage import Resource
@@ -264,13 +264,14 @@ def http_api(model: AppModel) -> Resource:
         if jwt.scopes:
             authorizer["AuthorizationScopes"] = list(jwt.scopes)
         auth = {"Authorizers": {naming.JWT_AUTHORIZER: authorizer}, "DefaultAuthorizer": naming.JWT_AUTHORIZER}
-    return naming.HTTP_API, {
-        "Type": "AWS::Serverless::HttpApi",
-        "Properties": {
-            "Description": f"stepbridge app '{model.app.name}': executions, events and webhooks",
-            "Auth": auth,
-        },
+    props: dict[str, Any] = {
+        "Description": f"stepbridge app '{model.app.name}': executions, events and webhooks",
+        "Auth": auth,
     }
+    throttles = monitoring.route_settings(model)  # public webhook routes are throttled (compiler/monitoring.py)
+    if throttles:
+        props["RouteSettings"] = throttles
+    return naming.HTTP_API, {"Type": "AWS::Serverless::HttpApi", "Properties": props}
 
 
 def parameters(model: AppModel) -> dict[str, Any]:
