@@ -41,6 +41,19 @@ def _check_name(kind: str, name: str) -> str:
     return name
 
 
+def check_filter(values: Sequence[str] | str | None, what: str) -> tuple[str, ...] | None:
+    """Validate a ``sources=`` / ``callers=`` argument (``app.on``, ``ctx.wait_for``): ``None`` (any)
+    or a non-empty list of non-empty strings."""
+    if values is None:
+        return None
+    if isinstance(values, str):
+        values = [values]
+    found = tuple(values)
+    if not found or not all(isinstance(v, str) and v for v in found):
+        raise WorkflowDefinitionError(f"{what} must be a non-empty list of non-empty strings, got {values!r}")
+    return found
+
+
 def check_event_type(event_type: str, *, where: str) -> str:
     """Validate an event type used as an EventBridge detail-type (1-128 printable characters)."""
     if not isinstance(event_type, str) or not _DETAIL_TYPE_RE.match(event_type) or event_type != event_type.strip():
@@ -98,6 +111,8 @@ class TriggerDef:
     debounce: float | None = None
     key: str | None = None
     max_wait: float | None = None
+    #: Only events with one of these EventBridge sources start it (``None`` = any).
+    sources: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -305,12 +320,14 @@ class App:
         key: str | None = None,
         max_wait: Duration | None = None,
         name: str | None = None,
+        sources: Sequence[str] | None = None,
     ) -> TriggerDef:
         """Start ``workflow`` for each event of ``event_types`` (an EventBridge rule on the app bus).
 
         The workflow input is the event's ``detail``, or ``input`` (JMESPath over the whole event).
         ``filter`` is an EventBridge content filter on ``detail``. With ``debounce`` the start is
         trailing-edge debounced per ``key`` (JMESPath over the event), optionally bounded by ``max_wait``.
+        ``sources`` starts it only for events from these EventBridge sources (the rule's pattern).
         """
         types = (event_types,) if isinstance(event_types, str) else tuple(event_types)
         if not types:
@@ -333,6 +350,7 @@ class App:
             debounce=optional_seconds(debounce, what=f"{where}: debounce"),
             key=key,
             max_wait=optional_seconds(max_wait, what=f"{where}: max_wait"),
+            sources=check_filter(sources, f"{where}: sources"),
         )
         self.triggers.append(trigger)
         return trigger

@@ -225,6 +225,8 @@ def _plan_triggers(app: App, ids: naming.LogicalIds, problems: _Problems) -> lis
         for event_type in trig.event_types:
             problems.check(check_event_type, event_type, where=where)
         pattern: dict[str, Any] = {"detail-type": list(trig.event_types)}
+        if trig.sources is not None:  # app.on(..., sources=[...]): only these producers start it
+            pattern["source"] = list(trig.sources)
         if trig.filter is not None:
             if not isinstance(trig.filter, Mapping):
                 problems.add(f"{where}: filter must be a mapping (an EventBridge content filter on 'detail')")

@@ -5,7 +5,8 @@ Routes (DESIGN.md, "HTTP API" and "Webhooks"):
 * ``POST /workflows/{name}/executions`` ``{"input", "execution_id"?, "wait"?}`` -> 202 ``{"execution_id", "status"}``,
   or with ``wait`` (seconds, 0 < wait <= 25) 200 ``{"execution_id", "status", "result"?, "error"?}`` once it ended
 * ``GET /executions/{id}`` -> 200 the execution's description
-* ``POST /events`` ``{"type", "detail", "source"?}`` -> 202 ``{"id"}``
+* ``POST /events`` ``{"type", "detail", "source"?}`` -> 202 ``{"id"}``; the event carries the caller's
+  identity (IAM principal or JWT subject) and can never claim the app's own source (runtime/provenance.py)
 * ``POST /executions/{id}/cancel`` ``{"compensate"?}`` -> 200 the description
 * ``POST <webhook path>`` for each ``app.webhook(...)`` -> 200 ``{"received": true}``
 
@@ -44,7 +45,7 @@ from stepbridge.errors import (
 )
 from stepbridge.handlers import httpinput
 from stepbridge.handlers.env import Environment, from_lambda_environment
-from stepbridge.runtime import webhooks
+from stepbridge.runtime import provenance, webhooks
 from stepbridge.runtime.codec import dumps, validate_input
 from stepbridge.runtime.executions import check_execution_id, request_cancel, start_execution
 from stepbridge.runtime.limits import EVENTBRIDGE_ENTRY_BYTES
@@ -57,7 +58,7 @@ MAX_BODY_BYTES = 256 * 1024
 #: Longest ``"wait"``: API Gateway's HTTP API integration timeout is 30 s; leave room to answer.
 MAX_WAIT_SECONDS = 25.0
 #: ``source`` of events posted to ``POST /events`` without one.
-DEFAULT_EVENT_SOURCE = "stepbridge.api"
+DEFAULT_EVENT_SOURCE = provenance.API_SOURCE
 _JSON = "application/json"
 Reply = Response[str]
 _ROUTES = (
@@ -282,15 +283,20 @@ class HttpApi:
         detail = {} if detail is None else detail
         if not isinstance(detail, dict):
             raise ApiError(400, "bad_request", f"detail must be a JSON object, got {type(detail).__name__}")
-        source = body.get("source", DEFAULT_EVENT_SOURCE)
-        if not isinstance(source, str) or not 0 < len(source) <= 256 or source.startswith("aws."):
-            raise ApiError(400, "bad_request", "source must be 1-256 characters and must not start with 'aws.'")
-        size = len(event_type.encode()) + len(source.encode()) + len(dumps(detail).encode())
+        try:  # an API caller may name its system, never pass for the app's own workflows (runtime/provenance.py)
+            source = provenance.check_api_source(body.get("source", DEFAULT_EVENT_SOURCE), env.app.name)
+        except ValueError as exc:
+            raise ApiError(400, "bad_request", str(exc)) from None
+        # The caller comes from API Gateway's authorizer, never from the body.
+        resources = provenance.stamp((), provenance.caller_identity(self._event))
+        size = (len(event_type.encode()) + len(source.encode()) + len(dumps(detail).encode())
+                + sum(len(r.encode()) for r in resources))
         if size > EVENTBRIDGE_ENTRY_BYTES:
             raise ApiError(413, "payload_too_large",
                            f"the event is {size} bytes, over EventBridge's 256 KB PutEvents entry limit")
         event_id = str(uuid.uuid4())
-        env.effects.publish([Event(event_type, detail, source=source, id=event_id, time=iso(env.effects.now()))])
+        env.effects.publish([Event(event_type, detail, source=source, id=event_id, time=iso(env.effects.now()),
+                                   resources=resources)])
         return _json(202, {"id": event_id})
 
     def _webhook_route(self, hook: WebhookDef) -> Callable[..., Reply]:
