@@ -132,6 +132,7 @@ def api_gateway_event(
         "isBase64Encoded": is_base64,
     }
     if caller is not None:
+        authorizer: dict[str, Any]
         if caller.startswith("jwt:"):
             authorizer = {"jwt": {"claims": {"sub": caller[4:]}, "scopes": None}}
         else:
