@@ -202,7 +202,7 @@ def leading_keys_allow(conditions: list[dict[str, Any]], pk: str | None) -> bool
 def drive(cloud: LocalCloud) -> None:
     """Every handler path of the app."""
     client = cloud.client()
-    cloud.set_secret(SECRET_PARAM, "hook-secret")
+    cloud.set_secret(SECRET_PARAM, "iamuse-hmac-key-7f3a")
     # workflows through the client
     h = client.start("order", {"id": "o1"})
     cloud.advance(timedelta(minutes=2))
@@ -232,7 +232,7 @@ def drive(cloud: LocalCloud) -> None:
     assert again.status_code == 202  # re-arms the start timer
     assert cloud.http("POST", f"/executions/{later.execution_id}/cancel").status_code == 200
     body = json.dumps({"id": "wh-1", "x": 1}).encode()
-    signed = {"X-Signature": hmac_signature("hook-secret", body)}
+    signed = {"X-Signature": hmac_signature("iamuse-hmac-key-7f3a", body)}
     hooked = cloud.http("POST", "/hooks/partner", body=body, headers=signed)
     assert hooked.status_code == 200
     # the sweeper: a sleeping execution whose timer was lost
