@@ -52,9 +52,9 @@ async def from_crm(ctx: Context, detail: dict[str, Any]) -> Any:
 app.on("Customer.created", from_crm, sources=["crm"])
 
 
-@pytest.fixture
-def cloud() -> Iterator[LocalCloud]:
-    with LocalCloud(app) as c:
+@pytest.fixture(params=["moto", "memory"])
+def cloud(request: pytest.FixtureRequest) -> Iterator[LocalCloud]:
+    with LocalCloud(app, backend=request.param) as c:
         yield c
 
 
