@@ -133,3 +133,16 @@ class ExecutionFailedError(StepbridgeError):
 
 class ExecutionStillRunning(StepbridgeError):
     """``handle.result()`` found the execution not finished and nothing scheduled that could finish it."""
+
+
+class SecretNotDeclared(NonRetryableError):
+    """``stepbridge.secret(name)`` of a name the running function did not declare in ``secrets=``.
+
+    Only declared secrets are granted to a function's role, so reading another would fail in AWS with
+    AccessDenied; stepbridge fails the same way locally, before any call. Not retried.
+    """
+
+
+class SecretUnavailable(StepbridgeError):
+    """A declared secret could not be read: it does not exist, or access was denied (check the name, or
+    create it: ``aws ssm put-parameter --type SecureString`` / ``LocalCloud.set_secret``)."""

@@ -170,7 +170,7 @@ class Context:
             if not running:
                 break
             done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            for fut in done:
+            for fut in sorted(done, key=running.__getitem__):  # item order, not the set's (memory addresses)
                 index = running.pop(fut)
                 exc = fut.exception()
                 if isinstance(exc, Suspend):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -10,6 +9,7 @@ from typing import Any
 
 from stepbridge.errors import ExecutionAlreadyExists, ExecutionNotFound
 from stepbridge.runtime.codec import content_hash, to_json_value
+from stepbridge.runtime.ids import new_uuid
 from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import (
     ACK_OP,
@@ -75,7 +75,7 @@ def start_execution(
     Returns ``(record, created)``. The same id with the same workflow and input returns the
     existing execution; with a different workflow or input it raises ``ExecutionAlreadyExists``.
     """
-    exec_id = check_execution_id(execution_id) if execution_id else uuid.uuid4().hex
+    exec_id = check_execution_id(execution_id) if execution_id else new_uuid().hex
     data = to_json_value(payload, what=f"the input of workflow '{workflow}'")
     now = effects.now()
     deferred = at is not None and at > now
@@ -178,13 +178,20 @@ def history(journal: list[JournalRecord], record: ExecutionRecord) -> list[dict[
         ("now", "now"): "Clock.read",
         ("cache", "result"): "Workflow.cache_hit",
     }
-    op_seq: dict[str, int] = {}
+    dispatched: dict[str, list[tuple[str, int]]] = {}
     for rec in journal:
-        op_seq[rec.op] = max(op_seq.get(rec.op, 0), rec.seq)
+        if rec.seq and rec.kind == "dispatch":
+            dispatched.setdefault(rec.op, []).append((rec.at, rec.seq))
 
     def order(rec: JournalRecord) -> tuple[str, float, str]:
-        # Orchestrator records carry their write order; others sort right after their operation.
-        return rec.at, float(rec.seq) if rec.seq else op_seq.get(rec.op, 0) + 0.5, rec.key
+        # Orchestrator records carry their write order. A report of another writer (a step's attempt
+        # or result, a child's outcome) sorts right after the dispatch it answers, before whatever the
+        # orchestrator wrote on reading it - as real clocks order them in AWS, where the report is
+        # written before the orchestrator wakes; LocalCloud's clock may give both the same instant.
+        if rec.seq:
+            return rec.at, float(rec.seq), rec.key
+        before = [seq for at, seq in dispatched.get(rec.op, []) if at <= rec.at]
+        return rec.at, (max(before) if before else 0) + 0.5, rec.key
 
     for rec in sorted(journal, key=order):
         if rec.key.startswith("$replayed") or rec.op == ACK_OP:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from stepbridge.api.app import App
-from stepbridge.runtime import engine
+from stepbridge.runtime import engine, functionscope
 from stepbridge.runtime.executions import update_execution
 from stepbridge.runtime.journalcache import JournalCache
 from stepbridge.runtime.loops import LoopFactory
@@ -55,6 +55,15 @@ class Orchestrator:
 
     def handle(self, message: WakeMessage) -> None:
         """Process one wake-up (idempotent: a duplicate or late message is harmless)."""
+        # Inline steps and workflow code run in the orchestrator's function: its declared secrets apply.
+        scope = functionscope.FunctionScope("the orchestrator", self.app.orchestrator_config.secrets)
+        token = functionscope.enter(scope)
+        try:
+            self._handle(message)
+        finally:
+            functionscope.leave(token)
+
+    def _handle(self, message: WakeMessage) -> None:
         if message.reason == "schedule":
             from stepbridge.runtime.router import Router
 

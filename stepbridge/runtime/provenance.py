@@ -31,16 +31,20 @@ CALLER_PREFIX = "stepbridge:caller/"
 
 
 def caller_identity(request: Mapping[str, Any]) -> str | None:
-    """The authenticated caller of an API Gateway request (payload 2.0 ``requestContext``), or ``None``.
+    """The authenticated caller of an API Gateway request, or ``None``.
 
-    IAM: the principal's ARN; JWT: ``jwt:<sub>``. Only what API Gateway's authorizer put there counts.
+    IAM: the principal's ARN; JWT: ``jwt:<sub>``. Only what API Gateway's authorizer put there counts:
+    HTTP API and function URL (payload 2.0) ``requestContext.authorizer.iam.userArn`` /
+    ``authorizer.jwt.claims.sub``; REST API (payload 1.0) ``requestContext.identity.userArn`` (IAM auth) /
+    ``authorizer.claims.sub`` (Cognito).
     """
-    authorizer = (request.get("requestContext") or {}).get("authorizer") or {}
+    context = request.get("requestContext") or {}
+    authorizer = context.get("authorizer") or {}
     iam = authorizer.get("iam") or {}
-    arn = iam.get("userArn")
+    arn = iam.get("userArn") or (context.get("identity") or {}).get("userArn")
     if isinstance(arn, str) and arn:
         return arn
-    claims = (authorizer.get("jwt") or {}).get("claims") or {}
+    claims = (authorizer.get("jwt") or {}).get("claims") or authorizer.get("claims") or {}
     sub = claims.get("sub")
     if isinstance(sub, str) and sub:
         return f"jwt:{sub}"

@@ -115,16 +115,22 @@ class Replay:
     _pending_acks: set[str] = field(default_factory=set)
     #: A racing replay wrote a log slot this one then adopted: this view may miss what it named.
     raced: bool = False
+    #: The latest instant a replay recorded (see :meth:`now`).
+    _floor: datetime | None = None
 
     def __post_init__(self) -> None:
         acked: set[str] = set()
+        latest = ""
         for rec in self.journal.values():
             self._by_op.setdefault(rec.op, {})[rec.key] = rec
             self._seq = max(self._seq, rec.seq)
+            if rec.seq and rec.at > latest:  # a replay's own record (ISO texts of one format sort by time)
+                latest = rec.at
             self.foreign_seen += rec.foreign
             acked.update(rec.acks)
         self._not_yet_requested = {op for op in self._by_op if not op.startswith("$")}
         self._pending_acks = {k for k, r in self.journal.items() if r.foreign and k not in acked}
+        self._floor = parse_iso(latest) if latest else None
 
     # ---- clock and identity -----------------------------------------------------------
 
@@ -134,8 +140,14 @@ class Replay:
         return self.execution.execution_id
 
     def now(self) -> datetime:
-        """The real (or virtual) clock; used to decide whether timers are due, never given to user code."""
-        return self.effects.now()
+        """The real (or virtual) clock; used to decide whether timers are due, never given to user code.
+
+        Never earlier than the latest instant a replay of this execution recorded: containers' clocks
+        disagree a little, and a replay on one that is behind must not find a sleep not yet over that
+        a replay on one ahead already went past (it would stop short of the operations recorded after).
+        """
+        now = self.effects.now()
+        return now if self._floor is None or now >= self._floor else self._floor
 
     @property
     def rng(self) -> random.Random:
@@ -318,6 +330,13 @@ class Replay:
         winner = self.store.get_journal(self.execution_id, rec.key)
         if winner is None:  # cannot happen for keys that are never deleted; treat the slot as ours
             return rec
+        if winner.shared:
+            # Another orchestrator (the same message, redelivered while this replay ran) announced and
+            # claimed it after this replay read the log: its log is ahead of this view, and going on
+            # would record the next operations again at other slots. Start over from the journal.
+            from stepbridge.runtime.guard import JournalConflict
+
+            raise JournalConflict(self.execution_id, rec.seq, rec.key, f"{winner.key} (claimed at {winner.seq})")
         self.foreign_seen += winner.foreign and winner.key not in self.journal
         return winner
 

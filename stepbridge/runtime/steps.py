@@ -29,6 +29,7 @@ from stepbridge.errors import (
 from stepbridge.runtime import stepcontext
 from stepbridge.runtime.codec import content_hash, dumps, from_json_value, return_type, to_json_value
 from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES
+from stepbridge.runtime.loops import run_sync_virtually
 from stepbridge.runtime.observability import StepTelemetry
 from stepbridge.runtime.ports import Item
 from stepbridge.runtime.records import JournalRecord, StepInvocation, iso
@@ -128,7 +129,13 @@ async def call_function(fn: Callable[..., Any], args: Sequence[Any], timeout: fl
             # LocalCloud's virtual-time loop: a worker thread as in AWS (so the function may run its
             # own event loop, e.g. asyncio.run), but the loop blocks on it instead of turning - an
             # idle turn would jump the virtual clock past the thread's real duration.
-            result = _sync_pool().submit(contextvars.copy_context().run, fn, *args).result()
+            # time.sleep in the function takes virtual time; past ``timeout`` it times out as in AWS.
+            call = _sync_pool().submit(contextvars.copy_context().run, run_sync_virtually, fn, *args)
+            error, result, elapsed = call.result()
+            if timeout is not None and elapsed > timeout:
+                raise StepTimeout(f"step '{op}' timed out after {timeout:g} s")
+            if error is not None:
+                raise error
         else:
             result = await asyncio.to_thread(fn, *args)
         if inspect.isawaitable(result):

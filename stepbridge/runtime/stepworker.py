@@ -19,7 +19,7 @@ from stepbridge.errors import (
     StepTimeout,
     WorkflowDefinitionError,
 )
-from stepbridge.runtime import stepcontext
+from stepbridge.runtime import functionscope, stepcontext
 from stepbridge.runtime.codec import decode_args, to_json_value
 from stepbridge.runtime.loops import LoopFactory, run_coroutine
 from stepbridge.runtime.observability import StepTelemetry, logger
@@ -78,6 +78,7 @@ class StepWorker:
             return "skipped"  # started before (a duplicate invoke, or an attempt that died): never twice
         token = current_op.set(invocation.op)
         step_token = stepcontext.enter(invocation.execution_id, invocation.op, invocation.attempt, lambda_context)
+        scope_token = functionscope.enter(functionscope.FunctionScope(f"step '{step.name}'", step.config.secrets))
         try:
             args = decode_args(step.fn, invocation.args)
             fn = (self.overrides or {}).get(invocation.op) or (self.overrides or {}).get(step.name) or step.fn
@@ -97,6 +98,7 @@ class StepWorker:
                 err["fatal"] = True
             return self._report(invocation, "attempt", {"error": err, "attempt": invocation.attempt})
         finally:
+            functionscope.leave(scope_token)
             stepcontext.leave(step_token)
             current_op.reset(token)
         return self._report(invocation, "result", {"result": data, "attempts": invocation.attempt})

@@ -267,38 +267,51 @@ def test_every_function_was_exercised(observed):
     assert set(roles(template, bases)) <= set(calls), sorted(set(roles(template, bases)) - set(calls))
 
 
+def role_of(template: dict[str, Any], function_base: str) -> str:
+    """The logical id of the role a function runs with (declared steps share ``DeclaredStepsRole``)."""
+    return str(template["Resources"][f"{function_base}Function"]["Properties"]["Role"]["Fn::GetAtt"][0])
+
+
 @pytest.mark.parametrize("function", [naming.ORCHESTRATOR, naming.ROUTER, naming.API, naming.SWEEPER, "steps"])
 def test_role_grants_exactly_what_the_code_uses(observed, function):
     calls, template, bases = observed
-    functions = sorted(bases.values()) if function == "steps" else [function]
-    for fn in functions:
-        granted = grants(template, f"{fn}Role")
-        # Steps: every step role is built alike; one step's use stands for all (``invoice`` uses the
-        # idempotency records, ``ship`` the at-most-once marker), except each invokes nothing itself.
-        group = [c for f in functions for c in calls.get(f, set())] if function == "steps" else calls[fn]
+    if function == "steps":
+        # Declared steps without grants of their own share one role: it must equal the union of their use
+        # (``invoice`` uses the idempotency records, ``ship`` the at-most-once marker).
+        by_role: dict[str, list[str]] = {}
+        for base in bases.values():
+            by_role.setdefault(role_of(template, base), []).append(base)
+    else:
+        by_role = {role_of(template, function): [function]}
+    assert by_role
+    for role, functions in by_role.items():
+        granted = grants(template, role)
+        group = [c for f in functions for c in calls.get(f, set())]
         used = {(c.action, c.resource) for c in group}
         for action, _resource in list(used):
             if action in IMPLIED:
                 used.add(IMPLIED[action])
-        service = SERVICE_GRANTS["*"] | SERVICE_GRANTS.get(fn, set())
+        service = SERVICE_GRANTS["*"] | SERVICE_GRANTS.get(functions[0], set())
         not_granted = sorted(u for u in used if u not in granted)
         unused = sorted(g for g in granted if g not in used and g not in service)
         missing_service = sorted(s for s in service if s not in granted)
-        assert not not_granted, f"{fn}Role lacks what its code calls: {not_granted}"
-        assert not unused, f"{fn}Role grants what its code never calls: {unused}"
-        assert not missing_service, f"{fn}Role lacks what the Lambda service needs: {missing_service}"
+        assert not not_granted, f"{role} lacks what its code calls: {not_granted}"
+        assert not unused, f"{role} grants what its code never calls: {unused}"
+        assert not missing_service, f"{role} lacks what the Lambda service needs: {missing_service}"
         for call in group:
             if call.action.startswith("dynamodb:") and call.resource == naming.TABLE:
                 conditions = granted[(call.action, call.resource)]
-                assert leading_keys_allow(conditions, call.pk), f"{fn}Role: {call.action} on {call.pk} denied"
+                assert leading_keys_allow(conditions, call.pk), f"{role}: {call.action} on {call.pk} denied"
 
 
 def test_step_roles_may_only_touch_execution_and_idempotency_items(observed):
     _, template, bases = observed
-    for base in bases.values():
-        for (action, resource), conditions in grants(template, f"{base}Role").items():
+    roles = {role_of(template, base) for base in bases.values()}
+    assert roles == {"DeclaredStepsRole"}  # no step of this app declares grants of its own
+    for role in roles:
+        for (action, resource), conditions in grants(template, role).items():
             if action.startswith("dynamodb:"):
                 assert resource == naming.TABLE
                 for cond in conditions:
                     keys = cond["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
-                    assert set(keys) <= {"EXEC#*", "IDEMPOTENCY#*"}, (base, action, keys)
+                    assert set(keys) <= {"EXEC#*", "IDEMPOTENCY#*"}, (role, action, keys)

@@ -59,11 +59,10 @@ def test_sam_transform_expands_what_the_template_asks_for(transformed: dict[str,
     roles = sorted(k for k, r in resources.items() if r["Type"] == "AWS::IAM::Role")
     assert roles == [
         "ApiRole",
+        "DeclaredStepsRole",
         "OrchestratorRole",
         "RouterRole",
         "SchedulerRole",
-        "StepChargePaymentRole",
-        "StepSendEmailRole",
         "SweeperRole",
         "SweeperScheduleRole",
     ]
