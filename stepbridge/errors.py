@@ -40,14 +40,21 @@ class StepFailed(StepbridgeError):
 
 
 class ChildFailed(StepbridgeError):
-    """A child workflow ended FAILED or CANCELLED; ``error`` holds its error record."""
+    """A child workflow ended FAILED or CANCELLED; ``error`` holds its error record.
 
-    def __init__(self, execution_id: str, status: str, error: dict[str, Any] | None) -> None:
+    ``original`` is the exception the child failed with, rebuilt as its own type (``None`` when
+    it cannot be: see docs/API.md, "Errors"), so ``isinstance(exc.original, Declined)`` works.
+    """
+
+    def __init__(
+        self, execution_id: str, status: str, error: dict[str, Any] | None, original: Exception | None = None
+    ) -> None:
         msg = (error or {}).get("message", "")
         super().__init__(f"child execution '{execution_id}' ended {status}: {msg}")
         self.execution_id = execution_id
         self.status = status
         self.error = error or {}
+        self.original = original
 
 
 class NonRetryableError(StepbridgeError):

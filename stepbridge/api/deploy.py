@@ -113,7 +113,7 @@ def is_intrinsic(value: Any) -> bool:
 
 def is_policy_template(item: Mapping[str, Any]) -> bool:
     """A SAM policy template reference: one key (the template name) mapping to its parameters."""
-    return len(item) == 1 and "Effect" not in item and "Statement" not in item
+    return len(item) == 1 and next(iter(item)) not in _STATEMENT_KEYS and "Statement" not in item
 
 
 def function_config(
@@ -243,6 +243,10 @@ def check_secret_source(where: str, source: Any) -> None:
                 "(arn:aws:secretsmanager:<region>:<account>:secret:<name>); SSM parameters are given by name"
             )
         return
+    if "/" in source and not source.startswith("/"):
+        raise WorkflowDefinitionError(
+            f"{where}: SSM parameter {source!r} has a hierarchy, so it must begin with '/' (e.g. '/{source}')"
+        )
     if not _SSM_NAME_RE.match(source) or len(source) > SSM_NAME_MAX:
         raise WorkflowDefinitionError(
             f"{where}: {source!r} is not a valid SSM parameter name (letters, digits, '_', '.', '-', "

@@ -123,9 +123,19 @@ def orchestrator(model: AppModel) -> list[Resource]:
         handler=HANDLERS[naming.ORCHESTRATOR],
         timeout=opts.orchestrator_timeout,
         memory=opts.orchestrator_memory,
-        statements=statements + userpolicies.user_statements(f"App {model.app.name!r} (the orchestrator)", config),
+        statements=orchestrator_statements(model, statements, config),
         extra=extra,
     )
+
+
+def orchestrator_statements(
+    model: AppModel, framework: list[iam.Statement], config: FunctionConfig
+) -> list[iam.Statement]:
+    """The framework's orchestrator grants plus the App's declared ones, within IAM's policy size."""
+    where = f"App {model.app.name!r} (the orchestrator)"
+    statements = framework + userpolicies.user_statements(where, config)
+    userpolicies.check_role_size(where, statements)
+    return statements
 
 
 def user_environment(config: FunctionConfig, base: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -328,8 +328,13 @@ def _check_function_configs(app: App, problems: _Problems) -> None:
 
     configs = [(f"App {app.name!r} (the orchestrator)", app.orchestrator_config)]
     configs += [(f"step '{name}'", app.steps[name].config) for name in sorted(app.steps)]
+    from stepbridge.compiler import iam
+
+    framework = iam.step_statements(naming.DECLARED_STEPS)
     for where, config in configs:
-        problems.check(userpolicies.user_statements, where, config)
+        statements = problems.check(userpolicies.user_statements, where, config)
+        if statements and where.startswith("step "):  # the orchestrator's is checked with its own grants
+            problems.check(userpolicies.check_role_size, where, framework + statements)
         variables = dict(config.environment)
         if config.secrets:
             variables["STEPBRIDGE_SECRETS"] = json.dumps(dict(config.secrets), separators=(",", ":"))

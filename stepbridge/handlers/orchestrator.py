@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from stepbridge.handlers import shapes
 from stepbridge.handlers.env import Environment, from_lambda_environment
-from stepbridge.runtime.guard import InfrastructureFailure
+from stepbridge.runtime.guard import EngineSignal, InfrastructureFailure
 from stepbridge.runtime.observability import flush_metrics, logger
 from stepbridge.runtime.orchestrator import Orchestrator
 from stepbridge.runtime.records import WakeMessage
@@ -46,6 +46,13 @@ def handle(event: dict[str, Any], env: Environment) -> dict[str, Any]:
             )
             failures.extend({"itemIdentifier": m} for m in message_ids)
         except Exception:
+            logger().exception("orchestration failed", extra={"execution_id": message.execution_id})
+            failures.extend({"itemIdentifier": m} for m in message_ids)
+        except (KeyboardInterrupt, EngineSignal):
+            raise  # a real interrupt of this process (never in Lambda) or LocalCloud's simulated container death
+        except BaseException:
+            # The engine turns what user code raises into the execution's failure; anything else that
+            # still escapes fails this message only, so the rest of the batch is processed.
             logger().exception("orchestration failed", extra={"execution_id": message.execution_id})
             failures.extend({"itemIdentifier": m} for m in message_ids)
     flush_metrics()

@@ -29,7 +29,8 @@ from stepbridge.handlers import router as router_handler
 from stepbridge.handlers import step as step_handler
 from stepbridge.handlers.env import Environment
 from stepbridge.local.clock import Timer, TimerWheel, VirtualClock
-from stepbridge.local.functionenv import LocalSecrets, function_environment
+from stepbridge.local.functionenv import LocalSecrets, as_function
+from stepbridge.local.iamenforce import IamEnforcer
 from stepbridge.local.values import CapturedEvent, Crash, HttpResponse, MockStep
 from stepbridge.runtime import ids
 from stepbridge.runtime.codec import dumps
@@ -145,12 +146,17 @@ class LocalCloud:
         orchestrator_containers: int = 1,
         container_seed: int = 0,
         id_seed: int | str = 0,
+        enforce_iam: bool = False,
     ) -> None:
         if backend not in ("moto", "memory"):
             raise ValueError(f"backend must be 'moto' or 'memory', got {backend!r}")
         if not isinstance(orchestrator_containers, int) or orchestrator_containers < 1:
             raise ValueError(f"orchestrator_containers must be a positive int, got {orchestrator_containers!r}")
+        if enforce_iam and backend != "moto":
+            raise ValueError("enforce_iam=True needs backend='moto' (moto evaluates the IAM policies)")
         app.validate()
+        self.enforce_iam = enforce_iam
+        self._iam: Any = None
         self.backend = backend
         self.app = app
         self.clock = VirtualClock(start or DEFAULT_START)
@@ -239,6 +245,7 @@ class LocalCloud:
 
             self._mock = mock_aws()
             self._mock.start()
+            self._iam = IamEnforcer.bootstrap(self.app, self.region) if self.enforce_iam else None
             recurring = [(s.name, to_scheduler_expression(s.cron), s.timezone) for s in self.app.schedules]
             self.resources = provision(self.app.name, rules, region=self.region, recurring=recurring)
             self.store = DynamoStore(self.resources.config.table, clock=self.clock.now)
@@ -268,10 +275,15 @@ class LocalCloud:
             self.timers.add(
                 f"$schedule:{sched.name}", next_fire(sched.cron, self.clock.now(), sched.timezone), schedule=sched.name
             )
+        if self._iam is not None:
+            self._iam.arm(self.store, self._aws_effects)
         self._running = True
 
     def stop(self) -> None:
         """Stop moto and restore the environment."""
+        if self._iam is not None:
+            self._iam.disable()
+            self._iam = None
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -413,8 +425,7 @@ class LocalCloud:
                     if duplicate:
                         self._step_queue.append(invocation)  # fault hook: Lambda delivers the async invoke twice
                 try:
-                    step_def = self.app.steps.get(invocation.step)
-                    with self._invoking("step"), function_environment(step_def.config if step_def else None):
+                    with self._invoking("step"), self._as_function(invocation.step):
                         step_handler.handle(invocation.to_dict(), self.env, self._lambda_context(invocation))
                 except Crash:
                     self.crashes["step"] += 1  # lost, as async invokes with retries off are
@@ -459,7 +470,7 @@ class LocalCloud:
             self.env.journal_cache = self.orchestrator_caches[container]
         self._batch = (records, container)
         try:
-            with self._invoking("orchestrator"), function_environment(self.app.orchestrator_config):
+            with self._invoking("orchestrator"), self._as_function(None):
                 result = orchestrator_handler.handle({"Records": records}, self.env)
         except Crash:
             self.orchestrator_caches[container].clear()  # the container died with its memory
@@ -498,6 +509,10 @@ class LocalCloud:
         if self.faults is not None:
             stack.enter_context(self.faults.invocation(target))
         return stack
+
+    def _as_function(self, step: str | None) -> contextlib.AbstractContextManager[None]:
+        """Run as that function (``None``: the orchestrator): its environment, and with ``enforce_iam`` its grants."""
+        return as_function(self.app, step, self._iam)
 
     def _fire(self, timer: Timer) -> None:
         from stepbridge.api.cron import next_fire

@@ -18,6 +18,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+from stepbridge.api.app import App
 from stepbridge.api.deploy import FunctionConfig
 from stepbridge.config import ENV_SECRETS
 from stepbridge.errors import SecretUnavailable
@@ -42,6 +43,16 @@ def function_environment(config: FunctionConfig | None) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@contextlib.contextmanager
+def as_function(app: App, step: str | None, iam: Any = None) -> Iterator[None]:
+    """One invocation of declared step ``step`` (``None``: the orchestrator): its environment variables,
+    and with an :class:`~stepbridge.local.iamenforce.IamEnforcer` its IAM identity."""
+    definition = app.steps.get(step) if step is not None else None
+    config = definition.config if definition is not None else (app.orchestrator_config if step is None else None)
+    with function_environment(config), (iam.running(step) if iam is not None else contextlib.nullcontext()):
+        yield
 
 
 class LocalSecrets:
@@ -71,4 +82,4 @@ class LocalSecrets:
             self._powertools.clear()
 
 
-__all__ = ["LocalSecrets", "function_environment"]
+__all__ = ["LocalSecrets", "as_function", "function_environment"]

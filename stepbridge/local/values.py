@@ -8,10 +8,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from stepbridge.runtime.guard import EngineSignal
+
 
 @dataclass
-class Crash(BaseException):
+class Crash(EngineSignal):
     """Raise from step or workflow code under LocalCloud to simulate the Lambda container dying.
+
+    An ``EngineSignal``, so the engine never records it as the code's failure (other
+    ``BaseException``s user code raises fail the step or the execution).
 
     LocalCloud then does what AWS does: a work-queue message is redelivered, a step
     invocation is lost (the orchestrator's deadline timer notices), a rule delivery is retried.

@@ -7,9 +7,10 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from stepbridge.errors import ExecutionAlreadyExists, ExecutionNotFound
-from stepbridge.runtime.codec import content_hash, to_json_value
+from stepbridge.errors import ExecutionAlreadyExists, ExecutionNotFound, PayloadTooLarge
+from stepbridge.runtime.codec import content_hash, dumps, to_json_value
 from stepbridge.runtime.ids import new_uuid
+from stepbridge.runtime.limits import DYNAMODB_ITEM_BYTES, EXECUTION_RESERVE_BYTES, MAX_INPUT_BYTES
 from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import (
     ACK_OP,
@@ -35,6 +36,33 @@ def check_execution_id(execution_id: str) -> str:
             f"execution id {execution_id!r} is invalid: use 1-{_MAX_ID} letters, digits, '-', '_', '.', ':', '~' or '@'"
         )
     return execution_id
+
+
+def check_input_size(data: Any, *, what: str) -> int:
+    """An input must leave room on the execution header for the outcome; returns its JSON size.
+
+    The header holds the input with the result or error; inputs are capped at ``MAX_INPUT_BYTES``
+    (DynamoDB's 400 KB item limit less ``EXECUTION_RESERVE_BYTES``) so that a failure can always
+    be recorded beside them.
+    """
+    size = len(dumps(data).encode())
+    if size > MAX_INPUT_BYTES:
+        raise PayloadTooLarge(
+            f"{what} is {size:,} bytes, over the {MAX_INPUT_BYTES:,}-byte input limit (DynamoDB's 400 KB item "
+            f"limit, {DYNAMODB_ITEM_BYTES:,} bytes, less {EXECUTION_RESERVE_BYTES:,} kept for the outcome); "
+            "pass a reference (an id or S3 key) instead of the data"
+        )
+    return size
+
+
+#: Bytes an execution header item adds around its JSON body: key and index attributes, generously.
+_HEADER_KEY_BYTES = 512
+
+
+def header_bytes(record: ExecutionRecord) -> int:
+    """The stored size of ``record``'s header item (slightly over, never under, the real one)."""
+    ids = len(record.execution_id.encode()) * 3 + len(record.workflow.encode()) * 2 + len(record.created_at) * 2
+    return len(dumps(record.to_dict()).encode()) + ids + _HEADER_KEY_BYTES
 
 
 def update_execution(
@@ -77,6 +105,7 @@ def start_execution(
     """
     exec_id = check_execution_id(execution_id) if execution_id else new_uuid().hex
     data = to_json_value(payload, what=f"the input of workflow '{workflow}'")
+    check_input_size(data, what=f"the input of workflow '{workflow}' (execution '{exec_id}')")
     now = effects.now()
     deferred = at is not None and at > now
     record = ExecutionRecord(
@@ -223,4 +252,13 @@ def history(journal: list[JournalRecord], record: ExecutionRecord) -> list[dict[
     return events
 
 
-__all__ = ["RUNNING", "check_execution_id", "history", "request_cancel", "start_execution", "update_execution"]
+__all__ = [
+    "RUNNING",
+    "check_execution_id",
+    "check_input_size",
+    "header_bytes",
+    "history",
+    "request_cancel",
+    "start_execution",
+    "update_execution",
+]

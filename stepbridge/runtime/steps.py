@@ -28,12 +28,14 @@ from stepbridge.errors import (
 )
 from stepbridge.runtime import stepcontext
 from stepbridge.runtime.codec import content_hash, dumps, from_json_value, return_type, to_json_value
+from stepbridge.runtime.errorcodec import error_dict, rebuild_error
+from stepbridge.runtime.guard import is_user_failure
 from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES
 from stepbridge.runtime.loops import run_sync_virtually
 from stepbridge.runtime.observability import StepTelemetry
 from stepbridge.runtime.ports import Item
 from stepbridge.runtime.records import JournalRecord, StepInvocation, iso
-from stepbridge.runtime.replay import Replay, current_op, error_dict, rebuild_error
+from stepbridge.runtime.replay import Replay, current_op
 
 #: Extra time a declared step gets past its timeout before the orchestrator declares it lost
 #: (Lambda stops the function at its timeout; this covers queueing of the async invoke).
@@ -74,6 +76,21 @@ def check_result_size(op: str, data: Any) -> int:
     return size
 
 
+def step_error(exc: BaseException) -> dict[str, Any]:
+    """The recorded error of a failed step attempt; ``fatal`` (never retried) for errors no retry can fix.
+
+    Those are the size and serialization errors, definition errors, ``NonRetryableError``, and the
+    ``BaseException``s user code raises (``SystemExit``, ``KeyboardInterrupt``, a ``CancelledError``
+    of its own): the step's code asked to stop, which running it again would not change.
+    """
+    err = error_dict(exc)
+    if not isinstance(exc, Exception) or isinstance(
+        exc, ResultNotSerializable | NonRetryableError | WorkflowDefinitionError | PayloadTooLarge
+    ):
+        err["fatal"] = True
+    return err
+
+
 def retryable(policy: Retry, err: dict[str, Any]) -> bool:
     """Whether a recorded error may be retried under ``policy``, judged by its type names (works across processes)."""
     if err.get("fatal"):
@@ -111,7 +128,7 @@ class _Raised(Exception):
     """Carries an exception out of a timed call so it is not mistaken for the deadline."""
 
     def __init__(self, exc: BaseException) -> None:
-        super().__init__(str(exc))
+        super().__init__(type(exc).__name__)  # not str(exc): user code's __str__ may raise
         self.exc = exc
 
 
@@ -148,7 +165,9 @@ async def call_function(fn: Callable[..., Any], args: Sequence[Any], timeout: fl
     async def guarded() -> Any:
         try:
             return await invoke()
-        except Exception as exc:
+        except BaseException as exc:
+            if not is_user_failure(exc):  # the deadline cancelling this task, or an engine signal
+                raise
             raise _Raised(exc) from exc
 
     try:
@@ -280,11 +299,10 @@ async def _inline(
             value = await call_function(fn, args, timeout, op=op)
         data = to_json_value(value, what=f"the result of step '{op}'")
         size = check_result_size(op, data)
-    except Exception as exc:
-        err = error_dict(exc)
-        if isinstance(exc, ResultNotSerializable | NonRetryableError | WorkflowDefinitionError | PayloadTooLarge):
-            err["fatal"] = True
-        return _attempt_failed(rp, op, attempt, err, policy)
+    except BaseException as exc:
+        if not is_user_failure(exc):
+            raise
+        return _attempt_failed(rp, op, attempt, step_error(exc), policy)
     finally:
         stepcontext.leave(step_token)
         current_op.reset(token)

@@ -154,3 +154,25 @@ def test_unpaid_after_three_rounds_is_past_due(cloud: LocalCloud) -> None:
         {"subscriptionId": "sub-1", "invoiceId": "inv-sub-1-2026-01"}
     ]
     assert len(billing.stripe.charges) == 4  # the first charge and three dunning retries
+
+
+def test_the_billing_app_runs_with_its_declared_grants_enforced() -> None:
+    """With moto enforcing IAM, store-invoice may write to acme-invoices only because it declared
+    S3WritePolicy on that bucket (a missing grant would fail here as in AWS)."""
+    fakes.reset()
+    billing.stripe.reset()
+    billing.stripe.api_key = API_KEY
+    try:
+        with LocalCloud(app, start=START, enforce_iam=True) as cloud:
+            cloud.set_secret(billing.STRIPE_KEY_PARAM, API_KEY)
+            boto3.client("s3").create_bucket(Bucket=billing.INVOICE_BUCKET)
+            cloud.client().send_event("Subscription.renewal_due", renewal())
+            (run,) = billing_runs(cloud)
+            desc = cloud.client().describe(run.execution_id)
+            assert desc.status == "SUCCEEDED", desc.error
+            assert desc.result["stored"]["key"] == "invoices/sub-1/2026-01.json"
+            obj = boto3.client("s3").get_object(Bucket="acme-invoices", Key="invoices/sub-1/2026-01.json")
+            assert json.loads(obj["Body"].read())["amountCents"] == 1200
+    finally:
+        fakes.reset()
+        billing.stripe.reset()

@@ -13,7 +13,7 @@ from stepbridge.compiler.intrinsics import to_json
 from stepbridge.compiler.template import Compiled, compile_file
 
 APPS_DIR = Path(__file__).parents[1] / "golden" / "apps"
-APPS = ["golden_jwt", "golden_minimal", "golden_orders", "golden_scheduled"]
+APPS = ["golden_config", "golden_jwt", "golden_minimal", "golden_orders", "golden_scheduled"]
 
 
 def compiled(name: str, tmp: Path) -> Compiled:

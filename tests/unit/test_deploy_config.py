@@ -68,6 +68,8 @@ def test_app_keywords_are_checked(kw: dict[str, Any], message: str) -> None:
         ({"secrets": {"KEY": "arn:aws:s3:::bucket"}}, "is not a Secrets Manager secret ARN"),
         ({"secrets": {"KEY": "/aws/reserved"}}, "may not begin with 'aws' or 'ssm'"),
         ({"secrets": {"bad name": "/acme/x"}}, "secret name 'bad name' is invalid"),
+        ({"secrets": {"KEY": "acme/stripe"}}, "has a hierarchy, so it must begin with '/'"),
+        ({"policies": [{"Action": "s3:GetObject"}]}, "Effect must be 'Allow' or 'Deny'"),
         ({"layers": ["my-layer"]}, "is not a layer version ARN"),
         ({"layers": [f"arn:aws:lambda:us-east-1:123456789012:layer:l{i}:1" for i in range(5)]}, "Lambda allows 5 per function"),
         ({"concurrency": 2, "reserved_concurrency": 3}, "are the same setting; give one"),
@@ -216,3 +218,12 @@ def test_default_runtime_and_architecture() -> None:
     template = to_json(compile_app(app_with()).template)
     assert template["Globals"]["Function"]["Runtime"] == "python3.12"
     assert template["Globals"]["Function"]["Architectures"] == ["arm64"]
+
+
+def test_a_role_policy_over_iams_size_limit_is_a_compile_error() -> None:
+    app = app_with()
+    buckets = [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": f"arn:aws:s3:::bucket-number-{i:04d}/*"}
+               for i in range(300)]
+    app.step(name="greedy", policies=buckets)(lambda: None)
+    assert "step 'greedy': its role policy would be about" in compile_error(app)
+    assert "over IAM's 10240" in compile_error(app)
