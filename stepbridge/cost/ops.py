@@ -15,14 +15,12 @@ each journal one record. A ``wait_for`` with a ``timeout=`` is priced as its eve
 from __future__ import annotations
 
 import ast
-import inspect
-import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from stepbridge.api.app import App, WorkflowDef
-from stepbridge.compiler.graph import _Flow, _resolver, _text
+from stepbridge.compiler.graph import _Flow, _text, parse_workflow
 from stepbridge.cost.traffic import Defaults, StepTraffic, WorkflowTraffic
 from stepbridge.errors import StepbridgeError
 
@@ -68,15 +66,8 @@ class WorkflowOps:
 class _Walker:
     def __init__(self, app: App, workflow: WorkflowDef, traffic: WorkflowTraffic | None, defaults: Defaults,
                  result: WorkflowOps, depth: int, all_traffic: dict[str, WorkflowTraffic]) -> None:
-        fn = inspect.unwrap(workflow.fn)
-        try:
-            source = textwrap.dedent(inspect.getsource(fn))
-        except (OSError, TypeError) as exc:
-            raise StepbridgeError(f"workflow '{workflow.name}': its source is not available ({exc})") from None
-        tree = ast.parse(source)
-        self.func = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef))
-        params = self.func.args.posonlyargs + self.func.args.args
-        self.flow = _Flow(params[0].arg if params else "ctx", _resolver(fn), app)
+        self.func, ctx, resolve = parse_workflow(workflow)
+        self.flow = _Flow(ctx, resolve, app)
         self.app, self.workflow, self.defaults = app, workflow, defaults
         self.traffic = traffic or WorkflowTraffic(executions=0)
         self.result, self.depth, self.all_traffic = result, depth, all_traffic

@@ -93,6 +93,8 @@ class Replay:
     _pending_acks: set[str] = field(default_factory=set)
     #: A racing replay wrote a log slot this one then adopted: this view may miss what it named.
     raced: bool = False
+    #: The failure of a journal write that abandoned this invocation; later writes are refused.
+    abandoned: BaseException | None = None
     #: The suspensions this replay raised (see ``Suspend.consumed``).
     suspensions: list[Suspend] = field(default_factory=list)
     #: Bytes of the journal as stored (records of unknown size count as ``_RECORD_OVERHEAD_BYTES``).
@@ -269,6 +271,12 @@ class Replay:
         timeout or final error racing the step's own report): it is claimed under its key.
         """
         refuse_while_suspending()
+        if self.abandoned is not None:
+            # Another branch of this replay hit an infrastructure failure: the invocation is abandoned
+            # and its view may be out of date, so it writes nothing more (a racing replay may be ahead).
+            from stepbridge.runtime.guard import InfrastructureFailure
+
+            raise InfrastructureFailure(f"journal record '{op}' (replay abandoned)", self.abandoned)
         self._seq += 1
         rec = JournalRecord(
             key=key or op,
@@ -292,7 +300,12 @@ class Replay:
             )
         self._check_room(op, size)
         rec.size = size
-        rec = self._claim(rec) if shared else self._append_log(rec)
+        try:
+            rec = self._claim(rec) if shared else self._append_log(rec)
+        except BaseException as exc:
+            if not isinstance(exc, Exception):  # an infrastructure failure or a crash, not a size error
+                self.abandoned = self.abandoned or exc
+            raise
         self._remember(rec)
         return rec
 
