@@ -65,6 +65,9 @@ def _group(records: list[dict[str, Any]]) -> list[tuple[WakeMessage, list[str]]]
         if len(members) > 1:
             reason = "sweep" if any(m.reason == "sweep" for m, _ in members) else first.reason
             data = {**(first.data or {}), "reports": [r for m, _ in members for r in m.reports]}
+            timers = sorted({k for m, _ in members for k in m.timer_keys})
+            if timers:
+                data["timers"] = timers  # each fired timer is checked for an early delivery
             first = WakeMessage(first.execution_id, reason, first.dedup, data)
         merged.append((first, [message_id for _, message_id in members]))
     return merged

@@ -16,6 +16,7 @@ from stepbridge.api.app import App
 from stepbridge.runtime import engine
 from stepbridge.runtime.executions import update_execution
 from stepbridge.runtime.journalcache import JournalCache
+from stepbridge.runtime.lifecycle import TIMER_DEDUP_PREFIX, timer_due
 from stepbridge.runtime.loops import LoopFactory
 from stepbridge.runtime.observability import add_metric, logger
 from stepbridge.runtime.ports import Effects, Store
@@ -119,6 +120,7 @@ class Orchestrator:
             if outcome.replay is None:
                 return
             outcome.replay.flush_acks()
+            self._rearm_early_timers(rec, message, outcome.replay.journal, began)
             if outcome.replay.written == 0:
                 self._mark_replayed(rec, outcome.replay, began)
             if self.cache is not None and not outcome.replay.raced:
@@ -128,6 +130,29 @@ class Orchestrator:
         if outcome.kind == engine.CONTINUED:
             outcome = self._continue_as_new(rec, outcome.result)
         self.finish(rec, outcome, journal)
+
+    def _rearm_early_timers(
+        self, rec: ExecutionRecord, message: WakeMessage, journal: dict[str, JournalRecord], began: datetime
+    ) -> None:
+        """Set again each timer this wake-up delivered before its instant.
+
+        EventBridge Scheduler may deliver a one-time schedule early (a flexible window, clock skew
+        between its fleet and this Lambda) and deletes it once delivered: the replay found the
+        operation not due and suspended, and nothing would wake the execution at the instant (only
+        the sweeper, minutes later). The schedule keeps its name (a duplicate delivery while it
+        still exists finds it and changes nothing); its message differs from the early one so that
+        the work queue's content-based de-duplication (5 minutes) does not drop it.
+        """
+        for key in message.timer_keys:
+            due = timer_due(journal, key)
+            if due is None or due <= began:
+                continue
+            logger().info("timer delivered early: set again", extra={"execution_id": rec.execution_id, "key": key})
+            self.effects.schedule_timer(
+                timer_name(rec.execution_id, key),
+                due,
+                WakeMessage(rec.execution_id, "timer", f"{TIMER_DEDUP_PREFIX}{key}", {"rearmed": iso(began)}),
+            )
 
     def _mark_replayed(self, rec: ExecutionRecord, replay: Replay, began: datetime) -> None:
         """A replay that wrote nothing leaves a ``$replayed`` marker when the sweeper would otherwise
@@ -160,7 +185,12 @@ class Orchestrator:
                 else None
             )
         if rec.scheduled_for and now < parse_iso(rec.scheduled_for):
-            return None  # an early or duplicate wake: the start timer is still pending
+            # An early delivery of the start timer (Scheduler deleted it), or a duplicate while it is
+            # still pending: set it again (same name, so a pending one is kept) rather than lose the start.
+            from stepbridge.runtime.executions import rearm_start
+
+            rearm_start(self.effects, rec, rearmed=iso(now))
+            return None
 
         def begin(r: ExecutionRecord) -> bool:
             if r.status != SCHEDULED:

@@ -201,6 +201,16 @@ class WakeMessage:
         )
 
     @property
+    def timer_keys(self) -> list[str]:
+        """Keys of the execution timers whose firing this wake-up is (``dedup`` ``timer:{key}``, and the
+        ``data.timers`` a batch merged into it)."""
+        keys = [self.dedup[len("timer:") :]] if self.dedup.startswith("timer:") else []
+        merged = (self.data or {}).get("timers")
+        if isinstance(merged, list):
+            keys.extend(str(k) for k in merged if str(k) not in keys)
+        return keys
+
+    @property
     def reports(self) -> list[dict[str, Any]]:
         """Journal records of other writers this wake-up announces (see :func:`report_wake`)."""
         found = (self.data or {}).get("reports")

@@ -1,0 +1,93 @@
+"""What the journal says about an operation's lifecycle: pure functions over journal records.
+
+The engine (``steps.py``, ``waits.py``), the orchestrator (re-arming an early timer) and the
+sweeper all need to read the same facts from the same records: which instant a timer stands
+for, and where a declared step stands (dispatched, failed, waiting to retry, finished). They
+read them here, so that they cannot disagree about a state (they once did: the sweeper's own
+reading of a declared step's records missed states the engine knew).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from stepbridge.runtime.records import JournalRecord, parse_iso
+
+#: Record kinds that end an operation.
+FINAL_KINDS = frozenset({"result", "error", "timeout"})
+#: The prefix of a timer's wake-up ``dedup`` (``timer:{key}``, see ``Replay.set_timer``).
+TIMER_DEDUP_PREFIX = "timer:"
+
+
+def timer_due(journal: Mapping[str, JournalRecord], key: str) -> datetime | None:
+    """The instant the execution's timer ``key`` stands for, read from the record that set it.
+
+    Timer keys are the keys of the records that set them (a sleep's ``{op}``, a declared step's
+    deadline ``{op}#d{k}``, an inline retry ``{op}#a{k}``, a declared retry ``{op}#r{k}``) except
+    a wait's timeout, ``{op}#w``, whose instant is the wait record's ``deadline``.
+    """
+    rec = journal.get(key)
+    if rec is None and key.endswith("#w"):
+        rec = journal.get(key[:-2])
+    if rec is None:
+        return None
+    due = rec.data.get("wake_at") or rec.data.get("deadline") or rec.data.get("retry_at")
+    return parse_iso(str(due)) if due else None
+
+
+# ---- declared steps --------------------------------------------------------------------------
+
+#: Phases of a declared step (see :func:`declared_state`).
+NOT_DISPATCHED = "not_dispatched"
+RUNNING = "running"
+FAILED = "failed"
+RETRY_WAIT = "retry_wait"
+FINISHED = "finished"
+
+
+@dataclass(frozen=True)
+class DeclaredState:
+    """Where a declared step stands according to its records.
+
+    ``attempt`` is the latest dispatch (0 before the first); ``dispatch``, ``failure`` and
+    ``retry`` are that attempt's ``{op}#d{k}``, ``{op}#a{k}`` and ``{op}#r{k}`` records.
+
+    * ``not_dispatched``: nothing recorded yet;
+    * ``running``: dispatched, no outcome of this attempt yet (its deadline is ``dispatch``'s);
+    * ``failed``: the attempt is recorded as failed and nothing was decided after it (no retry
+      timer, no final error) - only a replay can go on, nothing outstanding will wake it;
+    * ``retry_wait``: a retry of the attempt is scheduled (``retry.data["retry_at"]``);
+    * ``finished``: the step's final record exists (``final``).
+    """
+
+    phase: str
+    attempt: int = 0
+    dispatch: JournalRecord | None = None
+    failure: JournalRecord | None = None
+    retry: JournalRecord | None = None
+    final: JournalRecord | None = None
+
+
+def declared_state(op: str, records: Mapping[str, JournalRecord]) -> DeclaredState:
+    """The state of the declared step ``op`` from its records (keyed by record key)."""
+    final = records.get(op)
+    k = 0
+    while f"{op}#d{k + 1}" in records:
+        k += 1
+    if final is not None and final.kind in FINAL_KINDS:
+        return DeclaredState(FINISHED, k, final=final)
+    if k == 0:
+        return DeclaredState(NOT_DISPATCHED)
+    dispatch = records[f"{op}#d{k}"]
+    failure = records.get(f"{op}#a{k}")
+    if failure is None:
+        return DeclaredState(RUNNING, k, dispatch)
+    retry = records.get(f"{op}#r{k}")
+    return DeclaredState(RETRY_WAIT if retry is not None else FAILED, k, dispatch, failure, retry)
+
+
+def is_declared(records: Mapping[str, JournalRecord], op: str) -> bool:
+    """Whether ``op``'s records are a declared step's (it has a dispatch record)."""
+    return f"{op}#d1" in records
