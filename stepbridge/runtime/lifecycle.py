@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from stepbridge.runtime.records import JournalRecord, parse_iso
+from stepbridge.runtime.records import ANNOUNCE, JournalRecord, parse_iso
 
 #: Record kinds that end an operation.
 FINAL_KINDS = frozenset({"result", "error", "timeout"})
@@ -35,6 +35,31 @@ def timer_due(journal: Mapping[str, JournalRecord], key: str) -> datetime | None
         return None
     due = rec.data.get("wake_at") or rec.data.get("deadline") or rec.data.get("retry_at")
     return parse_iso(str(due)) if due else None
+
+
+def is_progress(rec: JournalRecord) -> bool:
+    """A record an orchestrator wrote after handling something (not a report of another writer, and
+    not the announcement of a claim it may never have made)."""
+    return bool(rec.seq) and rec.kind != ANNOUNCE
+
+
+def handled_at(journal: list[JournalRecord]) -> dict[str, datetime]:
+    """For each operation, the latest instant a replay recorded having handled it.
+
+    That is the latest ``at`` of an orchestrator record of the operation, or of one that names it in
+    ``passed`` (a sleep's end rides on the next record the replay writes). A due instant of the
+    operation at or before this was handled by a replay; one after it was not (whatever else the
+    replay wrote: a replay that died half-way handled only what it wrote about).
+    """
+    latest: dict[str, datetime] = {}
+    for rec in journal:
+        if not is_progress(rec) or not rec.at:
+            continue
+        at = parse_iso(rec.at)
+        for op in (rec.op, *rec.passed):
+            if op not in latest or at > latest[op]:
+                latest[op] = at
+    return latest
 
 
 # ---- declared steps --------------------------------------------------------------------------

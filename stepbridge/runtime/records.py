@@ -104,6 +104,10 @@ class JournalRecord:
     #: and ``shared`` claims) that this replay read or claimed first. A warm orchestrator that
     #: reads only the new part of the log fetches these (see ``runtime/journalcache.py``).
     acks: list[str] = field(default_factory=list)
+    #: For orchestrator records: operations whose due instant (a sleep's end) this replay passed without
+    #: writing a record of them. Their end rides on the replay's next record instead of a write of its
+    #: own, so the sweeper knows the instant was handled (see ``runtime/sweeper.py``).
+    passed: list[str] = field(default_factory=list)
     #: An orchestrator record whose key another writer may also record (a declared step's timeout
     #: or final error races the step's own report): stored under its key, not in the ordered log.
     shared: bool = False
@@ -127,6 +131,8 @@ class JournalRecord:
             out["seen"] = self.seen
         if self.acks:
             out["acks"] = list(self.acks)
+        if self.passed:
+            out["passed"] = list(self.passed)
         if self.shared:
             out["shared"] = True
         return out
@@ -162,6 +168,7 @@ class JournalRecord:
             seq=int(data.get("seq") or 0),
             seen=int(data.get("seen") or 0),
             acks=[str(k) for k in data.get("acks") or []],
+            passed=[str(k) for k in data.get("passed") or []],
             shared=bool(data.get("shared")),
         )
 

@@ -28,6 +28,7 @@ from stepbridge.errors import (
     WorkflowDefinitionError,
 )
 from stepbridge.runtime.codec import dumps
+from stepbridge.runtime.lifecycle import is_progress
 from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES, MAX_JOURNAL_RECORDS, MAX_OP_NAME
 from stepbridge.runtime.records import ACK_OP, ANNOUNCE, ExecutionRecord, JournalRecord, WakeMessage, iso, parse_iso
 
@@ -115,6 +116,10 @@ class Replay:
     _pending_acks: set[str] = field(default_factory=set)
     #: A racing replay wrote a log slot this one then adopted: this view may miss what it named.
     raced: bool = False
+    #: Operations whose due instant this replay passed without writing about them (see :meth:`passed`).
+    _pending_passed: set[str] = field(default_factory=set)
+    #: Per operation, the latest ``at`` of a log record naming it in ``passed``.
+    _passed_at: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         acked: set[str] = set()
@@ -123,6 +128,7 @@ class Replay:
             self._seq = max(self._seq, rec.seq)
             self.foreign_seen += rec.foreign
             acked.update(rec.acks)
+            self._note_passed(rec)
         self._not_yet_requested = {op for op in self._by_op if not op.startswith("$")}
         self._pending_acks = {k for k, r in self.journal.items() if r.foreign and k not in acked}
 
@@ -279,13 +285,38 @@ class Replay:
     def _remember(self, rec: JournalRecord) -> None:
         self.journal[rec.key] = rec
         self._by_op.setdefault(rec.op, {})[rec.key] = rec
+        self._note_passed(rec)
+
+    def _note_passed(self, rec: JournalRecord) -> None:
+        for op in rec.passed:
+            if rec.at > self._passed_at.get(op, ""):
+                self._passed_at[op] = rec.at
+
+    def passed(self, op: str, due: datetime) -> None:
+        """``op``'s due instant ``due`` passed in this replay, which writes nothing about ``op`` (a sleep ends
+        silently). Unless a record already says a replay handled it, the op rides on the next log record
+        this replay writes (``JournalRecord.passed``), or on the ``$ack`` record it leaves when it suspends:
+        the sweeper counts an instant as handled only when a record says so (``lifecycle.handled_at``).
+        """
+        if op in self._pending_passed:
+            return
+        latest = self._passed_at.get(op, "")
+        for rec in self._by_op.get(op, {}).values():
+            if is_progress(rec) and rec.at > latest:
+                latest = rec.at
+        if not latest or parse_iso(latest) < due:
+            self._pending_passed.add(op)
 
     def _append_log(self, rec: JournalRecord) -> JournalRecord:
         """Write ``rec`` at its log slot, naming the pending acks; adopt a racing twin's identical record."""
         rec.acks = sorted(self._pending_acks)
+        if rec.kind != ANNOUNCE:  # an announcement says nothing about what the replay handled
+            rec.passed = sorted(self._pending_passed)
         if self.store.append_journal(self.execution_id, rec):
             self.written += 1
             self._pending_acks.clear()
+            if rec.kind != ANNOUNCE:
+                self._pending_passed.clear()
             return rec
         taken = next(
             (r for r in self.store.load_journal_since(self.execution_id, rec.seq - 1) if r.seq == rec.seq), None
@@ -322,13 +353,14 @@ class Replay:
         return winner
 
     def flush_acks(self) -> None:
-        """Write a log record naming the reports this replay read, when no other record of it did.
+        """Write a log record naming the reports this replay read and the sleeps it passed, when no other
+        record of it did.
 
         Called when a replay suspends. Without it, a replay that consumed a step's report and
         wrote nothing (a ``gather`` still waiting for other branches) would leave the report known
         only to this process, and an orchestrator elsewhere reading only the new log would miss it.
         """
-        if not self._pending_acks:
+        if not self._pending_acks and not self._pending_passed:
             return
         self._seq += 1
         self._remember(self._append_log(self._ack_record(self._seq, "ack", iso(self.now()))))

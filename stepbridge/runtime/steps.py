@@ -28,6 +28,7 @@ from stepbridge.errors import (
 )
 from stepbridge.runtime import stepcontext
 from stepbridge.runtime.codec import content_hash, dumps, from_json_value, return_type, to_json_value
+from stepbridge.runtime.lifecycle import NOT_DISPATCHED, declared_state
 from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES
 from stepbridge.runtime.observability import StepTelemetry
 from stepbridge.runtime.ports import Item
@@ -312,16 +313,15 @@ def _declared(
     timeout: float | None,
     once: bool = False,
 ) -> JournalRecord:
-    dispatched = 0
-    while f"{op}#d{dispatched + 1}" in records:
-        dispatched += 1
-    if dispatched == 0:
+    state = declared_state(op, records)  # the same reading the sweeper makes of these records
+    if state.phase == NOT_DISPATCHED:
         _dispatch(rp, op, step_def, args_json, 1, timeout, once)
         rp.suspend()
-    k = dispatched
-    failure = records.get(f"{op}#a{k}")
+    k = state.attempt
+    failure = state.failure
     if failure is None:
-        deadline = str(records[f"{op}#d{k}"].data["deadline"])
+        assert state.dispatch is not None
+        deadline = str(state.dispatch.data["deadline"])
         if not rp.due(deadline):
             rp.suspend()
         # Past the deadline with no report in view: the step may have reported and died before its
@@ -348,7 +348,7 @@ def _declared(
         rp.suspend()
     err = failure.data.get("error") or {}
     if k < policy.max_attempts and retryable(policy, err):
-        retry_rec = records.get(f"{op}#r{k}")
+        retry_rec = state.retry
         if retry_rec is None:
             delay = policy.delay(k, seed=f"{rp.execution_id}/{op}")
             at = rp.after(delay)

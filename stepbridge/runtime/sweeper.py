@@ -34,10 +34,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from stepbridge.runtime import lifecycle
+from stepbridge.runtime.lifecycle import FINAL_KINDS, declared_state, handled_at, is_declared, is_progress
 from stepbridge.runtime.observability import logger
 from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import (
-    ANNOUNCE,
     RUNNING,
     SCHEDULED,
     ExecutionRecord,
@@ -47,52 +48,82 @@ from stepbridge.runtime.records import (
     parse_iso,
 )
 
-_FINAL = {"result", "error", "timeout"}
 #: Key of the marker a replay that wrote nothing leaves (its ``at`` = when the replay began).
 REPLAYED = "$replayed"
 
 
 @dataclass(frozen=True)
 class Progress:
-    """What the replays of an execution have processed: up to ``at``, and ``seen`` reports of other writers."""
+    """What the replays of an execution have processed.
+
+    ``at``: the latest instant any replay wrote something at (it had begun, so the execution's
+    start was handled); ``finished``: the latest ``$replayed`` marker (a replay that began then
+    and suspended cleanly handled everything due by then); ``handled``: per operation, the
+    latest instant a replay recorded handling it (:func:`lifecycle.handled_at`); ``seen``: the
+    most reports of other writers any replay had read.
+    """
 
     at: datetime | None
     seen: int
+    finished: datetime | None = None
+    handled: dict[str, datetime] = field(default_factory=dict)
+
+    def processed(self, op: str | None, instant: datetime) -> bool:
+        """Whether a replay handled ``instant``, a due instant of ``op`` (``None``: the execution's start)."""
+        if self.finished is not None and instant <= self.finished:
+            return True
+        if op is None:
+            return self.at is not None and instant <= self.at
+        done = self.handled.get(op)
+        return done is not None and instant <= done
 
 
 def progress(journal: list[JournalRecord]) -> Progress:
-    """The latest replay instant and the most reports any replay had read (from orchestrator records and the marker)."""
+    """What the replays processed, read from the orchestrator's records and the ``$replayed`` marker."""
     latest: datetime | None = None
+    finished: datetime | None = None
     seen = 0
     for rec in journal:
-        if (rec.seq and rec.kind != ANNOUNCE) or rec.key == REPLAYED:
+        if is_progress(rec) or rec.key == REPLAYED:
             at = parse_iso(rec.at) if rec.at else None
             if at is not None and (latest is None or at > latest):
                 latest = at
+            if at is not None and rec.key == REPLAYED and (finished is None or at > finished):
+                finished = at
             seen = max(seen, rec.seen)
-    return Progress(latest, seen)
+    return Progress(latest, seen, finished, handled_at(journal))
 
 
-def pending_instants(record: ExecutionRecord, journal: list[JournalRecord]) -> list[datetime]:
-    """Instants at which something should have woken the execution: its start and unfinished operations' due times."""
-    instants: list[datetime] = []
+def due_instants(record: ExecutionRecord, journal: list[JournalRecord]) -> list[tuple[str | None, datetime]]:
+    """``(operation, instant)`` at which something should have woken the execution: its start (operation
+    ``None``) and the due times of unfinished operations (sleeps, deadlines, retries, wait timeouts)."""
+    instants: list[tuple[str | None, datetime]] = []
     started = record.started_at or record.created_at
     if started:
-        instants.append(parse_iso(started))
-    by_op: dict[str, dict[str, JournalRecord]] = {}
-    for rec in journal:
-        by_op.setdefault(rec.op, {})[rec.key] = rec
-    for op, records in by_op.items():
+        instants.append((None, parse_iso(started)))
+    for op, records in _by_op(journal).items():
         if op.startswith("$"):
             continue
         final = records.get(op)
-        if final is not None and final.kind in _FINAL:
+        if final is not None and final.kind in FINAL_KINDS:
             continue
         for rec in records.values():
             due_text = rec.data.get("wake_at") or rec.data.get("deadline") or rec.data.get("retry_at")
             if due_text:
-                instants.append(parse_iso(str(due_text)))
+                instants.append((op, parse_iso(str(due_text))))
     return instants
+
+
+def pending_instants(record: ExecutionRecord, journal: list[JournalRecord]) -> list[datetime]:
+    """Instants at which something should have woken the execution: its start and unfinished operations' due times."""
+    return [instant for _, instant in due_instants(record, journal)]
+
+
+def _by_op(journal: list[JournalRecord]) -> dict[str, dict[str, JournalRecord]]:
+    by_op: dict[str, dict[str, JournalRecord]] = {}
+    for rec in journal:
+        by_op.setdefault(rec.op, {})[rec.key] = rec
+    return by_op
 
 
 def unprocessed_since(
@@ -100,13 +131,16 @@ def unprocessed_since(
 ) -> datetime | None:
     """The earliest instant (at or before ``now``) that no replay has processed yet, or ``None``.
 
-    Reports of other writers count from when they were written (the newest unread one stands
-    for all of them: the sweeper cannot tell which ones the replays read).
+    An instant counts as processed only by a replay that recorded handling *it* (see
+    :class:`Progress`): a replay that died half-way leaves the instants it did not get to
+    unprocessed, whatever else it wrote. Reports of other writers count from when they were
+    written (the newest unread one stands for all of them: the sweeper cannot tell which ones
+    the replays read).
     """
     done = progress(journal)
     earliest: datetime | None = None
-    for instant in pending_instants(record, journal):
-        if instant <= now and (done.at is None or instant > done.at) and (earliest is None or instant < earliest):
+    for op, instant in due_instants(record, journal):
+        if instant <= now and not done.processed(op, instant) and (earliest is None or instant < earliest):
             earliest = instant
     reports = [r for r in journal if r.foreign]
     if len(reports) > done.seen:
@@ -117,11 +151,15 @@ def unprocessed_since(
 
 
 def waiting(journal: list[JournalRecord], now: datetime) -> bool:
-    """Whether the journal shows something outstanding: a step, child or wait without outcome, a future timer."""
-    by_op: dict[str, dict[str, JournalRecord]] = {}
-    for rec in journal:
-        by_op.setdefault(rec.op, {})[rec.key] = rec
-    for op, records in by_op.items():
+    """Whether the journal shows something outstanding: a step, child or wait without outcome, a future timer.
+
+    A declared step's state is read with the engine's own :func:`lifecycle.declared_state`: one whose
+    latest attempt is recorded as failed with nothing decided after it (``failed``) is not outstanding -
+    its replay recorded the failure and died before it set the retry timer or recorded the final
+    error, so only a replay can go on. (An inline step's failed attempt carries its own ``retry_at``,
+    a due instant.)
+    """
+    for op, records in _by_op(journal).items():
         if op.startswith("$"):
             continue
         kinds = {r.type for r in records.values()}
@@ -133,26 +171,19 @@ def waiting(journal: list[JournalRecord], now: datetime) -> bool:
             continue
         if all(r.kind == "started" for r in records.values()):
             continue  # an inline at_most_once step whose replay died while running it: nothing to wait for
+        if is_declared(records, op):
+            if declared_state(op, records).phase in (lifecycle.RUNNING, lifecycle.RETRY_WAIT):
+                return True
+            continue
         final = records.get(op)
-        if (final is None or final.kind not in _FINAL) and not awaits_decision(op, records):
+        if final is None or final.kind not in FINAL_KINDS:
             return True
     return False
 
 
 def awaits_decision(op: str, records: dict[str, JournalRecord]) -> bool:
-    """A declared step whose latest attempt is recorded as failed with nothing scheduled after it.
-
-    Its replay recorded the failure (a timeout, or the step's own report) and then died before it
-    set the retry timer or recorded the final error; nothing outstanding will wake it, only a replay
-    can go on. (An inline step's failed attempt carries its own ``retry_at``, a pending instant.)
-    """
-    dispatched = 0
-    while f"{op}#d{dispatched + 1}" in records:
-        dispatched += 1
-    if not dispatched:
-        return False
-    failed = records.get(f"{op}#a{dispatched}")
-    return failed is not None and "retry_at" not in failed.data and f"{op}#r{dispatched}" not in records
+    """A declared step whose latest attempt is recorded as failed with nothing scheduled after it."""
+    return declared_state(op, records).phase == lifecycle.FAILED
 
 
 def stale_since(record: ExecutionRecord, journal: list[JournalRecord], now: datetime) -> tuple[datetime | None, bool]:
