@@ -66,6 +66,12 @@ class ExecutionRecord:
         return cls(**known)
 
 
+def status_cursor(record: ExecutionRecord) -> str:
+    """The sort key of an unfinished execution in the ``by-status`` index (``{created_at}#{id}``): oldest
+    first, and where the sweeper's paging resumes (``Store.list_unfinished(after=...)``)."""
+    return f"{record.created_at}#{record.execution_id}"
+
+
 #: Slot prefix of the orchestrator's ordered log inside the journal (``$L0000000001`` ...).
 LOG_SLOT_PREFIX = "$L"
 #: Op of the records that only acknowledge keys (see ``JournalRecord.acks``).

@@ -4,16 +4,19 @@ Timers and step reports wake executions through the work queue. If such a wake-u
 Scheduler delivery that failed, a step Lambda that died after writing its result but before
 sending the wake-up, a deadline timer that never fired), the execution would wait forever. A
 scheduled function (``Sweeper`` in the template, every 5 minutes) runs :class:`Sweeper`: for
-each RUNNING or SCHEDULED execution it asks whether something happened that no replay has
-processed yet, and wakes the execution if so. Waking is always safe: a replay that finds
+each RUNNING or SCHEDULED execution of its page (oldest first, going on from a cursor, see
+:class:`Sweeper`) it asks whether something happened that no replay has processed yet, and
+wakes the execution if so. Waking is always safe: a replay that finds
 nothing to do just suspends again.
 
 "Something no replay has processed" is decided from the journal alone (the sweeper's IAM role
-may only Query the table and send to the queue):
+may only Query the table, keep its cursor item and send to the queue):
 
-* the **progress** of an execution is the latest instant a replay ran, read from the records the
-  orchestrator writes (their ``at``) and the ``$replayed`` marker a replay that wrote nothing
-  leaves behind, plus how many reports of other writers those replays had read (``seen``);
+* the **progress** of an execution is read per operation: a due instant of an operation was
+  processed when a replay wrote a record of that operation at or after it (or named it in a
+  record's ``passed``: a sleep ends without a write of its own), or left the ``$replayed`` marker
+  after it; plus how many reports of other writers those replays had read (``seen``). A replay
+  that died half-way has processed only what it recorded;
 * an execution is **stale** when a due instant of an unfinished operation (a sleep, a step's
   deadline, a retry, a wait's timeout) or its start lies after its progress, or when the journal
   holds more reports (step outcomes, child outcomes) than the replays have seen - and that has
@@ -37,7 +40,7 @@ from datetime import datetime, timedelta
 from stepbridge.runtime import lifecycle
 from stepbridge.runtime.lifecycle import FINAL_KINDS, declared_state, handled_at, is_declared, is_progress
 from stepbridge.runtime.observability import logger
-from stepbridge.runtime.ports import Effects, Store
+from stepbridge.runtime.ports import Effects, Item, Store
 from stepbridge.runtime.records import (
     RUNNING,
     SCHEDULED,
@@ -46,6 +49,7 @@ from stepbridge.runtime.records import (
     WakeMessage,
     iso,
     parse_iso,
+    status_cursor,
 )
 
 #: Key of the marker a replay that wrote nothing leaves (its ``at`` = when the replay began).
@@ -229,32 +233,67 @@ def overdue_since(journal: list[JournalRecord], now: datetime, grace: timedelta)
     return earliest
 
 
+#: Partition of the sweeper's own item: where its paging stopped, per status (sort key ``RUNNING``/``SCHEDULED``).
+#: Its IAM role may read and write only this partition (``compiler/iam.py``, ``SWEEPER_PARTITION``).
+CURSOR_PK = "SWEEPER"
+
+
 @dataclass
 class Sweeper:
-    """Wakes stale executions; ``woken`` lists the ids it woke in the last sweep."""
+    """Wakes stale executions; ``woken`` lists the ids it woke in the last sweep, ``checked`` those it looked at.
+
+    Each sweep checks at most ``page`` executions of each unfinished status, **oldest first**,
+    going on from where the previous sweep stopped (a cursor kept in the table, item
+    ``SWEEPER``/``{status}``) and wrapping around to the oldest at the end. With ``n``
+    unfinished executions, each one is checked at least once every ``ceil(n / page)`` sweeps; a
+    lost wake-up is therefore found within ``grace + ceil(n / page) x`` the sweep interval
+    (docs/RELIABILITY.md, "Recovery bound"). Newest first, an old execution waited forever
+    behind ``page`` newer ones.
+    """
 
     store: Store
     effects: Effects
     grace: timedelta = timedelta(minutes=2)
     retry_for: timedelta = timedelta(days=1)
-    limit: int = 10_000
+    #: Executions of each status checked per sweep (the limit before paging). Each check is one journal Query:
+    #: the page must fit the sweeper Lambda's 300 s timeout.
+    page: int = 10_000
     woken: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)
 
     def sweep(self) -> list[str]:
-        """One pass over RUNNING and SCHEDULED executions; returns the ids woken.
+        """One pass over a page of RUNNING and of SCHEDULED executions; returns the ids woken.
 
         A failure on one execution (a throttled Query) is logged and the sweep goes on; the next
-        sweep retries it.
+        sweep retries it (the cursor comes back to it after a round).
         """
         now = self.effects.now()
-        self.woken, self.failed = [], []
-        for rec in self.store.list_executions(status=SCHEDULED, limit=self.limit):
+        self.woken, self.failed, self.checked = [], [], []
+        for rec in self._page(SCHEDULED):
             if rec.scheduled_for and parse_iso(rec.scheduled_for) <= now - self.grace:
                 self._try(rec.execution_id, lambda r=rec: self._wake(r.execution_id, now))
-        for rec in self.store.list_executions(status=RUNNING, limit=self.limit):
+        for rec in self._page(RUNNING):
+            self.checked.append(rec.execution_id)
             self._try(rec.execution_id, lambda r=rec: self._check(r, now))
         return self.woken
+
+    def _page(self, status: str) -> list[ExecutionRecord]:
+        """The next ``page`` executions of ``status`` after the stored cursor, wrapping around once; the
+        cursor is moved past them first (a sweep that dies half-way skips the rest of its page until the
+        next round, rather than checking the same page forever)."""
+        item = self.store.get_item(CURSOR_PK, status)
+        after = str(item.body["after"]) if item is not None and item.body.get("after") else None
+        batch = self.store.list_unfinished(status, after=after, limit=self.page)
+        cursor = status_cursor(batch[-1]) if len(batch) == self.page else None
+        if cursor is None and after is not None:  # the end: go on from the oldest, up to where this round began
+            room = self.page - len(batch)
+            head = [r for r in self.store.list_unfinished(status, after=None, limit=room) if status_cursor(r) <= after]
+            batch += head
+            cursor = status_cursor(head[-1]) if len(head) == room else None
+        if cursor != after:
+            self.store.put_item(Item(CURSOR_PK, status, {"after": cursor, "at": iso(self.effects.now())}))
+        return batch
 
     def _try(self, execution_id: str, action: object) -> None:
         try:
