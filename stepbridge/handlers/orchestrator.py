@@ -10,6 +10,8 @@ lives in the ``Environment``, which a warm Lambda container keeps between invoca
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -21,10 +23,19 @@ from stepbridge.runtime.orchestrator import Orchestrator
 from stepbridge.runtime.records import WakeMessage
 
 
-def handle(event: dict[str, Any], env: Environment) -> dict[str, Any]:
-    """Process an SQS batch; returns ``{"batchItemFailures": [...]}``."""
+def handle(event: dict[str, Any], env: Environment, context: Any = None) -> dict[str, Any]:
+    """Process an SQS batch; returns ``{"batchItemFailures": [...]}``.
+
+    ``context`` is the Lambda context: its remaining time bounds inline steps (see ``steps._inline``).
+    """
     orchestrator = Orchestrator(
-        env.app, env.store, env.effects, env.loop_factory, env.overrides, cache=env.journal_cache
+        env.app,
+        env.store,
+        env.effects,
+        env.loop_factory,
+        env.overrides,
+        cache=env.journal_cache,
+        remaining=_remaining_seconds(context),
     )
     failures: list[dict[str, str]] = []
     for message, message_ids in _group(event.get("Records", [])):
@@ -44,6 +55,14 @@ def handle(event: dict[str, Any], env: Environment) -> dict[str, Any]:
     return {"batchItemFailures": failures}
 
 
+def _remaining_seconds(context: Any) -> Callable[[], float] | None:
+    """Seconds left in the invocation, read from the Lambda context (``None`` without one)."""
+    millis = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(millis):
+        return None
+    return lambda: float(millis()) / 1000.0
+
+
 def _group(records: list[dict[str, Any]]) -> list[tuple[WakeMessage, list[str]]]:
     """One wake-up per execution (with every report the batch announced for it, and the reason
     ``sweep`` if any of them is one); schedule and debounce messages stay one each. Returns each
@@ -53,6 +72,9 @@ def _group(records: list[dict[str, Any]]) -> list[tuple[WakeMessage, list[str]]]
         message_id = str(record.get("messageId", ""))
         try:
             message = WakeMessage.from_dict(json.loads(record["body"]))
+            receives = int((record.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
+            if receives > 1:
+                message = replace(message, receives=receives)
         except (KeyError, ValueError, TypeError) as exc:
             logger().error("malformed work message dropped", extra={"message_id": message_id, "error": str(exc)})
             continue  # a poison body can never succeed: drop it rather than loop (it is logged)
@@ -68,11 +90,12 @@ def _group(records: list[dict[str, Any]]) -> list[tuple[WakeMessage, list[str]]]
             timers = sorted({k for m, _ in members for k in m.timer_keys})
             if timers:
                 data["timers"] = timers  # each fired timer is checked for an early delivery
-            first = WakeMessage(first.execution_id, reason, first.dedup, data)
+            receives = max(m.receives for m, _ in members)
+            first = WakeMessage(first.execution_id, reason, first.dedup, data, receives=receives)
         merged.append((first, [message_id for _, message_id in members]))
     return merged
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda entry point."""
-    return handle(event, from_lambda_environment())
+    return handle(event, from_lambda_environment(), context)

@@ -29,7 +29,7 @@ from stepbridge.handlers import router as router_handler
 from stepbridge.handlers import step as step_handler
 from stepbridge.handlers.env import Environment
 from stepbridge.local.clock import Timer, TimerWheel, VirtualClock
-from stepbridge.local.values import CapturedEvent, Crash, HttpResponse, MockStep
+from stepbridge.local.values import CapturedEvent, Crash, HttpResponse, LocalOrchestratorContext, MockStep
 from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.journalcache import JournalCache
 from stepbridge.runtime.limits import LAMBDA_ASYNC_PAYLOAD_BYTES
@@ -121,6 +121,9 @@ class LocalCloud:
     journal cache (``runtime/journalcache.py``); every batch of the work queue lands on one of
     them at random (seeded by ``container_seed``), as Lambda spreads a queue over its instances.
     The default of one container keeps every run deterministic and every resume warm.
+
+    ``orchestrator_timeout`` (seconds, default 120 as in the compiled template) is the orchestrator
+    function's timeout: an inline step gets at most the invocation's remaining (virtual) time.
     """
 
     def __init__(
@@ -135,6 +138,7 @@ class LocalCloud:
         faults: FaultPlan | None = None,
         orchestrator_containers: int = 1,
         container_seed: int = 0,
+        orchestrator_timeout: float = 120.0,
     ) -> None:
         if backend not in ("moto", "memory"):
             raise ValueError(f"backend must be 'moto' or 'memory', got {backend!r}")
@@ -163,6 +167,9 @@ class LocalCloud:
         #: One journal cache per emulated orchestrator container (see ``orchestrator_containers``).
         self.orchestrator_caches = [JournalCache() for _ in range(orchestrator_containers)]
         self._container_rng = random.Random(container_seed)
+        #: The orchestrator function's timeout (the template's default, ``CompileOptions.orchestrator_timeout``):
+        #: inline steps get at most what is left of it, on the virtual clock (``LocalOrchestratorContext``).
+        self.orchestrator_timeout = float(orchestrator_timeout)
         self.faults: FaultInjector | None = None
         if faults is not None:
             from stepbridge.local.faults import FaultInjector
@@ -416,7 +423,8 @@ class LocalCloud:
             self.env.journal_cache = self.orchestrator_caches[container]
         try:
             with self._invoking("orchestrator"):
-                result = orchestrator_handler.handle({"Records": records}, self.env)
+                context = LocalOrchestratorContext(self.orchestrator_timeout)
+                result = orchestrator_handler.handle({"Records": records}, self.env, context)
         except Crash:
             self.orchestrator_caches[container].clear()  # the container died with its memory
             self.crashes["orchestrator"] += 1

@@ -116,3 +116,59 @@ def declared_state(op: str, records: Mapping[str, JournalRecord]) -> DeclaredSta
 def is_declared(records: Mapping[str, JournalRecord], op: str) -> bool:
     """Whether ``op``'s records are a declared step's (it has a dispatch record)."""
     return f"{op}#d1" in records
+
+
+# ---- inline steps ----------------------------------------------------------------------------
+
+#: Phases of an inline step (see :func:`inline_state`); ``finished`` is shared with declared steps.
+NOT_STARTED = "not_started"
+INTERRUPTED = "interrupted"
+
+
+def started_marker(op: str, attempt: int) -> str:
+    """Key of the marker an orchestrator journals before it runs attempt ``attempt`` of the inline step ``op``
+    when an earlier invocation may have died (see ``steps._inline``)."""
+    return f"{op}#s{attempt}"
+
+
+def at_most_once_marker(op: str) -> str:
+    """Key of the "started" marker of an ``at_most_once`` step (journaled before every run of it)."""
+    return f"{op}#started"
+
+
+@dataclass(frozen=True)
+class InlineState:
+    """Where an inline step stands according to its records.
+
+    ``attempt`` is the attempt to run next (failed attempts + 1), ``failure`` the latest failed
+    attempt's ``{op}#a{k}`` record (with its ``retry_at``), ``started`` the marker of attempt
+    ``attempt`` if one was journaled.
+
+    * ``not_started``: nothing recorded (or only what a cache hit or earlier phases left);
+    * ``retry_wait``: attempt ``attempt - 1`` failed; the next one runs at ``failure.data["retry_at"]``;
+    * ``interrupted``: attempt ``attempt`` was started (its marker is journaled) and no outcome of it
+      was - the invocation running it died (its container was killed, ran out of memory or time);
+    * ``finished``: the step's final record exists (``final``).
+    """
+
+    phase: str
+    attempt: int = 1
+    failure: JournalRecord | None = None
+    started: JournalRecord | None = None
+    final: JournalRecord | None = None
+
+
+def inline_state(op: str, records: Mapping[str, JournalRecord]) -> InlineState:
+    """The state of the inline step ``op`` from its records (keyed by record key)."""
+    final = records.get(op)
+    if final is not None and final.kind in FINAL_KINDS:
+        return InlineState(FINISHED, final=final)
+    failed = 0
+    while f"{op}#a{failed + 1}" in records:
+        failed += 1
+    attempt = failed + 1
+    failure = records.get(f"{op}#a{failed}") if failed else None
+    started = records.get(started_marker(op, attempt)) or records.get(at_most_once_marker(op))
+    if started is not None:
+        return InlineState(INTERRUPTED, attempt, failure, started)
+    return InlineState(RETRY_WAIT if failure is not None else NOT_STARTED, attempt, failure)

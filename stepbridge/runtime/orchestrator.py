@@ -8,6 +8,7 @@ the outcome, cleans up timers and waiters, reports to a parent and cancels child
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -53,6 +54,8 @@ class Orchestrator:
     stats: dict[str, int] = field(default_factory=lambda: {"replays": 0, "finished": 0})
     #: Journals of recently resumed executions (``None``: read the whole journal on every wake-up).
     cache: JournalCache | None = None
+    #: Seconds left in the current Lambda invocation (from its context), bounding inline steps; ``None`` = unknown.
+    remaining: Callable[[], float] | None = None
 
     def handle(self, message: WakeMessage) -> None:
         """Process one wake-up (idempotent: a duplicate or late message is harmless)."""
@@ -104,7 +107,19 @@ class Orchestrator:
         journal = self._load(rec, message)
         started = time.perf_counter()
         began = self.effects.now()
-        outcome = engine.run(self.app, rec, journal, self.store, self.effects, self.loop_factory, self.overrides)
+        # A redelivered message or a sweeper's wake-up: the invocation before may have died in an inline step.
+        suspect = message.receives > 1 or message.reason == "sweep"
+        outcome = engine.run(
+            self.app,
+            rec,
+            journal,
+            self.store,
+            self.effects,
+            self.loop_factory,
+            self.overrides,
+            suspect=suspect,
+            remaining=self.remaining,
+        )
         self.stats["replays"] += 1
         log = logger()
         log.debug(

@@ -194,6 +194,9 @@ class WakeMessage:
     reason: str
     dedup: str
     data: dict[str, Any] | None = None
+    #: How often the queue delivered this message (SQS ``ApproximateReceiveCount``; not part of the body).
+    #: Above 1, an earlier invocation failed or died while handling it.
+    receives: int = field(default=1, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (the SQS message body)."""

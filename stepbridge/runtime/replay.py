@@ -45,6 +45,10 @@ class Suspend(BaseException):
     """The workflow must wait for something outside this invocation (a step, timer, event or child)."""
 
 
+#: Seconds of the orchestrator invocation an inline step may not use: kept for journaling its outcome,
+#: setting a retry timer and the rest of the batch's replays before Lambda stops the function.
+INLINE_RESERVE_SECONDS = 5.0
+
 #: Event-loop turns a new operation waits for concurrent branches to consume their recorded operations.
 _SETTLE_TURNS = 64
 
@@ -116,6 +120,11 @@ class Replay:
     _pending_acks: set[str] = field(default_factory=set)
     #: A racing replay wrote a log slot this one then adopted: this view may miss what it named.
     raced: bool = False
+    #: This invocation may follow one that died (a redelivered message, a sweeper's wake-up): an inline
+    #: step journals a started marker before it runs (see ``steps._inline``).
+    suspect: bool = False
+    #: Seconds left in the orchestrator Lambda's invocation (its context's remaining time), if known.
+    remaining: Callable[[], float] | None = None
     #: Operations whose due instant this replay passed without writing about them (see :meth:`passed`).
     _pending_passed: set[str] = field(default_factory=set)
     #: Per operation, the latest ``at`` of a log record naming it in ``passed``.
@@ -412,6 +421,13 @@ class Replay:
 
             raise ExecutionCancelled(f"execution '{self.execution_id}' was cancelled")
         raise Suspend()
+
+    def time_left(self) -> float | None:
+        """Seconds an inline step may still run in this invocation: the Lambda's remaining time less
+        :data:`INLINE_RESERVE_SECONDS`; ``None`` when unknown (no Lambda context)."""
+        if self.remaining is None:
+            return None
+        return self.remaining() - INLINE_RESERVE_SECONDS
 
     def due(self, at_iso: str) -> bool:
         """Whether a recorded instant has passed on the clock."""

@@ -28,7 +28,15 @@ from stepbridge.errors import (
 )
 from stepbridge.runtime import stepcontext
 from stepbridge.runtime.codec import content_hash, dumps, from_json_value, return_type, to_json_value
-from stepbridge.runtime.lifecycle import NOT_DISPATCHED, declared_state
+from stepbridge.runtime.lifecycle import (
+    INTERRUPTED,
+    NOT_DISPATCHED,
+    RETRY_WAIT,
+    at_most_once_marker,
+    declared_state,
+    inline_state,
+    started_marker,
+)
 from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES
 from stepbridge.runtime.observability import StepTelemetry
 from stepbridge.runtime.ports import Item
@@ -45,7 +53,7 @@ UNSTARTED_DISPATCHES = 3
 
 def started_key(op: str) -> str:
     """Journal key of the "started" marker of an ``at_most_once`` step."""
-    return f"{op}#started"
+    return at_most_once_marker(op)
 
 
 def interrupted(rp: Replay, op: str, attempts: int, *, shared: bool = False) -> JournalRecord:
@@ -238,13 +246,6 @@ def _cache_result(rp: Replay, ckey: str, op: str, rec: JournalRecord, ttl: float
     )
 
 
-def _failed_attempts(records: dict[str, JournalRecord], op: str) -> int:
-    k = 0
-    while f"{op}#a{k + 1}" in records:
-        k += 1
-    return k
-
-
 async def _inline(
     rp: Replay,
     op: str,
@@ -255,27 +256,64 @@ async def _inline(
     timeout: float | None,
     once: bool = False,
 ) -> JournalRecord:
-    failed = _failed_attempts(records, op)
-    if failed:
-        last = records[f"{op}#a{failed}"]
-        if not rp.due(str(last.data["retry_at"])):
-            rp.suspend()
-    attempt = failed + 1
+    """Run one attempt of an inline step in this invocation, bounded by the Lambda's remaining time.
+
+    **Counting attempts that killed their container.** The common case journals one record per
+    step (its outcome). An invocation that dies during the step leaves nothing, so its attempt
+    would be run again on every redelivery, for ever. To count such attempts without a write per
+    step, an attempt journals a started marker (``{op}#s{k}``) first only when an earlier
+    invocation may have died: the message was redelivered (``ApproximateReceiveCount`` > 1), the
+    sweeper woke the execution, or an earlier attempt failed (a retry). Finding a marker without an
+    outcome means attempt ``k`` was interrupted: it is recorded as a failed attempt
+    (``StepTimeout``, "interrupted") and retried under the step's policy (a durable backoff, so a
+    fresh invocation); when the attempts are spent the step fails with it. An attempt that kills
+    its container on every run therefore runs at most ``max_attempts + 1`` times: the first,
+    unmarked run is not counted. (``at_most_once`` steps always journal their marker first, and
+    an interrupted one fails with ``StepInterrupted`` at once.)
+    """
+    state = inline_state(op, records)  # the same reading the sweeper makes of these records
+    if state.failure is not None and state.phase == RETRY_WAIT and not rp.due(str(state.failure.data["retry_at"])):
+        rp.suspend()
+    attempt = state.attempt
+    if state.phase == INTERRUPTED:
+        if once:
+            return interrupted(rp, op, attempt)
+        lost = StepTimeout(
+            f"inline step '{op}' was interrupted: the orchestrator Lambda stopped while attempt {attempt} ran "
+            "(its container died, ran out of memory or reached its timeout) before its outcome was journaled"
+        )
+        return _attempt_failed(rp, op, attempt, error_dict(lost), policy, interrupted=True)
     if once:
         # At most once: the marker is journaled before the function runs; finding it means an
         # earlier invocation started the function and died before journaling its outcome.
-        if started_key(op) in records:
-            return interrupted(rp, op, attempt)
-        rp.record(op, "step", "started", {"attempt": attempt}, key=started_key(op))
+        rp.record(op, "step", "started", {"attempt": attempt}, key=at_most_once_marker(op))
+    elif rp.suspect or attempt > 1:
+        rp.record(op, "step", "started", {"attempt": attempt}, key=started_marker(op, attempt))
+    limit, by_lambda = timeout, False
+    budget = rp.time_left()
+    if budget is not None and (limit is None or budget < limit):
+        if budget <= 0:
+            # Not enough of this invocation left to start the step: go on in a fresh one.
+            rp.wake_self("continue", f"continue:{op}:{attempt}:{iso(rp.now())}")
+            rp.suspend()
+        limit, by_lambda = budget, True
     token = current_op.set(op)
     step_token = stepcontext.enter(rp.execution_id, op, attempt)
     try:
         with StepTelemetry(rp.execution.workflow, op, rp.execution_id):
-            value = await call_function(fn, args, timeout, op=op)
+            value = await call_function(fn, args, limit, op=op)
         data = to_json_value(value, what=f"the result of step '{op}'")
         size = check_result_size(op, data)
     except Exception as exc:
         err = error_dict(exc)
+        if by_lambda and isinstance(exc, StepTimeout) and limit is not None:
+            err = error_dict(
+                StepTimeout(
+                    f"inline step '{op}' did not finish within the orchestrator Lambda's remaining time "
+                    f"({limit:g} s for attempt {attempt}); give a step this long its own Lambda "
+                    "(@app.step(timeout=...)) or split it"
+                )
+            )
         if isinstance(exc, ResultNotSerializable | NonRetryableError | WorkflowDefinitionError | PayloadTooLarge):
             err["fatal"] = True
         return _attempt_failed(rp, op, attempt, err, policy)
@@ -285,8 +323,14 @@ async def _inline(
     return rp.record(op, "step", "result", {"result": data, "attempts": attempt}, data_size=size)
 
 
-def _attempt_failed(rp: Replay, op: str, attempt: int, err: dict[str, Any], policy: Retry) -> JournalRecord:
-    """Record a failed attempt: schedule a durable retry, or record the final error."""
+def _attempt_failed(
+    rp: Replay, op: str, attempt: int, err: dict[str, Any], policy: Retry, *, interrupted: bool = False
+) -> JournalRecord:
+    """Record a failed attempt: schedule a durable retry, or record the final error.
+
+    ``interrupted``: the attempt was found started by an invocation that died (its record says so).
+    """
+    flag = {"interrupted": True} if interrupted else {}
     if attempt < policy.max_attempts and retryable(policy, err):
         delay = policy.delay(attempt, seed=f"{rp.execution_id}/{op}")
         retry_at = rp.after(delay)
@@ -295,12 +339,12 @@ def _attempt_failed(rp: Replay, op: str, attempt: int, err: dict[str, Any], poli
             op,
             "step",
             "attempt",
-            {"error": err, "attempt": attempt, "retry_at": iso(retry_at), "delay": delay},
+            {"error": err, "attempt": attempt, "retry_at": iso(retry_at), "delay": delay, **flag},
             key=key,
         )
         rp.set_timer(key, retry_at, f"retry:{op}")
         rp.suspend()
-    return rp.record(op, "step", "error", {"error": err, "attempts": attempt})
+    return rp.record(op, "step", "error", {"error": err, "attempts": attempt, **flag})
 
 
 def _declared(

@@ -38,7 +38,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from stepbridge.runtime import lifecycle
-from stepbridge.runtime.lifecycle import FINAL_KINDS, declared_state, handled_at, is_declared, is_progress
+from stepbridge.runtime.lifecycle import (
+    FINAL_KINDS,
+    declared_state,
+    handled_at,
+    inline_state,
+    is_declared,
+    is_progress,
+)
 from stepbridge.runtime.observability import logger
 from stepbridge.runtime.ports import Effects, Item, Store
 from stepbridge.runtime.records import (
@@ -173,10 +180,14 @@ def waiting(journal: list[JournalRecord], now: datetime) -> bool:
             continue
         if kinds & {"send", "progress", "now", "patch", "cache"}:
             continue
-        if all(r.kind == "started" for r in records.values()):
-            continue  # an inline at_most_once step whose replay died while running it: nothing to wait for
         if is_declared(records, op):
             if declared_state(op, records).phase in (lifecycle.RUNNING, lifecycle.RETRY_WAIT):
+                return True
+            continue
+        if "step" in kinds:
+            # An inline step waits only for its retry timer; one whose attempt was started by a replay that
+            # died (``interrupted``) waits for nothing: only a replay can count the attempt and go on.
+            if inline_state(op, records).phase == lifecycle.RETRY_WAIT:
                 return True
             continue
         final = records.get(op)
