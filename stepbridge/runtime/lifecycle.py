@@ -22,7 +22,8 @@ TIMER_DEDUP_PREFIX = "timer:"
 
 
 def timer_due(journal: Mapping[str, JournalRecord], key: str) -> datetime | None:
-    """The instant the execution's timer ``key`` stands for, read from the record that set it.
+    """The instant the execution's timer ``key`` stands for, read from the record that set it
+    (``None`` when there is none, or the operation has ended).
 
     Timer keys are the keys of the records that set them (a sleep's ``{op}``, a declared step's
     deadline ``{op}#d{k}``, an inline retry ``{op}#a{k}``, a declared retry ``{op}#r{k}``) except
@@ -33,6 +34,9 @@ def timer_due(journal: Mapping[str, JournalRecord], key: str) -> datetime | None
         rec = journal.get(key[:-2])
     if rec is None:
         return None
+    final = journal.get(rec.op)
+    if final is not None and final.kind in FINAL_KINDS:
+        return None  # the operation is over: its timer stands for nothing any more
     due = rec.data.get("wake_at") or rec.data.get("deadline") or rec.data.get("retry_at")
     return parse_iso(str(due)) if due else None
 

@@ -115,14 +115,6 @@ def outcome(rp: Replay, rec: JournalRecord, fn: Callable[..., Any] | None) -> An
     return from_json_value(value, return_type(fn)) if fn is not None else value
 
 
-class _Raised(Exception):
-    """Carries an exception out of a timed call so it is not mistaken for the deadline."""
-
-    def __init__(self, exc: BaseException) -> None:
-        super().__init__(str(exc))
-        self.exc = exc
-
-
 async def call_function(fn: Callable[..., Any], args: Sequence[Any], timeout: float | None, *, op: str = "") -> Any:
     """Call a step function: coroutine functions on the loop, plain functions in a worker thread.
 
@@ -144,20 +136,19 @@ async def call_function(fn: Callable[..., Any], args: Sequence[Any], timeout: fl
             return await result
         return result
 
-    if timeout is None:
+    blocking = not inspect.iscoroutinefunction(fn) and getattr(asyncio.get_running_loop(), "inline_sync", False)
+    if timeout is None or blocking:
+        # (LocalCloud's loop blocks on a sync function's thread: no timer can fire meanwhile, so none is set.)
         return await invoke()
-
-    async def guarded() -> Any:
-        try:
-            return await invoke()
-        except Exception as exc:
-            raise _Raised(exc) from exc
-
+    # ``asyncio.timeout`` cancels the running task itself (no extra task, unlike ``wait_for``: every inline
+    # step is bounded now, by the orchestrator's remaining time at least).
+    deadline = asyncio.timeout(timeout)
     try:
-        return await asyncio.wait_for(guarded(), timeout)
-    except _Raised as carrier:
-        raise carrier.exc from None
+        async with deadline:
+            return await invoke()
     except TimeoutError:
+        if not deadline.expired():
+            raise  # the function's own TimeoutError
         raise StepTimeout(f"step '{op}' timed out after {timeout:g} s") from None
 
 

@@ -163,3 +163,15 @@ def test_a_duplicate_timer_delivered_while_the_sleep_is_pending_is_harmless() ->
         assert [t.name for t in cloud.timers.pending() if t.schedule is None] == [timer.name]
         cloud.advance(timedelta(seconds=30))
         assert client.describe(h.execution_id).result == "awake" and RUNS["after"] == 1
+
+
+def test_an_early_timer_of_an_operation_that_already_ended_is_not_set_again() -> None:
+    """A wait's timeout timer delivered early after the wait got its event: nothing to re-arm."""
+    from stepbridge.runtime.lifecycle import timer_due
+    from stepbridge.runtime.records import JournalRecord
+
+    wait = JournalRecord("w", "w", "wait", "wait", {"deadline": "2026-01-05T09:00:00+00:00"}, seq=1)
+    journal = {"w": wait}
+    assert timer_due(journal, "w#w") is not None
+    journal["w"] = JournalRecord("w", "w", "wait", "result", {"event": {}}, seq=2)
+    assert timer_due(journal, "w#w") is None
