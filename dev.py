@@ -54,9 +54,10 @@ def task_demo(args: list[str]) -> int:
 
 
 def task_check(args: list[str]) -> int:
-    """ruff, mypy --strict, and the committed template.yaml is what the compiler produces now."""
+    """ruff, mypy --strict, the import contracts, and the committed template.yaml is what the compiler produces now."""
     run(BIN / "ruff", "check", "stepbridge", "functions", "tests", "benchmarks", "dev.py")
     run(BIN / "mypy", "--strict", "stepbridge")
+    run(BIN / "lint-imports", "--no-cache")  # the layering contracts in pyproject.toml [tool.importlinter]
     run(BIN / "stepbridge", "compile", "functions/app.py", "--check", "-o", "template.yaml")
     return 0
 

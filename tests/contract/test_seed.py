@@ -359,5 +359,37 @@ def test_pydantic_input_validation_fails_execution():
 
 
 def test_step_inside_step_subworkflow_seed_literal():
-    """Seed: $.step('verify', () => verifyEmailWorkflow.execute(lead.email)) -- in Python, child via ctx.child."""
-    pass
+    """Seed: $.step('verify', () => verifyEmailWorkflow.execute(lead.email)) -- in Python, child via ctx.child.
+
+    The seed names the step that runs the sub-workflow ('verify', 'enrich'); ``ctx.child(..., name=)`` gives the
+    child operation that name, so the parent's history shows it as the seed's step does, each child runs once,
+    and its result is what the named operation returns."""
+    app = App("sub-literal")
+    runs: list[str] = []
+
+    @app.workflow("verify-email")
+    async def verify_email(ctx: Context, email: str) -> bool:
+        return await ctx.step("check", lambda: runs.append(email) or "@" in email)
+
+    @app.workflow("enrich-data")
+    async def enrich_data(ctx: Context, data: dict) -> dict:
+        return {**data, "enriched": True}
+
+    @app.workflow("main")
+    async def main(ctx: Context, lead: dict) -> dict:
+        verified = await ctx.child(verify_email, lead["email"], name="verify")
+        await ctx.sleep(timedelta(minutes=1))  # a replay after the children finished must not rerun them
+        enriched = await ctx.child(enrich_data, lead, name="enrich")
+        return {"verified": verified, "enriched": enriched}
+
+    with LocalCloud(app, backend="memory") as cloud:
+        c = cloud.client()
+        h = c.start("main", {"email": "a@b"})
+        assert h.result() == {"verified": True, "enriched": {"email": "a@b", "enriched": True}}
+        assert runs == ["a@b"]
+        done = [e.detail for e in c.history(h.execution_id) if e.detail_type == "Child.completed"]
+        assert [(d["name"], d["result"]) for d in done] == [
+            ("verify", True),
+            ("enrich", {"email": "a@b", "enriched": True}),
+        ]
+        assert {k.workflow for k in c.list(workflow="verify-email")} == {"verify-email"}

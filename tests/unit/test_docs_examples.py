@@ -90,6 +90,7 @@ def test_the_docs_have_runnable_examples() -> None:
 
 @pytest.mark.parametrize("code", _runnable())
 def test_runnable_block(code: str) -> None:
+    assert "assert " in code or "raises(" in code, "a runnable docs example must check what it shows"
     namespace: dict[str, Any] = {"__name__": "docs_example"}
     exec(compile(code, "<docs example>", "exec"), namespace)
 

@@ -1,0 +1,1 @@
+"""The public model: App, Retry, StateMachine, cron and durations (decorators only record)."""
