@@ -196,6 +196,34 @@ def waiting(journal: list[JournalRecord], now: datetime) -> bool:
     return False
 
 
+def stuck_since(journal: list[JournalRecord]) -> datetime | None:
+    """Since when an operation has been in a state that only a replay can move on, whatever else is outstanding.
+
+    A declared step ``failed`` with nothing decided after it (its replay recorded the failure and
+    died before setting the retry timer or recording the final error), and an inline step
+    ``interrupted`` (its started marker has no outcome: the replay running it died). Another branch
+    of a ``gather`` may wait for an event meanwhile, so "waits for nothing" would not notice them.
+    Like an idle execution, such an execution is woken for ``retry_for`` and then left to the
+    operator (a replay that dies every time is a poison message).
+    """
+    earliest: datetime | None = None
+    for op, records in _by_op(journal).items():
+        if op.startswith("$"):
+            continue
+        since: JournalRecord | None = None
+        if is_declared(records, op):
+            state = declared_state(op, records)
+            since = state.failure if state.phase == lifecycle.FAILED else None
+        elif any(r.kind == "started" for r in records.values()):
+            inline = inline_state(op, records)
+            since = inline.started if inline.phase == lifecycle.INTERRUPTED else None
+        if since is not None and since.at:
+            at = parse_iso(since.at)
+            if earliest is None or at < earliest:
+                earliest = at
+    return earliest
+
+
 def awaits_decision(op: str, records: dict[str, JournalRecord]) -> bool:
     """A declared step whose latest attempt is recorded as failed with nothing scheduled after it."""
     return declared_state(op, records).phase == lifecycle.FAILED
@@ -209,6 +237,9 @@ def stale_since(record: ExecutionRecord, journal: list[JournalRecord], now: date
     since = unprocessed_since(record, journal, now)
     if since is not None:
         return since, False
+    stuck = stuck_since(journal)
+    if stuck is not None:
+        return stuck, True
     if waiting(journal, now):
         return None, False
     done = progress(journal)

@@ -185,3 +185,66 @@ def test_the_engine_and_the_sweeper_read_a_declared_step_through_one_function() 
     assert (declared_state("a", records).phase, declared_state("a", records).attempt) == (RUNNING, 2)
     records["a"] = JournalRecord("a", "a", "step", "result", {"result": 1})
     assert declared_state("a", records).phase == FINISHED
+
+
+# ---- an operation only a replay can move on, beside a branch that waits for an event -----------------
+
+
+def branches_app() -> App:
+    app = App("branches")
+
+    @app.step(timeout=10, retry=Retry(max_attempts=2, backoff="fixed", initial_delay=1, jitter=False))
+    def left() -> str:
+        return "L"
+
+    @app.workflow("declared-and-wait")
+    async def declared_and_wait(ctx: Context) -> Any:
+        return await ctx.gather(ctx.step("a", left), ctx.wait_for("Go.ahead"))
+
+    @app.workflow("inline-and-wait")
+    async def inline_and_wait(ctx: Context) -> Any:
+        return await ctx.gather(
+            ctx.wait_for("Go.ahead"),
+            ctx.step("c", lambda: "C", retry=Retry(max_attempts=2, backoff="fixed", initial_delay=1, jitter=False)),
+        )
+
+    return app
+
+
+def test_a_declared_step_failure_recorded_by_a_dead_replay_is_swept_while_another_branch_waits() -> None:
+    """Its replay recorded ``a#a1`` and died (wake-ups dead-lettered); the other branch waits for an event
+    without a timeout, so the execution is not "waiting for nothing" - yet only a replay can retry ``a``."""
+    dying_faults, dying = _dead_lettered_after("a#a1")
+    script = [Fault("step.timeout", target="step", nth=1), *dying_faults]
+    with LocalCloud(branches_app(), backend="memory", faults=FaultPlan(script=script)) as cloud:
+        h = cloud.client().start("declared-and-wait")
+        cloud.advance(timedelta(seconds=71))
+        dying["on"] = False
+        assert "a#r1" not in {r.key for r in cloud.store.load_journal(h.execution_id)}
+        for _ in range(4):
+            cloud.advance(timedelta(minutes=5))
+            cloud.sweep()
+        journal = {r.key: r for r in cloud.store.load_journal(h.execution_id)}
+        assert journal["a"].data["result"] == "L"
+        cloud.client().send_event("Go.ahead", {})
+        assert cloud.client().describe(h.execution_id).status == "SUCCEEDED"
+
+
+def test_an_inline_step_interrupted_beside_a_waiting_branch_is_swept_and_counted() -> None:
+    """The container dies in the inline step; the redelivery journals the started marker and dies too, and so
+    do the rest until the message is dead-lettered. The other branch waits for an event: the marker without
+    an outcome tells the sweeper that a replay must count the attempt."""
+    dying_faults, dying = _dead_lettered_after("c#s1")
+    script = [Fault("crash.inline_step", target="orchestrator", nth=1), *dying_faults]
+    with LocalCloud(branches_app(), backend="memory", faults=FaultPlan(script=script)) as cloud:
+        h = cloud.client().start("inline-and-wait")
+        dying["on"] = False
+        assert len(cloud.dead_letters()) == 1
+        assert "c#s1" in {r.key for r in cloud.store.load_journal(h.execution_id)}
+        for _ in range(4):
+            cloud.advance(timedelta(minutes=5))
+            cloud.sweep()
+        journal = {r.key: r for r in cloud.store.load_journal(h.execution_id)}
+        assert journal["c"].data["result"] == "C" and journal["c#a1"].data["interrupted"] is True
+        cloud.client().send_event("Go.ahead", {})
+        assert cloud.client().describe(h.execution_id).result == [{}, "C"]
