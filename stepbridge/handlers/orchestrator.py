@@ -36,6 +36,7 @@ def handle(event: dict[str, Any], env: Environment, context: Any = None) -> dict
         env.overrides,
         cache=env.journal_cache,
         remaining=_remaining_seconds(context),
+        pause=env.sleep,
     )
     failures: list[dict[str, str]] = []
     for message, message_ids in _group(event.get("Records", [])):

@@ -71,11 +71,13 @@ def run(
     *,
     suspect: bool = False,
     remaining: Callable[[], float] | None = None,
+    pause: Callable[[float], None] | None = None,
 ) -> Outcome:
     """Replay ``execution`` once; never raises for workflow errors (they become the outcome).
 
     ``suspect``: an earlier invocation for this execution may have died (inline steps journal a
-    started marker); ``remaining``: seconds left in the Lambda invocation (bounds inline steps).
+    started marker); ``remaining``: seconds left in the Lambda invocation (bounds inline steps);
+    ``pause``: how to wait between in-process retries of an inline step's outcome write.
     """
     wf = app.workflows.get(execution.workflow)
     if wf is None:
@@ -99,6 +101,7 @@ def run(
         overrides=dict(overrides or {}),
         suspect=suspect,
         remaining=remaining,
+        pause=pause,
     )
     rp.cancelling = execution.cancel_requested
     try:

@@ -56,6 +56,8 @@ class Orchestrator:
     cache: JournalCache | None = None
     #: Seconds left in the current Lambda invocation (from its context), bounding inline steps; ``None`` = unknown.
     remaining: Callable[[], float] | None = None
+    #: How to wait between in-process write retries (``None`` = ``time.sleep``; LocalCloud: no wait).
+    pause: Callable[[float], None] | None = None
 
     def handle(self, message: WakeMessage) -> None:
         """Process one wake-up (idempotent: a duplicate or late message is harmless)."""
@@ -119,6 +121,7 @@ class Orchestrator:
             self.overrides,
             suspect=suspect,
             remaining=self.remaining,
+            pause=self.pause,
         )
         self.stats["replays"] += 1
         log = logger()

@@ -13,6 +13,7 @@ import asyncio
 import importlib
 import random
 import sys
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -48,6 +49,11 @@ class Suspend(BaseException):
 #: Seconds of the orchestrator invocation an inline step may not use: kept for journaling its outcome,
 #: setting a retry timer and the rest of the batch's replays before Lambda stops the function.
 INLINE_RESERVE_SECONDS = 5.0
+
+#: Tries of a durable record's write (an inline step's outcome) before the invocation gives up, and the
+#: first wait between them in seconds (doubled each time: 0.2, 0.4, 0.8), as a declared step's report.
+OUTCOME_WRITE_TRIES = 4
+OUTCOME_WRITE_BACKOFF = 0.2
 
 #: Event-loop turns a new operation waits for concurrent branches to consume their recorded operations.
 _SETTLE_TURNS = 64
@@ -125,6 +131,8 @@ class Replay:
     suspect: bool = False
     #: Seconds left in the orchestrator Lambda's invocation (its context's remaining time), if known.
     remaining: Callable[[], float] | None = None
+    #: How to wait before retrying a durable write in-process (``None`` = ``time.sleep``; LocalCloud: no wait).
+    pause: Callable[[float], None] | None = None
     #: Operations whose due instant this replay passed without writing about them (see :meth:`passed`).
     _pending_passed: set[str] = field(default_factory=set)
     #: Per operation, the latest ``at`` of a log record naming it in ``passed``.
@@ -245,6 +253,7 @@ class Replay:
         key: str | None = None,
         data_size: int | None = None,
         shared: bool = False,
+        durable: bool = False,
     ) -> JournalRecord:
         """Append a journal record and return the record that won.
 
@@ -256,6 +265,10 @@ class Replay:
         step result), which spares serializing it once more just to check the item limit.
         ``shared`` marks a record whose key another writer may record too (a declared step's
         timeout or final error racing the step's own report): it is claimed under its key.
+        ``durable``: the record is the outcome of work already done (an inline step ran): a failed
+        write is retried in-process at the same slot (:data:`OUTCOME_WRITE_TRIES`) before the
+        invocation gives up - as a declared step retries its report - rather than have the work
+        counted as lost and done again.
         """
         refuse_while_suspending()
         if len(self.journal) >= MAX_JOURNAL_RECORDS:
@@ -287,7 +300,7 @@ class Replay:
                 "store large data elsewhere (e.g. S3) and return a reference"
             )
         rec.size = size
-        rec = self._claim(rec) if shared else self._append_log(rec)
+        rec = self._claim(rec) if shared else self._append_log(rec, tries=OUTCOME_WRITE_TRIES if durable else 1)
         self._remember(rec)
         return rec
 
@@ -316,12 +329,17 @@ class Replay:
         if not latest or parse_iso(latest) < due:
             self._pending_passed.add(op)
 
-    def _append_log(self, rec: JournalRecord) -> JournalRecord:
-        """Write ``rec`` at its log slot, naming the pending acks; adopt a racing twin's identical record."""
+    def _append_log(self, rec: JournalRecord, *, tries: int = 1) -> JournalRecord:
+        """Write ``rec`` at its log slot, naming the pending acks; adopt a racing twin's identical record.
+
+        With ``tries`` > 1 an infrastructure failure of the write is retried at the same slot (after a
+        write that took effect but reported a failure, the retry finds the slot taken by this very record
+        and adopts it).
+        """
         rec.acks = sorted(self._pending_acks)
         if rec.kind != ANNOUNCE:  # an announcement says nothing about what the replay handled
             rec.passed = sorted(self._pending_passed)
-        if self.store.append_journal(self.execution_id, rec):
+        if self._append_with_retries(rec, tries):
             self.written += 1
             self._pending_acks.clear()
             if rec.kind != ANNOUNCE:
@@ -339,6 +357,18 @@ class Replay:
         self.raced = True
         self._pending_acks.difference_update(taken.acks)
         return taken
+
+    def _append_with_retries(self, rec: JournalRecord, tries: int) -> bool:
+        from stepbridge.runtime.guard import InfrastructureFailure
+
+        for attempt in range(1, tries + 1):
+            try:
+                return self.store.append_journal(self.execution_id, rec)
+            except InfrastructureFailure:
+                if attempt == tries:
+                    raise
+                (self.pause or time.sleep)(OUTCOME_WRITE_BACKOFF * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")
 
     def _claim(self, rec: JournalRecord) -> JournalRecord:
         """Record under the key another writer may also record (first writer wins), announced in the log first.

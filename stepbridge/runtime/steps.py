@@ -311,7 +311,7 @@ async def _inline(
     finally:
         stepcontext.leave(step_token)
         current_op.reset(token)
-    return rp.record(op, "step", "result", {"result": data, "attempts": attempt}, data_size=size)
+    return rp.record(op, "step", "result", {"result": data, "attempts": attempt}, data_size=size, durable=True)
 
 
 def _attempt_failed(
@@ -332,10 +332,11 @@ def _attempt_failed(
             "attempt",
             {"error": err, "attempt": attempt, "retry_at": iso(retry_at), "delay": delay, **flag},
             key=key,
+            durable=True,
         )
         rp.set_timer(key, retry_at, f"retry:{op}")
         rp.suspend()
-    return rp.record(op, "step", "error", {"error": err, "attempts": attempt, **flag})
+    return rp.record(op, "step", "error", {"error": err, "attempts": attempt, **flag}, durable=True)
 
 
 def _declared(

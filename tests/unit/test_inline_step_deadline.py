@@ -139,3 +139,25 @@ def test_the_common_inline_step_still_costs_one_journal_write() -> None:
         h = cloud.client().start("checkout")
         journal = cloud.store.load_journal(h.execution_id)
         assert [r.key for r in journal] == ["charge"]
+
+
+def test_a_throttled_outcome_write_is_retried_in_process_not_by_running_the_step_again() -> None:
+    """The step's work is done when its outcome write is throttled: the write is retried at once (as a declared
+    step retries its report), so the step neither runs again nor has an attempt counted against it."""
+    EFFECTS.clear()
+    throttled = [
+        Fault(
+            kind,
+            target="orchestrator",
+            method="append_journal",
+            when=lambda m, a: a[1].key == "charge" and a[1].kind == "result",
+        )
+        for kind in ("throttle.dynamodb", "ambiguous.write")
+    ]
+    with LocalCloud(inline_app(), backend="memory", faults=FaultPlan(script=throttled)) as cloud:
+        h = cloud.client().start("checkout")
+        assert cloud.client().describe(h.execution_id).result == "charged"
+        assert EFFECTS["charge"] == 1
+        assert [r.key for r in cloud.store.load_journal(h.execution_id)] == ["charge"]
+        assert cloud.faults is not None and cloud.faults.injected["throttle.dynamodb"] == 1
+        assert cloud.faults.injected["ambiguous.write"] == 1
