@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import steps  # noqa: F401  (declared steps: charge-payment, create-shipment, send-email, ...)
 import workflows_basic  # noqa: F401  (sequential, parallel, conditional, loop, compensating)
+import workflows_billing  # noqa: F401  (subscription billing: secrets, S3 grant, env, grandchildren, webhook)
 import workflows_composition  # noqa: F401  (sub-workflows, approval template)
 import workflows_durable  # noqa: F401  (durable execution, workflow variables)
 import workflows_errors  # noqa: F401  (retries, fallback, timeouts)

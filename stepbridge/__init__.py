@@ -18,6 +18,8 @@ from stepbridge.errors import (
     NonDeterminismError,
     NonRetryableError,
     PayloadTooLarge,
+    SecretNotDeclared,
+    SecretUnavailable,
     StepFailed,
     StepInterrupted,
     StepTimeout,
@@ -27,6 +29,7 @@ from stepbridge.errors import (
 )
 from stepbridge.runtime.context import Context, Saga
 from stepbridge.runtime.stepcontext import StepContext, step_context
+from stepbridge.secrets import secret
 
 __all__ = [
     "App",
@@ -43,6 +46,8 @@ __all__ = [
     "PayloadTooLarge",
     "Retry",
     "Saga",
+    "SecretNotDeclared",
+    "SecretUnavailable",
     "State",
     "StateMachine",
     "StepContext",
@@ -53,6 +58,7 @@ __all__ = [
     "UnknownWorkflowError",
     "WaitTimeout",
     "WorkflowDefinitionError",
+    "secret",
     "step_context",
 ]
 __version__ = "0.1.0"

@@ -148,10 +148,23 @@ def _package(args: argparse.Namespace) -> int:
     arg("--region", default="us-east-1", help="region for the transform and cfn-lint (default: %(default)s)"),
 )
 def _validate(args: argparse.Namespace) -> int:
+    import yaml
+
     from stepbridge.compiler.emit import load_yaml
     from stepbridge.compiler.validate import validate_template
 
-    template = load_yaml(Path(args.template).read_text(encoding="utf-8"))
+    path = Path(args.template)
+    if not path.is_file():
+        _err(f"error: template {path} not found; compile one first (stepbridge compile) or pass its path")
+        return 2
+    try:
+        template = load_yaml(path.read_text(encoding="utf-8"))
+    except (ValueError, yaml.YAMLError) as exc:
+        _err(f"error: {path} is not a readable SAM template: {' '.join(str(exc).split())}")
+        return 2
+    if not isinstance(template, dict) or "Resources" not in template:
+        _err(f"error: {path} is not a SAM template (no Resources section)")
+        return 2
     report = validate_template(template, run_lint=not args.no_lint, run_moto=not args.no_moto, region=args.region)
     for issue in report.issues:
         _out(str(issue))
@@ -223,6 +236,7 @@ command_group("events", "put events on the app's bus (locally, or into a stack w
     arg("--workflow", default=None, help="only this workflow"),
     arg("--status", default=None, type=str.upper, choices=_STATUSES, help="only this status"),
     arg("--limit", type=int, default=50, help="at most this many (default: %(default)s)"),
+    arg("--internal", action="store_true", help="also list the state machines' own executions (stepbridge.sm.*)"),
     _JSON,
     *_stack_args(" (required)"),
 )
@@ -232,7 +246,13 @@ def _executions_list(args: argparse.Namespace) -> int:
     client = _client(args, "executions list")
     with _aws(args):
         return executions_list(
-            client, _out, workflow=args.workflow, status=args.status, limit=args.limit, as_json=args.json
+            client,
+            _out,
+            workflow=args.workflow,
+            status=args.status,
+            limit=args.limit,
+            as_json=args.json,
+            internal=args.internal,
         )
 
 
@@ -430,6 +450,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 @subcommand(
+    "init",
+    "create a new project: an app, its tests (pytest plugin), pytest config, samconfig.toml and a README",
+    arg("directory", help="the project folder to create (new or empty)"),
+    arg("--name", default=None, help="the app's name (default: from the folder's name)"),
+)
+def _init(args: argparse.Namespace) -> int:
+    from stepbridge.scaffold import create_project
+
+    folder, name, written = create_project(args.directory, args.name)
+    _out(f"created app '{name}' in {folder}: {', '.join(written)}")
+    _out(f"next: cd {folder} && pytest && stepbridge compile && stepbridge validate")
+    return 0
+
+
+@subcommand(
     "demo",
     "a guided tour of the example app on the local cloud (virtual time, moto)",
     arg("--app", default="functions/app.py:app", help="the app to tour (default: functions/app.py:app)"),
@@ -447,6 +482,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args._run(args)
     except StepbridgeError as exc:
         _err(f"error: {exc}")
+        return 2
+    except OSError as exc:  # a missing or unreadable file named on the command line: one line, no traceback
+        name = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        _err(f"error: cannot use{name}: {exc.strerror or exc}")
         return 2
     return code
 

@@ -7,7 +7,6 @@ decides what happens after each call: LocalCloud's runs the local cloud until id
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,7 +17,9 @@ from stepbridge.api.durations import Duration, optional_seconds
 from stepbridge.errors import ExecutionFailedError, ExecutionNotFound, ExecutionStillRunning, PayloadTooLarge
 from stepbridge.runtime.codec import dumps, to_json_value
 from stepbridge.runtime.executions import history, request_cancel, start_execution
+from stepbridge.runtime.ids import new_id
 from stepbridge.runtime.limits import EVENTBRIDGE_ENTRY_BYTES
+from stepbridge.runtime.machines import WORKFLOW_PREFIX as MACHINE_WORKFLOW_PREFIX
 from stepbridge.runtime.machines import machine_state
 from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import STATUSES, SUCCEEDED, TERMINAL, Event, ExecutionRecord, iso
@@ -237,7 +238,7 @@ class Client:
         size = len(event_type.encode()) + len(dumps(payload).encode())
         if size > EVENTBRIDGE_ENTRY_BYTES:
             raise PayloadTooLarge(f"event '{event_type}' is {size} bytes, over EventBridge's 256 KB entry limit")
-        event_id = str(uuid.uuid4())
+        event_id = new_id()
         self.effects.publish(
             [Event(event_type, payload, source=source or self.source, id=event_id, time=iso(self.effects.now()))]
         )
@@ -251,12 +252,29 @@ class Client:
         return self.describe(execution_id)
 
     def list(
-        self, workflow: str | None = None, status: str | None = None, limit: int = 100
+        self,
+        workflow: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+        *,
+        include_internal: bool = False,
     ) -> list[ExecutionDescription]:
-        """Executions, newest first, optionally by workflow and status."""
+        """Executions, newest first, optionally by workflow and status.
+
+        The framework's own executions (``stepbridge.sm.<machine>``: one per state-machine event) are
+        left out unless ``include_internal=True`` or ``workflow=`` names one of them.
+        """
         if status is not None and status not in STATUSES:
             raise ValueError(f"unknown status {status!r}; use one of {sorted(STATUSES)}")
-        return [ExecutionDescription.from_record(r) for r in self.store.list_executions(workflow, status, limit)]
+        if include_internal or workflow is not None:
+            return [ExecutionDescription.from_record(r) for r in self.store.list_executions(workflow, status, limit)]
+        fetch = limit
+        while True:  # ask for more until ``limit`` user executions are found or the store has no more
+            records = self.store.list_executions(None, status, fetch)
+            kept = [r for r in records if not r.workflow.startswith(MACHINE_WORKFLOW_PREFIX)]
+            if len(kept) >= limit or len(records) < fetch:
+                return [ExecutionDescription.from_record(r) for r in kept[:limit]]
+            fetch *= 2
 
     def machine_state(self, machine: str, key: str) -> dict[str, Any] | None:
         """``{"state", "context", "version"}`` of a state machine instance (``None`` before its first event)."""

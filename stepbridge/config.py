@@ -17,6 +17,7 @@ ENV_SCHEDULE_GROUP = "STEPBRIDGE_SCHEDULE_GROUP"  # Scheduler group for run-time
 ENV_SCHEDULER_ROLE_ARN = "STEPBRIDGE_SCHEDULER_ROLE_ARN"  # role Scheduler assumes to send to the queue
 ENV_STACK = "STEPBRIDGE_STACK"  # CloudFormation stack name (prefix of step function names)
 ENV_STEP = "STEPBRIDGE_STEP"  # in a step function: the declared step it runs
+ENV_SECRETS = "STEPBRIDGE_SECRETS"  # JSON {name: SSM parameter name | Secrets Manager ARN} the function declared
 
 #: Lambda function names: 1-64 characters of letters, digits, '-' and '_'.
 _FN_NAME_MAX = 64

@@ -110,6 +110,29 @@ class Tour:
         self.timeline(h.execution_id)
 
 
+#: What the demo needs, said in one line when it is missing.
+NEEDS = (
+    "the demo tours the example app in functions/ of a stepbridge source checkout, which a pip install "
+    "does not include; run it in a clone (python3 dev.py demo) or pass --app path/to/app.py:app "
+    "(stepbridge init myproj makes a project of your own)"
+)
+DEFAULT_APP = "functions/app.py:app"
+
+
+def locate_demo_app(app_spec: str = DEFAULT_APP) -> str | None:
+    """The app to tour: ``app_spec`` if its file exists here; for the default, the checkout's own
+    ``functions/app.py`` (beside the ``stepbridge`` package), so the demo runs from any directory."""
+    target, _, attr = app_spec.partition(":")
+    if Path(target).is_file():
+        return app_spec
+    if app_spec != DEFAULT_APP:
+        return None
+    import stepbridge
+
+    beside = Path(stepbridge.__file__).resolve().parents[1] / "functions" / "app.py"
+    return f"{beside}:{attr or 'app'}" if beside.is_file() else None
+
+
 def run_demo(app_spec: str = "functions/app.py:app", out: Callable[[str], None] = print) -> int:
     """Run the tour; returns 0 when every scene ended as the story says."""
     import importlib
@@ -118,10 +141,11 @@ def run_demo(app_spec: str = "functions/app.py:app", out: Callable[[str], None] 
     from stepbridge.testing.loader import load_app_from_spec
 
     started = time.perf_counter()
-    path = Path(app_spec.partition(":")[0])
-    if not path.exists():
-        out(f"error: {path} not found; run the demo from the repository root or pass --app path/to/app.py:app")
+    located = locate_demo_app(app_spec)
+    if located is None:
+        out(f"error: {app_spec.partition(':')[0]} not found: {NEEDS}")
         return 2
+    app_spec = located
     app = load_app_from_spec(app_spec)
     fakes = importlib.import_module("fakes")
     fakes.reset()

@@ -40,14 +40,21 @@ class StepFailed(StepbridgeError):
 
 
 class ChildFailed(StepbridgeError):
-    """A child workflow ended FAILED or CANCELLED; ``error`` holds its error record."""
+    """A child workflow ended FAILED or CANCELLED; ``error`` holds its error record.
 
-    def __init__(self, execution_id: str, status: str, error: dict[str, Any] | None) -> None:
+    ``original`` is the exception the child failed with, rebuilt as its own type (``None`` when
+    it cannot be: see docs/API.md, "Errors"), so ``isinstance(exc.original, Declined)`` works.
+    """
+
+    def __init__(
+        self, execution_id: str, status: str, error: dict[str, Any] | None, original: Exception | None = None
+    ) -> None:
         msg = (error or {}).get("message", "")
         super().__init__(f"child execution '{execution_id}' ended {status}: {msg}")
         self.execution_id = execution_id
         self.status = status
         self.error = error or {}
+        self.original = original
 
 
 class NonRetryableError(StepbridgeError):
@@ -133,3 +140,16 @@ class ExecutionFailedError(StepbridgeError):
 
 class ExecutionStillRunning(StepbridgeError):
     """``handle.result()`` found the execution not finished and nothing scheduled that could finish it."""
+
+
+class SecretNotDeclared(NonRetryableError):
+    """``stepbridge.secret(name)`` of a name the running function did not declare in ``secrets=``.
+
+    Only declared secrets are granted to a function's role, so reading another would fail in AWS with
+    AccessDenied; stepbridge fails the same way locally, before any call. Not retried.
+    """
+
+
+class SecretUnavailable(StepbridgeError):
+    """A declared secret could not be read: it does not exist, or access was denied (check the name, or
+    create it: ``aws ssm put-parameter --type SecureString`` / ``LocalCloud.set_secret``)."""

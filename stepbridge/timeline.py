@@ -95,7 +95,7 @@ def describe_entry(detail_type: str, detail: dict[str, Any], sent: bool = False)
     if detail_type == "Wait.completed":
         return f"event received -> {_short((detail.get('event') or {}).get('detail'))}"
     if detail_type == "Wait.timed_out":
-        return f"wait {name} timed out"
+        return f"wait {name} timed out" + (" (returned its default)" if detail.get("default") else "")
     if detail_type == "Child.started":
         return f"child {detail.get('workflow')} started as {detail.get('child_id')}"
     if detail_type in ("Child.completed", "Child.failed"):
@@ -193,7 +193,8 @@ class TimelineRow:
     ``kind`` is ``step`` (inline, ran in the orchestrator), ``lambda`` (a declared step, its own
     function), ``wait`` (``wait_for``), ``sleep``, ``child`` or ``cache`` (a whole-workflow cache
     hit). ``status`` is ``succeeded``, ``failed``, ``cached``, ``running``, ``retrying``,
-    ``waiting``, ``received``, ``timed-out``, ``sleeping``, ``slept`` or ``cancelled``.
+    ``waiting``, ``received``, ``timed-out`` (raised ``WaitTimeout``), ``defaulted`` (timed out and
+    returned its ``default=``, not a failure), ``sleeping``, ``slept`` or ``cancelled``.
     ``deadline`` is a wait's timeout, a sleep's wake-up time, a retry's next attempt or a
     declared step's report-by time. ``group`` numbers the sequential stages; rows sharing a
     group overlapped in time (parallel). ``first``/``last`` index the history entries it spans.
@@ -445,8 +446,12 @@ def _apply(row: TimelineRow, detail_type: str, detail: dict[str, Any], when: str
         row.result = event.get("detail")
     elif detail_type == "Wait.timed_out":
         row.end = when
-        row.status = "timed-out"
-        row.errors.append(f"no {row.target or 'event'} before {str(row.deadline or '')[:19]}".strip())
+        if detail.get("default"):
+            row.status = "defaulted"
+            row.note = f"{row.note} (none before the timeout: default)".strip()
+        else:
+            row.status = "timed-out"
+            row.errors.append(f"no {row.target or 'event'} before {str(row.deadline or '')[:19]}".strip())
     elif detail_type == "Child.started":
         row.kind = "child"
         row.child_id = str(detail.get("child_id") or "")

@@ -13,7 +13,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from stepbridge.api.deploy import (
+    DEFAULT_ARCHITECTURE,
+    DEFAULT_RUNTIME,
+    FunctionConfig,
+    check_runtime,
+    check_tags,
+    function_config,
+)
 from stepbridge.api.durations import Duration, optional_seconds, to_seconds
+from stepbridge.api.eventpattern import check_event_pattern, trigger_pattern
 from stepbridge.api.hints import remember_scope, type_hints
 from stepbridge.api.machine import StateMachine
 from stepbridge.api.retry import Retry
@@ -51,6 +60,27 @@ def check_event_type(event_type: str, *, where: str) -> str:
     return event_type
 
 
+def check_jmespath(expression: Any, *, where: str, what: str) -> str:
+    """Compile a JMESPath expression now, so a typo fails where it is declared instead of on each event."""
+    import jmespath
+    from jmespath.exceptions import JMESPathError
+
+    if not isinstance(expression, str):
+        raise WorkflowDefinitionError(f"{where}: {what} must be a JMESPath string such as 'detail.orderId', "
+                                      f"got {type(expression).__name__}")
+    try:
+        jmespath.compile(expression)
+    except JMESPathError as exc:
+        column = getattr(exc, "lex_position", None)
+        at = f" at column {column}" if isinstance(column, int) else ""
+        reason = str(getattr(exc, "msg", None) or str(exc).splitlines()[0])
+        raise WorkflowDefinitionError(
+            f"{where}: {what} {expression!r} is not a valid JMESPath expression ({reason}{at}); "
+            "e.g. 'detail.orderId' (see jmespath.org)"
+        ) from None
+    return expression
+
+
 def kebab(name: str) -> str:
     """``charge_payment`` -> ``charge-payment``: the default name of a declared step."""
     return name.strip("_").replace("_", "-")
@@ -70,6 +100,8 @@ class StepDef:
     #: Run the function at most once per execution (a started marker is journaled first; a crash
     #: after it fails the step with ``StepInterrupted`` instead of running it again).
     at_most_once: bool = False
+    #: Grants, secrets, environment, layers of the step's function (``policies=``, ``secrets=`` ...).
+    config: FunctionConfig = field(default_factory=FunctionConfig)
 
 
 @dataclass(frozen=True)
@@ -185,8 +217,31 @@ class App:
     machines: dict[str, MachineDef] = field(default_factory=dict)
     #: How HTTP API callers authenticate: ``None`` = IAM (SigV4), or a :class:`JwtAuth`.
     api_auth: JwtAuth | None = None
+    #: Lambda runtime of every function (python3.11-python3.13) and instruction set (arm64 or x86_64).
+    runtime: str = DEFAULT_RUNTIME
+    architecture: str = DEFAULT_ARCHITECTURE
+    #: Tags on every taggable resource of the stack.
+    tags: Mapping[str, str] | None = None
+    #: The orchestrator's function (where inline steps run): as on ``@app.step`` (see docs/API.md).
+    environment: Mapping[str, str] | None = None
+    policies: Sequence[Mapping[str, Any]] | None = None
+    secrets: Mapping[str, str] | None = None
+    reserved_concurrency: int | None = None
+    layers: Sequence[Any] | None = None
+    #: The checked form of the five keywords above.
+    orchestrator_config: FunctionConfig = field(init=False, repr=False, default_factory=FunctionConfig)
 
     def __post_init__(self) -> None:
+        check_runtime(self.runtime, self.architecture)
+        self.tags = check_tags(self.tags)
+        self.orchestrator_config = function_config(
+            f"App {self.name!r} (the orchestrator)",
+            policies=self.policies,
+            environment=self.environment,
+            secrets=self.secrets,
+            reserved_concurrency=self.reserved_concurrency,
+            layers=self.layers,
+        )
         if self.api_auth is not None and not isinstance(self.api_auth, JwtAuth):
             raise WorkflowDefinitionError(f"api_auth must be a JwtAuth(...) or None, got {self.api_auth!r}")
         if not isinstance(self.name, str) or not re.match(r"^[a-z][a-z0-9-]{0,31}$", self.name):
@@ -236,6 +291,11 @@ class App:
         retry: Retry | None = None,
         concurrency: int | None = None,
         at_most_once: bool = False,
+        policies: Sequence[Mapping[str, Any]] | None = None,
+        environment: Mapping[str, str] | None = None,
+        secrets: Mapping[str, str] | None = None,
+        reserved_concurrency: int | None = None,
+        layers: Sequence[Any] | None = None,
     ) -> Any:
         """Declare a step that runs in its own Lambda function (usable bare or with options).
 
@@ -248,6 +308,12 @@ class App:
         function runs and never runs it a second time: a duplicate invoke does nothing, and an
         attempt that crashed or timed out after starting fails the step with ``StepInterrupted``.
         Such a step is never retried (``retry`` may only allow one attempt).
+
+        Deployment: ``policies`` (SAM policy templates or IAM statements) and ``secrets`` (name ->
+        SSM parameter name or Secrets Manager ARN, read with ``stepbridge.secret(name)``) are granted
+        to this function's role and nothing else's; ``environment`` lands in its environment
+        variables; ``reserved_concurrency`` (same as ``concurrency``) and ``layers`` (extra layer ARNs)
+        configure the function. See docs/API.md and docs/DEPLOY.md.
         """
 
         def register(func: F, scope_depth: int = 1) -> F:
@@ -266,6 +332,18 @@ class App:
                 raise WorkflowDefinitionError(f"step '{step_name}' is declared twice in app '{self.name}'")
             if concurrency is not None and concurrency < 1:
                 raise WorkflowDefinitionError(f"step '{step_name}': concurrency must be >= 1")
+            if concurrency is not None and reserved_concurrency is not None and concurrency != reserved_concurrency:
+                raise WorkflowDefinitionError(
+                    f"step '{step_name}': concurrency= and reserved_concurrency= are the same setting; give one"
+                )
+            config = function_config(
+                f"step '{step_name}'",
+                policies=policies,
+                environment=environment,
+                secrets=secrets,
+                reserved_concurrency=reserved_concurrency if reserved_concurrency is not None else concurrency,
+                layers=layers,
+            )
             if at_most_once and retry is not None and retry.max_attempts > 1:
                 raise WorkflowDefinitionError(
                     f"step '{step_name}': at_most_once steps run at most once, so they are never retried; "
@@ -277,9 +355,10 @@ class App:
                 seconds,
                 memory,
                 Retry(max_attempts=1) if at_most_once else retry,
-                concurrency,
+                config.reserved_concurrency,
                 inspect.getdoc(func) or "",
                 at_most_once,
+                config,
             )
             setattr(func, _STEP_ATTR, step_name)
             remember_scope(func, scope_depth)
@@ -321,6 +400,21 @@ class App:
         trigger_name = name or f"on-{'-'.join(types)}-{wf_name}"
         if any(t.name == trigger_name for t in self.triggers):
             raise WorkflowDefinitionError(f"trigger '{trigger_name}' is registered twice")
+        where = f"trigger '{trigger_name}' (workflow '{wf_name}')"
+        if input is not None:
+            check_jmespath(input, where=where, what="input=")
+        if key is not None:
+            check_jmespath(key, where=where, what="key=")
+        if filter is not None and not isinstance(filter, Mapping):
+            raise WorkflowDefinitionError(
+                f"{where}: filter must be a mapping (an EventBridge content filter on 'detail'), "
+                f"e.g. {{'amount': [{{'numeric': ['>', 100]}}]}}; got {type(filter).__name__}"
+            )
+        try:
+            pattern = trigger_pattern(types, filter)
+        except (TypeError, ValueError) as exc:
+            raise WorkflowDefinitionError(f"{where}: filter is not JSON ({exc})") from None
+        check_event_pattern(pattern, where=where)
         trigger = TriggerDef(
             name=trigger_name,
             event_types=types,
@@ -364,11 +458,12 @@ class App:
         input: Mapping[str, Any] | None = None,
     ) -> ScheduleDef:
         """Run ``workflow`` on a 5-field cron expression (``"0 2 * * 0"`` = 02:00 every Sunday) in ``timezone``."""
-        from stepbridge.api.cron import parse_cron, validate_timezone
+        from stepbridge.api.cron import to_scheduler_expression, validate_timezone
 
         _check_name("schedule", name)
         wf_name = self.workflow_name(workflow)
-        parse_cron(cron, where=f"schedule '{name}'")
+        # Parses the cron and converts it now, so what Scheduler could not express fails here.
+        to_scheduler_expression(cron, where=f"schedule '{name}' (workflow '{wf_name}')")
         validate_timezone(timezone, where=f"schedule '{name}'")
         if any(s.name == name for s in self.schedules):
             raise WorkflowDefinitionError(f"schedule '{name}' is registered twice")
@@ -408,6 +503,7 @@ class App:
             raise WorkflowDefinitionError(f"webhook {path}: give route={{event_type: workflow}} or workflow=")
         if any(w.path == path for w in self.webhooks):
             raise WorkflowDefinitionError(f"webhook path {path} is registered twice")
+        check_jmespath(type_key, where=f"webhook {path}", what="type_key=")
         hook = WebhookDef(
             path=path,
             provider=provider,
@@ -429,6 +525,7 @@ class App:
         """
         machine.validate()
         where = f"state machine '{machine.name}'"
+        check_jmespath(key, where=where, what="key=")
         known = set(machine.events())
         for event_type, machine_event in events.items():
             check_event_type(event_type, where=where)

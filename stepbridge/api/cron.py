@@ -149,6 +149,9 @@ def parse_cron(expr: str, *, where: str = "schedule") -> CronSpec:
     """
     if not isinstance(expr, str):
         raise WorkflowDefinitionError(f"{where}: cron expression must be a string, got {type(expr).__name__}")
+    if expr.strip().lower().startswith(("rate(", "cron(", "at(")):
+        raise _bad(where, expr, "EventBridge's rate(...)/cron(...)/at(...) forms are not taken here; write a "
+                   "5-field cron ('*/5 * * * *' = every 5 minutes) or use app.every('hourly'|'daily'|'weekly', ...)")
     parts = expr.split()
     if len(parts) != 5:
         extra = " (EventBridge's six-field 'cron(...)' form is generated for you)" if len(parts) == 6 else ""

@@ -7,13 +7,17 @@ log group (plus what the function does, see :mod:`stepbridge.compiler.iam`), and
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from stepbridge import config
-from stepbridge.compiler import iam, naming
+from stepbridge.api.deploy import FunctionConfig
+from stepbridge.compiler import iam, naming, userpolicies
 from stepbridge.compiler.intrinsics import GetAtt, Ref, Sub
 from stepbridge.compiler.model import API_ROUTES, AppModel, StepPlan
+from stepbridge.compiler.scale import STEP_TAG, invoke_steps_statement
 from stepbridge.compiler.storage import Resource
+from stepbridge.config import ENV_SECRETS
 
 HANDLERS = {
     naming.ORCHESTRATOR: "stepbridge.handlers.orchestrator.handler",
@@ -108,6 +112,9 @@ def orchestrator(model: AppModel) -> list[Resource]:
             },
         }
     }
+    config = model.app.orchestrator_config
+    extra: dict[str, Any] = {"Events": events, **user_function_settings(config)}
+    statements = [invoke_steps_statement(model, s) for s in iam.orchestrator_statements(model)]
     return function_unit(
         model,
         naming.ORCHESTRATOR,
@@ -116,9 +123,43 @@ def orchestrator(model: AppModel) -> list[Resource]:
         handler=HANDLERS[naming.ORCHESTRATOR],
         timeout=opts.orchestrator_timeout,
         memory=opts.orchestrator_memory,
-        statements=iam.orchestrator_statements(model),
-        extra={"Events": events},
+        statements=orchestrator_statements(model, statements, config),
+        extra=extra,
     )
+
+
+def orchestrator_statements(
+    model: AppModel, framework: list[iam.Statement], config: FunctionConfig
+) -> list[iam.Statement]:
+    """The framework's orchestrator grants plus the App's declared ones, within IAM's policy size."""
+    where = f"App {model.app.name!r} (the orchestrator)"
+    statements = framework + userpolicies.user_statements(where, config)
+    userpolicies.check_role_size(where, statements)
+    return statements
+
+
+def user_environment(config: FunctionConfig, base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A function's own variables: ``base`` (the framework's), the user's ``environment=`` and, when
+    it declared secrets, ``STEPBRIDGE_SECRETS`` (name -> parameter/ARN, JSON) for ``stepbridge.secret``."""
+    variables: dict[str, Any] = dict(base or {})
+    variables.update(config.environment)
+    if config.secrets:
+        variables[ENV_SECRETS] = json.dumps(dict(sorted(config.secrets.items())), separators=(",", ":"))
+    return variables
+
+
+def user_function_settings(config: FunctionConfig, base_env: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``Environment``, ``ReservedConcurrentExecutions`` and extra ``Layers`` (SAM appends them to the
+    Globals layer) of a function, from its :class:`FunctionConfig`."""
+    out: dict[str, Any] = {}
+    variables = user_environment(config, base_env)
+    if variables:
+        out["Environment"] = {"Variables": variables}
+    if config.reserved_concurrency is not None:
+        out["ReservedConcurrentExecutions"] = config.reserved_concurrency
+    if config.layers:
+        out["Layers"] = list(config.layers)
+    return out
 
 
 def router(model: AppModel) -> list[Resource]:
@@ -221,29 +262,72 @@ def sweeper_schedule_role(model: AppModel) -> Resource:
     )
 
 
+def declared_steps_shared(model: AppModel) -> list[Resource]:
+    """The declared steps' shared log group, and the role of every step without grants of its own.
+
+    One log group for all steps (Lambda names each stream ``YYYY/MM/DD/<function name>[...]`` in a
+    shared group, Lambda developer guide "Configuring CloudWatch log groups") and one role for the
+    steps that declare no ``policies``/``secrets``: their grants are identical, so sharing widens
+    nothing, and a declared step then costs two resources (function + EventInvokeConfig) instead of
+    four - 150 steps fit in one stack (docs/DEPLOY.md). A step with grants gets its own role.
+    """
+    if not model.steps:
+        return []
+    base = naming.DECLARED_STEPS
+    out: list[Resource] = [
+        (f"{base}LogGroup", {
+            "Type": "AWS::Logs::LogGroup",
+            "DeletionPolicy": "Delete",
+            "UpdateReplacePolicy": "Delete",
+            "Properties": {"RetentionInDays": model.options.log_retention_days},
+        })
+    ]
+    if any(not plan.step.config.has_grants for plan in model.steps):
+        out.append((f"{base}Role", iam.role(
+            "Least privilege shared by the stepbridge declared steps without grants of their own",
+            base, iam.step_statements(base), service="lambda.amazonaws.com",
+        )))
+    return out
+
+
 def step(model: AppModel, plan: StepPlan) -> list[Resource]:
-    """A declared step's own function: its timeout and memory, no async retries (the orchestrator retries)."""
+    """A declared step's own function: its timeout and memory, no async retries (the orchestrator retries).
+
+    Logs go to the shared ``DeclaredStepsLogGroup``; the role is the shared ``DeclaredStepsRole`` unless
+    the step declared ``policies``/``secrets``, which get a role of its own (framework grants + exactly those).
+    """
     definition = plan.step
+    cfg = definition.config
     summary = (definition.description.splitlines() or [""])[0]
     description = f"stepbridge step '{definition.name}'" + (f": {summary}" if summary else "")
-    extra: dict[str, Any] = {
+    shared = naming.DECLARED_STEPS
+    props: dict[str, Any] = {
         "FunctionName": Sub(f"${{AWS::StackName}}-{plan.name_part}"),
-        "Environment": {"Variables": {config.ENV_STEP: definition.name}},
+        "Description": description[:256],
+        "Handler": HANDLERS["step"],
+        "Timeout": plan.timeout,
+        "MemorySize": definition.memory,
+        "Role": GetAtt(f"{plan.base_id}Role" if cfg.has_grants else f"{shared}Role", "Arn"),
+        "LoggingConfig": {"LogGroup": Ref(f"{shared}LogGroup")},
         "EventInvokeConfig": {"MaximumRetryAttempts": 0},
+        # Lets the orchestrator's invoke grant name "this stack's step functions" by tag when the list
+        # of ARNs would not fit its policy (compiler/scale.py).
+        "Tags": {STEP_TAG: "step"},
     }
+    props.update(user_function_settings(cfg, {config.ENV_STEP: definition.name}))
     if definition.concurrency is not None:
-        extra["ReservedConcurrentExecutions"] = definition.concurrency
-    return function_unit(
-        model,
-        plan.base_id,
-        description=description,
-        role_description=f"Least privilege for the stepbridge step {definition.name!r}",
-        handler=HANDLERS["step"],
-        timeout=plan.timeout,
-        memory=definition.memory,
-        statements=iam.step_statements(plan.base_id),
-        extra=extra,
-    )
+        props["ReservedConcurrentExecutions"] = definition.concurrency
+    out: list[Resource] = []
+    if cfg.has_grants:
+        where = f"step '{definition.name}'"
+        statements = iam.step_statements(shared) + userpolicies.user_statements(where, cfg)
+        userpolicies.check_role_size(where, statements)
+        out.append((f"{plan.base_id}Role", iam.role(
+            f"Least privilege for the stepbridge step {definition.name!r} (with its declared grants)",
+            plan.base_id[:128], statements, service="lambda.amazonaws.com",
+        )))
+    out.append((f"{plan.base_id}Function", {"Type": "AWS::Serverless::Function", "Properties": props}))
+    return out
 
 
 def http_api(model: AppModel) -> Resource:

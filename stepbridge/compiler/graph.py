@@ -64,6 +64,8 @@ class _Flow:
         self.op_nodes: list[str] = []
         self.saga_names: set[str] = set()
         self.has_fail = False
+        #: Compensations registered in each open ``async with ctx.saga()`` (innermost last).
+        self.compensations: list[list[_Op]] = []
 
     # ---- drawing ----------------------------------------------------------------------------------
 
@@ -80,6 +82,7 @@ class _Flow:
             "child": ('[/"', '"/]'),
             "send": ('>"', '"]'),
             "error": ('("', '")'),
+            "compensation": ('["', '"]'),
         }[shape]
         self.lines.append(f"    {node_id}{opening}{text}{closing}")
         return node_id
@@ -91,6 +94,11 @@ class _Flow:
 
     def place(self, ops: list[_Op], exits: list[Exit]) -> list[Exit]:
         for op in ops:
+            if op.shape == "compensation":
+                # Registering a compensation runs nothing: it is drawn on the saga's failure path.
+                if self.compensations:
+                    self.compensations[-1].append(op)
+                continue
             if op.parallel:
                 ids = [self.node(p.label, p.shape) for p in op.parallel]
                 for node_id in ids:
@@ -142,7 +150,8 @@ class _Flow:
             return _Op(f"{kind.replace('_', ' ')}: {_text(first)}{suffix}", "child")
         if kind == "send":
             return _Op(f"send {_text(first)}{suffix}", "send")
-        return _Op(f"compensate: {ast.unparse(first) if first else '?'}", "rect")
+        arguments = ", ".join(ast.unparse(a) for a in args[1:])
+        return _Op(f"compensate: {ast.unparse(first) if first else '?'}({arguments})", "compensation")
 
     def ops(self, node: ast.AST, each: bool = False) -> list[_Op]:
         """Operations in ``node`` in evaluation order (arguments before the call)."""
@@ -256,9 +265,21 @@ class _Flow:
         if saga is None:
             return self.block(stmt.body, exits)
         self.saga_names.add(saga)
-        self.lines.append(f'    subgraph saga{self.count + 1} ["saga (compensations run in reverse on failure)"]')
+        subgraph = f"saga{self.count + 1}"
+        self.lines.append(f'    subgraph {subgraph} ["saga (compensations run in reverse on failure)"]')
+        self.compensations.append([])
         exits = self.block(stmt.body, exits)
         self.lines.append("    end")
+        registered = self.compensations.pop()
+        if registered:
+            # On a failure inside the saga: its compensations in reverse order, then the error goes on.
+            previous: Exit = (subgraph, "on failure")
+            for op in reversed(registered):
+                node_id = self.node(op.label, op.shape)
+                self.connect([previous], node_id, dotted=True)
+                previous = (node_id, None)
+            self.has_fail = True
+            self.connect([previous], "fail", dotted=True)
         return exits
 
 

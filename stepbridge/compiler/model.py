@@ -13,7 +13,7 @@ import math
 import re
 import zoneinfo
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from stepbridge.api.app import (
@@ -25,18 +25,17 @@ from stepbridge.api.app import (
     TriggerDef,
     WebhookDef,
     check_event_type,
+    check_jmespath,
 )
 from stepbridge.api.cron import to_scheduler_expression
+from stepbridge.api.deploy import DEFAULT_ARCHITECTURE, DEFAULT_RUNTIME, check_runtime
+from stepbridge.api.eventpattern import check_event_pattern, trigger_pattern
+from stepbridge.api.routes import ROUTES
 from stepbridge.compiler import naming
 from stepbridge.errors import CompileError, WorkflowDefinitionError
 
-#: The HTTP API's own routes: (SAM event id, method, path). Webhook paths must not clash with them.
-API_ROUTES = (
-    ("StartExecution", "POST", "/workflows/{name}/executions"),
-    ("DescribeExecution", "GET", "/executions/{id}"),
-    ("SendEvent", "POST", "/events"),
-    ("CancelExecution", "POST", "/executions/{id}/cancel"),
-)
+#: The HTTP API's own routes: (SAM event id, method, path), the table the API handler routes by.
+API_ROUTES = ROUTES
 #: Paths API Gateway HTTP APIs accept for a literal (parameter-free) route.
 _WEBHOOK_PATH_RE = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%-]+(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*$")
 #: SQS queue names: at most 80 characters including ".fifo".
@@ -56,8 +55,8 @@ class CompileOptions:
     layer_uri: str = ".stepbridge-build/layer/"  # relative to the template's folder
     source: str = "functions/app.py"  # shown in the header comment
     stack_name: str | None = None  # assumed stack name for length checks (default: the app name)
-    runtime: str = "python3.11"
-    architecture: str = "arm64"
+    runtime: str = DEFAULT_RUNTIME  # set from App(runtime=) by build_model
+    architecture: str = DEFAULT_ARCHITECTURE  # set from App(architecture=) by build_model
     log_level: str = "INFO"
     log_retention_days: int = 30
     orchestrator_timeout: int = 120
@@ -170,20 +169,6 @@ def _check_refs(app: App, problems: _Problems) -> None:
             ref(wf, f"webhook {hook.path} (route {event_type!r})")
 
 
-def _check_filter(value: Any, path: str, where: str, problems: _Problems) -> None:
-    """EventBridge content filters: nested objects whose leaves are non-empty lists."""
-    if isinstance(value, Mapping):
-        if not value:
-            problems.add(f"{where}: filter at {path} is an empty object")
-        for key, sub in value.items():
-            _check_filter(sub, f"{path}.{key}", where, problems)
-    elif not isinstance(value, list | tuple) or not value:
-        problems.add(
-            f"{where}: filter at {path} must be a non-empty list of values or matchers, "
-            "e.g. ['EUR'] or [{'numeric': ['>', 100]}]"
-        )
-
-
 def _plan_steps(app: App, ids: naming.LogicalIds, problems: _Problems) -> list[StepPlan]:
     plans = []
     by_function: dict[str, str] = {}
@@ -225,15 +210,18 @@ def _plan_triggers(app: App, ids: naming.LogicalIds, problems: _Problems) -> lis
         for event_type in trig.event_types:
             problems.check(check_event_type, event_type, where=where)
         pattern: dict[str, Any] = {"detail-type": list(trig.event_types)}
-        if trig.filter is not None:
-            if not isinstance(trig.filter, Mapping):
-                problems.add(f"{where}: filter must be a mapping (an EventBridge content filter on 'detail')")
+        if trig.filter is not None and not isinstance(trig.filter, Mapping):
+            problems.add(f"{where}: filter must be a mapping (an EventBridge content filter on 'detail')")
+        elif trig.filter is not None:
+            try:
+                pattern = trigger_pattern(trig.event_types, trig.filter)
+            except (TypeError, ValueError) as exc:
+                problems.add(f"{where}: filter is not JSON ({exc})")
             else:
-                _check_filter(trig.filter, "detail", where, problems)
-                try:
-                    pattern["detail"] = json.loads(json.dumps(trig.filter))
-                except (TypeError, ValueError) as exc:
-                    problems.add(f"{where}: filter is not JSON ({exc})")
+                problems.check(check_event_pattern, pattern, where=where)
+        for what, expression in (("input=", trig.input), ("key=", trig.key)):
+            if expression is not None:
+                problems.check(check_jmespath, expression, where=where, what=what)
         if any(c in trig.name for c in "<>"):
             problems.add(f"{where}: trigger names must not contain '<' or '>' (EventBridge input templates)")
         template = '{"trigger": ' + json.dumps(trig.name) + ', "event": <aws.events.event>}'
@@ -313,10 +301,57 @@ def _check_stack(model_steps: list[StepPlan], stack: str, problems: _Problems) -
     return min(limit, _QUEUE_NAME_MAX - len(QUEUE_SUFFIX))
 
 
+#: Resources of an app without declared steps, triggers, schedules or webhooks, after the SAM transform.
+FIXED_RESOURCES = 33
+
+
+def estimated_resources(app: App, triggers: int, schedules: int, webhooks: int) -> int:
+    """Resources after the SAM transform (what CloudFormation's 500 per stack counts).
+
+    33 fixed (the sweeper 5, the router's failure queue 2, ...); with declared steps, the shared log
+    group and (when a step declares no grants) the shared role; per step a function and its
+    EventInvokeConfig, plus a role when it declares policies/secrets; per trigger a rule and a
+    permission; per schedule and per webhook one. tests/unit/test_deploy_scale.py checks this
+    against a real transform.
+    """
+    steps = list(app.steps.values())
+    shared = (1 + any(not s.config.has_grants for s in steps)) if steps else 0
+    per_step = sum(3 if s.config.has_grants else 2 for s in steps)
+    return FIXED_RESOURCES + shared + per_step + 2 * triggers + schedules + webhooks
+
+
+def _check_function_configs(app: App, problems: _Problems) -> None:
+    """Policy templates (names and parameters) and statement ids, per function: what the API could not
+    check without aws-sam-translator; and the user's share of Lambda's 4 KB of environment variables."""
+    from stepbridge.api.deploy import LAMBDA_ENV_BYTES, env_bytes
+    from stepbridge.compiler import userpolicies
+
+    configs = [(f"App {app.name!r} (the orchestrator)", app.orchestrator_config)]
+    configs += [(f"step '{name}'", app.steps[name].config) for name in sorted(app.steps)]
+    from stepbridge.compiler import iam
+
+    framework = iam.step_statements(naming.DECLARED_STEPS)
+    for where, config in configs:
+        statements = problems.check(userpolicies.user_statements, where, config)
+        if statements and where.startswith("step "):  # the orchestrator's is checked with its own grants
+            problems.check(userpolicies.check_role_size, where, framework + statements)
+        variables = dict(config.environment)
+        if config.secrets:
+            variables["STEPBRIDGE_SECRETS"] = json.dumps(dict(config.secrets), separators=(",", ":"))
+        # The framework's own variables take about 1 KB once resolved (names of the table, queue, bus...).
+        if env_bytes(variables) > LAMBDA_ENV_BYTES - 1024:
+            problems.add(
+                f"{where}: its environment variables and secrets map take {env_bytes(variables)} bytes; with "
+                f"stepbridge's own (about 1 KB) they would pass Lambda's {LAMBDA_ENV_BYTES}-byte limit"
+            )
+
+
 def build_model(app: App, options: CompileOptions | None = None) -> AppModel:
     """Validate ``app`` and derive every name the template needs; raise one CompileError for all problems."""
-    opts = options or CompileOptions()
+    opts = replace(options or CompileOptions(), runtime=app.runtime, architecture=app.architecture)
     problems = _Problems()
+    problems.check(check_runtime, app.runtime, app.architecture)
+    _check_function_configs(app, problems)
     _check_refs(app, problems)
     _duplicates("trigger", [t.name for t in app.triggers], problems)
     _duplicates("schedule", [s.name for s in app.schedules], problems)
@@ -339,6 +374,7 @@ def build_model(app: App, options: CompileOptions | None = None) -> AppModel:
         naming.HTTP_API,
         naming.CATCH_ALL_RULE,
         naming.CATCH_ALL_PERMISSION,
+        *(naming.DECLARED_STEPS + s for s in naming.FUNCTION_UNIT),
     )
     for base in (naming.ORCHESTRATOR, naming.ROUTER, naming.API, naming.SWEEPER):
         ids.reserve(
@@ -353,13 +389,12 @@ def build_model(app: App, options: CompileOptions | None = None) -> AppModel:
     stack = opts.stack_name or app.name
     max_stack = _check_stack(steps, stack, problems)
 
-    # After the SAM transform: 32 fixed resources (the sweeper 5, the router's failure queue 2); per step a
-    # log group, role, function and EventInvokeConfig; per trigger a rule and a permission; per webhook a permission.
-    resources = 32 + 4 * len(steps) + 2 * len(triggers) + len(schedules) + len(webhooks)
+    resources = estimated_resources(app, len(triggers), len(schedules), len(webhooks))
     if resources > _MAX_RESOURCES:
         problems.add(
-            f"the template would hold about {resources} resources, above CloudFormation's {_MAX_RESOURCES}; "
-            "split the app or use fewer declared steps/triggers"
+            f"the template would hold about {resources} resources, above CloudFormation's {_MAX_RESOURCES} per "
+            "stack; split the app or use fewer declared steps (steps with policies=/secrets= cost one more "
+            "resource each: their own role)"
         )
     if problems.items:
         listing = "\n".join(f"  - {item}" for item in problems.items)

@@ -39,6 +39,9 @@ JWT_ISSUER_PARAM = "JwtIssuer"
 JWT_AUDIENCE_PARAM = "JwtAudience"
 CATCH_ALL_RULE = "RouterCatchAllRule"
 CATCH_ALL_PERMISSION = "RouterCatchAllPermission"
+#: Shared by the declared steps: one log group (each function's streams carry its name) and one role for
+#: every step without grants of its own (docs/DEPLOY.md, "150 declared steps").
+DECLARED_STEPS = "DeclaredSteps"
 
 #: Suffixes of the resources one "function unit" (log group + role + function) is made of.
 FUNCTION_UNIT = ("Function", "Role", "LogGroup")

@@ -1,10 +1,12 @@
 """``stepbridge package``: the Lambda layer folder with the stepbridge runtime.
 
-The template's ``StepbridgeLayer`` points at this folder (``ContentUri``) with
-``BuildMethod: python3.11``, so ``sam build`` copies the ``stepbridge`` package and pip-installs
-``requirements.txt`` for arm64 into the layer's ``python/`` directory. What never ships: the
-compiler, the local cloud, the pytest plugin, the CLI - and so none of moto, cfn-lint,
-aws-sam-translator or PyYAML. boto3 is left to the Lambda runtime, which provides it.
+The template's ``StepbridgeLayer`` points at this folder (``ContentUri``) with ``BuildMethod`` =
+the app's runtime (``App(runtime=...)``, python3.12 by default), so ``sam build`` copies the
+``stepbridge`` package and pip-installs ``requirements.txt`` for the app's architecture into the
+layer's ``python/`` directory. ``requirements.txt`` is the lock file (:mod:`stepbridge.compiler.lock`):
+every runtime dependency, boto3 included, pinned to the version the test suite ran with. What never
+ships: the compiler, the local cloud, the pytest plugin, the CLI and its operator console, the demo and
+the project scaffold - and so none of moto, cfn-lint, aws-sam-translator, PyYAML or pytest.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from pathlib import Path
 import stepbridge
 
 #: Parts of the stepbridge package that are build/test tooling, never runtime.
-EXCLUDED = ("compiler", "local", "testing", "cli.py")
+EXCLUDED = ("compiler", "local", "testing", "operator", "cli.py", "demo.py", "scaffold.py")
+#: Lambda's limit on a function's unzipped code plus all its layers: 250 MB
+#: (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html, "Deployment package size").
+LAMBDA_UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024
 #: Modules the runtime must not import at module level (they are not in the layer).
 FORBIDDEN_IMPORTS = (
     "moto",
@@ -30,6 +35,9 @@ FORBIDDEN_IMPORTS = (
     "stepbridge.local",
     "stepbridge.testing",
     "stepbridge.cli",
+    "stepbridge.operator",
+    "stepbridge.demo",
+    "stepbridge.scaffold",
 )
 #: Provided by the Lambda Python runtime.
 _RUNTIME_PROVIDED = {"boto3", "botocore"}
@@ -117,10 +125,17 @@ def build_layer(dest: str | Path) -> tuple[Path, list[str]]:
     out.mkdir(parents=True)
     source = Path(stepbridge.__file__).resolve().parent
     shutil.copytree(source, out / "stepbridge", ignore=_ignore)
-    reqs = requirements()
-    (out / "requirements.txt").write_text(
-        "# Runtime dependencies of stepbridge (written by `stepbridge package`; boto3 comes with Lambda).\n"
-        + "".join(f"{r}\n" for r in reqs),
-        encoding="utf-8",
-    )
+    (out / "requirements.txt").write_text(layer_requirements(), encoding="utf-8")
     return out, check_runtime_imports(out / "stepbridge")
+
+
+def layer_requirements() -> str:
+    """The layer's ``requirements.txt``: the lock's pins (or, without a lock, the declared ranges)."""
+    from stepbridge.compiler.lock import LOCK_FILE, read_lock
+
+    header = "# Runtime dependencies of stepbridge, written by `stepbridge package` from {}.\n"
+    if LOCK_FILE.is_file():
+        pins = read_lock(LOCK_FILE)
+        return header.format(LOCK_FILE.name) + "".join(f"{n}=={v}\n" for n, v in sorted(pins.items()))
+    ranges = ["boto3>=1.34", *requirements()]
+    return header.format("pyproject.toml (no lock file found)") + "".join(f"{r}\n" for r in ranges)

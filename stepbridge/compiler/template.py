@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from stepbridge.api.app import App
-from stepbridge.compiler import events, functions, naming, storage
+from stepbridge.compiler import events, functions, naming, storage, tagging
 from stepbridge.compiler.discovery import LoadedApp, load_app
 from stepbridge.compiler.emit import dump_yaml
 from stepbridge.compiler.intrinsics import GetAtt, Ref, Sub
@@ -73,6 +73,7 @@ def build_template(model: AppModel) -> dict[str, Any]:
         *functions.api(model),
         *functions.sweeper(model),
     ]
+    resources += functions.declared_steps_shared(model)
     for step_plan in model.steps:
         resources += functions.step(model, step_plan)
     for trigger_plan in model.triggers:
@@ -92,6 +93,7 @@ def build_template(model: AppModel) -> dict[str, Any]:
     template.update(
         {"Globals": functions.globals_section(model), "Resources": dict(resources), "Outputs": _outputs(model)}
     )
+    tagging.apply_tags(template, model.app.tags or {})
     return template
 
 

@@ -1,4 +1,9 @@
-"""HTTP API Lambda (API Gateway HTTP API, payload format 2.0), routed by Powertools' ``APIGatewayHttpResolver``.
+"""HTTP API Lambda, routed by Powertools' event handler.
+
+Serves API Gateway HTTP API (payload format 2.0, what the template deploys), REST API proxy
+(payload format 1.0) and Lambda function URL requests: the event's shape picks Powertools'
+``APIGatewayHttpResolver``, ``APIGatewayRestResolver`` or ``LambdaFunctionUrlResolver``, each
+serving the one route table of :mod:`stepbridge.api.routes`. Anything else is logged and answered 400.
 
 Routes (DESIGN.md, "HTTP API" and "Webhooks"):
 
@@ -22,16 +27,22 @@ import functools
 import json
 import re
 import time
-import uuid
 import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
 import pydantic
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler import (
+    APIGatewayHttpResolver,
+    APIGatewayRestResolver,
+    LambdaFunctionUrlResolver,
+    Response,
+)
+from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 
 from stepbridge.api.app import WebhookDef, WorkflowDef, check_event_type, input_type_of
+from stepbridge.api.routes import ROUTES, path_regex, powertools_path
 from stepbridge.client import ExecutionDescription
 from stepbridge.errors import (
     ExecutionAlreadyExists,
@@ -42,10 +53,12 @@ from stepbridge.errors import (
     UnknownWorkflowError,
     WorkflowDefinitionError,
 )
+from stepbridge.handlers import shapes
 from stepbridge.handlers.env import Environment, from_lambda_environment
 from stepbridge.runtime import webhooks
 from stepbridge.runtime.codec import dumps, validate_input
 from stepbridge.runtime.executions import check_execution_id, request_cancel, start_execution
+from stepbridge.runtime.ids import new_id
 from stepbridge.runtime.limits import EVENTBRIDGE_ENTRY_BYTES
 from stepbridge.runtime.observability import flush_metrics, logger, register_secret
 from stepbridge.runtime.records import SUCCEEDED, TERMINAL, Event, ExecutionRecord, iso
@@ -59,12 +72,12 @@ MAX_WAIT_SECONDS = 25.0
 DEFAULT_EVENT_SOURCE = "stepbridge.api"
 _JSON = "application/json"
 Reply = Response[str]
-_ROUTES = (
-    ("POST", "/workflows/<name>/executions"),
-    ("GET", "/executions/<execution_id>"),
-    ("POST", "/executions/<execution_id>/cancel"),
-    ("POST", "/events"),
-)
+#: Powertools' resolver for each kind of HTTP event (``shapes.http_kind``).
+_RESOLVERS: dict[str, type[ApiGatewayResolver]] = {
+    shapes.HTTP_API: APIGatewayHttpResolver,
+    shapes.REST_API: APIGatewayRestResolver,
+    shapes.FUNCTION_URL: LambdaFunctionUrlResolver,
+}
 
 
 class ApiError(Exception):
@@ -121,28 +134,43 @@ _KNOWN_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
 
 
 class HttpApi:
-    """The routes of one :class:`Environment`, on a Powertools ``APIGatewayHttpResolver``."""
+    """The routes of one :class:`Environment`: one route table, served to each kind of HTTP event by its resolver."""
 
     def __init__(self, env: Environment) -> None:
         self._env_ref = weakref.ref(env)  # cached per env: do not keep a LocalCloud alive
         self.webhook_paths = tuple(h.path for h in env.app.webhooks)
-        self.resolver = APIGatewayHttpResolver()
-        r = self.resolver
-        r.route("/workflows/<name>/executions", method="POST")(self.start)
-        r.route("/executions/<execution_id>", method="GET")(self.describe)
-        r.route("/executions/<execution_id>/cancel", method="POST")(self.cancel)
-        r.route("/events", method="POST")(self.publish)
-        self.routes: list[tuple[str, re.Pattern[str]]] = [(m, _pattern(p)) for m, p in _ROUTES]
-        builtin = {p for _, p in _ROUTES}
+        #: Built-in route handlers by the SAM event id of :data:`stepbridge.api.routes.ROUTES`.
+        handlers: dict[str, Callable[..., Reply]] = {
+            "StartExecution": self.start, "DescribeExecution": self.describe,
+            "SendEvent": self.publish, "CancelExecution": self.cancel,
+        }
+        #: ``(method, path pattern, handler)``: the one route table every resolver serves.
+        self.table: list[tuple[str, str, Callable[..., Reply]]] = [
+            (method, powertools_path(path), _positional(handlers[event_id])) for event_id, method, path in ROUTES
+        ]
+        self.routes: list[tuple[str, re.Pattern[str]]] = [(m, path_regex(p)) for _, m, p in ROUTES]
+        builtin = {p for _, _, p in ROUTES}
         for hook in env.app.webhooks:
             if hook.path in builtin:
                 logger().warning("webhook path shadows a built-in route; ignored", extra={"path": hook.path})
                 continue
-            r.route(re.escape(hook.path), method="POST")(self._webhook_route(hook))
+            self.table.append(("POST", re.escape(hook.path), self._webhook_route(hook)))
             self.routes.append(("POST", re.compile("^" + re.escape(hook.path) + "$")))
-        r.exception_handler(ApiError)(self._api_error)
-        r.not_found(self._not_found)
-        r.exception_handler(Exception)(self._unexpected)
+        self._resolvers: dict[str, ApiGatewayResolver] = {}
+        #: The resolver of the request being answered (its ``current_event`` and ``lambda_context``).
+        self.resolver: ApiGatewayResolver = self._resolver(shapes.HTTP_API)
+
+    def _resolver(self, kind: str) -> ApiGatewayResolver:
+        """The resolver for ``kind`` of HTTP event, built on first use from the route table."""
+        resolver = self._resolvers.get(kind)
+        if resolver is None:
+            resolver = self._resolvers[kind] = _RESOLVERS[kind]()
+            for method, path, route in self.table:
+                resolver.route(path, method=method)(route)
+            resolver.exception_handler(ApiError)(self._api_error)
+            resolver.not_found(self._not_found)
+            resolver.exception_handler(Exception)(self._unexpected)
+        return resolver
 
     @property
     def env(self) -> Environment:
@@ -152,9 +180,10 @@ class HttpApi:
             raise RuntimeError("the environment of this HTTP API was garbage-collected")
         return env
 
-    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-        """Route one API Gateway event."""
-        return self.resolver.resolve(event, context)
+    def resolve(self, event: Mapping[str, Any], context: Any, kind: str = shapes.HTTP_API) -> dict[str, Any]:
+        """Route one HTTP event of ``kind`` (see :func:`stepbridge.handlers.shapes.http_kind`)."""
+        self.resolver = self._resolver(kind)
+        return self.resolver.resolve(dict(event), context)
 
     # ---- request helpers ------------------------------------------------------------------
 
@@ -281,7 +310,7 @@ class HttpApi:
         if size > EVENTBRIDGE_ENTRY_BYTES:
             raise ApiError(413, "payload_too_large",
                            f"the event is {size} bytes, over EventBridge's 256 KB PutEvents entry limit")
-        event_id = str(uuid.uuid4())
+        event_id = new_id()
         env.effects.publish([Event(event_type, detail, source=source, id=event_id, time=iso(env.effects.now()))])
         return _json(202, {"id": event_id})
 
@@ -352,7 +381,7 @@ class HttpApi:
         if allowed:
             return _json(405, {"error": "method_not_allowed", "message": f"{method} is not allowed on {path}; use "
                                f"{', '.join(allowed)}"}, {"Allow": ", ".join(allowed)})
-        routes = [f"{m} {p.replace('<', '{').replace('>', '}')}" for m, p in _ROUTES]
+        routes = [f"{m} {p}" for _, m, p in ROUTES]
         routes += [f"POST {p}" for p in self.webhook_paths]
         message = f"no route for {method} {path}; routes: {'; '.join(routes)}"
         return _json(404, {"error": "not_found", "message": message})
@@ -361,15 +390,21 @@ class HttpApi:
         for kind, status, code in _KNOWN_ERRORS:
             if isinstance(exc, kind):
                 return _json(status, {"error": code, "message": str(exc)})
-        event = self._event
+        current = self.resolver.current_event
         logger().exception("unexpected error in the HTTP API", extra={
-            "method": event.get("requestContext", {}).get("http", {}).get("method"),
-            "path": event.get("rawPath"), "request_id": event.get("requestContext", {}).get("requestId")})
+            "method": current.http_method, "path": current.path,
+            "request_id": (self._event.get("requestContext") or {}).get("requestId")})
         return _json(500, {"error": "internal_error", "message": "internal error; see the function's logs"})
 
 
-def _pattern(rule: str) -> re.Pattern[str]:
-    return re.compile("^" + re.sub(r"<\w+>", "[^/]+", rule) + "$")
+def _positional(route: Callable[..., Reply]) -> Callable[..., Reply]:
+    """Pass a route's path parameters positionally (API Gateway names them ``{id}``, the methods ``execution_id``)."""
+
+    def call(**params: str) -> Reply:
+        return route(*params.values())
+
+    call.__name__ = getattr(route, "__name__", "route")
+    return call
 
 
 def _wait_seconds(value: Any) -> float | None:
@@ -414,7 +449,19 @@ def api_for(env: Environment) -> HttpApi:
 
 
 def handle(event: dict[str, Any], env: Environment, context: Any = None) -> dict[str, Any]:
-    """Answer one HTTP API request (payload format 2.0)."""
+    """Answer one HTTP request: an HTTP API or function URL (payload 2.0) or REST API proxy (1.0) event.
+
+    Any other event (a test invoke with ``{}``, a wrong trigger) is logged once and answered 400:
+    invoked synchronously, nothing retries it.
+    """
+    kind = shapes.http_kind(event)
+    if kind is None:
+        what = shapes.describe(event)
+        logger().error("the HTTP API function received an event that is not an HTTP request; ignored",
+                       extra={"received": what})
+        return _error_payload(400, "unsupported_event",
+                              f"the stepbridge HTTP API function answers API Gateway (HTTP or REST API) and "
+                              f"function URL requests; it received {what}")
     try:
         size = len(raw_body(event))
     except ApiError as exc:
@@ -424,7 +471,7 @@ def handle(event: dict[str, Any], env: Environment, context: Any = None) -> dict
                               f"the request body is {size} bytes, over the {MAX_BODY_BYTES // 1024} KB limit "
                               "(inputs and events travel through SQS, EventBridge and Lambda async invokes, "
                               "each limited to 256 KB)")
-    response = api_for(env).resolve(event, context)
+    response = api_for(env).resolve(event, context, kind)
     flush_metrics()
     return response
 

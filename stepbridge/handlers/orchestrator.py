@@ -1,5 +1,8 @@
 """Orchestrator Lambda: consumes the SQS FIFO work queue and replays executions.
 
+Any other event (``{}``, a scheduled event, S3 records: a wrong trigger or a test invoke) is logged
+once and answered with no batch failures: nothing in it can ever become a wake-up.
+
 Uses partial batch responses (``ReportBatchItemFailures``): a message whose processing raised
 is reported back and redelivered (then dead-lettered after the queue's maxReceiveCount);
 the others are deleted. Several messages for one execution in a batch are replayed once, with
@@ -16,8 +19,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from stepbridge.handlers import shapes
 from stepbridge.handlers.env import Environment, from_lambda_environment
-from stepbridge.runtime.guard import InfrastructureFailure
+from stepbridge.runtime.guard import EngineSignal, InfrastructureFailure
 from stepbridge.runtime.observability import flush_metrics, logger
 from stepbridge.runtime.orchestrator import Orchestrator
 from stepbridge.runtime.records import WakeMessage
@@ -28,6 +32,10 @@ def handle(event: dict[str, Any], env: Environment, context: Any = None) -> dict
 
     ``context`` is the Lambda context: its remaining time bounds inline steps (see ``steps._inline``).
     """
+    if not shapes.is_sqs_batch(event):
+        logger().error("the orchestrator received an event that is not an SQS batch; ignored",
+                       extra={"received": shapes.describe(event)})
+        return {"batchItemFailures": []}
     orchestrator = Orchestrator(
         env.app,
         env.store,
@@ -52,6 +60,13 @@ def handle(event: dict[str, Any], env: Environment, context: Any = None) -> dict
         except Exception:
             logger().exception("orchestration failed", extra={"execution_id": message.execution_id})
             failures.extend({"itemIdentifier": m} for m in message_ids)
+        except (KeyboardInterrupt, EngineSignal):
+            raise  # a real interrupt of this process (never in Lambda) or LocalCloud's simulated container death
+        except BaseException:
+            # The engine turns what user code raises into the execution's failure; anything else that
+            # still escapes fails this message only, so the rest of the batch is processed.
+            logger().exception("orchestration failed", extra={"execution_id": message.execution_id})
+            failures.extend({"itemIdentifier": m} for m in message_ids)
     flush_metrics()
     return {"batchItemFailures": failures}
 
@@ -64,6 +79,10 @@ def _remaining_seconds(context: Any) -> Callable[[], float] | None:
     return lambda: float(millis()) / 1000.0
 
 
+#: How much of a malformed message body the log line keeps.
+_EXCERPT = 1024
+
+
 def _group(records: list[dict[str, Any]]) -> list[tuple[WakeMessage, list[str]]]:
     """One wake-up per execution (with every report the batch announced for it, and the reason
     ``sweep`` if any of them is one); schedule and debounce messages stay one each. Returns each
@@ -72,13 +91,21 @@ def _group(records: list[dict[str, Any]]) -> list[tuple[WakeMessage, list[str]]]
     for position, record in enumerate(records):
         message_id = str(record.get("messageId", ""))
         try:
-            message = WakeMessage.from_dict(json.loads(record["body"]))
+            body = json.loads(record["body"])
+            if not isinstance(body, dict):
+                raise TypeError(f"the body is a JSON {type(body).__name__}, not an object")
+            message = WakeMessage.from_dict(body)
             receives = int((record.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
             if receives > 1:
                 message = replace(message, receives=receives)
         except (KeyError, ValueError, TypeError) as exc:
-            logger().error("malformed work message dropped", extra={"message_id": message_id, "error": str(exc)})
-            continue  # a poison body can never succeed: drop it rather than loop (it is logged)
+            # A poison body can never succeed. Reporting it as a batch failure would redeliver it
+            # maxReceiveCount times - blocking its FIFO message group meanwhile - before the DLQ:
+            # it is dropped instead, and this line (id and excerpt) is its record.
+            logger().error("malformed work message dropped", extra={
+                "message_id": message_id, "error": f"{type(exc).__name__}: {exc}",
+                "body_excerpt": str(record.get("body"))[:_EXCERPT]})
+            continue
         special = message.reason in ("schedule", "debounce")
         key = (message.execution_id, f"{message.reason}:{position}") if special else (message.execution_id, "")
         groups.setdefault(key, []).append((message, message_id))

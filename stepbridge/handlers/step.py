@@ -1,9 +1,14 @@
-"""Declared-step Lambda: runs one attempt of one step (asynchronous invoke from the orchestrator)."""
+"""Declared-step Lambda: runs one attempt of one step (asynchronous invoke from the orchestrator).
+
+An event that is not a step invocation (``{}``, a wrong trigger) is logged once and the invocation
+returns normally: raising would make Lambda retry the async invoke twice for nothing.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from stepbridge.handlers import shapes
 from stepbridge.handlers.env import Environment, from_lambda_environment
 from stepbridge.runtime.observability import flush_metrics, logger
 from stepbridge.runtime.records import StepInvocation
@@ -15,8 +20,13 @@ def handle(event: dict[str, Any], env: Environment, context: Any = None) -> dict
 
     ``context`` is the Lambda context; the step sees it as ``step_context().lambda_context``.
     """
-    invocation = StepInvocation.from_dict(event)
     log = logger()
+    try:
+        invocation = StepInvocation.from_dict(event)
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        log.error("the step function received an event that is not a step invocation; ignored",
+                  extra={"received": shapes.describe(event), "error": f"{type(exc).__name__}: {exc}"})
+        return {"outcome": "ignored"}
     log.append_keys(execution_id=invocation.execution_id, step=invocation.op, attempt=invocation.attempt)
     worker = StepWorker(
         env.app, env.store, env.effects, env.loop_factory, env.enforce_step_timeout, env.overrides, sleep=env.sleep

@@ -136,7 +136,19 @@ class ProvisionedApp:
     # ---- parameters (webhook secrets) -------------------------------------------------------
 
     def put_secret(self, name: str, value: str) -> None:
-        """Store a SecureString parameter."""
+        """Store a SecureString parameter, or - for a Secrets Manager ARN - that secret's value.
+
+        moto looks a secret ARN up by its last segment (``name-AbCdEf`` for a full ARN), so the
+        secret is created under that name and ``GetSecretValue(SecretId=<the ARN>)`` finds it.
+        """
+        if name.startswith("arn:") and ":secretsmanager:" in name:
+            sm = self.client("secretsmanager")
+            secret_name = name.split(":")[-1]
+            try:
+                sm.put_secret_value(SecretId=secret_name, SecretString=value)
+            except sm.exceptions.ResourceNotFoundException:
+                sm.create_secret(Name=secret_name, SecretString=value)
+            return
         self.client("ssm").put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
 
     def get_secret(self, name: str) -> str | None:

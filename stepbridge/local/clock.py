@@ -6,6 +6,7 @@ import heapq
 import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from stepbridge.runtime.records import WakeMessage
 
@@ -28,13 +29,19 @@ class VirtualClock:
 
 @dataclass(order=True)
 class Timer:
-    """A pending schedule: one-time (``message``) or a recurring app schedule (``schedule``)."""
+    """A pending schedule: one-time (``message``) or a recurring app schedule (``schedule``).
+
+    Fault injection adds two more: ``again`` (a one-time timer's wake-up sent a second time, past
+    the queue's de-duplication) and ``delivery`` (a rule delivery handed to the router again later).
+    """
 
     at: datetime
     seq: int
     name: str = field(compare=False)
     message: WakeMessage | None = field(compare=False, default=None)
     schedule: str | None = field(compare=False, default=None)
+    again: bool = field(compare=False, default=False)
+    delivery: dict[str, Any] | None = field(compare=False, default=None)
 
 
 class TimerWheel:
@@ -45,11 +52,20 @@ class TimerWheel:
         self._live: dict[str, int] = {}
         self._seq = itertools.count()
 
-    def add(self, name: str, at: datetime, message: WakeMessage | None = None, schedule: str | None = None) -> None:
+    def add(
+        self,
+        name: str,
+        at: datetime,
+        message: WakeMessage | None = None,
+        schedule: str | None = None,
+        *,
+        again: bool = False,
+        delivery: dict[str, Any] | None = None,
+    ) -> None:
         """Add (or replace) the timer called ``name``."""
         seq = next(self._seq)
         self._live[name] = seq
-        heapq.heappush(self._heap, Timer(at, seq, name, message, schedule))
+        heapq.heappush(self._heap, Timer(at, seq, name, message, schedule, again, delivery))
 
     def cancel(self, name: str) -> None:
         """Forget the timer called ``name``."""

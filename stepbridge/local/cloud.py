@@ -1,9 +1,9 @@
 """``LocalCloud``: the app deployed into moto, delivered in-process, on a virtual clock.
 
 The same handler code as in AWS runs here: SQS FIFO -> orchestrator handler, Lambda invoke ->
-step handler, EventBridge rules -> router handler (moto's own pattern matcher), Scheduler ->
-fired by the virtual clock. Nothing sleeps in real time: ``advance()`` jumps the clock to each
-due timer in turn, and step code runs on a virtual-time event loop.
+step handler, EventBridge rules -> router handler (matched with EventBridge's semantics,
+local/eventmatch.py), Scheduler -> fired by the virtual clock. Nothing sleeps in real time:
+``advance()`` jumps the clock to each due timer in turn, and step code runs on a virtual-time event loop.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ import contextlib
 import json
 import os
 import random
-import uuid
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from stepbridge import secrets as secrets_module
 from stepbridge.api.app import App
 from stepbridge.api.durations import Duration, to_seconds
 from stepbridge.client import Client
@@ -29,11 +29,16 @@ from stepbridge.handlers import router as router_handler
 from stepbridge.handlers import step as step_handler
 from stepbridge.handlers.env import Environment
 from stepbridge.local.clock import Timer, TimerWheel, VirtualClock
+from stepbridge.local.functionenv import LocalSecrets, as_function
+from stepbridge.local.iamenforce import IamEnforcer
 from stepbridge.local.values import CapturedEvent, Crash, HttpResponse, LocalOrchestratorContext, MockStep
+from stepbridge.runtime import ids
 from stepbridge.runtime.codec import dumps
+from stepbridge.runtime.ids import new_id
 from stepbridge.runtime.journalcache import JournalCache
 from stepbridge.runtime.limits import LAMBDA_ASYNC_PAYLOAD_BYTES
 from stepbridge.runtime.loops import VirtualTimeLoop
+from stepbridge.runtime.observability import recording_metrics
 from stepbridge.runtime.records import TERMINAL, Event, StepInvocation, WakeMessage, iso
 
 if TYPE_CHECKING:
@@ -47,7 +52,7 @@ _AWS_ENV = {
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-    "POWERTOOLS_METRICS_DISABLED": "true",  # metrics are kept in observability.recorded_metrics instead
+    "POWERTOOLS_METRICS_DISABLED": "true",  # metrics are kept in LocalCloud.metrics instead
     "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon offline
 }
 
@@ -79,7 +84,8 @@ class _LocalEffects:
     def schedule_timer(self, name: str, at: datetime, message: WakeMessage) -> None:
         self._cloud._queue_dirty = True  # a timer already due is sent to the queue at once
         self._cloud._aws_effects.schedule_timer(name, at, message)
-        self._cloud.timers.add(name, at, message)
+        faults = self._cloud.faults
+        self._cloud.timers.add(name, at if faults is None else faults.timer_due(at), message)  # fault hook
 
     def cancel_timer(self, name: str) -> None:
         if self._cloud.timers.exists(name):
@@ -94,7 +100,7 @@ class _LocalEffects:
                     ev.detail_type,
                     ev.detail,
                     ev.source or self._cloud.app.name,
-                    ev.id or str(uuid.uuid4()),
+                    ev.id or new_id(),
                     ev.time or iso(self.now()),
                     ev.resources,
                 )
@@ -124,6 +130,10 @@ class LocalCloud:
 
     ``orchestrator_timeout`` (seconds, default 120 as in the compiled template) is the orchestrator
     function's timeout: an inline step gets at most the invocation's remaining (virtual) time.
+
+    Random ids (event ids, unnamed executions, queue messages) come from a source seeded with
+    ``id_seed`` while the cloud runs (``runtime/ids.py``), so a memory-backend run is reproducible
+    bit for bit.
     """
 
     def __init__(
@@ -138,13 +148,19 @@ class LocalCloud:
         faults: FaultPlan | None = None,
         orchestrator_containers: int = 1,
         container_seed: int = 0,
+        id_seed: int | str = 0,
+        enforce_iam: bool = False,
         orchestrator_timeout: float = 120.0,
     ) -> None:
         if backend not in ("moto", "memory"):
             raise ValueError(f"backend must be 'moto' or 'memory', got {backend!r}")
         if not isinstance(orchestrator_containers, int) or orchestrator_containers < 1:
             raise ValueError(f"orchestrator_containers must be a positive int, got {orchestrator_containers!r}")
+        if enforce_iam and backend != "moto":
+            raise ValueError("enforce_iam=True needs backend='moto' (moto evaluates the IAM policies)")
         app.validate()
+        self.enforce_iam = enforce_iam
+        self._iam: Any = None
         self.backend = backend
         self.app = app
         self.clock = VirtualClock(start or DEFAULT_START)
@@ -156,6 +172,8 @@ class LocalCloud:
         self.calls: dict[str, int] = _Counter()
         self.crashes: dict[str, int] = _Counter()
         self.failed_deliveries: list[dict[str, Any]] = []
+        #: Metrics the app's handlers added in this cloud (``ctx.metric``, step and workflow telemetry).
+        self.metrics: list[dict[str, Any]] = []
         self._retries: dict[str, int] = _Counter()
         self.mocks: dict[str, MockStep] = {}
         self._step_queue: deque[StepInvocation] = deque()
@@ -163,6 +181,8 @@ class LocalCloud:
         self._event_queue: deque[dict[str, Any]] = deque()
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
+        self._secrets: LocalSecrets | None = None
+        self._previous_reader: Any = None
         self._running = False
         #: One journal cache per emulated orchestrator container (see ``orchestrator_containers``).
         self.orchestrator_caches = [JournalCache() for _ in range(orchestrator_containers)]
@@ -170,11 +190,15 @@ class LocalCloud:
         #: The orchestrator function's timeout (the template's default, ``CompileOptions.orchestrator_timeout``):
         #: inline steps get at most what is left of it, on the virtual clock (``LocalOrchestratorContext``).
         self.orchestrator_timeout = float(orchestrator_timeout)
+        self._id_seed = id_seed
+        self._restore_ids: Any = None
         self.faults: FaultInjector | None = None
         if faults is not None:
             from stepbridge.local.faults import FaultInjector
 
             self.faults = FaultInjector(faults)
+            self.faults.on_visibility_expired = self._visibility_expired
+        self._batch: tuple[list[dict[str, Any]], int] = ([], 0)
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -198,17 +222,19 @@ class LocalCloud:
 
     def _start(self) -> None:
         from stepbridge.api.cron import next_fire, to_scheduler_expression
+        from stepbridge.api.eventpattern import check_event_pattern, trigger_pattern
         from stepbridge.infra.provision import RuleSpec
 
+        if self._restore_ids is None:
+            self._restore_ids = ids.install(ids.seeded(self._id_seed))
         for key, value in _AWS_ENV.items():
             self._saved_env[key] = os.environ.get(key)
             os.environ[key] = value
         os.environ["AWS_DEFAULT_REGION"] = self.region
         rules = [RuleSpec(f"{self.app.name}-router", {"source": [{"prefix": ""}]})]
         for trig in self.app.triggers:
-            pattern: dict[str, Any] = {"detail-type": list(trig.event_types)}
-            if trig.filter:
-                pattern["detail"] = dict(trig.filter)
+            pattern = trigger_pattern(trig.event_types, trig.filter or None)
+            check_event_pattern(pattern, where=f"trigger '{trig.name}'")  # what PutRule would refuse
             rules.append(RuleSpec(f"{self.app.name}-{len(rules)}", pattern, trigger=trig.name))
         if self.backend == "memory":
             from stepbridge.infra.memory import InMemoryStore
@@ -226,6 +252,7 @@ class LocalCloud:
 
             self._mock = mock_aws()
             self._mock.start()
+            self._iam = IamEnforcer.bootstrap(self.app, self.region) if self.enforce_iam else None
             recurring = [(s.name, to_scheduler_expression(s.cron), s.timezone) for s in self.app.schedules]
             self.resources = provision(self.app.name, rules, region=self.region, recurring=recurring)
             self.store = DynamoStore(self.resources.config.table, clock=self.clock.now)
@@ -245,6 +272,8 @@ class LocalCloud:
             sleep=lambda seconds: None,  # in-process retry waits take no real time
             journal_cache=self.orchestrator_caches[0],
         )
+        self._secrets = LocalSecrets(self.resources, backend=self.backend)
+        self._previous_reader = secrets_module.set_reader(self._secrets.read)
         if self.faults is not None:
             # Fault hook: the handlers get ports that may throttle, crash or fail ambiguously.
             self.env.store = self.faults.wrap_store(self.store)
@@ -253,13 +282,24 @@ class LocalCloud:
             self.timers.add(
                 f"$schedule:{sched.name}", next_fire(sched.cron, self.clock.now(), sched.timezone), schedule=sched.name
             )
+        if self._iam is not None:
+            self._iam.arm(self.store, self._aws_effects)
         self._running = True
 
     def stop(self) -> None:
         """Stop moto and restore the environment."""
+        if self._iam is not None:
+            self._iam.disable()
+            self._iam = None
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
+        if getattr(self, "_secrets", None) is not None:
+            secrets_module.set_reader(self._previous_reader)
+            self._secrets = None
+        if self._restore_ids is not None:
+            self._restore_ids()
+            self._restore_ids = None
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -280,9 +320,15 @@ class LocalCloud:
         return self.clock.now()
 
     def mock_step(self, name: str, fake: Any) -> MockStep:
-        """Replace a step (declared step name or ``ctx.step`` name) by ``fake``; returns its call recorder."""
-        from stepbridge.api.app import kebab
+        """Replace a step (declared step name or ``ctx.step`` name) by ``fake``; returns its call recorder.
 
+        A name that is no step of the app (as far as its source tells) raises ``ValueError`` naming the
+        known steps, rather than mocking nothing.
+        """
+        from stepbridge.api.app import kebab
+        from stepbridge.local.stepnames import check_mockable
+
+        check_mockable(self.app, name)
         mock = MockStep(fake)
         self.mocks[name] = mock
         function = mock.as_function()
@@ -292,8 +338,11 @@ class LocalCloud:
         return mock
 
     def set_secret(self, name: str, value: str) -> None:
-        """Store a secret in (moto) SSM Parameter Store, where webhooks read theirs."""
+        """Store a secret: an SSM ``SecureString`` parameter (webhooks and ``secrets=`` names), or, for a
+        Secrets Manager ARN, that secret; ``stepbridge.secret`` sees the new value at once."""
         self.resources.put_secret(name, value)
+        if self._secrets is not None:
+            self._secrets.clear()
 
     def sweep(self) -> list[str]:
         """Run the sweeper once (as its scheduled function would) and deliver what it woke."""
@@ -338,14 +387,14 @@ class LocalCloud:
     # ---- delivery ----------------------------------------------------------------------------
 
     def _on_published(self, event: Event) -> None:
-        from moto.events.models import EventPattern
+        from stepbridge.local.eventmatch import matches
 
         self.events.append(CapturedEvent(event.detail_type, event.detail, event.source, event.id, event.time))
         envelope = event.to_eventbridge()
         envelope["account"] = "123456789012"
         envelope["region"] = self.region
         for rule in self.resources.rules:
-            if EventPattern.load(json.dumps(rule.pattern)).matches_event(envelope):  # type: ignore[arg-type]
+            if matches(rule.pattern, envelope):  # EventBridge's semantics (eventmatch.py; moto's differ)
                 payload = envelope if rule.trigger is None else {"trigger": rule.trigger, "event": envelope}
                 self._event_queue.append(payload)
 
@@ -363,6 +412,9 @@ class LocalCloud:
                 delivery = self._event_queue.popleft()
                 if self.faults is not None and self.faults.on_event_delivery():
                     self._event_queue.append(delivery)  # fault hook: EventBridge delivers it twice
+                if self.faults is not None and (later := self.faults.event_again()) is not None:
+                    at = self.clock.now() + timedelta(seconds=later)  # fault hook: ... or again much later
+                    self.timers.add(f"$event-again:{new_id()}", at, delivery=delivery)
                 try:
                     with self._invoking("router"):
                         router_handler.handle(delivery, self.env)
@@ -378,7 +430,7 @@ class LocalCloud:
                     if duplicate:
                         self._step_queue.append(invocation)  # fault hook: Lambda delivers the async invoke twice
                 try:
-                    with self._invoking("step"):
+                    with self._invoking("step"), self._as_function(invocation.step):
                         step_handler.handle(invocation.to_dict(), self.env, self._lambda_context(invocation))
                 except Crash:
                     self.crashes["step"] += 1  # lost, as async invokes with retries off are
@@ -421,8 +473,9 @@ class LocalCloud:
         container = self._container_rng.randrange(len(self.orchestrator_caches))
         if any(self.env.journal_cache is c for c in self.orchestrator_caches):  # not replaced by a test
             self.env.journal_cache = self.orchestrator_caches[container]
+        self._batch = (records, container)
         try:
-            with self._invoking("orchestrator"):
+            with self._invoking("orchestrator"), self._as_function(None):
                 context = LocalOrchestratorContext(self.orchestrator_timeout)
                 result = orchestrator_handler.handle({"Records": records}, self.env, context)
         except Crash:
@@ -441,6 +494,12 @@ class LocalCloud:
                     self.faults.after_processed(rec, self.resources)  # fault hook: a duplicate delivery
         return True
 
+    def _visibility_expired(self) -> None:
+        """Fault hook (``queue.visibility_expired``): another container processes the batch being processed."""
+        from stepbridge.local.visibility import run_second_copy
+
+        run_second_copy(self, *self._batch)
+
     def _lambda_context(self, invocation: StepInvocation) -> LocalLambdaContext:
         step = self.app.steps.get(invocation.step)
         return LocalLambdaContext(
@@ -448,9 +507,18 @@ class LocalCloud:
             timeout=step.timeout if step is not None else 30.0,
         )
 
-    def _invoking(self, target: str) -> contextlib.AbstractContextManager[None]:
-        """Fault hook: tell the injector which handler runs (a no-op without faults)."""
-        return self.faults.invocation(target) if self.faults is not None else contextlib.nullcontext()
+    def _invoking(self, target: str) -> contextlib.ExitStack[bool | None]:
+        """Around each handler run: record its metrics in ``self.metrics``; fault hook: tell the injector
+        which handler runs."""
+        stack = contextlib.ExitStack()
+        stack.enter_context(recording_metrics(self.metrics))
+        if self.faults is not None:
+            stack.enter_context(self.faults.invocation(target))
+        return stack
+
+    def _as_function(self, step: str | None) -> contextlib.AbstractContextManager[None]:
+        """Run as that function (``None``: the orchestrator): its environment, and with ``enforce_iam`` its grants."""
+        return as_function(self.app, step, self._iam)
 
     def _fire(self, timer: Timer) -> None:
         from stepbridge.api.cron import next_fire
@@ -466,13 +534,22 @@ class LocalCloud:
             )
             self.timers.add(timer.name, next_fire(sched.cron, timer.at, sched.timezone), schedule=sched.name)
             return
+        if timer.delivery is not None:
+            self._event_queue.append(timer.delivery)  # fault hook: a rule delivery comes again
+            return
         if timer.message is not None:
             # Scheduler deletes a fired one-time schedule itself (ActionAfterCompletion: DELETE);
             # the timer wheel is LocalCloud's record of what is pending, so no call is made here.
             if self.faults is not None and not self.faults.on_timer(timer.name):
                 return  # fault hook: the Scheduler delivery is lost
             self._queue_dirty = True
+            if timer.again:  # fault hook: Scheduler's second delivery, past the queue's de-duplication
+                self.resources.resend(json.dumps(timer.message.to_dict()))
+                return
             self._aws_effects.wake(timer.message)
+            if self.faults is not None and (later := self.faults.timer_again()) is not None:
+                at = self.clock.now() + timedelta(seconds=later)
+                self.timers.add(f"$again:{new_id()}", at, timer.message, again=True)
 
     def advance(self, duration: Duration) -> int:
         """Move the virtual clock forward, firing every timer due on the way in order; returns deliveries."""
@@ -541,7 +618,7 @@ class LocalLambdaContext:
 
     function_name: str
     timeout: float
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    aws_request_id: str = field(default_factory=lambda: new_id())
     memory_limit_in_mb: int = 256
     invoked_function_arn: str = ""
 

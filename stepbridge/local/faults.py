@@ -36,16 +36,19 @@ matching call: that is how the tests crash at every durable boundary on purpose.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from stepbridge.local.values import Crash
+from stepbridge.runtime.ports import Effects, Store
 
 #: Every fault kind, in the order the figures print them.
 KINDS = (
@@ -63,30 +66,30 @@ KINDS = (
     "step.timeout",
     "event.duplicate",
     "timer.lost",
+    # issue 13: faults the first plan could not express (see docs/RELIABILITY.md, "Fault injection")
+    "timer.duplicate",
+    "timer.early",
+    "event.late_duplicate",
+    "clock.skew",
+    "throttle.dynamodb_sdk",
+    "queue.visibility_expired",
     "crash.inline_step",
 )
+#: Kinds that also reach the sweeper (a Lambda with its own clock and table calls), whatever ``targets`` says.
+SWEEPER_KINDS = frozenset({"clock.skew", "throttle.dynamodb_sdk"})
 
-#: Store methods (all DynamoDB) and which of them write.
-STORE_METHODS = (
-    "create_execution",
-    "get_execution",
-    "save_execution",
-    "list_executions",
-    "list_unfinished",
-    "load_journal",
-    "load_journal_since",
-    "get_journal",
-    "append_journal",
-    "put_journal",
-    "put_item",
-    "get_item",
-    "query_items",
-    "delete_item",
-)
+
+def protocol_methods(protocol: type) -> tuple[str, ...]:
+    """The public methods a ``Protocol`` declares, in declaration order (what a fault wrapper must cover)."""
+    return tuple(name for name, value in vars(protocol).items() if callable(value) and not name.startswith("_"))
+
+
+#: Store methods (all DynamoDB), read from the ``Store`` protocol, and which of them write.
+STORE_METHODS = protocol_methods(Store)
 STORE_WRITES = frozenset(
     {"create_execution", "save_execution", "append_journal", "put_journal", "put_item", "delete_item"}
 )
-#: Effects methods and the service (throttle kind) behind each; ``now`` is never faulted.
+#: Effects methods and the service (throttle kind) behind each; ``now`` is never faulted (``clock.skew`` shifts it).
 EFFECT_SERVICES = {
     "wake": "throttle.sqs",
     "invoke_step": "throttle.lambda",
@@ -94,6 +97,8 @@ EFFECT_SERVICES = {
     "cancel_timer": "throttle.scheduler",
     "publish": "throttle.eventbridge",
 }
+#: The effects methods a fault wrapper covers (``now`` only shifts, under ``clock.skew``).
+EFFECT_METHODS = protocol_methods(Effects)
 #: The error codes the AWS services answer when they throttle (what botocore raises after its own retries).
 THROTTLE_CODES = {
     "throttle.dynamodb": ("ProvisionedThroughputExceededException", "DynamoDB", "PutItem"),
@@ -144,8 +149,17 @@ class FaultPlan:
     script: Sequence[Fault] = ()
     targets: frozenset[str] = DEFAULT_TARGETS
     max_faults: int | None = None
+    #: ``timer.early``: a timer fires up to this many seconds before its time.
+    early_seconds: float = 60.0
+    #: ``timer.duplicate`` / ``event.late_duplicate``: the second delivery comes up to this many seconds later.
+    late_seconds: float = 600.0
+    #: ``clock.skew``: an invocation's ``now()`` is off by up to this many seconds either way.
+    skew_seconds: float = 30.0
 
     def __post_init__(self) -> None:
+        for name in ("early_seconds", "late_seconds", "skew_seconds"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"FaultPlan.{name} must be >= 0, got {getattr(self, name)}")
         for kind, rate in self.rates.items():
             if kind not in KINDS:
                 raise ValueError(f"unknown fault kind {kind!r}; use one of {', '.join(KINDS)}")
@@ -216,6 +230,11 @@ class FaultInjector:
         self.enabled = True
         self._seen: Counter[int] = Counter()
         self._kill_step_report = False
+        #: ``clock.skew``: the offset of the running invocation's clock.
+        self.skew = timedelta(0)
+        #: ``queue.visibility_expired``: LocalCloud's callback that runs the batch again on another container.
+        self.on_visibility_expired: Callable[[], None] | None = None
+        self._redelivering = False
 
     # ---- decisions ----------------------------------------------------------------------------
 
@@ -223,10 +242,12 @@ class FaultInjector:
     def invocation(self, target: str) -> Iterator[None]:
         """Mark a handler invocation (LocalCloud wraps each delivery in this)."""
         previous, self.current = self.current, target
+        previous_skew = self.skew
+        self.skew = draw_skew(self, target)
         try:
             yield
         finally:
-            self.current = previous
+            self.current, self.skew = previous, previous_skew
             if target == "step":
                 self._kill_step_report = False
 
@@ -255,7 +276,7 @@ class FaultInjector:
             self._count(kind, where, method)
             return True
         rate = self.plan.rates.get(kind, 0.0)
-        if rate <= 0.0 or where not in self.plan.targets:
+        if rate <= 0.0 or (where not in self.plan.targets and not (where == "sweeper" and kind in SWEEPER_KINDS)):
             return False
         if self.plan.max_faults is not None and sum(self.injected.values()) >= self.plan.max_faults:
             return False
@@ -306,6 +327,10 @@ class FaultInjector:
             raise Crash()
         if throttle is not None and self.decide(throttle, method, args):
             raise throttling_error(throttle, method)
+        if throttle == "throttle.dynamodb" and self.decide("throttle.dynamodb_sdk", method, args):
+            raise sdk_throttling_error(method, self.rng)
+        if write and self.current == "orchestrator":
+            self._maybe_redeliver(method, args)
         if write and self.decide("crash.before_write", method, args):
             raise Crash()
         result = fn(*args, **kwargs)
@@ -315,7 +340,38 @@ class FaultInjector:
             raise AmbiguousWriteError(f"{method}: request timed out after the write was applied (injected)")
         return result
 
+    def _maybe_redeliver(self, method: str, args: tuple[Any, ...]) -> None:
+        """``queue.visibility_expired``: before this write, the batch's visibility timeout runs out and
+        another container receives and processes the same messages (once per batch, not nested)."""
+        if self.on_visibility_expired is None or self._redelivering:
+            return
+        if not self.decide("queue.visibility_expired", method, args):
+            return
+        self._redelivering = True
+        try:
+            self.on_visibility_expired()
+        finally:
+            self._redelivering = False
+
     # ---- delivery hooks (called by LocalCloud) -----------------------------------------------
+
+    def timer_due(self, at: datetime) -> datetime:
+        """A one-time timer is created: ``timer.early`` moves its firing up to ``early_seconds`` earlier."""
+        if self.plan.early_seconds > 0 and self.decide("timer.early", "schedule_timer"):
+            return at - timedelta(seconds=self.rng.uniform(0.001, self.plan.early_seconds))
+        return at
+
+    def timer_again(self) -> float | None:
+        """A one-time timer fired: ``timer.duplicate`` sends its wake-up again this many seconds later."""
+        if self.decide("timer.duplicate", "fire", target="orchestrator"):
+            return self.rng.uniform(0.0, self.plan.late_seconds)
+        return None
+
+    def event_again(self) -> float | None:
+        """A rule delivery reached the router: ``event.late_duplicate`` delivers it again this many seconds later."""
+        if self.decide("event.late_duplicate", "deliver", target="router"):
+            return self.rng.uniform(1.0, max(1.0, self.plan.late_seconds))
+        return None
 
     def on_step_delivery(self, invocation: dict[str, Any]) -> tuple[bool, bool]:
         """Before a step invoke is run: ``(duplicate it, let its Lambda time out before reporting)``."""
@@ -368,6 +424,64 @@ def _inline_step_outcome(method: str, args: tuple[Any, ...]) -> bool:
     return not getattr(rec, "shared", False) and not getattr(rec, "data", {}).get("interrupted")
 
 
+def draw_skew(injector: FaultInjector, target: str) -> timedelta:
+    """``clock.skew``: the clock offset of an invocation of ``target`` (its container's clock is off)."""
+    span = injector.plan.skew_seconds
+    if span > 0 and injector.decide("clock.skew", "now", target=target):
+        return timedelta(seconds=injector.rng.uniform(-span, span))
+    return timedelta(0)
+
+
+#: DynamoDB's throttling answers: (code, message) as the service sends them (provisioned, on-demand, account).
+_DYNAMODB_THROTTLES = (
+    (
+        "ProvisionedThroughputExceededException",
+        "The level of configured provisioned throughput for the table was exceeded. Consider increasing your "
+        "provisioning level with the UpdateTable API.",
+    ),
+    (
+        "ThrottlingException",
+        "Throughput exceeds the current capacity of your table or index. DynamoDB is automatically scaling your "
+        "table or index so please try again shortly.",
+    ),
+    ("RequestLimitExceeded", "Throughput exceeds the current throughput limit for your account."),
+)
+
+
+@functools.cache
+def _dynamodb_exceptions() -> Any:
+    """botocore's modeled DynamoDB exception classes (a client is made once, offline; no call is sent)."""
+    import botocore.session
+
+    client = botocore.session.get_session().create_client(
+        "dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    return client.exceptions
+
+
+def sdk_throttling_error(method: str, rng: random.Random) -> ClientError:
+    """``throttle.dynamodb_sdk``: the exception a DynamoDB client raises once its retries are spent.
+
+    Built by botocore's own error factory (``client.exceptions.from_code``), so it is the modeled
+    class (``ProvisionedThroughputExceededException`` ...) with the response botocore parses:
+    ``Error``, ``ResponseMetadata`` with status 400 and ``RetryAttempts`` 9 (legacy retry mode,
+    DynamoDB's 10 attempts).
+    """
+    code, message = _DYNAMODB_THROTTLES[rng.randrange(len(_DYNAMODB_THROTTLES))]
+    request_id = f"{rng.getrandbits(64):016X}INJECTED"
+    response: Any = {
+        "Error": {"Message": message, "Code": code},
+        "ResponseMetadata": {
+            "RequestId": request_id,
+            "HTTPStatusCode": 400,
+            "HTTPHeaders": {"content-type": "application/x-amz-json-1.0", "x-amzn-requestid": request_id},
+            "RetryAttempts": 9,
+        },
+    }
+    error: ClientError = _dynamodb_exceptions().from_code(code)(response, _OPERATIONS.get(method, "PutItem"))
+    return error
+
+
 class _Paused:
     def __init__(self, injector: FaultInjector) -> None:
         self._injector = injector
@@ -396,6 +510,14 @@ class _FaultyPort:
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._target, name)
+        if name == "now" and callable(attr):
+            injector, real_now = self._injector, attr
+
+            def now() -> datetime:
+                shown: datetime = real_now() + injector.skew  # clock.skew (zero unless drawn for this invocation)
+                return shown
+
+            return now
         if not callable(attr) or name not in self._throttles:
             return attr
         injector, throttle, write = self._injector, self._throttles[name], name in self._writes

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -16,6 +15,7 @@ from typing import Any
 
 from stepbridge.infra.provision import RuleSpec
 from stepbridge.runtime.codec import dumps
+from stepbridge.runtime.ids import new_id
 from stepbridge.runtime.records import Event, WakeMessage
 
 #: SQS FIFO de-duplication interval (5 minutes).
@@ -45,7 +45,7 @@ class MemoryResources:
         if seen is not None and now - seen < DEDUP_WINDOW:
             return
         self._dedup[digest] = now
-        self._queue.append({"body": body, "id": str(uuid.uuid4()), "receives": 0})
+        self._queue.append({"body": body, "id": new_id(), "receives": 0})
 
     def receive(self, max_messages: int = 10) -> list[dict[str, Any]]:
         """Up to ``max_messages`` messages, at most one in flight per message group (FIFO)."""
@@ -88,7 +88,7 @@ class MemoryResources:
 
     def resend(self, body: str) -> None:
         """Send a copy of a received body (JSON text) to the tail, past de-duplication (a redelivery)."""
-        self._queue.append({"body": json.loads(body), "id": str(uuid.uuid4()), "receives": 0})
+        self._queue.append({"body": json.loads(body), "id": new_id(), "receives": 0})
 
     def dead_letters(self) -> list[dict[str, Any]]:
         """Bodies in the dead-letter queue."""
@@ -98,7 +98,7 @@ class MemoryResources:
         """Move every dead-lettered body back onto the queue; returns how many."""
         moved = len(self._dlq)
         for body in self._dlq:
-            self._queue.append({"body": body, "id": str(uuid.uuid4()), "receives": 0})
+            self._queue.append({"body": body, "id": new_id(), "receives": 0})
         self._dlq.clear()
         return moved
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import inspect
 import json
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from stepbridge.runtime.guard import EngineSignal
+
 
 @dataclass
-class Crash(BaseException):
+class Crash(EngineSignal):
     """Raise from step or workflow code under LocalCloud to simulate the Lambda container dying.
+
+    An ``EngineSignal``, so the engine never records it as the code's failure (other
+    ``BaseException``s user code raises fail the step or the execution).
 
     LocalCloud then does what AWS does: a work-queue message is redelivered, a step
     invocation is lost (the orchestrator's deadline timer notices), a rule delivery is retried.
@@ -92,7 +96,7 @@ class LocalOrchestratorContext:
 
     timeout: float
     function_name: str = "Orchestrator"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    aws_request_id: str = "local-orchestrator"  # no id drawn: runs stay reproducible (runtime/ids.py)
     memory_limit_in_mb: int = 512
     invoked_function_arn: str = ""
 

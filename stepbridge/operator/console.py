@@ -132,11 +132,18 @@ def _now_iso(client: Client) -> str:
 
 
 def executions_list(
-    client: Client, out: Out, *, workflow: str | None, status: str | None, limit: int, as_json: bool
+    client: Client,
+    out: Out,
+    *,
+    workflow: str | None,
+    status: str | None,
+    limit: int,
+    as_json: bool,
+    internal: bool = False,
 ) -> int:
-    """A table (or JSON) of executions, newest first."""
+    """A table (or JSON) of executions, newest first (state-machine executions only with ``internal``)."""
     try:
-        found = client.list(workflow=workflow, status=status, limit=limit)
+        found = client.list(workflow=workflow, status=status, limit=limit, include_internal=internal)
     except ValueError as exc:
         raise OperatorError(str(exc)) from None
     if as_json:

@@ -99,6 +99,7 @@ _CLASSES = {
     "cached": "ok",
     "received": "ok",
     "slept": "ok",
+    "defaulted": "ok",
     "failed": "failed",
     "timed-out": "failed",
     "cancelled": "cancelled",

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from stepbridge.errors import ChildFailed
+from stepbridge.errors import ChildFailed, StepFailed
 from stepbridge.runtime.codec import content_hash, from_json_value, return_type, to_json_value
+from stepbridge.runtime.errorcodec import rebuild_error
+from stepbridge.runtime.executions import check_input_size
 from stepbridge.runtime.records import RUNNING, ExecutionRecord, WakeMessage, iso
 from stepbridge.runtime.replay import Replay
 
@@ -36,7 +38,14 @@ class ChildHandle:
             wf = self._rp.app.workflows.get(self.workflow)
             value = rec.data.get("result")
             return from_json_value(value, return_type(wf.fn)) if wf else value
-        raise ChildFailed(self.execution_id, str(rec.data.get("status", "FAILED")), rec.data.get("error"))
+        error = rec.data.get("error")
+        original = rebuild_error(error, self.op) if isinstance(error, dict) else None
+        raise ChildFailed(
+            self.execution_id,
+            str(rec.data.get("status", "FAILED")),
+            error,
+            None if isinstance(original, StepFailed) else original,
+        )
 
 
 async def start_child(rp: Replay, op: str, workflow: str, payload: Any, execution_id: str | None) -> ChildHandle:
@@ -53,6 +62,7 @@ async def start_child(rp: Replay, op: str, workflow: str, payload: Any, executio
         await rp.before_new(op)
         child_id = execution_id or f"{rp.execution_id}.{op}"
         data = to_json_value(payload, what=f"the input of child workflow '{workflow}' ({op})")
+        check_input_size(data, what=f"the input of child workflow '{workflow}' ({op})")
         now = iso(rp.now())
         rp.store.create_execution(
             ExecutionRecord(

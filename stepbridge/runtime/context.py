@@ -20,7 +20,7 @@ from stepbridge.api.retry import Retry
 from stepbridge.errors import PayloadTooLarge, WorkflowDefinitionError
 from stepbridge.runtime import children, steps, waits
 from stepbridge.runtime.codec import dumps, to_json_value
-from stepbridge.runtime.limits import EVENTBRIDGE_ENTRY_BYTES
+from stepbridge.runtime.limits import EVENTBRIDGE_ENTRY_BYTES, MAX_PROGRESS_MESSAGE_BYTES
 from stepbridge.runtime.records import Event, iso, parse_iso
 from stepbridge.runtime.replay import Replay, Suspend, branch_scope, current_op, refuse_while_suspending
 
@@ -119,6 +119,7 @@ class Context:
         for r in results:
             if isinstance(r, Suspend):
                 r.__traceback__ = None  # no frame cycle: the finished branch task is freed at once
+                r.consumed = True  # settled here: a failure of another branch may win over it
         return self._settle(list(results))
 
     @staticmethod
@@ -131,6 +132,7 @@ class Context:
                 raise r  # infrastructure failure: abandon the invocation, it is retried
         for r in results:
             if isinstance(r, Suspend):
+                r.consumed = False  # on its way to the engine again
                 raise r
         return results
 
@@ -170,11 +172,12 @@ class Context:
             if not running:
                 break
             done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            for fut in done:
+            for fut in sorted(done, key=running.__getitem__):  # item order, not the set's (memory addresses)
                 index = running.pop(fut)
                 exc = fut.exception()
                 if isinstance(exc, Suspend):
                     exc.__traceback__ = None  # no frame cycle: the finished task is freed at once
+                    exc.consumed = True  # the slot stays held; the map suspends itself below
                     held += 1
                 elif exc is not None and not isinstance(exc, Exception):
                     _abandon([*running, *(d for d in done if d is not fut)])
@@ -282,6 +285,12 @@ class Context:
         if op in self._rp.records(op):
             return
         refuse_while_suspending()
+        size = len(str(message).encode()) if message is not None else 0
+        if size > MAX_PROGRESS_MESSAGE_BYTES:  # it is stored on the execution header beside the input
+            raise PayloadTooLarge(
+                f"the ctx.progress message of execution '{self.execution_id}' is {size:,} bytes, over the "
+                f"{MAX_PROGRESS_MESSAGE_BYTES:,}-byte limit; report a short message"
+            )
         info = {"step": step, "total": total, "message": message}
         event = Event(
             detail_type="Workflow.progress",

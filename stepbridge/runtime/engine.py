@@ -9,6 +9,7 @@ operation, which is how a changed workflow is caught before it does damage.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,17 +18,18 @@ from typing import Any
 import pydantic
 
 from stepbridge.api.app import App, input_type_of
-from stepbridge.errors import ExecutionCancelled, WorkflowDefinitionError
+from stepbridge.errors import ExecutionCancelled, PayloadTooLarge, WorkflowDefinitionError
 from stepbridge.runtime.codec import content_hash, to_json_value, validate_input
 from stepbridge.runtime.context import Context
-from stepbridge.runtime.guard import guard_effects, guard_store
+from stepbridge.runtime.errorcodec import error_dict
+from stepbridge.runtime.guard import EngineSignal, guard_effects, guard_store
 from stepbridge.runtime.loops import LoopFactory, close_loop
 from stepbridge.runtime.ports import Effects, Item, Store
 from stepbridge.runtime.records import ExecutionRecord, JournalRecord, iso
-from stepbridge.runtime.replay import Replay, Suspend, error_dict
+from stepbridge.runtime.replay import Replay, Suspend
 
 
-class ContinueAsNew(BaseException):
+class ContinueAsNew(EngineSignal):
     """Raised by ``ctx.continue_as_new``: finish this execution and start a fresh one."""
 
     def __init__(self, payload: Any) -> None:
@@ -126,6 +128,8 @@ def run(
     ctx = Context(rp)
     coro = wf.fn(ctx, value) if wf.takes_input else wf.fn(ctx)
     outcome = _drive(coro, rp, loop_factory)
+    if outcome.kind in (SUCCEEDED, FAILED, CONTINUED) and rp.fatal is None and rp.swallowed_suspension():
+        outcome = Outcome(SUSPENDED)  # user code caught the suspension: the workflow still waits
     if outcome.kind != SUSPENDED or rp.fatal is None:
         problem = rp.nondeterminism() if rp.fatal is None else None
         if problem is not None:
@@ -138,7 +142,9 @@ def run(
         except Exception as exc:
             outcome = Outcome(FAILED, error=error_dict(exc), replay=rp)
     if outcome.kind == SUCCEEDED and cache_key is not None and wf.cache_ttl:
-        store.put_item(Item(cache_key, "CACHE", {"result": outcome.result}, expires_at=iso(rp.after(wf.cache_ttl))))
+        # Too large to cache: the header cannot hold the result either, so the orchestrator fails the execution.
+        with contextlib.suppress(PayloadTooLarge):
+            store.put_item(Item(cache_key, "CACHE", {"result": outcome.result}, expires_at=iso(rp.after(wf.cache_ttl))))
     if rp.cancelling and outcome.kind in (FAILED, SUCCEEDED) and not isinstance(rp.fatal, WorkflowDefinitionError):
         outcome = Outcome(
             CANCELLED,
@@ -163,6 +169,7 @@ def _drive(coro: Any, rp: Replay, loop_factory: LoopFactory | None) -> Outcome:
         return Outcome(SUCCEEDED, result=result)
     except Suspend as suspend:
         suspend.__traceback__ = None
+        suspend.consumed = True
         return Outcome(SUSPENDED)
     except ContinueAsNew as cont:
         return Outcome(CONTINUED, result=cont.payload)
@@ -172,6 +179,12 @@ def _drive(coro: Any, rp: Replay, loop_factory: LoopFactory | None) -> Outcome:
         rp.fatal = rp.fatal or exc
         return Outcome(FAILED, error=error_dict(exc))
     except Exception as exc:
+        return Outcome(FAILED, error=error_dict(exc))
+    except EngineSignal:
+        raise  # an infrastructure failure or a (simulated) container death: the message is redelivered
+    except BaseException as exc:
+        # SystemExit, KeyboardInterrupt, CancelledError, GeneratorExit ... raised by the workflow body:
+        # its failure, named by type, never the orchestrator's (which would stall the whole batch).
         return Outcome(FAILED, error=error_dict(exc))
     finally:
         close_loop(loop)

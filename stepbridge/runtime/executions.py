@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from stepbridge.errors import ExecutionAlreadyExists, ExecutionNotFound
-from stepbridge.runtime.codec import content_hash, to_json_value
+from stepbridge.errors import ExecutionAlreadyExists, ExecutionNotFound, PayloadTooLarge
+from stepbridge.runtime.codec import content_hash, dumps, to_json_value
+from stepbridge.runtime.ids import new_uuid
+from stepbridge.runtime.limits import DYNAMODB_ITEM_BYTES, EXECUTION_RESERVE_BYTES, MAX_INPUT_BYTES
 from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import (
     ACK_OP,
@@ -35,6 +36,33 @@ def check_execution_id(execution_id: str) -> str:
             f"execution id {execution_id!r} is invalid: use 1-{_MAX_ID} letters, digits, '-', '_', '.', ':', '~' or '@'"
         )
     return execution_id
+
+
+def check_input_size(data: Any, *, what: str) -> int:
+    """An input must leave room on the execution header for the outcome; returns its JSON size.
+
+    The header holds the input with the result or error; inputs are capped at ``MAX_INPUT_BYTES``
+    (DynamoDB's 400 KB item limit less ``EXECUTION_RESERVE_BYTES``) so that a failure can always
+    be recorded beside them.
+    """
+    size = len(dumps(data).encode())
+    if size > MAX_INPUT_BYTES:
+        raise PayloadTooLarge(
+            f"{what} is {size:,} bytes, over the {MAX_INPUT_BYTES:,}-byte input limit (DynamoDB's 400 KB item "
+            f"limit, {DYNAMODB_ITEM_BYTES:,} bytes, less {EXECUTION_RESERVE_BYTES:,} kept for the outcome); "
+            "pass a reference (an id or S3 key) instead of the data"
+        )
+    return size
+
+
+#: Bytes an execution header item adds around its JSON body: key and index attributes, generously.
+_HEADER_KEY_BYTES = 512
+
+
+def header_bytes(record: ExecutionRecord) -> int:
+    """The stored size of ``record``'s header item (slightly over, never under, the real one)."""
+    ids = len(record.execution_id.encode()) * 3 + len(record.workflow.encode()) * 2 + len(record.created_at) * 2
+    return len(dumps(record.to_dict()).encode()) + ids + _HEADER_KEY_BYTES
 
 
 def update_execution(
@@ -75,8 +103,9 @@ def start_execution(
     Returns ``(record, created)``. The same id with the same workflow and input returns the
     existing execution; with a different workflow or input it raises ``ExecutionAlreadyExists``.
     """
-    exec_id = check_execution_id(execution_id) if execution_id else uuid.uuid4().hex
+    exec_id = check_execution_id(execution_id) if execution_id else new_uuid().hex
     data = to_json_value(payload, what=f"the input of workflow '{workflow}'")
+    check_input_size(data, what=f"the input of workflow '{workflow}' (execution '{exec_id}')")
     now = effects.now()
     deferred = at is not None and at > now
     record = ExecutionRecord(
@@ -185,13 +214,20 @@ def history(journal: list[JournalRecord], record: ExecutionRecord) -> list[dict[
         ("now", "now"): "Clock.read",
         ("cache", "result"): "Workflow.cache_hit",
     }
-    op_seq: dict[str, int] = {}
+    dispatched: dict[str, list[tuple[str, int]]] = {}
     for rec in journal:
-        op_seq[rec.op] = max(op_seq.get(rec.op, 0), rec.seq)
+        if rec.seq and rec.kind == "dispatch":
+            dispatched.setdefault(rec.op, []).append((rec.at, rec.seq))
 
     def order(rec: JournalRecord) -> tuple[str, float, str]:
-        # Orchestrator records carry their write order; others sort right after their operation.
-        return rec.at, float(rec.seq) if rec.seq else op_seq.get(rec.op, 0) + 0.5, rec.key
+        # Orchestrator records carry their write order. A report of another writer (a step's attempt
+        # or result, a child's outcome) sorts right after the dispatch it answers, before whatever the
+        # orchestrator wrote on reading it - as real clocks order them in AWS, where the report is
+        # written before the orchestrator wakes; LocalCloud's clock may give both the same instant.
+        if rec.seq:
+            return rec.at, float(rec.seq), rec.key
+        before = [seq for at, seq in dispatched.get(rec.op, []) if at <= rec.at]
+        return rec.at, (max(before) if before else 0) + 0.5, rec.key
 
     for rec in sorted(journal, key=order):
         if rec.key.startswith("$replayed") or rec.op == ACK_OP:
@@ -223,4 +259,13 @@ def history(journal: list[JournalRecord], record: ExecutionRecord) -> list[dict[
     return events
 
 
-__all__ = ["RUNNING", "check_execution_id", "history", "request_cancel", "start_execution", "update_execution"]
+__all__ = [
+    "RUNNING",
+    "check_execution_id",
+    "check_input_size",
+    "header_bytes",
+    "history",
+    "request_cancel",
+    "start_execution",
+    "update_execution",
+]

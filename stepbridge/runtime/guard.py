@@ -9,12 +9,45 @@ queue redelivers the message later, replaying from the journal.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from stepbridge.errors import PayloadTooLarge
 
 
-class InfrastructureFailure(BaseException):
+class EngineSignal(BaseException):
+    """A ``BaseException`` that steers the engine or stands for the process dying, never a failure of user code.
+
+    Its subclasses: ``Suspend`` (wait for something outside this invocation), ``ContinueAsNew``,
+    :class:`InfrastructureFailure` and LocalCloud's simulated container death (``Crash``). The
+    engine lets them pass where it turns what user code raises into a recorded failure.
+    """
+
+
+def is_user_failure(exc: BaseException) -> bool:
+    """Whether ``exc``, raised out of user code (a step function or the workflow body), is that code's failure.
+
+    Every ``Exception`` is, and so are ``SystemExit``, ``KeyboardInterrupt`` and other
+    ``BaseException`` subclasses user code raises: in Lambda no terminal sends an interrupt, so
+    only code can raise one, and it must fail the execution rather than the orchestrator's batch.
+    Not failures: the engine's signals (:class:`EngineSignal`), ``GeneratorExit`` (Python closing
+    a coroutine) and an ``asyncio.CancelledError`` that cancels the running task itself (the engine
+    abandoning a branch). A ``CancelledError`` of a task the user's code cancelled and awaited is.
+    """
+    if isinstance(exc, Exception):
+        return True
+    if isinstance(exc, EngineSignal | GeneratorExit):
+        return False
+    if isinstance(exc, asyncio.CancelledError):
+        try:
+            task = asyncio.current_task()
+        except RuntimeError:  # no running loop: the step's own loop has ended with it
+            return True
+        return task is None or task.cancelling() == 0
+    return True
+
+
+class InfrastructureFailure(EngineSignal):
     """A store or effects call failed; the whole invocation is retried by the queue."""
 
     def __init__(self, operation: str, cause: BaseException) -> None:

@@ -35,7 +35,9 @@ MAX_EXECUTIONS = 512
 #: Journal records kept over all executions (a few hundred bytes each for typical steps).
 MAX_RECORDS = 200_000
 #: Approximate bytes of journal kept (record sizes as stored); the orchestrator function has 512 MB by
-#: default, and a few large step results (up to 400 KB each) must not crowd it out.
+#: default, and a few large step results (up to 400 KB each) must not crowd it out. At least
+#: ``limits.MAX_JOURNAL_BYTES`` (and ``MAX_RECORDS`` at least ``MAX_JOURNAL_RECORDS``), so any journal an
+#: execution may have can be kept (tests/unit/test_journal_bytes_cap.py checks it).
 MAX_BYTES = 64 * 1024 * 1024
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import threading
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, SupportsIndex
 
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 
@@ -44,6 +46,47 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
             if scheduled and scheduled[0].when() > self._virtual_now:
                 self._virtual_now = scheduled[0].when()
         super()._run_once()  # type: ignore[misc]
+
+
+_real_sleep = time.sleep
+_virtual = threading.local()
+
+
+def _sleep(seconds: float | SupportsIndex) -> None:
+    """``time.sleep``: virtual in a thread running a step under LocalCloud, real everywhere else."""
+    slept = getattr(_virtual, "slept", None)
+    if slept is None:
+        _real_sleep(seconds)
+        return
+    amount = float(seconds) if isinstance(seconds, float | int) else float(seconds.__index__())
+    if amount < 0:
+        raise ValueError("sleep length must be non-negative")
+    _virtual.slept = slept + amount
+
+
+def run_sync_virtually(fn: Callable[..., Any], *args: Any) -> tuple[BaseException | None, Any, float]:
+    """Call a sync step function in this thread with ``time.sleep`` taking virtual time.
+
+    Returns ``(error, result, elapsed)``: ``elapsed`` is the real time it ran plus the time it
+    slept, so a 3 s ``time.sleep`` under a 1 s ``timeout=`` times out as in AWS without waiting.
+    ``time.sleep`` is replaced once, process-wide, by a function that sleeps for real in every
+    other thread (only LocalCloud's virtual-time loop calls this); a ``time.sleep`` that a test has
+    replaced itself is left alone.
+    """
+    if time.sleep is _real_sleep:
+        time.sleep = _sleep
+    _virtual.slept = 0.0
+    started = time.perf_counter()
+    error: BaseException | None = None
+    result: Any = None
+    try:
+        result = fn(*args)
+    except Exception as exc:
+        error = exc
+    finally:
+        slept = float(_virtual.slept)
+        del _virtual.slept
+    return error, result, slept + time.perf_counter() - started
 
 
 def run_coroutine(coro: Any, loop_factory: LoopFactory | None = None) -> Any:

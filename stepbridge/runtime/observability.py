@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import logging
 import os
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -108,7 +111,11 @@ def add_metric(name: str, value: float, unit: str = "Count", **dimensions: str) 
         metric_unit = MetricUnit(unit)
     except ValueError:
         metric_unit = MetricUnit.Count
-    recorded_metrics.append({"name": name, "value": value, "unit": metric_unit.value, **dimensions})
+    sink = _metric_sink.get()
+    if sink is not None:  # LocalCloud (or a test) is recording: keep it there, not in a process-wide list
+        entry = {"name": name, "value": value, "unit": metric_unit.value, **dimensions}
+        sink.append(entry)
+        recorded_metrics.append(entry)
     if os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() == "true":
         return
     if dimensions:
@@ -134,7 +141,25 @@ def flush_metrics() -> None:
 _pending = [0]
 
 
-#: Every metric added in this process (LocalCloud and tests read it).
+#: Where :func:`add_metric` also records metrics (``LocalCloud.metrics``, set by :func:`recording_metrics`).
+_metric_sink: contextvars.ContextVar[list[dict[str, Any]] | None] = contextvars.ContextVar(
+    "stepbridge_metric_sink", default=None
+)
+
+
+@contextlib.contextmanager
+def recording_metrics(sink: list[dict[str, Any]]) -> Iterator[None]:
+    """Record every metric added in this context (and the step threads it starts) into ``sink``."""
+    token = _metric_sink.set(sink)
+    try:
+        yield
+    finally:
+        _metric_sink.reset(token)
+
+
+#: Every metric recorded by any LocalCloud in this process (kept for older tests; prefer
+#: ``LocalCloud.metrics``, which holds only that cloud's). Nothing is kept outside a recording,
+#: so a warm Lambda process does not accumulate metrics.
 recorded_metrics: list[dict[str, Any]] = []
 
 

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from stepbridge.api.app import App
-from stepbridge.runtime import engine
-from stepbridge.runtime.executions import update_execution
+from stepbridge.errors import PayloadTooLarge, ResultNotSerializable
+from stepbridge.runtime import engine, functionscope
+from stepbridge.runtime.codec import dumps
+from stepbridge.runtime.errorcodec import bounded_error, bounded_text, error_dict
+from stepbridge.runtime.executions import check_input_size, header_bytes, update_execution
 from stepbridge.runtime.journalcache import JournalCache
 from stepbridge.runtime.lifecycle import TIMER_DEDUP_PREFIX, timer_due
+from stepbridge.runtime.limits import DYNAMODB_ITEM_BYTES, JOURNAL_PAYLOAD_BYTES
 from stepbridge.runtime.loops import LoopFactory
 from stepbridge.runtime.observability import add_metric, logger
 from stepbridge.runtime.ports import Effects, Store
@@ -40,6 +44,8 @@ from stepbridge.runtime.sweeper import needs_marker, replayed_marker
 from stepbridge.runtime.waits import waiter_key
 
 _FINAL_KINDS = {"result", "error", "timeout"}
+_TOO_LARGE = "stepbridge.errors.PayloadTooLarge"
+_TOO_LARGE_MRO = [_TOO_LARGE, "stepbridge.errors.StepbridgeError", "builtins.Exception"]
 
 
 @dataclass
@@ -61,6 +67,15 @@ class Orchestrator:
 
     def handle(self, message: WakeMessage) -> None:
         """Process one wake-up (idempotent: a duplicate or late message is harmless)."""
+        # Inline steps and workflow code run in the orchestrator's function: its declared secrets apply.
+        scope = functionscope.FunctionScope("the orchestrator", self.app.orchestrator_config.secrets)
+        token = functionscope.enter(scope)
+        try:
+            self._handle(message)
+        finally:
+            functionscope.leave(token)
+
+    def _handle(self, message: WakeMessage) -> None:
         if message.reason == "schedule":
             from stepbridge.runtime.router import Router
 
@@ -146,7 +161,10 @@ class Orchestrator:
             return
         journal = list(outcome.replay.journal.values()) if outcome.replay else journal
         if outcome.kind == engine.CONTINUED:
-            outcome = self._continue_as_new(rec, outcome.result)
+            try:
+                outcome = self._continue_as_new(rec, outcome.result)
+            except (PayloadTooLarge, ResultNotSerializable) as exc:  # the new input is refused: say why
+                outcome = engine.Outcome(engine.FAILED, error=error_dict(exc))
         self.finish(rec, outcome, journal)
 
     def _rearm_early_timers(
@@ -186,6 +204,7 @@ class Orchestrator:
         if not base or not generation.isdigit():
             base, generation = rec.execution_id, "1"
         new_id = f"{base}~{int(generation) + 1}"
+        check_input_size(payload, what=f"the input of continue_as_new (execution '{new_id}')")
         start_execution(self.store, self.effects, rec.workflow, payload, execution_id=new_id)
         return engine.Outcome(engine.SUCCEEDED, result={"continued_as_new": new_id})
 
@@ -230,8 +249,47 @@ class Orchestrator:
             won = True
             return True
 
-        update_execution(self.store, rec.execution_id, finish, current=rec)
+        try:
+            update_execution(self.store, rec.execution_id, finish, current=rec)
+        except PayloadTooLarge as exc:
+            # ``_fitted`` measured the header and found room, so this is a header the measure got wrong
+            # (or one written before inputs were capped). A redelivery would fail the same way for
+            # ever: record FAILED with a short error and no progress instead, which always fits.
+            logger().error("the outcome did not fit on the execution header", extra={"error": str(exc)[:500]})
+            status, result = FAILED, None
+            error = {"type": _TOO_LARGE, "message": bounded_text(str(exc), 1024)}
+
+            def fallback(r: ExecutionRecord) -> bool:
+                r.progress = None
+                return finish(r)
+
+            update_execution(self.store, rec.execution_id, fallback)
         return won
+
+    def _fitted(
+        self, rec: ExecutionRecord, status: str, result: Any, error: dict[str, Any] | None
+    ) -> tuple[str, Any, dict[str, Any] | None]:
+        """The outcome to record: as given when it fits on the header (and in the parent's journal),
+        else FAILED with ``PayloadTooLarge`` naming the sizes - never an outcome no write can store."""
+        error = bounded_error(error) if error is not None else None
+        ended = replace(rec, status=status, result=result, error=error, ended_at=iso(self.effects.now()))
+        size = header_bytes(ended)
+        report = len(dumps(result).encode()) + 1024 if rec.parent_id and status == SUCCEEDED else 0
+        if size <= DYNAMODB_ITEM_BYTES and report <= JOURNAL_PAYLOAD_BYTES:
+            return status, result, error
+        what = "result" if status == SUCCEEDED else "error"
+        value = len(dumps(result if status == SUCCEEDED else error).encode())
+        where = (
+            f"the execution record would be {size:,} bytes"
+            if size > DYNAMODB_ITEM_BYTES
+            else f"the report to the parent execution '{rec.parent_id}' would be {report:,} bytes"
+        )
+        message = (
+            f"the {what} of workflow '{rec.workflow}' is {value:,} bytes; with its input "
+            f"({len(dumps(rec.input).encode()):,} bytes) {where}, over DynamoDB's 400 KB item limit "
+            f"({DYNAMODB_ITEM_BYTES:,} bytes); return a reference to the data (an id or S3 key) instead"
+        )
+        return FAILED, None, {"type": _TOO_LARGE, "message": message, "mro": _TOO_LARGE_MRO}
 
     def finish(self, rec: ExecutionRecord, outcome: engine.Outcome, journal: list[JournalRecord]) -> None:
         """Tidy up, cancel children, notify the parent, and only then record the terminal status.
@@ -244,12 +302,16 @@ class Orchestrator:
         finished and does nothing, so the parent would wait forever.
         """
         status = {engine.SUCCEEDED: SUCCEEDED, engine.FAILED: FAILED, engine.CANCELLED: CANCELLED}[outcome.kind]
+        # Decided before anything is written, so the parent hears the outcome the header will hold.
+        status, result, error = self._fitted(
+            rec, status, outcome.result if status == SUCCEEDED else None, outcome.error
+        )
         self._cleanup(rec, journal)
         if status == CANCELLED:
             self._cancel_children(journal, compensate=rec.cancel_compensate)
         if rec.parent_id and rec.parent_op:
-            self._notify_parent(rec, status, outcome)
-        if not self._finish_status(rec, status, outcome.result if status == SUCCEEDED else None, outcome.error):
+            self._notify_parent(rec, status, result, error)
+        if not self._finish_status(rec, status, result, error):
             return
         self.stats["finished"] += 1
         add_metric(
@@ -287,14 +349,14 @@ class Orchestrator:
                         self.store, self.effects, child.execution_id, compensate=compensate or child.cancel_compensate
                     )
 
-    def _notify_parent(self, rec: ExecutionRecord, status: str, outcome: engine.Outcome) -> None:
+    def _notify_parent(self, rec: ExecutionRecord, status: str, result: Any, error: dict[str, Any] | None) -> None:
         assert rec.parent_id and rec.parent_op
         kind = "result" if status == SUCCEEDED else "error"
         data: dict[str, Any] = {"child_id": rec.execution_id, "status": status}
         if status == SUCCEEDED:
-            data["result"] = outcome.result
+            data["result"] = result
         else:
-            data["error"] = outcome.error
+            data["error"] = error
         report = JournalRecord(
             key=rec.parent_op, op=rec.parent_op, type="child", kind=kind, data=data, at=iso(self.effects.now())
         )

@@ -10,7 +10,6 @@ user code cannot swallow it).
 from __future__ import annotations
 
 import asyncio
-import importlib
 import random
 import sys
 import time
@@ -25,12 +24,16 @@ from stepbridge.errors import (
     DuplicateStepError,
     NonDeterminismError,
     PayloadTooLarge,
-    StepFailed,
     WorkflowDefinitionError,
 )
 from stepbridge.runtime.codec import dumps
+
+# Re-exported: the error codec lived here before it had its own module.
+from stepbridge.runtime.errorcodec import error_dict as error_dict
+from stepbridge.runtime.errorcodec import rebuild_error as rebuild_error
+from stepbridge.runtime.guard import EngineSignal
 from stepbridge.runtime.lifecycle import is_progress
-from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES, MAX_JOURNAL_RECORDS, MAX_OP_NAME
+from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES, MAX_JOURNAL_BYTES, MAX_JOURNAL_RECORDS, MAX_OP_NAME
 from stepbridge.runtime.records import ACK_OP, ANNOUNCE, ExecutionRecord, JournalRecord, WakeMessage, iso, parse_iso
 
 if TYPE_CHECKING:
@@ -42,8 +45,15 @@ if TYPE_CHECKING:
 _RECORD_OVERHEAD_BYTES = 512
 
 
-class Suspend(BaseException):
-    """The workflow must wait for something outside this invocation (a step, timer, event or child)."""
+class Suspend(EngineSignal):
+    """The workflow must wait for something outside this invocation (a step, timer, event or child).
+
+    ``consumed`` is set when the engine itself settles it (``ctx.gather``/``ctx.map`` keep a waiting
+    branch and go on); a suspension that neither reaches the engine nor was consumed was swallowed
+    by user code (``except BaseException``), and the engine suspends the execution anyway.
+    """
+
+    consumed = False
 
 
 #: Seconds of the orchestrator invocation an inline step may not use: kept for journaling its outcome,
@@ -63,38 +73,6 @@ _SETTLE_TURNS = 64
 branch_scope: ContextVar[str] = ContextVar("stepbridge_branch_scope", default="")
 #: The op whose step function is running (for ``ctx.idempotency_key``).
 current_op: ContextVar[str | None] = ContextVar("stepbridge_current_op", default=None)
-
-
-def error_dict(exc: BaseException) -> dict[str, Any]:
-    """A storable description of an exception: dotted type, message and the dotted names of its MRO."""
-    cls = type(exc)
-    mro = [f"{c.__module__}.{c.__qualname__}" for c in cls.__mro__ if c not in (object, BaseException)]
-    out: dict[str, Any] = {"type": mro[0], "message": str(exc), "mro": mro}
-    # When the message alone does not rebuild it (KeyError quotes its key; several arguments), keep
-    # the arguments too if they are plain values.
-    rebuilds = len(exc.args) <= 1 and (not exc.args or str(exc.args[0]) == out["message"])
-    if not rebuilds and all(isinstance(a, str | int | float | bool) or a is None for a in exc.args):
-        out["args"] = list(exc.args)
-    return out
-
-
-def rebuild_error(err: dict[str, Any], op: str) -> Exception:
-    """The exception to raise in the workflow for a recorded error: the original type when it can be rebuilt."""
-    dotted = str(err.get("type", ""))
-    message = str(err.get("message", ""))
-    module_name, _, qualname = dotted.rpartition(".")
-    try:
-        obj: Any = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
-        if isinstance(obj, type) and issubclass(obj, Exception) and not issubclass(obj, StepFailed):
-            args = err.get("args")
-            exc = obj(*args) if isinstance(args, list) else obj(message) if message else obj()
-            if str(exc) == message:
-                return exc
-    except Exception:  # the type moved or takes other arguments: fall back to StepFailed
-        pass
-    return StepFailed(op, dotted, message)
 
 
 @dataclass
@@ -137,17 +115,28 @@ class Replay:
     _pending_passed: set[str] = field(default_factory=set)
     #: Per operation, the latest ``at`` of a log record naming it in ``passed``.
     _passed_at: dict[str, str] = field(default_factory=dict)
+    #: The suspensions this replay raised (see ``Suspend.consumed``).
+    suspensions: list[Suspend] = field(default_factory=list)
+    #: Bytes of the journal as stored (records of unknown size count as ``_RECORD_OVERHEAD_BYTES``).
+    journal_bytes: int = 0
+    #: The latest instant a replay recorded (see :meth:`now`).
+    _floor: datetime | None = None
 
     def __post_init__(self) -> None:
         acked: set[str] = set()
+        latest = ""
+        self.journal_bytes = sum(r.size or _RECORD_OVERHEAD_BYTES for r in self.journal.values())
         for rec in self.journal.values():
             self._by_op.setdefault(rec.op, {})[rec.key] = rec
             self._seq = max(self._seq, rec.seq)
+            if rec.seq and rec.at > latest:  # a replay's own record (ISO texts of one format sort by time)
+                latest = rec.at
             self.foreign_seen += rec.foreign
             acked.update(rec.acks)
             self._note_passed(rec)
         self._not_yet_requested = {op for op in self._by_op if not op.startswith("$")}
         self._pending_acks = {k for k, r in self.journal.items() if r.foreign and k not in acked}
+        self._floor = parse_iso(latest) if latest else None
 
     # ---- clock and identity -----------------------------------------------------------
 
@@ -157,8 +146,14 @@ class Replay:
         return self.execution.execution_id
 
     def now(self) -> datetime:
-        """The real (or virtual) clock; used to decide whether timers are due, never given to user code."""
-        return self.effects.now()
+        """The real (or virtual) clock; used to decide whether timers are due, never given to user code.
+
+        Never earlier than the latest instant a replay of this execution recorded: containers' clocks
+        disagree a little, and a replay on one that is behind must not find a sleep not yet over that
+        a replay on one ahead already went past (it would stop short of the operations recorded after).
+        """
+        now = self.effects.now()
+        return now if self._floor is None or now >= self._floor else self._floor
 
     @property
     def rng(self) -> random.Random:
@@ -225,13 +220,43 @@ class Replay:
         step of the changed code has run. Concurrent branches (``gather``, ``map``) consume their
         recorded operations within a few loop turns, so they get those turns first.
         """
+        if self.fatal is not None:
+            raise self.fatal  # the execution already failed (user code caught it): nothing new runs
         for _ in range(_SETTLE_TURNS):
             if not self._not_yet_requested:
-                return
+                break
             await asyncio.sleep(0)
-        problem = self.nondeterminism()
-        if problem is not None:
-            self._fatal(problem)
+        else:
+            problem = self.nondeterminism()
+            if problem is not None:
+                self._fatal(problem)
+        self._check_room(op, 1)
+
+    def _check_room(self, op: str, size: int) -> None:
+        """Fail the execution when one more record of ``size`` bytes would take its journal past a cap.
+
+        Every replay reads the whole journal, and a cold one holds all of it in the orchestrator's
+        memory (``limits.MAX_JOURNAL_BYTES``). Checked before a new operation's side effect (an
+        operation that would start on a full journal never runs) and for every record written.
+        Reports of declared steps and children already in flight still land; they count once read.
+        """
+        if len(self.journal) >= MAX_JOURNAL_RECORDS:
+            self._fatal(
+                WorkflowDefinitionError(
+                    f"execution '{self.execution_id}' reached {MAX_JOURNAL_RECORDS} journal records at '{op}'; "
+                    "split the work into child workflows or call ctx.continue_as_new(...) periodically"
+                )
+            )
+        if self.journal_bytes + size > MAX_JOURNAL_BYTES:
+            self._fatal(
+                WorkflowDefinitionError(
+                    f"the journal of execution '{self.execution_id}' is {self.journal_bytes:,} bytes: recording "
+                    f"'{op}' would take it past the {MAX_JOURNAL_BYTES:,}-byte cap (every replay reads the whole "
+                    "journal into the orchestrator's memory); split the work into child workflows or call "
+                    "ctx.continue_as_new(...) periodically, and keep large data out of step results (store it in "
+                    "S3 and return its key)"
+                )
+            )
 
     def _fatal(self, exc: BaseException) -> None:
         self.fatal = self.fatal or exc
@@ -271,13 +296,6 @@ class Replay:
         counted as lost and done again.
         """
         refuse_while_suspending()
-        if len(self.journal) >= MAX_JOURNAL_RECORDS:
-            self._fatal(
-                WorkflowDefinitionError(
-                    f"execution '{self.execution_id}' reached {MAX_JOURNAL_RECORDS} journal records at '{op}'; "
-                    "split the work into child workflows or call ctx.continue_as_new(...) periodically"
-                )
-            )
         self._seq += 1
         rec = JournalRecord(
             key=key or op,
@@ -299,12 +317,15 @@ class Replay:
                 f"the journal record for '{op}' is {size} bytes, over DynamoDB's 400 KB item limit; "
                 "store large data elsewhere (e.g. S3) and return a reference"
             )
+        self._check_room(op, size)
         rec.size = size
         rec = self._claim(rec) if shared else self._append_log(rec, tries=OUTCOME_WRITE_TRIES if durable else 1)
         self._remember(rec)
         return rec
 
     def _remember(self, rec: JournalRecord) -> None:
+        if rec.key not in self.journal:
+            self.journal_bytes += rec.size or _RECORD_OVERHEAD_BYTES
         self.journal[rec.key] = rec
         self._by_op.setdefault(rec.op, {})[rec.key] = rec
         self._note_passed(rec)
@@ -388,6 +409,13 @@ class Replay:
         winner = self.store.get_journal(self.execution_id, rec.key)
         if winner is None:  # cannot happen for keys that are never deleted; treat the slot as ours
             return rec
+        if winner.shared:
+            # Another orchestrator (the same message, redelivered while this replay ran) announced and
+            # claimed it after this replay read the log: its log is ahead of this view, and going on
+            # would record the next operations again at other slots. Start over from the journal.
+            from stepbridge.runtime.guard import JournalConflict
+
+            raise JournalConflict(self.execution_id, rec.seq, rec.key, f"{winner.key} (claimed at {winner.seq})")
         self.foreign_seen += winner.foreign and winner.key not in self.journal
         return winner
 
@@ -450,7 +478,13 @@ class Replay:
             from stepbridge.errors import ExecutionCancelled
 
             raise ExecutionCancelled(f"execution '{self.execution_id}' was cancelled")
-        raise Suspend()
+        signal = Suspend()
+        self.suspensions.append(signal)
+        raise signal
+
+    def swallowed_suspension(self) -> bool:
+        """Whether user code caught a suspension that the engine never saw (``except BaseException:``)."""
+        return any(not s.consumed for s in self.suspensions)
 
     def time_left(self) -> float | None:
         """Seconds an inline step may still run in this invocation: the Lambda's remaining time less

@@ -28,6 +28,8 @@ from stepbridge.errors import (
 )
 from stepbridge.runtime import stepcontext
 from stepbridge.runtime.codec import content_hash, dumps, from_json_value, return_type, to_json_value
+from stepbridge.runtime.errorcodec import error_dict, rebuild_error
+from stepbridge.runtime.guard import is_user_failure
 from stepbridge.runtime.lifecycle import (
     INTERRUPTED,
     NOT_DISPATCHED,
@@ -38,10 +40,11 @@ from stepbridge.runtime.lifecycle import (
     started_marker,
 )
 from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES
+from stepbridge.runtime.loops import run_sync_virtually
 from stepbridge.runtime.observability import StepTelemetry
 from stepbridge.runtime.ports import Item
 from stepbridge.runtime.records import JournalRecord, StepInvocation, iso
-from stepbridge.runtime.replay import Replay, current_op, error_dict, rebuild_error
+from stepbridge.runtime.replay import Replay, current_op
 
 #: Extra time a declared step gets past its timeout before the orchestrator declares it lost
 #: (Lambda stops the function at its timeout; this covers queueing of the async invoke).
@@ -82,6 +85,21 @@ def check_result_size(op: str, data: Any) -> int:
     return size
 
 
+def step_error(exc: BaseException) -> dict[str, Any]:
+    """The recorded error of a failed step attempt; ``fatal`` (never retried) for errors no retry can fix.
+
+    Those are the size and serialization errors, definition errors, ``NonRetryableError``, and the
+    ``BaseException``s user code raises (``SystemExit``, ``KeyboardInterrupt``, a ``CancelledError``
+    of its own): the step's code asked to stop, which running it again would not change.
+    """
+    err = error_dict(exc)
+    if not isinstance(exc, Exception) or isinstance(
+        exc, ResultNotSerializable | NonRetryableError | WorkflowDefinitionError | PayloadTooLarge
+    ):
+        err["fatal"] = True
+    return err
+
+
 def retryable(policy: Retry, err: dict[str, Any]) -> bool:
     """Whether a recorded error may be retried under ``policy``, judged by its type names (works across processes)."""
     if err.get("fatal"):
@@ -115,6 +133,14 @@ def outcome(rp: Replay, rec: JournalRecord, fn: Callable[..., Any] | None) -> An
     return from_json_value(value, return_type(fn)) if fn is not None else value
 
 
+class _Raised(Exception):
+    """Carries an exception out of a timed call so it is not mistaken for the deadline."""
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(type(exc).__name__)  # not str(exc): user code's __str__ may raise
+        self.exc = exc
+
+
 async def call_function(fn: Callable[..., Any], args: Sequence[Any], timeout: float | None, *, op: str = "") -> Any:
     """Call a step function: coroutine functions on the loop, plain functions in a worker thread.
 
@@ -129,7 +155,13 @@ async def call_function(fn: Callable[..., Any], args: Sequence[Any], timeout: fl
             # LocalCloud's virtual-time loop: a worker thread as in AWS (so the function may run its
             # own event loop, e.g. asyncio.run), but the loop blocks on it instead of turning - an
             # idle turn would jump the virtual clock past the thread's real duration.
-            result = _sync_pool().submit(contextvars.copy_context().run, fn, *args).result()
+            # time.sleep in the function takes virtual time; past ``timeout`` it times out as in AWS.
+            call = _sync_pool().submit(contextvars.copy_context().run, run_sync_virtually, fn, *args)
+            error, result, elapsed = call.result()
+            if timeout is not None and elapsed > timeout:
+                raise StepTimeout(f"step '{op}' timed out after {timeout:g} s")
+            if error is not None:
+                raise error
         else:
             result = await asyncio.to_thread(fn, *args)
         if inspect.isawaitable(result):
@@ -140,15 +172,26 @@ async def call_function(fn: Callable[..., Any], args: Sequence[Any], timeout: fl
     if timeout is None or blocking:
         # (LocalCloud's loop blocks on a sync function's thread: no timer can fire meanwhile, so none is set.)
         return await invoke()
+
+    async def guarded() -> Any:
+        try:
+            return await invoke()
+        except BaseException as exc:
+            if not is_user_failure(exc):  # the deadline cancelling this task, or an engine signal
+                raise
+            raise _Raised(exc) from exc
+
     # ``asyncio.timeout`` cancels the running task itself (no extra task, unlike ``wait_for``: every inline
     # step is bounded now, by the orchestrator's remaining time at least).
     deadline = asyncio.timeout(timeout)
     try:
         async with deadline:
-            return await invoke()
+            return await guarded()
+    except _Raised as carrier:
+        raise carrier.exc from None
     except TimeoutError:
         if not deadline.expired():
-            raise  # the function's own TimeoutError
+            raise
         raise StepTimeout(f"step '{op}' timed out after {timeout:g} s") from None
 
 
@@ -295,8 +338,10 @@ async def _inline(
             value = await call_function(fn, args, limit, op=op)
         data = to_json_value(value, what=f"the result of step '{op}'")
         size = check_result_size(op, data)
-    except Exception as exc:
-        err = error_dict(exc)
+    except BaseException as exc:
+        if not is_user_failure(exc):
+            raise
+        err = step_error(exc)
         if by_lambda and isinstance(exc, StepTimeout) and limit is not None:
             err = error_dict(
                 StepTimeout(
@@ -305,8 +350,6 @@ async def _inline(
                     "(@app.step(timeout=...)) or split it"
                 )
             )
-        if isinstance(exc, ResultNotSerializable | NonRetryableError | WorkflowDefinitionError | PayloadTooLarge):
-            err["fatal"] = True
         return _attempt_failed(rp, op, attempt, err, policy)
     finally:
         stepcontext.leave(step_token)

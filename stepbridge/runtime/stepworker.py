@@ -13,20 +13,19 @@ from typing import Any
 
 from stepbridge.api.app import App
 from stepbridge.errors import (
-    NonRetryableError,
     PayloadTooLarge,
-    ResultNotSerializable,
     StepTimeout,
-    WorkflowDefinitionError,
 )
-from stepbridge.runtime import stepcontext
+from stepbridge.runtime import functionscope, stepcontext
 from stepbridge.runtime.codec import decode_args, to_json_value
+from stepbridge.runtime.errorcodec import error_dict
+from stepbridge.runtime.guard import is_user_failure
 from stepbridge.runtime.loops import LoopFactory, run_coroutine
 from stepbridge.runtime.observability import StepTelemetry, logger
 from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import TERMINAL, JournalRecord, StepInvocation, iso, report_wake
-from stepbridge.runtime.replay import current_op, error_dict, timer_name
-from stepbridge.runtime.steps import call_function, check_result_size
+from stepbridge.runtime.replay import current_op, timer_name
+from stepbridge.runtime.steps import call_function, check_result_size, step_error
 
 #: Tries of each report write (journal append, wake-up) before the invocation gives up.
 REPORT_ATTEMPTS = 4
@@ -78,6 +77,7 @@ class StepWorker:
             return "skipped"  # started before (a duplicate invoke, or an attempt that died): never twice
         token = current_op.set(invocation.op)
         step_token = stepcontext.enter(invocation.execution_id, invocation.op, invocation.attempt, lambda_context)
+        scope_token = functionscope.enter(functionscope.FunctionScope(f"step '{step.name}'", step.config.secrets))
         try:
             args = decode_args(step.fn, invocation.args)
             fn = (self.overrides or {}).get(invocation.op) or (self.overrides or {}).get(step.name) or step.fn
@@ -89,14 +89,15 @@ class StepWorker:
             if timeout is lambda_limit:
                 return "lost"  # like Lambda: killed at its timeout, reports nothing; the deadline timer notices
             return self._report(invocation, "attempt", {"error": error_dict(exc), "attempt": invocation.attempt})
-        except Exception as exc:
-            err = error_dict(exc)
+        except BaseException as exc:
+            if not is_user_failure(exc):
+                raise  # LocalCloud's simulated container death: nothing is reported, as in AWS
             # Only errors that no policy may retry are marked fatal here; the orchestrator applies
             # the call's retry policy (which may differ from the step's default) to the rest.
-            if isinstance(exc, ResultNotSerializable | NonRetryableError | WorkflowDefinitionError | PayloadTooLarge):
-                err["fatal"] = True
+            err = step_error(exc)
             return self._report(invocation, "attempt", {"error": err, "attempt": invocation.attempt})
         finally:
+            functionscope.leave(scope_token)
             stepcontext.leave(step_token)
             current_op.reset(token)
         return self._report(invocation, "result", {"result": data, "attempts": invocation.attempt})

@@ -80,7 +80,7 @@ async def wait_for(
     if not records:
         await rp.before_new(op)
     if final is None:
-        final = _try_complete(rp, op, event_type, match, where, timeout, records)
+        final = _try_complete(rp, op, event_type, match, where, timeout, records, default is not RAISE)
     if final is None:
         rp.suspend()
         raise AssertionError("unreachable")
@@ -101,6 +101,7 @@ def _try_complete(
     where: Callable[[Any], bool] | None,
     timeout: float | None,
     records: dict[str, Any],
+    has_default: bool = False,
 ) -> Any:
     started = records.get(f"{op}#w")
     if started is None:
@@ -148,7 +149,9 @@ def _try_complete(
         return rec
     deadline = started.data.get("deadline")
     if deadline and rp.due(str(deadline)):
-        rec = rp.record(op, "wait", "timeout", {"timeout": started.data.get("timeout")})
+        # ``default``: the wait returns its default rather than raising WaitTimeout (for timelines).
+        data = {"timeout": started.data.get("timeout"), **({"default": True} if has_default else {})}
+        rec = rp.record(op, "wait", "timeout", data)
         _cleanup(rp, op, event_type, None)
         return rec
     return None

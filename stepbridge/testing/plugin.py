@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +15,23 @@ from stepbridge.api.app import App
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Register the ``stepbridge_app`` ini option."""
     parser.addini("stepbridge_app", "the App under test, as path/to/app.py:app or module:app", default="")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Put the app file's folder on ``sys.path`` before test modules are collected.
+
+    That folder is the functions' code folder (SAM's CodeUri), where the app imports its sibling
+    modules from, so a test module can ``import app`` (or any module beside it) as the Lambda does,
+    with no ``pythonpath`` setting of its own.
+    """
+    spec = str(config.getini("stepbridge_app") or "")
+    target = spec.partition(":")[0]
+    if not target.endswith(".py"):
+        return
+    path = Path(target) if Path(target).is_absolute() else config.rootpath / target
+    folder = str(path.parent.resolve())
+    if path.is_file() and folder not in sys.path:
+        sys.path.insert(0, folder)
 
 
 @pytest.fixture

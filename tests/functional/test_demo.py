@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from stepbridge.cli import main
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-def test_demo_runs_every_scene_and_ends_as_the_story_says(monkeypatch, capsys) -> None:
-    monkeypatch.chdir(ROOT)
+def test_demo_runs_every_scene_and_ends_as_the_story_says(monkeypatch, tmp_path, capsys) -> None:
+    monkeypatch.chdir(tmp_path)  # from any directory: the checkout's functions/app.py is found beside the package
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "result: {'expenseId': 'exp-7', 'status': 'approved'}" in out
@@ -22,7 +18,19 @@ def test_demo_runs_every_scene_and_ends_as_the_story_says(monkeypatch, capsys) -
     assert "statuses ['FAILED', 'SUCCEEDED']" in out
 
 
-def test_demo_reports_a_missing_app_clearly(monkeypatch, tmp_path, capsys) -> None:
+def test_demo_says_in_one_line_what_it_needs_without_a_checkout(monkeypatch, tmp_path, capsys) -> None:
+    import stepbridge
+
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(stepbridge, "__file__", str(tmp_path / "site-packages" / "stepbridge" / "__init__.py"))
     assert main(["demo"]) == 2
-    assert "functions/app.py not found" in capsys.readouterr().out
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and out[0].startswith("error: functions/app.py not found: ")
+    assert "python3 dev.py demo" in out[0] and "stepbridge init" in out[0]
+
+
+def test_demo_of_a_missing_app_file_is_one_line(monkeypatch, tmp_path, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "--app", "elsewhere/app.py:app"]) == 2
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out == [out[0]] and out[0].startswith("error: elsewhere/app.py not found")

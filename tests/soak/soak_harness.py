@@ -16,11 +16,13 @@ Run it by hand for bigger numbers::
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import random
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ import soak_app
 
 from stepbridge.local import LocalCloud
 from stepbridge.local.faults import KINDS, FaultPlan
+from stepbridge.local.liveness import liveness_violations
 from stepbridge.runtime.records import TERMINAL
 
 TICK = timedelta(seconds=30)
@@ -40,6 +43,9 @@ SWEEP_EVERY = timedelta(minutes=5)
 HORIZON = timedelta(hours=3)
 #: Extra time the harness keeps sweeping after the horizon before it calls an execution lost.
 DRAIN = timedelta(hours=6)
+#: After the horizon faults stop; this long later (the sweeper's bound: a lost wake-up is found by the
+#: next sweep, every 5 minutes, once its 2-minute grace passed; three sweeps here) the liveness check runs.
+RECOVERY = timedelta(minutes=15)
 
 #: The mix: workflow -> weight.
 MIX = {
@@ -166,6 +172,10 @@ class RunResult:
     virtual_hours: float
     executions_started: int
     not_terminal: list[str] = field(default_factory=list)
+    #: Liveness violations once faults stopped and the sweeper had its recovery bound (formatted).
+    stuck: list[str] = field(default_factory=list)
+    #: SHA-256 of the final table (every header and journal record) and the published events, in order.
+    digest: str = ""
 
 
 def _logical_id(rec: Any) -> str:
@@ -205,6 +215,18 @@ def _finals(journal: list[Any]) -> dict[str, tuple[str, Any]]:
     return out
 
 
+def table_digest(cloud: LocalCloud) -> str:
+    """A digest of everything a run leaves behind: headers, journals and published events, in order."""
+    h = hashlib.sha256()
+    for rec in sorted(cloud.store.list_executions(limit=1_000_000), key=lambda r: r.execution_id):
+        h.update(json.dumps(asdict(rec), sort_keys=True, default=str).encode())
+        for jr in sorted(cloud.store.load_journal(rec.execution_id), key=lambda r: (r.key, r.seq)):
+            h.update(json.dumps(asdict(jr), sort_keys=True, default=str).encode())
+    for ev in cloud.events:
+        h.update(json.dumps([ev.detail_type, ev.detail, ev.source, ev.id, ev.time], sort_keys=True).encode())
+    return h.hexdigest()
+
+
 def run(
     workload: list[Action],
     *,
@@ -229,6 +251,7 @@ def run(
         faults=faults,
         orchestrator_containers=containers,
         container_seed=faults.seed if faults is not None else 0,
+        id_seed=faults.seed if faults is not None else 0,
     ) as cloud:
         client = cloud.client()
         start = cloud.now()
@@ -257,6 +280,16 @@ def run(
             tick()
             elapsed += TICK
 
+        # Faults stop at the horizon; after the sweeper's recovery bound every execution must have ended
+        # with a named cause or be legitimately waiting (stepbridge.local.liveness).
+        if cloud.faults is not None:
+            cloud.faults.enabled = False
+        recovered = timedelta(0)
+        while recovered < RECOVERY:
+            tick()
+            recovered += TICK
+        stuck = [str(v) for v in liveness_violations(cloud)]
+
         def unfinished() -> list[str]:
             return [r.execution_id for r in cloud.store.list_executions(limit=1_000_000) if r.status not in TERMINAL]
 
@@ -283,6 +316,7 @@ def run(
                 _duplicated(journal),
             )
         events = Counter(f"{e.detail_type}:{sorted(e.detail.items())}" for e in cloud.events if e.source == "soak")
+        digest = table_digest(cloud)
         injected = cloud.faults.summary() if cloud.faults is not None else {k: 0 for k in KINDS}
         detail = Counter(cloud.faults.detail) if cloud.faults is not None else Counter()
         return RunResult(
@@ -301,6 +335,8 @@ def run(
             virtual_hours=(cloud.now() - start).total_seconds() / 3600,
             executions_started=len(records),
             not_terminal=left,
+            digest=digest,
+            stuck=stuck,
         )
 
 
@@ -326,6 +362,10 @@ class Figures:
     router_dead_letters: int
     baseline_swept: int
     crashes: dict[str, int]
+    #: Liveness violations of the run with faults, and of the fault-free run (must be none).
+    stuck: list[str] = field(default_factory=list)
+    #: :func:`table_digest` of the run with faults (equal on every run of the same seed, memory backend).
+    digest: str = ""
 
     @property
     def ok(self) -> bool:
@@ -339,6 +379,7 @@ class Figures:
             or self.unexpected_side_effects
             or self.lost_events
             or self.baseline_swept
+            or self.stuck
         )
 
     def lines(self) -> list[str]:
@@ -357,6 +398,7 @@ class Figures:
             f"wake-ups dead-lettered: {self.dead_letters} (recovered by the sweeper; redriven: {self.redriven})",
             f"router events dead-lettered (after Lambda's 2 retries): {self.router_dead_letters}",
             f"lost executions: {len(self.lost)}",
+            f"stuck executions (liveness check {RECOVERY.seconds // 60} min after faults stopped): {len(self.stuck)}",
             f"wrong terminal state or result: {len(self.wrong_outcome)}",
             f"journal differs from the fault-free run: {len(self.journal_mismatch)}",
             f"duplicated journal entries: {self.duplicated_journal_entries}",
@@ -408,6 +450,8 @@ def compare(baseline: RunResult, faulty: RunResult, top_level: int) -> Figures:
         router_dead_letters=faulty.router_dead_letters,
         baseline_swept=baseline.swept,
         crashes=faulty.crashes,
+        digest=faulty.digest,
+        stuck=faulty.stuck + [f"(fault-free run) {v}" for v in baseline.stuck],
     )
 
 
@@ -448,7 +492,7 @@ def main() -> None:
     figures = soak(args.seed, args.executions, args.backend, redrive=args.redrive, containers=args.containers)
     print(f"soak seed={args.seed} backend={args.backend} containers={args.containers}")
     print("\n".join(figures.lines()))
-    for problem in (figures.lost + figures.wrong_outcome + figures.journal_mismatch)[:20]:
+    for problem in (figures.lost + figures.stuck + figures.wrong_outcome + figures.journal_mismatch)[:20]:
         print("  !", problem)
     print(f"{time.perf_counter() - began:.1f} s")
     sys.exit(0 if figures.ok else 1)

@@ -12,12 +12,19 @@ Both runs of each test (without and with faults) use the same seeded workload.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 import soak_harness as harness
 
 from stepbridge.local.faults import FaultPlan
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent.parent
 
 #: The seed of the figures in docs/RELIABILITY.md.
 SEED = 20260105
@@ -71,3 +78,17 @@ def test_soak_memory_backend_harsh_faults(soak_report: Any, containers: int) -> 
     check(figures)
     assert figures.top_level >= 150
     assert all(count > 0 for count in figures.faults_injected.values()), "every fault kind was exercised"
+
+
+def test_memory_backend_runs_are_reproducible_bit_for_bit() -> None:
+    """The same seed gives the same final table and events here and in a process with another
+    ``PYTHONHASHSEED`` and another allocation history (ids come from a seeded source; nothing
+    iterates a set of futures or strings in an order that depends on hashes or memory addresses)."""
+    here = harness.soak(18, 30, "memory", rates=FaultPlan.uniform(18, 0.10).rates, containers=3)
+    code = (
+        "import soak_harness as h; from stepbridge.local.faults import FaultPlan; "
+        "print(h.soak(18, 30, 'memory', rates=FaultPlan.uniform(18, 0.10).rates, containers=3).digest)"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": os.pathsep.join([str(ROOT), str(HERE)])}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert here.digest and out.stdout.strip().splitlines()[-1] == here.digest

@@ -292,6 +292,16 @@ def test_show_list_and_report_read_the_deployed_stack(
     assert 'data-step="call-api"' in report.read_text()
 
 
+def test_executions_list_shows_state_machine_executions_only_when_asked(
+    stack: LocalCloud, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack.client().send_event("Order.submitted", {"orderId": "o-77", "items": [{"sku": "a"}]})
+    code, out, _ = run(["executions", "list", "--stack", STACK, "--json"], capsys)
+    assert code == 0 and json.loads(out) == []
+    code, out, _ = run(["executions", "list", "--stack", STACK, "--json", "--internal"], capsys)
+    assert code == 0 and [d["workflow"] for d in json.loads(out)] == ["stepbridge.sm.order"]
+
+
 def test_unknown_execution_and_unknown_stack_are_clear_errors(
     stack: LocalCloud, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -89,7 +89,12 @@ def test_invalid_cron_in_a_schedule_def() -> None:
 
 def test_cron_with_both_day_fields_cannot_be_compiled() -> None:
     app = make_app()
-    app.schedule("payday", "0 9 1 * 5", "process-order")  # valid cron: the 1st OR any Friday
+    # valid cron (the 1st OR any Friday) that Scheduler cannot express: refused when declared ...
+    with pytest.raises(WorkflowDefinitionError, match=r"schedule 'payday' \(workflow 'process-order'\).*needs one "):
+        app.schedule("payday", "0 9 1 * 5", "process-order")
+    assert app.schedules == []
+    # ... and by the compiler for a definition made by hand
+    app.schedules.append(ScheduleDef(name="payday", cron="0 9 1 * 5", workflow="process-order"))
     message = compile_error(app)
     assert "schedule 'payday'" in message
     assert "EventBridge Scheduler needs one of them to be '?'" in message
@@ -144,10 +149,12 @@ def test_invalid_detail_types(event_type: str) -> None:
 
 def test_invalid_content_filter() -> None:
     app = make_app()
-    app.on("Order.created", "process-order", filter={"amount": 5, "currency": {}})
-    message = compile_error(app)
-    assert "filter at detail.amount must be a non-empty list" in message
-    assert "filter at detail.currency is an empty object" in message
+    with pytest.raises(WorkflowDefinitionError, match=r"at detail\.amount: must be an object or a non-empty list"):
+        app.on("Order.created", "process-order", filter={"amount": 5, "currency": {}})
+    app.triggers.append(TriggerDef(name="t", event_types=("Order.created",), workflow="process-order",
+                                   filter={"currency": {}}))
+    assert "trigger 't' (workflow 'process-order'): invalid EventBridge event pattern at detail.currency: is an " \
+           "empty object" in compile_error(app)
 
 
 def test_trigger_naming_an_unknown_workflow() -> None:
@@ -232,19 +239,24 @@ def test_invalid_stack_name() -> None:
 def test_all_problems_are_reported_together() -> None:
     app = make_app()
     app.on("Order.created", "missing-a")
-    app.schedule("s", "0 0 1 * 1", "missing-b")
+    app.schedules.append(ScheduleDef(name="s", cron="0 0 1 * 1", workflow="missing-b"))
     message = compile_error(app)
     assert message.count("\n  - ") == 3  # two unknown workflows + the day-field problem
 
 
 def test_too_many_resources_for_one_stack() -> None:
     app = make_app()
-    for i in range(120):
+    # Declared steps share a role and a log group: 2 resources each after the transform, so 150 fit
+    # (tests/unit/test_deploy_scale.py) and 240 do not.
+    for i in range(240):
         app.step(name=f"s{i}")(lambda: None)
     assert "above CloudFormation's 500" in compile_error(app)
 
 
 def test_filter_that_is_not_json() -> None:
     app = make_app()
-    app.on("Order.created", "process-order", filter={"at": [object()]})
+    with pytest.raises(WorkflowDefinitionError, match="filter is not JSON"):
+        app.on("Order.created", "process-order", filter={"at": [object()]})
+    app.triggers.append(TriggerDef(name="t", event_types=("Order.created",), workflow="process-order",
+                                   filter={"at": [object()]}))
     assert "filter is not JSON" in compile_error(app)

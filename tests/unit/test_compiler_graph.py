@@ -84,7 +84,8 @@ def test_saga_map_while_and_compensations() -> None:
     text = mermaid(app, "saga")
     assert "subgraph saga" in text and "\n    end" in text
     assert '[["charge · λ charge"]]' in text
-    assert '["compensate: refund"]' in text
+    assert '["compensate: refund(order)"]' in text  # off the success path, on the saga's failure path
+    assert "saga1 -.->|on failure| n3" in text and "n3 -.-> fail" in text and "n1 --> n2" in text
     assert '["notify-{i} (each)"]' in text
     assert "{\"while not order.get('done')\"}" in text
     assert '(["sleep until order[' in text

@@ -13,7 +13,7 @@ from stepbridge.compiler.intrinsics import to_json
 from stepbridge.compiler.template import Compiled, compile_file
 
 APPS_DIR = Path(__file__).parents[1] / "golden" / "apps"
-APPS = ["golden_jwt", "golden_minimal", "golden_orders", "golden_scheduled"]
+APPS = ["golden_config", "golden_jwt", "golden_minimal", "golden_orders", "golden_scheduled"]
 
 
 def compiled(name: str, tmp: Path) -> Compiled:
@@ -59,11 +59,10 @@ def test_sam_transform_expands_what_the_template_asks_for(transformed: dict[str,
     roles = sorted(k for k, r in resources.items() if r["Type"] == "AWS::IAM::Role")
     assert roles == [
         "ApiRole",
+        "DeclaredStepsRole",
         "OrchestratorRole",
         "RouterRole",
         "SchedulerRole",
-        "StepChargePaymentRole",
-        "StepSendEmailRole",
         "SweeperRole",
         "SweeperScheduleRole",
     ]
