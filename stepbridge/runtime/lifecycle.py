@@ -26,7 +26,8 @@ def timer_due(journal: Mapping[str, JournalRecord], key: str) -> datetime | None
     (``None`` when there is none, or the operation has ended).
 
     Timer keys are the keys of the records that set them (a sleep's ``{op}``, a declared step's
-    deadline ``{op}#d{k}``, an inline retry ``{op}#a{k}``, a declared retry ``{op}#r{k}``) except
+    deadline ``{op}#d{k}``, an inline retry ``{op}#a{k}``, a declared retry ``{op}#r{k}``, the wait for an
+    interrupted inline attempt's invocation to be surely over ``{op}#s{k}``) except
     a wait's timeout, ``{op}#w``, whose instant is the wait record's ``deadline``.
     """
     rec = journal.get(key)
@@ -37,7 +38,7 @@ def timer_due(journal: Mapping[str, JournalRecord], key: str) -> datetime | None
     final = journal.get(rec.op)
     if final is not None and final.kind in FINAL_KINDS:
         return None  # the operation is over: its timer stands for nothing any more
-    due = rec.data.get("wake_at") or rec.data.get("deadline") or rec.data.get("retry_at")
+    due = rec.data.get("wake_at") or rec.data.get("deadline") or rec.data.get("retry_at") or rec.data.get("alive_until")
     return parse_iso(str(due)) if due else None
 
 

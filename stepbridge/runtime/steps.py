@@ -43,7 +43,7 @@ from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES
 from stepbridge.runtime.loops import run_sync_virtually
 from stepbridge.runtime.observability import StepTelemetry
 from stepbridge.runtime.ports import Item
-from stepbridge.runtime.records import JournalRecord, StepInvocation, iso
+from stepbridge.runtime.records import JournalRecord, StepInvocation, iso, parse_iso
 from stepbridge.runtime.replay import Replay, current_op
 
 #: Extra time a declared step gets past its timeout before the orchestrator declares it lost
@@ -310,6 +310,13 @@ async def _inline(
         rp.suspend()
     attempt = state.attempt
     if state.phase == INTERRUPTED:
+        assert state.started is not None
+        alive_until = state.started.data.get("alive_until")
+        if alive_until and not rp.due(str(alive_until)):
+            # The invocation that started it may still be running (a redelivery that raced it, e.g. after
+            # its message's visibility timeout): decide once Lambda has surely stopped it.
+            rp.set_timer(state.started.key, parse_iso(str(alive_until)), f"interrupted:{op}")
+            rp.suspend()
         if once:
             return interrupted(rp, op, attempt)
         lost = StepTimeout(
@@ -317,12 +324,16 @@ async def _inline(
             "(its container died, ran out of memory or reached its timeout) before its outcome was journaled"
         )
         return _attempt_failed(rp, op, attempt, error_dict(lost), policy, interrupted=True)
+    marker: dict[str, Any] = {"attempt": attempt}
+    if rp.remaining is not None:  # until when this invocation may run: Lambda stops it by then
+        marker["alive_until"] = iso(rp.now() + timedelta(seconds=max(0.0, rp.remaining())))
     if once:
         # At most once: the marker is journaled before the function runs; finding it means an
         # earlier invocation started the function and died before journaling its outcome.
-        rp.record(op, "step", "started", {"attempt": attempt}, key=at_most_once_marker(op))
+        rp.record(op, "step", "started", marker, key=at_most_once_marker(op), durable=True)
     elif rp.suspect or attempt > 1:
-        rp.record(op, "step", "started", {"attempt": attempt}, key=started_marker(op, attempt))
+        # (durable: a throttled or ambiguous marker write must not cost the attempt it stands for)
+        rp.record(op, "step", "started", marker, key=started_marker(op, attempt), durable=True)
     limit, by_lambda = timeout, False
     budget = rp.time_left()
     if budget is not None and (limit is None or budget < limit):

@@ -218,7 +218,8 @@ def stuck_since(journal: list[JournalRecord]) -> datetime | None:
             inline = inline_state(op, records)
             since = inline.started if inline.phase == lifecycle.INTERRUPTED else None
         if since is not None and since.at:
-            at = parse_iso(since.at)
+            # (a started marker's ``alive_until`` is when the invocation that wrote it was surely stopped)
+            at = max(parse_iso(since.at), parse_iso(str(since.data.get("alive_until") or since.at)))
             if earliest is None or at < earliest:
                 earliest = at
     return earliest

@@ -107,7 +107,7 @@ def test_dynamodb_sdk_throttling_raises_botocores_modeled_exception_and_the_exec
     assert isinstance(error, ClientError) and type(error).__name__ == error.response["Error"]["Code"]
     assert error.operation_name == "PutItem" and error.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     throttle = Fault("throttle.dynamodb_sdk", target="orchestrator", method="append_journal")
-    sweep_throttle = Fault("throttle.dynamodb_sdk", target="sweeper", method="list_executions")
+    sweep_throttle = Fault("throttle.dynamodb_sdk", target="sweeper", method="list_unfinished")
     with cloud_with(throttle, sweep_throttle) as cloud:
         client = cloud.client()
         h = client.start("nap")

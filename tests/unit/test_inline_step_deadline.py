@@ -161,3 +161,34 @@ def test_a_throttled_outcome_write_is_retried_in_process_not_by_running_the_step
         assert [r.key for r in cloud.store.load_journal(h.execution_id)] == ["charge"]
         assert cloud.faults is not None and cloud.faults.injected["throttle.dynamodb"] == 1
         assert cloud.faults.injected["ambiguous.write"] == 1
+
+
+def test_a_redelivery_racing_a_live_invocation_waits_for_it_instead_of_counting_its_attempt() -> None:
+    """The marker says until when its invocation may run (its Lambda's remaining time): a redelivery that finds
+    it earlier (the message's visibility timeout expired) sets a timer for then instead of counting the attempt."""
+    from stepbridge.runtime.lifecycle import INTERRUPTED, inline_state
+    from stepbridge.runtime.replay import timer_name
+
+    EFFECTS.clear()
+    dying = {"on": False}
+
+    def after_marker(method: str, args: tuple[Any, ...]) -> bool:
+        dying["on"] = dying["on"] or args[1].key == "charge#s1"
+        return args[1].key == "charge#s1"
+
+    script = [
+        Fault("crash.inline_step", target="orchestrator", nth=1),
+        Fault("crash.after_write", target="orchestrator", method="append_journal", when=after_marker),
+    ]
+    with LocalCloud(inline_app(), backend="memory", faults=FaultPlan(script=script)) as cloud:
+        h = cloud.client().start("checkout")
+        journal = {r.key: r for r in cloud.store.load_journal(h.execution_id)}
+        marker = journal["charge#s1"]
+        assert marker.data["alive_until"] > marker.at
+        assert inline_state("charge", journal).phase == INTERRUPTED
+        assert "charge#a1" not in journal  # not counted while its invocation may still be running
+        assert cloud.timers.exists(timer_name(h.execution_id, "charge#s1"))
+        cloud.advance(timedelta(minutes=3))  # past alive_until (120 s): now the attempt is counted and retried
+        assert cloud.client().describe(h.execution_id).result == "charged"
+        journal = {r.key: r for r in cloud.store.load_journal(h.execution_id)}
+        assert journal["charge#a1"].data["interrupted"] is True
