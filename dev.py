@@ -79,7 +79,7 @@ def task_check(args: list[str]) -> int:
 def task_lock(args: list[str]) -> int:
     """Rewrite the layer's lock from the venv (``--upgrade``: first upgrade the runtime dependencies)."""
     if "--upgrade" in args:
-        runtime = ("boto3", "aws-lambda-powertools", "pydantic", "jmespath")
+        runtime = ("boto3", "aws-lambda-powertools", "pydantic", "jmespath", "tzdata")
         run(PY, "-m", "pip", "install", "--quiet", "--upgrade", *runtime)
     return run(PY, "-m", "stepbridge.compiler.lock", "--write", check=False)
 

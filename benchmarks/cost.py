@@ -8,7 +8,7 @@ firings). The marginal cost of one primitive is (cost of the K-primitive executi
 empty execution) / K; after each execution the virtual clock runs 2 days so that timers left
 behind fire and are counted too.
 
-List prices, us-east-1, checked 2026-11 (cited in RESULTS.md):
+List prices, us-east-1 (``stepbridge/cost/prices.py``, shared with ``stepbridge cost``; cited in RESULTS.md):
 
 * Lambda: $0.20 per 1M requests; $0.0000133334 per GB-second on arm64 (first tier)
   (https://aws.amazon.com/lambda/pricing/)
@@ -38,21 +38,24 @@ from benchmarks.workflows import PING, build_app, build_schedule_app
 from stepbridge import App
 from stepbridge.client import Client
 from stepbridge.compiler.model import CompileOptions
+from stepbridge.cost import model as cost_model
+from stepbridge.cost.prices import US_EAST_1 as PRICES
 from stepbridge.local import LocalCloud
 
-LAMBDA_REQUEST = 0.20e-6
-LAMBDA_GB_SECOND_ARM = 0.0000133334
-DDB_WRU = 0.625e-6
-DDB_RRU = 0.125e-6
-SQS_FIFO_REQUEST = 0.50e-6
-EVENTBRIDGE_EVENT = 1.00e-6
-SCHEDULER_INVOCATION = 1.00e-6
-STEP_FUNCTIONS_PER_M = 25.0
+# One price table and one per-operation call model for the benchmarks and `stepbridge cost`.
+LAMBDA_REQUEST = PRICES["lambda_request"]
+LAMBDA_GB_SECOND_ARM = PRICES["lambda_gb_s_arm64"]
+DDB_WRU = PRICES["ddb_wru"]
+DDB_RRU = PRICES["ddb_rru"]
+SQS_FIFO_REQUEST = PRICES["sqs_fifo_request"]
+EVENTBRIDGE_EVENT = PRICES["eventbridge_event"]
+SCHEDULER_INVOCATION = PRICES["scheduler_invocation"]
+STEP_FUNCTIONS_PER_M = PRICES["sfn_transition"] * 1e6
 TEMPORAL_PER_M = 25.0
 
 #: Assumed in-region p50 latency of one call, which the calling Lambda is billed for while it waits (ms).
 #: Not measured (there is no AWS here); stated so the GB-s line can be re-derived with other numbers.
-LATENCY_MS = {"DynamoDB": 6.0, "SQS": 8.0, "Scheduler": 20.0, "EventBridge": 10.0, "Lambda": 15.0}
+LATENCY_MS = cost_model.LATENCY_MS
 #: Lambda gives a function one full vCPU at 1,769 MB; below that CPU scales with memory, so in-process
 #: time measured here is scaled by 1769 / memory MB.
 FULL_VCPU_MB = 1769
@@ -203,6 +206,79 @@ def measure(app: App, scenario: Scenario, k: int, facts: dict[str, Any]) -> tupl
     return after.minus(before), after.minus(mid)
 
 
+def measure_execution(app: App, workflow: str, args: tuple[Any, ...],
+                      events: Callable[[Client, str], None] | None = None) -> dict[str, float]:
+    """AWS calls and units of one execution, start to two virtual days later, as the meter counts them.
+
+    Keys as in :mod:`stepbridge.cost.model`. The client's ``result()`` reads are left out (the execution
+    is driven by the virtual clock) and so are empty receives (the event source mapping's fixed cost).
+    ``events(client, execution_id)`` sends what the workflow waits for, an hour in.
+    """
+    meter, lambdas = AwsMeter(), LambdaMeter()
+    cloud = local_cloud(app, "moto")
+    with cloud, lambdas.installed(cloud, meter):
+        meter.attach_cloud(cloud)
+        client = cloud.client()
+        if app.workflows.get("noop") is not None:
+            client.start("noop", execution_id="warm-up").result()
+            cloud.advance(timedelta(days=2))
+        before, lam_before, invokes = meter.snapshot(), lambdas.snapshot(), cloud.calls["lambda.Invoke"]
+        handle = client.start(workflow, *args)
+        if events is not None:
+            cloud.advance(timedelta(hours=1, minutes=1))
+            events(client, handle.execution_id)
+        cloud.advance(timedelta(days=2))
+        spent, lam = meter.snapshot() - before, lambdas.snapshot() - lam_before
+        invokes = cloud.calls["lambda.Invoke"] - invokes
+        record = cloud.store.get_execution(handle.execution_id)
+    if record is None or record.status != "SUCCEEDED":
+        raise RuntimeError(f"{workflow} did not succeed: {record.status if record else 'missing'}")
+    calls = {op: float(n) for op, n in spent.calls.items() if n}
+    calls["SQS.ReceiveMessage"] = calls.get("SQS.ReceiveMessage", 0.0) - spent.sqs_empty_receives
+    calls["Lambda.Invoke"] = float(invokes)
+    out = {k: v for k, v in calls.items() if v}
+    out.update({"WRU": spent.total_wru, "RRU": spent.total_rru, "EventBridge.event": float(spent.event_entries),
+                "Scheduler.invocation": float(lam.scheduler_invocations)})
+    out.update({f"Lambda.{kind}": float(n) for kind, n in lam.invocations.items() if n})
+    return {k: v for k, v in out.items() if v}
+
+
+def predicted_execution(app: App, workflow: str, loops: dict[str, float] | None = None) -> dict[str, float]:
+    """What ``stepbridge cost`` predicts for one execution of ``workflow`` (same keys as :func:`measure_execution`)."""
+    from stepbridge.cost.estimate import execution_usage
+    from stepbridge.cost.ops import workflow_ops
+    from stepbridge.cost.traffic import Defaults, WorkflowTraffic
+
+    traffic = WorkflowTraffic(executions=1, loops=loops or {})
+    usage = execution_usage(workflow_ops(app, workflow, traffic, Defaults(payload_kb=0)), payload_kb=0)
+    return {k: v for k, v in usage.items() if v}
+
+
+def _check_model(section: Section) -> None:
+    """The calculator's per-execution counts against the meter's, for the benchmark workflows."""
+    loops = {"for i in range(n)": 3.0}
+
+    def ping(client: Client, eid: str) -> None:
+        for i in range(3):
+            client.send_event(PING, {"key": f"{eid}-{i}"})
+
+    rows, same = [], True
+    for workflow, events in (("seq", None), ("declared-seq", None), ("sleeps", None), ("waits", ping),
+                             ("children", None)):
+        app = build_app()
+        measured = measure_execution(app, workflow, (3,), events)
+        predicted = predicted_execution(app, workflow, loops)
+        differs = sorted(k for k in set(measured) | set(predicted) if measured.get(k, 0.0) != predicted.get(k, 0.0))
+        same = same and not differs
+        rows.append([f"{workflow} (3)", f"{sum(cost_model.api_calls(measured).values()):g}",
+                     f"{sum(cost_model.api_calls(predicted).values()):g}", ", ".join(differs) or "none"])
+    section.facts["cost_model_matches_meter"] = same
+    section.tables.append((
+        "`stepbridge cost` model vs the meter, one execution (AWS API calls; all units compared)",
+        ["workflow", "measured calls", "model calls", "keys that differ"], rows,
+    ))
+
+
 def _fmt_usage(u: Usage) -> list[str]:
     ddb = [f"{u.calls[f'DynamoDB.{op}']:.3g} {op}" for op in ("PutItem", "GetItem", "Query", "DeleteItem")
            if abs(u.calls[f"DynamoDB.{op}"]) > 1e-9]
@@ -252,6 +328,7 @@ def run(cfg: Config) -> Section:
                 f"${TEMPORAL_PER_M:g} (Temporal action)",
                 dollars / STEP_FUNCTIONS_PER_M, goal or "(report)", None if limit is None else dollars <= limit)
         )
+    _check_model(section)
     ticks, ticks_after = measure(build_schedule_app(), _ticks, k, section.facts)
     tick = ticks.per(k)
     measured.append(Measured("schedule firing", tick, ticks_after.per(k)))

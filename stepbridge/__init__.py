@@ -3,9 +3,12 @@
 Public API (see docs/API.md)::
 
     from stepbridge import App, Context, Retry, WaitTimeout, StepTimeout, StateMachine, State, Transition
+    from stepbridge import Calendar, BusinessDays, BusinessHours, load_ics
 """
 
 from stepbridge.api.app import App, JwtAuth
+from stepbridge.api.calendar import BusinessDays, BusinessHours, Calendar
+from stepbridge.api.ics import load_ics
 from stepbridge.api.machine import State, StateMachine, Transition
 from stepbridge.api.retry import Retry
 from stepbridge.errors import (
@@ -33,6 +36,9 @@ from stepbridge.secrets import secret
 
 __all__ = [
     "App",
+    "BusinessDays",
+    "BusinessHours",
+    "Calendar",
     "ChildFailed",
     "CircuitOpenError",
     "Context",
@@ -58,6 +64,7 @@ __all__ = [
     "UnknownWorkflowError",
     "WaitTimeout",
     "WorkflowDefinitionError",
+    "load_ics",
     "secret",
     "step_context",
 ]

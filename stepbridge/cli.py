@@ -199,6 +199,27 @@ def _graph(args: argparse.Namespace) -> int:
     return 0
 
 
+@subcommand(
+    "cost",
+    "estimate the app's monthly AWS bill from a traffic file (and compare with Step Functions / durable functions)",
+    arg("app", nargs="?", default="functions/app.py", help="path/to/app.py[:attribute] (default: %(default)s)"),
+    arg("--traffic", required=True, help="traffic.yaml: executions per workflow per month (docs/COST.md)"),
+    arg("--region", default=None, help="price table to use (default: the file's region, else us-east-1)"),
+    arg("--format", default="text", choices=("text", "json", "markdown"), help="output (default: %(default)s)"),
+)
+def _cost(args: argparse.Namespace) -> int:
+    from stepbridge.compiler.discovery import load_app
+    from stepbridge.cost.estimate import estimate
+    from stepbridge.cost.prices import prices_for
+    from stepbridge.cost.render import render
+    from stepbridge.cost.traffic import load_traffic
+
+    traffic = load_traffic(args.traffic)
+    prices = prices_for(args.region or traffic.region or "us-east-1")
+    _out(render(estimate(load_app(args.app).app, traffic, prices), args.format))
+    return 0
+
+
 # ---- operate executions: run, executions, events, report ------------------------------------------------
 
 _STATUSES = ("CANCELLED", "FAILED", "RUNNING", "SCHEDULED", "SUCCEEDED")

@@ -50,6 +50,19 @@ def _check_name(kind: str, name: str) -> str:
     return name
 
 
+def check_filter(values: Sequence[str] | str | None, what: str) -> tuple[str, ...] | None:
+    """Validate a ``sources=`` / ``callers=`` argument (``app.on``, ``ctx.wait_for``): ``None`` (any)
+    or a non-empty list of non-empty strings."""
+    if values is None:
+        return None
+    if isinstance(values, str):
+        values = [values]
+    found = tuple(values)
+    if not found or not all(isinstance(v, str) and v for v in found):
+        raise WorkflowDefinitionError(f"{what} must be a non-empty list of non-empty strings, got {values!r}")
+    return found
+
+
 def check_event_type(event_type: str, *, where: str) -> str:
     """Validate an event type used as an EventBridge detail-type (1-128 printable characters)."""
     if not isinstance(event_type, str) or not _DETAIL_TYPE_RE.match(event_type) or event_type != event_type.strip():
@@ -130,6 +143,8 @@ class TriggerDef:
     debounce: float | None = None
     key: str | None = None
     max_wait: float | None = None
+    #: Only events with one of these EventBridge sources start it (``None`` = any).
+    sources: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +170,9 @@ class WebhookDef:
     tolerance: float = 300.0
     type_key: str = "type"
     signature_header: str = "X-Signature"
+    #: API Gateway throttle of this public route: steady requests per second and burst.
+    rate_limit: float = 50.0
+    burst_limit: int = 100
 
 
 @dataclass(frozen=True)
@@ -381,12 +399,14 @@ class App:
         key: str | None = None,
         max_wait: Duration | None = None,
         name: str | None = None,
+        sources: Sequence[str] | None = None,
     ) -> TriggerDef:
         """Start ``workflow`` for each event of ``event_types`` (an EventBridge rule on the app bus).
 
         The workflow input is the event's ``detail``, or ``input`` (JMESPath over the whole event).
         ``filter`` is an EventBridge content filter on ``detail``. With ``debounce`` the start is
         trailing-edge debounced per ``key`` (JMESPath over the event), optionally bounded by ``max_wait``.
+        ``sources`` starts it only for events from these EventBridge sources (the rule's pattern).
         """
         types = (event_types,) if isinstance(event_types, str) else tuple(event_types)
         if not types:
@@ -410,8 +430,9 @@ class App:
                 f"{where}: filter must be a mapping (an EventBridge content filter on 'detail'), "
                 f"e.g. {{'amount': [{{'numeric': ['>', 100]}}]}}; got {type(filter).__name__}"
             )
+        accepted = check_filter(sources, f"{where}: sources")
         try:
-            pattern = trigger_pattern(types, filter)
+            pattern = trigger_pattern(types, filter, accepted)
         except (TypeError, ValueError) as exc:
             raise WorkflowDefinitionError(f"{where}: filter is not JSON ({exc})") from None
         check_event_pattern(pattern, where=where)
@@ -424,6 +445,7 @@ class App:
             debounce=optional_seconds(debounce, what=f"{where}: debounce"),
             key=key,
             max_wait=optional_seconds(max_wait, what=f"{where}: max_wait"),
+            sources=accepted,
         )
         self.triggers.append(trigger)
         return trigger
@@ -483,19 +505,34 @@ class App:
         tolerance: Duration = 300,
         type_key: str = "type",
         signature_header: str = "X-Signature",
+        rate_limit: float = 50.0,
+        burst_limit: int = 100,
     ) -> WebhookDef:
         """Accept webhooks on ``path``: verify with ``provider`` ("stripe" or "hmac") and start the routed workflow.
 
         ``route`` maps the payload's event type (``type_key``) to a workflow; ``workflow`` routes
         every payload. The secret comes from SSM Parameter Store (``secret_param``) or, for
-        tests only, ``secret``.
+        tests only, ``secret``. The route is public, so API Gateway throttles it to ``rate_limit``
+        requests per second with bursts of ``burst_limit`` (429 beyond).
         """
+        # API Gateway quotas: 10,000 requests per second and a burst of 5,000 per account and Region.
+        if isinstance(rate_limit, bool) or not isinstance(rate_limit, int | float) or not 0 < rate_limit <= 10_000:
+            raise WorkflowDefinitionError(f"webhook {path}: rate_limit must be > 0 and <= 10000 requests per second")
+        if isinstance(burst_limit, bool) or not isinstance(burst_limit, int) or not 0 < burst_limit <= 5_000:
+            raise WorkflowDefinitionError(f"webhook {path}: burst_limit must be an int from 1 to 5000")
         if provider not in ("stripe", "hmac"):
             raise WorkflowDefinitionError(f"webhook {path}: provider must be 'stripe' or 'hmac', got {provider!r}")
         if not path.startswith("/") or " " in path or "{" in path:
             raise WorkflowDefinitionError(f"webhook path {path!r} must start with '/' and have no spaces or parameters")
         if (secret_param is None) == (secret is None):
             raise WorkflowDefinitionError(f"webhook {path}: give exactly one of secret_param= or secret=")
+        if secret is not None and (not isinstance(secret, str) or not secret.strip()):
+            raise WorkflowDefinitionError(
+                f"webhook {path}: secret= is empty, which would accept signatures anyone can compute; "
+                "give the real signing secret (or secret_param= naming an SSM parameter)"
+            )
+        if secret_param is not None and (not isinstance(secret_param, str) or not secret_param.strip()):
+            raise WorkflowDefinitionError(f"webhook {path}: secret_param= must name an SSM parameter")
         routes: dict[str, str] = {k: self.workflow_name(v) for k, v in (route or {}).items()}
         if workflow is not None:
             routes["*"] = self.workflow_name(workflow)
@@ -513,6 +550,8 @@ class App:
             tolerance=to_seconds(tolerance, what=f"webhook {path}: tolerance"),
             type_key=type_key,
             signature_header=signature_header,
+            rate_limit=float(rate_limit),
+            burst_limit=burst_limit,
         )
         self.webhooks.append(hook)
         return hook

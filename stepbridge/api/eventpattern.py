@@ -51,10 +51,15 @@ class PatternError(ValueError):
 
 
 def trigger_pattern(
-    event_types: tuple[str, ...] | list[str], content_filter: Mapping[str, Any] | None
+    event_types: tuple[str, ...] | list[str],
+    content_filter: Mapping[str, Any] | None,
+    sources: tuple[str, ...] | list[str] | None = None,
 ) -> dict[str, Any]:
-    """The event pattern of a trigger rule: its detail-types, and its ``filter`` on ``detail`` (a JSON copy)."""
+    """The event pattern of a trigger rule: its detail-types, its ``sources`` (``app.on(sources=)``: only
+    these producers start it) and its ``filter`` on ``detail`` (a JSON copy)."""
     pattern: dict[str, Any] = {"detail-type": list(event_types)}
+    if sources is not None:
+        pattern["source"] = list(sources)
     if content_filter is not None:
         pattern["detail"] = json.loads(json.dumps(content_filter))
     return pattern

@@ -12,7 +12,7 @@ from typing import Any
 
 from stepbridge import config
 from stepbridge.api.deploy import FunctionConfig
-from stepbridge.compiler import iam, naming, userpolicies
+from stepbridge.compiler import iam, monitoring, naming, userpolicies
 from stepbridge.compiler.intrinsics import GetAtt, Ref, Sub
 from stepbridge.compiler.model import API_ROUTES, AppModel, StepPlan
 from stepbridge.compiler.scale import STEP_TAG, invoke_steps_statement
@@ -348,13 +348,14 @@ def http_api(model: AppModel) -> Resource:
         if jwt.scopes:
             authorizer["AuthorizationScopes"] = list(jwt.scopes)
         auth = {"Authorizers": {naming.JWT_AUTHORIZER: authorizer}, "DefaultAuthorizer": naming.JWT_AUTHORIZER}
-    return naming.HTTP_API, {
-        "Type": "AWS::Serverless::HttpApi",
-        "Properties": {
-            "Description": f"stepbridge app '{model.app.name}': executions, events and webhooks",
-            "Auth": auth,
-        },
+    props: dict[str, Any] = {
+        "Description": f"stepbridge app '{model.app.name}': executions, events and webhooks",
+        "Auth": auth,
     }
+    throttles = monitoring.route_settings(model)  # public webhook routes are throttled (compiler/monitoring.py)
+    if throttles:
+        props["RouteSettings"] = throttles
+    return naming.HTTP_API, {"Type": "AWS::Serverless::HttpApi", "Properties": props}
 
 
 def parameters(model: AppModel) -> dict[str, Any]:

@@ -299,8 +299,11 @@ def _resolver(fn: Callable[..., Any]) -> Callable[[ast.expr], Any]:
     return resolve
 
 
-def workflow_mermaid(app: App, workflow: WorkflowDef) -> str:
-    """A Mermaid ``flowchart TD`` of one workflow's operations."""
+def parse_workflow(
+    workflow: WorkflowDef,
+) -> tuple[ast.FunctionDef | ast.AsyncFunctionDef, str, Callable[[ast.expr], Any]]:
+    """The workflow function's syntax tree, the name of its context parameter, and a resolver of the names
+    its code uses: what the diagram and the cost estimate (``stepbridge.cost``) both walk."""
     fn = inspect.unwrap(workflow.fn)
     try:
         source = textwrap.dedent(inspect.getsource(fn))
@@ -309,8 +312,13 @@ def workflow_mermaid(app: App, workflow: WorkflowDef) -> str:
     tree = ast.parse(source)
     func = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef))
     params = func.args.posonlyargs + func.args.args
-    ctx = params[0].arg if params else "ctx"
-    flow = _Flow(ctx, _resolver(fn), app)
+    return func, params[0].arg if params else "ctx", _resolver(fn)
+
+
+def workflow_mermaid(app: App, workflow: WorkflowDef) -> str:
+    """A Mermaid ``flowchart TD`` of one workflow's operations."""
+    func, ctx, resolve = parse_workflow(workflow)
+    flow = _Flow(ctx, resolve, app)
     exits: list[Exit] = flow.block(func.body, [("start", None)])
     flow.connect(exits, "finish")
     head = [

@@ -20,31 +20,27 @@ Statement = dict[str, Any]
 #: Actions that accept no resource ARN: the only statements allowed ``Resource: "*"``.
 NO_RESOURCE_LEVEL_ACTIONS = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"})
 
-#: DynamoDB actions of the orchestrator, router and API (conditional writes, queries, batch reads).
-TABLE_ACTIONS = (
-    "dynamodb:BatchGetItem",
-    "dynamodb:BatchWriteItem",
-    "dynamodb:ConditionCheckItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:GetItem",
-    "dynamodb:PutItem",
-    "dynamodb:Query",
-    "dynamodb:UpdateItem",
-)
-#: A declared step only records its outcome (conditional put / transaction) and reads its execution.
-STEP_TABLE_ACTIONS = ("dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
-TIMER_ACTIONS = (
-    "scheduler:CreateSchedule",
-    "scheduler:DeleteSchedule",
-    "scheduler:GetSchedule",
-    "scheduler:UpdateSchedule",
-)
-QUEUE_CONSUMER_ACTIONS = (
-    "sqs:ChangeMessageVisibility",
-    "sqs:DeleteMessage",
-    "sqs:GetQueueAttributes",
-    "sqs:ReceiveMessage",
-)
+#: Each role holds exactly the actions its function's code calls (tests/functional/test_iam_equals_use.py
+#: records them under LocalCloud and compares): the DynamoDB store uses PutItem (conditional writes),
+#: GetItem, Query and DeleteItem - no batch, update or condition-check calls.
+#: The orchestrator: journals, headers, waiters, caches, machines, breakers; deletes waiters, locks, windows.
+ORCHESTRATOR_TABLE_ACTIONS = ("dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query")
+#: The router: logs events, reads waiters (Query), starts executions, keeps debounce windows.
+ROUTER_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query")
+#: The HTTP API (also the public webhook route): creates, reads and marks (cancel) execution headers.
+API_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
+#: A declared step (user code): reads its execution's header and journals its outcome - only items whose
+#: partition key is an execution's (``EXEC#``) - and Powertools idempotency records (``IDEMPOTENCY#``).
+STEP_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
+#: Powertools idempotency also updates its record on success and deletes it when the function raises.
+IDEMPOTENCY_ACTIONS = ("dynamodb:DeleteItem", "dynamodb:UpdateItem")
+#: Partition-key prefixes a step may touch (``dynamodb:LeadingKeys``).
+STEP_LEADING_KEYS = ["EXEC#*", "IDEMPOTENCY#*"]
+TIMER_ACTIONS = ("scheduler:CreateSchedule", "scheduler:DeleteSchedule")
+#: What the SQS event source mapping needs from the orchestrator's role ("Execution role permissions"
+#: in the Lambda developer guide, "Using Lambda with Amazon SQS"); with ReportBatchItemFailures failed
+#: messages simply become visible again, so no ChangeMessageVisibility.
+QUEUE_CONSUMER_ACTIONS = ("sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage")
 
 
 def allow(sid: str, actions: tuple[str, ...] | list[str], resources: list[Any], condition: Any = None) -> Statement:
@@ -80,13 +76,20 @@ def _xray() -> Statement:
     return allow("XRayNoResourceLevelPermissions", tuple(sorted(NO_RESOURCE_LEVEL_ACTIONS)), ["*"])
 
 
-def _table(actions: tuple[str, ...], *, index: bool) -> list[Statement]:
-    out = [allow("StateTable", actions, [GetAtt(naming.TABLE, "Arn")])]
-    if index:
-        out.append(
-            allow("StateTableByWorkflowIndex", ("dynamodb:Query",), [Sub(f"${{{naming.TABLE}.Arn}}/index/by-workflow")])
-        )
-    return out
+def _table(actions: tuple[str, ...]) -> list[Statement]:
+    # No function queries the ``by-workflow`` index: only the client's ``list`` does, with the caller's
+    # credentials.
+    return [allow("StateTable", actions, [GetAtt(naming.TABLE, "Arn")])]
+
+
+def _step_table() -> list[Statement]:
+    """A step's table access, limited by partition key: its code is the user's, and may not write
+    waiters, caches, state machines, breakers or any other framework item (``dynamodb:LeadingKeys``).
+
+    IAM has no condition on the sort key, so a step can still write any execution's items (see the
+    security section of docs/ARCHITECTURE.md for what that leaves open)."""
+    leading = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": STEP_LEADING_KEYS}}
+    return [allow("OwnExecutionItems", STEP_TABLE_ACTIONS, [GetAtt(naming.TABLE, "Arn")], leading)]
 
 
 def _status_index() -> Statement:
@@ -94,11 +97,11 @@ def _status_index() -> Statement:
 
 
 def _idempotency_records() -> Statement:
-    """Powertools idempotency (``stepbridge.idempotency``) deletes its record when the function raises;
-    a step may delete items only in the ``IDEMPOTENCY#`` partitions of the table."""
+    """Powertools idempotency (``stepbridge.idempotency``) updates its record and deletes it when the
+    function raises; a step may update and delete items only in the ``IDEMPOTENCY#`` partitions."""
     return allow(
-        "DeleteOwnIdempotencyRecords",
-        ("dynamodb:DeleteItem",),
+        "UpdateOwnIdempotencyRecords",
+        IDEMPOTENCY_ACTIONS,
         [GetAtt(naming.TABLE, "Arn")],
         {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["IDEMPOTENCY#*"]}},
     )
@@ -108,10 +111,13 @@ def _send() -> Statement:
     return allow("SendToWorkQueue", ("sqs:SendMessage",), [GetAtt(naming.QUEUE, "Arn")])
 
 
+def _timer_group() -> Any:
+    return arn("scheduler", f"schedule/${{{naming.TIMER_GROUP}}}/*")
+
+
 def _timers() -> list[Statement]:
-    group = arn("scheduler", f"schedule/${{{naming.TIMER_GROUP}}}/*")
     return [
-        allow("TimersInScheduleGroup", TIMER_ACTIONS, [group]),
+        allow("TimersInScheduleGroup", TIMER_ACTIONS, [_timer_group()]),
         allow(
             "PassSchedulerRoleToScheduler",
             ("iam:PassRole",),
@@ -130,7 +136,7 @@ def _publish() -> Statement:
 
 def orchestrator_statements(model: AppModel) -> list[Statement]:
     """Replays executions: table + index, consumes and sends to the queue, invokes steps, timers, events."""
-    out = [_logs(naming.ORCHESTRATOR), _xray(), *_table(TABLE_ACTIONS, index=True)]
+    out = [_logs(naming.ORCHESTRATOR), _xray(), *_table(ORCHESTRATOR_TABLE_ACTIONS)]
     out.append(allow("ConsumeWorkQueue", (*QUEUE_CONSUMER_ACTIONS, "sqs:SendMessage"), [GetAtt(naming.QUEUE, "Arn")]))
     if model.steps:
         out.append(
@@ -146,23 +152,24 @@ def orchestrator_statements(model: AppModel) -> list[Statement]:
 
 
 def router_statements(model: AppModel) -> list[Statement]:
-    """Matches events to waiters/triggers/machines: table, queue (wake/start), debounce timers, events,
-    and its own failure queue (Lambda's on-failure destination sends with the function's role)."""
+    """Matches events to waiters/triggers/machines: table, queue (wake/start), debounce timers, and its
+    own failure queue (Lambda's on-failure destination sends with the function's role). It publishes
+    nothing: state machine events are emitted by the orchestrator."""
     failed = allow("RouterFailedEvents", ("sqs:SendMessage",), [GetAtt(naming.ROUTER_DLQ, "Arn")])
     return [
         _logs(naming.ROUTER),
         _xray(),
-        *_table(TABLE_ACTIONS, index=False),
+        *_table(ROUTER_TABLE_ACTIONS),
         _send(),
         failed,
         *_timers(),
-        _publish(),
     ]
 
 
 def api_statements(model: AppModel) -> list[Statement]:
-    """HTTP API: table + index (describe/list), queue (start/cancel), deferred starts, events, webhook secrets."""
-    out = [_logs(naming.API), _xray(), *_table(TABLE_ACTIONS, index=True), _send(), *_timers(), _publish()]
+    """HTTP API: execution headers (start/describe/cancel), queue (start/cancel), the start timer of a
+    deferred execution (re-armed by a repeated start, deleted by a cancel), events, webhook secrets."""
+    out = [_logs(naming.API), _xray(), *_table(API_TABLE_ACTIONS), _send(), *_timers(), _publish()]
     if model.secret_params:
         out.append(
             allow(
@@ -175,8 +182,10 @@ def api_statements(model: AppModel) -> list[Statement]:
 
 
 def step_statements(base: str) -> list[Statement]:
-    """A declared step: records its outcome (and idempotency records) in the table, wakes the orchestrator."""
-    return [_logs(base), _xray(), *_table(STEP_TABLE_ACTIONS, index=False), _idempotency_records(), _send()]
+    """A declared step: records its outcome (and idempotency records) in the table, wakes the orchestrator,
+    and deletes its attempt's deadline timer once it reported (``StepWorker._disarm_deadline``)."""
+    disarm = allow("DeleteDeadlineTimers", ("scheduler:DeleteSchedule",), [_timer_group()])
+    return [_logs(base), _xray(), *_step_table(), _idempotency_records(), _send(), disarm]
 
 
 #: Partition of the sweeper's own item, its paging cursor (``stepbridge.runtime.sweeper.CURSOR_PK``).
@@ -192,7 +201,7 @@ def sweeper_statements() -> list[Statement]:
     return [
         _logs(naming.SWEEPER),
         _xray(),
-        *_table(("dynamodb:Query",), index=False),
+        *_table(("dynamodb:Query",)),
         allow(
             "SweeperCursor",
             ("dynamodb:GetItem", "dynamodb:PutItem"),

@@ -24,7 +24,7 @@ from pathlib import Path
 
 LOCK_FILE = Path(__file__).with_name("layer-requirements.lock")
 #: stepbridge's runtime requirements (pyproject.toml's ``dependencies``) when it is not installed as a distribution.
-_FALLBACK_ROOTS = ("boto3", "aws-lambda-powertools", "pydantic", "jmespath")
+_FALLBACK_ROOTS = ("boto3", "aws-lambda-powertools", "pydantic", "jmespath", "tzdata")
 _HEADER = (
     "# The stepbridge Lambda layer's requirements, pinned to the versions the test suite ran with.\n"
     "# Regenerate with `python3 dev.py lock`; `python3 dev.py check` fails when this disagrees with the venv.\n"
@@ -53,10 +53,26 @@ def _applies(requirement: str) -> bool:
     return Marker(marker.strip()).evaluate(environment)
 
 
+def _checkout_requirements() -> list[str] | None:
+    """``dependencies`` of the source checkout's pyproject.toml, when this module runs from one.
+
+    An editable install's metadata is written at install time, so after a runtime dependency is added to
+    pyproject.toml it is stale until the venv is reinstalled; the checkout's file is the truth."""
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    if not pyproject.is_file():
+        return None
+    import tomllib
+
+    project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+    if project.get("name") != "stepbridge":
+        return None
+    return list(project.get("dependencies", []))
+
+
 def runtime_roots() -> list[str]:
     """stepbridge's own runtime requirements (no extras), as distribution names."""
     try:
-        declared = metadata.requires("stepbridge") or []
+        declared = _checkout_requirements() or metadata.requires("stepbridge") or []
     except metadata.PackageNotFoundError:
         return list(_FALLBACK_ROOTS)
     return sorted({_name_of(r) for r in declared if _applies(r)})

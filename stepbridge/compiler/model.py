@@ -209,12 +209,12 @@ def _plan_triggers(app: App, ids: naming.LogicalIds, problems: _Problems) -> lis
             problems.add(f"{where} has no event types")
         for event_type in trig.event_types:
             problems.check(check_event_type, event_type, where=where)
-        pattern: dict[str, Any] = {"detail-type": list(trig.event_types)}
+        pattern: dict[str, Any] = trigger_pattern(trig.event_types, None, trig.sources)
         if trig.filter is not None and not isinstance(trig.filter, Mapping):
             problems.add(f"{where}: filter must be a mapping (an EventBridge content filter on 'detail')")
         elif trig.filter is not None:
             try:
-                pattern = trigger_pattern(trig.event_types, trig.filter)
+                pattern = trigger_pattern(trig.event_types, trig.filter, trig.sources)
             except (TypeError, ValueError) as exc:
                 problems.add(f"{where}: filter is not JSON ({exc})")
             else:
@@ -302,16 +302,16 @@ def _check_stack(model_steps: list[StepPlan], stack: str, problems: _Problems) -
 
 
 #: Resources of an app without declared steps, triggers, schedules or webhooks, after the SAM transform.
-FIXED_RESOURCES = 33
+FIXED_RESOURCES = 35
 
 
 def estimated_resources(app: App, triggers: int, schedules: int, webhooks: int) -> int:
     """Resources after the SAM transform (what CloudFormation's 500 per stack counts).
 
-    33 fixed (the sweeper 5, the router's failure queue 2, ...); with declared steps, the shared log
-    group and (when a step declares no grants) the shared role; per step a function and its
-    EventInvokeConfig, plus a role when it declares policies/secrets; per trigger a rule and a
-    permission; per schedule and per webhook one. tests/unit/test_deploy_scale.py checks this
+    35 fixed (the sweeper 5, the router's failure queue 2, the two dead-letter queue alarms, ...);
+    with declared steps, the shared log group and (when a step declares no grants) the shared role;
+    per step a function and its EventInvokeConfig, plus a role when it declares policies/secrets;
+    per trigger a rule and a permission; per schedule and per webhook one. tests/unit/test_deploy_scale.py checks this
     against a real transform.
     """
     steps = list(app.steps.values())

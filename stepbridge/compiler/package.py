@@ -20,7 +20,7 @@ from pathlib import Path
 import stepbridge
 
 #: Parts of the stepbridge package that are build/test tooling, never runtime.
-EXCLUDED = ("compiler", "local", "testing", "operator", "cli.py", "demo.py", "scaffold.py")
+EXCLUDED = ("compiler", "local", "testing", "operator", "cost", "cli.py", "demo.py", "scaffold.py")
 #: Lambda's limit on a function's unzipped code plus all its layers: 250 MB
 #: (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html, "Deployment package size").
 LAMBDA_UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024

@@ -10,7 +10,8 @@ Routes (DESIGN.md, "HTTP API" and "Webhooks"):
 * ``POST /workflows/{name}/executions`` ``{"input", "execution_id"?, "wait"?}`` -> 202 ``{"execution_id", "status"}``,
   or with ``wait`` (seconds, 0 < wait <= 25) 200 ``{"execution_id", "status", "result"?, "error"?}`` once it ended
 * ``GET /executions/{id}`` -> 200 the execution's description
-* ``POST /events`` ``{"type", "detail", "source"?}`` -> 202 ``{"id"}``
+* ``POST /events`` ``{"type", "detail", "source"?}`` -> 202 ``{"id"}``; the event carries the caller's
+  identity (IAM principal or JWT subject) and can never claim the app's own source (runtime/provenance.py)
 * ``POST /executions/{id}/cancel`` ``{"compensate"?}`` -> 200 the description
 * ``POST <webhook path>`` for each ``app.webhook(...)`` -> 200 ``{"received": true}``
 
@@ -53,9 +54,9 @@ from stepbridge.errors import (
     UnknownWorkflowError,
     WorkflowDefinitionError,
 )
-from stepbridge.handlers import shapes
+from stepbridge.handlers import httpinput, shapes
 from stepbridge.handlers.env import Environment, from_lambda_environment
-from stepbridge.runtime import webhooks
+from stepbridge.runtime import provenance, webhooks
 from stepbridge.runtime.codec import dumps, validate_input
 from stepbridge.runtime.executions import check_execution_id, request_cancel, start_execution
 from stepbridge.runtime.ids import new_id
@@ -69,7 +70,7 @@ MAX_BODY_BYTES = 256 * 1024
 #: Longest ``"wait"``: API Gateway's HTTP API integration timeout is 30 s; leave room to answer.
 MAX_WAIT_SECONDS = 25.0
 #: ``source`` of events posted to ``POST /events`` without one.
-DEFAULT_EVENT_SOURCE = "stepbridge.api"
+DEFAULT_EVENT_SOURCE = provenance.API_SOURCE
 _JSON = "application/json"
 Reply = Response[str]
 #: Powertools' resolver for each kind of HTTP event (``shapes.http_kind``).
@@ -198,9 +199,9 @@ class HttpApi:
                 raise ApiError(400, "bad_request", "the request body must be a JSON object")
             return {}
         try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ApiError(400, "invalid_json", f"the request body is not valid JSON: {exc}") from None
+            data = httpinput.loads(raw)
+        except httpinput.BadJson as exc:
+            raise ApiError(400, exc.code, str(exc)) from None
         if not isinstance(data, dict):
             raise ApiError(400, "bad_request", f"the request body must be a JSON object, got {type(data).__name__}")
         unknown = sorted(set(data) - allowed)
@@ -216,6 +217,13 @@ class HttpApi:
         except pydantic.ValidationError as exc:
             raise ApiError(400, "invalid_input",
                            f"the input of workflow '{wf.name}' is invalid: {_validation_message(exc)}") from None
+
+    def _workflow(self, name: str) -> WorkflowDef:
+        """The workflow ``name``; 404 naming only ``name`` (the body must not list the app's workflows)."""
+        wf = self.env.app.workflows.get(name)
+        if wf is None:
+            raise ApiError(404, "unknown_workflow", f"no workflow '{name}'")
+        return wf
 
     def _record(self, execution_id: str) -> ExecutionRecord:
         rec = self.env.store.get_execution(execution_id)
@@ -251,7 +259,7 @@ class HttpApi:
         env = self.env
         name = unquote(name)
         body = self._body(allowed={"input", "execution_id", "wait"})
-        wf = env.app.get_workflow(name)  # UnknownWorkflowError -> 404
+        wf = self._workflow(name)
         exec_id = body.get("execution_id")
         if exec_id is not None:
             if not isinstance(exec_id, str):
@@ -303,15 +311,20 @@ class HttpApi:
         detail = {} if detail is None else detail
         if not isinstance(detail, dict):
             raise ApiError(400, "bad_request", f"detail must be a JSON object, got {type(detail).__name__}")
-        source = body.get("source", DEFAULT_EVENT_SOURCE)
-        if not isinstance(source, str) or not 0 < len(source) <= 256 or source.startswith("aws."):
-            raise ApiError(400, "bad_request", "source must be 1-256 characters and must not start with 'aws.'")
-        size = len(event_type.encode()) + len(source.encode()) + len(dumps(detail).encode())
+        try:  # an API caller may name its system, never pass for the app's own workflows (runtime/provenance.py)
+            source = provenance.check_api_source(body.get("source", DEFAULT_EVENT_SOURCE), env.app.name)
+        except ValueError as exc:
+            raise ApiError(400, "bad_request", str(exc)) from None
+        # The caller comes from API Gateway's authorizer, never from the body.
+        resources = provenance.stamp((), provenance.caller_identity(self._event))
+        size = (len(event_type.encode()) + len(source.encode()) + len(dumps(detail).encode())
+                + sum(len(r.encode()) for r in resources))
         if size > EVENTBRIDGE_ENTRY_BYTES:
             raise ApiError(413, "payload_too_large",
                            f"the event is {size} bytes, over EventBridge's 256 KB PutEvents entry limit")
         event_id = new_id()
-        env.effects.publish([Event(event_type, detail, source=source, id=event_id, time=iso(env.effects.now()))])
+        env.effects.publish([Event(event_type, detail, source=source, id=event_id, time=iso(env.effects.now()),
+                                   resources=resources)])
         return _json(202, {"id": event_id})
 
     def _webhook_route(self, hook: WebhookDef) -> Callable[..., Reply]:
@@ -332,9 +345,9 @@ class HttpApi:
             logger().warning("webhook rejected", extra={"path": hook.path, "reason": str(exc)})
             raise ApiError(401, "invalid_signature", str(exc)) from None
         try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ApiError(400, "invalid_json", f"the webhook payload is not valid JSON: {exc}") from None
+            payload = httpinput.loads(body, what="the webhook payload")
+        except httpinput.BadJson as exc:
+            raise ApiError(400, exc.code, str(exc)) from None
         if not isinstance(payload, dict):
             raise ApiError(400, "bad_request", "the webhook payload must be a JSON object")
         delivery = webhooks.plan_delivery(hook, payload, body)
@@ -342,30 +355,45 @@ class HttpApi:
             logger().info("webhook event type not routed; ignored",
                           extra={"path": hook.path, "event_type": webhooks.event_type(hook, payload)})
             return _json(200, {"received": True, "ignored": True})
-        wf = env.app.get_workflow(delivery.workflow)
+        wf = self._workflow(delivery.workflow)
         self._validate(wf, delivery.input)
-        record, created = start_execution(env.store, env.effects, wf.name, delivery.input,
-                                          execution_id=delivery.execution_id)
+        try:
+            record, created = start_execution(env.store, env.effects, wf.name, delivery.input,
+                                              execution_id=delivery.execution_id)
+        except ExecutionAlreadyExists:
+            # The event id belongs to another execution (another route or event type with the same id,
+            # or a client-started one): use the id scoped by path and type. The same event maps to the
+            # same id again, so a redelivery still starts nothing new.
+            record, created = start_execution(env.store, env.effects, wf.name, delivery.input,
+                                              execution_id=delivery.scoped_id)
         logger().info("webhook accepted", extra={"path": hook.path, "event_type": delivery.event_type,
                                                  "execution_id": record.execution_id, "new_execution": created})
         return _json(200, {"received": True})
 
     def _secret(self, hook: WebhookDef) -> str:
+        """The hook's signing secret. Failures answer 500 naming the webhook path, never the SSM
+        parameter (a public caller must not learn where the secret lives); the log names both."""
         if hook.secret is not None:
-            return hook.secret
-        name = str(hook.secret_param)
-        secrets = self.env.secrets or _ssm_secrets()
-        try:
-            value = secrets.get_secret(name)
-        except Exception:
-            logger().exception("could not read the webhook secret", extra={"parameter": name})
-            raise ApiError(500, "secret_unavailable",
-                           f"could not read the webhook secret parameter '{name}' from SSM Parameter Store") from None
-        if not value:
-            logger().error("webhook secret parameter missing", extra={"parameter": name, "path": hook.path})
+            value: str | None = hook.secret
+        else:
+            name = str(hook.secret_param)
+            secrets = self.env.secrets or _ssm_secrets()
+            try:
+                value = secrets.get_secret(name)
+            except Exception:
+                logger().exception("could not read the webhook secret", extra={"parameter": name, "path": hook.path})
+                raise ApiError(500, "secret_unavailable",
+                               f"could not read the signing secret of webhook {hook.path}; see the function's logs"
+                               ) from None
+            if value is None:
+                logger().error("webhook secret parameter missing", extra={"parameter": name, "path": hook.path})
+                raise ApiError(500, "secret_missing",
+                               f"the signing secret of webhook {hook.path} is not configured; see the function's logs")
+        if not value or not str(value).strip():
+            # An empty secret would make every signature forgeable: refuse the request instead.
+            logger().error("webhook secret is empty", extra={"parameter": hook.secret_param, "path": hook.path})
             raise ApiError(500, "secret_missing",
-                           f"the webhook secret parameter '{name}' does not exist in SSM Parameter Store; "
-                           "create it as a SecureString")
+                           f"the signing secret of webhook {hook.path} is empty; see the function's logs")
         register_secret(str(value))  # never in a log line, whatever logs it later
         return str(value)
 
@@ -381,15 +409,17 @@ class HttpApi:
         if allowed:
             return _json(405, {"error": "method_not_allowed", "message": f"{method} is not allowed on {path}; use "
                                f"{', '.join(allowed)}"}, {"Allow": ", ".join(allowed)})
+        # The built-in routes only: webhook paths (and workflow names) are not advertised to callers.
         routes = [f"{m} {p}" for _, m, p in ROUTES]
-        routes += [f"POST {p}" for p in self.webhook_paths]
         message = f"no route for {method} {path}; routes: {'; '.join(routes)}"
         return _json(404, {"error": "not_found", "message": message})
 
     def _unexpected(self, exc: Exception) -> Reply:
         for kind, status, code in _KNOWN_ERRORS:
             if isinstance(exc, kind):
-                return _json(status, {"error": code, "message": str(exc)})
+                # UnknownWorkflowError's text lists the known workflows: a caller gets only the name.
+                message = str(exc).split("; known:")[0]
+                return _json(status, {"error": code, "message": message})
         current = self.resolver.current_event
         logger().exception("unexpected error in the HTTP API", extra={
             "method": current.http_method, "path": current.path,

@@ -233,7 +233,7 @@ class LocalCloud:
         os.environ["AWS_DEFAULT_REGION"] = self.region
         rules = [RuleSpec(f"{self.app.name}-router", {"source": [{"prefix": ""}]})]
         for trig in self.app.triggers:
-            pattern = trigger_pattern(trig.event_types, trig.filter or None)
+            pattern = trigger_pattern(trig.event_types, trig.filter or None, trig.sources)
             check_event_pattern(pattern, where=f"trigger '{trig.name}'")  # what PutRule would refuse
             rules.append(RuleSpec(f"{self.app.name}-{len(rules)}", pattern, trigger=trig.name))
         if self.backend == "memory":
@@ -389,7 +389,9 @@ class LocalCloud:
     def _on_published(self, event: Event) -> None:
         from stepbridge.local.eventmatch import matches
 
-        self.events.append(CapturedEvent(event.detail_type, event.detail, event.source, event.id, event.time))
+        self.events.append(
+            CapturedEvent(event.detail_type, event.detail, event.source, event.id, event.time, tuple(event.resources))
+        )
         envelope = event.to_eventbridge()
         envelope["account"] = "123456789012"
         envelope["region"] = self.region
@@ -595,12 +597,17 @@ class LocalCloud:
         body: Any = None,
         headers: dict[str, str] | None = None,
         query: dict[str, str] | None = None,
+        caller: str | None = None,
     ) -> HttpResponse:
-        """Send a request through the real API handler (HTTP API payload format 2.0)."""
+        """Send a request through the real API handler (HTTP API payload format 2.0).
+
+        ``caller``: the identity API Gateway's authorizer would pass (an IAM principal ARN or ``jwt:<sub>``).
+        """
         from stepbridge.handlers import api as api_handler
         from stepbridge.local.http import api_gateway_event
 
-        event = api_gateway_event(method, path, body=body, headers=headers or {}, query=query, now=self.clock.now())
+        event = api_gateway_event(method, path, body=body, headers=headers or {}, query=query, now=self.clock.now(),
+                                  caller=caller)
         response = api_handler.handle(event, self.env)
         if self.eager:
             self.run_until_idle()

@@ -65,12 +65,15 @@ def api_gateway_event(
     headers: Mapping[str, str] | None = None,
     query: Mapping[str, str | Sequence[str]] | None = None,
     now: datetime | None = None,
+    caller: str | None = None,
 ) -> dict[str, Any]:
     """An HTTP API (payload format 2.0) Lambda event for ``method path``.
 
     ``body``: ``bytes`` are decoded as UTF-8 (base64 when they are not text), a ``str`` is sent
     as is, anything else as JSON. ``headers`` keep their values; names are lower-cased.
     ``now`` (default: the wall clock) gives ``requestContext.time`` / ``timeEpoch``.
+    ``caller`` is the authenticated identity API Gateway's authorizer would add: an IAM principal
+    ARN (``requestContext.authorizer.iam``) or ``jwt:<sub>`` (``requestContext.authorizer.jwt``).
     """
     when = now or datetime.now(UTC)
     if when.tzinfo is None:
@@ -128,6 +131,16 @@ def api_gateway_event(
         },
         "isBase64Encoded": is_base64,
     }
+    if caller is not None:
+        authorizer: dict[str, Any]
+        if caller.startswith("jwt:"):
+            authorizer = {"jwt": {"claims": {"sub": caller[4:]}, "scopes": None}}
+        else:
+            account = caller.split(":")[4] if caller.count(":") >= 5 else ACCOUNT_ID
+            authorizer = {"iam": {"accessKey": "ASIAEXAMPLE", "accountId": account, "callerId": "AROAEXAMPLE",
+                                  "cognitoIdentity": None, "principalOrgId": None, "userArn": caller,
+                                  "userId": "AROAEXAMPLE"}}
+        event["requestContext"]["authorizer"] = authorizer
     if cookies:
         event["cookies"] = cookies
     if grouped:

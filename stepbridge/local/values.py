@@ -25,13 +25,15 @@ class Crash(EngineSignal):
 
 @dataclass
 class CapturedEvent:
-    """An event put on the app bus: ``detail_type``, ``detail``, ``source``, ``id``, ``time``."""
+    """An event put on the app bus: ``detail_type``, ``detail``, ``source``, ``id``, ``time``, ``resources``
+    (``stepbridge:caller/<identity>`` for events posted to ``POST /events``)."""
 
     detail_type: str
     detail: dict[str, Any]
     source: str
     id: str
     time: str
+    resources: tuple[str, ...] = ()
 
     def __getitem__(self, key: str) -> Any:
         return getattr(self, key)

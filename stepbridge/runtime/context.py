@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid as uuid_module
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, TypeVar
@@ -165,8 +165,13 @@ class Context:
             branch_scope.set(f"{scope}{index}.")
             return await self.step(f"{name}-{index}", fn, values[index], timeout=timeout, retry=retry)
 
+        def may_start(index: int) -> bool:
+            # After an error no new item starts, but items a replay before recorded still do: the code
+            # must ask for every recorded operation (they return what they recorded, running nothing).
+            return not errors or bool(self._rp.records(f"{name}-{index}"))
+
         while next_index < len(values) or running:
-            while next_index < len(values) and len(running) + held < concurrency and not errors:
+            while next_index < len(values) and may_start(next_index) and (errors or len(running) + held < concurrency):
                 running[asyncio.ensure_future(one(next_index))] = next_index
                 next_index += 1
             if not running:
@@ -248,16 +253,21 @@ class Context:
         timeout: Duration | None = None,
         default: Any = waits.RAISE,
         name: str | None = None,
+        sources: Sequence[str] | None = None,
+        callers: Sequence[str] | None = None,
     ) -> Any:
         """Wait for an event of ``event_type`` whose ``detail`` has the ``match`` fields and passes ``where``.
 
         Returns the event's ``detail``. Events received since the execution started count
         (look-back), each satisfies one wait at most. On ``timeout`` raises ``WaitTimeout``,
         or returns ``default`` when one is given (``default=None`` returns ``None``).
+        ``sources`` accepts only events with one of these EventBridge sources (the app's own
+        ``ctx.send`` uses the app name); ``callers`` only events posted to ``POST /events`` by one
+        of these IAM principals / ``jwt:<sub>`` (``*`` wildcards). Default: any producer.
         """
         op = name or self._rp.auto_name(f"wait:{event_type}")
         seconds = optional_seconds(timeout, what=f"timeout of wait '{op}'")
-        return await waits.wait_for(self._rp, op, event_type, match, where, seconds, default)
+        return await waits.wait_for(self._rp, op, event_type, match, where, seconds, default, sources, callers)
 
     async def send(self, event_type: str, detail: Any = None, *, name: str | None = None) -> None:
         """Publish an event on the app's EventBridge bus, exactly once per execution path."""

@@ -115,6 +115,8 @@ class Replay:
     _pending_passed: set[str] = field(default_factory=set)
     #: Per operation, the latest ``at`` of a log record naming it in ``passed``.
     _passed_at: dict[str, str] = field(default_factory=dict)
+    #: The failure of a journal write that abandoned this invocation; later writes are refused.
+    abandoned: BaseException | None = None
     #: The suspensions this replay raised (see ``Suspend.consumed``).
     suspensions: list[Suspend] = field(default_factory=list)
     #: Bytes of the journal as stored (records of unknown size count as ``_RECORD_OVERHEAD_BYTES``).
@@ -296,6 +298,12 @@ class Replay:
         counted as lost and done again.
         """
         refuse_while_suspending()
+        if self.abandoned is not None:
+            # Another branch of this replay hit an infrastructure failure: the invocation is abandoned
+            # and its view may be out of date, so it writes nothing more (a racing replay may be ahead).
+            from stepbridge.runtime.guard import InfrastructureFailure
+
+            raise InfrastructureFailure(f"journal record '{op}' (replay abandoned)", self.abandoned)
         self._seq += 1
         rec = JournalRecord(
             key=key or op,
@@ -319,7 +327,12 @@ class Replay:
             )
         self._check_room(op, size)
         rec.size = size
-        rec = self._claim(rec) if shared else self._append_log(rec, tries=OUTCOME_WRITE_TRIES if durable else 1)
+        try:
+            rec = self._claim(rec) if shared else self._append_log(rec, tries=OUTCOME_WRITE_TRIES if durable else 1)
+        except BaseException as exc:
+            if not isinstance(exc, Exception):  # an infrastructure failure or a crash, not a size error
+                self.abandoned = self.abandoned or exc
+            raise
         self._remember(rec)
         return rec
 

@@ -16,6 +16,7 @@ from typing import Any
 import jmespath
 
 from stepbridge.api.app import App, TriggerDef
+from stepbridge.runtime import provenance
 from stepbridge.runtime.executions import start_execution
 from stepbridge.runtime.limits import EVENT_LOG_RETENTION_DAYS
 from stepbridge.runtime.observability import logger
@@ -54,6 +55,8 @@ class Router:
             "time": event.time or received,
             "received": received,
         }
+        if event.resources:  # the caller stamped by POST /events (runtime/provenance.py) is among them
+            body["resources"] = list(event.resources)
         self.store.put_item(
             Item(
                 event_log_key(event.detail_type),
@@ -67,7 +70,9 @@ class Router:
             deadline = w.get("deadline")
             if deadline and now > parse_iso(str(deadline)):
                 continue
-            if matches(event.detail, w.get("match")):
+            if matches(event.detail, w.get("match")) and provenance.accepts(
+                event.source, event.resources, w.get("sources"), w.get("callers")
+            ):
                 self.effects.wake(WakeMessage(str(w["execution_id"]), "event", f"event:{event.id}:{w.get('op')}"))
         for binding in self.app.machines.values():
             if event.detail_type in binding.events:
@@ -82,6 +87,11 @@ class Router:
         trigger = next((t for t in self.app.triggers if t.name == trigger_name), None)
         if trigger is None:
             logger().warning("event for unknown trigger", extra={"trigger": trigger_name, "event_id": event.id})
+            return None
+        if trigger.sources is not None and event.source not in trigger.sources:
+            # The rule's pattern filters on source already; this guards rules deployed before the restriction.
+            logger().warning("event from a source the trigger does not accept; ignored",
+                             extra={"trigger": trigger_name, "event_id": event.id, "source": event.source})
             return None
         if trigger.debounce:
             self._debounce(trigger, event)

@@ -8,12 +8,13 @@ wait is recorded, so replays bind the same event, and each event satisfies one w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from stepbridge.api.app import check_event_type
 from stepbridge.errors import WaitTimeout
+from stepbridge.runtime import provenance
 from stepbridge.runtime.ports import Item
 from stepbridge.runtime.records import iso, parse_iso
 from stepbridge.runtime.replay import Replay
@@ -72,15 +73,20 @@ async def wait_for(
     where: Callable[[Any], bool] | None,
     timeout: float | None,
     default: Any,
+    sources: Sequence[str] | None = None,
+    callers: Sequence[str] | None = None,
 ) -> Any:
-    """The body of ``ctx.wait_for``."""
+    """The body of ``ctx.wait_for``; ``sources``/``callers`` restrict the producers (runtime/provenance.py)."""
     check_event_type(event_type, where=f"wait_for '{op}'")
+    sources = provenance.check_filter(sources, f"wait_for '{op}': sources")
+    callers = provenance.check_filter(callers, f"wait_for '{op}': callers")
+    who = _restrictions(sources, callers)
     records = rp.request(op, "wait")
     final = records.get(op)
     if not records:
         await rp.before_new(op)
     if final is None:
-        final = _try_complete(rp, op, event_type, match, where, timeout, records, default is not RAISE)
+        final = _try_complete(rp, op, event_type, match, where, timeout, records, who, default is not RAISE)
     if final is None:
         rp.suspend()
         raise AssertionError("unreachable")
@@ -101,6 +107,7 @@ def _try_complete(
     where: Callable[[Any], bool] | None,
     timeout: float | None,
     records: dict[str, Any],
+    who: dict[str, list[str]],
     has_default: bool = False,
 ) -> Any:
     started = records.get(f"{op}#w")
@@ -114,7 +121,7 @@ def _try_complete(
             Item(
                 waiter_key(event_type),
                 f"{rp.execution_id}#{op}",
-                {"execution_id": rp.execution_id, "op": op, "match": dict(match or {}), "deadline": deadline},
+                {"execution_id": rp.execution_id, "op": op, "match": dict(match or {}), "deadline": deadline, **who},
                 expires_at=deadline,
             )
         )
@@ -128,6 +135,7 @@ def _try_complete(
                 "deadline": deadline,
                 "timeout": timeout,
                 "timer": rp.timer_name(f"{op}#w") if deadline else None,
+                **who,
             },
             key=f"{op}#w",
         )
@@ -142,6 +150,9 @@ def _try_complete(
         detail = event.get("detail")
         if not matches(detail, match):
             continue
+        if who and not provenance.accepts(str(event.get("source", "")), event.get("resources") or (),
+                                          who.get("sources"), who.get("callers")):
+            continue
         if where is not None and not where(detail):
             continue
         rec = rp.record(op, "wait", "result", {"event": event})
@@ -155,6 +166,16 @@ def _try_complete(
         _cleanup(rp, op, event_type, None)
         return rec
     return None
+
+
+def _restrictions(sources: Sequence[str] | None, callers: Sequence[str] | None) -> dict[str, list[str]]:
+    """The producer restrictions as stored on the waiter and the wait record (absent = any)."""
+    out: dict[str, list[str]] = {}
+    if sources is not None:
+        out["sources"] = list(sources)
+    if callers is not None:
+        out["callers"] = list(callers)
+    return out
 
 
 def _cleanup(rp: Replay, op: str, event_type: str, timer: str | None) -> None:

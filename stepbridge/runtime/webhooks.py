@@ -16,8 +16,19 @@ Providers
     then checked against the tolerance. The workflow gets the whole payload; the execution id is
     the payload's ``id`` if it has one, else the SHA-256 of the body.
 
-Replay protection is the tolerance window plus idempotent execution ids: a redelivered (or
-replayed within the window) event maps to the execution it already started.
+Replay protection
+-----------------
+Stripe requests carry a signed timestamp: older than ``tolerance`` is refused (401). For ``hmac``
+without ``X-Timestamp`` there is no time to check, so replay protection is **dedupe by id**, and it
+is enforced: the signature covers the whole body, the execution id is derived from the body alone
+(its ``id``, else its SHA-256), and starts are idempotent by execution id. A replayed request -
+seconds or months later - maps to the execution it already started and starts nothing new, for as
+long as that execution's record is kept (an expiring record, once gone, no longer dedupes). Senders
+that can should sign ``X-Timestamp`` too, which adds the window.
+
+Execution ids: the (sanitized) event id; if that id already belongs to an execution of another
+workflow or input (another route or event type reusing the id, or a client-started execution),
+the id scoped by path and event type (:func:`scoped_execution_id`) instead of a 409.
 """
 
 from __future__ import annotations
@@ -34,10 +45,16 @@ import jmespath
 
 from stepbridge.api.app import WebhookDef
 from stepbridge.runtime.executions import check_execution_id
+from stepbridge.runtime.router import exec_id_for
 
 STRIPE_HEADER = "Stripe-Signature"
 TIMESTAMP_HEADER = "X-Timestamp"
 DEFAULT_TOLERANCE = 300.0
+#: Future timestamps: Stripe's library accepts any; stepbridge accepts up to a day ahead (clock skew of
+#: any size a real sender has) and refuses beyond, the one deliberate difference from the library: a
+#: signature dated months ahead would stay replayable for months, and LocalCloud's contract refuses a
+#: wall-clock timestamp far from its virtual clock (tests/contract/test_http_webhooks.py).
+MAX_FUTURE_SKEW = 86_400.0
 _HEX_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 _ID_BAD_CHARS = re.compile(r"[^A-Za-z0-9\-_.:]")
 
@@ -94,10 +111,13 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
 
 
 def _any_match(expected: str, candidates: list[str]) -> bool:
-    """Constant-time comparison against every candidate (no early exit)."""
+    """Constant-time comparison against every candidate (no early exit), exact as Stripe compares:
+    no stripping, no case folding. A non-ASCII candidate never matches (Stripe's ``compare_digest``
+    raises on it, which rejects the request too)."""
     matched = False
     for candidate in candidates:
-        matched |= hmac.compare_digest(expected.encode("ascii"), candidate.strip().lower().encode("ascii", "replace"))
+        if candidate.isascii():
+            matched |= hmac.compare_digest(expected, candidate)
     return matched
 
 
@@ -110,23 +130,30 @@ def _check_window(ts: int, now: datetime, tolerance: float, what: str) -> None:
         )
 
 
+def check_secret(secret: str | None, where: str) -> str:
+    """An empty (or whitespace-only) secret would make every signature forgeable: refuse it."""
+    if not isinstance(secret, str) or not secret.strip(" \t\r\n\f\v"):
+        raise SignatureError(f"{where}: the webhook secret is empty; set a non-empty secret")
+    return secret
+
+
 def parse_stripe_header(value: str) -> tuple[int, list[str]]:
-    """``(t, [v1, ...])`` from a ``Stripe-Signature`` value; ``SignatureError`` when malformed."""
-    t: int | None = None
-    v1: list[str] = []
-    for part in value.split(","):
-        key, sep, val = part.strip().partition("=")
-        if not sep:
-            continue
-        if key == "t":
-            try:
-                t = int(val)
-            except ValueError:
-                raise SignatureError(f"{STRIPE_HEADER} has a non-numeric timestamp") from None
-        elif key == "v1":
-            v1.append(val.strip())
-    if t is None:
+    """``(t, [v1, ...])`` from a ``Stripe-Signature`` value, parsed exactly as the official ``stripe``
+    library does (``stripe.WebhookSignature``): items split on ``,`` and then on the first two ``=``
+    (so ``v1=<sig>=x`` carries ``<sig>``), keys compared without stripping, the *first* ``t`` wins and
+    is read with Python's ``int()``; any malformed item named ``t`` or ``v1`` rejects the header.
+    ``SignatureError`` when malformed."""
+    items = [item.split("=", 2) for item in value.split(",")]
+    if any(len(item) < 2 for item in items if item[0] in ("t", "v1")):
+        raise SignatureError(f"{STRIPE_HEADER} has a 't' or 'v1' item without a value")
+    stamps = [item[1] for item in items if item[0] == "t"]
+    if not stamps:
         raise SignatureError(f"{STRIPE_HEADER} has no timestamp (t=...)")
+    try:
+        t = int(stamps[0])
+    except ValueError:
+        raise SignatureError(f"{STRIPE_HEADER} has a non-numeric timestamp") from None
+    v1 = [item[1] for item in items if item[0] == "v1"]
     if not v1:
         raise SignatureError(f"{STRIPE_HEADER} has no v1 signature")
     return t, v1
@@ -134,14 +161,36 @@ def parse_stripe_header(value: str) -> tuple[int, list[str]]:
 
 def verify_stripe(secret: str, body: bytes | str, signature: str | None, now: datetime,
                   tolerance: float = DEFAULT_TOLERANCE) -> int:
-    """Check a Stripe signature header for ``body``; returns its timestamp or raises ``SignatureError``."""
+    """Check a Stripe signature header for ``body``; returns its timestamp or raises ``SignatureError``.
+
+    Accepts and rejects exactly what ``stripe.WebhookSignature.verify_header`` does (the
+    differential test in tests/unit/test_webhook_stripe_oracle.py uses it as the oracle): only
+    timestamps older than ``tolerance`` are refused - a timestamp in the future is accepted, as
+    Stripe does, up to :data:`MAX_FUTURE_SKEW` (the one deliberate difference) - and ``tolerance=0``
+    disables both checks.
+    """
     if not signature:
         raise SignatureError(f"the {STRIPE_HEADER} header is missing")
+    check_secret(secret, "stripe")
+    raw = _raw(body)
+    try:
+        raw.decode("utf-8")  # Stripe signs the text of the body
+    except UnicodeDecodeError:
+        raise SignatureError("the webhook body is not UTF-8 text, so no Stripe signature can match it") from None
     t, candidates = parse_stripe_header(signature)
-    expected = _hmac_hex(secret, f"{t}.".encode() + _raw(body))
+    expected = _hmac_hex(secret, f"{t}.".encode() + raw)
     if not _any_match(expected, candidates):
         raise SignatureError(f"no v1 signature in {STRIPE_HEADER} matches the payload")
-    _check_window(t, now, tolerance, "signature timestamp")
+    if tolerance and t < now.timestamp() - tolerance:
+        raise SignatureError(
+            f"signature timestamp {t} is {now.timestamp() - t:.0f} s old, outside the {tolerance:g} s "
+            "tolerance (a replayed delivery, or clock skew)"
+        )
+    if tolerance and t > now.timestamp() + MAX_FUTURE_SKEW:
+        raise SignatureError(
+            f"signature timestamp {t} is {t - now.timestamp():.0f} s in the future, more than the "
+            f"{MAX_FUTURE_SKEW:g} s of clock skew accepted"
+        )
     return t
 
 
@@ -151,6 +200,7 @@ def verify_hmac(secret: str, body: bytes | str, signature: str | None, now: date
     """Check a ``sha256=<hex>`` signature of ``body`` (or of ``f"{timestamp}.{body}"``); raises ``SignatureError``."""
     if not signature:
         raise SignatureError(f"the {header_name} header is missing")
+    check_secret(secret, "hmac")
     scheme, sep, digest = signature.strip().partition("=")
     if not sep or scheme.lower() != "sha256" or not _HEX_SHA256.match(digest):
         raise SignatureError(f"the {header_name} header must be 'sha256=<64 hex digits>'")
@@ -162,7 +212,7 @@ def verify_hmac(secret: str, body: bytes | str, signature: str | None, now: date
         except ValueError:
             raise SignatureError(f"the {TIMESTAMP_HEADER} header must be unix seconds") from None
         message = f"{ts}.".encode() + _raw(body)
-    if not _any_match(_hmac_hex(secret, message), [digest]):
+    if not _any_match(_hmac_hex(secret, message), [digest.lower()]):
         raise SignatureError(f"the {header_name} signature does not match the payload")
     if timestamp is not None:
         _check_window(ts, now, tolerance, TIMESTAMP_HEADER)
@@ -223,6 +273,15 @@ def execution_id(hook: WebhookDef, payload: Any, body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
+def scoped_execution_id(hook: WebhookDef, kind: str | None, primary: str) -> str:
+    """The fallback execution id of a delivery whose ``primary`` id (the event id) is taken by another
+    execution: scoped by the webhook's path and the event type, hashed as trigger ids are
+    (``wh-{sha256(path|type)[:10]}-{id}``, the id itself hashed when the result would pass 80 chars).
+    A redelivery of the same event computes the same id, so it still starts nothing new."""
+    scope = hashlib.sha256(f"{hook.path}|{kind or ''}".encode()).hexdigest()[:10]
+    return check_execution_id(exec_id_for(f"wh-{scope}", primary))
+
+
 def workflow_input(hook: WebhookDef, payload: Any) -> Any:
     """What the routed workflow gets: ``event["data"]`` for Stripe, the whole payload for ``hmac``."""
     if hook.provider == "stripe":
@@ -238,6 +297,8 @@ class Delivery:
     input: Any
     execution_id: str
     event_type: str | None
+    #: Where the execution goes when ``execution_id`` already belongs to another workflow or input.
+    scoped_id: str = ""
 
 
 def plan_delivery(hook: WebhookDef, payload: Any, body: bytes) -> Delivery | None:
@@ -245,8 +306,10 @@ def plan_delivery(hook: WebhookDef, payload: Any, body: bytes) -> Delivery | Non
     workflow = route(hook, payload)
     if workflow is None:
         return None
-    return Delivery(workflow=workflow, input=workflow_input(hook, payload),
-                    execution_id=execution_id(hook, payload, body), event_type=event_type(hook, payload))
+    primary = execution_id(hook, payload, body)
+    kind = event_type(hook, payload)
+    return Delivery(workflow=workflow, input=workflow_input(hook, payload), execution_id=primary,
+                    event_type=kind, scoped_id=scoped_execution_id(hook, kind, primary))
 
 
 __all__ = [
@@ -256,6 +319,7 @@ __all__ = [
     "parse_stripe_header",
     "plan_delivery",
     "sanitize_execution_id",
+    "scoped_execution_id",
     "stripe_signature",
     "verify_hmac",
     "verify_request",

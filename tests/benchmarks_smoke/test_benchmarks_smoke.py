@@ -109,6 +109,7 @@ def test_cost_section() -> None:
     facts = section.facts
     assert facts["meter_matches_counters"]  # the botocore hooks see what stepbridge's counters see
     assert facts["inline step_aws_calls"] == pytest.approx(1.0)
+    assert facts["cost_model_matches_meter"]  # `stepbridge cost` predicts the calls the meter counts
     for name in ("inline step", "declared step", "sleep (durable timer)", "wait_for + matching event",
                  "child workflow (start + result)", "schedule firing"):
         assert facts[f"{name}_per_million"] > 0

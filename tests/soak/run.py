@@ -40,16 +40,23 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def one_run(seed: int, rate: float, containers: int, executions: int, backend: str) -> dict[str, Any]:
+def one_run(
+    seed: int, rate: float, containers: int, executions: int, backend: str, redrive: bool = False
+) -> dict[str, Any]:
     """One soak run; returns its figures as plain data (picklable across processes)."""
     import soak_harness as harness
 
     from stepbridge.local.faults import FaultPlan
     from stepbridge.runtime.observability import logger
 
+    level = logger().level
     logger().setLevel("CRITICAL")  # each injected fault logs a warning; the figures say it all
     began = time.perf_counter()
-    figures = harness.soak(seed, executions, backend, rates=FaultPlan.uniform(seed, rate).rates, containers=containers)
+    rates = FaultPlan.uniform(seed, rate).rates
+    try:
+        figures = harness.soak(seed, executions, backend, rates=rates, containers=containers, redrive=redrive)
+    finally:
+        logger().setLevel(level)  # (in a test run, later tests read the logs)
     return {
         "seed": seed,
         "containers": containers,
@@ -66,6 +73,8 @@ def one_run(seed: int, rate: float, containers: int, executions: int, backend: s
         "lost_events": figures.lost_events,
         "seconds": round(time.perf_counter() - began, 1),
         "digest": figures.digest,
+        "router_dead_letters": figures.router_dead_letters,
+        "redriven": figures.redriven,
     }
 
 
@@ -90,7 +99,8 @@ def summarize(results: list[dict[str, Any]], wall: float) -> list[str]:
         f"wrong terminal state or result: {sum(len(r['wrong']) for r in results)}, "
         f"duplicated journal entries: {sum(r['duplicated'] for r in results)}, "
         f"side effects missing: {sum(len(r['missing_effects']) for r in results)}, "
-        f"events lost: {sum(len(r['lost_events']) for r in results)}",
+        f"events lost: {sum(len(r['lost_events']) for r in results)}, "
+        f"router events dead-lettered: {sum(r.get('router_dead_letters', 0) for r in results)}",
     ]
     return out
 
@@ -103,11 +113,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--executions", type=int, default=150, help="top-level executions per run")
     parser.add_argument("--backend", choices=["memory", "moto"], default="memory")
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
+    parser.add_argument("--redrive", action="store_true", help="redrive both DLQs every 30 min of the drain")
     parser.add_argument("--json", type=Path, help="also write every run's figures to this file")
     parser.add_argument("--verbose", action="store_true", help="print wrong outcomes too")
     args = parser.parse_args(argv)
     plan = [
-        (seed, args.rate, int(c), args.executions, args.backend)
+        (seed, args.rate, int(c), args.executions, args.backend, args.redrive)
         for c in args.containers.split(",")
         for seed in parse_seeds(args.seeds)
     ]

@@ -29,7 +29,9 @@ LEDGER: Counter[str] = Counter()
 #: Generous budgets: an injected fault that loses a declared step's attempt (its Lambda timed out,
 #: its invoke was throttled) uses up one attempt, and the soak checks results, not retry budgets.
 DECLARED_RETRY = Retry(max_attempts=10, backoff="fixed", initial_delay=2.0, jitter=False)
-INLINE_RETRY = Retry(max_attempts=6, backoff="exponential", initial_delay=1.0, max_delay=8.0)
+INLINE_RETRY = Retry(max_attempts=10, backoff="exponential", initial_delay=1.0, max_delay=8.0)
+#: Inline steps too: an attempt whose orchestrator container died mid-step counts against the policy.
+INLINE_BUDGET = Retry(max_attempts=10, backoff="fixed", initial_delay=1.0, jitter=False)
 
 
 class Declined(NonRetryableError):
@@ -130,11 +132,11 @@ def record(table: str, key: str, status: str) -> dict[str, str]:
 async def order_wf(ctx: Context, order: dict[str, Any]) -> dict[str, Any]:
     """Compensation (``process-payment``): reserve, charge, confirm; undo in reverse on failure."""
     async with ctx.saga() as saga:
-        reservation = await ctx.step("reserve", reserve, order)
+        reservation = await ctx.step("reserve", reserve, order, retry=INLINE_BUDGET)
         saga.compensate(release, reservation, name="release")
         payment = await ctx.step("charge", charge, order)
         saga.compensate(refund, payment, name="refund")
-        await ctx.step("confirm", confirm, order)
+        await ctx.step("confirm", confirm, order, retry=INLINE_BUDGET)
         await ctx.send("Order.confirmed", {"id": order["id"], "payment": payment["payment"]})
     return {"order": order["id"], "payment": payment["payment"]}
 
@@ -143,12 +145,12 @@ async def order_wf(ctx: Context, order: dict[str, Any]) -> dict[str, Any]:
 async def enrich_wf(ctx: Context, lead: dict[str, Any]) -> dict[str, Any]:
     """Parallel (``enrich-lead``): three lookups and a declared step at once, then merge."""
     company, social, email, points = await ctx.gather(
-        ctx.step("company", lookup, "company", lead["id"]),
-        ctx.step("social", lookup, "social", lead["id"]),
-        ctx.step("email", lookup, "email", lead["id"]),
+        ctx.step("company", lookup, "company", lead["id"], retry=INLINE_BUDGET),
+        ctx.step("social", lookup, "social", lead["id"], retry=INLINE_BUDGET),
+        ctx.step("email", lookup, "email", lead["id"], retry=INLINE_BUDGET),
         ctx.step("score", score, lead["n"]),
     )
-    return await ctx.step("merge", lambda: {**company, **social, **email, "score": points})
+    return await ctx.step("merge", lambda: {**company, **social, **email, "score": points}, retry=INLINE_BUDGET)
 
 
 @app.workflow("api")
@@ -156,7 +158,7 @@ async def api_wf(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
     """Retries (``api-call``): a flaky call retried on durable timers."""
     first = await ctx.step("call", call_api, data, retry=INLINE_RETRY)
     await ctx.sleep(timedelta(seconds=data.get("pause", 5)))
-    second = await ctx.step("call-again", call_api, {**data, "failures": 0})
+    second = await ctx.step("call-again", call_api, {**data, "failures": 0}, retry=INLINE_BUDGET)
     return {"first": first, "second": second}
 
 
@@ -168,17 +170,17 @@ async def approval_wf(ctx: Context, item: dict[str, Any]) -> dict[str, Any]:
         "Approval.decided", match={"itemId": item["id"]}, timeout=timedelta(hours=1), default=None
     )
     if decision is not None and decision.get("approved"):
-        await ctx.step("approve", record, "approvals", item["id"], "approved")
+        await ctx.step("approve", record, "approvals", item["id"], "approved", retry=INLINE_BUDGET)
         return {"status": "approved", "by": decision.get("approver")}
     reason = "timeout" if decision is None else "declined"
-    await ctx.step("reject", record, "approvals", item["id"], reason)
+    await ctx.step("reject", record, "approvals", item["id"], reason, retry=INLINE_BUDGET)
     return {"status": "rejected", "reason": reason}
 
 
 @app.workflow("child-sum")
 async def child_sum(ctx: Context, numbers: list[int]) -> int:
     """A child: adds its numbers in an inline step."""
-    return int(await ctx.step("sum", lambda: sum(numbers)))
+    return int(await ctx.step("sum", lambda: sum(numbers), retry=INLINE_BUDGET))
 
 
 @app.workflow("child-score")
@@ -215,17 +217,17 @@ async def campaign_wf(ctx: Context, campaign: dict[str, Any]) -> dict[str, Any]:
 async def hold_wf(ctx: Context, job: dict[str, Any]) -> dict[str, Any]:
     """A long sleep inside a saga: cancelled with ``compensate=True`` it releases what it holds."""
     async with ctx.saga() as saga:
-        held = await ctx.step("hold", record, "holds", job["id"], "held")
+        held = await ctx.step("hold", record, "holds", job["id"], "held", retry=INLINE_BUDGET)
         saga.compensate(record, "holds", job["id"], "released", name="unhold")
         await ctx.sleep(timedelta(hours=2))
-        await ctx.step("finish", record, "holds", job["id"], "finished")
+        await ctx.step("finish", record, "holds", job["id"], "finished", retry=INLINE_BUDGET)
     return {"held": held["id"]}
 
 
 @app.workflow("counter")
 async def counter_wf(ctx: Context, state: dict[str, int]) -> Any:
     """Bounded history: count in generations with ``continue_as_new``."""
-    total = int(await ctx.step("add", lambda: state["total"] + state["generation"]))
+    total = int(await ctx.step("add", lambda: state["total"] + state["generation"], retry=INLINE_BUDGET))
     if state["generation"] < 2:
         await ctx.continue_as_new({"generation": state["generation"] + 1, "total": total})
     return {"total": total}
@@ -234,7 +236,7 @@ async def counter_wf(ctx: Context, state: dict[str, int]) -> Any:
 @app.workflow("poked")
 async def poked_wf(ctx: Context, detail: dict[str, Any]) -> dict[str, Any]:
     """Started by an event trigger (``Soak.poked``)."""
-    return dict(await ctx.step("handle", record, "pokes", detail["id"], "handled"))
+    return dict(await ctx.step("handle", record, "pokes", detail["id"], "handled", retry=INLINE_BUDGET))
 
 
 app.on("Soak.poked", poked_wf)

@@ -43,8 +43,10 @@ SWEEP_EVERY = timedelta(minutes=5)
 HORIZON = timedelta(hours=3)
 #: Extra time the harness keeps sweeping after the horizon before it calls an execution lost.
 DRAIN = timedelta(hours=6)
-#: After the horizon faults stop; this long later (the sweeper's bound: a lost wake-up is found by the
-#: next sweep, every 5 minutes, once its 2-minute grace passed; three sweeps here) the liveness check runs.
+#: After the horizon faults stop; this long later the liveness check runs. The sweeper's recovery bound
+#: (docs/RELIABILITY.md): a lost wake-up is acted on within its 2-minute grace plus one sweep interval
+#: (5 minutes) per page of 10,000 unfinished executions, plus one interval for the schedule's alignment
+#: - 12 minutes for the soak's few hundred; three sweeps here.
 RECOVERY = timedelta(minutes=15)
 
 #: The mix: workflow -> weight.
@@ -76,6 +78,12 @@ SOAK_RATES = {
     "step.timeout": 0.03,
     "event.duplicate": 0.05,
     "timer.lost": 0.05,
+    "timer.duplicate": 0.02,
+    "timer.early": 0.02,
+    "event.late_duplicate": 0.02,
+    "clock.skew": 0.05,
+    "throttle.dynamodb_sdk": 0.01,
+    "queue.visibility_expired": 0.01,
 }
 
 
@@ -289,6 +297,9 @@ def run(
             tick()
             recovered += TICK
         stuck = [str(v) for v in liveness_violations(cloud)]
+        if redrive:  # the operator answers the dead-letter alarms (also for events whose run never started)
+            redriven += cloud.redrive()
+            cloud.run_until_idle()
 
         def unfinished() -> list[str]:
             return [r.execution_id for r in cloud.store.list_executions(limit=1_000_000) if r.status not in TERMINAL]

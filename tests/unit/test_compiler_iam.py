@@ -114,12 +114,16 @@ def test_orchestrator_permissions_are_exact(templates: dict[str, dict[str, Any]]
     assert g["iam:PassRole"] == {key(SCHEDULER_ROLE)}
     assert g["events:PutEvents"] == {key(BUS)}
     assert g["sqs:SendMessage"] == {key(QUEUE)} and g["sqs:ReceiveMessage"] == {key(QUEUE)}
+    assert "sqs:ChangeMessageVisibility" not in g  # failed batch items just become visible again
+    assert {a for a in g if a.startswith("scheduler:")} == {"scheduler:CreateSchedule", "scheduler:DeleteSchedule"}
     for action in ("scheduler:CreateSchedule", "scheduler:DeleteSchedule"):
         assert g[action] == {key(TIMER_GROUP)}
+    # exactly what the code calls (tests/functional/test_iam_equals_use.py): no batch, update or condition checks
+    assert {a for a in g if a.startswith("dynamodb:")} == {
+        "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}
     for action, resources in g.items():
         if action.startswith("dynamodb:"):
-            assert resources <= {key(TABLE), key(INDEX)}, action
-    assert g["dynamodb:Query"] == {key(TABLE), key(INDEX)}
+            assert resources == {key(TABLE)}, action  # no index: only the client lists by workflow
     assert {a.split(":")[0] for a in g} == {"logs", "xray", "dynamodb", "sqs", "lambda", "scheduler", "iam", "events"}
     # PassRole only towards Scheduler
     statements = templates["golden_orders"]["Resources"]["OrchestratorRole"]["Properties"]["Policies"][0]
@@ -142,16 +146,25 @@ def test_step_functions_only_touch_the_table_and_queue(templates: dict[str, dict
             assert resources == {key(TABLE)}, action
         elif action == "sqs:SendMessage":
             assert resources == {key(QUEUE)}
+        elif action == "scheduler:DeleteSchedule":  # disarms its attempt's deadline timer
+            assert resources == {key(TIMER_GROUP)}
         elif service == "logs":
             assert resources == {own_logs}
         else:
             assert action in NO_RESOURCE_LEVEL, action
     assert "dynamodb:Query" not in g
-    # DeleteItem only for Powertools idempotency records (stepbridge.idempotency): IDEMPOTENCY# partitions.
+    assert {a for a in g if a.startswith("dynamodb:")} == {
+        "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
     statements = templates["golden_orders"]["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]
-    deletes = [s for s in statements["Statement"] if "dynamodb:DeleteItem" in listify(s["Action"])]
-    assert len(deletes) == 1 and listify(deletes[0]["Action"]) == ["dynamodb:DeleteItem"]
-    assert deletes[0]["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["IDEMPOTENCY#*"]}}
+    table = [s for s in statements["Statement"] if any(a.startswith("dynamodb:") for a in listify(s["Action"]))]
+    by_actions = {tuple(listify(s["Action"])): s["Condition"] for s in table}
+    # Get/Put only on execution items (its report) and idempotency records; never waiters, caches, machines.
+    assert by_actions[("dynamodb:GetItem", "dynamodb:PutItem")] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["EXEC#*", "IDEMPOTENCY#*"]}}
+    # Update/Delete only for Powertools idempotency records (stepbridge.idempotency): IDEMPOTENCY# partitions.
+    assert by_actions[("dynamodb:DeleteItem", "dynamodb:UpdateItem")] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["IDEMPOTENCY#*"]}}
+    assert len(table) == 2
 
 
 def test_router_and_api_permissions(templates: dict[str, dict[str, Any]]) -> None:
@@ -159,7 +172,13 @@ def test_router_and_api_permissions(templates: dict[str, dict[str, Any]]) -> Non
     assert "lambda:InvokeFunction" not in router and "ssm:GetParameter" not in router
     # the work queue, and its own on-failure destination (Lambda sends failed events with the function's role)
     assert router["sqs:SendMessage"] == {key(QUEUE), key({"Fn::GetAtt": ["RouterDeadLetterQueue", "Arn"]})}
-    assert router["events:PutEvents"] == {key(BUS)}
+    assert "events:PutEvents" not in router  # state machine events are the orchestrator's
+    router_table = {a for a in router if a.startswith("dynamodb:")}
+    assert router_table == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}
+    # The API also serves the public webhook routes: it may only create and read execution headers.
+    api_orders = grants(templates["golden_orders"], "ApiRole")
+    assert {a for a in api_orders if a.startswith("dynamodb:")} == {"dynamodb:GetItem", "dynamodb:PutItem"}
+    assert api_orders["dynamodb:GetItem"] == {key(TABLE)}
     api = grants(templates["golden_scheduled"], "ApiRole")
     assert api["ssm:GetParameter"] == {
         key({"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:" + SECRET})

@@ -177,7 +177,7 @@ def test_http_api_uses_iam_auth_by_default(orders: dict[str, Any]) -> None:
         "EnableIamAuthorizer": True,
         "DefaultAuthorizer": "AWS_IAM",
     }
-    assert "Parameters" not in orders
+    assert list(orders["Parameters"]) == ["AlarmTopicArn"]  # only the alarms' optional SNS topic
 
 
 def test_jwt_authorizer_replaces_iam_with_issuer_and_audience_parameters(tmp_path: Path) -> None:

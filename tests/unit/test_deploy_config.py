@@ -115,8 +115,9 @@ def granted(template: dict[str, Any], role: str) -> list[dict[str, Any]]:
 
 
 def user_sids(statements: list[dict[str, Any]]) -> set[str]:
-    framework = {"OwnLogGroup", "XRayNoResourceLevelPermissions", "StateTable", "DeleteOwnIdempotencyRecords",
-                 "SendToWorkQueue"}
+    from stepbridge.compiler import iam
+
+    framework = {s["Sid"] for s in iam.step_statements("DeclaredSteps")}  # the framework's own step grants
     return {s["Sid"] for s in statements} - framework
 
 

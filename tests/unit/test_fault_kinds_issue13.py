@@ -107,12 +107,12 @@ def test_dynamodb_sdk_throttling_raises_botocores_modeled_exception_and_the_exec
     assert isinstance(error, ClientError) and type(error).__name__ == error.response["Error"]["Code"]
     assert error.operation_name == "PutItem" and error.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     throttle = Fault("throttle.dynamodb_sdk", target="orchestrator", method="append_journal")
-    sweep_throttle = Fault("throttle.dynamodb_sdk", target="sweeper", method="list_unfinished")
+    sweep_throttle = Fault("throttle.dynamodb_sdk", target="sweeper")  # its first table call
     with cloud_with(throttle, sweep_throttle) as cloud:
         client = cloud.client()
         h = client.start("nap")
         cloud.advance(timedelta(seconds=601))
-        cloud.sweep()  # the sweeper is a target of this kind too: its first Query is throttled
+        cloud.sweep()  # the sweeper is a target of this kind too: its first table call is throttled
         assert cloud.faults is not None and cloud.faults.injected["throttle.dynamodb_sdk"] == 2
         assert cloud.crashes["sweeper"] == 1
         assert client.describe(h.execution_id).result == "awake"

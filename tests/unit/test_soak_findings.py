@@ -109,3 +109,60 @@ def test_two_containers_racing_on_a_step_failure_record_the_compensation_once() 
         assert desc.status == "FAILED" and desc.error is not None and "card declined" in desc.error
         finals = Counter(r.op for r in cloud.store.load_journal(h.execution_id) if r.kind == "result")
         assert finals["release"] == 1
+
+
+def test_once_one_branch_hit_an_infrastructure_failure_no_other_branch_of_the_replay_writes() -> None:
+    """queue.visibility_expired with crashes: in a ``ctx.map`` one branch's write failed (the invocation is
+    abandoned) while another branch of the same replay went on and recorded a dispatch at the next slot,
+    leaving a gap behind; a second container replaying at the same time had already recorded that dispatch
+    at the gap's neighbour, so the journal held it twice. An abandoned replay must write nothing more."""
+    app = App("branches")
+
+    @app.workflow("two")
+    async def two(ctx: Context) -> list[str]:
+        return list(await ctx.gather(ctx.step("a", lambda: "a"), ctx.step("b", lambda: "b")))
+
+    throttle_a = Fault(
+        "throttle.dynamodb",
+        target="orchestrator",
+        method="append_journal",
+        when=lambda method, args: args[1].key == "a",
+    )
+    with LocalCloud(app, backend="memory", faults=FaultPlan(script=[throttle_a])) as cloud:
+        client = cloud.client()
+        cloud.eager = False
+        h = client.start("two")
+        cloud._drain_queue()  # the first replay: branch a's record is throttled
+        assert cloud.faults is not None and cloud.faults.injected["throttle.dynamodb"] == 1
+        assert {r.key for r in cloud.store.load_journal(h.execution_id)} == set()  # b wrote nothing either
+        cloud.eager = True
+        cloud.run_until_idle()
+        assert client.describe(h.execution_id).result == ["a", "b"]
+        journal = [r for r in cloud.store.load_journal(h.execution_id) if r.logged]
+        assert sorted(r.seq for r in journal) == list(range(1, len(journal) + 1))  # no gap in the log
+
+
+def test_map_whose_first_item_fails_after_later_items_ran_fails_with_that_items_error() -> None:
+    """Found by the soak (item 0's attempts kept being lost to faults; no fault is needed to reproduce it):
+    ``ctx.map`` with concurrency 2 ran items 1, 2 and 3 while item 0 waited for its retries; when item 0
+    finally failed, the replay stopped starting items at the first error, never asked for the recorded
+    items 2 and 3, and the execution FAILED with NonDeterminismError instead of item 0's own error."""
+    app = App("mapfail")
+
+    @app.step(timeout=20, retry=Retry(max_attempts=2, backoff="fixed", initial_delay=60, jitter=False))
+    def score(v: int) -> int:
+        if v == 0:
+            raise ValueError("item 0 cannot be scored")
+        return v * 10
+
+    @app.workflow("scores")
+    async def scores(ctx: Context) -> list[int]:
+        return list(await ctx.map("score", [0, 1, 2, 3], score, concurrency=2))
+
+    with LocalCloud(app, backend="memory") as cloud:
+        client = cloud.client()
+        h = client.start("scores")
+        cloud.advance(timedelta(minutes=5))
+        desc = client.describe(h.execution_id)
+        assert desc.status == "FAILED" and desc.error is not None
+        assert desc.error["type"].endswith("ValueError") and "item 0 cannot be scored" in desc.error
