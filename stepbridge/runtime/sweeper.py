@@ -334,8 +334,11 @@ class Sweeper:
             head = [r for r in self.store.list_unfinished(status, after=None, limit=room) if status_cursor(r) <= after]
             batch += head
             cursor = status_cursor(head[-1]) if len(head) == room else None
-        if cursor != after:
-            self.store.put_item(Item(CURSOR_PK, status, {"after": cursor, "at": iso(self.effects.now())}))
+        # Written on every sweep (one write per status every 5 minutes): it also tells an operator when the
+        # sweeper last ran and how much it checked.
+        self.store.put_item(
+            Item(CURSOR_PK, status, {"after": cursor, "at": iso(self.effects.now()), "checked": len(batch)})
+        )
         return batch
 
     def _try(self, execution_id: str, action: object) -> None:
