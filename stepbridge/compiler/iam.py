@@ -188,15 +188,26 @@ def step_statements(base: str) -> list[Statement]:
     return [_logs(base), _xray(), *_step_table(), _idempotency_records(), _send(), disarm]
 
 
+#: Partition of the sweeper's own item, its paging cursor (``stepbridge.runtime.sweeper.CURSOR_PK``).
+SWEEPER_PARTITION = "SWEEPER"
+
+
 def sweeper_statements() -> list[Statement]:
     """The sweeper: lists unfinished executions (``by-status`` index), reads their journals, wakes them.
 
-    Query only - no reads of other items, no writes to the table, no timers, no events.
+    Query only, plus reading and writing its own paging cursor (the ``SWEEPER`` partition, by
+    ``dynamodb:LeadingKeys``) - no other reads or writes, no timers, no events.
     """
     return [
         _logs(naming.SWEEPER),
         _xray(),
         *_table(("dynamodb:Query",)),
+        allow(
+            "SweeperCursor",
+            ("dynamodb:GetItem", "dynamodb:PutItem"),
+            [GetAtt(naming.TABLE, "Arn")],
+            {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [SWEEPER_PARTITION]}},
+        ),
         _status_index(),
         _send(),
     ]

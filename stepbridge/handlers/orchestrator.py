@@ -13,6 +13,8 @@ lives in the ``Environment``, which a warm Lambda container keeps between invoca
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -25,14 +27,24 @@ from stepbridge.runtime.orchestrator import Orchestrator
 from stepbridge.runtime.records import WakeMessage
 
 
-def handle(event: dict[str, Any], env: Environment) -> dict[str, Any]:
-    """Process an SQS batch; returns ``{"batchItemFailures": [...]}``."""
+def handle(event: dict[str, Any], env: Environment, context: Any = None) -> dict[str, Any]:
+    """Process an SQS batch; returns ``{"batchItemFailures": [...]}``.
+
+    ``context`` is the Lambda context: its remaining time bounds inline steps (see ``steps._inline``).
+    """
     if not shapes.is_sqs_batch(event):
         logger().error("the orchestrator received an event that is not an SQS batch; ignored",
                        extra={"received": shapes.describe(event)})
         return {"batchItemFailures": []}
     orchestrator = Orchestrator(
-        env.app, env.store, env.effects, env.loop_factory, env.overrides, cache=env.journal_cache
+        env.app,
+        env.store,
+        env.effects,
+        env.loop_factory,
+        env.overrides,
+        cache=env.journal_cache,
+        remaining=_remaining_seconds(context),
+        pause=env.sleep,
     )
     failures: list[dict[str, str]] = []
     for message, message_ids in _group(event.get("Records", [])):
@@ -59,6 +71,14 @@ def handle(event: dict[str, Any], env: Environment) -> dict[str, Any]:
     return {"batchItemFailures": failures}
 
 
+def _remaining_seconds(context: Any) -> Callable[[], float] | None:
+    """Seconds left in the invocation, read from the Lambda context (``None`` without one)."""
+    millis = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(millis):
+        return None
+    return lambda: float(millis()) / 1000.0
+
+
 #: How much of a malformed message body the log line keeps.
 _EXCERPT = 1024
 
@@ -75,6 +95,9 @@ def _group(records: list[dict[str, Any]]) -> list[tuple[WakeMessage, list[str]]]
             if not isinstance(body, dict):
                 raise TypeError(f"the body is a JSON {type(body).__name__}, not an object")
             message = WakeMessage.from_dict(body)
+            receives = int((record.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
+            if receives > 1:
+                message = replace(message, receives=receives)
         except (KeyError, ValueError, TypeError) as exc:
             # A poison body can never succeed. Reporting it as a batch failure would redeliver it
             # maxReceiveCount times - blocking its FIFO message group meanwhile - before the DLQ:
@@ -92,11 +115,15 @@ def _group(records: list[dict[str, Any]]) -> list[tuple[WakeMessage, list[str]]]
         if len(members) > 1:
             reason = "sweep" if any(m.reason == "sweep" for m, _ in members) else first.reason
             data = {**(first.data or {}), "reports": [r for m, _ in members for r in m.reports]}
-            first = WakeMessage(first.execution_id, reason, first.dedup, data)
+            timers = sorted({k for m, _ in members for k in m.timer_keys})
+            if timers:
+                data["timers"] = timers  # each fired timer is checked for an early delivery
+            receives = max(m.receives for m, _ in members)
+            first = WakeMessage(first.execution_id, reason, first.dedup, data, receives=receives)
         merged.append((first, [message_id for _, message_id in members]))
     return merged
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda entry point."""
-    return handle(event, from_lambda_environment())
+    return handle(event, from_lambda_environment(), context)

@@ -32,6 +32,7 @@ from stepbridge.runtime.records import (
     JournalRecord,
     iso,
     parse_iso,
+    status_cursor,
 )
 
 if TYPE_CHECKING:
@@ -163,7 +164,7 @@ def execution_attrs(record: ExecutionRecord, version: int) -> Attrs:
     }
     if record.status in INDEXED_STATUSES:
         attrs["gsi2pk"] = _s(f"{STATUS_PREFIX}{record.status}")
-        attrs["gsi2sk"] = _s(f"{record.created_at}#{record.execution_id}")
+        attrs["gsi2sk"] = _s(status_cursor(record))
     return attrs
 
 
@@ -468,6 +469,26 @@ class DynamoStore:
             items = self._collect(op, kwargs, sys.maxsize, page_limit=False)
             items.sort(key=lambda a: str(a["gsi1sk"]["S"]), reverse=True)
         return [decode_execution(a) for a in items[:limit]]
+
+    def list_unfinished(self, status: str, *, after: str | None, limit: int) -> list[ExecutionRecord]:
+        """Oldest first from the sparse ``by-status`` index, after the sort key ``after`` (eventually consistent)."""
+        if status not in INDEXED_STATUSES:
+            raise ValueError(f"list_unfinished: status must be RUNNING or SCHEDULED, got {status!r}")
+        if limit <= 0:
+            return []
+        condition = "gsi2pk = :st"
+        values: Attrs = {":st": _s(f"{STATUS_PREFIX}{status}")}
+        if after is not None:
+            condition += " AND gsi2sk > :after"
+            values[":after"] = _s(after)
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": STATUS_GSI_NAME,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": True,
+        }
+        return [decode_execution(a) for a in self._collect("Query", kwargs, limit)]
 
     # ---- journal --------------------------------------------------------------------------------
 

@@ -128,6 +128,23 @@ class InMemoryStore:
         headers.sort(key=lambda a: a["gsi1sk"]["S"], reverse=True)
         return [decode_execution(a) for a in headers[: max(limit, 0)]]
 
+    def list_unfinished(self, status: str, *, after: str | None, limit: int) -> list[ExecutionRecord]:
+        """Oldest first by the ``by-status`` sort key, after ``after`` (as ``DynamoStore``)."""
+        if status not in INDEXED_STATUSES:
+            raise ValueError(f"list_unfinished: status must be RUNNING or SCHEDULED, got {status!r}")
+        wanted = f"{STATUS_PREFIX}{status}"
+        with self._lock:
+            self._read()
+            indexed = [
+                attrs
+                for partition in self._partitions.values()
+                if (attrs := partition.get(META)) is not None
+                and attrs.get("gsi2pk", {}).get("S") == wanted
+                and (after is None or attrs["gsi2sk"]["S"] > after)
+            ]
+        indexed.sort(key=lambda a: a["gsi2sk"]["S"])
+        return [decode_execution(a) for a in indexed[: max(limit, 0)]]
+
     # ---- journal --------------------------------------------------------------------------
 
     def load_journal(self, execution_id: str) -> list[JournalRecord]:

@@ -33,7 +33,7 @@ from stepbridge.local import awslimits
 from stepbridge.local.clock import Timer, TimerWheel, VirtualClock
 from stepbridge.local.functionenv import LocalSecrets, as_function
 from stepbridge.local.iamenforce import IamEnforcer
-from stepbridge.local.values import CapturedEvent, Crash, HttpResponse, MockStep
+from stepbridge.local.values import CapturedEvent, Crash, HttpResponse, LocalOrchestratorContext, MockStep
 from stepbridge.runtime import ids
 from stepbridge.runtime.ids import new_id
 from stepbridge.runtime.journalcache import JournalCache
@@ -124,6 +124,9 @@ class LocalCloud:
     them at random (seeded by ``container_seed``), as Lambda spreads a queue over its instances.
     The default of one container keeps every run deterministic and every resume warm.
 
+    ``orchestrator_timeout`` (seconds, default 120 as in the compiled template) is the orchestrator
+    function's timeout: an inline step gets at most the invocation's remaining (virtual) time.
+
     Random ids (event ids, unnamed executions, queue messages) come from a source seeded with
     ``id_seed`` while the cloud runs (``runtime/ids.py``), so a memory-backend run is reproducible
     bit for bit.
@@ -143,6 +146,7 @@ class LocalCloud:
         container_seed: int = 0,
         id_seed: int | str = 0,
         enforce_iam: bool = False,
+        orchestrator_timeout: float = 120.0,
     ) -> None:
         if backend not in ("moto", "memory"):
             raise ValueError(f"backend must be 'moto' or 'memory', got {backend!r}")
@@ -179,6 +183,9 @@ class LocalCloud:
         #: One journal cache per emulated orchestrator container (see ``orchestrator_containers``).
         self.orchestrator_caches = [JournalCache() for _ in range(orchestrator_containers)]
         self._container_rng = random.Random(container_seed)
+        #: The orchestrator function's timeout (the template's default, ``CompileOptions.orchestrator_timeout``):
+        #: inline steps get at most what is left of it, on the virtual clock (``LocalOrchestratorContext``).
+        self.orchestrator_timeout = float(orchestrator_timeout)
         self._id_seed = id_seed
         self._restore_ids: Any = None
         self.faults: FaultInjector | None = None
@@ -475,7 +482,8 @@ class LocalCloud:
         self._batch = (records, container)
         try:
             with self._invoking("orchestrator"), self._as_function(None):
-                result = orchestrator_handler.handle({"Records": records}, self.env)
+                context = LocalOrchestratorContext(self.orchestrator_timeout)
+                result = orchestrator_handler.handle({"Records": records}, self.env, context)
         except Crash:
             self.orchestrator_caches[container].clear()  # the container died with its memory
             self.crashes["orchestrator"] += 1

@@ -16,6 +16,9 @@ code that runs in AWS, at the places where AWS itself fails:
   it was processed, or put back behind later messages; a step's asynchronous invoke is delivered
   twice, or its Lambda times out (the step function runs, its report is never written); a rule
   delivery reaches the router twice; a one-time timer (Scheduler) never fires.
+* **Inline steps** (``crash.inline_step``): the orchestrator's container dies during an inline
+  step - after the step function ran (its side effect happened), before its outcome is
+  journaled - as when the step outlives the Lambda's timeout or runs it out of memory.
 
 A container crash is :class:`~stepbridge.local.Crash`: LocalCloud then does what AWS does (the
 work message becomes visible again, a step invoke is lost because step functions have
@@ -70,6 +73,7 @@ KINDS = (
     "clock.skew",
     "throttle.dynamodb_sdk",
     "queue.visibility_expired",
+    "crash.inline_step",
 )
 #: Kinds that also reach the sweeper (a Lambda with its own clock and table calls), whatever ``targets`` says.
 SWEEPER_KINDS = frozenset({"clock.skew", "throttle.dynamodb_sdk"})
@@ -195,6 +199,7 @@ _OPERATIONS = {
     "get_journal": "GetItem",
     "query_items": "Query",
     "list_executions": "Query",
+    "list_unfinished": "Query",
     "delete_item": "DeleteItem",
     "wake": "SendMessage",
     "invoke_step": "Invoke",
@@ -315,6 +320,11 @@ class FaultInjector:
         ):
             # The step's Lambda hit its timeout: it is killed before its report is written.
             raise Crash()
+        if self.current == "orchestrator" and _inline_step_outcome(method, args) and self.decide(
+            "crash.inline_step", method, args
+        ):
+            # The container dies during an inline step, after its side effect and before its outcome is journaled.
+            raise Crash()
         if throttle is not None and self.decide(throttle, method, args):
             raise throttling_error(throttle, method)
         if throttle == "throttle.dynamodb" and self.decide("throttle.dynamodb_sdk", method, args):
@@ -400,6 +410,18 @@ class FaultInjector:
     def summary(self) -> dict[str, int]:
         """Faults injected by kind, every kind listed (zeros included)."""
         return {kind: self.injected.get(kind, 0) for kind in KINDS}
+
+
+def _inline_step_outcome(method: str, args: tuple[Any, ...]) -> bool:
+    """The orchestrator journals the outcome of an inline step it has just run (not a declared step's
+    claim, which is ``shared``; not a started marker; not the record of an attempt found interrupted,
+    which ran no step)."""
+    if method != "append_journal" or len(args) < 2:
+        return False
+    rec = args[1]
+    if getattr(rec, "type", "") != "step" or getattr(rec, "kind", "") not in ("result", "attempt", "error"):
+        return False
+    return not getattr(rec, "shared", False) and not getattr(rec, "data", {}).get("interrupted")
 
 
 def draw_skew(injector: FaultInjector, target: str) -> timedelta:

@@ -84,3 +84,33 @@ class HttpResponse:
     def json(self) -> Any:
         """The body parsed as JSON."""
         return json.loads(self.body) if self.body else None
+
+
+@dataclass
+class LocalOrchestratorContext:
+    """The Lambda context the orchestrator handler gets under LocalCloud: its timeout runs on virtual time.
+
+    The remaining time is the function's timeout less the virtual time the replay running now has
+    spent (the seconds its step code slept on the virtual-time loop). Each replay of a batch is
+    charged on its own, and sync step code takes no virtual time, so this is generous next to AWS,
+    where the whole batch shares one timeout.
+    """
+
+    timeout: float
+    function_name: str = "Orchestrator"
+    aws_request_id: str = "local-orchestrator"  # no id drawn: runs stay reproducible (runtime/ids.py)
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = ""
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before the (virtual) timeout."""
+        import asyncio
+
+        from stepbridge.runtime.loops import VirtualTimeLoop
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return int(self.timeout * 1000)
+        spent = loop.time() if isinstance(loop, VirtualTimeLoop) else 0.0
+        return max(0, int((self.timeout - spent) * 1000))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,8 +70,17 @@ def run(
     effects: Effects,
     loop_factory: LoopFactory | None = None,
     overrides: dict[str, Any] | None = None,
+    *,
+    suspect: bool = False,
+    remaining: Callable[[], float] | None = None,
+    pause: Callable[[float], None] | None = None,
 ) -> Outcome:
-    """Replay ``execution`` once; never raises for workflow errors (they become the outcome)."""
+    """Replay ``execution`` once; never raises for workflow errors (they become the outcome).
+
+    ``suspect``: an earlier invocation for this execution may have died (inline steps journal a
+    started marker); ``remaining``: seconds left in the Lambda invocation (bounds inline steps);
+    ``pause``: how to wait between in-process retries of an inline step's outcome write.
+    """
     wf = app.workflows.get(execution.workflow)
     if wf is None:
         from stepbridge.runtime.machines import workflow_for
@@ -91,6 +101,9 @@ def run(
         effects=guard_effects(effects),
         journal={r.key: r for r in journal},
         overrides=dict(overrides or {}),
+        suspect=suspect,
+        remaining=remaining,
+        pause=pause,
     )
     rp.cancelling = execution.cancel_requested
     try:

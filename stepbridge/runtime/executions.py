@@ -135,11 +135,18 @@ def _rearm_start(effects: Effects, existing: ExecutionRecord) -> None:
     """
     if existing.status == RUNNING:
         effects.wake(WakeMessage(existing.execution_id, "start", "start"))
-    elif existing.status == SCHEDULED and existing.scheduled_for:
+    elif existing.status == SCHEDULED:
+        rearm_start(effects, existing)
+
+
+def rearm_start(effects: Effects, rec: ExecutionRecord, *, rearmed: str | None = None) -> None:
+    """Set the start timer of a SCHEDULED execution (again); ``rearmed`` marks a copy set after an
+    early delivery, so that the work queue's content-based de-duplication does not drop it."""
+    if rec.scheduled_for:
         effects.schedule_timer(
-            _start_timer(existing.execution_id),
-            parse_iso(existing.scheduled_for),
-            WakeMessage(existing.execution_id, "start", "start"),
+            _start_timer(rec.execution_id),
+            parse_iso(rec.scheduled_for),
+            WakeMessage(rec.execution_id, "start", "start", {"rearmed": rearmed} if rearmed else None),
         )
 
 

@@ -10,6 +10,7 @@ its clock past the thread's real duration).
 from __future__ import annotations
 
 import asyncio
+import heapq
 import threading
 import time
 from collections.abc import Callable
@@ -36,13 +37,14 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         ready: Any = getattr(self, "_ready", None)
         scheduled: Any = getattr(self, "_scheduled", None)
         if not ready and scheduled:
-            earliest = (
-                min(h.when() for h in scheduled if not h.cancelled())
-                if any(not h.cancelled() for h in scheduled)
-                else None
-            )
-            if earliest is not None and earliest > self._virtual_now:
-                self._virtual_now = earliest
+            # ``_scheduled`` is a heap: drop cancelled handles from its head (as the base loop does) rather
+            # than scanning it all - timeouts that were cancelled (every bounded step) would pile up.
+            while scheduled and scheduled[0].cancelled():
+                handle = heapq.heappop(scheduled)
+                handle._scheduled = False
+                self._timer_cancelled_count -= 1  # type: ignore[attr-defined]
+            if scheduled and scheduled[0].when() > self._virtual_now:
+                self._virtual_now = scheduled[0].when()
         super()._run_once()  # type: ignore[misc]
 
 

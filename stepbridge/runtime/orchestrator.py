@@ -8,6 +8,7 @@ the outcome, cleans up timers and waiters, reports to a parent and cancels child
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,7 @@ from stepbridge.runtime.errorcodec import bounded_error, bounded_text, error_dic
 from stepbridge.runtime.execution_ids import next_generation_id
 from stepbridge.runtime.executions import check_input_size, header_bytes, update_execution
 from stepbridge.runtime.journalcache import JournalCache
+from stepbridge.runtime.lifecycle import TIMER_DEDUP_PREFIX, timer_due
 from stepbridge.runtime.limits import DYNAMODB_ITEM_BYTES, JOURNAL_PAYLOAD_BYTES
 from stepbridge.runtime.loops import LoopFactory
 from stepbridge.runtime.observability import add_metric, logger
@@ -59,6 +61,10 @@ class Orchestrator:
     stats: dict[str, int] = field(default_factory=lambda: {"replays": 0, "finished": 0})
     #: Journals of recently resumed executions (``None``: read the whole journal on every wake-up).
     cache: JournalCache | None = None
+    #: Seconds left in the current Lambda invocation (from its context), bounding inline steps; ``None`` = unknown.
+    remaining: Callable[[], float] | None = None
+    #: How to wait between in-process write retries (``None`` = ``time.sleep``; LocalCloud: no wait).
+    pause: Callable[[float], None] | None = None
 
     def handle(self, message: WakeMessage) -> None:
         """Process one wake-up (idempotent: a duplicate or late message is harmless)."""
@@ -119,7 +125,20 @@ class Orchestrator:
         journal = self._load(rec, message)
         started = time.perf_counter()
         began = self.effects.now()
-        outcome = engine.run(self.app, rec, journal, self.store, self.effects, self.loop_factory, self.overrides)
+        # A redelivered message or a sweeper's wake-up: the invocation before may have died in an inline step.
+        suspect = message.receives > 1 or message.reason == "sweep"
+        outcome = engine.run(
+            self.app,
+            rec,
+            journal,
+            self.store,
+            self.effects,
+            self.loop_factory,
+            self.overrides,
+            suspect=suspect,
+            remaining=self.remaining,
+            pause=self.pause,
+        )
         self.stats["replays"] += 1
         log = logger()
         log.debug(
@@ -135,6 +154,7 @@ class Orchestrator:
             if outcome.replay is None:
                 return
             outcome.replay.flush_acks()
+            self._rearm_early_timers(rec, message, outcome.replay.journal, began)
             if outcome.replay.written == 0:
                 self._mark_replayed(rec, outcome.replay, began)
             if self.cache is not None and not outcome.replay.raced:
@@ -147,6 +167,29 @@ class Orchestrator:
             except (PayloadTooLarge, ResultNotSerializable) as exc:  # the new input is refused: say why
                 outcome = engine.Outcome(engine.FAILED, error=error_dict(exc))
         self.finish(rec, outcome, journal)
+
+    def _rearm_early_timers(
+        self, rec: ExecutionRecord, message: WakeMessage, journal: dict[str, JournalRecord], began: datetime
+    ) -> None:
+        """Set again each timer this wake-up delivered before its instant.
+
+        EventBridge Scheduler may deliver a one-time schedule early (a flexible window, clock skew
+        between its fleet and this Lambda) and deletes it once delivered: the replay found the
+        operation not due and suspended, and nothing would wake the execution at the instant (only
+        the sweeper, minutes later). The schedule keeps its name (a duplicate delivery while it
+        still exists finds it and changes nothing); its message differs from the early one so that
+        the work queue's content-based de-duplication (5 minutes) does not drop it.
+        """
+        for key in message.timer_keys:
+            due = timer_due(journal, key)
+            if due is None or due <= began:
+                continue
+            logger().info("timer delivered early: set again", extra={"execution_id": rec.execution_id, "key": key})
+            self.effects.schedule_timer(
+                timer_name(rec.execution_id, key),
+                due,
+                WakeMessage(rec.execution_id, "timer", f"{TIMER_DEDUP_PREFIX}{key}", {"rearmed": iso(began)}),
+            )
 
     def _mark_replayed(self, rec: ExecutionRecord, replay: Replay, began: datetime) -> None:
         """A replay that wrote nothing leaves a ``$replayed`` marker when the sweeper would otherwise
@@ -177,7 +220,12 @@ class Orchestrator:
                 else None
             )
         if rec.scheduled_for and now < parse_iso(rec.scheduled_for):
-            return None  # an early or duplicate wake: the start timer is still pending
+            # An early delivery of the start timer (Scheduler deleted it), or a duplicate while it is
+            # still pending: set it again (same name, so a pending one is kept) rather than lose the start.
+            from stepbridge.runtime.executions import rearm_start
+
+            rearm_start(self.effects, rec, rearmed=iso(now))
+            return None
 
         def begin(r: ExecutionRecord) -> bool:
             if r.status != SCHEDULED:

@@ -49,6 +49,10 @@ class Store(Protocol):
     ) -> list[ExecutionRecord]:
         """Executions, newest first, optionally filtered."""
 
+    def list_unfinished(self, status: str, *, after: str | None, limit: int) -> list[ExecutionRecord]:
+        """RUNNING or SCHEDULED executions oldest first (the ``by-status`` index), those whose sort key
+        (``records.status_cursor``) is after ``after``; at most ``limit``. The sweeper pages with it."""
+
     # journal
     def load_journal(self, execution_id: str) -> list[JournalRecord]:
         """All journal records of an execution, in any order (the engine indexes them by key)."""

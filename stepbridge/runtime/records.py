@@ -66,6 +66,12 @@ class ExecutionRecord:
         return cls(**known)
 
 
+def status_cursor(record: ExecutionRecord) -> str:
+    """The sort key of an unfinished execution in the ``by-status`` index (``{created_at}#{id}``): oldest
+    first, and where the sweeper's paging resumes (``Store.list_unfinished(after=...)``)."""
+    return f"{record.created_at}#{record.execution_id}"
+
+
 #: Slot prefix of the orchestrator's ordered log inside the journal (``$L0000000001`` ...).
 LOG_SLOT_PREFIX = "$L"
 #: Op of the records that only acknowledge keys (see ``JournalRecord.acks``).
@@ -104,6 +110,10 @@ class JournalRecord:
     #: and ``shared`` claims) that this replay read or claimed first. A warm orchestrator that
     #: reads only the new part of the log fetches these (see ``runtime/journalcache.py``).
     acks: list[str] = field(default_factory=list)
+    #: For orchestrator records: operations whose due instant (a sleep's end) this replay passed without
+    #: writing a record of them. Their end rides on the replay's next record instead of a write of its
+    #: own, so the sweeper knows the instant was handled (see ``runtime/sweeper.py``).
+    passed: list[str] = field(default_factory=list)
     #: An orchestrator record whose key another writer may also record (a declared step's timeout
     #: or final error races the step's own report): stored under its key, not in the ordered log.
     shared: bool = False
@@ -127,6 +137,8 @@ class JournalRecord:
             out["seen"] = self.seen
         if self.acks:
             out["acks"] = list(self.acks)
+        if self.passed:
+            out["passed"] = list(self.passed)
         if self.shared:
             out["shared"] = True
         return out
@@ -162,6 +174,7 @@ class JournalRecord:
             seq=int(data.get("seq") or 0),
             seen=int(data.get("seen") or 0),
             acks=[str(k) for k in data.get("acks") or []],
+            passed=[str(k) for k in data.get("passed") or []],
             shared=bool(data.get("shared")),
         )
 
@@ -181,6 +194,9 @@ class WakeMessage:
     reason: str
     dedup: str
     data: dict[str, Any] | None = None
+    #: How often the queue delivered this message (SQS ``ApproximateReceiveCount``; not part of the body).
+    #: Above 1, an earlier invocation failed or died while handling it.
+    receives: int = field(default=1, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (the SQS message body)."""
@@ -199,6 +215,16 @@ class WakeMessage:
             dedup=str(data.get("dedup", "")),
             data=extra if isinstance(extra, dict) else None,
         )
+
+    @property
+    def timer_keys(self) -> list[str]:
+        """Keys of the execution timers whose firing this wake-up is (``dedup`` ``timer:{key}``, and the
+        ``data.timers`` a batch merged into it)."""
+        keys = [self.dedup[len("timer:") :]] if self.dedup.startswith("timer:") else []
+        merged = (self.data or {}).get("timers")
+        if isinstance(merged, list):
+            keys.extend(str(k) for k in merged if str(k) not in keys)
+        return keys
 
     @property
     def reports(self) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 import sys
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -31,6 +32,7 @@ from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.errorcodec import error_dict as error_dict
 from stepbridge.runtime.errorcodec import rebuild_error as rebuild_error
 from stepbridge.runtime.guard import EngineSignal
+from stepbridge.runtime.lifecycle import is_progress
 from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES, MAX_JOURNAL_BYTES, MAX_JOURNAL_RECORDS, MAX_OP_NAME
 from stepbridge.runtime.records import ACK_OP, ANNOUNCE, ExecutionRecord, JournalRecord, WakeMessage, iso, parse_iso
 
@@ -53,6 +55,15 @@ class Suspend(EngineSignal):
 
     consumed = False
 
+
+#: Seconds of the orchestrator invocation an inline step may not use: kept for journaling its outcome,
+#: setting a retry timer and the rest of the batch's replays before Lambda stops the function.
+INLINE_RESERVE_SECONDS = 5.0
+
+#: Tries of a durable record's write (an inline step's outcome) before the invocation gives up, and the
+#: first wait between them in seconds (doubled each time: 0.2, 0.4, 0.8), as a declared step's report.
+OUTCOME_WRITE_TRIES = 4
+OUTCOME_WRITE_BACKOFF = 0.2
 
 #: Event-loop turns a new operation waits for concurrent branches to consume their recorded operations.
 _SETTLE_TURNS = 64
@@ -93,6 +104,17 @@ class Replay:
     _pending_acks: set[str] = field(default_factory=set)
     #: A racing replay wrote a log slot this one then adopted: this view may miss what it named.
     raced: bool = False
+    #: This invocation may follow one that died (a redelivered message, a sweeper's wake-up): an inline
+    #: step journals a started marker before it runs (see ``steps._inline``).
+    suspect: bool = False
+    #: Seconds left in the orchestrator Lambda's invocation (its context's remaining time), if known.
+    remaining: Callable[[], float] | None = None
+    #: How to wait before retrying a durable write in-process (``None`` = ``time.sleep``; LocalCloud: no wait).
+    pause: Callable[[float], None] | None = None
+    #: Operations whose due instant this replay passed without writing about them (see :meth:`passed`).
+    _pending_passed: set[str] = field(default_factory=set)
+    #: Per operation, the latest ``at`` of a log record naming it in ``passed``.
+    _passed_at: dict[str, str] = field(default_factory=dict)
     #: The failure of a journal write that abandoned this invocation; later writes are refused.
     abandoned: BaseException | None = None
     #: The suspensions this replay raised (see ``Suspend.consumed``).
@@ -113,6 +135,7 @@ class Replay:
                 latest = rec.at
             self.foreign_seen += rec.foreign
             acked.update(rec.acks)
+            self._note_passed(rec)
         self._not_yet_requested = {op for op in self._by_op if not op.startswith("$")}
         self._pending_acks = {k for k, r in self.journal.items() if r.foreign and k not in acked}
         self._floor = parse_iso(latest) if latest else None
@@ -258,6 +281,7 @@ class Replay:
         key: str | None = None,
         data_size: int | None = None,
         shared: bool = False,
+        durable: bool = False,
     ) -> JournalRecord:
         """Append a journal record and return the record that won.
 
@@ -269,6 +293,10 @@ class Replay:
         step result), which spares serializing it once more just to check the item limit.
         ``shared`` marks a record whose key another writer may record too (a declared step's
         timeout or final error racing the step's own report): it is claimed under its key.
+        ``durable``: the record is the outcome of work already done (an inline step ran): a failed
+        write is retried in-process at the same slot (:data:`OUTCOME_WRITE_TRIES`) before the
+        invocation gives up - as a declared step retries its report - rather than have the work
+        counted as lost and done again.
         """
         refuse_while_suspending()
         if self.abandoned is not None:
@@ -301,7 +329,7 @@ class Replay:
         self._check_room(op, size)
         rec.size = size
         try:
-            rec = self._claim(rec) if shared else self._append_log(rec)
+            rec = self._claim(rec) if shared else self._append_log(rec, tries=OUTCOME_WRITE_TRIES if durable else 1)
         except BaseException as exc:
             if not isinstance(exc, Exception):  # an infrastructure failure or a crash, not a size error
                 self.abandoned = self.abandoned or exc
@@ -314,13 +342,43 @@ class Replay:
             self.journal_bytes += rec.size or _RECORD_OVERHEAD_BYTES
         self.journal[rec.key] = rec
         self._by_op.setdefault(rec.op, {})[rec.key] = rec
+        self._note_passed(rec)
 
-    def _append_log(self, rec: JournalRecord) -> JournalRecord:
-        """Write ``rec`` at its log slot, naming the pending acks; adopt a racing twin's identical record."""
+    def _note_passed(self, rec: JournalRecord) -> None:
+        for op in rec.passed:
+            if rec.at > self._passed_at.get(op, ""):
+                self._passed_at[op] = rec.at
+
+    def passed(self, op: str, due: datetime) -> None:
+        """``op``'s due instant ``due`` passed in this replay, which writes nothing about ``op`` (a sleep ends
+        silently). Unless a record already says a replay handled it, the op rides on the next log record
+        this replay writes (``JournalRecord.passed``), or on the ``$ack`` record it leaves when it suspends:
+        the sweeper counts an instant as handled only when a record says so (``lifecycle.handled_at``).
+        """
+        if op in self._pending_passed:
+            return
+        latest = self._passed_at.get(op, "")
+        for rec in self._by_op.get(op, {}).values():
+            if is_progress(rec) and rec.at > latest:
+                latest = rec.at
+        if not latest or parse_iso(latest) < due:
+            self._pending_passed.add(op)
+
+    def _append_log(self, rec: JournalRecord, *, tries: int = 1) -> JournalRecord:
+        """Write ``rec`` at its log slot, naming the pending acks; adopt a racing twin's identical record.
+
+        With ``tries`` > 1 an infrastructure failure of the write is retried at the same slot (after a
+        write that took effect but reported a failure, the retry finds the slot taken by this very record
+        and adopts it).
+        """
         rec.acks = sorted(self._pending_acks)
-        if self.store.append_journal(self.execution_id, rec):
+        if rec.kind != ANNOUNCE:  # an announcement says nothing about what the replay handled
+            rec.passed = sorted(self._pending_passed)
+        if self._append_with_retries(rec, tries):
             self.written += 1
             self._pending_acks.clear()
+            if rec.kind != ANNOUNCE:
+                self._pending_passed.clear()
             return rec
         taken = next(
             (r for r in self.store.load_journal_since(self.execution_id, rec.seq - 1) if r.seq == rec.seq), None
@@ -334,6 +392,18 @@ class Replay:
         self.raced = True
         self._pending_acks.difference_update(taken.acks)
         return taken
+
+    def _append_with_retries(self, rec: JournalRecord, tries: int) -> bool:
+        from stepbridge.runtime.guard import InfrastructureFailure
+
+        for attempt in range(1, tries + 1):
+            try:
+                return self.store.append_journal(self.execution_id, rec)
+            except InfrastructureFailure:
+                if attempt == tries:
+                    raise
+                (self.pause or time.sleep)(OUTCOME_WRITE_BACKOFF * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")
 
     def _claim(self, rec: JournalRecord) -> JournalRecord:
         """Record under the key another writer may also record (first writer wins), announced in the log first.
@@ -364,13 +434,14 @@ class Replay:
         return winner
 
     def flush_acks(self) -> None:
-        """Write a log record naming the reports this replay read, when no other record of it did.
+        """Write a log record naming the reports this replay read and the sleeps it passed, when no other
+        record of it did.
 
         Called when a replay suspends. Without it, a replay that consumed a step's report and
         wrote nothing (a ``gather`` still waiting for other branches) would leave the report known
         only to this process, and an orchestrator elsewhere reading only the new log would miss it.
         """
-        if not self._pending_acks:
+        if not self._pending_acks and not self._pending_passed:
             return
         self._seq += 1
         self._remember(self._append_log(self._ack_record(self._seq, "ack", iso(self.now()))))
@@ -428,6 +499,13 @@ class Replay:
     def swallowed_suspension(self) -> bool:
         """Whether user code caught a suspension that the engine never saw (``except BaseException:``)."""
         return any(not s.consumed for s in self.suspensions)
+
+    def time_left(self) -> float | None:
+        """Seconds an inline step may still run in this invocation: the Lambda's remaining time less
+        :data:`INLINE_RESERVE_SECONDS`; ``None`` when unknown (no Lambda context)."""
+        if self.remaining is None:
+            return None
+        return self.remaining() - INLINE_RESERVE_SECONDS
 
     def due(self, at_iso: str) -> bool:
         """Whether a recorded instant has passed on the clock."""

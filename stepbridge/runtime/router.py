@@ -166,6 +166,17 @@ class Router:
         if item is None or item.version != int(data.get("version", -1)):
             return  # superseded by a newer event (its own timer will fire) or already fired
         if self.effects.now() < parse_iso(str(item.body["due_at"])):
+            # Delivered early (Scheduler deletes a delivered schedule): set it again, or the run is lost.
+            self.effects.schedule_timer(
+                self._debounce_timer(trigger.name, sk, item.version),
+                parse_iso(str(item.body["due_at"])),
+                WakeMessage(
+                    message.execution_id,
+                    "debounce",
+                    message.dedup,
+                    {**data, "rearmed": iso(self.effects.now())},
+                ),
+            )
             return
         # Start first (idempotent by event id), then close the window: deleting first would lose the
         # run for good if the invocation died in between (the redelivered message finds no window).

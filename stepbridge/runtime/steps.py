@@ -31,11 +31,20 @@ from stepbridge.runtime.codec import content_hash, dumps, from_json_value, retur
 from stepbridge.runtime.errorcodec import error_dict, rebuild_error
 from stepbridge.runtime.execution_ids import fit_key
 from stepbridge.runtime.guard import is_user_failure
+from stepbridge.runtime.lifecycle import (
+    INTERRUPTED,
+    NOT_DISPATCHED,
+    RETRY_WAIT,
+    at_most_once_marker,
+    declared_state,
+    inline_state,
+    started_marker,
+)
 from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES
 from stepbridge.runtime.loops import run_sync_virtually
 from stepbridge.runtime.observability import StepTelemetry
 from stepbridge.runtime.ports import Item
-from stepbridge.runtime.records import JournalRecord, StepInvocation, iso
+from stepbridge.runtime.records import JournalRecord, StepInvocation, iso, parse_iso
 from stepbridge.runtime.replay import Replay, current_op
 
 #: Extra time a declared step gets past its timeout before the orchestrator declares it lost
@@ -48,7 +57,7 @@ UNSTARTED_DISPATCHES = 3
 
 def started_key(op: str) -> str:
     """Journal key of the "started" marker of an ``at_most_once`` step."""
-    return f"{op}#started"
+    return at_most_once_marker(op)
 
 
 def interrupted(rp: Replay, op: str, attempts: int, *, shared: bool = False) -> JournalRecord:
@@ -160,7 +169,9 @@ async def call_function(fn: Callable[..., Any], args: Sequence[Any], timeout: fl
             return await result
         return result
 
-    if timeout is None:
+    blocking = not inspect.iscoroutinefunction(fn) and getattr(asyncio.get_running_loop(), "inline_sync", False)
+    if timeout is None or blocking:
+        # (LocalCloud's loop blocks on a sync function's thread: no timer can fire meanwhile, so none is set.)
         return await invoke()
 
     async def guarded() -> Any:
@@ -171,11 +182,17 @@ async def call_function(fn: Callable[..., Any], args: Sequence[Any], timeout: fl
                 raise
             raise _Raised(exc) from exc
 
+    # ``asyncio.timeout`` cancels the running task itself (no extra task, unlike ``wait_for``: every inline
+    # step is bounded now, by the orchestrator's remaining time at least).
+    deadline = asyncio.timeout(timeout)
     try:
-        return await asyncio.wait_for(guarded(), timeout)
+        async with deadline:
+            return await guarded()
     except _Raised as carrier:
         raise carrier.exc from None
     except TimeoutError:
+        if not deadline.expired():
+            raise
         raise StepTimeout(f"step '{op}' timed out after {timeout:g} s") from None
 
 
@@ -264,13 +281,6 @@ def _cache_result(rp: Replay, ckey: str, op: str, rec: JournalRecord, ttl: float
     )
 
 
-def _failed_attempts(records: dict[str, JournalRecord], op: str) -> int:
-    k = 0
-    while f"{op}#a{k + 1}" in records:
-        k += 1
-    return k
-
-
 async def _inline(
     rp: Replay,
     op: str,
@@ -281,37 +291,92 @@ async def _inline(
     timeout: float | None,
     once: bool = False,
 ) -> JournalRecord:
-    failed = _failed_attempts(records, op)
-    if failed:
-        last = records[f"{op}#a{failed}"]
-        if not rp.due(str(last.data["retry_at"])):
+    """Run one attempt of an inline step in this invocation, bounded by the Lambda's remaining time.
+
+    **Counting attempts that killed their container.** The common case journals one record per
+    step (its outcome). An invocation that dies during the step leaves nothing, so its attempt
+    would be run again on every redelivery, for ever. To count such attempts without a write per
+    step, an attempt journals a started marker (``{op}#s{k}``) first only when an earlier
+    invocation may have died: the message was redelivered (``ApproximateReceiveCount`` > 1), the
+    sweeper woke the execution, or an earlier attempt failed (a retry). Finding a marker without an
+    outcome means attempt ``k`` was interrupted: it is recorded as a failed attempt
+    (``StepTimeout``, "interrupted") and retried under the step's policy (a durable backoff, so a
+    fresh invocation); when the attempts are spent the step fails with it. An attempt that kills
+    its container on every run therefore runs at most ``max_attempts + 1`` times: the first,
+    unmarked run is not counted. (``at_most_once`` steps always journal their marker first, and
+    an interrupted one fails with ``StepInterrupted`` at once.)
+    """
+    state = inline_state(op, records)  # the same reading the sweeper makes of these records
+    if state.failure is not None and state.phase == RETRY_WAIT and not rp.due(str(state.failure.data["retry_at"])):
+        rp.suspend()
+    attempt = state.attempt
+    if state.phase == INTERRUPTED:
+        assert state.started is not None
+        alive_until = state.started.data.get("alive_until")
+        if alive_until and not rp.due(str(alive_until)):
+            # The invocation that started it may still be running (a redelivery that raced it, e.g. after
+            # its message's visibility timeout): decide once Lambda has surely stopped it.
+            rp.set_timer(state.started.key, parse_iso(str(alive_until)), f"interrupted:{op}")
             rp.suspend()
-    attempt = failed + 1
+        if once:
+            return interrupted(rp, op, attempt)
+        lost = StepTimeout(
+            f"inline step '{op}' was interrupted: the orchestrator Lambda stopped while attempt {attempt} ran "
+            "(its container died, ran out of memory or reached its timeout) before its outcome was journaled"
+        )
+        return _attempt_failed(rp, op, attempt, error_dict(lost), policy, interrupted=True)
+    marker: dict[str, Any] = {"attempt": attempt}
+    if rp.remaining is not None:  # until when this invocation may run: Lambda stops it by then
+        marker["alive_until"] = iso(rp.now() + timedelta(seconds=max(0.0, rp.remaining())))
     if once:
         # At most once: the marker is journaled before the function runs; finding it means an
         # earlier invocation started the function and died before journaling its outcome.
-        if started_key(op) in records:
-            return interrupted(rp, op, attempt)
-        rp.record(op, "step", "started", {"attempt": attempt}, key=started_key(op))
+        rp.record(op, "step", "started", marker, key=at_most_once_marker(op), durable=True)
+    elif rp.suspect or attempt > 1:
+        # (durable: a throttled or ambiguous marker write must not cost the attempt it stands for)
+        rp.record(op, "step", "started", marker, key=started_marker(op, attempt), durable=True)
+    limit, by_lambda = timeout, False
+    budget = rp.time_left()
+    if budget is not None and (limit is None or budget < limit):
+        if budget <= 0:
+            # Not enough of this invocation left to start the step: go on in a fresh one.
+            rp.wake_self("continue", f"continue:{op}:{attempt}:{iso(rp.now())}")
+            rp.suspend()
+        limit, by_lambda = budget, True
     token = current_op.set(op)
     step_token = stepcontext.enter(rp.execution_id, op, attempt)
     try:
         with StepTelemetry(rp.execution.workflow, op, rp.execution_id):
-            value = await call_function(fn, args, timeout, op=op)
+            value = await call_function(fn, args, limit, op=op)
         data = to_json_value(value, what=f"the result of step '{op}'")
         size = check_result_size(op, data)
     except BaseException as exc:
         if not is_user_failure(exc):
             raise
-        return _attempt_failed(rp, op, attempt, step_error(exc), policy)
+        err = step_error(exc)
+        if by_lambda and isinstance(exc, StepTimeout) and limit is not None:
+            err = error_dict(
+                StepTimeout(
+                    f"inline step '{op}' did not finish within the orchestrator Lambda's remaining time "
+                    f"({limit:g} s for attempt {attempt}); give a step this long its own Lambda "
+                    "(@app.step(timeout=...)) or split it"
+                )
+            )
+        return _attempt_failed(rp, op, attempt, err, policy)
     finally:
         stepcontext.leave(step_token)
         current_op.reset(token)
-    return rp.record(op, "step", "result", {"result": data, "attempts": attempt}, data_size=size)
+    return rp.record(op, "step", "result", {"result": data, "attempts": attempt}, data_size=size, durable=True)
 
 
-def _attempt_failed(rp: Replay, op: str, attempt: int, err: dict[str, Any], policy: Retry) -> JournalRecord:
-    """Record a failed attempt: schedule a durable retry, or record the final error."""
+def _attempt_failed(
+    rp: Replay, op: str, attempt: int, err: dict[str, Any], policy: Retry, *, interrupted: bool = False
+) -> JournalRecord:
+    """Record a failed attempt: schedule a durable retry, or record the final error.
+
+    ``interrupted``: the attempt was found started by an invocation that died (its record says so).
+    """
+    flag = {"interrupted": True} if interrupted else {}
     if attempt < policy.max_attempts and retryable(policy, err):
         delay = policy.delay(attempt, seed=f"{rp.execution_id}/{op}")
         retry_at = rp.after(delay)
@@ -320,12 +385,13 @@ def _attempt_failed(rp: Replay, op: str, attempt: int, err: dict[str, Any], poli
             op,
             "step",
             "attempt",
-            {"error": err, "attempt": attempt, "retry_at": iso(retry_at), "delay": delay},
+            {"error": err, "attempt": attempt, "retry_at": iso(retry_at), "delay": delay, **flag},
             key=key,
+            durable=True,
         )
         rp.set_timer(key, retry_at, f"retry:{op}")
         rp.suspend()
-    return rp.record(op, "step", "error", {"error": err, "attempts": attempt})
+    return rp.record(op, "step", "error", {"error": err, "attempts": attempt, **flag}, durable=True)
 
 
 def _declared(
@@ -338,16 +404,15 @@ def _declared(
     timeout: float | None,
     once: bool = False,
 ) -> JournalRecord:
-    dispatched = 0
-    while f"{op}#d{dispatched + 1}" in records:
-        dispatched += 1
-    if dispatched == 0:
+    state = declared_state(op, records)  # the same reading the sweeper makes of these records
+    if state.phase == NOT_DISPATCHED:
         _dispatch(rp, op, step_def, args_json, 1, timeout, once)
         rp.suspend()
-    k = dispatched
-    failure = records.get(f"{op}#a{k}")
+    k = state.attempt
+    failure = state.failure
     if failure is None:
-        deadline = str(records[f"{op}#d{k}"].data["deadline"])
+        assert state.dispatch is not None
+        deadline = str(state.dispatch.data["deadline"])
         if not rp.due(deadline):
             rp.suspend()
         # Past the deadline with no report in view: the step may have reported and died before its
@@ -374,7 +439,7 @@ def _declared(
         rp.suspend()
     err = failure.data.get("error") or {}
     if k < policy.max_attempts and retryable(policy, err):
-        retry_rec = records.get(f"{op}#r{k}")
+        retry_rec = state.retry
         if retry_rec is None:
             delay = policy.delay(k, seed=f"{rp.execution_id}/{op}")
             at = rp.after(delay)

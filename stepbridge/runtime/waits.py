@@ -16,7 +16,7 @@ from stepbridge.api.app import check_event_type
 from stepbridge.errors import WaitTimeout
 from stepbridge.runtime import provenance
 from stepbridge.runtime.ports import Item
-from stepbridge.runtime.records import iso
+from stepbridge.runtime.records import iso, parse_iso
 from stepbridge.runtime.replay import Replay
 
 #: Sentinel meaning "no default: raise WaitTimeout".
@@ -34,6 +34,7 @@ async def sleep_until(rp: Replay, op: str, wake_at: datetime) -> None:
             rp.set_timer(op, wake_at, f"sleep:{op}")
     if not rp.due(str(rec.data["wake_at"])):
         rp.suspend()
+    rp.passed(op, parse_iso(str(rec.data["wake_at"])))
 
 
 def matches(detail: Any, match: Mapping[str, Any] | None) -> bool:

@@ -209,17 +209,23 @@ def test_each_function_has_its_own_role_and_log_group(templates: dict[str, dict[
 def test_sweeper_may_only_query_unfinished_executions_and_wake_them(
     templates: dict[str, dict[str, Any]], name: str
 ) -> None:
-    """Query on the table (journals) and the sparse by-status index, SendMessage to the work queue; nothing else."""
+    """Query on the table (journals) and the sparse by-status index, SendMessage to the work queue, and its own
+    paging cursor (GetItem/PutItem in the SWEEPER partition only); nothing else."""
     g = grants(templates[name], "SweeperRole")
     own_logs = key({"Fn::GetAtt": ["SweeperLogGroup", "Arn"]})
     assert g == {
         "dynamodb:Query": {key(TABLE), key(STATUS_INDEX)},
+        "dynamodb:GetItem": {key(TABLE)},
+        "dynamodb:PutItem": {key(TABLE)},
         "sqs:SendMessage": {key(QUEUE)},
         "logs:CreateLogStream": {own_logs},
         "logs:PutLogEvents": {own_logs},
         "xray:PutTraceSegments": {key("*")},
         "xray:PutTelemetryRecords": {key("*")},
     }
+    statements = templates[name]["Resources"]["SweeperRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    (cursor,) = [s for s in statements["Statement"] if "dynamodb:PutItem" in listify(s["Action"])]
+    assert cursor["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["SWEEPER"]}}
     # No other role can list executions by status: the index is the sweeper's alone.
     for logical_id, resource in templates[name]["Resources"].items():
         if resource["Type"] == "AWS::IAM::Role" and logical_id != "SweeperRole":

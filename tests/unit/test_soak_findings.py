@@ -15,6 +15,7 @@ from stepbridge.errors import NonRetryableError
 from stepbridge.local import LocalCloud
 from stepbridge.local.faults import Fault, FaultPlan
 from stepbridge.runtime.records import WakeMessage
+from stepbridge.runtime.replay import OUTCOME_WRITE_TRIES
 
 
 class _SkewedEffects:
@@ -122,18 +123,23 @@ def test_once_one_branch_hit_an_infrastructure_failure_no_other_branch_of_the_re
     async def two(ctx: Context) -> list[str]:
         return list(await ctx.gather(ctx.step("a", lambda: "a"), ctx.step("b", lambda: "b")))
 
-    throttle_a = Fault(
-        "throttle.dynamodb",
-        target="orchestrator",
-        method="append_journal",
-        when=lambda method, args: args[1].key == "a",
-    )
-    with LocalCloud(app, backend="memory", faults=FaultPlan(script=[throttle_a])) as cloud:
+    # An inline step's outcome write is retried in-process (replay.OUTCOME_WRITE_TRIES): throttle every try.
+    throttle_a = [
+        Fault(
+            "throttle.dynamodb",
+            target="orchestrator",
+            method="append_journal",
+            nth=n,
+            when=lambda method, args: args[1].key == "a",
+        )
+        for n in range(1, OUTCOME_WRITE_TRIES + 1)
+    ]
+    with LocalCloud(app, backend="memory", faults=FaultPlan(script=throttle_a)) as cloud:
         client = cloud.client()
         cloud.eager = False
         h = client.start("two")
-        cloud._drain_queue()  # the first replay: branch a's record is throttled
-        assert cloud.faults is not None and cloud.faults.injected["throttle.dynamodb"] == 1
+        cloud._drain_queue()  # the first replay: branch a's record is throttled (every try)
+        assert cloud.faults is not None and cloud.faults.injected["throttle.dynamodb"] == OUTCOME_WRITE_TRIES
         assert {r.key for r in cloud.store.load_journal(h.execution_id)} == set()  # b wrote nothing either
         cloud.eager = True
         cloud.run_until_idle()

@@ -514,3 +514,24 @@ def test_racing_writers_exactly_one_wins(store: Store) -> None:
     assert saves.count(True) == 1
     got = store.get_execution("e1")
     assert got is not None and got.version == 1
+
+
+def test_unfinished_executions_are_paged_oldest_first_after_a_cursor(store: Store) -> None:
+    """The sweeper's page: oldest first from the ``by-status`` index, resuming after a cursor (its sort key)."""
+    from stepbridge.runtime.records import status_cursor
+
+    for n in range(5):
+        store.create_execution(execution(f"r{n}", workflow="a", created=n + 1))
+    store.create_execution(execution("s1", workflow="a", created=9, status=SCHEDULED))
+    store.create_execution(execution("done", workflow="a", created=0, status=SUCCEEDED))
+
+    first = store.list_unfinished(RUNNING, after=None, limit=2)
+    assert [r.execution_id for r in first] == ["r0", "r1"]
+    second = store.list_unfinished(RUNNING, after=status_cursor(first[-1]), limit=2)
+    assert [r.execution_id for r in second] == ["r2", "r3"]
+    rest = store.list_unfinished(RUNNING, after=status_cursor(second[-1]), limit=2)
+    assert [r.execution_id for r in rest] == ["r4"]
+    assert store.list_unfinished(RUNNING, after=status_cursor(rest[-1]), limit=2) == []
+    assert [r.execution_id for r in store.list_unfinished(SCHEDULED, after=None, limit=10)] == ["s1"]
+    with pytest.raises(ValueError, match="RUNNING or SCHEDULED"):
+        store.list_unfinished(SUCCEEDED, after=None, limit=10)
