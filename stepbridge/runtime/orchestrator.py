@@ -155,7 +155,9 @@ class Orchestrator:
                 return
             outcome.replay.flush_acks()
             self._rearm_early_timers(rec, message, outcome.replay.journal, began)
-            if outcome.replay.written == 0:
+            if outcome.replay.written == 0 and not outcome.replay.raced:
+                # (A replay that adopted a racing replay's records handled nothing on its behalf: those records'
+                # due instants, fixed by the other replay's clock, may be past ``began`` and not handled by anyone.)
                 self._mark_replayed(rec, outcome.replay, began)
             if self.cache is not None and not outcome.replay.raced:
                 self.cache.remember(rec.execution_id, outcome.replay.journal)

@@ -374,15 +374,23 @@ class Replay:
         rec.acks = sorted(self._pending_acks)
         if rec.kind != ANNOUNCE:  # an announcement says nothing about what the replay handled
             rec.passed = sorted(self._pending_passed)
-        if self._append_with_retries(rec, tries):
+        applied, after_failure = self._append_with_retries(rec, tries)
+        taken = (
+            None
+            if applied
+            else next(
+                (r for r in self.store.load_journal_since(self.execution_id, rec.seq - 1) if r.seq == rec.seq), None
+            )
+        )
+        if applied or (after_failure and taken is not None and _same_write(taken, rec)):
+            # (After a try that failed, the slot may hold this very record: that try took effect after all.
+            # It is this replay's write - counting it matters: a replay that wrote nothing leaves a
+            # ``$replayed`` marker saying it handled everything due, which would hide what it scheduled.)
             self.written += 1
             self._pending_acks.clear()
             if rec.kind != ANNOUNCE:
                 self._pending_passed.clear()
             return rec
-        taken = next(
-            (r for r in self.store.load_journal_since(self.execution_id, rec.seq - 1) if r.seq == rec.seq), None
-        )
         if taken is None or taken.key != rec.key:
             from stepbridge.runtime.guard import JournalConflict
 
@@ -393,12 +401,13 @@ class Replay:
         self._pending_acks.difference_update(taken.acks)
         return taken
 
-    def _append_with_retries(self, rec: JournalRecord, tries: int) -> bool:
+    def _append_with_retries(self, rec: JournalRecord, tries: int) -> tuple[bool, bool]:
+        """``(whether the write was applied, whether an earlier try failed)``."""
         from stepbridge.runtime.guard import InfrastructureFailure
 
         for attempt in range(1, tries + 1):
             try:
-                return self.store.append_journal(self.execution_id, rec)
+                return self.store.append_journal(self.execution_id, rec), attempt > 1
             except InfrastructureFailure:
                 if attempt == tries:
                     raise
@@ -553,6 +562,17 @@ def refuse_while_suspending() -> None:
     """
     if isinstance(sys.exc_info()[1], Suspend):
         raise Suspend()
+
+
+def _same_write(taken: JournalRecord, rec: JournalRecord) -> bool:
+    """Whether the record found at ``rec``'s slot is ``rec`` itself (the same key, time, data, acks and passes)."""
+    return (
+        taken.key == rec.key
+        and taken.at == rec.at
+        and taken.data == rec.data
+        and sorted(taken.acks) == sorted(rec.acks)
+        and sorted(taken.passed) == sorted(rec.passed)
+    )
 
 
 def timer_name(execution_id: str, key: str) -> str:

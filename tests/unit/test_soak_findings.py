@@ -172,3 +172,101 @@ def test_map_whose_first_item_fails_after_later_items_ran_fails_with_that_items_
         desc = client.describe(h.execution_id)
         assert desc.status == "FAILED" and desc.error is not None
         assert desc.error["type"].endswith("ValueError") and "item 0 cannot be scored" in desc.error
+
+
+def test_a_durable_write_that_took_effect_despite_an_error_counts_as_written(monkeypatch: Any) -> None:
+    """Seed 22 (1 container): an inline retry record (``{op}#a{k}``, durable) was applied but reported an error;
+    the in-process retry found the slot taken by that very record and adopted it without counting it as written,
+    so the replay passed for one that wrote nothing and left a ``$replayed`` marker saying everything due by then
+    was handled - hiding the retry's instant from the sweeper when the retry timer's wake-up was then lost."""
+    app = App("adopted")
+    calls: list[int] = []
+
+    @app.workflow("flaky")
+    async def flaky(ctx: Context) -> str:
+        def once_failing() -> str:
+            calls.append(1)
+            if len(calls) == 1:
+                raise RuntimeError("first try fails")
+            return "ok"
+
+        return str(await ctx.step("x", once_failing, retry=Retry(max_attempts=3)))
+
+    ambiguous = [
+        Fault(
+            "ambiguous.write",
+            target="orchestrator",
+            method="append_journal",
+            nth=1,
+            when=lambda method, args: args[1].key == "x#a1",
+        )
+    ]
+    from stepbridge.runtime import orchestrator
+
+    nothing_written: list[str] = []  # replays that passed for ones that wrote nothing
+    original = orchestrator.Orchestrator._mark_replayed
+
+    def spy(self: Any, rec: Any, replay: Any, began: datetime) -> None:
+        nothing_written.append(rec.execution_id)
+        original(self, rec, replay, began)
+
+    monkeypatch.setattr(orchestrator.Orchestrator, "_mark_replayed", spy)
+    with LocalCloud(app, backend="memory", faults=FaultPlan(script=ambiguous)) as cloud:
+        client = cloud.client()
+        cloud.eager = False
+        h = client.start("flaky")
+        cloud._drain_queue()  # the first replay: attempt 1 fails, its record's write is ambiguous (and retried)
+        assert cloud.faults is not None and cloud.faults.injected["ambiguous.write"] == 1
+        keys = [r.key for r in cloud.store.load_journal(h.execution_id)]
+        assert "x#a1" in keys
+        assert nothing_written == []  # the replay wrote the retry record (its own write, found on the retry)
+
+
+def test_a_replay_that_adopted_a_racing_twins_record_leaves_no_replayed_marker() -> None:
+    """Seed 22 (1 container): two copies of a message (queue.visibility_expired) raced on an inline step's
+    failed attempt; the twin, on a container whose clock was behind, recorded ``{op}#a{k}`` with a retry
+    instant already past for the other copy, which adopted that record, wrote nothing itself and left a
+    ``$replayed`` marker saying it had handled everything due when it began - the retry instant included.
+    The retry's wake-ups were then all throttled and the sweeper, trusting the marker, never woke the
+    execution. A replay whose view raced another's handled nothing on its behalf: it leaves no marker."""
+    from stepbridge.runtime.sweeper import stale_since
+
+    app = App("raced")
+    calls: list[int] = []
+
+    @app.workflow("flaky")
+    async def flaky(ctx: Context) -> str:
+        def once_failing() -> str:
+            calls.append(1)
+            if len(calls) <= 2:
+                raise RuntimeError("fails")
+            return "ok"
+
+        return str(await ctx.step("x", once_failing, retry=Retry(max_attempts=5)))
+
+    skewed: list[_SkewedEffects] = []
+
+    def twin_behind(method: str, args: Any) -> bool:
+        if args[1].key != "x#a1":
+            return False
+        skewed[0].offset = timedelta(seconds=-60)  # the twin's container is a minute behind
+        return True
+
+    twin = Fault("queue.visibility_expired", target="orchestrator", method="append_journal", when=twin_behind)
+    with LocalCloud(app, backend="memory", faults=FaultPlan(script=[twin])) as cloud:
+        skewed.append(_SkewedEffects(cloud.env.effects))
+        cloud.env.effects = skewed[0]
+        client = cloud.client()
+        cloud.eager = False
+        cloud.advance(timedelta(minutes=5))
+        h = client.start("flaky")
+        cloud._drain_queue()
+        assert cloud.faults is not None and cloud.faults.injected["queue.visibility_expired"] == 1
+        skewed[0].offset = timedelta(0)
+        journal = cloud.store.load_journal(h.execution_id)
+        retry = next(r for r in journal if r.key == "x#a1")
+        record = cloud.store.get_execution(h.execution_id)
+        assert record is not None
+        # Every wake-up of the retry is lost: the sweeper must still see its instant as not handled.
+        since, _ = stale_since(record, journal, cloud.now())
+        assert since is not None and since <= datetime.fromisoformat(str(retry.data["retry_at"]))
