@@ -424,7 +424,9 @@ class Replay:
         """
         self._pending_acks.add(rec.key)
         self._remember(self._append_log(self._ack_record(rec.seq, ANNOUNCE, rec.at)))
-        self._seq += 1
+        # The claim is stored under its key, not in the log: it shares its announcement's position rather
+        # than taking the next one, which would stay free in the log - a racing replay could record another
+        # operation there unnoticed, and this replay, writing on past it, would record that operation again.
         rec.seq, rec.shared = self._seq, True
         if self.store.append_journal(self.execution_id, rec):
             self.written += 1

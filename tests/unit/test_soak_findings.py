@@ -7,7 +7,7 @@ found"); each test fails on the code before its fix.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from stepbridge import App, Context, Retry
@@ -270,3 +270,44 @@ def test_a_replay_that_adopted_a_racing_twins_record_leaves_no_replayed_marker()
         # Every wake-up of the retry is lost: the sweeper must still see its instant as not handled.
         since, _ = stale_since(record, journal, cloud.now())
         assert since is not None and since <= datetime.fromisoformat(str(retry.data["retry_at"]))
+
+
+def test_a_shared_claim_takes_no_log_slot_that_a_racing_replay_could_fill_unnoticed() -> None:
+    """Seeds 18, 21 (1 container) and 32 (3 containers): in a ``gather`` of declared steps, replay A announced
+    its claim of ``score-3#a2`` at log slot 59 and stored the claim under its key with seq 60, then wrote on at
+    slot 61. Slot 60 stayed free in the log: replay B (the same message redelivered), whose view ended at the
+    announcement, recorded the dispatch ``score-1#d7`` there, and A, which never looked at slot 60, recorded
+    the same dispatch again at 62 - the step was invoked twice for one attempt. A claim shares its
+    announcement's position, so A's next write goes to slot 60 and finds B's record."""
+    import pytest
+
+    from stepbridge.infra.memory import InMemoryStore
+    from stepbridge.runtime.guard import JournalConflict
+    from stepbridge.runtime.records import RUNNING, ExecutionRecord, JournalRecord
+    from stepbridge.runtime.replay import Replay
+
+    class Clock:
+        def now(self) -> datetime:
+            return datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+
+    def replay(journal: list[JournalRecord]) -> Replay:
+        return Replay(
+            app=App("x"),
+            execution=ExecutionRecord("e1", "wf", RUNNING),
+            store=store,
+            effects=Clock(),  # type: ignore[arg-type]
+            journal={r.key: r for r in journal},
+        )
+
+    store = InMemoryStore()
+    dispatch = JournalRecord("s#d1", "s", "step", "dispatch", {"attempt": 1}, seq=1)
+    store.append_journal("e1", dispatch)
+    a = replay([dispatch])
+    a.record("s", "step", "attempt", {"error": {"type": "timeout"}}, key="s#a1", shared=True)
+    (announcement,) = store.load_journal_since("e1", 1)
+    b = replay([dispatch, announcement])  # read the log after the announcement, before the claim was stored
+    b.record("t", "step", "dispatch", {"attempt": 7}, key="t#d7")
+    with pytest.raises(JournalConflict):  # A's next write finds B's record instead of skipping its slot
+        a.record("s", "step", "retry", {"attempt": 1}, key="s#r1")
+    logged = [r for r in store.load_journal("e1") if r.logged]
+    assert sorted(r.seq for r in logged) == list(range(1, len(logged) + 1))
