@@ -293,10 +293,11 @@ class Replay:
         step result), which spares serializing it once more just to check the item limit.
         ``shared`` marks a record whose key another writer may record too (a declared step's
         timeout or final error racing the step's own report): it is claimed under its key.
-        ``durable``: the record is the outcome of work already done (an inline step ran): a failed
-        write is retried in-process at the same slot (:data:`OUTCOME_WRITE_TRIES`) before the
-        invocation gives up - as a declared step retries its report - rather than have the work
-        counted as lost and done again.
+        ``durable``: the record is the outcome of work already done (an inline step ran), or one
+        whose timer is set only after it is written (a sleep, a wait): a failed write is retried
+        in-process at the same slot (:data:`OUTCOME_WRITE_TRIES`) before the invocation gives up -
+        as a declared step retries its report - rather than have the work counted as lost and done
+        again, or a write that took effect leave a wait without its timer.
         """
         refuse_while_suspending()
         if self.abandoned is not None:

@@ -29,7 +29,9 @@ async def sleep_until(rp: Replay, op: str, wake_at: datetime) -> None:
     rec = records.get(op)
     if rec is None:
         await rp.before_new(op)
-        rec = rp.record(op, "sleep", "timer", {"wake_at": iso(wake_at), "timer": rp.timer_name(op)})
+        # (durable: its timer is set after the write; a write that took effect but reported a failure must
+        # not abandon the invocation, leaving a sleep that no timer stands for until the sweeper sees it overdue)
+        rec = rp.record(op, "sleep", "timer", {"wake_at": iso(wake_at), "timer": rp.timer_name(op)}, durable=True)
         if not rp.due(str(rec.data["wake_at"])):
             rp.set_timer(op, wake_at, f"sleep:{op}")
     if not rp.due(str(rec.data["wake_at"])):
@@ -138,6 +140,7 @@ def _try_complete(
                 **who,
             },
             key=f"{op}#w",
+            durable=True,  # (its timeout's timer is set after the write, as a sleep's)
         )
         if deadline_at is not None:
             rp.set_timer(f"{op}#w", deadline_at, f"wait-timeout:{op}")

@@ -311,3 +311,32 @@ def test_a_shared_claim_takes_no_log_slot_that_a_racing_replay_could_fill_unnoti
         a.record("s", "step", "retry", {"attempt": 1}, key="s#r1")
     logged = [r for r in store.load_journal("e1") if r.logged]
     assert sorted(r.seq for r in logged) == list(range(1, len(logged) + 1))
+
+
+def test_a_sleep_whose_record_write_was_ambiguous_still_gets_its_timer() -> None:
+    """Seed 30 (1 container): the write of a 2-hour sleep's record took effect but reported an error
+    (ambiguous.write); the invocation was abandoned before it set the sleep's timer, and every later replay
+    found the sleep recorded and not due, and suspended - nothing would wake the execution until the sweeper
+    noticed the instant had passed. A record whose timer is set after it is written (a sleep's, a wait's) is
+    written durably: retried in-process at its slot, where the retry finds the record applied and goes on."""
+    app = App("napper")
+
+    @app.workflow("nap")
+    async def nap(ctx: Context) -> str:
+        await ctx.sleep(7200)
+        return "rested"
+
+    ambiguous = Fault(
+        "ambiguous.write", target="orchestrator", method="append_journal", when=lambda m, args: args[1].key == "sleep"
+    )
+    with LocalCloud(app, backend="memory", faults=FaultPlan(script=[ambiguous])) as cloud:
+        client = cloud.client()
+        cloud.eager = False
+        h = client.start("nap")
+        cloud._drain_queue()
+        assert cloud.faults is not None and cloud.faults.injected["ambiguous.write"] == 1
+        (sleep,) = [r for r in cloud.store.load_journal(h.execution_id) if r.key == "sleep"]
+        assert cloud.timers.exists(str(sleep.data["timer"]))  # the sleep's wake-up is scheduled
+        cloud.eager = True
+        cloud.advance(timedelta(hours=2, seconds=1))
+        assert client.describe(h.execution_id).result == "rested"
