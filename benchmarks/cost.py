@@ -27,7 +27,8 @@ List prices, us-east-1 (``stepbridge/cost/prices.py``, shared with ``stepbridge 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -178,8 +179,10 @@ class Measured:
     after_end: Usage
 
 
-def measure(app: App, scenario: Scenario, k: int, facts: dict[str, Any]) -> tuple[Usage, Usage]:
-    """(total usage of the scenario including 2 days of leftover timers, the leftover part alone)."""
+@contextmanager
+def _metered(app: App) -> Iterator[tuple[Any, Client, AwsMeter, LambdaMeter]]:
+    """A moto LocalCloud whose AWS calls and Lambda time are metered, warmed up by one ``noop`` run
+    (first-call costs and its leftover timers are not charged to what is measured next)."""
     meter, lambdas = AwsMeter(), LambdaMeter()
     cloud = local_cloud(app, "moto")
     with cloud, lambdas.installed(cloud, meter):
@@ -188,6 +191,12 @@ def measure(app: App, scenario: Scenario, k: int, facts: dict[str, Any]) -> tupl
         if app.workflows.get("noop") is not None:
             client.start("noop", execution_id="warm-up").result()
             cloud.advance(timedelta(days=2))
+        yield cloud, client, meter, lambdas
+
+
+def measure(app: App, scenario: Scenario, k: int, facts: dict[str, Any]) -> tuple[Usage, Usage]:
+    """(total usage of the scenario including 2 days of leftover timers, the leftover part alone)."""
+    with _metered(app) as (cloud, client, meter, lambdas):
         before = _usage(meter, lambdas, cloud)
         scenario(cloud, client, k)
         mid = _usage(meter, lambdas, cloud)
@@ -214,14 +223,7 @@ def measure_execution(app: App, workflow: str, args: tuple[Any, ...],
     is driven by the virtual clock) and so are empty receives (the event source mapping's fixed cost).
     ``events(client, execution_id)`` sends what the workflow waits for, an hour in.
     """
-    meter, lambdas = AwsMeter(), LambdaMeter()
-    cloud = local_cloud(app, "moto")
-    with cloud, lambdas.installed(cloud, meter):
-        meter.attach_cloud(cloud)
-        client = cloud.client()
-        if app.workflows.get("noop") is not None:
-            client.start("noop", execution_id="warm-up").result()
-            cloud.advance(timedelta(days=2))
+    with _metered(app) as (cloud, client, meter, lambdas):
         before, lam_before, invokes = meter.snapshot(), lambdas.snapshot(), cloud.calls["lambda.Invoke"]
         handle = client.start(workflow, *args)
         if events is not None:

@@ -72,30 +72,16 @@ def start_for_event(app: App, store: Store, effects: Effects, binding: MachineDe
 
     key_value = jmespath.search(binding.key, event.to_eventbridge())
     machine = binding.machine.name
-    if key_value is None:
-        reject(
-            store,
-            effects,
-            app.name,
-            binding,
-            "",
-            binding.machine.initial,
-            event,
-            f"the key expression '{binding.key}' found nothing in the event",
-        )
-        return None
-    if len(str(key_value).encode("utf-8", "surrogatepass")) > MAX_KEY_PART_BYTES:
+    problem = (
+        f"the key expression '{binding.key}' found nothing in the event"
+        if key_value is None
         # The key is part of the instance's DynamoDB sort key (1024 bytes): refuse clearly, not deep in a write.
-        reject(
-            store,
-            effects,
-            app.name,
-            binding,
-            "",
-            binding.machine.initial,
-            event,
-            f"the key found by '{binding.key}' is over {MAX_KEY_PART_BYTES} bytes; use a short id as the key",
-        )
+        else f"the key found by '{binding.key}' is over {MAX_KEY_PART_BYTES} bytes; use a short id as the key"
+        if len(str(key_value).encode("utf-8", "surrogatepass")) > MAX_KEY_PART_BYTES
+        else None
+    )
+    if problem is not None:
+        reject(store, effects, app.name, binding, "", binding.machine.initial, event, problem)
         return None
     payload = {"machine": machine, "key": str(key_value), "event": event.to_eventbridge()}
     record, _ = start_execution(
