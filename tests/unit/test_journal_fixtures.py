@@ -115,9 +115,7 @@ def _fresh_store(fixture: Fixture) -> InMemoryStore:
 
 
 def test_the_fixture_set_covers_every_record_kind() -> None:
-    kinds = {
-        (r["type"], r["kind"]) for f in FIXTURES.values() for e in f.expected.values() for r in e["journal"]
-    }
+    kinds = {(r["type"], r["kind"]) for f in FIXTURES.values() for e in f.expected.values() for r in e["journal"]}
     expected = {
         ("step", "result"), ("step", "error"), ("step", "attempt"), ("step", "dispatch"), ("step", "retry"),
         ("step", "started"), ("sleep", "timer"), ("wait", "wait"), ("wait", "result"), ("wait", "timeout"),
