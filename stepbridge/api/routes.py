@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-#: ``(SAM event id, method, path)`` of every built-in route (DESIGN.md, "HTTP API").
+#: ``(SAM event id, method, path)`` of every built-in route (docs/API.md, "HTTP API").
 ROUTES: tuple[tuple[str, str, str], ...] = (
     ("StartExecution", "POST", "/workflows/{name}/executions"),
     ("DescribeExecution", "GET", "/executions/{id}"),

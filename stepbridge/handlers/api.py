@@ -5,7 +5,7 @@ Serves API Gateway HTTP API (payload format 2.0, what the template deploys), RES
 ``APIGatewayHttpResolver``, ``APIGatewayRestResolver`` or ``LambdaFunctionUrlResolver``, each
 serving the one route table of :mod:`stepbridge.api.routes`. Anything else is logged and answered 400.
 
-Routes (DESIGN.md, "HTTP API" and "Webhooks"):
+Routes (docs/API.md, "HTTP API" and "Webhooks"):
 
 * ``POST /workflows/{name}/executions`` ``{"input", "execution_id"?, "wait"?}`` -> 202 ``{"execution_id", "status"}``,
   or with ``wait`` (seconds, 0 < wait <= 25) 200 ``{"execution_id", "status", "result"?, "error"?}`` once it ended
