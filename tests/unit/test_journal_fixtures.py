@@ -6,7 +6,8 @@ operation and record kind (inline and declared steps with retries, failure, time
 at-most-once marker; sleep, sleep_until; wait_for with event, timeout, default and look-back; child
 and start_child; send; progress; patched; saga compensation; map/gather; continue_as_new; step and
 workflow cache hits; cancellation plain and with compensation; a state machine; a schedule; a
-debounced trigger). Each holds the whole table as DynamoDB attribute maps.
+debounced trigger). Each holds the whole table as DynamoDB attribute maps. Four stopped mid-flight: executions
+suspended at a sleep, at wait_for, in a declared step's retry backoff and on a sleeping child.
 
 NEVER REGENERATE THESE FIXTURES to make this test pass (and never edit journal_app.py's existing
 workflows): they are the proof that the stored format and the replay behaviour did not change. A
@@ -123,7 +124,8 @@ def test_the_fixture_set_covers_every_record_kind() -> None:
         ("patch", "patch"), ("cache", "result"), ("ack", "announce"),
     }  # fmt: skip
     assert expected <= kinds, expected - kinds
-    assert len(FIXTURES) >= 18 and MIDFLIGHT == ["sleep-midflight", "wait-midflight"]
+    assert len(FIXTURES) >= 20
+    assert MIDFLIGHT == ["child-midflight", "declared-midflight", "sleep-midflight", "wait-midflight"]
     statuses = {e["status"] for f in FIXTURES.values() for e in f.expected.values()}
     assert statuses == {SUCCEEDED, FAILED, CANCELLED}
 
@@ -190,7 +192,6 @@ def test_a_midflight_journal_resumes_to_the_recorded_end(name: str) -> None:
     fixture = FIXTURES[name]
     suspended = [e for e in execution_ids(fixture.items) if header(fixture.items, e).status == RUNNING]
     assert suspended, f"{name} holds no suspended execution"
-    journal_app.ATTEMPTS.clear()
     cloud = resumed_cloud(journal_app.app, fixture)
     try:
         resume(cloud, fixture.resume)
