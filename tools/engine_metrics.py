@@ -30,6 +30,8 @@ ANY_LIMIT_PER_KLOC = 20.0
 _ANY = re.compile(r"\bAny\b")
 #: The review's grep: ``grep -rnE '\.(kind|type|reason|status) *(==|!=|in) '`` (lines, not matches).
 _COMPARISON = re.compile(r"\.(kind|type|reason|status) *(==|!=|in) ")
+#: The same comparisons made against string literals (``== "result"``, ``in ("a", "b")``): finding 1 proper.
+_LITERAL_COMPARISON = re.compile(r"\.(kind|type|reason|status) *(?:==|!=|in) +[\(\[{]? *[\"']")
 _DUPLICATES_HEAD = re.compile(r"^(\d+) pairs?\b.*?(?:\((\d+) by shape alone, (\d+) of those marked boilerplate\))?$")
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
@@ -42,6 +44,7 @@ class Metrics:
     lines: int = 0
     any_count: int = 0
     comparisons: int = 0
+    literal_comparisons: int = 0
     local_imports: int = 0
     #: Each import counted once per enclosing def (an import in a nested def counts twice): the baseline's method.
     local_imports_per_def: int = 0
@@ -64,6 +67,11 @@ def count_any(text: str) -> int:
 def count_comparisons(text: str) -> int:
     """Lines comparing ``.kind``, ``.type``, ``.reason`` or ``.status`` with ``==``, ``!=`` or ``in``."""
     return sum(1 for line in text.splitlines() if _COMPARISON.search(line))
+
+
+def count_literal_comparisons(text: str) -> int:
+    """Lines comparing ``.kind/.type/.reason/.status`` with a string literal (or a tuple/set/list of them)."""
+    return sum(1 for line in text.splitlines() if _LITERAL_COMPARISON.search(line))
 
 
 def _functions(tree: ast.AST, prefix: str = "") -> Iterator[tuple[str, FunctionNode]]:
@@ -143,15 +151,16 @@ def measure(package: Path = PACKAGE, *, with_duplicates: bool = True) -> Metrics
         metrics.lines += lines
         metrics.any_count += count_any(text)
         metrics.comparisons += count_comparisons(text)
+        metrics.literal_comparisons += count_literal_comparisons(text)
         statements, per_def = local_imports(text)
         metrics.local_imports += statements
         metrics.local_imports_per_def += per_def
         if lines > MODULE_LIMIT:
             metrics.big_modules.append((rel, lines))
-        if path.parent == package / "runtime":
+        if path.is_relative_to(package / "runtime"):  # runtime/ and its subpackages (runtime/operations/ ...)
             metrics.runtime_lines += lines
             metrics.runtime_modules += path.name != "__init__.py"
-            module = path.stem
+            module = ".".join(path.relative_to(package / "runtime").with_suffix("").parts)
             metrics.long_runtime_functions += [(f"{module}.{name}", n) for name, n in long_functions(text)]
     metrics.long_runtime_functions.sort(key=lambda item: (-item[1], item[0]))
     metrics.big_modules.sort(key=lambda item: -item[1])
@@ -177,7 +186,8 @@ def report(m: Metrics) -> str:
             f"stepbridge/ lines: {m.lines:,}",
             f"Any: {m.any_count} occurrences -> {m.any_per_kloc:.1f} per 1,000 lines ({bar})",
             f"runtime functions > {FUNCTION_LIMIT} lines: {len(m.long_runtime_functions)} ({long})",
-            f".kind/.type/.reason/.status ==|!=|in comparisons (lines): {m.comparisons}",
+            f".kind/.type/.reason/.status ==|!=|in comparisons (lines): {m.comparisons}, "
+            f"{m.literal_comparisons} of them against string literals",
             f"function-local imports: {m.local_imports} statements "
             f"({m.local_imports_per_def} counted once per enclosing def, the baseline's method)",
             f"duplicates --repo stepbridge: {dup}",

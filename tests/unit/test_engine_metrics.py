@@ -44,6 +44,9 @@ def test_any_counts_the_word_only() -> None:
 def test_comparisons_count_lines_like_the_reviews_grep() -> None:
     # `.kind ==` and `.type !=` on one line count once; `.reason in` counts; `.reasons ==` and `.kind==` do not
     assert em.count_comparisons(SOURCE) == 2
+    assert em.count_literal_comparisons(SOURCE) == 2
+    assert em.count_literal_comparisons("if rec.kind == Kind.RESULT or r.status in TERMINAL:\n") == 0
+    assert em.count_comparisons("if rec.kind == Kind.RESULT or r.status in TERMINAL:\n") == 1
 
 
 def test_long_functions_are_named_with_their_class_and_measured_from_def_to_last_line() -> None:
@@ -75,10 +78,12 @@ def test_measure_walks_a_package_and_reports_runtime_numbers(tmp_path: Path) -> 
     runtime.mkdir(parents=True)
     (runtime / "__init__.py").write_text("")
     (runtime / "engine.py").write_text(SOURCE)
+    (runtime / "operations").mkdir()
+    (runtime / "operations" / "step.py").write_text("def decide():\n" + "    x = 1\n" * 61)
     (tmp_path / "pkg" / "big.py").write_text("x = 1\n" * 601)
     m = em.measure(tmp_path / "pkg", with_duplicates=False)
-    assert m.lines == len(SOURCE.splitlines()) + 601
-    assert m.long_runtime_functions == [("engine.Replay.record", 67)]
-    assert m.big_modules == [("pkg/big.py", 601)] and m.runtime_modules == 1
+    assert m.lines == len(SOURCE.splitlines()) + 62 + 601
+    assert m.long_runtime_functions == [("engine.Replay.record", 67), ("operations.step.decide", 62)]
+    assert m.big_modules == [("pkg/big.py", 601)] and m.runtime_modules == 2
     assert (m.any_count, m.comparisons, m.local_imports) == (5, 2, 3)
-    assert "runtime functions > 60 lines: 1 (engine.Replay.record 67)" in em.report(m)
+    assert "runtime functions > 60 lines: 2 (engine.Replay.record 67, operations.step.decide 62)" in em.report(m)
