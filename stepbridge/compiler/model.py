@@ -242,7 +242,7 @@ def _plan_schedules(app: App, ids: naming.LogicalIds, problems: _Problems) -> li
             problems.add(f"{where}: unknown timezone {sched.timezone!r}; use an IANA name such as 'Europe/Paris'")
         when = "<aws.scheduler.scheduled-time>"
         body = {
-            "execution_id": keys.schedule_message_id(sched.name),
+            "execution_id": keys.schedule_id(sched.name),
             "reason": Reason.SCHEDULE,
             "dedup": when,
             "data": {"schedule": sched.name, "scheduled_time": when},

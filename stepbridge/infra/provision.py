@@ -239,7 +239,7 @@ def provision(
                 "Arn": queue_arn,
                 "RoleArn": role_arn,
                 "SqsParameters": {"MessageGroupId": name},
-                "Input": json.dumps({"execution_id": keys.schedule_message_id(name), "reason": Reason.SCHEDULE}),
+                "Input": json.dumps({"execution_id": keys.schedule_id(name), "reason": Reason.SCHEDULE}),
             },
         )
     config = RuntimeConfig(

@@ -284,9 +284,8 @@ class LocalCloud:
             self.env.store = self.faults.wrap_store(self.store)
             self.env.effects = self.faults.wrap_effects(self.effects)
         for sched in self.app.schedules:
-            self.timers.add(
-                f"$schedule:{sched.name}", next_fire(sched.cron, self.clock.now(), sched.timezone), schedule=sched.name
-            )
+            first = next_fire(sched.cron, self.clock.now(), sched.timezone)
+            self.timers.add(keys.schedule_id(sched.name), first, schedule=sched.name)
         if self._iam is not None:
             self._iam.arm(self.store, self._aws_effects)
         self._running = True
@@ -536,7 +535,7 @@ class LocalCloud:
             self._queue_dirty = True
             self._aws_effects.wake(
                 WakeMessage(
-                    keys.schedule_message_id(sched.name),
+                    keys.schedule_id(sched.name),
                     Reason.SCHEDULE,
                     fired,
                     {"schedule": sched.name, "scheduled_time": fired},

@@ -36,6 +36,9 @@ CACHE_SK = "CACHE"
 DEBOUNCE_PREFIX = "DEBOUNCE#"
 #: Partition of a state machine's instances.
 MACHINE_PREFIX = "SM#"
+#: Partitions of the resilience patterns' items (``stepbridge.patterns``).
+BREAKER_PREFIX = "BREAKER#"
+BULKHEAD_PREFIX = "BULKHEAD#"
 #: Partition of the sweeper's own item (its paging cursor per status; the sort key is the status).
 SWEEPER_PK = "SWEEPER"
 #: Partition of the idempotency records of a namespace (Powertools' table layout).
@@ -252,6 +255,42 @@ def machine_rejections_sk(key: str) -> str:
     return f"{key}#rejections"
 
 
+def breaker_key(name: str) -> tuple[str, str]:
+    """``(pk, sk)`` of a circuit breaker's state."""
+    return f"{BREAKER_PREFIX}{name}", "STATE"
+
+
+def bulkhead_key(name: str) -> tuple[str, str]:
+    """``(pk, sk)`` of a bulkhead's slots."""
+    return f"{BULKHEAD_PREFIX}{name}", "SLOTS"
+
+
+#: Longest user-derived part of a DynamoDB key kept as is (a sort key holds 1024 bytes, a partition key
+#: 2048; half leaves room for the prefixes and suffixes stepbridge adds).
+MAX_KEY_PART_BYTES = 512
+
+
+def fit_key(value: str, max_bytes: int = MAX_KEY_PART_BYTES) -> str:
+    """A user-derived DynamoDB key part (a debounce key, a cache key): unchanged up to ``max_bytes`` of
+    UTF-8, else its first characters plus ``#h`` and the SHA-256 of the whole value (deterministic, distinct)."""
+    data = value.encode("utf-8", "surrogatepass")
+    if len(data) <= max_bytes:
+        return value
+    digest = hashlib.sha256(data).hexdigest()
+    head = data[: max_bytes - 2 - len(digest)].decode("utf-8", "ignore")
+    return f"{head}#h{digest}"
+
+
+def scoped_name(base: str, scope: str) -> str:
+    """An unnamed operation's name in gather branch ``scope`` (``""`` outside any): ``base`` or ``base@0.1``."""
+    return f"{base}@{scope.rstrip('.')}" if scope else base
+
+
+def numbered_name(scoped: str, n: int) -> str:
+    """The ``n``-th use of the same scoped name: ``base``, ``base#2``, ``base#3`` ... (see ``Replay.auto_name``)."""
+    return scoped if n == 1 else f"{scoped}#{n}"
+
+
 def idempotency_pk(namespace: str) -> str:
     """Partition key of the idempotency records of ``namespace``."""
     return f"{IDEMPOTENCY_PREFIX}{namespace}"
@@ -332,8 +371,8 @@ SCHEDULE_ID_PREFIX = "$schedule:"
 DEBOUNCE_ID_PREFIX = "$debounce:"
 
 
-def schedule_message_id(schedule: str) -> str:
-    """``execution_id`` of a recurring schedule's fire message."""
+def schedule_id(schedule: str) -> str:
+    """The id of a recurring schedule's fires: the ``execution_id`` of its message (and LocalCloud's timer)."""
     return f"{SCHEDULE_ID_PREFIX}{schedule}"
 
 

@@ -171,11 +171,9 @@ class Replay:
 
     def auto_name(self, base: str) -> str:
         """A deterministic name for an unnamed operation: ``base``, ``base#2`` ... scoped by gather branch."""
-        scope = branch_scope.get()
-        scoped = f"{base}@{scope.rstrip('.')}" if scope else base
+        scoped = keys.scoped_name(base, branch_scope.get())
         self._counters[scoped] += 1
-        n = self._counters[scoped]
-        return scoped if n == 1 else f"{scoped}#{n}"
+        return keys.numbered_name(scoped, self._counters[scoped])
 
     def request(self, op: str, op_type: OpType) -> dict[str, JournalRecord]:
         """Claim ``op`` for this replay and return its recorded records (possibly empty).
