@@ -220,8 +220,9 @@ class JournalRecord:
 class WakeMessage:
     """A message on the FIFO work queue: "look at execution X again".
 
-    ``reason`` says why (``start``, ``step``, ``timer``, ``event``, ``child``, ``cancel``); two
-    special reasons carry no execution yet: ``schedule`` (a recurring schedule fired; ``data``
+    ``reason`` says why (:class:`~stepbridge.runtime.vocabulary.Reason`: ``start``, ``step``, ``timer``,
+    ``event``, ``child``, ``cancel`` ..., and ``{TimerReason}:{op}`` for a timer); two special reasons
+    carry no execution yet: ``schedule`` (a recurring schedule fired; ``data``
     has ``schedule`` and ``scheduled_time``) and ``debounce`` (a debounce window closed; ``data``
     has ``trigger`` and ``key``). ``dedup`` makes the body of a logical message stable, so
     FIFO content-based de-duplication drops re-sends within its 5-minute window.
