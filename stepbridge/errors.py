@@ -89,6 +89,10 @@ class PayloadTooLarge(StepbridgeError):
     """A payload exceeds an AWS service limit (DynamoDB item 400 KB, EventBridge entry 256 KB)."""
 
 
+class PayloadMissing(StepbridgeError):
+    """A stored large value (claim check) is gone or corrupt: expired by retention, or deleted."""
+
+
 class ResultNotSerializable(StepbridgeError):
     """A step returned (or a workflow was given) a value that cannot be stored as JSON."""
 

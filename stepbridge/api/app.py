@@ -246,6 +246,11 @@ class App:
     secrets: Mapping[str, str] | None = None
     reserved_concurrency: int | None = None
     layers: Sequence[Any] | None = None
+    #: How long a finished execution and everything it left (journal, waiters, cached values, S3 payloads)
+    #: is kept before DynamoDB TTL and the bucket's lifecycle rule remove it; ``None`` = kept for ever.
+    retention: Duration | None = None
+    #: ``retention`` in seconds (checked: at least a day), or ``None``.
+    retention_seconds: float | None = field(init=False, default=None)
     #: The checked form of the five keywords above.
     orchestrator_config: FunctionConfig = field(init=False, repr=False, default_factory=FunctionConfig)
 
@@ -260,6 +265,15 @@ class App:
             reserved_concurrency=self.reserved_concurrency,
             layers=self.layers,
         )
+        if self.retention is not None:
+            seconds = optional_seconds(self.retention, what=f"App {self.name!r} retention")
+            if seconds is None or seconds < 86_400:
+                # The S3 lifecycle rule that expires payloads counts whole days (S3 User Guide, "Lifecycle
+                # configuration elements": Expiration Days is a positive integer).
+                raise WorkflowDefinitionError(
+                    f"App {self.name!r}: retention must be at least 1 day (timedelta(days=1)), got {self.retention!r}"
+                )
+            self.retention_seconds = seconds
         if self.api_auth is not None and not isinstance(self.api_auth, JwtAuth):
             raise WorkflowDefinitionError(f"api_auth must be a JwtAuth(...) or None, got {self.api_auth!r}")
         if not isinstance(self.name, str) or not re.match(r"^[a-z][a-z0-9-]{0,31}$", self.name):

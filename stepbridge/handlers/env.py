@@ -56,4 +56,9 @@ def from_lambda_environment() -> Environment:
     from stepbridge.infra.dynamodb import DynamoStore
 
     config = RuntimeConfig.from_env()
+    if config.payload_bucket:
+        from stepbridge.infra.blobs import S3Blobs
+        from stepbridge.runtime import payloads
+
+        payloads.install(S3Blobs(config.payload_bucket))
     return Environment(app=load_app(config.app), store=DynamoStore(config.table), effects=AwsEffects(config))

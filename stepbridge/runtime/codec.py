@@ -19,6 +19,7 @@ import pydantic_core
 
 from stepbridge.api.hints import type_hints
 from stepbridge.errors import ResultNotSerializable
+from stepbridge.runtime import payloads
 
 
 def to_json_value(value: Any, *, what: str) -> Any:
@@ -38,7 +39,9 @@ def _adapter(tp: Any) -> pydantic.TypeAdapter[Any]:
 
 
 def from_json_value(data: Any, tp: Any) -> Any:
-    """Coerce JSON data to ``tp`` (``Any``/missing annotations leave it as is)."""
+    """Coerce JSON data to ``tp`` (``Any``/missing annotations leave it as is); a claim check
+    (``runtime/payloads.py``) is read back first."""
+    data = payloads.resolve(data)
     if tp is Any or tp is inspect.Parameter.empty or tp is None:
         return data
     try:
@@ -49,6 +52,7 @@ def from_json_value(data: Any, tp: Any) -> Any:
 
 def validate_input(data: Any, tp: Any) -> Any:
     """Validate a workflow input against its annotation; raises ``pydantic.ValidationError``."""
+    data = payloads.resolve(data)
     if tp is Any or tp is inspect.Parameter.empty:
         return data
     return _adapter(tp).validate_python(data)

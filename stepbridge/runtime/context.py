@@ -18,9 +18,9 @@ from stepbridge.api.app import check_event_type
 from stepbridge.api.durations import Duration, optional_seconds, to_seconds
 from stepbridge.api.retry import Retry
 from stepbridge.errors import PayloadTooLarge, WorkflowDefinitionError
-from stepbridge.runtime import children, steps, waits
+from stepbridge.runtime import children, payloads, steps, waits
 from stepbridge.runtime.codec import to_json_value
-from stepbridge.runtime.limits import MAX_PROGRESS_MESSAGE_BYTES, check_event_size
+from stepbridge.runtime.limits import EVENT_BYTES, MAX_PROGRESS_MESSAGE_BYTES, check_event_size
 from stepbridge.runtime.records import Event, iso, parse_iso
 from stepbridge.runtime.replay import Replay, Suspend, branch_scope, current_op, refuse_while_suspending
 
@@ -281,9 +281,10 @@ class Context:
         if not isinstance(payload, dict):
             payload = {"value": payload}
         event = Event(detail_type=event_type, detail=payload, source=self._rp.app.name, time=iso(self._rp.now()))
+        event = payloads.store_event_detail(event, cap=EVENT_BYTES)  # a detail over the cap: a claim check
         check_event_size(event)
         self._rp.effects.publish([event])
-        self._rp.record(op, "send", "sent", {"type": event_type, "detail": payload})
+        self._rp.record(op, "send", "sent", {"type": event_type, "detail": event.detail})
 
     async def progress(self, step: int, total: int, message: str | None = None) -> None:
         """Report progress: emits ``Workflow.progress`` once and stores it on the execution.
@@ -382,7 +383,10 @@ class Context:
         """
         from stepbridge.runtime.engine import ContinueAsNew
 
-        raise ContinueAsNew(to_json_value(input, what="the input of continue_as_new"))
+        raise ContinueAsNew(
+            payloads.store_value(to_json_value(input, what="the input of continue_as_new"),
+                                 what="the input of continue_as_new")
+        )
 
     # ---- compensation ---------------------------------------------------------------------
 

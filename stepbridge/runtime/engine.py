@@ -19,6 +19,7 @@ import pydantic
 
 from stepbridge.api.app import App, input_type_of
 from stepbridge.errors import ExecutionCancelled, PayloadTooLarge, WorkflowDefinitionError
+from stepbridge.runtime import payloads
 from stepbridge.runtime.codec import content_hash, to_json_value, validate_input
 from stepbridge.runtime.context import Context
 from stepbridge.runtime.errorcodec import error_dict
@@ -138,7 +139,8 @@ def run(
         outcome = Outcome(FAILED, error=error_dict(rp.fatal), replay=rp)
     if outcome.kind == SUCCEEDED:
         try:
-            outcome.result = to_json_value(outcome.result, what=f"the result of workflow '{wf.name}'")
+            what = f"the result of workflow '{wf.name}'"
+            outcome.result = payloads.store_value(to_json_value(outcome.result, what=what), what=what)
         except Exception as exc:
             outcome = Outcome(FAILED, error=error_dict(exc), replay=rp)
     if outcome.kind == SUCCEEDED and cache_key is not None and wf.cache_ttl:

@@ -26,7 +26,7 @@ from stepbridge.errors import (
     StepTimeout,
     WorkflowDefinitionError,
 )
-from stepbridge.runtime import stepcontext
+from stepbridge.runtime import payloads, stepcontext
 from stepbridge.runtime.codec import content_hash, dumps, from_json_value, return_type, to_json_value
 from stepbridge.runtime.errorcodec import error_dict, rebuild_error
 from stepbridge.runtime.execution_ids import fit_key
@@ -131,7 +131,7 @@ def outcome(rp: Replay, rec: JournalRecord, fn: Callable[..., Any] | None) -> An
     if rec.kind == "error":
         raise rebuild_error(rec.data.get("error") or {}, rec.op)
     value = rec.data.get("result")
-    return from_json_value(value, return_type(fn)) if fn is not None else value
+    return from_json_value(value, return_type(fn)) if fn is not None else payloads.resolve(value)
 
 
 class _Raised(Exception):
@@ -348,7 +348,8 @@ async def _inline(
     try:
         with StepTelemetry(rp.execution.workflow, op, rp.execution_id):
             value = await call_function(fn, args, limit, op=op)
-        data = to_json_value(value, what=f"the result of step '{op}'")
+        data = payloads.store_value(to_json_value(value, what=f"the result of step '{op}'"),
+                                    what=f"the result of step '{op}'")
         size = check_result_size(op, data)
     except BaseException as exc:
         if not is_user_failure(exc):
@@ -466,6 +467,9 @@ def _dispatch(
     seconds = timeout if timeout is not None else step_def.timeout
     deadline = rp.now() + timedelta(seconds=seconds + DEADLINE_GRACE_SECONDS)
     key = f"{op}#d{attempt}"
+    # A large argument travels as a claim check (a Lambda async invoke takes 1 MB, limits.py); stored before
+    # the dispatch is recorded, so one over the maximum fails the call with nothing half done.
+    args = [payloads.store_value(a, what=f"argument {i + 1} of step '{op}'") for i, a in enumerate(args_json)]
     rp.record(op, "step", "dispatch", {"step": step_def.name, "attempt": attempt, "deadline": iso(deadline)}, key=key)
     rp.set_timer(key, deadline, f"deadline:{op}")
     rp.effects.invoke_step(
@@ -473,7 +477,7 @@ def _dispatch(
             execution_id=rp.execution_id,
             op=op,
             step=step_def.name,
-            args=args_json,
+            args=args,
             attempt=attempt,
             deadline=iso(deadline),
             timeout=timeout,
