@@ -132,7 +132,9 @@ def run(
     if outcome.kind in (SUCCEEDED, FAILED, CONTINUED) and rp.fatal is None and rp.swallowed_suspension():
         outcome = Outcome(SUSPENDED)  # user code caught the suspension: the workflow still waits
     if outcome.kind != SUSPENDED or rp.fatal is None:
-        problem = rp.nondeterminism() if rp.fatal is None else None
+        # A stored value that is gone stops the replay where it was needed: that, not the path cut short, is why.
+        missing = outcome.kind == FAILED and (outcome.error or {}).get("type") == payloads.MISSING_TYPE
+        problem = rp.nondeterminism() if rp.fatal is None and not missing else None
         if problem is not None:
             outcome = Outcome(FAILED, error=error_dict(problem), replay=rp)
     if rp.fatal is not None:

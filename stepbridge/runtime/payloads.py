@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 INLINE_VALUE_BYTES = 64 * 1024
 #: Largest value stepbridge stores, in bytes of its JSON (50 MiB = 52,428,800 bytes; see the docstring).
 MAX_VALUE_BYTES = 50 * 1024 * 1024
+#: The recorded error type of a value that is gone (the engine reports it rather than the replay's shortened path).
+MISSING_TYPE = "stepbridge.errors.PayloadMissing"
 #: The key of a reference: a dict with this single key is a claim check, never user data.
 REF = "$stepbridge.payload"
 #: Prefix of the objects in the bucket (the compiled lifecycle rule applies to it).
