@@ -211,8 +211,8 @@ def test_client_send_event_of_a_large_detail_reaches_a_waiter_that_looks_back(cl
     client.send_event("Report.ready", {"id": "r2", "body": "c" * (400 * KB)})
     assert waiting.result() == 400 * KB
     assert client.history("w2")  # the journal's wait record holds the reference, readable
-    rec = next(r for r in cloud.store.load_journal("w2") if r.op.startswith("Report.ready") or r.type == "wait"
-               and r.kind == "result")
+    rec = next(r for r in cloud.store.load_journal("w2") if r.op.startswith("Report.ready") or (r.type == "wait"
+               and r.kind == "result"))
     assert payloads.is_ref(rec.data["event"]["detail"])
 
 
