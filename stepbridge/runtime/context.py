@@ -201,6 +201,26 @@ class Context:
 
     # ---- time ---------------------------------------------------------------------------
 
+    async def poll(
+        self,
+        name: str,
+        check: Callable[..., Any],
+        *,
+        initial: Any = None,
+        every: Duration = 30,
+        backoff: float = 1.0,
+        max_every: Duration | None = None,
+        max_attempts: int = 60,
+        until: Callable[[Any], bool] | None = None,
+        deadline: Duration | None = None,
+    ) -> Any:
+        """Run ``check(state)`` as step ``{name}-{k}`` until ``until(state)``, sleeping durably in between
+        (``every`` x ``backoff``, capped at ``max_every``); ``PollTimeout`` after ``max_attempts``."""
+        from stepbridge.runtime.polling import poll
+
+        return await poll(self, name, check, initial=initial, every=every, backoff=backoff, max_every=max_every,
+                          max_attempts=max_attempts, until=until, deadline=deadline)
+
     async def sleep(self, duration: Duration, *, name: str | None = None) -> None:
         """Durable sleep: the execution is suspended and woken by a timer (no Lambda runs meanwhile)."""
         seconds = to_seconds(duration, what="ctx.sleep duration")
