@@ -78,6 +78,8 @@ class ExecutionDescription(_Mapping):
     ended_at: str | None = None
     scheduled_for: str | None = None
     cancel_requested: bool = False
+    #: What the workflow last gave ``ctx.set_status`` (``None`` until then).
+    custom_status: Any = None
 
     @classmethod
     def from_record(cls, rec: ExecutionRecord) -> ExecutionDescription:
@@ -96,6 +98,7 @@ class ExecutionDescription(_Mapping):
             rec.ended_at,
             rec.scheduled_for,
             rec.cancel_requested,
+            rec.custom_status,
         )
 
 

@@ -336,6 +336,12 @@ class Context:
         update_execution(self._rp.store, self.execution_id, lambda rec: setattr(rec, "progress", info))
         self._rp.record(op, "progress", "progress", info)
 
+    async def set_status(self, value: Any) -> None:
+        """Set the execution's custom status (a small JSON value, at most 4 KB): ``describe(id).custom_status``."""
+        from stepbridge.runtime.status import set_status
+
+        set_status(self._rp, value)
+
     def metric(self, name: str, value: float, unit: str = "Count") -> None:
         """Record a metric through Powertools Metrics (EMF); skipped while replaying."""
         if self.is_replaying:

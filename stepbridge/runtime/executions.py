@@ -202,6 +202,7 @@ def history(journal: list[JournalRecord], record: ExecutionRecord) -> list[dict[
         ("child", "result"): "Child.completed",
         ("child", "error"): "Child.failed",
         ("progress", "progress"): "Workflow.progress",
+        ("status", "status"): "Workflow.status",
         ("now", "now"): "Clock.read",
         ("cache", "result"): "Workflow.cache_hit",
     }
