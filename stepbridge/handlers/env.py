@@ -61,4 +61,7 @@ def from_lambda_environment() -> Environment:
         from stepbridge.runtime import payloads
 
         payloads.install(S3Blobs(config.payload_bucket))
-    return Environment(app=load_app(config.app), store=DynamoStore(config.table), effects=AwsEffects(config))
+    from stepbridge.runtime.retention import retention_seconds
+
+    store = DynamoStore(config.table, retention=retention_seconds())
+    return Environment(app=load_app(config.app), store=store, effects=AwsEffects(config))

@@ -239,7 +239,7 @@ class LocalCloud:
             from stepbridge.local.memory import MemoryAws, MemoryResources
 
             self.resources: Any = MemoryResources(rules, self.clock.now)
-            self.store: Any = InMemoryStore(clock=self.clock.now)
+            self.store: Any = InMemoryStore(clock=self.clock.now, retention=self.app.retention_seconds)
             self._aws_effects: Any = MemoryAws(self.resources, self.app.name)
         else:
             import boto3
@@ -259,7 +259,8 @@ class LocalCloud:
             # LocalCloud delivers invokes in-process and checks them in _LocalEffects.invoke_step.
             clients = {name: awslimits.install(boto3.client(name, region_name=self.region))
                        for name in ("dynamodb", "sqs", "scheduler", "events")}
-            self.store = DynamoStore(self.resources.config.table, client=clients["dynamodb"], clock=self.clock.now)
+            self.store = DynamoStore(self.resources.config.table, client=clients["dynamodb"], clock=self.clock.now,
+                                     retention=self.app.retention_seconds)
             self._aws_effects = AwsEffects(
                 self.resources.config, sqs=clients["sqs"], scheduler=clients["scheduler"], events=clients["events"],
                 clock=self.clock.now,

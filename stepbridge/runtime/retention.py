@@ -43,3 +43,14 @@ def retention_seconds(app: App | None = None) -> float | None:
 def expiry(ended: datetime, seconds: float) -> int:
     """The ``ttl`` (epoch seconds) of an item of an execution that ended at ``ended``."""
     return int((ended + timedelta(seconds=seconds)).timestamp())
+
+
+#: Partitions an execution owns: its header and journal (``EXEC#``) and its waiters (``WAIT#``).
+EXECUTION_PARTITIONS = ("EXEC#", "WAIT#")
+
+
+def backstop(now: datetime, seconds: float) -> int:
+    """The ``ttl`` of an execution's item written at ``now`` before the execution ended (or after): it expires
+    ``retention + PAYLOAD_GRACE_DAYS`` later, like the payload objects, so nothing is kept for ever even if the
+    precise expiry at the end is never written (a late report, a pass cut short)."""
+    return expiry(now, seconds + PAYLOAD_GRACE_DAYS * 86_400)
