@@ -195,7 +195,10 @@ class Client:
         """
         name = self.app.workflow_name(workflow) if self.app else str(workflow)
         if self.app is not None:
-            self.app.get_workflow(name)
+            wf = self.app.get_workflow(name)
+            serde = wf.serde or self.app.serde
+            if serde is not None:  # the workflow's own encoding of its input (api/serde.py)
+                input = to_json_value(input, what=f"the input of workflow '{name}'", serde=serde)
         when = at
         if delay is not None:
             seconds = optional_seconds(delay, what="start delay") or 0.0

@@ -39,7 +39,7 @@ class ChildHandle:
         if rec.kind == "result":
             wf = self._rp.app.workflows.get(self.workflow)
             value = rec.data.get("result")
-            return from_json_value(value, return_type(wf.fn)) if wf else value
+            return from_json_value(value, return_type(wf.fn), wf.serde or self._rp.app.serde) if wf else value
         error = rec.data.get("error")
         original = rebuild_error(error, self.op) if isinstance(error, dict) else None
         raise ChildFailed(
@@ -64,7 +64,8 @@ async def start_child(rp: Replay, op: str, workflow: str, payload: Any, executio
         await rp.before_new(op)
         child_id = check_execution_id(execution_id) if execution_id else child_execution_id(rp.execution_id, op)
         what = f"the input of child workflow '{workflow}' ({op})"
-        data = payloads.store_value(to_json_value(payload, what=what), what=what)
+        serde = rp.app.workflows[workflow].serde or rp.app.serde
+        data = payloads.store_value(to_json_value(payload, what=what, serde=serde), what=what)
         check_input_size(data, what=f"the input of child workflow '{workflow}' ({op})")
         now = iso(rp.now())
         rp.store.create_execution(

@@ -108,7 +108,7 @@ def run(
     )
     rp.cancelling = execution.cancel_requested
     try:
-        value = validate_input(execution.input, input_type_of(wf)) if wf.takes_input else None
+        value = validate_input(execution.input, input_type_of(wf), wf.serde or app.serde) if wf.takes_input else None
     except pydantic.ValidationError as exc:
         return Outcome(
             FAILED,
@@ -142,7 +142,8 @@ def run(
     if outcome.kind == SUCCEEDED:
         try:
             what = f"the result of workflow '{wf.name}'"
-            outcome.result = payloads.store_value(to_json_value(outcome.result, what=what), what=what)
+            result = to_json_value(outcome.result, what=what, serde=wf.serde or app.serde)
+            outcome.result = payloads.store_value(result, what=what)
         except Exception as exc:
             outcome = Outcome(FAILED, error=error_dict(exc), replay=rp)
     if outcome.kind == SUCCEEDED and cache_key is not None and wf.cache_ttl:

@@ -18,6 +18,7 @@ from typing import Any
 
 from stepbridge.api.app import StepDef
 from stepbridge.api.retry import DEFAULT_RETRY, Retry
+from stepbridge.api.serde import Serde
 from stepbridge.errors import (
     NonRetryableError,
     PayloadTooLarge,
@@ -131,7 +132,10 @@ def outcome(rp: Replay, rec: JournalRecord, fn: Callable[..., Any] | None) -> An
     if rec.kind == "error":
         raise rebuild_error(rec.data.get("error") or {}, rec.op)
     value = rec.data.get("result")
-    return from_json_value(value, return_type(fn)) if fn is not None else payloads.resolve(value)
+    if fn is None:
+        return payloads.resolve(value)
+    step_def = rp.app.step_for(fn)
+    return from_json_value(value, return_type(fn), (step_def.serde if step_def else None) or rp.app.serde)
 
 
 class _Raised(Exception):
@@ -242,7 +246,7 @@ async def run_step(
             f"step '{op}' is at_most_once, so it is never retried; drop retry= or use Retry(max_attempts=1)"
         )
     policy = Retry(max_attempts=1) if once else retry or (step_def.retry if step_def else None) or DEFAULT_RETRY
-    args_json = _json_args(op, args)
+    args_json = _json_args(op, args, (step_def.serde if step_def else None) or rp.app.serde)
 
     ckey = cache_item_key(op, args_json, cache_key) if cache_ttl else None
     if ckey is not None:
@@ -270,9 +274,9 @@ async def run_step(
     return outcome(rp, rec, fn)
 
 
-def _json_args(op: str, args: Sequence[Any]) -> list[Any]:
+def _json_args(op: str, args: Sequence[Any], serde: Serde | None = None) -> list[Any]:
     """A step call's arguments as JSON values (what is invoked with, and what the cache key hashes)."""
-    return [to_json_value(a, what=f"argument {i + 1} of step '{op}'") for i, a in enumerate(args)]
+    return [to_json_value(a, what=f"argument {i + 1} of step '{op}'", serde=serde) for i, a in enumerate(args)]
 
 
 def _cache_result(rp: Replay, ckey: str, op: str, rec: JournalRecord, ttl: float) -> None:
@@ -348,7 +352,7 @@ async def _inline(
     try:
         with StepTelemetry(rp.execution.workflow, op, rp.execution_id):
             value = await call_function(fn, args, limit, op=op)
-        data = payloads.store_value(to_json_value(value, what=f"the result of step '{op}'"),
+        data = payloads.store_value(to_json_value(value, what=f"the result of step '{op}'", serde=rp.app.serde),
                                     what=f"the result of step '{op}'")
         size = check_result_size(op, data)
     except BaseException as exc:
