@@ -49,7 +49,7 @@ async def poll(
     cap = optional_seconds(max_every, what=f"ctx.poll('{name}') max_every")
     limit = optional_seconds(deadline, what=f"ctx.poll('{name}') deadline")
     done = until or _truthy
-    started = ctx.now()
+    started = ctx.now() if limit is not None else None  # read (and journaled) only when a deadline needs it
     state = initial
     if cap is not None:
         delay = min(delay, cap)
@@ -59,7 +59,9 @@ async def poll(
             return state
         if attempt == max_attempts:
             break
-        if limit is not None and ctx.now() + timedelta(seconds=delay) > started + timedelta(seconds=limit):
+        if started is not None and limit is not None and (
+            ctx.now() + timedelta(seconds=delay) > started + timedelta(seconds=limit)
+        ):
             raise PollTimeout(
                 f"poll '{name}' was not done within its deadline of {limit:g} s after {attempt} attempts; "
                 f"last state: {_short(state)}",
