@@ -22,11 +22,17 @@ class S3Blobs:
         self._s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType="application/json")
 
     def get_blob(self, key: str) -> bytes | None:
-        """Read the object; ``None`` when it does not exist (expired by the lifecycle rule, or deleted)."""
+        """Read the object; ``None`` when it does not exist (expired by the lifecycle rule, or deleted).
+
+        The roles hold ``s3:GetObject`` on the payload objects and no ``s3:ListBucket``, and without it S3
+        answers a missing key with 403 AccessDenied instead of 404 NoSuchKey (S3 API Reference, GetObject,
+        "Permissions"): both mean the object cannot be had, and the execution fails with ``PayloadMissing``
+        rather than retrying for ever.
+        """
         try:
             body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"]
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "AccessDenied", "403"):
                 return None
             raise
         data: bytes = body.read()

@@ -120,7 +120,7 @@ def _small(data: Any, inline: int) -> bool:
     if data is None or isinstance(data, bool | int | float):
         return True
     if isinstance(data, str):
-        return len(data) * 4 + 2 <= inline  # at most 4 UTF-8 bytes per character (escapes aside: 6 per char)
+        return len(data) * 6 + 2 <= inline  # at most 6 bytes of JSON per character (a \uXXXX escape)
     return False
 
 

@@ -21,6 +21,7 @@ from stepbridge.api.retry import DEFAULT_RETRY, Retry
 from stepbridge.api.serde import Serde
 from stepbridge.errors import (
     NonRetryableError,
+    PayloadMissing,
     PayloadTooLarge,
     ResultNotSerializable,
     StepInterrupted,
@@ -96,7 +97,7 @@ def step_error(exc: BaseException) -> dict[str, Any]:
     """
     err = error_dict(exc)
     if not isinstance(exc, Exception) or isinstance(
-        exc, ResultNotSerializable | NonRetryableError | WorkflowDefinitionError | PayloadTooLarge
+        exc, ResultNotSerializable | NonRetryableError | WorkflowDefinitionError | PayloadTooLarge | PayloadMissing
     ):
         err["fatal"] = True
     return err
@@ -111,6 +112,7 @@ def retryable(policy: Retry, err: dict[str, Any]) -> bool:
         "stepbridge.errors.NonRetryableError",
         "stepbridge.errors.ResultNotSerializable",
         "stepbridge.errors.PayloadTooLarge",
+        "stepbridge.errors.PayloadMissing",
         "pydantic_core._pydantic_core.ValidationError",
     }
     if never & set(mro) or any(m.startswith("stepbridge.errors.") and "DefinitionError" in m for m in mro):

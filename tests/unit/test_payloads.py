@@ -220,3 +220,30 @@ def test_without_a_bucket_values_stay_inline(without_payload_bucket: None, cloud
     h = cloud.client().start("echo", blob(100 * KB))
     assert h.result()["size"] == 100 * KB
     assert not payloads.is_ref(cloud.store.get_execution(h.execution_id).input)
+
+
+@pytest.mark.parametrize("code", ["NoSuchKey", "AccessDenied"])
+def test_s3_blobs_reads_a_missing_object_as_gone(code: str) -> None:
+    """Without s3:ListBucket (the roles do not have it) S3 answers a missing key with AccessDenied."""
+    from botocore.exceptions import ClientError
+
+    from stepbridge.infra.blobs import S3Blobs
+
+    class Client:
+        def get_object(self, **_: Any) -> Any:
+            raise ClientError({"Error": {"Code": code, "Message": "x"}}, "GetObject")
+
+    assert S3Blobs("b", client=Client()).get_blob("payloads/x.json") is None
+
+
+def test_s3_blobs_raises_other_errors() -> None:
+    from botocore.exceptions import ClientError
+
+    from stepbridge.infra.blobs import S3Blobs
+
+    class Client:
+        def get_object(self, **_: Any) -> Any:
+            raise ClientError({"Error": {"Code": "SlowDown", "Message": "x"}}, "GetObject")
+
+    with pytest.raises(ClientError):
+        S3Blobs("b", client=Client()).get_blob("payloads/x.json")
