@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from stepbridge.runtime import keys
 from stepbridge.runtime.records import TERMINAL
 from stepbridge.runtime.retention import EXECUTION_PARTITIONS, backstop, expiry
 
@@ -22,7 +23,7 @@ def stamp(attrs: Attrs, retention: float | None, now: datetime) -> Attrs:
     """``attrs`` with a ``ttl`` under retention (a copy; unchanged without retention or with a ttl of its own)."""
     if retention is None or TTL in attrs or not attrs["pk"]["S"].startswith(EXECUTION_PARTITIONS):
         return attrs
-    ended = attrs.get("status", {}).get("S") in TERMINAL and attrs["sk"]["S"] == "META"
+    ended = attrs.get("status", {}).get("S") in TERMINAL and attrs["sk"]["S"] == keys.META
     ttl = expiry(now, retention) if ended else backstop(now, retention)
     return {**attrs, TTL: {"N": str(ttl)}}
 
@@ -36,6 +37,6 @@ def finished(attrs: Attrs, retention: float | None, now: datetime) -> Attrs:
 
 def ends_with_journal(attrs: Attrs) -> bool:
     """A header written with a terminal status of an execution that started (so it may have a journal)."""
-    if attrs["sk"]["S"] != "META" or attrs.get("status", {}).get("S") not in TERMINAL:
+    if attrs["sk"]["S"] != keys.META or attrs.get("status", {}).get("S") not in TERMINAL:
         return False
     return json.loads(attrs["body"]["S"]).get("started_at") is not None

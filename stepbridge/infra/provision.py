@@ -14,6 +14,8 @@ import boto3
 
 from stepbridge.config import RuntimeConfig
 from stepbridge.infra.dynamodb import table_definition
+from stepbridge.runtime import keys
+from stepbridge.runtime.vocabulary import Reason
 
 
 @dataclass
@@ -238,7 +240,7 @@ def provision(
                 "Arn": queue_arn,
                 "RoleArn": role_arn,
                 "SqsParameters": {"MessageGroupId": name},
-                "Input": json.dumps({"execution_id": f"$schedule:{name}", "reason": "schedule"}),
+                "Input": json.dumps({"execution_id": keys.schedule_id(name), "reason": Reason.SCHEDULE}),
             },
         )
     bucket = payload_bucket(app_name, region=region, expiry_days=payload_expiry_days)

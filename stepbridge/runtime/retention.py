@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from stepbridge.config import ENV_RETENTION
+from stepbridge.runtime import keys
 
 if TYPE_CHECKING:
     from stepbridge.api.app import App
@@ -46,7 +47,7 @@ def expiry(ended: datetime, seconds: float) -> int:
 
 
 #: Partitions an execution owns: its header and journal (``EXEC#``) and its waiters (``WAIT#``).
-EXECUTION_PARTITIONS = ("EXEC#", "WAIT#")
+EXECUTION_PARTITIONS = (keys.EXEC_PREFIX, keys.WAITER_PREFIX)
 
 
 def backstop(now: datetime, seconds: float) -> int:

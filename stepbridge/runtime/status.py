@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from stepbridge.errors import PayloadTooLarge
 from stepbridge.runtime.codec import dumps, to_json_value
+from stepbridge.runtime.vocabulary import Kind, OpType
 
 if TYPE_CHECKING:
     from stepbridge.runtime.replay import Replay
@@ -41,11 +42,11 @@ def set_status(rp: Replay, value: Any) -> None:
     from stepbridge.runtime.replay import refuse_while_suspending
 
     op = rp.auto_name("$status")
-    rp.requested[op] = "status"
+    rp.requested[op] = OpType.STATUS
     if op in rp.records(op):
         return
     refuse_while_suspending()
     data = check_status(rp.execution_id, value)
     # The header first: recorded first, a crash in between would leave the status unset for good.
     update_execution(rp.store, rp.execution_id, lambda rec: setattr(rec, "custom_status", data))
-    rp.record(op, "status", "status", {"status": data})
+    rp.record(op, OpType.STATUS, Kind.STATUS, {"status": data})
