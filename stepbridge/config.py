@@ -19,6 +19,14 @@ ENV_STACK = "STEPBRIDGE_STACK"  # CloudFormation stack name (prefix of step func
 ENV_STEP = "STEPBRIDGE_STEP"  # in a step function: the declared step it runs
 ENV_SECRETS = "STEPBRIDGE_SECRETS"  # JSON {name: SSM parameter name | Secrets Manager ARN} the function declared
 
+#: The router queue (EventBridge rules -> SQS -> router, docs/RELIABILITY.md "The router's queue"):
+#: receives of one event before SQS moves it to RouterDeadLetterQueue (its ``maxReceiveCount``; SQS
+#: allows 1-1,000, "Amazon SQS dead-letter queues"). At a failure probability q per receive an event
+#: is dead-lettered with probability q**ROUTER_MAX_RECEIVES. Shared by the compiler and LocalCloud.
+ROUTER_MAX_RECEIVES = 10
+#: Records per router invocation (the SQS event source mapping's ``BatchSize``; 1-10,000, default 10).
+ROUTER_BATCH_SIZE = 10
+
 #: Lambda function names: 1-64 characters of letters, digits, '-' and '_'.
 _FN_NAME_MAX = 64
 
