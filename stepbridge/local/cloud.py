@@ -34,6 +34,7 @@ from stepbridge.local.clock import Timer, TimerWheel, VirtualClock
 from stepbridge.local.functionenv import LocalSecrets, as_function
 from stepbridge.local.iamenforce import IamEnforcer
 from stepbridge.local.routerqueue import deliver_batch as deliver_router_batch
+from stepbridge.local.routerqueue import send as send_to_router_queue
 from stepbridge.local.values import CapturedEvent, Crash, HttpResponse, LocalOrchestratorContext, MockStep
 from stepbridge.runtime import ids
 from stepbridge.runtime.ids import new_id
@@ -174,7 +175,7 @@ class LocalCloud:
         self.mocks: dict[str, MockStep] = {}
         self._step_queue: deque[StepInvocation] = deque()
         self._queue_dirty = True
-        #: Router queue messages received, by kind (``trigger`` deliveries, raw ``event`` deliveries).
+        #: Router queue receives: ``trigger`` and ``event`` (raw) deliveries, and ``failed`` ones (received again).
         self.router_receives: dict[str, int] = _Counter()
         self._router_dirty = False
         self._mock: Any = None
@@ -399,8 +400,7 @@ class LocalCloud:
         for rule in self.resources.rules:
             if matches(rule.pattern, envelope):  # EventBridge's semantics (eventmatch.py; moto's differ)
                 payload = envelope if rule.trigger is None else {"trigger": rule.trigger, "event": envelope}
-                self.resources.send_event(payload)  # the rule's target: the router queue
-                self._router_dirty = True
+                send_to_router_queue(self, payload)  # the rule's target: the router queue
 
     def run_until_idle(self) -> int:
         """Deliver everything that is due now (events, step invokes, queue messages, due timers); returns deliveries."""
@@ -516,8 +516,7 @@ class LocalCloud:
             self.timers.add(timer.name, next_fire(sched.cron, timer.at, sched.timezone), schedule=sched.name)
             return
         if timer.delivery is not None:
-            self.resources.send_event(timer.delivery)  # fault hook: a rule delivery comes again
-            self._router_dirty = True
+            send_to_router_queue(self, timer.delivery, again=True)  # fault hook: a rule delivery comes again
             return
         if timer.message is not None:
             # Scheduler deletes a fired one-time schedule itself (ActionAfterCompletion: DELETE);

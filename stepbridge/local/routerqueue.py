@@ -28,23 +28,31 @@ if TYPE_CHECKING:
     from stepbridge.local.cloud import LocalCloud
 
 
+def send(cloud: LocalCloud, delivery: dict[str, Any], *, again: bool = False) -> None:
+    """A rule's target: EventBridge sends the delivery to the router queue. It delivers at least once:
+    fault hooks ``event.duplicate`` (a second copy now) and ``event.late_duplicate`` (one much later,
+    after the first was routed); ``again`` marks such a late copy, which draws no more copies."""
+    cloud.resources.send_event(delivery)
+    cloud._router_dirty = True
+    faults = cloud.faults
+    if faults is None or again:
+        return
+    if faults.on_event_delivery():
+        cloud.resources.send_event(delivery)
+    if (later := faults.event_again()) is not None:
+        at = cloud.clock.now() + timedelta(seconds=later)
+        cloud.timers.add(f"$event-again:{new_id()}", at, delivery=delivery)
+
+
 def deliver_batch(cloud: LocalCloud) -> bool:
     """Receive one batch of the router queue and run the router on it; ``False`` when the queue was empty."""
     records: list[dict[str, Any]] = cloud.resources.receive_events(ROUTER_BATCH_SIZE)
     if not records:
         cloud._router_dirty = False  # nothing is sent to it but through LocalCloud: skip receives until then
         return False
-    faults = cloud.faults
     for rec in records:
         body = json.loads(rec["body"])
         cloud.router_receives["trigger" if isinstance(body, dict) and "trigger" in body else "event"] += 1
-        if faults is None:
-            continue
-        if faults.on_event_delivery():
-            cloud.resources.send_event(body)  # fault hook: EventBridge delivers it twice
-        if (later := faults.event_again()) is not None:  # fault hook: ... or again much later
-            at = cloud.clock.now() + timedelta(seconds=later)
-            cloud.timers.add(f"$event-again:{new_id()}", at, delivery=body)
     failed: set[str]
     try:
         with cloud._invoking("router"):
@@ -61,6 +69,7 @@ def deliver_batch(cloud: LocalCloud) -> bool:
         if str(rec["messageId"]) not in failed:
             cloud.resources.delete_event(rec["receiptHandle"])
             continue
+        cloud.router_receives["failed"] += 1
         cloud.resources.release_event(rec["receiptHandle"])
         if int((rec.get("attributes") or {}).get("ApproximateReceiveCount") or 1) >= ROUTER_MAX_RECEIVES:
             # SQS moves it to the router's dead-letter queue (its alarm fires): an event given up on.
