@@ -368,7 +368,7 @@ class FaultInjector:
         return None
 
     def event_again(self) -> float | None:
-        """A rule delivery was sent to the router queue: ``event.late_duplicate`` sends it again this many seconds later."""
+        """A rule delivery was sent to the router queue: ``event.late_duplicate`` sends it again this much later."""
         if self.decide("event.late_duplicate", "deliver", target="router"):
             return self.rng.uniform(1.0, max(1.0, self.plan.late_seconds))
         return None
