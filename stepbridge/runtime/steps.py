@@ -381,7 +381,7 @@ def _attempt_failed(
         delay = policy.delay(attempt, seed=f"{rp.execution_id}/{op}")
         retry_at = rp.after(delay)
         key = f"{op}#a{attempt}"
-        rp.record(
+        rec = rp.record(
             op,
             "step",
             "attempt",
@@ -389,7 +389,9 @@ def _attempt_failed(
             key=key,
             durable=True,
         )
-        rp.set_timer(key, retry_at, f"retry:{op}")
+        # A racing twin may have written the record first, with its clock: arm the instant recorded,
+        # which every later replay and the sweeper read (tests/unit/test_timer_instants.py).
+        rp.set_timer(key, parse_iso(str(rec.data.get("retry_at") or iso(retry_at))), f"retry:{op}")
         rp.suspend()
     return rp.record(op, "step", "error", {"error": err, "attempts": attempt, **flag}, durable=True)
 
@@ -443,8 +445,8 @@ def _declared(
         if retry_rec is None:
             delay = policy.delay(k, seed=f"{rp.execution_id}/{op}")
             at = rp.after(delay)
-            rp.record(op, "step", "retry", {"attempt": k, "retry_at": iso(at), "delay": delay}, key=f"{op}#r{k}")
-            rp.set_timer(f"{op}#r{k}", at, f"retry:{op}")
+            rec = rp.record(op, "step", "retry", {"attempt": k, "retry_at": iso(at), "delay": delay}, key=f"{op}#r{k}")
+            rp.set_timer(f"{op}#r{k}", parse_iso(str(rec.data.get("retry_at") or iso(at))), f"retry:{op}")
             rp.suspend()
         elif not rp.due(str(retry_rec.data["retry_at"])):
             rp.suspend()
