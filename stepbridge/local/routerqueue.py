@@ -27,18 +27,23 @@ from stepbridge.runtime.observability import logger
 if TYPE_CHECKING:
     from stepbridge.local.cloud import LocalCloud
 
+#: ``LocalCloud.calls`` key: messages EventBridge sent to the router queue (SQS requests no handler makes).
+SENDS = "router-queue.SendMessage"
+
 
 def send(cloud: LocalCloud, delivery: dict[str, Any], *, again: bool = False) -> None:
     """A rule's target: EventBridge sends the delivery to the router queue. It delivers at least once:
     fault hooks ``event.duplicate`` (a second copy now) and ``event.late_duplicate`` (one much later,
     after the first was routed); ``again`` marks such a late copy, which draws no more copies."""
     cloud.resources.send_event(delivery)
+    cloud.calls[SENDS] += 1
     cloud._router_dirty = True
     faults = cloud.faults
     if faults is None or again:
         return
     if faults.on_event_delivery():
         cloud.resources.send_event(delivery)
+        cloud.calls[SENDS] += 1
     if (later := faults.event_again()) is not None:
         at = cloud.clock.now() + timedelta(seconds=later)
         cloud.timers.add(f"$event-again:{new_id()}", at, delivery=delivery)
