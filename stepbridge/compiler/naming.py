@@ -31,6 +31,8 @@ ROUTER_QUEUE_POLICY = "RouterQueuePolicy"
 #: The router's SQS event source (SAM derives the mapping's id from it: ``RouterFunctionRouterQueueEvent``).
 ROUTER_QUEUE_EVENT = "RouterQueueEvent"
 TIMER_GROUP = "TimerScheduleGroup"
+PAYLOAD_BUCKET = "PayloadBucket"
+PAYLOAD_BUCKET_POLICY = "PayloadBucketPolicy"
 SCHEDULER_ROLE = "SchedulerRole"
 HTTP_API = "HttpApi"
 ORCHESTRATOR = "Orchestrator"

@@ -87,6 +87,7 @@ def test_stack_deploys_into_moto_with_the_designed_wiring(transformed: dict[str,
         "AWS::Lambda::Permission",
         "AWS::CloudWatch::Alarm",  # moto's CloudFormation does not model alarms
         "AWS::SQS::QueuePolicy",  # nor queue policies (the router queue's: the app bus's rules may send)
+        "AWS::S3::BucketPolicy",  # nor bucket policies (the payload bucket's TLS-only policy)
     }
 
 
