@@ -13,8 +13,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from stepbridge.api.app import App, check_event_type
+from stepbridge.api.calendar import BusinessDays, BusinessDuration, BusinessHours, Calendar
 from stepbridge.api.durations import Duration, optional_seconds
 from stepbridge.errors import ExecutionFailedError, ExecutionNotFound, ExecutionStillRunning
+from stepbridge.runtime.business import instant_after
 from stepbridge.runtime.codec import to_json_value
 from stepbridge.runtime.executions import history, request_cancel, start_execution
 from stepbridge.runtime.ids import new_id
@@ -181,11 +183,14 @@ class Client:
         *,
         execution_id: str | None = None,
         at: datetime | None = None,
-        delay: Duration | timedelta | None = None,
+        delay: Duration | timedelta | BusinessDuration | None = None,
+        calendar: Calendar | None = None,
     ) -> ExecutionHandle:
         """Start ``workflow`` with ``input``; idempotent by ``execution_id``.
 
-        ``at`` / ``delay`` defer the start (status SCHEDULED until then; ``cancel`` works).
+        ``at`` / ``delay`` defer the start (status SCHEDULED until then; ``cancel`` works). A business
+        ``delay`` (``BusinessDays(1)``) counts on ``calendar`` (or ``App(calendar=)``); the start instant
+        is computed now and stored on the execution, so a later calendar change does not move it.
         Raises ``UnknownWorkflowError`` for a name the app does not have and
         ``ExecutionAlreadyExists`` when the id exists with another workflow or input.
         """
@@ -193,7 +198,9 @@ class Client:
         if self.app is not None:
             self.app.get_workflow(name)
         when = at
-        if delay is not None:
+        if isinstance(delay, BusinessDays | BusinessHours):
+            when = instant_after(self.app, self.effects.now(), delay, calendar, what=f"start delay of '{name}'")
+        elif delay is not None:
             seconds = optional_seconds(delay, what="start delay") or 0.0
             when = self.effects.now() + timedelta(seconds=seconds)
         if when is not None and when.tzinfo is None:

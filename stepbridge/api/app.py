@@ -21,6 +21,7 @@ from stepbridge.api.deploy import (
     check_tags,
     function_config,
 )
+from stepbridge.api.calendar import Calendar
 from stepbridge.api.durations import Duration, optional_seconds, to_seconds
 from stepbridge.api.eventpattern import check_event_pattern, trigger_pattern
 from stepbridge.api.hints import remember_scope, type_hints
@@ -246,6 +247,8 @@ class App:
     secrets: Mapping[str, str] | None = None
     reserved_concurrency: int | None = None
     layers: Sequence[Any] | None = None
+    #: Default calendar of business durations (``BusinessDays``/``BusinessHours``) given without ``calendar=``.
+    calendar: Calendar | None = None
     #: The checked form of the five keywords above.
     orchestrator_config: FunctionConfig = field(init=False, repr=False, default_factory=FunctionConfig)
 
@@ -260,6 +263,8 @@ class App:
             reserved_concurrency=self.reserved_concurrency,
             layers=self.layers,
         )
+        if self.calendar is not None and not isinstance(self.calendar, Calendar):
+            raise WorkflowDefinitionError(f"App calendar= must be a stepbridge.Calendar or None, got {self.calendar!r}")
         if self.api_auth is not None and not isinstance(self.api_auth, JwtAuth):
             raise WorkflowDefinitionError(f"api_auth must be a JwtAuth(...) or None, got {self.api_auth!r}")
         if not isinstance(self.name, str) or not re.match(r"^[a-z][a-z0-9-]{0,31}$", self.name):

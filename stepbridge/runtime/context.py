@@ -15,10 +15,11 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from stepbridge.api.app import check_event_type
+from stepbridge.api.calendar import BusinessDays, BusinessDuration, BusinessHours, Calendar
 from stepbridge.api.durations import Duration, optional_seconds, to_seconds
 from stepbridge.api.retry import Retry
 from stepbridge.errors import PayloadTooLarge, WorkflowDefinitionError
-from stepbridge.runtime import children, steps, waits
+from stepbridge.runtime import business, children, steps, waits
 from stepbridge.runtime.codec import to_json_value
 from stepbridge.runtime.limits import MAX_PROGRESS_MESSAGE_BYTES, check_event_size
 from stepbridge.runtime.records import Event, iso, parse_iso
@@ -201,8 +202,24 @@ class Context:
 
     # ---- time ---------------------------------------------------------------------------
 
-    async def sleep(self, duration: Duration, *, name: str | None = None) -> None:
-        """Durable sleep: the execution is suspended and woken by a timer (no Lambda runs meanwhile)."""
+    async def sleep(
+        self, duration: Duration | BusinessDuration, *, name: str | None = None, calendar: Calendar | None = None
+    ) -> None:
+        """Durable sleep: the execution is suspended and woken by a timer (no Lambda runs meanwhile).
+
+        ``BusinessDays(n)`` / ``BusinessHours(n)`` count on ``calendar`` (or ``App(calendar=)``); the
+        wake-up instant is computed once and journaled, so a later calendar change does not move it.
+        """
+        if isinstance(duration, BusinessDays | BusinessHours):
+            op = name or self._rp.auto_name("sleep")
+            rec = self._rp.records(op).get(op)
+            wake_at = (
+                parse_iso(str(rec.data["wake_at"]))
+                if rec is not None
+                else business.instant_after(self._rp.app, self._rp.now(), duration, calendar, what=f"ctx.sleep '{op}'")
+            )
+            await waits.sleep_until(self._rp, op, wake_at)
+            return
         seconds = to_seconds(duration, what="ctx.sleep duration")
         op = name or self._rp.auto_name("sleep")
         wake_at = self._wake_at(op, seconds)
@@ -250,11 +267,12 @@ class Context:
         *,
         match: Mapping[str, Any] | None = None,
         where: Callable[[Any], bool] | None = None,
-        timeout: Duration | None = None,
+        timeout: Duration | BusinessDuration | None = None,
         default: Any = waits.RAISE,
         name: str | None = None,
         sources: Sequence[str] | None = None,
         callers: Sequence[str] | None = None,
+        calendar: Calendar | None = None,
     ) -> Any:
         """Wait for an event of ``event_type`` whose ``detail`` has the ``match`` fields and passes ``where``.
 
@@ -264,8 +282,17 @@ class Context:
         ``sources`` accepts only events with one of these EventBridge sources (the app's own
         ``ctx.send`` uses the app name); ``callers`` only events posted to ``POST /events`` by one
         of these IAM principals / ``jwt:<sub>`` (``*`` wildcards). Default: any producer.
+        A business ``timeout`` (``BusinessHours(8)``) counts on ``calendar`` (or ``App(calendar=)``);
+        its deadline is computed once, when the wait is first recorded.
         """
         op = name or self._rp.auto_name(f"wait:{event_type}")
+        if isinstance(timeout, BusinessDays | BusinessHours):
+            now = self._rp.now()
+            until = business.instant_after(self._rp.app, now, timeout, calendar, what=f"timeout of wait '{op}'")
+            seconds: float | None = (until - now).total_seconds()
+            return await waits.wait_for(
+                self._rp, op, event_type, match, where, seconds, default, sources, callers, until=until
+            )
         seconds = optional_seconds(timeout, what=f"timeout of wait '{op}'")
         return await waits.wait_for(self._rp, op, event_type, match, where, seconds, default, sources, callers)
 
