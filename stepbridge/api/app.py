@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from stepbridge.api.calendar import Calendar
 from stepbridge.api.deploy import (
     DEFAULT_ARCHITECTURE,
     DEFAULT_RUNTIME,
@@ -21,7 +22,6 @@ from stepbridge.api.deploy import (
     check_tags,
     function_config,
 )
-from stepbridge.api.calendar import Calendar
 from stepbridge.api.durations import Duration, optional_seconds, to_seconds
 from stepbridge.api.eventpattern import check_event_pattern, trigger_pattern
 from stepbridge.api.hints import remember_scope, type_hints

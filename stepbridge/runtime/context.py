@@ -78,6 +78,9 @@ class Context:
         cache_ttl: Duration | None = None,
         cache_key: str | None = None,
         at_most_once: bool = False,
+        sla: Duration | BusinessDuration | None = None,
+        on_breach: Callable[..., Any] | None = None,
+        calendar: Calendar | None = None,
     ) -> Any:
         """Run ``fn(*args)`` once as the durable step ``name`` and return its (recorded) result.
 
@@ -91,18 +94,32 @@ class Context:
         ``at_most_once=True`` journals a "started" marker first and never runs ``fn`` twice: an
         attempt that died after starting fails the step with ``StepInterrupted``, and the step is
         not retried.
+
+        ``sla`` (seconds, ``timedelta`` or a business duration on ``calendar``): when the step has not
+        finished by then, ``Step.sla_breached`` is emitted and ``on_breach(info)`` runs as the step
+        ``{name}:on-breach``; the step goes on and the execution does not fail (runtime/sla.py).
         """
-        return await steps.run_step(
-            self._rp,
-            name,
-            fn,
-            args,
-            timeout=optional_seconds(timeout, what=f"timeout of step '{name}'"),
-            retry=retry,
-            cache_ttl=optional_seconds(cache_ttl, what=f"cache_ttl of step '{name}'"),
-            cache_key=cache_key,
-            at_most_once=at_most_once,
-        )
+
+        def run() -> Awaitable[Any]:
+            return steps.run_step(
+                self._rp,
+                name,
+                fn,
+                args,
+                timeout=optional_seconds(timeout, what=f"timeout of step '{name}'"),
+                retry=retry,
+                cache_ttl=optional_seconds(cache_ttl, what=f"cache_ttl of step '{name}'"),
+                cache_key=cache_key,
+                at_most_once=at_most_once,
+            )
+
+        if sla is None:
+            if on_breach is not None:
+                raise WorkflowDefinitionError(f"step '{name}': on_breach= needs sla= (the deadline it watches)")
+            return await run()
+        from stepbridge.runtime.sla import run_with_sla
+
+        return await run_with_sla(self, name, sla, on_breach, calendar, run)
 
     async def gather(self, *awaitables: Awaitable[Any]) -> list[Any]:
         """Run steps, waits and children concurrently; results in argument order (like ``Promise.all``).

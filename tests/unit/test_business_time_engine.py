@@ -121,5 +121,5 @@ def test_business_duration_without_any_calendar_is_a_clear_error() -> None:
 def test_app_calendar_must_be_a_calendar() -> None:
     from stepbridge.errors import WorkflowDefinitionError
 
-    with pytest.raises(WorkflowDefinitionError, match="calendar= must be a stepbridge.Calendar"):
+    with pytest.raises(WorkflowDefinitionError, match=r"calendar= must be a stepbridge\.Calendar"):
         App("bt", calendar="Europe/Berlin")  # type: ignore[arg-type]
