@@ -96,3 +96,35 @@ def test_on_breach_without_sla_is_refused() -> None:
     assert issubclass(WorkflowDefinitionError, Exception)
     with pytest.raises(TypeError):
         BusinessHours("4")  # type: ignore[arg-type]
+
+
+def test_retry_waits_count_business_time_on_the_calendar() -> None:
+    from stepbridge import BusinessDays
+
+    app = App("sla")
+    calls: list[str] = []
+
+    def flaky(ctx_now: str) -> str:
+        calls.append(ctx_now)
+        if len(calls) == 1:
+            raise RuntimeError("not yet")
+        return "ok"
+
+    policy = Retry(max_attempts=2, backoff="fixed", initial_delay=BusinessHours(2), max_delay=BusinessHours(2),
+                   jitter=False, calendar=CAL)
+
+    @app.workflow("job")
+    async def job(ctx: Context) -> str:
+        return str(await ctx.step("flaky", flaky, "x", retry=policy))
+
+    with LocalCloud(app, backend="memory", start=datetime(2026, 12, 24, 15, 30, tzinfo=UTC)) as cloud:  # 16:30 CET
+        handle = cloud.client().start("job", None)
+        # 30 min left on Thursday, the 25th a holiday, then the weekend: due Monday 10:30 CET
+        cloud.advance_to(datetime(2026, 12, 28, 9, 29, tzinfo=UTC))
+        assert handle.status == "RUNNING" and len(calls) == 1
+        cloud.advance(timedelta(minutes=1))
+        assert handle.result() == "ok" and len(calls) == 2
+    with pytest.raises(ValueError, match="needs Retry"):
+        Retry(initial_delay=BusinessHours(1))
+    with pytest.raises(ValueError, match="not BusinessDays"):
+        Retry(initial_delay=BusinessDays(1), calendar=CAL)  # type: ignore[arg-type]
