@@ -367,6 +367,42 @@ class Context:
 
         add_metric(name, value, unit, workflow=self.workflow)
 
+    # ---- human tasks -------------------------------------------------------------------
+
+    async def task(
+        self,
+        name: str,
+        *,
+        assignees: Sequence[str],
+        form: Any = None,
+        title: str | None = None,
+        data: Any = None,
+        due: Duration | BusinessDuration | None = None,
+        remind_every: Duration | BusinessDuration | None = None,
+        escalate_after: Duration | BusinessDuration | None = None,
+        escalate_to: Sequence[str] | None = None,
+        calendar: Calendar | None = None,
+        decisions: Sequence[str] | None = None,
+        keep_assignees: bool = True,
+        on_breach: Callable[..., Any] | None = None,
+    ) -> Any:
+        """Ask a person: create a task in the assignees' inbox and suspend until one of them completes it.
+
+        Returns a ``TaskOutcome`` (``decision``, ``data`` validated by the pydantic ``form``, ``by``,
+        ``comment``, ``escalated``). ``remind_every`` emits ``Task.reminder``; ``escalate_after`` adds
+        ``escalate_to`` as assignees (``keep_assignees=False``: instead of the originals) and emits
+        ``Task.escalated``; ``due`` emits ``Task.sla_breached`` and runs ``on_breach(info)`` as a step.
+        Business durations count on ``calendar`` (or ``App(calendar=)``); every instant is computed
+        once, when the task is created. See runtime/humantask.py and docs/API.md, "Human tasks".
+        """
+        from stepbridge.runtime.humantask import run_task
+
+        return await run_task(
+            self, name, assignees=assignees, form=form, title=title, data=data, due=due,
+            remind_every=remind_every, escalate_after=escalate_after, escalate_to=escalate_to,
+            calendar=calendar, decisions=decisions, keep_assignees=keep_assignees, on_breach=on_breach,
+        )
+
     # ---- children ----------------------------------------------------------------------
 
     async def start_child(
