@@ -114,6 +114,11 @@ class TaskRecord:
         """``identity`` is a current assignee (by the matching rule in the module docstring)."""
         return bool(identity_names(identity) & set(self.current_assignees()))
 
+    def actor(self, identity: str) -> str:
+        """The assignee name ``identity`` acts as (the first current assignee it matches), else itself."""
+        names = identity_names(identity)
+        return next((a for a in self.current_assignees() if a in names), identity)
+
     def may_view(self, identity: str) -> bool:
         """``identity`` is or was assigned (past assignees keep read access to the audit trail)."""
         return bool(identity_names(identity) & set(self.ever_assigned))
@@ -259,7 +264,12 @@ def _publish(effects: Effects, kind: str, task: TaskRecord, at: str, **extra: An
 
 
 def _audit(task: TaskRecord, action: str, by: str, at: str, **extra: Any) -> None:
-    task.audit.append({"action": action, "by": by, "at": at, **extra})
+    """One audit entry; ``by`` is the assignee name acted as, ``identity`` the authenticated caller when it differs."""
+    who = task.actor(by) if by != SYSTEM else by
+    entry = {"action": action, "by": who, "at": at, **extra}
+    if who != by:
+        entry["identity"] = by
+    task.audit.append(entry)
 
 
 def create_task(store: Store, effects: Effects, task: TaskRecord) -> TaskRecord:
@@ -314,16 +324,16 @@ def claim_task(store: Store, effects: Effects, task_id: str, by: str) -> TaskRec
         _require_assignee(task, by)
         _require_active(task)
         if task.status == CLAIMED:
-            if task.claimed_by == by:
+            if task.claimed_by == task.actor(by):
                 return False
             raise TaskConflict(f"task '{task_id}' is claimed by {task.claimed_by}")
-        task.status, task.claimed_by = CLAIMED, by
         _audit(task, "claimed", by, now)
+        task.status, task.claimed_by = CLAIMED, task.actor(by)
         return True
 
     task, changed = _mutate(store, task_id, change)
     if changed:
-        _publish(effects, "claimed", task, now, by=by)
+        _publish(effects, "claimed", task, now, by=task.claimed_by)
     return task
 
 
@@ -335,14 +345,14 @@ def release_task(store: Store, effects: Effects, task_id: str, by: str) -> TaskR
     def change(task: TaskRecord) -> bool:
         _require_assignee(task, by)
         _require_active(task)
-        if task.status != CLAIMED or task.claimed_by != by:
-            raise TaskConflict(f"task '{task_id}' is not claimed by {by}")
-        task.status, task.claimed_by = OPEN, None
+        if task.status != CLAIMED or task.claimed_by != task.actor(by):
+            raise TaskConflict(f"task '{task_id}' is not claimed by {task.actor(by)}")
         _audit(task, "released", by, now)
+        task.status, task.claimed_by = OPEN, None
         return True
 
     task, _ = _mutate(store, task_id, change)
-    _publish(effects, "released", task, now, by=by)
+    _publish(effects, "released", task, now, by=task.audit[-1]["by"])
     return task
 
 
@@ -355,16 +365,16 @@ def reassign_task(store: Store, effects: Effects, task_id: str, by: str, to: lis
     def change(task: TaskRecord) -> bool:
         _require_assignee(task, by)
         _require_active(task)
-        if task.status == CLAIMED and task.claimed_by != by:
+        if task.status == CLAIMED and task.claimed_by != task.actor(by):
             raise TaskConflict(f"task '{task_id}' is claimed by {task.claimed_by}")
         old = list(task.assignees)
+        _audit(task, "reassigned", by, now, old=old, new=new)
         task.assignees, task.status, task.claimed_by = new, OPEN, None
         task.ever_assigned = list(dict.fromkeys([*task.ever_assigned, *new]))
-        _audit(task, "reassigned", by, now, old=old, new=new)
         return True
 
     task, _ = _mutate(store, task_id, change)
-    _publish(effects, "reassigned", task, now, by=by)
+    _publish(effects, "reassigned", task, now, by=task.audit[-1]["by"])
     return task
 
 
@@ -382,15 +392,15 @@ def complete_task(
     def change(task: TaskRecord) -> bool:
         _require_assignee(task, by)
         _require_active(task)
-        if task.status == CLAIMED and task.claimed_by != by:
+        if task.status == CLAIMED and task.claimed_by != task.actor(by):
             raise TaskConflict(f"task '{task_id}' is claimed by {task.claimed_by}")
         if task.decisions is not None and decision not in task.decisions:
             raise TaskInvalid(f"task '{task_id}' offers the decisions {task.decisions}, not {decision!r}")
         checked = validate_form_data(task, data)
-        task.status = COMPLETED
-        task.outcome = {"decision": decision, "data": checked, "by": by, "comment": comment,
+        task.outcome = {"decision": decision, "data": checked, "by": task.actor(by), "comment": comment,
                         "escalated": task.escalated, "at": now}
         _audit(task, "completed", by, now, decision=decision)
+        task.status = COMPLETED
         return True
 
     task, _ = _mutate(store, task_id, change)
