@@ -208,3 +208,46 @@ def test_bad_task_definitions_fail_the_execution_clearly() -> None:
     assert "needs a calendar" in messages["calendar"]
     assert "escalate_after= and escalate_to= go together" in messages["escalation"]
     assert "assignees must be a non-empty list" in messages["empty"]
+
+
+class _Effects:
+    """The two effects the task service uses: a fixed clock and a list of published events."""
+
+    def __init__(self) -> None:
+        self.published: list[Any] = []
+
+    def now(self) -> datetime:
+        return THU_10_CET
+
+    def publish(self, events: Any) -> None:
+        self.published.extend(events)
+
+
+def test_a_racing_write_is_re_decided_on_the_new_version() -> None:
+    from stepbridge.infra.memory import InMemoryStore
+    from stepbridge.runtime import tasks as service
+
+    class RacingStore(InMemoryStore):
+        """Anna's claim lands between Maria's read of the task and Maria's conditional write."""
+
+        raced = False
+
+        def put_item(self, item: Any, *, if_absent: bool = False, if_version: int | None = None) -> bool:
+            if if_version is not None and not self.raced:
+                self.raced = True
+                service.claim_task(self, effects, item.body["task_id"], ANNA)  # type: ignore[arg-type]
+            return super().put_item(item, if_absent=if_absent, if_version=if_version)
+
+    effects = _Effects()
+    store = RacingStore(clock=lambda: THU_10_CET)
+    task = service.TaskRecord(task_id="tk-" + "a" * 32, execution_id="e1", workflow="wf", name="t", title="t",
+                              assignees=[MARIA, ANNA], created_at="2026-12-24T09:00:00.000000+00:00")
+    service.create_task(store, effects, task)  # type: ignore[arg-type]
+    with pytest.raises(TaskConflict, match=r"claimed by anna@acme\.example"):
+        service.claim_task(store, effects, task.task_id, MARIA)  # type: ignore[arg-type]
+    stored = service.get_task(store, task.task_id)
+    assert (stored.status, stored.claimed_by, stored.version) == ("claimed", ANNA, 2)
+    assert [a["action"] for a in stored.audit] == ["created", "claimed"]
+    assert [e.detail_type for e in effects.published] == ["Task.created", "Task.claimed"]
+    # the inbox followed the winner: one claimed entry per assignee
+    assert [i["status"] for i in service.list_tasks(store, MARIA)] == ["claimed"]
