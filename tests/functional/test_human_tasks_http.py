@@ -179,3 +179,39 @@ def test_security_a_task_of_another_execution_cannot_be_touched_through_a_forged
     _unchanged(cloud, other_task, version)
     assert other.status == "RUNNING" and mine.status == "RUNNING"
     assert [t["task_id"] for t in inbox(cloud, MIA_ARN)] == [my_task]
+
+
+def test_expense_tasks_on_the_memory_backend_reject_after_a_weekend() -> None:
+    """The same workflow on the memory backend: created Friday 16:00, reminded Monday (not Saturday),
+    rejected by the manager on Monday; nothing is paid."""
+    fakes.reset()
+    friday_16_cet = datetime(2027, 1, 8, 15, tzinfo=UTC)
+    with LocalCloud(app, backend="memory", start=friday_16_cet) as cloud:
+        client = cloud.client()
+        handle = client.start("expense-approval-tasks", expense(400, "exp-9"))
+        [task] = client.tasks(MIA)
+        cloud.advance_to(datetime(2027, 1, 11, 14, 59, tzinfo=UTC))  # Monday 15:59 CET
+        assert task_events(cloud, "Task.reminder") == []
+        cloud.advance(timedelta(minutes=1))  # one business day after Friday 16:00
+        [reminder] = task_events(cloud, "Task.reminder")
+        assert reminder.time.startswith("2027-01-11T15:00:00")
+        client.complete_task(task["task_id"], by=MIA, decision="reject", data={"note": "no receipt"})
+        assert handle.result() == {"status": "rejected", "expenseId": "exp-9", "by": MIA}
+        assert [e.detail for e in task_events(cloud, "Expense.rejected")] == [
+            {"expenseId": "exp-9", "by": MIA, "reason": "no receipt"}]
+        assert task_events(cloud, "Payment.process") == []
+    fakes.reset()
+
+
+def test_security_a_forged_task_completed_event_does_not_complete_the_task(cloud: LocalCloud) -> None:
+    handle, task_id = _manager_task(cloud)
+    version = cloud.client().task(task_id).version
+    forged = {"task_id": task_id, "outcome": {"decision": "approve", "by": MIA}}
+    r = cloud.http("POST", "/events", caller=EVE_ARN, body={"type": "Task.completed", "detail": forged,
+                                                           "source": "stepbridge.tasks"})
+    assert r.status_code == 400  # no API caller may use a stepbridge source
+    r = cloud.http("POST", "/events", caller=EVE_ARN, body={"type": "Task.completed", "detail": forged})
+    assert r.status_code == 202  # published as stepbridge.api: the task's wait accepts only stepbridge.tasks
+    cloud.advance(timedelta(hours=1))
+    _unchanged(cloud, task_id, version)
+    assert handle.status == "RUNNING"
