@@ -288,7 +288,8 @@ class Client:
 
     def tasks(self, assignee: str, status: str | None = "open", *, limit: int = 100) -> builtins.list[dict[str, Any]]:
         """The inbox of ``assignee``: tasks they may act on with ``status`` (open, claimed, completed,
-        cancelled; ``None`` = all), oldest first - one Query of the ``by-assignee`` index."""
+        cancelled; ``"active"`` = open or claimed; ``None`` = all), oldest first - Queries of the ``by-assignee``
+        index, never a scan."""
         return task_service.list_tasks(self.store, assignee, status, limit)
 
     def task(self, task_id: str) -> task_service.TaskRecord:

@@ -37,6 +37,8 @@ ASSIGNEE_KEY_PREFIX = "ASSIGNEE#"
 OPEN, CLAIMED, COMPLETED, CANCELLED = "open", "claimed", "completed", "cancelled"
 STATUSES = (OPEN, CLAIMED, COMPLETED, CANCELLED)
 ACTIVE = (OPEN, CLAIMED)
+#: ``status`` filter of the inbox meaning open or claimed (what a person still has to do).
+ACTIVE_FILTER = "active"
 SYSTEM = "system"
 #: Task ids are ``tk-`` + 32 hex digits (a replay-safe UUID4): unguessable, and a path segment.
 TASK_ID_RE = re.compile(r"^tk-[0-9a-f]{32}$")
@@ -229,11 +231,16 @@ def get_task(store: Store, task_id: str) -> TaskRecord:
 
 
 def list_tasks(store: Store, assignee: str, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """The inbox of ``assignee`` (tasks they may act on, oldest first), one Query of the ``by-assignee`` index."""
+    """The inbox of ``assignee`` (tasks they may act on, oldest first): one Query of the ``by-assignee`` index
+    per status (``"active"`` = open and claimed: two Queries), never a scan."""
     check_name(assignee, "assignee")
-    if status is not None and status not in STATUSES:
-        raise TaskInvalid(f"unknown task status {status!r}; use one of {list(STATUSES)}")
-    items = store.query_index(f"{ASSIGNEE_KEY_PREFIX}{assignee}", sk_prefix=f"{status}#" if status else "", limit=limit)
+    if status is not None and status not in (*STATUSES, ACTIVE_FILTER):
+        raise TaskInvalid(f"unknown task status {status!r}; use one of {[*STATUSES, ACTIVE_FILTER]} or None (all)")
+    key = f"{ASSIGNEE_KEY_PREFIX}{assignee}"
+    if status == ACTIVE_FILTER:
+        found = [i.body for s in ACTIVE for i in store.query_index(key, sk_prefix=f"{s}#", limit=limit)]
+        return sorted(found, key=lambda t: (str(t.get("created_at")), str(t.get("task_id"))))[:limit]
+    items = store.query_index(key, sk_prefix=f"{status}#" if status else "", limit=limit)
     return [i.body for i in items]
 
 

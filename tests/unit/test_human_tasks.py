@@ -64,6 +64,8 @@ def test_a_task_waits_in_the_inbox_and_its_completion_resumes_the_workflow() -> 
         assert client.task(task_id).form_schema["properties"]["approved_amount"]["type"] == "number"
         client.claim_task(task_id, by=MARIA)
         assert client.tasks(MARIA, "open") == [] and client.tasks(MARIA, "claimed")[0]["claimed_by"] == MARIA
+        assert [t["status"] for t in client.tasks(MARIA, "active")] == ["claimed"]
+        assert [t["status"] for t in client.tasks(ANNA, "active")] == ["claimed"]  # ANNA sees it taken
         client.complete_task(task_id, by=MARIA, decision="approve", data={"approved_amount": 100}, comment="ok")
         assert handle.result() == {"decision": "approve", "amount": 100.0, "by": MARIA, "comment": "ok",
                                    "escalated": False, "actions": ["created", "claimed", "completed"]}
