@@ -19,6 +19,7 @@ reassign; a task claimed by someone is theirs until they release it.
 from __future__ import annotations
 
 import importlib
+import json
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -46,6 +47,9 @@ MAX_ASSIGNEES = 25
 MAX_NAME_BYTES = 256
 MAX_DECISION_CHARS = 64
 MAX_COMMENT_BYTES = 4096
+#: Completion data: it rides in the ``Task.completed`` event (EventBridge's 256 KB entry, docs/LIMITS.md) and
+#: in the task item (DynamoDB's 400 KB), beside the task's own data and audit trail.
+MAX_DATA_BYTES = 64 * 1024
 #: Tries of a read-decide-write cycle that lost its conditional write to a racing writer.
 _WRITE_TRIES = 8
 #: Forms by import path, registered when a workflow calls ``ctx.task`` in this process (LocalCloud, tests);
@@ -404,6 +408,10 @@ def complete_task(
         if task.decisions is not None and decision not in task.decisions:
             raise TaskInvalid(f"task '{task_id}' offers the decisions {task.decisions}, not {decision!r}")
         checked = validate_form_data(task, data)
+        size = len(json.dumps(checked, separators=(",", ":"), default=str).encode())
+        if size > MAX_DATA_BYTES:
+            raise TaskInvalid(f"task '{task_id}': data is {size:,} bytes, over the {MAX_DATA_BYTES:,}-byte limit "
+                              "(it travels in the Task.completed event and is stored in the task item)")
         task.outcome = {"decision": decision, "data": checked, "by": task.actor(by), "comment": comment,
                         "escalated": task.escalated, "at": now}
         _audit(task, "completed", by, now, decision=decision)

@@ -90,6 +90,9 @@ def test_wrong_assignee_double_completion_other_claimer_and_bad_data_change_noth
             client.claim_task(task_id, by=EVE)
         with pytest.raises(TaskInvalid, match="approved_amount"):
             client.complete_task(task_id, by=MARIA, decision="approve", data={"approved_amount": "lots"})
+        with pytest.raises(TaskInvalid, match="over the 65,536-byte limit"):
+            client.complete_task(task_id, by=MARIA, decision="approve",
+                                 data={"approved_amount": 1, "cost_center": "x" * 70_000})
         with pytest.raises(TaskInvalid, match="offers the decisions"):
             client.complete_task(task_id, by=MARIA, decision="maybe", data={"approved_amount": 1})
         assert client.task(task_id).version == before.version and client.task(task_id).status == "open"
