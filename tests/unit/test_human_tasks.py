@@ -256,3 +256,10 @@ def test_a_racing_write_is_re_decided_on_the_new_version() -> None:
     assert [e.detail_type for e in effects.published] == ["Task.created", "Task.claimed"]
     # the inbox followed the winner: one claimed entry per assignee
     assert [i["status"] for i in service.list_tasks(store, MARIA)] == ["claimed"]
+
+
+def test_the_graph_draws_a_task_as_a_wait_with_its_assignees() -> None:
+    from stepbridge.compiler.graph import mermaid
+
+    app, _ = _app()
+    assert '{{"task manager-approval · [MARIA, ANNA]"}}' in mermaid(app, "approve")
