@@ -198,6 +198,10 @@ def resolve_form(path: str) -> Any:
         raise TaskInvalid(
             f"the task's form {path!r} cannot be loaded here ({exc}); define forms at module level"
         ) from None
+    import pydantic
+
+    if not (isinstance(obj, type) and issubclass(obj, pydantic.BaseModel)):
+        raise TaskInvalid(f"the task's form {path!r} is not a pydantic model class")
     _FORMS[path] = obj
     return obj
 

@@ -263,3 +263,14 @@ def test_the_graph_draws_a_task_as_a_wait_with_its_assignees() -> None:
 
     app, _ = _app()
     assert '{{"task manager-approval · [MARIA, ANNA]"}}' in mermaid(app, "approve")
+
+
+def test_a_form_is_loaded_by_its_import_path_and_must_be_a_pydantic_model() -> None:
+    from stepbridge.runtime import tasks as service
+
+    service._FORMS.clear()  # as in a fresh API container: the form is imported from its module
+    assert service.resolve_form(f"{__name__}:Approval") is Approval
+    with pytest.raises(TaskInvalid, match="not a pydantic model class"):
+        service.resolve_form("os:system")
+    with pytest.raises(TaskInvalid, match="cannot be loaded here"):
+        service.resolve_form(f"{__name__}:Missing")
