@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from stepbridge.devconsole.errors import ConsoleError
 from stepbridge.devconsole.server import ConsoleServer
 from stepbridge.devconsole.session import DevSession
+from stepbridge.errors import StepbridgeError
 
 
 def run_console(
@@ -30,7 +30,7 @@ def run_console(
         try:
             server = ConsoleServer(session, host, port, quiet=not verbose)
         except OSError as exc:
-            raise ConsoleError(0, f"cannot listen on {host}:{port}: {exc.strerror or exc}; pass --port 0 "
+            raise StepbridgeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; pass --port 0 "
                                   "for a free port or stop what uses it") from None
         server.start_background()
         out(f"stepbridge dev: app '{app.name}' on LocalCloud ({backend}) at {server.url}  (Ctrl-C stops)")

@@ -454,3 +454,57 @@ def test_form_fields_follow_the_schema_in_declaration_order_with_constraints() -
         {"name": "", "label": "value", "kind": "json", "required": True, "nullable": False, "description": ""}
     ]
     assert form_fields(None) == [] and schema_of(Any) is None
+
+
+# ---- the command ------------------------------------------------------------------------------------------
+
+
+def test_stepbridge_dev_serves_the_project_app_until_stopped() -> None:
+    import threading
+    from pathlib import Path
+
+    from stepbridge.devconsole.run import run_console
+
+    app_file = str(Path(__file__).resolve().parents[2] / "functions" / "app.py")
+    lines: list[str] = []
+    ready, stop = threading.Event(), threading.Event()
+
+    def out(line: str) -> None:
+        lines.append(line)
+        ready.set()
+
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(run_console(app_file, port=0, out=out, stop=stop)))
+    thread.start()
+    try:
+        assert ready.wait(60), "the console did not start"
+        url = lines[0].split(" at ")[1].split()[0]
+        assert lines[0].startswith("stepbridge dev: app 'acme' on LocalCloud (memory) at http://127.0.0.1:")
+        with urllib.request.urlopen(url + "api/overview", timeout=30) as response:
+            overview = json.loads(response.read())
+        assert overview["app"] == "acme" and "expense-approval" in {w["name"] for w in overview["workflows"]}
+    finally:
+        stop.set()
+        thread.join(30)
+    assert codes == [0]
+
+
+def test_stepbridge_dev_with_a_missing_app_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    from stepbridge import cli
+
+    assert cli.main(["dev", "no/such/app.py", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "no/such/app.py" in err and err.count("\n") == 1
+
+
+def test_stepbridge_dev_on_a_port_in_use_says_so_in_one_line(
+    server: ConsoleServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pathlib import Path
+
+    from stepbridge import cli
+
+    app_file = str(Path(__file__).resolve().parents[2] / "functions" / "app.py")
+    assert cli.main(["dev", app_file, "--port", str(server.server_address[1])]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot listen on 127.0.0.1:{server.server_address[1]}") and "--port 0" in err

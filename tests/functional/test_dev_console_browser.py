@@ -1,0 +1,131 @@
+"""``stepbridge dev`` in a real browser: Playwright drives headless Chromium through the example app.
+
+Needs the ``playwright`` package (``pip install 'stepbridge[console]'``) and a ``chromium`` binary
+(Debian: ``apt-get install chromium``; Playwright's own browser download is not used). Without
+either the tests are skipped with the reason. The console runs in this process on an ephemeral
+port over LocalCloud's memory backend, as ``stepbridge dev`` does by default; the virtual clock
+moves only when the page's controls move it. The inbox test saves docs/img/console.png when
+``STEPBRIDGE_CONSOLE_SCREENSHOT`` names a path (the documentation's picture), else under tmp_path.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import fakes
+import pytest
+from app import app
+
+from stepbridge.devconsole import ConsoleServer, DevSession, serve
+from stepbridge.local.cloud import DEFAULT_START
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+try:
+    from playwright.sync_api import Page, expect, sync_playwright
+except ImportError:  # pragma: no cover - depends on the machine
+    sync_playwright = None
+
+pytestmark = [
+    pytest.mark.skipif(
+        sync_playwright is None, reason="playwright is not installed (pip install 'stepbridge[console]')"
+    ),
+    pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary on PATH (Debian: apt-get install chromium)"),
+]
+
+EXPENSE = {
+    "id": "exp-7",
+    "amount": 2500,
+    "employee": "eve@acme.example",
+    "manager": "mia@acme.example",
+    "vp": "victor@acme.example",
+    "description": "Conference travel",
+}
+
+
+@pytest.fixture
+def console() -> Iterator[ConsoleServer]:
+    fakes.reset()
+    with DevSession(app, start=DEFAULT_START) as session:
+        server = serve(session)
+        yield server
+        server.stop()
+    fakes.reset()
+
+
+@pytest.fixture
+def page(console: ConsoleServer) -> Iterator[Any]:
+    assert sync_playwright is not None
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        context = browser.new_context(viewport={"width": 1440, "height": 1000})
+        tab = context.new_page()
+        tab.set_default_timeout(15_000)
+        errors: list[str] = []
+        tab.on("pageerror", lambda exc: errors.append(str(exc)))
+        tab.goto(console.url)
+        yield tab
+        assert errors == [], errors  # no script error on the page
+        browser.close()
+
+
+def start(page: Page, workflow: str, payload: str, execution_id: str) -> None:
+    page.select_option("#start-workflow", workflow)
+    page.fill("#start-id", execution_id)
+    page.fill("#start-input", payload)
+    page.click("#start-btn")
+    expect(page.locator("#detail h1")).to_have_text(workflow)
+
+
+def send(page: Page, event_type: str, detail: str) -> None:
+    page.fill("#event-type", event_type)
+    page.fill("#event-detail", detail)
+    page.click("#event-btn")
+    expect(page.locator("#message")).to_contain_text(f"sent {event_type}")
+
+
+def test_the_page_runs_the_event_based_expense_approval_with_the_clock_controls(page: Page) -> None:
+    import json
+
+    start(page, "expense-approval", json.dumps(EXPENSE), "expense-1")
+    expect(page.locator("#detail-status")).to_have_text("RUNNING")
+    expect(page.locator('#detail .g-row[data-kind="wait"]')).to_have_attribute("data-status", "waiting")
+    expect(page.locator('#executions tr[data-id="expense-1"]')).to_have_attribute("data-status", "RUNNING")
+
+    page.fill("#advance-input", "20h")
+    page.click("#advance-btn")
+    expect(page.locator("#clock-now")).to_have_attribute("data-now", "2026-01-06T04:00:00.000000+00:00")
+    send(page, "Approval.decided", json.dumps({"expenseId": "exp-7", "approver": EXPENSE["manager"],
+                                               "decision": "approve"}))
+    expect(page.locator('#detail .g-row[data-kind="wait"]')).to_have_count(2)  # the live stream redrew it
+    send(page, "Approval.decided", json.dumps({"expenseId": "exp-7", "approver": EXPENSE["vp"],
+                                               "decision": "approve"}))
+    expect(page.locator("#detail-status")).to_have_text("SUCCEEDED")
+    steps = page.locator("#detail .gantt .g-row[data-step]")
+    names = [steps.nth(i).get_attribute("data-step") for i in range(steps.count())]
+    assert names[0] == "submit" and "approve" in names and "escalate" in names
+
+    page.select_option("#filter-status", "SUCCEEDED")
+    expect(page.locator("#executions tr[data-id]")).to_have_count(1)
+    page.select_option("#filter-status", "RUNNING")
+    expect(page.locator("#executions tr[data-id]")).to_have_count(0)
+    expect(page.locator("#executions-empty")).to_be_visible()
+
+
+def test_a_bad_input_shows_one_line_and_starts_nothing(page: Page) -> None:
+    page.select_option("#start-workflow", "expense-approval")
+    page.fill("#start-input", '{"id": "exp-1"}')
+    page.click("#start-btn")
+    expect(page.locator("#message")).to_have_class("error")
+    expect(page.locator("#message")).to_contain_text("the input of workflow 'expense-approval' is invalid")
+    page.click("#next-timer-btn")
+    expect(page.locator("#message")).to_contain_text("no timer is set")
+    expect(page.locator("#executions tr[data-id]")).to_have_count(0)
+
+
+def screenshot_path(tmp_path: Path) -> Path:
+    target = os.environ.get("STEPBRIDGE_CONSOLE_SCREENSHOT")
+    return Path(target) if target else tmp_path / "console.png"
