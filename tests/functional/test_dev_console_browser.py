@@ -4,8 +4,8 @@ Needs the ``playwright`` package (``pip install 'stepbridge[console]'``) and a `
 (Debian: ``apt-get install chromium``; Playwright's own browser download is not used). Without
 either the tests are skipped with the reason. The console runs in this process on an ephemeral
 port over LocalCloud's memory backend, as ``stepbridge dev`` does by default; the virtual clock
-moves only when the page's controls move it. The inbox test saves docs/img/console.png when
-``STEPBRIDGE_CONSOLE_SCREENSHOT`` names a path (the documentation's picture), else under tmp_path.
+moves only when the page's controls move it. The screenshots go to the folder
+``STEPBRIDGE_CONSOLE_SCREENSHOTS`` names (``docs/img`` for the documentation's pictures), else tmp_path.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def send(page: Page, event_type: str, detail: str) -> None:
     expect(page.locator("#message")).to_contain_text(f"sent {event_type}")
 
 
-def test_the_page_runs_the_event_based_expense_approval_with_the_clock_controls(page: Page) -> None:
+def test_the_page_runs_the_event_based_expense_approval_with_the_clock_controls(page: Page, tmp_path: Path) -> None:
     import json
 
     start(page, "expense-approval", json.dumps(EXPENSE), "expense-1")
@@ -108,6 +108,10 @@ def test_the_page_runs_the_event_based_expense_approval_with_the_clock_controls(
     names = [steps.nth(i).get_attribute("data-step") for i in range(steps.count())]
     assert names[0] == "submit" and "approve" in names and "escalate" in names
 
+    shot = screenshot_path(tmp_path, "console-events.png")
+    page.screenshot(path=str(shot))
+    assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 20_000
+
     page.select_option("#filter-status", "SUCCEEDED")
     expect(page.locator("#executions tr[data-id]")).to_have_count(1)
     page.select_option("#filter-status", "RUNNING")
@@ -124,8 +128,11 @@ def test_a_bad_input_shows_one_line_and_starts_nothing(page: Page) -> None:
     page.click("#next-timer-btn")
     expect(page.locator("#message")).to_contain_text("no timer is set")
     expect(page.locator("#executions tr[data-id]")).to_have_count(0)
+    assert page.locator("#detail .gantt").count() == 0  # no execution to show
 
 
-def screenshot_path(tmp_path: Path) -> Path:
-    target = os.environ.get("STEPBRIDGE_CONSOLE_SCREENSHOT")
-    return Path(target) if target else tmp_path / "console.png"
+def screenshot_path(tmp_path: Path, name: str) -> Path:
+    """Where a screenshot goes: the folder ``STEPBRIDGE_CONSOLE_SCREENSHOTS`` names (docs/img), else tmp_path."""
+    folder = Path(os.environ.get("STEPBRIDGE_CONSOLE_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name
