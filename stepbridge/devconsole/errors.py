@@ -48,8 +48,9 @@ _BY_NAME = (("NotFound", 404), ("Forbidden", 403), ("NotAssignee", 403), ("Confl
 
 def status_of(exc: BaseException) -> int:
     """The HTTP status an exception of a console action answers with."""
-    if isinstance(exc, ConsoleError):
-        return exc.status
+    declared = getattr(exc, "status", None)  # ConsoleError, and the task inbox's errors (TaskForbidden: 403 ...)
+    if isinstance(declared, int) and not isinstance(declared, bool) and 400 <= declared < 600:
+        return declared
     if isinstance(exc, ExecutionNotFound | UnknownWorkflowError):
         return 404
     if isinstance(exc, ExecutionAlreadyExists):

@@ -383,12 +383,27 @@ class DevSession:
         return method  # type: ignore[no-any-return]
 
     def tasks(self, *, assignee: str | None = None, status: str | None = None) -> dict[str, Any]:
-        """The inbox: tasks of ``assignee`` (everyone's when empty) in ``status``, each with its form's fields."""
+        """The inbox: tasks ``assignee`` may act on (every task when empty) in ``status``, each with its form.
+
+        With an assignee this is ``client.tasks(assignee, status)`` (one Query of the inbox index); the
+        console then reads each task (``client.task``) for its data, decisions and form. Without one,
+        the task ids come from the ``Task.*`` events this LocalCloud captured - a development view only
+        (a deployed inbox is always per person).
+        """
         list_tasks = self._task_api("tasks")
-        kwargs = {k: v for k, v in (("assignee", assignee), ("status", status)) if v}
+        get_task = self._task_api("task")
         with self.lock:
-            found = list_tasks(**kwargs)
-        return {"tasks": [self._task_view(t) for t in found], "version": self.changes.version}
+            if assignee:
+                ids = [str(plain(t).get("task_id")) for t in list_tasks(assignee, status or None)]
+            else:
+                ids = list(dict.fromkeys(
+                    str(e.detail.get("task_id")) for e in self.cloud.events
+                    if e.detail_type.startswith("Task.") and e.detail.get("task_id")
+                ))
+            views = [self._task_view(get_task(task_id)) for task_id in ids]
+        if status:
+            views = [v for v in views if v.get("status") == status]
+        return {"tasks": views, "version": self.changes.version}
 
     def task(self, task_id: str) -> dict[str, Any]:
         """One task with its audit trail and form."""
@@ -413,7 +428,8 @@ class DevSession:
             return {"value": data}
         form = _task_form(task, data)
         data["fields"] = form_fields(schema_of(form)) if form is not None else []
-        data.setdefault("decisions", ["approve", "reject"])
+        if not data.get("decisions"):  # a task that names none takes any decision; offer the usual two
+            data["decisions"] = ["approve", "reject"]
         return data
 
 

@@ -358,48 +358,60 @@ class ApprovalForm(BaseModel):
 
 
 class FakeTasks:
-    """The task methods DESIGN.md names, over one task: enough to see the console call them right."""
+    """The client's task methods (DESIGN.md; their shapes as in stepbridge.client), over one task."""
 
     def __init__(self) -> None:
-        self.task_record: dict[str, Any] = {
-            "task_id": "t-1", "name": "manager-approval", "title": "Approve expense exp-7", "execution_id": "e-1",
-            "assignees": ["maria@acme.example"], "status": "open", "data": {"amount": 2500}, "form": ApprovalForm,
+        self.record: dict[str, Any] = {
+            "task_id": "tk-1", "name": "manager-approval", "title": "Approve expense exp-7", "execution_id": "e-1",
+            "workflow": "expense", "assignees": ["maria@acme.example"], "status": "open", "data": {"amount": 2500},
+            "decisions": None, "form_schema": ApprovalForm.model_json_schema(), "form": "tests:ApprovalForm",
         }
-        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.calls: list[tuple[str, Any]] = []
 
-    def tasks(self, assignee: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
-        self.calls.append(("tasks", {"assignee": assignee, "status": status}))
-        mine = assignee is None or assignee in self.task_record["assignees"]
-        return [self.task_record] if mine and status in (None, self.task_record["status"]) else []
+    def tasks(self, assignee: str, status: str | None = "open", *, limit: int = 100) -> list[dict[str, Any]]:
+        self.calls.append(("tasks", (assignee, status)))
+        mine = assignee in self.record["assignees"]
+        summary = {k: self.record[k] for k in ("task_id", "status", "name", "title", "execution_id")}
+        return [summary] if mine and status in (None, self.record["status"]) else []
 
-    def complete_task(self, task_id: str, *, by: str, decision: str, data: Any, comment: str = "") -> Any:
+    def task(self, task_id: str) -> dict[str, Any]:
+        if task_id != self.record["task_id"]:
+            raise type("TaskNotFound", (Exception,), {"status": 404})(f"no task {task_id!r}")
+        return self.record
+
+    def complete_task(self, task_id: str, *, by: str, decision: str, data: Any = None, comment: str = "") -> Any:
         self.calls.append(("complete_task", {"by": by, "decision": decision, "data": data, "comment": comment}))
-        if by not in self.task_record["assignees"]:
-            raise type("TaskForbidden", (Exception,), {})(f"{by} is not an assignee of task {task_id}")
-        if self.task_record["status"] == "completed":
-            raise type("TaskAlreadyCompleted", (Exception,), {})(f"task {task_id} is already completed")
-        ApprovalForm.model_validate(data)
-        self.task_record = {**self.task_record, "status": "completed", "decision": decision, "completed_by": by}
-        return self.task_record
+        if by not in self.record["assignees"]:
+            raise type("TaskForbidden", (Exception,), {"status": 403})(f"{by} is not an assignee of task {task_id}")
+        if self.record["status"] == "completed":
+            raise type("TaskConflict", (Exception,), {"status": 409})(f"task {task_id} is already completed")
+        try:
+            ApprovalForm.model_validate(data)
+        except ValueError as exc:
+            raise type("TaskInvalid", (Exception,), {"status": 400})(str(exc)) from None
+        self.record = {**self.record, "status": "completed", "outcome": {"decision": decision, "by": by}}
+        return self.record
 
 
 def test_the_inbox_draws_the_form_from_the_pydantic_model_and_completes_as_the_chosen_person(
     api: Api, session: DevSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake = FakeTasks()
-    for name in ("tasks", "complete_task"):
+    for name in ("tasks", "task", "complete_task"):
         monkeypatch.setattr(session.client, name, getattr(fake, name), raising=False)
     assert api.get("/api/overview")["tasks"] is True
     inbox = api.get("/api/tasks?assignee=maria@acme.example&status=open")["tasks"]
-    assert [t["task_id"] for t in inbox] == ["t-1"]
-    assert fake.calls[-1] == ("tasks", {"assignee": "maria@acme.example", "status": "open"})
+    assert [t["task_id"] for t in inbox] == ["tk-1"]
+    assert fake.calls[-1] == ("tasks", ("maria@acme.example", "open"))
+    assert inbox[0]["data"] == {"amount": 2500} and inbox[0]["decisions"] == ["approve", "reject"]
+    assert api.get("/api/tasks?assignee=victor@acme.example")["tasks"] == []
     fields = {f["name"]: f for f in inbox[0]["fields"]}
     assert fields["approved_amount"]["kind"] == "number" and fields["approved_amount"]["required"] is True
     assert fields["category"]["options"] == ["travel", "meals", "other"]
     assert fields["receipt_checked"]["kind"] == "checkbox" and fields["paid_on"]["kind"] == "date"
     assert fields["comment"]["kind"] == "textarea" and fields["split"]["kind"] == "json"
 
-    path = "/api/tasks/t-1/complete"
+    path = "/api/tasks/tk-1/complete"
     got, answer = api.call("POST", path, {"by": "mallory@acme.example", "decision": "approve",
                                           "data": {"approved_amount": 10}})
     assert got == 403 and "not an assignee" in answer["message"]

@@ -282,12 +282,21 @@ function taskCard(t) {
       el("h3", { class: "task-title", text: t.title || t.name || id }),
       el("span", { class: `st ${status}`, text: status })),
     el("dl", { class: "facts" },
-      [["task", t.name], ["execution", t.execution_id], ["assignees", (t.assignees || []).join(", ")],
-        ["claimed by", t.claimed_by], ["due", short(t.due_at || t.due)], ["escalated", t.escalated ? "yes" : null]]
-        .filter(([, v]) => v && v !== "-").map(([k, v]) => el("div", {}, el("dt", { text: k }), el("dd", { text: v })))),
-    t.data && Object.keys(t.data).length ? el("pre", { text: JSON.stringify(t.data, null, 2) }) : null,
-    done ? el("p", { class: "note", text: `${status}${t.decision ? `: ${t.decision}` : ""}${t.completed_by || t.by ? ` by ${t.completed_by || t.by}` : ""}` }) : form);
+      [["task", t.name], ["assignees", (t.current_assignees || t.assignees || []).join(", ")],
+        ["claimed by", t.claimed_by], ["due", short(t.due_at)], ["escalated", t.escalated ? "yes" : null]]
+        .filter(([, v]) => v && v !== "-").map(([k, v]) => el("div", {}, el("dt", { text: k }), el("dd", { text: v }))),
+      el("div", {}, el("dt", { text: "execution" }), el("dd", {},
+        el("a", { href: `#/executions/${encodeURIComponent(t.execution_id || "")}`, text: t.execution_id || "-" })))),
+    t.data && Object.keys(t.data).length ? el("pre", { class: "task-data", text: JSON.stringify(t.data, null, 2) }) : null,
+    done ? el("p", { class: "note outcome", text: outcomeText(t) }) : form,
+    (t.audit || []).length ? el("details", { class: "audit" }, el("summary", { text: `audit trail (${t.audit.length})` }),
+      el("ul", {}, t.audit.map((a) => el("li", { text: `${short(a.at)}  ${a.action} by ${a.by}${a.decision ? `: ${a.decision}` : ""}` })))) : null);
   return card;
+}
+
+function outcomeText(t) {
+  const o = t.outcome || {};
+  return `${t.status}${o.decision ? `: ${o.decision}` : ""}${o.by ? ` by ${o.by}` : ""}${o.comment ? ` ("${o.comment}")` : ""}`;
 }
 
 function identity() {
