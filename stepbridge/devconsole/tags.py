@@ -39,6 +39,8 @@ def execution_tags(description: Any, history: Sequence[Any]) -> list[str]:
         tags.add("task")
     timeline = build_timeline(history, description)
     for row in timeline.rows:
+        if row.name.startswith("task:"):  # ctx.task's operations are named task:{name}... (runtime/humantask.py)
+            tags.add("task")
         if row.attempts > 1:
             tags.add("retried")
         if row.status == "waiting":

@@ -57,6 +57,32 @@ async def hello(ctx: Context, name: str) -> str:
 
 app.on("Order.created", order_workflow)
 
+#: ``ctx.task`` (human tasks, issue 15) - the real inbox tests below need it.
+HAS_TASKS = callable(getattr(Context, "task", None))
+needs_tasks = pytest.mark.skipif(not HAS_TASKS, reason="this stepbridge has no human tasks (ctx.task)")
+
+
+class ExpenseForm(BaseModel):
+    """What the approver fills in besides the decision."""
+
+    approved_amount: float | None = Field(default=None, ge=0)
+    note: str = ""
+
+
+if HAS_TASKS:
+    from stepbridge import BusinessDays, Calendar
+
+    OFFICE = Calendar("UTC", workdays="mon-fri", hours=("09:00", "17:00"))
+
+    @app.workflow("approval")
+    async def approval(ctx: Context, amount: int) -> dict[str, Any]:
+        outcome = await ctx.task(  # type: ignore[attr-defined]
+            "manager-approval", assignees=["maria@acme.example"], form=ExpenseForm, decisions=["approve", "reject"],
+            title=f"Approve {amount}", data={"amount": amount}, calendar=OFFICE,
+            escalate_after=BusinessDays(2), escalate_to=["victor@acme.example"],
+        )
+        return {"decision": outcome.decision, "by": outcome.by, "note": outcome.data.note}
+
 
 @pytest.fixture
 def session() -> Iterator[DevSession]:
@@ -520,3 +546,62 @@ def test_stepbridge_dev_on_a_port_in_use_says_so_in_one_line(
     assert cli.main(["dev", app_file, "--port", str(server.server_address[1])]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: cannot listen on 127.0.0.1:{server.server_address[1]}") and "--port 0" in err
+
+
+# ---- the inbox over real human tasks ------------------------------------------------------------------------
+
+
+@needs_tasks
+def test_a_real_task_is_in_its_assignees_inbox_with_its_form_and_completing_it_resumes_the_workflow(api: Api) -> None:
+    started = api.post("/api/executions", {"workflow": "approval", "input": 120, "execution_id": "approval-1"})
+    assert started["status"] == "RUNNING"
+    assert api.get("/api/tasks?assignee=victor@acme.example&status=open")["tasks"] == []
+    inbox = api.get("/api/tasks?assignee=maria@acme.example&status=open")["tasks"]
+    assert len(inbox) == 1
+    task = inbox[0]
+    assert (task["title"], task["execution_id"], task["data"]) == ("Approve 120", "approval-1", {"amount": 120})
+    assert task["decisions"] == ["approve", "reject"]
+    fields = {f["name"]: f for f in task["fields"]}
+    assert fields["approved_amount"]["kind"] == "number" and fields["approved_amount"]["required"] is False
+    assert fields["note"]["kind"] == "textarea" and fields["note"]["default"] == ""
+    assert "task" in api.get("/api/executions/approval-1")["tags"]
+
+    path = f"/api/tasks/{task['task_id']}/complete"
+    got, answer = api.call("POST", path, {"by": "victor@acme.example", "decision": "approve", "data": {}})
+    assert got == 403, answer
+    got, answer = api.call("POST", path, {"by": "maria@acme.example", "decision": "approve",
+                                          "data": {"approved_amount": -3}})
+    assert got == 400 and "approved_amount" in answer["message"]
+    got, answer = api.call("POST", path, {"by": "maria@acme.example", "decision": "maybe", "data": {}})
+    assert got == 400 and "maybe" in answer["message"]
+    assert api.get("/api/executions/approval-1")["execution"]["status"] == "RUNNING"  # nothing changed
+
+    done = api.post(path, {"by": "maria@acme.example", "decision": "approve", "comment": "fine",
+                           "data": {"approved_amount": 120, "note": "ok"}})
+    assert done["task"]["status"] == "completed" and done["task"]["outcome"]["by"] == "maria@acme.example"
+    shown = api.get("/api/executions/approval-1")["execution"]
+    assert shown["status"] == "SUCCEEDED"
+    assert shown["result"] == {"decision": "approve", "by": "maria@acme.example", "note": "ok"}
+    got, answer = api.call("POST", path, {"by": "maria@acme.example", "decision": "approve", "data": {}})
+    assert got == 409, answer
+    everyone = api.get("/api/tasks?status=completed")["tasks"]
+    assert [t["task_id"] for t in everyone] == [task["task_id"]]
+    assert everyone[0]["audit"][0]["action"] == "created"
+    assert everyone[0]["audit"][-1]["action"] == "completed"
+
+
+@needs_tasks
+def test_after_two_business_days_the_task_escalates_into_the_targets_inbox_and_a_claim_holds_it(api: Api) -> None:
+    api.post("/api/executions", {"workflow": "approval", "input": 99, "execution_id": "approval-2"})
+    assert api.post("/api/clock/advance", {"duration": "2bd"})["deliveries"] > 0
+    escalated = api.get("/api/tasks?assignee=victor@acme.example&status=open")["tasks"]
+    assert len(escalated) == 1 and escalated[0]["escalated"] is True
+    assert "victor@acme.example" in escalated[0]["current_assignees"]
+    task_id = escalated[0]["task_id"]
+    claimed = api.post(f"/api/tasks/{task_id}/claim", {"by": "victor@acme.example"})
+    assert claimed["task"]["status"] == "claimed" and claimed["task"]["claimed_by"] == "victor@acme.example"
+    got, answer = api.call("POST", f"/api/tasks/{task_id}/complete",
+                           {"by": "maria@acme.example", "decision": "approve", "data": {}})
+    assert got == 409 and "claimed by victor@acme.example" in answer["message"]
+    api.post(f"/api/tasks/{task_id}/complete", {"by": "victor@acme.example", "decision": "reject", "data": {}})
+    assert api.get("/api/executions/approval-2")["execution"]["result"]["decision"] == "reject"
