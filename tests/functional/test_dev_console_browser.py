@@ -136,3 +136,57 @@ def screenshot_path(tmp_path: Path, name: str) -> Path:
     folder = Path(os.environ.get("STEPBRIDGE_CONSOLE_SCREENSHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     return folder / name
+
+
+@pytest.mark.skipif("expense-approval-tasks" not in app.workflows,
+                    reason="the example app has no expense-approval-tasks (human tasks, ctx.task, not in this version)")
+def test_the_inbox_approves_the_expense_as_manager_then_vp(page: Page, tmp_path: Path) -> None:
+    import json
+
+    start(page, "expense-approval-tasks", json.dumps(EXPENSE), "expense-tasks-1")
+    expect(page.locator("#detail-status")).to_have_text("RUNNING")
+
+    page.fill("#advance-input", "2bd")
+    page.click("#advance-btn")
+    expect(page.locator("#message")).to_contain_text("clock moved from 2026-01-05 08:00:00")
+
+    page.click("#nav-inbox")
+    page.fill("#identity", EXPENSE["manager"])
+    page.press("#identity", "Tab")
+    manager_task = page.locator(".task[data-status='open']").filter(has_text="Approve expense exp-7")
+    expect(manager_task).to_have_count(1)
+    expect(manager_task.locator("[data-field='approved_amount']")).to_be_visible()
+    manager_task.locator("[data-field='approved_amount']").fill("2500")
+    manager_task.locator("[data-field='note']").fill("Within the travel budget")
+    manager_task.locator("textarea[name='comment']").fill("ok from me")
+    manager_task.locator("button[data-decision='approve']").click()
+    expect(page.locator("#message")).to_contain_text("approve: ")
+    expect(page.locator(".task").filter(has_text="Approve expense exp-7")).to_have_count(0)  # gone from her open inbox
+
+    page.fill("#identity", EXPENSE["vp"])
+    page.press("#identity", "Tab")
+    vp_task = page.locator(".task[data-status='open']").filter(has_text="VP approval of expense exp-7")
+    expect(vp_task).to_have_count(1)  # the VP task appeared (the manager's escalated one is no longer open)
+    expect(vp_task.locator(".task-data")).to_contain_text("Within the travel budget")
+    vp_task.locator("[data-field='approved_amount']").fill("2500")
+    inbox_shot = screenshot_path(tmp_path, "console-inbox.png")
+    page.screenshot(path=str(inbox_shot))
+    vp_task.locator("button[data-decision='approve']").click()
+    expect(page.locator(".task").filter(has_text="VP approval of expense exp-7")).to_have_count(0)
+
+    page.select_option("#task-status", "completed")
+    # the VP's inbox holds both: his own task, and the manager's, escalated to him after two business days
+    expect(page.locator(".task[data-status='completed']")).to_have_count(2)
+    expect(page.locator(".task[data-status='completed'] .outcome").first).to_contain_text("approve by")
+    page.goto(page.url.split("#")[0] + "#/executions/expense-tasks-1")
+    expect(page.locator("#detail-status")).to_have_text("SUCCEEDED")
+    rows = page.locator("#detail .gantt .g-row[data-step]")
+    names = [rows.nth(i).get_attribute("data-step") for i in range(rows.count())]
+    assert names[0] == "submit" and names[-1] == "approve", names
+    assert any(n.startswith("task:manager-approval") for n in names if n)
+    assert any(n.startswith("task:vp-approval") for n in names if n)
+    expect(page.locator("#detail pre").nth(1)).to_contain_text('"approvedBy": "mia@acme.example"')
+    shot = screenshot_path(tmp_path, "console.png")
+    page.screenshot(path=str(shot))
+    for picture in (inbox_shot, shot):
+        assert picture.read_bytes().startswith(b"\x89PNG") and picture.stat().st_size > 20_000

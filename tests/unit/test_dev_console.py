@@ -565,6 +565,8 @@ def test_a_real_task_is_in_its_assignees_inbox_with_its_form_and_completing_it_r
     assert fields["approved_amount"]["kind"] == "number" and fields["approved_amount"]["required"] is False
     assert fields["note"]["kind"] == "textarea" and fields["note"]["default"] == ""
     assert "task" in api.get("/api/executions/approval-1")["tags"]
+    listed = api.get("/api/executions")["executions"]  # the task's own item is no execution
+    assert [(e["execution_id"], e["tags"]) for e in listed] == [("approval-1", ["task", "waiting"])]
 
     path = f"/api/tasks/{task['task_id']}/complete"
     got, answer = api.call("POST", path, {"by": "victor@acme.example", "decision": "approve", "data": {}})

@@ -309,6 +309,7 @@ async function claim(id) {
   await attempt(async () => {
     await api("POST", `/api/tasks/${encodeURIComponent(id)}/claim`, { by: identity() });
     say(`claimed ${id}`, "info");
+    await loadTasks();
   });
 }
 
@@ -324,6 +325,7 @@ async function complete(card, id, decision) {
     await api("POST", `/api/tasks/${encodeURIComponent(id)}/complete`, { by: identity(), decision, data, comment });
     card.removeAttribute("data-dirty");
     say(`${decision}: ${id}`, "info");
+    await loadTasks();
   });
 }
 
