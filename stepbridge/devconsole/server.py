@@ -157,6 +157,11 @@ def _claim(s: DevSession, r: Request) -> Any:
     return s.claim_task(r.params[0], r.text("by", required=True))
 
 
+@route("POST", "/api/tasks/{}/release")
+def _release(s: DevSession, r: Request) -> Any:
+    return s.release_task(r.params[0], r.text("by", required=True))
+
+
 @route("POST", "/api/tasks/{}/complete")
 def _complete(s: DevSession, r: Request) -> Any:
     data = r.body.get("data") if isinstance(r.body, dict) else None

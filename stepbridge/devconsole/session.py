@@ -199,8 +199,8 @@ class DevSession:
         types: set[str] = set()
         for trigger in self.app.triggers:
             types.update(trigger.event_types)
-        for machine in getattr(self.app, "machines", []) or []:
-            types.update(getattr(machine, "events", {}) or {})
+        for binding in self.app.machines.values():
+            types.update(binding.events)
         with self.lock:
             now = self.cloud.now()
             timer = self.cloud.timers.peek(one_time_only=True)
@@ -415,6 +415,11 @@ class DevSession:
         """Claim a task as ``by`` (the console's chosen identity)."""
         claim = self._task_api("claim_task")
         return self.act(lambda: {"task": self._task_view(claim(task_id, by=by))})
+
+    def release_task(self, task_id: str, by: str) -> dict[str, Any]:
+        """Give back a task ``by`` claimed."""
+        release = self._task_api("release_task")
+        return self.act(lambda: {"task": self._task_view(release(task_id, by=by))})
 
     def complete_task(self, task_id: str, by: str, decision: str, data: Any, comment: str) -> dict[str, Any]:
         """Complete a task as ``by``; the task's form validates ``data``."""

@@ -41,7 +41,10 @@ def call(server: ConsoleServer, method: str, path: str, body: Any = None) -> Any
 
 
 def test_the_console_drives_the_example_app_on_moto(console: ConsoleServer) -> None:
-    assert call(console, "GET", "/api/overview")["backend"] == "moto"
+    overview = call(console, "GET", "/api/overview")
+    assert overview["backend"] == "moto"
+    # the send form suggests trigger and state machine event types
+    assert {"Order.created", "Order.paid", "Order.fulfilled"} <= set(overview["event_types"])
     expense = {"id": "exp-3", "amount": 300, "employee": "eve@acme.example", "manager": "mia@acme.example",
                "vp": "victor@acme.example", "description": "Taxi"}
     started = call(console, "POST", "/api/executions",

@@ -600,8 +600,14 @@ def test_after_two_business_days_the_task_escalates_into_the_targets_inbox_and_a
     assert len(escalated) == 1 and escalated[0]["escalated"] is True
     assert "victor@acme.example" in escalated[0]["current_assignees"]
     task_id = escalated[0]["task_id"]
+    released = api.post(f"/api/tasks/{task_id}/claim", {"by": "maria@acme.example"})  # she keeps access
+    assert released["task"]["claimed_by"] == "maria@acme.example"
+    released = api.post(f"/api/tasks/{task_id}/release", {"by": "maria@acme.example"})
+    assert released["task"]["status"] == "open" and released["task"]["claimed_by"] is None
     claimed = api.post(f"/api/tasks/{task_id}/claim", {"by": "victor@acme.example"})
     assert claimed["task"]["status"] == "claimed" and claimed["task"]["claimed_by"] == "victor@acme.example"
+    assert [a["action"] for a in api.get(f"/api/tasks/{task_id}")["task"]["audit"]][-3:] == [
+        "claimed", "released", "claimed"]
     got, answer = api.call("POST", f"/api/tasks/{task_id}/complete",
                            {"by": "maria@acme.example", "decision": "approve", "data": {}})
     assert got == 409 and "claimed by victor@acme.example" in answer["message"]

@@ -274,7 +274,8 @@ function taskCard(t) {
       f.description ? el("small", { text: f.description }) : null)),
     el("label", {}, el("span", { text: "Comment" }), el("textarea", { name: "comment", rows: 2 })),
     el("div", { class: "buttons" },
-      status === "open" ? el("button", { type: "button", class: "secondary", "data-action": "claim", onclick: () => claim(id), text: "Claim" }) : null,
+      status === "open" ? el("button", { type: "button", class: "secondary", "data-action": "claim", onclick: () => claim(id, "claim"), text: "Claim" }) : null,
+      status === "claimed" ? el("button", { type: "button", class: "secondary", "data-action": "release", onclick: () => claim(id, "release"), text: "Release" }) : null,
       (t.decisions || ["approve", "reject"]).map((d) =>
         el("button", { type: "button", "data-decision": d, class: d === "reject" ? "danger" : "", onclick: () => complete(card, id, d), text: d }))));
   const card = el("article", { class: `task ${status}`, "data-task-id": id, "data-status": status },
@@ -305,10 +306,10 @@ function identity() {
   return who;
 }
 
-async function claim(id) {
+async function claim(id, action) {
   await attempt(async () => {
-    await api("POST", `/api/tasks/${encodeURIComponent(id)}/claim`, { by: identity() });
-    say(`claimed ${id}`, "info");
+    await api("POST", `/api/tasks/${encodeURIComponent(id)}/${action}`, { by: identity() });
+    say(`${action === "claim" ? "claimed" : "released"} ${id}`, "info");
     await loadTasks();
   });
 }
