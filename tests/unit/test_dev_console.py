@@ -613,3 +613,16 @@ def test_after_two_business_days_the_task_escalates_into_the_targets_inbox_and_a
     assert got == 409 and "claimed by victor@acme.example" in answer["message"]
     api.post(f"/api/tasks/{task_id}/complete", {"by": "victor@acme.example", "decision": "reject", "data": {}})
     assert api.get("/api/executions/approval-2")["execution"]["result"]["decision"] == "reject"
+
+
+def test_the_start_option_takes_now_or_an_instant_and_refuses_anything_else() -> None:
+    from stepbridge.devconsole.run import parse_start
+    from stepbridge.errors import StepbridgeError
+
+    assert parse_start("2026-03-02T09:30Z") == datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+    assert parse_start("2026-03-02T09:30") == datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+    assert parse_start("2026-03-02T09:30+01:00").utcoffset() == timedelta(hours=1)
+    now = parse_start("now")
+    assert now.tzinfo is UTC and now.microsecond == 0 and abs(datetime.now(UTC) - now) < timedelta(minutes=1)
+    with pytest.raises(StepbridgeError, match="--start 'monday' is not an instant"):
+        parse_start("monday")
