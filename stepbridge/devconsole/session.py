@@ -25,11 +25,11 @@ from stepbridge.devconsole.errors import ConsoleError, one_line
 from stepbridge.devconsole.forms import example_of, form_fields, schema_of
 from stepbridge.devconsole.tags import execution_tags
 from stepbridge.operator.report import event_log, render_timeline_html
-from stepbridge.runtime.records import STATUSES, iso
+from stepbridge.runtime.records import STATUSES, TERMINAL, iso
 
 if TYPE_CHECKING:
     from stepbridge.api.app import App
-    from stepbridge.client import Client
+    from stepbridge.client import Client, Driver
     from stepbridge.local.cloud import LocalCloud
 
 T = TypeVar("T")
@@ -123,6 +123,10 @@ class DevSession:
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
         self._initial_speed = speed
+        #: Tags of finished executions by id (a finished journal no longer changes; a list reads only the others).
+        self._finished_tags: dict[str, list[str]] = {}
+        #: Tags of unfinished executions with the change version (and status) they were read at.
+        self._running_tags: dict[str, tuple[int, str, list[str]]] = {}
 
     # ---- lifecycle -----------------------------------------------------------------------------
 
@@ -144,6 +148,7 @@ class DevSession:
                 cloud.timers.cancel(f"$schedule:{schedule.name}")
         self._cloud = cloud
         self._client = cloud.client()
+        self._client.driver = _Announcing(self._client.driver, self.changes)
         if self._initial_speed:
             self.set_speed(self._initial_speed)
 
@@ -240,7 +245,7 @@ class DevSession:
             rows = []
             seen: set[str] = set()
             for description in found:
-                tags = execution_tags(description, client.history(description.execution_id))
+                tags = self._tags(description)
                 seen.update(tags)
                 if tag and tag not in tags:
                     continue
@@ -255,6 +260,24 @@ class DevSession:
                     "tags": tags,
                 })
         return {"executions": rows[:limit], "tags": sorted(seen), "version": self.changes.version}
+
+    def _tags(self, description: Any) -> list[str]:
+        """An execution's tags; a finished one's journal no longer changes, so its tags are kept."""
+        key = description.execution_id
+        kept = self._finished_tags.get(key)
+        if kept is not None:
+            return kept
+        version = self.changes.version  # nothing was delivered since: the journal is as it was
+        seen = self._running_tags.get(key)
+        if seen is not None and seen[0] == version and seen[1] == description.status:
+            return seen[2]
+        tags = execution_tags(description, self.client.history(key))
+        if description.status in TERMINAL:
+            self._finished_tags[key] = tags
+            self._running_tags.pop(key, None)
+        else:
+            self._running_tags[key] = (version, description.status, tags)
+        return tags
 
     def execution(self, execution_id: str) -> dict[str, Any]:
         """One execution: its description, the report's timeline fragment, its history lines and tags."""
@@ -436,6 +459,30 @@ class DevSession:
         if not data.get("decisions"):  # a task that names none takes any decision; offer the usual two
             data["decisions"] = ["approve", "reject"]
         return data
+
+
+class _Announcing:
+    """The cloud client's driver, plus a change announcement after every state-changing client call.
+
+    So the version the live stream and the tag cache go by also moves when a script or test uses
+    ``session.client`` directly instead of the console's routes.
+    """
+
+    def __init__(self, inner: Driver, changes: Changes) -> None:
+        self.inner = inner
+        self.changes = changes
+
+    def settle(self) -> None:
+        """Run the cloud until idle, then announce."""
+        self.inner.settle()
+        self.changes.bump()
+
+    def wait(self, client: Client, execution_id: str, timeout: float | None) -> None:
+        """Run the cloud (through virtual time) until the execution ends, then announce."""
+        try:
+            self.inner.wait(client, execution_id, timeout)
+        finally:
+            self.changes.bump()
 
 
 def _task_form(task: Any, data: Mapping[str, Any]) -> Any:

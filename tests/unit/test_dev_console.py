@@ -626,3 +626,16 @@ def test_the_start_option_takes_now_or_an_instant_and_refuses_anything_else() ->
     assert now.tzinfo is UTC and now.microsecond == 0 and abs(datetime.now(UTC) - now) < timedelta(minutes=1)
     with pytest.raises(StepbridgeError, match="--start 'monday' is not an instant"):
         parse_start("monday")
+
+
+def test_a_script_using_the_session_client_directly_is_seen_by_the_list_and_the_stream(
+    api: Api, session: DevSession
+) -> None:
+    start_order(api)
+    assert api.get("/api/executions")["executions"][0]["tags"] == ["retried", "sleeping"]
+    version = session.changes.version
+    session.cloud.advance(timedelta(hours=3))  # the clock alone: the console has not been told
+    session.client.send_event("Order.paid", {"orderId": "o-1", "amount": 40})  # a client call announces itself
+    assert session.changes.version > version
+    listed = api.get("/api/executions")["executions"]
+    assert (listed[0]["status"], listed[0]["tags"]) == ("SUCCEEDED", ["retried"])
