@@ -55,6 +55,11 @@ async def hello(ctx: Context, name: str) -> str:
     return await ctx.step("greet", lambda: f"hello {name}")
 
 
+@app.workflow("boom")
+async def boom(ctx: Context, reason: str) -> None:
+    raise ValueError(reason)
+
+
 app.on("Order.created", order_workflow)
 
 #: ``ctx.task`` (human tasks, issue 15) - the real inbox tests below need it.
@@ -191,6 +196,9 @@ def test_started_executions_are_listed_and_filtered_by_workflow_status_and_tag(a
     assert [e["execution_id"] for e in tagged["executions"]] == [order_id]  # "reserve" needed two attempts
     assert "retried" in tagged["tags"] and "sleeping" in tagged["tags"]
     assert api.get("/api/executions?tag=child")["executions"] == []
+    api.post("/api/executions", {"workflow": "boom", "input": "no", "execution_id": "boom-1"})
+    failed = api.get("/api/executions?tag=error:ValueError")["executions"]
+    assert [(e["execution_id"], e["status"]) for e in failed] == [("boom-1", "FAILED")]
 
 
 def test_an_execution_shows_the_same_timeline_the_html_report_draws(api: Api, session: DevSession) -> None:
