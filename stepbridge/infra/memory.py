@@ -244,6 +244,24 @@ class InMemoryStore:
             ]
         return [decode_item(a) for a in matched[:limit]]
 
+    def query_index(self, key: str, *, sk_prefix: str = "", limit: int = 100) -> list[Item]:
+        """The ``by-assignee`` index: items whose ``gsi3pk`` is ``key``, by ``gsi3sk`` (as ``DynamoStore``)."""
+        if limit <= 0:
+            return []
+        with self._lock:
+            self._read()
+            now = self._now()
+            found = [
+                attrs
+                for partition in self._partitions.values()
+                for attrs in partition.values()
+                if attrs.get("gsi3pk", {}).get("S") == key
+                and attrs.get("gsi3sk", {}).get("S", "").startswith(sk_prefix)
+                and is_live(attrs, now)
+            ]
+        found.sort(key=lambda a: a["gsi3sk"]["S"])
+        return [decode_item(a) for a in found[:limit]]
+
     def delete_item(self, pk: str, sk: str, *, if_version: int | None = None) -> bool:
         """Delete; ``True`` only if a live item (at ``if_version``, when given) was deleted."""
         check_key(pk, sk)

@@ -379,7 +379,7 @@ def _attempt_failed(
     flag = {"interrupted": True} if interrupted else {}
     if attempt < policy.max_attempts and retryable(policy, err):
         delay = policy.delay(attempt, seed=f"{rp.execution_id}/{op}")
-        retry_at = rp.after(delay)
+        retry_at = policy.retry_at(rp.now(), delay)
         key = f"{op}#a{attempt}"
         rp.record(
             op,
@@ -442,7 +442,7 @@ def _declared(
         retry_rec = state.retry
         if retry_rec is None:
             delay = policy.delay(k, seed=f"{rp.execution_id}/{op}")
-            at = rp.after(delay)
+            at = policy.retry_at(rp.now(), delay)
             rp.record(op, "step", "retry", {"attempt": k, "retry_at": iso(at), "delay": delay}, key=f"{op}#r{k}")
             rp.set_timer(f"{op}#r{k}", at, f"retry:{op}")
             rp.suspend()

@@ -544,3 +544,22 @@ def test_unfinished_executions_are_paged_oldest_first_after_a_cursor(store: Stor
     assert [r.execution_id for r in store.list_unfinished(SCHEDULED, after=None, limit=10)] == ["s1"]
     with pytest.raises(ValueError, match="RUNNING or SCHEDULED"):
         store.list_unfinished(SUCCEEDED, after=None, limit=10)
+
+
+# ---- the by-assignee index (task inbox) -------------------------------------------------------
+
+
+def test_assignee_index_lists_indexed_items_by_key_and_prefix_and_drops_unindexed_ones(store: Store) -> None:
+    store.put_item(Item("TASK#a", "A#maria", {"n": 1}, index=("ASSIGNEE#maria", "open#2030#a")))
+    store.put_item(Item("TASK#b", "A#maria", {"n": 2}, index=("ASSIGNEE#maria", "completed#2030#b")))
+    store.put_item(Item("TASK#c", "A#maria", {"n": 3}, index=("ASSIGNEE#maria", "open#2031#c")))
+    store.put_item(Item("TASK#c", "A#victor", {"n": 4}, index=("ASSIGNEE#victor", "open#2031#c")))
+    assert [i.body["n"] for i in store.query_index("ASSIGNEE#maria")] == [2, 1, 3]
+    assert [i.body["n"] for i in store.query_index("ASSIGNEE#maria", sk_prefix="open#")] == [1, 3]
+    assert [i.body["n"] for i in store.query_index("ASSIGNEE#maria", sk_prefix="open#", limit=1)] == [1]
+    got = store.get_item("TASK#a", "A#maria")
+    assert got is not None and got.index == ("ASSIGNEE#maria", "open#2030#a")
+    # rewritten without index keys (the assignee lost access): out of the inbox, still readable
+    store.put_item(Item("TASK#a", "A#maria", {"n": 1}))
+    assert [i.body["n"] for i in store.query_index("ASSIGNEE#maria", sk_prefix="open#")] == [3]
+    assert store.query_index("ASSIGNEE#nobody") == []
