@@ -424,8 +424,9 @@ class DevSession:
                     if e.detail_type.startswith("Task.") and e.detail.get("task_id")
                 ))
             views = [self._task_view(get_task(task_id)) for task_id in ids]
-        if status:
-            views = [v for v in views if v.get("status") == status]
+        if status:  # "active" (open or claimed) is the task service's filter for an inbox
+            wanted = ("open", "claimed") if status == "active" else (status,)
+            views = [v for v in views if v.get("status") in wanted]
         return {"tasks": views, "version": self.changes.version}
 
     def task(self, task_id: str) -> dict[str, Any]:

@@ -616,6 +616,9 @@ def test_after_two_business_days_the_task_escalates_into_the_targets_inbox_and_a
     assert claimed["task"]["status"] == "claimed" and claimed["task"]["claimed_by"] == "victor@acme.example"
     assert [a["action"] for a in api.get(f"/api/tasks/{task_id}")["task"]["audit"]][-3:] == [
         "claimed", "released", "claimed"]
+    for query in ("assignee=victor@acme.example&status=active", "status=active", "status=claimed"):
+        assert [t["task_id"] for t in api.get(f"/api/tasks?{query}")["tasks"]] == [task_id], query
+    assert api.get("/api/tasks?assignee=victor@acme.example&status=open")["tasks"] == []
     got, answer = api.call("POST", f"/api/tasks/{task_id}/complete",
                            {"by": "maria@acme.example", "decision": "approve", "data": {}})
     assert got == 409 and "claimed by victor@acme.example" in answer["message"]

@@ -207,7 +207,7 @@ async function nextTimer() {
 
 async function countInbox() {
   const who = $("#identity").value.trim();
-  const params = new URLSearchParams({ status: "open" });
+  const params = new URLSearchParams({ status: "active" });
   if (who) params.set("assignee", who);
   const data = await api("GET", `/api/tasks?${params}`);
   $("#inbox-count").textContent = data.tasks.length ? `(${data.tasks.length})` : "";
@@ -221,7 +221,7 @@ async function loadTasks() {
   const data = await api("GET", `/api/tasks?${params}`);
   const box = $("#tasks");
   if (!data.tasks.length) {
-    box.replaceChildren(el("p", { class: "note", text: who ? `No ${$("#task-status").value || ""} tasks for ${who}.` : "No tasks." }));
+    box.replaceChildren(el("p", { class: "note", text: who ? `No ${$("#task-status").selectedOptions[0].text} tasks for ${who}.` : "No tasks." }));
     return;
   }
   const openForms = new Set([...box.querySelectorAll(".task[data-dirty]")].map((n) => n.dataset.taskId));
