@@ -30,6 +30,7 @@ from stepbridge.runtime import business, tasks, waits
 from stepbridge.runtime.codec import to_json_value
 from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import JournalRecord, iso, parse_iso
+from stepbridge.runtime.vocabulary import Kind, OpType
 
 if TYPE_CHECKING:
     from stepbridge.runtime.context import Context
@@ -191,7 +192,7 @@ def open_task_ids(journal: Sequence[JournalRecord]) -> list[str]:
     """Ids of the tasks an execution created (the results of its ``task:{name}`` steps)."""
     found: list[str] = []
     for r in journal:
-        result = r.data.get("result") if r.type == "step" and r.kind == "result" else None
+        result = r.data.get("result") if r.type == OpType.STEP and r.kind == Kind.RESULT else None
         if isinstance(result, dict) and isinstance(result.get(TASK_MARK), str) and r.op.startswith("task:"):
             found.append(result[TASK_MARK])
     return found

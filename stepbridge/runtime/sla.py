@@ -24,12 +24,13 @@ from typing import TYPE_CHECKING, Any
 from stepbridge.api.calendar import Calendar
 from stepbridge.runtime import business
 from stepbridge.runtime.records import iso, parse_iso
+from stepbridge.runtime.vocabulary import Kind
 
 if TYPE_CHECKING:
     from stepbridge.runtime.context import Context
 
 #: Final record kinds of a step (as the orchestrator's clean-up counts them).
-_FINAL = ("result", "error", "timeout")
+_FINAL = (Kind.RESULT, Kind.ERROR, Kind.TIMEOUT)
 BREACH_EVENT = "Step.sla_breached"
 
 

@@ -26,15 +26,13 @@ from datetime import datetime
 from typing import Any
 
 from stepbridge.errors import TaskConflict, TaskForbidden, TaskInvalid, TaskNotFound
+from stepbridge.runtime import keys
 from stepbridge.runtime.ports import Effects, Item, Store
 from stepbridge.runtime.records import Event, iso
 
 #: ``source`` of every ``Task.*`` event; ``POST /events`` callers can never use it (runtime/provenance.py).
 TASK_SOURCE = "stepbridge.tasks"
-TASK_PREFIX = "TASK#"
-TASK_META = "META"
-ASSIGNMENT_PREFIX = "A#"
-ASSIGNEE_KEY_PREFIX = "ASSIGNEE#"
+TASK_META = keys.META
 OPEN, CLAIMED, COMPLETED, CANCELLED = "open", "claimed", "completed", "cancelled"
 STATUSES = (OPEN, CLAIMED, COMPLETED, CANCELLED)
 ACTIVE = (OPEN, CLAIMED)
@@ -198,6 +196,10 @@ def resolve_form(path: str) -> Any:
         raise TaskInvalid(
             f"the task's form {path!r} cannot be loaded here ({exc}); define forms at module level"
         ) from None
+    import pydantic
+
+    if not (isinstance(obj, type) and issubclass(obj, pydantic.BaseModel)):
+        raise TaskInvalid(f"the task's form {path!r} is not a pydantic model class")
     _FORMS[path] = obj
     return obj
 
@@ -220,7 +222,7 @@ def validate_form_data(task: TaskRecord, data: Any) -> Any:
 
 
 def _key(task_id: str) -> str:
-    return f"{TASK_PREFIX}{task_id}"
+    return keys.task_pk(task_id)
 
 
 def get_task(store: Store, task_id: str) -> TaskRecord:
@@ -240,7 +242,7 @@ def list_tasks(store: Store, assignee: str, status: str | None = None, limit: in
     check_name(assignee, "assignee")
     if status is not None and status not in (*STATUSES, ACTIVE_FILTER):
         raise TaskInvalid(f"unknown task status {status!r}; use one of {[*STATUSES, ACTIVE_FILTER]} or None (all)")
-    key = f"{ASSIGNEE_KEY_PREFIX}{assignee}"
+    key = keys.inbox_pk(assignee)
     if status == ACTIVE_FILTER:
         found = [i.body for s in ACTIVE for i in store.query_index(key, sk_prefix=f"{s}#", limit=limit)]
         return sorted(found, key=lambda t: (str(t.get("created_at")), str(t.get("task_id"))))[:limit]
@@ -262,8 +264,8 @@ def _sync_assignments(store: Store, task: TaskRecord) -> None:
     current = set(task.current_assignees()) if task.status in ACTIVE else set()
     for name in task.ever_assigned:
         may = name in current or (task.status not in ACTIVE and name in task.current_assignees())
-        index = (f"{ASSIGNEE_KEY_PREFIX}{name}", f"{task.status}#{task.created_at}#{task.task_id}") if may else None
-        store.put_item(Item(_key(task.task_id), f"{ASSIGNMENT_PREFIX}{name}", _summary(task, name), index=index))
+        index = (keys.inbox_pk(name), keys.inbox_sk(task.status, task.created_at, task.task_id)) if may else None
+        store.put_item(Item(_key(task.task_id), keys.assignment_sk(name), _summary(task, name), index=index))
 
 
 def _publish(effects: Effects, kind: str, task: TaskRecord, at: str, **extra: Any) -> None:

@@ -215,3 +215,15 @@ def test_security_a_forged_task_completed_event_does_not_complete_the_task(cloud
     cloud.advance(timedelta(hours=1))
     _unchanged(cloud, task_id, version)
     assert handle.status == "RUNNING"
+
+
+def test_cancelling_over_http_cancels_the_open_task(cloud: LocalCloud) -> None:
+    handle, task_id = _manager_task(cloud)
+    assert cloud.http("POST", f"/executions/{handle.execution_id}/cancel", caller=EVE_ARN).status_code == 200
+    assert handle.status == "CANCELLED"
+    assert [e.detail["task_id"] for e in task_events(cloud, "Task.cancelled")] == [task_id]
+    assert inbox(cloud, MIA_ARN) == [] and cloud.client().task(task_id).status == "cancelled"
+    r = cloud.http("POST", f"/tasks/{task_id}/complete", caller=MIA_ARN, body={"decision": "approve"})
+    assert (r.status_code, r.json()["error"]) == (409, "conflict")
+    cloud.advance(timedelta(days=5))
+    assert task_events(cloud, "Task.reminder") == []

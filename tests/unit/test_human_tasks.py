@@ -256,3 +256,34 @@ def test_a_racing_write_is_re_decided_on_the_new_version() -> None:
     assert [e.detail_type for e in effects.published] == ["Task.created", "Task.claimed"]
     # the inbox followed the winner: one claimed entry per assignee
     assert [i["status"] for i in service.list_tasks(store, MARIA)] == ["claimed"]
+
+
+def test_the_graph_draws_a_task_as_a_wait_with_its_assignees() -> None:
+    from stepbridge.compiler.graph import mermaid
+
+    app, _ = _app()
+    assert '{{"task manager-approval · [MARIA, ANNA]"}}' in mermaid(app, "approve")
+
+
+def test_a_form_is_loaded_by_its_import_path_and_must_be_a_pydantic_model() -> None:
+    from stepbridge.runtime import tasks as service
+
+    service._FORMS.clear()  # as in a fresh API container: the form is imported from its module
+    assert service.resolve_form(f"{__name__}:Approval") is Approval
+    with pytest.raises(TaskInvalid, match="not a pydantic model class"):
+        service.resolve_form("os:system")
+    with pytest.raises(TaskInvalid, match="cannot be loaded here"):
+        service.resolve_form(f"{__name__}:Missing")
+
+
+def test_the_identity_rule_maps_iam_users_role_sessions_and_jwt_subjects_to_assignee_names() -> None:
+    from stepbridge.runtime.tasks import identity_names, inbox_name
+
+    user = "arn:aws:iam::123456789012:user/ops/maria@acme.example"
+    session = "arn:aws:sts::123456789012:assumed-role/Approvers/maria@acme.example"
+    assert identity_names(user) == {user, MARIA}
+    assert identity_names(session) == {session, MARIA}
+    assert identity_names("jwt:maria@acme.example") == {"jwt:maria@acme.example", MARIA}
+    assert identity_names(MARIA) == {MARIA}
+    assert identity_names("arn:aws:iam::123456789012:role/Approvers") == {"arn:aws:iam::123456789012:role/Approvers"}
+    assert inbox_name(session) == MARIA and inbox_name(MARIA) == MARIA
