@@ -25,6 +25,7 @@ from stepbridge.devconsole.errors import ConsoleError, one_line
 from stepbridge.devconsole.forms import example_of, form_fields, schema_of
 from stepbridge.devconsole.tags import execution_tags
 from stepbridge.operator.report import event_log, render_timeline_html
+from stepbridge.runtime import keys
 from stepbridge.runtime.records import STATUSES, TERMINAL, iso
 
 if TYPE_CHECKING:
@@ -145,7 +146,7 @@ class DevSession:
         cloud.start()
         if not self.schedules:  # a console session should not start the daily report unasked (as `stepbridge run`)
             for schedule in self.app.schedules:
-                cloud.timers.cancel(f"$schedule:{schedule.name}")
+                cloud.timers.cancel(keys.schedule_id(schedule.name))
         self._cloud = cloud
         self._client = cloud.client()
         self._client.driver = _Announcing(self._client.driver, self.changes)

@@ -18,12 +18,15 @@ from app import app
 
 from stepbridge.devconsole import ConsoleServer, DevSession, serve
 from stepbridge.local.cloud import DEFAULT_START
+from stepbridge.runtime import keys
 
 
 @pytest.fixture
 def console() -> Iterator[ConsoleServer]:
     fakes.reset()
     with DevSession(app, backend="moto", start=DEFAULT_START) as session:
+        # as with `stepbridge run`, the app's recurring schedules stay off unless asked for (--schedules)
+        assert app.schedules and not any(session.cloud.timers.exists(keys.schedule_id(s.name)) for s in app.schedules)
         server = serve(session)
         yield server
         server.stop()
