@@ -19,9 +19,9 @@ from stepbridge.api.calendar import BusinessDays, BusinessDuration, BusinessHour
 from stepbridge.api.durations import Duration, optional_seconds, to_seconds
 from stepbridge.api.retry import Retry
 from stepbridge.errors import PayloadTooLarge, WorkflowDefinitionError
-from stepbridge.runtime import business, children, steps, waits
+from stepbridge.runtime import business, children, payloads, steps, waits
 from stepbridge.runtime.codec import to_json_value
-from stepbridge.runtime.limits import MAX_PROGRESS_MESSAGE_BYTES, check_event_size
+from stepbridge.runtime.limits import EVENT_BYTES, MAX_PROGRESS_MESSAGE_BYTES, check_event_size
 from stepbridge.runtime.records import Event, iso, parse_iso
 from stepbridge.runtime.replay import Replay, Suspend, branch_scope, current_op, refuse_while_suspending
 from stepbridge.runtime.vocabulary import Kind, OpType
@@ -220,6 +220,26 @@ class Context:
 
     # ---- time ---------------------------------------------------------------------------
 
+    async def poll(
+        self,
+        name: str,
+        check: Callable[..., Any],
+        *,
+        initial: Any = None,
+        every: Duration = 30,
+        backoff: float = 1.0,
+        max_every: Duration | None = None,
+        max_attempts: int = 60,
+        until: Callable[[Any], bool] | None = None,
+        deadline: Duration | None = None,
+    ) -> Any:
+        """Run ``check(state)`` as step ``{name}-{k}`` until ``until(state)``, sleeping durably in between
+        (``every`` x ``backoff``, capped at ``max_every``); ``PollTimeout`` after ``max_attempts``."""
+        from stepbridge.runtime.polling import poll
+
+        return await poll(self, name, check, initial=initial, every=every, backoff=backoff, max_every=max_every,
+                          max_attempts=max_attempts, until=until, deadline=deadline)
+
     async def sleep(
         self, duration: Duration | BusinessDuration, *, name: str | None = None, calendar: Calendar | None = None
     ) -> None:
@@ -326,9 +346,10 @@ class Context:
         if not isinstance(payload, dict):
             payload = {"value": payload}
         event = Event(detail_type=event_type, detail=payload, source=self._rp.app.name, time=iso(self._rp.now()))
+        event = payloads.store_event_detail(event, cap=EVENT_BYTES)  # a detail over the cap: a claim check
         check_event_size(event)
         self._rp.effects.publish([event])
-        self._rp.record(op, OpType.SEND, Kind.SENT, {"type": event_type, "detail": payload})
+        self._rp.record(op, OpType.SEND, Kind.SENT, {"type": event_type, "detail": event.detail})
 
     async def progress(self, step: int, total: int, message: str | None = None) -> None:
         """Report progress: emits ``Workflow.progress`` once and stores it on the execution.
@@ -359,6 +380,12 @@ class Context:
         # The header first: recorded first, a crash in between would leave the progress unset for good.
         update_execution(self._rp.store, self.execution_id, lambda rec: setattr(rec, "progress", info))
         self._rp.record(op, OpType.PROGRESS, Kind.PROGRESS, info)
+
+    async def set_status(self, value: Any) -> None:
+        """Set the execution's custom status (a small JSON value, at most 4 KB): ``describe(id).custom_status``."""
+        from stepbridge.runtime.status import set_status
+
+        set_status(self._rp, value)
 
     def metric(self, name: str, value: float, unit: str = "Count") -> None:
         """Record a metric through Powertools Metrics (EMF); skipped while replaying."""
@@ -463,7 +490,10 @@ class Context:
         """
         from stepbridge.runtime.engine import ContinueAsNew
 
-        raise ContinueAsNew(to_json_value(input, what="the input of continue_as_new"))
+        raise ContinueAsNew(
+            payloads.store_value(to_json_value(input, what="the input of continue_as_new"),
+                                 what="the input of continue_as_new")
+        )
 
     # ---- compensation ---------------------------------------------------------------------
 

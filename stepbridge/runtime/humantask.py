@@ -128,6 +128,7 @@ async def run_task(
             due_at=at(now, due, "due"), escalate_at=at(now, escalate_after, "escalate_after"),
             remind_at=at(now, remind_every, "remind_every"),
             calendar=used_calendar.to_dict() if isinstance(used_calendar, Calendar) else None,
+            expires_at=_expiry(rp.app, now),
         )
         stored = tasks.create_task(rp.store, rp.effects, record)
         return {TASK_MARK: stored.task_id, "due": stored.due_at, "escalate": stored.escalate_at,
@@ -186,6 +187,16 @@ async def run_task(
         comment=str(outcome.get("comment") or ""), escalated=bool(outcome.get("escalated")), task_id=tid,
         completed_at=str(outcome.get("at", "")), audit=list(final.get("audit") or []),
     )
+
+
+def _expiry(app: Any, now: datetime) -> str | None:
+    """The task items' expiry under ``App(retention=)``: the backstop of the execution's items."""
+    from datetime import UTC
+
+    from stepbridge.runtime.retention import backstop, retention_seconds
+
+    seconds = retention_seconds(app)
+    return None if seconds is None else iso(datetime.fromtimestamp(backstop(now, seconds), UTC))
 
 
 def open_task_ids(journal: Sequence[JournalRecord]) -> list[str]:

@@ -104,6 +104,9 @@ class TaskRecord:
     audit: list[dict[str, Any]] = field(default_factory=list)
     #: Everyone ever assigned (their assignment items exist; who may still read the task).
     ever_assigned: list[str] = field(default_factory=list)
+    #: When the task's items expire (``App(retention=)``: retention + 365 days after creation, as the
+    #: execution's other items' backstop, runtime/retention.py); ``None`` = kept.
+    expires_at: str | None = None
     version: int = 0
 
     def current_assignees(self) -> list[str]:
@@ -265,7 +268,8 @@ def _sync_assignments(store: Store, task: TaskRecord) -> None:
     for name in task.ever_assigned:
         may = name in current or (task.status not in ACTIVE and name in task.current_assignees())
         index = (keys.inbox_pk(name), keys.inbox_sk(task.status, task.created_at, task.task_id)) if may else None
-        store.put_item(Item(_key(task.task_id), keys.assignment_sk(name), _summary(task, name), index=index))
+        store.put_item(Item(_key(task.task_id), keys.assignment_sk(name), _summary(task, name), index=index,
+                            expires_at=task.expires_at))
 
 
 def _publish(effects: Effects, kind: str, task: TaskRecord, at: str, **extra: Any) -> None:
@@ -290,7 +294,7 @@ def create_task(store: Store, effects: Effects, task: TaskRecord) -> TaskRecord:
     check_task_id(task.task_id)
     task.ever_assigned = list(dict.fromkeys([*task.assignees]))
     _audit(task, "created", SYSTEM, task.created_at, assignees=list(task.assignees))
-    item = Item(_key(task.task_id), TASK_META, task.to_dict(), version=1)
+    item = Item(_key(task.task_id), TASK_META, task.to_dict(), version=1, expires_at=task.expires_at)
     if not store.put_item(item, if_absent=True):  # a retried step: the first try's task stands
         return get_task(store, task.task_id)
     task.version = 1
@@ -308,7 +312,8 @@ def _mutate(store: Store, task_id: str, change: Any) -> tuple[TaskRecord, bool]:
         if change(task) is False:
             return task, False
         body = task.to_dict()
-        if store.put_item(Item(_key(task_id), TASK_META, body, version=task.version), if_version=task.version):
+        item = Item(_key(task_id), TASK_META, body, version=task.version, expires_at=task.expires_at)
+        if store.put_item(item, if_version=task.version):
             task.version += 1
             _sync_assignments(store, task)
             return task, True

@@ -287,3 +287,24 @@ def test_the_identity_rule_maps_iam_users_role_sessions_and_jwt_subjects_to_assi
     assert identity_names(MARIA) == {MARIA}
     assert identity_names("arn:aws:iam::123456789012:role/Approvers") == {"arn:aws:iam::123456789012:role/Approvers"}
     assert inbox_name(session) == MARIA and inbox_name(MARIA) == MARIA
+
+
+def test_task_items_expire_with_the_apps_retention_backstop() -> None:
+    app = App("tasks", calendar=CAL, retention=timedelta(days=30))
+
+    @app.workflow("ask")
+    async def ask(ctx: Context) -> str:
+        return str((await ctx.task("t", assignees=[MARIA])).decision)
+
+    with LocalCloud(app, backend="memory", start=THU_10_CET) as cloud:
+        client = cloud.client()
+        handle = client.start("ask", None)
+        task = client.task(client.tasks(MARIA)[0]["task_id"])
+        # retention + 365 days from creation, as runtime/retention.py's backstop of an execution's items
+        assert task.expires_at is not None and task.expires_at.startswith("2028-01-23T09:00:00")
+        client.complete_task(task.task_id, by=MARIA, decision="ok")
+        assert handle.result() == "ok"
+        cloud.advance_to(datetime(2028, 1, 24, tzinfo=UTC))
+        with pytest.raises(TaskNotFound):
+            client.task(task.task_id)
+        assert client.tasks(MARIA, None) == []
