@@ -55,6 +55,12 @@ async def hello(ctx: Context, name: str) -> str:
     return await ctx.step("greet", lambda: f"hello {name}")
 
 
+@app.workflow("staged")
+async def staged(ctx: Context, stage: str) -> None:
+    await ctx.set_status({"stage": stage, "reviewers": 2, "detail": {"nested": True}})
+    await ctx.sleep(timedelta(days=1))
+
+
 @app.workflow("boom")
 async def boom(ctx: Context, reason: str) -> None:
     raise ValueError(reason)
@@ -199,6 +205,10 @@ def test_started_executions_are_listed_and_filtered_by_workflow_status_and_tag(a
     api.post("/api/executions", {"workflow": "boom", "input": "no", "execution_id": "boom-1"})
     failed = api.get("/api/executions?tag=error:ValueError")["executions"]
     assert [(e["execution_id"], e["status"]) for e in failed] == [("boom-1", "FAILED")]
+    api.post("/api/executions", {"workflow": "staged", "input": "review", "execution_id": "staged-1"})
+    staged_rows = api.get("/api/executions?tag=stage=review")["executions"]  # ctx.set_status's scalars are tags
+    assert [(e["execution_id"], e["tags"]) for e in staged_rows] == [("staged-1", ["reviewers=2", "sleeping",
+                                                                                  "stage=review"])]
 
 
 def test_an_execution_shows_the_same_timeline_the_html_report_draws(api: Api, session: DevSession) -> None:

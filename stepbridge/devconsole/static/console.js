@@ -148,6 +148,8 @@ async function loadExecution(id) {
       el("span", { class: "mono", text: e.execution_id }),
       terminal ? null : el("button", { type: "button", class: "danger", onclick: () => cancel(e.execution_id), text: "Cancel" })),
     el("div", {}, data.tags.map((t) => el("span", { class: "tag", text: t }))),
+    e.custom_status === null || e.custom_status === undefined ? null
+      : el("p", { class: "note", id: "custom-status" }, "custom status: ", el("code", { text: JSON.stringify(e.custom_status) })),
     el("div", { class: "cols" },
       el("section", {}, el("h2", { text: "Input" }), el("pre", { text: JSON.stringify(e.input, null, 2) })),
       el("section", {}, el("h2", { text: e.status === "SUCCEEDED" ? "Result" : "Error" }),
