@@ -489,8 +489,10 @@ class DynamoStore:
             }
             op = "Query"
         else:
-            filters.insert(0, "sk = :meta")
+            # other items may use the META sort key too (a human task: TASK#{id}); only execution headers count
+            filters.insert(0, "sk = :meta AND begins_with(pk, :exec)")
             values[":meta"] = _s(META)
+            values[":exec"] = _s(EXEC_PREFIX)
             kwargs = {"TableName": self.table_name, "ConsistentRead": True}
             op = "Scan"
         kwargs["ExpressionAttributeValues"] = values

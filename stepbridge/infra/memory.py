@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from stepbridge.infra import expiry
 from stepbridge.infra.dynamodb import (
+    EXEC_PREFIX,
     INDEXED_STATUSES,
     JOURNAL_PREFIX,
     META,
@@ -130,8 +131,9 @@ class InMemoryStore:
             self._read()
             headers = [
                 attrs
-                for partition in self._partitions.values()
-                if (attrs := partition.get(META)) is not None
+                for pk, partition in self._partitions.items()
+                if pk.startswith(EXEC_PREFIX)  # other items may use the META sort key too (a task: TASK#{id})
+                and (attrs := partition.get(META)) is not None
                 and (workflow is None or attrs["workflow"]["S"] == workflow)
                 and (status is None or attrs["status"]["S"] == status)
             ]

@@ -170,6 +170,15 @@ def test_list_executions_newest_first_with_filters(store: Store) -> None:
     assert ids(status=FAILED) == ["a1"]
 
 
+def test_other_items_under_the_meta_sort_key_are_not_listed_as_executions(store: Store) -> None:
+    """A human task is ``TASK#{id}`` / ``META``: listing executions (the console's list) must skip it."""
+    store.create_execution(execution("e1", workflow="a", created=1))
+    assert store.put_item(Item("TASK#tk-1", "META", {"task_id": "tk-1", "status": "open"}))
+    assert [r.execution_id for r in store.list_executions()] == ["e1"]
+    assert [r.execution_id for r in store.list_executions(status=RUNNING)] == ["e1"]
+    assert [r.execution_id for r in store.list_executions(workflow="a")] == ["e1"]
+
+
 def test_unfinished_executions_are_listed_from_the_sparse_status_index(store: Store) -> None:
     """RUNNING/SCHEDULED without a workflow is a Query on ``by-status`` (no Scan); finishing leaves the index."""
     store.create_execution(execution("r1", workflow="a", created=1))
