@@ -154,6 +154,9 @@ def test_http_api_routes_and_auth(scheduled: dict[str, Any]) -> None:
         ("GET", "/executions/{id}"): None,
         ("POST", "/events"): None,
         ("POST", "/executions/{id}/cancel"): None,
+        ("POST", "/callbacks/{token}/success"): None,
+        ("POST", "/callbacks/{token}/failure"): None,
+        ("POST", "/callbacks/{token}/heartbeat"): None,
         ("POST", "/webhooks/partner"): {"Authorizer": "NONE"},
         ("POST", "/webhooks/stripe"): {"Authorizer": "NONE"},
     }
@@ -211,6 +214,9 @@ def test_jwt_authorizer_replaces_iam_with_issuer_and_audience_parameters(tmp_pat
         ("/executions/{id}", "get"),
         ("/events", "post"),
         ("/executions/{id}/cancel", "post"),
+        ("/callbacks/{token}/success", "post"),
+        ("/callbacks/{token}/failure", "post"),
+        ("/callbacks/{token}/heartbeat", "post"),
     }
     assert all(s == [{"JwtAuthorizer": ["orders/write"]}] for s in security.values())
 
