@@ -43,6 +43,7 @@ from stepbridge.runtime import keys, payloads
 from stepbridge.runtime.codec import to_json_value
 from stepbridge.runtime.ports import Effects, Item, Store
 from stepbridge.runtime.records import Event, iso, parse_iso
+from stepbridge.runtime.vocabulary import is_terminal
 
 if TYPE_CHECKING:
     from stepbridge.runtime.context import Context
@@ -217,7 +218,20 @@ def _update(store: Store, effects: Effects, token: str, change: Callable[[dict[s
     """Apply ``change`` to a pending callback's item with a conditional write; returns the item as written."""
     for _ in range(_ATTEMPTS):
         item = _load(store, token)
-        _pending(item, effects.now())
+        try:
+            _pending(item, effects.now())
+        except CallbackAlreadyCompleted:
+            if item.body.get("status") in (SUCCEEDED, FAILED):
+                # A completion whose wake-up was lost (a crash between the write and the publish) is woken
+                # by the caller's retry: the wake-up changes nothing, the workflow reads the item.
+                _wake(effects, item)
+            raise
+        execution = store.get_execution(str(item.body.get("execution_id")))
+        if execution is None or is_terminal(execution.status):
+            ended = execution.status if execution is not None else "gone"
+            raise CallbackAlreadyCompleted(
+                f"callback '{item.body.get('name')}' of execution '{item.body.get('execution_id')}' cannot be "
+                f"completed: the execution is {ended}")
         body = change(dict(item.body))
         new = Item(item.pk, item.sk, body, version=item.version + 1, expires_at=item.expires_at)
         if store.put_item(new, if_version=item.version):

@@ -189,3 +189,35 @@ def test_bad_arguments_fail_clearly(cloud: LocalCloud) -> None:
         client.fail_callback(SUBMITTED[0], error="E" * 300)
     assert _item(cloud, SUBMITTED[0])["status"] == "PENDING"
     assert client.describe(h.execution_id).status == "RUNNING"
+
+
+def test_a_completion_after_the_execution_was_cancelled_gets_409(cloud: LocalCloud) -> None:
+    client = cloud.client()
+    h = client.start("confirm", None)
+    client.cancel(h.execution_id)
+    with pytest.raises(CallbackAlreadyCompleted, match="the execution is CANCELLED"):
+        client.complete_callback(SUBMITTED[0], 1)
+    assert _item(cloud, SUBMITTED[0])["status"] == "PENDING"
+
+
+def test_a_lost_wake_up_is_sent_again_by_the_callers_retry(cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    from stepbridge.runtime import callbacks
+
+    client = cloud.client()
+    h = client.start("two", None)  # no timeout: without a wake-up it would wait for ever
+    real = callbacks._wake
+
+    def crash(effects: Any, item: Any) -> None:
+        raise RuntimeError("crashed after the write, before the publish")
+
+    monkeypatch.setattr(callbacks, "_wake", crash)
+    with pytest.raises(RuntimeError):
+        client.complete_callback(SUBMITTED[0], "first")
+    monkeypatch.setattr(callbacks, "_wake", real)
+    cloud.run_until_idle()
+    assert client.describe(h.execution_id).status == "RUNNING" and len(SUBMITTED) == 1
+    with pytest.raises(CallbackAlreadyCompleted):
+        client.complete_callback(SUBMITTED[0], "retried")  # 409, and the wake-up goes out again
+    assert len(SUBMITTED) == 2  # the first callback returned "first": the second one was issued
+    client.complete_callback(SUBMITTED[1], "second")
+    assert h.result() == ["first", "second"]
