@@ -167,7 +167,10 @@ async def _result(cb: Callback) -> Any:
     while state.get("status") == PENDING:
         k += 1
         deadline = _deadline(state)
-        left = None if deadline is None else max((deadline - parse_iso(str(state["now"]))).total_seconds(), 0.001)
+        # The first wait starts after ``submit`` (maybe a declared step with retries): measure from now, so the
+        # deadline is not pushed back by that time; later waits follow their check at once.
+        now = ctx.now() if k == 1 and deadline is not None else parse_iso(str(state["now"]))
+        left = None if deadline is None else max((deadline - now).total_seconds(), 0.001)
         await ctx.wait_for(EVENT_TYPE, match={"execution_id": rp.execution_id, "callback": cb.name},
                            timeout=left, default=None, name=f"{cb.name}-wait-{k}", sources=[SOURCE])
         state = await ctx.step(f"{cb.name}-check-{k}", check)

@@ -15,6 +15,7 @@ from stepbridge import (
     CallbackFailed,
     CallbackNotFound,
     Context,
+    Retry,
 )
 from stepbridge.local import LocalCloud
 from stepbridge.runtime import keys
@@ -221,3 +222,26 @@ def test_a_lost_wake_up_is_sent_again_by_the_callers_retry(cloud: LocalCloud, mo
     assert len(SUBMITTED) == 2  # the first callback returned "first": the second one was issued
     client.complete_callback(SUBMITTED[1], "second")
     assert h.result() == ["first", "second"]
+
+
+@app.step(timeout=10, retry=Retry(max_attempts=3, initial_delay=600, max_delay=600, jitter=False))
+def slow_submit(token: str) -> str:
+    SUBMITTED.append(token)
+    if len(SUBMITTED) == 1:
+        raise ConnectionError("first attempt fails; retried after 10 minutes")
+    return "sent"
+
+
+@app.workflow("slow")
+async def slow(ctx: Context, _: Any) -> Any:
+    return await ctx.wait_for_callback("late", slow_submit, timeout=timedelta(minutes=30))
+
+
+def test_the_timeout_counts_from_the_token_not_from_a_slow_submit(cloud: LocalCloud) -> None:
+    client = cloud.client()
+    h = client.start("slow", None)
+    cloud.advance(timedelta(minutes=11))
+    assert len(SUBMITTED) == 2 and client.describe(h.execution_id).status == "RUNNING"
+    cloud.advance(timedelta(minutes=20))  # 31 minutes after the token was issued
+    desc = client.describe(h.execution_id)
+    assert desc.status == "FAILED" and desc.error["type"] == "stepbridge.errors.CallbackTimeout"
