@@ -18,6 +18,13 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     ("CompleteCallback", "POST", "/callbacks/{token}/success"),
     ("FailCallback", "POST", "/callbacks/{token}/failure"),
     ("HeartbeatCallback", "POST", "/callbacks/{token}/heartbeat"),
+    # the task inbox (handlers/taskroutes.py)
+    ("ListTasks", "GET", "/tasks"),
+    ("DescribeTask", "GET", "/tasks/{id}"),
+    ("ClaimTask", "POST", "/tasks/{id}/claim"),
+    ("CompleteTask", "POST", "/tasks/{id}/complete"),
+    ("ReleaseTask", "POST", "/tasks/{id}/release"),
+    ("ReassignTask", "POST", "/tasks/{id}/reassign"),
 )
 
 

@@ -16,6 +16,8 @@ Routes (DESIGN.md, "HTTP API" and "Webhooks"):
 * ``POST /callbacks/{token}/success`` ``{"result"?}``, ``/failure`` ``{"error"?, "message"?}``,
   ``/heartbeat`` -> 200 ``{"execution_id", "callback", "status"}``; 404 unknown token, 409 already
   completed, failed or timed out (a token is single-use; runtime/callbacks.py)
+* the task inbox: ``GET /tasks``, ``GET /tasks/{id}``, ``POST /tasks/{id}/claim|complete|release|reassign``
+  (handlers/taskroutes.py)
 * ``POST <webhook path>`` for each ``app.webhook(...)`` -> 200 ``{"received": true}``
 
 Errors are JSON ``{"error": <code>, "message": <text>}``. Every check runs before anything is
@@ -59,7 +61,7 @@ from stepbridge.errors import (
     UnknownWorkflowError,
     WorkflowDefinitionError,
 )
-from stepbridge.handlers import httpinput, shapes
+from stepbridge.handlers import httpinput, shapes, taskroutes
 from stepbridge.handlers.env import Environment, from_lambda_environment
 from stepbridge.runtime import callbacks, provenance, webhooks
 from stepbridge.runtime.codec import validate_input
@@ -155,6 +157,7 @@ class HttpApi:
             "SendEvent": self.publish, "CancelExecution": self.cancel,
             "CompleteCallback": self.complete_callback, "FailCallback": self.fail_callback,
             "HeartbeatCallback": self.heartbeat_callback,
+            **taskroutes.routes(self),
         }
         #: ``(method, path pattern, handler)``: the one route table every resolver serves.
         self.table: list[tuple[str, str, Callable[..., Reply]]] = [
