@@ -15,6 +15,9 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     ("DescribeExecution", "GET", "/executions/{id}"),
     ("SendEvent", "POST", "/events"),
     ("CancelExecution", "POST", "/executions/{id}/cancel"),
+    ("CompleteCallback", "POST", "/callbacks/{token}/success"),
+    ("FailCallback", "POST", "/callbacks/{token}/failure"),
+    ("HeartbeatCallback", "POST", "/callbacks/{token}/heartbeat"),
     # the task inbox (handlers/taskroutes.py)
     ("ListTasks", "GET", "/tasks"),
     ("DescribeTask", "GET", "/tasks/{id}"),
