@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -291,13 +291,13 @@ class FaultInjector:
 
     # ---- ports ----------------------------------------------------------------------------------
 
-    def wrap_store(self, store: Any) -> Any:
-        """The store with throttling, crashes and ambiguous writes injected."""
-        return _FaultyPort(self, store, {m: "throttle.dynamodb" for m in STORE_METHODS}, STORE_WRITES)
+    def wrap_store(self, store: Store) -> Store:
+        """The store with throttling, crashes and ambiguous writes injected (a :data:`FaultyStore`)."""
+        return cast(Store, FaultyStore(self, store))
 
-    def wrap_effects(self, effects: Any) -> Any:
-        """The effects with throttling, crashes and ambiguous writes injected (``now`` untouched)."""
-        return _FaultyPort(self, effects, dict(EFFECT_SERVICES), frozenset(EFFECT_SERVICES))
+    def wrap_effects(self, effects: Effects) -> Effects:
+        """The effects with throttling, crashes and ambiguous writes injected (``now`` only skewed)."""
+        return cast(Effects, FaultyEffects(self, effects))
 
     def call(
         self,
@@ -495,37 +495,59 @@ class _Paused:
 
 
 class _FaultyPort:
-    """A store or effects object whose methods go through :meth:`FaultInjector.call`."""
+    """Base of the generated fault wrappers: holds the injector and the real port."""
 
-    def __init__(self, injector: FaultInjector, target: Any, throttles: dict[str, str], writes: frozenset[str]) -> None:
+    _throttles: dict[str, str] = {}
+    _writes: frozenset[str] = frozenset()
+
+    def __init__(self, injector: FaultInjector, target: object) -> None:
         self._injector = injector
         self._target = target
-        self._throttles = throttles
-        self._writes = writes
 
     @property
-    def unwrapped(self) -> Any:
+    def unwrapped(self) -> object:
         """The real port."""
         return self._target
 
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._target, name)
-        if name == "now" and callable(attr):
-            injector, real_now = self._injector, attr
 
-            def now() -> datetime:
-                shown: datetime = real_now() + injector.skew  # clock.skew (zero unless drawn for this invocation)
-                return shown
+def _faulty_method(name: str) -> Callable[..., object]:
+    """A wrapper method that sends the call of ``name`` through :meth:`FaultInjector.call`."""
 
-            return now
-        if not callable(attr) or name not in self._throttles:
-            return attr
-        injector, throttle, write = self._injector, self._throttles[name], name in self._writes
+    def method(self: _FaultyPort, *args: Any, **kwargs: Any) -> object:
+        return self._injector.call(name, self._throttles[name], name in self._writes, getattr(self._target, name),
+                                   args, kwargs)
 
-        def call(*args: Any, **kwargs: Any) -> Any:
-            return injector.call(name, throttle, write, attr, args, kwargs)
+    method.__name__ = method.__qualname__ = name
+    return method
 
-        return call
+
+def _skewed_now(self: _FaultyPort) -> datetime:
+    """``now`` under ``clock.skew`` (zero unless drawn for this invocation)."""
+    return cast(Effects, self._target).now() + self._injector.skew
+
+
+def _passed_through(name: str) -> property:
+    """A member no fault applies to: the real port's attribute."""
+    return property(lambda self: getattr(self._target, name))
+
+
+def _faulty_class(protocol: type, throttles: Mapping[str, str], writes: frozenset[str]) -> type[_FaultyPort]:
+    """A wrapper class with one method per member of ``protocol`` (generated, so none can be forgotten):
+    the members in ``throttles`` go through the injector, ``now`` is skewed, any other is passed through."""
+    namespace: dict[str, object] = {"_throttles": dict(throttles), "_writes": writes}
+    for name in protocol_methods(protocol):
+        if name in throttles:
+            namespace[name] = _faulty_method(name)
+        elif name == "now":
+            namespace[name] = _skewed_now
+        else:  # not faulted: the real method itself
+            namespace[name] = _passed_through(name)
+    return type(f"Faulty{protocol.__name__}", (_FaultyPort,), namespace)
+
+
+#: The generated wrapper classes (every ``Store`` call may be throttled; effects but ``now`` too).
+FaultyStore = _faulty_class(Store, {m: "throttle.dynamodb" for m in STORE_METHODS}, STORE_WRITES)
+FaultyEffects = _faulty_class(Effects, EFFECT_SERVICES, frozenset(EFFECT_SERVICES))
 
 
 __all__ = [
