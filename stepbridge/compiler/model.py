@@ -33,6 +33,7 @@ from stepbridge.api.eventpattern import check_event_pattern, trigger_pattern
 from stepbridge.api.routes import ROUTES
 from stepbridge.compiler import naming
 from stepbridge.errors import CompileError, WorkflowDefinitionError
+from stepbridge.runtime.messages import schedule_fire_body
 
 #: The HTTP API's own routes: (SAM event id, method, path), the table the API handler routes by.
 API_ROUTES = ROUTES
@@ -238,13 +239,7 @@ def _plan_schedules(app: App, ids: naming.LogicalIds, problems: _Problems) -> li
         expression = problems.check(to_scheduler_expression, sched.cron, where=where)
         if sched.timezone != "UTC" and sched.timezone not in zones:
             problems.add(f"{where}: unknown timezone {sched.timezone!r}; use an IANA name such as 'Europe/Paris'")
-        when = "<aws.scheduler.scheduled-time>"
-        body = {
-            "execution_id": f"$schedule:{sched.name}",
-            "reason": "schedule",
-            "dedup": when,
-            "data": {"schedule": sched.name, "scheduled_time": when},
-        }
+        body = schedule_fire_body(sched.name)
         logical_id = ids.allocate("Schedule", sched.name)
         plans.append(SchedulePlan(sched, logical_id, expression or "", json.dumps(body)))
     return plans

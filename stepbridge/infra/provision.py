@@ -14,6 +14,7 @@ import boto3
 
 from stepbridge.config import RuntimeConfig
 from stepbridge.infra.dynamodb import table_definition
+from stepbridge.runtime.messages import schedule_fire_body
 
 
 @dataclass
@@ -237,7 +238,7 @@ def provision(
                 "Arn": queue_arn,
                 "RoleArn": role_arn,
                 "SqsParameters": {"MessageGroupId": name},
-                "Input": json.dumps({"execution_id": f"$schedule:{name}", "reason": "schedule"}),
+                "Input": json.dumps(schedule_fire_body(name)),
             },
         )
     config = RuntimeConfig(

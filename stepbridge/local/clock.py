@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from stepbridge.runtime.records import WakeMessage
+from stepbridge.runtime.messages import WorkMessage
 
 
 class VirtualClock:
@@ -38,7 +38,7 @@ class Timer:
     at: datetime
     seq: int
     name: str = field(compare=False)
-    message: WakeMessage | None = field(compare=False, default=None)
+    message: WorkMessage | None = field(compare=False, default=None)
     schedule: str | None = field(compare=False, default=None)
     again: bool = field(compare=False, default=False)
     delivery: dict[str, Any] | None = field(compare=False, default=None)
@@ -56,7 +56,7 @@ class TimerWheel:
         self,
         name: str,
         at: datetime,
-        message: WakeMessage | None = None,
+        message: WorkMessage | None = None,
         schedule: str | None = None,
         *,
         again: bool = False,

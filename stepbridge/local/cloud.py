@@ -38,8 +38,9 @@ from stepbridge.runtime import ids
 from stepbridge.runtime.ids import new_id
 from stepbridge.runtime.journalcache import JournalCache
 from stepbridge.runtime.loops import VirtualTimeLoop
+from stepbridge.runtime.messages import ScheduleFire, WorkMessage
 from stepbridge.runtime.observability import recording_metrics
-from stepbridge.runtime.records import TERMINAL, Event, StepInvocation, WakeMessage, iso
+from stepbridge.runtime.records import TERMINAL, Event, StepInvocation, iso
 
 if TYPE_CHECKING:
     from stepbridge.local.faults import FaultInjector, FaultPlan
@@ -67,7 +68,7 @@ class _LocalEffects:
     def now(self) -> datetime:
         return self._cloud.clock.now()
 
-    def wake(self, message: WakeMessage) -> None:
+    def wake(self, message: WorkMessage) -> None:
         self._cloud._queue_dirty = True
         self._cloud._aws_effects.wake(message)
 
@@ -77,7 +78,7 @@ class _LocalEffects:
         self._cloud.calls["lambda.Invoke"] += 1
         self._cloud._step_queue.append(invocation)
 
-    def schedule_timer(self, name: str, at: datetime, message: WakeMessage) -> None:
+    def schedule_timer(self, name: str, at: datetime, message: WorkMessage) -> None:
         self._cloud._queue_dirty = True  # a timer already due is sent to the queue at once
         self._cloud._aws_effects.schedule_timer(name, at, message)
         faults = self._cloud.faults
@@ -533,11 +534,7 @@ class LocalCloud:
             sched = next(s for s in self.app.schedules if s.name == timer.schedule)
             fired = iso(timer.at).replace("+00:00", "Z")
             self._queue_dirty = True
-            self._aws_effects.wake(
-                WakeMessage(
-                    f"$schedule:{sched.name}", "schedule", fired, {"schedule": sched.name, "scheduled_time": fired}
-                )
-            )
+            self._aws_effects.wake(ScheduleFire(sched.name, fired, fired))
             self.timers.add(timer.name, next_fire(sched.cron, timer.at, sched.timezone), schedule=sched.name)
             return
         if timer.delivery is not None:

@@ -25,7 +25,8 @@ from stepbridge.infra.provision import RuleSpec
 from stepbridge.local import awslimits
 from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.ids import new_id
-from stepbridge.runtime.records import Event, WakeMessage
+from stepbridge.runtime.messages import WorkMessage
+from stepbridge.runtime.records import Event
 
 #: SQS FIFO de-duplication interval (5 minutes).
 DEDUP_WINDOW = timedelta(minutes=5)
@@ -161,12 +162,12 @@ class MemoryAws:
             stack=app,
         )
 
-    def wake(self, message: WakeMessage) -> None:
+    def wake(self, message: WorkMessage) -> None:
         """Enqueue on the in-process FIFO queue."""
         awslimits.check("sqs", "SendMessage", send_message_request(self._config.queue_url, message))
         self._resources.push(message.to_dict())
 
-    def schedule_timer(self, name: str, at: datetime, message: WakeMessage) -> None:
+    def schedule_timer(self, name: str, at: datetime, message: WorkMessage) -> None:
         """Nothing to create (LocalCloud's timer wheel is the scheduler), but check what CreateSchedule would."""
         check_schedule_name(name)
         if at > self._resources.now():

@@ -15,8 +15,9 @@ from datetime import datetime
 from typing import ParamSpec, TypeVar
 
 from stepbridge.errors import PayloadTooLarge
+from stepbridge.runtime.messages import WorkMessage
 from stepbridge.runtime.ports import Effects, Item, Store
-from stepbridge.runtime.records import Event, ExecutionRecord, JournalRecord, StepInvocation, WakeMessage
+from stepbridge.runtime.records import Event, ExecutionRecord, JournalRecord, StepInvocation
 
 
 class EngineSignal(BaseException):
@@ -140,13 +141,13 @@ class GuardedEffects(Effects):
     def now(self) -> datetime:
         return _guarded("effects.now", self.target.now)
 
-    def wake(self, message: WakeMessage) -> None:
+    def wake(self, message: WorkMessage) -> None:
         _guarded("effects.wake", self.target.wake, message)
 
     def invoke_step(self, invocation: StepInvocation) -> None:
         _guarded("effects.invoke_step", self.target.invoke_step, invocation)
 
-    def schedule_timer(self, name: str, at: datetime, message: WakeMessage) -> None:
+    def schedule_timer(self, name: str, at: datetime, message: WorkMessage) -> None:
         _guarded("effects.schedule_timer", self.target.schedule_timer, name, at, message)
 
     def cancel_timer(self, name: str) -> None:

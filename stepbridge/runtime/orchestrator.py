@@ -24,6 +24,7 @@ from stepbridge.runtime.journalcache import JournalCache
 from stepbridge.runtime.lifecycle import TIMER_DEDUP_PREFIX, timer_due
 from stepbridge.runtime.limits import DYNAMODB_ITEM_BYTES, JOURNAL_PAYLOAD_BYTES
 from stepbridge.runtime.loops import LoopFactory
+from stepbridge.runtime.messages import DebounceFire, ScheduleFire, WorkMessage
 from stepbridge.runtime.observability import add_metric, logger
 from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import (
@@ -41,6 +42,7 @@ from stepbridge.runtime.records import (
     report_wake,
 )
 from stepbridge.runtime.replay import Replay, timer_name
+from stepbridge.runtime.router import Router
 from stepbridge.runtime.sweeper import needs_marker, replayed_marker
 from stepbridge.runtime.waits import waiter_key
 
@@ -66,8 +68,8 @@ class Orchestrator:
     #: How to wait between in-process write retries (``None`` = ``time.sleep``; LocalCloud: no wait).
     pause: Callable[[float], None] | None = None
 
-    def handle(self, message: WakeMessage) -> None:
-        """Process one wake-up (idempotent: a duplicate or late message is harmless)."""
+    def handle(self, message: WorkMessage) -> None:
+        """Process one work message (idempotent: a duplicate or late message is harmless)."""
         # Inline steps and workflow code run in the orchestrator's function: its declared secrets apply.
         scope = functionscope.FunctionScope("the orchestrator", self.app.orchestrator_config.secrets)
         token = functionscope.enter(scope)
@@ -76,17 +78,16 @@ class Orchestrator:
         finally:
             functionscope.leave(token)
 
-    def _handle(self, message: WakeMessage) -> None:
-        if message.reason == "schedule":
-            from stepbridge.runtime.router import Router
+    def _handle(self, message: WorkMessage) -> None:
+        match message:
+            case ScheduleFire():
+                Router(self.app, self.store, self.effects).fire_schedule(message)
+            case DebounceFire():
+                Router(self.app, self.store, self.effects).fire_debounce(message)
+            case WakeMessage():
+                self._wake(message)
 
-            Router(self.app, self.store, self.effects).fire_schedule(message)
-            return
-        if message.reason == "debounce":
-            from stepbridge.runtime.router import Router
-
-            Router(self.app, self.store, self.effects).fire_debounce(message)
-            return
+    def _wake(self, message: WakeMessage) -> None:
         rec = self.store.get_execution(message.execution_id)
         if rec is None or rec.status in TERMINAL:
             self._forget(message.execution_id)

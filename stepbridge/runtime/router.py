@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +20,7 @@ from stepbridge.runtime import provenance
 from stepbridge.runtime.execution_ids import fit_key
 from stepbridge.runtime.executions import start_execution
 from stepbridge.runtime.limits import EVENT_LOG_RETENTION_DAYS
+from stepbridge.runtime.messages import DebounceFire, ScheduleFire
 from stepbridge.runtime.observability import logger
 from stepbridge.runtime.ports import Effects, Item, Store
 from stepbridge.runtime.records import Event, WakeMessage, iso, parse_iso
@@ -141,12 +142,7 @@ class Router:
                 self.effects.schedule_timer(
                     self._debounce_timer(trigger.name, key, new_version),
                     due,
-                    WakeMessage(
-                        f"$debounce:{hashlib.sha256(f'{trigger.name}|{key}'.encode()).hexdigest()[:40]}",
-                        "debounce",
-                        f"{new_version}",
-                        {"trigger": trigger.name, "key": key, "version": new_version},
-                    ),
+                    DebounceFire(trigger.name, key, new_version),
                 )
                 return
         raise RuntimeError(f"debounce for trigger '{trigger.name}' key '{key}': too many concurrent updates")
@@ -155,27 +151,21 @@ class Router:
     def _debounce_timer(trigger: str, key: str, version: int) -> str:
         return "sb-d-" + hashlib.sha256(f"{trigger}|{key}|{version}".encode()).hexdigest()[:40]
 
-    def fire_debounce(self, message: WakeMessage) -> None:
+    def fire_debounce(self, message: DebounceFire) -> None:
         """A debounce window closed: start the workflow with the latest event, unless a newer event moved it."""
-        data = message.data or {}
-        trigger = next((t for t in self.app.triggers if t.name == data.get("trigger")), None)
+        trigger = next((t for t in self.app.triggers if t.name == message.trigger), None)
         if trigger is None:
             return
-        pk, sk = f"DEBOUNCE#{trigger.name}", fit_key(str(data.get("key")))
+        pk, sk = f"DEBOUNCE#{trigger.name}", fit_key(message.key)
         item = self.store.get_item(pk, sk)
-        if item is None or item.version != int(data.get("version", -1)):
+        if item is None or item.version != message.version:
             return  # superseded by a newer event (its own timer will fire) or already fired
         if self.effects.now() < parse_iso(str(item.body["due_at"])):
             # Delivered early (Scheduler deletes a delivered schedule): set it again, or the run is lost.
             self.effects.schedule_timer(
                 self._debounce_timer(trigger.name, sk, item.version),
                 parse_iso(str(item.body["due_at"])),
-                WakeMessage(
-                    message.execution_id,
-                    "debounce",
-                    message.dedup,
-                    {**data, "rearmed": iso(self.effects.now())},
-                ),
+                replace(message, rearmed=iso(self.effects.now())),
             )
             return
         # Start first (idempotent by event id), then close the window: deleting first would lose the
@@ -185,14 +175,13 @@ class Router:
 
     # ---- recurring schedules ----------------------------------------------------------------
 
-    def fire_schedule(self, message: WakeMessage) -> str | None:
+    def fire_schedule(self, message: ScheduleFire) -> str | None:
         """A recurring schedule fired: start its workflow with ``{"scheduled_time": ...}`` (once per fire time)."""
-        data = message.data or {}
-        schedule = next((s for s in self.app.schedules if s.name == data.get("schedule")), None)
+        schedule = next((s for s in self.app.schedules if s.name == message.schedule), None)
         if schedule is None:
-            logger().warning("fire for unknown schedule", extra={"schedule": data.get("schedule")})
+            logger().warning("fire for unknown schedule", extra={"schedule": message.schedule})
             return None
-        scheduled_time = str(data.get("scheduled_time") or iso(self.effects.now()))
+        scheduled_time = message.scheduled_time or iso(self.effects.now())
         payload: dict[str, Any] = {"scheduled_time": scheduled_time, **dict(schedule.input or {})}
         stamp = scheduled_time.replace(":", "").replace("-", "").replace("+0000", "Z")[:15]
         record, _ = start_execution(
