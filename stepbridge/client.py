@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from stepbridge.api.app import App, check_event_type
 from stepbridge.api.durations import Duration, optional_seconds
 from stepbridge.errors import ExecutionFailedError, ExecutionNotFound, ExecutionStillRunning
+from stepbridge.polling import poll_until
 from stepbridge.runtime.codec import to_json_value
 from stepbridge.runtime.executions import history, request_cancel, start_execution
 from stepbridge.runtime.ids import new_id
@@ -126,8 +127,6 @@ class PollingDriver:
 
     def wait(self, client: Client, execution_id: str, timeout: float | None) -> None:
         """Poll until terminal or ``timeout`` seconds (default 15 minutes)."""
-        from stepbridge.polling import poll_until
-
         _, finished = poll_until(
             lambda: client.describe(execution_id).status,
             lambda status: status in TERMINAL,
@@ -280,6 +279,8 @@ class Client:
     @classmethod
     def for_stack(cls, stack_name: str, *, region: str | None = None, app: App | None = None) -> Client:
         """A client for a deployed stack, configured from its CloudFormation outputs."""
-        from stepbridge.infra.stack import client_for_stack
+        # Imported here, not at the top: it loads boto3, which a client on other ports does not need.
+        from stepbridge.infra.stack import stack_ports
 
-        return client_for_stack(stack_name, region=region, app=app)
+        store, effects = stack_ports(stack_name, region=region)
+        return cls(store, effects, app=app)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from stepbridge.api.durations import Duration, to_seconds
+from stepbridge.errors import never_retried
 
 Backoff = Literal["exponential", "linear", "fixed"]
 
@@ -61,10 +62,9 @@ class Retry:
         return base * (0.5 + 0.5 * random.Random(f"{seed}#{retry_number}").random())
 
     def is_retryable(self, exc: BaseException) -> bool:
-        """Whether ``exc`` may be retried under this policy (attempt counting is separate)."""
-        from stepbridge.errors import NonRetryableError, WorkflowDefinitionError
-
-        if isinstance(exc, NonRetryableError | WorkflowDefinitionError):
+        """Whether ``exc`` may be retried under this policy (attempt counting is separate); never the
+        errors no retry can fix (``stepbridge.errors.NEVER_RETRIED``), whatever the policy says."""
+        if never_retried(exc):
             return False
         if self.non_retryable and isinstance(exc, self.non_retryable):
             return False

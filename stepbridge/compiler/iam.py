@@ -9,11 +9,13 @@ exactly the declared step functions, and only the Scheduler role may be passed -
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stepbridge.compiler import naming
 from stepbridge.compiler.intrinsics import GetAtt, Ref, Sub, arn
-from stepbridge.compiler.model import AppModel
+
+if TYPE_CHECKING:  # only annotations: the model imports this module to check policies
+    from stepbridge.compiler.model import AppModel
 
 Statement = dict[str, Any]
 

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from stepbridge.api.deploy import FunctionConfig, SecretRef, is_intrinsic, is_policy_template
-from stepbridge.compiler.intrinsics import Sub
+from stepbridge.compiler.intrinsics import Sub, to_json
 from stepbridge.errors import WorkflowDefinitionError
 
 Statement = dict[str, Any]
@@ -181,8 +181,6 @@ def user_statements(where: str, config: FunctionConfig) -> list[Statement]:
 
 def policy_chars(statements: list[Statement]) -> int:
     """Characters of a policy document, whitespace excluded, as IAM counts them (before intrinsics resolve)."""
-    from stepbridge.compiler.intrinsics import to_json
-
     text = json.dumps({"Version": "2012-10-17", "Statement": to_json(statements)}, separators=(",", ":"))
     return len(text)
 

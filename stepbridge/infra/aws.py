@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from stepbridge.config import RuntimeConfig, step_function_name
 from stepbridge.errors import StepbridgeError
+from stepbridge.infra.clients import LazyClient
 from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.limits import (
     DEFAULT_EVENT_SOURCE,
@@ -82,60 +83,41 @@ class AwsEffects:
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.config = config
-        self._sqs = sqs
-        self._lambda = lambda_client
-        self._scheduler = scheduler
-        self._events = events
+        self._sqs = LazyClient["SQSClient"]("sqs", sqs)
+        self._lambda = LazyClient["LambdaClient"]("lambda", lambda_client)
+        self._scheduler = LazyClient["EventBridgeSchedulerClient"]("scheduler", scheduler)
+        self._events = LazyClient["EventBridgeClient"]("events", events)
         self._clock = clock or _utcnow
         self._lock = threading.Lock()
         #: API calls by operation name (SendMessage, Invoke, CreateSchedule, ...), for benchmarks.
         self.calls: dict[str, int] = {}
 
-    # ---- clients (lazy; boto3 session creation is not thread-safe, hence the lock) ----------
+    # ---- clients (created on first use: infra/clients.py) ------------------------------------
 
     @property
     def sqs(self) -> SQSClient:
         """The SQS client."""
-        if self._sqs is None:
-            with self._lock:
-                if self._sqs is None:
-                    import boto3
-
-                    self._sqs = boto3.client("sqs")
-        return self._sqs
+        return self._sqs.get()
 
     @property
     def lambda_client(self) -> LambdaClient:
         """The Lambda client."""
-        if self._lambda is None:
-            with self._lock:
-                if self._lambda is None:
-                    import boto3
-
-                    self._lambda = boto3.client("lambda")
-        return self._lambda
+        return self._lambda.get()
 
     @property
     def scheduler(self) -> EventBridgeSchedulerClient:
         """The EventBridge Scheduler client."""
-        if self._scheduler is None:
-            with self._lock:
-                if self._scheduler is None:
-                    import boto3
-
-                    self._scheduler = boto3.client("scheduler")
-        return self._scheduler
+        return self._scheduler.get()
 
     @property
     def events(self) -> EventBridgeClient:
         """The EventBridge client."""
-        if self._events is None:
-            with self._lock:
-                if self._events is None:
-                    import boto3
+        return self._events.get()
 
-                    self._events = boto3.client("events")
-        return self._events
+    @property
+    def clients_created(self) -> list[str]:
+        """The services whose client exists yet (tests check that ``now()`` creates none)."""
+        return [c.service for c in (self._sqs, self._lambda, self._scheduler, self._events) if c.created]
 
     def _count(self, op: str) -> None:
         with self._lock:

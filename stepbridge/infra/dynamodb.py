@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from stepbridge.errors import PayloadTooLarge
+from stepbridge.infra.clients import LazyClient
 from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.limits import DYNAMODB_ITEM_BYTES, DYNAMODB_PARTITION_KEY_BYTES, DYNAMODB_SORT_KEY_BYTES
 from stepbridge.runtime.ports import Item
@@ -321,7 +322,7 @@ class DynamoStore:
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.table_name = table_name
-        self._client = client
+        self._client = LazyClient["DynamoDBClient"]("dynamodb", client)
         self._clock = clock or _utcnow
         self._lock = threading.Lock()
         #: API calls by operation name (PutItem, GetItem, Query, Scan, DeleteItem), for benchmarks.
@@ -330,13 +331,12 @@ class DynamoStore:
     @property
     def client(self) -> DynamoDBClient:
         """The low-level client, created on first use (cold starts that never touch the table skip it)."""
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    import boto3
+        return self._client.get()
 
-                    self._client = boto3.client("dynamodb")
-        return self._client
+    @property
+    def client_created(self) -> bool:
+        """Whether the client exists yet (injected, or made by a first call)."""
+        return self._client.created
 
     def _count(self, op: str) -> None:
         with self._lock:

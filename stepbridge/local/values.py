@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stepbridge.runtime.guard import EngineSignal
+from stepbridge.runtime.loops import VirtualTimeLoop
 
 
 @dataclass
@@ -106,7 +107,6 @@ class LocalOrchestratorContext:
         """Milliseconds left before the (virtual) timeout."""
         import asyncio
 
-        from stepbridge.runtime.loops import VirtualTimeLoop
 
         try:
             loop = asyncio.get_running_loop()

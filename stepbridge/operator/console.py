@@ -350,6 +350,12 @@ class RunOptions:
     as_json: bool = False
 
 
+def _finish_run(client: Client, execution_id: str, out: Out, options: RunOptions, note: str) -> int:
+    """After ``stepbridge run`` (local or on a stack): the views its options asked for."""
+    return _finish(client, execution_id, out, as_json=options.as_json, show=options.show,
+                   mermaid=options.mermaid, report=options.report, note=note)
+
+
 def run_local(session: LocalSession, options: RunOptions, out: Out, progress: Out) -> int:
     """Start the workflow in a LocalCloud and run it through virtual time, printing as it goes."""
     session.app.get_workflow(options.workflow)  # UnknownWorkflowError names the known ones
@@ -403,16 +409,7 @@ def run_local(session: LocalSession, options: RunOptions, out: Out, progress: Ou
         progress(f"  warning: {len(queued)} --event(s) were not sent (the execution ended first)")
     elapsed = session.now() - started_at
     progress(f"  ({format_duration(elapsed.total_seconds())} of virtual time)")
-    return _finish(
-        client,
-        handle.execution_id,
-        out,
-        as_json=options.as_json,
-        show=options.show,
-        mermaid=options.mermaid,
-        report=options.report,
-        note=note,
-    )
+    return _finish_run(client, handle.execution_id, out, options, note)
 
 
 def run_stack(
@@ -444,16 +441,7 @@ def run_stack(
                 f"still {description.status} after {format_duration(timeout)}; follow it with "
                 f"`stepbridge executions show {handle.execution_id} --stack {stack}`"
             )
-        return _finish(
-            client,
-            handle.execution_id,
-            out,
-            as_json=options.as_json,
-            show=options.show,
-            mermaid=options.mermaid,
-            report=options.report,
-            note=note,
-        )
+        return _finish_run(client, handle.execution_id, out, options, note)
 
 
 # ---- events send -------------------------------------------------------------------------------------

@@ -29,6 +29,18 @@ class EngineSignal(BaseException):
     """
 
 
+class ContinueAsNew(EngineSignal):
+    """Raised by ``ctx.continue_as_new``: finish this execution and start a fresh one.
+
+    Defined beside :class:`EngineSignal` so that ``context`` (which raises it) and ``engine``
+    (which catches it) both import it without importing each other.
+    """
+
+    def __init__(self, payload: object) -> None:
+        super().__init__("continue as new")
+        self.payload = payload
+
+
 def is_user_failure(exc: BaseException) -> bool:
     """Whether ``exc``, raised out of user code (a step function or the workflow body), is that code's failure.
 

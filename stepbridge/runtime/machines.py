@@ -26,9 +26,10 @@ from typing import Any
 import jmespath
 
 from stepbridge.api.app import App, MachineDef, WorkflowDef
-from stepbridge.runtime.execution_ids import MAX_KEY_PART_BYTES
+from stepbridge.runtime.execution_ids import MAX_KEY_PART_BYTES, exec_id_for
+from stepbridge.runtime.executions import start_execution
 from stepbridge.runtime.ports import Effects, Item, Store
-from stepbridge.runtime.records import Event, iso
+from stepbridge.runtime.records import Event, iso, parse_iso
 
 WORKFLOW_PREFIX = "stepbridge.sm."
 _SEEN_LIMIT = 50
@@ -67,9 +68,6 @@ def workflow_for(app: App, name: str) -> WorkflowDef | None:
 
 def start_for_event(app: App, store: Store, effects: Effects, binding: MachineDef, event: Event) -> str | None:
     """Router side: start the execution that applies ``event`` to its instance (idempotent by event id)."""
-    from stepbridge.runtime.executions import start_execution
-    from stepbridge.runtime.router import exec_id_for
-
     key_value = jmespath.search(binding.key, event.to_eventbridge())
     machine = binding.machine.name
     problem = (
@@ -200,8 +198,6 @@ def _unlock(store: Store, machine: str, key: str, holder: str) -> bool:
 
 
 def _parse(text: str) -> Any:
-    from stepbridge.runtime.records import parse_iso
-
     return parse_iso(text)
 
 

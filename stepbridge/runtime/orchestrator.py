@@ -19,7 +19,14 @@ from stepbridge.runtime import engine, functionscope
 from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.errorcodec import bounded_error, bounded_text, error_dict
 from stepbridge.runtime.execution_ids import next_generation_id
-from stepbridge.runtime.executions import check_input_size, header_bytes, update_execution
+from stepbridge.runtime.executions import (
+    check_input_size,
+    header_bytes,
+    rearm_start,
+    request_cancel,
+    start_execution,
+    update_execution,
+)
 from stepbridge.runtime.journalcache import JournalCache
 from stepbridge.runtime.lifecycle import TIMER_DEDUP_PREFIX, timer_due
 from stepbridge.runtime.limits import DYNAMODB_ITEM_BYTES, JOURNAL_PAYLOAD_BYTES
@@ -202,8 +209,6 @@ class Orchestrator:
             self.store.put_journal(rec.execution_id, replayed_marker(began, replay.foreign_seen))
 
     def _continue_as_new(self, rec: ExecutionRecord, payload: Any) -> engine.Outcome:
-        from stepbridge.runtime.executions import start_execution
-
         new_id = next_generation_id(rec.execution_id)
         check_input_size(payload, what=f"the input of continue_as_new (execution '{new_id}')")
         start_execution(self.store, self.effects, rec.workflow, payload, execution_id=new_id)
@@ -225,7 +230,6 @@ class Orchestrator:
         if rec.scheduled_for and now < parse_iso(rec.scheduled_for):
             # An early delivery of the start timer (Scheduler deleted it), or a duplicate while it is
             # still pending: set it again (same name, so a pending one is kept) rather than lose the start.
-            from stepbridge.runtime.executions import rearm_start
 
             rearm_start(self.effects, rec, rearmed=iso(now))
             return None
@@ -340,8 +344,6 @@ class Orchestrator:
 
     def _cancel_children(self, journal: list[JournalRecord], *, compensate: bool) -> None:
         """Cancel unfinished children; a parent cancelled with compensation has its children compensate too."""
-        from stepbridge.runtime.executions import request_cancel
-
         for r in journal:
             if r.type == "child" and r.kind == "dispatch":
                 child = self.store.get_execution(str(r.data.get("child_id")))

@@ -17,23 +17,15 @@ import jmespath
 
 from stepbridge.api.app import App, TriggerDef
 from stepbridge.runtime import provenance
-from stepbridge.runtime.execution_ids import fit_key
+from stepbridge.runtime.execution_ids import exec_id_for, fit_key
 from stepbridge.runtime.executions import start_execution
 from stepbridge.runtime.limits import EVENT_LOG_RETENTION_DAYS
+from stepbridge.runtime.machines import start_for_event
 from stepbridge.runtime.messages import DebounceFire, ScheduleFire
 from stepbridge.runtime.observability import logger
 from stepbridge.runtime.ports import Effects, Item, Store
 from stepbridge.runtime.records import Event, WakeMessage, iso, parse_iso
 from stepbridge.runtime.waits import event_log_key, matches, waiter_key
-
-
-def exec_id_for(prefix: str, suffix: str) -> str:
-    """An execution id from a workflow name and an event id, within 80 characters (well inside the 128 an
-    execution id may have): ``{prefix}-{event id}``, or a prefix and a hash of the event id when longer."""
-    safe = "".join(c if c.isalnum() or c in "-_.:" else "-" for c in suffix)
-    if len(prefix) + 1 + len(safe) <= 80:
-        return f"{prefix}-{safe}"
-    return f"{prefix[:40]}-{hashlib.sha256(suffix.encode()).hexdigest()[:32]}"
 
 
 @dataclass
@@ -79,8 +71,6 @@ class Router:
                 self.effects.wake(WakeMessage(str(w["execution_id"]), "event", f"event:{event.id}:{w.get('op')}"))
         for binding in self.app.machines.values():
             if event.detail_type in binding.events:
-                from stepbridge.runtime.machines import start_for_event
-
                 start_for_event(self.app, self.store, self.effects, binding, event)
 
     # ---- trigger rules ----------------------------------------------------------------

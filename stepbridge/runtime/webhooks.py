@@ -44,8 +44,8 @@ from typing import Any
 import jmespath
 
 from stepbridge.api.app import WebhookDef
+from stepbridge.runtime.execution_ids import exec_id_for
 from stepbridge.runtime.executions import check_execution_id
-from stepbridge.runtime.router import exec_id_for
 
 STRIPE_HEADER = "Stripe-Signature"
 TIMESTAMP_HEADER = "X-Timestamp"
