@@ -639,7 +639,7 @@ def input_type_of(wf: WorkflowDef) -> Any:
     return wf.input_type
 
 
-def _input_type(fn: Callable[..., Any]) -> tuple[Any, str]:
+def _input_type(fn: Callable[..., object]) -> tuple[object, str]:
     """The annotated type of a workflow's input parameter (``Any`` when unannotated) and its name
     (``""`` when the workflow takes no input)."""
     params = list(inspect.signature(fn).parameters.values())

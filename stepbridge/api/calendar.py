@@ -161,7 +161,7 @@ def _parse_time(value: str | time, *, what: str) -> int:
     return seconds
 
 
-def _parse_intervals(spec: Any, *, what: str) -> tuple[Interval, ...]:
+def _parse_intervals(spec: object, *, what: str) -> tuple[Interval, ...]:
     if isinstance(spec, tuple | list) and len(spec) == 2 and all(isinstance(v, str | time) for v in spec):
         spec = [spec]
     if not isinstance(spec, tuple | list) or not spec:
