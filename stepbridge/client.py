@@ -29,19 +29,19 @@ from stepbridge.runtime.records import STATUSES, SUCCEEDED, TERMINAL, Event, Exe
 class _Mapping:
     """Dict-style access (``d["status"]``) on top of attributes, for scripts that prefer it."""
 
-    def __getitem__(self, key: str) -> Any:
+    def __getitem__(self, key: str) -> object:
         try:
             return getattr(self, key)
         except AttributeError:
             raise KeyError(key) from None
 
-    def get(self, key: str, default: Any = None) -> Any:
+    def get(self, key: str, default: object = None) -> object:
         """``dict.get`` for the attributes."""
         return getattr(self, key, default)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """Plain-dict form."""
-        data: dict[str, Any] = asdict(self)  # type: ignore[call-overload]
+        data: dict[str, object] = asdict(self)  # type: ignore[call-overload]
         return data
 
 

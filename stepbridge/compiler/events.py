@@ -7,8 +7,6 @@ schedules send a ``WakeMessage`` body with ``reason: "schedule"`` to the work qu
 
 from __future__ import annotations
 
-from typing import Any
-
 from stepbridge.compiler import naming
 from stepbridge.compiler.intrinsics import GetAtt, Ref
 from stepbridge.compiler.model import AppModel, SchedulePlan, TriggerPlan
@@ -17,7 +15,7 @@ from stepbridge.compiler.storage import Resource
 _DESCRIPTION_MAX = 512
 
 
-def _permission(rule_id: str) -> dict[str, Any]:
+def _permission(rule_id: str) -> dict[str, object]:
     """Let exactly this rule invoke the router."""
     return {
         "Type": "AWS::Lambda::Permission",

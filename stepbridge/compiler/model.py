@@ -88,7 +88,7 @@ class TriggerPlan:
 
     trigger: TriggerDef
     base_id: str  # {base_id}Rule / {base_id}Permission
-    pattern: dict[str, Any]
+    pattern: dict[str, object]
     input_template: str
 
 
@@ -136,7 +136,7 @@ class _Problems:
     def add(self, message: str) -> None:
         self.items.append(message)
 
-    def check(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    def check(self, fn: Any, *args: object, **kwargs: object) -> Any:
         """Run a validator; record its WorkflowDefinitionError instead of raising."""
         try:
             return fn(*args, **kwargs)
@@ -202,7 +202,7 @@ def _plan_triggers(app: App, ids: naming.LogicalIds, problems: _Problems) -> lis
             problems.add(f"{where} has no event types")
         for event_type in trig.event_types:
             problems.check(check_event_type, event_type, where=where)
-        pattern: dict[str, Any] = trigger_pattern(trig.event_types, None, trig.sources)
+        pattern: dict[str, object] = trigger_pattern(trig.event_types, None, trig.sources)
         if trig.filter is not None and not isinstance(trig.filter, Mapping):
             problems.add(f"{where}: filter must be a mapping (an EventBridge content filter on 'detail')")
         elif trig.filter is not None:

@@ -51,7 +51,7 @@ def _catalogue() -> dict[str, Any]:
         raise WorkflowDefinitionError(
             "SAM policy templates need aws-sam-translator: pip install 'stepbridge[compile]'"
         ) from None
-    templates: dict[str, Any] = PolicyTemplatesProcessor.get_default_policy_templates_json()["Templates"]
+    templates: dict[str, object] = PolicyTemplatesProcessor.get_default_policy_templates_json()["Templates"]
     return templates
 
 
@@ -60,7 +60,7 @@ def template_names() -> list[str]:
     return sorted(_catalogue())
 
 
-def expand_template(where: str, name: str, params: Mapping[str, Any]) -> list[Statement]:
+def expand_template(where: str, name: str, params: Mapping[str, object]) -> list[Statement]:
     """The statements of SAM policy template ``name`` with ``params`` substituted; raise naming ``where``."""
     from samtranslator.policy_template_processor.exceptions import (  # type: ignore[import-untyped]
         InsufficientParameterValues,

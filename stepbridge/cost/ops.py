@@ -17,7 +17,6 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from stepbridge.api.app import App, WorkflowDef
 from stepbridge.compiler.graph import _Flow, _text, parse_workflow
@@ -244,7 +243,7 @@ class _Walker:
         return default
 
 
-def _range_len(stmt: ast.stmt, resolve: Callable[[ast.expr], Any]) -> float | None:
+def _range_len(stmt: ast.stmt, resolve: Callable[[ast.expr], object]) -> float | None:
     """The length of ``for x in range(...)`` when its arguments are int constants or module-level ints."""
     it = getattr(stmt, "iter", None)
     if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range") or it.keywords:
@@ -261,7 +260,7 @@ def _range_len(stmt: ast.stmt, resolve: Callable[[ast.expr], Any]) -> float | No
         return None
 
 
-def _int_of(node: ast.expr, resolve: Callable[[ast.expr], Any]) -> int | None:
+def _int_of(node: ast.expr, resolve: Callable[[ast.expr], object]) -> int | None:
     if isinstance(node, ast.Constant):
         return node.value if isinstance(node.value, int) and not isinstance(node.value, bool) else None
     if isinstance(node, ast.Name | ast.Attribute):

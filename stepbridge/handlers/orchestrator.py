@@ -27,7 +27,7 @@ from stepbridge.runtime.orchestrator import Orchestrator
 from stepbridge.runtime.records import WakeMessage
 
 
-def handle(event: dict[str, Any], env: Environment, context: Any = None) -> dict[str, Any]:
+def handle(event: dict[str, Any], env: Environment, context: object = None) -> dict[str, Any]:
     """Process an SQS batch; returns ``{"batchItemFailures": [...]}``.
 
     ``context`` is the Lambda context: its remaining time bounds inline steps (see ``steps._inline``).
@@ -71,7 +71,7 @@ def handle(event: dict[str, Any], env: Environment, context: Any = None) -> dict
     return {"batchItemFailures": failures}
 
 
-def _remaining_seconds(context: Any) -> Callable[[], float] | None:
+def _remaining_seconds(context: object) -> Callable[[], float] | None:
     """Seconds left in the invocation, read from the Lambda context (``None`` without one)."""
     millis = getattr(context, "get_remaining_time_in_millis", None)
     if not callable(millis):
@@ -126,6 +126,6 @@ def _merge(wakes: list[WakeMessage]) -> WakeMessage:
     return WakeMessage(first.execution_id, reason, first.dedup, data, receives=max(m.receives for m in wakes))
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: dict[str, object], context: object) -> dict[str, object]:
     """AWS Lambda entry point."""
     return handle(event, from_lambda_environment(), context)

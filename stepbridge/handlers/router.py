@@ -18,7 +18,7 @@ from stepbridge.runtime.records import Event
 from stepbridge.runtime.router import Router
 
 
-def handle(event: dict[str, Any], env: Environment) -> dict[str, Any]:
+def handle(event: dict[str, Any], env: Environment) -> dict[str, object]:
     """Route one EventBridge delivery."""
     wrapped = isinstance(event, dict) and "trigger" in event
     if not shapes.is_eventbridge_event(event["event"] if wrapped else event):
@@ -35,6 +35,6 @@ def handle(event: dict[str, Any], env: Environment) -> dict[str, Any]:
     return {"routed": True}
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: dict[str, object], context: object) -> dict[str, object]:
     """AWS Lambda entry point."""
     return handle(event, from_lambda_environment())

@@ -383,7 +383,7 @@ class DynamoStore:
         limit: int,
         *,
         page_limit: bool = True,
-        beyond: Callable[[Mapping[str, Any]], bool] | None = None,
+        beyond: Callable[[Mapping[str, object]], bool] | None = None,
     ) -> list[dict[str, Any]]:
         """Run a Query/Scan page by page until ``limit`` items came back, the end, or ``beyond(last key)``."""
         out: list[dict[str, Any]] = []
@@ -392,7 +392,7 @@ class DynamoStore:
             if page_limit:
                 request["Limit"] = limit - len(out)
             self._count(op)
-            resp: Mapping[str, Any]
+            resp: Mapping[str, object]
             resp = self.client.query(**request) if op == "Query" else self.client.scan(**request)
             out.extend(resp.get("Items", []))
             last = resp.get("LastEvaluatedKey")
@@ -428,7 +428,7 @@ class DynamoStore:
         if limit <= 0:
             return []
         if workflow is None and status in INDEXED_STATUSES:
-            kwargs_status: dict[str, Any] = {
+            kwargs_status: dict[str, object] = {
                 "TableName": self.table_name,
                 "IndexName": STATUS_GSI_NAME,
                 "KeyConditionExpression": "gsi2pk = :st",
@@ -445,7 +445,7 @@ class DynamoStore:
             names["#status"] = "status"  # STATUS is a DynamoDB reserved word
         if workflow is not None:
             values[":wf"] = _s(f"{WORKFLOW_PREFIX}{workflow}")
-            kwargs: dict[str, Any] = {
+            kwargs: dict[str, object] = {
                 "TableName": self.table_name,
                 "IndexName": GSI_NAME,  # GSIs do not support ConsistentRead
                 "KeyConditionExpression": "gsi1pk = :wf",
@@ -481,7 +481,7 @@ class DynamoStore:
         if after is not None:
             condition += " AND gsi2sk > :after"
             values[":after"] = _s(after)
-        kwargs: dict[str, Any] = {
+        kwargs: dict[str, object] = {
             "TableName": self.table_name,
             "IndexName": STATUS_GSI_NAME,
             "KeyConditionExpression": condition,
@@ -494,7 +494,7 @@ class DynamoStore:
 
     def load_journal(self, execution_id: str) -> list[JournalRecord]:
         """The whole journal in one consistent Query (more pages only past 1 MB)."""
-        kwargs: dict[str, Any] = {
+        kwargs: dict[str, object] = {
             "TableName": self.table_name,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :j)",
             "ExpressionAttributeValues": {
@@ -507,7 +507,7 @@ class DynamoStore:
 
     def load_journal_since(self, execution_id: str, after_seq: int) -> list[JournalRecord]:
         """The orchestrator's log records with ``seq > after_seq``, in order: one consistent range Query."""
-        kwargs: dict[str, Any] = {
+        kwargs: dict[str, object] = {
             "TableName": self.table_name,
             "KeyConditionExpression": "pk = :pk AND sk BETWEEN :lo AND :hi",
             "ExpressionAttributeValues": {
@@ -562,7 +562,7 @@ class DynamoStore:
         prefix, lower = bounds
         values: Attrs = {":pk": _s(pk), ":now": _s(self._now())}
         filters = [_LIVE]
-        beyond: Callable[[Mapping[str, Any]], bool] | None = None
+        beyond: Callable[[Mapping[str, object]], bool] | None = None
         if prefix and lower is not None:
             # One sort-key condition per Query: range on the bound, filter on the prefix, and stop
             # paging once the keys have left the prefix (keys come back sorted).
@@ -583,7 +583,7 @@ class DynamoStore:
             values[":from"] = _s(lower)
         else:
             key_condition = "pk = :pk"
-        kwargs: dict[str, Any] = {
+        kwargs: dict[str, object] = {
             "TableName": self.table_name,
             "KeyConditionExpression": key_condition,
             "FilterExpression": " AND ".join(filters),

@@ -22,7 +22,7 @@ class RuleSpec:
     """An EventBridge rule on the app bus and what its target receives."""
 
     name: str
-    pattern: dict[str, Any]
+    pattern: dict[str, object]
     trigger: str | None = None  # None = the router's catch-all rule (raw event)
 
 
@@ -36,7 +36,7 @@ class ProvisionedApp:
     rules: list[RuleSpec] = field(default_factory=list)
     #: The router's on-failure destination (a standard queue of Lambda on-failure records).
     router_dlq_url: str = ""
-    _clients: dict[str, Any] = field(default_factory=dict)
+    _clients: dict[str, object] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
         """A cached boto3 client for ``service`` in the app's region."""
@@ -46,7 +46,7 @@ class ProvisionedApp:
 
     # ---- work queue ---------------------------------------------------------------------
 
-    def receive(self, max_messages: int = 10) -> list[dict[str, Any]]:
+    def receive(self, max_messages: int = 10) -> list[dict[str, object]]:
         """Receive up to ``max_messages`` from the work queue as Lambda SQS event records."""
         resp = self.client("sqs").receive_message(
             QueueUrl=self.config.queue_url,
@@ -93,7 +93,7 @@ class ProvisionedApp:
             MessageDeduplicationId=f"resend-{uuid.uuid4().hex}",
         )
 
-    def dead_letters(self) -> list[dict[str, Any]]:
+    def dead_letters(self) -> list[dict[str, object]]:
         """Bodies of messages in the dead-letter queue (parsed JSON)."""
         resp = self.client("sqs").receive_message(QueueUrl=self.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0)
         return [json.loads(m["Body"]) for m in resp.get("Messages", [])]
@@ -102,21 +102,21 @@ class ProvisionedApp:
         """Move dead-lettered messages back to the work queue (receive, send, delete); returns how many."""
         return redrive_queue(self.client("sqs"), self.dlq_url, self.config.queue_url)
 
-    def dead_letter_event(self, record: dict[str, Any]) -> None:
+    def dead_letter_event(self, record: dict[str, object]) -> None:
         """Send a Lambda on-failure record to the router's dead-letter queue (what Lambda does)."""
         self.client("sqs").send_message(QueueUrl=self.router_dlq_url, MessageBody=json.dumps(record))
 
-    def router_dead_letters(self) -> list[dict[str, Any]]:
+    def router_dead_letters(self) -> list[dict[str, object]]:
         """On-failure records in the router's dead-letter queue (up to 10, left in place)."""
         resp = self.client("sqs").receive_message(
             QueueUrl=self.router_dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0
         )
         return [json.loads(m["Body"]) for m in resp.get("Messages", [])]
 
-    def take_router_dead_letters(self) -> list[dict[str, Any]]:
+    def take_router_dead_letters(self) -> list[dict[str, object]]:
         """Receive, delete and return every on-failure record of the router's dead-letter queue."""
         sqs = self.client("sqs")
-        taken: list[dict[str, Any]] = []
+        taken: list[dict[str, object]] = []
         while True:
             messages = sqs.receive_message(
                 QueueUrl=self.router_dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=60
@@ -254,7 +254,7 @@ def provision(
     return ProvisionedApp(config=config, region=region, dlq_url=dlq_url, rules=rules, router_dlq_url=router_dlq_url)
 
 
-def failure_record(payload: dict[str, Any], error: BaseException, *, attempts: int = 3) -> dict[str, Any]:
+def failure_record(payload: dict[str, object], error: BaseException, *, attempts: int = 3) -> dict[str, object]:
     """A Lambda asynchronous-invocation on-failure record, as the router's dead-letter queue receives it."""
     return {
         "version": "1.0",

@@ -64,7 +64,7 @@ def redrive_stack(
         raise QueueSetupError(
             f"stack '{stack_name}' has no WorkQueueUrl output; was it deployed from a `stepbridge compile` template?"
         )
-    sqs: Any = boto3.client("sqs", region_name=region)
+    sqs: object = boto3.client("sqs", region_name=region)
     dlq_url = dead_letter_queue_url(sqs, queue_url)
     if dlq_url is None:
         raise QueueSetupError(f"the work queue of stack '{stack_name}' has no RedrivePolicy (no dead-letter queue)")
@@ -75,7 +75,7 @@ def redrive_stack(
     if router_dlq and router_fn:
         router_waiting = approximate_depth(sqs, router_dlq)
         if not dry_run:
-            lambda_client: Any = boto3.client("lambda", region_name=region)
+            lambda_client: object = boto3.client("lambda", region_name=region)
             router_moved = redrive_router_queue(sqs, lambda_client, router_dlq, router_fn, max_messages=max_messages)
     return RedriveReport(
         queue_url=queue_url,

@@ -6,7 +6,6 @@ import heapq
 import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from stepbridge.runtime.messages import WorkMessage
 
@@ -41,7 +40,7 @@ class Timer:
     message: WorkMessage | None = field(compare=False, default=None)
     schedule: str | None = field(compare=False, default=None)
     again: bool = field(compare=False, default=False)
-    delivery: dict[str, Any] | None = field(compare=False, default=None)
+    delivery: dict[str, object] | None = field(compare=False, default=None)
 
 
 class TimerWheel:
@@ -60,7 +59,7 @@ class TimerWheel:
         schedule: str | None = None,
         *,
         again: bool = False,
-        delivery: dict[str, Any] | None = None,
+        delivery: dict[str, object] | None = None,
     ) -> None:
         """Add (or replace) the timer called ``name``."""
         seq = next(self._seq)

@@ -154,14 +154,14 @@ class LocalCloud:
         self.max_deliveries = max_deliveries
         self.calls: dict[str, int] = _Counter()
         self.crashes: dict[str, int] = _Counter()
-        self.failed_deliveries: list[dict[str, Any]] = []
+        self.failed_deliveries: list[dict[str, object]] = []
         #: Metrics the app's handlers added in this cloud (``ctx.metric``, step and workflow telemetry).
-        self.metrics: list[dict[str, Any]] = []
+        self.metrics: list[dict[str, object]] = []
         self._retries: dict[str, int] = _Counter()
         self.mocks: dict[str, MockStep] = {}
         self._step_queue: deque[StepInvocation] = deque()
         self._queue_dirty = True
-        self._event_queue: deque[dict[str, Any]] = deque()
+        self._event_queue: deque[dict[str, object]] = deque()
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
         self._secrets: LocalSecrets | None = None
@@ -179,7 +179,7 @@ class LocalCloud:
         if faults is not None:
             self.faults = FaultInjector(faults)
             self.faults.on_visibility_expired = self._visibility_expired
-        self._batch: tuple[list[dict[str, Any]], int] = ([], 0)
+        self._batch: tuple[list[dict[str, object]], int] = ([], 0)
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -349,12 +349,12 @@ class LocalCloud:
 
     def dead_letters(self) -> list[dict[str, Any]]:
         """Messages that landed in the work queue's dead-letter queue."""
-        letters: list[dict[str, Any]] = self.resources.dead_letters()
+        letters: list[dict[str, object]] = self.resources.dead_letters()
         return letters
 
     def router_dead_letters(self) -> list[dict[str, Any]]:
         """Lambda on-failure records of events the router failed three times (its dead-letter queue)."""
-        letters: list[dict[str, Any]] = self.resources.router_dead_letters()
+        letters: list[dict[str, object]] = self.resources.router_dead_letters()
         return letters
 
     # ---- what handler code sends (its Effects port, _LocalEffects) ---------------------------
@@ -457,7 +457,7 @@ class LocalCloud:
                 return delivered
             delivered += 1
 
-    def _delivery_failed(self, target: str, payload: dict[str, Any], exc: Exception) -> None:
+    def _delivery_failed(self, target: str, payload: dict[str, object], exc: Exception) -> None:
         """A handler raised: Lambda's asynchronous invoke retries the router twice, then sends the event to
         the router's on-failure destination (its dead-letter queue); a step's invoke is not retried.
         Both are kept in ``failed_deliveries``."""

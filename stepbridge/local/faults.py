@@ -127,7 +127,7 @@ class Fault:
     target: str | None = None
     method: str | None = None
     nth: int = 1
-    when: Callable[[str, tuple[Any, ...]], bool] | None = None
+    when: Callable[[str, tuple[object, ...]], bool] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -255,7 +255,7 @@ class FaultInjector:
         """``with injector.paused():`` runs a block without faults (harness bookkeeping)."""
         return _Paused(self)
 
-    def decide(self, kind: str, method: str = "", args: tuple[Any, ...] = (), *, target: str | None = None) -> bool:
+    def decide(self, kind: str, method: str = "", args: tuple[object, ...] = (), *, target: str | None = None) -> bool:
         """Whether to inject ``kind`` at this opportunity (scripted faults first, then the random rate)."""
         if not self.enabled:
             return False
@@ -304,10 +304,10 @@ class FaultInjector:
         method: str,
         throttle: str | None,
         write: bool,
-        fn: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> Any:
+        fn: Callable[..., object],
+        args: tuple[object, ...],
+        kwargs: dict[str, object],
+    ) -> object:
         """Run one port call with the faults this plan decides on."""
         if self.current is None:
             return fn(*args, **kwargs)
@@ -340,7 +340,7 @@ class FaultInjector:
             raise AmbiguousWriteError(f"{method}: request timed out after the write was applied (injected)")
         return result
 
-    def _maybe_redeliver(self, method: str, args: tuple[Any, ...]) -> None:
+    def _maybe_redeliver(self, method: str, args: tuple[object, ...]) -> None:
         """``queue.visibility_expired``: before this write, the batch's visibility timeout runs out and
         another container receives and processes the same messages (once per batch, not nested)."""
         if self.on_visibility_expired is None or self._redelivering:
@@ -373,7 +373,7 @@ class FaultInjector:
             return self.rng.uniform(1.0, max(1.0, self.plan.late_seconds))
         return None
 
-    def on_step_delivery(self, invocation: dict[str, Any]) -> tuple[bool, bool]:
+    def on_step_delivery(self, invocation: dict[str, object]) -> tuple[bool, bool]:
         """Before a step invoke is run: ``(duplicate it, let its Lambda time out before reporting)``."""
         duplicate = self.decide("step.duplicate", "invoke", target="step")
         timeout = self.decide("step.timeout", "invoke", target="step")
@@ -388,7 +388,7 @@ class FaultInjector:
         """A one-time timer is due: ``False`` loses the wake-up (the schedule is deleted, nothing is sent)."""
         return not self.decide("timer.lost", "fire", target="orchestrator")
 
-    def reorder(self, records: list[dict[str, Any]], resources: Any) -> list[dict[str, Any]]:
+    def reorder(self, records: list[dict[str, object]], resources: Any) -> list[dict[str, object]]:
         """Received work messages: put some back behind later ones (returns the ones to process now)."""
         kept = []
         for rec in records:
@@ -400,7 +400,7 @@ class FaultInjector:
             kept.append(rec)
         return kept
 
-    def after_processed(self, record: dict[str, Any], resources: Any) -> None:
+    def after_processed(self, record: dict[str, object], resources: Any) -> None:
         """A work message was processed and deleted: deliver a copy again later (SQS at-least-once)?"""
         if self.decide("queue.duplicate", "receive", target="orchestrator"):
             resources.resend(record["body"])
@@ -412,7 +412,7 @@ class FaultInjector:
         return {kind: self.injected.get(kind, 0) for kind in KINDS}
 
 
-def _inline_step_outcome(method: str, args: tuple[Any, ...]) -> bool:
+def _inline_step_outcome(method: str, args: tuple[object, ...]) -> bool:
     """The orchestrator journals the outcome of an inline step it has just run (not a declared step's
     claim, which is ``shared``; not a started marker; not the record of an attempt found interrupted,
     which ran no step)."""
@@ -469,7 +469,7 @@ def sdk_throttling_error(method: str, rng: random.Random) -> ClientError:
     """
     code, message = _DYNAMODB_THROTTLES[rng.randrange(len(_DYNAMODB_THROTTLES))]
     request_id = f"{rng.getrandbits(64):016X}INJECTED"
-    response: Any = {
+    response: object = {
         "Error": {"Message": message, "Code": code},
         "ResponseMetadata": {
             "RequestId": request_id,
@@ -513,7 +513,7 @@ class _FaultyPort:
 def _faulty_method(name: str) -> Callable[..., object]:
     """A wrapper method that sends the call of ``name`` through :meth:`FaultInjector.call`."""
 
-    def method(self: _FaultyPort, *args: Any, **kwargs: Any) -> object:
+    def method(self: _FaultyPort, *args: object, **kwargs: object) -> object:
         return self._injector.call(name, self._throttles[name], name in self._writes, getattr(self._target, name),
                                    args, kwargs)
 

@@ -42,7 +42,7 @@ _ADMIN = "stepbridge-local-admin"
 _ORCHESTRATOR = "orchestrator"
 
 
-def _resolve(value: Any, variables: Mapping[str, str]) -> Any:
+def _resolve(value: object, variables: Mapping[str, str]) -> Any:
     """Resolve the intrinsics user statements contain (``Fn::Sub`` with pseudo parameters, ``Ref``)."""
     if isinstance(value, Mapping):
         if "Fn::Sub" in value:
@@ -58,7 +58,7 @@ def _resolve(value: Any, variables: Mapping[str, str]) -> Any:
     return value
 
 
-def local_policy(where: str, config: FunctionConfig, *, region: str, stack: str) -> dict[str, Any] | None:
+def local_policy(where: str, config: FunctionConfig, *, region: str, stack: str) -> dict[str, object] | None:
     """The identity policy a function's user gets: its declared ``policies=``, as moto can evaluate them."""
     variables = {"AWS::Partition": "aws", "AWS::Region": region, "AWS::AccountId": ACCOUNT, "AWS::StackName": stack}
     out = []

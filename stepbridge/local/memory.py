@@ -43,11 +43,11 @@ class MemoryResources:
         self._queue: deque[dict[str, Any]] = deque()
         self._in_flight: dict[str, dict[str, Any]] = {}
         self._dedup: dict[str, datetime] = {}
-        self._dlq: list[dict[str, Any]] = []
-        self._router_dlq: list[dict[str, Any]] = []
+        self._dlq: list[dict[str, object]] = []
+        self._router_dlq: list[dict[str, object]] = []
         self._secrets: dict[str, str] = {}
 
-    def push(self, body: dict[str, Any]) -> None:
+    def push(self, body: dict[str, object]) -> None:
         """Send a message, dropping a duplicate body sent within the de-duplication window."""
         digest = hashlib.sha256(dumps(body).encode()).hexdigest()
         now = self._clock()
@@ -57,11 +57,11 @@ class MemoryResources:
         self._dedup[digest] = now
         self._queue.append({"body": body, "id": new_id(), "receives": 0})
 
-    def receive(self, max_messages: int = 10) -> list[dict[str, Any]]:
+    def receive(self, max_messages: int = 10) -> list[dict[str, object]]:
         """Up to ``max_messages`` messages, at most one in flight per message group (FIFO)."""
-        records: list[dict[str, Any]] = []
+        records: list[dict[str, object]] = []
         busy = {m["body"]["execution_id"] for m in self._in_flight.values()}
-        kept: deque[dict[str, Any]] = deque()
+        kept: deque[dict[str, object]] = deque()
         while self._queue and len(records) < max_messages:
             msg = self._queue.popleft()
             group = msg["body"]["execution_id"]
@@ -100,7 +100,7 @@ class MemoryResources:
         """Send a copy of a received body (JSON text) to the tail, past de-duplication (a redelivery)."""
         self._queue.append({"body": json.loads(body), "id": new_id(), "receives": 0})
 
-    def dead_letters(self) -> list[dict[str, Any]]:
+    def dead_letters(self) -> list[dict[str, object]]:
         """Bodies in the dead-letter queue."""
         return list(self._dlq)
 
@@ -112,15 +112,15 @@ class MemoryResources:
         self._dlq.clear()
         return moved
 
-    def dead_letter_event(self, record: dict[str, Any]) -> None:
+    def dead_letter_event(self, record: dict[str, object]) -> None:
         """The router's on-failure destination: keep a Lambda on-failure record."""
         self._router_dlq.append(record)
 
-    def router_dead_letters(self) -> list[dict[str, Any]]:
+    def router_dead_letters(self) -> list[dict[str, object]]:
         """On-failure records of events the router failed three times."""
         return list(self._router_dlq)
 
-    def take_router_dead_letters(self) -> list[dict[str, Any]]:
+    def take_router_dead_letters(self) -> list[dict[str, object]]:
         """Remove and return every router on-failure record (for a redrive)."""
         taken, self._router_dlq = self._router_dlq, []
         return taken

@@ -52,13 +52,13 @@ class MockStep:
         fake = self.fake
         if inspect.iscoroutinefunction(fake):
 
-            async def arecord(*args: Any) -> Any:
+            async def arecord(*args: object) -> object:
                 self.calls.append(args)
                 return await fake(*args)
 
             return arecord
 
-        def record(*args: Any) -> Any:
+        def record(*args: object) -> object:
             self.calls.append(args)
             if callable(fake):
                 return fake(*args)

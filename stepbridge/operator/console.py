@@ -44,7 +44,7 @@ class OperatorError(StepbridgeError):
 # ---- option parsing ------------------------------------------------------------------------------------
 
 
-def parse_json_option(text: str | None, option: str, *, default: Any = None) -> Any:
+def parse_json_option(text: str | None, option: str, *, default: object = None) -> object:
     """``--input`` / ``--detail``: JSON text, or ``@path/to/file.json``; a clear error if it is not JSON."""
     if text is None:
         return default
@@ -77,7 +77,7 @@ def parse_duration(text: str, option: str) -> timedelta:
     return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
 
 
-def parse_event_option(text: str) -> tuple[str, Any, timedelta]:
+def parse_event_option(text: str) -> tuple[str, object, timedelta]:
     """``--event TYPE=JSON`` or ``--event TYPE+DELAY=JSON`` (``TYPE`` alone sends ``{}``).
 
     With ``+DELAY`` (``20h``, ``3d``) the event is sent that much virtual time after the previous
@@ -115,11 +115,11 @@ def connect(stack: str, region: str | None) -> Client:
             raise AwsAccessError(str(exc)) from None
 
 
-def _dumps(value: Any) -> str:
+def _dumps(value: object) -> str:
     return json.dumps(value, indent=2, default=str, sort_keys=True)
 
 
-def _short(value: Any, width: int = 100) -> str:
+def _short(value: object, width: int = 100) -> str:
     text = json.dumps(value, default=str, separators=(",", ":"))
     return text if len(text) <= width else text[: width - 3] + "..."
 
@@ -170,7 +170,7 @@ def executions_list(
     return 0
 
 
-def _load(client: Client, execution_id: str) -> tuple[ExecutionDescription, list[Any]]:
+def _load(client: Client, execution_id: str) -> tuple[ExecutionDescription, list[object]]:
     description = client.describe(execution_id)  # ExecutionNotFound: "no execution 'x'"
     return description, list(client.history(execution_id))
 
@@ -340,9 +340,9 @@ class RunOptions:
     """What ``stepbridge run`` was asked for."""
 
     workflow: str
-    payload: Any
+    payload: object
     execution_id: str | None = None
-    events: list[tuple[str, Any, timedelta]] = field(default_factory=list)
+    events: list[tuple[str, object, timedelta]] = field(default_factory=list)
     max_time: timedelta = timedelta(days=400)
     show: bool = False
     mermaid: bool = False
@@ -459,7 +459,7 @@ def _snapshot(client: Client) -> dict[str, _Snapshot]:
     }
 
 
-def _machine_keys(session: LocalSession, event_type: str, detail: Any) -> list[tuple[str, str]]:
+def _machine_keys(session: LocalSession, event_type: str, detail: object) -> list[tuple[str, str]]:
     import jmespath
 
     envelope = {"detail-type": event_type, "detail": detail, "source": "stepbridge.cli"}
@@ -475,7 +475,7 @@ def _machine_keys(session: LocalSession, event_type: str, detail: Any) -> list[t
 def send_local(
     session: LocalSession,
     event_type: str,
-    detail: Any,
+    detail: object,
     out: Out,
     *,
     start: RunOptions | None,
@@ -564,7 +564,7 @@ def send_local(
     return 1 if failed else 0
 
 
-def send_stack(client: Client, stack: str, event_type: str, detail: Any, out: Out, *, as_json: bool) -> int:
+def send_stack(client: Client, stack: str, event_type: str, detail: object, out: Out, *, as_json: bool) -> int:
     """Put the event on the deployed stack's bus."""
     from stepbridge.infra.awserrors import aws_errors
 

@@ -21,7 +21,7 @@ from stepbridge.api.hints import type_hints
 from stepbridge.errors import ResultNotSerializable
 
 
-def to_json_value(value: Any, *, what: str) -> Any:
+def to_json_value(value: object, *, what: str) -> object:
     """Convert ``value`` into JSON-compatible data; ``ResultNotSerializable`` names ``what`` otherwise."""
     try:
         return pydantic_core.to_jsonable_python(value)
@@ -33,11 +33,11 @@ def to_json_value(value: Any, *, what: str) -> Any:
 
 
 @functools.lru_cache(maxsize=1024)
-def _adapter(tp: Any) -> pydantic.TypeAdapter[Any]:
+def _adapter(tp: object) -> pydantic.TypeAdapter[object]:
     return pydantic.TypeAdapter(tp)
 
 
-def from_json_value(data: Any, tp: Any) -> Any:
+def from_json_value(data: object, tp: object) -> object:
     """Coerce JSON data to ``tp`` (``Any``/missing annotations leave it as is)."""
     if tp is Any or tp is inspect.Parameter.empty or tp is None:
         return data
@@ -47,31 +47,31 @@ def from_json_value(data: Any, tp: Any) -> Any:
         return data
 
 
-def validate_input(data: Any, tp: Any) -> Any:
+def validate_input(data: object, tp: object) -> object:
     """Validate a workflow input against its annotation; raises ``pydantic.ValidationError``."""
     if tp is Any or tp is inspect.Parameter.empty:
         return data
     return _adapter(tp).validate_python(data)
 
 
-def dumps(value: Any) -> str:
+def dumps(value: object) -> str:
     """Canonical JSON text: sorted keys, no spaces (used for hashing and size checks)."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def content_hash(value: Any) -> str:
+def content_hash(value: object) -> str:
     """A stable hash of JSON data (cache keys, idempotent starts)."""
     return hashlib.sha256(dumps(value).encode()).hexdigest()[:32]
 
 
 @functools.lru_cache(maxsize=1024)
-def return_type(fn: Callable[..., Any]) -> Any:
+def return_type(fn: Callable[..., object]) -> object:
     """The return annotation of ``fn`` (``Any`` when missing or unresolvable); unwraps coroutines."""
     return type_hints(fn).get("return", Any)
 
 
 @functools.lru_cache(maxsize=1024)
-def param_types(fn: Callable[..., Any]) -> list[Any]:
+def param_types(fn: Callable[..., object]) -> list[object]:
     """Annotated types of ``fn``'s positional parameters, ``Any`` where missing."""
     hints = type_hints(fn)
     params = [
@@ -79,13 +79,13 @@ def param_types(fn: Callable[..., Any]) -> list[Any]:
         for p in inspect.signature(fn).parameters.values()
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
     ]
-    types: list[Any] = []
+    types: list[object] = []
     for p in params:
         types.append(hints.get(p.name, Any))
     return types
 
 
-def decode_args(fn: Callable[..., Any], args: list[Any]) -> list[Any]:
+def decode_args(fn: Callable[..., object], args: list[object]) -> list[object]:
     """Coerce JSON step arguments to ``fn``'s parameter annotations."""
     types = param_types(fn)
     out = []

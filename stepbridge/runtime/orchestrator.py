@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
 
 from stepbridge.api.app import App
 from stepbridge.errors import PayloadTooLarge, ResultNotSerializable
@@ -66,7 +65,7 @@ class Orchestrator:
     store: Store
     effects: Effects
     loop_factory: LoopFactory | None = None
-    overrides: dict[str, Any] = field(default_factory=dict)
+    overrides: dict[str, object] = field(default_factory=dict)
     stats: dict[str, int] = field(default_factory=lambda: {"replays": 0, "finished": 0})
     #: Journals of recently resumed executions (``None``: read the whole journal on every wake-up).
     cache: JournalCache | None = None
@@ -208,7 +207,7 @@ class Orchestrator:
         if needs_marker(rec, journal, began):
             self.store.put_journal(rec.execution_id, replayed_marker(began, replay.foreign_seen))
 
-    def _continue_as_new(self, rec: ExecutionRecord, payload: Any) -> engine.Outcome:
+    def _continue_as_new(self, rec: ExecutionRecord, payload: object) -> engine.Outcome:
         new_id = next_generation_id(rec.execution_id)
         check_input_size(payload, what=f"the input of continue_as_new (execution '{new_id}')")
         start_execution(self.store, self.effects, rec.workflow, payload, execution_id=new_id)
@@ -243,7 +242,9 @@ class Orchestrator:
 
         return update_execution(self.store, rec.execution_id, begin)
 
-    def _finish_status(self, rec: ExecutionRecord, status: str, result: Any, error: dict[str, Any] | None) -> bool:
+    def _finish_status(
+        self, rec: ExecutionRecord, status: str, result: object, error: dict[str, object] | None
+    ) -> bool:
         won = False
 
         def finish(r: ExecutionRecord) -> bool:
@@ -272,8 +273,8 @@ class Orchestrator:
         return won
 
     def _fitted(
-        self, rec: ExecutionRecord, status: str, result: Any, error: dict[str, Any] | None
-    ) -> tuple[str, Any, dict[str, Any] | None]:
+        self, rec: ExecutionRecord, status: str, result: object, error: dict[str, object] | None
+    ) -> tuple[str, object, dict[str, object] | None]:
         """The outcome to record: as given when it fits on the header (and in the parent's journal),
         else FAILED with ``PayloadTooLarge`` naming the sizes - never an outcome no write can store."""
         error = bounded_error(error) if error is not None else None
@@ -352,10 +353,12 @@ class Orchestrator:
                         self.store, self.effects, child.execution_id, compensate=compensate or child.cancel_compensate
                     )
 
-    def _notify_parent(self, rec: ExecutionRecord, status: str, result: Any, error: dict[str, Any] | None) -> None:
+    def _notify_parent(
+        self, rec: ExecutionRecord, status: str, result: object, error: dict[str, object] | None
+    ) -> None:
         assert rec.parent_id and rec.parent_op
         kind = "result" if status == SUCCEEDED else "error"
-        data: dict[str, Any] = {"child_id": rec.execution_id, "status": status}
+        data: dict[str, object] = {"child_id": rec.execution_id, "status": status}
         if status == SUCCEEDED:
             data["result"] = result
         else:

@@ -11,7 +11,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-JSON = Any
+#: A JSON-compatible value (dict/list/str/int/float/bool/None, see the module docstring); typed ``object``:
+#: the engine passes payloads through, and code that reads one checks its shape first.
+JSON = object
 
 RUNNING = "RUNNING"
 SUCCEEDED = "SUCCEEDED"
@@ -43,8 +45,8 @@ class ExecutionRecord:
     input: JSON = None
     input_hash: str = ""
     result: JSON = None
-    error: dict[str, Any] | None = None
-    progress: dict[str, Any] | None = None
+    error: dict[str, object] | None = None
+    progress: dict[str, object] | None = None
     parent_id: str | None = None
     parent_op: str | None = None
     created_at: str = ""
@@ -55,7 +57,7 @@ class ExecutionRecord:
     cancel_compensate: bool = False
     version: int = 0
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """Plain-dict form (for JSON bodies)."""
         return asdict(self)
 
@@ -121,9 +123,9 @@ class JournalRecord:
     #: what the journal cache counts against its memory budget.
     size: int = field(default=0, compare=False, repr=False)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """Plain-dict form (what stores persist)."""
-        out: dict[str, Any] = {
+        out: dict[str, object] = {
             "key": self.key,
             "op": self.op,
             "type": self.type,
@@ -193,20 +195,20 @@ class WakeMessage:
     execution_id: str
     reason: str
     dedup: str
-    data: dict[str, Any] | None = None
+    data: dict[str, object] | None = None
     #: How often the queue delivered this message (SQS ``ApproximateReceiveCount``; not part of the body).
     #: Above 1, an earlier invocation failed or died while handling it.
     receives: int = field(default=1, compare=False)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """Plain-dict form (the SQS message body)."""
-        body: dict[str, Any] = {"execution_id": self.execution_id, "reason": self.reason, "dedup": self.dedup}
+        body: dict[str, object] = {"execution_id": self.execution_id, "reason": self.reason, "dedup": self.dedup}
         if self.data:
             body["data"] = self.data
         return body
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> WakeMessage:
+    def from_dict(cls, data: dict[str, object]) -> WakeMessage:
         """Inverse of :meth:`to_dict`; raises ``KeyError`` on a malformed body."""
         extra = data.get("data")
         return cls(
@@ -227,7 +229,7 @@ class WakeMessage:
         return keys
 
     @property
-    def reports(self) -> list[dict[str, Any]]:
+    def reports(self) -> list[dict[str, object]]:
         """Journal records of other writers this wake-up announces (see :func:`report_wake`)."""
         found = (self.data or {}).get("reports")
         return (
@@ -250,7 +252,7 @@ def report_wake(execution_id: str, reason: str, dedup: str, record: JournalRecor
     (if small), and the orchestrator needs no read at all; after an ambiguous write only the key
     is sent, since the stored record may be a racing writer's.
     """
-    report: dict[str, Any] = {"key": record.key}
+    report: dict[str, object] = {"key": record.key}
     if won:
         body = record.to_dict()
         if len(json.dumps(body, separators=(",", ":"), default=str)) <= INLINE_REPORT_BYTES:
@@ -273,7 +275,7 @@ class StepInvocation:
     #: Dispatched by a saga's compensation while the execution is being cancelled (it must still run).
     compensation: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """Plain-dict form (the Lambda event); flags are left out when false."""
         out = asdict(self)
         for flag in ("at_most_once", "compensation"):
@@ -308,7 +310,7 @@ class Event:
     time: str = ""
     resources: tuple[str, ...] = ()
 
-    def to_eventbridge(self) -> dict[str, Any]:
+    def to_eventbridge(self) -> dict[str, object]:
         """The EventBridge envelope (as a rule target receives it)."""
         return {
             "version": "0",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any
 
 import jmespath
 
@@ -172,7 +171,7 @@ class Router:
             logger().warning("fire for unknown schedule", extra={"schedule": message.schedule})
             return None
         scheduled_time = message.scheduled_time or iso(self.effects.now())
-        payload: dict[str, Any] = {"scheduled_time": scheduled_time, **dict(schedule.input or {})}
+        payload: dict[str, object] = {"scheduled_time": scheduled_time, **dict(schedule.input or {})}
         stamp = scheduled_time.replace(":", "").replace("-", "").replace("+0000", "Z")[:15]
         record, _ = start_execution(
             self.store, self.effects, schedule.workflow, payload, execution_id=exec_id_for(schedule.name, stamp)
