@@ -25,6 +25,7 @@ from stepbridge.runtime.messages import WorkMessage, message_group, parse_messag
 from stepbridge.runtime.observability import flush_metrics, logger
 from stepbridge.runtime.orchestrator import Orchestrator
 from stepbridge.runtime.records import WakeMessage
+from stepbridge.runtime.vocabulary import Reason
 
 
 def handle(event: dict[str, Any], env: Environment, context: object = None) -> dict[str, Any]:
@@ -118,7 +119,7 @@ def _group(records: list[dict[str, Any]]) -> list[tuple[WorkMessage, list[str]]]
 def _merge(wakes: list[WakeMessage]) -> WakeMessage:
     """Several wake-ups of one execution as one: every report, every fired timer, ``sweep`` if any is one."""
     first = wakes[0]
-    reason = "sweep" if any(m.reason == "sweep" for m in wakes) else first.reason
+    reason = Reason.SWEEP if any(m.reason == Reason.SWEEP for m in wakes) else first.reason
     data = {**(first.data or {}), "reports": [r for m in wakes for r in m.reports]}
     timers = sorted({k for m in wakes for k in m.timer_keys})
     if timers:

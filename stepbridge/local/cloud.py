@@ -47,13 +47,13 @@ from stepbridge.local.memory import MemoryAws, MemoryResources
 from stepbridge.local.stepnames import check_mockable
 from stepbridge.local.values import CapturedEvent, Crash, HttpResponse, LocalOrchestratorContext, MockStep
 from stepbridge.local.visibility import run_second_copy
-from stepbridge.runtime import ids
+from stepbridge.runtime import ids, keys
 from stepbridge.runtime.ids import new_id
 from stepbridge.runtime.journalcache import JournalCache
 from stepbridge.runtime.loops import VirtualTimeLoop
 from stepbridge.runtime.messages import ScheduleFire, WorkMessage
 from stepbridge.runtime.observability import recording_metrics
-from stepbridge.runtime.records import TERMINAL, Event, StepInvocation, iso
+from stepbridge.runtime.records import Event, StepInvocation, iso
 
 DEFAULT_START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)  # a Monday morning
 _AWS_ENV = {
@@ -257,9 +257,8 @@ class LocalCloud:
             self.env.store = self.faults.wrap_store(self.store)
             self.env.effects = self.faults.wrap_effects(self.effects)
         for sched in self.app.schedules:
-            self.timers.add(
-                f"$schedule:{sched.name}", next_fire(sched.cron, self.clock.now(), sched.timezone), schedule=sched.name
-            )
+            first = next_fire(sched.cron, self.clock.now(), sched.timezone)
+            self.timers.add(keys.schedule_id(sched.name), first, schedule=sched.name)
         if self._iam is not None:
             self._iam.arm(self.store, self._aws_effects)
         self._running = True
@@ -577,7 +576,7 @@ class LocalCloud:
         while True:
             self.run_until_idle()
             rec = self.store.get_execution(execution_id)
-            if rec is None or rec.status in TERMINAL:
+            if rec is None or rec.terminal:
                 return
             nxt = self.timers.peek(one_time_only=True)
             if nxt is None or nxt.at > limit:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from stepbridge.errors import ChildFailed, StepFailed
+from stepbridge.runtime import keys
 from stepbridge.runtime.codec import content_hash, from_json_value, return_type, to_json_value
 from stepbridge.runtime.errorcodec import rebuild_error
 from stepbridge.runtime.execution_ids import check_execution_id, child_execution_id
 from stepbridge.runtime.executions import check_input_size
 from stepbridge.runtime.records import RUNNING, ExecutionRecord, WakeMessage, iso
 from stepbridge.runtime.replay import Replay
+from stepbridge.runtime.vocabulary import Kind, OpType, Reason
 
 
 @dataclass
@@ -34,7 +36,7 @@ class ChildHandle:
         if rec is None:
             self._rp.suspend()
             raise AssertionError("unreachable")
-        if rec.kind == "result":
+        if rec.kind == Kind.RESULT:
             wf = self._rp.app.workflows.get(self.workflow)
             value = rec.data.get("result")
             return from_json_value(value, return_type(wf.fn)) if wf else value
@@ -56,8 +58,8 @@ async def start_child(rp: Replay, op: str, workflow: str, payload: object, execu
     a crash after the record leave a child that was never created, and the parent waiting forever.)
     """
     rp.app.get_workflow(workflow)  # unknown workflow: a clear error in the parent
-    records = rp.request(op, "child")
-    started = records.get(f"{op}#d1")
+    records = rp.request(op, OpType.CHILD)
+    started = records.get(keys.dispatch_key(op, 1))
     if started is None:
         await rp.before_new(op)
         child_id = check_execution_id(execution_id) if execution_id else child_execution_id(rp.execution_id, op)
@@ -77,8 +79,12 @@ async def start_child(rp: Replay, op: str, workflow: str, payload: object, execu
                 started_at=now,
             )
         )
-        rp.effects.wake(WakeMessage(child_id, "start", "start"))
+        rp.effects.wake(WakeMessage(child_id, Reason.START, keys.START_DEDUP))
         started = rp.record(
-            op, "child", "dispatch", {"child_id": child_id, "workflow": workflow, "input": data}, key=f"{op}#d1"
+            op,
+            OpType.CHILD,
+            Kind.DISPATCH,
+            {"child_id": child_id, "workflow": workflow, "input": data},
+            key=keys.dispatch_key(op, 1),
         )
     return ChildHandle(rp, op, str(started.data["child_id"]), workflow, started.data["input"])

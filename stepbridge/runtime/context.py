@@ -26,6 +26,7 @@ from stepbridge.runtime.limits import MAX_PROGRESS_MESSAGE_BYTES, check_event_si
 from stepbridge.runtime.observability import add_metric
 from stepbridge.runtime.records import Event, iso, parse_iso
 from stepbridge.runtime.replay import Replay, Suspend, branch_scope, current_op, refuse_while_suspending
+from stepbridge.runtime.vocabulary import Kind, OpType
 
 T = TypeVar("T")
 
@@ -231,10 +232,10 @@ class Context:
         op = self._rp.auto_name("$now")
         rec = self._rp.records(op).get(op)
         if rec is None:
-            self._rp.requested[op] = "now"
-            rec = self._rp.record(op, "now", "now", {"value": iso(self._rp.now())})
+            self._rp.requested[op] = OpType.NOW
+            rec = self._rp.record(op, OpType.NOW, Kind.NOW, {"value": iso(self._rp.now())})
         else:
-            self._rp.requested[op] = "now"
+            self._rp.requested[op] = OpType.NOW
         return parse_iso(str(rec.data["value"]))
 
     def uuid(self) -> str:
@@ -276,7 +277,7 @@ class Context:
         """Publish an event on the app's EventBridge bus, exactly once per execution path."""
         check_event_type(event_type, where="ctx.send")
         op = name or self._rp.auto_name(f"send:{event_type}")
-        records = self._rp.request(op, "send")
+        records = self._rp.request(op, OpType.SEND)
         if op in records:
             return
         await self._rp.before_new(op)
@@ -286,7 +287,7 @@ class Context:
         event = Event(detail_type=event_type, detail=payload, source=self._rp.app.name, time=iso(self._rp.now()))
         check_event_size(event)
         self._rp.effects.publish([event])
-        self._rp.record(op, "send", "sent", {"type": event_type, "detail": payload})
+        self._rp.record(op, OpType.SEND, Kind.SENT, {"type": event_type, "detail": payload})
 
     async def progress(self, step: int, total: int, message: str | None = None) -> None:
         """Report progress: emits ``Workflow.progress`` once and stores it on the execution.
@@ -294,7 +295,7 @@ class Context:
         ``client.describe(id).progress`` is then ``{"step", "total", "message"}``.
         """
         op = self._rp.auto_name("$progress")
-        self._rp.requested[op] = "progress"
+        self._rp.requested[op] = OpType.PROGRESS
         if op in self._rp.records(op):
             return
         refuse_while_suspending()
@@ -315,7 +316,7 @@ class Context:
 
         # The header first: recorded first, a crash in between would leave the progress unset for good.
         update_execution(self._rp.store, self.execution_id, lambda rec: setattr(rec, "progress", info))
-        self._rp.record(op, "progress", "progress", info)
+        self._rp.record(op, OpType.PROGRESS, Kind.PROGRESS, info)
 
     def metric(self, name: str, value: float, unit: str = "Count") -> None:
         """Record a metric through Powertools Metrics (EMF); skipped while replaying."""
@@ -366,12 +367,12 @@ class Context:
         The answer is recorded, so every later replay of the execution sees the same value.
         """
         op = f"$patch:{patch_id}"
-        self._rp.requested[op] = "patch"
+        self._rp.requested[op] = OpType.PATCH
         if op in self._rp.records(op):
             return True
         if self._rp.unconsumed_ops():
             return False
-        self._rp.record(op, "patch", "patch", {"patch": patch_id})
+        self._rp.record(op, OpType.PATCH, Kind.PATCH, {"patch": patch_id})
         return True
 
     async def continue_as_new(self, input: Any = None) -> None:

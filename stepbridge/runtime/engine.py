@@ -19,6 +19,7 @@ import pydantic
 
 from stepbridge.api.app import App, input_type_of
 from stepbridge.errors import ExecutionCancelled, PayloadTooLarge, WorkflowDefinitionError
+from stepbridge.runtime import keys
 from stepbridge.runtime.codec import content_hash, to_json_value, validate_input
 from stepbridge.runtime.context import Context
 from stepbridge.runtime.errorcodec import error_dict
@@ -28,19 +29,22 @@ from stepbridge.runtime.machines import workflow_for
 from stepbridge.runtime.ports import Effects, Item, Store
 from stepbridge.runtime.records import ExecutionRecord, JournalRecord, iso
 from stepbridge.runtime.replay import Replay, Suspend
+from stepbridge.runtime.vocabulary import Ending, Kind, OpType
 
-CONTINUED = "continued"
-SUSPENDED = "suspended"
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-CANCELLED = "cancelled"
+# The endings as module constants (older imports); the vocabulary is ``vocabulary.Ending``, and
+# ``Ending.status`` is the one mapping to the execution status an ending records.
+CONTINUED = Ending.CONTINUED
+SUSPENDED = Ending.SUSPENDED
+SUCCEEDED = Ending.SUCCEEDED
+FAILED = Ending.FAILED
+CANCELLED = Ending.CANCELLED
 
 
 @dataclass
 class Outcome:
     """What one replay ended with."""
 
-    kind: str
+    kind: Ending
     result: Any = None
     error: dict[str, Any] | None = None
     replay: Replay | None = None
@@ -105,13 +109,15 @@ def run(
             replay=rp,
         )
 
-    cache_key = f"CACHE#wf:{wf.name}:{content_hash(execution.input)}" if wf.cache_ttl else None
+    cache_key = keys.cache_pk(keys.workflow_cache_key(wf.name, content_hash(execution.input))) if wf.cache_ttl else None
     if cache_key is not None:
-        cached = rp.journal.get("$cache")
+        cached = rp.journal.get(keys.CACHE_OP)
         if cached is None and not journal:
-            hit = store.get_item(cache_key, "CACHE")
+            hit = store.get_item(cache_key, keys.CACHE_SK)
             if hit is not None:
-                cached = rp.record("$cache", "cache", "result", {"result": hit.body.get("result")}, key="$cache")
+                cached = rp.record(
+                    keys.CACHE_OP, OpType.CACHE, Kind.RESULT, {"result": hit.body.get("result")}, key=keys.CACHE_OP
+                )
         if cached is not None:
             return Outcome(SUCCEEDED, result=cached.data.get("result"), replay=rp)
 
@@ -134,7 +140,8 @@ def run(
     if outcome.kind == SUCCEEDED and cache_key is not None and wf.cache_ttl:
         # Too large to cache: the header cannot hold the result either, so the orchestrator fails the execution.
         with contextlib.suppress(PayloadTooLarge):
-            store.put_item(Item(cache_key, "CACHE", {"result": outcome.result}, expires_at=iso(rp.after(wf.cache_ttl))))
+            expires = iso(rp.after(wf.cache_ttl))
+            store.put_item(Item(cache_key, keys.CACHE_SK, {"result": outcome.result}, expires_at=expires))
     if rp.cancelling and outcome.kind in (FAILED, SUCCEEDED) and not isinstance(rp.fatal, WorkflowDefinitionError):
         outcome = Outcome(
             CANCELLED,

@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
-from stepbridge.runtime.records import ANNOUNCE, JournalRecord, parse_iso
-
-#: Record kinds that end an operation.
-FINAL_KINDS = frozenset({"result", "error", "timeout"})
-#: The prefix of a timer's wake-up ``dedup`` (``timer:{key}``, see ``Replay.set_timer``).
-TIMER_DEDUP_PREFIX = "timer:"
+from stepbridge.runtime import keys
+from stepbridge.runtime.keys import TIMER_DEDUP_PREFIX as TIMER_DEDUP_PREFIX
+from stepbridge.runtime.keys import at_most_once_marker as at_most_once_marker
+from stepbridge.runtime.keys import started_marker as started_marker
+from stepbridge.runtime.records import JournalRecord, parse_iso
+from stepbridge.runtime.vocabulary import FINAL_KINDS as FINAL_KINDS
 
 
 def timer_due(journal: Mapping[str, JournalRecord], key: str) -> datetime | None:
@@ -31,12 +32,13 @@ def timer_due(journal: Mapping[str, JournalRecord], key: str) -> datetime | None
     a wait's timeout, ``{op}#w``, whose instant is the wait record's ``deadline``.
     """
     rec = journal.get(key)
-    if rec is None and key.endswith("#w"):
-        rec = journal.get(key[:-2])
+    waited = keys.waited_op(key)
+    if rec is None and waited is not None:
+        rec = journal.get(waited)
     if rec is None:
         return None
     final = journal.get(rec.op)
-    if final is not None and final.kind in FINAL_KINDS:
+    if final is not None and final.is_final:
         return None  # the operation is over: its timer stands for nothing any more
     due = rec.data.get("wake_at") or rec.data.get("deadline") or rec.data.get("retry_at") or rec.data.get("alive_until")
     return parse_iso(str(due)) if due else None
@@ -45,7 +47,7 @@ def timer_due(journal: Mapping[str, JournalRecord], key: str) -> datetime | None
 def is_progress(rec: JournalRecord) -> bool:
     """A record an orchestrator wrote after handling something (not a report of another writer, and
     not the announcement of a claim it may never have made)."""
-    return bool(rec.seq) and rec.kind != ANNOUNCE
+    return bool(rec.seq) and not rec.is_announcement
 
 
 def handled_at(journal: list[JournalRecord]) -> dict[str, datetime]:
@@ -69,12 +71,24 @@ def handled_at(journal: list[JournalRecord]) -> dict[str, datetime]:
 
 # ---- declared steps --------------------------------------------------------------------------
 
+class Phase(StrEnum):
+    """Where a step stands (see :func:`declared_state` and :func:`inline_state`); never stored."""
+
+    NOT_DISPATCHED = "not_dispatched"
+    RUNNING = "running"
+    FAILED = "failed"
+    RETRY_WAIT = "retry_wait"
+    FINISHED = "finished"
+    NOT_STARTED = "not_started"
+    INTERRUPTED = "interrupted"
+
+
 #: Phases of a declared step (see :func:`declared_state`).
-NOT_DISPATCHED = "not_dispatched"
-RUNNING = "running"
-FAILED = "failed"
-RETRY_WAIT = "retry_wait"
-FINISHED = "finished"
+NOT_DISPATCHED = Phase.NOT_DISPATCHED
+RUNNING = Phase.RUNNING
+FAILED = Phase.FAILED
+RETRY_WAIT = Phase.RETRY_WAIT
+FINISHED = Phase.FINISHED
 
 
 @dataclass(frozen=True)
@@ -92,7 +106,7 @@ class DeclaredState:
     * ``finished``: the step's final record exists (``final``).
     """
 
-    phase: str
+    phase: Phase
     attempt: int = 0
     dispatch: JournalRecord | None = None
     failure: JournalRecord | None = None
@@ -104,41 +118,30 @@ def declared_state(op: str, records: Mapping[str, JournalRecord]) -> DeclaredSta
     """The state of the declared step ``op`` from its records (keyed by record key)."""
     final = records.get(op)
     k = 0
-    while f"{op}#d{k + 1}" in records:
+    while keys.dispatch_key(op, k + 1) in records:
         k += 1
-    if final is not None and final.kind in FINAL_KINDS:
+    if final is not None and final.is_final:
         return DeclaredState(FINISHED, k, final=final)
     if k == 0:
         return DeclaredState(NOT_DISPATCHED)
-    dispatch = records[f"{op}#d{k}"]
-    failure = records.get(f"{op}#a{k}")
+    dispatch = records[keys.dispatch_key(op, k)]
+    failure = records.get(keys.attempt_key(op, k))
     if failure is None:
         return DeclaredState(RUNNING, k, dispatch)
-    retry = records.get(f"{op}#r{k}")
+    retry = records.get(keys.retry_key(op, k))
     return DeclaredState(RETRY_WAIT if retry is not None else FAILED, k, dispatch, failure, retry)
 
 
 def is_declared(records: Mapping[str, JournalRecord], op: str) -> bool:
     """Whether ``op``'s records are a declared step's (it has a dispatch record)."""
-    return f"{op}#d1" in records
+    return keys.dispatch_key(op, 1) in records
 
 
 # ---- inline steps ----------------------------------------------------------------------------
 
 #: Phases of an inline step (see :func:`inline_state`); ``finished`` is shared with declared steps.
-NOT_STARTED = "not_started"
-INTERRUPTED = "interrupted"
-
-
-def started_marker(op: str, attempt: int) -> str:
-    """Key of the marker an orchestrator journals before it runs attempt ``attempt`` of the inline step ``op``
-    when an earlier invocation may have died (see ``steps._inline``)."""
-    return f"{op}#s{attempt}"
-
-
-def at_most_once_marker(op: str) -> str:
-    """Key of the "started" marker of an ``at_most_once`` step (journaled before every run of it)."""
-    return f"{op}#started"
+NOT_STARTED = Phase.NOT_STARTED
+INTERRUPTED = Phase.INTERRUPTED
 
 
 @dataclass(frozen=True)
@@ -156,7 +159,7 @@ class InlineState:
     * ``finished``: the step's final record exists (``final``).
     """
 
-    phase: str
+    phase: Phase
     attempt: int = 1
     failure: JournalRecord | None = None
     started: JournalRecord | None = None
@@ -166,13 +169,13 @@ class InlineState:
 def inline_state(op: str, records: Mapping[str, JournalRecord]) -> InlineState:
     """The state of the inline step ``op`` from its records (keyed by record key)."""
     final = records.get(op)
-    if final is not None and final.kind in FINAL_KINDS:
+    if final is not None and final.is_final:
         return InlineState(FINISHED, final=final)
     failed = 0
-    while f"{op}#a{failed + 1}" in records:
+    while keys.attempt_key(op, failed + 1) in records:
         failed += 1
     attempt = failed + 1
-    failure = records.get(f"{op}#a{failed}") if failed else None
+    failure = records.get(keys.attempt_key(op, failed)) if failed else None
     started = records.get(started_marker(op, attempt)) or records.get(at_most_once_marker(op))
     if started is not None:
         return InlineState(INTERRUPTED, attempt, failure, started)

@@ -26,6 +26,7 @@ from typing import Any
 import jmespath
 
 from stepbridge.api.app import App, MachineDef, WorkflowDef
+from stepbridge.runtime import keys
 from stepbridge.runtime.execution_ids import MAX_KEY_PART_BYTES, exec_id_for
 from stepbridge.runtime.executions import start_execution
 from stepbridge.runtime.ports import Effects, Item, Store
@@ -50,7 +51,7 @@ class HookEvent(dict[str, Any]):
 
 def instance_key(machine: str) -> str:
     """Partition key of a machine's instances."""
-    return f"SM#{machine}"
+    return keys.machine_pk(machine)
 
 
 def workflow_for(app: App, name: str) -> WorkflowDef | None:
@@ -177,7 +178,7 @@ async def call_hook(hook: Any, context: dict[str, object], event: HookEvent) -> 
 
 
 def _lock(store: Store, machine: str, key: str, holder: str, now: Any) -> bool:
-    pk, sk = instance_key(machine), f"{key}#lock"
+    pk, sk = instance_key(machine), keys.machine_lock_sk(key)
     item = store.get_item(pk, sk)
     if item is not None and item.body.get("holder") not in (None, holder):
         taken = item.body.get("at")
@@ -190,7 +191,7 @@ def _lock(store: Store, machine: str, key: str, holder: str, now: Any) -> bool:
 
 
 def _unlock(store: Store, machine: str, key: str, holder: str) -> bool:
-    pk, sk = instance_key(machine), f"{key}#lock"
+    pk, sk = instance_key(machine), keys.machine_lock_sk(key)
     item = store.get_item(pk, sk)
     if item is None or item.body.get("holder") != holder:
         return False
@@ -270,7 +271,7 @@ def reject(
         "reason": reason,
     }
     effects.publish([Event("StateMachine.rejected", detail, source=source, time=now)])
-    log_key = (instance_key(machine.name), f"{key}#rejections")
+    log_key = (instance_key(machine.name), keys.machine_rejections_sk(key))
     for _ in range(10):
         log = store.get_item(*log_key)
         entries = [*(log.body.get("rejections", []) if log else []), {**detail, "at": now}]
@@ -290,7 +291,7 @@ def machine_state(store: Store, machine: str, key: str) -> dict[str, object] | N
     item = store.get_item(instance_key(machine), key)
     if item is None:
         return None
-    log = store.get_item(instance_key(machine), f"{key}#rejections")
+    log = store.get_item(instance_key(machine), keys.machine_rejections_sk(key))
     return {
         "state": item.body["state"],
         "context": item.body.get("context", {}),

@@ -16,12 +16,13 @@ stays byte-identical to what earlier versions sent (tests/unit/test_messages.py)
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
+from stepbridge.runtime import keys
 from stepbridge.runtime.records import WakeMessage
+from stepbridge.runtime.vocabulary import Reason
 
 #: An execution's wake-up (``start``, ``step``, ``timer``, ``event``, ``child``, ``cancel``, ``sweep``).
 Wake = WakeMessage
@@ -35,8 +36,7 @@ SCHEDULED_TIME_PLACEHOLDER = "<aws.scheduler.scheduled-time>"
 class ScheduleFire:
     """A recurring schedule (``app.every`` / ``app.schedule``) fired at ``scheduled_time``."""
 
-    REASON: ClassVar[str] = "schedule"
-    PREFIX: ClassVar[str] = "$schedule:"
+    REASON: ClassVar[Reason] = Reason.SCHEDULE
 
     schedule: str
     #: ISO time of the fire (Scheduler's ``<aws.scheduler.scheduled-time>``); ``None`` = unknown, use now.
@@ -46,7 +46,7 @@ class ScheduleFire:
     @property
     def group(self) -> str:
         """The wire's ``execution_id`` (LocalCloud's message group)."""
-        return f"{self.PREFIX}{self.schedule}"
+        return keys.schedule_id(self.schedule)
 
     def to_dict(self) -> dict[str, object]:
         """The message body, byte-compatible with the compiled ``AWS::Scheduler::Schedule`` input."""
@@ -60,8 +60,7 @@ class ScheduleFire:
 class DebounceFire:
     """The debounce window of ``trigger`` for ``key`` closed (at the window's ``version``)."""
 
-    REASON: ClassVar[str] = "debounce"
-    PREFIX: ClassVar[str] = "$debounce:"
+    REASON: ClassVar[Reason] = Reason.DEBOUNCE
 
     trigger: str
     key: str
@@ -76,7 +75,7 @@ class DebounceFire:
     @property
     def group(self) -> str:
         """The wire's ``execution_id`` and message group: one per trigger and key (at most 50 characters)."""
-        return self.PREFIX + hashlib.sha256(f"{self.trigger}|{self.key}".encode()).hexdigest()[:40]
+        return keys.debounce_message_id(self.trigger, self.key)
 
     def to_dict(self) -> dict[str, object]:
         data: dict[str, object] = {"trigger": self.trigger, "key": self.key, "version": self.version}
@@ -104,7 +103,7 @@ def parse_message(body: Mapping[str, object], *, receives: int = 1) -> WorkMessa
     raw = body.get("data")
     data: Mapping[str, object] = raw if isinstance(raw, dict) else {}
     if reason == ScheduleFire.REASON:
-        name = data.get("schedule") or str(body["execution_id"]).removeprefix(ScheduleFire.PREFIX)
+        name = data.get("schedule") or str(body["execution_id"]).removeprefix(keys.SCHEDULE_ID_PREFIX)
         when = data.get("scheduled_time")
         return ScheduleFire(str(name), str(when) if when else None, str(body.get("dedup", "")))
     if reason == DebounceFire.REASON:

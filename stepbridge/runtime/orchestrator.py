@@ -14,7 +14,7 @@ from datetime import datetime
 
 from stepbridge.api.app import App
 from stepbridge.errors import PayloadTooLarge, ResultNotSerializable
-from stepbridge.runtime import engine, functionscope
+from stepbridge.runtime import engine, functionscope, keys
 from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.errorcodec import bounded_error, bounded_text, error_dict
 from stepbridge.runtime.execution_ids import next_generation_id
@@ -27,19 +27,14 @@ from stepbridge.runtime.executions import (
     update_execution,
 )
 from stepbridge.runtime.journalcache import JournalCache
-from stepbridge.runtime.lifecycle import TIMER_DEDUP_PREFIX, timer_due
+from stepbridge.runtime.keys import timer_name
+from stepbridge.runtime.lifecycle import timer_due
 from stepbridge.runtime.limits import DYNAMODB_ITEM_BYTES, JOURNAL_PAYLOAD_BYTES
 from stepbridge.runtime.loops import LoopFactory
 from stepbridge.runtime.messages import DebounceFire, ScheduleFire, WorkMessage
 from stepbridge.runtime.observability import add_metric, logger
 from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import (
-    CANCELLED,
-    FAILED,
-    RUNNING,
-    SCHEDULED,
-    SUCCEEDED,
-    TERMINAL,
     ExecutionRecord,
     JournalRecord,
     WakeMessage,
@@ -47,12 +42,11 @@ from stepbridge.runtime.records import (
     parse_iso,
     report_wake,
 )
-from stepbridge.runtime.replay import Replay, timer_name
+from stepbridge.runtime.replay import Replay
 from stepbridge.runtime.router import Router
 from stepbridge.runtime.sweeper import needs_marker, replayed_marker
-from stepbridge.runtime.waits import waiter_key
+from stepbridge.runtime.vocabulary import TIMED_KINDS, Ending, Kind, OpType, Reason, Status
 
-_FINAL_KINDS = {"result", "error", "timeout"}
 _TOO_LARGE = "stepbridge.errors.PayloadTooLarge"
 _TOO_LARGE_MRO = [_TOO_LARGE, "stepbridge.errors.StepbridgeError", "builtins.Exception"]
 
@@ -95,19 +89,19 @@ class Orchestrator:
 
     def _wake(self, message: WakeMessage) -> None:
         rec = self.store.get_execution(message.execution_id)
-        if rec is None or rec.status in TERMINAL:
+        if rec is None or rec.terminal:
             self._forget(message.execution_id)
             return
-        if rec.status == SCHEDULED:
+        if rec.status == Status.SCHEDULED:
             rec = self._begin_scheduled(rec)
-            if rec is None or rec.status != RUNNING:
+            if rec is None or rec.status != Status.RUNNING:
                 return
         if rec.cancel_requested and not rec.cancel_compensate:
             self._forget(rec.execution_id)
             self.finish(
                 rec,
                 engine.Outcome(
-                    engine.CANCELLED, error={"type": "stepbridge.errors.ExecutionCancelled", "message": "cancelled"}
+                    Ending.CANCELLED, error={"type": "stepbridge.errors.ExecutionCancelled", "message": "cancelled"}
                 ),
                 self.store.load_journal(rec.execution_id),
             )
@@ -119,7 +113,7 @@ class Orchestrator:
         that suspends cleanly puts it back (``_replay``), so a failure or an ending drops it."""
         if self.cache is None:
             return self.store.load_journal(rec.execution_id)
-        if message.reason == "sweep":
+        if message.reason == Reason.SWEEP:
             # The sweeper wakes executions whose announcement may have been lost: read everything.
             self.cache.forget(rec.execution_id)
         return self.cache.load(self.store, rec.execution_id, message.reports)
@@ -133,7 +127,7 @@ class Orchestrator:
         started = time.perf_counter()
         began = self.effects.now()
         # A redelivered message or a sweeper's wake-up: the invocation before may have died in an inline step.
-        suspect = message.receives > 1 or message.reason == "sweep"
+        suspect = message.receives > 1 or message.reason == Reason.SWEEP
         outcome = engine.run(
             self.app,
             rec,
@@ -157,7 +151,7 @@ class Orchestrator:
                 "ms": round((time.perf_counter() - started) * 1000, 2),
             },
         )
-        if outcome.kind == engine.SUSPENDED:
+        if outcome.kind == Ending.SUSPENDED:
             if outcome.replay is None:
                 return
             outcome.replay.flush_acks()
@@ -170,11 +164,11 @@ class Orchestrator:
                 self.cache.remember(rec.execution_id, outcome.replay.journal)
             return
         journal = list(outcome.replay.journal.values()) if outcome.replay else journal
-        if outcome.kind == engine.CONTINUED:
+        if outcome.kind == Ending.CONTINUED:
             try:
                 outcome = self._continue_as_new(rec, outcome.result)
             except (PayloadTooLarge, ResultNotSerializable) as exc:  # the new input is refused: say why
-                outcome = engine.Outcome(engine.FAILED, error=error_dict(exc))
+                outcome = engine.Outcome(Ending.FAILED, error=error_dict(exc))
         self.finish(rec, outcome, journal)
 
     def _rearm_early_timers(
@@ -197,7 +191,7 @@ class Orchestrator:
             self.effects.schedule_timer(
                 timer_name(rec.execution_id, key),
                 due,
-                WakeMessage(rec.execution_id, "timer", f"{TIMER_DEDUP_PREFIX}{key}", {"rearmed": iso(began)}),
+                WakeMessage(rec.execution_id, Reason.TIMER, keys.timer_dedup(key), {"rearmed": iso(began)}),
             )
 
     def _mark_replayed(self, rec: ExecutionRecord, replay: Replay, began: datetime) -> None:
@@ -211,7 +205,7 @@ class Orchestrator:
         new_id = next_generation_id(rec.execution_id)
         check_input_size(payload, what=f"the input of continue_as_new (execution '{new_id}')")
         start_execution(self.store, self.effects, rec.workflow, payload, execution_id=new_id)
-        return engine.Outcome(engine.SUCCEEDED, result={"continued_as_new": new_id})
+        return engine.Outcome(Ending.SUCCEEDED, result={"continued_as_new": new_id})
 
     def _begin_scheduled(self, rec: ExecutionRecord) -> ExecutionRecord | None:
         now = self.effects.now()
@@ -220,7 +214,7 @@ class Orchestrator:
                 rec
                 if self._finish_status(
                     rec,
-                    CANCELLED,
+                    Status.CANCELLED,
                     None,
                     {"type": "stepbridge.errors.ExecutionCancelled", "message": "cancelled before it started"},
                 )
@@ -234,9 +228,9 @@ class Orchestrator:
             return None
 
         def begin(r: ExecutionRecord) -> bool:
-            if r.status != SCHEDULED:
+            if r.status != Status.SCHEDULED:
                 return False
-            r.status = RUNNING
+            r.status = Status.RUNNING
             r.started_at = iso(now)
             return True
 
@@ -249,7 +243,7 @@ class Orchestrator:
 
         def finish(r: ExecutionRecord) -> bool:
             nonlocal won
-            if r.status in TERMINAL:
+            if r.terminal:
                 return False
             r.status, r.result, r.error, r.ended_at = status, result, error, iso(self.effects.now())
             won = True
@@ -262,7 +256,7 @@ class Orchestrator:
             # (or one written before inputs were capped). A redelivery would fail the same way for
             # ever: record FAILED with a short error and no progress instead, which always fits.
             logger().error("the outcome did not fit on the execution header", extra={"error": str(exc)[:500]})
-            status, result = FAILED, None
+            status, result = Status.FAILED, None
             error = {"type": _TOO_LARGE, "message": bounded_text(str(exc), 1024)}
 
             def fallback(r: ExecutionRecord) -> bool:
@@ -280,11 +274,11 @@ class Orchestrator:
         error = bounded_error(error) if error is not None else None
         ended = replace(rec, status=status, result=result, error=error, ended_at=iso(self.effects.now()))
         size = header_bytes(ended)
-        report = len(dumps(result).encode()) + 1024 if rec.parent_id and status == SUCCEEDED else 0
+        report = len(dumps(result).encode()) + 1024 if rec.parent_id and status == Status.SUCCEEDED else 0
         if size <= DYNAMODB_ITEM_BYTES and report <= JOURNAL_PAYLOAD_BYTES:
             return status, result, error
-        what = "result" if status == SUCCEEDED else "error"
-        value = len(dumps(result if status == SUCCEEDED else error).encode())
+        what = "result" if status == Status.SUCCEEDED else "error"
+        value = len(dumps(result if status == Status.SUCCEEDED else error).encode())
         where = (
             f"the execution record would be {size:,} bytes"
             if size > DYNAMODB_ITEM_BYTES
@@ -295,7 +289,7 @@ class Orchestrator:
             f"({len(dumps(rec.input).encode()):,} bytes) {where}, over DynamoDB's 400 KB item limit "
             f"({DYNAMODB_ITEM_BYTES:,} bytes); return a reference to the data (an id or S3 key) instead"
         )
-        return FAILED, None, {"type": _TOO_LARGE, "message": message, "mro": _TOO_LARGE_MRO}
+        return Status.FAILED, None, {"type": _TOO_LARGE, "message": message, "mro": _TOO_LARGE_MRO}
 
     def finish(self, rec: ExecutionRecord, outcome: engine.Outcome, journal: list[JournalRecord]) -> None:
         """Tidy up, cancel children, notify the parent, and only then record the terminal status.
@@ -307,13 +301,13 @@ class Orchestrator:
         the status first would lose the tail for good: a redelivered message finds the execution
         finished and does nothing, so the parent would wait forever.
         """
-        status = {engine.SUCCEEDED: SUCCEEDED, engine.FAILED: FAILED, engine.CANCELLED: CANCELLED}[outcome.kind]
+        status: str = Ending(outcome.kind).status
         # Decided before anything is written, so the parent hears the outcome the header will hold.
         status, result, error = self._fitted(
-            rec, status, outcome.result if status == SUCCEEDED else None, outcome.error
+            rec, status, outcome.result if status == Status.SUCCEEDED else None, outcome.error
         )
         self._cleanup(rec, journal)
-        if status == CANCELLED:
+        if status == Status.CANCELLED:
             self._cancel_children(journal, compensate=rec.cancel_compensate)
         if rec.parent_id and rec.parent_op:
             self._notify_parent(rec, status, result, error)
@@ -321,7 +315,9 @@ class Orchestrator:
             return
         self.stats["finished"] += 1
         add_metric(
-            "WorkflowCompleted" if status == SUCCEEDED else f"Workflow{status.capitalize()}", 1, workflow=rec.workflow
+            "WorkflowCompleted" if status == Status.SUCCEEDED else f"Workflow{status.capitalize()}",
+            1,
+            workflow=rec.workflow,
         )
 
     def _cleanup(self, rec: ExecutionRecord, journal: list[JournalRecord]) -> None:
@@ -331,24 +327,24 @@ class Orchestrator:
         for r in journal:
             by_op.setdefault(r.op, []).append(r)
         for op, records in by_op.items():
-            keys = {r.key: r for r in records}
-            final = keys.get(op)
-            if final is not None and final.kind in _FINAL_KINDS:
+            by_key = {r.key: r for r in records}
+            final = by_key.get(op)
+            if final is not None and final.is_final:
                 continue
             for r in records:
-                if r.kind in ("dispatch", "attempt", "retry", "wait") or (
-                    r.type == "sleep" and now < parse_iso(str(r.data.get("wake_at")))
-                ):
+                if r.kind in TIMED_KINDS or (r.type == OpType.SLEEP and now < parse_iso(str(r.data.get("wake_at")))):
                     self.effects.cancel_timer(timer_name(rec.execution_id, r.key))
-                if r.type == "wait" and r.kind == "wait":
-                    self.store.delete_item(waiter_key(str(r.data.get("event_type"))), f"{rec.execution_id}#{op}")
+                if r.type == OpType.WAIT and r.kind == Kind.WAIT:
+                    self.store.delete_item(
+                        keys.waiter_pk(str(r.data.get("event_type"))), keys.waiter_sk(rec.execution_id, op)
+                    )
 
     def _cancel_children(self, journal: list[JournalRecord], *, compensate: bool) -> None:
         """Cancel unfinished children; a parent cancelled with compensation has its children compensate too."""
         for r in journal:
-            if r.type == "child" and r.kind == "dispatch":
+            if r.type == OpType.CHILD and r.is_dispatch:
                 child = self.store.get_execution(str(r.data.get("child_id")))
-                if child is not None and child.status not in TERMINAL:
+                if child is not None and not child.terminal:
                     request_cancel(
                         self.store, self.effects, child.execution_id, compensate=compensate or child.cancel_compensate
                     )
@@ -357,15 +353,15 @@ class Orchestrator:
         self, rec: ExecutionRecord, status: str, result: object, error: dict[str, object] | None
     ) -> None:
         assert rec.parent_id and rec.parent_op
-        kind = "result" if status == SUCCEEDED else "error"
+        kind = Kind.RESULT if status == Status.SUCCEEDED else Kind.ERROR
         data: dict[str, object] = {"child_id": rec.execution_id, "status": status}
-        if status == SUCCEEDED:
+        if status == Status.SUCCEEDED:
             data["result"] = result
         else:
             data["error"] = error
         report = JournalRecord(
-            key=rec.parent_op, op=rec.parent_op, type="child", kind=kind, data=data, at=iso(self.effects.now())
+            key=rec.parent_op, op=rec.parent_op, type=OpType.CHILD, kind=kind, data=data, at=iso(self.effects.now())
         )
         won = self.store.append_journal(rec.parent_id, report)
         # A redelivered finish may find its own earlier report: announce just the key then.
-        self.effects.wake(report_wake(rec.parent_id, "child", f"child:{rec.parent_op}", report, won=won))
+        self.effects.wake(report_wake(rec.parent_id, Reason.CHILD, keys.child_dedup(rec.parent_op), report, won=won))

@@ -26,15 +26,18 @@ from stepbridge.errors import (
     PayloadTooLarge,
     WorkflowDefinitionError,
 )
+from stepbridge.runtime import keys
 from stepbridge.runtime.codec import dumps
 
 # Re-exported: the error codec lived here before it had its own module.
 from stepbridge.runtime.errorcodec import error_dict as error_dict
 from stepbridge.runtime.errorcodec import rebuild_error as rebuild_error
 from stepbridge.runtime.guard import EngineSignal
+from stepbridge.runtime.keys import timer_name as timer_name
 from stepbridge.runtime.lifecycle import is_progress
 from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES, MAX_JOURNAL_BYTES, MAX_JOURNAL_RECORDS, MAX_OP_NAME
-from stepbridge.runtime.records import ACK_OP, ANNOUNCE, ExecutionRecord, JournalRecord, WakeMessage, iso, parse_iso
+from stepbridge.runtime.records import ACK_OP, ExecutionRecord, JournalRecord, WakeMessage, iso, parse_iso
+from stepbridge.runtime.vocabulary import Kind, OpType
 
 if TYPE_CHECKING:
     from stepbridge.api.app import App
@@ -136,7 +139,7 @@ class Replay:
             self.foreign_seen += rec.foreign
             acked.update(rec.acks)
             self._note_passed(rec)
-        self._not_yet_requested = {op for op in self._by_op if not op.startswith("$")}
+        self._not_yet_requested = {op for op in self._by_op if not keys.is_bookkeeping(op)}
         self._pending_acks = {k for k, r in self.journal.items() if r.foreign and k not in acked}
         self._floor = parse_iso(latest) if latest else None
 
@@ -168,13 +171,11 @@ class Replay:
 
     def auto_name(self, base: str) -> str:
         """A deterministic name for an unnamed operation: ``base``, ``base#2`` ... scoped by gather branch."""
-        scope = branch_scope.get()
-        scoped = f"{base}@{scope.rstrip('.')}" if scope else base
+        scoped = keys.scoped_name(base, branch_scope.get())
         self._counters[scoped] += 1
-        n = self._counters[scoped]
-        return scoped if n == 1 else f"{scoped}#{n}"
+        return keys.numbered_name(scoped, self._counters[scoped])
 
-    def request(self, op: str, op_type: str) -> dict[str, JournalRecord]:
+    def request(self, op: str, op_type: OpType) -> dict[str, JournalRecord]:
         """Claim ``op`` for this replay and return its recorded records (possibly empty).
 
         Raises ``DuplicateStepError`` for a second use of the name and ``NonDeterminismError``
@@ -188,7 +189,7 @@ class Replay:
                     "(it is part of DynamoDB sort keys)"
                 )
             )
-        if op.startswith("$"):
+        if keys.is_bookkeeping(op):
             self._fatal(WorkflowDefinitionError(f"step name {op!r}: names starting with '$' are reserved"))
         if op in self.requested:
             self._fatal(
@@ -274,8 +275,8 @@ class Replay:
     def record(
         self,
         op: str,
-        op_type: str,
-        kind: str,
+        op_type: OpType,
+        kind: Kind,
         data: dict[str, Any],
         *,
         key: str | None = None,
@@ -373,7 +374,7 @@ class Replay:
         and adopts it).
         """
         rec.acks = sorted(self._pending_acks)
-        if rec.kind != ANNOUNCE:  # an announcement says nothing about what the replay handled
+        if not rec.is_announcement:  # an announcement says nothing about what the replay handled
             rec.passed = sorted(self._pending_passed)
         applied, after_failure = self._append_with_retries(rec, tries)
         taken = (
@@ -389,7 +390,7 @@ class Replay:
             # ``$replayed`` marker saying it handled everything due, which would hide what it scheduled.)
             self.written += 1
             self._pending_acks.clear()
-            if rec.kind != ANNOUNCE:
+            if not rec.is_announcement:
                 self._pending_passed.clear()
             return rec
         if taken is None or taken.key != rec.key:
@@ -424,7 +425,7 @@ class Replay:
         replay went on to do, so the sweeper does not count it as progress.)
         """
         self._pending_acks.add(rec.key)
-        self._remember(self._append_log(self._ack_record(rec.seq, ANNOUNCE, rec.at)))
+        self._remember(self._append_log(self._ack_record(rec.seq, Kind.ANNOUNCE, rec.at)))
         # The claim is stored under its key, not in the log: it shares its announcement's position rather
         # than taking the next one, which would stay free in the log - a racing replay could record another
         # operation there unnoticed, and this replay, writing on past it, would record that operation again.
@@ -456,12 +457,12 @@ class Replay:
         if not self._pending_acks and not self._pending_passed:
             return
         self._seq += 1
-        self._remember(self._append_log(self._ack_record(self._seq, "ack", iso(self.now()))))
+        self._remember(self._append_log(self._ack_record(self._seq, Kind.ACK, iso(self.now()))))
 
-    def _ack_record(self, seq: int, kind: str, at: str) -> JournalRecord:
+    def _ack_record(self, seq: int, kind: Kind, at: str) -> JournalRecord:
         """A log record that only names keys (``acks`` is filled in by :meth:`_append_log`)."""
         return JournalRecord(
-            key=f"{ACK_OP}#{seq}", op=ACK_OP, type="ack", kind=kind, at=at, seq=seq, seen=self.foreign_seen
+            key=keys.ack_key(seq), op=ACK_OP, type=OpType.ACK, kind=kind, at=at, seq=seq, seen=self.foreign_seen
         )
 
     def fetch(self, key: str) -> JournalRecord | None:
@@ -491,7 +492,7 @@ class Replay:
     def set_timer(self, key: str, at: datetime, reason: str) -> str:
         """Create a one-time timer that wakes this execution at ``at``; returns its name."""
         name = self.timer_name(key)
-        self.effects.schedule_timer(name, at, WakeMessage(self.execution_id, reason, f"timer:{key}"))
+        self.effects.schedule_timer(name, at, WakeMessage(self.execution_id, reason, keys.timer_dedup(key)))
         return name
 
     def wake_self(self, reason: str, dedup: str) -> None:
@@ -531,7 +532,7 @@ class Replay:
 
     def unconsumed_ops(self) -> list[str]:
         """Recorded operations this replay never asked for (after it suspended or ended)."""
-        return sorted(op for op in self._by_op if op not in self.requested and not op.startswith("$"))
+        return sorted(op for op in self._by_op if op not in self.requested and not keys.is_bookkeeping(op))
 
     def nondeterminism(self) -> NonDeterminismError | None:
         """An error when the code skipped recorded operations, naming them and what it asked for instead."""
@@ -550,7 +551,7 @@ class Replay:
         return {
             str(r.data.get("event", {}).get("id"))
             for r in self.journal.values()
-            if r.type == "wait" and r.kind == "result"
+            if r.type == OpType.WAIT and r.kind == Kind.RESULT
         }
 
 
@@ -576,14 +577,6 @@ def _same_write(taken: JournalRecord, rec: JournalRecord) -> bool:
         and sorted(taken.acks) == sorted(rec.acks)
         and sorted(taken.passed) == sorted(rec.passed)
     )
-
-
-def timer_name(execution_id: str, key: str) -> str:
-    """The schedule name of an execution's timer ``key`` (what the orchestrator and step worker both derive)."""
-    import hashlib
-
-    digest = hashlib.sha256(f"{execution_id}|{key}".encode()).hexdigest()[:48]
-    return f"sb-{digest}"
 
 
 def parse_or_none(value: str | None) -> datetime | None:

@@ -8,14 +8,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import jmespath
 
 from stepbridge.api.app import App, TriggerDef
-from stepbridge.runtime import provenance
+from stepbridge.runtime import keys, provenance
 from stepbridge.runtime.execution_ids import exec_id_for, fit_key
 from stepbridge.runtime.executions import start_execution
 from stepbridge.runtime.limits import EVENT_LOG_RETENTION_DAYS
@@ -24,7 +23,8 @@ from stepbridge.runtime.messages import DebounceFire, ScheduleFire
 from stepbridge.runtime.observability import logger
 from stepbridge.runtime.ports import Effects, Item, Store
 from stepbridge.runtime.records import Event, WakeMessage, iso, parse_iso
-from stepbridge.runtime.waits import event_log_key, matches, waiter_key
+from stepbridge.runtime.vocabulary import Reason
+from stepbridge.runtime.waits import matches
 
 
 @dataclass
@@ -53,13 +53,13 @@ class Router:
             body["resources"] = list(event.resources)
         self.store.put_item(
             Item(
-                event_log_key(event.detail_type),
-                f"{received}#{event.id}",
+                keys.event_log_pk(event.detail_type),
+                keys.event_log_sk(received, event.id),
                 body,
                 expires_at=iso(now + timedelta(days=EVENT_LOG_RETENTION_DAYS)),
             ),
         )
-        for waiter in self.store.query_items(waiter_key(event.detail_type)):
+        for waiter in self.store.query_items(keys.waiter_pk(event.detail_type)):
             w = waiter.body
             deadline = w.get("deadline")
             if deadline and now > parse_iso(str(deadline)):
@@ -67,7 +67,8 @@ class Router:
             if matches(event.detail, w.get("match")) and provenance.accepts(
                 event.source, event.resources, w.get("sources"), w.get("callers")
             ):
-                self.effects.wake(WakeMessage(str(w["execution_id"]), "event", f"event:{event.id}:{w.get('op')}"))
+                dedup = keys.event_dedup(event.id, w.get("op"))
+                self.effects.wake(WakeMessage(str(w["execution_id"]), Reason.EVENT, dedup))
         for binding in self.app.machines.values():
             if event.detail_type in binding.events:
                 start_for_event(self.app, self.store, self.effects, binding, event)
@@ -104,7 +105,7 @@ class Router:
         envelope = event.to_eventbridge()
         key_value = jmespath.search(trigger.key, envelope) if trigger.key else "*"
         key = str(key_value)
-        pk, sk = f"DEBOUNCE#{trigger.name}", fit_key(key)  # a key of any length fits DynamoDB's sort key
+        pk, sk = keys.debounce_pk(trigger.name), fit_key(key)  # a key of any length fits DynamoDB's sort key
         now = self.effects.now()
         for _ in range(20):
             item = self.store.get_item(pk, sk)
@@ -138,14 +139,14 @@ class Router:
 
     @staticmethod
     def _debounce_timer(trigger: str, key: str, version: int) -> str:
-        return "sb-d-" + hashlib.sha256(f"{trigger}|{key}|{version}".encode()).hexdigest()[:40]
+        return keys.debounce_timer_name(trigger, key, version)
 
     def fire_debounce(self, message: DebounceFire) -> None:
         """A debounce window closed: start the workflow with the latest event, unless a newer event moved it."""
         trigger = next((t for t in self.app.triggers if t.name == message.trigger), None)
         if trigger is None:
             return
-        pk, sk = f"DEBOUNCE#{trigger.name}", fit_key(message.key)
+        pk, sk = keys.debounce_pk(trigger.name), fit_key(message.key)
         item = self.store.get_item(pk, sk)
         if item is None or item.version != message.version:
             return  # superseded by a newer event (its own timer will fire) or already fired

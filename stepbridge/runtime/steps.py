@@ -26,7 +26,7 @@ from stepbridge.errors import (
     never_retried,
     never_retried_names,
 )
-from stepbridge.runtime import stepcontext
+from stepbridge.runtime import keys, stepcontext
 from stepbridge.runtime.codec import content_hash, dumps, from_json_value, return_type, to_json_value
 from stepbridge.runtime.errorcodec import error_dict, rebuild_error
 from stepbridge.runtime.execution_ids import fit_key
@@ -35,10 +35,8 @@ from stepbridge.runtime.lifecycle import (
     INTERRUPTED,
     NOT_DISPATCHED,
     RETRY_WAIT,
-    at_most_once_marker,
     declared_state,
     inline_state,
-    started_marker,
 )
 from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES
 from stepbridge.runtime.loops import run_sync_virtually
@@ -46,6 +44,7 @@ from stepbridge.runtime.observability import StepTelemetry
 from stepbridge.runtime.ports import Item
 from stepbridge.runtime.records import JournalRecord, StepInvocation, iso, parse_iso
 from stepbridge.runtime.replay import Replay, current_op
+from stepbridge.runtime.vocabulary import Kind, OpType, Reason, TimerReason
 
 #: Extra time a declared step gets past its timeout before the orchestrator declares it lost
 #: (Lambda stops the function at its timeout; this covers queueing of the async invoke).
@@ -57,7 +56,7 @@ UNSTARTED_DISPATCHES = 3
 
 def started_key(op: str) -> str:
     """Journal key of the "started" marker of an ``at_most_once`` step."""
-    return at_most_once_marker(op)
+    return keys.at_most_once_marker(op)
 
 
 def interrupted(rp: Replay, op: str, attempts: int, *, shared: bool = False) -> JournalRecord:
@@ -72,7 +71,7 @@ def interrupted(rp: Replay, op: str, attempts: int, *, shared: bool = False) -> 
         )
     )
     err["fatal"] = True
-    return rp.record(op, "step", "error", {"error": err, "attempts": attempts}, shared=shared)
+    return rp.record(op, OpType.STEP, Kind.ERROR, {"error": err, "attempts": attempts}, shared=shared)
 
 
 def check_result_size(op: str, data: Any) -> int:
@@ -119,7 +118,7 @@ def _dotted(tp: type[BaseException]) -> str:
 
 def outcome(rp: Replay, rec: JournalRecord, fn: Callable[..., Any] | None) -> Any:
     """Return a recorded result (decoded to ``fn``'s return type) or raise the recorded error."""
-    if rec.kind == "error":
+    if rec.kind == Kind.ERROR:
         raise rebuild_error(rec.data.get("error") or {}, rec.op)
     value = rec.data.get("result")
     return from_json_value(value, return_type(fn)) if fn is not None else value
@@ -199,7 +198,9 @@ def _sync_pool() -> ThreadPoolExecutor:
 
 def cache_item_key(op: str, args_json: Any, cache_key: str | None) -> str:
     """The cache key of a step call: explicit ``cache_key`` or step name + hash of canonical-JSON arguments."""
-    return f"step:{fit_key(cache_key)}" if cache_key else f"step:{op}:{content_hash(args_json)}"
+    if cache_key:
+        return keys.explicit_cache_key(fit_key(cache_key))
+    return keys.step_cache_key(op, content_hash(args_json))
 
 
 async def run_step(
@@ -217,10 +218,10 @@ async def run_step(
     """The body of ``ctx.step``: replay, cache lookup, inline run or dispatch, retries."""
     if not callable(fn):
         raise WorkflowDefinitionError(f"ctx.step('{op}', ...): the second argument must be a function, got {fn!r}")
-    records = rp.request(op, "step")
+    records = rp.request(op, OpType.STEP)
     final = records.get(op)
     if final is not None:
-        if cache_ttl and final.kind == "result" and final.foreign and rp.newly_read(final.key):
+        if cache_ttl and final.kind == Kind.RESULT and final.foreign and rp.newly_read(final.key):
             # A declared step's result, read for the first time: this is when it enters the step cache.
             _cache_result(rp, cache_item_key(op, _json_args(op, args), cache_key), op, final, cache_ttl)
         return outcome(rp, final, fn)
@@ -237,13 +238,13 @@ async def run_step(
 
     ckey = cache_item_key(op, args_json, cache_key) if cache_ttl else None
     if ckey is not None:
-        hit = rp.store.get_item(f"CACHE#{ckey}", "CACHE")
+        hit = rp.store.get_item(keys.cache_pk(ckey), keys.CACHE_SK)
         if hit is not None:
             # Once a declared step was dispatched, its own report may race this record for the key.
             rec = rp.record(
                 op,
-                "step",
-                "result",
+                OpType.STEP,
+                Kind.RESULT,
                 {"result": hit.body.get("result"), "attempts": 0, "cached": True},
                 shared=step_def is not None and bool(records),
             )
@@ -256,7 +257,7 @@ async def run_step(
         rec = _declared(rp, op, step_def, args_json, records, policy, timeout, once)
     else:
         rec = await _inline(rp, op, fn, args, records, policy, timeout, once)
-    if ckey is not None and rec.kind == "result" and cache_ttl:
+    if ckey is not None and rec.kind == Kind.RESULT and cache_ttl:
         _cache_result(rp, ckey, op, rec, cache_ttl)
     return outcome(rp, rec, fn)
 
@@ -267,9 +268,8 @@ def _json_args(op: str, args: Sequence[Any]) -> list[Any]:
 
 
 def _cache_result(rp: Replay, ckey: str, op: str, rec: JournalRecord, ttl: float) -> None:
-    rp.store.put_item(
-        Item(f"CACHE#{ckey}", "CACHE", {"result": rec.data.get("result"), "op": op}, expires_at=iso(rp.after(ttl)))
-    )
+    body = {"result": rec.data.get("result"), "op": op}
+    rp.store.put_item(Item(keys.cache_pk(ckey), keys.CACHE_SK, body, expires_at=iso(rp.after(ttl))))
 
 
 async def _inline(
@@ -307,7 +307,7 @@ async def _inline(
         if alive_until and not rp.due(str(alive_until)):
             # The invocation that started it may still be running (a redelivery that raced it, e.g. after
             # its message's visibility timeout): decide once Lambda has surely stopped it.
-            rp.set_timer(state.started.key, parse_iso(str(alive_until)), f"interrupted:{op}")
+            rp.set_timer(state.started.key, parse_iso(str(alive_until)), keys.timer_reason(TimerReason.INTERRUPTED, op))
             rp.suspend()
         if once:
             return interrupted(rp, op, attempt)
@@ -322,16 +322,16 @@ async def _inline(
     if once:
         # At most once: the marker is journaled before the function runs; finding it means an
         # earlier invocation started the function and died before journaling its outcome.
-        rp.record(op, "step", "started", marker, key=at_most_once_marker(op), durable=True)
+        rp.record(op, OpType.STEP, Kind.STARTED, marker, key=keys.at_most_once_marker(op), durable=True)
     elif rp.suspect or attempt > 1:
         # (durable: a throttled or ambiguous marker write must not cost the attempt it stands for)
-        rp.record(op, "step", "started", marker, key=started_marker(op, attempt), durable=True)
+        rp.record(op, OpType.STEP, Kind.STARTED, marker, key=keys.started_marker(op, attempt), durable=True)
     limit, by_lambda = timeout, False
     budget = rp.time_left()
     if budget is not None and (limit is None or budget < limit):
         if budget <= 0:
             # Not enough of this invocation left to start the step: go on in a fresh one.
-            rp.wake_self("continue", f"continue:{op}:{attempt}:{iso(rp.now())}")
+            rp.wake_self(Reason.CONTINUE, keys.continue_dedup(op, attempt, iso(rp.now())))
             rp.suspend()
         limit, by_lambda = budget, True
     token = current_op.set(op)
@@ -357,7 +357,7 @@ async def _inline(
     finally:
         stepcontext.leave(step_token)
         current_op.reset(token)
-    return rp.record(op, "step", "result", {"result": data, "attempts": attempt}, data_size=size, durable=True)
+    return rp.record(op, OpType.STEP, Kind.RESULT, {"result": data, "attempts": attempt}, data_size=size, durable=True)
 
 
 def _attempt_failed(
@@ -371,18 +371,18 @@ def _attempt_failed(
     if attempt < policy.max_attempts and retryable(policy, err):
         delay = policy.delay(attempt, seed=f"{rp.execution_id}/{op}")
         retry_at = rp.after(delay)
-        key = f"{op}#a{attempt}"
+        key = keys.attempt_key(op, attempt)
         rp.record(
             op,
-            "step",
-            "attempt",
+            OpType.STEP,
+            Kind.ATTEMPT,
             {"error": err, "attempt": attempt, "retry_at": iso(retry_at), "delay": delay, **flag},
             key=key,
             durable=True,
         )
-        rp.set_timer(key, retry_at, f"retry:{op}")
+        rp.set_timer(key, retry_at, keys.timer_reason(TimerReason.RETRY, op))
         rp.suspend()
-    return rp.record(op, "step", "error", {"error": err, "attempts": attempt, **flag}, durable=True)
+    return rp.record(op, OpType.STEP, Kind.ERROR, {"error": err, "attempts": attempt, **flag}, durable=True)
 
 
 def _declared(
@@ -411,7 +411,7 @@ def _declared(
         reported = rp.fetch(op)
         if reported is not None:
             return reported
-        failure = rp.fetch(f"{op}#a{k}")
+        failure = rp.fetch(keys.attempt_key(op, k))
     if failure is None:
         if once and rp.fetch(started_key(op)) is not None:
             return interrupted(rp, op, k, shared=True)
@@ -421,7 +421,7 @@ def _declared(
         data: dict[str, Any] = {"error": err, "attempt": k}
         if once:
             data["started"] = False
-        failure = rp.record(op, "step", "attempt", data, key=f"{op}#a{k}", shared=True)
+        failure = rp.record(op, OpType.STEP, Kind.ATTEMPT, data, key=keys.attempt_key(op, k), shared=True)
         final = rp.records(op).get(op)
         if final is not None:  # the result raced in after all
             return final
@@ -434,14 +434,15 @@ def _declared(
         if retry_rec is None:
             delay = policy.delay(k, seed=f"{rp.execution_id}/{op}")
             at = rp.after(delay)
-            rp.record(op, "step", "retry", {"attempt": k, "retry_at": iso(at), "delay": delay}, key=f"{op}#r{k}")
-            rp.set_timer(f"{op}#r{k}", at, f"retry:{op}")
+            retry_key = keys.retry_key(op, k)
+            rp.record(op, OpType.STEP, Kind.RETRY, {"attempt": k, "retry_at": iso(at), "delay": delay}, key=retry_key)
+            rp.set_timer(retry_key, at, keys.timer_reason(TimerReason.RETRY, op))
             rp.suspend()
         elif not rp.due(str(retry_rec.data["retry_at"])):
             rp.suspend()
         _dispatch(rp, op, step_def, args_json, k + 1, timeout)
         rp.suspend()
-    return rp.record(op, "step", "error", {"error": err, "attempts": k}, shared=True)
+    return rp.record(op, OpType.STEP, Kind.ERROR, {"error": err, "attempts": k}, shared=True)
 
 
 def _dispatch(
@@ -456,9 +457,10 @@ def _dispatch(
     """Record the dispatch, arm the deadline timer, then invoke the step's Lambda asynchronously."""
     seconds = timeout if timeout is not None else step_def.timeout
     deadline = rp.now() + timedelta(seconds=seconds + DEADLINE_GRACE_SECONDS)
-    key = f"{op}#d{attempt}"
-    rp.record(op, "step", "dispatch", {"step": step_def.name, "attempt": attempt, "deadline": iso(deadline)}, key=key)
-    rp.set_timer(key, deadline, f"deadline:{op}")
+    key = keys.dispatch_key(op, attempt)
+    data = {"step": step_def.name, "attempt": attempt, "deadline": iso(deadline)}
+    rp.record(op, OpType.STEP, Kind.DISPATCH, data, key=key)
+    rp.set_timer(key, deadline, keys.timer_reason(TimerReason.DEADLINE, op))
     rp.effects.invoke_step(
         StepInvocation(
             execution_id=rp.execution_id,

@@ -14,10 +14,11 @@ from typing import Any
 
 from stepbridge.api.app import check_event_type
 from stepbridge.errors import WaitTimeout
-from stepbridge.runtime import provenance
+from stepbridge.runtime import keys, provenance
 from stepbridge.runtime.ports import Item
 from stepbridge.runtime.records import iso, parse_iso
 from stepbridge.runtime.replay import Replay
+from stepbridge.runtime.vocabulary import Kind, OpType, TimerReason
 
 #: Sentinel meaning "no default: raise WaitTimeout".
 RAISE: Any = object()
@@ -25,15 +26,16 @@ RAISE: Any = object()
 
 async def sleep_until(rp: Replay, op: str, wake_at: datetime) -> None:
     """Suspend until ``wake_at`` (a durable timer); returns at once on replay after it passed."""
-    records = rp.request(op, "sleep")
+    records = rp.request(op, OpType.SLEEP)
     rec = records.get(op)
     if rec is None:
         await rp.before_new(op)
         # (durable: its timer is set after the write; a write that took effect but reported a failure must
         # not abandon the invocation, leaving a sleep that no timer stands for until the sweeper sees it overdue)
-        rec = rp.record(op, "sleep", "timer", {"wake_at": iso(wake_at), "timer": rp.timer_name(op)}, durable=True)
+        data = {"wake_at": iso(wake_at), "timer": rp.timer_name(op)}
+        rec = rp.record(op, OpType.SLEEP, Kind.TIMER, data, durable=True)
         if not rp.due(str(rec.data["wake_at"])):
-            rp.set_timer(op, wake_at, f"sleep:{op}")
+            rp.set_timer(op, wake_at, keys.timer_reason(TimerReason.SLEEP, op))
     if not rp.due(str(rec.data["wake_at"])):
         rp.suspend()
     rp.passed(op, parse_iso(str(rec.data["wake_at"])))
@@ -57,14 +59,9 @@ def matches(detail: Any, match: Mapping[str, Any] | None) -> bool:
     return True
 
 
-def waiter_key(event_type: str) -> str:
-    """Partition key of the waiters for an event type."""
-    return f"WAIT#{event_type}"
-
-
-def event_log_key(event_type: str) -> str:
-    """Partition key of the event log for an event type."""
-    return f"EVT#{event_type}"
+# (re-exported names: the builders live in runtime/keys.py)
+waiter_key = keys.waiter_pk
+event_log_key = keys.event_log_pk
 
 
 async def wait_for(
@@ -83,7 +80,7 @@ async def wait_for(
     sources = provenance.check_filter(sources, f"wait_for '{op}': sources")
     callers = provenance.check_filter(callers, f"wait_for '{op}': callers")
     who = _restrictions(sources, callers)
-    records = rp.request(op, "wait")
+    records = rp.request(op, OpType.WAIT)
     final = records.get(op)
     if not records:
         await rp.before_new(op)
@@ -92,7 +89,7 @@ async def wait_for(
     if final is None:
         rp.suspend()
         raise AssertionError("unreachable")
-    if final.kind == "result":
+    if final.kind == Kind.RESULT:
         return final.data["event"].get("detail")
     if default is RAISE:
         raise WaitTimeout(
@@ -112,7 +109,7 @@ def _try_complete(
     who: dict[str, list[str]],
     has_default: bool = False,
 ) -> Any:
-    started = records.get(f"{op}#w")
+    started = records.get(keys.wait_key(op))
     if started is None:
         deadline_at = rp.after(timeout) if timeout is not None else None
         deadline = iso(deadline_at) if deadline_at is not None else None
@@ -121,32 +118,32 @@ def _try_complete(
         # the router does not know about (the put is an idempotent overwrite when the replay repeats it).
         rp.store.put_item(
             Item(
-                waiter_key(event_type),
-                f"{rp.execution_id}#{op}",
+                keys.waiter_pk(event_type),
+                keys.waiter_sk(rp.execution_id, op),
                 {"execution_id": rp.execution_id, "op": op, "match": dict(match or {}), "deadline": deadline, **who},
                 expires_at=deadline,
             )
         )
         started = rp.record(
             op,
-            "wait",
-            "wait",
+            OpType.WAIT,
+            Kind.WAIT,
             {
                 "event_type": event_type,
                 "match": dict(match or {}),
                 "deadline": deadline,
                 "timeout": timeout,
-                "timer": rp.timer_name(f"{op}#w") if deadline else None,
+                "timer": rp.timer_name(keys.wait_key(op)) if deadline else None,
                 **who,
             },
-            key=f"{op}#w",
+            key=keys.wait_key(op),
             durable=True,  # (its timeout's timer is set after the write, as a sleep's)
         )
         if deadline_at is not None:
-            rp.set_timer(f"{op}#w", deadline_at, f"wait-timeout:{op}")
+            rp.set_timer(keys.wait_key(op), deadline_at, keys.timer_reason(TimerReason.WAIT_TIMEOUT, op))
     since = rp.execution.started_at or rp.execution.created_at
     consumed = rp.consumed_event_ids()
-    for item in rp.store.query_items(event_log_key(event_type), sk_from=since):
+    for item in rp.store.query_items(keys.event_log_pk(event_type), sk_from=since):
         event = item.body
         if str(event.get("id")) in consumed:
             continue
@@ -158,14 +155,14 @@ def _try_complete(
             continue
         if where is not None and not where(detail):
             continue
-        rec = rp.record(op, "wait", "result", {"event": event})
+        rec = rp.record(op, OpType.WAIT, Kind.RESULT, {"event": event})
         _cleanup(rp, op, event_type, started.data.get("timer"))
         return rec
     deadline = started.data.get("deadline")
     if deadline and rp.due(str(deadline)):
         # ``default``: the wait returns its default rather than raising WaitTimeout (for timelines).
         data = {"timeout": started.data.get("timeout"), **({"default": True} if has_default else {})}
-        rec = rp.record(op, "wait", "timeout", data)
+        rec = rp.record(op, OpType.WAIT, Kind.TIMEOUT, data)
         _cleanup(rp, op, event_type, None)
         return rec
     return None
@@ -182,6 +179,6 @@ def _restrictions(sources: Sequence[str] | None, callers: Sequence[str] | None) 
 
 
 def _cleanup(rp: Replay, op: str, event_type: str, timer: str | None) -> None:
-    rp.store.delete_item(waiter_key(event_type), f"{rp.execution_id}#{op}")
+    rp.store.delete_item(keys.waiter_pk(event_type), keys.waiter_sk(rp.execution_id, op))
     if timer:
         rp.effects.cancel_timer(str(timer))
