@@ -260,6 +260,11 @@ def is_live(attrs: Mapping[str, Mapping[str, str]], now_iso: str) -> bool:
     return expires is None or expires["S"] > now_iso
 
 
+def live_item(attrs: Mapping[str, Mapping[str, str]] | None, now_iso: str) -> Item | None:
+    """The item stored as ``attrs``; ``None`` when absent or expired (what ``get_item`` answers, both stores)."""
+    return decode_item(attrs) if attrs is not None and is_live(attrs, now_iso) else None
+
+
 def decode_item(attrs: Mapping[str, Mapping[str, str]]) -> Item:
     """The generic ``Item`` of an attribute map."""
     expires = attrs.get("expires_at")
@@ -546,10 +551,7 @@ class DynamoStore:
     def get_item(self, pk: str, sk: str) -> Item | None:
         """One live item, read consistently."""
         check_key(pk, sk)
-        attrs = self._get(pk, sk)
-        if attrs is None or not is_live(attrs, self._now()):
-            return None
-        return decode_item(attrs)
+        return live_item(self._get(pk, sk), self._now())
 
     def query_items(self, pk: str, *, sk_prefix: str = "", sk_from: str | None = None, limit: int = 1000) -> list[Item]:
         """Live items under ``pk`` in ascending sort-key order."""
