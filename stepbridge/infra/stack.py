@@ -11,7 +11,9 @@ import boto3
 
 from stepbridge.config import RuntimeConfig
 from stepbridge.infra.aws import AwsEffects
+from stepbridge.infra.blobs import S3Blobs
 from stepbridge.infra.dynamodb import DynamoStore
+from stepbridge.runtime import payloads
 
 
 def stack_outputs(stack_name: str, *, region: str | None = None) -> dict[str, str]:
@@ -45,6 +47,7 @@ def config_from_outputs(stack_name: str, outputs: dict[str, str], *, region: str
         schedule_group=outputs.get("TimerScheduleGroup", "default"),
         scheduler_role_arn=outputs.get("SchedulerRoleArn", ""),
         stack=stack_name,
+        payload_bucket=outputs.get("PayloadBucketName", ""),
     )
 
 
@@ -52,4 +55,6 @@ def stack_ports(stack_name: str, *, region: str | None = None) -> tuple[DynamoSt
     """The store and effects of the deployed stack's table, queue and bus."""
     config = config_from_outputs(stack_name, stack_outputs(stack_name, region=region), region=region)
     ddb: Any = boto3.client("dynamodb", region_name=region)
+    if config.payload_bucket:  # the client reads large results back and stores large inputs (claim checks)
+        payloads.install(S3Blobs(config.payload_bucket, client=boto3.client("s3", region_name=region)))
     return DynamoStore(config.table, client=ddb), AwsEffects(config)

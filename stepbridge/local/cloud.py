@@ -33,6 +33,7 @@ from stepbridge.handlers import step as step_handler
 from stepbridge.handlers import sweeper as sweeper_handler
 from stepbridge.handlers.env import Environment
 from stepbridge.infra.aws import AwsEffects, invoke_request
+from stepbridge.infra.blobs import MemoryBlobs, S3Blobs
 from stepbridge.infra.dynamodb import DynamoStore
 from stepbridge.infra.memory import InMemoryStore
 from stepbridge.infra.provision import RuleSpec, failure_record, provision
@@ -47,13 +48,14 @@ from stepbridge.local.memory import MemoryAws, MemoryResources
 from stepbridge.local.stepnames import check_mockable
 from stepbridge.local.values import CapturedEvent, Crash, HttpResponse, LocalOrchestratorContext, MockStep
 from stepbridge.local.visibility import run_second_copy
-from stepbridge.runtime import ids, keys
+from stepbridge.runtime import ids, keys, payloads
 from stepbridge.runtime.ids import new_id
 from stepbridge.runtime.journalcache import JournalCache
 from stepbridge.runtime.loops import VirtualTimeLoop
 from stepbridge.runtime.messages import ScheduleFire, WorkMessage
 from stepbridge.runtime.observability import recording_metrics
 from stepbridge.runtime.records import Event, StepInvocation, iso
+from stepbridge.runtime.retention import payload_expiry_days
 
 DEFAULT_START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)  # a Monday morning
 _AWS_ENV = {
@@ -215,7 +217,7 @@ class LocalCloud:
             rules.append(RuleSpec(f"{self.app.name}-{len(rules)}", pattern, trigger=trig.name))
         if self.backend == "memory":
             self.resources: Any = MemoryResources(rules, self.clock.now)
-            self.store: Any = InMemoryStore(clock=self.clock.now)
+            self.store: Any = InMemoryStore(clock=self.clock.now, retention=self.app.retention_seconds)
             self._aws_effects: Any = MemoryAws(self.resources, self.app.name)
         else:
             import boto3
@@ -225,12 +227,14 @@ class LocalCloud:
             self._mock.start()
             self._iam = IamEnforcer.bootstrap(self.app, self.region) if self.enforce_iam else None
             recurring = [(s.name, to_scheduler_expression(s.cron), s.timezone) for s in self.app.schedules]
-            self.resources = provision(self.app.name, rules, region=self.region, recurring=recurring)
+            self.resources = provision(self.app.name, rules, region=self.region, recurring=recurring,
+                                       payload_expiry_days=payload_expiry_days(self.app))
             # Clients with AWS's own request checks that moto lacks (local/awslimits.py). No Lambda client:
-            # LocalCloud delivers invokes in-process and checks them in _LocalEffects.invoke_step.
+            # LocalCloud delivers invokes in-process and checks them in effect_invoke.
             clients = {name: awslimits.install(boto3.client(name, region_name=self.region))
                        for name in ("dynamodb", "sqs", "scheduler", "events")}
-            self.store = DynamoStore(self.resources.config.table, client=clients["dynamodb"], clock=self.clock.now)
+            self.store = DynamoStore(self.resources.config.table, client=clients["dynamodb"], clock=self.clock.now,
+                                     retention=self.app.retention_seconds)
             self._aws_effects = AwsEffects(
                 self.resources.config, sqs=clients["sqs"], scheduler=clients["scheduler"], events=clients["events"],
                 clock=self.clock.now,
@@ -238,6 +242,12 @@ class LocalCloud:
             # As in a deployed function: code that reads the table name (stepbridge.idempotency) finds it.
             self._saved_env.setdefault(ENV_TABLE, os.environ.get(ENV_TABLE))
             os.environ[ENV_TABLE] = self.resources.config.table
+            self.blobs: Any = S3Blobs(self.resources.config.payload_bucket,
+                                      client=boto3.client("s3", region_name=self.region))
+        if self.backend == "memory":
+            self.blobs = MemoryBlobs(f"{self.app.name}-payloads")
+        self._previous_blobs = payloads.install(self.blobs)
+        self._blobs_installed = True
         self.effects = _LocalEffects(self)
         self.env = Environment(
             app=self.app,
@@ -271,6 +281,9 @@ class LocalCloud:
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
+        if getattr(self, "_blobs_installed", False):
+            payloads.install(self._previous_blobs)
+            self._blobs_installed = False
         if getattr(self, "_secrets", None) is not None:
             secrets_module.set_reader(self._previous_reader)
             self._secrets = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from stepbridge.errors import ChildFailed, StepFailed
-from stepbridge.runtime import keys
+from stepbridge.runtime import keys, payloads
 from stepbridge.runtime.codec import content_hash, from_json_value, return_type, to_json_value
 from stepbridge.runtime.errorcodec import rebuild_error
 from stepbridge.runtime.execution_ids import check_execution_id, child_execution_id
@@ -39,7 +39,7 @@ class ChildHandle:
         if rec.kind == Kind.RESULT:
             wf = self._rp.app.workflows.get(self.workflow)
             value = rec.data.get("result")
-            return from_json_value(value, return_type(wf.fn)) if wf else value
+            return from_json_value(value, return_type(wf.fn), wf.serde or self._rp.app.serde) if wf else value
         error = rec.data.get("error")
         original = rebuild_error(error, self.op) if isinstance(error, dict) else None
         raise ChildFailed(
@@ -63,7 +63,9 @@ async def start_child(rp: Replay, op: str, workflow: str, payload: object, execu
     if started is None:
         await rp.before_new(op)
         child_id = check_execution_id(execution_id) if execution_id else child_execution_id(rp.execution_id, op)
-        data = to_json_value(payload, what=f"the input of child workflow '{workflow}' ({op})")
+        what = f"the input of child workflow '{workflow}' ({op})"
+        serde = rp.app.workflows[workflow].serde or rp.app.serde
+        data = payloads.store_value(to_json_value(payload, what=what, serde=serde), what=what)
         check_input_size(data, what=f"the input of child workflow '{workflow}' ({op})")
         now = iso(rp.now())
         rp.store.create_execution(

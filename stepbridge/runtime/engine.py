@@ -19,7 +19,7 @@ import pydantic
 
 from stepbridge.api.app import App, input_type_of
 from stepbridge.errors import ExecutionCancelled, PayloadTooLarge, WorkflowDefinitionError
-from stepbridge.runtime import keys
+from stepbridge.runtime import keys, payloads
 from stepbridge.runtime.codec import content_hash, to_json_value, validate_input
 from stepbridge.runtime.context import Context
 from stepbridge.runtime.errorcodec import error_dict
@@ -101,7 +101,7 @@ def run(
     )
     rp.cancelling = execution.cancel_requested
     try:
-        value = validate_input(execution.input, input_type_of(wf)) if wf.takes_input else None
+        value = validate_input(execution.input, input_type_of(wf), wf.serde or app.serde) if wf.takes_input else None
     except pydantic.ValidationError as exc:
         return Outcome(
             FAILED,
@@ -127,14 +127,18 @@ def run(
     if outcome.kind in (SUCCEEDED, FAILED, CONTINUED) and rp.fatal is None and rp.swallowed_suspension():
         outcome = Outcome(SUSPENDED)  # user code caught the suspension: the workflow still waits
     if outcome.kind != SUSPENDED or rp.fatal is None:
-        problem = rp.nondeterminism() if rp.fatal is None else None
+        # A stored value that is gone stops the replay where it was needed: that, not the path cut short, is why.
+        missing = outcome.kind == FAILED and (outcome.error or {}).get("type") == payloads.MISSING_TYPE
+        problem = rp.nondeterminism() if rp.fatal is None and not missing else None
         if problem is not None:
             outcome = Outcome(FAILED, error=error_dict(problem), replay=rp)
     if rp.fatal is not None:
         outcome = Outcome(FAILED, error=error_dict(rp.fatal), replay=rp)
     if outcome.kind == SUCCEEDED:
         try:
-            outcome.result = to_json_value(outcome.result, what=f"the result of workflow '{wf.name}'")
+            what = f"the result of workflow '{wf.name}'"
+            result = to_json_value(outcome.result, what=what, serde=wf.serde or app.serde)
+            outcome.result = payloads.store_value(result, what=what)
         except Exception as exc:
             outcome = Outcome(FAILED, error=error_dict(exc), replay=rp)
     if outcome.kind == SUCCEEDED and cache_key is not None and wf.cache_ttl:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from stepbridge.errors import PayloadTooLarge
-from stepbridge.runtime.codec import dumps
+from stepbridge.runtime.canonical import dumps
 
 if TYPE_CHECKING:
     from stepbridge.runtime.records import Event

@@ -14,7 +14,7 @@ from typing import Any
 
 from stepbridge.api.app import check_event_type
 from stepbridge.errors import WaitTimeout
-from stepbridge.runtime import keys, provenance
+from stepbridge.runtime import keys, payloads, provenance
 from stepbridge.runtime.ports import Item
 from stepbridge.runtime.records import iso, parse_iso
 from stepbridge.runtime.replay import Replay
@@ -90,7 +90,7 @@ async def wait_for(
         rp.suspend()
         raise AssertionError("unreachable")
     if final.kind == Kind.RESULT:
-        return final.data["event"].get("detail")
+        return payloads.resolve(final.data["event"].get("detail"))
     if default is RAISE:
         raise WaitTimeout(
             f"wait '{op}' for event '{event_type}' timed out after {final.data.get('timeout', timeout)} s"
@@ -147,7 +147,7 @@ def _try_complete(
         event = item.body
         if str(event.get("id")) in consumed:
             continue
-        detail = event.get("detail")
+        detail = payloads.resolve(event.get("detail"))  # a claim check (a detail over 256 KB) is read back
         if not matches(detail, match):
             continue
         if who and not provenance.accepts(str(event.get("source", "")), event.get("resources") or (),
