@@ -168,16 +168,17 @@ def orchestrator_statements(model: AppModel) -> list[Statement]:
 
 
 def router_statements(model: AppModel) -> list[Statement]:
-    """Matches events to waiters/triggers/machines: table, queue (wake/start), debounce timers, and its
-    own failure queue (Lambda's on-failure destination sends with the function's role). It publishes
-    nothing: state machine events are emitted by the orchestrator."""
-    failed = allow("RouterFailedEvents", ("sqs:SendMessage",), [GetAtt(naming.ROUTER_DLQ, "Arn")])
+    """Matches events to waiters/triggers/machines: table, work queue (wake/start), debounce timers, and
+    consuming the router queue (the event source mapping polls with the function's role; SQS itself
+    moves a failed event to the router's dead-letter queue). It publishes nothing: state machine
+    events are emitted by the orchestrator."""
+    consume = allow("ConsumeRouterQueue", QUEUE_CONSUMER_ACTIONS, [GetAtt(naming.ROUTER_QUEUE, "Arn")])
     return [
         _logs(naming.ROUTER),
         _xray(),
         *_table(ROUTER_TABLE_ACTIONS),
         _send(),
-        failed,
+        consume,
         *_timers(),
         _payloads(("s3:GetObject",)),
     ]

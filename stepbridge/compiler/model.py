@@ -87,8 +87,8 @@ class TriggerPlan:
     """An ``app.on`` trigger: one rule on the bus that wraps the event for the router."""
 
     trigger: TriggerDef
-    base_id: str  # {base_id}Rule / {base_id}Permission
-    pattern: dict[str, object]
+    base_id: str  # {base_id}Rule ({base_id}Permission stays reserved: rules invoked the router before its queue)
+    pattern: dict[str, Any]
     input_template: str
 
 
@@ -289,23 +289,23 @@ def _check_stack(model_steps: list[StepPlan], stack: str, problems: _Problems) -
 
 
 #: Resources of an app without declared steps, triggers, schedules or webhooks, after the SAM transform.
-FIXED_RESOURCES = 37
+FIXED_RESOURCES = 38
 
 
 def estimated_resources(app: App, triggers: int, schedules: int, webhooks: int) -> int:
     """Resources after the SAM transform (what CloudFormation's 500 per stack counts).
 
-    37 fixed (the sweeper 5, the router's failure queue 2, the two dead-letter queue alarms, the payload
-    bucket and its policy, ...);
+    38 fixed (the sweeper 5; the router queue, its policy, its dead-letter queue and the router's event
+    source mapping 4; the two dead-letter queue alarms; the payload bucket and its policy, ...);
     with declared steps, the shared log group and (when a step declares no grants) the shared role;
     per step a function and its EventInvokeConfig, plus a role when it declares policies/secrets;
-    per trigger a rule and a permission; per schedule and per webhook one. tests/unit/test_deploy_scale.py checks this
-    against a real transform.
+    per trigger a rule (it targets the router queue: no permission); per schedule and per webhook one.
+    tests/unit/test_deploy_scale.py checks this against a real transform.
     """
     steps = list(app.steps.values())
     shared = (1 + any(not s.config.has_grants for s in steps)) if steps else 0
     per_step = sum(3 if s.config.has_grants else 2 for s in steps)
-    return FIXED_RESOURCES + shared + per_step + 2 * triggers + schedules + webhooks
+    return FIXED_RESOURCES + shared + per_step + triggers + schedules + webhooks
 
 
 def _check_function_configs(app: App, problems: _Problems) -> None:
@@ -349,6 +349,9 @@ def build_model(app: App, options: CompileOptions | None = None) -> AppModel:
         naming.QUEUE,
         naming.DLQ,
         naming.ROUTER_DLQ,
+        naming.ROUTER_QUEUE,
+        naming.ROUTER_QUEUE_POLICY,
+        f"{naming.ROUTER}Function{naming.ROUTER_QUEUE_EVENT}",
         naming.TIMER_GROUP,
         naming.SCHEDULER_ROLE,
         naming.SWEEPER_SCHEDULE_ROLE,

@@ -377,7 +377,7 @@ def _attempt_failed(
         delay = policy.delay(attempt, seed=f"{rp.execution_id}/{op}")
         retry_at = rp.after(delay)
         key = keys.attempt_key(op, attempt)
-        rp.record(
+        rec = rp.record(
             op,
             OpType.STEP,
             Kind.ATTEMPT,
@@ -385,7 +385,10 @@ def _attempt_failed(
             key=key,
             durable=True,
         )
-        rp.set_timer(key, retry_at, keys.timer_reason(TimerReason.RETRY, op))
+        # A racing twin may have written the record first, with its clock: arm the instant recorded,
+        # which every later replay and the sweeper read (tests/unit/test_timer_instants.py).
+        rp.set_timer(key, parse_iso(str(rec.data.get("retry_at") or iso(retry_at))),
+                     keys.timer_reason(TimerReason.RETRY, op))
         rp.suspend()
     return rp.record(op, OpType.STEP, Kind.ERROR, {"error": err, "attempts": attempt, **flag}, durable=True)
 
@@ -440,8 +443,10 @@ def _declared(
             delay = policy.delay(k, seed=f"{rp.execution_id}/{op}")
             at = rp.after(delay)
             retry_key = keys.retry_key(op, k)
-            rp.record(op, OpType.STEP, Kind.RETRY, {"attempt": k, "retry_at": iso(at), "delay": delay}, key=retry_key)
-            rp.set_timer(retry_key, at, keys.timer_reason(TimerReason.RETRY, op))
+            rec = rp.record(op, OpType.STEP, Kind.RETRY, {"attempt": k, "retry_at": iso(at), "delay": delay},
+                            key=retry_key)
+            rp.set_timer(retry_key, parse_iso(str(rec.data.get("retry_at") or iso(at))),
+                         keys.timer_reason(TimerReason.RETRY, op))
             rp.suspend()
         elif not rp.due(str(retry_rec.data["retry_at"])):
             rp.suspend()

@@ -171,8 +171,10 @@ SERVICE_GRANTS: dict[str, set[tuple[str, str]]] = {
     # Lambda with Amazon SQS").
     naming.ORCHESTRATOR: {("sqs:ReceiveMessage", "WorkQueue"), ("sqs:DeleteMessage", "WorkQueue"),
                           ("sqs:GetQueueAttributes", "WorkQueue")},
-    # The on-failure destination of asynchronous invocations sends with the function's role.
-    naming.ROUTER: {("sqs:SendMessage", "RouterDeadLetterQueue")},
+    # Likewise the router's event source mapping on the router queue (the rules deliver there); SQS
+    # itself moves a failed event to RouterDeadLetterQueue, so the router holds no grant on that queue.
+    naming.ROUTER: {("sqs:ReceiveMessage", "RouterQueue"), ("sqs:DeleteMessage", "RouterQueue"),
+                    ("sqs:GetQueueAttributes", "RouterQueue")},
 }
 #: Granted because a recorded action needs it: CreateSchedule passes the Scheduler role.
 IMPLIED = {"scheduler:CreateSchedule": ("iam:PassRole", "SchedulerRole")}

@@ -105,17 +105,41 @@ def test_trigger_rules(orders: dict[str, Any]) -> None:
         "detail": {"currency": ["EUR", "USD"], "amount": [{"numeric": [">", 100]}]},
     }
     (target,) = rule["Targets"]
-    assert target["Arn"] == GetAtt("RouterFunction", "Arn")
+    assert target["Arn"] == GetAtt("RouterQueue", "Arn")  # the router queue, which the router consumes
     template = target["InputTransformer"]["InputTemplate"]
     assert template == (
         '{"trigger": "on-Payment.failed-Payment.disputed-handle-payment-issue", "event": <aws.events.event>}'
     )
     json.loads(template.replace("<aws.events.event>", "{}"))  # valid JSON once EventBridge fills it in
-    permission = res["TriggerOnPaymentFailedPaymentDisputedHandlePaymentIssuePermission"]["Properties"]
-    assert permission["SourceArn"] == GetAtt("TriggerOnPaymentFailedPaymentDisputedHandlePaymentIssueRule", "Arn")
+    assert not [r for r in res.values() if r["Type"] == "AWS::Lambda::Permission"]  # nothing invokes the router
     catch_all = res["RouterCatchAllRule"]["Properties"]
     assert catch_all["EventBusName"] == Ref("EventBus")
     assert "InputTransformer" not in catch_all["Targets"][0]
+    assert catch_all["Targets"][0]["Arn"] == GetAtt("RouterQueue", "Arn")
+
+
+def test_the_router_consumes_its_queue_which_dead_letters_after_max_receives(orders: dict[str, Any]) -> None:
+    """Issue 13: rules -> RouterQueue -> router (batch item failures) -> RouterDeadLetterQueue after
+    ROUTER_MAX_RECEIVES receives, one visibility timeout (6 x the router's timeout) apart."""
+    from stepbridge.config import ROUTER_BATCH_SIZE, ROUTER_MAX_RECEIVES
+
+    res = orders["Resources"]
+    queue = res["RouterQueue"]["Properties"]
+    assert "FifoQueue" not in queue  # standard: a dead-letter queue of Lambda's and EventBridge's kind
+    assert queue["RedrivePolicy"] == {"deadLetterTargetArn": GetAtt("RouterDeadLetterQueue", "Arn"),
+                                      "maxReceiveCount": ROUTER_MAX_RECEIVES}
+    router = res["RouterFunction"]["Properties"]
+    assert queue["VisibilityTimeout"] >= 6 * router["Timeout"]
+    assert "EventInvokeConfig" not in router  # no asynchronous invocations any more
+    (source,) = router["Events"].values()
+    assert source == {"Type": "SQS", "Properties": {"Queue": GetAtt("RouterQueue", "Arn"),
+                                                    "BatchSize": ROUTER_BATCH_SIZE,
+                                                    "FunctionResponseTypes": ["ReportBatchItemFailures"]}}
+    (statement,) = res["RouterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"} and statement["Action"] == "sqs:SendMessage"
+    assert statement["Condition"]["ArnLike"]["aws:SourceArn"] == Sub(
+        "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${EventBus}/*")  # the app bus's rules
+    assert str(ROUTER_MAX_RECEIVES) in res["RouterDeadLetterQueueAlarm"]["Properties"]["AlarmDescription"]
 
 
 def test_schedules(scheduled: dict[str, Any]) -> None:
