@@ -39,7 +39,8 @@ def layer(model: AppModel) -> Resource:
 
 
 def table(model: AppModel) -> Resource:
-    """The single table (docs/ARCHITECTURE.md): pk/sk, TTL ``ttl``, GSIs ``by-workflow`` and ``by-status``; retained."""
+    """The single table (docs/ARCHITECTURE.md): pk/sk, TTL ``ttl``, GSIs ``by-workflow``, ``by-status`` and
+    ``by-assignee`` (the task inbox); retained."""
     return naming.TABLE, {
         "Type": "AWS::DynamoDB::Table",
         "DeletionPolicy": "Retain",
@@ -48,7 +49,7 @@ def table(model: AppModel) -> Resource:
             "BillingMode": "PAY_PER_REQUEST",
             "AttributeDefinitions": [
                 {"AttributeName": name, "AttributeType": "S"}
-                for name in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
+                for name in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk")
             ],
             "KeySchema": [
                 {"AttributeName": "pk", "KeyType": "HASH"},
@@ -69,6 +70,16 @@ def table(model: AppModel) -> Resource:
                     "KeySchema": [
                         {"AttributeName": "gsi2pk", "KeyType": "HASH"},
                         {"AttributeName": "gsi2sk", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                },
+                {
+                    # Sparse: only task assignments an assignee may act on carry gsi3pk (the inbox's Query,
+                    # ``ASSIGNEE#{assignee}`` / ``{status}#{created_at}#{task id}``; runtime/tasks.py).
+                    "IndexName": "by-assignee",
+                    "KeySchema": [
+                        {"AttributeName": "gsi3pk", "KeyType": "HASH"},
+                        {"AttributeName": "gsi3sk", "KeyType": "RANGE"},
                     ],
                     "Projection": {"ProjectionType": "ALL"},
                 },

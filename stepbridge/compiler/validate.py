@@ -265,8 +265,8 @@ def check_wiring(stack: MotoStack) -> list[str]:
         if keys != {"pk": "HASH", "sk": "RANGE"}:
             problems.append(f"table key schema is {keys}")
         indexes = [g["IndexName"] for g in table.get("GlobalSecondaryIndexes", [])]
-        if indexes != ["by-workflow", "by-status"]:
-            problems.append(f"table indexes are {indexes}, expected by-workflow and by-status")
+        if indexes != ["by-workflow", "by-status", "by-assignee"]:
+            problems.append(f"table indexes are {indexes}, expected by-workflow, by-status and by-assignee")
     queue = stack.queues.get(naming.QUEUE, {})
     dlq = stack.queues.get(naming.DLQ, {})
     if queue.get("FifoQueue") != "true" or queue.get("ContentBasedDeduplication") != "true":

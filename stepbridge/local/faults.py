@@ -201,6 +201,7 @@ _OPERATIONS = {
     "query_items": "Query",
     "list_executions": "Query",
     "list_unfinished": "Query",
+    "query_index": "Query",
     "delete_item": "DeleteItem",
     "wake": "SendMessage",
     "invoke_step": "Invoke",

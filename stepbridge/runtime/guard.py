@@ -143,6 +143,9 @@ class GuardedStore(Store):
     def delete_item(self, pk: str, sk: str, *, if_version: int | None = None) -> bool:
         return _guarded("store.delete_item", self.target.delete_item, pk, sk, if_version=if_version)
 
+    def query_index(self, key: str, *, sk_prefix: str = "", limit: int = 100) -> list[Item]:
+        return _guarded("store.query_index", self.target.query_index, key, sk_prefix=sk_prefix, limit=limit)
+
 
 class GuardedEffects(Effects):
     """The :class:`Effects` counterpart of :class:`GuardedStore` (``now`` included: a clock can fail too)."""

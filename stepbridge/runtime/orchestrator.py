@@ -26,6 +26,7 @@ from stepbridge.runtime.executions import (
     start_execution,
     update_execution,
 )
+from stepbridge.runtime.humantask import cancel_open_tasks
 from stepbridge.runtime.journalcache import JournalCache
 from stepbridge.runtime.keys import timer_name
 from stepbridge.runtime.lifecycle import timer_due
@@ -307,6 +308,8 @@ class Orchestrator:
             rec, status, outcome.result if status == Status.SUCCEEDED else None, outcome.error
         )
         self._cleanup(rec, journal)
+        # Open human tasks of an ended execution can never be answered: cancel them (Task.cancelled).
+        cancel_open_tasks(self.store, self.effects, journal, reason=f"execution {status}")
         if status == Status.CANCELLED:
             self._cancel_children(journal, compensate=rec.cancel_compensate)
         if rec.parent_id and rec.parent_op:

@@ -375,7 +375,7 @@ def _attempt_failed(
     flag = {"interrupted": True} if interrupted else {}
     if attempt < policy.max_attempts and retryable(policy, err):
         delay = policy.delay(attempt, seed=f"{rp.execution_id}/{op}")
-        retry_at = rp.after(delay)
+        retry_at = policy.retry_at(rp.now(), delay)
         key = keys.attempt_key(op, attempt)
         rec = rp.record(
             op,
@@ -441,7 +441,7 @@ def _declared(
         retry_rec = state.retry
         if retry_rec is None:
             delay = policy.delay(k, seed=f"{rp.execution_id}/{op}")
-            at = rp.after(delay)
+            at = policy.retry_at(rp.now(), delay)
             retry_key = keys.retry_key(op, k)
             rec = rp.record(op, OpType.STEP, Kind.RETRY, {"attempt": k, "retry_at": iso(at), "delay": delay},
                             key=retry_key)

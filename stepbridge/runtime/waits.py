@@ -74,8 +74,12 @@ async def wait_for(
     default: Any,
     sources: Sequence[str] | None = None,
     callers: Sequence[str] | None = None,
+    *,
+    until: datetime | None = None,
 ) -> Any:
-    """The body of ``ctx.wait_for``; ``sources``/``callers`` restrict the producers (runtime/provenance.py)."""
+    """The body of ``ctx.wait_for``; ``sources``/``callers`` restrict the producers (runtime/provenance.py).
+
+    ``until`` is the timeout's instant when the caller computed it (business time); else now + ``timeout``."""
     check_event_type(event_type, where=f"wait_for '{op}'")
     sources = provenance.check_filter(sources, f"wait_for '{op}': sources")
     callers = provenance.check_filter(callers, f"wait_for '{op}': callers")
@@ -85,7 +89,7 @@ async def wait_for(
     if not records:
         await rp.before_new(op)
     if final is None:
-        final = _try_complete(rp, op, event_type, match, where, timeout, records, who, default is not RAISE)
+        final = _try_complete(rp, op, event_type, match, where, timeout, records, who, default is not RAISE, until)
     if final is None:
         rp.suspend()
         raise AssertionError("unreachable")
@@ -108,10 +112,11 @@ def _try_complete(
     records: dict[str, Any],
     who: dict[str, list[str]],
     has_default: bool = False,
+    until: datetime | None = None,
 ) -> Any:
     started = records.get(keys.wait_key(op))
     if started is None:
-        deadline_at = rp.after(timeout) if timeout is not None else None
+        deadline_at = until if until is not None else rp.after(timeout) if timeout is not None else None
         deadline = iso(deadline_at) if deadline_at is not None else None
         # Register the waiter before looking back, so an event arriving in between is seen by one of
         # us; and before recording the wait, so a crash in between cannot leave a recorded wait that

@@ -187,10 +187,13 @@ def test_router_and_api_permissions(templates: dict[str, dict[str, Any]]) -> Non
     assert "events:PutEvents" not in router  # state machine events are the orchestrator's
     router_table = {a for a in router if a.startswith("dynamodb:")}
     assert router_table == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}
-    # The API also serves the public webhook routes: it may only create and read execution headers.
+    # The API also serves the public webhook routes: it may only create and read items (execution headers,
+    # task items) and Query the task inbox index - nothing else of the table.
     api_orders = grants(templates["golden_orders"], "ApiRole")
-    assert {a for a in api_orders if a.startswith("dynamodb:")} == {"dynamodb:GetItem", "dynamodb:PutItem"}
+    assert {a for a in api_orders if a.startswith("dynamodb:")} == {"dynamodb:GetItem", "dynamodb:PutItem",
+                                                                     "dynamodb:Query"}
     assert api_orders["dynamodb:GetItem"] == {key(TABLE)}
+    assert api_orders["dynamodb:Query"] == {key({"Fn::Sub": "${Table.Arn}/index/by-assignee"})}
     api = grants(templates["golden_scheduled"], "ApiRole")
     assert api["ssm:GetParameter"] == {
         key({"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:" + SECRET})

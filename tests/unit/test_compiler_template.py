@@ -85,7 +85,7 @@ def test_table_queue_bus(orders: dict[str, Any]) -> None:
     assert table["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
     assert table["SSESpecification"] == {"SSEEnabled": True}
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-    assert [g["IndexName"] for g in table["GlobalSecondaryIndexes"]] == ["by-workflow", "by-status"]
+    assert [g["IndexName"] for g in table["GlobalSecondaryIndexes"]] == ["by-workflow", "by-status", "by-assignee"]
     queue = res["WorkQueue"]["Properties"]
     assert queue["FifoQueue"] and queue["ContentBasedDeduplication"] and queue["SqsManagedSseEnabled"]
     assert res["DeadLetterQueue"]["Properties"]["SqsManagedSseEnabled"] is True  # encryption at rest
@@ -178,6 +178,12 @@ def test_http_api_routes_and_auth(scheduled: dict[str, Any]) -> None:
         ("GET", "/executions/{id}"): None,
         ("POST", "/events"): None,
         ("POST", "/executions/{id}/cancel"): None,
+        ("GET", "/tasks"): None,
+        ("GET", "/tasks/{id}"): None,
+        ("POST", "/tasks/{id}/claim"): None,
+        ("POST", "/tasks/{id}/complete"): None,
+        ("POST", "/tasks/{id}/release"): None,
+        ("POST", "/tasks/{id}/reassign"): None,
         ("POST", "/webhooks/partner"): {"Authorizer": "NONE"},
         ("POST", "/webhooks/stripe"): {"Authorizer": "NONE"},
     }
@@ -235,6 +241,12 @@ def test_jwt_authorizer_replaces_iam_with_issuer_and_audience_parameters(tmp_pat
         ("/executions/{id}", "get"),
         ("/events", "post"),
         ("/executions/{id}/cancel", "post"),
+        ("/tasks", "get"),
+        ("/tasks/{id}", "get"),
+        ("/tasks/{id}/claim", "post"),
+        ("/tasks/{id}/complete", "post"),
+        ("/tasks/{id}/release", "post"),
+        ("/tasks/{id}/reassign", "post"),
     }
     assert all(s == [{"JwtAuthorizer": ["orders/write"]}] for s in security.values())
 
