@@ -35,7 +35,7 @@ class Arg:
     """One ``add_argument`` call."""
 
     flags: tuple[str, ...]
-    options: dict[str, Any]
+    options: dict[str, object]
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ COMMANDS: dict[str, Subcommand] = {}
 GROUPS: dict[str, str] = {}
 
 
-def arg(*flags: str, **options: Any) -> Arg:
+def arg(*flags: str, **options: object) -> Arg:
     """Describe an argument of a subcommand (same parameters as ``ArgumentParser.add_argument``)."""
     return Arg(flags, options)
 

@@ -17,6 +17,7 @@ from stepbridge.api.app import App, check_event_type
 from stepbridge.api.calendar import BusinessDays, BusinessDuration, BusinessHours, Calendar
 from stepbridge.api.durations import Duration, optional_seconds
 from stepbridge.errors import ExecutionFailedError, ExecutionNotFound, ExecutionStillRunning
+from stepbridge.polling import poll_until
 from stepbridge.runtime import payloads
 from stepbridge.runtime import tasks as task_service
 from stepbridge.runtime.business import instant_after
@@ -34,19 +35,19 @@ from stepbridge.runtime.vocabulary import Status, is_terminal
 class _Mapping:
     """Dict-style access (``d["status"]``) on top of attributes, for scripts that prefer it."""
 
-    def __getitem__(self, key: str) -> Any:
+    def __getitem__(self, key: str) -> object:
         try:
             return getattr(self, key)
         except AttributeError:
             raise KeyError(key) from None
 
-    def get(self, key: str, default: Any = None) -> Any:
+    def get(self, key: str, default: object = None) -> object:
         """``dict.get`` for the attributes."""
         return getattr(self, key, default)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """Plain-dict form."""
-        data: dict[str, Any] = asdict(self)  # type: ignore[call-overload]
+        data: dict[str, object] = asdict(self)  # type: ignore[call-overload]
         return data
 
 
@@ -135,8 +136,6 @@ class PollingDriver:
 
     def wait(self, client: Client, execution_id: str, timeout: float | None) -> None:
         """Poll until terminal or ``timeout`` seconds (default 15 minutes)."""
-        from stepbridge.polling import poll_until
-
         _, finished = poll_until(
             lambda: client.describe(execution_id).status,
             is_terminal,
@@ -371,6 +370,8 @@ class Client:
     @classmethod
     def for_stack(cls, stack_name: str, *, region: str | None = None, app: App | None = None) -> Client:
         """A client for a deployed stack, configured from its CloudFormation outputs."""
-        from stepbridge.infra.stack import client_for_stack
+        # Imported here, not at the top: it loads boto3, which a client on other ports does not need.
+        from stepbridge.infra.stack import stack_ports
 
-        return client_for_stack(stack_name, region=region, app=app)
+        store, effects = stack_ports(stack_name, region=region)
+        return cls(store, effects, app=app)

@@ -18,7 +18,7 @@ LEAD = {"id": "lead-1", "name": "Bob Builder", "email": "bob@builder.io", "domai
 MANAGER, VP = "mia.manager@acme.example", "victor.vp@acme.example"
 
 
-def _order(order_id: str) -> dict[str, Any]:
+def _order(order_id: str) -> dict[str, object]:
     return {
         "orderId": order_id,
         "customer": dict(CUSTOMER),

@@ -8,6 +8,7 @@ fails the execution on them even if user code swallows them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -187,6 +188,34 @@ class CallbackNotFound(StepbridgeError):
 class CallbackAlreadyCompleted(StepbridgeError):
     """The callback was completed, failed or timed out already; a token is single-use: HTTP 409."""
 
+
+#: Errors no retry can fix, by dotted class name (so a recorded error, which carries its ``mro``, is judged
+#: the same in any process): a step that raises one fails at once whatever its ``Retry`` says. The one
+#: rule behind ``Retry.is_retryable``, a step error's ``fatal`` mark and the engine's retry decision.
+NEVER_RETRIED = frozenset({
+    f"{__name__}.NonRetryableError",
+    f"{__name__}.WorkflowDefinitionError",
+    f"{__name__}.ResultNotSerializable",
+    f"{__name__}.PayloadTooLarge",
+    f"{__name__}.PayloadMissing",  # a stored payload (claim check) is gone: reading it again will not bring it back
+    "pydantic_core._pydantic_core.ValidationError",  # a step's input or result that does not fit its types
+})
+
+
+def type_names(exc: BaseException) -> list[str]:
+    """The dotted names of ``exc``'s class and its bases (what a recorded error keeps as ``mro``)."""
+    return [f"{c.__module__}.{c.__qualname__}" for c in type(exc).__mro__ if c not in (object, BaseException)]
+
+
+def never_retried_names(names: Iterable[str]) -> bool:
+    """Whether an error with these class names (its ``mro``) is one no retry can fix."""
+    return not NEVER_RETRIED.isdisjoint(names)
+
+
+def never_retried(exc: BaseException) -> bool:
+    """Whether ``exc`` is one no retry can fix: the :data:`NEVER_RETRIED` errors, and ``BaseException``s
+    user code raises (``SystemExit``, ``KeyboardInterrupt``, its own ``CancelledError``): the code asked to stop."""
+    return not isinstance(exc, Exception) or never_retried_names(type_names(exc))
 
 # ---- human tasks (client and HTTP API) ---------------------------------------------------------
 

@@ -95,11 +95,11 @@ def idempotent(
     """
 
     def decorate(func: F) -> F:
-        built: dict[str, Callable[..., Any]] = {}
+        built: dict[str, Callable[..., object]] = {}
         configs: dict[str, Any] = {}
 
         @functools.wraps(func)
-        def call(*args: Any, **kwargs: Any) -> Any:
+        def call(*args: object, **kwargs: object) -> object:
             table = table_name or os.environ.get(ENV_TABLE) or ""
             if table not in built:
                 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function

@@ -19,7 +19,9 @@ import os
 from collections.abc import Callable
 
 from stepbridge.errors import SecretNotDeclared
+from stepbridge.infra.parameters import PowertoolsSecrets
 from stepbridge.runtime import functionscope
+from stepbridge.runtime.observability import register_secret
 
 #: Seconds a read value is reused by a warm container (Powertools' own default is 5).
 DEFAULT_MAX_AGE = 300
@@ -39,8 +41,6 @@ def set_reader(reader: SecretReader | None) -> SecretReader | None:
 
 
 def _default_reader() -> SecretReader:
-    from stepbridge.infra.parameters import PowertoolsSecrets
-
     reader = PowertoolsSecrets()
     _reader.append(reader.read)
     return reader.read
@@ -60,7 +60,6 @@ def secret(name: str, *, max_age: int | None = None) -> str:
         max_age = int(os.environ.get("POWERTOOLS_PARAMETERS_MAX_AGE", DEFAULT_MAX_AGE))
     reader = _reader[0] if _reader else _default_reader()
     value = reader(source, max_age)
-    from stepbridge.runtime.observability import register_secret
 
     register_secret(value)  # never in a log line, whatever logs it later
     return value

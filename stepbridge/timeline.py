@@ -52,7 +52,7 @@ _ICONS = {
 }
 
 
-def _short(value: Any, width: int = 60) -> str:
+def _short(value: object, width: int = 60) -> str:
     text = json.dumps(value, default=str, separators=(",", ":")) if not isinstance(value, str) else value
     return text if len(text) <= width else text[: width - 3] + "..."
 
@@ -115,13 +115,13 @@ def describe_entry(detail_type: str, detail: dict[str, Any], sent: bool = False)
     return f"{detail_type} {_short(detail)}"
 
 
-def history_start(history: Sequence[Any]) -> datetime | None:
+def history_start(history: Sequence[object]) -> datetime | None:
     """The time of the first dated history entry (the execution's start), if any."""
     start_text = next((_get(h, "time") for h in history if _get(h, "time")), "")
     return parse_iso(start_text) if start_text else None
 
 
-def format_entry(entry: Any, start: datetime | None) -> str:
+def format_entry(entry: object, start: datetime | None) -> str:
     """One timeline line for one history entry: offset from ``start``, an icon and a description."""
     sent = bool(_get(entry, "sent"))
     detail_type = str(_get(entry, "detail_type"))
@@ -130,7 +130,7 @@ def format_entry(entry: Any, start: datetime | None) -> str:
     return f"{_offset(start, str(_get(entry, 'time') or ''))} {icon} {text}"
 
 
-def render(execution_id: str, workflow: str, history: Sequence[Any], *, skip_internal: bool = True) -> str:
+def render(execution_id: str, workflow: str, history: Sequence[object], *, skip_internal: bool = True) -> str:
     """The timeline of one execution: one line per journal fact, with virtual-time offsets."""
     lines = [f"{workflow}  [{execution_id}]"]
     start = history_start(history)
@@ -144,14 +144,14 @@ def render(execution_id: str, workflow: str, history: Sequence[Any], *, skip_int
 # ---- operations as rows ----------------------------------------------------------------------------
 
 
-def _get(entry: Any, key: str) -> Any:
+def _get(entry: object, key: str) -> Any:
     """A field of a history entry: ``HistoryEvent`` attributes or ``runtime.executions.history`` dicts."""
     if isinstance(entry, dict):
         return entry.get(key)
     return getattr(entry, key, None)
 
 
-def _error_text(error: Any) -> str:
+def _error_text(error: object) -> str:
     if not isinstance(error, dict):
         return str(error) if error else ""
     kind = str(error.get("type", "")).rsplit(".", 1)[-1]
@@ -213,7 +213,7 @@ class TimelineRow:
     retries: list[dict[str, Any]] = field(default_factory=list)
     child_id: str | None = None
     target: str | None = None  # a declared step's function, a child's workflow, a wait's event type
-    result: Any = None
+    result: object = None
     group: int = 0
     first: int = 0
     last: int = 0
@@ -228,7 +228,7 @@ class TimelineRow:
         """It ended in failure (failed step or child, timed-out wait)."""
         return self.status in ("failed", "timed-out")
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """Plain-dict form (``--json``), with ``duration`` in seconds."""
         data = asdict(self)
         data["duration"] = self.duration
@@ -242,10 +242,10 @@ class Marker:
     kind: str
     time: str
     label: str
-    detail: dict[str, Any] = field(default_factory=dict)
+    detail: dict[str, object] = field(default_factory=dict)
     index: int = 0
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """Plain-dict form."""
         return asdict(self)
 
@@ -262,10 +262,10 @@ class Timeline:
     rows: list[TimelineRow]
     markers: list[Marker]
     progress: dict[str, Any] | None = None
-    result: Any = None
-    error: dict[str, Any] | None = None
+    result: object = None
+    error: dict[str, object] | None = None
     #: The custom status (``ctx.set_status``) from the description, if any.
-    custom_status: Any = None
+    custom_status: object = None
     #: The latest instant the history knows of (the end, or the last fact of a running execution).
     last_seen: str | None = None
 
@@ -297,7 +297,7 @@ class Timeline:
                 return row
         raise KeyError(name)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """Plain-dict form (``stepbridge executions show --json``)."""
         return {
             "execution_id": self.execution_id,
@@ -322,7 +322,7 @@ _TERMINAL_TYPES = {
 }
 
 
-def build_timeline(history: Sequence[Any], description: Any = None, *, now: str | None = None) -> Timeline:
+def build_timeline(history: Sequence[object], description: object = None, *, now: str | None = None) -> Timeline:
     """Fold ``client.history(id)`` into a :class:`Timeline` (``description`` = ``client.describe(id)``).
 
     Without a description the execution's identity and outcome come from the history alone.
@@ -330,8 +330,8 @@ def build_timeline(history: Sequence[Any], description: Any = None, *, now: str 
     """
     entries = list(history)
     workflow, status, start, end = "", str(Status.RUNNING), None, None
-    result: Any = None
-    error: dict[str, Any] | None = None
+    result: object = None
+    error: dict[str, object] | None = None
     times = [str(_get(e, "time")) for e in entries if _get(e, "time")]
     for entry in entries:
         detail_type, detail = _get(entry, "detail_type"), _get(entry, "detail") or {}
@@ -366,14 +366,14 @@ def build_timeline(history: Sequence[Any], description: Any = None, *, now: str 
 
 
 def _fold(
-    entries: list[Any], terminal: bool, end: str | None, last_seen: str | None
+    entries: list[object], terminal: bool, end: str | None, last_seen: str | None
 ) -> tuple[list[TimelineRow], list[Marker]]:
     rows: dict[str, TimelineRow] = {}
     markers: list[Marker] = []
     previous_time: str | None = None
     for index, entry in enumerate(entries):
         detail_type = str(_get(entry, "detail_type") or "")
-        detail: dict[str, Any] = _get(entry, "detail") or {}
+        detail: dict[str, object] = _get(entry, "detail") or {}
         when: str | None = _get(entry, "time") or None
         if _get(entry, "sent"):
             markers.append(Marker("sent", when or "", detail_type, dict(detail), index))
@@ -487,7 +487,7 @@ def _apply(row: TimelineRow, detail_type: str, detail: dict[str, Any], when: str
         row.status = detail_type.split(".", 1)[-1].lower()
 
 
-def _retry(row: TimelineRow, attempt: int, when: str | None, detail: dict[str, Any]) -> None:
+def _retry(row: TimelineRow, attempt: int, when: str | None, detail: dict[str, object]) -> None:
     known = next((r for r in row.retries if r["attempt"] == attempt), None)
     if known is None:
         known = {"attempt": attempt, "failed_at": when, "retry_at": None, "delay": None, "error": ""}

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from stepbridge.api.calendar import Calendar
+from stepbridge.api.cron import every_to_cron, to_scheduler_expression, validate_timezone
 from stepbridge.api.deploy import (
     DEFAULT_ARCHITECTURE,
     DEFAULT_RUNTIME,
@@ -94,6 +95,23 @@ def check_jmespath(expression: Any, *, where: str, what: str) -> str:
             "e.g. 'detail.orderId' (see jmespath.org)"
         ) from None
     return expression
+
+
+def step_limit_problems(step_name: str, timeout: float, memory: int, concurrency: int | None) -> list[str]:
+    """What in a declared step's settings Lambda would refuse (empty when it fits). The one check:
+    ``@app.step`` raises the first problem at once; the compiler lists them all for every step."""
+    where = f"step '{step_name}'"
+    problems = []
+    if not 1 <= timeout <= LAMBDA_MAX_TIMEOUT:
+        problems.append(
+            f"{where}: timeout {timeout:g} s is outside Lambda's 1-{LAMBDA_MAX_TIMEOUT} s range; "
+            "split the work into several steps"
+        )
+    if not LAMBDA_MEMORY_RANGE[0] <= memory <= LAMBDA_MEMORY_RANGE[1]:
+        problems.append(f"{where}: memory {memory} MB is outside Lambda's {LAMBDA_MEMORY_RANGE} MB range")
+    if concurrency is not None and concurrency < 1:
+        problems.append(f"{where}: concurrency must be >= 1, got {concurrency}")
+    return problems
 
 
 def kebab(name: str) -> str:
@@ -368,19 +386,11 @@ class App:
         def register(func: F, scope_depth: int = 1) -> F:
             step_name = _check_name("step", name or kebab(func.__name__))
             seconds = to_seconds(timeout, what=f"timeout of step '{step_name}'")
-            if seconds > LAMBDA_MAX_TIMEOUT or seconds < 1:
-                raise WorkflowDefinitionError(
-                    f"step '{step_name}': timeout {seconds:g} s is outside Lambda's 1-{LAMBDA_MAX_TIMEOUT} s range; "
-                    "split the work into several steps"
-                )
-            if not LAMBDA_MEMORY_RANGE[0] <= memory <= LAMBDA_MEMORY_RANGE[1]:
-                raise WorkflowDefinitionError(
-                    f"step '{step_name}': memory {memory} MB is outside Lambda's {LAMBDA_MEMORY_RANGE} MB range"
-                )
+            limits = step_limit_problems(step_name, seconds, memory, concurrency)
+            if limits:
+                raise WorkflowDefinitionError(limits[0])
             if step_name in self.steps:
                 raise WorkflowDefinitionError(f"step '{step_name}' is declared twice in app '{self.name}'")
-            if concurrency is not None and concurrency < 1:
-                raise WorkflowDefinitionError(f"step '{step_name}': concurrency must be >= 1")
             if concurrency is not None and reserved_concurrency is not None and concurrency != reserved_concurrency:
                 raise WorkflowDefinitionError(
                     f"step '{step_name}': concurrency= and reserved_concurrency= are the same setting; give one"
@@ -496,8 +506,6 @@ class App:
 
         ``app.every("daily", at="09:00", workflow=daily_report, timezone="UTC")``.
         """
-        from stepbridge.api.cron import every_to_cron
-
         wf_name = self.workflow_name(workflow)
         cron = every_to_cron(frequency, at=at, on=on, where=f"schedule for workflow '{wf_name}'")
         return self.schedule(name or f"{frequency}-{wf_name}", cron, wf_name, timezone=timezone)
@@ -512,8 +520,6 @@ class App:
         input: Mapping[str, Any] | None = None,
     ) -> ScheduleDef:
         """Run ``workflow`` on a 5-field cron expression (``"0 2 * * 0"`` = 02:00 every Sunday) in ``timezone``."""
-        from stepbridge.api.cron import to_scheduler_expression, validate_timezone
-
         _check_name("schedule", name)
         wf_name = self.workflow_name(workflow)
         # Parses the cron and converts it now, so what Scheduler could not express fails here.
@@ -665,7 +671,7 @@ def input_type_of(wf: WorkflowDef) -> Any:
     return wf.input_type
 
 
-def _input_type(fn: Callable[..., Any]) -> tuple[Any, str]:
+def _input_type(fn: Callable[..., object]) -> tuple[object, str]:
     """The annotated type of a workflow's input parameter (``Any`` when unannotated) and its name
     (``""`` when the workflow takes no input)."""
     params = list(inspect.signature(fn).parameters.values())

@@ -42,6 +42,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from stepbridge.api.durations import Duration, to_seconds
+from stepbridge.api.ics import load_ics
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FULL_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -160,7 +161,7 @@ def _parse_time(value: str | time, *, what: str) -> int:
     return seconds
 
 
-def _parse_intervals(spec: Any, *, what: str) -> tuple[Interval, ...]:
+def _parse_intervals(spec: object, *, what: str) -> tuple[Interval, ...]:
     if isinstance(spec, tuple | list) and len(spec) == 2 and all(isinstance(v, str | time) for v in spec):
         spec = [spec]
     if not isinstance(spec, tuple | list) or not spec:
@@ -314,8 +315,6 @@ class Calendar:
         through: date = date(2099, 12, 31),
     ) -> Calendar:
         """A calendar whose holidays are the all-day events of an ICS file or text (plus ``holidays``)."""
-        from stepbridge.api.ics import load_ics
-
         return cls(tz, workdays=workdays, hours=hours, holidays=[*load_ics(source, through=through), *holidays])
 
     # -- the working intervals ---------------------------------------------------------------------------

@@ -94,7 +94,7 @@ class FunctionConfig:
     environment: Mapping[str, str] = field(default_factory=dict)
     secrets: Mapping[str, str] = field(default_factory=dict)
     reserved_concurrency: int | None = None
-    layers: tuple[Any, ...] = ()
+    layers: tuple[object, ...] = ()
 
     @property
     def has_grants(self) -> bool:
@@ -106,12 +106,12 @@ class FunctionConfig:
         return [SecretRef(name, self.secrets[name]) for name in sorted(self.secrets)]
 
 
-def is_intrinsic(value: Any) -> bool:
+def is_intrinsic(value: object) -> bool:
     """``{"Ref": ...}`` / ``{"Fn::Sub": ...}`` and the like: one key naming an intrinsic function."""
     return isinstance(value, Mapping) and len(value) == 1 and next(iter(value)) in _INTRINSIC_KEYS
 
 
-def is_policy_template(item: Mapping[str, Any]) -> bool:
+def is_policy_template(item: Mapping[str, object]) -> bool:
     """A SAM policy template reference: one key (the template name) mapping to its parameters."""
     return len(item) == 1 and next(iter(item)) not in _STATEMENT_KEYS and "Statement" not in item
 
@@ -119,11 +119,11 @@ def is_policy_template(item: Mapping[str, Any]) -> bool:
 def function_config(
     where: str,
     *,
-    policies: Sequence[Mapping[str, Any]] | None = None,
+    policies: Sequence[Mapping[str, object]] | None = None,
     environment: Mapping[str, str] | None = None,
     secrets: Mapping[str, str] | None = None,
     reserved_concurrency: int | None = None,
-    layers: Sequence[Any] | None = None,
+    layers: Sequence[object] | None = None,
 ) -> FunctionConfig:
     """Check and freeze the keywords of ``@app.step`` / ``App`` for the function ``where`` names."""
     return FunctionConfig(
@@ -139,7 +139,7 @@ def _fail(where: str, message: str) -> WorkflowDefinitionError:
     return WorkflowDefinitionError(f"{where}: {message}")
 
 
-def _policies(where: str, policies: Sequence[Mapping[str, Any]] | None) -> tuple[Mapping[str, Any], ...]:
+def _policies(where: str, policies: Sequence[Mapping[str, object]] | None) -> tuple[Mapping[str, object], ...]:
     if policies is None:
         return ()
     if isinstance(policies, Mapping | str) or not isinstance(policies, Sequence):
@@ -232,7 +232,7 @@ def _secrets(where: str, secrets: Mapping[str, str] | None) -> dict[str, str]:
     return out
 
 
-def check_secret_source(where: str, source: Any) -> None:
+def check_secret_source(where: str, source: object) -> None:
     """An SSM parameter name (``/acme/stripe/api-key``) or a Secrets Manager ARN; raise naming ``where``."""
     if not isinstance(source, str) or not source:
         raise WorkflowDefinitionError(f"{where}: give an SSM parameter name or a Secrets Manager ARN, got {source!r}")
@@ -266,7 +266,7 @@ def _concurrency(where: str, value: int | None) -> int | None:
     return value
 
 
-def _layers(where: str, layers: Sequence[Any] | None) -> tuple[Any, ...]:
+def _layers(where: str, layers: Sequence[object] | None) -> tuple[object, ...]:
     if layers is None:
         return ()
     if isinstance(layers, str | Mapping) or not isinstance(layers, Sequence):
@@ -281,7 +281,7 @@ def _layers(where: str, layers: Sequence[Any] | None) -> tuple[Any, ...]:
     return tuple(_plain(layer) if isinstance(layer, Mapping) else layer for layer in layers)
 
 
-def check_runtime(runtime: Any, architecture: Any) -> None:
+def check_runtime(runtime: object, architecture: object) -> None:
     """``App(runtime=, architecture=)``: one of :data:`RUNTIMES` and :data:`ARCHITECTURES`."""
     if runtime not in RUNTIMES:
         raise WorkflowDefinitionError(f"App runtime {runtime!r} is not supported; use one of {list(RUNTIMES)}")
@@ -291,7 +291,7 @@ def check_runtime(runtime: Any, architecture: Any) -> None:
         )
 
 
-def check_tags(tags: Any) -> dict[str, str]:
+def check_tags(tags: object) -> dict[str, str]:
     """``App(tags=)``: CloudFormation tag keys 1-128 characters without ``aws:``, values up to 256."""
     if tags is None:
         return {}
@@ -316,7 +316,7 @@ def env_bytes(variables: Mapping[str, str]) -> int:
     return len(json.dumps(dict(variables), separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: object) -> Any:
     """A JSON-only deep copy (so a later mutation of the user's dict cannot change the recorded one)."""
     try:
         return json.loads(json.dumps(value))

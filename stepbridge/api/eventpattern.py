@@ -52,12 +52,12 @@ class PatternError(ValueError):
 
 def trigger_pattern(
     event_types: tuple[str, ...] | list[str],
-    content_filter: Mapping[str, Any] | None,
+    content_filter: Mapping[str, object] | None,
     sources: tuple[str, ...] | list[str] | None = None,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """The event pattern of a trigger rule: its detail-types, its ``sources`` (``app.on(sources=)``: only
     these producers start it) and its ``filter`` on ``detail`` (a JSON copy)."""
-    pattern: dict[str, Any] = {"detail-type": list(event_types)}
+    pattern: dict[str, object] = {"detail-type": list(event_types)}
     if sources is not None:
         pattern["source"] = list(sources)
     if content_filter is not None:
@@ -65,7 +65,7 @@ def trigger_pattern(
     return pattern
 
 
-def check_event_pattern(pattern: Any, *, where: str) -> None:
+def check_event_pattern(pattern: object, *, where: str) -> None:
     """Raise :class:`WorkflowDefinitionError` naming ``where`` and the rule's path when EventBridge would
     reject ``pattern``."""
     try:
@@ -77,7 +77,7 @@ def check_event_pattern(pattern: Any, *, where: str) -> None:
         ) from None
 
 
-def validate(pattern: Any, path: str = "") -> None:
+def validate(pattern: object, path: str = "") -> None:
     """Check ``pattern`` (a whole event pattern, or a ``filter`` under ``path``); raise :class:`PatternError`."""
     _object(pattern, path or "pattern", in_or=False)
     try:
@@ -93,7 +93,7 @@ def _join(path: str, key: str) -> str:
     return key if path in ("", "pattern") else f"{path}.{key}"
 
 
-def _object(node: Any, path: str, *, in_or: bool) -> None:
+def _object(node: object, path: str, *, in_or: bool) -> None:
     if not isinstance(node, Mapping):
         raise PatternError(path, f"must be an object, got {_kind(node)}")
     if not node:
@@ -118,14 +118,14 @@ def _object(node: Any, path: str, *, in_or: bool) -> None:
                                f"e.g. [{json.dumps(value) if _is_scalar(value) else '...'}]")
 
 
-def _or(value: Any, path: str) -> None:
+def _or(value: object, path: str) -> None:
     if not isinstance(value, list | tuple) or len(value) < 2:
         raise PatternError(path, "must be a list of at least two objects, e.g. [{\"a\": [1]}, {\"b\": [2]}]")
     for index, branch in enumerate(value):
         _object(branch, f"{path}[{index}]", in_or=True)
 
 
-def _values(values: list[Any] | tuple[Any, ...], path: str) -> None:
+def _values(values: list[object] | tuple[object, ...], path: str) -> None:
     if not values:
         raise PatternError(path, "is an empty list (EventBridge does not allow empty arrays)")
     for index, item in enumerate(values):
@@ -139,7 +139,7 @@ def _values(values: list[Any] | tuple[Any, ...], path: str) -> None:
             raise PatternError(here, "must be a finite number")
 
 
-def _matcher(item: Mapping[Any, Any], path: str) -> None:
+def _matcher(item: Mapping[object, object], path: str) -> None:
     if len(item) != 1:
         raise PatternError(path, f"a matcher object has exactly one key, got {sorted(map(str, item)) or 'none'}")
     name, operand = next(iter(item.items()))
@@ -167,12 +167,12 @@ def _matcher(item: Mapping[Any, Any], path: str) -> None:
         raise PatternError(path, f"unknown matcher {str(name)!r}; EventBridge knows {', '.join(OPERATORS)}")
 
 
-def _one_key(operand: Mapping[Any, Any], path: str, key: str, example: str) -> None:
+def _one_key(operand: Mapping[object, object], path: str, key: str, example: str) -> None:
     if list(operand) != [key]:
         raise PatternError(path, f"takes a string or exactly {example}, got keys {sorted(map(str, operand))}")
 
 
-def _anything_but(operand: Any, path: str) -> None:
+def _anything_but(operand: object, path: str) -> None:
     if isinstance(operand, Mapping):
         if len(operand) != 1 or next(iter(operand)) not in _ANYTHING_BUT_OPERATORS:
             raise PatternError(path, f"an object here takes one of {', '.join(_ANYTHING_BUT_OPERATORS)}, "
@@ -203,7 +203,7 @@ def _anything_but(operand: Any, path: str) -> None:
                            f"got {_kind(operand)}")
 
 
-def _numeric(operand: Any, path: str) -> None:
+def _numeric(operand: object, path: str) -> None:
     example = "e.g. [\">\", 0, \"<=\", 5] or [\"=\", 100]"
     if not isinstance(operand, list | tuple) or len(operand) not in (2, 4):
         raise PatternError(path, f"must be a list [operator, number] or a range of two, {example}")
@@ -244,20 +244,20 @@ def _cidr(operand: Any, path: str) -> None:
         raise PatternError(path, f"{operand!r} needs a mask of 0-{top} bits after '/', e.g. '10.0.0.0/24'")
 
 
-def _string(value: Any, path: str) -> None:
+def _string(value: object, path: str) -> None:
     if not isinstance(value, str):
         raise PatternError(path, f"must be a string, got {_kind(value)}")
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _is_scalar(value: Any) -> bool:
+def _is_scalar(value: object) -> bool:
     return value is None or isinstance(value, str | bool | int | float)
 
 
-def _kind(value: Any) -> str:
+def _kind(value: object) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):

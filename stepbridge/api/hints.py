@@ -15,15 +15,14 @@ import sys
 import typing
 import weakref
 from collections.abc import Callable
-from typing import Any
 
 #: The namespace of the scope each decorated function was defined in.
-_SCOPES: weakref.WeakKeyDictionary[Callable[..., Any], dict[str, Any]] = weakref.WeakKeyDictionary()
+_SCOPES: weakref.WeakKeyDictionary[Callable[..., object], dict[str, object]] = weakref.WeakKeyDictionary()
 #: Hints resolved so far (successes only).
-_RESOLVED: weakref.WeakKeyDictionary[Callable[..., Any], dict[str, Any]] = weakref.WeakKeyDictionary()
+_RESOLVED: weakref.WeakKeyDictionary[Callable[..., object], dict[str, object]] = weakref.WeakKeyDictionary()
 
 
-def remember_scope(fn: Callable[..., Any], depth: int = 1) -> None:
+def remember_scope(fn: Callable[..., object], depth: int = 1) -> None:
     """Remember the locals of the frame ``depth`` levels above the caller (the decorated function's scope)."""
     try:
         frame = sys._getframe(depth + 1)
@@ -35,7 +34,7 @@ def remember_scope(fn: Callable[..., Any], depth: int = 1) -> None:
             _SCOPES[fn] = frame.f_locals
 
 
-def type_hints(fn: Callable[..., Any]) -> dict[str, Any]:
+def type_hints(fn: Callable[..., object]) -> dict[str, object]:
     """``typing.get_type_hints(fn)`` that also sees the defining scope and closure; ``{}`` when unresolvable.
 
     Resolved hints are kept per function; a failure is not, so a hint naming a class defined after
@@ -44,7 +43,7 @@ def type_hints(fn: Callable[..., Any]) -> dict[str, Any]:
     weak = _weakrefable(fn)
     if weak and fn in _RESOLVED:
         return _RESOLVED[fn]
-    localns: dict[str, Any] = {}
+    localns: dict[str, object] = {}
     with contextlib.suppress(TypeError, ValueError):  # not a plain function (a callable object, a builtin)
         localns.update(inspect.getclosurevars(fn).nonlocals)
     localns.update(_SCOPES.get(fn, {}) if weak else {})
@@ -57,7 +56,7 @@ def type_hints(fn: Callable[..., Any]) -> dict[str, Any]:
     return hints
 
 
-def _weakrefable(fn: Callable[..., Any]) -> bool:
+def _weakrefable(fn: Callable[..., object]) -> bool:
     try:
         weakref.ref(fn)
     except TypeError:

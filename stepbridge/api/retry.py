@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from stepbridge.api.calendar import BusinessDays, BusinessHours, Calendar
 from stepbridge.api.durations import Duration, to_seconds
+from stepbridge.errors import never_retried
 
 Backoff = Literal["exponential", "linear", "fixed"]
 
@@ -83,10 +84,9 @@ class Retry:
         return self.calendar.add(now, BusinessHours(delay / 3600))
 
     def is_retryable(self, exc: BaseException) -> bool:
-        """Whether ``exc`` may be retried under this policy (attempt counting is separate)."""
-        from stepbridge.errors import NonRetryableError, WorkflowDefinitionError
-
-        if isinstance(exc, NonRetryableError | WorkflowDefinitionError):
+        """Whether ``exc`` may be retried under this policy (attempt counting is separate); never the
+        errors no retry can fix (``stepbridge.errors.NEVER_RETRIED``), whatever the policy says."""
+        if never_retried(exc):
             return False
         if self.non_retryable and isinstance(exc, self.non_retryable):
             return False

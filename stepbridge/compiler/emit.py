@@ -7,8 +7,6 @@ written and lines are not folded, so diffs stay readable.
 
 from __future__ import annotations
 
-from typing import Any
-
 import yaml
 
 from stepbridge.compiler.intrinsics import GetAtt, Ref, Sub
@@ -19,7 +17,7 @@ _SHORT_TAGS = frozenset({"!Ref", "!GetAtt", "!Sub"})
 class _Dumper(yaml.SafeDumper):
     """SafeDumper with intrinsic tags, indented block sequences and no aliases."""
 
-    def ignore_aliases(self, data: Any) -> bool:
+    def ignore_aliases(self, data: object) -> bool:
         return True
 
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
@@ -57,7 +55,7 @@ _Dumper.add_representer(GetAtt, _getatt)
 _Dumper.add_representer(Sub, _sub)
 
 
-def dump_yaml(template: dict[str, Any], *, header: str = "") -> str:
+def dump_yaml(template: dict[str, object], *, header: str = "") -> str:
     """Serialise ``template`` as YAML, preceded by ``header`` lines turned into ``#`` comments."""
     body = yaml.dump(
         template,
@@ -85,9 +83,9 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
-def _construct_intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+def _construct_intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> object:
     if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
+        value: object = loader.construct_scalar(node)
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     elif isinstance(node, yaml.MappingNode):
@@ -107,7 +105,7 @@ def _construct_intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) 
 _Loader.add_multi_constructor("!", _construct_intrinsic)
 
 
-def load_yaml(text: str) -> dict[str, Any]:
+def load_yaml(text: str) -> dict[str, object]:
     """Parse a CloudFormation/SAM YAML template into long-form JSON-compatible data."""
     data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
     if not isinstance(data, dict):

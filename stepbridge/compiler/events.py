@@ -9,8 +9,6 @@ schedules send a ``WakeMessage`` body with ``reason: "schedule"`` to the work qu
 
 from __future__ import annotations
 
-from typing import Any
-
 from stepbridge.compiler import naming
 from stepbridge.compiler.intrinsics import GetAtt, Ref
 from stepbridge.compiler.model import AppModel, SchedulePlan, TriggerPlan
@@ -19,7 +17,7 @@ from stepbridge.compiler.storage import Resource
 _DESCRIPTION_MAX = 512
 
 
-def _router_queue_target(**extra: Any) -> dict[str, Any]:
+def _router_queue_target(**extra: object) -> dict[str, object]:
     """The rule's target: the router queue (its policy lets the app bus's rules send), not the function."""
     return {"Id": "router-queue", "Arn": GetAtt(naming.ROUTER_QUEUE, "Arn"), **extra}
 

@@ -8,7 +8,6 @@ log group (plus what the function does, see :mod:`stepbridge.compiler.iam`), and
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from stepbridge import config
 from stepbridge.api.deploy import FunctionConfig
@@ -28,7 +27,7 @@ HANDLERS = {
 }
 
 
-def environment(model: AppModel) -> dict[str, Any]:
+def environment(model: AppModel) -> dict[str, object]:
     """Variables every function gets (Globals): Powertools settings and ``stepbridge.config``'s names."""
     app = model.app
     return {
@@ -48,7 +47,7 @@ def environment(model: AppModel) -> dict[str, Any]:
     }
 
 
-def globals_section(model: AppModel) -> dict[str, Any]:
+def globals_section(model: AppModel) -> dict[str, object]:
     """``Globals.Function``: runtime, architecture, code, layer, tracing and the shared environment."""
     opts = model.options
     return {
@@ -73,7 +72,7 @@ def function_unit(
     timeout: int,
     memory: int,
     statements: list[iam.Statement],
-    extra: dict[str, Any] | None = None,
+    extra: dict[str, object] | None = None,
 ) -> list[Resource]:
     """Log group + role + function for one Lambda function."""
     log_group = {
@@ -83,7 +82,7 @@ def function_unit(
         "Properties": {"RetentionInDays": model.options.log_retention_days},
     }
     role = iam.role(role_description, base[:128], statements, service="lambda.amazonaws.com")
-    props: dict[str, Any] = {}
+    props: dict[str, object] = {}
     if extra and "FunctionName" in extra:
         props["FunctionName"] = extra.pop("FunctionName")
     props.update(
@@ -115,7 +114,7 @@ def orchestrator(model: AppModel) -> list[Resource]:
         }
     }
     config = model.app.orchestrator_config
-    extra: dict[str, Any] = {"Events": events, **user_function_settings(config)}
+    extra: dict[str, object] = {"Events": events, **user_function_settings(config)}
     statements = [invoke_steps_statement(model, s) for s in iam.orchestrator_statements(model)]
     return function_unit(
         model,
@@ -140,20 +139,20 @@ def orchestrator_statements(
     return statements
 
 
-def user_environment(config: FunctionConfig, base: dict[str, Any] | None = None) -> dict[str, Any]:
+def user_environment(config: FunctionConfig, base: dict[str, object] | None = None) -> dict[str, object]:
     """A function's own variables: ``base`` (the framework's), the user's ``environment=`` and, when
     it declared secrets, ``STEPBRIDGE_SECRETS`` (name -> parameter/ARN, JSON) for ``stepbridge.secret``."""
-    variables: dict[str, Any] = dict(base or {})
+    variables: dict[str, object] = dict(base or {})
     variables.update(config.environment)
     if config.secrets:
         variables[ENV_SECRETS] = json.dumps(dict(sorted(config.secrets.items())), separators=(",", ":"))
     return variables
 
 
-def user_function_settings(config: FunctionConfig, base_env: dict[str, Any] | None = None) -> dict[str, Any]:
+def user_function_settings(config: FunctionConfig, base_env: dict[str, object] | None = None) -> dict[str, object]:
     """``Environment``, ``ReservedConcurrentExecutions`` and extra ``Layers`` (SAM appends them to the
     Globals layer) of a function, from its :class:`FunctionConfig`."""
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     variables = user_environment(config, base_env)
     if variables:
         out["Environment"] = {"Variables": variables}
@@ -197,7 +196,7 @@ def router(model: AppModel) -> list[Resource]:
 def api(model: AppModel) -> list[Resource]:
     """The HTTP API handler: IAM-authorised routes plus one public, signature-verified route per webhook."""
     opts = model.options
-    events: dict[str, Any] = {}
+    events: dict[str, object] = {}
     for event_id, method, path in API_ROUTES:
         events[event_id] = {
             "Type": "HttpApi",
@@ -310,7 +309,7 @@ def step(model: AppModel, plan: StepPlan) -> list[Resource]:
     summary = (definition.description.splitlines() or [""])[0]
     description = f"stepbridge step '{definition.name}'" + (f": {summary}" if summary else "")
     shared = naming.DECLARED_STEPS
-    props: dict[str, Any] = {
+    props: dict[str, object] = {
         "FunctionName": Sub(f"${{AWS::StackName}}-{plan.name_part}"),
         "Description": description[:256],
         "Handler": HANDLERS["step"],
@@ -343,11 +342,11 @@ def http_api(model: AppModel) -> Resource:
     """The HTTP API; every route requires SigV4 (AWS_IAM) - or a JWT with ``App(api_auth=JwtAuth(...))`` -
     unless it says ``Authorizer: NONE`` (webhooks, which check their signature in code)."""
     jwt = model.app.api_auth
-    auth: dict[str, Any]
+    auth: dict[str, object]
     if jwt is None:
         auth = {"EnableIamAuthorizer": True, "DefaultAuthorizer": "AWS_IAM"}
     else:
-        authorizer: dict[str, Any] = {
+        authorizer: dict[str, object] = {
             "IdentitySource": jwt.identity_source,
             "JwtConfiguration": {
                 "issuer": Ref(naming.JWT_ISSUER_PARAM),
@@ -357,7 +356,7 @@ def http_api(model: AppModel) -> Resource:
         if jwt.scopes:
             authorizer["AuthorizationScopes"] = list(jwt.scopes)
         auth = {"Authorizers": {naming.JWT_AUTHORIZER: authorizer}, "DefaultAuthorizer": naming.JWT_AUTHORIZER}
-    props: dict[str, Any] = {
+    props: dict[str, object] = {
         "Description": f"stepbridge app '{model.app.name}': executions, events and webhooks",
         "Auth": auth,
     }
@@ -367,7 +366,7 @@ def http_api(model: AppModel) -> Resource:
     return naming.HTTP_API, {"Type": "AWS::Serverless::HttpApi", "Properties": props}
 
 
-def parameters(model: AppModel) -> dict[str, Any]:
+def parameters(model: AppModel) -> dict[str, object]:
     """Template parameters: the JWT issuer and audience when the API uses a JWT authorizer (else none)."""
     jwt = model.app.api_auth
     if jwt is None:

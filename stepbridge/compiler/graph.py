@@ -287,12 +287,12 @@ class _Flow:
         return exits
 
 
-def _resolver(fn: Callable[..., Any]) -> Callable[[ast.expr], Any]:
+def _resolver(fn: Callable[..., object]) -> Callable[[ast.expr], object]:
     namespace = dict(getattr(fn, "__globals__", {}))
     closure = inspect.getclosurevars(fn).nonlocals if hasattr(fn, "__code__") else {}
     namespace.update(closure)
 
-    def resolve(node: ast.expr) -> Any:
+    def resolve(node: ast.expr) -> object:
         if isinstance(node, ast.Name):
             return namespace.get(node.id)
         if isinstance(node, ast.Attribute):
@@ -305,7 +305,7 @@ def _resolver(fn: Callable[..., Any]) -> Callable[[ast.expr], Any]:
 
 def parse_workflow(
     workflow: WorkflowDef,
-) -> tuple[ast.FunctionDef | ast.AsyncFunctionDef, str, Callable[[ast.expr], Any]]:
+) -> tuple[ast.FunctionDef | ast.AsyncFunctionDef, str, Callable[[ast.expr], object]]:
     """The workflow function's syntax tree, the name of its context parameter, and a resolver of the names
     its code uses: what the diagram and the cost estimate (``stepbridge.cost``) both walk."""
     fn = inspect.unwrap(workflow.fn)

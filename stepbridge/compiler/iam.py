@@ -10,12 +10,14 @@ passed - to Scheduler.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stepbridge.compiler import naming
 from stepbridge.compiler.intrinsics import GetAtt, Ref, Sub, arn
-from stepbridge.compiler.model import AppModel
 from stepbridge.runtime import keys
+
+if TYPE_CHECKING:  # only annotations: the model imports this module to check policies
+    from stepbridge.compiler.model import AppModel
 
 Statement = dict[str, Any]
 
@@ -46,7 +48,9 @@ TIMER_ACTIONS = ("scheduler:CreateSchedule", "scheduler:DeleteSchedule")
 QUEUE_CONSUMER_ACTIONS = ("sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage")
 
 
-def allow(sid: str, actions: tuple[str, ...] | list[str], resources: list[Any], condition: Any = None) -> Statement:
+def allow(
+    sid: str, actions: tuple[str, ...] | list[str], resources: list[object], condition: object = None
+) -> Statement:
     """One ``Allow`` statement with sorted actions."""
     stmt: Statement = {"Sid": sid, "Effect": "Allow", "Action": sorted(actions), "Resource": resources}
     if condition is not None:
@@ -54,12 +58,12 @@ def allow(sid: str, actions: tuple[str, ...] | list[str], resources: list[Any], 
     return stmt
 
 
-def document(statements: list[Statement]) -> dict[str, Any]:
+def document(statements: list[Statement]) -> dict[str, object]:
     """A policy document."""
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def trust(service: str, *, source_account: bool = False) -> dict[str, Any]:
+def trust(service: str, *, source_account: bool = False) -> dict[str, object]:
     """A trust policy letting ``service`` assume the role (optionally only for this account)."""
     stmt: Statement = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
     if source_account:
@@ -119,7 +123,7 @@ def _send() -> Statement:
     return allow("SendToWorkQueue", ("sqs:SendMessage",), [GetAtt(naming.QUEUE, "Arn")])
 
 
-def _timer_group() -> Any:
+def _timer_group() -> object:
     return arn("scheduler", f"schedule/${{{naming.TIMER_GROUP}}}/*")
 
 
@@ -247,7 +251,7 @@ def scheduler_role_statements() -> list[Statement]:
     return [_send()]
 
 
-def role(description: str, policy_name: str, statements: list[Statement], *, service: str) -> dict[str, Any]:
+def role(description: str, policy_name: str, statements: list[Statement], *, service: str) -> dict[str, object]:
     """An ``AWS::IAM::Role`` with one inline policy."""
     return {
         "Type": "AWS::IAM::Role",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ def arn(service: str, resource: str, *, region: bool = True, account: bool = Tru
     return Sub(f"arn:${{AWS::Partition}}:{service}:{reg}:{acct}:{resource}")
 
 
-def to_json(value: Any) -> Any:
+def to_json(value: object) -> object:
     """Long-form JSON of a template (or fragment) that may contain intrinsic values."""
     if isinstance(value, Ref):
         return {"Ref": value.name}

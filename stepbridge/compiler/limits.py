@@ -63,7 +63,7 @@ _SAM_RESOURCES = {
 }
 
 
-def _resolved(value: Any) -> Any:
+def _resolved(value: object) -> object:
     """``value`` with every deploy-time intrinsic replaced by a placeholder of ``INTRINSIC_BYTES``."""
     value = to_json(value)  # Ref/GetAtt/Sub values of a template being built -> {"Ref": ...} form
     if isinstance(value, Mapping):
@@ -73,13 +73,13 @@ def _resolved(value: Any) -> Any:
     return value
 
 
-def environment_size(variables: Mapping[str, Any]) -> int:
+def environment_size(variables: Mapping[str, object]) -> int:
     """The size of a function's environment as Lambda counts it (``api.deploy.env_bytes``: the variables as
     JSON text), with deploy-time references counted as ``INTRINSIC_BYTES``."""
     return env_bytes({str(k): str(_resolved(v)) for k, v in variables.items()})
 
 
-def check_environment(function: str, variables: Mapping[str, Any]) -> None:
+def check_environment(function: str, variables: Mapping[str, object]) -> None:
     """Raise ``CompileError`` naming ``function`` (e.g. "the function of step 'charge'") when its
     environment is over Lambda's 4 KB."""
     size = environment_size(variables)
@@ -92,10 +92,10 @@ def check_environment(function: str, variables: Mapping[str, Any]) -> None:
         )
 
 
-def function_environments(template: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def function_environments(template: Mapping[str, Any]) -> dict[str, dict[str, object]]:
     """Each Lambda function's environment as deployed: ``Globals.Function`` variables, then its own."""
     shared = (((template.get("Globals") or {}).get("Function") or {}).get("Environment") or {}).get("Variables")
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[str, dict[str, object]] = {}
     for logical_id, resource in (template.get("Resources") or {}).items():
         kind = resource.get("Type")
         if kind not in ("AWS::Serverless::Function", "AWS::Lambda::Function"):

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from stepbridge.api.app import (
-    LAMBDA_MAX_TIMEOUT,
-    LAMBDA_MEMORY_RANGE,
     App,
     ScheduleDef,
     StepDef,
@@ -26,15 +24,15 @@ from stepbridge.api.app import (
     WebhookDef,
     check_event_type,
     check_jmespath,
+    step_limit_problems,
 )
 from stepbridge.api.cron import to_scheduler_expression
-from stepbridge.api.deploy import DEFAULT_ARCHITECTURE, DEFAULT_RUNTIME, check_runtime
+from stepbridge.api.deploy import DEFAULT_ARCHITECTURE, DEFAULT_RUNTIME, LAMBDA_ENV_BYTES, check_runtime, env_bytes
 from stepbridge.api.eventpattern import check_event_pattern, trigger_pattern
 from stepbridge.api.routes import ROUTES
-from stepbridge.compiler import naming
+from stepbridge.compiler import iam, naming, userpolicies
 from stepbridge.errors import CompileError, WorkflowDefinitionError
-from stepbridge.runtime import keys
-from stepbridge.runtime.vocabulary import Reason
+from stepbridge.runtime.messages import schedule_fire_body
 
 #: The HTTP API's own routes: (SAM event id, method, path), the table the API handler routes by.
 API_ROUTES = ROUTES
@@ -138,7 +136,7 @@ class _Problems:
     def add(self, message: str) -> None:
         self.items.append(message)
 
-    def check(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    def check(self, fn: Any, *args: object, **kwargs: object) -> Any:
         """Run a validator; record its WorkflowDefinitionError instead of raising."""
         try:
             return fn(*args, **kwargs)
@@ -179,15 +177,8 @@ def _plan_steps(app: App, ids: naming.LogicalIds, problems: _Problems) -> list[S
         where = f"step '{name}'"
         if step.name != name:
             problems.add(f"{where} is registered under a different name '{step.name}'")
-        if not 1 <= step.timeout <= LAMBDA_MAX_TIMEOUT:
-            problems.add(
-                f"{where}: timeout {step.timeout:g} s is outside Lambda's 1-{LAMBDA_MAX_TIMEOUT} s range; "
-                "split the work into several steps"
-            )
-        if not LAMBDA_MEMORY_RANGE[0] <= step.memory <= LAMBDA_MEMORY_RANGE[1]:
-            problems.add(f"{where}: memory {step.memory} MB is outside Lambda's {LAMBDA_MEMORY_RANGE} MB range")
-        if step.concurrency is not None and step.concurrency < 1:
-            problems.add(f"{where}: concurrency must be >= 1, got {step.concurrency}")
+        for problem in step_limit_problems(name, step.timeout, step.memory, step.concurrency):
+            problems.add(problem)
         part = naming.sanitized_step(name)
         if not part:
             problems.add(f"{where}: the name has no letters or digits to build a function name from")
@@ -211,7 +202,7 @@ def _plan_triggers(app: App, ids: naming.LogicalIds, problems: _Problems) -> lis
             problems.add(f"{where} has no event types")
         for event_type in trig.event_types:
             problems.check(check_event_type, event_type, where=where)
-        pattern: dict[str, Any] = trigger_pattern(trig.event_types, None, trig.sources)
+        pattern: dict[str, object] = trigger_pattern(trig.event_types, None, trig.sources)
         if trig.filter is not None and not isinstance(trig.filter, Mapping):
             problems.add(f"{where}: filter must be a mapping (an EventBridge content filter on 'detail')")
         elif trig.filter is not None:
@@ -240,13 +231,7 @@ def _plan_schedules(app: App, ids: naming.LogicalIds, problems: _Problems) -> li
         expression = problems.check(to_scheduler_expression, sched.cron, where=where)
         if sched.timezone != "UTC" and sched.timezone not in zones:
             problems.add(f"{where}: unknown timezone {sched.timezone!r}; use an IANA name such as 'Europe/Paris'")
-        when = "<aws.scheduler.scheduled-time>"
-        body = {
-            "execution_id": keys.schedule_id(sched.name),
-            "reason": Reason.SCHEDULE,
-            "dedup": when,
-            "data": {"schedule": sched.name, "scheduled_time": when},
-        }
+        body = schedule_fire_body(sched.name)
         logical_id = ids.allocate("Schedule", sched.name)
         plans.append(SchedulePlan(sched, logical_id, expression or "", json.dumps(body)))
     return plans
@@ -328,13 +313,8 @@ def estimated_resources(app: App, triggers: int, schedules: int, webhooks: int) 
 def _check_function_configs(app: App, problems: _Problems) -> None:
     """Policy templates (names and parameters) and statement ids, per function: what the API could not
     check without aws-sam-translator; and the user's share of Lambda's 4 KB of environment variables."""
-    from stepbridge.api.deploy import LAMBDA_ENV_BYTES, env_bytes
-    from stepbridge.compiler import userpolicies
-
     configs = [(f"App {app.name!r} (the orchestrator)", app.orchestrator_config)]
     configs += [(f"step '{name}'", app.steps[name].config) for name in sorted(app.steps)]
-    from stepbridge.compiler import iam
-
     framework = iam.step_statements(naming.DECLARED_STEPS)
     for where, config in configs:
         statements = problems.check(userpolicies.user_statements, where, config)

@@ -28,7 +28,7 @@ HAS_ALARM_TOPIC = "HasAlarmTopic"
 _PERIOD = 60
 
 
-def parameters() -> dict[str, Any]:
+def parameters() -> dict[str, object]:
     """The ``AlarmTopicArn`` parameter (empty = the alarms notify nobody)."""
     return {
         ALARM_TOPIC_PARAM: {
@@ -39,7 +39,7 @@ def parameters() -> dict[str, Any]:
     }
 
 
-def conditions() -> dict[str, Any]:
+def conditions() -> dict[str, object]:
     """``HasAlarmTopic``: whether ``AlarmTopicArn`` was given."""
     return {HAS_ALARM_TOPIC: {"Fn::Not": [{"Fn::Equals": [Ref(ALARM_TOPIC_PARAM), ""]}]}}
 
@@ -73,7 +73,7 @@ def alarms(model: AppModel) -> list[Resource]:
     ]
 
 
-def route_settings(model: AppModel) -> dict[str, Any]:
+def route_settings(model: AppModel) -> dict[str, object]:
     """``RouteSettings`` of the HTTP API: a throttle per webhook route."""
     return {
         f"POST {plan.hook.path}": {

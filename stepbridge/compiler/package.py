@@ -19,6 +19,7 @@ from importlib import metadata
 from pathlib import Path
 
 import stepbridge
+from stepbridge.compiler.lock import LOCK_FILE, read_lock
 
 #: Parts of the stepbridge package that are build/test tooling, never runtime.
 EXCLUDED = ("compiler", "local", "testing", "operator", "devconsole", "cost", "cli.py", "demo.py", "scaffold.py")
@@ -133,8 +134,6 @@ def build_layer(dest: str | Path) -> tuple[Path, list[str]]:
 
 def layer_requirements() -> str:
     """The layer's ``requirements.txt``: the lock's pins (or, without a lock, the declared ranges)."""
-    from stepbridge.compiler.lock import LOCK_FILE, read_lock
-
     header = "# Runtime dependencies of stepbridge, written by `stepbridge package` from {}.\n"
     if LOCK_FILE.is_file():
         pins = read_lock(LOCK_FILE)

@@ -14,8 +14,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from stepbridge.compiler.intrinsics import Sub
 from stepbridge.compiler.model import AppModel
 
@@ -26,7 +24,7 @@ STEP_TAG = "stepbridge:function"
 INVOKE_LIST_MAX = 40
 
 
-def invoke_steps_statement(model: AppModel, statement: dict[str, Any]) -> dict[str, Any]:
+def invoke_steps_statement(model: AppModel, statement: dict[str, object]) -> dict[str, object]:
     """``statement`` unchanged, unless it is the orchestrator's step-invoke grant of a large app:
     then the same grant by name prefix + tags."""
     if statement.get("Sid") != "InvokeDeclaredSteps" or len(model.steps) <= INVOKE_LIST_MAX:

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from stepbridge.api.deploy import FunctionConfig, SecretRef, is_intrinsic, is_policy_template
-from stepbridge.compiler.intrinsics import Sub
+from stepbridge.compiler.intrinsics import Sub, to_json
 from stepbridge.errors import WorkflowDefinitionError
 
 Statement = dict[str, Any]
@@ -51,7 +51,7 @@ def _catalogue() -> dict[str, Any]:
         raise WorkflowDefinitionError(
             "SAM policy templates need aws-sam-translator: pip install 'stepbridge[compile]'"
         ) from None
-    templates: dict[str, Any] = PolicyTemplatesProcessor.get_default_policy_templates_json()["Templates"]
+    templates: dict[str, object] = PolicyTemplatesProcessor.get_default_policy_templates_json()["Templates"]
     return templates
 
 
@@ -60,7 +60,7 @@ def template_names() -> list[str]:
     return sorted(_catalogue())
 
 
-def expand_template(where: str, name: str, params: Mapping[str, Any]) -> list[Statement]:
+def expand_template(where: str, name: str, params: Mapping[str, object]) -> list[Statement]:
     """The statements of SAM policy template ``name`` with ``params`` substituted; raise naming ``where``."""
     from samtranslator.policy_template_processor.exceptions import (  # type: ignore[import-untyped]
         InsufficientParameterValues,
@@ -181,8 +181,6 @@ def user_statements(where: str, config: FunctionConfig) -> list[Statement]:
 
 def policy_chars(statements: list[Statement]) -> int:
     """Characters of a policy document, whitespace excluded, as IAM counts them (before intrinsics resolve)."""
-    from stepbridge.compiler.intrinsics import to_json
-
     text = json.dumps({"Version": "2012-10-17", "Statement": to_json(statements)}, separators=(",", ":"))
     return len(text)
 

@@ -50,7 +50,7 @@ def _require(module: str, extra: str) -> None:
         ) from None
 
 
-def _managed_policy_loader() -> Any:
+def _managed_policy_loader() -> object:
     from samtranslator.translator.managed_policy_translator import (  # type: ignore[import-untyped]
         ManagedPolicyLoader,
     )
@@ -70,7 +70,7 @@ def _managed_policy_loader() -> Any:
     return FileManagedPolicyLoader()
 
 
-def with_s3_code(template: dict[str, Any]) -> dict[str, Any]:
+def with_s3_code(template: dict[str, Any]) -> dict[str, object]:
     """A copy whose code locations (CodeUri, ContentUri) are ``s3://`` URIs, as after ``sam package``."""
     out = copy.deepcopy(template)
     code = f"s3://{_CODE_BUCKET}/{_CODE_KEY}"
@@ -92,13 +92,13 @@ def _region(region: str) -> Iterator[None]:
         yield
 
 
-def sam_transform(template: dict[str, Any], *, region: str = REGION) -> dict[str, Any]:
+def sam_transform(template: dict[str, object], *, region: str = REGION) -> dict[str, Any]:
     """Expand the SAM template (long-form JSON) into plain CloudFormation, offline."""
     _require("samtranslator", "compile")
     from samtranslator.translator.transform import transform  # type: ignore[import-untyped]
 
     with _region(region):
-        result: dict[str, Any] = transform(with_s3_code(template), {}, _managed_policy_loader())
+        result: dict[str, object] = transform(with_s3_code(template), {}, _managed_policy_loader())
     return result
 
 
@@ -118,7 +118,7 @@ class LintIssue:
         return f"{self.rule} [{self.level}] {self.path}: {self.message}"
 
 
-def lint(transformed: dict[str, Any], *, region: str = REGION) -> list[LintIssue]:
+def lint(transformed: dict[str, object], *, region: str = REGION) -> list[LintIssue]:
     """cfn-lint findings on a transformed template."""
     _require("cfnlint", "compile")
     from cfnlint.api import ManualArgs  # type: ignore[import-untyped]
@@ -219,7 +219,7 @@ def deploy_to_moto(transformed: dict[str, Any], *, stack_name: str = "stepbridge
         return stack
 
 
-def _read_back(stack: MotoStack, transformed: dict[str, Any]) -> None:
+def _read_back(stack: MotoStack, transformed: dict[str, object]) -> None:
     import boto3
 
     by_type: dict[str, list[tuple[str, str]]] = {}
@@ -342,7 +342,7 @@ class Report:
 
 
 def validate_template(
-    template: dict[str, Any], *, run_lint: bool = True, run_moto: bool = True, region: str = REGION
+    template: dict[str, object], *, run_lint: bool = True, run_moto: bool = True, region: str = REGION
 ) -> Report:
     """Transform, lint and deploy-to-moto a SAM template given in long-form JSON."""
     transformed = sam_transform(template, region=region)

@@ -32,6 +32,7 @@ import math
 from dataclasses import dataclass, field
 
 from stepbridge.api.app import App
+from stepbridge.compiler.model import CompileOptions
 from stepbridge.cost import model
 from stepbridge.cost.ops import WorkflowOps, workflow_ops
 from stepbridge.cost.prices import PriceTable
@@ -177,8 +178,6 @@ def _ldf(ops: WorkflowOps, prices: PriceTable, gb_s_price: float, memory_mb: int
 
 def estimate(app: App, traffic: Traffic, prices: PriceTable, *, retention_days: float = 14.0) -> Estimate:
     """Price ``traffic`` on ``app`` with ``prices``."""
-    from stepbridge.compiler.model import CompileOptions
-
     opts = CompileOptions()
     memory = {"orchestrator": opts.orchestrator_memory, "router": opts.router_memory, "step": 256}
     arch = "x86_64" if app.architecture == "x86_64" else "arm64"

@@ -18,7 +18,6 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from stepbridge.api.app import App, WorkflowDef
 from stepbridge.compiler.graph import _Flow, _text, parse_workflow
@@ -146,13 +145,7 @@ class _Walker:
             if inner:
                 assert isinstance(inner[0], ast.Call)
                 key = _text(inner[0].args[0]) if inner[0].args else "?"
-                self._see("items", key)
-                n = self.traffic.items.get(key)
-                if n is None:
-                    raise StepbridgeError(
-                        f"workflow '{self.where}': give the expected number of items of the comprehension over "
-                        f"'{key}' in traffic.yaml (workflows.{self.workflow.name}.items.{key}: N)")
-                m *= n
+                m *= self._items(key, f"give the expected number of items of the comprehension over '{key}'")
         kind = self.flow._is_ctx_call(node)
         if (kind is None and isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                 and isinstance(node.func.value, ast.Name) and node.func.value.id == self.flow.ctx
@@ -178,12 +171,7 @@ class _Walker:
         args = call.args
         name = _text(args[0]) if args else "?"
         if kind == "map":
-            self._see("items", name)
-            n = self.traffic.items.get(name)
-            if n is None:
-                raise StepbridgeError(
-                    f"workflow '{self.where}': ctx.map '{name}' needs its expected item count in traffic.yaml "
-                    f"(workflows.{self.workflow.name}.items.{name}: N)")
+            n = self._items(name, f"ctx.map '{name}' needs its expected item count")
             self.result.sfn_states += p * m
             self.result.ldf_operations += p * m * (1 + n)  # the map and a child context per item
             self.step(name, args[2] if len(args) > 2 else None, p, m * n)
@@ -238,6 +226,15 @@ class _Walker:
     def add(self, kind: str, label: str, count: float) -> None:
         self.result.occurrences.append(Occurrence(kind, label, count, self.workflow.name))
 
+    def _items(self, key: str, ask: str) -> float:
+        """The traffic's expected item count under ``key``; without one, an error that ``ask``s for it."""
+        self._see("items", key)
+        n = self.traffic.items.get(key)
+        if n is None:
+            raise StepbridgeError(
+                f"workflow '{self.where}': {ask} in traffic.yaml (workflows.{self.workflow.name}.items.{key}: N)")
+        return n
+
     def _see(self, section: str, key: str) -> None:
         """Remember a name the traffic may use for this workflow (a child's names belong to the child's entry)."""
         if self.depth == 0:
@@ -252,7 +249,7 @@ class _Walker:
         return default
 
 
-def _range_len(stmt: ast.stmt, resolve: Callable[[ast.expr], Any]) -> float | None:
+def _range_len(stmt: ast.stmt, resolve: Callable[[ast.expr], object]) -> float | None:
     """The length of ``for x in range(...)`` when its arguments are int constants or module-level ints."""
     it = getattr(stmt, "iter", None)
     if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range") or it.keywords:
@@ -269,7 +266,7 @@ def _range_len(stmt: ast.stmt, resolve: Callable[[ast.expr], Any]) -> float | No
         return None
 
 
-def _int_of(node: ast.expr, resolve: Callable[[ast.expr], Any]) -> int | None:
+def _int_of(node: ast.expr, resolve: Callable[[ast.expr], object]) -> int | None:
     if isinstance(node, ast.Constant):
         return node.value if isinstance(node.value, int) and not isinstance(node.value, bool) else None
     if isinstance(node, ast.Name | ast.Attribute):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from stepbridge.cost import model
 from stepbridge.cost.estimate import Estimate
@@ -18,7 +17,7 @@ def _count(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
-def to_json(est: Estimate) -> dict[str, Any]:
+def to_json(est: Estimate) -> dict[str, object]:
     """The estimate as plain data."""
     return {
         "app": est.app,

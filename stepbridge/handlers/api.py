@@ -101,17 +101,17 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
 
-def _json(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Reply:
+def _json(status: int, payload: object, headers: Mapping[str, str] | None = None) -> Reply:
     return Response(status_code=status, content_type=_JSON, body=json.dumps(payload, separators=(",", ":")),
                     headers=dict(headers or {}))
 
 
-def _error_payload(status: int, code: str, message: str) -> dict[str, Any]:
+def _error_payload(status: int, code: str, message: str) -> dict[str, object]:
     return {"statusCode": status, "headers": {"Content-Type": _JSON}, "isBase64Encoded": False,
             "body": json.dumps({"error": code, "message": message})}
 
 
-def raw_body(event: Mapping[str, Any]) -> bytes:
+def raw_body(event: Mapping[str, object]) -> bytes:
     """The request body as sent (base64-decoded when ``isBase64Encoded``); ``b""`` when absent."""
     body = event.get("body")
     if body is None:
@@ -195,7 +195,7 @@ class HttpApi:
             raise RuntimeError("the environment of this HTTP API was garbage-collected")
         return env
 
-    def resolve(self, event: Mapping[str, Any], context: Any, kind: str = shapes.HTTP_API) -> dict[str, Any]:
+    def resolve(self, event: Mapping[str, object], context: Any, kind: str = shapes.HTTP_API) -> dict[str, object]:
         """Route one HTTP event of ``kind`` (see :func:`stepbridge.handlers.shapes.http_kind`)."""
         self.resolver = self._resolver(kind)
         return self.resolver.resolve(dict(event), context)
@@ -206,7 +206,7 @@ class HttpApi:
     def _event(self) -> Mapping[str, Any]:
         return self.resolver.current_event.raw_event
 
-    def _body(self, *, allowed: set[str], required: bool = False) -> dict[str, Any]:
+    def _body(self, *, allowed: set[str], required: bool = False) -> dict[str, object]:
         raw = raw_body(self._event)
         if not raw.strip():
             if required:
@@ -223,7 +223,7 @@ class HttpApi:
             raise ApiError(400, "bad_request", f"unknown field(s) {unknown}; allowed: {sorted(allowed)}")
         return data
 
-    def _validate(self, wf: WorkflowDef, data: Any) -> None:
+    def _validate(self, wf: WorkflowDef, data: object) -> None:
         if not wf.takes_input:
             return
         try:
@@ -469,7 +469,7 @@ def _positional(route: Callable[..., Reply]) -> Callable[..., Reply]:
     return call
 
 
-def _wait_seconds(value: Any) -> float | None:
+def _wait_seconds(value: object) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= MAX_WAIT_SECONDS:
@@ -481,7 +481,7 @@ def _wait_seconds(value: Any) -> float | None:
 def _outcome(rec: ExecutionRecord) -> Reply:
     if not rec.terminal:
         return _json(202, {"execution_id": rec.execution_id, "status": rec.status})
-    payload: dict[str, Any] = {"execution_id": rec.execution_id, "status": rec.status}
+    payload: dict[str, object] = {"execution_id": rec.execution_id, "status": rec.status}
     if rec.status == Status.SUCCEEDED:
         payload["result"] = rec.result
     if rec.error is not None:
@@ -510,7 +510,7 @@ def api_for(env: Environment) -> HttpApi:
     return api
 
 
-def handle(event: dict[str, Any], env: Environment, context: Any = None) -> dict[str, Any]:
+def handle(event: dict[str, object], env: Environment, context: object = None) -> dict[str, Any]:
     """Answer one HTTP request: an HTTP API or function URL (payload 2.0) or REST API proxy (1.0) event.
 
     Any other event (a test invoke with ``{}``, a wrong trigger) is logged once and answered 400:
@@ -537,6 +537,6 @@ def handle(event: dict[str, Any], env: Environment, context: Any = None) -> dict
     return response
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: dict[str, object], context: object) -> dict[str, object]:
     """AWS Lambda entry point."""
     return handle(event, from_lambda_environment(), context)

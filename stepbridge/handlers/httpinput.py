@@ -15,7 +15,6 @@ by execution id (409) and for workflow/step caching.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 #: Deepest nesting of arrays/objects accepted in a request body. The C JSON decoder recurses once
 #: per level and Python's default recursion limit is 1,000 frames, shared with the handler's own
@@ -31,7 +30,7 @@ class BadJson(ValueError):
     code = "invalid_json"
 
 
-def _refuse_constant(name: str) -> Any:
+def _refuse_constant(name: str) -> object:
     raise BadJson(f"{name} is not valid JSON (JSON numbers are finite); send a number or null")
 
 
@@ -66,7 +65,7 @@ def _depth_exceeds(text: str, limit: int) -> bool:
     return False
 
 
-def loads(raw: bytes | str, *, what: str = "the request body") -> Any:
+def loads(raw: bytes | str, *, what: str = "the request body") -> object:
     """Parse untrusted JSON; :class:`BadJson` for invalid text, ``NaN``/``Infinity`` or too deep nesting."""
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes | bytearray) else raw

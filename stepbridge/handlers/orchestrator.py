@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -22,13 +21,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 from stepbridge.handlers import shapes
 from stepbridge.handlers.env import Environment, from_lambda_environment
 from stepbridge.runtime.guard import EngineSignal, InfrastructureFailure
+from stepbridge.runtime.messages import WorkMessage, message_group, parse_message
 from stepbridge.runtime.observability import flush_metrics, logger
 from stepbridge.runtime.orchestrator import Orchestrator
 from stepbridge.runtime.records import WakeMessage
-from stepbridge.runtime.vocabulary import SPECIAL_REASONS, Reason
+from stepbridge.runtime.vocabulary import Reason
 
 
-def handle(event: dict[str, Any], env: Environment, context: Any = None) -> dict[str, Any]:
+def handle(event: dict[str, Any], env: Environment, context: object = None) -> dict[str, Any]:
     """Process an SQS batch; returns ``{"batchItemFailures": [...]}``.
 
     ``context`` is the Lambda context: its remaining time bounds inline steps (see ``steps._inline``).
@@ -55,24 +55,24 @@ def handle(event: dict[str, Any], env: Environment, context: Any = None) -> dict
             # Throttling, timeouts, a service hiccup: expected now and then; the queue redelivers.
             logger().warning(
                 "infrastructure failure, message will be retried",
-                extra={"execution_id": message.execution_id, "error": str(failure)},
+                extra={"execution_id": message_group(message), "error": str(failure)},
             )
             failures.extend({"itemIdentifier": m} for m in message_ids)
         except Exception:
-            logger().exception("orchestration failed", extra={"execution_id": message.execution_id})
+            logger().exception("orchestration failed", extra={"execution_id": message_group(message)})
             failures.extend({"itemIdentifier": m} for m in message_ids)
         except (KeyboardInterrupt, EngineSignal):
             raise  # a real interrupt of this process (never in Lambda) or LocalCloud's simulated container death
         except BaseException:
             # The engine turns what user code raises into the execution's failure; anything else that
             # still escapes fails this message only, so the rest of the batch is processed.
-            logger().exception("orchestration failed", extra={"execution_id": message.execution_id})
+            logger().exception("orchestration failed", extra={"execution_id": message_group(message)})
             failures.extend({"itemIdentifier": m} for m in message_ids)
     flush_metrics()
     return {"batchItemFailures": failures}
 
 
-def _remaining_seconds(context: Any) -> Callable[[], float] | None:
+def _remaining_seconds(context: object) -> Callable[[], float] | None:
     """Seconds left in the invocation, read from the Lambda context (``None`` without one)."""
     millis = getattr(context, "get_remaining_time_in_millis", None)
     if not callable(millis):
@@ -84,21 +84,19 @@ def _remaining_seconds(context: Any) -> Callable[[], float] | None:
 _EXCERPT = 1024
 
 
-def _group(records: list[dict[str, Any]]) -> list[tuple[WakeMessage, list[str]]]:
+def _group(records: list[dict[str, Any]]) -> list[tuple[WorkMessage, list[str]]]:
     """One wake-up per execution (with every report the batch announced for it, and the reason
-    ``sweep`` if any of them is one); schedule and debounce messages stay one each. Returns each
+    ``sweep`` if any of them is one); schedule and debounce fires stay one each. Returns each
     with the ids of the messages it stands for."""
-    groups: dict[tuple[str, str], list[tuple[WakeMessage, str]]] = {}
+    groups: dict[tuple[str, int], list[tuple[WorkMessage, str]]] = {}
     for position, record in enumerate(records):
         message_id = str(record.get("messageId", ""))
         try:
             body = json.loads(record["body"])
             if not isinstance(body, dict):
                 raise TypeError(f"the body is a JSON {type(body).__name__}, not an object")
-            message = WakeMessage.from_dict(body)
             receives = int((record.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
-            if receives > 1:
-                message = replace(message, receives=receives)
+            message = parse_message(body, receives=receives)
         except (KeyError, ValueError, TypeError) as exc:
             # A poison body can never succeed. Reporting it as a batch failure would redeliver it
             # maxReceiveCount times - blocking its FIFO message group meanwhile - before the DLQ:
@@ -107,24 +105,28 @@ def _group(records: list[dict[str, Any]]) -> list[tuple[WakeMessage, list[str]]]
                 "message_id": message_id, "error": f"{type(exc).__name__}: {exc}",
                 "body_excerpt": str(record.get("body"))[:_EXCERPT]})
             continue
-        special = message.reason in SPECIAL_REASONS
-        key = (message.execution_id, f"{message.reason}:{position}") if special else (message.execution_id, "")
+        # A fire is never merged (its own group, keyed by position); an execution's wake-ups are.
+        key = (message.execution_id, -1) if isinstance(message, WakeMessage) else (message.group, position)
         groups.setdefault(key, []).append((message, message_id))
-    merged: list[tuple[WakeMessage, list[str]]] = []
+    merged: list[tuple[WorkMessage, list[str]]] = []
     for members in groups.values():
-        first = members[0][0]
-        if len(members) > 1:
-            reason = Reason.SWEEP if any(m.reason == Reason.SWEEP for m, _ in members) else first.reason
-            data = {**(first.data or {}), "reports": [r for m, _ in members for r in m.reports]}
-            timers = sorted({k for m, _ in members for k in m.timer_keys})
-            if timers:
-                data["timers"] = timers  # each fired timer is checked for an early delivery
-            receives = max(m.receives for m, _ in members)
-            first = WakeMessage(first.execution_id, reason, first.dedup, data, receives=receives)
+        wakes = [m for m, _ in members if isinstance(m, WakeMessage)]
+        first = _merge(wakes) if len(wakes) > 1 else members[0][0]
         merged.append((first, [message_id for _, message_id in members]))
     return merged
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def _merge(wakes: list[WakeMessage]) -> WakeMessage:
+    """Several wake-ups of one execution as one: every report, every fired timer, ``sweep`` if any is one."""
+    first = wakes[0]
+    reason = Reason.SWEEP if any(m.reason == Reason.SWEEP for m in wakes) else first.reason
+    data = {**(first.data or {}), "reports": [r for m in wakes for r in m.reports]}
+    timers = sorted({k for m in wakes for k in m.timer_keys})
+    if timers:
+        data["timers"] = timers  # each fired timer is checked for an early delivery
+    return WakeMessage(first.execution_id, reason, first.dedup, data, receives=max(m.receives for m in wakes))
+
+
+def handler(event: dict[str, object], context: object) -> dict[str, object]:
     """AWS Lambda entry point."""
     return handle(event, from_lambda_environment(), context)

@@ -10,7 +10,6 @@ scheduled events), and EventBridge Scheduler's default ``{}`` input.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 #: HTTP request kinds, named as Powertools' resolvers are.
 HTTP_API = "http-api"  # API Gateway HTTP API, payload format 2.0
@@ -18,7 +17,7 @@ REST_API = "rest-api"  # API Gateway REST API proxy integration, payload format 
 FUNCTION_URL = "function-url"  # Lambda function URL (payload format 2.0 on a *.lambda-url.* domain)
 
 
-def http_kind(event: Any) -> str | None:
+def http_kind(event: object) -> str | None:
     """Which HTTP front door sent ``event``, or ``None`` when it is not an HTTP request."""
     if not isinstance(event, Mapping):
         return None
@@ -33,7 +32,7 @@ def http_kind(event: Any) -> str | None:
     return None
 
 
-def record_sources(event: Mapping[str, Any]) -> set[str]:
+def record_sources(event: Mapping[str, object]) -> set[str]:
     """The ``eventSource`` values of a records-style event (SQS ``aws:sqs``, S3 ``aws:s3``, SNS ``aws:sns``...)."""
     records = event.get("Records")
     if not isinstance(records, list):
@@ -44,7 +43,7 @@ def record_sources(event: Mapping[str, Any]) -> set[str]:
     }
 
 
-def is_sqs_batch(event: Any) -> bool:
+def is_sqs_batch(event: object) -> bool:
     """An SQS batch: a ``Records`` list of objects from ``aws:sqs`` (records without an ``eventSource``,
     as hand-made tests and LocalCloud build them, count as SQS)."""
     if not isinstance(event, Mapping) or not isinstance(event.get("Records"), list):
@@ -52,7 +51,7 @@ def is_sqs_batch(event: Any) -> bool:
     return all(isinstance(r, Mapping) and r.get("eventSource", "aws:sqs") == "aws:sqs" for r in event["Records"])
 
 
-def is_eventbridge_event(event: Any) -> bool:
+def is_eventbridge_event(event: object) -> bool:
     """An EventBridge event envelope (a rule's delivery): a ``detail-type`` string and a ``detail`` object."""
     return (
         isinstance(event, Mapping)
@@ -61,7 +60,7 @@ def is_eventbridge_event(event: Any) -> bool:
     )
 
 
-def describe(event: Any) -> str:
+def describe(event: object) -> str:
     """A short human name for the kind of ``event``, for a log line that says what arrived."""
     if not isinstance(event, Mapping):
         return f"a {type(event).__name__} instead of a JSON object"

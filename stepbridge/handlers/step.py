@@ -6,8 +6,6 @@ returns normally: raising would make Lambda retry the async invoke twice for not
 
 from __future__ import annotations
 
-from typing import Any
-
 from stepbridge.handlers import shapes
 from stepbridge.handlers.env import Environment, from_lambda_environment
 from stepbridge.runtime.observability import flush_metrics, logger
@@ -15,7 +13,7 @@ from stepbridge.runtime.records import StepInvocation
 from stepbridge.runtime.stepworker import StepWorker
 
 
-def handle(event: dict[str, Any], env: Environment, context: Any = None) -> dict[str, Any]:
+def handle(event: dict[str, object], env: Environment, context: object = None) -> dict[str, object]:
     """Run the attempt described by ``event`` (a ``StepInvocation``); returns its outcome kind.
 
     ``context`` is the Lambda context; the step sees it as ``step_context().lambda_context``.
@@ -37,6 +35,6 @@ def handle(event: dict[str, Any], env: Environment, context: Any = None) -> dict
     return {"outcome": outcome}
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: dict[str, object], context: object) -> dict[str, object]:
     """AWS Lambda entry point."""
     return handle(event, from_lambda_environment(), context)

@@ -15,7 +15,7 @@ from stepbridge.runtime.observability import add_metric, flush_metrics, logger
 from stepbridge.runtime.sweeper import Sweeper
 
 
-def handle(event: dict[str, Any], env: Environment) -> dict[str, Any]:
+def handle(event: dict[str, object], env: Environment) -> dict[str, Any]:
     """Run one sweep; returns the ids it woke."""
     if not _is_schedule(event):
         logger().error("the sweeper received an event that is not a schedule; ignored",
@@ -37,6 +37,6 @@ def _is_schedule(event: object) -> bool:
     return shapes.http_kind(event) is None and not shapes.record_sources(event) and "Records" not in event
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: dict[str, object], context: object) -> dict[str, object]:
     """AWS Lambda entry point."""
     return handle(event, from_lambda_environment())

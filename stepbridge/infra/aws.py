@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from stepbridge.config import RuntimeConfig, step_function_name
 from stepbridge.errors import StepbridgeError
+from stepbridge.infra.clients import LazyClient
 from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.limits import (
     DEFAULT_EVENT_SOURCE,
@@ -28,7 +29,8 @@ from stepbridge.runtime.limits import (
     check_size,
     eventbridge_entry_size,
 )
-from stepbridge.runtime.records import Event, StepInvocation, WakeMessage, parse_iso
+from stepbridge.runtime.messages import WorkMessage, message_group
+from stepbridge.runtime.records import Event, StepInvocation, parse_iso
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
@@ -81,60 +83,41 @@ class AwsEffects:
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.config = config
-        self._sqs = sqs
-        self._lambda = lambda_client
-        self._scheduler = scheduler
-        self._events = events
+        self._sqs = LazyClient["SQSClient"]("sqs", sqs)
+        self._lambda = LazyClient["LambdaClient"]("lambda", lambda_client)
+        self._scheduler = LazyClient["EventBridgeSchedulerClient"]("scheduler", scheduler)
+        self._events = LazyClient["EventBridgeClient"]("events", events)
         self._clock = clock or _utcnow
         self._lock = threading.Lock()
         #: API calls by operation name (SendMessage, Invoke, CreateSchedule, ...), for benchmarks.
         self.calls: dict[str, int] = {}
 
-    # ---- clients (lazy; boto3 session creation is not thread-safe, hence the lock) ----------
+    # ---- clients (created on first use: infra/clients.py) ------------------------------------
 
     @property
     def sqs(self) -> SQSClient:
         """The SQS client."""
-        if self._sqs is None:
-            with self._lock:
-                if self._sqs is None:
-                    import boto3
-
-                    self._sqs = boto3.client("sqs")
-        return self._sqs
+        return self._sqs.get()
 
     @property
     def lambda_client(self) -> LambdaClient:
         """The Lambda client."""
-        if self._lambda is None:
-            with self._lock:
-                if self._lambda is None:
-                    import boto3
-
-                    self._lambda = boto3.client("lambda")
-        return self._lambda
+        return self._lambda.get()
 
     @property
     def scheduler(self) -> EventBridgeSchedulerClient:
         """The EventBridge Scheduler client."""
-        if self._scheduler is None:
-            with self._lock:
-                if self._scheduler is None:
-                    import boto3
-
-                    self._scheduler = boto3.client("scheduler")
-        return self._scheduler
+        return self._scheduler.get()
 
     @property
     def events(self) -> EventBridgeClient:
         """The EventBridge client."""
-        if self._events is None:
-            with self._lock:
-                if self._events is None:
-                    import boto3
+        return self._events.get()
 
-                    self._events = boto3.client("events")
-        return self._events
+    @property
+    def clients_created(self) -> list[str]:
+        """The services whose client exists yet (tests check that ``now()`` creates none)."""
+        return [c.service for c in (self._sqs, self._lambda, self._scheduler, self._events) if c.created]
 
     def _count(self, op: str) -> None:
         with self._lock:
@@ -146,7 +129,7 @@ class AwsEffects:
         """Current UTC time."""
         return self._clock()
 
-    def wake(self, message: WakeMessage) -> None:
+    def wake(self, message: WorkMessage) -> None:
         """Enqueue on the FIFO work queue; group = execution id, so one execution never runs twice at once."""
         request = send_message_request(self.config.queue_url, message)
         self._count("SendMessage")
@@ -163,7 +146,7 @@ class AwsEffects:
         self._count("Invoke")
         self.lambda_client.invoke(**request)
 
-    def schedule_timer(self, name: str, at: datetime, message: WakeMessage) -> None:
+    def schedule_timer(self, name: str, at: datetime, message: WorkMessage) -> None:
         """A one-time schedule that sends ``message`` to the work queue at ``at``; idempotent by name.
 
         A time already passed is delivered at once through :meth:`wake` instead: a one-time schedule
@@ -214,18 +197,18 @@ def check_schedule_name(name: str) -> None:
         raise ValueError(f"timer name {name!r} is invalid: Scheduler names are 1-64 of [0-9A-Za-z-_.]")
 
 
-def send_message_request(queue_url: str, message: WakeMessage) -> dict[str, Any]:
+def send_message_request(queue_url: str, message: WorkMessage) -> dict[str, Any]:
     """The SendMessage request of a wake-up, after checking the body against SQS's size limit."""
     body = dumps(message.to_dict())
     # SQS API Reference, SendMessage: a message body is at most 1 MiB (1,048,576 bytes).
     check_size(
         len(body.encode()), SQS_MESSAGE_BYTES,
-        f"the wake-up message for execution '{message.execution_id}'", "SQS's message size limit",
+        f"the wake-up message for execution '{message_group(message)}'", "SQS's message size limit",
     )
     return {
         "QueueUrl": queue_url,
         "MessageBody": body,
-        "MessageGroupId": message.execution_id,
+        "MessageGroupId": message_group(message),
         # Same logical message => same body (WakeMessage.dedup) => dropped within SQS's 5-minute window.
         # A SHA-256 hex digest: 64 characters, inside the 128-character MessageDeduplicationId limit.
         "MessageDeduplicationId": hashlib.sha256(body.encode()).hexdigest(),
@@ -248,7 +231,7 @@ def invoke_request(stack: str, invocation: StepInvocation) -> dict[str, Any]:
     }
 
 
-def create_schedule_request(config: RuntimeConfig, name: str, at: datetime, message: WakeMessage) -> dict[str, Any]:
+def create_schedule_request(config: RuntimeConfig, name: str, at: datetime, message: WorkMessage) -> dict[str, Any]:
     """The CreateSchedule request of a one-time timer, after checking its name and input size."""
     check_schedule_name(name)
     body = dumps(message.to_dict())
@@ -256,7 +239,7 @@ def create_schedule_request(config: RuntimeConfig, name: str, at: datetime, mess
     # whose 1 MiB limit is larger).
     check_size(
         len(body.encode()), SCHEDULER_INPUT_BYTES,
-        f"the timer message for execution '{message.execution_id}'", "EventBridge Scheduler's target input limit",
+        f"the timer message for execution '{message_group(message)}'", "EventBridge Scheduler's target input limit",
     )
     return {
         "Name": name,
@@ -270,7 +253,7 @@ def create_schedule_request(config: RuntimeConfig, name: str, at: datetime, mess
             "RoleArn": config.scheduler_role_arn,
             "Input": body,
             # Scheduler cannot pass a deduplication id: the queue's content-based dedup covers it.
-            "SqsParameters": {"MessageGroupId": message.execution_id},
+            "SqsParameters": {"MessageGroupId": message_group(message)},
         },
     }
 

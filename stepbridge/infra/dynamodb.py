@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 
 from stepbridge.errors import PayloadTooLarge
 from stepbridge.infra import expiry
+from stepbridge.infra.clients import LazyClient
 from stepbridge.runtime import keys
 from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.keys import EXEC_PREFIX as EXEC_PREFIX
@@ -276,6 +277,11 @@ def is_live(attrs: Mapping[str, Mapping[str, str]], now_iso: str) -> bool:
     return expires is None or expires["S"] > now_iso
 
 
+def live_item(attrs: Mapping[str, Mapping[str, str]] | None, now_iso: str) -> Item | None:
+    """The item stored as ``attrs``; ``None`` when absent or expired (what ``get_item`` answers, both stores)."""
+    return decode_item(attrs) if attrs is not None and is_live(attrs, now_iso) else None
+
+
 def decode_item(attrs: Mapping[str, Mapping[str, str]]) -> Item:
     """The generic ``Item`` of an attribute map."""
     expires = attrs.get("expires_at")
@@ -340,7 +346,7 @@ class DynamoStore:
         self.table_name = table_name
         #: ``App(retention=)`` in seconds: execution items get a ``ttl`` (``infra/expiry.py``); ``None`` = kept.
         self.retention = retention
-        self._client = client
+        self._client = LazyClient["DynamoDBClient"]("dynamodb", client)
         self._clock = clock or _utcnow
         self._lock = threading.Lock()
         #: API calls by operation name (PutItem, GetItem, Query, Scan, DeleteItem), for benchmarks.
@@ -349,13 +355,12 @@ class DynamoStore:
     @property
     def client(self) -> DynamoDBClient:
         """The low-level client, created on first use (cold starts that never touch the table skip it)."""
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    import boto3
+        return self._client.get()
 
-                    self._client = boto3.client("dynamodb")
-        return self._client
+    @property
+    def client_created(self) -> bool:
+        """Whether the client exists yet (injected, or made by a first call)."""
+        return self._client.created
 
     def _count(self, op: str) -> None:
         with self._lock:
@@ -403,7 +408,7 @@ class DynamoStore:
         limit: int,
         *,
         page_limit: bool = True,
-        beyond: Callable[[Mapping[str, Any]], bool] | None = None,
+        beyond: Callable[[Mapping[str, object]], bool] | None = None,
     ) -> list[dict[str, Any]]:
         """Run a Query/Scan page by page until ``limit`` items came back, the end, or ``beyond(last key)``."""
         out: list[dict[str, Any]] = []
@@ -412,7 +417,7 @@ class DynamoStore:
             if page_limit:
                 request["Limit"] = limit - len(out)
             self._count(op)
-            resp: Mapping[str, Any]
+            resp: Mapping[str, object]
             resp = self.client.query(**request) if op == "Query" else self.client.scan(**request)
             out.extend(resp.get("Items", []))
             last = resp.get("LastEvaluatedKey")
@@ -464,7 +469,7 @@ class DynamoStore:
         if limit <= 0:
             return []
         if workflow is None and status in INDEXED_STATUSES:
-            kwargs_status: dict[str, Any] = {
+            kwargs_status: dict[str, object] = {
                 "TableName": self.table_name,
                 "IndexName": STATUS_GSI_NAME,
                 "KeyConditionExpression": "gsi2pk = :st",
@@ -481,7 +486,7 @@ class DynamoStore:
             names["#status"] = "status"  # STATUS is a DynamoDB reserved word
         if workflow is not None:
             values[":wf"] = _s(keys.workflow_pk(workflow))
-            kwargs: dict[str, Any] = {
+            kwargs: dict[str, object] = {
                 "TableName": self.table_name,
                 "IndexName": GSI_NAME,  # GSIs do not support ConsistentRead
                 "KeyConditionExpression": "gsi1pk = :wf",
@@ -519,7 +524,7 @@ class DynamoStore:
         if after is not None:
             condition += " AND gsi2sk > :after"
             values[":after"] = _s(after)
-        kwargs: dict[str, Any] = {
+        kwargs: dict[str, object] = {
             "TableName": self.table_name,
             "IndexName": STATUS_GSI_NAME,
             "KeyConditionExpression": condition,
@@ -532,7 +537,7 @@ class DynamoStore:
 
     def load_journal(self, execution_id: str) -> list[JournalRecord]:
         """The whole journal in one consistent Query (more pages only past 1 MB)."""
-        kwargs: dict[str, Any] = {
+        kwargs: dict[str, object] = {
             "TableName": self.table_name,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :j)",
             "ExpressionAttributeValues": {
@@ -545,7 +550,7 @@ class DynamoStore:
 
     def load_journal_since(self, execution_id: str, after_seq: int) -> list[JournalRecord]:
         """The orchestrator's log records with ``seq > after_seq``, in order: one consistent range Query."""
-        kwargs: dict[str, Any] = {
+        kwargs: dict[str, object] = {
             "TableName": self.table_name,
             "KeyConditionExpression": "pk = :pk AND sk BETWEEN :lo AND :hi",
             "ExpressionAttributeValues": {
@@ -587,10 +592,7 @@ class DynamoStore:
     def get_item(self, pk: str, sk: str) -> Item | None:
         """One live item, read consistently."""
         check_key(pk, sk)
-        attrs = self._get(pk, sk)
-        if attrs is None or not is_live(attrs, self._now()):
-            return None
-        return decode_item(attrs)
+        return live_item(self._get(pk, sk), self._now())
 
     def query_items(self, pk: str, *, sk_prefix: str = "", sk_from: str | None = None, limit: int = 1000) -> list[Item]:
         """Live items under ``pk`` in ascending sort-key order."""
@@ -600,7 +602,7 @@ class DynamoStore:
         prefix, lower = bounds
         values: Attrs = {":pk": _s(pk), ":now": _s(self._now())}
         filters = [_LIVE]
-        beyond: Callable[[Mapping[str, Any]], bool] | None = None
+        beyond: Callable[[Mapping[str, object]], bool] | None = None
         if prefix and lower is not None:
             # One sort-key condition per Query: range on the bound, filter on the prefix, and stop
             # paging once the keys have left the prefix (keys come back sorted).
@@ -621,7 +623,7 @@ class DynamoStore:
             values[":from"] = _s(lower)
         else:
             key_condition = "pk = :pk"
-        kwargs: dict[str, Any] = {
+        kwargs: dict[str, object] = {
             "TableName": self.table_name,
             "KeyConditionExpression": key_condition,
             "FilterExpression": " AND ".join(filters),

@@ -28,6 +28,7 @@ from stepbridge.infra.dynamodb import (
     is_live,
     item_attrs,
     journal_attrs,
+    live_item,
     put_version,
     sk_range,
 )
@@ -233,9 +234,7 @@ class InMemoryStore:
         with self._lock:
             self._read()
             attrs = self._get(pk, sk)
-            if attrs is None or not is_live(attrs, self._now()):
-                return None
-        return decode_item(attrs)
+        return live_item(attrs, self._now())
 
     def query_items(self, pk: str, *, sk_prefix: str = "", sk_from: str | None = None, limit: int = 1000) -> list[Item]:
         """Live items under ``pk``, ascending by sort key (code-point order = DynamoDB's UTF-8 byte order)."""

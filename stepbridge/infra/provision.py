@@ -14,8 +14,7 @@ import boto3
 
 from stepbridge.config import ROUTER_MAX_RECEIVES, RuntimeConfig
 from stepbridge.infra.dynamodb import table_definition
-from stepbridge.runtime import keys
-from stepbridge.runtime.vocabulary import Reason
+from stepbridge.runtime.messages import schedule_fire_body
 
 
 @dataclass
@@ -23,7 +22,7 @@ class RuleSpec:
     """An EventBridge rule on the app bus and what its target receives."""
 
     name: str
-    pattern: dict[str, Any]
+    pattern: dict[str, object]
     trigger: str | None = None  # None = the router's catch-all rule (raw event)
 
 
@@ -49,7 +48,7 @@ class ProvisionedApp:
 
     # ---- work queue ---------------------------------------------------------------------
 
-    def receive(self, max_messages: int = 10) -> list[dict[str, Any]]:
+    def receive(self, max_messages: int = 10) -> list[dict[str, object]]:
         """Receive up to ``max_messages`` from the work queue as Lambda SQS event records."""
         resp = self.client("sqs").receive_message(
             QueueUrl=self.config.queue_url,
@@ -96,7 +95,7 @@ class ProvisionedApp:
             MessageDeduplicationId=f"resend-{uuid.uuid4().hex}",
         )
 
-    def dead_letters(self) -> list[dict[str, Any]]:
+    def dead_letters(self) -> list[dict[str, object]]:
         """Bodies of messages in the dead-letter queue (parsed JSON)."""
         resp = self.client("sqs").receive_message(QueueUrl=self.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0)
         return [json.loads(m["Body"]) for m in resp.get("Messages", [])]
@@ -274,7 +273,7 @@ def provision(
                 "Arn": queue_arn,
                 "RoleArn": role_arn,
                 "SqsParameters": {"MessageGroupId": name},
-                "Input": json.dumps({"execution_id": keys.schedule_id(name), "reason": Reason.SCHEDULE}),
+                "Input": json.dumps(schedule_fire_body(name)),
             },
         )
     bucket = payload_bucket(app_name, region=region, expiry_days=payload_expiry_days)

@@ -65,7 +65,7 @@ def redrive_stack(
         raise QueueSetupError(
             f"stack '{stack_name}' has no WorkQueueUrl output; was it deployed from a `stepbridge compile` template?"
         )
-    sqs: Any = boto3.client("sqs", region_name=region)
+    sqs: object = boto3.client("sqs", region_name=region)
     dlq_url = dead_letter_queue_url(sqs, queue_url)
     if dlq_url is None:
         raise QueueSetupError(f"the work queue of stack '{stack_name}' has no RedrivePolicy (no dead-letter queue)")

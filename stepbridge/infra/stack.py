@@ -1,16 +1,19 @@
-"""Build a :class:`~stepbridge.client.Client` for a deployed stack from its CloudFormation outputs."""
+"""The ports of a deployed stack (its table, queue and bus), found from its CloudFormation outputs.
+
+``Client.for_stack`` builds on this; this module never imports the client (no import cycle).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import boto3
 
 from stepbridge.config import RuntimeConfig
-
-if TYPE_CHECKING:
-    from stepbridge.api.app import App
-    from stepbridge.client import Client
+from stepbridge.infra.aws import AwsEffects
+from stepbridge.infra.blobs import S3Blobs
+from stepbridge.infra.dynamodb import DynamoStore
+from stepbridge.runtime import payloads
 
 
 def stack_outputs(stack_name: str, *, region: str | None = None) -> dict[str, str]:
@@ -48,17 +51,10 @@ def config_from_outputs(stack_name: str, outputs: dict[str, str], *, region: str
     )
 
 
-def client_for_stack(stack_name: str, *, region: str | None = None, app: App | None = None) -> Client:
-    """A client that talks to the deployed stack's table, queue and bus."""
-    from stepbridge.client import Client
-    from stepbridge.infra.aws import AwsEffects
-    from stepbridge.infra.dynamodb import DynamoStore
-
+def stack_ports(stack_name: str, *, region: str | None = None) -> tuple[DynamoStore, AwsEffects]:
+    """The store and effects of the deployed stack's table, queue and bus."""
     config = config_from_outputs(stack_name, stack_outputs(stack_name, region=region), region=region)
     ddb: Any = boto3.client("dynamodb", region_name=region)
     if config.payload_bucket:  # the client reads large results back and stores large inputs (claim checks)
-        from stepbridge.infra.blobs import S3Blobs
-        from stepbridge.runtime import payloads
-
         payloads.install(S3Blobs(config.payload_bucket, client=boto3.client("s3", region_name=region)))
-    return Client(DynamoStore(config.table, client=ddb), AwsEffects(config), app=app)
+    return DynamoStore(config.table, client=ddb), AwsEffects(config)

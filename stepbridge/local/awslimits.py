@@ -59,7 +59,7 @@ def aws_error(code: str, message: str, operation: str, status: int = 400) -> Cli
     )
 
 
-def _constraint(value: Any, member: str, what: str, operation: str) -> ClientError:
+def _constraint(value: object, member: str, what: str, operation: str) -> ClientError:
     shown = str(value) if len(str(value)) <= 200 else str(value)[:200] + "..."
     return aws_error(
         "ValidationException",
@@ -71,7 +71,7 @@ def _constraint(value: Any, member: str, what: str, operation: str) -> ClientErr
 # ---- SQS ------------------------------------------------------------------------------------------
 
 
-def check_send_message(params: Mapping[str, Any]) -> None:
+def check_send_message(params: Mapping[str, object]) -> None:
     """SendMessage: group and de-duplication ids (128 of alphanumerics and punctuation), body content and size."""
     for member in ("MessageGroupId", "MessageDeduplicationId"):
         value = params.get(member)
@@ -222,7 +222,7 @@ _CHECKS: dict[tuple[str, str], Check] = {
 _DYNAMODB_KEYED = ("GetItem", "DeleteItem", "UpdateItem", "TransactWriteItems", "TransactGetItems")
 
 
-def check(service: str, operation: str, params: Mapping[str, Any]) -> None:
+def check(service: str, operation: str, params: Mapping[str, object]) -> None:
     """Raise what AWS would answer to ``operation`` of ``service`` (botocore's names) with ``params``."""
     found = _CHECKS.get((service, operation))
     if found is not None:
@@ -237,7 +237,7 @@ def install(client: Any, *, key_schema: tuple[str, str | None] = ("pk", "sk")) -
     service = client.meta.service_model.service_name
     keyed = dynamodb_key_check(*key_schema) if service == "dynamodb" else None
 
-    def before_parameter_build(params: dict[str, Any], model: Any, **_: Any) -> None:
+    def before_parameter_build(params: dict[str, object], model: Any, **_: object) -> None:
         operation = model.name
         if keyed is not None and operation in _DYNAMODB_KEYED:
             keyed(operation)(params)

@@ -6,9 +6,8 @@ import heapq
 import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
-from stepbridge.runtime.records import WakeMessage
+from stepbridge.runtime.messages import WorkMessage
 
 
 class VirtualClock:
@@ -38,10 +37,10 @@ class Timer:
     at: datetime
     seq: int
     name: str = field(compare=False)
-    message: WakeMessage | None = field(compare=False, default=None)
+    message: WorkMessage | None = field(compare=False, default=None)
     schedule: str | None = field(compare=False, default=None)
     again: bool = field(compare=False, default=False)
-    delivery: dict[str, Any] | None = field(compare=False, default=None)
+    delivery: dict[str, object] | None = field(compare=False, default=None)
 
 
 class TimerWheel:
@@ -56,11 +55,11 @@ class TimerWheel:
         self,
         name: str,
         at: datetime,
-        message: WakeMessage | None = None,
+        message: WorkMessage | None = None,
         schedule: str | None = None,
         *,
         again: bool = False,
-        delivery: dict[str, Any] | None = None,
+        delivery: dict[str, object] | None = None,
     ) -> None:
         """Add (or replace) the timer called ``name``."""
         seq = next(self._seq)

@@ -17,37 +17,47 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from stepbridge import secrets as secrets_module
-from stepbridge.api.app import App
+from stepbridge.api.app import App, kebab
+from stepbridge.api.cron import next_fire, to_scheduler_expression
 from stepbridge.api.durations import Duration, to_seconds
+from stepbridge.api.eventpattern import check_event_pattern, trigger_pattern
 from stepbridge.client import Client
 from stepbridge.config import ENV_TABLE, step_function_name
 from stepbridge.errors import ExecutionStillRunning
+from stepbridge.handlers import api as api_handler
 from stepbridge.handlers import orchestrator as orchestrator_handler
 from stepbridge.handlers import step as step_handler
+from stepbridge.handlers import sweeper as sweeper_handler
 from stepbridge.handlers.env import Environment
-from stepbridge.infra.aws import invoke_request
+from stepbridge.infra.aws import AwsEffects, invoke_request
 from stepbridge.infra.blobs import MemoryBlobs, S3Blobs
+from stepbridge.infra.dynamodb import DynamoStore
+from stepbridge.infra.memory import InMemoryStore
+from stepbridge.infra.provision import RuleSpec, provision
 from stepbridge.local import awslimits
 from stepbridge.local.clock import Timer, TimerWheel, VirtualClock
+from stepbridge.local.eventmatch import matches
+from stepbridge.local.faults import FaultInjector, FaultPlan
 from stepbridge.local.functionenv import LocalSecrets, as_function
+from stepbridge.local.http import api_gateway_event
 from stepbridge.local.iamenforce import IamEnforcer
+from stepbridge.local.memory import MemoryAws, MemoryResources
 from stepbridge.local.routerqueue import deliver_batch as deliver_router_batch
 from stepbridge.local.routerqueue import send as send_to_router_queue
+from stepbridge.local.stepnames import check_mockable
 from stepbridge.local.values import CapturedEvent, Crash, HttpResponse, LocalOrchestratorContext, MockStep
+from stepbridge.local.visibility import run_second_copy
 from stepbridge.runtime import ids, keys, payloads
 from stepbridge.runtime.ids import new_id
 from stepbridge.runtime.journalcache import JournalCache
 from stepbridge.runtime.loops import VirtualTimeLoop
+from stepbridge.runtime.messages import ScheduleFire, WorkMessage
 from stepbridge.runtime.observability import recording_metrics
-from stepbridge.runtime.records import Event, StepInvocation, WakeMessage, iso
+from stepbridge.runtime.records import Event, StepInvocation, iso
 from stepbridge.runtime.retention import payload_expiry_days
-from stepbridge.runtime.vocabulary import Reason
-
-if TYPE_CHECKING:
-    from stepbridge.local.faults import FaultInjector, FaultPlan
 
 DEFAULT_START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)  # a Monday morning
 _AWS_ENV = {
@@ -63,8 +73,7 @@ _AWS_ENV = {
 
 
 class _LocalEffects:
-    """Effects for LocalCloud: SQS/Scheduler/EventBridge calls go to moto (through infra), and
-    LocalCloud delivers Lambda invokes, rule targets and timers in-process."""
+    """The ``Effects`` port of handler code in LocalCloud: each call is one of LocalCloud's ``effect_*`` methods."""
 
     def __init__(self, cloud: LocalCloud) -> None:
         self._cloud = cloud
@@ -72,43 +81,20 @@ class _LocalEffects:
     def now(self) -> datetime:
         return self._cloud.clock.now()
 
-    def wake(self, message: WakeMessage) -> None:
-        self._cloud._queue_dirty = True
-        self._cloud._aws_effects.wake(message)
+    def wake(self, message: WorkMessage) -> None:
+        self._cloud.effect_send(message)
 
     def invoke_step(self, invocation: StepInvocation) -> None:
-        # The same request AwsEffects sends (its own size check first), then what Lambda itself checks.
-        awslimits.check("lambda", "Invoke", invoke_request(self._cloud.app.name, invocation))
-        self._cloud.calls["lambda.Invoke"] += 1
-        self._cloud._step_queue.append(invocation)
+        self._cloud.effect_invoke(invocation)
 
-    def schedule_timer(self, name: str, at: datetime, message: WakeMessage) -> None:
-        self._cloud._queue_dirty = True  # a timer already due is sent to the queue at once
-        self._cloud._aws_effects.schedule_timer(name, at, message)
-        faults = self._cloud.faults
-        self._cloud.timers.add(name, at if faults is None else faults.timer_due(at), message)  # fault hook
+    def schedule_timer(self, name: str, at: datetime, message: WorkMessage) -> None:
+        self._cloud.effect_set_timer(name, at, message)
 
     def cancel_timer(self, name: str) -> None:
-        if self._cloud.timers.exists(name):
-            self._cloud._aws_effects.cancel_timer(name)
-        self._cloud.timers.cancel(name)
+        self._cloud.effect_cancel_timer(name)
 
     def publish(self, events: Sequence[Event]) -> None:
-        stamped = []
-        for ev in events:
-            stamped.append(
-                Event(
-                    ev.detail_type,
-                    ev.detail,
-                    ev.source or self._cloud.app.name,
-                    ev.id or new_id(),
-                    ev.time or iso(self.now()),
-                    ev.resources,
-                )
-            )
-        self._cloud._aws_effects.publish(stamped)
-        for ev in stamped:
-            self._cloud._on_published(ev)
+        self._cloud.effect_publish(events)
 
 
 class LocalCloud:
@@ -172,7 +158,7 @@ class LocalCloud:
         self.max_deliveries = max_deliveries
         self.calls: dict[str, int] = _Counter()
         self.crashes: dict[str, int] = _Counter()
-        self.failed_deliveries: list[dict[str, Any]] = []
+        self.failed_deliveries: list[dict[str, object]] = []
         #: Metrics the app's handlers added in this cloud (``ctx.metric``, step and workflow telemetry).
         self.metrics: list[dict[str, Any]] = []
         self.mocks: dict[str, MockStep] = {}
@@ -196,11 +182,9 @@ class LocalCloud:
         self._restore_ids: Any = None
         self.faults: FaultInjector | None = None
         if faults is not None:
-            from stepbridge.local.faults import FaultInjector
-
             self.faults = FaultInjector(faults)
             self.faults.on_visibility_expired = self._visibility_expired
-        self._batch: tuple[list[dict[str, Any]], int] = ([], 0)
+        self._batch: tuple[list[dict[str, object]], int] = ([], 0)
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -223,10 +207,6 @@ class LocalCloud:
             raise
 
     def _start(self) -> None:
-        from stepbridge.api.cron import next_fire, to_scheduler_expression
-        from stepbridge.api.eventpattern import check_event_pattern, trigger_pattern
-        from stepbridge.infra.provision import RuleSpec
-
         if self._restore_ids is None:
             self._restore_ids = ids.install(ids.seeded(self._id_seed))
         for key, value in _AWS_ENV.items():
@@ -239,19 +219,12 @@ class LocalCloud:
             check_event_pattern(pattern, where=f"trigger '{trig.name}'")  # what PutRule would refuse
             rules.append(RuleSpec(f"{self.app.name}-{len(rules)}", pattern, trigger=trig.name))
         if self.backend == "memory":
-            from stepbridge.infra.memory import InMemoryStore
-            from stepbridge.local.memory import MemoryAws, MemoryResources
-
             self.resources: Any = MemoryResources(rules, self.clock.now)
             self.store: Any = InMemoryStore(clock=self.clock.now, retention=self.app.retention_seconds)
             self._aws_effects: Any = MemoryAws(self.resources, self.app.name)
         else:
             import boto3
             from moto import mock_aws
-
-            from stepbridge.infra.aws import AwsEffects
-            from stepbridge.infra.dynamodb import DynamoStore
-            from stepbridge.infra.provision import provision
 
             self._mock = mock_aws()
             self._mock.start()
@@ -260,7 +233,7 @@ class LocalCloud:
             self.resources = provision(self.app.name, rules, region=self.region, recurring=recurring,
                                        payload_expiry_days=payload_expiry_days(self.app))
             # Clients with AWS's own request checks that moto lacks (local/awslimits.py). No Lambda client:
-            # LocalCloud delivers invokes in-process and checks them in _LocalEffects.invoke_step.
+            # LocalCloud delivers invokes in-process and checks them in effect_invoke.
             clients = {name: awslimits.install(boto3.client(name, region_name=self.region))
                        for name in ("dynamodb", "sqs", "scheduler", "events")}
             self.store = DynamoStore(self.resources.config.table, client=clients["dynamodb"], clock=self.clock.now,
@@ -345,9 +318,6 @@ class LocalCloud:
         A name that is no step of the app (as far as its source tells) raises ``ValueError`` naming the
         known steps, rather than mocking nothing.
         """
-        from stepbridge.api.app import kebab
-        from stepbridge.local.stepnames import check_mockable
-
         check_mockable(self.app, name)
         mock = MockStep(fake)
         self.mocks[name] = mock
@@ -366,8 +336,6 @@ class LocalCloud:
 
     def sweep(self) -> list[str]:
         """Run the sweeper once (as its scheduled function would) and deliver what it woke."""
-        from stepbridge.handlers import sweeper as sweeper_handler
-
         woken: list[str] = []
         try:
             with self._invoking("sweeper"):
@@ -391,7 +359,7 @@ class LocalCloud:
 
     def dead_letters(self) -> list[dict[str, Any]]:
         """Messages that landed in the work queue's dead-letter queue."""
-        letters: list[dict[str, Any]] = self.resources.dead_letters()
+        letters: list[dict[str, object]] = self.resources.dead_letters()
         return letters
 
     def router_dead_letters(self) -> list[dict[str, Any]]:
@@ -399,11 +367,49 @@ class LocalCloud:
         letters: list[dict[str, Any]] = self.resources.router_dead_letters()
         return letters
 
+    # ---- what handler code sends (its Effects port, _LocalEffects) ---------------------------
+    # SQS/Scheduler/EventBridge calls go to moto (through infra); Lambda invokes, rule targets and
+    # timers are delivered in-process by the loop below.
+
+    def effect_send(self, message: WorkMessage) -> None:
+        """SendMessage to the work queue."""
+        self._queue_dirty = True
+        self._aws_effects.wake(message)
+
+    def effect_invoke(self, invocation: StepInvocation) -> None:
+        """A declared step's asynchronous Invoke: checked like AWS, then queued for in-process delivery."""
+        # The same request AwsEffects sends (its own size check first), then what Lambda itself checks.
+        awslimits.check("lambda", "Invoke", invoke_request(self.app.name, invocation))
+        self.calls["lambda.Invoke"] += 1
+        self._step_queue.append(invocation)
+
+    def effect_set_timer(self, name: str, at: datetime, message: WorkMessage) -> None:
+        """CreateSchedule of a one-time timer, kept on the timer wheel."""
+        self._queue_dirty = True  # a timer already due is sent to the queue at once
+        self._aws_effects.schedule_timer(name, at, message)
+        self.timers.add(name, at if self.faults is None else self.faults.timer_due(at), message)  # fault hook
+
+    def effect_cancel_timer(self, name: str) -> None:
+        """DeleteSchedule of a timer that is still pending."""
+        if self.timers.exists(name):
+            self._aws_effects.cancel_timer(name)
+        self.timers.cancel(name)
+
+    def effect_publish(self, events: Sequence[Event]) -> None:
+        """PutEvents, each event stamped as EventBridge does (source, id, time), then routed."""
+        now = iso(self.clock.now())
+        source = self.app.name
+        stamped = [
+            Event(ev.detail_type, ev.detail, ev.source or source, ev.id or new_id(), ev.time or now, ev.resources)
+            for ev in events
+        ]
+        self._aws_effects.publish(stamped)
+        for ev in stamped:
+            self._on_published(ev)
+
     # ---- delivery ----------------------------------------------------------------------------
 
     def _on_published(self, event: Event) -> None:
-        from stepbridge.local.eventmatch import matches
-
         self.events.append(
             CapturedEvent(event.detail_type, event.detail, event.source, event.id, event.time, tuple(event.resources))
         )
@@ -490,8 +496,6 @@ class LocalCloud:
 
     def _visibility_expired(self) -> None:
         """Fault hook (``queue.visibility_expired``): another container processes the batch being processed."""
-        from stepbridge.local.visibility import run_second_copy
-
         run_second_copy(self, *self._batch)
 
     def _lambda_context(self, invocation: StepInvocation) -> LocalLambdaContext:
@@ -515,20 +519,11 @@ class LocalCloud:
         return as_function(self.app, step, self._iam)
 
     def _fire(self, timer: Timer) -> None:
-        from stepbridge.api.cron import next_fire
-
         if timer.schedule is not None:
             sched = next(s for s in self.app.schedules if s.name == timer.schedule)
             fired = iso(timer.at).replace("+00:00", "Z")
             self._queue_dirty = True
-            self._aws_effects.wake(
-                WakeMessage(
-                    keys.schedule_id(sched.name),
-                    Reason.SCHEDULE,
-                    fired,
-                    {"schedule": sched.name, "scheduled_time": fired},
-                )
-            )
+            self._aws_effects.wake(ScheduleFire(sched.name, fired, fired))
             self.timers.add(timer.name, next_fire(sched.cron, timer.at, sched.timezone), schedule=sched.name)
             return
         if timer.delivery is not None:
@@ -598,9 +593,6 @@ class LocalCloud:
 
         ``caller``: the identity API Gateway's authorizer would pass (an IAM principal ARN or ``jwt:<sub>``).
         """
-        from stepbridge.handlers import api as api_handler
-        from stepbridge.local.http import api_gateway_event
-
         event = api_gateway_event(method, path, body=body, headers=headers or {}, query=query, now=self.clock.now(),
                                   caller=caller)
         response = api_handler.handle(event, self.env)

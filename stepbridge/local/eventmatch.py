@@ -34,12 +34,12 @@ _NUMERIC = {
 }
 
 
-def matches(pattern: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
+def matches(pattern: Mapping[str, object], event: Mapping[str, object]) -> bool:
     """Whether ``event`` (a whole EventBridge event) matches ``pattern`` as EventBridge would decide."""
     return _object(pattern, event)
 
 
-def _object(pattern: Mapping[str, Any], node: Any) -> bool:
+def _object(pattern: Mapping[str, Any], node: object) -> bool:
     fields = node if isinstance(node, Mapping) else {}
     for key, sub in pattern.items():
         if key == "$or":
@@ -58,14 +58,14 @@ def _object(pattern: Mapping[str, Any], node: Any) -> bool:
     return True
 
 
-def _flatten(values: list[Any]) -> list[Any]:
-    out: list[Any] = []
+def _flatten(values: list[object]) -> list[object]:
+    out: list[object] = []
     for v in values:
         out.extend(_flatten(v) if isinstance(v, list) else [v])
     return out
 
 
-def _leaf_values(fields: Mapping[str, Any], key: str) -> list[Any]:
+def _leaf_values(fields: Mapping[str, object], key: str) -> list[object]:
     """The leaf values of ``key``: none when absent or an object, the elements of an array."""
     if key not in fields:
         return []
@@ -74,7 +74,7 @@ def _leaf_values(fields: Mapping[str, Any], key: str) -> list[Any]:
     return [v for v in values if not isinstance(v, Mapping)]
 
 
-def _leaf(filters: list[Any], values: list[Any]) -> bool:
+def _leaf(filters: list[object], values: list[object]) -> bool:
     for f in filters:
         if isinstance(f, Mapping) and "exists" in f:
             if bool(values) == f["exists"]:
@@ -84,7 +84,7 @@ def _leaf(filters: list[Any], values: list[Any]) -> bool:
     return False
 
 
-def _value(f: Any, v: Any) -> bool:
+def _value(f: object, v: object) -> bool:
     """Whether one leaf value ``v`` satisfies one filter item ``f`` (an exact value or a matcher)."""
     if not isinstance(f, Mapping):
         return _equal(f, v)
@@ -114,7 +114,7 @@ def _string_matcher(name: str, operand: Any, v: str) -> bool:
     return False  # an unknown matcher never matches (the grammar check rejects it first)
 
 
-def _any_of(operand: Any, v: Any) -> bool:
+def _any_of(operand: object, v: object) -> bool:
     """The inner test of ``anything-but``: a value, a list of values, or ``{matcher: value or [values]}``."""
     if isinstance(operand, Mapping):
         name, inner = next(iter(operand.items()))
@@ -132,11 +132,11 @@ def _equal(expected: Any, v: Any) -> bool:
     return type(expected) is type(v) and expected == v  # booleans and null
 
 
-def _is_number(v: Any) -> bool:
+def _is_number(v: object) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
-def _in_cidr(v: Any, block: str) -> bool:
+def _in_cidr(v: object, block: str) -> bool:
     if not isinstance(v, str):
         return False
     try:

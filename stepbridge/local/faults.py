@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -128,7 +128,7 @@ class Fault:
     target: str | None = None
     method: str | None = None
     nth: int = 1
-    when: Callable[[str, tuple[Any, ...]], bool] | None = None
+    when: Callable[[str, tuple[object, ...]], bool] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -257,7 +257,7 @@ class FaultInjector:
         """``with injector.paused():`` runs a block without faults (harness bookkeeping)."""
         return _Paused(self)
 
-    def decide(self, kind: str, method: str = "", args: tuple[Any, ...] = (), *, target: str | None = None) -> bool:
+    def decide(self, kind: str, method: str = "", args: tuple[object, ...] = (), *, target: str | None = None) -> bool:
         """Whether to inject ``kind`` at this opportunity (scripted faults first, then the random rate)."""
         if not self.enabled:
             return False
@@ -293,23 +293,23 @@ class FaultInjector:
 
     # ---- ports ----------------------------------------------------------------------------------
 
-    def wrap_store(self, store: Any) -> Any:
-        """The store with throttling, crashes and ambiguous writes injected."""
-        return _FaultyPort(self, store, {m: "throttle.dynamodb" for m in STORE_METHODS}, STORE_WRITES)
+    def wrap_store(self, store: Store) -> Store:
+        """The store with throttling, crashes and ambiguous writes injected (a :data:`FaultyStore`)."""
+        return cast(Store, FaultyStore(self, store))
 
-    def wrap_effects(self, effects: Any) -> Any:
-        """The effects with throttling, crashes and ambiguous writes injected (``now`` untouched)."""
-        return _FaultyPort(self, effects, dict(EFFECT_SERVICES), frozenset(EFFECT_SERVICES))
+    def wrap_effects(self, effects: Effects) -> Effects:
+        """The effects with throttling, crashes and ambiguous writes injected (``now`` only skewed)."""
+        return cast(Effects, FaultyEffects(self, effects))
 
     def call(
         self,
         method: str,
         throttle: str | None,
         write: bool,
-        fn: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> Any:
+        fn: Callable[..., object],
+        args: tuple[object, ...],
+        kwargs: dict[str, object],
+    ) -> object:
         """Run one port call with the faults this plan decides on."""
         if self.current is None:
             return fn(*args, **kwargs)
@@ -342,7 +342,7 @@ class FaultInjector:
             raise AmbiguousWriteError(f"{method}: request timed out after the write was applied (injected)")
         return result
 
-    def _maybe_redeliver(self, method: str, args: tuple[Any, ...]) -> None:
+    def _maybe_redeliver(self, method: str, args: tuple[object, ...]) -> None:
         """``queue.visibility_expired``: before this write, the batch's visibility timeout runs out and
         another container receives and processes the same messages (once per batch, not nested)."""
         if self.on_visibility_expired is None or self._redelivering:
@@ -375,7 +375,7 @@ class FaultInjector:
             return self.rng.uniform(1.0, max(1.0, self.plan.late_seconds))
         return None
 
-    def on_step_delivery(self, invocation: dict[str, Any]) -> tuple[bool, bool]:
+    def on_step_delivery(self, invocation: dict[str, object]) -> tuple[bool, bool]:
         """Before a step invoke is run: ``(duplicate it, let its Lambda time out before reporting)``."""
         duplicate = self.decide("step.duplicate", "invoke", target="step")
         timeout = self.decide("step.timeout", "invoke", target="step")
@@ -390,7 +390,7 @@ class FaultInjector:
         """A one-time timer is due: ``False`` loses the wake-up (the schedule is deleted, nothing is sent)."""
         return not self.decide("timer.lost", "fire", target="orchestrator")
 
-    def reorder(self, records: list[dict[str, Any]], resources: Any) -> list[dict[str, Any]]:
+    def reorder(self, records: list[dict[str, object]], resources: Any) -> list[dict[str, object]]:
         """Received work messages: put some back behind later ones (returns the ones to process now)."""
         kept = []
         for rec in records:
@@ -402,7 +402,7 @@ class FaultInjector:
             kept.append(rec)
         return kept
 
-    def after_processed(self, record: dict[str, Any], resources: Any) -> None:
+    def after_processed(self, record: dict[str, object], resources: Any) -> None:
         """A work message was processed and deleted: deliver a copy again later (SQS at-least-once)?"""
         if self.decide("queue.duplicate", "receive", target="orchestrator"):
             resources.resend(record["body"])
@@ -414,7 +414,7 @@ class FaultInjector:
         return {kind: self.injected.get(kind, 0) for kind in KINDS}
 
 
-def _inline_step_outcome(method: str, args: tuple[Any, ...]) -> bool:
+def _inline_step_outcome(method: str, args: tuple[object, ...]) -> bool:
     """The orchestrator journals the outcome of an inline step it has just run (not a declared step's
     claim, which is ``shared``; not a started marker; not the record of an attempt found interrupted,
     which ran no step)."""
@@ -472,7 +472,7 @@ def sdk_throttling_error(method: str, rng: random.Random) -> ClientError:
     """
     code, message = _DYNAMODB_THROTTLES[rng.randrange(len(_DYNAMODB_THROTTLES))]
     request_id = f"{rng.getrandbits(64):016X}INJECTED"
-    response: Any = {
+    response: object = {
         "Error": {"Message": message, "Code": code},
         "ResponseMetadata": {
             "RequestId": request_id,
@@ -498,37 +498,59 @@ class _Paused:
 
 
 class _FaultyPort:
-    """A store or effects object whose methods go through :meth:`FaultInjector.call`."""
+    """Base of the generated fault wrappers: holds the injector and the real port."""
 
-    def __init__(self, injector: FaultInjector, target: Any, throttles: dict[str, str], writes: frozenset[str]) -> None:
+    _throttles: dict[str, str] = {}
+    _writes: frozenset[str] = frozenset()
+
+    def __init__(self, injector: FaultInjector, target: object) -> None:
         self._injector = injector
         self._target = target
-        self._throttles = throttles
-        self._writes = writes
 
     @property
-    def unwrapped(self) -> Any:
+    def unwrapped(self) -> object:
         """The real port."""
         return self._target
 
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._target, name)
-        if name == "now" and callable(attr):
-            injector, real_now = self._injector, attr
 
-            def now() -> datetime:
-                shown: datetime = real_now() + injector.skew  # clock.skew (zero unless drawn for this invocation)
-                return shown
+def _faulty_method(name: str) -> Callable[..., object]:
+    """A wrapper method that sends the call of ``name`` through :meth:`FaultInjector.call`."""
 
-            return now
-        if not callable(attr) or name not in self._throttles:
-            return attr
-        injector, throttle, write = self._injector, self._throttles[name], name in self._writes
+    def method(self: _FaultyPort, *args: object, **kwargs: object) -> object:
+        return self._injector.call(name, self._throttles[name], name in self._writes, getattr(self._target, name),
+                                   args, kwargs)
 
-        def call(*args: Any, **kwargs: Any) -> Any:
-            return injector.call(name, throttle, write, attr, args, kwargs)
+    method.__name__ = method.__qualname__ = name
+    return method
 
-        return call
+
+def _skewed_now(self: _FaultyPort) -> datetime:
+    """``now`` under ``clock.skew`` (zero unless drawn for this invocation)."""
+    return cast(Effects, self._target).now() + self._injector.skew
+
+
+def _passed_through(name: str) -> property:
+    """A member no fault applies to: the real port's attribute."""
+    return property(lambda self: getattr(self._target, name))
+
+
+def _faulty_class(protocol: type, throttles: Mapping[str, str], writes: frozenset[str]) -> type[_FaultyPort]:
+    """A wrapper class with one method per member of ``protocol`` (generated, so none can be forgotten):
+    the members in ``throttles`` go through the injector, ``now`` is skewed, any other is passed through."""
+    namespace: dict[str, object] = {"_throttles": dict(throttles), "_writes": writes}
+    for name in protocol_methods(protocol):
+        if name in throttles:
+            namespace[name] = _faulty_method(name)
+        elif name == "now":
+            namespace[name] = _skewed_now
+        else:  # not faulted: the real method itself
+            namespace[name] = _passed_through(name)
+    return type(f"Faulty{protocol.__name__}", (_FaultyPort,), namespace)
+
+
+#: The generated wrapper classes (every ``Store`` call may be throttled; effects but ``now`` too).
+FaultyStore = _faulty_class(Store, {m: "throttle.dynamodb" for m in STORE_METHODS}, STORE_WRITES)
+FaultyEffects = _faulty_class(Effects, EFFECT_SERVICES, frozenset(EFFECT_SERVICES))
 
 
 __all__ = [

@@ -22,6 +22,7 @@ from stepbridge.api.app import App
 from stepbridge.api.deploy import FunctionConfig
 from stepbridge.config import ENV_SECRETS
 from stepbridge.errors import SecretUnavailable
+from stepbridge.infra.parameters import PowertoolsSecrets
 
 
 @contextlib.contextmanager
@@ -62,8 +63,6 @@ class LocalSecrets:
         self._resources = resources
         self._powertools: Any = None
         if backend == "moto":
-            from stepbridge.infra.parameters import PowertoolsSecrets
-
             self._powertools = PowertoolsSecrets()
 
     def read(self, source: str, max_age: int) -> str:

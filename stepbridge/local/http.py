@@ -23,7 +23,7 @@ SOURCE_IP = "203.0.113.10"
 USER_AGENT = "stepbridge-local/1.0"
 
 
-def _encode_body(body: Any) -> tuple[str | None, bool, str | None]:
+def _encode_body(body: object) -> tuple[str | None, bool, str | None]:
     """``(text, is_base64, default content type)`` for a request body."""
     if body is None:
         return None, False, None
@@ -61,12 +61,12 @@ def api_gateway_event(
     method: str,
     path: str,
     *,
-    body: Any = None,
+    body: object = None,
     headers: Mapping[str, str] | None = None,
     query: Mapping[str, str | Sequence[str]] | None = None,
     now: datetime | None = None,
     caller: str | None = None,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """An HTTP API (payload format 2.0) Lambda event for ``method path``.
 
     ``body``: ``bytes`` are decoded as UTF-8 (base64 when they are not text), a ``str`` is sent
@@ -132,7 +132,7 @@ def api_gateway_event(
         "isBase64Encoded": is_base64,
     }
     if caller is not None:
-        authorizer: dict[str, Any]
+        authorizer: dict[str, object]
         if caller.startswith("jwt:"):
             authorizer = {"jwt": {"claims": {"sub": caller[4:]}, "scopes": None}}
         else:

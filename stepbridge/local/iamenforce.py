@@ -34,13 +34,15 @@ import boto3
 
 from stepbridge.api.app import App
 from stepbridge.api.deploy import FunctionConfig
+from stepbridge.compiler.intrinsics import to_json
+from stepbridge.compiler.userpolicies import policy_statements
 
 ACCOUNT = "123456789012"  # moto's default account
 _ADMIN = "stepbridge-local-admin"
 _ORCHESTRATOR = "orchestrator"
 
 
-def _resolve(value: Any, variables: Mapping[str, str]) -> Any:
+def _resolve(value: object, variables: Mapping[str, str]) -> Any:
     """Resolve the intrinsics user statements contain (``Fn::Sub`` with pseudo parameters, ``Ref``)."""
     if isinstance(value, Mapping):
         if "Fn::Sub" in value:
@@ -56,11 +58,8 @@ def _resolve(value: Any, variables: Mapping[str, str]) -> Any:
     return value
 
 
-def local_policy(where: str, config: FunctionConfig, *, region: str, stack: str) -> dict[str, Any] | None:
+def local_policy(where: str, config: FunctionConfig, *, region: str, stack: str) -> dict[str, object] | None:
     """The identity policy a function's user gets: its declared ``policies=``, as moto can evaluate them."""
-    from stepbridge.compiler.intrinsics import to_json
-    from stepbridge.compiler.userpolicies import policy_statements
-
     variables = {"AWS::Partition": "aws", "AWS::Region": region, "AWS::AccountId": ACCOUNT, "AWS::StackName": stack}
     out = []
     for stmt in _resolve(to_json(policy_statements(where, config)), variables):

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from stepbridge.runtime import keys
-from stepbridge.runtime.records import JournalRecord
+from stepbridge.runtime.records import JournalRecord, WakeMessage
 from stepbridge.runtime.vocabulary import UNFINISHED, OpType, Status
 
 if TYPE_CHECKING:
@@ -75,7 +75,8 @@ class _Checker:
         self.store = cloud.store
         self.timers: dict[str, set[str]] = {}
         for timer in cloud.timers.pending():
-            if timer.message is not None and not timer.again:  # a fault's second delivery does not count
+            # a fault's second delivery does not count; a debounce timer belongs to no execution
+            if isinstance(timer.message, WakeMessage) and not timer.again:
                 self.timers.setdefault(timer.message.execution_id, set()).add(timer.name)
         self.in_flight = {inv.execution_id for inv in cloud._step_queue}
         self.queued = _queued_executions(cloud)

@@ -27,7 +27,8 @@ from stepbridge.infra.provision import RuleSpec
 from stepbridge.local import awslimits
 from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.ids import new_id
-from stepbridge.runtime.records import Event, WakeMessage
+from stepbridge.runtime.messages import WorkMessage
+from stepbridge.runtime.records import Event
 
 #: SQS FIFO de-duplication interval (5 minutes).
 DEDUP_WINDOW = timedelta(minutes=5)
@@ -50,7 +51,7 @@ class MemoryResources:
         self._router_dlq: list[dict[str, Any]] = []
         self._secrets: dict[str, str] = {}
 
-    def push(self, body: dict[str, Any]) -> None:
+    def push(self, body: dict[str, object]) -> None:
         """Send a message, dropping a duplicate body sent within the de-duplication window."""
         digest = hashlib.sha256(dumps(body).encode()).hexdigest()
         now = self._clock()
@@ -60,11 +61,11 @@ class MemoryResources:
         self._dedup[digest] = now
         self._queue.append({"body": body, "id": new_id(), "receives": 0})
 
-    def receive(self, max_messages: int = 10) -> list[dict[str, Any]]:
+    def receive(self, max_messages: int = 10) -> list[dict[str, object]]:
         """Up to ``max_messages`` messages, at most one in flight per message group (FIFO)."""
-        records: list[dict[str, Any]] = []
+        records: list[dict[str, object]] = []
         busy = {m["body"]["execution_id"] for m in self._in_flight.values()}
-        kept: deque[dict[str, Any]] = deque()
+        kept: deque[dict[str, object]] = deque()
         while self._queue and len(records) < max_messages:
             msg = self._queue.popleft()
             group = msg["body"]["execution_id"]
@@ -103,7 +104,7 @@ class MemoryResources:
         """Send a copy of a received body (JSON text) to the tail, past de-duplication (a redelivery)."""
         self._queue.append({"body": json.loads(body), "id": new_id(), "receives": 0})
 
-    def dead_letters(self) -> list[dict[str, Any]]:
+    def dead_letters(self) -> list[dict[str, object]]:
         """Bodies in the dead-letter queue."""
         return list(self._dlq)
 
@@ -200,12 +201,12 @@ class MemoryAws:
             stack=app,
         )
 
-    def wake(self, message: WakeMessage) -> None:
+    def wake(self, message: WorkMessage) -> None:
         """Enqueue on the in-process FIFO queue."""
         awslimits.check("sqs", "SendMessage", send_message_request(self._config.queue_url, message))
         self._resources.push(message.to_dict())
 
-    def schedule_timer(self, name: str, at: datetime, message: WakeMessage) -> None:
+    def schedule_timer(self, name: str, at: datetime, message: WorkMessage) -> None:
         """Nothing to create (LocalCloud's timer wheel is the scheduler), but check what CreateSchedule would."""
         check_schedule_name(name)
         if at > self._resources.now():

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stepbridge.runtime.guard import EngineSignal
+from stepbridge.runtime.loops import VirtualTimeLoop
 
 
 @dataclass
@@ -51,13 +52,13 @@ class MockStep:
         fake = self.fake
         if inspect.iscoroutinefunction(fake):
 
-            async def arecord(*args: Any) -> Any:
+            async def arecord(*args: object) -> object:
                 self.calls.append(args)
                 return await fake(*args)
 
             return arecord
 
-        def record(*args: Any) -> Any:
+        def record(*args: object) -> object:
             self.calls.append(args)
             if callable(fake):
                 return fake(*args)
@@ -106,7 +107,6 @@ class LocalOrchestratorContext:
         """Milliseconds left before the (virtual) timeout."""
         import asyncio
 
-        from stepbridge.runtime.loops import VirtualTimeLoop
 
         try:
             loop = asyncio.get_running_loop()

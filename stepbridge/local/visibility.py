@@ -13,7 +13,7 @@ this thread) while the first one waits, so the run stays deterministic.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from stepbridge.handlers import orchestrator as orchestrator_handler
 from stepbridge.local.values import Crash
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from stepbridge.local.cloud import LocalCloud
 
 
-def run_second_copy(cloud: LocalCloud, records: list[dict[str, Any]], busy: int) -> None:
+def run_second_copy(cloud: LocalCloud, records: list[dict[str, object]], busy: int) -> None:
     """Process ``records`` on another container than ``busy`` (a cold one when there is only one)."""
     faults = cloud.faults
     assert faults is not None

@@ -45,7 +45,7 @@ class OperatorError(StepbridgeError):
 # ---- option parsing ------------------------------------------------------------------------------------
 
 
-def parse_json_option(text: str | None, option: str, *, default: Any = None) -> Any:
+def parse_json_option(text: str | None, option: str, *, default: object = None) -> object:
     """``--input`` / ``--detail``: JSON text, or ``@path/to/file.json``; a clear error if it is not JSON."""
     if text is None:
         return default
@@ -78,7 +78,7 @@ def parse_duration(text: str, option: str) -> timedelta:
     return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
 
 
-def parse_event_option(text: str) -> tuple[str, Any, timedelta]:
+def parse_event_option(text: str) -> tuple[str, object, timedelta]:
     """``--event TYPE=JSON`` or ``--event TYPE+DELAY=JSON`` (``TYPE`` alone sends ``{}``).
 
     With ``+DELAY`` (``20h``, ``3d``) the event is sent that much virtual time after the previous
@@ -116,11 +116,11 @@ def connect(stack: str, region: str | None) -> Client:
             raise AwsAccessError(str(exc)) from None
 
 
-def _dumps(value: Any) -> str:
+def _dumps(value: object) -> str:
     return json.dumps(value, indent=2, default=str, sort_keys=True)
 
 
-def _short(value: Any, width: int = 100) -> str:
+def _short(value: object, width: int = 100) -> str:
     text = json.dumps(value, default=str, separators=(",", ":"))
     return text if len(text) <= width else text[: width - 3] + "..."
 
@@ -171,7 +171,7 @@ def executions_list(
     return 0
 
 
-def _load(client: Client, execution_id: str) -> tuple[ExecutionDescription, list[Any]]:
+def _load(client: Client, execution_id: str) -> tuple[ExecutionDescription, list[object]]:
     description = client.describe(execution_id)  # ExecutionNotFound: "no execution 'x'"
     return description, list(client.history(execution_id))
 
@@ -342,14 +342,20 @@ class RunOptions:
     """What ``stepbridge run`` was asked for."""
 
     workflow: str
-    payload: Any
+    payload: object
     execution_id: str | None = None
-    events: list[tuple[str, Any, timedelta]] = field(default_factory=list)
+    events: list[tuple[str, object, timedelta]] = field(default_factory=list)
     max_time: timedelta = timedelta(days=400)
     show: bool = False
     mermaid: bool = False
     report: str | None = None
     as_json: bool = False
+
+
+def _finish_run(client: Client, execution_id: str, out: Out, options: RunOptions, note: str) -> int:
+    """After ``stepbridge run`` (local or on a stack): the views its options asked for."""
+    return _finish(client, execution_id, out, as_json=options.as_json, show=options.show,
+                   mermaid=options.mermaid, report=options.report, note=note)
 
 
 def run_local(session: LocalSession, options: RunOptions, out: Out, progress: Out) -> int:
@@ -405,16 +411,7 @@ def run_local(session: LocalSession, options: RunOptions, out: Out, progress: Ou
         progress(f"  warning: {len(queued)} --event(s) were not sent (the execution ended first)")
     elapsed = session.now() - started_at
     progress(f"  ({format_duration(elapsed.total_seconds())} of virtual time)")
-    return _finish(
-        client,
-        handle.execution_id,
-        out,
-        as_json=options.as_json,
-        show=options.show,
-        mermaid=options.mermaid,
-        report=options.report,
-        note=note,
-    )
+    return _finish_run(client, handle.execution_id, out, options, note)
 
 
 def run_stack(
@@ -446,16 +443,7 @@ def run_stack(
                 f"still {description.status} after {format_duration(timeout)}; follow it with "
                 f"`stepbridge executions show {handle.execution_id} --stack {stack}`"
             )
-        return _finish(
-            client,
-            handle.execution_id,
-            out,
-            as_json=options.as_json,
-            show=options.show,
-            mermaid=options.mermaid,
-            report=options.report,
-            note=note,
-        )
+        return _finish_run(client, handle.execution_id, out, options, note)
 
 
 # ---- events send -------------------------------------------------------------------------------------
@@ -473,7 +461,7 @@ def _snapshot(client: Client) -> dict[str, _Snapshot]:
     }
 
 
-def _machine_keys(session: LocalSession, event_type: str, detail: Any) -> list[tuple[str, str]]:
+def _machine_keys(session: LocalSession, event_type: str, detail: object) -> list[tuple[str, str]]:
     import jmespath
 
     envelope = {"detail-type": event_type, "detail": detail, "source": "stepbridge.cli"}
@@ -489,7 +477,7 @@ def _machine_keys(session: LocalSession, event_type: str, detail: Any) -> list[t
 def send_local(
     session: LocalSession,
     event_type: str,
-    detail: Any,
+    detail: object,
     out: Out,
     *,
     start: RunOptions | None,
@@ -578,7 +566,7 @@ def send_local(
     return 1 if failed else 0
 
 
-def send_stack(client: Client, stack: str, event_type: str, detail: Any, out: Out, *, as_json: bool) -> int:
+def send_stack(client: Client, stack: str, event_type: str, detail: object, out: Out, *, as_json: bool) -> int:
     """Put the event on the deployed stack's bus."""
     from stepbridge.infra.awserrors import aws_errors
 

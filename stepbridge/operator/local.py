@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from stepbridge.errors import StepbridgeError
 from stepbridge.runtime import keys
@@ -129,6 +129,6 @@ class LocalSession:
             on_advance(timer.at)
             cloud.advance_to(timer.at)
 
-    def failed_deliveries(self) -> list[dict[str, Any]]:
+    def failed_deliveries(self) -> list[dict[str, object]]:
         """Handler invocations that raised (LocalCloud kept them instead of retrying forever)."""
         return list(self.cloud.failed_deliveries)

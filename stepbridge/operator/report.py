@@ -33,7 +33,7 @@ from stepbridge.timeline import (
 _INTERNAL_TYPES = ("Clock.read", "Patch.patch")
 
 
-def _field(obj: Any, key: str) -> Any:
+def _field(obj: object, key: str) -> object:
     if obj is None:
         return None
     if isinstance(obj, dict):
@@ -41,7 +41,7 @@ def _field(obj: Any, key: str) -> Any:
     return getattr(obj, key, None)
 
 
-def _dict(obj: Any) -> dict[str, Any]:
+def _dict(obj: object) -> dict[str, object]:
     if obj is None:
         return {}
     if isinstance(obj, dict):
@@ -50,11 +50,11 @@ def _dict(obj: Any) -> dict[str, Any]:
     return dict(to_dict()) if callable(to_dict) else dict(vars(obj))
 
 
-def _json(value: Any, indent: int | None = 2) -> str:
+def _json(value: object, indent: int | None = 2) -> str:
     return json.dumps(value, indent=indent, default=str, sort_keys=True, ensure_ascii=False)
 
 
-def event_log(history: Sequence[Any]) -> list[str]:
+def event_log(history: Sequence[object]) -> list[str]:
     """The history as timeline lines (offset, icon, description), internal bookkeeping left out."""
     start = history_start(history)
     return [format_entry(e, start) for e in history if _field(e, "detail_type") not in _INTERNAL_TYPES]
@@ -63,7 +63,7 @@ def event_log(history: Sequence[Any]) -> list[str]:
 # ---- terminal and JSON ---------------------------------------------------------------------------------
 
 
-def render_text(description: Any, history: Sequence[Any], *, now: str | None = None) -> str:
+def render_text(description: object, history: Sequence[object], *, now: str | None = None) -> str:
     """``stepbridge executions show``: the operations table, then every journal fact in order."""
     timeline = build_timeline(history, description, now=now)
     lines = [render_table(timeline), "", "  history:"]
@@ -73,7 +73,7 @@ def render_text(description: Any, history: Sequence[Any], *, now: str | None = N
     return "\n".join(lines)
 
 
-def timeline_json(description: Any, history: Sequence[Any], *, now: str | None = None) -> dict[str, Any]:
+def timeline_json(description: object, history: Sequence[object], *, now: str | None = None) -> dict[str, object]:
     """The ``--json`` document: the description, the timeline rows and markers, and the raw history."""
     timeline = build_timeline(history, description, now=now)
     return {
@@ -148,7 +148,7 @@ def _row_label(row: TimelineRow) -> str:
     return " · ".join(parts)
 
 
-def mermaid_path(history: Sequence[Any], description: Any = None) -> str:
+def mermaid_path(history: Sequence[object], description: object = None) -> str:
     """A Mermaid ``flowchart TD`` of the path one execution took, read from its history.
 
     Operations in the order they ran; operations that overlapped in time are drawn side by side in
@@ -170,7 +170,7 @@ def mermaid_path(history: Sequence[Any], description: Any = None) -> str:
         styled.setdefault(cls, []).append(node_id)
         return node_id
 
-    stages: list[list[tuple[int, Any]]] = [[(min(r.first for r in g), r) for r in g] for g in timeline.groups()]
+    stages: list[list[tuple[int, object]]] = [[(min(r.first for r in g), r) for r in g] for g in timeline.groups()]
     sent: list[Marker] = [m for m in timeline.markers if m.kind == "sent"]
     ordered: list[tuple[int, list[Any]]] = [(s[0][0], [r for _, r in s]) for s in stages]
     ordered += [(m.index, [m]) for m in sent]
@@ -297,7 +297,7 @@ footer { margin-top: 32px; color: var(--soft); font-size: 11px; }
 """
 
 
-def _e(value: Any) -> str:
+def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
@@ -380,7 +380,7 @@ def _notes_html(row: TimelineRow) -> str:
     return '<ul class="notes">' + "".join(f"<li>{n}</li>" for n in notes) + "</ul>"
 
 
-def _facts(timeline: Timeline, description: Any) -> str:
+def _facts(timeline: Timeline, description: object) -> str:
     facts: list[tuple[str, str]] = [("execution", f'<span class="mono">{_e(timeline.execution_id or "-")}</span>')]
     facts.append(("started", _e(timeline.start or "-")))
     facts.append(("ended", _e(timeline.end or "-")))
@@ -505,7 +505,9 @@ def _timeline_sections(timeline: Timeline) -> str:
     return "\n".join(["<h2>Timeline</h2>", _gantt(timeline), "<h2>Operations</h2>", _ops_table(timeline)])
 
 
-def render_html(description: Any, history: Sequence[Any], *, now: str | None = None, title: str | None = None) -> str:
+def render_html(
+    description: object, history: Sequence[object], *, now: str | None = None, title: str | None = None
+) -> str:
     """A self-contained HTML report of one execution: facts, a Gantt chart, every operation, the path.
 
     No scripts and no external assets (fonts, styles, CDNs): the file can be mailed or archived.

@@ -256,8 +256,11 @@ def complete(store: Store, effects: Effects, token: str, result: Any) -> dict[st
     return _public(item)
 
 
-def fail(store: Store, effects: Effects, token: str, error: str | None, message: str | None) -> dict[str, Any]:
-    """Fail a callback: the workflow's ``cb.result()`` raises ``CallbackFailed(error, message)``."""
+def fail(store: Store, effects: Effects, token: str, error: object, message: object) -> dict[str, Any]:
+    """Fail a callback: the workflow's ``cb.result()`` raises ``CallbackFailed(error, message)``.
+
+    ``error`` and ``message`` are typed ``object`` because they come straight from a request body; anything
+    but a string (or None) is refused here, once, for the client and the HTTP route alike."""
     for what, value, cap in (("error", error, MAX_ERROR_CHARS), ("message", message, MAX_MESSAGE_CHARS)):
         if value is not None and not isinstance(value, str):
             raise ValueError(f"fail_callback: {what} must be a string, got {type(value).__name__}")

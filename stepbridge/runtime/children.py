@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from stepbridge.errors import ChildFailed, StepFailed
 from stepbridge.runtime import keys, payloads
@@ -24,14 +23,14 @@ class ChildHandle:
     op: str
     execution_id: str
     workflow: str
-    input: Any
+    input: object
 
     @property
-    def data(self) -> Any:
+    def data(self) -> object:
         """Alias of ``input`` (the seed's ``handle.data``)."""
         return self.input
 
-    async def result(self) -> Any:
+    async def result(self) -> object:
         """Wait for the child to finish; returns its result or raises ``ChildFailed``."""
         rec = self._rp.records(self.op).get(self.op)
         if rec is None:
@@ -51,7 +50,7 @@ class ChildHandle:
         )
 
 
-async def start_child(rp: Replay, op: str, workflow: str, payload: Any, execution_id: str | None) -> ChildHandle:
+async def start_child(rp: Replay, op: str, workflow: str, payload: object, execution_id: str | None) -> ChildHandle:
     """The body of ``ctx.start_child``: create the child execution, wake it, then record the dispatch.
 
     In this order a crash anywhere in between is repaired by the replay that follows: creating

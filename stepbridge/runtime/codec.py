@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +20,7 @@ from stepbridge.api.hints import type_hints
 from stepbridge.api.serde import Serde
 from stepbridge.errors import ResultNotSerializable
 from stepbridge.runtime import payloads
+from stepbridge.runtime.canonical import dumps as dumps
 
 
 def to_json_value(value: Any, *, what: str, serde: Serde | None = None) -> Any:
@@ -43,7 +43,7 @@ def to_json_value(value: Any, *, what: str, serde: Serde | None = None) -> Any:
 
 
 @functools.lru_cache(maxsize=1024)
-def _adapter(tp: Any) -> pydantic.TypeAdapter[Any]:
+def _adapter(tp: object) -> pydantic.TypeAdapter[object]:
     return pydantic.TypeAdapter(tp)
 
 
@@ -95,24 +95,19 @@ def validate_input(data: Any, tp: Any, serde: Serde | None = None) -> Any:
     return _typed(data, tp)
 
 
-def dumps(value: Any) -> str:
-    """Canonical JSON text: sorted keys, no spaces (used for hashing and size checks)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def content_hash(value: Any) -> str:
+def content_hash(value: object) -> str:
     """A stable hash of JSON data (cache keys, idempotent starts)."""
     return hashlib.sha256(dumps(value).encode()).hexdigest()[:32]
 
 
 @functools.lru_cache(maxsize=1024)
-def return_type(fn: Callable[..., Any]) -> Any:
+def return_type(fn: Callable[..., object]) -> object:
     """The return annotation of ``fn`` (``Any`` when missing or unresolvable); unwraps coroutines."""
     return type_hints(fn).get("return", Any)
 
 
 @functools.lru_cache(maxsize=1024)
-def param_types(fn: Callable[..., Any]) -> list[Any]:
+def param_types(fn: Callable[..., object]) -> list[object]:
     """Annotated types of ``fn``'s positional parameters, ``Any`` where missing."""
     hints = type_hints(fn)
     params = [
@@ -120,7 +115,7 @@ def param_types(fn: Callable[..., Any]) -> list[Any]:
         for p in inspect.signature(fn).parameters.values()
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
     ]
-    types: list[Any] = []
+    types: list[object] = []
     for p in params:
         types.append(hints.get(p.name, Any))
     return types

@@ -21,7 +21,10 @@ from stepbridge.api.retry import Retry
 from stepbridge.errors import PayloadTooLarge, WorkflowDefinitionError
 from stepbridge.runtime import business, children, payloads, steps, waits
 from stepbridge.runtime.codec import to_json_value
+from stepbridge.runtime.executions import update_execution
+from stepbridge.runtime.guard import ContinueAsNew
 from stepbridge.runtime.limits import EVENT_BYTES, MAX_PROGRESS_MESSAGE_BYTES, check_event_size
+from stepbridge.runtime.observability import add_metric
 from stepbridge.runtime.records import Event, iso, parse_iso
 from stepbridge.runtime.replay import Replay, Suspend, branch_scope, current_op, refuse_while_suspending
 from stepbridge.runtime.vocabulary import Kind, OpType
@@ -398,7 +401,6 @@ class Context:
             time=iso(self._rp.now()),
         )
         self._rp.effects.publish([event])
-        from stepbridge.runtime.executions import update_execution
 
         # The header first: recorded first, a crash in between would leave the progress unset for good.
         update_execution(self._rp.store, self.execution_id, lambda rec: setattr(rec, "progress", info))
@@ -414,8 +416,6 @@ class Context:
         """Record a metric through Powertools Metrics (EMF); skipped while replaying."""
         if self.is_replaying:
             return
-        from stepbridge.runtime.observability import add_metric
-
         add_metric(name, value, unit, workflow=self.workflow)
 
     # ---- human tasks -------------------------------------------------------------------
@@ -511,8 +511,6 @@ class Context:
         The current execution ends SUCCEEDED with ``{"continued_as_new": <new id>}``; the new
         execution's id is this one's with a ``~N`` generation suffix.
         """
-        from stepbridge.runtime.engine import ContinueAsNew
-
         raise ContinueAsNew(
             payloads.store_value(to_json_value(input, what="the input of continue_as_new"),
                                  what="the input of continue_as_new")

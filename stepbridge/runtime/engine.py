@@ -23,21 +23,13 @@ from stepbridge.runtime import keys, payloads
 from stepbridge.runtime.codec import content_hash, to_json_value, validate_input
 from stepbridge.runtime.context import Context
 from stepbridge.runtime.errorcodec import error_dict
-from stepbridge.runtime.guard import EngineSignal, guard_effects, guard_store
+from stepbridge.runtime.guard import ContinueAsNew, EngineSignal, guard_effects, guard_store
 from stepbridge.runtime.loops import LoopFactory, close_loop
+from stepbridge.runtime.machines import workflow_for
 from stepbridge.runtime.ports import Effects, Item, Store
 from stepbridge.runtime.records import ExecutionRecord, JournalRecord, iso
 from stepbridge.runtime.replay import Replay, Suspend
 from stepbridge.runtime.vocabulary import Ending, Kind, OpType
-
-
-class ContinueAsNew(EngineSignal):
-    """Raised by ``ctx.continue_as_new``: finish this execution and start a fresh one."""
-
-    def __init__(self, payload: Any) -> None:
-        super().__init__("continue as new")
-        self.payload = payload
-
 
 # The endings as module constants (older imports); the vocabulary is ``vocabulary.Ending``, and
 # ``Ending.status`` is the one mapping to the execution status an ending records.
@@ -87,8 +79,6 @@ def run(
     """
     wf = app.workflows.get(execution.workflow)
     if wf is None:
-        from stepbridge.runtime.machines import workflow_for
-
         wf = workflow_for(app, execution.workflow)
     if wf is None:
         return Outcome(

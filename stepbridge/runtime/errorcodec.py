@@ -31,7 +31,7 @@ def bounded_text(text: str, limit: int = MAX_ERROR_MESSAGE_BYTES) -> str:
     return kept + note  # at most ``limit`` bytes, so cutting again changes nothing
 
 
-def bounded_error(err: dict[str, Any]) -> dict[str, Any]:
+def bounded_error(err: dict[str, object]) -> dict[str, object]:
     """A recorded error with its message cut to the documented size (errors built outside ``error_dict``)."""
     message = err.get("message")
     if isinstance(message, str) and len(message) > MAX_ERROR_MESSAGE_BYTES // 4:
@@ -58,7 +58,7 @@ def _unprintable(exc: BaseException) -> str:
     return f"<{type(exc).__name__}>"
 
 
-def _plain(value: Any, depth: int = 0) -> bool:
+def _plain(value: object, depth: int = 0) -> bool:
     """Whether ``value`` is JSON data that comes back unchanged: scalars, lists and string-keyed dicts of them."""
     if value is None or isinstance(value, str | bool | int):
         return True
@@ -73,7 +73,7 @@ def _plain(value: Any, depth: int = 0) -> bool:
     return False
 
 
-def error_dict(exc: BaseException) -> dict[str, Any]:
+def error_dict(exc: BaseException) -> dict[str, object]:
     """A storable description of an exception: dotted type, message and the dotted names of its MRO.
 
     To rebuild the exception as its own type (see :func:`rebuild_error`) it also keeps its ``args``
@@ -84,7 +84,7 @@ def error_dict(exc: BaseException) -> dict[str, Any]:
     mro = [f"{c.__module__}.{c.__qualname__}" for c in cls.__mro__ if c not in (object, BaseException)][:_MAX_MRO]
     text = _message(exc)
     message = text if text is not None else _unprintable(exc)
-    out: dict[str, Any] = {"type": mro[0], "message": bounded_text(message), "mro": mro}
+    out: dict[str, object] = {"type": mro[0], "message": bounded_text(message), "mro": mro}
     if text is None:
         out["unprintable"] = True
     args = list(exc.args)
@@ -99,7 +99,7 @@ def error_dict(exc: BaseException) -> dict[str, Any]:
     return out
 
 
-def _fits(value: Any) -> bool:
+def _fits(value: object) -> bool:
     return len(dumps(value).encode()) <= MAX_ERROR_ARGS_BYTES
 
 
@@ -112,7 +112,7 @@ def _loaded_class(dotted: str) -> type[Exception] | None:
     libraries' exception types are found; anything else comes back as ``StepFailed``.
     """
     module_name, _, qualname = dotted.rpartition(".")
-    obj: Any = sys.modules.get(module_name)
+    obj: object = sys.modules.get(module_name)
     if obj is None or not qualname:
         return None
     for part in qualname.split("."):
@@ -122,7 +122,7 @@ def _loaded_class(dotted: str) -> type[Exception] | None:
     return None
 
 
-def _without_init(cls: type[Exception], args: list[Any], state: dict[str, Any]) -> Exception:
+def _without_init(cls: type[Exception], args: list[object], state: dict[str, object]) -> Exception:
     """An instance built the way ``pickle`` does, minus the ``__init__`` call: ``args`` and attributes set."""
     exc = cls.__new__(cls, *args)
     exc.args = tuple(args)

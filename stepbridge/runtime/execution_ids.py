@@ -31,6 +31,17 @@ _HASH_HEX = 20
 _GENERATION_ROOM = 8
 
 
+def exec_id_for(prefix: str, suffix: str) -> str:
+    """An execution id from a workflow name and an event id, within 80 characters (well inside the 128 an
+    execution id may have): ``{prefix}-{event id}``, or a prefix and a hash of the event id when longer.
+
+    The id a trigger, a schedule fire or a state machine event starts: the same event starts it once."""
+    safe = "".join(c if c.isalnum() or c in "-_.:" else "-" for c in suffix)
+    if len(prefix) + 1 + len(safe) <= 80:
+        return f"{prefix}-{safe}"
+    return f"{prefix[:40]}-{hashlib.sha256(suffix.encode()).hexdigest()[:32]}"
+
+
 def is_valid_execution_id(execution_id: object) -> bool:
     """Whether ``execution_id`` is 1-128 characters of ``[A-Za-z0-9-_.:~@]``."""
     return (

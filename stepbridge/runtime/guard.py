@@ -10,9 +10,14 @@ queue redelivers the message later, replaying from the journal.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import ParamSpec, TypeVar
 
 from stepbridge.errors import PayloadTooLarge
+from stepbridge.runtime.messages import WorkMessage
+from stepbridge.runtime.ports import Effects, Item, Store
+from stepbridge.runtime.records import Event, ExecutionRecord, JournalRecord, StepInvocation
 
 
 class EngineSignal(BaseException):
@@ -22,6 +27,18 @@ class EngineSignal(BaseException):
     :class:`InfrastructureFailure` and LocalCloud's simulated container death (``Crash``). The
     engine lets them pass where it turns what user code raises into a recorded failure.
     """
+
+
+class ContinueAsNew(EngineSignal):
+    """Raised by ``ctx.continue_as_new``: finish this execution and start a fresh one.
+
+    Defined beside :class:`EngineSignal` so that ``context`` (which raises it) and ``engine``
+    (which catches it) both import it without importing each other.
+    """
+
+    def __init__(self, payload: object) -> None:
+        super().__init__("continue as new")
+        self.payload = payload
 
 
 def is_user_failure(exc: BaseException) -> bool:
@@ -56,37 +73,113 @@ class InfrastructureFailure(EngineSignal):
         self.cause = cause
 
 
-class _Guarded:
-    """Proxy whose methods re-raise any ``Exception`` (except user-caused size errors) as InfrastructureFailure."""
-
-    def __init__(self, target: Any, label: str) -> None:
-        self._target = target
-        self._label = label
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._target, name)
-        if not callable(attr):
-            return attr
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return attr(*args, **kwargs)
-            except PayloadTooLarge:
-                raise
-            except Exception as exc:
-                raise InfrastructureFailure(f"{self._label}.{name}", exc) from exc
-
-        return call
+_R = TypeVar("_R")
+_P = ParamSpec("_P")
 
 
-def guard_store(store: Any) -> Any:
+def _guarded(label: str, fn: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
+    """Call ``fn``; any ``Exception`` but a user-caused size error becomes :class:`InfrastructureFailure`."""
+    try:
+        return fn(*args, **kwargs)
+    except PayloadTooLarge:
+        raise
+    except Exception as exc:
+        raise InfrastructureFailure(label, exc) from exc
+
+
+class GuardedStore(Store):
+    """A :class:`Store` whose every call turns a failure into :class:`InfrastructureFailure`.
+
+    One method per ``Store`` member, written out so the types hold; ``tests/unit/test_guard.py``
+    fails when the protocol gains a method this class does not override.
+    """
+
+    def __init__(self, target: Store) -> None:
+        self.target = target
+
+    def create_execution(self, record: ExecutionRecord) -> bool:
+        return _guarded("store.create_execution", self.target.create_execution, record)
+
+    def get_execution(self, execution_id: str, *, consistent: bool = True) -> ExecutionRecord | None:
+        return _guarded("store.get_execution", self.target.get_execution, execution_id, consistent=consistent)
+
+    def save_execution(self, record: ExecutionRecord) -> bool:
+        return _guarded("store.save_execution", self.target.save_execution, record)
+
+    def list_executions(
+        self, workflow: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[ExecutionRecord]:
+        return _guarded("store.list_executions", self.target.list_executions, workflow, status, limit)
+
+    def list_unfinished(self, status: str, *, after: str | None, limit: int) -> list[ExecutionRecord]:
+        return _guarded("store.list_unfinished", self.target.list_unfinished, status, after=after, limit=limit)
+
+    def load_journal(self, execution_id: str) -> list[JournalRecord]:
+        return _guarded("store.load_journal", self.target.load_journal, execution_id)
+
+    def load_journal_since(self, execution_id: str, after_seq: int) -> list[JournalRecord]:
+        return _guarded("store.load_journal_since", self.target.load_journal_since, execution_id, after_seq)
+
+    def get_journal(self, execution_id: str, key: str) -> JournalRecord | None:
+        return _guarded("store.get_journal", self.target.get_journal, execution_id, key)
+
+    def append_journal(self, execution_id: str, record: JournalRecord) -> bool:
+        return _guarded("store.append_journal", self.target.append_journal, execution_id, record)
+
+    def put_journal(self, execution_id: str, record: JournalRecord) -> None:
+        _guarded("store.put_journal", self.target.put_journal, execution_id, record)
+
+    def put_item(self, item: Item, *, if_absent: bool = False, if_version: int | None = None) -> bool:
+        return _guarded("store.put_item", self.target.put_item, item, if_absent=if_absent, if_version=if_version)
+
+    def get_item(self, pk: str, sk: str) -> Item | None:
+        return _guarded("store.get_item", self.target.get_item, pk, sk)
+
+    def query_items(self, pk: str, *, sk_prefix: str = "", sk_from: str | None = None, limit: int = 1000) -> list[Item]:
+        return _guarded(
+            "store.query_items", self.target.query_items, pk, sk_prefix=sk_prefix, sk_from=sk_from, limit=limit
+        )
+
+    def delete_item(self, pk: str, sk: str, *, if_version: int | None = None) -> bool:
+        return _guarded("store.delete_item", self.target.delete_item, pk, sk, if_version=if_version)
+
+    def query_index(self, key: str, *, sk_prefix: str = "", limit: int = 100) -> list[Item]:
+        return _guarded("store.query_index", self.target.query_index, key, sk_prefix=sk_prefix, limit=limit)
+
+
+class GuardedEffects(Effects):
+    """The :class:`Effects` counterpart of :class:`GuardedStore` (``now`` included: a clock can fail too)."""
+
+    def __init__(self, target: Effects) -> None:
+        self.target = target
+
+    def now(self) -> datetime:
+        return _guarded("effects.now", self.target.now)
+
+    def wake(self, message: WorkMessage) -> None:
+        _guarded("effects.wake", self.target.wake, message)
+
+    def invoke_step(self, invocation: StepInvocation) -> None:
+        _guarded("effects.invoke_step", self.target.invoke_step, invocation)
+
+    def schedule_timer(self, name: str, at: datetime, message: WorkMessage) -> None:
+        _guarded("effects.schedule_timer", self.target.schedule_timer, name, at, message)
+
+    def cancel_timer(self, name: str) -> None:
+        _guarded("effects.cancel_timer", self.target.cancel_timer, name)
+
+    def publish(self, events: Sequence[Event]) -> None:
+        _guarded("effects.publish", self.target.publish, events)
+
+
+def guard_store(store: Store) -> Store:
     """The store, with failures turned into :class:`InfrastructureFailure`."""
-    return store if isinstance(store, _Guarded) else _Guarded(store, "store")
+    return store if isinstance(store, GuardedStore) else GuardedStore(store)
 
 
-def guard_effects(effects: Any) -> Any:
+def guard_effects(effects: Effects) -> Effects:
     """The effects, with failures turned into :class:`InfrastructureFailure`."""
-    return effects if isinstance(effects, _Guarded) else _Guarded(effects, "effects")
+    return effects if isinstance(effects, GuardedEffects) else GuardedEffects(effects)
 
 
 class JournalConflict(InfrastructureFailure):

@@ -25,7 +25,6 @@ import json
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from stepbridge.runtime.ports import Store
 from stepbridge.runtime.records import JournalRecord
@@ -63,7 +62,7 @@ class JournalCache:
     _records: int = 0
     _bytes: int = 0
 
-    def load(self, store: Store, execution_id: str, reports: Iterable[dict[str, Any]] = ()) -> list[JournalRecord]:
+    def load(self, store: Store, execution_id: str, reports: Iterable[dict[str, object]] = ()) -> list[JournalRecord]:
         """The execution's journal: from the copy plus what is new, or the whole journal on a miss.
 
         ``reports`` are the announcements of the wake-ups being processed (``WakeMessage.reports``).

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from stepbridge.errors import PayloadTooLarge
-from stepbridge.runtime.codec import dumps
+from stepbridge.runtime.canonical import dumps
 
 if TYPE_CHECKING:
     from stepbridge.runtime.records import Event
@@ -77,7 +77,7 @@ def eventbridge_entry_size(entry: Mapping[str, Any]) -> int:
         value = entry.get(key)
         if value is not None:
             size += len(str(value).encode("utf-8"))
-    resources: Iterable[Any] = entry.get("Resources") or ()
+    resources: Iterable[object] = entry.get("Resources") or ()
     size += sum(len(str(r).encode("utf-8")) for r in resources if r is not None)
     return size
 

@@ -34,7 +34,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         return self._virtual_now
 
     def _run_once(self) -> None:
-        ready: Any = getattr(self, "_ready", None)
+        ready: object = getattr(self, "_ready", None)
         scheduled: Any = getattr(self, "_scheduled", None)
         if not ready and scheduled:
             # ``_scheduled`` is a heap: drop cancelled handles from its head (as the base loop does) rather
@@ -64,7 +64,7 @@ def _sleep(seconds: float | SupportsIndex) -> None:
     _virtual.slept = slept + amount
 
 
-def run_sync_virtually(fn: Callable[..., Any], *args: Any) -> tuple[BaseException | None, Any, float]:
+def run_sync_virtually(fn: Callable[..., object], *args: object) -> tuple[BaseException | None, object, float]:
     """Call a sync step function in this thread with ``time.sleep`` taking virtual time.
 
     Returns ``(error, result, elapsed)``: ``elapsed`` is the real time it ran plus the time it
@@ -78,7 +78,7 @@ def run_sync_virtually(fn: Callable[..., Any], *args: Any) -> tuple[BaseExceptio
     _virtual.slept = 0.0
     started = time.perf_counter()
     error: BaseException | None = None
-    result: Any = None
+    result: object = None
     try:
         result = fn(*args)
     except Exception as exc:
@@ -89,7 +89,7 @@ def run_sync_virtually(fn: Callable[..., Any], *args: Any) -> tuple[BaseExceptio
     return error, result, slept + time.perf_counter() - started
 
 
-def run_coroutine(coro: Any, loop_factory: LoopFactory | None = None) -> Any:
+def run_coroutine(coro: Any, loop_factory: LoopFactory | None = None) -> object:
     """Run ``coro`` to completion on a fresh loop and close it cleanly."""
     loop = (loop_factory or asyncio.new_event_loop)()
     try:

@@ -27,9 +27,10 @@ import jmespath
 
 from stepbridge.api.app import App, MachineDef, WorkflowDef
 from stepbridge.runtime import keys
-from stepbridge.runtime.execution_ids import MAX_KEY_PART_BYTES
+from stepbridge.runtime.execution_ids import MAX_KEY_PART_BYTES, exec_id_for
+from stepbridge.runtime.executions import start_execution
 from stepbridge.runtime.ports import Effects, Item, Store
-from stepbridge.runtime.records import Event, iso
+from stepbridge.runtime.records import Event, iso, parse_iso
 
 WORKFLOW_PREFIX = "stepbridge.sm."
 _SEEN_LIMIT = 50
@@ -41,7 +42,7 @@ LOCK_LEASE = timedelta(minutes=15)
 class HookEvent(dict[str, Any]):
     """The event as hooks see it: ``detail_type``, ``detail``, ``id``, ``time`` (also as attributes)."""
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> object:
         try:
             return self[name]
         except KeyError:
@@ -68,9 +69,6 @@ def workflow_for(app: App, name: str) -> WorkflowDef | None:
 
 def start_for_event(app: App, store: Store, effects: Effects, binding: MachineDef, event: Event) -> str | None:
     """Router side: start the execution that applies ``event`` to its instance (idempotent by event id)."""
-    from stepbridge.runtime.executions import start_execution
-    from stepbridge.runtime.router import exec_id_for
-
     key_value = jmespath.search(binding.key, event.to_eventbridge())
     machine = binding.machine.name
     problem = (
@@ -168,7 +166,7 @@ async def apply_event(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
     return {"accepted": True, "state": transition.target}
 
 
-async def call_hook(hook: Any, context: dict[str, Any], event: HookEvent) -> Any:
+async def call_hook(hook: Any, context: dict[str, object], event: HookEvent) -> object:
     """Call a hook with ``(context)`` or ``(context, event)``, awaiting it when it is async."""
     params = [
         p for p in inspect.signature(hook).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
@@ -200,13 +198,11 @@ def _unlock(store: Store, machine: str, key: str, holder: str) -> bool:
     return store.delete_item(pk, sk, if_version=item.version)
 
 
-def _parse(text: str) -> Any:
-    from stepbridge.runtime.records import parse_iso
-
+def _parse(text: str) -> object:
     return parse_iso(text)
 
 
-def _load(store: Store, binding: MachineDef, key: str) -> dict[str, Any]:
+def _load(store: Store, binding: MachineDef, key: str) -> dict[str, object]:
     item = store.get_item(instance_key(binding.machine.name), key)
     if item is None:
         return {
@@ -231,7 +227,7 @@ def _commit(
     key: str,
     snapshot: dict[str, Any],
     target: str,
-    context: dict[str, Any],
+    context: dict[str, object],
     event: Event,
     machine_event: str,
     current: str,
@@ -288,7 +284,7 @@ def reject(
     return detail
 
 
-def machine_state(store: Store, machine: str, key: str) -> dict[str, Any] | None:
+def machine_state(store: Store, machine: str, key: str) -> dict[str, object] | None:
     """``{"state", "context", "version"}`` of one instance (plus ``history`` and ``rejections``), or ``None``."""
     if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_PART_BYTES:
         return None  # no instance has such a key (start_for_event refuses it), and DynamoDB would refuse the read

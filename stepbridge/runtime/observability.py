@@ -56,7 +56,7 @@ def _redact_text(text: str) -> str:
     return text
 
 
-def _redact(value: Any, depth: int = 0) -> Any:
+def _redact(value: object, depth: int = 0) -> object:
     if isinstance(value, str):
         return _redact_text(value)
     if depth > 4:
@@ -68,7 +68,7 @@ def _redact(value: Any, depth: int = 0) -> Any:
     return value
 
 
-def _is_secret_field(name: Any) -> bool:
+def _is_secret_field(name: object) -> bool:
     return isinstance(name, str) and name.lower().replace("-", "_") in SECRET_FIELDS
 
 
@@ -148,7 +148,7 @@ _metric_sink: contextvars.ContextVar[list[dict[str, Any]] | None] = contextvars.
 
 
 @contextlib.contextmanager
-def recording_metrics(sink: list[dict[str, Any]]) -> Iterator[None]:
+def recording_metrics(sink: list[dict[str, object]]) -> Iterator[None]:
     """Record every metric added in this context (and the step threads it starts) into ``sink``."""
     token = _metric_sink.set(sink)
     try:
@@ -203,7 +203,7 @@ class StepTelemetry:
             sub.put_annotation("step", self.step)
         return self
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    def __exit__(self, exc_type: Any, exc: object, tb: object) -> None:
         import time
 
         failed = exc_type is not None and issubclass(exc_type, Exception)

@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
 
 from stepbridge.api.app import App
 from stepbridge.errors import PayloadTooLarge, ResultNotSerializable
@@ -19,13 +18,21 @@ from stepbridge.runtime import engine, functionscope, keys
 from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.errorcodec import bounded_error, bounded_text, error_dict
 from stepbridge.runtime.execution_ids import next_generation_id
-from stepbridge.runtime.executions import check_input_size, header_bytes, update_execution
+from stepbridge.runtime.executions import (
+    check_input_size,
+    header_bytes,
+    rearm_start,
+    request_cancel,
+    start_execution,
+    update_execution,
+)
 from stepbridge.runtime.humantask import cancel_open_tasks
 from stepbridge.runtime.journalcache import JournalCache
 from stepbridge.runtime.keys import timer_name
 from stepbridge.runtime.lifecycle import timer_due
 from stepbridge.runtime.limits import DYNAMODB_ITEM_BYTES, JOURNAL_PAYLOAD_BYTES
 from stepbridge.runtime.loops import LoopFactory
+from stepbridge.runtime.messages import DebounceFire, ScheduleFire, WorkMessage
 from stepbridge.runtime.observability import add_metric, logger
 from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import (
@@ -37,6 +44,7 @@ from stepbridge.runtime.records import (
     report_wake,
 )
 from stepbridge.runtime.replay import Replay
+from stepbridge.runtime.router import Router
 from stepbridge.runtime.sweeper import needs_marker, replayed_marker
 from stepbridge.runtime.vocabulary import TIMED_KINDS, Ending, Kind, OpType, Reason, Status
 
@@ -52,7 +60,7 @@ class Orchestrator:
     store: Store
     effects: Effects
     loop_factory: LoopFactory | None = None
-    overrides: dict[str, Any] = field(default_factory=dict)
+    overrides: dict[str, object] = field(default_factory=dict)
     stats: dict[str, int] = field(default_factory=lambda: {"replays": 0, "finished": 0})
     #: Journals of recently resumed executions (``None``: read the whole journal on every wake-up).
     cache: JournalCache | None = None
@@ -61,8 +69,8 @@ class Orchestrator:
     #: How to wait between in-process write retries (``None`` = ``time.sleep``; LocalCloud: no wait).
     pause: Callable[[float], None] | None = None
 
-    def handle(self, message: WakeMessage) -> None:
-        """Process one wake-up (idempotent: a duplicate or late message is harmless)."""
+    def handle(self, message: WorkMessage) -> None:
+        """Process one work message (idempotent: a duplicate or late message is harmless)."""
         # Inline steps and workflow code run in the orchestrator's function: its declared secrets apply.
         scope = functionscope.FunctionScope("the orchestrator", self.app.orchestrator_config.secrets)
         token = functionscope.enter(scope)
@@ -71,17 +79,16 @@ class Orchestrator:
         finally:
             functionscope.leave(token)
 
-    def _handle(self, message: WakeMessage) -> None:
-        if message.reason == Reason.SCHEDULE:
-            from stepbridge.runtime.router import Router
+    def _handle(self, message: WorkMessage) -> None:
+        match message:
+            case ScheduleFire():
+                Router(self.app, self.store, self.effects).fire_schedule(message)
+            case DebounceFire():
+                Router(self.app, self.store, self.effects).fire_debounce(message)
+            case WakeMessage():
+                self._wake(message)
 
-            Router(self.app, self.store, self.effects).fire_schedule(message)
-            return
-        if message.reason == Reason.DEBOUNCE:
-            from stepbridge.runtime.router import Router
-
-            Router(self.app, self.store, self.effects).fire_debounce(message)
-            return
+    def _wake(self, message: WakeMessage) -> None:
         rec = self.store.get_execution(message.execution_id)
         if rec is None or rec.terminal:
             self._forget(message.execution_id)
@@ -195,9 +202,7 @@ class Orchestrator:
         if needs_marker(rec, journal, began):
             self.store.put_journal(rec.execution_id, replayed_marker(began, replay.foreign_seen))
 
-    def _continue_as_new(self, rec: ExecutionRecord, payload: Any) -> engine.Outcome:
-        from stepbridge.runtime.executions import start_execution
-
+    def _continue_as_new(self, rec: ExecutionRecord, payload: object) -> engine.Outcome:
         new_id = next_generation_id(rec.execution_id)
         check_input_size(payload, what=f"the input of continue_as_new (execution '{new_id}')")
         start_execution(self.store, self.effects, rec.workflow, payload, execution_id=new_id)
@@ -219,7 +224,6 @@ class Orchestrator:
         if rec.scheduled_for and now < parse_iso(rec.scheduled_for):
             # An early delivery of the start timer (Scheduler deleted it), or a duplicate while it is
             # still pending: set it again (same name, so a pending one is kept) rather than lose the start.
-            from stepbridge.runtime.executions import rearm_start
 
             rearm_start(self.effects, rec, rearmed=iso(now))
             return None
@@ -233,7 +237,9 @@ class Orchestrator:
 
         return update_execution(self.store, rec.execution_id, begin)
 
-    def _finish_status(self, rec: ExecutionRecord, status: str, result: Any, error: dict[str, Any] | None) -> bool:
+    def _finish_status(
+        self, rec: ExecutionRecord, status: str, result: object, error: dict[str, object] | None
+    ) -> bool:
         won = False
 
         def finish(r: ExecutionRecord) -> bool:
@@ -262,8 +268,8 @@ class Orchestrator:
         return won
 
     def _fitted(
-        self, rec: ExecutionRecord, status: str, result: Any, error: dict[str, Any] | None
-    ) -> tuple[str, Any, dict[str, Any] | None]:
+        self, rec: ExecutionRecord, status: str, result: object, error: dict[str, object] | None
+    ) -> tuple[str, object, dict[str, object] | None]:
         """The outcome to record: as given when it fits on the header (and in the parent's journal),
         else FAILED with ``PayloadTooLarge`` naming the sizes - never an outcome no write can store."""
         error = bounded_error(error) if error is not None else None
@@ -338,8 +344,6 @@ class Orchestrator:
 
     def _cancel_children(self, journal: list[JournalRecord], *, compensate: bool) -> None:
         """Cancel unfinished children; a parent cancelled with compensation has its children compensate too."""
-        from stepbridge.runtime.executions import request_cancel
-
         for r in journal:
             if r.type == OpType.CHILD and r.is_dispatch:
                 child = self.store.get_execution(str(r.data.get("child_id")))
@@ -348,10 +352,12 @@ class Orchestrator:
                         self.store, self.effects, child.execution_id, compensate=compensate or child.cancel_compensate
                     )
 
-    def _notify_parent(self, rec: ExecutionRecord, status: str, result: Any, error: dict[str, Any] | None) -> None:
+    def _notify_parent(
+        self, rec: ExecutionRecord, status: str, result: object, error: dict[str, object] | None
+    ) -> None:
         assert rec.parent_id and rec.parent_op
         kind = Kind.RESULT if status == Status.SUCCEEDED else Kind.ERROR
-        data: dict[str, Any] = {"child_id": rec.execution_id, "status": status}
+        data: dict[str, object] = {"child_id": rec.execution_id, "status": status}
         if status == Status.SUCCEEDED:
             data["result"] = result
         else:

@@ -37,6 +37,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from stepbridge.errors import PayloadMissing, PayloadTooLarge
+from stepbridge.runtime.limits import event_entry_size
 
 if TYPE_CHECKING:
     from stepbridge.runtime.ports import Blobs
@@ -154,8 +155,6 @@ def resolve(data: Any) -> Any:
 def store_event_detail(event: Event, *, cap: int) -> Event:
     """``event`` with its detail replaced by a reference when the event is over ``cap`` bytes (and a blob
     store is installed); the detail's own size is bounded by ``MAX_VALUE_BYTES``."""
-    from stepbridge.runtime.limits import event_entry_size
-
     if _blobs is None or is_ref(event.detail) or event_entry_size(event) <= cap:
         return event
     ref = store_value(event.detail, what=f"the detail of event '{event.detail_type}'", inline=0)

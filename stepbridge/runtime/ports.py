@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from stepbridge.runtime.records import Event, ExecutionRecord, JournalRecord, StepInvocation, WakeMessage
+from stepbridge.runtime.messages import WorkMessage
+from stepbridge.runtime.records import Event, ExecutionRecord, JournalRecord, StepInvocation
 
 
 @dataclass(frozen=True)
@@ -119,13 +120,13 @@ class Effects(Protocol):
     def now(self) -> datetime:
         """Current UTC time (virtual in LocalCloud)."""
 
-    def wake(self, message: WakeMessage) -> None:
-        """Enqueue a wake-up for an execution (SQS FIFO, group = execution id)."""
+    def wake(self, message: WorkMessage) -> None:
+        """Enqueue a work message (SQS FIFO, group = ``messages.message_group``: an execution's id)."""
 
     def invoke_step(self, invocation: StepInvocation) -> None:
         """Start a declared step's Lambda asynchronously."""
 
-    def schedule_timer(self, name: str, at: datetime, message: WakeMessage) -> None:
+    def schedule_timer(self, name: str, at: datetime, message: WorkMessage) -> None:
         """Create a one-time timer that sends ``message`` to the work queue at ``at`` (idempotent by name)."""
 
     def cancel_timer(self, name: str) -> None:

@@ -57,7 +57,7 @@ def stamp(resources: Iterable[str], caller: str | None) -> tuple[str, ...]:
     return (*kept, f"{CALLER_PREFIX}{caller}") if caller else kept
 
 
-def caller_of(resources: Iterable[Any]) -> str | None:
+def caller_of(resources: Iterable[object]) -> str | None:
     """The caller stamped on an event, or ``None`` (the app's own events, other producers)."""
     for res in resources or ():
         if isinstance(res, str) and res.startswith(CALLER_PREFIX):
@@ -65,7 +65,7 @@ def caller_of(resources: Iterable[Any]) -> str | None:
     return None
 
 
-def check_api_source(source: Any, app_name: str) -> str:
+def check_api_source(source: object, app_name: str) -> str:
     """The ``source`` an API caller asked for; ``ValueError`` when it would impersonate a producer."""
     if not isinstance(source, str) or not 0 < len(source) <= 256:
         raise ValueError("source must be a string of 1-256 characters")
@@ -79,7 +79,7 @@ def check_api_source(source: Any, app_name: str) -> str:
     return source
 
 
-def accepts(source: str, resources: Iterable[Any], sources: Sequence[str] | None,
+def accepts(source: str, resources: Iterable[object], sources: Sequence[str] | None,
             callers: Sequence[str] | None) -> bool:
     """Whether an event from ``source`` (stamped ``resources``) passes the restrictions."""
     if sources is not None and source not in sources:

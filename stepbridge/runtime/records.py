@@ -17,7 +17,9 @@ from stepbridge.runtime.keys import LOG_SLOT_PREFIX as LOG_SLOT_PREFIX
 from stepbridge.runtime.vocabulary import FINAL_KINDS, Kind, OpType, Reason, Status
 from stepbridge.runtime.vocabulary import TERMINAL as TERMINAL
 
-JSON = Any
+#: A JSON-compatible value (dict/list/str/int/float/bool/None, see the module docstring); typed ``object``:
+#: the engine passes payloads through, and code that reads one checks its shape first.
+JSON = object
 
 # The status names as module constants (older imports); the vocabulary is ``vocabulary.Status``.
 RUNNING = Status.RUNNING
@@ -55,8 +57,8 @@ class ExecutionRecord:
     input: JSON = None
     input_hash: str = ""
     result: JSON = None
-    error: dict[str, Any] | None = None
-    progress: dict[str, Any] | None = None
+    error: dict[str, object] | None = None
+    progress: dict[str, object] | None = None
     #: ``ctx.set_status(obj)``: a small JSON value the workflow sets for callers to read (runtime/status.py).
     custom_status: JSON = None
     parent_id: str | None = None
@@ -69,7 +71,7 @@ class ExecutionRecord:
     cancel_compensate: bool = False
     version: int = 0
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """Plain-dict form (for JSON bodies)."""
         return asdict(self)
 
@@ -135,9 +137,9 @@ class JournalRecord:
     #: what the journal cache counts against its memory budget.
     size: int = field(default=0, compare=False, repr=False)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """Plain-dict form (what stores persist)."""
-        out: dict[str, Any] = {
+        out: dict[str, object] = {
             "key": self.key,
             "op": self.op,
             "type": self.type,
@@ -233,20 +235,20 @@ class WakeMessage:
     execution_id: str
     reason: str
     dedup: str
-    data: dict[str, Any] | None = None
+    data: dict[str, object] | None = None
     #: How often the queue delivered this message (SQS ``ApproximateReceiveCount``; not part of the body).
     #: Above 1, an earlier invocation failed or died while handling it.
     receives: int = field(default=1, compare=False)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """Plain-dict form (the SQS message body)."""
-        body: dict[str, Any] = {"execution_id": self.execution_id, "reason": self.reason, "dedup": self.dedup}
+        body: dict[str, object] = {"execution_id": self.execution_id, "reason": self.reason, "dedup": self.dedup}
         if self.data:
             body["data"] = self.data
         return body
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> WakeMessage:
+    def from_dict(cls, data: dict[str, object]) -> WakeMessage:
         """Inverse of :meth:`to_dict`; raises ``KeyError`` on a malformed body."""
         extra = data.get("data")
         return cls(
@@ -268,7 +270,7 @@ class WakeMessage:
         return found
 
     @property
-    def reports(self) -> list[dict[str, Any]]:
+    def reports(self) -> list[dict[str, object]]:
         """Journal records of other writers this wake-up announces (see :func:`report_wake`)."""
         found = (self.data or {}).get("reports")
         return (
@@ -291,7 +293,7 @@ def report_wake(execution_id: str, reason: str, dedup: str, record: JournalRecor
     (if small), and the orchestrator needs no read at all; after an ambiguous write only the key
     is sent, since the stored record may be a racing writer's.
     """
-    report: dict[str, Any] = {"key": record.key}
+    report: dict[str, object] = {"key": record.key}
     if won:
         body = record.to_dict()
         if len(json.dumps(body, separators=(",", ":"), default=str)) <= INLINE_REPORT_BYTES:
@@ -314,7 +316,7 @@ class StepInvocation:
     #: Dispatched by a saga's compensation while the execution is being cancelled (it must still run).
     compensation: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """Plain-dict form (the Lambda event); flags are left out when false."""
         out = asdict(self)
         for flag in ("at_most_once", "compensation"):
@@ -349,7 +351,7 @@ class Event:
     time: str = ""
     resources: tuple[str, ...] = ()
 
-    def to_eventbridge(self) -> dict[str, Any]:
+    def to_eventbridge(self) -> dict[str, object]:
         """The EventBridge envelope (as a rule target receives it)."""
         return {
             "version": "0",

@@ -8,32 +8,23 @@
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any
 
 import jmespath
 
 from stepbridge.api.app import App, TriggerDef
 from stepbridge.runtime import keys, payloads, provenance
-from stepbridge.runtime.execution_ids import fit_key
+from stepbridge.runtime.execution_ids import exec_id_for, fit_key
 from stepbridge.runtime.executions import start_execution
 from stepbridge.runtime.limits import EVENT_LOG_RETENTION_DAYS
+from stepbridge.runtime.machines import start_for_event
+from stepbridge.runtime.messages import DebounceFire, ScheduleFire
 from stepbridge.runtime.observability import logger
 from stepbridge.runtime.ports import Effects, Item, Store
 from stepbridge.runtime.records import Event, WakeMessage, iso, parse_iso
 from stepbridge.runtime.vocabulary import Reason
 from stepbridge.runtime.waits import matches
-
-
-def exec_id_for(prefix: str, suffix: str) -> str:
-    """An execution id from a workflow name and an event id, within 80 characters (well inside the 128 an
-    execution id may have): ``{prefix}-{event id}``, or a prefix and a hash of the event id when longer."""
-    safe = "".join(c if c.isalnum() or c in "-_.:" else "-" for c in suffix)
-    if len(prefix) + 1 + len(safe) <= 80:
-        return f"{prefix}-{safe}"
-    return f"{prefix[:40]}-{hashlib.sha256(suffix.encode()).hexdigest()[:32]}"
 
 
 @dataclass
@@ -83,8 +74,6 @@ class Router:
                 self.effects.wake(WakeMessage(str(w["execution_id"]), Reason.EVENT, dedup))
         for binding in self.app.machines.values():
             if event.detail_type in binding.events:
-                from stepbridge.runtime.machines import start_for_event
-
                 start_for_event(self.app, self.store, self.effects, binding, payloads.resolve_event(logged))
 
     # ---- trigger rules ----------------------------------------------------------------
@@ -148,12 +137,7 @@ class Router:
                 self.effects.schedule_timer(
                     self._debounce_timer(trigger.name, key, new_version),
                     due,
-                    WakeMessage(
-                        keys.debounce_message_id(trigger.name, key),
-                        Reason.DEBOUNCE,
-                        f"{new_version}",
-                        {"trigger": trigger.name, "key": key, "version": new_version},
-                    ),
+                    DebounceFire(trigger.name, key, new_version),
                 )
                 return
         raise RuntimeError(f"debounce for trigger '{trigger.name}' key '{key}': too many concurrent updates")
@@ -162,27 +146,21 @@ class Router:
     def _debounce_timer(trigger: str, key: str, version: int) -> str:
         return keys.debounce_timer_name(trigger, key, version)
 
-    def fire_debounce(self, message: WakeMessage) -> None:
+    def fire_debounce(self, message: DebounceFire) -> None:
         """A debounce window closed: start the workflow with the latest event, unless a newer event moved it."""
-        data = message.data or {}
-        trigger = next((t for t in self.app.triggers if t.name == data.get("trigger")), None)
+        trigger = next((t for t in self.app.triggers if t.name == message.trigger), None)
         if trigger is None:
             return
-        pk, sk = keys.debounce_pk(trigger.name), fit_key(str(data.get("key")))
+        pk, sk = keys.debounce_pk(trigger.name), fit_key(message.key)
         item = self.store.get_item(pk, sk)
-        if item is None or item.version != int(data.get("version", -1)):
+        if item is None or item.version != message.version:
             return  # superseded by a newer event (its own timer will fire) or already fired
         if self.effects.now() < parse_iso(str(item.body["due_at"])):
             # Delivered early (Scheduler deletes a delivered schedule): set it again, or the run is lost.
             self.effects.schedule_timer(
                 self._debounce_timer(trigger.name, sk, item.version),
                 parse_iso(str(item.body["due_at"])),
-                WakeMessage(
-                    message.execution_id,
-                    Reason.DEBOUNCE,
-                    message.dedup,
-                    {**data, "rearmed": iso(self.effects.now())},
-                ),
+                replace(message, rearmed=iso(self.effects.now())),
             )
             return
         # Start first (idempotent by event id), then close the window: deleting first would lose the
@@ -192,15 +170,14 @@ class Router:
 
     # ---- recurring schedules ----------------------------------------------------------------
 
-    def fire_schedule(self, message: WakeMessage) -> str | None:
+    def fire_schedule(self, message: ScheduleFire) -> str | None:
         """A recurring schedule fired: start its workflow with ``{"scheduled_time": ...}`` (once per fire time)."""
-        data = message.data or {}
-        schedule = next((s for s in self.app.schedules if s.name == data.get("schedule")), None)
+        schedule = next((s for s in self.app.schedules if s.name == message.schedule), None)
         if schedule is None:
-            logger().warning("fire for unknown schedule", extra={"schedule": data.get("schedule")})
+            logger().warning("fire for unknown schedule", extra={"schedule": message.schedule})
             return None
-        scheduled_time = str(data.get("scheduled_time") or iso(self.effects.now()))
-        payload: dict[str, Any] = {"scheduled_time": scheduled_time, **dict(schedule.input or {})}
+        scheduled_time = message.scheduled_time or iso(self.effects.now())
+        payload: dict[str, object] = {"scheduled_time": scheduled_time, **dict(schedule.input or {})}
         stamp = scheduled_time.replace(":", "").replace("-", "").replace("+0000", "Z")[:15]
         record, _ = start_execution(
             self.store, self.effects, schedule.workflow, payload, execution_id=exec_id_for(schedule.name, stamp)

@@ -20,13 +20,12 @@ from stepbridge.api.app import StepDef
 from stepbridge.api.retry import DEFAULT_RETRY, Retry
 from stepbridge.api.serde import Serde
 from stepbridge.errors import (
-    NonRetryableError,
-    PayloadMissing,
     PayloadTooLarge,
-    ResultNotSerializable,
     StepInterrupted,
     StepTimeout,
     WorkflowDefinitionError,
+    never_retried,
+    never_retried_names,
 )
 from stepbridge.runtime import keys, payloads, stepcontext
 from stepbridge.runtime.codec import content_hash, dumps, from_json_value, return_type, to_json_value
@@ -95,9 +94,7 @@ def step_error(exc: BaseException) -> dict[str, Any]:
     of its own): the step's code asked to stop, which running it again would not change.
     """
     err = error_dict(exc)
-    if not isinstance(exc, Exception) or isinstance(
-        exc, ResultNotSerializable | NonRetryableError | WorkflowDefinitionError | PayloadTooLarge | PayloadMissing
-    ):
+    if never_retried(exc):
         err["fatal"] = True
     return err
 
@@ -106,17 +103,9 @@ def retryable(policy: Retry, err: dict[str, Any]) -> bool:
     """Whether a recorded error may be retried under ``policy``, judged by its type names (works across processes)."""
     if err.get("fatal"):
         return False
-    mro = [str(m) for m in err.get("mro") or [err.get("type", "")]]
-    never = {
-        "stepbridge.errors.NonRetryableError",
-        "stepbridge.errors.ResultNotSerializable",
-        "stepbridge.errors.PayloadTooLarge",
-        "stepbridge.errors.PayloadMissing",
-        "pydantic_core._pydantic_core.ValidationError",
-    }
-    if never & set(mro) or any(m.startswith("stepbridge.errors.") and "DefinitionError" in m for m in mro):
+    names = {str(m) for m in err.get("mro") or [err.get("type", "")]}
+    if never_retried_names(names):
         return False
-    names = set(mro)
     if policy.non_retryable and names & {_dotted(t) for t in policy.non_retryable}:
         return False
     if policy.retry_on:

@@ -48,7 +48,7 @@ class StepWorker:
     #: How to wait between report retries (``time.sleep`` in AWS; LocalCloud passes a no-op: virtual time).
     sleep: Callable[[float], None] | None = None
 
-    def handle(self, invocation: StepInvocation, lambda_context: Any = None) -> str:
+    def handle(self, invocation: StepInvocation, lambda_context: object = None) -> str:
         """Run one attempt; returns ``"result"``, ``"attempt"``, ``"skipped"`` or ``"lost"`` (timed out)."""
         # Advisory (skip work nobody will use): an eventually consistent read at half the read units.
         # A brand-new execution may not have reached the replica yet: only a consistent read may say
@@ -106,7 +106,7 @@ class StepWorker:
             current_op.reset(token)
         return self._report(invocation, Kind.RESULT, {"result": data, "attempts": invocation.attempt})
 
-    def _report(self, inv: StepInvocation, kind: Kind, data: dict[str, Any]) -> str:
+    def _report(self, inv: StepInvocation, kind: Kind, data: dict[str, object]) -> str:
         """Journal the outcome, wake the orchestrator, disarm the deadline timer.
 
         The step's work is done at this point, so a throttled write is retried here (with
@@ -150,7 +150,7 @@ class StepWorker:
         claimed, _ = self._with_retries(lambda: self.store.append_journal(inv.execution_id, marker))
         return bool(claimed)
 
-    def _with_retries(self, call: Callable[[], Any]) -> tuple[Any, bool]:
+    def _with_retries(self, call: Callable[[], object]) -> tuple[object, bool]:
         """``(result, whether an earlier try failed)``; re-raises after ``REPORT_ATTEMPTS`` failures."""
         failed = False
         for attempt in range(1, REPORT_ATTEMPTS + 1):

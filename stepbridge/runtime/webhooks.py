@@ -39,13 +39,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import jmespath
 
 from stepbridge.api.app import WebhookDef
+from stepbridge.runtime.execution_ids import exec_id_for
 from stepbridge.runtime.executions import check_execution_id
-from stepbridge.runtime.router import exec_id_for
 
 STRIPE_HEADER = "Stripe-Signature"
 TIMESTAMP_HEADER = "X-Timestamp"
@@ -248,7 +247,7 @@ def sanitize_execution_id(raw: str) -> str:
     return check_execution_id(f"{cleaned}-{digest}" if cleaned else f"wh-{digest}")
 
 
-def event_type(hook: WebhookDef, payload: Any) -> str | None:
+def event_type(hook: WebhookDef, payload: object) -> str | None:
     """The payload's event type (JMESPath ``hook.type_key``), or ``None``."""
     try:
         found = jmespath.search(hook.type_key, payload)
@@ -257,7 +256,7 @@ def event_type(hook: WebhookDef, payload: Any) -> str | None:
     return found if isinstance(found, str) else None
 
 
-def route(hook: WebhookDef, payload: Any) -> str | None:
+def route(hook: WebhookDef, payload: object) -> str | None:
     """The workflow for this payload: ``route[type]``, else ``route["*"]``, else ``None`` (ignored)."""
     kind = event_type(hook, payload)
     if kind is not None and kind in hook.route:
@@ -265,7 +264,7 @@ def route(hook: WebhookDef, payload: Any) -> str | None:
     return hook.route.get("*")
 
 
-def execution_id(hook: WebhookDef, payload: Any, body: bytes) -> str:
+def execution_id(hook: WebhookDef, payload: object, body: bytes) -> str:
     """The execution id of a delivery: the event's ``id``, else the SHA-256 of the raw body."""
     raw_id = payload.get("id") if isinstance(payload, dict) else None
     if isinstance(raw_id, str | int) and not isinstance(raw_id, bool) and str(raw_id):
@@ -282,7 +281,7 @@ def scoped_execution_id(hook: WebhookDef, kind: str | None, primary: str) -> str
     return check_execution_id(exec_id_for(f"wh-{scope}", primary))
 
 
-def workflow_input(hook: WebhookDef, payload: Any) -> Any:
+def workflow_input(hook: WebhookDef, payload: object) -> object:
     """What the routed workflow gets: ``event["data"]`` for Stripe, the whole payload for ``hmac``."""
     if hook.provider == "stripe":
         return payload.get("data") if isinstance(payload, dict) else None
@@ -294,14 +293,14 @@ class Delivery:
     """What to start for one verified webhook request."""
 
     workflow: str
-    input: Any
+    input: object
     execution_id: str
     event_type: str | None
     #: Where the execution goes when ``execution_id`` already belongs to another workflow or input.
     scoped_id: str = ""
 
 
-def plan_delivery(hook: WebhookDef, payload: Any, body: bytes) -> Delivery | None:
+def plan_delivery(hook: WebhookDef, payload: object, body: bytes) -> Delivery | None:
     """The execution to start for a verified ``payload``, or ``None`` when its type is not routed."""
     workflow = route(hook, payload)
     if workflow is None:

@@ -302,4 +302,4 @@ def test_now_is_aware_utc_and_no_client_is_created_for_it() -> None:
     now = effects.now()
     assert now.tzinfo is not None and now.utcoffset() == timedelta(0)
     assert abs((now - datetime.now(UTC)).total_seconds()) < 5
-    assert effects._sqs is None and effects._scheduler is None and effects._events is None
+    assert effects.clients_created == []

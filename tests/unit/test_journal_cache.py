@@ -358,6 +358,7 @@ def test_a_batch_is_replayed_once_per_execution_with_every_report_it_announces()
     import json
 
     from stepbridge.handlers.orchestrator import _group
+    from stepbridge.runtime.messages import message_group
 
     a = report_wake("e1", "step", "d1", JournalRecord("s1", "s1", "step", "result", {"result": 1}), won=True)
     b = report_wake("e1", "step", "d2", JournalRecord("s2", "s2", "step", "result", {"result": 2}), won=False)
@@ -368,10 +369,12 @@ def test_a_batch_is_replayed_once_per_execution_with_every_report_it_announces()
     ]
     records.append({"messageId": "bad", "body": "not json"})
     groups = _group(records)
-    assert [(m.execution_id, m.reason, ids) for m, ids in groups] == [
+    assert [(message_group(m), m.to_dict()["reason"], ids) for m, ids in groups] == [
         ("e1", "sweep", ["m0", "m2", "m3"]),  # a sweep among them: the replay reads the whole journal
         ("$schedule:daily", "schedule", ["m1"]),
         ("$schedule:daily", "schedule", ["m4"]),
     ]
-    assert [r["key"] for r in groups[0][0].reports] == ["s1", "s2"]
-    assert "record" in groups[0][0].reports[0] and "record" not in groups[0][0].reports[1]
+    merged = groups[0][0]
+    assert isinstance(merged, WakeMessage)
+    assert [r["key"] for r in merged.reports] == ["s1", "s2"]
+    assert "record" in merged.reports[0] and "record" not in merged.reports[1]

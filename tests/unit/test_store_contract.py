@@ -501,9 +501,10 @@ def test_dynamo_translates_service_item_size_errors(dynamo: object) -> None:
 
 def test_dynamo_creates_its_client_lazily(dynamo: object) -> None:
     store = DynamoStore(TABLE)
-    assert store._client is None
+    assert not store.client_created
     assert store.create_execution(execution("e1"))
     assert store.get_execution("e1") is not None
+    assert store.client_created
 
 
 def test_racing_writers_exactly_one_wins(store: Store) -> None:
