@@ -6,6 +6,7 @@
     python3 dev.py check        # only the static checks (what `test` runs first)
     python3 dev.py lock         # re-pin the Lambda layer's requirements to the venv's versions
     python3 dev.py deploycheck  # the real AWS SAM CLI (own venv): sam validate --lint and sam build
+    python3 dev.py engine-metrics  # issue 16's code numbers for stepbridge/ (Any density, long functions...)
 
 The first run creates ``.venv`` and installs the project with its dev extras, the runtime
 dependencies constrained to the layer's lock file (so the suite runs with exactly what the layer
@@ -68,7 +69,7 @@ def task_demo(args: list[str]) -> int:
 def task_check(args: list[str]) -> int:
     """ruff, mypy --strict, the import contracts, the committed template.yaml is what the compiler produces
     now, and the layer's lock file pins the versions installed in the venv."""
-    run(BIN / "ruff", "check", "stepbridge", "functions", "tests", "benchmarks", "dev.py")
+    run(BIN / "ruff", "check", "stepbridge", "functions", "tests", "benchmarks", "tools", "dev.py")
     run(BIN / "mypy", "--strict", "stepbridge")
     run(BIN / "lint-imports", "--no-cache")  # the layering contracts in pyproject.toml [tool.importlinter]
     run(BIN / "stepbridge", "compile", "functions/app.py", "--check", "-o", "template.yaml")
@@ -141,6 +142,11 @@ def task_deploycheck(args: list[str]) -> int:
     return 0
 
 
+def task_engine_metrics(args: list[str]) -> int:
+    """Print issue 16's numbers for stepbridge/ (tools/engine_metrics.py; ``--json``, ``--no-duplicates``)."""
+    return run(PY, ROOT / "tools" / "engine_metrics.py", *args, check=False)
+
+
 def task_test(args: list[str]) -> int:
     """Static checks first, then pytest (its summary is the last thing printed)."""
     task_check([])
@@ -153,6 +159,7 @@ TASKS = {
     "check": task_check,
     "lock": task_lock,
     "deploycheck": task_deploycheck,
+    "engine-metrics": task_engine_metrics,
 }
 
 

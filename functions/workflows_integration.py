@@ -6,6 +6,7 @@
 | database    | Database Operations: create the user, then its profile                   |
 | ai-content  | AI Operations: generate a blog post (gpt-5), review it (claude-sonnet-4.5) |
 | data-export | External APIs: request a warehouse export, poll until it is ready, download it |
+| verify-payout-account | External APIs: the bank confirms a payout account by calling back (a callback token) |
 
 The Salesforce client, the database and the AI model are the fakes in ``fakes.py`` and
 ``ai.py`` (the AI model is pluggable; the default is deterministic and offline). The token
@@ -24,7 +25,7 @@ from appdef import app
 from models import BlogPost, Lead, NewUser
 from steps import generate_content
 
-from stepbridge import Context, Retry
+from stepbridge import CallbackFailed, CallbackTimeout, Context, Retry
 
 
 @app.workflow("integration")
@@ -108,3 +109,26 @@ def export_status(job_id: str) -> dict[str, Any]:
 def download_export(job_id: str) -> list[dict[str, Any]]:
     """The export's rows (a large value)."""
     return [{"id": i, "sku": f"sku-{i % 97:03d}", "total_cents": (i * 7919) % 100_000} for i in range(10_000)]
+
+
+#: How long the bank may take to confirm an account, and how often it must say it is still checking.
+BANK_CONFIRMATION: dict[str, Any] = {"timeout": timedelta(days=3), "heartbeat": timedelta(days=1)}
+
+
+@app.workflow("verify-payout-account")
+async def verify_payout_account(ctx: Context, iban: str) -> dict[str, Any]:
+    """Ask the bank to confirm a payout account; the bank answers later by calling back with the token
+    (``POST /callbacks/{token}/success`` or ``/failure``), and says it is still checking with ``/heartbeat``."""
+    try:
+        answer = await ctx.wait_for_callback("bank-confirmation", lambda token: ask_bank(iban, token),
+                                             **BANK_CONFIRMATION)
+    except CallbackFailed as exc:
+        return {"iban": iban, "verified": False, "reason": f"{exc.error}: {exc.message}"}
+    except CallbackTimeout:
+        return {"iban": iban, "verified": False, "reason": "the bank did not answer in time"}
+    return {"iban": iban, "verified": True, "holder": answer["holder"]}
+
+
+def ask_bank(iban: str, token: str) -> dict[str, Any]:
+    """``POST /account-verifications`` of the bank, with the token it calls back with."""
+    return fakes.db.insert("bank_requests", {"id": iban, "callback_token": token})

@@ -12,6 +12,10 @@ from stepbridge.api.ics import load_ics
 from stepbridge.api.machine import State, StateMachine, Transition
 from stepbridge.api.retry import Retry
 from stepbridge.errors import (
+    CallbackAlreadyCompleted,
+    CallbackFailed,
+    CallbackNotFound,
+    CallbackTimeout,
     ChildFailed,
     CircuitOpenError,
     ExecutionAlreadyExists,
@@ -41,6 +45,10 @@ __all__ = [
     "BusinessDays",
     "BusinessHours",
     "Calendar",
+    "CallbackAlreadyCompleted",
+    "CallbackFailed",
+    "CallbackNotFound",
+    "CallbackTimeout",
     "ChildFailed",
     "CircuitOpenError",
     "Context",

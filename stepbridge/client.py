@@ -263,6 +263,34 @@ class Client:
         self.driver.settle()
         return event_id
 
+    def complete_callback(self, token: str, result: Any = None) -> dict[str, Any]:
+        """Complete the callback of ``token`` with ``result`` (``CallbackNotFound``; ``CallbackAlreadyCompleted``
+        when it was completed, failed or timed out already: a token is single-use)."""
+        from stepbridge.runtime import callbacks
+
+        try:
+            return callbacks.complete(self.store, self.effects, token, result)
+        finally:
+            self.driver.settle()  # (a 409 may have sent a lost wake-up again: runtime/callbacks.py)
+
+    def fail_callback(self, token: str, *, error: str | None = None, message: str | None = None) -> dict[str, Any]:
+        """Fail the callback of ``token``: the workflow's ``cb.result()`` raises ``CallbackFailed(error, message)``."""
+        from stepbridge.runtime import callbacks
+
+        try:
+            return callbacks.fail(self.store, self.effects, token, error, message)
+        finally:
+            self.driver.settle()  # (a 409 may have sent a lost wake-up again: runtime/callbacks.py)
+
+    def heartbeat_callback(self, token: str) -> dict[str, Any]:
+        """Tell the waiting workflow the external work is alive: its ``heartbeat`` interval starts again."""
+        from stepbridge.runtime import callbacks
+
+        try:
+            return callbacks.heartbeat(self.store, self.effects, token)
+        finally:
+            self.driver.settle()  # (a 409 may have sent a lost wake-up again: runtime/callbacks.py)
+
     def cancel(self, execution_id: str, *, compensate: bool = False) -> ExecutionDescription:
         """Cancel a running, sleeping, waiting or scheduled execution (and its children)."""
         request_cancel(self.store, self.effects, execution_id, compensate=compensate)

@@ -167,6 +167,27 @@ class SecretUnavailable(StepbridgeError):
     create it: ``aws ssm put-parameter --type SecureString`` / ``LocalCloud.set_secret``)."""
 
 
+class CallbackTimeout(StepbridgeError):
+    """A callback was not completed within its ``timeout``, or a ``heartbeat`` interval passed without one."""
+
+
+class CallbackFailed(StepbridgeError):
+    """The external system failed the callback (``fail_callback``); ``error`` and ``message`` are what it sent."""
+
+    def __init__(self, text: str, error: str | None = None, message: str | None = None) -> None:
+        super().__init__(text)
+        self.error = error
+        self.message = message
+
+
+class CallbackNotFound(StepbridgeError):
+    """No callback has this token (never issued, or expired): HTTP 404."""
+
+
+class CallbackAlreadyCompleted(StepbridgeError):
+    """The callback was completed, failed or timed out already; a token is single-use: HTTP 409."""
+
+
 # ---- human tasks (client and HTTP API) ---------------------------------------------------------
 
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import re
 
-#: ``(SAM event id, method, path)`` of every built-in route (DESIGN.md, "HTTP API").
+#: ``(SAM event id, method, path)`` of every built-in route (docs/API.md, "HTTP API").
 ROUTES: tuple[tuple[str, str, str], ...] = (
     ("StartExecution", "POST", "/workflows/{name}/executions"),
     ("DescribeExecution", "GET", "/executions/{id}"),
     ("SendEvent", "POST", "/events"),
     ("CancelExecution", "POST", "/executions/{id}/cancel"),
+    ("CompleteCallback", "POST", "/callbacks/{token}/success"),
+    ("FailCallback", "POST", "/callbacks/{token}/failure"),
+    ("HeartbeatCallback", "POST", "/callbacks/{token}/heartbeat"),
     # the task inbox (handlers/taskroutes.py)
     ("ListTasks", "GET", "/tasks"),
     ("DescribeTask", "GET", "/tasks/{id}"),

@@ -304,16 +304,16 @@ def _check_stack(model_steps: list[StepPlan], stack: str, problems: _Problems) -
 
 
 #: Resources of an app without declared steps, triggers, schedules or webhooks, after the SAM transform
-#: (44: main's 38 and the six task inbox routes of issue 15).
-FIXED_RESOURCES = 44
+#: (47: 38, the six task inbox routes of issue 15 and the three callback routes of issue 14).
+FIXED_RESOURCES = 47
 
 
 def estimated_resources(app: App, triggers: int, schedules: int, webhooks: int) -> int:
     """Resources after the SAM transform (what CloudFormation's 500 per stack counts).
 
-    44 fixed (the sweeper 5; the router queue, its policy, its dead-letter queue and the router's event
+    47 fixed (the sweeper 5; the router queue, its policy, its dead-letter queue and the router's event
     source mapping 4; the two dead-letter queue alarms; the payload bucket and its policy; the six task
-    inbox routes, ...);
+    inbox routes; the three callback routes, ...);
     with declared steps, the shared log group and (when a step declares no grants) the shared role;
     per step a function and its EventInvokeConfig, plus a role when it declares policies/secrets;
     per trigger a rule (it targets the router queue: no permission); per schedule and per webhook one.

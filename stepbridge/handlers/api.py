@@ -5,7 +5,7 @@ Serves API Gateway HTTP API (payload format 2.0, what the template deploys), RES
 ``APIGatewayHttpResolver``, ``APIGatewayRestResolver`` or ``LambdaFunctionUrlResolver``, each
 serving the one route table of :mod:`stepbridge.api.routes`. Anything else is logged and answered 400.
 
-Routes (DESIGN.md, "HTTP API" and "Webhooks"):
+Routes (docs/API.md, "HTTP API" and "Webhooks"):
 
 * ``POST /workflows/{name}/executions`` ``{"input", "execution_id"?, "wait"?}`` -> 202 ``{"execution_id", "status"}``,
   or with ``wait`` (seconds, 0 < wait <= 25) 200 ``{"execution_id", "status", "result"?, "error"?}`` once it ended
@@ -13,6 +13,9 @@ Routes (DESIGN.md, "HTTP API" and "Webhooks"):
 * ``POST /events`` ``{"type", "detail", "source"?}`` -> 202 ``{"id"}``; the event carries the caller's
   identity (IAM principal or JWT subject) and can never claim the app's own source (runtime/provenance.py)
 * ``POST /executions/{id}/cancel`` ``{"compensate"?}`` -> 200 the description
+* ``POST /callbacks/{token}/success`` ``{"result"?}``, ``/failure`` ``{"error"?, "message"?}``,
+  ``/heartbeat`` -> 200 ``{"execution_id", "callback", "status"}``; 404 unknown token, 409 already
+  completed, failed or timed out (a token is single-use; runtime/callbacks.py)
 * the task inbox: ``GET /tasks``, ``GET /tasks/{id}``, ``POST /tasks/{id}/claim|complete|release|reassign``
   (handlers/taskroutes.py)
 * ``POST <webhook path>`` for each ``app.webhook(...)`` -> 200 ``{"received": true}``
@@ -48,6 +51,8 @@ from stepbridge.api.app import WebhookDef, WorkflowDef, check_event_type, input_
 from stepbridge.api.routes import ROUTES, path_regex, powertools_path
 from stepbridge.client import ExecutionDescription
 from stepbridge.errors import (
+    CallbackAlreadyCompleted,
+    CallbackNotFound,
     ExecutionAlreadyExists,
     ExecutionNotFound,
     ExecutionStillRunning,
@@ -58,7 +63,7 @@ from stepbridge.errors import (
 )
 from stepbridge.handlers import httpinput, shapes, taskroutes
 from stepbridge.handlers.env import Environment, from_lambda_environment
-from stepbridge.runtime import provenance, webhooks
+from stepbridge.runtime import callbacks, provenance, webhooks
 from stepbridge.runtime.codec import validate_input
 from stepbridge.runtime.executions import check_execution_id, request_cancel, start_execution
 from stepbridge.runtime.ids import new_id
@@ -133,6 +138,8 @@ _KNOWN_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (UnknownWorkflowError, 404, "unknown_workflow"),
     (ExecutionNotFound, 404, "execution_not_found"),
     (ExecutionAlreadyExists, 409, "execution_exists"),
+    (CallbackNotFound, 404, "callback_not_found"),
+    (CallbackAlreadyCompleted, 409, "callback_already_completed"),
     (PayloadTooLarge, 413, "payload_too_large"),
     (ResultNotSerializable, 400, "bad_request"),
 )
@@ -148,6 +155,8 @@ class HttpApi:
         handlers: dict[str, Callable[..., Reply]] = {
             "StartExecution": self.start, "DescribeExecution": self.describe,
             "SendEvent": self.publish, "CancelExecution": self.cancel,
+            "CompleteCallback": self.complete_callback, "FailCallback": self.fail_callback,
+            "HeartbeatCallback": self.heartbeat_callback,
             **taskroutes.routes(self),
         }
         #: ``(method, path pattern, handler)``: the one route table every resolver serves.
@@ -327,6 +336,28 @@ class HttpApi:
         check_event_size(event)  # over the cap (resources count, as EventBridge counts them): PayloadTooLarge, 413
         env.effects.publish([event])
         return _json(202, {"id": event_id})
+
+    def complete_callback(self, token: str) -> Reply:
+        """``POST /callbacks/{token}/success`` ``{"result"?}``: complete a callback (single-use)."""
+        body = self._body(allowed={"result"})
+        env = self.env
+        return _json(200, callbacks.complete(env.store, env.effects, unquote(token), body.get("result")))
+
+    def fail_callback(self, token: str) -> Reply:
+        """``POST /callbacks/{token}/failure`` ``{"error"?, "message"?}``: the workflow raises ``CallbackFailed``."""
+        body = self._body(allowed={"error", "message"})
+        env = self.env
+        try:
+            out = callbacks.fail(env.store, env.effects, unquote(token), body.get("error"), body.get("message"))
+        except ValueError as exc:
+            raise ApiError(400, "bad_request", str(exc)) from None
+        return _json(200, out)
+
+    def heartbeat_callback(self, token: str) -> Reply:
+        """``POST /callbacks/{token}/heartbeat``: the callback's heartbeat interval starts again."""
+        self._body(allowed=set())
+        env = self.env
+        return _json(200, callbacks.heartbeat(env.store, env.effects, unquote(token)))
 
     def _webhook_route(self, hook: WebhookDef) -> Callable[..., Reply]:
         def route(**_params: str) -> Reply:

@@ -240,6 +240,29 @@ class Context:
         return await poll(self, name, check, initial=initial, every=every, backoff=backoff, max_every=max_every,
                           max_attempts=max_attempts, until=until, deadline=deadline)
 
+    async def callback(
+        self, name: str, *, timeout: Duration | None = None, heartbeat: Duration | None = None
+    ) -> Any:
+        """Issue a single-use callback token (the step ``name``); ``await cb.result()`` waits for the external
+        system's ``complete_callback`` / ``fail_callback`` (``CallbackFailed``); ``CallbackTimeout`` after
+        ``timeout``, or ``heartbeat`` without a ``heartbeat_callback``. See runtime/callbacks.py."""
+        from stepbridge.runtime.callbacks import create
+
+        return await create(self, name, timeout, heartbeat)
+
+    async def wait_for_callback(
+        self,
+        name: str,
+        submit: Callable[..., Any],
+        *,
+        timeout: Duration | None = None,
+        heartbeat: Duration | None = None,
+    ) -> Any:
+        """``ctx.callback(name)``, then ``submit(token)`` as the step ``{name}-submit``, then its result."""
+        from stepbridge.runtime.callbacks import wait_for_callback
+
+        return await wait_for_callback(self, name, submit, timeout, heartbeat)
+
     async def sleep(
         self, duration: Duration | BusinessDuration, *, name: str | None = None, calendar: Calendar | None = None
     ) -> None:

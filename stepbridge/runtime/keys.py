@@ -43,6 +43,9 @@ BULKHEAD_PREFIX = "BULKHEAD#"
 SWEEPER_PK = "SWEEPER"
 #: Partition of the idempotency records of a namespace (Powertools' table layout).
 IDEMPOTENCY_PREFIX = "IDEMPOTENCY#"
+#: Partition of a callback, by its token (one item per token: completion is a key lookup, never a scan).
+CALLBACK_PREFIX = "CALLBACK#"
+CALLBACK_SK = "CALLBACK"
 
 
 def execution_pk(execution_id: str) -> str:
@@ -258,6 +261,11 @@ def machine_rejections_sk(key: str) -> str:
 def breaker_key(name: str) -> tuple[str, str]:
     """``(pk, sk)`` of a circuit breaker's state."""
     return f"{BREAKER_PREFIX}{name}", "STATE"
+
+
+def callback_key(token: str) -> tuple[str, str]:
+    """``(pk, sk)`` of the callback item of ``token`` (runtime/callbacks.py)."""
+    return f"{CALLBACK_PREFIX}{token}", CALLBACK_SK
 
 
 def bulkhead_key(name: str) -> tuple[str, str]:

@@ -1,4 +1,4 @@
-"""Probe: core Context primitives per DESIGN.md."""
+"""Probe: core Context primitives as the public contract states them (docs/API.md)."""
 
 from __future__ import annotations
 

@@ -162,3 +162,17 @@ def test_hmac_webhook_secret_inline():
         assert r.status_code == 200 and r.json() == {"received": True}
         r = cloud.http("POST", "/webhooks/generic", body=body, headers={"X-Signature": "sha256=00"})
         assert r.status_code == 401
+
+
+def test_http_wait_still_running_returns_status_running():
+    app = App("h")
+
+    @app.workflow("slow")
+    async def slow(ctx: Context) -> str:
+        await ctx.sleep(timedelta(hours=1))
+        return "x"
+
+    with LocalCloud(app, backend="memory") as cloud:
+        r = cloud.http("POST", "/workflows/slow/executions", body={"input": None, "wait": 2})
+        j = r.json()
+        assert (j["status"] == "RUNNING" and "result" not in j) or j.get("result") is None

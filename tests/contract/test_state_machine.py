@@ -189,3 +189,63 @@ def test_async_hooks():
             c.send_event("Go", {"id": "k"})
         s = c.machine_state("t", "k")
         assert s["state"] == "b" and s["context"]["n"] == 3
+
+
+def test_state_machine_hook_order_and_event_time():
+    order = []
+
+    def g(ctx):
+        order.append("guard")
+        return True
+
+    def ex(ctx):
+        order.append("exit")
+
+    def act(ctx, event):
+        order.append("action")
+        return {"at": event.time if isinstance(event.time, str) else event.time.isoformat(), "dt": event.detail_type}
+
+    def en(ctx):
+        order.append("entry")
+
+    m = StateMachine(
+        "m",
+        initial="a",
+        context={"base": 1},
+        states={
+            "a": State(exit=ex, on={"go": Transition("b", guard=g, action=act)}),
+            "b": State(entry=en),
+        },
+    )
+    app = App("sm")
+    app.state_machine(m, events={"Go.now": "go"}, key="detail.id")
+    with LocalCloud(app, backend="memory") as cloud:
+        c = cloud.client()
+        c.send_event("Go.now", {"id": "k", "extra": 2})
+        assert order == ["guard", "exit", "action", "entry"]
+        s = c.machine_state("m", "k")
+        assert s["state"] == "b"
+        assert s["context"]["base"] == 1 and s["context"]["extra"] == 2 and s["context"]["id"] == "k"
+        assert s["context"]["at"].startswith("2026-01-05")
+
+
+def test_state_machine_detail_merged_before_guard():
+    seen = []
+    m = StateMachine(
+        "m",
+        initial="a",
+        states={
+            "a": State(on={"go": Transition("b", guard=lambda c: seen.append(dict(c)) or c.get("ok") is True)}),
+            "b": State(on={"back": Transition("a")}),
+        },
+    )
+    app = App("sm")
+    app.state_machine(m, events={"Go": "go", "Back": "back"}, key="detail.id")
+    with LocalCloud(app, backend="memory") as cloud:
+        c = cloud.client()
+        c.send_event("Go", {"id": "k", "ok": True})
+        assert c.machine_state("m", "k")["state"] == "b"
+        c.send_event("Back", {"id": "k"})
+        c.send_event("Go", {"id": "k", "ok": False})
+        assert c.machine_state("m", "k")["state"] == "a"
+        assert seen[-1]["ok"] is False

@@ -282,3 +282,40 @@ def test_dynamic_scheduling_from_trigger_workflow():
         assert len(c.list(workflow="cart-reminder")) == 1
         cloud.advance(timedelta(hours=23))
         assert len(c.list(workflow="cart-reminder")) == 2
+
+
+def test_debounce_without_key_single_window():
+    app = App("d")
+
+    @app.workflow("w")
+    async def w(ctx: Context, d: dict) -> dict:
+        return d
+
+    app.on("E", w, debounce=timedelta(seconds=5))
+    with LocalCloud(app, backend="memory") as cloud:
+        c = cloud.client()
+        c.send_event("E", {"k": 1})
+        c.send_event("E", {"k": 2})
+        cloud.advance(10)
+        runs = c.list(workflow="w")
+        assert len(runs) == 1 and runs[0].result == {"k": 2}
+
+
+def test_weekly_mon_abbrev_and_schedule_timezone():
+    app = App("s")
+
+    @app.workflow("w")
+    async def w(ctx: Context, i: dict) -> dict:
+        return i
+
+    @app.workflow("z")
+    async def z(ctx: Context, i: dict) -> dict:
+        return i
+
+    app.every("weekly", at="09:00", on="mon", workflow=w)
+    app.schedule("berlin", "30 10 * * *", z, timezone="Europe/Berlin")
+    with LocalCloud(app, backend="memory") as cloud:
+        c = cloud.client()
+        cloud.advance(timedelta(hours=1, minutes=30))  # 09:30 UTC = 10:30 Berlin (winter)
+        assert len(c.list(workflow="w")) == 1
+        assert len(c.list(workflow="z")) == 1

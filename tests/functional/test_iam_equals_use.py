@@ -5,7 +5,7 @@ The test drives every handler path of an app that uses every feature - workflow 
 declared steps, at-most-once, retries, idempotency records, sleeps, waits with timeouts, events,
 children, cancel with children, continue-as-new, caching, circuit breaker, bulkhead), triggers
 (plain and debounced), a recurring schedule, a state machine, a webhook with its secret in SSM,
-every HTTP route (including deferred starts and cancels), and a sweep - through LocalCloud, which
+every HTTP route (including deferred starts, cancels and callbacks), and a sweep - through LocalCloud, which
 runs the real handlers. It records the AWS actions each function's code makes (tests/functional/
 iam_usage.py, botocore's ``before-parameter-build`` event on every client) and compares them with
 the roles of the compiled template of the same app.
@@ -156,6 +156,24 @@ async def bigdata(ctx: Context, n: int) -> int:
     return int(size) + len(declared) + len(ev["body"])
 
 
+CALLBACK_TOKENS: list[str] = []
+
+
+def hand_out(token: str) -> str:
+    CALLBACK_TOKENS.append(token)
+    return "handed out"
+
+
+@app.workflow("callme")
+async def callme(ctx: Context, n: int) -> Any:
+    """Callbacks: the token item (orchestrator), completion, failure and heartbeat through the API."""
+    try:
+        return await ctx.wait_for_callback(f"cb-{n}", hand_out, timeout=timedelta(hours=1),
+                                           heartbeat=timedelta(minutes=10))
+    except Exception as exc:
+        return {"failed": type(exc).__name__}
+
+
 app.on("Thing.created", sub)
 app.on("Entity.updated", sub, debounce=timedelta(seconds=5), key="detail.id")
 app.every("hourly", at=":00", workflow=tick)
@@ -268,6 +286,12 @@ def drive(cloud: LocalCloud) -> None:
     signed = {"X-Signature": hmac_signature("iamuse-hmac-key-7f3a", body)}
     hooked = cloud.http("POST", "/hooks/partner", body=body, headers=signed)
     assert hooked.status_code == 200
+    # callbacks: every route (heartbeat, success with a large result, failure)
+    ok, no = client.start("callme", 1), client.start("callme", 2)
+    assert cloud.http("POST", f"/callbacks/{CALLBACK_TOKENS[0]}/heartbeat").status_code == 200
+    assert cloud.http("POST", f"/callbacks/{CALLBACK_TOKENS[0]}/success", body={"result": "c" * BIG}).status_code == 200
+    assert cloud.http("POST", f"/callbacks/{CALLBACK_TOKENS[1]}/failure", body={"error": "E"}).status_code == 200
+    assert ok.result() == "c" * BIG and no.result() == {"failed": "CallbackFailed"}
     # large values: every function that moves one reads or writes the payload bucket
     big = client.start("bigdata", BIG)
     client.send_event("Big.event", {"id": "b1", "body": "e" * (300 * 1024)})  # the router reads it to match

@@ -120,3 +120,29 @@ def test_data_export_polls_the_warehouse_and_keeps_the_large_download_in_the_buc
     polls = [r.op for r in cloud.store.load_journal(h.execution_id) if r.type == "step" and r.kind == "result"]
     assert sorted(p for p in polls if p.startswith("export-ready-")) == ["export-ready-1", "export-ready-2",
                                                                         "export-ready-3"]
+
+
+def test_verify_payout_account_waits_for_the_banks_callback(cloud, client):
+    from datetime import timedelta
+
+    h = client.start("verify-payout-account", "DE89370400440532013000")
+    token = fakes.db.get("bank_requests", "DE89370400440532013000")["callback_token"]
+    cloud.advance(timedelta(hours=20))
+    assert cloud.http("POST", f"/callbacks/{token}/heartbeat").status_code == 200
+    cloud.advance(timedelta(hours=20))  # 40 h: alive only thanks to the heartbeat
+    assert client.describe(h.execution_id).status == "RUNNING"
+    reply = cloud.http("POST", f"/callbacks/{token}/success", body={"result": {"holder": "Ada Lovelace"}})
+    assert reply.status_code == 200
+    assert h.result() == {"iban": "DE89370400440532013000", "verified": True, "holder": "Ada Lovelace"}
+
+
+def test_verify_payout_account_reports_the_banks_refusal_and_silence(cloud, client):
+    from datetime import timedelta
+
+    refused = client.start("verify-payout-account", "DE00REFUSED")
+    client.fail_callback(fakes.db.get("bank_requests", "DE00REFUSED")["callback_token"],
+                         error="AccountClosed", message="closed in 2025")
+    assert refused.result()["reason"] == "AccountClosed: closed in 2025"
+    silent = client.start("verify-payout-account", "DE00SILENT")
+    cloud.advance(timedelta(days=1, minutes=1))  # no heartbeat within a day
+    assert silent.result() == {"iban": "DE00SILENT", "verified": False, "reason": "the bank did not answer in time"}

@@ -1,5 +1,13 @@
 """Defects a newcomer found (issue 12, "Smaller defects found by that same newcomer"), each on LocalCloud.
 
+What they pin: a declared step's attempt is journaled before its final outcome and before its retry timer;
+sync inline steps that call ``time.sleep`` honour their timeout on the virtual clock (and ``time.sleep``
+outside a step stays real); a rejected first event leaves no state machine instance; ``mock_step`` refuses
+unknown names and accepts names built at run time; ``client.list`` hides the state machines' internal
+executions; metrics are per LocalCloud; ``result()`` fires recurring schedules it fast-forwards past; the
+graph and Mermaid drawings of compensations and defaulted waits; a sync declared step sleeping past its
+Lambda timeout is lost as in AWS.
+
 Every test here was written first, failed against the code of that day, and passes with its fix.
 """
 

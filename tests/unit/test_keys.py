@@ -162,7 +162,8 @@ def test_store_items_are_byte_identical() -> None:
 
 #: Key prefixes and suffixes that only runtime/keys.py may spell (a copy elsewhere could drift).
 _KEY_LITERALS = re.compile(
-    r"""["'](EXEC|WAIT|EVT|CACHE|DEBOUNCE|SM|STATUS|WF|J|IDEMPOTENCY|BREAKER|BULKHEAD|TASK|ASSIGNEE)#"""  # table prefix
+    # a table prefix
+    r"""["'](EXEC|WAIT|EVT|CACHE|DEBOUNCE|SM|STATUS|WF|J|IDEMPOTENCY|BREAKER|BULKHEAD|TASK|ASSIGNEE|CALLBACK)#"""
     r"""|f["'][^"']*\}#(a|d|r|s|w|h|started|lock|rejections)"""  # a key suffix in an f-string
     r"""|["']\$(schedule|debounce|start|cache|replayed|ack)\b"""  # an engine-reserved id or key
 )

@@ -1,4 +1,8 @@
-"""Engine bugs the issue-13 soak found with its new fault kinds, each as a deterministic reproduction.
+"""Concurrent replays, clock skew and ambiguous writes: racing replays record an operation once and adopt
+each other's records safely, time never goes backwards across containers, a write that took effect despite
+an error counts as written, and one failed branch stops the replay's other writes.
+
+Each test is the deterministic reproduction of an engine bug the issue-13 soak found with its fault kinds.
 
 Found by ``python -m tests.soak.run`` (see docs/RELIABILITY.md, "Engine bugs the fault injection
 found"); each test fails on the code before its fix.

@@ -1,4 +1,5 @@
-"""a step report whose wake-up was lost, recovered by the step's deadline timer.
+"""A step report whose wake-up was lost is recovered by the step's deadline timer, with or without a warm
+journal copy, and the step does not run again.
 
 Without the cache, the deadline replay reads the whole journal, finds the result and moves on.
 With a warm copy it does not see the result (nothing announced it) and records a timeout."""

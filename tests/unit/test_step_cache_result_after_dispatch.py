@@ -1,4 +1,5 @@
-"""a declared step's result taken from the step cache (``cache_ttl``) after it was dispatched.
+"""A declared step's result taken from the step cache (``cache_ttl``) after it was dispatched is the only
+record of the step however the journal is loaded, and a declared step's result enters the cache once read.
 
 Before the ordered log, the orchestrator's cached-result record and the step worker's report both
 went to ``J#{op}`` (first writer wins). Now the orchestrator's record goes to a log slot, so the

@@ -1,5 +1,8 @@
-"""two replays of one execution racing (a message redelivered while its first replay still
-runs, e.g. after the visibility timeout) both write an ``$ack`` record at the same log slot.
+"""Two replays racing at one log slot with ``$ack`` records that name different reports: neither replay's
+journal-cache copy misses a report.
+
+Two replays of one execution race (a message redelivered while its first replay still
+runs, e.g. after the visibility timeout) and both write an ``$ack`` record at the same log slot.
 
 ``_append_log`` treats a taken slot holding the same key as "a racing replay recorded the same
 operation" and adopts it. Ack keys are ``$ack#{seq}``, derived from the slot alone, so any two acks

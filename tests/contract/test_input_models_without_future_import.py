@@ -1,4 +1,4 @@
-# no `from __future__ import annotations` here: the control case for test_more's local-model probes
+# no `from __future__ import annotations` here: the control case for test_input_models' local-model probes
 from pydantic import BaseModel
 
 from stepbridge import App, Context

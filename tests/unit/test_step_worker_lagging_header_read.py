@@ -1,4 +1,5 @@
-"""the step worker's eventually consistent header read (stepworker.py:53).
+"""The first declared step of a new execution runs even when the step worker's eventually consistent
+read of the execution header lags (runtime/stepworker.py).
 
 An eventually consistent GetItem may not yet return an item written a moment ago: for the first
 declared step of a new execution (created, woken, replayed and dispatched within milliseconds)
