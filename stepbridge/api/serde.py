@@ -2,8 +2,8 @@
 
 stepbridge stores every value as readable JSON and rebuilds it from the annotation of the step or
 workflow that produces or takes it: pydantic models, dataclasses, ``datetime``, ``date``, ``Decimal``,
-``UUID``, ``bytes`` (base64url text), enums, and ``list[...]``/``dict[...]`` of them need nothing. For
-anything else, give ``App(serde=...)``, ``@app.step(serde=...)`` or ``@app.workflow(serde=...)`` an object
+``UUID``, ``bytes`` (UTF-8 text, else a marked base64url object), enums, and ``list[...]``/``dict[...]`` of them need
+nothing. For anything else, give ``App(serde=...)``, ``@app.step(serde=...)`` or ``@app.workflow(serde=...)`` an object
 with two methods; either may return ``NotImplemented`` to fall back to the default for that value::
 
     class MoneySerde:

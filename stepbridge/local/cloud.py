@@ -595,7 +595,13 @@ class LocalCloud:
         """
         event = api_gateway_event(method, path, body=body, headers=headers or {}, query=query, now=self.clock.now(),
                                   caller=caller)
-        response = api_handler.handle(event, self.env)
+        try:
+            with self._invoking("api"):
+                response = api_handler.handle(event, self.env)
+        except Crash:
+            # The API's Lambda died mid-request (a scripted fault, target "api"): API Gateway answers 502
+            # (docs.aws.amazon.com/apigateway/latest/developerguide/http-api-troubleshooting-lambda.html).
+            response = {"statusCode": 502, "body": json.dumps({"message": "Internal Server Error"})}
         if self.eager:
             self.run_until_idle()
         return HttpResponse(

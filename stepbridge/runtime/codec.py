@@ -7,6 +7,9 @@ runs on the first execution and on replay, so user code sees identical values ei
 
 from __future__ import annotations
 
+import base64
+import binascii
+import dataclasses
 import functools
 import hashlib
 import inspect
@@ -26,15 +29,17 @@ from stepbridge.runtime.canonical import dumps as dumps
 def to_json_value(value: Any, *, what: str, serde: Serde | None = None) -> Any:
     """Convert ``value`` into JSON-compatible data; ``ResultNotSerializable`` names ``what`` otherwise.
 
-    ``serde`` (``api/serde.py``) goes first; ``bytes`` become base64url text (any bytes, not only UTF-8),
-    which :func:`from_json_value` turns back into bytes where the annotation says ``bytes``.
+    ``serde`` (``api/serde.py``) goes first; ``bytes`` that are UTF-8 stay plain text (the form stored
+    before, so old and new journals read alike), other bytes become ``{"$stepbridge.bytes": "<base64url>"}``
+    (:data:`BYTES_MARK`), which no text can be mistaken for; :func:`from_json_value` turns both back into
+    bytes where the annotation says ``bytes``. A pydantic model's fields follow its own config.
     """
     if serde is not None:
         encoded = serde.encode(value)
         if encoded is not NotImplemented:
             value = encoded
     try:
-        return pydantic_core.to_jsonable_python(value, bytes_mode="base64")
+        return pydantic_core.to_jsonable_python(_mark_bytes(value), bytes_mode="utf8")
     except (pydantic_core.PydanticSerializationError, TypeError, ValueError) as exc:
         raise ResultNotSerializable(
             f"{what} is a {type(value).__name__}, which cannot be stored as JSON ({exc}); return plain data, "
@@ -42,20 +47,47 @@ def to_json_value(value: Any, *, what: str, serde: Serde | None = None) -> Any:
         ) from None
 
 
+#: The one-key object that holds bytes that are not UTF-8, as base64url (``$stepbridge.`` like the claim
+#: check's ``$stepbridge.payload``: user data does not use that prefix, and plain text never is an object).
+BYTES_MARK = "$stepbridge.bytes"
+
+
+def _mark_bytes(value: Any) -> Any:
+    """``value`` with non-UTF-8 ``bytes`` replaced by :data:`BYTES_MARK` objects (containers and plain
+    dataclasses walked; pydantic models and pydantic dataclasses are left to their own config)."""
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            return {BYTES_MARK: base64.urlsafe_b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, dict):
+        return {k: _mark_bytes(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_mark_bytes(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        if hasattr(type(value), "__pydantic_fields__"):
+            return value
+        return {f.name: _mark_bytes(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return value
+
+
+def _unmark_bytes(data: Any) -> Any:
+    """JSON ``data`` with :data:`BYTES_MARK` objects turned back into ``bytes`` (before validation)."""
+    if isinstance(data, dict):
+        if len(data) == 1 and isinstance(data.get(BYTES_MARK), str):
+            try:
+                return base64.urlsafe_b64decode(data[BYTES_MARK])
+            except (binascii.Error, ValueError):
+                return data
+        return {k: _unmark_bytes(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_unmark_bytes(v) for v in data]
+    return data
+
+
 @functools.lru_cache(maxsize=1024)
 def _adapter(tp: object) -> pydantic.TypeAdapter[object]:
     return pydantic.TypeAdapter(tp)
-
-
-#: Bytes are stored as base64url text (``to_json_value``); decoding reads them back as such.
-_BYTES_CONFIG = pydantic.ConfigDict(val_json_bytes="base64")
-
-
-@functools.lru_cache(maxsize=1024)
-def _wrapped_adapter(tp: Any) -> pydantic.TypeAdapter[Any]:
-    # A config cannot be given to a model's or dataclass's own adapter; inside a tuple it applies to the
-    # dataclasses and containers below (a pydantic model keeps its own ``model_config``).
-    return pydantic.TypeAdapter(tuple[tp], config=_BYTES_CONFIG)
 
 
 def from_json_value(data: Any, tp: Any, serde: Serde | None = None) -> Any:
@@ -75,12 +107,9 @@ def from_json_value(data: Any, tp: Any, serde: Serde | None = None) -> Any:
 
 
 def _typed(data: Any, tp: Any) -> Any:
-    """Validate ``data`` as ``tp`` reading bytes as base64url; text stored before bytes were base64 (UTF-8)
-    still validates through the plain adapter, which also gives the error of data that fits neither."""
-    try:
-        return _wrapped_adapter(tp).validate_python((data,))[0]
-    except pydantic.ValidationError:
-        return _adapter(tp).validate_python(data)
+    """Validate ``data`` as ``tp``: text where ``bytes`` are annotated is their UTF-8 (one reading for old
+    and new data), a :data:`BYTES_MARK` object is base64url bytes."""
+    return _adapter(tp).validate_python(_unmark_bytes(data))
 
 
 def validate_input(data: Any, tp: Any, serde: Serde | None = None) -> Any:

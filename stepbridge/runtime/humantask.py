@@ -10,6 +10,9 @@
    updates the task (audit, escalation targets) and emits ``Task.reminder`` / ``Task.escalated`` /
    ``Task.sla_breached``; ``due`` also runs ``on_breach(info)`` as the step ``task:{name}:on-breach``;
    then the workflow waits again. A tick that finds the task completed (its event was lost) ends the wait;
+   so the wait is never timer-less: a safety re-check every :data:`RECHECK_SECONDS` (from the task's
+   creation, journaled) runs as ``task:{name}:check-{k}`` and ends the wait if the task item says completed
+   - a completion whose ``Task.completed`` never got out still resumes the workflow (docs/RELIABILITY.md);
 4. the step ``task:{name}:outcome`` reads the completed task: the outcome plus the audit trail, in the
    execution's history.
 
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from stepbridge.api.calendar import Calendar
@@ -38,6 +41,9 @@ if TYPE_CHECKING:
 #: Key of a ``task:{name}`` step's result that names the task (the orchestrator's clean-up finds it).
 TASK_MARK = "$task"
 _TIMERS = ("due", "escalate", "remind")
+#: The safety re-check of a waiting task: a day bounds how long a completion whose event was lost (the API
+#: died between the task write and PutEvents) goes unnoticed, at one timer and one inline step per day waited.
+RECHECK_SECONDS = 24 * 3600
 
 
 @dataclass
@@ -132,11 +138,13 @@ async def run_task(
         )
         stored = tasks.create_task(rp.store, rp.effects, record)
         return {TASK_MARK: stored.task_id, "due": stored.due_at, "escalate": stored.escalate_at,
-                "remind": stored.remind_at}
+                "remind": stored.remind_at, "created": stored.created_at}
 
     spec = await ctx.step(f"task:{name}", create)
     tid = str(spec[TASK_MARK])
     timers: dict[str, str | None] = {k: spec.get(k) for k in _TIMERS}
+    # Executions journaled before the re-check have no "created" in their spec: they replay as they ran.
+    timers["check"] = _after(spec["created"]) if spec.get("created") else None
     if form is not None:
         tasks.form_path(form)  # registered in this process on every replay (the API of LocalCloud reads it)
     k = 0
@@ -160,6 +168,9 @@ async def run_task(
                 task = tasks.remind_task(rp.store, rp.effects, tid, fired_at, nxt)
             elif kind == "escalate":
                 task = tasks.escalate_task(rp.store, rp.effects, tid, fired_at)
+            elif kind == "check":
+                nxt = _after(fired_at)
+                task = tasks.get_task(rp.store, tid)
             else:
                 task = tasks.breach_task(rp.store, rp.effects, tid, fired_at)
             return {"completed": task.status == tasks.COMPLETED, "next": nxt}
@@ -187,6 +198,11 @@ async def run_task(
         comment=str(outcome.get("comment") or ""), escalated=bool(outcome.get("escalated")), task_id=tid,
         completed_at=str(outcome.get("at", "")), audit=list(final.get("audit") or []),
     )
+
+
+def _after(instant: str) -> str:
+    """The safety re-check :data:`RECHECK_SECONDS` after ``instant`` (journaled instants only: replay-safe)."""
+    return iso(parse_iso(instant) + timedelta(seconds=RECHECK_SECONDS))
 
 
 def _expiry(app: Any, now: datetime) -> str | None:

@@ -399,7 +399,12 @@ def reassign_task(store: Store, effects: Effects, task_id: str, by: str, to: lis
 def complete_task(
     store: Store, effects: Effects, task_id: str, by: str, decision: str, data: Any = None, comment: str = ""
 ) -> TaskRecord:
-    """Complete the task (an assignee; the claimer when claimed) and wake its workflow (``Task.completed``)."""
+    """Complete the task (an assignee; the claimer when claimed) and wake its workflow (``Task.completed``).
+
+    A retry of the completion that stands - the same person, decision, data and comment, e.g. after the API
+    died between writing the task and publishing - publishes the same ``Task.completed`` again (same detail
+    and time: a duplicate, which EventBridge's at-least-once consumers already absorb) and returns the task
+    instead of a 409, so the caller can always get the wake-up out (docs/RELIABILITY.md, "Human tasks")."""
     check_name(by, "by")
     if not isinstance(decision, str) or not decision or len(decision) > MAX_DECISION_CHARS:
         raise TaskInvalid(f"decision must be a non-empty string of at most {MAX_DECISION_CHARS} characters")
@@ -409,6 +414,8 @@ def complete_task(
 
     def change(task: TaskRecord) -> bool:
         _require_assignee(task, by)
+        if _same_completion(task, by, decision, data, comment):
+            return False
         _require_active(task)
         if task.status == CLAIMED and task.claimed_by != task.actor(by):
             raise TaskConflict(f"task '{task_id}' is claimed by {task.claimed_by}")
@@ -426,8 +433,22 @@ def complete_task(
         return True
 
     task, _ = _mutate(store, task_id, change)
-    _publish(effects, "completed", task, now, outcome=task.outcome)
+    outcome = task.outcome or {}
+    _publish(effects, "completed", task, str(outcome.get("at") or now), outcome=task.outcome)
     return task
+
+
+def _same_completion(task: TaskRecord, by: str, decision: str, data: Any, comment: str) -> bool:
+    """``task`` is already completed by ``by`` with exactly this decision, data and comment (a retry)."""
+    outcome = task.outcome
+    if task.status != COMPLETED or outcome is None or outcome.get("by") != task.actor(by):
+        return False
+    if outcome.get("decision") != decision or outcome.get("comment") != comment:
+        return False
+    try:
+        return bool(validate_form_data(task, data) == outcome.get("data"))
+    except TaskInvalid:
+        return False
 
 
 # ---- actions of the workflow (system) ------------------------------------------------------------------

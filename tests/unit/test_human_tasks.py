@@ -12,6 +12,7 @@ import pytest
 from stepbridge import App, BusinessDays, BusinessHours, Calendar, Context
 from stepbridge.errors import TaskConflict, TaskForbidden, TaskInvalid, TaskNotFound
 from stepbridge.local import LocalCloud
+from stepbridge.local.liveness import liveness_violations
 
 CAL = Calendar("Europe/Berlin", hours=("09:00", "17:00"), holidays=[date(2026, 12, 25)])
 THU_10_CET = datetime(2026, 12, 24, 9, tzinfo=UTC)
@@ -308,3 +309,82 @@ def test_task_items_expire_with_the_apps_retention_backstop() -> None:
         with pytest.raises(TaskNotFound):
             client.task(task.task_id)
         assert client.tasks(MARIA, None) == []
+
+
+# ---- the API dies between writing the completion and publishing Task.completed -------------------------------
+
+
+def _crash_before_the_completed_event(cloud: LocalCloud, task_id: str) -> None:
+    """Complete through the HTTP API, whose Lambda dies just before PutEvents (the task item is written)."""
+    r = cloud.http("POST", f"/tasks/{task_id}/complete", caller=f"jwt:{MARIA}",
+                   body={"decision": "approve", "data": {"approved_amount": 75}, "comment": "ok"})
+    assert r.status_code == 502  # API Gateway's answer to a dead Lambda
+    assert cloud.client().task(task_id).status == "completed"
+    assert _events(cloud, "Task.completed") == []
+
+
+def _crashing_cloud() -> LocalCloud:
+    from stepbridge.local.faults import Fault, FaultPlan
+
+    app, _ = _app()  # no due, no reminder, no escalation: before the re-check the wait had no timer at all
+    plan = FaultPlan(script=[Fault("crash.before_write", target="api", method="publish")])
+    return LocalCloud(app, backend="memory", start=THU_10_CET, faults=plan)
+
+
+def test_a_retried_completion_after_the_api_died_republishes_and_resumes_the_workflow() -> None:
+    with _crashing_cloud() as cloud:
+        client = cloud.client()
+        handle = client.start("approve", 75.0)
+        task_id = client.tasks(MARIA)[0]["task_id"]
+        _crash_before_the_completed_event(cloud, task_id)
+        assert client.describe(handle.execution_id).status == "RUNNING"
+        # a different answer is not a retry: 409, nothing published
+        r = cloud.http("POST", f"/tasks/{task_id}/complete", caller=f"jwt:{MARIA}",
+                       body={"decision": "reject", "data": {"approved_amount": 75}, "comment": "ok"})
+        assert r.status_code == 409 and _events(cloud, "Task.completed") == []
+        # the same request again: 200 and the one Task.completed, as the first call would have sent it
+        r = cloud.http("POST", f"/tasks/{task_id}/complete", caller=f"jwt:{MARIA}",
+                       body={"decision": "approve", "data": {"approved_amount": 75}, "comment": "ok"})
+        assert r.status_code == 200, r.body
+        [event] = _events(cloud, "Task.completed")
+        assert event.detail["outcome"] == client.task(task_id).outcome
+        assert handle.result()["decision"] == "approve"
+        assert [a["action"] for a in client.task(task_id).audit] == ["created", "completed"]  # written once
+        # one more retry after the workflow finished: a duplicate event, which changes nothing
+        r = cloud.http("POST", f"/tasks/{task_id}/complete", caller=f"jwt:{MARIA}",
+                       body={"decision": "approve", "data": {"approved_amount": 75}, "comment": "ok"})
+        assert r.status_code == 200 and len(_events(cloud, "Task.completed")) == 2
+        assert client.describe(handle.execution_id).status == "SUCCEEDED" and handle.result()["amount"] == 75.0
+        assert liveness_violations(cloud) == []
+
+
+def test_a_completion_whose_event_was_lost_is_found_by_the_daily_re_check() -> None:
+    with _crashing_cloud() as cloud:
+        client = cloud.client()
+        handle = client.start("approve", 75.0)
+        task_id = client.tasks(MARIA)[0]["task_id"]
+        _crash_before_the_completed_event(cloud, task_id)
+        assert liveness_violations(cloud) == []  # RUNNING with its re-check timer pending
+        cloud.advance(timedelta(hours=23, minutes=59))
+        assert client.describe(handle.execution_id).status == "RUNNING"
+        cloud.advance(timedelta(minutes=1))  # the re-check, 24 hours after the task was created
+        assert client.describe(handle.execution_id).status == "SUCCEEDED"
+        assert handle.result()["amount"] == 75.0
+        ops = [e.detail.get("name") for e in client.history(handle.execution_id)]
+        assert "task:manager-approval:check-0" in ops
+
+
+def test_the_re_check_of_an_open_task_repeats_daily_and_changes_nothing() -> None:
+    app, _ = _app()
+    with LocalCloud(app, backend="memory", start=THU_10_CET) as cloud:
+        client = cloud.client()
+        handle = client.start("approve", 10.0)
+        task_id = client.tasks(MARIA)[0]["task_id"]
+        cloud.advance(timedelta(days=3))
+        ops = [e.detail.get("name") for e in client.history(handle.execution_id)]
+        assert [o for o in dict.fromkeys(ops) if o and ":check-" in o] == [
+            "task:manager-approval:check-0", "task:manager-approval:check-1", "task:manager-approval:check-2"]
+        assert client.task(task_id).status == "open" and [a["action"] for a in client.task(task_id).audit] == [
+            "created"]
+        client.complete_task(task_id, by=MARIA, decision="approve", data={"approved_amount": 10})
+        assert handle.result()["decision"] == "approve"

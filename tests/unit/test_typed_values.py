@@ -132,7 +132,8 @@ def test_stored_values_are_readable_json(cloud: LocalCloud) -> None:
     journal = cloud.store.load_journal(h.execution_id)
     made = next(r for r in journal if r.op == "make" and r.kind == "result").data["result"]
     assert made[0] == {
-        "number": 7, "total": "19.90", "issued": "2026-12-04T09:30:00Z", "pdf": "AP9QREY=",
+        "number": 7, "total": "19.90", "issued": "2026-12-04T09:30:00Z",
+        "pdf": {"$stepbridge.bytes": "AP9QREY="},  # not UTF-8: marked base64url
         "customer": {"id": "12345678-1234-5678-1234-567812345678", "tier": "gold", "since": "2024-02-29"},
     }
     json.dumps(made)  # plain JSON all the way down
@@ -153,3 +154,47 @@ def test_a_serde_without_encode_and_decode_is_refused() -> None:
 
     with pytest.raises(WorkflowDefinitionError, match=r"serde= needs an object with encode\(value\) and decode"):
         App("bad", serde=object())
+
+
+# ---- bytes across an upgrade (the stored form is unambiguous) ---------------------------------
+
+
+@dataclasses.dataclass
+class Attachment:
+    name: str
+    body: bytes
+
+
+def test_utf8_bytes_keep_the_old_plain_text_form_and_other_bytes_are_marked() -> None:
+    from stepbridge.runtime.codec import from_json_value, to_json_value
+
+    assert to_json_value(b"hello", what="x") == "hello"
+    assert to_json_value(b"\x00\xffPDF", what="x") == {"$stepbridge.bytes": "AP9QREY="}
+    stored = to_json_value([Attachment("a", b"caf\xc3\xa9"), Attachment("b", b"\xff")], what="x")
+    assert stored == [{"name": "a", "body": "café"}, {"name": "b", "body": {"$stepbridge.bytes": "_w=="}}]
+    back = from_json_value(json.loads(json.dumps(stored)), list[Attachment])
+    assert back == [Attachment("a", b"caf\xc3\xa9"), Attachment("b", b"\xff")]
+    assert from_json_value(to_json_value(bytes(range(256)), what="x"), bytes) == bytes(range(256))
+
+
+def test_old_utf8_text_that_is_also_valid_base64_reads_back_as_its_own_bytes() -> None:
+    # Stored before bytes had a second form: b"AP9QREY=" was kept as the text "AP9QREY=". It is valid base64
+    # (of b"\x00\xffPDF"), and an execution in flight across the upgrade must still get b"AP9QREY=".
+    from stepbridge.runtime.codec import from_json_value
+
+    assert from_json_value("AP9QREY=", bytes) == b"AP9QREY="
+    assert from_json_value({"name": "n", "body": "dGVzdA=="}, Attachment) == Attachment("n", b"dGVzdA==")
+    assert from_json_value("AP9QREY=", str) == "AP9QREY="
+
+
+def test_a_marked_value_stays_json_where_nothing_is_annotated_and_a_pydantic_model_keeps_its_config() -> None:
+    from stepbridge.runtime.codec import from_json_value, to_json_value
+
+    assert from_json_value({"$stepbridge.bytes": "_w=="}, Any) == {"$stepbridge.bytes": "_w=="}
+
+    class Signed(pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+        sig: bytes
+
+    assert to_json_value(Signed(sig=b"\xff"), what="x") == {"sig": "_w=="}
+    assert from_json_value({"sig": "_w=="}, Signed) == Signed(sig=b"\xff")
