@@ -34,7 +34,6 @@ class ChildHandle:
         rec = self._rp.records(self.op).get(self.op)
         if rec is None:
             self._rp.suspend()
-            raise AssertionError("unreachable")
         if rec.kind == "result":
             wf = self._rp.app.workflows.get(self.workflow)
             value = rec.data.get("result")

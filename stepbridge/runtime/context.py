@@ -10,17 +10,20 @@ from __future__ import annotations
 import asyncio
 import uuid as uuid_module
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, TypeVar
 
-from stepbridge.api.app import check_event_type
+from stepbridge.api.app import App, check_event_type
 from stepbridge.api.durations import Duration, optional_seconds, to_seconds
 from stepbridge.api.retry import Retry
 from stepbridge.errors import PayloadTooLarge, WorkflowDefinitionError
 from stepbridge.runtime import children, steps, waits
 from stepbridge.runtime.codec import to_json_value
 from stepbridge.runtime.limits import MAX_PROGRESS_MESSAGE_BYTES, check_event_size
+from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import Event, iso, parse_iso
 from stepbridge.runtime.replay import Replay, Suspend, branch_scope, current_op, refuse_while_suspending
 
@@ -53,7 +56,7 @@ class Context:
     @property
     def is_replaying(self) -> bool:
         """True while the code is re-running operations that the journal already holds."""
-        return any(op not in self._rp.requested for op in self._rp.unconsumed_ops())
+        return bool(self._rp.unconsumed_ops())
 
     @property
     def idempotency_key(self) -> str:
@@ -177,20 +180,7 @@ class Context:
             if not running:
                 break
             done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            for fut in sorted(done, key=running.__getitem__):  # item order, not the set's (memory addresses)
-                index = running.pop(fut)
-                exc = fut.exception()
-                if isinstance(exc, Suspend):
-                    exc.__traceback__ = None  # no frame cycle: the finished task is freed at once
-                    exc.consumed = True  # the slot stays held; the map suspends itself below
-                    held += 1
-                elif exc is not None and not isinstance(exc, Exception):
-                    _abandon([*running, *(d for d in done if d is not fut)])
-                    raise exc
-                elif exc is not None:
-                    errors.append((index, exc))
-                else:
-                    results[index] = fut.result()
+            held += _collect(done, running, results, errors)
         if errors:
             errors.sort(key=lambda e: e[0])
             fatal = [e for _, e in errors if not isinstance(e, Exception)]
@@ -204,7 +194,7 @@ class Context:
     async def sleep(self, duration: Duration, *, name: str | None = None) -> None:
         """Durable sleep: the execution is suspended and woken by a timer (no Lambda runs meanwhile)."""
         seconds = to_seconds(duration, what="ctx.sleep duration")
-        op = name or self._rp.auto_name("sleep")
+        op = name or self._rp.session.auto_name("sleep")
         wake_at = self._wake_at(op, seconds)
         await waits.sleep_until(self._rp, op, wake_at)
 
@@ -218,29 +208,27 @@ class Context:
         """Durable sleep until an aware datetime (naive ones are taken as UTC)."""
         if not isinstance(when, datetime):
             raise TypeError(f"ctx.sleep_until needs a datetime, got {type(when).__name__}")
-        op = name or self._rp.auto_name("sleep")
+        op = name or self._rp.session.auto_name("sleep")
         await waits.sleep_until(
             self._rp, op, when if when.tzinfo else when.replace(tzinfo=parse_iso(iso(self._rp.now())).tzinfo)
         )
 
     def now(self) -> datetime:
         """The current time, recorded on first call so replays see the same value (UTC, aware)."""
-        op = self._rp.auto_name("$now")
+        op = self._rp.session.auto_name("$now")
+        self._rp.session.mark(op, "now")
         rec = self._rp.records(op).get(op)
         if rec is None:
-            self._rp.requested[op] = "now"
             rec = self._rp.record(op, "now", "now", {"value": iso(self._rp.now())})
-        else:
-            self._rp.requested[op] = "now"
         return parse_iso(str(rec.data["value"]))
 
     def uuid(self) -> str:
         """A random UUID4 string that is the same on every replay of this execution."""
-        return str(uuid_module.UUID(int=self._rp.rng.getrandbits(128), version=4))
+        return str(uuid_module.UUID(int=self._rp.session.rng.getrandbits(128), version=4))
 
     def random(self) -> float:
         """A float in [0, 1) that is the same on every replay of this execution."""
-        return self._rp.rng.random()
+        return self._rp.session.rng.random()
 
     # ---- events ----------------------------------------------------------------------
 
@@ -265,14 +253,14 @@ class Context:
         ``ctx.send`` uses the app name); ``callers`` only events posted to ``POST /events`` by one
         of these IAM principals / ``jwt:<sub>`` (``*`` wildcards). Default: any producer.
         """
-        op = name or self._rp.auto_name(f"wait:{event_type}")
+        op = name or self._rp.session.auto_name(f"wait:{event_type}")
         seconds = optional_seconds(timeout, what=f"timeout of wait '{op}'")
         return await waits.wait_for(self._rp, op, event_type, match, where, seconds, default, sources, callers)
 
     async def send(self, event_type: str, detail: Any = None, *, name: str | None = None) -> None:
         """Publish an event on the app's EventBridge bus, exactly once per execution path."""
         check_event_type(event_type, where="ctx.send")
-        op = name or self._rp.auto_name(f"send:{event_type}")
+        op = name or self._rp.session.auto_name(f"send:{event_type}")
         records = self._rp.request(op, "send")
         if op in records:
             return
@@ -290,8 +278,8 @@ class Context:
 
         ``client.describe(id).progress`` is then ``{"step", "total", "message"}``.
         """
-        op = self._rp.auto_name("$progress")
-        self._rp.requested[op] = "progress"
+        op = self._rp.session.auto_name("$progress")
+        self._rp.session.mark(op, "progress")
         if op in self._rp.records(op):
             return
         refuse_while_suspending()
@@ -335,7 +323,7 @@ class Context:
     ) -> children.ChildHandle:
         """Start a child workflow and return its handle (``execution_id``, ``input``, ``await result()``)."""
         wf_name = self._rp.app.workflow_name(workflow)
-        op = name or self._rp.auto_name(f"child:{wf_name}")
+        op = name or self._rp.session.auto_name(f"child:{wf_name}")
         return await children.start_child(self._rp, op, wf_name, input, execution_id)
 
     async def child(
@@ -366,7 +354,7 @@ class Context:
         The answer is recorded, so every later replay of the execution sees the same value.
         """
         op = f"$patch:{patch_id}"
-        self._rp.requested[op] = "patch"
+        self._rp.session.mark(op, "patch")
         if op in self._rp.records(op):
             return True
         if self._rp.unconsumed_ops():
@@ -386,9 +374,30 @@ class Context:
 
     # ---- compensation ---------------------------------------------------------------------
 
+    def _compensation(self) -> AbstractContextManager[None]:
+        """The block runs saga compensations (they run to the end even while the execution is cancelled)."""
+        return self._rp.session.compensation()
+
     def saga(self) -> Saga:
         """``async with ctx.saga() as saga:`` — register compensations; they run in reverse order on failure."""
         return Saga(self)
+
+
+@dataclass(frozen=True)
+class EnginePorts:
+    """What stepbridge's built-in workflows (``patterns``, state machines) use beside ``ctx``: the app, the
+    store, the effects and the engine's clock. Not for user code: its reads and writes are not journaled."""
+
+    app: App
+    store: Store
+    effects: Effects
+    now: Callable[[], datetime]
+
+
+def engine_ports(ctx: Context) -> EnginePorts:
+    """The ports behind ``ctx`` (see :class:`EnginePorts`)."""
+    rp = ctx._rp
+    return EnginePorts(rp.app, rp.store, rp.effects, rp.now)
 
 
 class Saga:
@@ -415,15 +424,37 @@ class Saga:
 
     async def run(self) -> None:
         """Run the registered compensations in reverse order (each once, durably)."""
-        rp = self._ctx._rp
-        rp.compensating += 1
-        try:
+        with self._ctx._compensation():
             for index in range(len(self._compensations) - 1, -1, -1):
                 name, fn, args = self._compensations[index]
                 op = name or f"compensate-{index}-{getattr(fn, '__name__', 'fn').strip('<>')}"
                 await self._ctx.step(op, fn, *args)
-        finally:
-            rp.compensating -= 1
+
+
+def _collect(
+    done: set[asyncio.Future[Any]],
+    running: dict[asyncio.Future[Any], int],
+    results: list[Any],
+    errors: list[tuple[int, BaseException]],
+) -> int:
+    """Take the finished items of a ``ctx.map`` out of ``running`` into ``results``/``errors``; returns how many
+    are waiting (a suspension keeps its slot held). An infrastructure failure abandons the rest and is raised."""
+    held = 0
+    for fut in sorted(done, key=running.__getitem__):  # item order, not the set's (memory addresses)
+        index = running.pop(fut)
+        exc = fut.exception()
+        if isinstance(exc, Suspend):
+            exc.__traceback__ = None  # no frame cycle: the finished task is freed at once
+            exc.consumed = True  # the slot stays held; the map suspends itself below
+            held += 1
+        elif exc is not None and not isinstance(exc, Exception):
+            _abandon([*running, *(d for d in done if d is not fut)])
+            raise exc
+        elif exc is not None:
+            errors.append((index, exc))
+        else:
+            results[index] = fut.result()
+    return held
 
 
 def _abandon(futures: Iterable[asyncio.Future[Any]]) -> None:

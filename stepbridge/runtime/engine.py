@@ -100,12 +100,11 @@ def run(
         store=guard_store(store),
         effects=guard_effects(effects),
         journal={r.key: r for r in journal},
-        overrides=dict(overrides or {}),
+        overrides=overrides,
         suspect=suspect,
         remaining=remaining,
         pause=pause,
     )
-    rp.cancelling = execution.cancel_requested
     try:
         value = validate_input(execution.input, input_type_of(wf)) if wf.takes_input else None
     except pydantic.ValidationError as exc:
@@ -114,45 +113,56 @@ def run(
             error={"type": "pydantic_core._pydantic_core.ValidationError", "message": _format_validation(wf.name, exc)},
             replay=rp,
         )
-
     cache_key = f"CACHE#wf:{wf.name}:{content_hash(execution.input)}" if wf.cache_ttl else None
     if cache_key is not None:
-        cached = rp.journal.get("$cache")
-        if cached is None and not journal:
-            hit = store.get_item(cache_key, "CACHE")
-            if hit is not None:
-                cached = rp.record("$cache", "cache", "result", {"result": hit.body.get("result")}, key="$cache")
+        cached = _cached_result(rp, store, cache_key, bool(journal))
         if cached is not None:
             return Outcome(SUCCEEDED, result=cached.data.get("result"), replay=rp)
-
     ctx = Context(rp)
-    coro = wf.fn(ctx, value) if wf.takes_input else wf.fn(ctx)
-    outcome = _drive(coro, rp, loop_factory)
-    if outcome.kind in (SUCCEEDED, FAILED, CONTINUED) and rp.fatal is None and rp.swallowed_suspension():
-        outcome = Outcome(SUSPENDED)  # user code caught the suspension: the workflow still waits
-    if outcome.kind != SUSPENDED or rp.fatal is None:
-        problem = rp.nondeterminism() if rp.fatal is None else None
-        if problem is not None:
-            outcome = Outcome(FAILED, error=error_dict(problem), replay=rp)
-    if rp.fatal is not None:
-        outcome = Outcome(FAILED, error=error_dict(rp.fatal), replay=rp)
-    if outcome.kind == SUCCEEDED:
-        try:
-            outcome.result = to_json_value(outcome.result, what=f"the result of workflow '{wf.name}'")
-        except Exception as exc:
-            outcome = Outcome(FAILED, error=error_dict(exc), replay=rp)
+    outcome = _judge(_drive(wf.fn(ctx, value) if wf.takes_input else wf.fn(ctx), rp, loop_factory), rp, wf.name)
     if outcome.kind == SUCCEEDED and cache_key is not None and wf.cache_ttl:
         # Too large to cache: the header cannot hold the result either, so the orchestrator fails the execution.
         with contextlib.suppress(PayloadTooLarge):
             store.put_item(Item(cache_key, "CACHE", {"result": outcome.result}, expires_at=iso(rp.after(wf.cache_ttl))))
-    if rp.cancelling and outcome.kind in (FAILED, SUCCEEDED) and not isinstance(rp.fatal, WorkflowDefinitionError):
+    if rp.session.cancelling and outcome.kind in (FAILED, SUCCEEDED) and not isinstance(
+        rp.session.fatal, WorkflowDefinitionError
+    ):
         outcome = Outcome(
             CANCELLED,
             result=outcome.result,
             error={"type": "stepbridge.errors.ExecutionCancelled", "message": "cancelled"},
-            replay=rp,
         )
     outcome.replay = rp
+    return outcome
+
+
+def _cached_result(rp: Replay, store: Store, cache_key: str, has_journal: bool) -> JournalRecord | None:
+    """A cached workflow's recorded cache hit, or a new one recorded from the cache (first replay only)."""
+    cached = rp.log.journal.get("$cache")
+    if cached is None and not has_journal:
+        hit = store.get_item(cache_key, "CACHE")
+        if hit is not None:
+            cached = rp.record("$cache", "cache", "result", {"result": hit.body.get("result")}, key="$cache")
+    return cached
+
+
+def _judge(outcome: Outcome, rp: Replay, workflow: str) -> Outcome:
+    """The replay's outcome once the engine's own checks had their say: a swallowed suspension still
+    suspends, skipped recorded operations and fatal errors fail it, and a result must be JSON."""
+    fatal = rp.session.fatal
+    if outcome.kind in (SUCCEEDED, FAILED, CONTINUED) and fatal is None and rp.session.swallowed_suspension():
+        outcome = Outcome(SUSPENDED)  # user code caught the suspension: the workflow still waits
+    if outcome.kind != SUSPENDED or fatal is None:
+        problem = rp.nondeterminism() if fatal is None else None
+        if problem is not None:
+            outcome = Outcome(FAILED, error=error_dict(problem))
+    if fatal is not None:
+        outcome = Outcome(FAILED, error=error_dict(fatal))
+    if outcome.kind == SUCCEEDED:
+        try:
+            outcome.result = to_json_value(outcome.result, what=f"the result of workflow '{workflow}'")
+        except Exception as exc:
+            outcome = Outcome(FAILED, error=error_dict(exc))
     return outcome
 
 
@@ -176,7 +186,7 @@ def _drive(coro: Any, rp: Replay, loop_factory: LoopFactory | None) -> Outcome:
     except ExecutionCancelled as exc:
         return Outcome(CANCELLED, error=error_dict(exc))
     except WorkflowDefinitionError as exc:
-        rp.fatal = rp.fatal or exc
+        rp.session.note_fatal(exc)
         return Outcome(FAILED, error=error_dict(exc))
     except Exception as exc:
         return Outcome(FAILED, error=error_dict(exc))

@@ -21,6 +21,7 @@ from stepbridge.runtime.errorcodec import bounded_error, bounded_text, error_dic
 from stepbridge.runtime.execution_ids import next_generation_id
 from stepbridge.runtime.executions import check_input_size, header_bytes, update_execution
 from stepbridge.runtime.journalcache import JournalCache
+from stepbridge.runtime.journalview import JournalView
 from stepbridge.runtime.lifecycle import TIMER_DEDUP_PREFIX, timer_due
 from stepbridge.runtime.limits import DYNAMODB_ITEM_BYTES, JOURNAL_PAYLOAD_BYTES
 from stepbridge.runtime.loops import LoopFactory
@@ -40,7 +41,7 @@ from stepbridge.runtime.records import (
     parse_iso,
     report_wake,
 )
-from stepbridge.runtime.replay import Replay, timer_name
+from stepbridge.runtime.replay import timer_name
 from stepbridge.runtime.sweeper import needs_marker, replayed_marker
 from stepbridge.runtime.waits import waiter_key
 
@@ -153,16 +154,17 @@ class Orchestrator:
         if outcome.kind == engine.SUSPENDED:
             if outcome.replay is None:
                 return
-            outcome.replay.flush_acks()
-            self._rearm_early_timers(rec, message, outcome.replay.journal, began)
-            if outcome.replay.written == 0 and not outcome.replay.raced:
+            view = outcome.replay.log
+            view.flush_acks()
+            self._rearm_early_timers(rec, message, view.journal, began)
+            if view.written == 0 and not view.raced:
                 # (A replay that adopted a racing replay's records handled nothing on its behalf: those records'
                 # due instants, fixed by the other replay's clock, may be past ``began`` and not handled by anyone.)
-                self._mark_replayed(rec, outcome.replay, began)
-            if self.cache is not None and not outcome.replay.raced:
-                self.cache.remember(rec.execution_id, outcome.replay.journal)
+                self._mark_replayed(rec, view, began)
+            if self.cache is not None and not view.raced:
+                self.cache.remember(rec.execution_id, view.journal)
             return
-        journal = list(outcome.replay.journal.values()) if outcome.replay else journal
+        journal = list(outcome.replay.log.journal.values()) if outcome.replay else journal
         if outcome.kind == engine.CONTINUED:
             try:
                 outcome = self._continue_as_new(rec, outcome.result)
@@ -193,7 +195,7 @@ class Orchestrator:
                 WakeMessage(rec.execution_id, "timer", f"{TIMER_DEDUP_PREFIX}{key}", {"rearmed": iso(began)}),
             )
 
-    def _mark_replayed(self, rec: ExecutionRecord, replay: Replay, began: datetime) -> None:
+    def _mark_replayed(self, rec: ExecutionRecord, replay: JournalView, began: datetime) -> None:
         """A replay that wrote nothing leaves a ``$replayed`` marker when the sweeper would otherwise
         think what it just processed (a report, a passed sleep) still waits for a replay."""
         journal = list(replay.journal.values())

@@ -229,7 +229,7 @@ async def run_step(
     records = rp.request(op, "step")
     final = records.get(op)
     if final is not None:
-        if cache_ttl and final.kind == "result" and final.foreign and rp.newly_read(final.key):
+        if cache_ttl and final.kind == "result" and final.foreign and rp.log.newly_read(final.key):
             # A declared step's result, read for the first time: this is when it enters the step cache.
             _cache_result(rp, cache_item_key(op, _json_args(op, args), cache_key), op, final, cache_ttl)
         return outcome(rp, final, fn)
@@ -258,7 +258,7 @@ async def run_step(
             )
             return outcome(rp, rec, fn)
 
-    fake = rp.overrides.get(op)
+    fake = rp.session.override(op)
     if fake is not None and step_def is None:
         fn = fake
     if step_def is not None:
@@ -326,13 +326,14 @@ async def _inline(
         )
         return _attempt_failed(rp, op, attempt, error_dict(lost), policy, interrupted=True)
     marker: dict[str, Any] = {"attempt": attempt}
-    if rp.remaining is not None:  # until when this invocation may run: Lambda stops it by then
-        marker["alive_until"] = iso(rp.now() + timedelta(seconds=max(0.0, rp.remaining())))
+    remaining = rp.session.remaining
+    if remaining is not None:  # until when this invocation may run: Lambda stops it by then
+        marker["alive_until"] = iso(rp.now() + timedelta(seconds=max(0.0, remaining())))
     if once:
         # At most once: the marker is journaled before the function runs; finding it means an
         # earlier invocation started the function and died before journaling its outcome.
         rp.record(op, "step", "started", marker, key=at_most_once_marker(op), durable=True)
-    elif rp.suspect or attempt > 1:
+    elif rp.session.suspect or attempt > 1:
         # (durable: a throttled or ambiguous marker write must not cost the attempt it stands for)
         rp.record(op, "step", "started", marker, key=started_marker(op, attempt), durable=True)
     limit, by_lambda = timeout, False
@@ -417,12 +418,12 @@ def _declared(
             rp.suspend()
         # Past the deadline with no report in view: the step may have reported and died before its
         # wake-up went out (only this deadline brings us here then). Read the keys fresh first.
-        reported = rp.fetch(op)
+        reported = rp.log.fetch(op)
         if reported is not None:
             return reported
-        failure = rp.fetch(f"{op}#a{k}")
+        failure = rp.log.fetch(f"{op}#a{k}")
     if failure is None:
-        if once and rp.fetch(started_key(op)) is not None:
+        if once and rp.log.fetch(started_key(op)) is not None:
             return interrupted(rp, op, k, shared=True)
         seconds = timeout if timeout is not None else step_def.timeout
         what = "was not started" if once else "did not report"
@@ -478,6 +479,6 @@ def _dispatch(
             deadline=iso(deadline),
             timeout=timeout,
             at_most_once=once,
-            compensation=rp.compensating > 0,
+            compensation=rp.session.compensating,
         )
     )

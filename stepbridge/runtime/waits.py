@@ -36,7 +36,7 @@ async def sleep_until(rp: Replay, op: str, wake_at: datetime) -> None:
             rp.set_timer(op, wake_at, f"sleep:{op}")
     if not rp.due(str(rec.data["wake_at"])):
         rp.suspend()
-    rp.passed(op, parse_iso(str(rec.data["wake_at"])))
+    rp.log.passed(op, parse_iso(str(rec.data["wake_at"])))
 
 
 def matches(detail: Any, match: Mapping[str, Any] | None) -> bool:
@@ -91,7 +91,6 @@ async def wait_for(
         final = _try_complete(rp, op, event_type, match, where, timeout, records, who, default is not RAISE)
     if final is None:
         rp.suspend()
-        raise AssertionError("unreachable")
     if final.kind == "result":
         return final.data["event"].get("detail")
     if default is RAISE:
@@ -145,7 +144,7 @@ def _try_complete(
         if deadline_at is not None:
             rp.set_timer(f"{op}#w", deadline_at, f"wait-timeout:{op}")
     since = rp.execution.started_at or rp.execution.created_at
-    consumed = rp.consumed_event_ids()
+    consumed = rp.log.consumed_event_ids()
     for item in rp.store.query_items(event_log_key(event_type), sk_from=since):
         event = item.body
         if str(event.get("id")) in consumed:
