@@ -23,6 +23,10 @@ from stepbridge.errors import PayloadTooLarge, WorkflowDefinitionError
 from stepbridge.runtime import children, steps, waits
 from stepbridge.runtime.codec import to_json_value
 from stepbridge.runtime.limits import MAX_PROGRESS_MESSAGE_BYTES, check_event_size
+from stepbridge.runtime.operations.interpret import perform
+from stepbridge.runtime.operations.patch import Patch
+from stepbridge.runtime.operations.progress import Progress, Report
+from stepbridge.runtime.operations.send import Publish, Send, SendState
 from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import Event, iso, parse_iso
 from stepbridge.runtime.replay import Replay, Suspend, branch_scope, current_op, refuse_while_suspending
@@ -182,9 +186,7 @@ class Context:
             done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
             held += _collect(done, running, results, errors)
         if errors:
-            errors.sort(key=lambda e: e[0])
-            fatal = [e for _, e in errors if not isinstance(e, Exception)]
-            raise fatal[0] if fatal else errors[0][1]
+            raise _first_error(errors)
         if held or next_index < len(values):
             self._rp.suspend()
         return results
@@ -262,16 +264,18 @@ class Context:
         check_event_type(event_type, where="ctx.send")
         op = name or self._rp.session.auto_name(f"send:{event_type}")
         records = self._rp.request(op, "send")
-        if op in records:
+        if Send.state(op, records).sent is not None:
             return
         await self._rp.before_new(op)
         payload = to_json_value(detail if detail is not None else {}, what=f"the detail of event '{event_type}'")
         if not isinstance(payload, dict):
             payload = {"value": payload}
+        action = Send(op, event_type, payload).decide(SendState())
+        assert isinstance(action, Publish)
         event = Event(detail_type=event_type, detail=payload, source=self._rp.app.name, time=iso(self._rp.now()))
         check_event_size(event)
         self._rp.effects.publish([event])
-        self._rp.record(op, "send", "sent", {"type": event_type, "detail": payload})
+        perform(self._rp, op, "send", action.record)
 
     async def progress(self, step: int, total: int, message: str | None = None) -> None:
         """Report progress: emits ``Workflow.progress`` once and stores it on the execution.
@@ -280,7 +284,8 @@ class Context:
         """
         op = self._rp.session.auto_name("$progress")
         self._rp.session.mark(op, "progress")
-        if op in self._rp.records(op):
+        action = Progress(op, step, total, message).decide(Progress.state(op, self._rp.records(op)))
+        if not isinstance(action, Report):
             return
         refuse_while_suspending()
         size = len(str(message).encode()) if message is not None else 0
@@ -289,7 +294,7 @@ class Context:
                 f"the ctx.progress message of execution '{self.execution_id}' is {size:,} bytes, over the "
                 f"{MAX_PROGRESS_MESSAGE_BYTES:,}-byte limit; report a short message"
             )
-        info = {"step": step, "total": total, "message": message}
+        info = action.info
         event = Event(
             detail_type="Workflow.progress",
             detail={"execution_id": self.execution_id, "workflow": self.workflow, **info},
@@ -301,7 +306,7 @@ class Context:
 
         # The header first: recorded first, a crash in between would leave the progress unset for good.
         update_execution(self._rp.store, self.execution_id, lambda rec: setattr(rec, "progress", info))
-        self._rp.record(op, "progress", "progress", info)
+        perform(self._rp, op, "progress", action.record)
 
     def metric(self, name: str, value: float, unit: str = "Count") -> None:
         """Record a metric through Powertools Metrics (EMF); skipped while replaying."""
@@ -355,12 +360,10 @@ class Context:
         """
         op = f"$patch:{patch_id}"
         self._rp.session.mark(op, "patch")
-        if op in self._rp.records(op):
-            return True
-        if self._rp.unconsumed_ops():
-            return False
-        self._rp.record(op, "patch", "patch", {"patch": patch_id})
-        return True
+        records = self._rp.records(op)
+        replaying = op not in records and bool(self._rp.unconsumed_ops())
+        done = perform(self._rp, op, "patch", Patch(op, patch_id).decide(Patch.state(op, records, replaying=replaying)))
+        return done is not None and done.record is not None
 
     async def continue_as_new(self, input: Any = None) -> None:
         """End this execution and start the same workflow afresh with ``input`` (bounded history).
@@ -429,6 +432,13 @@ class Saga:
                 name, fn, args = self._compensations[index]
                 op = name or f"compensate-{index}-{getattr(fn, '__name__', 'fn').strip('<>')}"
                 await self._ctx.step(op, fn, *args)
+
+
+def _first_error(errors: list[tuple[int, BaseException]]) -> BaseException:
+    """The error a failed ``ctx.map`` raises: the first fatal one, else the first by item position."""
+    errors.sort(key=lambda e: e[0])
+    fatal = [e for _, e in errors if not isinstance(e, Exception)]
+    return fatal[0] if fatal else errors[0][1]
 
 
 def _collect(

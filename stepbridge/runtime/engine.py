@@ -17,7 +17,7 @@ from typing import Any
 
 import pydantic
 
-from stepbridge.api.app import App, input_type_of
+from stepbridge.api.app import App, WorkflowDef, input_type_of
 from stepbridge.errors import ExecutionCancelled, PayloadTooLarge, WorkflowDefinitionError
 from stepbridge.runtime.codec import content_hash, to_json_value, validate_input
 from stepbridge.runtime.context import Context
@@ -81,11 +81,7 @@ def run(
     started marker); ``remaining``: seconds left in the Lambda invocation (bounds inline steps);
     ``pause``: how to wait between in-process retries of an inline step's outcome write.
     """
-    wf = app.workflows.get(execution.workflow)
-    if wf is None:
-        from stepbridge.runtime.machines import workflow_for
-
-        wf = workflow_for(app, execution.workflow)
+    wf = _workflow(app, execution.workflow)
     if wf is None:
         return Outcome(
             FAILED,
@@ -108,11 +104,8 @@ def run(
     try:
         value = validate_input(execution.input, input_type_of(wf)) if wf.takes_input else None
     except pydantic.ValidationError as exc:
-        return Outcome(
-            FAILED,
-            error={"type": "pydantic_core._pydantic_core.ValidationError", "message": _format_validation(wf.name, exc)},
-            replay=rp,
-        )
+        error = {"type": "pydantic_core._pydantic_core.ValidationError", "message": _format_validation(wf.name, exc)}
+        return Outcome(FAILED, error=error, replay=rp)
     cache_key = f"CACHE#wf:{wf.name}:{content_hash(execution.input)}" if wf.cache_ttl else None
     if cache_key is not None:
         cached = _cached_result(rp, store, cache_key, bool(journal))
@@ -124,16 +117,33 @@ def run(
         # Too large to cache: the header cannot hold the result either, so the orchestrator fails the execution.
         with contextlib.suppress(PayloadTooLarge):
             store.put_item(Item(cache_key, "CACHE", {"result": outcome.result}, expires_at=iso(rp.after(wf.cache_ttl))))
+    outcome = _cancelled(outcome, rp)
+    outcome.replay = rp
+    return outcome
+
+
+def _cancelled(outcome: Outcome, rp: Replay) -> Outcome:
+    """A finished replay of an execution whose cancellation was requested ends CANCELLED (unless the workflow's
+    definition is at fault)."""
     if rp.session.cancelling and outcome.kind in (FAILED, SUCCEEDED) and not isinstance(
         rp.session.fatal, WorkflowDefinitionError
     ):
-        outcome = Outcome(
+        return Outcome(
             CANCELLED,
             result=outcome.result,
             error={"type": "stepbridge.errors.ExecutionCancelled", "message": "cancelled"},
         )
-    outcome.replay = rp
     return outcome
+
+
+def _workflow(app: App, name: str) -> WorkflowDef | None:
+    """The workflow ``name`` of ``app``, or the built-in workflow of one of its state machines."""
+    wf = app.workflows.get(name)
+    if wf is None:
+        from stepbridge.runtime.machines import workflow_for
+
+        wf = workflow_for(app, name)
+    return wf
 
 
 def _cached_result(rp: Replay, store: Store, cache_key: str, has_journal: bool) -> JournalRecord | None:

@@ -176,6 +176,27 @@ def _mark_cancel(rec: ExecutionRecord, compensate: bool) -> bool:
     return True
 
 
+#: The history event each journal record ``(type, kind)`` stands for (others: ``{Type}.{kind}``).
+_EVENT_NAMES = {
+    ("step", "result"): "Step.completed",
+    ("step", "error"): "Step.failed",
+    ("step", "attempt"): "Step.attempt_failed",
+    ("step", "dispatch"): "Step.dispatched",
+    ("step", "retry"): "Step.retry_scheduled",
+    ("step", "started"): "Step.started",
+    ("sleep", "timer"): "Timer.started",
+    ("wait", "wait"): "Wait.started",
+    ("wait", "result"): "Wait.completed",
+    ("wait", "timeout"): "Wait.timed_out",
+    ("child", "dispatch"): "Child.started",
+    ("child", "result"): "Child.completed",
+    ("child", "error"): "Child.failed",
+    ("progress", "progress"): "Workflow.progress",
+    ("now", "now"): "Clock.read",
+    ("cache", "result"): "Workflow.cache_hit",
+}
+
+
 def history(journal: list[JournalRecord], record: ExecutionRecord) -> list[dict[str, Any]]:
     """The execution's journal as a time-ordered list of ``{detail_type, detail, time}`` events."""
     events: list[dict[str, Any]] = [
@@ -185,40 +206,7 @@ def history(journal: list[JournalRecord], record: ExecutionRecord) -> list[dict[
             "time": record.started_at or record.created_at,
         }
     ]
-    names = {
-        ("step", "result"): "Step.completed",
-        ("step", "error"): "Step.failed",
-        ("step", "attempt"): "Step.attempt_failed",
-        ("step", "dispatch"): "Step.dispatched",
-        ("step", "retry"): "Step.retry_scheduled",
-        ("step", "started"): "Step.started",
-        ("sleep", "timer"): "Timer.started",
-        ("wait", "wait"): "Wait.started",
-        ("wait", "result"): "Wait.completed",
-        ("wait", "timeout"): "Wait.timed_out",
-        ("child", "dispatch"): "Child.started",
-        ("child", "result"): "Child.completed",
-        ("child", "error"): "Child.failed",
-        ("progress", "progress"): "Workflow.progress",
-        ("now", "now"): "Clock.read",
-        ("cache", "result"): "Workflow.cache_hit",
-    }
-    dispatched: dict[str, list[tuple[str, int]]] = {}
-    for rec in journal:
-        if rec.seq and rec.kind == "dispatch":
-            dispatched.setdefault(rec.op, []).append((rec.at, rec.seq))
-
-    def order(rec: JournalRecord) -> tuple[str, float, str]:
-        # Orchestrator records carry their write order. A report of another writer (a step's attempt
-        # or result, a child's outcome) sorts right after the dispatch it answers, before whatever the
-        # orchestrator wrote on reading it - as real clocks order them in AWS, where the report is
-        # written before the orchestrator wakes; LocalCloud's clock may give both the same instant.
-        if rec.seq:
-            return rec.at, float(rec.seq), rec.key
-        before = [seq for at, seq in dispatched.get(rec.op, []) if at <= rec.at]
-        return rec.at, (max(before) if before else 0) + 0.5, rec.key
-
-    for rec in sorted(journal, key=order):
+    for rec in sorted(journal, key=_history_order(journal)):
         if rec.key.startswith("$replayed") or rec.op == ACK_OP:
             continue  # bookkeeping (for the sweeper and the journal cache), not a fact of the execution
         if rec.type == "send":
@@ -232,7 +220,7 @@ def history(journal: list[JournalRecord], record: ExecutionRecord) -> list[dict[
                 }
             )
             continue
-        detail_type = names.get((rec.type, rec.kind), f"{rec.type.capitalize()}.{rec.kind}")
+        detail_type = _EVENT_NAMES.get((rec.type, rec.kind), f"{rec.type.capitalize()}.{rec.kind}")
         events.append({"detail_type": detail_type, "detail": {"name": rec.op, **rec.data}, "time": rec.at})
     if record.status in TERMINAL:
         kind = {"SUCCEEDED": "Workflow.completed", "FAILED": "Workflow.failed", CANCELLED: "Workflow.cancelled"}[
@@ -246,6 +234,28 @@ def history(journal: list[JournalRecord], record: ExecutionRecord) -> list[dict[
             }
         )
     return events
+
+
+def _history_order(journal: list[JournalRecord]) -> Callable[[JournalRecord], tuple[str, float, str]]:
+    """The sort key of the history's records.
+
+    Orchestrator records carry their write order. A report of another writer (a step's attempt or
+    result, a child's outcome) sorts right after the dispatch it answers, before whatever the
+    orchestrator wrote on reading it - as real clocks order them in AWS, where the report is written
+    before the orchestrator wakes; LocalCloud's clock may give both the same instant.
+    """
+    dispatched: dict[str, list[tuple[str, int]]] = {}
+    for rec in journal:
+        if rec.seq and rec.kind == "dispatch":
+            dispatched.setdefault(rec.op, []).append((rec.at, rec.seq))
+
+    def order(rec: JournalRecord) -> tuple[str, float, str]:
+        if rec.seq:
+            return rec.at, float(rec.seq), rec.key
+        before = [seq for at, seq in dispatched.get(rec.op, []) if at <= rec.at]
+        return rec.at, (max(before) if before else 0) + 0.5, rec.key
+
+    return order
 
 
 __all__ = [

@@ -22,10 +22,12 @@ from stepbridge.runtime.execution_ids import next_generation_id
 from stepbridge.runtime.executions import check_input_size, header_bytes, update_execution
 from stepbridge.runtime.journalcache import JournalCache
 from stepbridge.runtime.journalview import JournalView
-from stepbridge.runtime.lifecycle import TIMER_DEDUP_PREFIX, timer_due
+from stepbridge.runtime.lifecycle import FINAL_KINDS, TIMER_DEDUP_PREFIX, timer_due
 from stepbridge.runtime.limits import DYNAMODB_ITEM_BYTES, JOURNAL_PAYLOAD_BYTES
 from stepbridge.runtime.loops import LoopFactory
 from stepbridge.runtime.observability import add_metric, logger
+from stepbridge.runtime.operations.sleep import Sleep
+from stepbridge.runtime.operations.wait import WaitFor
 from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import (
     CANCELLED,
@@ -45,7 +47,6 @@ from stepbridge.runtime.replay import timer_name
 from stepbridge.runtime.sweeper import needs_marker, replayed_marker
 from stepbridge.runtime.waits import waiter_key
 
-_FINAL_KINDS = {"result", "error", "timeout"}
 _TOO_LARGE = "stepbridge.errors.PayloadTooLarge"
 _TOO_LARGE_MRO = [_TOO_LARGE, "stepbridge.errors.StepbridgeError", "builtins.Exception"]
 
@@ -323,21 +324,21 @@ class Orchestrator:
     def _cleanup(self, rec: ExecutionRecord, journal: list[JournalRecord]) -> None:
         """Delete timers and waiters of operations that will never complete now."""
         now = self.effects.now()
-        by_op: dict[str, list[JournalRecord]] = {}
+        by_op: dict[str, dict[str, JournalRecord]] = {}
         for r in journal:
-            by_op.setdefault(r.op, []).append(r)
+            by_op.setdefault(r.op, {})[r.key] = r
         for op, records in by_op.items():
-            keys = {r.key: r for r in records}
-            final = keys.get(op)
-            if final is not None and final.kind in _FINAL_KINDS:
+            final = records.get(op)
+            if final is not None and final.kind in FINAL_KINDS:
                 continue
-            for r in records:
-                if r.kind in ("dispatch", "attempt", "retry", "wait") or (
-                    r.type == "sleep" and now < parse_iso(str(r.data.get("wake_at")))
-                ):
+            for r in records.values():
+                if r.kind in ("dispatch", "attempt", "retry", "wait"):
                     self.effects.cancel_timer(timer_name(rec.execution_id, r.key))
-                if r.type == "wait" and r.kind == "wait":
-                    self.store.delete_item(waiter_key(str(r.data.get("event_type"))), f"{rec.execution_id}#{op}")
+            if any(r.type == "sleep" for r in records.values()) and Sleep.outstanding(Sleep.state(op, records), now):
+                self.effects.cancel_timer(timer_name(rec.execution_id, op))
+            registered = WaitFor.state(op, records).started
+            if registered is not None and registered.type == "wait":
+                self.store.delete_item(waiter_key(str(registered.data.get("event_type"))), f"{rec.execution_id}#{op}")
 
     def _cancel_children(self, journal: list[JournalRecord], *, compensate: bool) -> None:
         """Cancel unfinished children; a parent cancelled with compensation has its children compensate too."""
