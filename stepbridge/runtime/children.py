@@ -39,7 +39,7 @@ class ChildHandle:
         return from_json_value(value, return_type(wf.fn)) if wf else value
 
 
-async def start_child(rp: Replay, op: str, workflow: str, payload: Any, execution_id: str | None) -> ChildHandle:
+async def start_child(rp: Replay, op: str, workflow: str, payload: object, execution_id: str | None) -> ChildHandle:
     """The body of ``ctx.start_child``: create the child execution, wake it, then record the dispatch.
 
     In this order a crash anywhere in between is repaired by the replay that follows: creating

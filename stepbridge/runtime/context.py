@@ -77,8 +77,8 @@ class Context:
     async def step(
         self,
         name: str,
-        fn: Callable[..., Any],
-        *args: Any,
+        fn: Callable[..., object],
+        *args: object,
         timeout: Duration | None = None,
         retry: Retry | None = None,
         cache_ttl: Duration | None = None,
@@ -117,7 +117,7 @@ class Context:
         """
         scope = branch_scope.get()
 
-        async def branch(index: int, aw: Awaitable[Any]) -> Any:
+        async def branch(index: int, aw: Awaitable[object]) -> object:
             branch_scope.set(f"{scope}{index}.")
             return await aw
 
@@ -130,7 +130,7 @@ class Context:
         return self._settle(list(results))
 
     @staticmethod
-    def _settle(results: list[Any]) -> list[Any]:
+    def _settle(results: list[object]) -> list[object]:
         for r in results:
             if isinstance(r, Exception):
                 raise r
@@ -146,8 +146,8 @@ class Context:
     async def map(
         self,
         name: str,
-        items: Iterable[Any],
-        fn: Callable[..., Any],
+        items: Iterable[object],
+        fn: Callable[..., object],
         *,
         concurrency: int = 10,
         timeout: Duration | None = None,
@@ -161,14 +161,14 @@ class Context:
         if concurrency < 1:
             raise WorkflowDefinitionError(f"ctx.map('{name}'): concurrency must be >= 1")
         values = list(items)
-        results: list[Any] = [None] * len(values)
+        results: list[object] = [None] * len(values)
         errors: list[tuple[int, BaseException]] = []
         held = 0
         next_index = 0
-        running: dict[asyncio.Future[Any], int] = {}
+        running: dict[asyncio.Future[object], int] = {}
         scope = branch_scope.get()
 
-        async def one(index: int) -> Any:
+        async def one(index: int) -> object:
             branch_scope.set(f"{scope}{index}.")
             return await self.step(f"{name}-{index}", fn, values[index], timeout=timeout, retry=retry)
 
@@ -238,7 +238,7 @@ class Context:
         self,
         event_type: str,
         *,
-        match: Mapping[str, Any] | None = None,
+        match: Mapping[str, object] | None = None,
         where: Callable[[Any], bool] | None = None,
         timeout: Duration | None = None,
         default: Any = waits.RAISE,
@@ -259,7 +259,7 @@ class Context:
         seconds = optional_seconds(timeout, what=f"timeout of wait '{op}'")
         return await waits.wait_for(self._rp, op, event_type, match, where, seconds, default, sources, callers)
 
-    async def send(self, event_type: str, detail: Any = None, *, name: str | None = None) -> None:
+    async def send(self, event_type: str, detail: object = None, *, name: str | None = None) -> None:
         """Publish an event on the app's EventBridge bus, exactly once per execution path."""
         check_event_type(event_type, where="ctx.send")
         op = name or self._rp.session.auto_name(f"send:{event_type}")
@@ -320,8 +320,8 @@ class Context:
 
     async def start_child(
         self,
-        workflow: Callable[..., Any] | str,
-        input: Any = None,
+        workflow: Callable[..., object] | str,
+        input: object = None,
         *,
         execution_id: str | None = None,
         name: str | None = None,
@@ -333,8 +333,8 @@ class Context:
 
     async def child(
         self,
-        workflow: Callable[..., Any] | str,
-        input: Any = None,
+        workflow: Callable[..., object] | str,
+        input: object = None,
         *,
         execution_id: str | None = None,
         name: str | None = None,
@@ -365,7 +365,7 @@ class Context:
         done = perform(self._rp, op, "patch", Patch(op, patch_id).decide(Patch.state(op, records, replaying=replaying)))
         return done is not None and done.record is not None
 
-    async def continue_as_new(self, input: Any = None) -> None:
+    async def continue_as_new(self, input: object = None) -> None:
         """End this execution and start the same workflow afresh with ``input`` (bounded history).
 
         The current execution ends SUCCEEDED with ``{"continued_as_new": <new id>}``; the new
@@ -408,9 +408,9 @@ class Saga:
 
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
-        self._compensations: list[tuple[str | None, Callable[..., Any], tuple[Any, ...]]] = []
+        self._compensations: list[tuple[str | None, Callable[..., object], tuple[object, ...]]] = []
 
-    def compensate(self, fn: Callable[..., Any], *args: Any, name: str | None = None) -> None:
+    def compensate(self, fn: Callable[..., object], *args: object, name: str | None = None) -> None:
         """Register ``fn(*args)`` to undo work done so far (runs as a durable step if the block fails)."""
         self._compensations.append((name, fn, args))
 
@@ -442,9 +442,9 @@ def _first_error(errors: list[tuple[int, BaseException]]) -> BaseException:
 
 
 def _collect(
-    done: set[asyncio.Future[Any]],
-    running: dict[asyncio.Future[Any], int],
-    results: list[Any],
+    done: set[asyncio.Future[object]],
+    running: dict[asyncio.Future[object], int],
+    results: list[object],
     errors: list[tuple[int, BaseException]],
 ) -> int:
     """Take the finished items of a ``ctx.map`` out of ``running`` into ``results``/``errors``; returns how many
@@ -467,7 +467,7 @@ def _collect(
     return held
 
 
-def _abandon(futures: Iterable[asyncio.Future[Any]]) -> None:
+def _abandon(futures: Iterable[asyncio.Future[object]]) -> None:
     """Stop branches the invocation will not wait for (an infrastructure failure ends it): cancel the
     running ones, read the outcome of finished ones, so no "exception was never retrieved" is logged."""
     for fut in futures:

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from stepbridge.errors import NonDeterminismError
 
@@ -64,7 +64,7 @@ class Replay:
         store: Store,
         effects: Effects,
         journal: dict[str, JournalRecord],
-        overrides: dict[str, Callable[..., Any]] | None = None,
+        overrides: Mapping[str, Callable[..., object]] | None = None,
         suspect: bool = False,
         remaining: Callable[[], float] | None = None,
         pause: Callable[[float], None] | None = None,
@@ -176,7 +176,7 @@ class Replay:
         op: str,
         op_type: str,
         kind: str,
-        data: dict[str, Any],
+        data: dict[str, object],
         *,
         key: str | None = None,
         data_size: int | None = None,

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from stepbridge.errors import DuplicateStepError, ExecutionCancelled, NonDeterminismError, WorkflowDefinitionError
 from stepbridge.runtime.limits import MAX_OP_NAME
@@ -33,7 +33,7 @@ class ReplaySession:
         execution: ExecutionRecord,
         recorded_ops: Iterable[str],
         *,
-        overrides: dict[str, Callable[..., Any]] | None = None,
+        overrides: Mapping[str, Callable[..., object]] | None = None,
         suspect: bool = False,
         remaining: Callable[[], float] | None = None,
     ) -> None:
@@ -104,7 +104,7 @@ class ReplaySession:
 
     # ---- requests --------------------------------------------------------------------------
 
-    def override(self, op: str) -> Callable[..., Any] | None:
+    def override(self, op: str) -> Callable[..., object] | None:
         """The test override of the inline step ``op``, if any."""
         return self._overrides.get(op)
 

@@ -48,7 +48,7 @@ from stepbridge.runtime.replay import Replay, current_op
 DEADLINE_GRACE_SECONDS = 60.0
 
 
-def check_result_size(op: str, data: Any) -> int:
+def check_result_size(op: str, data: object) -> int:
     """A step result must fit in one journal item (DynamoDB's 400 KB item limit); returns its JSON size."""
     size = len(dumps(data).encode())
     if size > JOURNAL_PAYLOAD_BYTES:
@@ -74,7 +74,7 @@ def step_error(exc: BaseException) -> dict[str, Any]:
     return err
 
 
-def outcome(rp: Replay, rec: JournalRecord, fn: Callable[..., Any] | None) -> Any:
+def outcome(rp: Replay, rec: JournalRecord, fn: Callable[..., object] | None) -> Any:
     """Return a recorded result (decoded to ``fn``'s return type) or raise the recorded error."""
     if rec.kind == "error":
         raise rebuild_error(rec.data.get("error") or {}, rec.op)
@@ -90,14 +90,16 @@ class _Raised(Exception):
         self.exc = exc
 
 
-async def call_function(fn: Callable[..., Any], args: Sequence[Any], timeout: float | None, *, op: str = "") -> Any:
+async def call_function(
+    fn: Callable[..., object], args: Sequence[object], timeout: float | None, *, op: str = ""
+) -> object:
     """Call a step function: coroutine functions on the loop, plain functions in a worker thread.
 
     With ``timeout``, exceeding it raises ``StepTimeout``; a ``TimeoutError`` raised by the
     function itself passes through unchanged (it is the function's own failure).
     """
 
-    async def invoke() -> Any:
+    async def invoke() -> object:
         if inspect.iscoroutinefunction(fn):
             return await fn(*args)
         if getattr(asyncio.get_running_loop(), "inline_sync", False):
@@ -122,7 +124,7 @@ async def call_function(fn: Callable[..., Any], args: Sequence[Any], timeout: fl
         # (LocalCloud's loop blocks on a sync function's thread: no timer can fire meanwhile, so none is set.)
         return await invoke()
 
-    async def guarded() -> Any:
+    async def guarded() -> object:
         try:
             return await invoke()
         except BaseException as exc:
@@ -154,7 +156,7 @@ def _sync_pool() -> ThreadPoolExecutor:
     return _POOL[0]
 
 
-def cache_item_key(op: str, args_json: Any, cache_key: str | None) -> str:
+def cache_item_key(op: str, args_json: object, cache_key: str | None) -> str:
     """The cache key of a step call: explicit ``cache_key`` or step name + hash of canonical-JSON arguments."""
     return f"step:{fit_key(cache_key)}" if cache_key else f"step:{op}:{content_hash(args_json)}"
 
@@ -162,8 +164,8 @@ def cache_item_key(op: str, args_json: Any, cache_key: str | None) -> str:
 async def run_step(
     rp: Replay,
     op: str,
-    fn: Callable[..., Any],
-    args: Sequence[Any],
+    fn: Callable[..., object],
+    args: Sequence[object],
     *,
     timeout: float | None,
     retry: Retry | None,
@@ -218,7 +220,7 @@ async def run_step(
     return outcome(rp, rec, fn)
 
 
-def _json_args(op: str, args: Sequence[Any]) -> list[Any]:
+def _json_args(op: str, args: Sequence[object]) -> list[object]:
     """A step call's arguments as JSON values (what is invoked with, and what the cache key hashes)."""
     return [to_json_value(a, what=f"argument {i + 1} of step '{op}'") for i, a in enumerate(args)]
 
@@ -232,8 +234,8 @@ def _cache_result(rp: Replay, ckey: str, op: str, rec: JournalRecord, ttl: float
 async def _inline(
     rp: Replay,
     op: str,
-    fn: Callable[..., Any],
-    args: Sequence[Any],
+    fn: Callable[..., object],
+    args: Sequence[object],
     records: dict[str, JournalRecord],
     policy: Retry,
     timeout: float | None,
@@ -261,7 +263,7 @@ async def _inline(
         assert done is not None  # (an inline step's actions end in a suspension or an outcome)
         return done
     if action.marker is not None:
-        marker: dict[str, Any] = {"attempt": action.attempt}
+        marker: dict[str, object] = {"attempt": action.attempt}
         remaining = rp.session.remaining
         if remaining is not None:  # until when this invocation may run: Lambda stops it by then
             marker["alive_until"] = iso(rp.now() + timedelta(seconds=max(0.0, remaining())))
@@ -271,7 +273,7 @@ async def _inline(
 
 
 async def _run_attempt(
-    rp: Replay, step: InlineStep, fn: Callable[..., Any], args: Sequence[Any], attempt: int, timeout: float | None
+    rp: Replay, step: InlineStep, fn: Callable[..., object], args: Sequence[object], attempt: int, timeout: float | None
 ) -> JournalRecord:
     """Run attempt ``attempt`` now (within the invocation's remaining time) and record its outcome."""
     op = step.op
@@ -315,7 +317,7 @@ def _declared(
     rp: Replay,
     op: str,
     step_def: StepDef,
-    args_json: list[Any],
+    args_json: list[object],
     policy: Retry,
     timeout: float | None,
     once: bool = False,
@@ -345,7 +347,7 @@ def _dispatch(
     rp: Replay,
     op: str,
     step_def: StepDef,
-    args_json: list[Any],
+    args_json: list[object],
     attempt: int,
     timeout: float | None,
     once: bool = False,

@@ -44,7 +44,7 @@ async def sleep_until(rp: Replay, op: str, wake_at: datetime) -> None:
         fresh = True
 
 
-def matches(detail: Any, match: Mapping[str, Any] | None) -> bool:
+def matches(detail: object, match: Mapping[str, object] | None) -> bool:
     """Every key of ``match`` equals the same key of ``detail``; nested dicts match recursively."""
     if not match:
         return True
@@ -76,7 +76,7 @@ async def wait_for(
     rp: Replay,
     op: str,
     event_type: str,
-    match: Mapping[str, Any] | None,
+    match: Mapping[str, object] | None,
     where: Callable[[Any], bool] | None,
     timeout: float | None,
     default: Any,
@@ -111,7 +111,7 @@ async def wait_for(
             _cleanup(rp, op, event_type, None)  # it timed out just now: the router may drop the waiter
 
 
-def _result(final: JournalRecord, default: Any) -> Any:
+def _result(final: JournalRecord, default: object) -> object:
     """What a finished wait gives the code: the event's detail, or its default after a timeout."""
     if final.kind == "result":
         return final.data["event"].get("detail")
