@@ -27,6 +27,7 @@ from stepbridge.runtime.operations.interpret import perform
 from stepbridge.runtime.operations.patch import Patch
 from stepbridge.runtime.operations.progress import Progress, Report
 from stepbridge.runtime.operations.send import Publish, Send, SendState
+from stepbridge.runtime.operations.sleep import Sleep
 from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import Event, iso, parse_iso
 from stepbridge.runtime.replay import Replay, Suspend, branch_scope, current_op, refuse_while_suspending
@@ -201,10 +202,8 @@ class Context:
         await waits.sleep_until(self._rp, op, wake_at)
 
     def _wake_at(self, op: str, seconds: float) -> datetime:
-        rec = self._rp.records(op).get(op)
-        if rec is not None:
-            return parse_iso(str(rec.data["wake_at"]))
-        return self._rp.now() + timedelta(seconds=seconds)
+        recorded = Sleep.state(op, self._rp.records(op)).wake_at
+        return recorded if recorded is not None else self._rp.now() + timedelta(seconds=seconds)
 
     async def sleep_until(self, when: datetime, *, name: str | None = None) -> None:
         """Durable sleep until an aware datetime (naive ones are taken as UTC)."""

@@ -27,7 +27,7 @@ from stepbridge.runtime.records import (
 )
 
 
-def check_input_size(data: Any, *, what: str) -> int:
+def check_input_size(data: object, *, what: str) -> int:
     """An input must leave room on the execution header for the outcome; returns its JSON size.
 
     The header holds the input with the result or error; inputs are capped at ``MAX_INPUT_BYTES``
@@ -57,7 +57,7 @@ def header_bytes(record: ExecutionRecord) -> int:
 def update_execution(
     store: Store,
     execution_id: str,
-    mutate: Callable[[ExecutionRecord], Any],
+    mutate: Callable[[ExecutionRecord], object],
     *,
     current: ExecutionRecord | None = None,
 ) -> ExecutionRecord | None:

@@ -20,7 +20,8 @@ after its retries) leaves the instance unchanged, is logged beside it and emits
 from __future__ import annotations
 
 import inspect
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import jmespath
@@ -150,14 +151,13 @@ async def _run_hooks(
     """Run a transition's guard, exit, action and entry hooks as durable steps; returns the instance's new
     context, or ``None`` when the guard refused the transition."""
     hook_event = HookEvent(detail_type=event.detail_type, detail=event.detail, id=event.id, time=event.time)
-    if transition.guard is not None and not await ctx.step(
-        "guard", lambda: call_hook(transition.guard, context, hook_event)
-    ):
+    guard, leave, action = transition.guard, machine.states[current].exit, transition.action
+    if guard is not None and not await ctx.step("guard", lambda: call_hook(guard, context, hook_event)):
         return None
-    if machine.states[current].exit is not None:
-        await ctx.step("exit", lambda: call_hook(machine.states[current].exit, context, hook_event))
-    if transition.action is not None:
-        returned = await ctx.step("action", lambda: call_hook(transition.action, context, hook_event))
+    if leave is not None:
+        await ctx.step("exit", lambda: call_hook(leave, context, hook_event))
+    if action is not None:
+        returned = await ctx.step("action", lambda: call_hook(action, context, hook_event))
         if isinstance(returned, dict):
             context = {**context, **returned}
     entry = machine.states[transition.target].entry
@@ -169,7 +169,7 @@ async def _run_hooks(
     return context
 
 
-async def call_hook(hook: Any, context: dict[str, Any], event: HookEvent) -> Any:
+async def call_hook(hook: Callable[..., object], context: dict[str, Any], event: HookEvent) -> object:
     """Call a hook with ``(context)`` or ``(context, event)``, awaiting it when it is async."""
     params = [
         p for p in inspect.signature(hook).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
@@ -180,7 +180,7 @@ async def call_hook(hook: Any, context: dict[str, Any], event: HookEvent) -> Any
     return result
 
 
-def _lock(store: Store, machine: str, key: str, holder: str, now: Any) -> bool:
+def _lock(store: Store, machine: str, key: str, holder: str, now: datetime) -> bool:
     pk, sk = instance_key(machine), f"{key}#lock"
     item = store.get_item(pk, sk)
     if item is not None and item.body.get("holder") not in (None, holder):

@@ -59,7 +59,7 @@ class Orchestrator:
     store: Store
     effects: Effects
     loop_factory: LoopFactory | None = None
-    overrides: dict[str, Any] = field(default_factory=dict)
+    overrides: dict[str, Callable[..., object]] = field(default_factory=dict)
     stats: dict[str, int] = field(default_factory=lambda: {"replays": 0, "finished": 0})
     #: Journals of recently resumed executions (``None``: read the whole journal on every wake-up).
     cache: JournalCache | None = None
@@ -203,7 +203,7 @@ class Orchestrator:
         if needs_marker(rec, journal, began):
             self.store.put_journal(rec.execution_id, replayed_marker(began, replay.foreign_seen))
 
-    def _continue_as_new(self, rec: ExecutionRecord, payload: Any) -> engine.Outcome:
+    def _continue_as_new(self, rec: ExecutionRecord, payload: object) -> engine.Outcome:
         from stepbridge.runtime.executions import start_execution
 
         new_id = next_generation_id(rec.execution_id)

@@ -42,7 +42,7 @@ class StepWorker:
     effects: Effects
     loop_factory: LoopFactory | None = None
     enforce_timeout: bool = False
-    overrides: dict[str, Any] | None = None
+    overrides: dict[str, Callable[..., object]] | None = None
     #: How to wait between report retries (``time.sleep`` in AWS; LocalCloud passes a no-op: virtual time).
     sleep: Callable[[float], None] | None = None
 
