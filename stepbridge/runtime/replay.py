@@ -75,12 +75,14 @@ class Replay:
         self.effects = effects
         #: How to wait before retrying a durable write in-process (``None`` = ``time.sleep``; LocalCloud: no wait).
         self.pause = pause
+        self.log = JournalView(execution.execution_id, store, effects.now, journal, pause=pause, fail=self._fail)
         self.session = ReplaySession(
-            execution, [r.op for r in journal.values()], overrides=overrides, suspect=suspect, remaining=remaining
+            execution, self.log.ops(), overrides=overrides, suspect=suspect, remaining=remaining
         )
-        self.log = JournalView(
-            execution.execution_id, store, effects.now, journal, pause=pause, fail=self.session.fail
-        )
+
+    def _fail(self, exc: BaseException) -> NoReturn:
+        """The view found the journal full: the execution fails for good (see ``ReplaySession.fail``)."""
+        self.session.fail(exc)
 
     # ---- clock and identity -----------------------------------------------------------
 
