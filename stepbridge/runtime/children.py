@@ -69,7 +69,7 @@ async def start_child(rp: Replay, op: str, workflow: str, payload: object, execu
             )
         )
         rp.effects.wake(WakeMessage(child_id, "start", "start"))
-        started = rp.record(
+        started = rp.log.record(
             op, "child", "dispatch", {"child_id": child_id, "workflow": workflow, "input": data}, key=f"{op}#d1"
         )
     return ChildHandle(rp, op, str(started.data["child_id"]), workflow, started.data["input"])

@@ -220,7 +220,7 @@ class Context:
         self._rp.session.mark(op, "now")
         rec = self._rp.records(op).get(op)
         if rec is None:
-            rec = self._rp.record(op, "now", "now", {"value": iso(self._rp.now())})
+            rec = self._rp.log.record(op, "now", "now", {"value": iso(self._rp.now())})
         return parse_iso(str(rec.data["value"]))
 
     def uuid(self) -> str:

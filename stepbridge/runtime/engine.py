@@ -152,7 +152,7 @@ def _cached_result(rp: Replay, store: Store, cache_key: str, has_journal: bool) 
     if cached is None and not has_journal:
         hit = store.get_item(cache_key, "CACHE")
         if hit is not None:
-            cached = rp.record("$cache", "cache", "result", {"result": hit.body.get("result")}, key="$cache")
+            cached = rp.log.record("$cache", "cache", "result", {"result": hit.body.get("result")}, key="$cache")
     return cached
 
 

@@ -167,28 +167,11 @@ class Replay:
         """Stop the workflow here; it resumes from the top when woken."""
         self.session.suspend()
 
-    # ---- journal (the view's, named here for the operations) ----------------------------
+    # ---- journal ------------------------------------------------------------------------
 
     def records(self, op: str) -> dict[str, JournalRecord]:
         """The records of ``op`` (including ones appended during this invocation)."""
         return self.log.records(op)
-
-    def record(
-        self,
-        op: str,
-        op_type: str,
-        kind: str,
-        data: dict[str, object],
-        *,
-        key: str | None = None,
-        data_size: int | None = None,
-        shared: bool = False,
-        durable: bool = False,
-    ) -> JournalRecord:
-        """Append a journal record and return the record that won (see :meth:`JournalView.record`)."""
-        return self.log.record(
-            op, op_type, kind, data, key=key, data_size=data_size, shared=shared, durable=durable
-        )
 
     # ---- timers and wake-ups -------------------------------------------------------------
 

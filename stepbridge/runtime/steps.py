@@ -199,7 +199,7 @@ async def run_step(
         hit = rp.store.get_item(f"CACHE#{ckey}", "CACHE")
         if hit is not None:
             # Once a declared step was dispatched, its own report may race this record for the key.
-            rec = rp.record(
+            rec = rp.log.record(
                 op,
                 "step",
                 "result",
@@ -268,7 +268,7 @@ async def _inline(
         if remaining is not None:  # until when this invocation may run: Lambda stops it by then
             marker["alive_until"] = iso(rp.now() + timedelta(seconds=max(0.0, remaining())))
         # (durable: a throttled or ambiguous marker write must not cost the attempt it stands for)
-        rp.record(op, "step", "started", marker, key=action.marker, durable=True)
+        rp.log.record(op, "step", "started", marker, key=action.marker, durable=True)
     return await _run_attempt(rp, step, fn, args, action.attempt, timeout)
 
 
@@ -310,7 +310,7 @@ async def _run_attempt(
     finally:
         stepcontext.leave(step_token)
         current_op.reset(token)
-    return rp.record(op, "step", "result", {"result": data, "attempts": attempt}, data_size=size, durable=True)
+    return rp.log.record(op, "step", "result", {"result": data, "attempts": attempt}, data_size=size, durable=True)
 
 
 def _declared(
@@ -356,7 +356,8 @@ def _dispatch(
     seconds = timeout if timeout is not None else step_def.timeout
     deadline = rp.now() + timedelta(seconds=seconds + DEADLINE_GRACE_SECONDS)
     key = f"{op}#d{attempt}"
-    rp.record(op, "step", "dispatch", {"step": step_def.name, "attempt": attempt, "deadline": iso(deadline)}, key=key)
+    data: dict[str, object] = {"step": step_def.name, "attempt": attempt, "deadline": iso(deadline)}
+    rp.log.record(op, "step", "dispatch", data, key=key)
     rp.set_timer(key, deadline, f"deadline:{op}")
     rp.effects.invoke_step(
         StepInvocation(

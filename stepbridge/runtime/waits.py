@@ -163,7 +163,7 @@ def _look_back(
             continue
         if where is not None and not where(detail):
             continue
-        rec = rp.record(wait.op, "wait", "result", {"event": event})
+        rec = rp.log.record(wait.op, "wait", "result", {"event": event})
         _cleanup(rp, wait.op, wait.event_type, started.data.get("timer"))
         return rec
     return None
