@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from stepbridge.errors import StepbridgeError
+from stepbridge.runtime.vocabulary import Status
 
 Run = Callable[[argparse.Namespace], int]
 
@@ -222,7 +223,7 @@ def _cost(args: argparse.Namespace) -> int:
 
 # ---- operate executions: run, executions, events, report ------------------------------------------------
 
-_STATUSES = ("CANCELLED", "FAILED", "RUNNING", "SCHEDULED", "SUCCEEDED")
+_STATUSES = tuple(sorted(Status))
 
 
 def _stack_args(required_note: str = "") -> tuple[Arg, ...]:

@@ -22,7 +22,8 @@ from stepbridge.runtime.limits import check_event_size
 from stepbridge.runtime.machines import WORKFLOW_PREFIX as MACHINE_WORKFLOW_PREFIX
 from stepbridge.runtime.machines import machine_state
 from stepbridge.runtime.ports import Effects, Store
-from stepbridge.runtime.records import STATUSES, SUCCEEDED, TERMINAL, Event, ExecutionRecord, iso
+from stepbridge.runtime.records import STATUSES, Event, ExecutionRecord, iso
+from stepbridge.runtime.vocabulary import Status, is_terminal
 
 
 class _Mapping:
@@ -130,7 +131,7 @@ class PollingDriver:
 
         _, finished = poll_until(
             lambda: client.describe(execution_id).status,
-            lambda status: status in TERMINAL,
+            is_terminal,
             timeout=timeout if timeout is not None else 900.0,
         )
         if not finished:
@@ -213,9 +214,9 @@ class Client:
         """Wait for an execution to end; return its result or raise ``ExecutionFailedError``."""
         self.driver.wait(self, execution_id, optional_seconds(timeout))
         desc = self.describe(execution_id)
-        if desc.status == SUCCEEDED:
+        if desc.status == Status.SUCCEEDED:
             return desc.result
-        if desc.status not in TERMINAL:
+        if not is_terminal(desc.status):
             raise ExecutionStillRunning(f"execution '{execution_id}' is still {desc.status}")
         raise ExecutionFailedError(execution_id, desc.status, desc.error)
 

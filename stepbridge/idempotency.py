@@ -44,12 +44,12 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from stepbridge.config import ENV_TABLE
-from stepbridge.runtime import stepcontext
+from stepbridge.runtime import keys, stepcontext
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: Partition key prefix of the idempotency records (stepbridge's own items never use it).
-PK_PREFIX = "IDEMPOTENCY#"
+PK_PREFIX = keys.IDEMPOTENCY_PREFIX
 #: The table's TTL attribute (see docs/ARCHITECTURE.md): expired records are deleted by DynamoDB.
 TTL_ATTRIBUTE = "ttl"
 
@@ -73,7 +73,7 @@ def persistence_layer(table_name: str | None = None, *, namespace: str | None = 
         table_name=table,
         key_attr="pk",
         sort_key_attr="sk",
-        static_pk_value=f"{PK_PREFIX}{ns}",
+        static_pk_value=keys.idempotency_pk(ns),
         expiry_attr=TTL_ATTRIBUTE,
         boto3_client=client,
     )

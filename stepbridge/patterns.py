@@ -14,6 +14,7 @@ from typing import Any
 from stepbridge.api.durations import Duration, to_seconds
 from stepbridge.api.retry import Backoff, Retry
 from stepbridge.errors import BulkheadFullError, CircuitOpenError
+from stepbridge.runtime import keys
 from stepbridge.runtime.context import Context, engine_ports
 from stepbridge.runtime.ports import Item, Store
 from stepbridge.runtime.records import iso, parse_iso
@@ -62,7 +63,7 @@ class CircuitBreaker:
 
     @property
     def _key(self) -> tuple[str, str]:
-        return f"BREAKER#{self.name}", "STATE"
+        return keys.breaker_key(self.name)
 
     async def call(
         self, ctx: Context, step: str, fn: Callable[..., Any], *args: Any, retry: Retry | None = None
@@ -156,7 +157,7 @@ class Bulkhead:
 
     @property
     def _key(self) -> tuple[str, str]:
-        return f"BULKHEAD#{self.name}", "SLOTS"
+        return keys.bulkhead_key(self.name)
 
     async def call(self, ctx: Context, step: str, fn: Callable[..., Any], *args: Any, **options: Any) -> Any:
         """Run ``fn(*args)`` as step ``step`` while holding a slot."""

@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from stepbridge.runtime.records import parse_iso
+from stepbridge.runtime.vocabulary import TERMINAL, Status
 
 #: Journal facts that are bookkeeping, not operations (left out of timelines).
 _INTERNAL = frozenset({"Clock.read", "Patch.patch"})
@@ -109,7 +110,7 @@ def describe_entry(detail_type: str, detail: dict[str, Any], sent: bool = False)
         return f"SUCCEEDED -> {_short(detail.get('result'), 80)}"
     if detail_type in ("Workflow.failed", "Workflow.cancelled"):
         err = detail.get("error") or {}
-        status = "FAILED" if detail_type == "Workflow.failed" else "CANCELLED"
+        status = Status.FAILED if detail_type == "Workflow.failed" else Status.CANCELLED
         return f"{status}: {err.get('message', '')}"
     return f"{detail_type} {_short(detail)}"
 
@@ -311,7 +312,11 @@ class Timeline:
         }
 
 
-_TERMINAL_TYPES = {"Workflow.completed": "SUCCEEDED", "Workflow.failed": "FAILED", "Workflow.cancelled": "CANCELLED"}
+_TERMINAL_TYPES = {
+    "Workflow.completed": Status.SUCCEEDED,
+    "Workflow.failed": Status.FAILED,
+    "Workflow.cancelled": Status.CANCELLED,
+}
 
 
 def build_timeline(history: Sequence[Any], description: Any = None, *, now: str | None = None) -> Timeline:
@@ -321,7 +326,7 @@ def build_timeline(history: Sequence[Any], description: Any = None, *, now: str 
     ``now`` (ISO-8601) is the clock's current time: a running execution's chart extends to it.
     """
     entries = list(history)
-    workflow, status, start, end = "", "RUNNING", None, None
+    workflow, status, start, end = "", str(Status.RUNNING), None, None
     result: Any = None
     error: dict[str, Any] | None = None
     times = [str(_get(e, "time")) for e in entries if _get(e, "time")]
@@ -343,9 +348,9 @@ def build_timeline(history: Sequence[Any], description: Any = None, *, now: str 
         start = _get(description, "started_at") or start
         end = _get(description, "ended_at") or end
         progress = _get(description, "progress")
-        result = _get(description, "result") if status == "SUCCEEDED" else result
+        result = _get(description, "result") if status == Status.SUCCEEDED else result
         error = dict(_get(description, "error")) if _get(description, "error") else error
-    terminal = status in _TERMINAL_TYPES.values()
+    terminal = status in TERMINAL
     last_seen = end if terminal and end else max([*times, *([now] if now else [])], default=start)
     rows, markers = _fold(entries, terminal, end, last_seen)
     if progress is None:
@@ -460,7 +465,7 @@ def _apply(row: TimelineRow, detail_type: str, detail: dict[str, Any], when: str
         row.note = f"{row.target} [{row.child_id}]"
     elif detail_type in ("Child.completed", "Child.failed"):
         row.end = when
-        fallback = "SUCCEEDED" if detail_type == "Child.completed" else "FAILED"
+        fallback = Status.SUCCEEDED if detail_type == "Child.completed" else Status.FAILED
         row.status = str(detail.get("status") or fallback).lower()
         row.result = detail.get("result")
         if detail.get("error"):
@@ -596,7 +601,7 @@ def render_table(timeline: Timeline, *, notes: bool = True) -> str:
                 inside = "|" if len(stage) > 1 and i < len(stage) - 1 else " "
                 lines.extend(f"  {inside}     {n}" for n in _notes(row))
     lines.extend(_marker_line(timeline, m) for m in pending)
-    if timeline.status == "SUCCEEDED":
+    if timeline.status == Status.SUCCEEDED:
         lines.append(f"  result: {_short(timeline.result, 100)}")
     elif timeline.error:
         lines.append(f"  error: {_error_text(timeline.error)}")

@@ -14,6 +14,7 @@ from typing import Any
 from stepbridge.compiler import naming
 from stepbridge.compiler.intrinsics import GetAtt, Ref, Sub, arn
 from stepbridge.compiler.model import AppModel
+from stepbridge.runtime import keys
 
 Statement = dict[str, Any]
 
@@ -35,7 +36,7 @@ STEP_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
 #: Powertools idempotency also updates its record on success and deletes it when the function raises.
 IDEMPOTENCY_ACTIONS = ("dynamodb:DeleteItem", "dynamodb:UpdateItem")
 #: Partition-key prefixes a step may touch (``dynamodb:LeadingKeys``).
-STEP_LEADING_KEYS = ["EXEC#*", "IDEMPOTENCY#*"]
+STEP_LEADING_KEYS = [f"{keys.EXEC_PREFIX}*", f"{keys.IDEMPOTENCY_PREFIX}*"]
 TIMER_ACTIONS = ("scheduler:CreateSchedule", "scheduler:DeleteSchedule")
 #: What the SQS event source mapping needs from the orchestrator's role ("Execution role permissions"
 #: in the Lambda developer guide, "Using Lambda with Amazon SQS"); with ReportBatchItemFailures failed
@@ -103,7 +104,7 @@ def _idempotency_records() -> Statement:
         "UpdateOwnIdempotencyRecords",
         IDEMPOTENCY_ACTIONS,
         [GetAtt(naming.TABLE, "Arn")],
-        {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["IDEMPOTENCY#*"]}},
+        {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{keys.IDEMPOTENCY_PREFIX}*"]}},
     )
 
 
@@ -189,7 +190,7 @@ def step_statements(base: str) -> list[Statement]:
 
 
 #: Partition of the sweeper's own item, its paging cursor (``stepbridge.runtime.sweeper.CURSOR_PK``).
-SWEEPER_PARTITION = "SWEEPER"
+SWEEPER_PARTITION = keys.SWEEPER_PK
 
 
 def sweeper_statements() -> list[Statement]:

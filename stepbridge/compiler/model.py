@@ -33,6 +33,8 @@ from stepbridge.api.eventpattern import check_event_pattern, trigger_pattern
 from stepbridge.api.routes import ROUTES
 from stepbridge.compiler import naming
 from stepbridge.errors import CompileError, WorkflowDefinitionError
+from stepbridge.runtime import keys
+from stepbridge.runtime.vocabulary import Reason
 
 #: The HTTP API's own routes: (SAM event id, method, path), the table the API handler routes by.
 API_ROUTES = ROUTES
@@ -240,8 +242,8 @@ def _plan_schedules(app: App, ids: naming.LogicalIds, problems: _Problems) -> li
             problems.add(f"{where}: unknown timezone {sched.timezone!r}; use an IANA name such as 'Europe/Paris'")
         when = "<aws.scheduler.scheduled-time>"
         body = {
-            "execution_id": f"$schedule:{sched.name}",
-            "reason": "schedule",
+            "execution_id": keys.schedule_id(sched.name),
+            "reason": Reason.SCHEDULE,
             "dedup": when,
             "data": {"schedule": sched.name, "scheduled_time": when},
         }

@@ -62,7 +62,8 @@ from stepbridge.runtime.executions import check_execution_id, request_cancel, st
 from stepbridge.runtime.ids import new_id
 from stepbridge.runtime.limits import check_event_size
 from stepbridge.runtime.observability import flush_metrics, logger, register_secret
-from stepbridge.runtime.records import SUCCEEDED, TERMINAL, Event, ExecutionRecord, iso
+from stepbridge.runtime.records import Event, ExecutionRecord, iso
+from stepbridge.runtime.vocabulary import Status
 
 #: Largest accepted request body: an input is stored in the execution's DynamoDB item (400 KB, with
 #: its result), and an event in its 400 KB event-log item; 256 KB leaves room for both (the HTTP
@@ -248,7 +249,7 @@ class HttpApi:
         while True:
             rec = env.store.get_execution(execution_id)
             left = deadline - time.monotonic()
-            if rec is None or rec.status in TERMINAL or left <= 0:
+            if rec is None or rec.terminal or left <= 0:
                 return
             time.sleep(min(delay, left))
             delay = min(delay * 1.5, 2.0)
@@ -444,10 +445,10 @@ def _wait_seconds(value: Any) -> float | None:
 
 
 def _outcome(rec: ExecutionRecord) -> Reply:
-    if rec.status not in TERMINAL:
+    if not rec.terminal:
         return _json(202, {"execution_id": rec.execution_id, "status": rec.status})
     payload: dict[str, Any] = {"execution_id": rec.execution_id, "status": rec.status}
-    if rec.status == SUCCEEDED:
+    if rec.status == Status.SUCCEEDED:
         payload["result"] = rec.result
     if rec.error is not None:
         payload["error"] = rec.error

@@ -25,6 +25,7 @@ from stepbridge.runtime.guard import EngineSignal, InfrastructureFailure
 from stepbridge.runtime.observability import flush_metrics, logger
 from stepbridge.runtime.orchestrator import Orchestrator
 from stepbridge.runtime.records import WakeMessage
+from stepbridge.runtime.vocabulary import SPECIAL_REASONS, Reason
 
 
 def handle(event: dict[str, Any], env: Environment, context: Any = None) -> dict[str, Any]:
@@ -106,14 +107,14 @@ def _group(records: list[dict[str, Any]]) -> list[tuple[WakeMessage, list[str]]]
                 "message_id": message_id, "error": f"{type(exc).__name__}: {exc}",
                 "body_excerpt": str(record.get("body"))[:_EXCERPT]})
             continue
-        special = message.reason in ("schedule", "debounce")
+        special = message.reason in SPECIAL_REASONS
         key = (message.execution_id, f"{message.reason}:{position}") if special else (message.execution_id, "")
         groups.setdefault(key, []).append((message, message_id))
     merged: list[tuple[WakeMessage, list[str]]] = []
     for members in groups.values():
         first = members[0][0]
         if len(members) > 1:
-            reason = "sweep" if any(m.reason == "sweep" for m, _ in members) else first.reason
+            reason = Reason.SWEEP if any(m.reason == Reason.SWEEP for m, _ in members) else first.reason
             data = {**(first.data or {}), "reports": [r for m, _ in members for r in m.reports]}
             timers = sorted({k for m, _ in members for k in m.timer_keys})
             if timers:

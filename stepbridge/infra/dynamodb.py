@@ -21,19 +21,25 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from stepbridge.errors import PayloadTooLarge
+from stepbridge.runtime import keys
 from stepbridge.runtime.codec import dumps
+from stepbridge.runtime.keys import EXEC_PREFIX as EXEC_PREFIX
+from stepbridge.runtime.keys import JOURNAL_PREFIX as JOURNAL_PREFIX
+from stepbridge.runtime.keys import LOG_SLOT_PREFIX as LOG_SLOT_PREFIX
+from stepbridge.runtime.keys import META as META
+from stepbridge.runtime.keys import STATUS_PREFIX as STATUS_PREFIX
+from stepbridge.runtime.keys import WORKFLOW_PREFIX as WORKFLOW_PREFIX
+from stepbridge.runtime.keys import execution_key as execution_key
 from stepbridge.runtime.limits import DYNAMODB_ITEM_BYTES, DYNAMODB_PARTITION_KEY_BYTES, DYNAMODB_SORT_KEY_BYTES
 from stepbridge.runtime.ports import Item
 from stepbridge.runtime.records import (
-    LOG_SLOT_PREFIX,
-    RUNNING,
-    SCHEDULED,
     ExecutionRecord,
     JournalRecord,
     iso,
     parse_iso,
     status_cursor,
 )
+from stepbridge.runtime.vocabulary import UNFINISHED
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -45,13 +51,8 @@ GSI_NAME = "by-workflow"
 #: Sparse index of the executions that are not finished yet (RUNNING, SCHEDULED): the sweeper's Query.
 STATUS_GSI_NAME = "by-status"
 #: Statuses that carry the ``by-status`` keys; finished executions drop out of the index.
-INDEXED_STATUSES = frozenset({RUNNING, SCHEDULED})
-STATUS_PREFIX = "STATUS#"
+INDEXED_STATUSES = UNFINISHED
 TTL_ATTRIBUTE = "ttl"
-EXEC_PREFIX = "EXEC#"
-META = "META"
-JOURNAL_PREFIX = "J#"
-WORKFLOW_PREFIX = "WF#"
 
 #: DynamoDB key size limits (DynamoDB quotas: partition key 2048 bytes, sort key 1024 bytes).
 _PK_BYTES = DYNAMODB_PARTITION_KEY_BYTES
@@ -138,11 +139,6 @@ def normalize_expiry(expires_at: str | None) -> str | None:
     return None if expires_at is None else iso(parse_iso(expires_at))
 
 
-def execution_key(execution_id: str) -> tuple[str, str]:
-    """``(pk, sk)`` of an execution header."""
-    return f"{EXEC_PREFIX}{execution_id}", META
-
-
 def execution_attrs(record: ExecutionRecord, version: int) -> Attrs:
     """An execution header at ``version``; status, workflow and the GSI keys are top-level for queries.
 
@@ -159,11 +155,11 @@ def execution_attrs(record: ExecutionRecord, version: int) -> Attrs:
         "version": _n(version),
         "status": _s(record.status),
         "workflow": _s(record.workflow),
-        "gsi1pk": _s(f"{WORKFLOW_PREFIX}{record.workflow}"),
-        "gsi1sk": _s(f"{record.created_at}#{record.execution_id}"),
+        "gsi1pk": _s(keys.workflow_pk(record.workflow)),
+        "gsi1sk": _s(keys.created_cursor(record.created_at, record.execution_id)),
     }
     if record.status in INDEXED_STATUSES:
-        attrs["gsi2pk"] = _s(f"{STATUS_PREFIX}{record.status}")
+        attrs["gsi2pk"] = _s(keys.status_pk(record.status))
         attrs["gsi2sk"] = _s(status_cursor(record))
     return attrs
 
@@ -176,8 +172,8 @@ def journal_attrs(execution_id: str, record: JournalRecord) -> Attrs:
     conditional put makes the key unique.
     """
     return {
-        "pk": _s(f"{EXEC_PREFIX}{execution_id}"),
-        "sk": _s(f"{JOURNAL_PREFIX}{record.slot}"),
+        "pk": _s(keys.execution_pk(execution_id)),
+        "sk": _s(keys.journal_sk(record.slot)),
         "body": _s(dumps(record.to_dict())),
         "version": _n(0),
     }
@@ -215,15 +211,16 @@ def attrs_size(attrs: Mapping[str, Mapping[str, str]]) -> int:
 def describe_key(attrs: Mapping[str, Mapping[str, str]]) -> str:
     """A human name for an item in error messages."""
     pk, sk = attrs["pk"]["S"], attrs["sk"]["S"]
-    if pk.startswith(EXEC_PREFIX) and sk == META:
-        return f"execution '{pk[len(EXEC_PREFIX) :]}'"
-    if pk.startswith(EXEC_PREFIX) and sk.startswith(JOURNAL_PREFIX):
-        key = sk[len(JOURNAL_PREFIX) :]
+    execution_id, slot = keys.execution_id_of(pk), keys.slot_of_sk(sk)
+    if execution_id is not None and sk == META:
+        return f"execution '{execution_id}'"
+    if execution_id is not None and slot is not None:
+        key = slot
         if key.startswith(LOG_SLOT_PREFIX) and "body" in attrs:
             # a log slot: name the record by its operation key, as the user wrote it
             with contextlib.suppress(ValueError, AttributeError):
                 key = str(json.loads(attrs["body"]["S"]).get("key", key))
-        return f"journal record '{key}' of execution '{pk[len(EXEC_PREFIX) :]}'"
+        return f"journal record '{key}' of execution '{execution_id}'"
     return f"item pk={pk!r} sk={sk!r}"
 
 
@@ -432,7 +429,7 @@ class DynamoStore:
                 "TableName": self.table_name,
                 "IndexName": STATUS_GSI_NAME,
                 "KeyConditionExpression": "gsi2pk = :st",
-                "ExpressionAttributeValues": {":st": _s(f"{STATUS_PREFIX}{status}")},
+                "ExpressionAttributeValues": {":st": _s(keys.status_pk(status))},
                 "ScanIndexForward": False,
             }
             return [decode_execution(a) for a in self._collect("Query", kwargs_status, limit)]
@@ -444,7 +441,7 @@ class DynamoStore:
             values[":status"] = _s(status)
             names["#status"] = "status"  # STATUS is a DynamoDB reserved word
         if workflow is not None:
-            values[":wf"] = _s(f"{WORKFLOW_PREFIX}{workflow}")
+            values[":wf"] = _s(keys.workflow_pk(workflow))
             kwargs: dict[str, Any] = {
                 "TableName": self.table_name,
                 "IndexName": GSI_NAME,  # GSIs do not support ConsistentRead
@@ -477,7 +474,7 @@ class DynamoStore:
         if limit <= 0:
             return []
         condition = "gsi2pk = :st"
-        values: Attrs = {":st": _s(f"{STATUS_PREFIX}{status}")}
+        values: Attrs = {":st": _s(keys.status_pk(status))}
         if after is not None:
             condition += " AND gsi2sk > :after"
             values[":after"] = _s(after)
@@ -498,7 +495,7 @@ class DynamoStore:
             "TableName": self.table_name,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :j)",
             "ExpressionAttributeValues": {
-                ":pk": _s(f"{EXEC_PREFIX}{execution_id}"),
+                ":pk": _s(keys.execution_pk(execution_id)),
                 ":j": _s(JOURNAL_PREFIX),
             },
             "ConsistentRead": True,
@@ -511,9 +508,9 @@ class DynamoStore:
             "TableName": self.table_name,
             "KeyConditionExpression": "pk = :pk AND sk BETWEEN :lo AND :hi",
             "ExpressionAttributeValues": {
-                ":pk": _s(f"{EXEC_PREFIX}{execution_id}"),
-                ":lo": _s(f"{JOURNAL_PREFIX}{LOG_SLOT_PREFIX}{after_seq + 1:010d}"),
-                ":hi": _s(f"{JOURNAL_PREFIX}{LOG_SLOT_PREFIX}~"),
+                ":pk": _s(keys.execution_pk(execution_id)),
+                ":lo": _s(keys.log_sk_from(after_seq + 1)),
+                ":hi": _s(keys.LOG_SK_END),
             },
             "ConsistentRead": True,
         }
@@ -521,7 +518,7 @@ class DynamoStore:
 
     def get_journal(self, execution_id: str, key: str) -> JournalRecord | None:
         """The record stored under ``key`` (a report or shared claim), read consistently."""
-        attrs = self._get(f"{EXEC_PREFIX}{execution_id}", f"{JOURNAL_PREFIX}{key}")
+        attrs = self._get(keys.execution_pk(execution_id), keys.journal_sk(key))
         return decode_journal(attrs) if attrs is not None else None
 
     def append_journal(self, execution_id: str, record: JournalRecord) -> bool:
@@ -530,7 +527,7 @@ class DynamoStore:
 
     def put_journal(self, execution_id: str, record: JournalRecord) -> None:
         """Overwrite a bookkeeping record (``$`` keys only: operation records are append-only)."""
-        if not record.key.startswith("$"):
+        if not keys.is_bookkeeping(record.key):
             raise ValueError(f"put_journal is for bookkeeping records ('$' keys), not '{record.key}'")
         self._put(journal_attrs(execution_id, record))
 

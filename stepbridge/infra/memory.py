@@ -15,7 +15,6 @@ from stepbridge.infra.dynamodb import (
     INDEXED_STATUSES,
     JOURNAL_PREFIX,
     META,
-    STATUS_PREFIX,
     Attrs,
     check_item,
     check_key,
@@ -30,8 +29,9 @@ from stepbridge.infra.dynamodb import (
     put_version,
     sk_range,
 )
+from stepbridge.runtime import keys
 from stepbridge.runtime.ports import Item
-from stepbridge.runtime.records import LOG_SLOT_PREFIX, ExecutionRecord, JournalRecord, iso
+from stepbridge.runtime.records import ExecutionRecord, JournalRecord, iso
 
 
 def _utcnow() -> datetime:
@@ -108,7 +108,7 @@ class InMemoryStore:
         if workflow is None and status in INDEXED_STATUSES:
             with self._lock:
                 self._read()
-                wanted = f"{STATUS_PREFIX}{status}"
+                wanted = keys.status_pk(status)
                 indexed = [
                     attrs
                     for partition in self._partitions.values()
@@ -132,7 +132,7 @@ class InMemoryStore:
         """Oldest first by the ``by-status`` sort key, after ``after`` (as ``DynamoStore``)."""
         if status not in INDEXED_STATUSES:
             raise ValueError(f"list_unfinished: status must be RUNNING or SCHEDULED, got {status!r}")
-        wanted = f"{STATUS_PREFIX}{status}"
+        wanted = keys.status_pk(status)
         with self._lock:
             self._read()
             indexed = [
@@ -160,8 +160,8 @@ class InMemoryStore:
     def load_journal_since(self, execution_id: str, after_seq: int) -> list[JournalRecord]:
         """The orchestrator's log records with ``seq > after_seq``, in order (like DynamoDB's range Query)."""
         pk, _ = execution_key(execution_id)
-        low = f"{JOURNAL_PREFIX}{LOG_SLOT_PREFIX}{after_seq + 1:010d}"
-        high = f"{JOURNAL_PREFIX}{LOG_SLOT_PREFIX}~"
+        low = keys.log_sk_from(after_seq + 1)
+        high = keys.LOG_SK_END
         with self._lock:
             self._read()
             items = sorted((sk, a) for sk, a in self._partitions.get(pk, {}).items() if low <= sk <= high)
@@ -172,7 +172,7 @@ class InMemoryStore:
         pk, _ = execution_key(execution_id)
         with self._lock:
             self._read()
-            attrs = self._get(pk, f"{JOURNAL_PREFIX}{key}")
+            attrs = self._get(pk, keys.journal_sk(key))
         return decode_journal(attrs) if attrs is not None else None
 
     def append_journal(self, execution_id: str, record: JournalRecord) -> bool:
@@ -188,7 +188,7 @@ class InMemoryStore:
 
     def put_journal(self, execution_id: str, record: JournalRecord) -> None:
         """Overwrite a bookkeeping record (``$`` keys only: operation records are append-only)."""
-        if not record.key.startswith("$"):
+        if not keys.is_bookkeeping(record.key):
             raise ValueError(f"put_journal is for bookkeeping records ('$' keys), not '{record.key}'")
         attrs = journal_attrs(execution_id, record)
         check_item(attrs)

@@ -14,6 +14,8 @@ import boto3
 
 from stepbridge.config import RuntimeConfig
 from stepbridge.infra.dynamodb import table_definition
+from stepbridge.runtime import keys
+from stepbridge.runtime.vocabulary import Reason
 
 
 @dataclass
@@ -237,7 +239,7 @@ def provision(
                 "Arn": queue_arn,
                 "RoleArn": role_arn,
                 "SqsParameters": {"MessageGroupId": name},
-                "Input": json.dumps({"execution_id": f"$schedule:{name}", "reason": "schedule"}),
+                "Input": json.dumps({"execution_id": keys.schedule_id(name), "reason": Reason.SCHEDULE}),
             },
         )
     config = RuntimeConfig(

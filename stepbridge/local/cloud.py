@@ -34,12 +34,13 @@ from stepbridge.local.clock import Timer, TimerWheel, VirtualClock
 from stepbridge.local.functionenv import LocalSecrets, as_function
 from stepbridge.local.iamenforce import IamEnforcer
 from stepbridge.local.values import CapturedEvent, Crash, HttpResponse, LocalOrchestratorContext, MockStep
-from stepbridge.runtime import ids
+from stepbridge.runtime import ids, keys
 from stepbridge.runtime.ids import new_id
 from stepbridge.runtime.journalcache import JournalCache
 from stepbridge.runtime.loops import VirtualTimeLoop
 from stepbridge.runtime.observability import recording_metrics
-from stepbridge.runtime.records import TERMINAL, Event, StepInvocation, WakeMessage, iso
+from stepbridge.runtime.records import Event, StepInvocation, WakeMessage, iso
+from stepbridge.runtime.vocabulary import Reason
 
 if TYPE_CHECKING:
     from stepbridge.local.faults import FaultInjector, FaultPlan
@@ -283,9 +284,8 @@ class LocalCloud:
             self.env.store = self.faults.wrap_store(self.store)
             self.env.effects = self.faults.wrap_effects(self.effects)
         for sched in self.app.schedules:
-            self.timers.add(
-                f"$schedule:{sched.name}", next_fire(sched.cron, self.clock.now(), sched.timezone), schedule=sched.name
-            )
+            first = next_fire(sched.cron, self.clock.now(), sched.timezone)
+            self.timers.add(keys.schedule_id(sched.name), first, schedule=sched.name)
         if self._iam is not None:
             self._iam.arm(self.store, self._aws_effects)
         self._running = True
@@ -535,7 +535,10 @@ class LocalCloud:
             self._queue_dirty = True
             self._aws_effects.wake(
                 WakeMessage(
-                    f"$schedule:{sched.name}", "schedule", fired, {"schedule": sched.name, "scheduled_time": fired}
+                    keys.schedule_id(sched.name),
+                    Reason.SCHEDULE,
+                    fired,
+                    {"schedule": sched.name, "scheduled_time": fired},
                 )
             )
             self.timers.add(timer.name, next_fire(sched.cron, timer.at, sched.timezone), schedule=sched.name)
@@ -580,7 +583,7 @@ class LocalCloud:
         while True:
             self.run_until_idle()
             rec = self.store.get_execution(execution_id)
-            if rec is None or rec.status in TERMINAL:
+            if rec is None or rec.terminal:
                 return
             nxt = self.timers.peek(one_time_only=True)
             if nxt is None or nxt.at > limit:

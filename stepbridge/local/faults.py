@@ -49,6 +49,7 @@ from botocore.exceptions import ClientError
 
 from stepbridge.local.values import Crash
 from stepbridge.runtime.ports import Effects, Store
+from stepbridge.runtime.vocabulary import Kind, OpType
 
 #: Every fault kind, in the order the figures print them.
 KINDS = (
@@ -316,7 +317,7 @@ class FaultInjector:
             self._kill_step_report
             and method == "append_journal"
             and len(args) > 1
-            and getattr(args[1], "kind", "") in ("result", "attempt")
+            and getattr(args[1], "kind", "") in (Kind.RESULT, Kind.ATTEMPT)
         ):
             # The step's Lambda hit its timeout: it is killed before its report is written.
             raise Crash()
@@ -419,7 +420,8 @@ def _inline_step_outcome(method: str, args: tuple[Any, ...]) -> bool:
     if method != "append_journal" or len(args) < 2:
         return False
     rec = args[1]
-    if getattr(rec, "type", "") != "step" or getattr(rec, "kind", "") not in ("result", "attempt", "error"):
+    outcomes = (Kind.RESULT, Kind.ATTEMPT, Kind.ERROR)
+    if getattr(rec, "type", "") != OpType.STEP or getattr(rec, "kind", "") not in outcomes:
         return False
     return not getattr(rec, "shared", False) and not getattr(rec, "data", {}).get("interrupted")
 

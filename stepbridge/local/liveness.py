@@ -32,13 +32,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from stepbridge.runtime.records import CANCELLED, FAILED, RUNNING, SCHEDULED, SUCCEEDED, JournalRecord
-from stepbridge.runtime.waits import waiter_key
+from stepbridge.runtime import keys
+from stepbridge.runtime.records import JournalRecord
+from stepbridge.runtime.vocabulary import UNFINISHED, OpType, Status
 
 if TYPE_CHECKING:
     from stepbridge.local.cloud import LocalCloud
 
-_FINAL = {"result", "error", "timeout"}
 
 
 @dataclass(frozen=True)
@@ -96,18 +96,18 @@ class _Checker:
         rec = self.store.get_execution(execution_id)
         if rec is None:
             return "no such execution"
-        if rec.status in (SUCCEEDED, CANCELLED):
+        if rec.status in (Status.SUCCEEDED, Status.CANCELLED):
             return None
-        if rec.status == FAILED:
+        if rec.status == Status.FAILED:
             error = rec.error or {}
             if error.get("type") and str(error.get("message", "")).strip():
                 return None
             return f"FAILED without an error naming the cause ({error!r})"
         if execution_id in self.queued or execution_id in self.in_flight:
             return None
-        if rec.status == SCHEDULED:
+        if rec.status == Status.SCHEDULED:
             return None if self.timers.get(execution_id) else "SCHEDULED but its start timer is gone"
-        if rec.status != RUNNING:
+        if rec.status != Status.RUNNING:
             return f"unknown status {rec.status}"
         if rec.cancel_requested:
             return "a cancel was requested and nothing will wake the execution to carry it out"
@@ -127,19 +127,20 @@ class _Checker:
         live: list[str] = []
         for op, records in by_op.items():
             final = records.get(op)
-            if final is not None and final.kind in _FINAL:
+            if final is not None and final.is_final:
                 continue
-            started = records.get(f"{op}#w")
+            started = records.get(keys.wait_key(op))
             if started is not None:
-                item = self.store.get_item(waiter_key(str(started.data.get("event_type"))), f"{execution_id}#{op}")
+                waiter = keys.waiter_pk(str(started.data.get("event_type")))
+                item = self.store.get_item(waiter, keys.waiter_sk(execution_id, op))
                 if item is not None and not started.data.get("deadline"):
                     live.append(op)  # waits for an event, without a timeout (its timer would count above)
                 continue
-            child = records.get(f"{op}#d1")
-            if child is not None and child.type == "child" and child.data.get("child_id"):
+            child = records.get(keys.dispatch_key(op, 1))
+            if child is not None and child.type == OpType.CHILD and child.data.get("child_id"):
                 child_id = str(child.data["child_id"])
                 child_rec = self.store.get_execution(child_id)
-                unfinished = child_rec is not None and child_rec.status in (RUNNING, SCHEDULED)
+                unfinished = child_rec is not None and child_rec.status in UNFINISHED
                 if unfinished and self.problem(child_id) is None:
                     live.append(op)
         return live

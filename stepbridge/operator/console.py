@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 from stepbridge.errors import StepbridgeError
 from stepbridge.operator.report import mermaid_path, render_html, render_text, timeline_json
 from stepbridge.polling import poll_until
-from stepbridge.runtime.records import TERMINAL, iso, parse_iso
+from stepbridge.runtime.records import iso, parse_iso
+from stepbridge.runtime.vocabulary import Status, is_terminal
 from stepbridge.timeline import build_timeline, format_duration, format_entry, history_start, render_table
 
 if TYPE_CHECKING:
@@ -159,7 +160,7 @@ def executions_list(
     now = client.effects.now()
     for d in found:
         start = d.started_at or d.created_at
-        end = d.ended_at or (iso(now) if d.status not in TERMINAL and start else None)
+        end = d.ended_at or (iso(now) if not is_terminal(d.status) and start else None)
         seconds = (parse_iso(end) - parse_iso(start)).total_seconds() if start and end else None
         progress = d.progress or {}
         shown = f"{progress.get('step')}/{progress.get('total')} {progress.get('message') or ''}".rstrip()
@@ -191,12 +192,12 @@ def executions_show(client: Client, execution_id: str, out: Out, *, as_json: boo
 def executions_cancel(client: Client, execution_id: str, out: Out, *, compensate: bool) -> int:
     """Ask an execution to stop (and run its saga's compensations with ``compensate``)."""
     before = client.describe(execution_id)
-    if before.status in TERMINAL:
+    if is_terminal(before.status):
         out(f"{execution_id} already ended {before.status}; nothing to cancel")
         return 0
     after = client.cancel(execution_id, compensate=compensate)
     how = " with compensation" if compensate else ""
-    if after.status in TERMINAL:
+    if is_terminal(after.status):
         out(f"{execution_id} cancelled{how}: {after.status}")
     else:
         out(f"cancel requested{how} for {execution_id} (now {after.status}); the orchestrator finishes it as CANCELLED")
@@ -301,7 +302,7 @@ def _finish(
         out(_outcome_line(description, note))
         if report:
             out(f"wrote {report}")
-    return 0 if description.status == "SUCCEEDED" else 1
+    return 0 if description.status == Status.SUCCEEDED else 1
 
 
 def _outcome_line(description: ExecutionDescription, note: str) -> str:
@@ -309,9 +310,9 @@ def _outcome_line(description: ExecutionDescription, note: str) -> str:
     if description.started_at and description.ended_at:
         seconds = (parse_iso(description.ended_at) - parse_iso(description.started_at)).total_seconds()
     took = f" in {format_duration(seconds)}" if seconds is not None else ""
-    if description.status == "SUCCEEDED":
+    if description.status == Status.SUCCEEDED:
         return f"{description.status}{took}: {_short(description.result, 400)}"
-    if description.status in TERMINAL:
+    if is_terminal(description.status):
         error = description.error or {}
         kind = str(error.get("type", "")).rsplit(".", 1)[-1]
         return f"{description.status}{took}: {kind + ': ' if kind else ''}{error.get('message', '')}"
@@ -364,7 +365,7 @@ def run_local(session: LocalSession, options: RunOptions, out: Out, progress: Ou
     started_at = session.now()
 
     def done() -> bool:
-        return client.describe(handle.execution_id).status in TERMINAL
+        return is_terminal(client.describe(handle.execution_id).status)
 
     last_sent = [session.now()]
 
@@ -432,7 +433,7 @@ def run_stack(
         follower = Follower(client, handle.execution_id, progress)
         description, finished = poll_until(
             follower.poll,
-            lambda d: d.status in TERMINAL,
+            lambda d: is_terminal(d.status),
             timeout=timeout,
             first_delay=min(poll, 0.5),
             max_delay=poll,
@@ -528,7 +529,7 @@ def send_local(
         session.drive(lambda: bool(affected()[0]), limit=max_time)
         started = affected()[0]
     tracked = started + woken
-    how = session.drive(lambda: all(client.describe(i).status in TERMINAL for i in tracked), limit=max_time)
+    how = session.drive(lambda: all(is_terminal(client.describe(i).status) for i in tracked), limit=max_time)
     bus = list(session.cloud.events[bus_before:])
     report: dict[str, Any] = {
         "event": {"type": event_type, "id": event_id, "detail": detail},
@@ -542,7 +543,7 @@ def send_local(
     for label, ids in (("started", started), ("woken", woken)):
         for execution_id in ids:
             description = client.describe(execution_id)
-            note = "" if description.status in TERMINAL else _waiting_note(client, execution_id, how)
+            note = "" if is_terminal(description.status) else _waiting_note(client, execution_id, how)
             report[label].append(
                 {
                     "execution_id": execution_id,
@@ -572,7 +573,7 @@ def send_local(
     else:
         for line in lines:
             out(line)
-    failed = any(client.describe(i).status in ("FAILED", "CANCELLED") for i in tracked)
+    failed = any(client.describe(i).status in (Status.FAILED, Status.CANCELLED) for i in tracked)
     return 1 if failed else 0
 
 

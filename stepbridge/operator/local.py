@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stepbridge.errors import StepbridgeError
+from stepbridge.runtime import keys
 
 if TYPE_CHECKING:
     from stepbridge.api.app import App
@@ -71,7 +72,7 @@ class LocalSession:
         cloud.start()
         if not self.schedules:
             for schedule in self.app.schedules:
-                cloud.timers.cancel(f"$schedule:{schedule.name}")
+                cloud.timers.cancel(keys.schedule_id(schedule.name))
         self._cloud = cloud
         return self
 

@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from stepbridge.runtime.vocabulary import Status, is_terminal
 from stepbridge.timeline import (
     Marker,
     Timeline,
@@ -67,7 +68,7 @@ def render_text(description: Any, history: Sequence[Any], *, now: str | None = N
     timeline = build_timeline(history, description, now=now)
     lines = [render_table(timeline), "", "  history:"]
     lines.extend(f"    {line}" for line in event_log(history))
-    if _field(description, "cancel_requested") and timeline.status not in ("CANCELLED", "SUCCEEDED", "FAILED"):
+    if _field(description, "cancel_requested") and not is_terminal(timeline.status):
         lines.append("  (cancel requested; the orchestrator finishes it as CANCELLED)")
     return "\n".join(lines)
 
@@ -195,7 +196,8 @@ def mermaid_path(history: Sequence[Any], description: Any = None) -> str:
                 lines.append(f"    {source} -.->|error| {target}" if failed else f"    {source} --> {target}")
         exits = ids
     terminal = _terminal_label(timeline)
-    cls = {"SUCCEEDED": "ok", "FAILED": "failed", "CANCELLED": "cancelled"}.get(timeline.status, "active")
+    classes: dict[str, str] = {Status.SUCCEEDED: "ok", Status.FAILED: "failed", Status.CANCELLED: "cancelled"}
+    cls = classes.get(timeline.status, "active")
     lines.append(f'    finish(["{_mesc(terminal)}"])')
     styled.setdefault(cls, []).append("finish")
     for source, failed in exits:
@@ -207,9 +209,9 @@ def mermaid_path(history: Sequence[Any], description: Any = None) -> str:
 
 
 def _terminal_label(timeline: Timeline) -> str:
-    if timeline.status == "SUCCEEDED":
-        return "SUCCEEDED" + (f" in {format_duration(timeline.duration)}" if timeline.duration else "")
-    if timeline.status in ("FAILED", "CANCELLED"):
+    if timeline.status == Status.SUCCEEDED:
+        return Status.SUCCEEDED + (f" in {format_duration(timeline.duration)}" if timeline.duration else "")
+    if timeline.status in (Status.FAILED, Status.CANCELLED):
         error = timeline.error or {}
         kind = str(error.get("type", "")).rsplit(".", 1)[-1]
         message = str(error.get("message", ""))
@@ -493,8 +495,8 @@ def render_html(description: Any, history: Sequence[Any], *, now: str | None = N
     """
     timeline = build_timeline(history, description, now=now)
     name = title or f"{timeline.workflow} [{timeline.execution_id}]"
-    outcome_title = "result" if timeline.status == "SUCCEEDED" else "error"
-    outcome = timeline.result if timeline.status == "SUCCEEDED" else timeline.error
+    outcome_title = "result" if timeline.status == Status.SUCCEEDED else "error"
+    outcome = timeline.result if timeline.status == Status.SUCCEEDED else timeline.error
     events = "\n".join(event_log(history))
     sections = [
         "<!doctype html>",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from stepbridge.runtime import keys
 from stepbridge.runtime.codec import content_hash, from_json_value, return_type, to_json_value
 from stepbridge.runtime.execution_ids import check_execution_id, child_execution_id
 from stepbridge.runtime.executions import check_input_size
@@ -12,6 +13,7 @@ from stepbridge.runtime.operations.child import Child
 from stepbridge.runtime.operations.interpret import returned
 from stepbridge.runtime.records import RUNNING, ExecutionRecord, WakeMessage, iso
 from stepbridge.runtime.replay import Replay
+from stepbridge.runtime.vocabulary import Kind, OpType, Reason
 
 
 @dataclass
@@ -32,7 +34,7 @@ class ChildHandle:
     async def result(self) -> Any:
         """Wait for the child to finish; returns its result or raises ``ChildFailed``."""
         action = Child(self.op, self.execution_id).decide(Child.state(self.op, self._rp.records(self.op)))
-        rec = returned(self._rp, self.op, "child", action)
+        rec = returned(self._rp, self.op, OpType.CHILD, action)
         assert rec is not None
         wf = self._rp.app.workflows.get(self.workflow)
         value = rec.data.get("result")
@@ -47,7 +49,7 @@ async def start_child(rp: Replay, op: str, workflow: str, payload: object, execu
     a crash after the record leave a child that was never created, and the parent waiting forever.)
     """
     rp.app.get_workflow(workflow)  # unknown workflow: a clear error in the parent
-    records = rp.request(op, "child")
+    records = rp.request(op, OpType.CHILD)
     started = Child.state(op, records).dispatch
     if started is None:
         await rp.before_new(op)
@@ -68,8 +70,12 @@ async def start_child(rp: Replay, op: str, workflow: str, payload: object, execu
                 started_at=now,
             )
         )
-        rp.effects.wake(WakeMessage(child_id, "start", "start"))
+        rp.effects.wake(WakeMessage(child_id, Reason.START, keys.START_DEDUP))
         started = rp.log.record(
-            op, "child", "dispatch", {"child_id": child_id, "workflow": workflow, "input": data}, key=f"{op}#d1"
+            op,
+            OpType.CHILD,
+            Kind.DISPATCH,
+            {"child_id": child_id, "workflow": workflow, "input": data},
+            key=keys.dispatch_key(op, 1),
         )
     return ChildHandle(rp, op, str(started.data["child_id"]), workflow, started.data["input"])

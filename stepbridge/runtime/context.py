@@ -31,6 +31,7 @@ from stepbridge.runtime.operations.sleep import Sleep
 from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import Event, iso, parse_iso
 from stepbridge.runtime.replay import Replay, Suspend, branch_scope, current_op, refuse_while_suspending
+from stepbridge.runtime.vocabulary import Kind, OpType
 
 T = TypeVar("T")
 
@@ -217,10 +218,10 @@ class Context:
     def now(self) -> datetime:
         """The current time, recorded on first call so replays see the same value (UTC, aware)."""
         op = self._rp.session.auto_name("$now")
-        self._rp.session.mark(op, "now")
+        self._rp.session.mark(op, OpType.NOW)
         rec = self._rp.records(op).get(op)
         if rec is None:
-            rec = self._rp.log.record(op, "now", "now", {"value": iso(self._rp.now())})
+            rec = self._rp.log.record(op, OpType.NOW, Kind.NOW, {"value": iso(self._rp.now())})
         return parse_iso(str(rec.data["value"]))
 
     def uuid(self) -> str:
@@ -262,7 +263,7 @@ class Context:
         """Publish an event on the app's EventBridge bus, exactly once per execution path."""
         check_event_type(event_type, where="ctx.send")
         op = name or self._rp.session.auto_name(f"send:{event_type}")
-        records = self._rp.request(op, "send")
+        records = self._rp.request(op, OpType.SEND)
         if Send.state(op, records).sent is not None:
             return
         await self._rp.before_new(op)
@@ -274,7 +275,7 @@ class Context:
         event = Event(detail_type=event_type, detail=payload, source=self._rp.app.name, time=iso(self._rp.now()))
         check_event_size(event)
         self._rp.effects.publish([event])
-        perform(self._rp, op, "send", action.record)
+        perform(self._rp, op, OpType.SEND, action.record)
 
     async def progress(self, step: int, total: int, message: str | None = None) -> None:
         """Report progress: emits ``Workflow.progress`` once and stores it on the execution.
@@ -282,7 +283,7 @@ class Context:
         ``client.describe(id).progress`` is then ``{"step", "total", "message"}``.
         """
         op = self._rp.session.auto_name("$progress")
-        self._rp.session.mark(op, "progress")
+        self._rp.session.mark(op, OpType.PROGRESS)
         action = Progress(op, step, total, message).decide(Progress.state(op, self._rp.records(op)))
         if not isinstance(action, Report):
             return
@@ -305,7 +306,7 @@ class Context:
 
         # The header first: recorded first, a crash in between would leave the progress unset for good.
         update_execution(self._rp.store, self.execution_id, lambda rec: setattr(rec, "progress", info))
-        perform(self._rp, op, "progress", action.record)
+        perform(self._rp, op, OpType.PROGRESS, action.record)
 
     def metric(self, name: str, value: float, unit: str = "Count") -> None:
         """Record a metric through Powertools Metrics (EMF); skipped while replaying."""
@@ -358,10 +359,11 @@ class Context:
         The answer is recorded, so every later replay of the execution sees the same value.
         """
         op = f"$patch:{patch_id}"
-        self._rp.session.mark(op, "patch")
+        self._rp.session.mark(op, OpType.PATCH)
         records = self._rp.records(op)
         replaying = op not in records and bool(self._rp.unconsumed_ops())
-        done = perform(self._rp, op, "patch", Patch(op, patch_id).decide(Patch.state(op, records, replaying=replaying)))
+        action = Patch(op, patch_id).decide(Patch.state(op, records, replaying=replaying))
+        done = perform(self._rp, op, OpType.PATCH, action)
         return done is not None and done.record is not None
 
     async def continue_as_new(self, input: object = None) -> None:

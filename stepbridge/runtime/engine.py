@@ -19,6 +19,7 @@ import pydantic
 
 from stepbridge.api.app import App, WorkflowDef, input_type_of
 from stepbridge.errors import ExecutionCancelled, PayloadTooLarge, WorkflowDefinitionError
+from stepbridge.runtime import keys
 from stepbridge.runtime.codec import content_hash, to_json_value, validate_input
 from stepbridge.runtime.context import Context
 from stepbridge.runtime.errorcodec import error_dict
@@ -27,6 +28,7 @@ from stepbridge.runtime.loops import LoopFactory, close_loop
 from stepbridge.runtime.ports import Effects, Item, Store
 from stepbridge.runtime.records import ExecutionRecord, JournalRecord, iso
 from stepbridge.runtime.replay import Replay, Suspend
+from stepbridge.runtime.vocabulary import Ending, Kind, OpType
 
 
 class ContinueAsNew(EngineSignal):
@@ -37,18 +39,20 @@ class ContinueAsNew(EngineSignal):
         self.payload = payload
 
 
-CONTINUED = "continued"
-SUSPENDED = "suspended"
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-CANCELLED = "cancelled"
+# The endings as module constants (older imports); the vocabulary is ``vocabulary.Ending``, and
+# ``Ending.status`` is the one mapping to the execution status an ending records.
+CONTINUED = Ending.CONTINUED
+SUSPENDED = Ending.SUSPENDED
+SUCCEEDED = Ending.SUCCEEDED
+FAILED = Ending.FAILED
+CANCELLED = Ending.CANCELLED
 
 
 @dataclass
 class Outcome:
     """What one replay ended with."""
 
-    kind: str
+    kind: Ending
     result: Any = None
     error: dict[str, Any] | None = None
     replay: Replay | None = None
@@ -106,7 +110,7 @@ def run(
     except pydantic.ValidationError as exc:
         error = {"type": "pydantic_core._pydantic_core.ValidationError", "message": _format_validation(wf.name, exc)}
         return Outcome(FAILED, error=error, replay=rp)
-    cache_key = f"CACHE#wf:{wf.name}:{content_hash(execution.input)}" if wf.cache_ttl else None
+    cache_key = keys.cache_pk(keys.workflow_cache_key(wf.name, content_hash(execution.input))) if wf.cache_ttl else None
     if cache_key is not None:
         cached = _cached_result(rp, store, cache_key, bool(journal))
         if cached is not None:
@@ -116,7 +120,8 @@ def run(
     if outcome.kind == SUCCEEDED and cache_key is not None and wf.cache_ttl:
         # Too large to cache: the header cannot hold the result either, so the orchestrator fails the execution.
         with contextlib.suppress(PayloadTooLarge):
-            store.put_item(Item(cache_key, "CACHE", {"result": outcome.result}, expires_at=iso(rp.after(wf.cache_ttl))))
+            expires = iso(rp.after(wf.cache_ttl))
+            store.put_item(Item(cache_key, keys.CACHE_SK, {"result": outcome.result}, expires_at=expires))
     outcome = _cancelled(outcome, rp)
     outcome.replay = rp
     return outcome
@@ -148,11 +153,12 @@ def _workflow(app: App, name: str) -> WorkflowDef | None:
 
 def _cached_result(rp: Replay, store: Store, cache_key: str, has_journal: bool) -> JournalRecord | None:
     """A cached workflow's recorded cache hit, or a new one recorded from the cache (first replay only)."""
-    cached = rp.log.journal.get("$cache")
+    cached = rp.log.journal.get(keys.CACHE_OP)
     if cached is None and not has_journal:
-        hit = store.get_item(cache_key, "CACHE")
+        hit = store.get_item(cache_key, keys.CACHE_SK)
         if hit is not None:
-            cached = rp.log.record("$cache", "cache", "result", {"result": hit.body.get("result")}, key="$cache")
+            data = {"result": hit.body.get("result")}
+            cached = rp.log.record(keys.CACHE_OP, OpType.CACHE, Kind.RESULT, data, key=keys.CACHE_OP)
     return cached
 
 

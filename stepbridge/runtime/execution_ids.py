@@ -15,6 +15,10 @@ from __future__ import annotations
 import hashlib
 import re
 
+# (re-exported: key builders live in runtime/keys.py)
+from stepbridge.runtime.keys import MAX_KEY_PART_BYTES as MAX_KEY_PART_BYTES
+from stepbridge.runtime.keys import fit_key as fit_key
+
 #: Longest execution id: SQS's MessageGroupId limit (128 characters), since the id is the group id.
 MAX_EXECUTION_ID = 128
 #: Characters of an execution id: a subset of what a MessageGroupId allows (alphanumerics and
@@ -87,17 +91,3 @@ def next_generation_id(execution_id: str) -> str:
     return fit_id(base, MAX_EXECUTION_ID - max(_GENERATION_ROOM, len(suffix))) + suffix
 
 
-#: Longest user-derived part of a DynamoDB key kept as is (a sort key holds 1024 bytes, a partition key
-#: 2048; half leaves room for the prefixes and suffixes stepbridge adds).
-MAX_KEY_PART_BYTES = 512
-
-
-def fit_key(value: str, max_bytes: int = MAX_KEY_PART_BYTES) -> str:
-    """A user-derived DynamoDB key part (a debounce key, a cache key): unchanged up to ``max_bytes`` of
-    UTF-8, else its first characters plus ``#h`` and the SHA-256 of the whole value (deterministic, distinct)."""
-    data = value.encode("utf-8", "surrogatepass")
-    if len(data) <= max_bytes:
-        return value
-    digest = hashlib.sha256(data).hexdigest()
-    head = data[: max_bytes - 2 - len(digest)].decode("utf-8", "ignore")
-    return f"{head}#h{digest}"

@@ -8,23 +8,21 @@ from datetime import datetime
 from typing import Any
 
 from stepbridge.errors import ExecutionAlreadyExists, ExecutionNotFound, PayloadTooLarge
+from stepbridge.runtime import keys
 from stepbridge.runtime.codec import content_hash, dumps, to_json_value
 from stepbridge.runtime.execution_ids import check_execution_id
 from stepbridge.runtime.ids import new_uuid
 from stepbridge.runtime.limits import DYNAMODB_ITEM_BYTES, EXECUTION_RESERVE_BYTES, MAX_INPUT_BYTES
 from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import (
-    ACK_OP,
-    CANCELLED,
     RUNNING,
-    SCHEDULED,
-    TERMINAL,
     ExecutionRecord,
     JournalRecord,
     WakeMessage,
     iso,
     parse_iso,
 )
+from stepbridge.runtime.vocabulary import Kind, OpType, Reason, Status
 
 
 def check_input_size(data: object, *, what: str) -> int:
@@ -100,7 +98,7 @@ def start_execution(
     record = ExecutionRecord(
         execution_id=exec_id,
         workflow=workflow,
-        status=SCHEDULED if deferred else RUNNING,
+        status=Status.SCHEDULED if deferred else Status.RUNNING,
         input=data,
         input_hash=content_hash(data),
         created_at=iso(now),
@@ -119,9 +117,9 @@ def start_execution(
         _rearm_start(effects, existing)
         return existing, False
     if deferred and at is not None:
-        effects.schedule_timer(_start_timer(exec_id), at, WakeMessage(exec_id, "start", "start"))
+        effects.schedule_timer(_start_timer(exec_id), at, _start_message(exec_id))
     else:
-        effects.wake(WakeMessage(exec_id, "start", "start"))
+        effects.wake(_start_message(exec_id))
     return record, True
 
 
@@ -133,9 +131,9 @@ def _rearm_start(effects: Effects, existing: ExecutionRecord) -> None:
     nothing to wake it, and retries of the start would only find it. Re-sending is harmless:
     FIFO de-duplication drops it within 5 minutes, and a later wake-up replays to the same place.
     """
-    if existing.status == RUNNING:
-        effects.wake(WakeMessage(existing.execution_id, "start", "start"))
-    elif existing.status == SCHEDULED:
+    if existing.status == Status.RUNNING:
+        effects.wake(_start_message(existing.execution_id))
+    elif existing.status == Status.SCHEDULED:
         rearm_start(effects, existing)
 
 
@@ -146,14 +144,15 @@ def rearm_start(effects: Effects, rec: ExecutionRecord, *, rearmed: str | None =
         effects.schedule_timer(
             _start_timer(rec.execution_id),
             parse_iso(rec.scheduled_for),
-            WakeMessage(rec.execution_id, "start", "start", {"rearmed": rearmed} if rearmed else None),
+            _start_message(rec.execution_id, {"rearmed": rearmed} if rearmed else None),
         )
 
 
-def _start_timer(execution_id: str) -> str:
-    import hashlib
+def _start_message(execution_id: str, data: dict[str, Any] | None = None) -> WakeMessage:
+    return WakeMessage(execution_id, Reason.START, keys.START_DEDUP, data)
 
-    return "sb-" + hashlib.sha256(f"{execution_id}|$start".encode()).hexdigest()[:48]
+
+_start_timer = keys.start_timer_name
 
 
 def request_cancel(store: Store, effects: Effects, execution_id: str, *, compensate: bool = False) -> ExecutionRecord:
@@ -161,39 +160,44 @@ def request_cancel(store: Store, effects: Effects, execution_id: str, *, compens
     rec = update_execution(store, execution_id, lambda r: _mark_cancel(r, compensate))
     if rec is None:
         raise ExecutionNotFound(f"no execution '{execution_id}'")
-    if rec.status not in TERMINAL:
-        if rec.status == SCHEDULED:
+    if not rec.terminal:
+        if rec.status == Status.SCHEDULED:
             effects.cancel_timer(_start_timer(execution_id))
-        effects.wake(WakeMessage(execution_id, "cancel", "cancel"))
+        effects.wake(WakeMessage(execution_id, Reason.CANCEL, keys.CANCEL_DEDUP))
     return rec
 
 
 def _mark_cancel(rec: ExecutionRecord, compensate: bool) -> bool:
-    if rec.status in TERMINAL or rec.cancel_requested:
+    if rec.terminal or rec.cancel_requested:
         return False
     rec.cancel_requested = True
     rec.cancel_compensate = compensate
     return True
 
 
-#: The history event each journal record ``(type, kind)`` stands for (others: ``{Type}.{kind}``).
-_EVENT_NAMES = {
-    ("step", "result"): "Step.completed",
-    ("step", "error"): "Step.failed",
-    ("step", "attempt"): "Step.attempt_failed",
-    ("step", "dispatch"): "Step.dispatched",
-    ("step", "retry"): "Step.retry_scheduled",
-    ("step", "started"): "Step.started",
-    ("sleep", "timer"): "Timer.started",
-    ("wait", "wait"): "Wait.started",
-    ("wait", "result"): "Wait.completed",
-    ("wait", "timeout"): "Wait.timed_out",
-    ("child", "dispatch"): "Child.started",
-    ("child", "result"): "Child.completed",
-    ("child", "error"): "Child.failed",
-    ("progress", "progress"): "Workflow.progress",
-    ("now", "now"): "Clock.read",
-    ("cache", "result"): "Workflow.cache_hit",
+#: The ``detail_type`` of each journal record in ``history`` (others read ``{Type}.{kind}``); public names.
+HISTORY_NAMES: dict[tuple[str, str], str] = {
+    (OpType.STEP, Kind.RESULT): "Step.completed",
+    (OpType.STEP, Kind.ERROR): "Step.failed",
+    (OpType.STEP, Kind.ATTEMPT): "Step.attempt_failed",
+    (OpType.STEP, Kind.DISPATCH): "Step.dispatched",
+    (OpType.STEP, Kind.RETRY): "Step.retry_scheduled",
+    (OpType.STEP, Kind.STARTED): "Step.started",
+    (OpType.SLEEP, Kind.TIMER): "Timer.started",
+    (OpType.WAIT, Kind.WAIT): "Wait.started",
+    (OpType.WAIT, Kind.RESULT): "Wait.completed",
+    (OpType.WAIT, Kind.TIMEOUT): "Wait.timed_out",
+    (OpType.CHILD, Kind.DISPATCH): "Child.started",
+    (OpType.CHILD, Kind.RESULT): "Child.completed",
+    (OpType.CHILD, Kind.ERROR): "Child.failed",
+    (OpType.PROGRESS, Kind.PROGRESS): "Workflow.progress",
+    (OpType.NOW, Kind.NOW): "Clock.read",
+    (OpType.CACHE, Kind.RESULT): "Workflow.cache_hit",
+}
+_ENDED_NAMES: dict[str, str] = {
+    Status.SUCCEEDED: "Workflow.completed",
+    Status.FAILED: "Workflow.failed",
+    Status.CANCELLED: "Workflow.cancelled",
 }
 
 
@@ -207,9 +211,9 @@ def history(journal: list[JournalRecord], record: ExecutionRecord) -> list[dict[
         }
     ]
     for rec in sorted(journal, key=_history_order(journal)):
-        if rec.key.startswith("$replayed") or rec.op == ACK_OP:
+        if rec.key.startswith(keys.REPLAYED) or rec.is_ack:
             continue  # bookkeeping (for the sweeper and the journal cache), not a fact of the execution
-        if rec.type == "send":
+        if rec.type == OpType.SEND:
             events.append(
                 {
                     "detail_type": str(rec.data.get("type")),
@@ -220,12 +224,10 @@ def history(journal: list[JournalRecord], record: ExecutionRecord) -> list[dict[
                 }
             )
             continue
-        detail_type = _EVENT_NAMES.get((rec.type, rec.kind), f"{rec.type.capitalize()}.{rec.kind}")
+        detail_type = HISTORY_NAMES.get((rec.type, rec.kind), f"{rec.type.capitalize()}.{rec.kind}")
         events.append({"detail_type": detail_type, "detail": {"name": rec.op, **rec.data}, "time": rec.at})
-    if record.status in TERMINAL:
-        kind = {"SUCCEEDED": "Workflow.completed", "FAILED": "Workflow.failed", CANCELLED: "Workflow.cancelled"}[
-            record.status
-        ]
+    if record.terminal:
+        kind = _ENDED_NAMES[record.status]
         events.append(
             {
                 "detail_type": kind,
@@ -246,7 +248,7 @@ def _history_order(journal: list[JournalRecord]) -> Callable[[JournalRecord], tu
     """
     dispatched: dict[str, list[tuple[str, int]]] = {}
     for rec in journal:
-        if rec.seq and rec.kind == "dispatch":
+        if rec.seq and rec.is_dispatch:
             dispatched.setdefault(rec.op, []).append((rec.at, rec.seq))
 
     def order(rec: JournalRecord) -> tuple[str, float, str]:

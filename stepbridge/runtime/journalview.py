@@ -15,12 +15,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, NoReturn
 
 from stepbridge.errors import PayloadTooLarge, WorkflowDefinitionError
+from stepbridge.runtime import keys
 from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.guard import InfrastructureFailure, JournalConflict
 from stepbridge.runtime.lifecycle import is_progress
 from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES, MAX_JOURNAL_BYTES, MAX_JOURNAL_RECORDS
-from stepbridge.runtime.records import ACK_OP, ANNOUNCE, JournalRecord, iso, parse_iso
+from stepbridge.runtime.records import ACK_OP, JournalRecord, iso, parse_iso
 from stepbridge.runtime.suspension import refuse_while_suspending
+from stepbridge.runtime.vocabulary import Kind, OpType
 
 if TYPE_CHECKING:
     from stepbridge.runtime.ports import Store
@@ -113,7 +115,7 @@ class JournalView:
         return {
             str(r.data.get("event", {}).get("id"))
             for r in self.journal.values()
-            if r.type == "wait" and r.kind == "result"
+            if r.type == OpType.WAIT and r.kind == Kind.RESULT
         }
 
     def fetch(self, key: str) -> JournalRecord | None:
@@ -163,8 +165,8 @@ class JournalView:
     def record(
         self,
         op: str,
-        op_type: str,
-        kind: str,
+        op_type: OpType,
+        kind: Kind,
         data: dict[str, object],
         *,
         key: str | None = None,
@@ -204,7 +206,7 @@ class JournalView:
         return rec
 
     def _new_record(
-        self, op: str, op_type: str, kind: str, data: dict[str, object], key: str | None, data_size: int | None
+        self, op: str, op_type: OpType, kind: Kind, data: dict[str, object], key: str | None, data_size: int | None
     ) -> JournalRecord:
         """The next log record, sized and checked against the item and journal caps."""
         self._seq += 1
@@ -267,7 +269,7 @@ class JournalView:
         and adopts it).
         """
         rec.acks = sorted(self._pending_acks)
-        if rec.kind != ANNOUNCE:  # an announcement says nothing about what the replay handled
+        if not rec.is_announcement:  # an announcement says nothing about what the replay handled
             rec.passed = sorted(self._pending_passed)
         applied, after_failure = self._append_with_retries(rec, tries)
         taken = (
@@ -283,7 +285,7 @@ class JournalView:
             # ``$replayed`` marker saying it handled everything due, which would hide what it scheduled.)
             self.written += 1
             self._pending_acks.clear()
-            if rec.kind != ANNOUNCE:
+            if not rec.is_announcement:
                 self._pending_passed.clear()
             return rec
         if taken is None or taken.key != rec.key:
@@ -315,7 +317,7 @@ class JournalView:
         replay went on to do, so the sweeper does not count it as progress.)
         """
         self._pending_acks.add(rec.key)
-        self._remember(self._append_log(self._ack_record(rec.seq, ANNOUNCE, rec.at)))
+        self._remember(self._append_log(self._ack_record(rec.seq, Kind.ANNOUNCE, rec.at)))
         # The claim is stored under its key, not in the log: it shares its announcement's position rather
         # than taking the next one, which would stay free in the log - a racing replay could record another
         # operation there unnoticed, and this replay, writing on past it, would record that operation again.
@@ -345,12 +347,12 @@ class JournalView:
         if not self._pending_acks and not self._pending_passed:
             return
         self._seq += 1
-        self._remember(self._append_log(self._ack_record(self._seq, "ack", iso(self.now()))))
+        self._remember(self._append_log(self._ack_record(self._seq, Kind.ACK, iso(self.now()))))
 
-    def _ack_record(self, seq: int, kind: str, at: str) -> JournalRecord:
+    def _ack_record(self, seq: int, kind: Kind, at: str) -> JournalRecord:
         """A log record that only names keys (``acks`` is filled in by :meth:`_append_log`)."""
         return JournalRecord(
-            key=f"{ACK_OP}#{seq}", op=ACK_OP, type="ack", kind=kind, at=at, seq=seq, seen=self.foreign_seen
+            key=keys.ack_key(seq), op=ACK_OP, type=OpType.ACK, kind=kind, at=at, seq=seq, seen=self.foreign_seen
         )
 
 

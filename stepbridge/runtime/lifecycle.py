@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from enum import StrEnum
 
-from stepbridge.runtime.records import ANNOUNCE, JournalRecord, parse_iso
-
-#: Record kinds that end an operation.
-FINAL_KINDS = frozenset({"result", "error", "timeout"})
-#: The prefix of a timer's wake-up ``dedup`` (``timer:{key}``, see ``Replay.set_timer``).
-TIMER_DEDUP_PREFIX = "timer:"
+from stepbridge.runtime import keys
+from stepbridge.runtime.keys import TIMER_DEDUP_PREFIX as TIMER_DEDUP_PREFIX
+from stepbridge.runtime.keys import at_most_once_marker as at_most_once_marker
+from stepbridge.runtime.keys import started_marker as started_marker
+from stepbridge.runtime.records import JournalRecord, parse_iso
+from stepbridge.runtime.vocabulary import FINAL_KINDS as FINAL_KINDS
 
 
 def timer_due(journal: Mapping[str, JournalRecord], key: str) -> datetime | None:
@@ -31,12 +32,13 @@ def timer_due(journal: Mapping[str, JournalRecord], key: str) -> datetime | None
     a wait's timeout, ``{op}#w``, whose instant is the wait record's ``deadline``.
     """
     rec = journal.get(key)
-    if rec is None and key.endswith("#w"):
-        rec = journal.get(key[:-2])
+    waited = keys.waited_op(key)
+    if rec is None and waited is not None:
+        rec = journal.get(waited)
     if rec is None:
         return None
     final = journal.get(rec.op)
-    if final is not None and final.kind in FINAL_KINDS:
+    if final is not None and final.is_final:
         return None  # the operation is over: its timer stands for nothing any more
     due = rec.data.get("wake_at") or rec.data.get("deadline") or rec.data.get("retry_at") or rec.data.get("alive_until")
     return parse_iso(str(due)) if due else None
@@ -45,7 +47,7 @@ def timer_due(journal: Mapping[str, JournalRecord], key: str) -> datetime | None
 def is_progress(rec: JournalRecord) -> bool:
     """A record an orchestrator wrote after handling something (not a report of another writer, and
     not the announcement of a claim it may never have made)."""
-    return bool(rec.seq) and rec.kind != ANNOUNCE
+    return bool(rec.seq) and not rec.is_announcement
 
 
 def handled_at(journal: list[JournalRecord]) -> dict[str, datetime]:
@@ -69,27 +71,29 @@ def handled_at(journal: list[JournalRecord]) -> dict[str, datetime]:
 
 # ---- declared steps --------------------------------------------------------------------------
 
+class Phase(StrEnum):
+    """Where a step stands (see ``operations.declared.DeclaredState`` and ``operations.inline.InlineState``);
+    never stored."""
+
+    NOT_DISPATCHED = "not_dispatched"
+    RUNNING = "running"
+    FAILED = "failed"
+    RETRY_WAIT = "retry_wait"
+    FINISHED = "finished"
+    NOT_STARTED = "not_started"
+    INTERRUPTED = "interrupted"
+
+
 #: Phases of a declared step (see ``operations.declared.DeclaredState``).
-NOT_DISPATCHED = "not_dispatched"
-RUNNING = "running"
-FAILED = "failed"
-RETRY_WAIT = "retry_wait"
-FINISHED = "finished"
+NOT_DISPATCHED = Phase.NOT_DISPATCHED
+RUNNING = Phase.RUNNING
+FAILED = Phase.FAILED
+RETRY_WAIT = Phase.RETRY_WAIT
+FINISHED = Phase.FINISHED
 
 
 # ---- inline steps ----------------------------------------------------------------------------
 
 #: Phases of an inline step (see ``operations.inline.InlineState``); ``finished`` is shared with declared steps.
-NOT_STARTED = "not_started"
-INTERRUPTED = "interrupted"
-
-
-def started_marker(op: str, attempt: int) -> str:
-    """Key of the marker an orchestrator journals before it runs attempt ``attempt`` of the inline step ``op``
-    when an earlier invocation may have died (see ``steps._inline``)."""
-    return f"{op}#s{attempt}"
-
-
-def at_most_once_marker(op: str) -> str:
-    """Key of the "started" marker of an ``at_most_once`` step (journaled before every run of it)."""
-    return f"{op}#started"
+NOT_STARTED = Phase.NOT_STARTED
+INTERRUPTED = Phase.INTERRUPTED

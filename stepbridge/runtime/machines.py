@@ -28,6 +28,7 @@ import jmespath
 
 from stepbridge.api.app import App, MachineDef, WorkflowDef
 from stepbridge.api.machine import StateMachine, Transition
+from stepbridge.runtime import keys
 from stepbridge.runtime.context import Context, engine_ports
 from stepbridge.runtime.execution_ids import MAX_KEY_PART_BYTES
 from stepbridge.runtime.ports import Effects, Item, Store
@@ -52,7 +53,7 @@ class HookEvent(dict[str, Any]):
 
 def instance_key(machine: str) -> str:
     """Partition key of a machine's instances."""
-    return f"SM#{machine}"
+    return keys.machine_pk(machine)
 
 
 def workflow_for(app: App, name: str) -> WorkflowDef | None:
@@ -181,7 +182,7 @@ async def call_hook(hook: Callable[..., object], context: dict[str, Any], event:
 
 
 def _lock(store: Store, machine: str, key: str, holder: str, now: datetime) -> bool:
-    pk, sk = instance_key(machine), f"{key}#lock"
+    pk, sk = instance_key(machine), keys.machine_lock_sk(key)
     item = store.get_item(pk, sk)
     if item is not None and item.body.get("holder") not in (None, holder):
         taken = item.body.get("at")
@@ -194,7 +195,7 @@ def _lock(store: Store, machine: str, key: str, holder: str, now: datetime) -> b
 
 
 def _unlock(store: Store, machine: str, key: str, holder: str) -> bool:
-    pk, sk = instance_key(machine), f"{key}#lock"
+    pk, sk = instance_key(machine), keys.machine_lock_sk(key)
     item = store.get_item(pk, sk)
     if item is None or item.body.get("holder") != holder:
         return False
@@ -276,7 +277,7 @@ def reject(
         "reason": reason,
     }
     effects.publish([Event("StateMachine.rejected", detail, source=source, time=now)])
-    log_key = (instance_key(machine.name), f"{key}#rejections")
+    log_key = (instance_key(machine.name), keys.machine_rejections_sk(key))
     for _ in range(10):
         log = store.get_item(*log_key)
         entries = [*(log.body.get("rejections", []) if log else []), {**detail, "at": now}]
@@ -296,7 +297,7 @@ def machine_state(store: Store, machine: str, key: str) -> dict[str, Any] | None
     item = store.get_item(instance_key(machine), key)
     if item is None:
         return None
-    log = store.get_item(instance_key(machine), f"{key}#rejections")
+    log = store.get_item(instance_key(machine), keys.machine_rejections_sk(key))
     return {
         "state": item.body["state"],
         "context": item.body.get("context", {}),

@@ -15,14 +15,15 @@ from typing import Any
 
 from stepbridge.api.app import App
 from stepbridge.errors import PayloadTooLarge, ResultNotSerializable
-from stepbridge.runtime import engine, functionscope
+from stepbridge.runtime import engine, functionscope, keys
 from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.errorcodec import bounded_error, bounded_text, error_dict
 from stepbridge.runtime.execution_ids import next_generation_id
 from stepbridge.runtime.executions import check_input_size, header_bytes, update_execution
 from stepbridge.runtime.journalcache import JournalCache
 from stepbridge.runtime.journalview import JournalView
-from stepbridge.runtime.lifecycle import FINAL_KINDS, TIMER_DEDUP_PREFIX, timer_due
+from stepbridge.runtime.keys import timer_name
+from stepbridge.runtime.lifecycle import timer_due
 from stepbridge.runtime.limits import DYNAMODB_ITEM_BYTES, JOURNAL_PAYLOAD_BYTES
 from stepbridge.runtime.loops import LoopFactory
 from stepbridge.runtime.observability import add_metric, logger
@@ -30,12 +31,6 @@ from stepbridge.runtime.operations.sleep import Sleep
 from stepbridge.runtime.operations.wait import WaitFor
 from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import (
-    CANCELLED,
-    FAILED,
-    RUNNING,
-    SCHEDULED,
-    SUCCEEDED,
-    TERMINAL,
     ExecutionRecord,
     JournalRecord,
     WakeMessage,
@@ -43,9 +38,8 @@ from stepbridge.runtime.records import (
     parse_iso,
     report_wake,
 )
-from stepbridge.runtime.replay import timer_name
 from stepbridge.runtime.sweeper import needs_marker, replayed_marker
-from stepbridge.runtime.waits import waiter_key
+from stepbridge.runtime.vocabulary import TIMED_KINDS, Ending, Kind, OpType, Reason, Status
 
 _TOO_LARGE = "stepbridge.errors.PayloadTooLarge"
 _TOO_LARGE_MRO = [_TOO_LARGE, "stepbridge.errors.StepbridgeError", "builtins.Exception"]
@@ -79,30 +73,30 @@ class Orchestrator:
             functionscope.leave(token)
 
     def _handle(self, message: WakeMessage) -> None:
-        if message.reason == "schedule":
+        if message.reason == Reason.SCHEDULE:
             from stepbridge.runtime.router import Router
 
             Router(self.app, self.store, self.effects).fire_schedule(message)
             return
-        if message.reason == "debounce":
+        if message.reason == Reason.DEBOUNCE:
             from stepbridge.runtime.router import Router
 
             Router(self.app, self.store, self.effects).fire_debounce(message)
             return
         rec = self.store.get_execution(message.execution_id)
-        if rec is None or rec.status in TERMINAL:
+        if rec is None or rec.terminal:
             self._forget(message.execution_id)
             return
-        if rec.status == SCHEDULED:
+        if rec.status == Status.SCHEDULED:
             rec = self._begin_scheduled(rec)
-            if rec is None or rec.status != RUNNING:
+            if rec is None or rec.status != Status.RUNNING:
                 return
         if rec.cancel_requested and not rec.cancel_compensate:
             self._forget(rec.execution_id)
             self.finish(
                 rec,
                 engine.Outcome(
-                    engine.CANCELLED, error={"type": "stepbridge.errors.ExecutionCancelled", "message": "cancelled"}
+                    Ending.CANCELLED, error={"type": "stepbridge.errors.ExecutionCancelled", "message": "cancelled"}
                 ),
                 self.store.load_journal(rec.execution_id),
             )
@@ -114,7 +108,7 @@ class Orchestrator:
         that suspends cleanly puts it back (``_replay``), so a failure or an ending drops it."""
         if self.cache is None:
             return self.store.load_journal(rec.execution_id)
-        if message.reason == "sweep":
+        if message.reason == Reason.SWEEP:
             # The sweeper wakes executions whose announcement may have been lost: read everything.
             self.cache.forget(rec.execution_id)
         return self.cache.load(self.store, rec.execution_id, message.reports)
@@ -128,7 +122,7 @@ class Orchestrator:
         started = time.perf_counter()
         began = self.effects.now()
         # A redelivered message or a sweeper's wake-up: the invocation before may have died in an inline step.
-        suspect = message.receives > 1 or message.reason == "sweep"
+        suspect = message.receives > 1 or message.reason == Reason.SWEEP
         outcome = engine.run(
             self.app,
             rec,
@@ -152,7 +146,7 @@ class Orchestrator:
                 "ms": round((time.perf_counter() - started) * 1000, 2),
             },
         )
-        if outcome.kind == engine.SUSPENDED:
+        if outcome.kind == Ending.SUSPENDED:
             if outcome.replay is None:
                 return
             view = outcome.replay.log
@@ -166,11 +160,11 @@ class Orchestrator:
                 self.cache.remember(rec.execution_id, view.journal)
             return
         journal = list(outcome.replay.log.journal.values()) if outcome.replay else journal
-        if outcome.kind == engine.CONTINUED:
+        if outcome.kind == Ending.CONTINUED:
             try:
                 outcome = self._continue_as_new(rec, outcome.result)
             except (PayloadTooLarge, ResultNotSerializable) as exc:  # the new input is refused: say why
-                outcome = engine.Outcome(engine.FAILED, error=error_dict(exc))
+                outcome = engine.Outcome(Ending.FAILED, error=error_dict(exc))
         self.finish(rec, outcome, journal)
 
     def _rearm_early_timers(
@@ -193,7 +187,7 @@ class Orchestrator:
             self.effects.schedule_timer(
                 timer_name(rec.execution_id, key),
                 due,
-                WakeMessage(rec.execution_id, "timer", f"{TIMER_DEDUP_PREFIX}{key}", {"rearmed": iso(began)}),
+                WakeMessage(rec.execution_id, Reason.TIMER, keys.timer_dedup(key), {"rearmed": iso(began)}),
             )
 
     def _mark_replayed(self, rec: ExecutionRecord, replay: JournalView, began: datetime) -> None:
@@ -209,7 +203,7 @@ class Orchestrator:
         new_id = next_generation_id(rec.execution_id)
         check_input_size(payload, what=f"the input of continue_as_new (execution '{new_id}')")
         start_execution(self.store, self.effects, rec.workflow, payload, execution_id=new_id)
-        return engine.Outcome(engine.SUCCEEDED, result={"continued_as_new": new_id})
+        return engine.Outcome(Ending.SUCCEEDED, result={"continued_as_new": new_id})
 
     def _begin_scheduled(self, rec: ExecutionRecord) -> ExecutionRecord | None:
         now = self.effects.now()
@@ -218,7 +212,7 @@ class Orchestrator:
                 rec
                 if self._finish_status(
                     rec,
-                    CANCELLED,
+                    Status.CANCELLED,
                     None,
                     {"type": "stepbridge.errors.ExecutionCancelled", "message": "cancelled before it started"},
                 )
@@ -233,9 +227,9 @@ class Orchestrator:
             return None
 
         def begin(r: ExecutionRecord) -> bool:
-            if r.status != SCHEDULED:
+            if r.status != Status.SCHEDULED:
                 return False
-            r.status = RUNNING
+            r.status = Status.RUNNING
             r.started_at = iso(now)
             return True
 
@@ -246,7 +240,7 @@ class Orchestrator:
 
         def finish(r: ExecutionRecord) -> bool:
             nonlocal won
-            if r.status in TERMINAL:
+            if r.terminal:
                 return False
             r.status, r.result, r.error, r.ended_at = status, result, error, iso(self.effects.now())
             won = True
@@ -259,7 +253,7 @@ class Orchestrator:
             # (or one written before inputs were capped). A redelivery would fail the same way for
             # ever: record FAILED with a short error and no progress instead, which always fits.
             logger().error("the outcome did not fit on the execution header", extra={"error": str(exc)[:500]})
-            status, result = FAILED, None
+            status, result = Status.FAILED, None
             error = {"type": _TOO_LARGE, "message": bounded_text(str(exc), 1024)}
 
             def fallback(r: ExecutionRecord) -> bool:
@@ -277,11 +271,11 @@ class Orchestrator:
         error = bounded_error(error) if error is not None else None
         ended = replace(rec, status=status, result=result, error=error, ended_at=iso(self.effects.now()))
         size = header_bytes(ended)
-        report = len(dumps(result).encode()) + 1024 if rec.parent_id and status == SUCCEEDED else 0
+        report = len(dumps(result).encode()) + 1024 if rec.parent_id and status == Status.SUCCEEDED else 0
         if size <= DYNAMODB_ITEM_BYTES and report <= JOURNAL_PAYLOAD_BYTES:
             return status, result, error
-        what = "result" if status == SUCCEEDED else "error"
-        value = len(dumps(result if status == SUCCEEDED else error).encode())
+        what = "result" if status == Status.SUCCEEDED else "error"
+        value = len(dumps(result if status == Status.SUCCEEDED else error).encode())
         where = (
             f"the execution record would be {size:,} bytes"
             if size > DYNAMODB_ITEM_BYTES
@@ -292,7 +286,7 @@ class Orchestrator:
             f"({len(dumps(rec.input).encode()):,} bytes) {where}, over DynamoDB's 400 KB item limit "
             f"({DYNAMODB_ITEM_BYTES:,} bytes); return a reference to the data (an id or S3 key) instead"
         )
-        return FAILED, None, {"type": _TOO_LARGE, "message": message, "mro": _TOO_LARGE_MRO}
+        return Status.FAILED, None, {"type": _TOO_LARGE, "message": message, "mro": _TOO_LARGE_MRO}
 
     def finish(self, rec: ExecutionRecord, outcome: engine.Outcome, journal: list[JournalRecord]) -> None:
         """Tidy up, cancel children, notify the parent, and only then record the terminal status.
@@ -304,13 +298,13 @@ class Orchestrator:
         the status first would lose the tail for good: a redelivered message finds the execution
         finished and does nothing, so the parent would wait forever.
         """
-        status = {engine.SUCCEEDED: SUCCEEDED, engine.FAILED: FAILED, engine.CANCELLED: CANCELLED}[outcome.kind]
+        status: str = Ending(outcome.kind).status
         # Decided before anything is written, so the parent hears the outcome the header will hold.
         status, result, error = self._fitted(
-            rec, status, outcome.result if status == SUCCEEDED else None, outcome.error
+            rec, status, outcome.result if status == Status.SUCCEEDED else None, outcome.error
         )
         self._cleanup(rec, journal)
-        if status == CANCELLED:
+        if status == Status.CANCELLED:
             self._cancel_children(journal, compensate=rec.cancel_compensate)
         if rec.parent_id and rec.parent_op:
             self._notify_parent(rec, status, result, error)
@@ -318,7 +312,9 @@ class Orchestrator:
             return
         self.stats["finished"] += 1
         add_metric(
-            "WorkflowCompleted" if status == SUCCEEDED else f"Workflow{status.capitalize()}", 1, workflow=rec.workflow
+            "WorkflowCompleted" if status == Status.SUCCEEDED else f"Workflow{status.capitalize()}",
+            1,
+            workflow=rec.workflow,
         )
 
     def _cleanup(self, rec: ExecutionRecord, journal: list[JournalRecord]) -> None:
@@ -329,40 +325,43 @@ class Orchestrator:
             by_op.setdefault(r.op, {})[r.key] = r
         for op, records in by_op.items():
             final = records.get(op)
-            if final is not None and final.kind in FINAL_KINDS:
+            if final is not None and final.is_final:
                 continue
             for r in records.values():
-                if r.kind in ("dispatch", "attempt", "retry", "wait"):
+                if r.kind in TIMED_KINDS:
                     self.effects.cancel_timer(timer_name(rec.execution_id, r.key))
-            if any(r.type == "sleep" for r in records.values()) and Sleep.outstanding(Sleep.state(op, records), now):
+            if any(r.type == OpType.SLEEP for r in records.values()) and Sleep.outstanding(
+                Sleep.state(op, records), now
+            ):
                 self.effects.cancel_timer(timer_name(rec.execution_id, op))
             registered = WaitFor.state(op, records).started
-            if registered is not None and registered.type == "wait":
-                self.store.delete_item(waiter_key(str(registered.data.get("event_type"))), f"{rec.execution_id}#{op}")
+            if registered is not None and registered.type == OpType.WAIT:
+                event_type = str(registered.data.get("event_type"))
+                self.store.delete_item(keys.waiter_pk(event_type), keys.waiter_sk(rec.execution_id, op))
 
     def _cancel_children(self, journal: list[JournalRecord], *, compensate: bool) -> None:
         """Cancel unfinished children; a parent cancelled with compensation has its children compensate too."""
         from stepbridge.runtime.executions import request_cancel
 
         for r in journal:
-            if r.type == "child" and r.kind == "dispatch":
+            if r.type == OpType.CHILD and r.is_dispatch:
                 child = self.store.get_execution(str(r.data.get("child_id")))
-                if child is not None and child.status not in TERMINAL:
+                if child is not None and not child.terminal:
                     request_cancel(
                         self.store, self.effects, child.execution_id, compensate=compensate or child.cancel_compensate
                     )
 
     def _notify_parent(self, rec: ExecutionRecord, status: str, result: Any, error: dict[str, Any] | None) -> None:
         assert rec.parent_id and rec.parent_op
-        kind = "result" if status == SUCCEEDED else "error"
+        kind = Kind.RESULT if status == Status.SUCCEEDED else Kind.ERROR
         data: dict[str, Any] = {"child_id": rec.execution_id, "status": status}
-        if status == SUCCEEDED:
+        if status == Status.SUCCEEDED:
             data["result"] = result
         else:
             data["error"] = error
         report = JournalRecord(
-            key=rec.parent_op, op=rec.parent_op, type="child", kind=kind, data=data, at=iso(self.effects.now())
+            key=rec.parent_op, op=rec.parent_op, type=OpType.CHILD, kind=kind, data=data, at=iso(self.effects.now())
         )
         won = self.store.append_journal(rec.parent_id, report)
         # A redelivered finish may find its own earlier report: announce just the key then.
-        self.effects.wake(report_wake(rec.parent_id, "child", f"child:{rec.parent_op}", report, won=won))
+        self.effects.wake(report_wake(rec.parent_id, Reason.CHILD, keys.child_dedup(rec.parent_op), report, won=won))

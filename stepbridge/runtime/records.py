@@ -11,15 +11,27 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from stepbridge.runtime import keys
+from stepbridge.runtime.keys import ACK_OP as ACK_OP
+from stepbridge.runtime.keys import LOG_SLOT_PREFIX as LOG_SLOT_PREFIX
+from stepbridge.runtime.vocabulary import FINAL_KINDS, Kind, OpType, Reason, Status
+from stepbridge.runtime.vocabulary import TERMINAL as TERMINAL
+
 JSON = Any
 
-RUNNING = "RUNNING"
-SUCCEEDED = "SUCCEEDED"
-FAILED = "FAILED"
-CANCELLED = "CANCELLED"
-SCHEDULED = "SCHEDULED"
-TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
-STATUSES = frozenset({RUNNING, SUCCEEDED, FAILED, CANCELLED, SCHEDULED})
+# The status names as module constants (older imports); the vocabulary is ``vocabulary.Status``.
+RUNNING = Status.RUNNING
+SUCCEEDED = Status.SUCCEEDED
+FAILED = Status.FAILED
+CANCELLED = Status.CANCELLED
+SCHEDULED = Status.SCHEDULED
+STATUSES: frozenset[str] = frozenset(Status)
+
+# Stored strings read back as enum members (unknown ones, e.g. written by a newer version, stay strings).
+_STATUSES: dict[str, Any] = dict(Status._value2member_map_)
+_TYPES: dict[str, Any] = dict(OpType._value2member_map_)
+_KINDS: dict[str, Any] = dict(Kind._value2member_map_)
+_REASONS: dict[str, Any] = dict(Reason._value2member_map_)
 
 
 def iso(dt: datetime) -> str:
@@ -63,22 +75,25 @@ class ExecutionRecord:
     def from_dict(cls, data: dict[str, Any]) -> ExecutionRecord:
         """Build from :meth:`to_dict` output, ignoring unknown keys (forward compatible)."""
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if "status" in known:
+            known["status"] = _STATUSES.get(known["status"], known["status"])
         return cls(**known)
+
+    @property
+    def terminal(self) -> bool:
+        """The execution is finished (SUCCEEDED, FAILED or CANCELLED)."""
+        return self.status in TERMINAL
 
 
 def status_cursor(record: ExecutionRecord) -> str:
     """The sort key of an unfinished execution in the ``by-status`` index (``{created_at}#{id}``): oldest
     first, and where the sweeper's paging resumes (``Store.list_unfinished(after=...)``)."""
-    return f"{record.created_at}#{record.execution_id}"
+    return keys.created_cursor(record.created_at, record.execution_id)
 
 
-#: Slot prefix of the orchestrator's ordered log inside the journal (``$L0000000001`` ...).
-LOG_SLOT_PREFIX = "$L"
-#: Op of the records that only acknowledge keys (see ``JournalRecord.acks``).
-ACK_OP = "$ack"
 #: Kind of the ``$ack`` record written just before a shared claim: it names the key being claimed,
 #: and (unlike an ack a replay leaves at its end) says nothing about the replay having finished.
-ANNOUNCE = "announce"
+ANNOUNCE = Kind.ANNOUNCE
 
 
 @dataclass
@@ -86,11 +101,8 @@ class JournalRecord:
     """One append-only journal entry; ``key`` is unique within the execution.
 
     ``op`` is the operation (step) name the record belongs to, ``type`` the operation's type
-    (``step``, ``sleep``, ``wait``, ``child``, ``send``, ``now``, ``progress``, ``cache``) and
-    ``kind`` says what happened:
-    ``result``/``error`` (final outcome), ``attempt`` (a failed attempt), ``dispatch`` (a
-    declared step or child was started), ``retry`` (a retry timer was set), ``wait``
-    (a wait began), ``timer`` (a sleep began), ``sent``, ``now``, ``progress``, ``cancel``.
+    (:class:`~stepbridge.runtime.vocabulary.OpType`) and ``kind`` says what happened
+    (:class:`~stepbridge.runtime.vocabulary.Kind`); keys are built in ``runtime/keys.py``.
     """
 
     key: str
@@ -154,12 +166,37 @@ class JournalRecord:
 
         Operation names cannot start with ``$``, so log slots never collide with record keys.
         """
-        return f"{LOG_SLOT_PREFIX}{self.seq:010d}" if self.logged else self.key
+        return keys.log_slot(self.seq) if self.logged else self.key
 
     @property
     def foreign(self) -> bool:
         """Written by someone other than the orchestrator (a step's report, a child's outcome)."""
-        return not self.seq and not self.key.startswith("$") and self.kind != "started"
+        return not self.seq and not keys.is_bookkeeping(self.key) and self.kind != Kind.STARTED
+
+    @property
+    def is_final(self) -> bool:
+        """Ends its operation (``result``, ``error`` or ``timeout``)."""
+        return self.kind in FINAL_KINDS
+
+    @property
+    def is_ack(self) -> bool:
+        """An ``$ack`` record (it only names keys: the end of a replay, or a claim's announcement)."""
+        return self.op == ACK_OP
+
+    @property
+    def is_announcement(self) -> bool:
+        """The ``$ack`` written just before a shared claim (says nothing about the replay having finished)."""
+        return self.kind == Kind.ANNOUNCE
+
+    @property
+    def is_dispatch(self) -> bool:
+        """A declared step or a child was started."""
+        return self.kind == Kind.DISPATCH
+
+    @property
+    def is_started(self) -> bool:
+        """A step attempt's started marker (``{op}#s{k}``, ``{op}#started``)."""
+        return self.kind == Kind.STARTED
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JournalRecord:
@@ -167,8 +204,8 @@ class JournalRecord:
         return cls(
             key=data["key"],
             op=data["op"],
-            type=data.get("type", ""),
-            kind=data["kind"],
+            type=_TYPES.get(data.get("type", ""), data.get("type", "")),
+            kind=_KINDS.get(data["kind"], data["kind"]),
             data=data.get("data") or {},
             at=data.get("at", ""),
             seq=int(data.get("seq") or 0),
@@ -183,8 +220,9 @@ class JournalRecord:
 class WakeMessage:
     """A message on the FIFO work queue: "look at execution X again".
 
-    ``reason`` says why (``start``, ``step``, ``timer``, ``event``, ``child``, ``cancel``); two
-    special reasons carry no execution yet: ``schedule`` (a recurring schedule fired; ``data``
+    ``reason`` says why (:class:`~stepbridge.runtime.vocabulary.Reason`: ``start``, ``step``, ``timer``,
+    ``event``, ``child``, ``cancel`` ..., and ``{TimerReason}:{op}`` for a timer); two special reasons
+    carry no execution yet: ``schedule`` (a recurring schedule fired; ``data``
     has ``schedule`` and ``scheduled_time``) and ``debounce`` (a debounce window closed; ``data``
     has ``trigger`` and ``key``). ``dedup`` makes the body of a logical message stable, so
     FIFO content-based de-duplication drops re-sends within its 5-minute window.
@@ -211,7 +249,7 @@ class WakeMessage:
         extra = data.get("data")
         return cls(
             execution_id=str(data["execution_id"]),
-            reason=str(data.get("reason", "")),
+            reason=_REASONS.get(str(data.get("reason", "")), str(data.get("reason", ""))),
             dedup=str(data.get("dedup", "")),
             data=extra if isinstance(extra, dict) else None,
         )
@@ -220,11 +258,12 @@ class WakeMessage:
     def timer_keys(self) -> list[str]:
         """Keys of the execution timers whose firing this wake-up is (``dedup`` ``timer:{key}``, and the
         ``data.timers`` a batch merged into it)."""
-        keys = [self.dedup[len("timer:") :]] if self.dedup.startswith("timer:") else []
+        own = keys.timer_key_of(self.dedup)
+        found = [own] if own is not None else []
         merged = (self.data or {}).get("timers")
         if isinstance(merged, list):
-            keys.extend(str(k) for k in merged if str(k) not in keys)
-        return keys
+            found.extend(str(k) for k in merged if str(k) not in found)
+        return found
 
     @property
     def reports(self) -> list[dict[str, Any]]:

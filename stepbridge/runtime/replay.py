@@ -15,13 +15,13 @@ error, cancellation, compensation, overrides). What needs both lives here.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, NoReturn
 
 from stepbridge.errors import NonDeterminismError
+from stepbridge.runtime import keys
 
 # Re-exported: the error codec lived here before it had its own module.
 from stepbridge.runtime.errorcodec import error_dict as error_dict
@@ -29,11 +29,13 @@ from stepbridge.runtime.errorcodec import rebuild_error as rebuild_error
 from stepbridge.runtime.journalview import OUTCOME_WRITE_BACKOFF as OUTCOME_WRITE_BACKOFF
 from stepbridge.runtime.journalview import OUTCOME_WRITE_TRIES as OUTCOME_WRITE_TRIES
 from stepbridge.runtime.journalview import JournalView
+from stepbridge.runtime.keys import timer_name as timer_name
 from stepbridge.runtime.records import ExecutionRecord, JournalRecord, WakeMessage, parse_iso
 from stepbridge.runtime.session import ReplaySession
 from stepbridge.runtime.session import branch_scope as branch_scope
 from stepbridge.runtime.suspension import Suspend as Suspend
 from stepbridge.runtime.suspension import refuse_while_suspending as refuse_while_suspending
+from stepbridge.runtime.vocabulary import OpType
 
 if TYPE_CHECKING:
     from stepbridge.api.app import App
@@ -111,7 +113,7 @@ class Replay:
 
     # ---- requests --------------------------------------------------------------------
 
-    def request(self, op: str, op_type: str) -> dict[str, JournalRecord]:
+    def request(self, op: str, op_type: OpType) -> dict[str, JournalRecord]:
         """Claim ``op`` for this replay and return its recorded records (possibly empty).
 
         Raises ``DuplicateStepError`` for a second use of the name and ``NonDeterminismError``
@@ -182,18 +184,12 @@ class Replay:
     def set_timer(self, key: str, at: datetime, reason: str) -> str:
         """Create a one-time timer that wakes this execution at ``at``; returns its name."""
         name = self.timer_name(key)
-        self.effects.schedule_timer(name, at, WakeMessage(self.execution_id, reason, f"timer:{key}"))
+        self.effects.schedule_timer(name, at, WakeMessage(self.execution_id, reason, keys.timer_dedup(key)))
         return name
 
     def wake_self(self, reason: str, dedup: str) -> None:
         """Enqueue a wake-up for this execution."""
         self.effects.wake(WakeMessage(self.execution_id, reason, dedup))
-
-
-def timer_name(execution_id: str, key: str) -> str:
-    """The schedule name of an execution's timer ``key`` (what the orchestrator and step worker both derive)."""
-    digest = hashlib.sha256(f"{execution_id}|{key}".encode()).hexdigest()[:48]
-    return f"sb-{digest}"
 
 
 def parse_or_none(value: str | None) -> datetime | None:

@@ -16,14 +16,15 @@ from typing import Any
 import jmespath
 
 from stepbridge.api.app import App, TriggerDef
-from stepbridge.runtime import provenance
+from stepbridge.runtime import keys, provenance
 from stepbridge.runtime.execution_ids import fit_key
 from stepbridge.runtime.executions import start_execution
 from stepbridge.runtime.limits import EVENT_LOG_RETENTION_DAYS
 from stepbridge.runtime.observability import logger
 from stepbridge.runtime.ports import Effects, Item, Store
 from stepbridge.runtime.records import Event, WakeMessage, iso, parse_iso
-from stepbridge.runtime.waits import event_log_key, matches, waiter_key
+from stepbridge.runtime.vocabulary import Reason
+from stepbridge.runtime.waits import matches
 
 
 def exec_id_for(prefix: str, suffix: str) -> str:
@@ -61,13 +62,13 @@ class Router:
             body["resources"] = list(event.resources)
         self.store.put_item(
             Item(
-                event_log_key(event.detail_type),
-                f"{received}#{event.id}",
+                keys.event_log_pk(event.detail_type),
+                keys.event_log_sk(received, event.id),
                 body,
                 expires_at=iso(now + timedelta(days=EVENT_LOG_RETENTION_DAYS)),
             ),
         )
-        for waiter in self.store.query_items(waiter_key(event.detail_type)):
+        for waiter in self.store.query_items(keys.waiter_pk(event.detail_type)):
             w = waiter.body
             deadline = w.get("deadline")
             if deadline and now > parse_iso(str(deadline)):
@@ -75,7 +76,8 @@ class Router:
             if matches(event.detail, w.get("match")) and provenance.accepts(
                 event.source, event.resources, w.get("sources"), w.get("callers")
             ):
-                self.effects.wake(WakeMessage(str(w["execution_id"]), "event", f"event:{event.id}:{w.get('op')}"))
+                dedup = keys.event_dedup(event.id, w.get("op"))
+                self.effects.wake(WakeMessage(str(w["execution_id"]), Reason.EVENT, dedup))
         for binding in self.app.machines.values():
             if event.detail_type in binding.events:
                 from stepbridge.runtime.machines import start_for_event
@@ -114,7 +116,7 @@ class Router:
         envelope = event.to_eventbridge()
         key_value = jmespath.search(trigger.key, envelope) if trigger.key else "*"
         key = str(key_value)
-        pk, sk = f"DEBOUNCE#{trigger.name}", fit_key(key)  # a key of any length fits DynamoDB's sort key
+        pk, sk = keys.debounce_pk(trigger.name), fit_key(key)  # a key of any length fits DynamoDB's sort key
         now = self.effects.now()
         for _ in range(20):
             item = self.store.get_item(pk, sk)
@@ -142,8 +144,8 @@ class Router:
                     self._debounce_timer(trigger.name, key, new_version),
                     due,
                     WakeMessage(
-                        f"$debounce:{hashlib.sha256(f'{trigger.name}|{key}'.encode()).hexdigest()[:40]}",
-                        "debounce",
+                        keys.debounce_message_id(trigger.name, key),
+                        Reason.DEBOUNCE,
                         f"{new_version}",
                         {"trigger": trigger.name, "key": key, "version": new_version},
                     ),
@@ -153,7 +155,7 @@ class Router:
 
     @staticmethod
     def _debounce_timer(trigger: str, key: str, version: int) -> str:
-        return "sb-d-" + hashlib.sha256(f"{trigger}|{key}|{version}".encode()).hexdigest()[:40]
+        return keys.debounce_timer_name(trigger, key, version)
 
     def fire_debounce(self, message: WakeMessage) -> None:
         """A debounce window closed: start the workflow with the latest event, unless a newer event moved it."""
@@ -161,7 +163,7 @@ class Router:
         trigger = next((t for t in self.app.triggers if t.name == data.get("trigger")), None)
         if trigger is None:
             return
-        pk, sk = f"DEBOUNCE#{trigger.name}", fit_key(str(data.get("key")))
+        pk, sk = keys.debounce_pk(trigger.name), fit_key(str(data.get("key")))
         item = self.store.get_item(pk, sk)
         if item is None or item.version != int(data.get("version", -1)):
             return  # superseded by a newer event (its own timer will fire) or already fired
@@ -172,7 +174,7 @@ class Router:
                 parse_iso(str(item.body["due_at"])),
                 WakeMessage(
                     message.execution_id,
-                    "debounce",
+                    Reason.DEBOUNCE,
                     message.dedup,
                     {**data, "rearmed": iso(self.effects.now())},
                 ),

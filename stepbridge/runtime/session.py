@@ -16,9 +16,11 @@ from contextvars import ContextVar
 from typing import NoReturn
 
 from stepbridge.errors import DuplicateStepError, ExecutionCancelled, NonDeterminismError, WorkflowDefinitionError
+from stepbridge.runtime import keys
 from stepbridge.runtime.limits import MAX_OP_NAME
 from stepbridge.runtime.records import ExecutionRecord
 from stepbridge.runtime.suspension import Suspend
+from stepbridge.runtime.vocabulary import OpType
 
 #: Path of the current ``ctx.gather`` branch; auto-generated op names are scoped by it so that
 #: concurrent branches name their operations the same way on every replay.
@@ -38,7 +40,7 @@ class ReplaySession:
         remaining: Callable[[], float] | None = None,
     ) -> None:
         self.execution = execution
-        self._requested: dict[str, str] = {}
+        self._requested: dict[str, OpType] = {}
         self._new_ops: list[str] = []
         self._overrides = dict(overrides or {})
         self._fatal: BaseException | None = None
@@ -47,7 +49,7 @@ class ReplaySession:
         self._counters: dict[str, int] = defaultdict(int)
         self._rng: random.Random | None = None
         #: Recorded operations the code has not asked for yet in this replay.
-        self._not_yet_requested = {op for op in recorded_ops if not op.startswith("$")}
+        self._not_yet_requested = {op for op in recorded_ops if not keys.is_bookkeeping(op)}
         self._suspensions: list[Suspend] = []
         #: This invocation may follow one that died (a redelivered message, a sweeper's wake-up): an inline
         #: step journals a started marker before it runs (see ``steps._inline``).
@@ -117,13 +119,11 @@ class ReplaySession:
 
     def auto_name(self, base: str) -> str:
         """A deterministic name for an unnamed operation: ``base``, ``base#2`` ... scoped by gather branch."""
-        scope = branch_scope.get()
-        scoped = f"{base}@{scope.rstrip('.')}" if scope else base
+        scoped = keys.scoped_name(base, branch_scope.get())
         self._counters[scoped] += 1
-        n = self._counters[scoped]
-        return scoped if n == 1 else f"{scoped}#{n}"
+        return keys.numbered_name(scoped, self._counters[scoped])
 
-    def claim(self, op: str, op_type: str) -> None:
+    def claim(self, op: str, op_type: OpType) -> None:
         """Note that the code asked for the user-named operation ``op``; refuses bad and repeated names."""
         if not isinstance(op, str) or not op or len(op.encode("utf-8", "surrogatepass")) > MAX_OP_NAME or "\x00" in op:
             self.fail(
@@ -132,7 +132,7 @@ class ReplaySession:
                     "(it is part of DynamoDB sort keys)"
                 )
             )
-        if op.startswith("$"):
+        if keys.is_bookkeeping(op):
             self.fail(WorkflowDefinitionError(f"step name {op!r}: names starting with '$' are reserved"))
         if op in self._requested:
             self.fail(
@@ -144,7 +144,7 @@ class ReplaySession:
             )
         self.mark(op, op_type)
 
-    def mark(self, op: str, op_type: str) -> None:
+    def mark(self, op: str, op_type: OpType) -> None:
         """Note that the code asked for ``op`` (an engine-named one such as ``$now#2`` needs no checks)."""
         self._requested[op] = op_type
         self._not_yet_requested.discard(op)
@@ -159,7 +159,7 @@ class ReplaySession:
 
     def unconsumed(self, recorded_ops: Iterable[str]) -> list[str]:
         """Of ``recorded_ops``, those this replay never asked for (after it suspended or ended)."""
-        return sorted(op for op in recorded_ops if op not in self._requested and not op.startswith("$"))
+        return sorted(op for op in recorded_ops if op not in self._requested and not keys.is_bookkeeping(op))
 
     def nondeterminism(self, recorded_ops: Iterable[str]) -> NonDeterminismError | None:
         """An error when the code skipped recorded operations, naming them and what it asked for instead."""

@@ -25,7 +25,7 @@ from stepbridge.errors import (
     StepTimeout,
     WorkflowDefinitionError,
 )
-from stepbridge.runtime import stepcontext
+from stepbridge.runtime import keys, stepcontext
 from stepbridge.runtime.codec import content_hash, dumps, from_json_value, return_type, to_json_value
 from stepbridge.runtime.errorcodec import error_dict, rebuild_error
 from stepbridge.runtime.execution_ids import fit_key
@@ -42,6 +42,7 @@ from stepbridge.runtime.operations.interpret import returned
 from stepbridge.runtime.ports import Item
 from stepbridge.runtime.records import JournalRecord, StepInvocation, iso
 from stepbridge.runtime.replay import Replay, current_op
+from stepbridge.runtime.vocabulary import Kind, OpType, Reason, TimerReason
 
 #: Extra time a declared step gets past its timeout before the orchestrator declares it lost
 #: (Lambda stops the function at its timeout; this covers queueing of the async invoke).
@@ -76,7 +77,7 @@ def step_error(exc: BaseException) -> dict[str, Any]:
 
 def outcome(rp: Replay, rec: JournalRecord, fn: Callable[..., object] | None) -> Any:
     """Return a recorded result (decoded to ``fn``'s return type) or raise the recorded error."""
-    if rec.kind == "error":
+    if rec.kind == Kind.ERROR:
         raise rebuild_error(rec.data.get("error") or {}, rec.op)
     value = rec.data.get("result")
     return from_json_value(value, return_type(fn)) if fn is not None else value
@@ -158,7 +159,9 @@ def _sync_pool() -> ThreadPoolExecutor:
 
 def cache_item_key(op: str, args_json: object, cache_key: str | None) -> str:
     """The cache key of a step call: explicit ``cache_key`` or step name + hash of canonical-JSON arguments."""
-    return f"step:{fit_key(cache_key)}" if cache_key else f"step:{op}:{content_hash(args_json)}"
+    if cache_key:
+        return keys.explicit_cache_key(fit_key(cache_key))
+    return keys.step_cache_key(op, content_hash(args_json))
 
 
 async def run_step(
@@ -176,10 +179,10 @@ async def run_step(
     """The body of ``ctx.step``: replay, cache lookup, inline run or dispatch, retries."""
     if not callable(fn):
         raise WorkflowDefinitionError(f"ctx.step('{op}', ...): the second argument must be a function, got {fn!r}")
-    records = rp.request(op, "step")
+    records = rp.request(op, OpType.STEP)
     final = records.get(op)
     if final is not None:
-        if cache_ttl and final.kind == "result" and final.foreign and rp.log.newly_read(final.key):
+        if cache_ttl and final.kind == Kind.RESULT and final.foreign and rp.log.newly_read(final.key):
             # A declared step's result, read for the first time: this is when it enters the step cache.
             _cache_result(rp, cache_item_key(op, _json_args(op, args), cache_key), op, final, cache_ttl)
         return outcome(rp, final, fn)
@@ -196,13 +199,13 @@ async def run_step(
 
     ckey = cache_item_key(op, args_json, cache_key) if cache_ttl else None
     if ckey is not None:
-        hit = rp.store.get_item(f"CACHE#{ckey}", "CACHE")
+        hit = rp.store.get_item(keys.cache_pk(ckey), keys.CACHE_SK)
         if hit is not None:
             # Once a declared step was dispatched, its own report may race this record for the key.
             rec = rp.log.record(
                 op,
-                "step",
-                "result",
+                OpType.STEP,
+                Kind.RESULT,
                 {"result": hit.body.get("result"), "attempts": 0, "cached": True},
                 shared=step_def is not None and bool(records),
             )
@@ -215,7 +218,7 @@ async def run_step(
         rec = _declared(rp, op, step_def, args_json, policy, timeout, once)
     else:
         rec = await _inline(rp, op, fn, args, records, policy, timeout, once)
-    if ckey is not None and rec.kind == "result" and cache_ttl:
+    if ckey is not None and rec.kind == Kind.RESULT and cache_ttl:
         _cache_result(rp, ckey, op, rec, cache_ttl)
     return outcome(rp, rec, fn)
 
@@ -226,9 +229,8 @@ def _json_args(op: str, args: Sequence[object]) -> list[object]:
 
 
 def _cache_result(rp: Replay, ckey: str, op: str, rec: JournalRecord, ttl: float) -> None:
-    rp.store.put_item(
-        Item(f"CACHE#{ckey}", "CACHE", {"result": rec.data.get("result"), "op": op}, expires_at=iso(rp.after(ttl)))
-    )
+    body = {"result": rec.data.get("result"), "op": op}
+    rp.store.put_item(Item(keys.cache_pk(ckey), keys.CACHE_SK, body, expires_at=iso(rp.after(ttl))))
 
 
 async def _inline(
@@ -259,7 +261,7 @@ async def _inline(
     step = InlineStep(op, policy, once, f"{rp.execution_id}/{op}", rp.session.suspect)
     action = step.decide(InlineStep.state(op, records), rp.now())  # the sweeper reads the same state
     if not isinstance(action, Run):
-        done = returned(rp, op, "step", action)
+        done = returned(rp, op, OpType.STEP, action)
         assert done is not None  # (an inline step's actions end in a suspension or an outcome)
         return done
     if action.marker is not None:
@@ -268,7 +270,7 @@ async def _inline(
         if remaining is not None:  # until when this invocation may run: Lambda stops it by then
             marker["alive_until"] = iso(rp.now() + timedelta(seconds=max(0.0, remaining())))
         # (durable: a throttled or ambiguous marker write must not cost the attempt it stands for)
-        rp.log.record(op, "step", "started", marker, key=action.marker, durable=True)
+        rp.log.record(op, OpType.STEP, Kind.STARTED, marker, key=action.marker, durable=True)
     return await _run_attempt(rp, step, fn, args, action.attempt, timeout)
 
 
@@ -282,7 +284,7 @@ async def _run_attempt(
     if budget is not None and (limit is None or budget < limit):
         if budget <= 0:
             # Not enough of this invocation left to start the step: go on in a fresh one.
-            rp.wake_self("continue", f"continue:{op}:{attempt}:{iso(rp.now())}")
+            rp.wake_self(Reason.CONTINUE, keys.continue_dedup(op, attempt, iso(rp.now())))
             rp.suspend()
         limit, by_lambda = budget, True
     token = current_op.set(op)
@@ -304,13 +306,14 @@ async def _run_attempt(
                     "(@app.step(timeout=...)) or split it"
                 )
             )
-        done = returned(rp, op, "step", step.failed(attempt, err, rp.now()))
+        done = returned(rp, op, OpType.STEP, step.failed(attempt, err, rp.now()))
         assert done is not None
         return done
     finally:
         stepcontext.leave(step_token)
         current_op.reset(token)
-    return rp.log.record(op, "step", "result", {"result": data, "attempts": attempt}, data_size=size, durable=True)
+    data_out = {"result": data, "attempts": attempt}
+    return rp.log.record(op, OpType.STEP, Kind.RESULT, data_out, data_size=size, durable=True)
 
 
 def _declared(
@@ -338,7 +341,7 @@ def _declared(
                     break
             refreshed = True
         else:
-            done = returned(rp, op, "step", action)
+            done = returned(rp, op, OpType.STEP, action)
             if done is not None:
                 return done
 
@@ -355,10 +358,10 @@ def _dispatch(
     """Record the dispatch, arm the deadline timer, then invoke the step's Lambda asynchronously."""
     seconds = timeout if timeout is not None else step_def.timeout
     deadline = rp.now() + timedelta(seconds=seconds + DEADLINE_GRACE_SECONDS)
-    key = f"{op}#d{attempt}"
+    key = keys.dispatch_key(op, attempt)
     data: dict[str, object] = {"step": step_def.name, "attempt": attempt, "deadline": iso(deadline)}
-    rp.log.record(op, "step", "dispatch", data, key=key)
-    rp.set_timer(key, deadline, f"deadline:{op}")
+    rp.log.record(op, OpType.STEP, Kind.DISPATCH, data, key=key)
+    rp.set_timer(key, deadline, keys.timer_reason(TimerReason.DEADLINE, op))
     rp.effects.invoke_step(
         StepInvocation(
             execution_id=rp.execution_id,

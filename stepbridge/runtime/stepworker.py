@@ -16,16 +16,18 @@ from stepbridge.errors import (
     PayloadTooLarge,
     StepTimeout,
 )
-from stepbridge.runtime import functionscope, stepcontext
+from stepbridge.runtime import functionscope, keys, stepcontext
 from stepbridge.runtime.codec import decode_args, to_json_value
 from stepbridge.runtime.errorcodec import error_dict
 from stepbridge.runtime.guard import is_user_failure
+from stepbridge.runtime.keys import timer_name
 from stepbridge.runtime.loops import LoopFactory, run_coroutine
 from stepbridge.runtime.observability import StepTelemetry, logger
 from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import TERMINAL, JournalRecord, StepInvocation, iso, report_wake
-from stepbridge.runtime.replay import current_op, timer_name
+from stepbridge.runtime.replay import current_op
 from stepbridge.runtime.steps import call_function, check_result_size, step_error
+from stepbridge.runtime.vocabulary import Kind, OpType, Reason
 
 #: Tries of each report write (journal append, wake-up) before the invocation gives up.
 REPORT_ATTEMPTS = 4
@@ -66,7 +68,7 @@ class StepWorker:
                 "message": f"declared step '{invocation.step}' is not in app '{self.app.name}' "
                 "(is the deployed code older than the orchestrator's?)",
             }
-            return self._report(invocation, "attempt", {"error": err, "attempt": invocation.attempt})
+            return self._report(invocation, Kind.ATTEMPT, {"error": err, "attempt": invocation.attempt})
         # A per-call timeout shorter than the function's is enforced here (the attempt fails with
         # StepTimeout and is reported); the function's own timeout is Lambda's to enforce.
         timeout = invocation.timeout if invocation.timeout is not None and invocation.timeout < step.timeout else None
@@ -88,21 +90,21 @@ class StepWorker:
         except StepTimeout as exc:
             if timeout is lambda_limit:
                 return "lost"  # like Lambda: killed at its timeout, reports nothing; the deadline timer notices
-            return self._report(invocation, "attempt", {"error": error_dict(exc), "attempt": invocation.attempt})
+            return self._report(invocation, Kind.ATTEMPT, {"error": error_dict(exc), "attempt": invocation.attempt})
         except BaseException as exc:
             if not is_user_failure(exc):
                 raise  # LocalCloud's simulated container death: nothing is reported, as in AWS
             # Only errors that no policy may retry are marked fatal here; the orchestrator applies
             # the call's retry policy (which may differ from the step's default) to the rest.
             err = step_error(exc)
-            return self._report(invocation, "attempt", {"error": err, "attempt": invocation.attempt})
+            return self._report(invocation, Kind.ATTEMPT, {"error": err, "attempt": invocation.attempt})
         finally:
             functionscope.leave(scope_token)
             stepcontext.leave(step_token)
             current_op.reset(token)
-        return self._report(invocation, "result", {"result": data, "attempts": invocation.attempt})
+        return self._report(invocation, Kind.RESULT, {"result": data, "attempts": invocation.attempt})
 
-    def _report(self, inv: StepInvocation, kind: str, data: dict[str, Any]) -> str:
+    def _report(self, inv: StepInvocation, kind: Kind, data: dict[str, Any]) -> str:
         """Journal the outcome, wake the orchestrator, disarm the deadline timer.
 
         The step's work is done at this point, so a throttled write is retried here (with
@@ -111,14 +113,18 @@ class StepWorker:
         second run of the step. If the writes still fail the invocation fails; the deadline timer,
         still armed, then recovers the attempt (and the sweeper, should that timer be lost too).
         """
-        key = inv.op if kind == "result" else f"{inv.op}#a{inv.attempt}"
-        record = JournalRecord(key=key, op=inv.op, type="step", kind=kind, data=data, at=iso(self.effects.now()))
+        key = inv.op if kind == Kind.RESULT else keys.attempt_key(inv.op, inv.attempt)
+        record = JournalRecord(key=key, op=inv.op, type=OpType.STEP, kind=kind, data=data, at=iso(self.effects.now()))
         appended, uncertain = self._with_retries(lambda: self.store.append_journal(inv.execution_id, record))
         # After a failed call that may have written anyway (a timeout), "already there" may be our own
         # record: wake in that case too (a duplicate wake-up is harmless, a missing one is not).
         if appended or uncertain:
             wake = report_wake(
-                inv.execution_id, "step", f"step:{inv.op}:{inv.attempt}:{kind}", record, won=bool(appended)
+                inv.execution_id,
+                Reason.STEP,
+                keys.step_report_dedup(inv.op, inv.attempt, kind),
+                record,
+                won=bool(appended),
             )
             self._with_retries(lambda: self.effects.wake(wake))
             self._disarm_deadline(inv)
@@ -132,10 +138,10 @@ class StepWorker:
         ``StepInterrupted`` at its deadline.
         """
         marker = JournalRecord(
-            key=f"{inv.op}#started",
+            key=keys.at_most_once_marker(inv.op),
             op=inv.op,
-            type="step",
-            kind="started",
+            type=OpType.STEP,
+            kind=Kind.STARTED,
             data={"attempt": inv.attempt},
             at=iso(self.effects.now()),
         )
@@ -161,6 +167,6 @@ class StepWorker:
     def _disarm_deadline(self, inv: StepInvocation) -> None:
         """The attempt reported, so its deadline timer would only cause an idle replay: delete it (best effort)."""
         try:
-            self.effects.cancel_timer(timer_name(inv.execution_id, f"{inv.op}#d{inv.attempt}"))
+            self.effects.cancel_timer(timer_name(inv.execution_id, keys.dispatch_key(inv.op, inv.attempt)))
         except Exception as exc:  # a leftover timer is harmless: the replay it causes finds nothing due
             logger().warning("could not delete the step's deadline timer", extra={"error": str(exc)})

@@ -37,8 +37,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from stepbridge.runtime import lifecycle
-from stepbridge.runtime.lifecycle import FINAL_KINDS, handled_at, is_progress
+from stepbridge.runtime import keys, lifecycle
+from stepbridge.runtime.lifecycle import handled_at, is_progress
 from stepbridge.runtime.observability import logger
 from stepbridge.runtime.operations.child import Child
 from stepbridge.runtime.operations.declared import DeclaredStep, is_declared
@@ -56,9 +56,10 @@ from stepbridge.runtime.records import (
     parse_iso,
     status_cursor,
 )
+from stepbridge.runtime.vocabulary import INSTANT_TYPES, Kind, OpType, Reason
 
 #: Key of the marker a replay that wrote nothing leaves (its ``at`` = when the replay began).
-REPLAYED = "$replayed"
+REPLAYED = keys.REPLAYED
 
 
 @dataclass(frozen=True)
@@ -111,10 +112,10 @@ def due_instants(record: ExecutionRecord, journal: list[JournalRecord]) -> list[
     if started:
         instants.append((None, parse_iso(started)))
     for op, records in _by_op(journal).items():
-        if op.startswith("$"):
+        if keys.is_bookkeeping(op):
             continue
         final = records.get(op)
-        if final is not None and final.kind in FINAL_KINDS:
+        if final is not None and final.is_final:
             continue
         for rec in records.values():
             due_text = rec.data.get("wake_at") or rec.data.get("deadline") or rec.data.get("retry_at")
@@ -168,23 +169,23 @@ def waiting(journal: list[JournalRecord], now: datetime) -> bool:
     recorded the final error, so only a replay can go on. (An inline step's failed attempt carries its
     own ``retry_at``, a due instant.)
     """
-    return any(_outstanding(op, records, now) for op, records in _by_op(journal).items() if not op.startswith("$"))
+    return any(_outstanding(op, records, now) for op, records in _by_op(journal).items() if not keys.is_bookkeeping(op))
 
 
 def _outstanding(op: str, records: dict[str, JournalRecord], now: datetime) -> bool:
     """Whether the operation ``op`` waits for something outside a replay (a timer, a report, an event, a child)."""
-    kinds = {r.type for r in records.values()}
-    if "sleep" in kinds:
+    types = {r.type for r in records.values()}
+    if OpType.SLEEP in types:
         return Sleep.outstanding(Sleep.state(op, records), now)
-    if kinds & {"send", "progress", "now", "patch", "cache"}:
+    if types & INSTANT_TYPES:
         return False
     if is_declared(records, op):
         return DeclaredStep.state(op, records).phase in (lifecycle.RUNNING, lifecycle.RETRY_WAIT)
-    if "step" in kinds:
+    if OpType.STEP in types:
         # An inline step waits only for its retry timer; one whose attempt was started by a replay that
         # died (``interrupted``) waits for nothing: only a replay can count the attempt and go on.
         return InlineStep.state(op, records).phase == lifecycle.RETRY_WAIT
-    if "wait" in kinds:
+    if OpType.WAIT in types:
         return WaitFor.outstanding(WaitFor.state(op, records))
     return Child.outstanding(Child.state(op, records))
 
@@ -201,13 +202,13 @@ def stuck_since(journal: list[JournalRecord]) -> datetime | None:
     """
     earliest: datetime | None = None
     for op, records in _by_op(journal).items():
-        if op.startswith("$"):
+        if keys.is_bookkeeping(op):
             continue
         since: JournalRecord | None = None
         if is_declared(records, op):
             state = DeclaredStep.state(op, records)
             since = state.failure if state.phase == lifecycle.FAILED else None
-        elif any(r.kind == "started" for r in records.values()):
+        elif any(r.is_started for r in records.values()):
             inline = InlineStep.state(op, records)
             since = inline.started if inline.phase == lifecycle.INTERRUPTED else None
         if since is not None and since.at:
@@ -250,7 +251,7 @@ def needs_marker(record: ExecutionRecord, journal: list[JournalRecord], now: dat
 def replayed_marker(began: datetime, seen: int) -> JournalRecord:
     """The ``$replayed`` marker: a replay began at ``began`` having read ``seen`` reports of other writers."""
     return JournalRecord(
-        key=REPLAYED, op=REPLAYED, type="replayed", kind="replayed", data={}, at=iso(began), seen=seen
+        key=REPLAYED, op=REPLAYED, type=OpType.REPLAYED, kind=Kind.REPLAYED, data={}, at=iso(began), seen=seen
     )
 
 
@@ -271,7 +272,7 @@ def overdue_since(journal: list[JournalRecord], now: datetime, grace: timedelta)
 
 #: Partition of the sweeper's own item: where its paging stopped, per status (sort key ``RUNNING``/``SCHEDULED``).
 #: Its IAM role may read and write only this partition (``compiler/iam.py``, ``SWEEPER_PARTITION``).
-CURSOR_PK = "SWEEPER"
+CURSOR_PK = keys.SWEEPER_PK
 
 
 @dataclass
@@ -354,5 +355,5 @@ class Sweeper:
 
     def _wake(self, execution_id: str, now: datetime) -> None:
         minute = iso(now)[:16]
-        self.effects.wake(WakeMessage(execution_id, "sweep", f"sweep:{minute}"))
+        self.effects.wake(WakeMessage(execution_id, Reason.SWEEP, keys.sweep_dedup(minute)))
         self.woken.append(execution_id)

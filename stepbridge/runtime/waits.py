@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from stepbridge.api.app import check_event_type
-from stepbridge.runtime import provenance
+from stepbridge.runtime import keys, provenance
 from stepbridge.runtime.operations.actions import Return
 from stepbridge.runtime.operations.interpret import perform
 from stepbridge.runtime.operations.sleep import Sleep
@@ -21,6 +21,7 @@ from stepbridge.runtime.operations.wait import Listen, LookBack, WaitFor
 from stepbridge.runtime.ports import Item
 from stepbridge.runtime.records import JournalRecord
 from stepbridge.runtime.replay import Replay
+from stepbridge.runtime.vocabulary import Kind, OpType
 
 #: Sentinel meaning "no default: raise WaitTimeout".
 RAISE: Any = object()
@@ -28,7 +29,7 @@ RAISE: Any = object()
 
 async def sleep_until(rp: Replay, op: str, wake_at: datetime) -> None:
     """Suspend until ``wake_at`` (a durable timer); returns at once on replay after it passed."""
-    records = rp.request(op, "sleep")
+    records = rp.request(op, OpType.SLEEP)
     if op not in records:
         await rp.before_new(op)
     sleep = Sleep(op, wake_at, rp.timer_name(op))
@@ -40,7 +41,7 @@ async def sleep_until(rp: Replay, op: str, wake_at: datetime) -> None:
             assert state.wake_at is not None
             rp.log.passed(op, state.wake_at)
             return
-        perform(rp, op, "sleep", action)
+        perform(rp, op, OpType.SLEEP, action)
         fresh = True
 
 
@@ -62,14 +63,9 @@ def matches(detail: object, match: Mapping[str, object] | None) -> bool:
     return True
 
 
-def waiter_key(event_type: str) -> str:
-    """Partition key of the waiters for an event type."""
-    return f"WAIT#{event_type}"
-
-
-def event_log_key(event_type: str) -> str:
-    """Partition key of the event log for an event type."""
-    return f"EVT#{event_type}"
+# (re-exported names: the builders live in runtime/keys.py)
+waiter_key = keys.waiter_pk
+event_log_key = keys.event_log_pk
 
 
 async def wait_for(
@@ -88,10 +84,10 @@ async def wait_for(
     sources = provenance.check_filter(sources, f"wait_for '{op}': sources")
     callers = provenance.check_filter(callers, f"wait_for '{op}': callers")
     who = _restrictions(sources, callers)
-    records = rp.request(op, "wait")
+    records = rp.request(op, OpType.WAIT)
     if not records:
         await rp.before_new(op)
-    wait = WaitFor(op, event_type, match, timeout, who, default is not RAISE, rp.timer_name(f"{op}#w"))
+    wait = WaitFor(op, event_type, match, timeout, who, default is not RAISE, rp.timer_name(keys.wait_key(op)))
     looked = False
     while True:
         state = WaitFor.state(op, rp.records(op), looked=looked)
@@ -103,7 +99,7 @@ async def wait_for(
             if _look_back(rp, wait, where, state.started) is None:
                 looked = True
         else:
-            done = perform(rp, op, "wait", action)
+            done = perform(rp, op, OpType.WAIT, action)
             if done is None or done.record is None:
                 continue
             if done.record is state.final:
@@ -113,7 +109,7 @@ async def wait_for(
 
 def _result(final: JournalRecord, default: object) -> object:
     """What a finished wait gives the code: the event's detail, or its default after a timeout."""
-    if final.kind == "result":
+    if final.kind == Kind.RESULT:
         return final.data["event"].get("detail")
     return default
 
@@ -128,8 +124,8 @@ def _listen(rp: Replay, wait: WaitFor, action: Listen) -> None:
     deadline = action.record.data["deadline"]
     rp.store.put_item(
         Item(
-            waiter_key(wait.event_type),
-            f"{rp.execution_id}#{wait.op}",
+            keys.waiter_pk(wait.event_type),
+            keys.waiter_sk(rp.execution_id, wait.op),
             {
                 "execution_id": rp.execution_id,
                 "op": wait.op,
@@ -140,7 +136,7 @@ def _listen(rp: Replay, wait: WaitFor, action: Listen) -> None:
             expires_at=str(deadline) if deadline else None,
         )
     )
-    perform(rp, wait.op, "wait", action.record)
+    perform(rp, wait.op, OpType.WAIT, action.record)
 
 
 def _look_back(
@@ -150,7 +146,7 @@ def _look_back(
     since = rp.execution.started_at or rp.execution.created_at
     consumed = rp.log.consumed_event_ids()
     who = wait.who
-    for item in rp.store.query_items(event_log_key(wait.event_type), sk_from=since):
+    for item in rp.store.query_items(keys.event_log_pk(wait.event_type), sk_from=since):
         event = item.body
         if str(event.get("id")) in consumed:
             continue
@@ -163,7 +159,7 @@ def _look_back(
             continue
         if where is not None and not where(detail):
             continue
-        rec = rp.log.record(wait.op, "wait", "result", {"event": event})
+        rec = rp.log.record(wait.op, OpType.WAIT, Kind.RESULT, {"event": event})
         _cleanup(rp, wait.op, wait.event_type, started.data.get("timer"))
         return rec
     return None
@@ -180,6 +176,6 @@ def _restrictions(sources: Sequence[str] | None, callers: Sequence[str] | None) 
 
 
 def _cleanup(rp: Replay, op: str, event_type: str, timer: object) -> None:
-    rp.store.delete_item(waiter_key(event_type), f"{rp.execution_id}#{op}")
+    rp.store.delete_item(keys.waiter_pk(event_type), keys.waiter_sk(rp.execution_id, op))
     if timer:
         rp.effects.cancel_timer(str(timer))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from stepbridge.runtime.records import JournalRecord
+from stepbridge.runtime.vocabulary import Kind
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class Record:
     ``then`` (``None``: decide again from the records as they are now)."""
 
     key: str
-    kind: str
+    kind: Kind
     data: dict[str, object]
     shared: bool = False
     durable: bool = False

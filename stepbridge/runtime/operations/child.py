@@ -11,10 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from stepbridge.errors import ChildFailed, StepFailed
+from stepbridge.runtime import keys
 from stepbridge.runtime.errorcodec import rebuild_error
-from stepbridge.runtime.lifecycle import FINAL_KINDS
 from stepbridge.runtime.operations.actions import SUSPEND, Action, Raise, Return
 from stepbridge.runtime.records import JournalRecord
+from stepbridge.runtime.vocabulary import Kind
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class Child:
     @staticmethod
     def state(op: str, records: Mapping[str, JournalRecord]) -> ChildState:
         """The state of the child ``op`` from the parent's records."""
-        return ChildState(records.get(f"{op}#d1"), records.get(op))
+        return ChildState(records.get(keys.dispatch_key(op, 1)), records.get(op))
 
     def decide(self, state: ChildState) -> Action:
         """Waiting for the child's result: wait, return its result, or raise ``ChildFailed``
@@ -43,7 +44,7 @@ class Child:
         rec = state.final
         if rec is None:
             return SUSPEND
-        if rec.kind == "result":
+        if rec.kind == Kind.RESULT:
             return Return(rec)
         error = rec.data.get("error")
         original = rebuild_error(error, self.op) if isinstance(error, dict) else None
@@ -59,4 +60,4 @@ class Child:
     @staticmethod
     def outstanding(state: ChildState) -> bool:
         """Whether the parent still waits for the child's outcome (what the sweeper asks)."""
-        return state.final is None or state.final.kind not in FINAL_KINDS
+        return state.final is None or not state.final.is_final

@@ -16,16 +16,10 @@ from typing import Any
 
 from stepbridge.api.retry import Retry
 from stepbridge.errors import StepInterrupted, StepTimeout
+from stepbridge.runtime import keys
 from stepbridge.runtime.errorcodec import error_dict
-from stepbridge.runtime.lifecycle import (
-    FAILED,
-    FINAL_KINDS,
-    FINISHED,
-    NOT_DISPATCHED,
-    RETRY_WAIT,
-    RUNNING,
-    at_most_once_marker,
-)
+from stepbridge.runtime.keys import at_most_once_marker
+from stepbridge.runtime.lifecycle import FAILED, FINISHED, NOT_DISPATCHED, RETRY_WAIT, RUNNING, Phase
 from stepbridge.runtime.operations.actions import (
     SUSPEND,
     Action,
@@ -36,6 +30,7 @@ from stepbridge.runtime.operations.actions import (
     SetTimer,
 )
 from stepbridge.runtime.records import JournalRecord, iso, parse_iso
+from stepbridge.runtime.vocabulary import Kind, TimerReason
 
 #: An ``at_most_once`` declared step whose invocations never started (lost or throttled invokes)
 #: is dispatched again up to this many times in all: running it is still at most once.
@@ -60,7 +55,7 @@ class DeclaredState:
     the step's report keys fresh from the store (set by the interpreter, see ``actions.Refresh``).
     """
 
-    phase: str
+    phase: Phase
     attempt: int = 0
     dispatch: JournalRecord | None = None
     failure: JournalRecord | None = None
@@ -72,7 +67,7 @@ class DeclaredState:
 
 def is_declared(records: Mapping[str, JournalRecord], op: str) -> bool:
     """Whether ``op``'s records are a declared step's (it has a dispatch record)."""
-    return f"{op}#d1" in records
+    return keys.dispatch_key(op, 1) in records
 
 
 @dataclass(frozen=True)
@@ -91,18 +86,18 @@ class DeclaredStep:
         """The state of the declared step ``op`` from its records (keyed by record key)."""
         final = records.get(op)
         k = 0
-        while f"{op}#d{k + 1}" in records:
+        while keys.dispatch_key(op, k + 1) in records:
             k += 1
-        if final is not None and final.kind in FINAL_KINDS:
+        if final is not None and final.is_final:
             return DeclaredState(FINISHED, k, final=final)
         if k == 0:
             return DeclaredState(NOT_DISPATCHED)
-        dispatch = records[f"{op}#d{k}"]
-        failure = records.get(f"{op}#a{k}")
+        dispatch = records[keys.dispatch_key(op, k)]
+        failure = records.get(keys.attempt_key(op, k))
         started = records.get(at_most_once_marker(op))
         if failure is None:
             return DeclaredState(RUNNING, k, dispatch, started=started, refreshed=refreshed)
-        retry = records.get(f"{op}#r{k}")
+        retry = records.get(keys.retry_key(op, k))
         phase = RETRY_WAIT if retry is not None else FAILED
         return DeclaredState(phase, k, dispatch, failure, retry, started=started, refreshed=refreshed)
 
@@ -123,12 +118,13 @@ class DeclaredStep:
                 delay = self.policy.delay(k, seed=self.seed)
                 at = now + timedelta(seconds=delay)
                 data = {"attempt": k, "retry_at": iso(at), "delay": delay}
-                retry_timer = SetTimer(f"{self.op}#r{k}", at, f"retry:{self.op}")
-                return Record(f"{self.op}#r{k}", "retry", data, then=retry_timer)
+                key = keys.retry_key(self.op, k)
+                retry_timer = SetTimer(key, at, keys.timer_reason(TimerReason.RETRY, self.op))
+                return Record(key, Kind.RETRY, data, then=retry_timer)
             if now < parse_iso(str(state.retry.data["retry_at"])):
                 return SUSPEND
             return Dispatch(k + 1)
-        return Record(self.op, "error", {"error": err, "attempts": k}, shared=True, then=Return())
+        return Record(self.op, Kind.ERROR, {"error": err, "attempts": k}, shared=True, then=Return())
 
     def _running(self, state: DeclaredState, now: datetime) -> Action:
         """Dispatched, no outcome in view: wait for the deadline, then look again, then count it as failed."""
@@ -139,8 +135,8 @@ class DeclaredStep:
         if not state.refreshed:
             # Past the deadline with no report in view: the step may have reported and died before its
             # wake-up went out (only this deadline brings us here then). Read the keys fresh first.
-            keys = (self.op, f"{self.op}#a{k}", *((at_most_once_marker(self.op),) if self.once else ()))
-            return Refresh(keys)
+            fresh = (self.op, keys.attempt_key(self.op, k), *((at_most_once_marker(self.op),) if self.once else ()))
+            return Refresh(fresh)
         if self.once and state.started is not None:
             return interrupted_record(self.op, k, shared=True)
         what = "was not started" if self.once else "did not report"
@@ -148,7 +144,7 @@ class DeclaredStep:
         data: dict[str, object] = {"error": err, "attempt": k}
         if self.once:
             data["started"] = False
-        return Record(f"{self.op}#a{k}", "attempt", data, shared=True)
+        return Record(keys.attempt_key(self.op, k), Kind.ATTEMPT, data, shared=True)
 
 
 def interrupted_record(op: str, attempts: int, *, shared: bool = False) -> Record:
@@ -163,7 +159,7 @@ def interrupted_record(op: str, attempts: int, *, shared: bool = False) -> Recor
         )
     )
     err["fatal"] = True
-    return Record(op, "error", {"error": err, "attempts": attempts}, shared=shared, then=Return())
+    return Record(op, Kind.ERROR, {"error": err, "attempts": attempts}, shared=shared, then=Return())
 
 
 def retryable(policy: Retry, err: Mapping[str, Any]) -> bool:

@@ -15,19 +15,14 @@ from typing import Any
 
 from stepbridge.api.retry import Retry
 from stepbridge.errors import StepTimeout
+from stepbridge.runtime import keys
 from stepbridge.runtime.errorcodec import error_dict
-from stepbridge.runtime.lifecycle import (
-    FINAL_KINDS,
-    FINISHED,
-    INTERRUPTED,
-    NOT_STARTED,
-    RETRY_WAIT,
-    at_most_once_marker,
-    started_marker,
-)
+from stepbridge.runtime.keys import at_most_once_marker, started_marker
+from stepbridge.runtime.lifecycle import FINISHED, INTERRUPTED, NOT_STARTED, RETRY_WAIT, Phase
 from stepbridge.runtime.operations.actions import SUSPEND, Action, Record, Return, Run, SetTimer
 from stepbridge.runtime.operations.declared import interrupted_record, retryable
 from stepbridge.runtime.records import JournalRecord, iso, parse_iso
+from stepbridge.runtime.vocabulary import Kind, TimerReason
 
 
 @dataclass(frozen=True)
@@ -45,7 +40,7 @@ class InlineState:
     * ``finished``: the step's final record exists (``final``).
     """
 
-    phase: str
+    phase: Phase
     attempt: int = 1
     failure: JournalRecord | None = None
     started: JournalRecord | None = None
@@ -67,13 +62,13 @@ class InlineStep:
     def state(op: str, records: Mapping[str, JournalRecord]) -> InlineState:
         """The state of the inline step ``op`` from its records (keyed by record key)."""
         final = records.get(op)
-        if final is not None and final.kind in FINAL_KINDS:
+        if final is not None and final.is_final:
             return InlineState(FINISHED, final=final)
         failed = 0
-        while f"{op}#a{failed + 1}" in records:
+        while keys.attempt_key(op, failed + 1) in records:
             failed += 1
         attempt = failed + 1
-        failure = records.get(f"{op}#a{failed}") if failed else None
+        failure = records.get(keys.attempt_key(op, failed)) if failed else None
         started = records.get(started_marker(op, attempt)) or records.get(at_most_once_marker(op))
         if started is not None:
             return InlineState(INTERRUPTED, attempt, failure, started)
@@ -96,7 +91,8 @@ class InlineStep:
             if alive_until and now < parse_iso(str(alive_until)):
                 # The invocation that started it may still be running (a redelivery that raced it, e.g. after
                 # its message's visibility timeout): decide once Lambda has surely stopped it.
-                return SetTimer(state.started.key, parse_iso(str(alive_until)), f"interrupted:{self.op}")
+                reason = keys.timer_reason(TimerReason.INTERRUPTED, self.op)
+                return SetTimer(state.started.key, parse_iso(str(alive_until)), reason)
             if self.once:
                 return interrupted_record(self.op, attempt)
             lost = StepTimeout(
@@ -119,7 +115,8 @@ class InlineStep:
         if attempt < self.policy.max_attempts and retryable(self.policy, err):
             delay = self.policy.delay(attempt, seed=self.seed)
             retry_at = now + timedelta(seconds=delay)
-            key = f"{self.op}#a{attempt}"
+            key = keys.attempt_key(self.op, attempt)
             data = {"error": err, "attempt": attempt, "retry_at": iso(retry_at), "delay": delay, **flag}
-            return Record(key, "attempt", data, durable=True, then=SetTimer(key, retry_at, f"retry:{self.op}"))
-        return Record(self.op, "error", {"error": err, "attempts": attempt, **flag}, durable=True, then=Return())
+            timer = SetTimer(key, retry_at, keys.timer_reason(TimerReason.RETRY, self.op))
+            return Record(key, Kind.ATTEMPT, data, durable=True, then=timer)
+        return Record(self.op, Kind.ERROR, {"error": err, "attempts": attempt, **flag}, durable=True, then=Return())

@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING
 
 from stepbridge.runtime.operations.actions import Action, Raise, Record, Return, SetTimer, Suspend
 from stepbridge.runtime.records import JournalRecord
+from stepbridge.runtime.vocabulary import OpType
 
 if TYPE_CHECKING:
     from stepbridge.runtime.replay import Replay
 
 
-def perform(rp: Replay, op: str, op_type: str, action: Action) -> Return | None:
+def perform(rp: Replay, op: str, op_type: OpType, action: Action) -> Return | None:
     """Carry out ``action`` and what follows it for the operation ``op`` of type ``op_type``.
 
     Returns the final ``Return`` (its ``record`` filled in with the record written before it, when it
@@ -52,7 +53,7 @@ def perform(rp: Replay, op: str, op_type: str, action: Action) -> Return | None:
     return None
 
 
-def returned(rp: Replay, op: str, op_type: str, action: Action) -> JournalRecord | None:
+def returned(rp: Replay, op: str, op_type: OpType, action: Action) -> JournalRecord | None:
     """:func:`perform`, for an operation whose outcome is a record: that record, or ``None`` to decide again."""
     done = perform(rp, op, op_type, action)
     return done.record if done is not None else None

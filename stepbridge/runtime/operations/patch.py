@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from stepbridge.runtime.operations.actions import Action, Record, Return
 from stepbridge.runtime.records import JournalRecord
+from stepbridge.runtime.vocabulary import Kind
 
 
 @dataclass(frozen=True)
@@ -41,4 +42,4 @@ class Patch:
             return Return(state.marker)
         if state.replaying:
             return Return(None)
-        return Record(self.op, "patch", {"patch": self.patch_id}, then=Return())
+        return Record(self.op, Kind.PATCH, {"patch": self.patch_id}, then=Return())

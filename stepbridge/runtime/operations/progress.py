@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from stepbridge.runtime.operations.actions import Action, Record, Return
 from stepbridge.runtime.records import JournalRecord
+from stepbridge.runtime.vocabulary import Kind
 
 
 @dataclass(frozen=True)
@@ -44,4 +45,4 @@ class Progress:
         if state.reported is not None:
             return Return(state.reported)
         info: dict[str, object] = {"step": self.step, "total": self.total, "message": self.message}
-        return Report(info, Record(self.op, "progress", info, then=Return()))
+        return Report(info, Record(self.op, Kind.PROGRESS, info, then=Return()))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from stepbridge.runtime.operations.actions import Action, Record, Return
 from stepbridge.runtime.records import JournalRecord
+from stepbridge.runtime.vocabulary import Kind
 
 
 @dataclass(frozen=True)
@@ -43,4 +44,4 @@ class Send:
         """Done when recorded; else publish and record (the table: ``tests/unit/test_operation_marks.py``)."""
         if state.sent is not None:
             return Return(state.sent)
-        return Publish(Record(self.op, "sent", {"type": self.event_type, "detail": self.detail}, then=Return()))
+        return Publish(Record(self.op, Kind.SENT, {"type": self.event_type, "detail": self.detail}, then=Return()))

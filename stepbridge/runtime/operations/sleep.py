@@ -11,8 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from stepbridge.runtime import keys
 from stepbridge.runtime.operations.actions import SUSPEND, Action, Record, Return, SetTimer
 from stepbridge.runtime.records import JournalRecord, iso, parse_iso
+from stepbridge.runtime.vocabulary import Kind, TimerReason
 
 
 @dataclass(frozen=True)
@@ -46,12 +48,12 @@ class Sleep:
     def decide(self, state: SleepState, now: datetime) -> Action:
         """Record the sleep, arm its timer and wait, or end it (the table: ``tests/unit/test_operation_sleep.py``)."""
         if state.record is None:
-            return Record(self.op, "timer", {"wake_at": iso(self.wake_at), "timer": self.timer}, durable=True)
+            return Record(self.op, Kind.TIMER, {"wake_at": iso(self.wake_at), "timer": self.timer}, durable=True)
         assert state.wake_at is not None
         if now >= state.wake_at:
             return Return(state.record)
         if state.fresh:
-            return SetTimer(self.op, state.wake_at, f"sleep:{self.op}")
+            return SetTimer(self.op, state.wake_at, keys.timer_reason(TimerReason.SLEEP, self.op))
         return SUSPEND
 
     @staticmethod

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from stepbridge.errors import WaitTimeout
-from stepbridge.runtime.lifecycle import FINAL_KINDS
+from stepbridge.runtime import keys
 from stepbridge.runtime.operations.actions import SUSPEND, Action, Raise, Record, Return, SetTimer
 from stepbridge.runtime.records import JournalRecord, iso, parse_iso
+from stepbridge.runtime.vocabulary import Kind, TimerReason
 
 
 @dataclass(frozen=True)
@@ -61,12 +62,12 @@ class WaitFor:
     @staticmethod
     def state(op: str, records: Mapping[str, JournalRecord], *, looked: bool = False) -> WaitState:
         """The state of the wait ``op`` from its records."""
-        return WaitState(records.get(f"{op}#w"), records.get(op), looked)
+        return WaitState(records.get(keys.wait_key(op)), records.get(op), looked)
 
     def decide(self, state: WaitState, now: datetime) -> Action | Listen | LookBack:
         """What to do next (the table: ``tests/unit/test_operation_wait.py``)."""
         if state.final is not None:
-            if state.final.kind == "result" or self.has_default:
+            if state.final.kind == Kind.RESULT or self.has_default:
                 return Return(state.final)
             waited = state.final.data.get("timeout", self.timeout)
             return Raise(WaitTimeout(f"wait '{self.op}' for event '{self.event_type}' timed out after {waited} s"))
@@ -78,7 +79,7 @@ class WaitFor:
         if deadline is not None and now >= deadline:
             # ``default``: the wait returns its default rather than raising WaitTimeout (for timelines).
             data = {"timeout": state.started.data.get("timeout"), **({"default": True} if self.has_default else {})}
-            return Record(self.op, "timeout", data, then=Return())
+            return Record(self.op, Kind.TIMEOUT, data, then=Return())
         return SUSPEND
 
     def deadline_from(self, now: datetime) -> datetime | None:
@@ -97,11 +98,13 @@ class WaitFor:
             "timer": self.timer if deadline else None,
             **self.who,
         }
-        timer = SetTimer(f"{self.op}#w", deadline_at, f"wait-timeout:{self.op}", then=None) if deadline_at else None
+        key = keys.wait_key(self.op)
+        reason = keys.timer_reason(TimerReason.WAIT_TIMEOUT, self.op)
+        timer = SetTimer(key, deadline_at, reason, then=None) if deadline_at else None
         # (durable: its timeout's timer is set after the write, as a sleep's)
-        return Record(f"{self.op}#w", "wait", data, durable=True, then=timer)
+        return Record(key, Kind.WAIT, data, durable=True, then=timer)
 
     @staticmethod
     def outstanding(state: WaitState) -> bool:
         """Whether the wait still waits for an event or its timeout (what the sweeper asks)."""
-        return state.final is None or state.final.kind not in FINAL_KINDS
+        return state.final is None or not state.final.is_final
