@@ -15,10 +15,11 @@ from typing import Any, Protocol
 from stepbridge.api.app import App, check_event_type
 from stepbridge.api.durations import Duration, optional_seconds
 from stepbridge.errors import ExecutionFailedError, ExecutionNotFound, ExecutionStillRunning
+from stepbridge.runtime import payloads
 from stepbridge.runtime.codec import to_json_value
 from stepbridge.runtime.executions import history, request_cancel, start_execution
 from stepbridge.runtime.ids import new_id
-from stepbridge.runtime.limits import check_event_size
+from stepbridge.runtime.limits import EVENT_BYTES, check_event_size
 from stepbridge.runtime.machines import WORKFLOW_PREFIX as MACHINE_WORKFLOW_PREFIX
 from stepbridge.runtime.machines import machine_state
 from stepbridge.runtime.ports import Effects, Store
@@ -78,6 +79,8 @@ class ExecutionDescription(_Mapping):
     ended_at: str | None = None
     scheduled_for: str | None = None
     cancel_requested: bool = False
+    #: What the workflow last gave ``ctx.set_status`` (``None`` until then).
+    custom_status: Any = None
 
     @classmethod
     def from_record(cls, rec: ExecutionRecord) -> ExecutionDescription:
@@ -96,6 +99,7 @@ class ExecutionDescription(_Mapping):
             rec.ended_at,
             rec.scheduled_for,
             rec.cancel_requested,
+            rec.custom_status,
         )
 
 
@@ -192,7 +196,10 @@ class Client:
         """
         name = self.app.workflow_name(workflow) if self.app else str(workflow)
         if self.app is not None:
-            self.app.get_workflow(name)
+            wf = self.app.get_workflow(name)
+            serde = wf.serde or self.app.serde
+            if serde is not None:  # the workflow's own encoding of its input (api/serde.py)
+                input = to_json_value(input, what=f"the input of workflow '{name}'", serde=serde)
         when = at
         if delay is not None:
             seconds = optional_seconds(delay, what="start delay") or 0.0
@@ -208,7 +215,10 @@ class Client:
         rec = self.store.get_execution(execution_id)
         if rec is None:
             raise ExecutionNotFound(f"no execution '{execution_id}'")
-        return ExecutionDescription.from_record(rec)
+        desc = ExecutionDescription.from_record(rec)
+        # Claim checks (runtime/payloads.py) are read back: the caller sees the values themselves.
+        desc.input, desc.result = payloads.resolve(desc.input), payloads.resolve(desc.result)
+        return desc
 
     def result(self, execution_id: str, *, timeout: Duration | None = None) -> Any:
         """Wait for an execution to end; return its result or raise ``ExecutionFailedError``."""
@@ -238,6 +248,7 @@ class Client:
             raise TypeError(f"the detail of event '{event_type}' must be a JSON object, got {type(payload).__name__}")
         event_id = new_id()
         event = Event(event_type, payload, source=source or self.source, id=event_id, time=iso(self.effects.now()))
+        event = payloads.store_event_detail(event, cap=EVENT_BYTES)  # a detail over the cap: a claim check
         check_event_size(event)
         self.effects.publish([event])
         self.driver.settle()

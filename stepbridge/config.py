@@ -17,6 +17,8 @@ ENV_SCHEDULE_GROUP = "STEPBRIDGE_SCHEDULE_GROUP"  # Scheduler group for run-time
 ENV_SCHEDULER_ROLE_ARN = "STEPBRIDGE_SCHEDULER_ROLE_ARN"  # role Scheduler assumes to send to the queue
 ENV_STACK = "STEPBRIDGE_STACK"  # CloudFormation stack name (prefix of step function names)
 ENV_STEP = "STEPBRIDGE_STEP"  # in a step function: the declared step it runs
+ENV_PAYLOAD_BUCKET = "STEPBRIDGE_PAYLOAD_BUCKET"  # S3 bucket of large values (claim checks, runtime/payloads.py)
+ENV_RETENTION = "STEPBRIDGE_RETENTION"  # seconds finished executions are kept (App(retention=)); unset = for ever
 ENV_SECRETS = "STEPBRIDGE_SECRETS"  # JSON {name: SSM parameter name | Secrets Manager ARN} the function declared
 
 #: Lambda function names: 1-64 characters of letters, digits, '-' and '_'.
@@ -48,6 +50,7 @@ class RuntimeConfig:
     schedule_group: str
     scheduler_role_arn: str
     stack: str
+    payload_bucket: str = ""
 
     @classmethod
     def from_env(cls) -> RuntimeConfig:
@@ -71,4 +74,5 @@ class RuntimeConfig:
             schedule_group=os.environ.get(ENV_SCHEDULE_GROUP, "default"),
             scheduler_role_arn=os.environ.get(ENV_SCHEDULER_ROLE_ARN, ""),
             stack=os.environ.get(ENV_STACK, ""),
+            payload_bucket=os.environ.get(ENV_PAYLOAD_BUCKET, ""),
         )

@@ -26,6 +26,14 @@ class WaitTimeout(StepbridgeError):
     """``ctx.wait_for`` reached its timeout without a matching event (and had no ``default``)."""
 
 
+class PollTimeout(StepbridgeError):
+    """``ctx.poll`` used all its attempts (or passed its deadline) before ``until`` held; ``state`` is the last one."""
+
+    def __init__(self, message: str, state: object = None) -> None:
+        super().__init__(message)
+        self.state = state
+
+
 class StepFailed(StepbridgeError):
     """A step failed with an exception whose type cannot be rebuilt in the workflow.
 
@@ -87,6 +95,10 @@ class BulkheadFullError(StepbridgeError):
 
 class PayloadTooLarge(StepbridgeError):
     """A payload exceeds an AWS service limit (DynamoDB item 400 KB, EventBridge entry 256 KB)."""
+
+
+class PayloadMissing(StepbridgeError):
+    """A stored large value (claim check) is gone or corrupt: expired by retention, or deleted."""
 
 
 class ResultNotSerializable(StepbridgeError):

@@ -264,6 +264,8 @@ class Timeline:
     progress: dict[str, Any] | None = None
     result: Any = None
     error: dict[str, Any] | None = None
+    #: The custom status (``ctx.set_status``) from the description, if any.
+    custom_status: Any = None
     #: The latest instant the history knows of (the end, or the last fact of a running execution).
     last_seen: str | None = None
 
@@ -305,6 +307,7 @@ class Timeline:
             "end": self.end,
             "duration": self.duration,
             "progress": self.progress,
+            "custom_status": self.custom_status,
             "result": self.result,
             "error": self.error,
             "steps": [r.to_dict() for r in self.rows],
@@ -357,7 +360,9 @@ def build_timeline(history: Sequence[Any], description: Any = None, *, now: str 
         last_progress = [m for m in markers if m.kind == "progress"]
         progress = dict(last_progress[-1].detail) if last_progress else None
     _assign_groups(rows)
-    return Timeline(execution_id, workflow, status, start, end, rows, markers, progress, result, error, last_seen)
+    custom = _get(description, "custom_status") if description is not None else None
+    return Timeline(execution_id, workflow, status, start, end, rows, markers, progress, result, error,
+                    custom, last_seen)
 
 
 def _fold(
@@ -578,6 +583,8 @@ def render_table(timeline: Timeline, *, notes: bool = True) -> str:
     if timeline.progress:
         p = timeline.progress
         facts.append(f"progress {p.get('step')}/{p.get('total')} {p.get('message') or ''}".rstrip())
+    if timeline.custom_status is not None:
+        facts.append(f"status {json.dumps(timeline.custom_status, sort_keys=True)[:200]}")
     if facts:
         lines.append("  " + " | ".join(facts))
     width = max([len(r.name) for r in timeline.rows] + [9])

@@ -26,6 +26,7 @@ from stepbridge.api.eventpattern import check_event_pattern, trigger_pattern
 from stepbridge.api.hints import remember_scope, type_hints
 from stepbridge.api.machine import StateMachine
 from stepbridge.api.retry import Retry
+from stepbridge.api.serde import Serde, check_serde
 from stepbridge.errors import UnknownWorkflowError, WorkflowDefinitionError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -115,6 +116,8 @@ class StepDef:
     at_most_once: bool = False
     #: Grants, secrets, environment, layers of the step's function (``policies=``, ``secrets=`` ...).
     config: FunctionConfig = field(default_factory=FunctionConfig)
+    #: How its arguments and result are stored (``api/serde.py``); ``None`` = the app's.
+    serde: Serde | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,8 @@ class WorkflowDef:
     description: str = ""
     #: The input parameter's name ("" when the workflow takes no input).
     input_name: str = ""
+    #: How its input and result are stored (``api/serde.py``); ``None`` = the app's.
+    serde: Serde | None = None
 
 
 @dataclass(frozen=True)
@@ -246,6 +251,13 @@ class App:
     secrets: Mapping[str, str] | None = None
     reserved_concurrency: int | None = None
     layers: Sequence[Any] | None = None
+    #: How long a finished execution and everything it left (journal, waiters, cached values, S3 payloads)
+    #: is kept before DynamoDB TTL and the bucket's lifecycle rule remove it; ``None`` = kept for ever.
+    retention: Duration | None = None
+    #: ``retention`` in seconds (checked: at least a day), or ``None``.
+    retention_seconds: float | None = field(init=False, default=None)
+    #: How values without a step's or workflow's own ``serde=`` are stored (``api/serde.py``).
+    serde: Serde | None = None
     #: The checked form of the five keywords above.
     orchestrator_config: FunctionConfig = field(init=False, repr=False, default_factory=FunctionConfig)
 
@@ -260,6 +272,16 @@ class App:
             reserved_concurrency=self.reserved_concurrency,
             layers=self.layers,
         )
+        self.serde = check_serde(self.serde, f"App {self.name!r}")
+        if self.retention is not None:
+            seconds = optional_seconds(self.retention, what=f"App {self.name!r} retention")
+            if seconds is None or seconds < 86_400:
+                # The S3 lifecycle rule that expires payloads counts whole days (S3 User Guide, "Lifecycle
+                # configuration elements": Expiration Days is a positive integer).
+                raise WorkflowDefinitionError(
+                    f"App {self.name!r}: retention must be at least 1 day (timedelta(days=1)), got {self.retention!r}"
+                )
+            self.retention_seconds = seconds
         if self.api_auth is not None and not isinstance(self.api_auth, JwtAuth):
             raise WorkflowDefinitionError(f"api_auth must be a JwtAuth(...) or None, got {self.api_auth!r}")
         if not isinstance(self.name, str) or not re.match(r"^[a-z][a-z0-9-]{0,31}$", self.name):
@@ -270,7 +292,9 @@ class App:
 
     # ---- decorators ---------------------------------------------------------------------
 
-    def workflow(self, name: str | None = None, *, cache_ttl: Duration | None = None) -> Callable[[F], F]:
+    def workflow(
+        self, name: str | None = None, *, cache_ttl: Duration | None = None, serde: Serde | None = None
+    ) -> Callable[[F], F]:
         """Register an ``async def wf(ctx, input)`` workflow under ``name`` (default: the function name, kebab-case).
 
         The input is validated and coerced with pydantic from the type hint of the second
@@ -293,6 +317,7 @@ class App:
                 input_name=input_name,
                 cache_ttl=optional_seconds(cache_ttl, what=f"cache_ttl of workflow '{wf_name}'"),
                 description=inspect.getdoc(fn) or "",
+                serde=check_serde(serde, f"workflow '{wf_name}'"),
             )
             setattr(fn, _WORKFLOW_ATTR, wf_name)
             return fn
@@ -314,6 +339,7 @@ class App:
         secrets: Mapping[str, str] | None = None,
         reserved_concurrency: int | None = None,
         layers: Sequence[Any] | None = None,
+        serde: Serde | None = None,
     ) -> Any:
         """Declare a step that runs in its own Lambda function (usable bare or with options).
 
@@ -377,6 +403,7 @@ class App:
                 inspect.getdoc(func) or "",
                 at_most_once,
                 config,
+                check_serde(serde, f"step '{step_name}'"),
             )
             setattr(func, _STEP_ATTR, step_name)
             remember_scope(func, scope_depth)

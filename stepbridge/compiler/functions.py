@@ -43,6 +43,8 @@ def environment(model: AppModel) -> dict[str, Any]:
         config.ENV_QUEUE_ARN: GetAtt(naming.QUEUE, "Arn"),
         config.ENV_SCHEDULE_GROUP: Ref(naming.TIMER_GROUP),
         config.ENV_SCHEDULER_ROLE_ARN: GetAtt(naming.SCHEDULER_ROLE, "Arn"),
+        config.ENV_PAYLOAD_BUCKET: Ref(naming.PAYLOAD_BUCKET),
+        **({config.ENV_RETENTION: str(int(app.retention_seconds))} if app.retention_seconds is not None else {}),
     }
 
 

@@ -128,6 +128,16 @@ def _timers() -> list[Statement]:
     ]
 
 
+def _payloads(actions: tuple[str, ...]) -> Statement:
+    """Large values (claim checks) in the app's payload bucket, under ``payloads/`` only."""
+    return allow("PayloadObjects", actions, [Sub(f"${{{naming.PAYLOAD_BUCKET}.Arn}}/payloads/*")])
+
+
+#: Large values: the orchestrator and the steps write and read them (inputs, arguments, results), the router
+#: reads an event's referenced detail to match it, the API writes a large input it is asked to start with.
+PAYLOAD_READ_WRITE = ("s3:GetObject", "s3:PutObject")
+
+
 def _publish() -> Statement:
     return allow("PublishToAppBus", ("events:PutEvents",), [GetAtt(naming.BUS, "Arn")])
 
@@ -149,6 +159,7 @@ def orchestrator_statements(model: AppModel) -> list[Statement]:
         )
     out += _timers()
     out.append(_publish())
+    out.append(_payloads(PAYLOAD_READ_WRITE))
     return out
 
 
@@ -164,13 +175,15 @@ def router_statements(model: AppModel) -> list[Statement]:
         _send(),
         failed,
         *_timers(),
+        _payloads(("s3:GetObject",)),
     ]
 
 
 def api_statements(model: AppModel) -> list[Statement]:
     """HTTP API: execution headers (start/describe/cancel), queue (start/cancel), the start timer of a
     deferred execution (re-armed by a repeated start, deleted by a cancel), events, webhook secrets."""
-    out = [_logs(naming.API), _xray(), *_table(API_TABLE_ACTIONS), _send(), *_timers(), _publish()]
+    out = [_logs(naming.API), _xray(), *_table(API_TABLE_ACTIONS), _send(), *_timers(), _publish(),
+           _payloads(("s3:PutObject",))]
     if model.secret_params:
         out.append(
             allow(
@@ -186,7 +199,8 @@ def step_statements(base: str) -> list[Statement]:
     """A declared step: records its outcome (and idempotency records) in the table, wakes the orchestrator,
     and deletes its attempt's deadline timer once it reported (``StepWorker._disarm_deadline``)."""
     disarm = allow("DeleteDeadlineTimers", ("scheduler:DeleteSchedule",), [_timer_group()])
-    return [_logs(base), _xray(), *_step_table(), _idempotency_records(), _send(), disarm]
+    return [_logs(base), _xray(), *_step_table(), _idempotency_records(), _send(), disarm,
+            _payloads(PAYLOAD_READ_WRITE)]
 
 
 #: Partition of the sweeper's own item, its paging cursor (``stepbridge.runtime.sweeper.CURSOR_PK``).

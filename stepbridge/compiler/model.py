@@ -304,13 +304,14 @@ def _check_stack(model_steps: list[StepPlan], stack: str, problems: _Problems) -
 
 
 #: Resources of an app without declared steps, triggers, schedules or webhooks, after the SAM transform.
-FIXED_RESOURCES = 35
+FIXED_RESOURCES = 37
 
 
 def estimated_resources(app: App, triggers: int, schedules: int, webhooks: int) -> int:
     """Resources after the SAM transform (what CloudFormation's 500 per stack counts).
 
-    35 fixed (the sweeper 5, the router's failure queue 2, the two dead-letter queue alarms, ...);
+    37 fixed (the sweeper 5, the router's failure queue 2, the two dead-letter queue alarms, the payload
+    bucket and its policy, ...);
     with declared steps, the shared log group and (when a step declares no grants) the shared role;
     per step a function and its EventInvokeConfig, plus a role when it declares policies/secrets;
     per trigger a rule and a permission; per schedule and per webhook one. tests/unit/test_deploy_scale.py checks this

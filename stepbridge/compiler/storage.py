@@ -8,8 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from stepbridge.compiler import iam, naming
-from stepbridge.compiler.intrinsics import GetAtt, Sub
+from stepbridge.compiler.intrinsics import GetAtt, Ref, Sub
 from stepbridge.compiler.model import DLQ_SUFFIX, QUEUE_SUFFIX, AppModel
+from stepbridge.runtime.retention import payload_expiry_days
 
 Resource = tuple[str, dict[str, Any]]
 
@@ -147,3 +148,62 @@ def scheduler_role(model: AppModel) -> Resource:
         iam.scheduler_role_statements(),
         service="scheduler.amazonaws.com",
     )
+
+
+def payload_bucket(model: AppModel) -> Resource:
+    """Large values (claim checks, ``runtime/payloads.py``): encrypted, never public, expiring with retention.
+
+    SSE-S3 (AES-256) by default; all four public access blocks; incomplete multipart uploads are aborted
+    after a day; with ``App(retention=)`` objects expire ``retention + PAYLOAD_GRACE_DAYS`` days after they
+    were written (``runtime/retention.py``; lifecycle expiration counts whole days from creation). Retained
+    on stack deletion, like the table whose journals reference it.
+    """
+    rules: list[dict[str, Any]] = [
+        {"Id": "abort-incomplete-uploads", "Status": "Enabled",
+         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}
+    ]
+    days = payload_expiry_days(model.app)
+    if days is not None:
+        rules.append({"Id": "expire-payloads", "Status": "Enabled", "Prefix": "payloads/", "ExpirationInDays": days})
+    return naming.PAYLOAD_BUCKET, {
+        "Type": "AWS::S3::Bucket",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            },
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            },
+            "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+            "LifecycleConfiguration": {"Rules": rules},
+        },
+    }
+
+
+def payload_bucket_policy(model: AppModel) -> Resource:
+    """Refuse any request to the payload bucket that is not over TLS (aws:SecureTransport)."""
+    bucket_arn = GetAtt(naming.PAYLOAD_BUCKET, "Arn")
+    return naming.PAYLOAD_BUCKET_POLICY, {
+        "Type": "AWS::S3::BucketPolicy",
+        "Properties": {
+            "Bucket": Ref(naming.PAYLOAD_BUCKET),
+            "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "DenyInsecureTransport",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": [bucket_arn, Sub(f"${{{naming.PAYLOAD_BUCKET}.Arn}}/*")],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    }
+                ],
+            },
+        },
+    }

@@ -20,6 +20,7 @@ LIST_TAGGED = frozenset(
         "AWS::Logs::LogGroup",
         "AWS::IAM::Role",
         "AWS::Scheduler::ScheduleGroup",
+        "AWS::S3::Bucket",
     }
 )
 #: SAM resource types that take a ``Tags`` map (the function's come from Globals).

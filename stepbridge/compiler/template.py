@@ -36,6 +36,10 @@ def _outputs(model: AppModel) -> dict[str, Any]:
         },
         "EventBusName": {"Description": "The app's EventBridge bus", "Value": Ref(naming.BUS)},
         "TableName": {"Description": "The DynamoDB state table", "Value": Ref(naming.TABLE)},
+        "PayloadBucketName": {
+            "Description": "The S3 bucket of large values (claim checks over 64 KiB)",
+            "Value": Ref(naming.PAYLOAD_BUCKET),
+        },
         "WorkQueueUrl": {"Description": "The SQS FIFO work queue", "Value": Ref(naming.QUEUE)},
         "DeadLetterQueueUrl": {"Description": "Wake-ups that failed repeatedly", "Value": Ref(naming.DLQ)},
         "RouterDeadLetterQueueUrl": {
@@ -65,6 +69,8 @@ def build_template(model: AppModel) -> dict[str, Any]:
         storage.router_dead_letter_queue(model),
         storage.work_queue(model),
         storage.timer_schedule_group(model),
+        storage.payload_bucket(model),
+        storage.payload_bucket_policy(model),
         storage.scheduler_role(model),
         functions.http_api(model),
         *functions.orchestrator(model),

@@ -56,4 +56,12 @@ def from_lambda_environment() -> Environment:
     from stepbridge.infra.dynamodb import DynamoStore
 
     config = RuntimeConfig.from_env()
-    return Environment(app=load_app(config.app), store=DynamoStore(config.table), effects=AwsEffects(config))
+    if config.payload_bucket:
+        from stepbridge.infra.blobs import S3Blobs
+        from stepbridge.runtime import payloads
+
+        payloads.install(S3Blobs(config.payload_bucket))
+    from stepbridge.runtime.retention import retention_seconds
+
+    store = DynamoStore(config.table, retention=retention_seconds())
+    return Environment(app=load_app(config.app), store=store, effects=AwsEffects(config))

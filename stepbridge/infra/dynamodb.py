@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from stepbridge.errors import PayloadTooLarge
+from stepbridge.infra import expiry
 from stepbridge.runtime import keys
 from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.keys import EXEC_PREFIX as EXEC_PREFIX
@@ -63,6 +64,8 @@ _SK_BYTES = DYNAMODB_SORT_KEY_BYTES
 #: create_execution, append_journal: two starts with one execution id, or a redelivered message
 #: recording the same journal key again, must not overwrite the first writer's item.
 _NEW_ITEM = "attribute_not_exists(pk)"
+#: Re-writing an existing item (a journal record gaining its final ttl): never re-creates one deleted meanwhile.
+_EXISTS = "attribute_exists(pk)"
 #: put_item(if_absent): like _NEW_ITEM, but an item past its expires_at that TTL has not deleted
 #: yet counts as absent, so an expired cache/debounce/lock key can be claimed again at once (by
 #: exactly one of the racing writers) instead of after TTL's sweep.
@@ -316,8 +319,11 @@ class DynamoStore:
         table_name: str,
         client: DynamoDBClient | None = None,
         clock: Callable[[], datetime] | None = None,
+        retention: float | None = None,
     ) -> None:
         self.table_name = table_name
+        #: ``App(retention=)`` in seconds: execution items get a ``ttl`` (``infra/expiry.py``); ``None`` = kept.
+        self.retention = retention
         self._client = client
         self._clock = clock or _utcnow
         self._lock = threading.Lock()
@@ -346,6 +352,7 @@ class DynamoStore:
 
     def _put(self, attrs: Attrs, condition: str | None = None, values: Attrs | None = None) -> bool:
         """PutItem; ``False`` when ``condition`` failed (someone else won the race)."""
+        attrs = expiry.stamp(attrs, self.retention, self._clock())
         check_item(attrs)
         kwargs: dict[str, Any] = {"TableName": self.table_name, "Item": attrs}
         if condition is not None:
@@ -415,7 +422,23 @@ class DynamoStore:
         ``record`` itself is left unchanged: callers bump their copy on success.
         """
         attrs = execution_attrs(record, record.version + 1)
-        return self._put(attrs, _SAME_VERSION, {":expected": _n(record.version)})
+        saved = self._put(attrs, _SAME_VERSION, {":expected": _n(record.version)})
+        if saved and self.retention is not None and expiry.ends_with_journal(attrs):
+            self._expire_journal(record.execution_id)
+        return saved
+
+    def _expire_journal(self, execution_id: str) -> None:
+        """The execution ended: its journal expires with its header (one Query, then one PutItem per record,
+        each billed like the record's first write; an item deleted meanwhile is not brought back)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :j)",
+            "ExpressionAttributeValues": {":pk": _s(f"{EXEC_PREFIX}{execution_id}"), ":j": _s(JOURNAL_PREFIX)},
+            "ConsistentRead": True,
+        }
+        now = self._clock()
+        for attrs in self._collect("Query", kwargs, sys.maxsize, page_limit=False):
+            self._put(expiry.finished(dict(attrs), self.retention, now), _EXISTS)
 
     def list_executions(
         self, workflow: str | None = None, status: str | None = None, limit: int = 100

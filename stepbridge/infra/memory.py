@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from stepbridge.infra import expiry
 from stepbridge.infra.dynamodb import (
     INDEXED_STATUSES,
     JOURNAL_PREFIX,
@@ -41,8 +42,10 @@ def _utcnow() -> datetime:
 class InMemoryStore:
     """A dict-of-partitions ``Store``; one lock makes every method atomic (sync steps run in threads)."""
 
-    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, clock: Callable[[], datetime] | None = None, retention: float | None = None) -> None:
         self._clock = clock or _utcnow
+        #: ``App(retention=)`` in seconds: execution items get a ``ttl`` as in ``DynamoStore``.
+        self.retention = retention
         self._lock = threading.RLock()
         self._partitions: dict[str, dict[str, Attrs]] = {}
         #: Logical reads and writes (one per call, like one DynamoDB request), for benchmarks.
@@ -63,6 +66,7 @@ class InMemoryStore:
         return self._partitions.get(pk, {}).get(sk)
 
     def _store(self, attrs: Attrs) -> None:
+        attrs = expiry.stamp(attrs, self.retention, self._clock())
         self._partitions.setdefault(attrs["pk"]["S"], {})[attrs["sk"]["S"]] = attrs
 
     # ---- executions -----------------------------------------------------------------------
@@ -95,6 +99,12 @@ class InMemoryStore:
             if current is None or int(current["version"]["N"]) != record.version:
                 return False
             self._store(attrs)
+            if self.retention is not None and expiry.ends_with_journal(attrs):
+                now = self._clock()
+                partition = self._partitions.get(attrs["pk"]["S"], {})
+                for sk, item in list(partition.items()):
+                    if sk.startswith(JOURNAL_PREFIX):  # the journal expires with the header, as DynamoStore does
+                        partition[sk] = expiry.finished(item, self.retention, now)
             return True
 
     def list_executions(

@@ -179,6 +179,7 @@ def provision(
     *,
     region: str = "us-east-1",
     recurring: list[tuple[str, str, str]] | None = None,
+    payload_expiry_days: int | None = None,
 ) -> ProvisionedApp:
     """Create the table, bus + rules, FIFO queue + DLQ, scheduler group and role for ``app_name``.
 
@@ -242,6 +243,7 @@ def provision(
                 "Input": json.dumps({"execution_id": keys.schedule_id(name), "reason": Reason.SCHEDULE}),
             },
         )
+    bucket = payload_bucket(app_name, region=region, expiry_days=payload_expiry_days)
     config = RuntimeConfig(
         app="(in-process)",
         table=table,
@@ -251,8 +253,41 @@ def provision(
         schedule_group=group,
         scheduler_role_arn=role_arn,
         stack=app_name,
+        payload_bucket=bucket,
     )
     return ProvisionedApp(config=config, region=region, dlq_url=dlq_url, rules=rules, router_dlq_url=router_dlq_url)
+
+
+def payload_bucket(app_name: str, *, region: str, expiry_days: int | None) -> str:
+    """The payload bucket as the template declares it (``compiler/storage.py``): default encryption, public
+    access blocked, and the lifecycle rule that expires payloads when the app has a retention."""
+    s3: Any = boto3.client("s3", region_name=region)
+    bucket = f"{app_name}-payloads"
+    if region == "us-east-1":
+        s3.create_bucket(Bucket=bucket)
+    else:
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
+        },
+    )
+    rules: list[dict[str, Any]] = [
+        {"ID": "abort-incomplete-uploads", "Status": "Enabled", "Filter": {"Prefix": ""},
+         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}
+    ]
+    if expiry_days is not None:
+        rules.append({"ID": "expire-payloads", "Status": "Enabled", "Filter": {"Prefix": "payloads/"},
+                      "Expiration": {"Days": expiry_days}})
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+    return bucket
 
 
 def failure_record(payload: dict[str, Any], error: BaseException, *, attempts: int = 3) -> dict[str, Any]:

@@ -44,6 +44,7 @@ def config_from_outputs(stack_name: str, outputs: dict[str, str], *, region: str
         schedule_group=outputs.get("TimerScheduleGroup", "default"),
         scheduler_role_arn=outputs.get("SchedulerRoleArn", ""),
         stack=stack_name,
+        payload_bucket=outputs.get("PayloadBucketName", ""),
     )
 
 
@@ -55,4 +56,9 @@ def client_for_stack(stack_name: str, *, region: str | None = None, app: App | N
 
     config = config_from_outputs(stack_name, stack_outputs(stack_name, region=region), region=region)
     ddb: Any = boto3.client("dynamodb", region_name=region)
+    if config.payload_bucket:  # the client reads large results back and stores large inputs (claim checks)
+        from stepbridge.infra.blobs import S3Blobs
+        from stepbridge.runtime import payloads
+
+        payloads.install(S3Blobs(config.payload_bucket, client=boto3.client("s3", region_name=region)))
     return Client(DynamoStore(config.table, client=ddb), AwsEffects(config), app=app)

@@ -29,17 +29,19 @@ from stepbridge.handlers import router as router_handler
 from stepbridge.handlers import step as step_handler
 from stepbridge.handlers.env import Environment
 from stepbridge.infra.aws import invoke_request
+from stepbridge.infra.blobs import MemoryBlobs, S3Blobs
 from stepbridge.local import awslimits
 from stepbridge.local.clock import Timer, TimerWheel, VirtualClock
 from stepbridge.local.functionenv import LocalSecrets, as_function
 from stepbridge.local.iamenforce import IamEnforcer
 from stepbridge.local.values import CapturedEvent, Crash, HttpResponse, LocalOrchestratorContext, MockStep
-from stepbridge.runtime import ids, keys
+from stepbridge.runtime import ids, keys, payloads
 from stepbridge.runtime.ids import new_id
 from stepbridge.runtime.journalcache import JournalCache
 from stepbridge.runtime.loops import VirtualTimeLoop
 from stepbridge.runtime.observability import recording_metrics
 from stepbridge.runtime.records import Event, StepInvocation, WakeMessage, iso
+from stepbridge.runtime.retention import payload_expiry_days
 from stepbridge.runtime.vocabulary import Reason
 
 if TYPE_CHECKING:
@@ -238,7 +240,7 @@ class LocalCloud:
             from stepbridge.local.memory import MemoryAws, MemoryResources
 
             self.resources: Any = MemoryResources(rules, self.clock.now)
-            self.store: Any = InMemoryStore(clock=self.clock.now)
+            self.store: Any = InMemoryStore(clock=self.clock.now, retention=self.app.retention_seconds)
             self._aws_effects: Any = MemoryAws(self.resources, self.app.name)
         else:
             import boto3
@@ -252,12 +254,14 @@ class LocalCloud:
             self._mock.start()
             self._iam = IamEnforcer.bootstrap(self.app, self.region) if self.enforce_iam else None
             recurring = [(s.name, to_scheduler_expression(s.cron), s.timezone) for s in self.app.schedules]
-            self.resources = provision(self.app.name, rules, region=self.region, recurring=recurring)
+            self.resources = provision(self.app.name, rules, region=self.region, recurring=recurring,
+                                       payload_expiry_days=payload_expiry_days(self.app))
             # Clients with AWS's own request checks that moto lacks (local/awslimits.py). No Lambda client:
             # LocalCloud delivers invokes in-process and checks them in _LocalEffects.invoke_step.
             clients = {name: awslimits.install(boto3.client(name, region_name=self.region))
                        for name in ("dynamodb", "sqs", "scheduler", "events")}
-            self.store = DynamoStore(self.resources.config.table, client=clients["dynamodb"], clock=self.clock.now)
+            self.store = DynamoStore(self.resources.config.table, client=clients["dynamodb"], clock=self.clock.now,
+                                     retention=self.app.retention_seconds)
             self._aws_effects = AwsEffects(
                 self.resources.config, sqs=clients["sqs"], scheduler=clients["scheduler"], events=clients["events"],
                 clock=self.clock.now,
@@ -265,6 +269,12 @@ class LocalCloud:
             # As in a deployed function: code that reads the table name (stepbridge.idempotency) finds it.
             self._saved_env.setdefault(ENV_TABLE, os.environ.get(ENV_TABLE))
             os.environ[ENV_TABLE] = self.resources.config.table
+            self.blobs: Any = S3Blobs(self.resources.config.payload_bucket,
+                                      client=boto3.client("s3", region_name=self.region))
+        if self.backend == "memory":
+            self.blobs = MemoryBlobs(f"{self.app.name}-payloads")
+        self._previous_blobs = payloads.install(self.blobs)
+        self._blobs_installed = True
         self.effects = _LocalEffects(self)
         self.env = Environment(
             app=self.app,
@@ -298,6 +308,9 @@ class LocalCloud:
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
+        if getattr(self, "_blobs_installed", False):
+            payloads.install(self._previous_blobs)
+            self._blobs_installed = False
         if getattr(self, "_secrets", None) is not None:
             secrets_module.set_reader(self._previous_reader)
             self._secrets = None

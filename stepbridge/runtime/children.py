@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from stepbridge.runtime import keys
+from stepbridge.runtime import keys, payloads
 from stepbridge.runtime.codec import content_hash, from_json_value, return_type, to_json_value
 from stepbridge.runtime.execution_ids import check_execution_id, child_execution_id
 from stepbridge.runtime.executions import check_input_size
@@ -38,7 +38,7 @@ class ChildHandle:
         assert rec is not None
         wf = self._rp.app.workflows.get(self.workflow)
         value = rec.data.get("result")
-        return from_json_value(value, return_type(wf.fn)) if wf else value
+        return from_json_value(value, return_type(wf.fn), wf.serde or self._rp.app.serde) if wf else value
 
 
 async def start_child(rp: Replay, op: str, workflow: str, payload: object, execution_id: str | None) -> ChildHandle:
@@ -54,7 +54,9 @@ async def start_child(rp: Replay, op: str, workflow: str, payload: object, execu
     if started is None:
         await rp.before_new(op)
         child_id = check_execution_id(execution_id) if execution_id else child_execution_id(rp.execution_id, op)
-        data = to_json_value(payload, what=f"the input of child workflow '{workflow}' ({op})")
+        what = f"the input of child workflow '{workflow}' ({op})"
+        serde = rp.app.workflows[workflow].serde or rp.app.serde
+        data = payloads.store_value(to_json_value(payload, what=what, serde=serde), what=what)
         check_input_size(data, what=f"the input of child workflow '{workflow}' ({op})")
         now = iso(rp.now())
         rp.store.create_execution(

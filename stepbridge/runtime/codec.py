@@ -18,13 +18,23 @@ import pydantic
 import pydantic_core
 
 from stepbridge.api.hints import type_hints
+from stepbridge.api.serde import Serde
 from stepbridge.errors import ResultNotSerializable
+from stepbridge.runtime import payloads
 
 
-def to_json_value(value: Any, *, what: str) -> Any:
-    """Convert ``value`` into JSON-compatible data; ``ResultNotSerializable`` names ``what`` otherwise."""
+def to_json_value(value: Any, *, what: str, serde: Serde | None = None) -> Any:
+    """Convert ``value`` into JSON-compatible data; ``ResultNotSerializable`` names ``what`` otherwise.
+
+    ``serde`` (``api/serde.py``) goes first; ``bytes`` become base64url text (any bytes, not only UTF-8),
+    which :func:`from_json_value` turns back into bytes where the annotation says ``bytes``.
+    """
+    if serde is not None:
+        encoded = serde.encode(value)
+        if encoded is not NotImplemented:
+            value = encoded
     try:
-        return pydantic_core.to_jsonable_python(value)
+        return pydantic_core.to_jsonable_python(value, bytes_mode="base64")
     except (pydantic_core.PydanticSerializationError, TypeError, ValueError) as exc:
         raise ResultNotSerializable(
             f"{what} is a {type(value).__name__}, which cannot be stored as JSON ({exc}); return plain data, "
@@ -37,21 +47,52 @@ def _adapter(tp: Any) -> pydantic.TypeAdapter[Any]:
     return pydantic.TypeAdapter(tp)
 
 
-def from_json_value(data: Any, tp: Any) -> Any:
-    """Coerce JSON data to ``tp`` (``Any``/missing annotations leave it as is)."""
+#: Bytes are stored as base64url text (``to_json_value``); decoding reads them back as such.
+_BYTES_CONFIG = pydantic.ConfigDict(val_json_bytes="base64")
+
+
+@functools.lru_cache(maxsize=1024)
+def _wrapped_adapter(tp: Any) -> pydantic.TypeAdapter[Any]:
+    # A config cannot be given to a model's or dataclass's own adapter; inside a tuple it applies to the
+    # dataclasses and containers below (a pydantic model keeps its own ``model_config``).
+    return pydantic.TypeAdapter(tuple[tp], config=_BYTES_CONFIG)
+
+
+def from_json_value(data: Any, tp: Any, serde: Serde | None = None) -> Any:
+    """Coerce JSON data to ``tp`` (``Any``/missing annotations leave it as is); a claim check
+    (``runtime/payloads.py``) is read back first, and ``serde`` decodes before the default."""
+    data = payloads.resolve(data)
+    if serde is not None:
+        decoded = serde.decode(data, tp)
+        if decoded is not NotImplemented:
+            return decoded
     if tp is Any or tp is inspect.Parameter.empty or tp is None:
         return data
     try:
-        return _adapter(tp).validate_python(data)
+        return _typed(data, tp)
     except TypeError:  # unhashable or otherwise odd annotation: keep the raw data
         return data
 
 
-def validate_input(data: Any, tp: Any) -> Any:
+def _typed(data: Any, tp: Any) -> Any:
+    """Validate ``data`` as ``tp`` reading bytes as base64url; text stored before bytes were base64 (UTF-8)
+    still validates through the plain adapter, which also gives the error of data that fits neither."""
+    try:
+        return _wrapped_adapter(tp).validate_python((data,))[0]
+    except pydantic.ValidationError:
+        return _adapter(tp).validate_python(data)
+
+
+def validate_input(data: Any, tp: Any, serde: Serde | None = None) -> Any:
     """Validate a workflow input against its annotation; raises ``pydantic.ValidationError``."""
+    data = payloads.resolve(data)
+    if serde is not None:
+        decoded = serde.decode(data, tp)
+        if decoded is not NotImplemented:
+            return decoded
     if tp is Any or tp is inspect.Parameter.empty:
         return data
-    return _adapter(tp).validate_python(data)
+    return _typed(data, tp)
 
 
 def dumps(value: Any) -> str:
@@ -85,11 +126,11 @@ def param_types(fn: Callable[..., Any]) -> list[Any]:
     return types
 
 
-def decode_args(fn: Callable[..., Any], args: list[Any]) -> list[Any]:
+def decode_args(fn: Callable[..., Any], args: list[Any], serde: Serde | None = None) -> list[Any]:
     """Coerce JSON step arguments to ``fn``'s parameter annotations."""
     types = param_types(fn)
     out = []
     for i, arg in enumerate(args):
         tp = types[i] if i < len(types) else (types[-1] if types else Any)
-        out.append(from_json_value(arg, tp))
+        out.append(from_json_value(arg, tp, serde))
     return out

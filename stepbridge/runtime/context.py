@@ -20,9 +20,9 @@ from stepbridge.api.app import App, check_event_type
 from stepbridge.api.durations import Duration, optional_seconds, to_seconds
 from stepbridge.api.retry import Retry
 from stepbridge.errors import PayloadTooLarge, WorkflowDefinitionError
-from stepbridge.runtime import children, steps, waits
+from stepbridge.runtime import children, payloads, steps, waits
 from stepbridge.runtime.codec import to_json_value
-from stepbridge.runtime.limits import MAX_PROGRESS_MESSAGE_BYTES, check_event_size
+from stepbridge.runtime.limits import EVENT_BYTES, MAX_PROGRESS_MESSAGE_BYTES, check_event_size
 from stepbridge.runtime.operations.interpret import perform
 from stepbridge.runtime.operations.patch import Patch
 from stepbridge.runtime.operations.progress import Progress, Report
@@ -195,6 +195,26 @@ class Context:
 
     # ---- time ---------------------------------------------------------------------------
 
+    async def poll(
+        self,
+        name: str,
+        check: Callable[..., Any],
+        *,
+        initial: Any = None,
+        every: Duration = 30,
+        backoff: float = 1.0,
+        max_every: Duration | None = None,
+        max_attempts: int = 60,
+        until: Callable[[Any], bool] | None = None,
+        deadline: Duration | None = None,
+    ) -> Any:
+        """Run ``check(state)`` as step ``{name}-{k}`` until ``until(state)``, sleeping durably in between
+        (``every`` x ``backoff``, capped at ``max_every``); ``PollTimeout`` after ``max_attempts``."""
+        from stepbridge.runtime.polling import poll
+
+        return await poll(self, name, check, initial=initial, every=every, backoff=backoff, max_every=max_every,
+                          max_attempts=max_attempts, until=until, deadline=deadline)
+
     async def sleep(self, duration: Duration, *, name: str | None = None) -> None:
         """Durable sleep: the execution is suspended and woken by a timer (no Lambda runs meanwhile)."""
         seconds = to_seconds(duration, what="ctx.sleep duration")
@@ -270,9 +290,10 @@ class Context:
         payload = to_json_value(detail if detail is not None else {}, what=f"the detail of event '{event_type}'")
         if not isinstance(payload, dict):
             payload = {"value": payload}
-        action = Send(op, event_type, payload).decide(SendState())
-        assert isinstance(action, Publish)
         event = Event(detail_type=event_type, detail=payload, source=self._rp.app.name, time=iso(self._rp.now()))
+        event = payloads.store_event_detail(event, cap=EVENT_BYTES)  # a detail over the cap: a claim check
+        action = Send(op, event_type, event.detail).decide(SendState())
+        assert isinstance(action, Publish)
         check_event_size(event)
         self._rp.effects.publish([event])
         perform(self._rp, op, OpType.SEND, action.record)
@@ -307,6 +328,12 @@ class Context:
         # The header first: recorded first, a crash in between would leave the progress unset for good.
         update_execution(self._rp.store, self.execution_id, lambda rec: setattr(rec, "progress", info))
         perform(self._rp, op, OpType.PROGRESS, action.record)
+
+    async def set_status(self, value: Any) -> None:
+        """Set the execution's custom status (a small JSON value, at most 4 KB): ``describe(id).custom_status``."""
+        from stepbridge.runtime.status import set_status
+
+        set_status(self._rp, value)
 
     def metric(self, name: str, value: float, unit: str = "Count") -> None:
         """Record a metric through Powertools Metrics (EMF); skipped while replaying."""
@@ -374,7 +401,10 @@ class Context:
         """
         from stepbridge.runtime.engine import ContinueAsNew
 
-        raise ContinueAsNew(to_json_value(input, what="the input of continue_as_new"))
+        raise ContinueAsNew(
+            payloads.store_value(to_json_value(input, what="the input of continue_as_new"),
+                                 what="the input of continue_as_new")
+        )
 
     # ---- compensation ---------------------------------------------------------------------
 

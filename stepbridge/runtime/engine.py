@@ -19,7 +19,7 @@ import pydantic
 
 from stepbridge.api.app import App, WorkflowDef, input_type_of
 from stepbridge.errors import ExecutionCancelled, PayloadTooLarge, WorkflowDefinitionError
-from stepbridge.runtime import keys
+from stepbridge.runtime import keys, payloads
 from stepbridge.runtime.codec import content_hash, to_json_value, validate_input
 from stepbridge.runtime.context import Context
 from stepbridge.runtime.errorcodec import error_dict
@@ -106,7 +106,7 @@ def run(
         pause=pause,
     )
     try:
-        value = validate_input(execution.input, input_type_of(wf)) if wf.takes_input else None
+        value = validate_input(execution.input, input_type_of(wf), wf.serde or app.serde) if wf.takes_input else None
     except pydantic.ValidationError as exc:
         error = {"type": "pydantic_core._pydantic_core.ValidationError", "message": _format_validation(wf.name, exc)}
         return Outcome(FAILED, error=error, replay=rp)
@@ -116,7 +116,7 @@ def run(
         if cached is not None:
             return Outcome(SUCCEEDED, result=cached.data.get("result"), replay=rp)
     ctx = Context(rp)
-    outcome = _judge(_drive(wf.fn(ctx, value) if wf.takes_input else wf.fn(ctx), rp, loop_factory), rp, wf.name)
+    outcome = _judge(_drive(wf.fn(ctx, value) if wf.takes_input else wf.fn(ctx), rp, loop_factory), rp, wf)
     if outcome.kind == SUCCEEDED and cache_key is not None and wf.cache_ttl:
         # Too large to cache: the header cannot hold the result either, so the orchestrator fails the execution.
         with contextlib.suppress(PayloadTooLarge):
@@ -162,21 +162,25 @@ def _cached_result(rp: Replay, store: Store, cache_key: str, has_journal: bool) 
     return cached
 
 
-def _judge(outcome: Outcome, rp: Replay, workflow: str) -> Outcome:
+def _judge(outcome: Outcome, rp: Replay, wf: WorkflowDef) -> Outcome:
     """The replay's outcome once the engine's own checks had their say: a swallowed suspension still
     suspends, skipped recorded operations and fatal errors fail it, and a result must be JSON."""
     fatal = rp.session.fatal
     if outcome.kind in (SUCCEEDED, FAILED, CONTINUED) and fatal is None and rp.session.swallowed_suspension():
         outcome = Outcome(SUSPENDED)  # user code caught the suspension: the workflow still waits
     if outcome.kind != SUSPENDED or fatal is None:
-        problem = rp.nondeterminism() if fatal is None else None
+        # A stored value that is gone stops the replay where it was needed: that, not the path cut short, is why.
+        missing = outcome.kind == FAILED and (outcome.error or {}).get("type") == payloads.MISSING_TYPE
+        problem = rp.nondeterminism() if fatal is None and not missing else None
         if problem is not None:
             outcome = Outcome(FAILED, error=error_dict(problem))
     if fatal is not None:
         outcome = Outcome(FAILED, error=error_dict(fatal))
     if outcome.kind == SUCCEEDED:
         try:
-            outcome.result = to_json_value(outcome.result, what=f"the result of workflow '{workflow}'")
+            what = f"the result of workflow '{wf.name}'"
+            result = to_json_value(outcome.result, what=what, serde=wf.serde or rp.app.serde)
+            outcome.result = payloads.store_value(result, what=what)
         except Exception as exc:
             outcome = Outcome(FAILED, error=error_dict(exc))
     return outcome

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from stepbridge.errors import ExecutionAlreadyExists, ExecutionNotFound, PayloadTooLarge
-from stepbridge.runtime import keys
+from stepbridge.runtime import keys, payloads
 from stepbridge.runtime.codec import content_hash, dumps, to_json_value
 from stepbridge.runtime.execution_ids import check_execution_id
 from stepbridge.runtime.ids import new_uuid
@@ -91,7 +91,8 @@ def start_execution(
     existing execution; with a different workflow or input it raises ``ExecutionAlreadyExists``.
     """
     exec_id = check_execution_id(execution_id) if execution_id else new_uuid().hex
-    data = to_json_value(payload, what=f"the input of workflow '{workflow}'")
+    what = f"the input of workflow '{workflow}'"
+    data = payloads.store_value(to_json_value(payload, what=what), what=what)
     check_input_size(data, what=f"the input of workflow '{workflow}' (execution '{exec_id}')")
     now = effects.now()
     deferred = at is not None and at > now
@@ -191,6 +192,7 @@ HISTORY_NAMES: dict[tuple[str, str], str] = {
     (OpType.CHILD, Kind.RESULT): "Child.completed",
     (OpType.CHILD, Kind.ERROR): "Child.failed",
     (OpType.PROGRESS, Kind.PROGRESS): "Workflow.progress",
+    (OpType.STATUS, Kind.STATUS): "Workflow.status",
     (OpType.NOW, Kind.NOW): "Clock.read",
     (OpType.CACHE, Kind.RESULT): "Workflow.cache_hit",
 }

@@ -94,6 +94,19 @@ class Store(Protocol):
         """Delete (optionally only at a given version); ``True`` if something was deleted."""
 
 
+class Blobs(Protocol):
+    """Large values (claim checks, ``runtime/payloads.py``): the app's S3 bucket in AWS, a dict in unit tests."""
+
+    #: The bucket name written into references (``s3://{bucket}/{key}``).
+    bucket: str
+
+    def put_blob(self, key: str, data: bytes) -> None:
+        """Store ``data`` under ``key`` (overwriting is harmless: keys are content hashes)."""
+
+    def get_blob(self, key: str) -> bytes | None:
+        """The bytes under ``key``, or ``None`` when there is no such object (expired or never written)."""
+
+
 class Effects(Protocol):
     """Side effects that leave the process, plus the clock."""
 

@@ -57,6 +57,8 @@ class ExecutionRecord:
     result: JSON = None
     error: dict[str, Any] | None = None
     progress: dict[str, Any] | None = None
+    #: ``ctx.set_status(obj)``: a small JSON value the workflow sets for callers to read (runtime/status.py).
+    custom_status: JSON = None
     parent_id: str | None = None
     parent_op: str | None = None
     created_at: str = ""

@@ -16,7 +16,7 @@ from typing import Any
 import jmespath
 
 from stepbridge.api.app import App, TriggerDef
-from stepbridge.runtime import keys, provenance
+from stepbridge.runtime import keys, payloads, provenance
 from stepbridge.runtime.execution_ids import fit_key
 from stepbridge.runtime.executions import start_execution
 from stepbridge.runtime.limits import EVENT_LOG_RETENTION_DAYS
@@ -68,8 +68,11 @@ class Router:
                 expires_at=iso(now + timedelta(days=EVENT_LOG_RETENTION_DAYS)),
             ),
         )
+        logged = event
         for waiter in self.store.query_items(keys.waiter_pk(event.detail_type)):
             w = waiter.body
+            if w.get("match"):
+                event = payloads.resolve_event(logged)  # a claim-check detail is read back to be matched
             deadline = w.get("deadline")
             if deadline and now > parse_iso(str(deadline)):
                 continue
@@ -82,7 +85,7 @@ class Router:
             if event.detail_type in binding.events:
                 from stepbridge.runtime.machines import start_for_event
 
-                start_for_event(self.app, self.store, self.effects, binding, event)
+                start_for_event(self.app, self.store, self.effects, binding, payloads.resolve_event(logged))
 
     # ---- trigger rules ----------------------------------------------------------------
 
@@ -104,6 +107,8 @@ class Router:
 
     def _start_for(self, trigger: TriggerDef, event: Event) -> str:
         envelope = event.to_eventbridge()
+        if trigger.input:
+            envelope = payloads.resolve_event(event).to_eventbridge()
         payload = jmespath.search(trigger.input, envelope) if trigger.input else event.detail
         record, _ = start_execution(
             self.store, self.effects, trigger.workflow, payload, execution_id=exec_id_for(trigger.workflow, event.id)

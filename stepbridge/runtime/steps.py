@@ -18,14 +18,16 @@ from typing import Any
 
 from stepbridge.api.app import StepDef
 from stepbridge.api.retry import DEFAULT_RETRY, Retry
+from stepbridge.api.serde import Serde
 from stepbridge.errors import (
     NonRetryableError,
+    PayloadMissing,
     PayloadTooLarge,
     ResultNotSerializable,
     StepTimeout,
     WorkflowDefinitionError,
 )
-from stepbridge.runtime import keys, stepcontext
+from stepbridge.runtime import keys, payloads, stepcontext
 from stepbridge.runtime.codec import content_hash, dumps, from_json_value, return_type, to_json_value
 from stepbridge.runtime.errorcodec import error_dict, rebuild_error
 from stepbridge.runtime.execution_ids import fit_key
@@ -69,7 +71,7 @@ def step_error(exc: BaseException) -> dict[str, Any]:
     """
     err = error_dict(exc)
     if not isinstance(exc, Exception) or isinstance(
-        exc, ResultNotSerializable | NonRetryableError | WorkflowDefinitionError | PayloadTooLarge
+        exc, ResultNotSerializable | NonRetryableError | WorkflowDefinitionError | PayloadTooLarge | PayloadMissing
     ):
         err["fatal"] = True
     return err
@@ -80,7 +82,10 @@ def outcome(rp: Replay, rec: JournalRecord, fn: Callable[..., object] | None) ->
     if rec.kind == Kind.ERROR:
         raise rebuild_error(rec.data.get("error") or {}, rec.op)
     value = rec.data.get("result")
-    return from_json_value(value, return_type(fn)) if fn is not None else value
+    if fn is None:
+        return payloads.resolve(value)
+    step_def = rp.app.step_for(fn)
+    return from_json_value(value, return_type(fn), (step_def.serde if step_def else None) or rp.app.serde)
 
 
 class _Raised(Exception):
@@ -195,7 +200,7 @@ async def run_step(
             f"step '{op}' is at_most_once, so it is never retried; drop retry= or use Retry(max_attempts=1)"
         )
     policy = Retry(max_attempts=1) if once else retry or (step_def.retry if step_def else None) or DEFAULT_RETRY
-    args_json = _json_args(op, args)
+    args_json = _json_args(op, args, (step_def.serde if step_def else None) or rp.app.serde)
 
     ckey = cache_item_key(op, args_json, cache_key) if cache_ttl else None
     if ckey is not None:
@@ -223,9 +228,9 @@ async def run_step(
     return outcome(rp, rec, fn)
 
 
-def _json_args(op: str, args: Sequence[object]) -> list[object]:
+def _json_args(op: str, args: Sequence[Any], serde: Serde | None = None) -> list[Any]:
     """A step call's arguments as JSON values (what is invoked with, and what the cache key hashes)."""
-    return [to_json_value(a, what=f"argument {i + 1} of step '{op}'") for i, a in enumerate(args)]
+    return [to_json_value(a, what=f"argument {i + 1} of step '{op}'", serde=serde) for i, a in enumerate(args)]
 
 
 def _cache_result(rp: Replay, ckey: str, op: str, rec: JournalRecord, ttl: float) -> None:
@@ -292,7 +297,8 @@ async def _run_attempt(
     try:
         with StepTelemetry(rp.execution.workflow, op, rp.execution_id):
             value = await call_function(fn, args, limit, op=op)
-        data = to_json_value(value, what=f"the result of step '{op}'")
+        data = payloads.store_value(to_json_value(value, what=f"the result of step '{op}'", serde=rp.app.serde),
+                                    what=f"the result of step '{op}'")
         size = check_result_size(op, data)
     except BaseException as exc:
         if not is_user_failure(exc):
@@ -359,6 +365,9 @@ def _dispatch(
     seconds = timeout if timeout is not None else step_def.timeout
     deadline = rp.now() + timedelta(seconds=seconds + DEADLINE_GRACE_SECONDS)
     key = keys.dispatch_key(op, attempt)
+    # A large argument travels as a claim check (a Lambda async invoke takes 1 MB, limits.py); stored before
+    # the dispatch is recorded, so one over the maximum fails the call with nothing half done.
+    args = [payloads.store_value(a, what=f"argument {i + 1} of step '{op}'") for i, a in enumerate(args_json)]
     data: dict[str, object] = {"step": step_def.name, "attempt": attempt, "deadline": iso(deadline)}
     rp.log.record(op, OpType.STEP, Kind.DISPATCH, data, key=key)
     rp.set_timer(key, deadline, keys.timer_reason(TimerReason.DEADLINE, op))
@@ -367,7 +376,7 @@ def _dispatch(
             execution_id=rp.execution_id,
             op=op,
             step=step_def.name,
-            args=args_json,
+            args=args,
             attempt=attempt,
             deadline=iso(deadline),
             timeout=timeout,

@@ -16,7 +16,7 @@ from stepbridge.errors import (
     PayloadTooLarge,
     StepTimeout,
 )
-from stepbridge.runtime import functionscope, keys, stepcontext
+from stepbridge.runtime import functionscope, keys, payloads, stepcontext
 from stepbridge.runtime.codec import decode_args, to_json_value
 from stepbridge.runtime.errorcodec import error_dict
 from stepbridge.runtime.guard import is_user_failure
@@ -81,11 +81,13 @@ class StepWorker:
         step_token = stepcontext.enter(invocation.execution_id, invocation.op, invocation.attempt, lambda_context)
         scope_token = functionscope.enter(functionscope.FunctionScope(f"step '{step.name}'", step.config.secrets))
         try:
-            args = decode_args(step.fn, invocation.args)
+            serde = step.serde or self.app.serde
+            args = decode_args(step.fn, invocation.args, serde)
             fn = (self.overrides or {}).get(invocation.op) or (self.overrides or {}).get(step.name) or step.fn
             with StepTelemetry(execution.workflow, invocation.op, invocation.execution_id):
                 value = run_coroutine(call_function(fn, args, timeout, op=invocation.op), self.loop_factory)
-            data = to_json_value(value, what=f"the result of step '{invocation.op}'")
+            what = f"the result of step '{invocation.op}'"
+            data = payloads.store_value(to_json_value(value, what=what, serde=serde), what=what)
             check_result_size(invocation.op, data)
         except StepTimeout as exc:
             if timeout is lambda_limit:

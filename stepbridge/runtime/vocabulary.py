@@ -86,6 +86,8 @@ class OpType(Word):
     SEND = "send"
     NOW = "now"
     PROGRESS = "progress"
+    #: ``ctx.set_status`` (``$status``).
+    STATUS = "status"
     PATCH = "patch"
     #: The workflow-level cache hit (``$cache``).
     CACHE = "cache"
@@ -97,7 +99,7 @@ class OpType(Word):
 
 #: Operation types that record a fact once and wait for nothing (the sweeper never waits on them).
 INSTANT_TYPES: frozenset[str] = frozenset(
-    {OpType.SEND, OpType.PROGRESS, OpType.NOW, OpType.PATCH, OpType.CACHE}
+    {OpType.SEND, OpType.PROGRESS, OpType.STATUS, OpType.NOW, OpType.PATCH, OpType.CACHE}
 )
 
 
@@ -123,6 +125,7 @@ class Kind(Word):
     SENT = "sent"
     NOW = "now"
     PROGRESS = "progress"
+    STATUS = "status"
     PATCH = "patch"
     #: ``$ack`` records: one a replay leaves at its end, and one written just before a shared claim.
     ACK = "ack"

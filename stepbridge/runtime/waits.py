@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from stepbridge.api.app import check_event_type
-from stepbridge.runtime import keys, provenance
+from stepbridge.runtime import keys, payloads, provenance
 from stepbridge.runtime.operations.actions import Return
 from stepbridge.runtime.operations.interpret import perform
 from stepbridge.runtime.operations.sleep import Sleep
@@ -110,7 +110,7 @@ async def wait_for(
 def _result(final: JournalRecord, default: object) -> object:
     """What a finished wait gives the code: the event's detail, or its default after a timeout."""
     if final.kind == Kind.RESULT:
-        return final.data["event"].get("detail")
+        return payloads.resolve(final.data["event"].get("detail"))
     return default
 
 
@@ -150,7 +150,7 @@ def _look_back(
         event = item.body
         if str(event.get("id")) in consumed:
             continue
-        detail = event.get("detail")
+        detail = payloads.resolve(event.get("detail"))  # a claim check (a detail over 256 KB) is read back
         if not matches(detail, wait.match):
             continue
         if who and not provenance.accepts(

@@ -58,6 +58,10 @@ class Recorder:
         if service == "events":
             buses = {str(e.get("EventBusName", "default")) for e in params.get("Entries", [])}
             return ",".join(sorted(self.names.get(b, f"?bus:{b}") for b in buses)), None
+        if service == "s3":
+            bucket = self.names.get(str(params.get("Bucket")), f"?bucket:{params.get('Bucket')}")
+            prefix = str(params.get("Key", "")).split("/", 1)[0]
+            return f"{bucket}/{prefix}/*", None
         if service == "ssm":
             return "ssm:parameter/" + str(params.get("Name", "")).lstrip("/"), None
         return f"?{service}", None

@@ -30,9 +30,11 @@ from stepbridge.compiler.template import compile_app
 from stepbridge.idempotency import idempotent
 from stepbridge.local import LocalCloud
 from stepbridge.patterns import Bulkhead, CircuitBreaker
+from stepbridge.runtime import payloads
 from stepbridge.runtime.webhooks import hmac_signature
 
 SECRET_PARAM = "/iamuse/hook-secret"
+BIG = 100_000  # characters: over the 64 KiB inline limit of a value
 app = App("iamuse")
 FAILS: dict[str, int] = {}
 
@@ -127,6 +129,27 @@ async def tick(ctx: Context, data: dict[str, Any]) -> str:
     return str(data["scheduled_time"])
 
 
+@app.step(timeout=30)
+def big_report(n: int) -> str:
+    return "r" * n
+
+
+@app.step(timeout=30)
+def big_len(text: str) -> int:
+    return len(text)
+
+
+@app.workflow("bigdata")
+async def bigdata(ctx: Context, n: int) -> int:
+    """Large values (claim checks): an inline and a declared step's result, a declared step's argument, and an
+    event detail a waiter matches on - each over the inline limit, so each goes through the payload bucket."""
+    inline = await ctx.step("big-inline", lambda: "i" * n)
+    declared = await ctx.step("big-declared", big_report, n)
+    size = await ctx.step("big-len", big_len, inline)
+    ev = await ctx.wait_for("Big.event", match={"id": "b1"}, timeout=timedelta(hours=1))
+    return int(size) + len(declared) + len(ev["body"])
+
+
 app.on("Thing.created", sub)
 app.on("Entity.updated", sub, debounce=timedelta(seconds=5), key="detail.id")
 app.every("hourly", at=":00", workflow=tick)
@@ -168,6 +191,8 @@ def resource_key(resource: Any) -> str:
         return f"{naming.TABLE}/index/{index}"
     if naming.TIMER_GROUP in text:
         return f"{naming.TIMER_GROUP}/*"
+    if naming.PAYLOAD_BUCKET in text:
+        return f"{naming.PAYLOAD_BUCKET}/" + text.split(".Arn}/")[1].split('"')[0]
     if ":parameter/" in text:
         return "ssm:parameter/" + text.split(":parameter/")[1].split('"')[0]
     return text
@@ -235,6 +260,12 @@ def drive(cloud: LocalCloud) -> None:
     signed = {"X-Signature": hmac_signature("iamuse-hmac-key-7f3a", body)}
     hooked = cloud.http("POST", "/hooks/partner", body=body, headers=signed)
     assert hooked.status_code == 200
+    # large values: every function that moves one reads or writes the payload bucket
+    big = client.start("bigdata", BIG)
+    client.send_event("Big.event", {"id": "b1", "body": "e" * (300 * 1024)})  # the router reads it to match
+    assert big.result() == 2 * BIG + 300 * 1024
+    started = cloud.http("POST", "/workflows/sub/executions", body={"input": "a" * BIG, "wait": 5})
+    assert started.json()["result"] == {"sub": "a" * BIG} or payloads.is_ref(started.json()["result"])
     # the sweeper: a sleeping execution whose timer was lost
     lost = client.start("nap", {"lost": True})
     for name in [t.name for t in list(cloud.timers._heap) if t.message and t.message.execution_id == lost.execution_id]:
@@ -250,11 +281,16 @@ def observed() -> tuple[dict[str, set[Call]], dict[str, Any], dict[str, str]]:
     template = to_json(compiled.template)
     bases = {plan.step.name: plan.base_id for plan in compiled.model.steps}
     recorder = Recorder()
-    with recording(recorder, lambda: bases), LocalCloud(app) as cloud:
-        config = cloud.resources.config
-        recorder.names.update({config.table: naming.TABLE, config.queue_url: naming.QUEUE,
-                               config.schedule_group: naming.TIMER_GROUP, config.bus: naming.BUS})
-        drive(cloud)
+    cache, payloads._CACHE_BYTES = payloads._CACHE_BYTES, 0  # one process plays every function: no shared copy
+    try:
+        with recording(recorder, lambda: bases), LocalCloud(app) as cloud:
+            config = cloud.resources.config
+            recorder.names.update({config.table: naming.TABLE, config.queue_url: naming.QUEUE,
+                                   config.schedule_group: naming.TIMER_GROUP, config.bus: naming.BUS,
+                                   config.payload_bucket: naming.PAYLOAD_BUCKET})
+            drive(cloud)
+    finally:
+        payloads._CACHE_BYTES = cache
     return recorder.by_function(), template, bases
 
 

@@ -93,3 +93,30 @@ def test_ai_content_uses_a_plugged_in_model(cloud, client):
     post = client.start("ai-content", "anything").result()
 
     assert post == {"title": "claude-sonnet-4.5 says hi", "summary": "s", "body": "b", "tags": ["canned"]}
+
+
+def test_data_export_polls_the_warehouse_and_keeps_the_large_download_in_the_bucket(cloud, client):
+    from datetime import timedelta
+
+    import boto3
+
+    from stepbridge.runtime import payloads
+
+    h = client.start("data-export", "orders")
+    assert client.describe(h.execution_id).custom_status["stage"] == "waiting for the warehouse"
+    cloud.advance(timedelta(seconds=31))
+    assert client.describe(h.execution_id).status == "RUNNING"  # the 2nd check found it still running
+    cloud.advance(timedelta(seconds=61))
+    result = h.result()
+    assert result["rows"] == 10_000 and result["checks"] == 3
+    assert result["first"] == {"id": 0, "sku": "sku-000", "total_cents": 0}
+    status = client.describe(h.execution_id).custom_status
+    assert status == {"stage": "downloaded", "job": result["job"], "rows": 10_000}
+    stored = next(r for r in cloud.store.load_journal(h.execution_id)
+                  if r.op == "download-export" and r.kind == "result")
+    assert payloads.is_ref(stored.data["result"])
+    s3 = boto3.client("s3", region_name=cloud.region)
+    assert s3.list_objects_v2(Bucket=cloud.resources.config.payload_bucket)["KeyCount"] == 1
+    polls = [r.op for r in cloud.store.load_journal(h.execution_id) if r.type == "step" and r.kind == "result"]
+    assert sorted(p for p in polls if p.startswith("export-ready-")) == ["export-ready-1", "export-ready-2",
+                                                                        "export-ready-3"]

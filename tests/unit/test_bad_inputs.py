@@ -99,6 +99,7 @@ def test_step_result_that_is_not_json_fails_naming_the_step_without_retries(clou
     assert RUNS["set"] == 1
 
 
+@pytest.mark.usefixtures("without_payload_bucket")  # with one, a large argument is a claim check
 def test_declared_step_arguments_over_1_mb_fail_naming_the_step_and_run_nothing(cloud: LocalCloud) -> None:
     client = cloud.client()
     h = client.start("big-argument")

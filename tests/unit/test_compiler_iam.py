@@ -20,7 +20,8 @@ APPS = ["golden_jwt", "golden_minimal", "golden_orders", "golden_scheduled"]
 #: Powertools Metrics writes EMF to the log group, so cloudwatch:PutMetricData is not needed at all.
 NO_RESOURCE_LEVEL = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 #: Scoped patterns: every "*" inside an ARN must follow one of these named prefixes.
-SCOPED_WILDCARDS = {"${TimerScheduleGroup}/*"}
+SCOPED_WILDCARDS = {"${TimerScheduleGroup}/*", "${PayloadBucket.Arn}/payloads/*"}
+PAYLOADS = {"Fn::Sub": "${PayloadBucket.Arn}/payloads/*"}
 
 SECRET = "parameter/scheduled/stripe/webhook-secret"
 TABLE = {"Fn::GetAtt": ["Table", "Arn"]}
@@ -124,7 +125,11 @@ def test_orchestrator_permissions_are_exact(templates: dict[str, dict[str, Any]]
     for action, resources in g.items():
         if action.startswith("dynamodb:"):
             assert resources == {key(TABLE)}, action  # no index: only the client lists by workflow
-    assert {a.split(":")[0] for a in g} == {"logs", "xray", "dynamodb", "sqs", "lambda", "scheduler", "iam", "events"}
+    assert {a.split(":")[0] for a in g} == {
+        "logs", "xray", "dynamodb", "sqs", "lambda", "scheduler", "iam", "events", "s3"}
+    # large values (claim checks): only the objects under payloads/ of the app's own bucket
+    assert {a: r for a, r in g.items() if a.startswith("s3:")} == {
+        "s3:GetObject": {key(PAYLOADS)}, "s3:PutObject": {key(PAYLOADS)}}
     # PassRole only towards Scheduler
     statements = templates["golden_orders"]["Resources"]["OrchestratorRole"]["Properties"]["Policies"][0]
     pass_role = [s for s in statements["PolicyDocument"]["Statement"] if s["Action"] == ["iam:PassRole"]]
@@ -150,6 +155,8 @@ def test_step_functions_only_touch_the_table_and_queue(templates: dict[str, dict
             assert resources == {key(TIMER_GROUP)}
         elif service == "logs":
             assert resources == {own_logs}
+        elif service == "s3":  # large arguments and results (claim checks) in the payload bucket
+            assert action in ("s3:GetObject", "s3:PutObject") and resources == {key(PAYLOADS)}, action
         else:
             assert action in NO_RESOURCE_LEVEL, action
     assert "dynamodb:Query" not in g

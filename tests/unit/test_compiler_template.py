@@ -37,7 +37,8 @@ def test_header_globals_and_environment(orders: dict[str, Any]) -> None:
     assert fn["CodeUri"].endswith("golden/apps/")  # the app's folder, relative to the template
     assert fn["Layers"] == [Ref("StepbridgeLayer")]
     env = fn["Environment"]["Variables"]
-    config_vars = {v for k, v in vars(config).items() if k.startswith("ENV_")} - {config.ENV_STEP, config.ENV_SECRETS}
+    optional = {config.ENV_STEP, config.ENV_SECRETS, config.ENV_RETENTION}  # set only where they apply
+    config_vars = {v for k, v in vars(config).items() if k.startswith("ENV_")} - optional
     assert config_vars <= set(env), "every stepbridge.config variable is set for every function"
     assert env[config.ENV_APP] == "golden_orders:app"
     assert env[config.ENV_STACK] == Ref("AWS::StackName")

@@ -90,6 +90,7 @@ def test_stack_deploys_into_moto_with_the_designed_wiring(transformed: dict[str,
         "AWS::Lambda::LayerVersion",
         "AWS::Lambda::Permission",
         "AWS::CloudWatch::Alarm",  # moto's CloudFormation does not model alarms
+        "AWS::S3::BucketPolicy",  # nor bucket policies (the payload bucket's TLS-only policy)
     }
 
 

@@ -60,9 +60,9 @@ def test_150_steps_fit_one_stack(compiled: tuple[App, dict[str, Any], str, dict[
     assert count < MAX_RESOURCES, count
     # the compiler's own estimate (which rejects apps over the quota) is exact
     assert estimated_resources(app, 0, 0, 0) == count
-    # 35 fixed (incl. the two dead-letter queue alarms) + shared log group + shared role + 2 per plain step
-    # + 3 per step with grants
-    assert count == 35 + 2 + 2 * (STEPS - WITH_GRANTS) + 3 * WITH_GRANTS
+    # 37 fixed (incl. the two dead-letter queue alarms, the payload bucket and its policy) + shared log group
+    # + shared role + 2 per plain step + 3 per step with grants
+    assert count == 37 + 2 + 2 * (STEPS - WITH_GRANTS) + 3 * WITH_GRANTS
     assert len(text.encode()) < MAX_TEMPLATE_BYTES_S3
     assert len(json.dumps(transformed).encode()) < MAX_TEMPLATE_BYTES_S3
 
@@ -97,7 +97,9 @@ def test_every_role_policy_fits_iam(compiled: tuple[App, dict[str, Any], str, di
 def test_a_shared_role_never_carries_a_steps_secret(compiled: tuple[App, dict[str, Any], str, dict[str, Any]]) -> None:
     resources = compiled[3]["Resources"]
     shared = json.dumps(resources["DeclaredStepsRole"])
-    assert "ssm:GetParameter" not in shared and "kms:" not in shared and "s3:" not in shared
+    assert "ssm:GetParameter" not in shared and "kms:" not in shared and "scale-out-" not in shared
+    # its only S3 grant is the framework's, on the payload bucket's objects (large values)
+    assert shared.count('"s3:') == 2 and "${PayloadBucket.Arn}/payloads/*" in shared
     for i in range(WITH_GRANTS):
         fn = resources[f"StepStep{i:03d}Function"]["Properties"]
         assert fn["Role"] == {"Fn::GetAtt": [f"StepStep{i:03d}Role", "Arn"]}

@@ -23,6 +23,9 @@ from stepbridge.errors import ExecutionNotFound
 from stepbridge.local import LocalCloud
 from stepbridge.runtime.limits import DYNAMODB_ITEM_BYTES, MAX_ERROR_MESSAGE_BYTES, MAX_INPUT_BYTES
 
+# These pin the limits of a function without a payload bucket; claim checks: tests/unit/test_payloads.py.
+pytestmark = pytest.mark.usefixtures("without_payload_bucket")
+
 KB = 1024
 
 

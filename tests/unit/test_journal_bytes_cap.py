@@ -27,6 +27,9 @@ from stepbridge.runtime.journalcache import JournalCache
 from stepbridge.runtime.limits import MAX_JOURNAL_BYTES, MAX_JOURNAL_RECORDS
 from stepbridge.runtime.records import JournalRecord
 
+# These pin the limits of a function without a payload bucket; claim checks: tests/unit/test_payloads.py.
+pytestmark = pytest.mark.usefixtures("without_payload_bucket")
+
 RUNS: Counter[str] = Counter()
 KB = 1024
 

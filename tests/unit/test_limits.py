@@ -17,6 +17,9 @@ import pytest
 from stepbridge import App, Context, PayloadTooLarge, Retry
 from stepbridge.local import LocalCloud
 
+# These pin the limits of a function without a payload bucket; claim checks: tests/unit/test_payloads.py.
+pytestmark = pytest.mark.usefixtures("without_payload_bucket")
+
 RUNS: Counter[str] = Counter()
 BIG = "x" * (410 * 1024)  # over DynamoDB's 400 KB item limit
 MEDIUM = "y" * (300 * 1024)  # over stepbridge's 256 KB event cap, under DynamoDB's item limit

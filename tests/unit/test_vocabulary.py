@@ -53,6 +53,7 @@ PINNED: dict[type, dict[str, str]] = {
         "SEND": "send",
         "NOW": "now",
         "PROGRESS": "progress",
+        "STATUS": "status",  # ctx.set_status (issue 14)
         "PATCH": "patch",
         "CACHE": "cache",
         "ACK": "ack",
@@ -71,6 +72,7 @@ PINNED: dict[type, dict[str, str]] = {
         "SENT": "sent",
         "NOW": "now",
         "PROGRESS": "progress",
+        "STATUS": "status",  # ctx.set_status (issue 14)
         "PATCH": "patch",
         "ACK": "ack",
         "ANNOUNCE": "announce",
@@ -116,7 +118,7 @@ def test_the_sets_of_the_vocabulary() -> None:
     assert {"RUNNING", "SCHEDULED"} == UNFINISHED
     assert {"result", "error", "timeout"} == FINAL_KINDS
     assert {"dispatch", "attempt", "retry", "wait"} == TIMED_KINDS
-    assert {"send", "progress", "now", "patch", "cache"} == INSTANT_TYPES
+    assert {"send", "progress", "status", "now", "patch", "cache"} == INSTANT_TYPES
     assert {"schedule", "debounce"} == SPECIAL_REASONS
     assert [s for s in Status if s.terminal] == [Status.SUCCEEDED, Status.FAILED, Status.CANCELLED]
     assert [k for k in Kind if k.final] == [Kind.RESULT, Kind.ERROR, Kind.TIMEOUT]

@@ -171,6 +171,7 @@ def retryable(policy: Retry, err: Mapping[str, Any]) -> bool:
         "stepbridge.errors.NonRetryableError",
         "stepbridge.errors.ResultNotSerializable",
         "stepbridge.errors.PayloadTooLarge",
+        "stepbridge.errors.PayloadMissing",
         "pydantic_core._pydantic_core.ValidationError",
     }
     if never & set(mro) or any(m.startswith("stepbridge.errors.") and "DefinitionError" in m for m in mro):
