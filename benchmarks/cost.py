@@ -42,6 +42,7 @@ from stepbridge.compiler.model import CompileOptions
 from stepbridge.cost import model as cost_model
 from stepbridge.cost.prices import US_EAST_1 as PRICES
 from stepbridge.local import LocalCloud
+from stepbridge.local.routerqueue import SENDS as ROUTER_QUEUE_SENDS
 
 # One price table and one per-operation call model for the benchmarks and `stepbridge cost`.
 LAMBDA_REQUEST = PRICES["lambda_request"]
@@ -207,6 +208,8 @@ def measure(app: App, scenario: Scenario, k: int, facts: dict[str, Any]) -> tupl
         store_calls = {op: n for op, n in cloud.store.calls.items() if n}
         effects_calls = {op: n for op, n in getattr(cloud._aws_effects, "calls", {}).items() if n}
     hooked = {op.split(".", 1)[1]: n for op, n in meter.calls.items() if op.startswith("DynamoDB.")}
+    # EventBridge's sends to the router queue are SQS calls LocalCloud makes for it, not the runtime's.
+    effects_calls["SendMessage"] = effects_calls.get("SendMessage", 0) + cloud.calls[ROUTER_QUEUE_SENDS]
     same = store_calls == hooked and all(
         meter.calls[f"{svc}.{op}"] == n for op, n in effects_calls.items()
         for svc in ("SQS", "Scheduler", "EventBridge") if f"{svc}.{op}" in meter.calls

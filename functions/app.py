@@ -22,6 +22,7 @@ import workflows_patterns  # noqa: F401  (circuit breaker, bulkhead)
 import workflows_performance  # noqa: F401  (parallelism, caching, debouncing)
 import workflows_scheduling  # noqa: F401  (cron schedules, dynamic scheduling)
 import workflows_state  # noqa: F401  (order state machine)
+import workflows_tasks  # noqa: F401  (expense approval and document review as human tasks)
 import workflows_triggers  # noqa: F401  (event, manual and webhook triggers)
 from appdef import app
 

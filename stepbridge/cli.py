@@ -445,6 +445,28 @@ def _events_send(args: argparse.Namespace) -> int:
         )
 
 
+@subcommand(
+    "dev",
+    "serve a local web console over LocalCloud: executions, timelines, events, the virtual clock, the task inbox",
+    arg("app", nargs="?", default="functions/app.py", help="path/to/app.py[:attribute] (default: %(default)s)"),
+    arg("--host", default="127.0.0.1", help="address to listen on (default: %(default)s; keep it local)"),
+    arg("--port", type=int, default=8765, help="port to listen on, 0 for any free one (default: %(default)s)"),
+    arg("--moto", action="store_true", help="run the cloud on moto instead of the in-memory backend"),
+    arg("--speed", type=float, default=0.0,
+        help="virtual seconds per real second: 0 = the clock moves only when you advance it (default: %(default)s)"),
+    arg("--start", default="now", help="the virtual clock's first instant: now, or ISO-8601 such as 2026-01-05T08:00Z "
+        "(default: %(default)s)"),
+    arg("--schedules", action="store_true", help="also fire the app's recurring schedules"),
+    arg("--verbose", action="store_true", help="log every HTTP request"),
+)
+def _dev(args: argparse.Namespace) -> int:
+    from stepbridge.devconsole.run import parse_start, run_console
+
+    return run_console(args.app, host=args.host, port=args.port, backend="moto" if args.moto else "memory",
+                       speed=args.speed, schedules=args.schedules, verbose=args.verbose, out=_out,
+                       start=parse_start(args.start))
+
+
 # ---- entry point ------------------------------------------------------------------------------------------
 
 

@@ -7,15 +7,19 @@ decides what happens after each call: LocalCloud's runs the local cloud until id
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from stepbridge.api.app import App, check_event_type
+from stepbridge.api.calendar import BusinessDays, BusinessDuration, BusinessHours, Calendar
 from stepbridge.api.durations import Duration, optional_seconds
 from stepbridge.errors import ExecutionFailedError, ExecutionNotFound, ExecutionStillRunning
 from stepbridge.runtime import payloads
+from stepbridge.runtime import tasks as task_service
+from stepbridge.runtime.business import instant_after
 from stepbridge.runtime.codec import to_json_value
 from stepbridge.runtime.executions import history, request_cancel, start_execution
 from stepbridge.runtime.ids import new_id
@@ -186,11 +190,14 @@ class Client:
         *,
         execution_id: str | None = None,
         at: datetime | None = None,
-        delay: Duration | timedelta | None = None,
+        delay: Duration | timedelta | BusinessDuration | None = None,
+        calendar: Calendar | None = None,
     ) -> ExecutionHandle:
         """Start ``workflow`` with ``input``; idempotent by ``execution_id``.
 
-        ``at`` / ``delay`` defer the start (status SCHEDULED until then; ``cancel`` works).
+        ``at`` / ``delay`` defer the start (status SCHEDULED until then; ``cancel`` works). A business
+        ``delay`` (``BusinessDays(1)``) counts on ``calendar`` (or ``App(calendar=)``); the start instant
+        is computed now and stored on the execution, so a later calendar change does not move it.
         Raises ``UnknownWorkflowError`` for a name the app does not have and
         ``ExecutionAlreadyExists`` when the id exists with another workflow or input.
         """
@@ -201,7 +208,9 @@ class Client:
             if serde is not None:  # the workflow's own encoding of its input (api/serde.py)
                 input = to_json_value(input, what=f"the input of workflow '{name}'", serde=serde)
         when = at
-        if delay is not None:
+        if isinstance(delay, BusinessDays | BusinessHours):
+            when = instant_after(self.app, self.effects.now(), delay, calendar, what=f"start delay of '{name}'")
+        elif delay is not None:
             seconds = optional_seconds(delay, what="start delay") or 0.0
             when = self.effects.now() + timedelta(seconds=seconds)
         if when is not None and when.tzinfo is None:
@@ -284,6 +293,48 @@ class Client:
             if len(kept) >= limit or len(records) < fetch:
                 return [ExecutionDescription.from_record(r) for r in kept[:limit]]
             fetch *= 2
+
+    # ---- human tasks (the inbox; docs/API.md, "Human tasks") ----------------------------------------------
+    # The client runs with operator credentials, so ``by`` names the person acting; the HTTP API takes it
+    # from the request's authenticated identity instead (never from the body).
+
+    def tasks(self, assignee: str, status: str | None = "open", *, limit: int = 100) -> builtins.list[dict[str, Any]]:
+        """The inbox of ``assignee``: tasks they may act on with ``status`` (open, claimed, completed,
+        cancelled; ``"active"`` = open or claimed; ``None`` = all), oldest first - Queries of the ``by-assignee``
+        index, never a scan."""
+        return task_service.list_tasks(self.store, assignee, status, limit)
+
+    def task(self, task_id: str) -> task_service.TaskRecord:
+        """One task with its audit trail (``TaskNotFound`` if unknown)."""
+        return task_service.get_task(self.store, task_id)
+
+    def claim_task(self, task_id: str, *, by: str) -> task_service.TaskRecord:
+        """Claim a task for ``by`` (an assignee); ``TaskForbidden`` / ``TaskConflict`` otherwise."""
+        task = task_service.claim_task(self.store, self.effects, task_id, by)
+        self.driver.settle()
+        return task
+
+    def complete_task(
+        self, task_id: str, *, by: str, decision: str, data: Any = None, comment: str = ""
+    ) -> task_service.TaskRecord:
+        """Complete a task as ``by``; ``data`` is validated by the task's form. Its workflow resumes."""
+        task = task_service.complete_task(
+            self.store, self.effects, task_id, by, decision, to_json_value(data, what="task data"), comment
+        )
+        self.driver.settle()
+        return task
+
+    def release_task(self, task_id: str, *, by: str) -> task_service.TaskRecord:
+        """Give back a task ``by`` claimed."""
+        task = task_service.release_task(self.store, self.effects, task_id, by)
+        self.driver.settle()
+        return task
+
+    def reassign_task(self, task_id: str, *, by: str, to: builtins.list[str]) -> task_service.TaskRecord:
+        """Replace a task's assignees with ``to`` (``by`` must be a current assignee)."""
+        task = task_service.reassign_task(self.store, self.effects, task_id, by, to)
+        self.driver.settle()
+        return task
 
     def machine_state(self, machine: str, key: str) -> dict[str, Any] | None:
         """``{"state", "context", "version"}`` of a state machine instance (``None`` before its first event)."""

@@ -21,6 +21,14 @@ ENV_PAYLOAD_BUCKET = "STEPBRIDGE_PAYLOAD_BUCKET"  # S3 bucket of large values (c
 ENV_RETENTION = "STEPBRIDGE_RETENTION"  # seconds finished executions are kept (App(retention=)); unset = for ever
 ENV_SECRETS = "STEPBRIDGE_SECRETS"  # JSON {name: SSM parameter name | Secrets Manager ARN} the function declared
 
+#: The router queue (EventBridge rules -> SQS -> router, docs/RELIABILITY.md "The router's queue"):
+#: receives of one event before SQS moves it to RouterDeadLetterQueue (its ``maxReceiveCount``; SQS
+#: allows 1-1,000, "Amazon SQS dead-letter queues"). At a failure probability q per receive an event
+#: is dead-lettered with probability q**ROUTER_MAX_RECEIVES. Shared by the compiler and LocalCloud.
+ROUTER_MAX_RECEIVES = 40
+#: Records per router invocation (the SQS event source mapping's ``BatchSize``; 1-10,000, default 10).
+ROUTER_BATCH_SIZE = 1
+
 #: Lambda function names: 1-64 characters of letters, digits, '-' and '_'.
 _FN_NAME_MAX = 64
 

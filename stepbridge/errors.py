@@ -165,3 +165,42 @@ class SecretNotDeclared(NonRetryableError):
 class SecretUnavailable(StepbridgeError):
     """A declared secret could not be read: it does not exist, or access was denied (check the name, or
     create it: ``aws ssm put-parameter --type SecureString`` / ``LocalCloud.set_secret``)."""
+
+
+# ---- human tasks (client and HTTP API) ---------------------------------------------------------
+
+
+class TaskError(StepbridgeError):
+    """Base class of the task inbox's refusals; the HTTP API answers each with its ``status``."""
+
+    status = 400
+    code = "bad_request"
+
+
+class TaskNotFound(TaskError):
+    """No task with this id (HTTP 404)."""
+
+    status = 404
+    code = "task_not_found"
+
+
+class TaskForbidden(TaskError):
+    """The caller is not an assignee of the task (or not its claimer) (HTTP 403); nothing changed."""
+
+    status = 403
+    code = "forbidden"
+
+
+class TaskConflict(TaskError):
+    """The task is no longer in a state that allows the action: completed, cancelled or claimed by
+    someone else (HTTP 409); nothing changed."""
+
+    status = 409
+    code = "conflict"
+
+
+class TaskInvalid(TaskError):
+    """The completion does not fit the task: a decision it does not offer, data its form rejects (HTTP 400)."""
+
+    status = 400
+    code = "invalid_task_data"

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from stepbridge.api.calendar import Calendar
 from stepbridge.api.deploy import (
     DEFAULT_ARCHITECTURE,
     DEFAULT_RUNTIME,
@@ -251,6 +252,8 @@ class App:
     secrets: Mapping[str, str] | None = None
     reserved_concurrency: int | None = None
     layers: Sequence[Any] | None = None
+    #: Default calendar of business durations (``BusinessDays``/``BusinessHours``) given without ``calendar=``.
+    calendar: Calendar | None = None
     #: How long a finished execution and everything it left (journal, waiters, cached values, S3 payloads)
     #: is kept before DynamoDB TTL and the bucket's lifecycle rule remove it; ``None`` = kept for ever.
     retention: Duration | None = None
@@ -282,6 +285,8 @@ class App:
                     f"App {self.name!r}: retention must be at least 1 day (timedelta(days=1)), got {self.retention!r}"
                 )
             self.retention_seconds = seconds
+        if self.calendar is not None and not isinstance(self.calendar, Calendar):
+            raise WorkflowDefinitionError(f"App calendar= must be a stepbridge.Calendar or None, got {self.calendar!r}")
         if self.api_auth is not None and not isinstance(self.api_auth, JwtAuth):
             raise WorkflowDefinitionError(f"api_auth must be a JwtAuth(...) or None, got {self.api_auth!r}")
         if not isinstance(self.name, str) or not re.match(r"^[a-z][a-z0-9-]{0,31}$", self.name):

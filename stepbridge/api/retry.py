@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Literal
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
+from stepbridge.api.calendar import BusinessDays, BusinessHours, Calendar
 from stepbridge.api.durations import Duration, to_seconds
 
 Backoff = Literal["exponential", "linear", "fixed"]
@@ -21,29 +23,43 @@ class Retry:
     With ``jitter`` the wait is drawn from ``[delay/2, delay]`` with a seed derived from the
     execution, step and attempt, so replays see the same value. Waits are durable timers.
     ``retry_on`` limits retries to those exception types; ``non_retryable`` excludes types.
+
+    ``calendar``: the waits count business time on it (a 1-hour wait from Friday 16:30 ends Monday
+    09:30 on a 09:00-17:00 calendar); ``initial_delay``/``max_delay`` may then be ``BusinessHours``.
+    Business days are not accepted here: a backoff multiplies delays, use ``BusinessHours``.
     """
 
     max_attempts: int = 3
     backoff: Backoff = "exponential"
-    initial_delay: Duration = 1.0
-    max_delay: Duration = 30.0
+    initial_delay: Duration | BusinessHours = 1.0
+    max_delay: Duration | BusinessHours = 30.0
     jitter: bool = True
     retry_on: tuple[type[BaseException], ...] = field(default=())
     non_retryable: tuple[type[BaseException], ...] = field(default=())
+    calendar: Calendar | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
             raise ValueError(f"Retry.max_attempts must be an integer >= 1, got {self.max_attempts!r}")
         if self.backoff not in ("exponential", "linear", "fixed"):
             raise ValueError(f"Retry.backoff must be 'exponential', 'linear' or 'fixed', got {self.backoff!r}")
-        to_seconds(self.initial_delay, what="Retry.initial_delay")
-        to_seconds(self.max_delay, what="Retry.max_delay")
+        if self.calendar is not None and not isinstance(self.calendar, Calendar):
+            raise TypeError(f"Retry.calendar must be a stepbridge.Calendar, got {type(self.calendar).__name__}")
+        for what in ("initial_delay", "max_delay"):
+            value: Any = getattr(self, what)
+            if isinstance(value, BusinessDays):
+                raise ValueError(f"Retry.{what} takes BusinessHours, not BusinessDays (a backoff multiplies delays)")
+            if isinstance(value, BusinessHours):
+                if self.calendar is None:
+                    raise ValueError(f"Retry.{what}={value!r} needs Retry(calendar=Calendar(...))")
+                object.__setattr__(self, what, value.duration)
+            to_seconds(getattr(self, what), what=f"Retry.{what}")
         object.__setattr__(self, "retry_on", tuple(self.retry_on))
         object.__setattr__(self, "non_retryable", tuple(self.non_retryable))
 
     def base_delay(self, retry_number: int) -> float:
         """Delay in seconds before retry ``retry_number`` (1-based), before jitter, capped at ``max_delay``."""
-        initial: float = to_seconds(self.initial_delay)
+        initial: float = to_seconds(self.initial_delay)  # type: ignore[arg-type]  # converted in __post_init__
         delay: float
         if self.backoff == "exponential":
             delay = initial * (2 ** (retry_number - 1))
@@ -51,7 +67,7 @@ class Retry:
             delay = initial * retry_number
         else:
             delay = initial
-        return min(delay, to_seconds(self.max_delay))
+        return min(delay, to_seconds(self.max_delay))  # type: ignore[arg-type]  # converted in __post_init__
 
     def delay(self, retry_number: int, seed: str) -> float:
         """Delay before retry ``retry_number`` including deterministic jitter seeded by ``seed``."""
@@ -59,6 +75,12 @@ class Retry:
         if not self.jitter:
             return base
         return base * (0.5 + 0.5 * random.Random(f"{seed}#{retry_number}").random())
+
+    def retry_at(self, now: datetime, delay: float) -> datetime:
+        """The instant a retry waiting ``delay`` seconds is due: business time on ``calendar`` when set."""
+        if self.calendar is None:
+            return now + timedelta(seconds=delay)
+        return self.calendar.add(now, BusinessHours(delay / 3600))
 
     def is_retryable(self, exc: BaseException) -> bool:
         """Whether ``exc`` may be retried under this policy (attempt counting is separate)."""

@@ -15,6 +15,13 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     ("DescribeExecution", "GET", "/executions/{id}"),
     ("SendEvent", "POST", "/events"),
     ("CancelExecution", "POST", "/executions/{id}/cancel"),
+    # the task inbox (handlers/taskroutes.py)
+    ("ListTasks", "GET", "/tasks"),
+    ("DescribeTask", "GET", "/tasks/{id}"),
+    ("ClaimTask", "POST", "/tasks/{id}/claim"),
+    ("CompleteTask", "POST", "/tasks/{id}/complete"),
+    ("ReleaseTask", "POST", "/tasks/{id}/release"),
+    ("ReassignTask", "POST", "/tasks/{id}/reassign"),
 )
 
 

@@ -1,6 +1,8 @@
 """Event plumbing: trigger rules, the router's catch-all rule and recurring schedules.
 
-Messages follow docs/ARCHITECTURE.md: trigger rules wrap the event as
+Messages follow docs/ARCHITECTURE.md: every rule targets the router queue (an SQS standard queue the
+router consumes, ``storage.router_queue``; EventBridge retries a failed SendMessage for 24 hours,
+185 times, its default retry policy); trigger rules wrap the event as
 ``{"trigger": name, "event": <aws.events.event>}``; the catch-all rule delivers the raw event;
 schedules send a ``WakeMessage`` body with ``reason: "schedule"`` to the work queue.
 """
@@ -17,17 +19,9 @@ from stepbridge.compiler.storage import Resource
 _DESCRIPTION_MAX = 512
 
 
-def _permission(rule_id: str) -> dict[str, Any]:
-    """Let exactly this rule invoke the router."""
-    return {
-        "Type": "AWS::Lambda::Permission",
-        "Properties": {
-            "Action": "lambda:InvokeFunction",
-            "FunctionName": Ref(f"{naming.ROUTER}Function"),
-            "Principal": "events.amazonaws.com",
-            "SourceArn": GetAtt(rule_id, "Arn"),
-        },
-    }
+def _router_queue_target(**extra: Any) -> dict[str, Any]:
+    """The rule's target: the router queue (its policy lets the app bus's rules send), not the function."""
+    return {"Id": "router-queue", "Arn": GetAtt(naming.ROUTER_QUEUE, "Arn"), **extra}
 
 
 def trigger_rule(model: AppModel, plan: TriggerPlan) -> list[Resource]:
@@ -42,16 +36,10 @@ def trigger_rule(model: AppModel, plan: TriggerPlan) -> list[Resource]:
             "EventBusName": Ref(naming.BUS),
             "EventPattern": plan.pattern,
             "State": "ENABLED",
-            "Targets": [
-                {
-                    "Id": "router",
-                    "Arn": GetAtt(f"{naming.ROUTER}Function", "Arn"),
-                    "InputTransformer": {"InputTemplate": plan.input_template},
-                }
-            ],
+            "Targets": [_router_queue_target(InputTransformer={"InputTemplate": plan.input_template})],
         },
     }
-    return [(rule_id, rule), (f"{plan.base_id}Permission", _permission(rule_id))]
+    return [(rule_id, rule)]
 
 
 def catch_all_rule(model: AppModel) -> list[Resource]:
@@ -63,10 +51,10 @@ def catch_all_rule(model: AppModel) -> list[Resource]:
             "EventBusName": Ref(naming.BUS),
             "EventPattern": {"account": [Ref("AWS::AccountId")]},
             "State": "ENABLED",
-            "Targets": [{"Id": "router", "Arn": GetAtt(f"{naming.ROUTER}Function", "Arn")}],
+            "Targets": [_router_queue_target()],
         },
     }
-    return [(naming.CATCH_ALL_RULE, rule), (naming.CATCH_ALL_PERMISSION, _permission(naming.CATCH_ALL_RULE))]
+    return [(naming.CATCH_ALL_RULE, rule)]
 
 
 def schedule(model: AppModel, plan: SchedulePlan) -> Resource:

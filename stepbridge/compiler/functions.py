@@ -165,7 +165,8 @@ def user_function_settings(config: FunctionConfig, base_env: dict[str, Any] | No
 
 
 def router(model: AppModel) -> list[Resource]:
-    """Receives bus events: trigger starts, waiter matches, state machines, the event log."""
+    """Consumes the router queue (the bus's rules deliver there): trigger starts, waiter matches, state
+    machines, the event log."""
     opts = model.options
     return function_unit(
         model,
@@ -177,11 +178,17 @@ def router(model: AppModel) -> list[Resource]:
         memory=opts.router_memory,
         statements=iam.router_statements(model),
         extra={
-            # Lambda retries a failed event twice, then hands it to the router's dead-letter queue
-            # instead of dropping it (redrive re-invokes the router with it).
-            "EventInvokeConfig": {
-                "MaximumRetryAttempts": 2,
-                "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": GetAtt(naming.ROUTER_DLQ, "Arn")}},
+            # The rules deliver to the router queue; a record whose routing failed is reported and
+            # received again, up to the queue's maxReceiveCount, then dead-lettered by SQS.
+            "Events": {
+                naming.ROUTER_QUEUE_EVENT: {
+                    "Type": "SQS",
+                    "Properties": {
+                        "Queue": GetAtt(naming.ROUTER_QUEUE, "Arn"),
+                        "BatchSize": config.ROUTER_BATCH_SIZE,
+                        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                    },
+                }
             }
         },
     )

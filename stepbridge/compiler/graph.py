@@ -3,7 +3,8 @@
 The workflow function is parsed (never run). Calls on its context parameter become nodes -
 ``ctx.step`` (declared steps, which run in their own Lambda, drawn as subroutines), ``ctx.map``,
 ``ctx.gather`` (its awaitables side by side), ``ctx.wait_for``, ``ctx.sleep``/``sleep_until``,
-``ctx.child``/``start_child`` and ``ctx.send``; ``if``/``else`` become decisions, ``for``/``while``
+``ctx.child``/``start_child``, ``ctx.send`` and ``ctx.task`` (a wait, labelled with its assignees);
+``if``/``else`` become decisions, ``for``/``while``
 loops, ``try``/``except`` dotted error edges, ``async with ctx.saga()`` a subgraph. Control flow
 without any such call is left out. For a state machine name, :meth:`StateMachine.mermaid` is used.
 """
@@ -20,7 +21,7 @@ from typing import Any
 from stepbridge.api.app import App, WorkflowDef
 from stepbridge.errors import CompileError
 
-_OPS = ("step", "map", "gather", "wait_for", "sleep", "sleep_until", "child", "start_child", "send")
+_OPS = ("step", "map", "gather", "wait_for", "sleep", "sleep_until", "child", "start_child", "send", "task")
 _LABEL_MAX = 60
 Exit = tuple[str, str | None]  # (node id, label of the edge leaving it)
 
@@ -150,6 +151,9 @@ class _Flow:
             return _Op(f"{kind.replace('_', ' ')}: {_text(first)}{suffix}", "child")
         if kind == "send":
             return _Op(f"send {_text(first)}{suffix}", "send")
+        if kind == "task":
+            who = next((ast.unparse(k.value) for k in call.keywords if k.arg == "assignees"), "?")
+            return _Op(f"task {_text(first)}{suffix} · {who}", "wait")
         arguments = ", ".join(ast.unparse(a) for a in args[1:])
         return _Op(f"compensate: {ast.unparse(first) if first else '?'}({arguments})", "compensation")
 

@@ -3,8 +3,9 @@
 Every statement names its resources. The only ``Resource: "*"`` is X-Ray's
 ``PutTraceSegments``/``PutTelemetryRecords``, which have no resource-level permissions
 (Service Authorization Reference, AWS X-Ray). Logs go to the function's own log group, the
-table and its ``by-workflow``/``by-status`` indexes are the only DynamoDB resources, the orchestrator may invoke
-exactly the declared step functions, and only the Scheduler role may be passed - to Scheduler.
+table and its ``by-workflow``/``by-status``/``by-assignee`` indexes are the only DynamoDB resources,
+the orchestrator may invoke exactly the declared step functions, and only the Scheduler role may be
+passed - to Scheduler.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ NO_RESOURCE_LEVEL_ACTIONS = frozenset({"xray:PutTraceSegments", "xray:PutTelemet
 ORCHESTRATOR_TABLE_ACTIONS = ("dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query")
 #: The router: logs events, reads waiters (Query), starts executions, keeps debounce windows.
 ROUTER_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query")
-#: The HTTP API (also the public webhook route): creates, reads and marks (cancel) execution headers.
+#: The HTTP API (also the public webhook route): creates, reads and marks (cancel) execution headers;
+#: reads and writes task items (the inbox, runtime/tasks.py).
 API_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
 #: A declared step (user code): reads its execution's header and journals its outcome - only items whose
 #: partition key is an execution's (``EXEC#``) - and Powertools idempotency records (``IDEMPOTENCY#``).
@@ -95,6 +97,11 @@ def _step_table() -> list[Statement]:
 
 def _status_index() -> Statement:
     return allow("StateTableByStatusIndex", ("dynamodb:Query",), [Sub(f"${{{naming.TABLE}.Arn}}/index/by-status")])
+
+
+def _assignee_index() -> Statement:
+    """The task inbox: ``GET /tasks`` is one Query of the ``by-assignee`` index (runtime/tasks.py)."""
+    return allow("StateTableByAssigneeIndex", ("dynamodb:Query",), [Sub(f"${{{naming.TABLE}.Arn}}/index/by-assignee")])
 
 
 def _idempotency_records() -> Statement:
@@ -164,16 +171,17 @@ def orchestrator_statements(model: AppModel) -> list[Statement]:
 
 
 def router_statements(model: AppModel) -> list[Statement]:
-    """Matches events to waiters/triggers/machines: table, queue (wake/start), debounce timers, and its
-    own failure queue (Lambda's on-failure destination sends with the function's role). It publishes
-    nothing: state machine events are emitted by the orchestrator."""
-    failed = allow("RouterFailedEvents", ("sqs:SendMessage",), [GetAtt(naming.ROUTER_DLQ, "Arn")])
+    """Matches events to waiters/triggers/machines: table, work queue (wake/start), debounce timers, and
+    consuming the router queue (the event source mapping polls with the function's role; SQS itself
+    moves a failed event to the router's dead-letter queue). It publishes nothing: state machine
+    events are emitted by the orchestrator."""
+    consume = allow("ConsumeRouterQueue", QUEUE_CONSUMER_ACTIONS, [GetAtt(naming.ROUTER_QUEUE, "Arn")])
     return [
         _logs(naming.ROUTER),
         _xray(),
         *_table(ROUTER_TABLE_ACTIONS),
         _send(),
-        failed,
+        consume,
         *_timers(),
         _payloads(("s3:GetObject",)),
     ]
@@ -181,8 +189,9 @@ def router_statements(model: AppModel) -> list[Statement]:
 
 def api_statements(model: AppModel) -> list[Statement]:
     """HTTP API: execution headers (start/describe/cancel), queue (start/cancel), the start timer of a
-    deferred execution (re-armed by a repeated start, deleted by a cancel), events, webhook secrets."""
-    out = [_logs(naming.API), _xray(), *_table(API_TABLE_ACTIONS), _send(), *_timers(), _publish(),
+    deferred execution (re-armed by a repeated start, deleted by a cancel), events, webhook secrets,
+    and the task inbox (task items with GetItem/PutItem, the ``by-assignee`` index)."""
+    out = [_logs(naming.API), _xray(), *_table(API_TABLE_ACTIONS), _assignee_index(), _send(), *_timers(), _publish(),
            _payloads(("s3:PutObject",))]
     if model.secret_params:
         out.append(

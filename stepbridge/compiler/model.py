@@ -89,7 +89,7 @@ class TriggerPlan:
     """An ``app.on`` trigger: one rule on the bus that wraps the event for the router."""
 
     trigger: TriggerDef
-    base_id: str  # {base_id}Rule / {base_id}Permission
+    base_id: str  # {base_id}Rule ({base_id}Permission stays reserved: rules invoked the router before its queue)
     pattern: dict[str, Any]
     input_template: str
 
@@ -303,24 +303,26 @@ def _check_stack(model_steps: list[StepPlan], stack: str, problems: _Problems) -
     return min(limit, _QUEUE_NAME_MAX - len(QUEUE_SUFFIX))
 
 
-#: Resources of an app without declared steps, triggers, schedules or webhooks, after the SAM transform.
-FIXED_RESOURCES = 37
+#: Resources of an app without declared steps, triggers, schedules or webhooks, after the SAM transform
+#: (44: main's 38 and the six task inbox routes of issue 15).
+FIXED_RESOURCES = 44
 
 
 def estimated_resources(app: App, triggers: int, schedules: int, webhooks: int) -> int:
     """Resources after the SAM transform (what CloudFormation's 500 per stack counts).
 
-    37 fixed (the sweeper 5, the router's failure queue 2, the two dead-letter queue alarms, the payload
-    bucket and its policy, ...);
+    44 fixed (the sweeper 5; the router queue, its policy, its dead-letter queue and the router's event
+    source mapping 4; the two dead-letter queue alarms; the payload bucket and its policy; the six task
+    inbox routes, ...);
     with declared steps, the shared log group and (when a step declares no grants) the shared role;
     per step a function and its EventInvokeConfig, plus a role when it declares policies/secrets;
-    per trigger a rule and a permission; per schedule and per webhook one. tests/unit/test_deploy_scale.py checks this
-    against a real transform.
+    per trigger a rule (it targets the router queue: no permission); per schedule and per webhook one.
+    tests/unit/test_deploy_scale.py checks this against a real transform.
     """
     steps = list(app.steps.values())
     shared = (1 + any(not s.config.has_grants for s in steps)) if steps else 0
     per_step = sum(3 if s.config.has_grants else 2 for s in steps)
-    return FIXED_RESOURCES + shared + per_step + 2 * triggers + schedules + webhooks
+    return FIXED_RESOURCES + shared + per_step + triggers + schedules + webhooks
 
 
 def _check_function_configs(app: App, problems: _Problems) -> None:
@@ -369,6 +371,9 @@ def build_model(app: App, options: CompileOptions | None = None) -> AppModel:
         naming.QUEUE,
         naming.DLQ,
         naming.ROUTER_DLQ,
+        naming.ROUTER_QUEUE,
+        naming.ROUTER_QUEUE_POLICY,
+        f"{naming.ROUTER}Function{naming.ROUTER_QUEUE_EVENT}",
         naming.TIMER_GROUP,
         naming.SCHEDULER_ROLE,
         naming.SWEEPER_SCHEDULE_ROLE,

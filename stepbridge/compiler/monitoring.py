@@ -18,6 +18,7 @@ from typing import Any
 from stepbridge.compiler import naming
 from stepbridge.compiler.intrinsics import GetAtt, Ref
 from stepbridge.compiler.model import AppModel
+from stepbridge.config import ROUTER_MAX_RECEIVES
 
 Resource = tuple[str, dict[str, Any]]
 
@@ -68,7 +69,7 @@ def alarms(model: AppModel) -> list[Resource]:
     """One alarm per dead-letter queue."""
     return [
         _dlq_alarm(naming.DLQ, "wake-ups the orchestrator failed repeatedly (executions that stopped progressing)"),
-        _dlq_alarm(naming.ROUTER_DLQ, "events the router failed three times"),
+        _dlq_alarm(naming.ROUTER_DLQ, f"events the router failed on all {ROUTER_MAX_RECEIVES} receives"),
     ]
 
 

@@ -25,6 +25,11 @@ BUS = "EventBus"
 QUEUE = "WorkQueue"
 DLQ = "DeadLetterQueue"
 ROUTER_DLQ = "RouterDeadLetterQueue"
+#: The standard queue between the bus's rules and the router (docs/RELIABILITY.md, "The router's queue").
+ROUTER_QUEUE = "RouterQueue"
+ROUTER_QUEUE_POLICY = "RouterQueuePolicy"
+#: The router's SQS event source (SAM derives the mapping's id from it: ``RouterFunctionRouterQueueEvent``).
+ROUTER_QUEUE_EVENT = "RouterQueueEvent"
 TIMER_GROUP = "TimerScheduleGroup"
 PAYLOAD_BUCKET = "PayloadBucket"
 PAYLOAD_BUCKET_POLICY = "PayloadBucketPolicy"

@@ -5,8 +5,9 @@ the app's runtime (``App(runtime=...)``, python3.12 by default), so ``sam build`
 ``stepbridge`` package and pip-installs ``requirements.txt`` for the app's architecture into the
 layer's ``python/`` directory. ``requirements.txt`` is the lock file (:mod:`stepbridge.compiler.lock`):
 every runtime dependency, boto3 included, pinned to the version the test suite ran with. What never
-ships: the compiler, the local cloud, the pytest plugin, the CLI and its operator console, the demo and
-the project scaffold - and so none of moto, cfn-lint, aws-sam-translator, PyYAML or pytest.
+ships: the compiler, the local cloud, the pytest plugin, the CLI and its operator console, the local web
+console (``stepbridge dev``), the demo and the project scaffold - and so none of moto, cfn-lint,
+aws-sam-translator, PyYAML or pytest.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 import stepbridge
 
 #: Parts of the stepbridge package that are build/test tooling, never runtime.
-EXCLUDED = ("compiler", "local", "testing", "operator", "cost", "cli.py", "demo.py", "scaffold.py")
+EXCLUDED = ("compiler", "local", "testing", "operator", "devconsole", "cost", "cli.py", "demo.py", "scaffold.py")
 #: Lambda's limit on a function's unzipped code plus all its layers: 250 MB
 #: (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html, "Deployment package size").
 LAMBDA_UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024
@@ -36,6 +37,7 @@ FORBIDDEN_IMPORTS = (
     "stepbridge.testing",
     "stepbridge.cli",
     "stepbridge.operator",
+    "stepbridge.devconsole",
     "stepbridge.demo",
     "stepbridge.scaffold",
 )

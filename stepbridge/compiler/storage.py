@@ -8,8 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from stepbridge.compiler import iam, naming
-from stepbridge.compiler.intrinsics import GetAtt, Ref, Sub
+from stepbridge.compiler.intrinsics import GetAtt, Ref, Sub, arn
 from stepbridge.compiler.model import DLQ_SUFFIX, QUEUE_SUFFIX, AppModel
+from stepbridge.config import ROUTER_MAX_RECEIVES
 from stepbridge.runtime.retention import payload_expiry_days
 
 Resource = tuple[str, dict[str, Any]]
@@ -38,7 +39,8 @@ def layer(model: AppModel) -> Resource:
 
 
 def table(model: AppModel) -> Resource:
-    """The single table (docs/ARCHITECTURE.md): pk/sk, TTL ``ttl``, GSIs ``by-workflow`` and ``by-status``; retained."""
+    """The single table (docs/ARCHITECTURE.md): pk/sk, TTL ``ttl``, GSIs ``by-workflow``, ``by-status`` and
+    ``by-assignee`` (the task inbox); retained."""
     return naming.TABLE, {
         "Type": "AWS::DynamoDB::Table",
         "DeletionPolicy": "Retain",
@@ -47,7 +49,7 @@ def table(model: AppModel) -> Resource:
             "BillingMode": "PAY_PER_REQUEST",
             "AttributeDefinitions": [
                 {"AttributeName": name, "AttributeType": "S"}
-                for name in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
+                for name in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk")
             ],
             "KeySchema": [
                 {"AttributeName": "pk", "KeyType": "HASH"},
@@ -68,6 +70,16 @@ def table(model: AppModel) -> Resource:
                     "KeySchema": [
                         {"AttributeName": "gsi2pk", "KeyType": "HASH"},
                         {"AttributeName": "gsi2sk", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                },
+                {
+                    # Sparse: only task assignments an assignee may act on carry gsi3pk (the inbox's Query,
+                    # ``ASSIGNEE#{assignee}`` / ``{status}#{created_at}#{task id}``; runtime/tasks.py).
+                    "IndexName": "by-assignee",
+                    "KeySchema": [
+                        {"AttributeName": "gsi3pk", "KeyType": "HASH"},
+                        {"AttributeName": "gsi3sk", "KeyType": "RANGE"},
                     ],
                     "Projection": {"ProjectionType": "ALL"},
                 },
@@ -101,14 +113,60 @@ def dead_letter_queue(model: AppModel) -> Resource:
 
 
 def router_dead_letter_queue(model: AppModel) -> Resource:
-    """Where an event lands when the router failed it three times (Lambda's async on-failure destination).
-
-    A standard queue (Lambda destinations cannot be FIFO), named by CloudFormation; redriving it
-    re-invokes the router with each record's ``requestPayload``.
-    """
+    """Where a rule delivery lands when the router failed it ``ROUTER_MAX_RECEIVES`` times (the router
+    queue's redrive target; a standard queue's dead-letter queue must be standard too), named by
+    CloudFormation; ``stepbridge executions redrive`` moves it back to the router queue."""
     return naming.ROUTER_DLQ, {
         "Type": "AWS::SQS::Queue",
         "Properties": {"MessageRetentionPeriod": _DLQ_RETENTION, "SqsManagedSseEnabled": True},
+    }
+
+
+def router_queue(model: AppModel) -> Resource:
+    """The standard queue the bus's rules deliver to and the router consumes (docs/RELIABILITY.md,
+    "The router's queue"): a failed event is retried ``ROUTER_MAX_RECEIVES`` times, one visibility
+    timeout apart, before it moves to the router's dead-letter queue - not Lambda's two async retries."""
+    opts = model.options
+    return naming.ROUTER_QUEUE, {
+        "Type": "AWS::SQS::Queue",
+        "Properties": {
+            # AWS: at least six times the consuming function's timeout ("Using Lambda with Amazon SQS").
+            "VisibilityTimeout": 6 * opts.router_timeout,
+            "MessageRetentionPeriod": _QUEUE_RETENTION,
+            "SqsManagedSseEnabled": True,
+            "RedrivePolicy": {
+                "deadLetterTargetArn": GetAtt(naming.ROUTER_DLQ, "Arn"),
+                "maxReceiveCount": ROUTER_MAX_RECEIVES,
+            },
+        },
+    }
+
+
+def router_queue_policy(model: AppModel) -> Resource:
+    """EventBridge may send to the router queue only from rules on the app's own bus."""
+    return naming.ROUTER_QUEUE_POLICY, {
+        "Type": "AWS::SQS::QueuePolicy",
+        "Properties": {
+            "Queues": [Ref(naming.ROUTER_QUEUE)],
+            "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "AppBusRulesSendEvents",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "events.amazonaws.com"},
+                        "Action": "sqs:SendMessage",
+                        "Resource": GetAtt(naming.ROUTER_QUEUE, "Arn"),
+                        "Condition": {
+                            "ArnLike": {
+                                # rules on a custom bus: arn:...:rule/<bus name>/<rule name>
+                                "aws:SourceArn": arn("events", f"rule/${{{naming.BUS}}}/*")
+                            }
+                        },
+                    }
+                ],
+            },
+        },
     }
 
 

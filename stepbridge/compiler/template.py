@@ -42,14 +42,15 @@ def _outputs(model: AppModel) -> dict[str, Any]:
         },
         "WorkQueueUrl": {"Description": "The SQS FIFO work queue", "Value": Ref(naming.QUEUE)},
         "DeadLetterQueueUrl": {"Description": "Wake-ups that failed repeatedly", "Value": Ref(naming.DLQ)},
+        "RouterQueueUrl": {
+            "Description": "The queue the bus's rules deliver to and the router consumes",
+            "Value": Ref(naming.ROUTER_QUEUE),
+        },
         "RouterDeadLetterQueueUrl": {
-            "Description": "Events the router failed three times (Lambda on-failure records)",
+            "Description": "Events the router failed on every receive (stepbridge executions redrive moves them back)",
             "Value": Ref(naming.ROUTER_DLQ),
         },
-        "RouterFunctionName": {
-            "Description": "The router function (stepbridge executions redrive re-invokes it)",
-            "Value": Ref(f"{naming.ROUTER}Function"),
-        },
+        "RouterFunctionName": {"Description": "The router function", "Value": Ref(f"{naming.ROUTER}Function")},
         "WorkQueueArn": {"Description": "Target of run-time timers", "Value": GetAtt(naming.QUEUE, "Arn")},
         "TimerScheduleGroup": {"Description": "Scheduler group of run-time timers", "Value": Ref(naming.TIMER_GROUP)},
         "SchedulerRoleArn": {
@@ -67,6 +68,8 @@ def build_template(model: AppModel) -> dict[str, Any]:
         storage.event_bus(model),
         storage.dead_letter_queue(model),
         storage.router_dead_letter_queue(model),
+        storage.router_queue(model),
+        storage.router_queue_policy(model),
         storage.work_queue(model),
         storage.timer_schedule_group(model),
         storage.payload_bucket(model),

@@ -265,8 +265,8 @@ def check_wiring(stack: MotoStack) -> list[str]:
         if keys != {"pk": "HASH", "sk": "RANGE"}:
             problems.append(f"table key schema is {keys}")
         indexes = [g["IndexName"] for g in table.get("GlobalSecondaryIndexes", [])]
-        if indexes != ["by-workflow", "by-status"]:
-            problems.append(f"table indexes are {indexes}, expected by-workflow and by-status")
+        if indexes != ["by-workflow", "by-status", "by-assignee"]:
+            problems.append(f"table indexes are {indexes}, expected by-workflow, by-status and by-assignee")
     queue = stack.queues.get(naming.QUEUE, {})
     dlq = stack.queues.get(naming.DLQ, {})
     if queue.get("FifoQueue") != "true" or queue.get("ContentBasedDeduplication") != "true":
@@ -276,23 +276,28 @@ def check_wiring(stack: MotoStack) -> list[str]:
     elif json.loads(queue.get("RedrivePolicy", "{}")).get("deadLetterTargetArn") != dlq.get("QueueArn"):
         problems.append("work queue does not redrive to the dead-letter queue")
     fn_arns = {lid: cfg["FunctionArn"] for lid, cfg in stack.functions.items()}
-    router_arn = fn_arns.get(f"{naming.ROUTER}Function")
+    router_queue = stack.queues.get(naming.ROUTER_QUEUE, {})
+    router_dlq = stack.queues.get(naming.ROUTER_DLQ, {})
+    if json.loads(router_queue.get("RedrivePolicy", "{}")).get("deadLetterTargetArn") != router_dlq.get("QueueArn"):
+        problems.append("the router queue does not redrive to the router's dead-letter queue")
     for logical_id, rule in sorted(stack.rules.items()):
         arns = [t["Arn"] for t in rule["targets"]]
-        if arns != [router_arn]:
-            problems.append(f"rule {logical_id} targets {arns}, not the router")
+        if arns != [router_queue.get("QueueArn")]:
+            problems.append(f"rule {logical_id} targets {arns}, not the router queue")
     if naming.CATCH_ALL_RULE not in stack.rules:
         problems.append("the router's catch-all rule is missing")
-    orch_arn = fn_arns.get(f"{naming.ORCHESTRATOR}Function")
-    wired = [
-        m
-        for m in stack.mappings
-        if m.get("EventSourceArn") == queue.get("QueueArn") and m.get("FunctionArn") == orch_arn
-    ]
-    if not wired:
-        problems.append("no event source mapping from the work queue to the orchestrator")
-    elif "ReportBatchItemFailures" not in (wired[0].get("FunctionResponseTypes") or []):
-        problems.append("the work queue mapping does not report batch item failures")
+    consumers = ((queue, naming.ORCHESTRATOR, "work queue"), (router_queue, naming.ROUTER, "router queue"))
+    for source, base, what in consumers:
+        function_arn = fn_arns.get(f"{base}Function")
+        wired = [
+            m
+            for m in stack.mappings
+            if m.get("EventSourceArn") == source.get("QueueArn") and m.get("FunctionArn") == function_arn
+        ]
+        if not wired:
+            problems.append(f"no event source mapping from the {what} to the {base.lower()}")
+        elif "ReportBatchItemFailures" not in (wired[0].get("FunctionResponseTypes") or []):
+            problems.append(f"the {what} mapping does not report batch item failures")
     for logical_id, cfg in sorted(stack.functions.items()):
         env = cfg.get("Environment", {}).get("Variables", {})
         expected = {

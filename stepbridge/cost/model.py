@@ -51,11 +51,12 @@ OPERATIONS: dict[str, Usage] = {
         "Scheduler.CreateSchedule": 1, "Scheduler.invocation": 1, "Lambda.orchestrator": 1,
     },
     # ctx.wait_for plus the matching event (its PutEvents included): waiter record, event log, router
-    # delivery, wake-up.
+    # delivery (through the router queue: EventBridge's send, the event source mapping's receive and
+    # delete), wake-up.
     "wait_for": {
         "DynamoDB.PutItem": 4, "DynamoDB.GetItem": 1, "DynamoDB.Query": 4, "DynamoDB.DeleteItem": 1,
         "WRU": 5, "RRU": 5, "EventBridge.PutEvents": 1, "EventBridge.event": 1,
-        "SQS.SendMessage": 1, "SQS.ReceiveMessage": 1, "SQS.DeleteMessage": 1,
+        "SQS.SendMessage": 2, "SQS.ReceiveMessage": 2, "SQS.DeleteMessage": 2,
         "Lambda.orchestrator": 1, "Lambda.router": 1,
     },
     # ctx.child / start_child of an empty workflow: the child's whole execution and its report to the parent.
@@ -65,10 +66,12 @@ OPERATIONS: dict[str, Usage] = {
     },
     # ctx.now() / ctx.patched(): one journal record, so replays see the same value.
     "record": {"DynamoDB.PutItem": 1, "WRU": 1},
-    # ctx.send: journal record, PutEvents, and the router's delivery of the event (the app's bus rule).
+    # ctx.send: journal record, PutEvents, and the router's delivery of the event (the app's bus rule,
+    # through the router queue: send, receive, delete).
     "send": {
         "DynamoDB.PutItem": 2, "DynamoDB.Query": 1, "WRU": 2, "RRU": 1,
         "EventBridge.PutEvents": 1, "EventBridge.event": 1, "Lambda.router": 1,
+        "SQS.SendMessage": 1, "SQS.ReceiveMessage": 1, "SQS.DeleteMessage": 1,
     },
 }
 

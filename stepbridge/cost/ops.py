@@ -9,7 +9,8 @@ given), loops by their expected iterations (the constant of ``range(N)``, else 1
 ``except`` handlers by their probability (0 when not given), a ``return`` ends the path. A child
 workflow named by a constant is walked too and its operations added to its parent's. Compensations
 registered in a saga run only on failure and are not counted. ``ctx.now()`` and ``ctx.patched()``
-each journal one record. A ``wait_for`` with a ``timeout=`` is priced as its event arriving first.
+each journal one record. A ``wait_for`` with a ``timeout=`` is priced as its event arriving first;
+a ``ctx.task`` as one ``wait_for`` (its steps, task items and timers are not counted: an assumption says so).
 """
 
 from __future__ import annotations
@@ -195,6 +196,11 @@ class _Walker:
             self.add("wait_for_timeout" if timeout else "wait_for", name, p * m)
         elif kind == "send":
             self.add(kind, name, p * m)
+        elif kind == "task":
+            # priced as its wait for Task.completed; its create/outcome steps and timers are not counted
+            self.add("wait_for", name, p * m)
+            if self.depth == 0:
+                self.result.assumptions.append(f"{self.where}: ctx.task {name} is priced as one wait_for")
         elif kind in ("child", "start_child"):
             target = self._child_workflow(args[0]) if args else None
             self.add("child", target.name if target is not None else name, p * m)

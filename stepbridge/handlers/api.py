@@ -13,6 +13,8 @@ Routes (DESIGN.md, "HTTP API" and "Webhooks"):
 * ``POST /events`` ``{"type", "detail", "source"?}`` -> 202 ``{"id"}``; the event carries the caller's
   identity (IAM principal or JWT subject) and can never claim the app's own source (runtime/provenance.py)
 * ``POST /executions/{id}/cancel`` ``{"compensate"?}`` -> 200 the description
+* the task inbox: ``GET /tasks``, ``GET /tasks/{id}``, ``POST /tasks/{id}/claim|complete|release|reassign``
+  (handlers/taskroutes.py)
 * ``POST <webhook path>`` for each ``app.webhook(...)`` -> 200 ``{"received": true}``
 
 Errors are JSON ``{"error": <code>, "message": <text>}``. Every check runs before anything is
@@ -54,7 +56,7 @@ from stepbridge.errors import (
     UnknownWorkflowError,
     WorkflowDefinitionError,
 )
-from stepbridge.handlers import httpinput, shapes
+from stepbridge.handlers import httpinput, shapes, taskroutes
 from stepbridge.handlers.env import Environment, from_lambda_environment
 from stepbridge.runtime import provenance, webhooks
 from stepbridge.runtime.codec import validate_input
@@ -146,6 +148,7 @@ class HttpApi:
         handlers: dict[str, Callable[..., Reply]] = {
             "StartExecution": self.start, "DescribeExecution": self.describe,
             "SendEvent": self.publish, "CancelExecution": self.cancel,
+            **taskroutes.routes(self),
         }
         #: ``(method, path pattern, handler)``: the one route table every resolver serves.
         self.table: list[tuple[str, str, Callable[..., Reply]]] = [

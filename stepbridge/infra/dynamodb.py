@@ -53,6 +53,8 @@ GSI_NAME = "by-workflow"
 STATUS_GSI_NAME = "by-status"
 #: Statuses that carry the ``by-status`` keys; finished executions drop out of the index.
 INDEXED_STATUSES = UNFINISHED
+#: Sparse index of task assignments by assignee and status: the task inbox (runtime/tasks.py).
+ASSIGNEE_GSI_NAME = "by-assignee"
 TTL_ATTRIBUTE = "ttl"
 
 #: DynamoDB key size limits (DynamoDB quotas: partition key 2048 bytes, sort key 1024 bytes).
@@ -102,6 +104,8 @@ def table_definition(table_name: str) -> dict[str, Any]:
             {"AttributeName": "gsi1sk", "AttributeType": "S"},
             {"AttributeName": "gsi2pk", "AttributeType": "S"},
             {"AttributeName": "gsi2sk", "AttributeType": "S"},
+            {"AttributeName": "gsi3pk", "AttributeType": "S"},
+            {"AttributeName": "gsi3sk", "AttributeType": "S"},
         ],
         "GlobalSecondaryIndexes": [
             {
@@ -117,6 +121,14 @@ def table_definition(table_name: str) -> dict[str, Any]:
                 "KeySchema": [
                     {"AttributeName": "gsi2pk", "KeyType": "HASH"},
                     {"AttributeName": "gsi2sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": ASSIGNEE_GSI_NAME,
+                "KeySchema": [
+                    {"AttributeName": "gsi3pk", "KeyType": "HASH"},
+                    {"AttributeName": "gsi3sk", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
             },
@@ -195,6 +207,8 @@ def item_attrs(item: Item, version: int) -> Attrs:
         attrs["expires_at"] = _s(expires)
         # Rounded up: TTL must never delete an item before it has expired on our clock.
         attrs[TTL_ATTRIBUTE] = _n(math.ceil(parse_iso(expires).timestamp()))
+    if item.index is not None:
+        attrs["gsi3pk"], attrs["gsi3sk"] = _s(item.index[0]), _s(item.index[1])
     return attrs
 
 
@@ -265,12 +279,14 @@ def is_live(attrs: Mapping[str, Mapping[str, str]], now_iso: str) -> bool:
 def decode_item(attrs: Mapping[str, Mapping[str, str]]) -> Item:
     """The generic ``Item`` of an attribute map."""
     expires = attrs.get("expires_at")
+    index = (attrs["gsi3pk"]["S"], attrs["gsi3sk"]["S"]) if "gsi3pk" in attrs and "gsi3sk" in attrs else None
     return Item(
         pk=attrs["pk"]["S"],
         sk=attrs["sk"]["S"],
         body=json.loads(attrs["body"]["S"]),
         version=int(attrs["version"]["N"]),
         expires_at=expires["S"] if expires is not None else None,
+        index=index,
     )
 
 
@@ -473,8 +489,10 @@ class DynamoStore:
             }
             op = "Query"
         else:
-            filters.insert(0, "sk = :meta")
+            # other items may use the META sort key too (a human task: TASK#{id}); only execution headers count
+            filters.insert(0, "sk = :meta AND begins_with(pk, :exec)")
             values[":meta"] = _s(META)
+            values[":exec"] = _s(EXEC_PREFIX)
             kwargs = {"TableName": self.table_name, "ConsistentRead": True}
             op = "Scan"
         kwargs["ExpressionAttributeValues"] = values
@@ -611,6 +629,25 @@ class DynamoStore:
             "ConsistentRead": True,
         }
         return [decode_item(a) for a in self._collect("Query", kwargs, limit, beyond=beyond)]
+
+    def query_index(self, key: str, *, sk_prefix: str = "", limit: int = 100) -> list[Item]:
+        """The ``by-assignee`` index (the task inbox): one Query, never a scan; eventually consistent."""
+        if limit <= 0:
+            return []
+        condition = "gsi3pk = :k"
+        values: Attrs = {":k": _s(key), ":now": _s(self._now())}
+        if sk_prefix:
+            condition += " AND begins_with(gsi3sk, :p)"
+            values[":p"] = _s(sk_prefix)
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": ASSIGNEE_GSI_NAME,
+            "KeyConditionExpression": condition,
+            "FilterExpression": _LIVE,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": True,
+        }
+        return [decode_item(a) for a in self._collect("Query", kwargs, limit, page_limit=False)]
 
     def delete_item(self, pk: str, sk: str, *, if_version: int | None = None) -> bool:
         """Delete; ``True`` only if a live item (at ``if_version``, when given) was deleted."""

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from stepbridge.infra import expiry
 from stepbridge.infra.dynamodb import (
+    EXEC_PREFIX,
     INDEXED_STATUSES,
     JOURNAL_PREFIX,
     META,
@@ -130,8 +131,9 @@ class InMemoryStore:
             self._read()
             headers = [
                 attrs
-                for partition in self._partitions.values()
-                if (attrs := partition.get(META)) is not None
+                for pk, partition in self._partitions.items()
+                if pk.startswith(EXEC_PREFIX)  # other items may use the META sort key too (a task: TASK#{id})
+                and (attrs := partition.get(META)) is not None
                 and (workflow is None or attrs["workflow"]["S"] == workflow)
                 and (status is None or attrs["status"]["S"] == status)
             ]
@@ -251,6 +253,24 @@ class InMemoryStore:
                 if sk.startswith(prefix) and (lower is None or sk >= lower) and is_live(partition[sk], now)
             ]
         return [decode_item(a) for a in matched[:limit]]
+
+    def query_index(self, key: str, *, sk_prefix: str = "", limit: int = 100) -> list[Item]:
+        """The ``by-assignee`` index: items whose ``gsi3pk`` is ``key``, by ``gsi3sk`` (as ``DynamoStore``)."""
+        if limit <= 0:
+            return []
+        with self._lock:
+            self._read()
+            now = self._now()
+            found = [
+                attrs
+                for partition in self._partitions.values()
+                for attrs in partition.values()
+                if attrs.get("gsi3pk", {}).get("S") == key
+                and attrs.get("gsi3sk", {}).get("S", "").startswith(sk_prefix)
+                and is_live(attrs, now)
+            ]
+        found.sort(key=lambda a: a["gsi3sk"]["S"])
+        return [decode_item(a) for a in found[:limit]]
 
     def delete_item(self, pk: str, sk: str, *, if_version: int | None = None) -> bool:
         """Delete; ``True`` only if a live item (at ``if_version``, when given) was deleted."""

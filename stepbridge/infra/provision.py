@@ -12,7 +12,7 @@ from typing import Any
 
 import boto3
 
-from stepbridge.config import RuntimeConfig
+from stepbridge.config import ROUTER_MAX_RECEIVES, RuntimeConfig
 from stepbridge.infra.dynamodb import table_definition
 from stepbridge.runtime import keys
 from stepbridge.runtime.vocabulary import Reason
@@ -35,8 +35,10 @@ class ProvisionedApp:
     region: str
     dlq_url: str
     rules: list[RuleSpec] = field(default_factory=list)
-    #: The router's on-failure destination (a standard queue of Lambda on-failure records).
+    #: The router's dead-letter queue (the router queue's redrive target).
     router_dlq_url: str = ""
+    #: The router queue: a standard queue the rules deliver to and the router consumes.
+    router_queue_url: str = ""
     _clients: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
@@ -103,30 +105,53 @@ class ProvisionedApp:
         """Move dead-lettered messages back to the work queue (receive, send, delete); returns how many."""
         return redrive_queue(self.client("sqs"), self.dlq_url, self.config.queue_url)
 
-    def dead_letter_event(self, record: dict[str, Any]) -> None:
-        """Send a Lambda on-failure record to the router's dead-letter queue (what Lambda does)."""
-        self.client("sqs").send_message(QueueUrl=self.router_dlq_url, MessageBody=json.dumps(record))
+    # ---- the router queue (standard; EventBridge rules -> SQS -> router) -----------------------
+
+    def send_event(self, body: dict[str, Any]) -> None:
+        """What an EventBridge rule's SQS target does: send the (transformed) event as a message."""
+        self.client("sqs").send_message(QueueUrl=self.router_queue_url, MessageBody=json.dumps(body))
+
+    def receive_events(self, max_messages: int = 10) -> list[dict[str, Any]]:
+        """Up to ``max_messages`` router messages as Lambda SQS event records; SQS itself moves a message
+        received ``maxReceiveCount`` times to the router's dead-letter queue at this receive."""
+        resp = self.client("sqs").receive_message(
+            QueueUrl=self.router_queue_url, MaxNumberOfMessages=max_messages, VisibilityTimeout=60,
+            AttributeNames=["ApproximateReceiveCount"],
+        )
+        return [
+            {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+             "attributes": m.get("Attributes", {}), "eventSource": "aws:sqs", "awsRegion": self.region}
+            for m in resp.get("Messages", [])
+        ]
+
+    def delete_event(self, receipt_handle: str) -> None:
+        """Delete a routed message."""
+        self.client("sqs").delete_message(QueueUrl=self.router_queue_url, ReceiptHandle=receipt_handle)
+
+    def release_event(self, receipt_handle: str) -> None:
+        """Make a failed router message visible again at once (Lambda would wait for the visibility timeout)."""
+        self.client("sqs").change_message_visibility(
+            QueueUrl=self.router_queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=0
+        )
 
     def router_dead_letters(self) -> list[dict[str, Any]]:
-        """On-failure records in the router's dead-letter queue (up to 10, left in place)."""
+        """Bodies in the router's dead-letter queue (up to 10, left in place)."""
         resp = self.client("sqs").receive_message(
             QueueUrl=self.router_dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0
         )
         return [json.loads(m["Body"]) for m in resp.get("Messages", [])]
 
-    def take_router_dead_letters(self) -> list[dict[str, Any]]:
-        """Receive, delete and return every on-failure record of the router's dead-letter queue."""
-        sqs = self.client("sqs")
-        taken: list[dict[str, Any]] = []
-        while True:
-            messages = sqs.receive_message(
-                QueueUrl=self.router_dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=60
-            ).get("Messages", [])
-            if not messages:
-                return taken
-            for m in messages:
-                taken.append(json.loads(m["Body"]))
-                sqs.delete_message(QueueUrl=self.router_dlq_url, ReceiptHandle=m["ReceiptHandle"])
+    def redrive_router(self) -> int:
+        """Move the router's dead-letter queue back onto the router queue; returns how many."""
+        return redrive_router_queue(self.client("sqs"), self.router_dlq_url, self.router_queue_url)
+
+    def router_queue_depth(self) -> int:
+        """Router messages waiting or in flight."""
+        attrs = self.client("sqs").get_queue_attributes(
+            QueueUrl=self.router_queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
     def queue_depth(self) -> int:
         """Approximate number of visible messages on the work queue."""
@@ -207,6 +232,15 @@ def provision(
     )["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     router_dlq_url = sqs.create_queue(QueueName=f"{app_name}-router-dlq")["QueueUrl"]
+    router_dlq_arn = sqs.get_queue_attributes(QueueUrl=router_dlq_url, AttributeNames=["QueueArn"])
+    router_queue_url = sqs.create_queue(
+        QueueName=f"{app_name}-router",
+        Attributes={
+            "VisibilityTimeout": "180",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": router_dlq_arn["Attributes"]["QueueArn"],
+                                         "maxReceiveCount": str(ROUTER_MAX_RECEIVES)}),
+        },
+    )["QueueUrl"]
 
     events = boto3.client("events", region_name=region)
     bus = f"{app_name}-bus"
@@ -255,7 +289,8 @@ def provision(
         stack=app_name,
         payload_bucket=bucket,
     )
-    return ProvisionedApp(config=config, region=region, dlq_url=dlq_url, rules=rules, router_dlq_url=router_dlq_url)
+    return ProvisionedApp(config=config, region=region, dlq_url=dlq_url, rules=rules, router_dlq_url=router_dlq_url,
+                          router_queue_url=router_queue_url)
 
 
 def payload_bucket(app_name: str, *, region: str, expiry_days: int | None) -> str:
@@ -290,23 +325,12 @@ def payload_bucket(app_name: str, *, region: str, expiry_days: int | None) -> st
     return bucket
 
 
-def failure_record(payload: dict[str, Any], error: BaseException, *, attempts: int = 3) -> dict[str, Any]:
-    """A Lambda asynchronous-invocation on-failure record, as the router's dead-letter queue receives it."""
-    return {
-        "version": "1.0",
-        "requestContext": {"condition": "RetriesExhausted", "approximateInvokeCount": attempts},
-        "requestPayload": payload,
-        "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
-        "responsePayload": {"errorType": type(error).__name__, "errorMessage": str(error)},
-    }
+def redrive_router_queue(sqs: Any, dlq_url: str, queue_url: str, *, max_messages: int = 10_000) -> int:
+    """Move the router's dead-letter queue back onto the router queue; returns how many.
 
-
-def redrive_router_queue(
-    sqs: Any, lambda_client: Any, dlq_url: str, function_name: str, *, max_messages: int = 10_000
-) -> int:
-    """Re-invoke the router (asynchronously) with each on-failure record's ``requestPayload``; returns how many.
-
-    A record is deleted only after its invoke was accepted, so a failed redrive loses nothing.
+    A body that is a Lambda asynchronous-invocation on-failure record (what the router's dead-letter
+    queue held before the router queue existed) goes back as its ``requestPayload``, the rule delivery
+    it failed. A message is deleted only after it was sent, so a failed redrive loses nothing.
     """
     moved = 0
     while moved < max_messages:
@@ -316,12 +340,21 @@ def redrive_router_queue(
         if not messages:
             return moved
         for m in messages:
-            record = json.loads(m["Body"])
-            payload = record.get("requestPayload", record)
-            lambda_client.invoke(FunctionName=function_name, InvocationType="Event", Payload=json.dumps(payload))
+            sqs.send_message(QueueUrl=queue_url, MessageBody=_router_delivery(m["Body"]))
             sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=m["ReceiptHandle"])
             moved += 1
     return moved
+
+
+def _router_delivery(body: str) -> str:
+    """The rule delivery a router dead letter stands for (its ``requestPayload`` when it is an on-failure record)."""
+    try:
+        record = json.loads(body)
+    except ValueError:
+        return body
+    if isinstance(record, dict) and "requestContext" in record and "requestPayload" in record:
+        return json.dumps(record["requestPayload"])
+    return body
 
 
 def redrive_queue(sqs: Any, dlq_url: str, queue_url: str, *, max_messages: int = 10_000) -> int:

@@ -31,8 +31,9 @@ class RedriveReport:
     waiting: int  # approximate number of messages in the DLQ before the redrive
     moved: int
     router_dlq_url: str | None = None
+    router_queue_url: str | None = None
     router_waiting: int = 0
-    router_moved: int = 0  # failed router events re-invoked
+    router_moved: int = 0  # failed router events moved back to the router queue
 
 
 def dead_letter_queue_url(sqs: Any, queue_url: str) -> str | None:
@@ -70,19 +71,19 @@ def redrive_stack(
         raise QueueSetupError(f"the work queue of stack '{stack_name}' has no RedrivePolicy (no dead-letter queue)")
     waiting = approximate_depth(sqs, dlq_url)
     moved = 0 if dry_run else redrive_queue(sqs, dlq_url, queue_url, max_messages=max_messages)
-    router_dlq, router_fn = outputs.get("RouterDeadLetterQueueUrl"), outputs.get("RouterFunctionName")
+    router_dlq, router_queue = outputs.get("RouterDeadLetterQueueUrl"), outputs.get("RouterQueueUrl")
     router_waiting = router_moved = 0
-    if router_dlq and router_fn:
+    if router_dlq and router_queue:
         router_waiting = approximate_depth(sqs, router_dlq)
         if not dry_run:
-            lambda_client: Any = boto3.client("lambda", region_name=region)
-            router_moved = redrive_router_queue(sqs, lambda_client, router_dlq, router_fn, max_messages=max_messages)
+            router_moved = redrive_router_queue(sqs, router_dlq, router_queue, max_messages=max_messages)
     return RedriveReport(
         queue_url=queue_url,
         dlq_url=dlq_url,
         waiting=waiting,
         moved=moved,
-        router_dlq_url=router_dlq,
+        router_dlq_url=router_dlq if router_queue else None,
+        router_queue_url=router_queue,
         router_waiting=router_waiting,
         router_moved=router_moved,
     )

@@ -1,9 +1,10 @@
 """``LocalCloud``: the app deployed into moto, delivered in-process, on a virtual clock.
 
 The same handler code as in AWS runs here: SQS FIFO -> orchestrator handler, Lambda invoke ->
-step handler, EventBridge rules -> router handler (matched with EventBridge's semantics,
-local/eventmatch.py), Scheduler -> fired by the virtual clock. Nothing sleeps in real time:
-``advance()`` jumps the clock to each due timer in turn, and step code runs on a virtual-time event loop.
+step handler, EventBridge rules -> router queue -> router handler (matched with EventBridge's
+semantics, local/eventmatch.py; the queue: local/routerqueue.py), Scheduler -> fired by the
+virtual clock. Nothing sleeps in real time: ``advance()`` jumps the clock to each due timer in
+turn, and step code runs on a virtual-time event loop.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from stepbridge.client import Client
 from stepbridge.config import ENV_TABLE, step_function_name
 from stepbridge.errors import ExecutionStillRunning
 from stepbridge.handlers import orchestrator as orchestrator_handler
-from stepbridge.handlers import router as router_handler
 from stepbridge.handlers import step as step_handler
 from stepbridge.handlers.env import Environment
 from stepbridge.infra.aws import invoke_request
@@ -34,6 +34,8 @@ from stepbridge.local import awslimits
 from stepbridge.local.clock import Timer, TimerWheel, VirtualClock
 from stepbridge.local.functionenv import LocalSecrets, as_function
 from stepbridge.local.iamenforce import IamEnforcer
+from stepbridge.local.routerqueue import deliver_batch as deliver_router_batch
+from stepbridge.local.routerqueue import send as send_to_router_queue
 from stepbridge.local.values import CapturedEvent, Crash, HttpResponse, LocalOrchestratorContext, MockStep
 from stepbridge.runtime import ids, keys, payloads
 from stepbridge.runtime.ids import new_id
@@ -173,11 +175,12 @@ class LocalCloud:
         self.failed_deliveries: list[dict[str, Any]] = []
         #: Metrics the app's handlers added in this cloud (``ctx.metric``, step and workflow telemetry).
         self.metrics: list[dict[str, Any]] = []
-        self._retries: dict[str, int] = _Counter()
         self.mocks: dict[str, MockStep] = {}
         self._step_queue: deque[StepInvocation] = deque()
         self._queue_dirty = True
-        self._event_queue: deque[dict[str, Any]] = deque()
+        #: Router queue receives: ``trigger`` and ``event`` (raw) deliveries, and ``failed`` ones (received again).
+        self.router_receives: dict[str, int] = _Counter()
+        self._router_dirty = False
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
         self._secrets: LocalSecrets | None = None
@@ -378,15 +381,10 @@ class LocalCloud:
         return woken
 
     def redrive(self) -> int:
-        """Move dead-lettered work messages back to the work queue, and hand the router's failed events
-        back to the router (``stepbridge executions redrive``); returns how many."""
-        moved: int = self.resources.redrive()
-        self._queue_dirty = True
-        for record in self.resources.take_router_dead_letters():
-            payload = record.get("requestPayload", record)
-            self._retries.pop(json.dumps(payload, sort_keys=True, default=str), None)
-            self._event_queue.append(payload)
-            moved += 1
+        """Move dead-lettered work messages back to the work queue, and the router's dead-lettered events
+        back to the router queue (``stepbridge executions redrive``); returns how many."""
+        moved: int = self.resources.redrive() + self.resources.redrive_router()
+        self._queue_dirty = self._router_dirty = True
         if self.eager:
             self.run_until_idle()
         return moved
@@ -397,7 +395,7 @@ class LocalCloud:
         return letters
 
     def router_dead_letters(self) -> list[dict[str, Any]]:
-        """Lambda on-failure records of events the router failed three times (its dead-letter queue)."""
+        """Rule deliveries (message bodies) the router failed ``ROUTER_MAX_RECEIVES`` times (its dead-letter queue)."""
         letters: list[dict[str, Any]] = self.resources.router_dead_letters()
         return letters
 
@@ -415,33 +413,20 @@ class LocalCloud:
         for rule in self.resources.rules:
             if matches(rule.pattern, envelope):  # EventBridge's semantics (eventmatch.py; moto's differ)
                 payload = envelope if rule.trigger is None else {"trigger": rule.trigger, "event": envelope}
-                self._event_queue.append(payload)
+                send_to_router_queue(self, payload)  # the rule's target: the router queue
 
     def run_until_idle(self) -> int:
         """Deliver everything that is due now (events, step invokes, queue messages, due timers); returns deliveries."""
         delivered = 0
-        self._queue_dirty = True  # others (a CLI, a test) may have sent to the queue directly
+        self._queue_dirty = self._router_dirty = True  # others (a CLI, a test) may have sent to the queues directly
         while True:
             if delivered > self.max_deliveries:
                 raise RuntimeError(
                     f"LocalCloud delivered over {self.max_deliveries} messages without going idle; "
                     "is a workflow looping without a durable wait?"
                 )
-            if self._event_queue:
-                delivery = self._event_queue.popleft()
-                if self.faults is not None and self.faults.on_event_delivery():
-                    self._event_queue.append(delivery)  # fault hook: EventBridge delivers it twice
-                if self.faults is not None and (later := self.faults.event_again()) is not None:
-                    at = self.clock.now() + timedelta(seconds=later)  # fault hook: ... or again much later
-                    self.timers.add(f"$event-again:{new_id()}", at, delivery=delivery)
-                try:
-                    with self._invoking("router"):
-                        router_handler.handle(delivery, self.env)
-                except Crash:
-                    self.crashes["router"] += 1
-                    self._event_queue.append(delivery)  # EventBridge retries the delivery
-                except Exception as exc:
-                    self._delivery_failed("router", delivery, exc)
+            if self._router_dirty and deliver_router_batch(self):
+                pass
             elif self._step_queue:
                 invocation = self._step_queue.popleft()
                 if self.faults is not None:
@@ -464,18 +449,8 @@ class LocalCloud:
             delivered += 1
 
     def _delivery_failed(self, target: str, payload: dict[str, Any], exc: Exception) -> None:
-        """A handler raised: Lambda's asynchronous invoke retries the router twice, then sends the event to
-        the router's on-failure destination (its dead-letter queue); a step's invoke is not retried.
-        Both are kept in ``failed_deliveries``."""
-        from stepbridge.infra.provision import failure_record
-
-        key = json.dumps(payload, sort_keys=True, default=str)
-        self._retries[key] += 1
-        if target == "router" and self._retries[key] <= 2:
-            self._event_queue.append(payload)
-            return
-        if target == "router":
-            self.resources.dead_letter_event(failure_record(payload, exc))
+        """A step handler raised: its asynchronous invoke is not retried (``MaximumRetryAttempts: 0``);
+        kept in ``failed_deliveries``."""
         self.failed_deliveries.append({"target": target, "payload": payload, "error": f"{type(exc).__name__}: {exc}"})
 
     def _drain_queue(self) -> bool:
@@ -557,7 +532,7 @@ class LocalCloud:
             self.timers.add(timer.name, next_fire(sched.cron, timer.at, sched.timezone), schedule=sched.name)
             return
         if timer.delivery is not None:
-            self._event_queue.append(timer.delivery)  # fault hook: a rule delivery comes again
+            send_to_router_queue(self, timer.delivery, again=True)  # fault hook: a rule delivery comes again
             return
         if timer.message is not None:
             # Scheduler deletes a fired one-time schedule itself (ActionAfterCompletion: DELETE);

@@ -201,6 +201,7 @@ _OPERATIONS = {
     "query_items": "Query",
     "list_executions": "Query",
     "list_unfinished": "Query",
+    "query_index": "Query",
     "delete_item": "DeleteItem",
     "wake": "SendMessage",
     "invoke_step": "Invoke",
@@ -369,7 +370,7 @@ class FaultInjector:
         return None
 
     def event_again(self) -> float | None:
-        """A rule delivery reached the router: ``event.late_duplicate`` delivers it again this many seconds later."""
+        """A rule delivery was sent to the router queue: ``event.late_duplicate`` sends it again this much later."""
         if self.decide("event.late_duplicate", "deliver", target="router"):
             return self.rng.uniform(1.0, max(1.0, self.plan.late_seconds))
         return None
@@ -382,7 +383,7 @@ class FaultInjector:
         return duplicate, timeout
 
     def on_event_delivery(self) -> bool:
-        """Before a rule delivery reaches the router: deliver it a second time later?"""
+        """A rule delivery was sent to the router queue: ``event.duplicate`` sends a second copy at once?"""
         return self.decide("event.duplicate", "deliver", target="router")
 
     def on_timer(self, name: str) -> bool:

@@ -1,7 +1,9 @@
-"""The in-memory backend of LocalCloud: no moto, a dict store and an in-process FIFO queue.
+"""The in-memory backend of LocalCloud: no moto, a dict store and in-process queues.
 
-Used by the engine's unit tests and the in-memory benchmarks; behaviour (FIFO order per
-group, 5-minute content de-duplication, dead-lettering after 5 receives) follows SQS FIFO.
+Used by the engine's unit tests and the in-memory benchmarks; the work queue's behaviour (FIFO
+order per group, 5-minute content de-duplication, dead-lettering after 5 receives) follows SQS
+FIFO; the router queue's (no order, no de-duplication, dead-lettering after
+``ROUTER_MAX_RECEIVES`` receives) follows a standard queue.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from stepbridge.config import RuntimeConfig
+from stepbridge.config import ROUTER_MAX_RECEIVES, RuntimeConfig
 from stepbridge.infra.aws import (
     check_schedule_name,
     create_schedule_request,
@@ -43,6 +45,8 @@ class MemoryResources:
         self._in_flight: dict[str, dict[str, Any]] = {}
         self._dedup: dict[str, datetime] = {}
         self._dlq: list[dict[str, Any]] = []
+        self._router_queue: deque[dict[str, Any]] = deque()
+        self._router_in_flight: dict[str, dict[str, Any]] = {}
         self._router_dlq: list[dict[str, Any]] = []
         self._secrets: dict[str, str] = {}
 
@@ -111,18 +115,53 @@ class MemoryResources:
         self._dlq.clear()
         return moved
 
-    def dead_letter_event(self, record: dict[str, Any]) -> None:
-        """The router's on-failure destination: keep a Lambda on-failure record."""
-        self._router_dlq.append(record)
+    # ---- the router queue (a standard queue: no order, no de-duplication) -------------------
+
+    def send_event(self, body: dict[str, Any]) -> None:
+        """What an EventBridge rule's SQS target does: send the (transformed) event as a message."""
+        self._router_queue.append({"body": body, "id": new_id(), "receives": 0})
+
+    def receive_events(self, max_messages: int = 10) -> list[dict[str, Any]]:
+        """Up to ``max_messages`` router messages as Lambda SQS event records (receive count included)."""
+        records: list[dict[str, Any]] = []
+        while self._router_queue and len(records) < max_messages:
+            msg = self._router_queue.popleft()
+            msg["receives"] += 1
+            self._router_in_flight[msg["id"]] = msg
+            records.append({"messageId": msg["id"], "receiptHandle": msg["id"], "body": json.dumps(msg["body"]),
+                            "attributes": {"ApproximateReceiveCount": str(msg["receives"])},
+                            "eventSource": "aws:sqs"})
+        return records
+
+    def delete_event(self, receipt_handle: str) -> None:
+        """Forget a routed message."""
+        self._router_in_flight.pop(receipt_handle, None)
+
+    def release_event(self, receipt_handle: str) -> None:
+        """A failed message becomes visible again, or moves to the router's dead-letter queue once it was
+        received ``ROUTER_MAX_RECEIVES`` times (the queue's redrive policy)."""
+        msg = self._router_in_flight.pop(receipt_handle, None)
+        if msg is None:
+            return
+        if msg["receives"] >= ROUTER_MAX_RECEIVES:
+            self._router_dlq.append(msg["body"])
+        else:
+            self._router_queue.append(msg)
 
     def router_dead_letters(self) -> list[dict[str, Any]]:
-        """On-failure records of events the router failed three times."""
+        """Bodies in the router's dead-letter queue (rule deliveries the router failed every time)."""
         return list(self._router_dlq)
 
-    def take_router_dead_letters(self) -> list[dict[str, Any]]:
-        """Remove and return every router on-failure record (for a redrive)."""
-        taken, self._router_dlq = self._router_dlq, []
-        return taken
+    def redrive_router(self) -> int:
+        """Move every body of the router's dead-letter queue back onto the router queue; returns how many."""
+        moved, bodies, self._router_dlq = len(self._router_dlq), self._router_dlq, []
+        for body in bodies:
+            self.send_event(body)
+        return moved
+
+    def router_queue_depth(self) -> int:
+        """Router messages waiting or in flight."""
+        return len(self._router_queue) + len(self._router_in_flight)
 
     def now(self) -> datetime:
         """The (virtual) clock's time."""

@@ -11,6 +11,6 @@ for tests and scripts::
 
 from __future__ import annotations
 
-from stepbridge.operator.report import mermaid_path, render_html, render_text, timeline_json
+from stepbridge.operator.report import mermaid_path, render_html, render_text, render_timeline_html, timeline_json
 
-__all__ = ["mermaid_path", "render_html", "render_text", "timeline_json"]
+__all__ = ["mermaid_path", "render_html", "render_text", "render_timeline_html", "timeline_json"]

@@ -233,7 +233,8 @@ def redrive(stack: str, region: str | None, out: Out, *, dry_run: bool) -> int:
     else:
         out(f"moved {result.moved} message(s) from {result.dlq_url} back to {result.queue_url}")
         if result.router_dlq_url:
-            out(f"re-invoked the router with {result.router_moved} failed event(s) from {result.router_dlq_url}")
+            out(f"moved {result.router_moved} failed router event(s) from {result.router_dlq_url} "
+                f"back to {result.router_queue_url}")
     return 0
 
 

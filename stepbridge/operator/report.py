@@ -488,6 +488,23 @@ def _ops_table(timeline: Timeline) -> str:
     return f'<table class="ops">{head}{"".join(body)}</table>'
 
 
+#: The report's styles; a page that embeds :func:`render_timeline_html` (the local console) includes them.
+REPORT_CSS = _CSS
+
+
+def render_timeline_html(description: Any, history: Sequence[Any], *, now: str | None = None) -> str:
+    """The report's Gantt chart and operations table as one HTML fragment (styled by ``REPORT_CSS``).
+
+    ``stepbridge dev`` embeds this fragment, so the console and the report draw one timeline.
+    """
+    timeline = build_timeline(history, description, now=now)
+    return _timeline_sections(timeline)
+
+
+def _timeline_sections(timeline: Timeline) -> str:
+    return "\n".join(["<h2>Timeline</h2>", _gantt(timeline), "<h2>Operations</h2>", _ops_table(timeline)])
+
+
 def render_html(description: Any, history: Sequence[Any], *, now: str | None = None, title: str | None = None) -> str:
     """A self-contained HTML report of one execution: facts, a Gantt chart, every operation, the path.
 
@@ -506,10 +523,7 @@ def render_html(description: Any, history: Sequence[Any], *, now: str | None = N
         f'<header><h1>{_e(timeline.workflow or "execution")}</h1>'
         f'<span class="badge {_e(timeline.status)}">{_e(timeline.status)}</span>',
         f"{_facts(timeline, description)}</header>",
-        "<h2>Timeline</h2>",
-        _gantt(timeline),
-        "<h2>Operations</h2>",
-        _ops_table(timeline),
+        _timeline_sections(timeline),
         '<div class="cols"><section><h2>Input</h2>',
         f"<pre>{_e(_json(_field(description, 'input')))}</pre></section>",
         f"<section><h2>{outcome_title.capitalize()}</h2><pre>{_e(_json(outcome))}</pre></section></div>",

@@ -17,10 +17,11 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from stepbridge.api.app import App, check_event_type
+from stepbridge.api.calendar import BusinessDays, BusinessDuration, BusinessHours, Calendar
 from stepbridge.api.durations import Duration, optional_seconds, to_seconds
 from stepbridge.api.retry import Retry
 from stepbridge.errors import PayloadTooLarge, WorkflowDefinitionError
-from stepbridge.runtime import children, payloads, steps, waits
+from stepbridge.runtime import business, children, payloads, steps, waits
 from stepbridge.runtime.codec import to_json_value
 from stepbridge.runtime.limits import EVENT_BYTES, MAX_PROGRESS_MESSAGE_BYTES, check_event_size
 from stepbridge.runtime.operations.interpret import perform
@@ -86,6 +87,9 @@ class Context:
         cache_ttl: Duration | None = None,
         cache_key: str | None = None,
         at_most_once: bool = False,
+        sla: Duration | BusinessDuration | None = None,
+        on_breach: Callable[..., Any] | None = None,
+        calendar: Calendar | None = None,
     ) -> Any:
         """Run ``fn(*args)`` once as the durable step ``name`` and return its (recorded) result.
 
@@ -99,18 +103,32 @@ class Context:
         ``at_most_once=True`` journals a "started" marker first and never runs ``fn`` twice: an
         attempt that died after starting fails the step with ``StepInterrupted``, and the step is
         not retried.
+
+        ``sla`` (seconds, ``timedelta`` or a business duration on ``calendar``): when the step has not
+        finished by then, ``Step.sla_breached`` is emitted and ``on_breach(info)`` runs as the step
+        ``{name}:on-breach``; the step goes on and the execution does not fail (runtime/sla.py).
         """
-        return await steps.run_step(
-            self._rp,
-            name,
-            fn,
-            args,
-            timeout=optional_seconds(timeout, what=f"timeout of step '{name}'"),
-            retry=retry,
-            cache_ttl=optional_seconds(cache_ttl, what=f"cache_ttl of step '{name}'"),
-            cache_key=cache_key,
-            at_most_once=at_most_once,
-        )
+
+        def run() -> Awaitable[Any]:
+            return steps.run_step(
+                self._rp,
+                name,
+                fn,
+                args,
+                timeout=optional_seconds(timeout, what=f"timeout of step '{name}'"),
+                retry=retry,
+                cache_ttl=optional_seconds(cache_ttl, what=f"cache_ttl of step '{name}'"),
+                cache_key=cache_key,
+                at_most_once=at_most_once,
+            )
+
+        if sla is None:
+            if on_breach is not None:
+                raise WorkflowDefinitionError(f"step '{name}': on_breach= needs sla= (the deadline it watches)")
+            return await run()
+        from stepbridge.runtime.sla import run_with_sla
+
+        return await run_with_sla(self, name, sla, on_breach, calendar, run)
 
     async def gather(self, *awaitables: Awaitable[Any]) -> list[Any]:
         """Run steps, waits and children concurrently; results in argument order (like ``Promise.all``).
@@ -215,8 +233,24 @@ class Context:
         return await poll(self, name, check, initial=initial, every=every, backoff=backoff, max_every=max_every,
                           max_attempts=max_attempts, until=until, deadline=deadline)
 
-    async def sleep(self, duration: Duration, *, name: str | None = None) -> None:
-        """Durable sleep: the execution is suspended and woken by a timer (no Lambda runs meanwhile)."""
+    async def sleep(
+        self, duration: Duration | BusinessDuration, *, name: str | None = None, calendar: Calendar | None = None
+    ) -> None:
+        """Durable sleep: the execution is suspended and woken by a timer (no Lambda runs meanwhile).
+
+        ``BusinessDays(n)`` / ``BusinessHours(n)`` count on ``calendar`` (or ``App(calendar=)``); the
+        wake-up instant is computed once and journaled, so a later calendar change does not move it.
+        """
+        if isinstance(duration, BusinessDays | BusinessHours):
+            op = name or self._rp.session.auto_name("sleep")
+            rec = self._rp.records(op).get(op)
+            wake_at = (
+                parse_iso(str(rec.data["wake_at"]))
+                if rec is not None
+                else business.instant_after(self._rp.app, self._rp.now(), duration, calendar, what=f"ctx.sleep '{op}'")
+            )
+            await waits.sleep_until(self._rp, op, wake_at)
+            return
         seconds = to_seconds(duration, what="ctx.sleep duration")
         op = name or self._rp.session.auto_name("sleep")
         wake_at = self._wake_at(op, seconds)
@@ -260,11 +294,12 @@ class Context:
         *,
         match: Mapping[str, object] | None = None,
         where: Callable[[Any], bool] | None = None,
-        timeout: Duration | None = None,
+        timeout: Duration | BusinessDuration | None = None,
         default: Any = waits.RAISE,
         name: str | None = None,
         sources: Sequence[str] | None = None,
         callers: Sequence[str] | None = None,
+        calendar: Calendar | None = None,
     ) -> Any:
         """Wait for an event of ``event_type`` whose ``detail`` has the ``match`` fields and passes ``where``.
 
@@ -274,8 +309,17 @@ class Context:
         ``sources`` accepts only events with one of these EventBridge sources (the app's own
         ``ctx.send`` uses the app name); ``callers`` only events posted to ``POST /events`` by one
         of these IAM principals / ``jwt:<sub>`` (``*`` wildcards). Default: any producer.
+        A business ``timeout`` (``BusinessHours(8)``) counts on ``calendar`` (or ``App(calendar=)``);
+        its deadline is computed once, when the wait is first recorded.
         """
         op = name or self._rp.session.auto_name(f"wait:{event_type}")
+        if isinstance(timeout, BusinessDays | BusinessHours):
+            now = self._rp.now()
+            until = business.instant_after(self._rp.app, now, timeout, calendar, what=f"timeout of wait '{op}'")
+            seconds: float | None = (until - now).total_seconds()
+            return await waits.wait_for(
+                self._rp, op, event_type, match, where, seconds, default, sources, callers, until=until
+            )
         seconds = optional_seconds(timeout, what=f"timeout of wait '{op}'")
         return await waits.wait_for(self._rp, op, event_type, match, where, seconds, default, sources, callers)
 
@@ -342,6 +386,42 @@ class Context:
         from stepbridge.runtime.observability import add_metric
 
         add_metric(name, value, unit, workflow=self.workflow)
+
+    # ---- human tasks -------------------------------------------------------------------
+
+    async def task(
+        self,
+        name: str,
+        *,
+        assignees: Sequence[str],
+        form: Any = None,
+        title: str | None = None,
+        data: Any = None,
+        due: Duration | BusinessDuration | None = None,
+        remind_every: Duration | BusinessDuration | None = None,
+        escalate_after: Duration | BusinessDuration | None = None,
+        escalate_to: Sequence[str] | None = None,
+        calendar: Calendar | None = None,
+        decisions: Sequence[str] | None = None,
+        keep_assignees: bool = True,
+        on_breach: Callable[..., Any] | None = None,
+    ) -> Any:
+        """Ask a person: create a task in the assignees' inbox and suspend until one of them completes it.
+
+        Returns a ``TaskOutcome`` (``decision``, ``data`` validated by the pydantic ``form``, ``by``,
+        ``comment``, ``escalated``). ``remind_every`` emits ``Task.reminder``; ``escalate_after`` adds
+        ``escalate_to`` as assignees (``keep_assignees=False``: instead of the originals) and emits
+        ``Task.escalated``; ``due`` emits ``Task.sla_breached`` and runs ``on_breach(info)`` as a step.
+        Business durations count on ``calendar`` (or ``App(calendar=)``); every instant is computed
+        once, when the task is created. See runtime/humantask.py and docs/API.md, "Human tasks".
+        """
+        from stepbridge.runtime.humantask import run_task
+
+        return await run_task(
+            self, name, assignees=assignees, form=form, title=title, data=data, due=due,
+            remind_every=remind_every, escalate_after=escalate_after, escalate_to=escalate_to,
+            calendar=calendar, decisions=decisions, keep_assignees=keep_assignees, on_breach=on_breach,
+        )
 
     # ---- children ----------------------------------------------------------------------
 

@@ -265,6 +265,34 @@ def bulkhead_key(name: str) -> tuple[str, str]:
     return f"{BULKHEAD_PREFIX}{name}", "SLOTS"
 
 
+#: Partition of a human task: the task (``META``) and one assignment item per person ever assigned.
+TASK_PREFIX = "TASK#"
+#: Sort key prefix of a task's assignment items (``A#{assignee}``).
+ASSIGNMENT_PREFIX = "A#"
+#: Hash key prefix of the ``by-assignee`` index (the task inbox).
+ASSIGNEE_PREFIX = "ASSIGNEE#"
+
+
+def task_pk(task_id: str) -> str:
+    """Partition key of a human task (runtime/tasks.py)."""
+    return f"{TASK_PREFIX}{task_id}"
+
+
+def assignment_sk(assignee: str) -> str:
+    """Sort key of one person's assignment item of a task."""
+    return f"{ASSIGNMENT_PREFIX}{assignee}"
+
+
+def inbox_pk(assignee: str) -> str:
+    """``by-assignee`` index hash key of a person's inbox."""
+    return f"{ASSIGNEE_PREFIX}{assignee}"
+
+
+def inbox_sk(status: str, created_at: str, task_id: str) -> str:
+    """``by-assignee`` index range key: by status, then oldest first."""
+    return f"{status}#{created_at}#{task_id}"
+
+
 #: Longest user-derived part of a DynamoDB key kept as is (a sort key holds 1024 bytes, a partition key
 #: 2048; half leaves room for the prefixes and suffixes stepbridge adds).
 MAX_KEY_PART_BYTES = 512

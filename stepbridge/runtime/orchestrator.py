@@ -20,6 +20,7 @@ from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.errorcodec import bounded_error, bounded_text, error_dict
 from stepbridge.runtime.execution_ids import next_generation_id
 from stepbridge.runtime.executions import check_input_size, header_bytes, update_execution
+from stepbridge.runtime.humantask import cancel_open_tasks
 from stepbridge.runtime.journalcache import JournalCache
 from stepbridge.runtime.journalview import JournalView
 from stepbridge.runtime.keys import timer_name
@@ -304,6 +305,8 @@ class Orchestrator:
             rec, status, outcome.result if status == Status.SUCCEEDED else None, outcome.error
         )
         self._cleanup(rec, journal)
+        # Open human tasks of an ended execution can never be answered: cancel them (Task.cancelled).
+        cancel_open_tasks(self.store, self.effects, journal, reason=f"execution {status}")
         if status == Status.CANCELLED:
             self._cancel_children(journal, compensate=rec.cancel_compensate)
         if rec.parent_id and rec.parent_op:

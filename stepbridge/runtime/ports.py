@@ -25,6 +25,8 @@ class Item:
     body: dict[str, Any]
     version: int = 0
     expires_at: str | None = None
+    #: ``(hash, range)`` keys in the ``by-assignee`` index (the task inbox); ``None`` = not indexed.
+    index: tuple[str, str] | None = None
 
 
 class Store(Protocol):
@@ -92,6 +94,10 @@ class Store(Protocol):
 
     def delete_item(self, pk: str, sk: str, *, if_version: int | None = None) -> bool:
         """Delete (optionally only at a given version); ``True`` if something was deleted."""
+
+    def query_index(self, key: str, *, sk_prefix: str = "", limit: int = 100) -> list[Item]:
+        """Live items whose ``index`` hash key is ``key`` (the ``by-assignee`` index), ascending by its range
+        key, optionally only range keys starting with ``sk_prefix``; eventually consistent (a GSI)."""
 
 
 class Blobs(Protocol):

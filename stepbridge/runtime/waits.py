@@ -78,8 +78,12 @@ async def wait_for(
     default: Any,
     sources: Sequence[str] | None = None,
     callers: Sequence[str] | None = None,
+    *,
+    until: datetime | None = None,
 ) -> Any:
-    """The body of ``ctx.wait_for``; ``sources``/``callers`` restrict the producers (runtime/provenance.py)."""
+    """The body of ``ctx.wait_for``; ``sources``/``callers`` restrict the producers (runtime/provenance.py).
+
+    ``until`` is the timeout's instant when the caller computed it (business time); else now + ``timeout``."""
     check_event_type(event_type, where=f"wait_for '{op}'")
     sources = provenance.check_filter(sources, f"wait_for '{op}': sources")
     callers = provenance.check_filter(callers, f"wait_for '{op}': callers")
@@ -87,7 +91,7 @@ async def wait_for(
     records = rp.request(op, OpType.WAIT)
     if not records:
         await rp.before_new(op)
-    wait = WaitFor(op, event_type, match, timeout, who, default is not RAISE, rp.timer_name(keys.wait_key(op)))
+    wait = WaitFor(op, event_type, match, timeout, who, default is not RAISE, rp.timer_name(keys.wait_key(op)), until)
     looked = False
     while True:
         state = WaitFor.state(op, rp.records(op), looked=looked)

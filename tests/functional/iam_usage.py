@@ -146,7 +146,8 @@ def recording(recorder: Recorder, step_bases: Callable[[], dict[str, str]]) -> I
 
         # LocalCloud's own delivery (receive/delete of queue messages while the API's "wait" runs the
         # cloud in-process) is the Lambda service's work, not the function's: no function runs then.
-        for method in ("run_until_idle", "run_until_complete"):
+        # Likewise EventBridge's: a published event's SendMessage to the router queue (a rule's target).
+        for method in ("run_until_idle", "run_until_complete", "_on_published"):
             original = getattr(local_cloud.LocalCloud, method)
             mp.setattr(local_cloud.LocalCloud, method, _outside_functions(original))
 

@@ -176,10 +176,20 @@ def test_step_function_ignores_a_foreign_event_without_async_retries(
     assert CALLS == [] and started(cloud) == []
 
 
-# ---- the router (EventBridge rules) ------------------------------------------------------------------
+# ---- the router (the router queue, which the EventBridge rules deliver to) ---------------------------
 
 
-@pytest.mark.parametrize("name", ["s3_put", "sqs_receive_message", "http_api_v2_post_events", None])
+def test_router_drops_an_sqs_message_that_is_not_a_rule_delivery_once_without_a_batch_failure(
+    cloud: LocalCloud, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An SQS batch is the router's own input now; a body that is no EventBridge event can never succeed, so
+    it is not reported (which would redeliver it until the dead-letter queue) but logged once and dropped."""
+    assert router.handle(sample("sqs_receive_message"), cloud.env) == {"batchItemFailures": []}
+    assert errors(caplog) == ["malformed router message dropped"]
+    assert started(cloud) == [] and cloud.store.query_items("EVT#") == []
+
+
+@pytest.mark.parametrize("name", ["s3_put", "http_api_v2_post_events", None])
 def test_router_ignores_a_foreign_event_without_async_retries(
     cloud: LocalCloud, caplog: pytest.LogCaptureFixture, name: str | None
 ) -> None:

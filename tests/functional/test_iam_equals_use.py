@@ -124,6 +124,12 @@ async def nap(ctx: Context, data: Any) -> str:
     return "rested"
 
 
+@app.workflow("ask")
+async def ask(ctx: Context, data: Any) -> str:
+    out = await ctx.task("approve", assignees=["ann@acme.example"], remind_every=timedelta(minutes=30))
+    return str(out.decision)
+
+
 @app.workflow("tick")
 async def tick(ctx: Context, data: dict[str, Any]) -> str:
     return str(data["scheduled_time"])
@@ -171,8 +177,10 @@ SERVICE_GRANTS: dict[str, set[tuple[str, str]]] = {
     # Lambda with Amazon SQS").
     naming.ORCHESTRATOR: {("sqs:ReceiveMessage", "WorkQueue"), ("sqs:DeleteMessage", "WorkQueue"),
                           ("sqs:GetQueueAttributes", "WorkQueue")},
-    # The on-failure destination of asynchronous invocations sends with the function's role.
-    naming.ROUTER: {("sqs:SendMessage", "RouterDeadLetterQueue")},
+    # Likewise the router's event source mapping on the router queue (the rules deliver there); SQS
+    # itself moves a failed event to RouterDeadLetterQueue, so the router holds no grant on that queue.
+    naming.ROUTER: {("sqs:ReceiveMessage", "RouterQueue"), ("sqs:DeleteMessage", "RouterQueue"),
+                    ("sqs:GetQueueAttributes", "RouterQueue")},
 }
 #: Granted because a recorded action needs it: CreateSchedule passes the Scheduler role.
 IMPLIED = {"scheduler:CreateSchedule": ("iam:PassRole", "SchedulerRole")}
@@ -266,6 +274,18 @@ def drive(cloud: LocalCloud) -> None:
     assert big.result() == 2 * BIG + 300 * 1024
     started = cloud.http("POST", "/workflows/sub/executions", body={"input": "a" * BIG, "wait": 5})
     assert started.json()["result"] == {"sub": "a" * BIG} or payloads.is_ref(started.json()["result"])
+    # the task inbox routes (a reminder tick first: the orchestrator updates the task)
+    asked = client.start("ask", {})
+    cloud.advance(timedelta(minutes=31))
+    ann = "jwt:ann@acme.example"
+    [task] = cloud.http("GET", "/tasks", caller=ann).json()["tasks"]
+    path = f"/tasks/{task['task_id']}"
+    assert cloud.http("GET", path, caller=ann).json()["audit"][-1]["action"] == "reminded"
+    for action in ("claim", "release", "claim"):
+        assert cloud.http("POST", f"{path}/{action}", caller=ann).status_code == 200
+    assert cloud.http("POST", f"{path}/reassign", caller=ann, body={"to": ["ann@acme.example"]}).status_code == 200
+    assert cloud.http("POST", f"{path}/complete", caller=ann, body={"decision": "approve"}).status_code == 200
+    assert asked.result() == "approve"
     # the sweeper: a sleeping execution whose timer was lost
     lost = client.start("nap", {"lost": True})
     for name in [t.name for t in list(cloud.timers._heap) if t.message and t.message.execution_id == lost.execution_id]:

@@ -74,6 +74,7 @@ def one_run(
         "seconds": round(time.perf_counter() - began, 1),
         "digest": figures.digest,
         "router_dead_letters": figures.router_dead_letters,
+        "router_receives": figures.router_receives,
         "redriven": figures.redriven,
     }
 
@@ -84,6 +85,17 @@ def _line(r: dict[str, Any]) -> str:
         f"{sum(r['faults'].values()):>5} faults, lost {len(r['lost'])}, stuck {len(r['stuck'])}, "
         f"wrong {len(r['wrong'])}, duplicated {r['duplicated']}, {r['seconds']} s"
     )
+
+
+def _router_line(results: list[dict[str, Any]]) -> str:
+    """Router queue receives and the share that failed (q, the failure probability per receive)."""
+    receives: Counter[str] = Counter()
+    for r in results:
+        receives.update(r.get("router_receives", {}))
+    total = receives["trigger"] + receives["event"]
+    share = receives["failed"] / total if total else 0.0
+    return (f"router queue receives: {total} ({receives['trigger']} trigger, {receives['event']} event), "
+            f"failed: {receives['failed']} (q = {share:.4f} per receive)")
 
 
 def summarize(results: list[dict[str, Any]], wall: float) -> list[str]:
@@ -101,6 +113,7 @@ def summarize(results: list[dict[str, Any]], wall: float) -> list[str]:
         f"side effects missing: {sum(len(r['missing_effects']) for r in results)}, "
         f"events lost: {sum(len(r['lost_events']) for r in results)}, "
         f"router events dead-lettered: {sum(r.get('router_dead_letters', 0) for r in results)}",
+        _router_line(results),
     ]
     return out
 

@@ -176,6 +176,8 @@ class RunResult:
     failed_deliveries: int
     dead_letters: int
     router_dead_letters: int
+    #: Router queue receives (``trigger``, ``event``) and how many of them failed (``failed``).
+    router_receives: dict[str, int]
     seconds: float
     virtual_hours: float
     executions_started: int
@@ -342,6 +344,7 @@ def run(
             failed_deliveries=len(cloud.failed_deliveries),
             dead_letters=len(cloud.dead_letters()),
             router_dead_letters=sum(1 for f in cloud.failed_deliveries if f["target"] == "router"),
+            router_receives=dict(cloud.router_receives),
             seconds=time.perf_counter() - began,
             virtual_hours=(cloud.now() - start).total_seconds() / 3600,
             executions_started=len(records),
@@ -373,6 +376,8 @@ class Figures:
     router_dead_letters: int
     baseline_swept: int
     crashes: dict[str, int]
+    #: Router queue receives of the run with faults (``trigger``, ``event``, ``failed``).
+    router_receives: dict[str, int] = field(default_factory=dict)
     #: Liveness violations of the run with faults, and of the fault-free run (must be none).
     stuck: list[str] = field(default_factory=list)
     #: :func:`table_digest` of the run with faults (equal on every run of the same seed, memory backend).
@@ -407,7 +412,9 @@ class Figures:
             f"container crashes handled: {sum(self.crashes.values())} ({by_handler})",
             f"executions woken by the sweeper: {self.swept} (baseline without faults: {self.baseline_swept})",
             f"wake-ups dead-lettered: {self.dead_letters} (recovered by the sweeper; redriven: {self.redriven})",
-            f"router events dead-lettered (after Lambda's 2 retries): {self.router_dead_letters}",
+            f"router queue receives: {self.router_receives.get('trigger', 0) + self.router_receives.get('event', 0)}"
+            f" ({self.router_receives.get('failed', 0)} failed and received again or dead-lettered)",
+            f"router events dead-lettered (after ROUTER_MAX_RECEIVES receives): {self.router_dead_letters}",
             f"lost executions: {len(self.lost)}",
             f"stuck executions (liveness check {RECOVERY.seconds // 60} min after faults stopped): {len(self.stuck)}",
             f"wrong terminal state or result: {len(self.wrong_outcome)}",
@@ -459,6 +466,7 @@ def compare(baseline: RunResult, faulty: RunResult, top_level: int) -> Figures:
         redriven=faulty.redriven,
         dead_letters=faulty.dead_letters,
         router_dead_letters=faulty.router_dead_letters,
+        router_receives=faulty.router_receives,
         baseline_swept=baseline.swept,
         crashes=faulty.crashes,
         digest=faulty.digest,

@@ -103,8 +103,10 @@ def test_liveness_soak_every_fault_kind_at_10_percent(soak_report: Any, containe
     its error names the cause: the liveness check verifies that.)"""
     import run as runner
 
-    results = [runner.one_run(seed, 0.10, containers, 30, "memory") for seed in (1, 2)]
-    soak_report(f"liveness soak: seeds 1-2, 30 executions, all faults at 10 %, {containers} container(s)",
+    # seeds 3-4: at 30 executions each draws every kind on 1 and 3 containers (EventBridge throttling is the
+    # rarest: only ctx.send and progress publish; seeds 1-2 draw none of it on 1 container since the router queue)
+    results = [runner.one_run(seed, 0.10, containers, 30, "memory") for seed in (3, 4)]
+    soak_report(f"liveness soak: seeds 3-4, 30 executions, all faults at 10 %, {containers} container(s)",
                 runner.summarize(results, sum(r["seconds"] for r in results)))
     assert sum(sum(r["faults"].values()) for r in results) > 500
     assert all(sum(r["faults"][k] for r in results) > 0 for k in results[0]["faults"]), "every kind was injected"

@@ -177,15 +177,23 @@ def test_step_functions_only_touch_the_table_and_queue(templates: dict[str, dict
 def test_router_and_api_permissions(templates: dict[str, dict[str, Any]]) -> None:
     router = grants(templates["golden_orders"], "RouterRole")
     assert "lambda:InvokeFunction" not in router and "ssm:GetParameter" not in router
-    # the work queue, and its own on-failure destination (Lambda sends failed events with the function's role)
-    assert router["sqs:SendMessage"] == {key(QUEUE), key({"Fn::GetAtt": ["RouterDeadLetterQueue", "Arn"]})}
+    # sends to the work queue only; consumes the router queue (its event source mapping polls with the
+    # function's role); SQS itself moves failed events to RouterDeadLetterQueue: no grant on it
+    assert router["sqs:SendMessage"] == {key(QUEUE)}
+    router_queue = key({"Fn::GetAtt": ["RouterQueue", "Arn"]})
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"):
+        assert router[action] == {router_queue}
+    assert not any(key({"Fn::GetAtt": ["RouterDeadLetterQueue", "Arn"]}) in r for r in router.values())
     assert "events:PutEvents" not in router  # state machine events are the orchestrator's
     router_table = {a for a in router if a.startswith("dynamodb:")}
     assert router_table == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}
-    # The API also serves the public webhook routes: it may only create and read execution headers.
+    # The API also serves the public webhook routes: it may only create and read items (execution headers,
+    # task items) and Query the task inbox index - nothing else of the table.
     api_orders = grants(templates["golden_orders"], "ApiRole")
-    assert {a for a in api_orders if a.startswith("dynamodb:")} == {"dynamodb:GetItem", "dynamodb:PutItem"}
+    assert {a for a in api_orders if a.startswith("dynamodb:")} == {"dynamodb:GetItem", "dynamodb:PutItem",
+                                                                     "dynamodb:Query"}
     assert api_orders["dynamodb:GetItem"] == {key(TABLE)}
+    assert api_orders["dynamodb:Query"] == {key({"Fn::Sub": "${Table.Arn}/index/by-assignee"})}
     api = grants(templates["golden_scheduled"], "ApiRole")
     assert api["ssm:GetParameter"] == {
         key({"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:" + SECRET})
@@ -265,4 +273,4 @@ def test_state_is_encrypted_at_rest(templates: dict[str, dict[str, Any]], name: 
     table = next(r for r in resources.values() if r["Type"] == "AWS::DynamoDB::Table")
     assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True}
     queues = [r for r in resources.values() if r["Type"] == "AWS::SQS::Queue"]
-    assert len(queues) == 3 and all(q["Properties"]["SqsManagedSseEnabled"] is True for q in queues)
+    assert len(queues) == 4 and all(q["Properties"]["SqsManagedSseEnabled"] is True for q in queues)

@@ -85,7 +85,7 @@ def test_table_queue_bus(orders: dict[str, Any]) -> None:
     assert table["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
     assert table["SSESpecification"] == {"SSEEnabled": True}
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-    assert [g["IndexName"] for g in table["GlobalSecondaryIndexes"]] == ["by-workflow", "by-status"]
+    assert [g["IndexName"] for g in table["GlobalSecondaryIndexes"]] == ["by-workflow", "by-status", "by-assignee"]
     queue = res["WorkQueue"]["Properties"]
     assert queue["FifoQueue"] and queue["ContentBasedDeduplication"] and queue["SqsManagedSseEnabled"]
     assert res["DeadLetterQueue"]["Properties"]["SqsManagedSseEnabled"] is True  # encryption at rest
@@ -105,17 +105,41 @@ def test_trigger_rules(orders: dict[str, Any]) -> None:
         "detail": {"currency": ["EUR", "USD"], "amount": [{"numeric": [">", 100]}]},
     }
     (target,) = rule["Targets"]
-    assert target["Arn"] == GetAtt("RouterFunction", "Arn")
+    assert target["Arn"] == GetAtt("RouterQueue", "Arn")  # the router queue, which the router consumes
     template = target["InputTransformer"]["InputTemplate"]
     assert template == (
         '{"trigger": "on-Payment.failed-Payment.disputed-handle-payment-issue", "event": <aws.events.event>}'
     )
     json.loads(template.replace("<aws.events.event>", "{}"))  # valid JSON once EventBridge fills it in
-    permission = res["TriggerOnPaymentFailedPaymentDisputedHandlePaymentIssuePermission"]["Properties"]
-    assert permission["SourceArn"] == GetAtt("TriggerOnPaymentFailedPaymentDisputedHandlePaymentIssueRule", "Arn")
+    assert not [r for r in res.values() if r["Type"] == "AWS::Lambda::Permission"]  # nothing invokes the router
     catch_all = res["RouterCatchAllRule"]["Properties"]
     assert catch_all["EventBusName"] == Ref("EventBus")
     assert "InputTransformer" not in catch_all["Targets"][0]
+    assert catch_all["Targets"][0]["Arn"] == GetAtt("RouterQueue", "Arn")
+
+
+def test_the_router_consumes_its_queue_which_dead_letters_after_max_receives(orders: dict[str, Any]) -> None:
+    """Issue 13: rules -> RouterQueue -> router (batch item failures) -> RouterDeadLetterQueue after
+    ROUTER_MAX_RECEIVES receives, one visibility timeout (6 x the router's timeout) apart."""
+    from stepbridge.config import ROUTER_BATCH_SIZE, ROUTER_MAX_RECEIVES
+
+    res = orders["Resources"]
+    queue = res["RouterQueue"]["Properties"]
+    assert "FifoQueue" not in queue  # standard: a dead-letter queue of Lambda's and EventBridge's kind
+    assert queue["RedrivePolicy"] == {"deadLetterTargetArn": GetAtt("RouterDeadLetterQueue", "Arn"),
+                                      "maxReceiveCount": ROUTER_MAX_RECEIVES}
+    router = res["RouterFunction"]["Properties"]
+    assert queue["VisibilityTimeout"] >= 6 * router["Timeout"]
+    assert "EventInvokeConfig" not in router  # no asynchronous invocations any more
+    (source,) = router["Events"].values()
+    assert source == {"Type": "SQS", "Properties": {"Queue": GetAtt("RouterQueue", "Arn"),
+                                                    "BatchSize": ROUTER_BATCH_SIZE,
+                                                    "FunctionResponseTypes": ["ReportBatchItemFailures"]}}
+    (statement,) = res["RouterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"} and statement["Action"] == "sqs:SendMessage"
+    assert statement["Condition"]["ArnLike"]["aws:SourceArn"] == Sub(
+        "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${EventBus}/*")  # the app bus's rules
+    assert str(ROUTER_MAX_RECEIVES) in res["RouterDeadLetterQueueAlarm"]["Properties"]["AlarmDescription"]
 
 
 def test_schedules(scheduled: dict[str, Any]) -> None:
@@ -154,6 +178,12 @@ def test_http_api_routes_and_auth(scheduled: dict[str, Any]) -> None:
         ("GET", "/executions/{id}"): None,
         ("POST", "/events"): None,
         ("POST", "/executions/{id}/cancel"): None,
+        ("GET", "/tasks"): None,
+        ("GET", "/tasks/{id}"): None,
+        ("POST", "/tasks/{id}/claim"): None,
+        ("POST", "/tasks/{id}/complete"): None,
+        ("POST", "/tasks/{id}/release"): None,
+        ("POST", "/tasks/{id}/reassign"): None,
         ("POST", "/webhooks/partner"): {"Authorizer": "NONE"},
         ("POST", "/webhooks/stripe"): {"Authorizer": "NONE"},
     }
@@ -211,6 +241,12 @@ def test_jwt_authorizer_replaces_iam_with_issuer_and_audience_parameters(tmp_pat
         ("/executions/{id}", "get"),
         ("/events", "post"),
         ("/executions/{id}/cancel", "post"),
+        ("/tasks", "get"),
+        ("/tasks/{id}", "get"),
+        ("/tasks/{id}/claim", "post"),
+        ("/tasks/{id}/complete", "post"),
+        ("/tasks/{id}/release", "post"),
+        ("/tasks/{id}/reassign", "post"),
     }
     assert all(s == [{"JwtAuthorizer": ["orders/write"]}] for s in security.values())
 

@@ -40,21 +40,16 @@ def test_sam_transform_expands_what_the_template_asks_for(transformed: dict[str,
     types = {r["Type"] for r in resources.values()}
     assert "AWS::Serverless::Function" not in types
     invoke_configs = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventInvokeConfig"]
-    assert len(invoke_configs) == 4
+    assert len(invoke_configs) == 3
     retries = {c["Properties"]["FunctionName"]["Ref"]: c["Properties"]["MaximumRetryAttempts"] for c in invoke_configs}
-    # declared steps and the sweeper: no async retries; the router: two, then its dead-letter queue
-    assert retries == {
-        "StepChargePaymentFunction": 0,
-        "StepSendEmailFunction": 0,
-        "SweeperFunction": 0,
-        "RouterFunction": 2,
-    }
-    (router,) = [c for c in invoke_configs if c["Properties"]["FunctionName"]["Ref"] == "RouterFunction"]
-    assert router["Properties"]["DestinationConfig"] == {
-        "OnFailure": {"Destination": {"Fn::GetAtt": ["RouterDeadLetterQueue", "Arn"]}}
-    }
+    # declared steps and the sweeper: no async retries; the router is not invoked asynchronously any
+    # more (it consumes the router queue, which retries up to its maxReceiveCount)
+    assert retries == {"StepChargePaymentFunction": 0, "StepSendEmailFunction": 0, "SweeperFunction": 0}
     mapping = resources["OrchestratorFunctionWorkQueueEvent"]["Properties"]
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    router_mapping = resources["RouterFunctionRouterQueueEvent"]["Properties"]
+    assert router_mapping["EventSourceArn"] == {"Fn::GetAtt": ["RouterQueue", "Arn"]}
+    assert router_mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     # SAM adds no role of its own: every function uses the compiler's least-privilege role.
     roles = sorted(k for k, r in resources.items() if r["Type"] == "AWS::IAM::Role")
     assert roles == [
@@ -79,7 +74,8 @@ def test_stack_deploys_into_moto_with_the_designed_wiring(transformed: dict[str,
     assert stack.queues["DeadLetterQueue"]["FifoQueue"] == "true"
     assert "RouterCatchAllRule" in stack.rules
     assert {"OrchestratorFunction", "RouterFunction", "ApiFunction"} <= set(stack.functions)
-    # only Scheduler, API Gateway v2, EventInvokeConfig, layers and permissions are left to real AWS
+    # only Scheduler, API Gateway v2, EventInvokeConfig, layers, permissions, alarms and queue policies are
+    # left to real AWS
     skipped_types = {transformed[name]["Resources"][lid]["Type"] for lid in stack.skipped}
     assert skipped_types <= {
         "AWS::Scheduler::Schedule",
@@ -90,6 +86,7 @@ def test_stack_deploys_into_moto_with_the_designed_wiring(transformed: dict[str,
         "AWS::Lambda::LayerVersion",
         "AWS::Lambda::Permission",
         "AWS::CloudWatch::Alarm",  # moto's CloudFormation does not model alarms
+        "AWS::SQS::QueuePolicy",  # nor queue policies (the router queue's: the app bus's rules may send)
         "AWS::S3::BucketPolicy",  # nor bucket policies (the payload bucket's TLS-only policy)
     }
 

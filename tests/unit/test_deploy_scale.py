@@ -60,9 +60,9 @@ def test_150_steps_fit_one_stack(compiled: tuple[App, dict[str, Any], str, dict[
     assert count < MAX_RESOURCES, count
     # the compiler's own estimate (which rejects apps over the quota) is exact
     assert estimated_resources(app, 0, 0, 0) == count
-    # 37 fixed (incl. the two dead-letter queue alarms, the payload bucket and its policy) + shared log group
-    # + shared role + 2 per plain step + 3 per step with grants
-    assert count == 37 + 2 + 2 * (STEPS - WITH_GRANTS) + 3 * WITH_GRANTS
+    # 44 fixed (incl. the two dead-letter queue alarms, the router queue's 4, the payload bucket and its policy,
+    # the six task routes) + shared log group + shared role + 2 per plain step + 3 per step with grants
+    assert count == 44 + 2 + 2 * (STEPS - WITH_GRANTS) + 3 * WITH_GRANTS
     assert len(text.encode()) < MAX_TEMPLATE_BYTES_S3
     assert len(json.dumps(transformed).encode()) < MAX_TEMPLATE_BYTES_S3
 

@@ -162,7 +162,7 @@ def test_store_items_are_byte_identical() -> None:
 
 #: Key prefixes and suffixes that only runtime/keys.py may spell (a copy elsewhere could drift).
 _KEY_LITERALS = re.compile(
-    r"""["'](EXEC|WAIT|EVT|CACHE|DEBOUNCE|SM|STATUS|WF|J|IDEMPOTENCY|BREAKER|BULKHEAD)#"""  # a table prefix
+    r"""["'](EXEC|WAIT|EVT|CACHE|DEBOUNCE|SM|STATUS|WF|J|IDEMPOTENCY|BREAKER|BULKHEAD|TASK|ASSIGNEE)#"""  # table prefix
     r"""|f["'][^"']*\}#(a|d|r|s|w|h|started|lock|rejections)"""  # a key suffix in an f-string
     r"""|["']\$(schedule|debounce|start|cache|replayed|ack)\b"""  # an engine-reserved id or key
 )
@@ -180,3 +180,13 @@ def test_no_key_is_spelled_outside_keys_py() -> None:
         if _KEY_LITERALS.search(line) and not line.lstrip().startswith("#")
     ]
     assert offenders == []
+
+
+def test_task_keys() -> None:
+    """Human task items and the by-assignee index (issue 15; runtime/tasks.py)."""
+    tid = "tk-" + "0" * 32
+    assert keys.task_pk(tid) == f"TASK#{tid}"
+    assert keys.assignment_sk("maria@acme.example") == "A#maria@acme.example"
+    assert keys.inbox_pk("maria@acme.example") == "ASSIGNEE#maria@acme.example"
+    created = "2026-12-24T09:00:00.000000+00:00"
+    assert keys.inbox_sk("open", created, tid) == f"open#{created}#{tid}"

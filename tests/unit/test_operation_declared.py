@@ -112,7 +112,7 @@ def test_a_failed_attempt_schedules_a_durable_retry_then_dispatches_it_when_due(
     action = step().decide(state, T0)
     assert isinstance(action, Record) and (action.key, action.kind) == ("charge#r1", "retry")
     assert action.data["retry_at"] == iso(T0 + timedelta(seconds=1)) and action.data["delay"] == 1.0
-    assert action.then == SetTimer("charge#r1", T0 + timedelta(seconds=1), "retry:charge", Suspend())
+    assert action.then == SetTimer("charge#r1", T0 + timedelta(seconds=1), "retry:charge", Suspend(), "retry_at")
     waiting = DeclaredStep.state("charge", records(DISPATCH1, FAILURE1, RETRY1))
     assert step().decide(waiting, T0 + timedelta(seconds=4)) == Suspend()
     assert step().decide(waiting, T0 + timedelta(seconds=5)) == Dispatch(2, False)

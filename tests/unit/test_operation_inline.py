@@ -73,6 +73,6 @@ def test_a_failed_attempt_is_retried_durably_or_recorded_as_the_final_error() ->
     retry = step().failed(1, ERR, T0)
     assert (retry.key, retry.kind, retry.durable) == ("fetch#a1", "attempt", True)
     assert retry.data["retry_at"] == iso(T0 + timedelta(seconds=1))
-    assert retry.then == SetTimer("fetch#a1", T0 + timedelta(seconds=1), "retry:fetch", Suspend())
+    assert retry.then == SetTimer("fetch#a1", T0 + timedelta(seconds=1), "retry:fetch", Suspend(), "retry_at")
     final = step().failed(3, ERR, T0)
     assert final == Record("fetch", "error", {"error": ERR, "attempts": 3}, durable=True, then=Return())

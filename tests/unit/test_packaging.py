@@ -46,7 +46,8 @@ def layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_cli_only_modules_stay_out_of_the_layer(layer: Path) -> None:
     package = layer / "stepbridge"
-    for excluded in ("compiler", "local", "testing", "operator", "cost", "cli.py", "demo.py", "scaffold.py"):
+    tooling = ("compiler", "local", "testing", "operator", "devconsole", "cost", "cli.py", "demo.py", "scaffold.py")
+    for excluded in tooling:
         assert not (package / excluded).exists(), excluded
     for runtime in ("runtime", "handlers", "infra", "api", "client.py", "config.py"):
         assert (package / runtime).exists(), runtime

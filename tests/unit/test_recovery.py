@@ -410,19 +410,20 @@ def test_debounced_run_is_not_lost_when_the_invocation_dies_after_closing_the_wi
 
 
 @pytest.mark.parametrize("backend", ["memory", "moto"])
-def test_event_the_router_failed_three_times_lands_in_its_dead_letter_queue_and_is_redriven(backend: str) -> None:
-    """Lambda retries a failed router invocation twice, then sends it to the on-failure destination."""
+def test_event_the_router_failed_on_every_receive_lands_in_its_dead_letter_queue_and_is_redriven(backend: str) -> None:
+    """The router queue retries a failed event ROUTER_MAX_RECEIVES times, then SQS dead-letters it."""
+    from stepbridge.config import ROUTER_MAX_RECEIVES
+
     throttled = [
-        Fault("throttle.dynamodb", target="router", method="put_item", nth=n) for n in range(1, 4)
-    ]  # the event log write, three deliveries in a row
+        Fault("throttle.dynamodb", target="router", method="put_item", nth=n) for n in range(1, ROUTER_MAX_RECEIVES + 1)
+    ]  # the event log write, on every receive
     with LocalCloud(regression_app(), backend=backend, faults=FaultPlan(script=throttled)) as cloud:
         client = cloud.client()
         client.send_event("Greeting.requested", {"name": "lin"})
-        # the catch-all delivery failed three times; the trigger's own delivery started the run
-        (record,) = cloud.router_dead_letters()
-        assert record["requestContext"]["condition"] == "RetriesExhausted"
-        assert record["requestPayload"]["detail-type"] == "Greeting.requested"
-        assert "ProvisionedThroughputExceededException" in record["responsePayload"]["errorMessage"]
+        # the catch-all delivery failed on every receive; the trigger's own delivery started the run
+        (body,) = cloud.router_dead_letters()
+        assert body["detail-type"] == "Greeting.requested" and "trigger" not in body  # the raw event, as sent
+        assert cloud.router_receives["event"] == ROUTER_MAX_RECEIVES
         assert cloud.store.query_items("EVT#Greeting.requested") == []  # the event log missed it
         assert cloud.redrive() == 1
         assert cloud.router_dead_letters() == []
@@ -430,32 +431,30 @@ def test_event_the_router_failed_three_times_lands_in_its_dead_letter_queue_and_
         assert only(cloud, "greet").result == "hello lin"
 
 
-def test_router_redrive_helper_reinvokes_the_router_with_each_payload() -> None:
+def test_router_redrive_helper_moves_dead_letters_back_to_the_router_queue() -> None:
+    """``stepbridge executions redrive``: bodies go back as they are; a Lambda on-failure record (what the
+    router's dead-letter queue held before the router queue) goes back as its ``requestPayload``."""
     import json as _json
 
     import boto3
     from moto import mock_aws
 
-    from stepbridge.infra.provision import failure_record, redrive_router_queue
-
-    class Lambda:
-        def __init__(self) -> None:
-            self.calls: list[dict[str, Any]] = []
-
-        def invoke(self, **kwargs: Any) -> None:
-            self.calls.append(kwargs)
+    from stepbridge.infra.provision import redrive_router_queue
 
     with LocalCloud(regression_app(), backend="memory"), mock_aws():  # LocalCloud sets dummy credentials
         sqs = boto3.client("sqs")
-        url = sqs.create_queue(QueueName="router-dlq")["QueueUrl"]
-        for n in range(3):
-            body = failure_record({"detail-type": "X.y", "id": str(n)}, RuntimeError("boom"))
-            sqs.send_message(QueueUrl=url, MessageBody=_json.dumps(body))
-        fake = Lambda()
-        assert redrive_router_queue(sqs, fake, url, "acme-RouterFunction") == 3
-        assert sorted(_json.loads(c["Payload"])["id"] for c in fake.calls) == ["0", "1", "2"]
-        assert {c["InvocationType"] for c in fake.calls} == {"Event"}
-        assert sqs.receive_message(QueueUrl=url).get("Messages", []) == []
+        dlq = sqs.create_queue(QueueName="router-dlq")["QueueUrl"]
+        queue = sqs.create_queue(QueueName="router")["QueueUrl"]
+        for n in range(2):
+            sqs.send_message(QueueUrl=dlq, MessageBody=_json.dumps({"detail-type": "X.y", "id": str(n)}))
+        old = {"version": "1.0", "requestContext": {"condition": "RetriesExhausted"},
+               "requestPayload": {"detail-type": "X.y", "id": "2"}, "responsePayload": {}}
+        sqs.send_message(QueueUrl=dlq, MessageBody=_json.dumps(old))
+        assert redrive_router_queue(sqs, dlq, queue) == 3
+        moved = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+        assert sorted(_json.loads(m["Body"])["id"] for m in moved) == ["0", "1", "2"]
+        assert all("requestContext" not in _json.loads(m["Body"]) for m in moved)
+        assert sqs.receive_message(QueueUrl=dlq).get("Messages", []) == []
 
 
 # ---- the sweeper and the journal cache's records ------------------------------------------------

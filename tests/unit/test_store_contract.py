@@ -170,6 +170,15 @@ def test_list_executions_newest_first_with_filters(store: Store) -> None:
     assert ids(status=FAILED) == ["a1"]
 
 
+def test_other_items_under_the_meta_sort_key_are_not_listed_as_executions(store: Store) -> None:
+    """A human task is ``TASK#{id}`` / ``META``: listing executions (the console's list) must skip it."""
+    store.create_execution(execution("e1", workflow="a", created=1))
+    assert store.put_item(Item("TASK#tk-1", "META", {"task_id": "tk-1", "status": "open"}))
+    assert [r.execution_id for r in store.list_executions()] == ["e1"]
+    assert [r.execution_id for r in store.list_executions(status=RUNNING)] == ["e1"]
+    assert [r.execution_id for r in store.list_executions(workflow="a")] == ["e1"]
+
+
 def test_unfinished_executions_are_listed_from_the_sparse_status_index(store: Store) -> None:
     """RUNNING/SCHEDULED without a workflow is a Query on ``by-status`` (no Scan); finishing leaves the index."""
     store.create_execution(execution("r1", workflow="a", created=1))
@@ -535,3 +544,22 @@ def test_unfinished_executions_are_paged_oldest_first_after_a_cursor(store: Stor
     assert [r.execution_id for r in store.list_unfinished(SCHEDULED, after=None, limit=10)] == ["s1"]
     with pytest.raises(ValueError, match="RUNNING or SCHEDULED"):
         store.list_unfinished(SUCCEEDED, after=None, limit=10)
+
+
+# ---- the by-assignee index (task inbox) -------------------------------------------------------
+
+
+def test_assignee_index_lists_indexed_items_by_key_and_prefix_and_drops_unindexed_ones(store: Store) -> None:
+    store.put_item(Item("TASK#a", "A#maria", {"n": 1}, index=("ASSIGNEE#maria", "open#2030#a")))
+    store.put_item(Item("TASK#b", "A#maria", {"n": 2}, index=("ASSIGNEE#maria", "completed#2030#b")))
+    store.put_item(Item("TASK#c", "A#maria", {"n": 3}, index=("ASSIGNEE#maria", "open#2031#c")))
+    store.put_item(Item("TASK#c", "A#victor", {"n": 4}, index=("ASSIGNEE#victor", "open#2031#c")))
+    assert [i.body["n"] for i in store.query_index("ASSIGNEE#maria")] == [2, 1, 3]
+    assert [i.body["n"] for i in store.query_index("ASSIGNEE#maria", sk_prefix="open#")] == [1, 3]
+    assert [i.body["n"] for i in store.query_index("ASSIGNEE#maria", sk_prefix="open#", limit=1)] == [1]
+    got = store.get_item("TASK#a", "A#maria")
+    assert got is not None and got.index == ("ASSIGNEE#maria", "open#2030#a")
+    # rewritten without index keys (the assignee lost access): out of the inbox, still readable
+    store.put_item(Item("TASK#a", "A#maria", {"n": 1}))
+    assert [i.body["n"] for i in store.query_index("ASSIGNEE#maria", sk_prefix="open#")] == [3]
+    assert store.query_index("ASSIGNEE#nobody") == []

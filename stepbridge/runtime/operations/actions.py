@@ -43,6 +43,9 @@ class SetTimer:
     at: datetime
     reason: str
     then: Action | None = Suspend()
+    #: The data field of the record written just before whose instant wins over ``at`` (a racing twin may
+    #: have written that record first, with its clock: the timer stands for the instant every replay reads).
+    recorded: str | None = None
 
 
 @dataclass(frozen=True)

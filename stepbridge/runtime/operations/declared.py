@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from stepbridge.api.retry import Retry
@@ -116,10 +116,10 @@ class DeclaredStep:
         if k < self.policy.max_attempts and retryable(self.policy, err):
             if state.retry is None:
                 delay = self.policy.delay(k, seed=self.seed)
-                at = now + timedelta(seconds=delay)
+                at = self.policy.retry_at(now, delay)
                 data = {"attempt": k, "retry_at": iso(at), "delay": delay}
                 key = keys.retry_key(self.op, k)
-                retry_timer = SetTimer(key, at, keys.timer_reason(TimerReason.RETRY, self.op))
+                retry_timer = SetTimer(key, at, keys.timer_reason(TimerReason.RETRY, self.op), recorded="retry_at")
                 return Record(key, Kind.RETRY, data, then=retry_timer)
             if now < parse_iso(str(state.retry.data["retry_at"])):
                 return SUSPEND

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from stepbridge.api.retry import Retry
@@ -114,9 +114,9 @@ class InlineStep:
         flag = {"interrupted": True} if interrupted else {}
         if attempt < self.policy.max_attempts and retryable(self.policy, err):
             delay = self.policy.delay(attempt, seed=self.seed)
-            retry_at = now + timedelta(seconds=delay)
+            retry_at = self.policy.retry_at(now, delay)
             key = keys.attempt_key(self.op, attempt)
             data = {"error": err, "attempt": attempt, "retry_at": iso(retry_at), "delay": delay, **flag}
-            timer = SetTimer(key, retry_at, keys.timer_reason(TimerReason.RETRY, self.op))
+            timer = SetTimer(key, retry_at, keys.timer_reason(TimerReason.RETRY, self.op), recorded="retry_at")
             return Record(key, Kind.ATTEMPT, data, durable=True, then=timer)
         return Record(self.op, Kind.ERROR, {"error": err, "attempts": attempt, **flag}, durable=True, then=Return())

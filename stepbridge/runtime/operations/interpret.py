@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from stepbridge.runtime.operations.actions import Action, Raise, Record, Return, SetTimer, Suspend
-from stepbridge.runtime.records import JournalRecord
+from stepbridge.runtime.records import JournalRecord, iso, parse_iso
 from stepbridge.runtime.vocabulary import OpType
 
 if TYPE_CHECKING:
@@ -40,7 +40,10 @@ def perform(rp: Replay, op: str, op_type: OpType, action: Action) -> Return | No
             )
             current = current.then
         elif isinstance(current, SetTimer):
-            rp.set_timer(current.key, current.at, current.reason)
+            at = current.at
+            if current.recorded is not None and written is not None:
+                at = parse_iso(str(written.data.get(current.recorded) or iso(current.at)))
+            rp.set_timer(current.key, at, current.reason)
             current = current.then
         elif isinstance(current, Return):
             return current if current.record is not None else Return(written)

@@ -58,6 +58,8 @@ class WaitFor:
     who: Mapping[str, list[str]]
     has_default: bool
     timer: str
+    #: The timeout's instant when the caller computed it (business time); else registration + ``timeout``.
+    until: datetime | None = None
 
     @staticmethod
     def state(op: str, records: Mapping[str, JournalRecord], *, looked: bool = False) -> WaitState:
@@ -84,6 +86,8 @@ class WaitFor:
 
     def deadline_from(self, now: datetime) -> datetime | None:
         """The deadline of a wait registered at ``now``."""
+        if self.until is not None:
+            return self.until
         return now + timedelta(seconds=self.timeout) if self.timeout is not None else None
 
     def register(self, now: datetime) -> Record:
