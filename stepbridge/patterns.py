@@ -15,7 +15,7 @@ from stepbridge.api.durations import Duration, to_seconds
 from stepbridge.api.retry import Backoff, Retry
 from stepbridge.errors import BulkheadFullError, CircuitOpenError
 from stepbridge.runtime import keys
-from stepbridge.runtime.context import Context
+from stepbridge.runtime.context import Context, engine_ports
 from stepbridge.runtime.ports import Item, Store
 from stepbridge.runtime.records import iso, parse_iso
 
@@ -38,11 +38,11 @@ async def with_retry(
 
 
 def _store(ctx: Context) -> Store:
-    return ctx._rp.store
+    return engine_ports(ctx).store
 
 
 def _now(ctx: Context) -> datetime:
-    return ctx._rp.now()
+    return engine_ports(ctx).now()
 
 
 class CircuitBreaker:

@@ -25,7 +25,7 @@ class Environment:
     loop_factory: LoopFactory | None = None
     enforce_step_timeout: bool = False
     secrets: Any = None
-    overrides: dict[str, object] = field(default_factory=dict)
+    overrides: dict[str, Callable[..., object]] = field(default_factory=dict)
     #: ``waiter(execution_id, seconds)`` returns when the execution is terminal or ``seconds`` have passed
     #: (the HTTP API's ``"wait"``); ``None`` = poll ``describe`` with real sleeps (AWS). LocalCloud runs its
     #: virtual clock instead, so nothing sleeps in real time.

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stepbridge.errors import ChildFailed, StepFailed
 from stepbridge.runtime import keys, payloads
 from stepbridge.runtime.codec import content_hash, from_json_value, return_type, to_json_value
-from stepbridge.runtime.errorcodec import rebuild_error
 from stepbridge.runtime.execution_ids import check_execution_id, child_execution_id
 from stepbridge.runtime.executions import check_input_size
+from stepbridge.runtime.operations.child import Child
+from stepbridge.runtime.operations.interpret import returned
 from stepbridge.runtime.records import RUNNING, ExecutionRecord, WakeMessage, iso
 from stepbridge.runtime.replay import Replay
 from stepbridge.runtime.vocabulary import Kind, OpType, Reason
@@ -32,22 +32,12 @@ class ChildHandle:
 
     async def result(self) -> object:
         """Wait for the child to finish; returns its result or raises ``ChildFailed``."""
-        rec = self._rp.records(self.op).get(self.op)
-        if rec is None:
-            self._rp.suspend()
-            raise AssertionError("unreachable")
-        if rec.kind == Kind.RESULT:
-            wf = self._rp.app.workflows.get(self.workflow)
-            value = rec.data.get("result")
-            return from_json_value(value, return_type(wf.fn), wf.serde or self._rp.app.serde) if wf else value
-        error = rec.data.get("error")
-        original = rebuild_error(error, self.op) if isinstance(error, dict) else None
-        raise ChildFailed(
-            self.execution_id,
-            str(rec.data.get("status", "FAILED")),
-            error,
-            None if isinstance(original, StepFailed) else original,
-        )
+        action = Child(self.op, self.execution_id).decide(Child.state(self.op, self._rp.records(self.op)))
+        rec = returned(self._rp, self.op, OpType.CHILD, action)
+        assert rec is not None
+        wf = self._rp.app.workflows.get(self.workflow)
+        value = rec.data.get("result")
+        return from_json_value(value, return_type(wf.fn), wf.serde or self._rp.app.serde) if wf else value
 
 
 async def start_child(rp: Replay, op: str, workflow: str, payload: object, execution_id: str | None) -> ChildHandle:
@@ -59,7 +49,7 @@ async def start_child(rp: Replay, op: str, workflow: str, payload: object, execu
     """
     rp.app.get_workflow(workflow)  # unknown workflow: a clear error in the parent
     records = rp.request(op, OpType.CHILD)
-    started = records.get(keys.dispatch_key(op, 1))
+    started = Child.state(op, records).dispatch
     if started is None:
         await rp.before_new(op)
         child_id = check_execution_id(execution_id) if execution_id else child_execution_id(rp.execution_id, op)
@@ -82,7 +72,7 @@ async def start_child(rp: Replay, op: str, workflow: str, payload: object, execu
             )
         )
         rp.effects.wake(WakeMessage(child_id, Reason.START, keys.START_DEDUP))
-        started = rp.record(
+        started = rp.log.record(
             op,
             OpType.CHILD,
             Kind.DISPATCH,

@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import uuid as uuid_module
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, TypeVar
 
-from stepbridge.api.app import check_event_type
+from stepbridge.api.app import App, check_event_type
 from stepbridge.api.calendar import BusinessDays, BusinessDuration, BusinessHours, Calendar
 from stepbridge.api.durations import Duration, optional_seconds, to_seconds
 from stepbridge.api.retry import Retry
@@ -25,6 +27,12 @@ from stepbridge.runtime.executions import update_execution
 from stepbridge.runtime.guard import ContinueAsNew
 from stepbridge.runtime.limits import EVENT_BYTES, MAX_PROGRESS_MESSAGE_BYTES, check_event_size
 from stepbridge.runtime.observability import add_metric
+from stepbridge.runtime.operations.interpret import perform
+from stepbridge.runtime.operations.patch import Patch
+from stepbridge.runtime.operations.progress import Progress, Report
+from stepbridge.runtime.operations.send import Publish, Send, SendState
+from stepbridge.runtime.operations.sleep import Sleep
+from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import Event, iso, parse_iso
 from stepbridge.runtime.replay import Replay, Suspend, branch_scope, current_op, refuse_while_suspending
 from stepbridge.runtime.vocabulary import Kind, OpType
@@ -58,7 +66,7 @@ class Context:
     @property
     def is_replaying(self) -> bool:
         """True while the code is re-running operations that the journal already holds."""
-        return any(op not in self._rp.requested for op in self._rp.unconsumed_ops())
+        return bool(self._rp.unconsumed_ops())
 
     @property
     def idempotency_key(self) -> str:
@@ -75,8 +83,8 @@ class Context:
     async def step(
         self,
         name: str,
-        fn: Callable[..., Any],
-        *args: Any,
+        fn: Callable[..., object],
+        *args: object,
         timeout: Duration | None = None,
         retry: Retry | None = None,
         cache_ttl: Duration | None = None,
@@ -132,7 +140,7 @@ class Context:
         """
         scope = branch_scope.get()
 
-        async def branch(index: int, aw: Awaitable[Any]) -> Any:
+        async def branch(index: int, aw: Awaitable[object]) -> object:
             branch_scope.set(f"{scope}{index}.")
             return await aw
 
@@ -145,7 +153,7 @@ class Context:
         return self._settle(list(results))
 
     @staticmethod
-    def _settle(results: list[Any]) -> list[Any]:
+    def _settle(results: list[object]) -> list[object]:
         for r in results:
             if isinstance(r, Exception):
                 raise r
@@ -161,8 +169,8 @@ class Context:
     async def map(
         self,
         name: str,
-        items: Iterable[Any],
-        fn: Callable[..., Any],
+        items: Iterable[object],
+        fn: Callable[..., object],
         *,
         concurrency: int = 10,
         timeout: Duration | None = None,
@@ -176,14 +184,14 @@ class Context:
         if concurrency < 1:
             raise WorkflowDefinitionError(f"ctx.map('{name}'): concurrency must be >= 1")
         values = list(items)
-        results: list[Any] = [None] * len(values)
+        results: list[object] = [None] * len(values)
         errors: list[tuple[int, BaseException]] = []
         held = 0
         next_index = 0
-        running: dict[asyncio.Future[Any], int] = {}
+        running: dict[asyncio.Future[object], int] = {}
         scope = branch_scope.get()
 
-        async def one(index: int) -> Any:
+        async def one(index: int) -> object:
             branch_scope.set(f"{scope}{index}.")
             return await self.step(f"{name}-{index}", fn, values[index], timeout=timeout, retry=retry)
 
@@ -199,24 +207,9 @@ class Context:
             if not running:
                 break
             done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            for fut in sorted(done, key=running.__getitem__):  # item order, not the set's (memory addresses)
-                index = running.pop(fut)
-                exc = fut.exception()
-                if isinstance(exc, Suspend):
-                    exc.__traceback__ = None  # no frame cycle: the finished task is freed at once
-                    exc.consumed = True  # the slot stays held; the map suspends itself below
-                    held += 1
-                elif exc is not None and not isinstance(exc, Exception):
-                    _abandon([*running, *(d for d in done if d is not fut)])
-                    raise exc
-                elif exc is not None:
-                    errors.append((index, exc))
-                else:
-                    results[index] = fut.result()
+            held += _collect(done, running, results, errors)
         if errors:
-            errors.sort(key=lambda e: e[0])
-            fatal = [e for _, e in errors if not isinstance(e, Exception)]
-            raise fatal[0] if fatal else errors[0][1]
+            raise _first_error(errors)
         if held or next_index < len(values):
             self._rp.suspend()
         return results
@@ -275,7 +268,7 @@ class Context:
         wake-up instant is computed once and journaled, so a later calendar change does not move it.
         """
         if isinstance(duration, BusinessDays | BusinessHours):
-            op = name or self._rp.auto_name("sleep")
+            op = name or self._rp.session.auto_name("sleep")
             rec = self._rp.records(op).get(op)
             wake_at = (
                 parse_iso(str(rec.data["wake_at"]))
@@ -285,43 +278,39 @@ class Context:
             await waits.sleep_until(self._rp, op, wake_at)
             return
         seconds = to_seconds(duration, what="ctx.sleep duration")
-        op = name or self._rp.auto_name("sleep")
+        op = name or self._rp.session.auto_name("sleep")
         wake_at = self._wake_at(op, seconds)
         await waits.sleep_until(self._rp, op, wake_at)
 
     def _wake_at(self, op: str, seconds: float) -> datetime:
-        rec = self._rp.records(op).get(op)
-        if rec is not None:
-            return parse_iso(str(rec.data["wake_at"]))
-        return self._rp.now() + timedelta(seconds=seconds)
+        recorded = Sleep.state(op, self._rp.records(op)).wake_at
+        return recorded if recorded is not None else self._rp.now() + timedelta(seconds=seconds)
 
     async def sleep_until(self, when: datetime, *, name: str | None = None) -> None:
         """Durable sleep until an aware datetime (naive ones are taken as UTC)."""
         if not isinstance(when, datetime):
             raise TypeError(f"ctx.sleep_until needs a datetime, got {type(when).__name__}")
-        op = name or self._rp.auto_name("sleep")
+        op = name or self._rp.session.auto_name("sleep")
         await waits.sleep_until(
             self._rp, op, when if when.tzinfo else when.replace(tzinfo=parse_iso(iso(self._rp.now())).tzinfo)
         )
 
     def now(self) -> datetime:
         """The current time, recorded on first call so replays see the same value (UTC, aware)."""
-        op = self._rp.auto_name("$now")
+        op = self._rp.session.auto_name("$now")
+        self._rp.session.mark(op, OpType.NOW)
         rec = self._rp.records(op).get(op)
         if rec is None:
-            self._rp.requested[op] = OpType.NOW
-            rec = self._rp.record(op, OpType.NOW, Kind.NOW, {"value": iso(self._rp.now())})
-        else:
-            self._rp.requested[op] = OpType.NOW
+            rec = self._rp.log.record(op, OpType.NOW, Kind.NOW, {"value": iso(self._rp.now())})
         return parse_iso(str(rec.data["value"]))
 
     def uuid(self) -> str:
         """A random UUID4 string that is the same on every replay of this execution."""
-        return str(uuid_module.UUID(int=self._rp.rng.getrandbits(128), version=4))
+        return str(uuid_module.UUID(int=self._rp.session.rng.getrandbits(128), version=4))
 
     def random(self) -> float:
         """A float in [0, 1) that is the same on every replay of this execution."""
-        return self._rp.rng.random()
+        return self._rp.session.rng.random()
 
     # ---- events ----------------------------------------------------------------------
 
@@ -329,7 +318,7 @@ class Context:
         self,
         event_type: str,
         *,
-        match: Mapping[str, Any] | None = None,
+        match: Mapping[str, object] | None = None,
         where: Callable[[Any], bool] | None = None,
         timeout: Duration | BusinessDuration | None = None,
         default: Any = waits.RAISE,
@@ -349,7 +338,7 @@ class Context:
         A business ``timeout`` (``BusinessHours(8)``) counts on ``calendar`` (or ``App(calendar=)``);
         its deadline is computed once, when the wait is first recorded.
         """
-        op = name or self._rp.auto_name(f"wait:{event_type}")
+        op = name or self._rp.session.auto_name(f"wait:{event_type}")
         if isinstance(timeout, BusinessDays | BusinessHours):
             now = self._rp.now()
             until = business.instant_after(self._rp.app, now, timeout, calendar, what=f"timeout of wait '{op}'")
@@ -360,12 +349,12 @@ class Context:
         seconds = optional_seconds(timeout, what=f"timeout of wait '{op}'")
         return await waits.wait_for(self._rp, op, event_type, match, where, seconds, default, sources, callers)
 
-    async def send(self, event_type: str, detail: Any = None, *, name: str | None = None) -> None:
+    async def send(self, event_type: str, detail: object = None, *, name: str | None = None) -> None:
         """Publish an event on the app's EventBridge bus, exactly once per execution path."""
         check_event_type(event_type, where="ctx.send")
-        op = name or self._rp.auto_name(f"send:{event_type}")
+        op = name or self._rp.session.auto_name(f"send:{event_type}")
         records = self._rp.request(op, OpType.SEND)
-        if op in records:
+        if Send.state(op, records).sent is not None:
             return
         await self._rp.before_new(op)
         payload = to_json_value(detail if detail is not None else {}, what=f"the detail of event '{event_type}'")
@@ -373,18 +362,21 @@ class Context:
             payload = {"value": payload}
         event = Event(detail_type=event_type, detail=payload, source=self._rp.app.name, time=iso(self._rp.now()))
         event = payloads.store_event_detail(event, cap=EVENT_BYTES)  # a detail over the cap: a claim check
+        action = Send(op, event_type, event.detail).decide(SendState())
+        assert isinstance(action, Publish)
         check_event_size(event)
         self._rp.effects.publish([event])
-        self._rp.record(op, OpType.SEND, Kind.SENT, {"type": event_type, "detail": event.detail})
+        perform(self._rp, op, OpType.SEND, action.record)
 
     async def progress(self, step: int, total: int, message: str | None = None) -> None:
         """Report progress: emits ``Workflow.progress`` once and stores it on the execution.
 
         ``client.describe(id).progress`` is then ``{"step", "total", "message"}``.
         """
-        op = self._rp.auto_name("$progress")
-        self._rp.requested[op] = OpType.PROGRESS
-        if op in self._rp.records(op):
+        op = self._rp.session.auto_name("$progress")
+        self._rp.session.mark(op, OpType.PROGRESS)
+        action = Progress(op, step, total, message).decide(Progress.state(op, self._rp.records(op)))
+        if not isinstance(action, Report):
             return
         refuse_while_suspending()
         size = len(str(message).encode()) if message is not None else 0
@@ -393,7 +385,7 @@ class Context:
                 f"the ctx.progress message of execution '{self.execution_id}' is {size:,} bytes, over the "
                 f"{MAX_PROGRESS_MESSAGE_BYTES:,}-byte limit; report a short message"
             )
-        info = {"step": step, "total": total, "message": message}
+        info = action.info
         event = Event(
             detail_type="Workflow.progress",
             detail={"execution_id": self.execution_id, "workflow": self.workflow, **info},
@@ -404,7 +396,7 @@ class Context:
 
         # The header first: recorded first, a crash in between would leave the progress unset for good.
         update_execution(self._rp.store, self.execution_id, lambda rec: setattr(rec, "progress", info))
-        self._rp.record(op, OpType.PROGRESS, Kind.PROGRESS, info)
+        perform(self._rp, op, OpType.PROGRESS, action.record)
 
     async def set_status(self, value: Any) -> None:
         """Set the execution's custom status (a small JSON value, at most 4 KB): ``describe(id).custom_status``."""
@@ -458,21 +450,21 @@ class Context:
 
     async def start_child(
         self,
-        workflow: Callable[..., Any] | str,
-        input: Any = None,
+        workflow: Callable[..., object] | str,
+        input: object = None,
         *,
         execution_id: str | None = None,
         name: str | None = None,
     ) -> children.ChildHandle:
         """Start a child workflow and return its handle (``execution_id``, ``input``, ``await result()``)."""
         wf_name = self._rp.app.workflow_name(workflow)
-        op = name or self._rp.auto_name(f"child:{wf_name}")
+        op = name or self._rp.session.auto_name(f"child:{wf_name}")
         return await children.start_child(self._rp, op, wf_name, input, execution_id)
 
     async def child(
         self,
-        workflow: Callable[..., Any] | str,
-        input: Any = None,
+        workflow: Callable[..., object] | str,
+        input: object = None,
         *,
         execution_id: str | None = None,
         name: str | None = None,
@@ -497,15 +489,14 @@ class Context:
         The answer is recorded, so every later replay of the execution sees the same value.
         """
         op = f"$patch:{patch_id}"
-        self._rp.requested[op] = OpType.PATCH
-        if op in self._rp.records(op):
-            return True
-        if self._rp.unconsumed_ops():
-            return False
-        self._rp.record(op, OpType.PATCH, Kind.PATCH, {"patch": patch_id})
-        return True
+        self._rp.session.mark(op, OpType.PATCH)
+        records = self._rp.records(op)
+        replaying = op not in records and bool(self._rp.unconsumed_ops())
+        action = Patch(op, patch_id).decide(Patch.state(op, records, replaying=replaying))
+        done = perform(self._rp, op, OpType.PATCH, action)
+        return done is not None and done.record is not None
 
-    async def continue_as_new(self, input: Any = None) -> None:
+    async def continue_as_new(self, input: object = None) -> None:
         """End this execution and start the same workflow afresh with ``input`` (bounded history).
 
         The current execution ends SUCCEEDED with ``{"continued_as_new": <new id>}``; the new
@@ -518,9 +509,30 @@ class Context:
 
     # ---- compensation ---------------------------------------------------------------------
 
+    def _compensation(self) -> AbstractContextManager[None]:
+        """The block runs saga compensations (they run to the end even while the execution is cancelled)."""
+        return self._rp.session.compensation()
+
     def saga(self) -> Saga:
         """``async with ctx.saga() as saga:`` — register compensations; they run in reverse order on failure."""
         return Saga(self)
+
+
+@dataclass(frozen=True)
+class EnginePorts:
+    """What stepbridge's built-in workflows (``patterns``, state machines) use beside ``ctx``: the app, the
+    store, the effects and the engine's clock. Not for user code: its reads and writes are not journaled."""
+
+    app: App
+    store: Store
+    effects: Effects
+    now: Callable[[], datetime]
+
+
+def engine_ports(ctx: Context) -> EnginePorts:
+    """The ports behind ``ctx`` (see :class:`EnginePorts`)."""
+    rp = ctx._rp
+    return EnginePorts(rp.app, rp.store, rp.effects, rp.now)
 
 
 class Saga:
@@ -528,9 +540,9 @@ class Saga:
 
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
-        self._compensations: list[tuple[str | None, Callable[..., Any], tuple[Any, ...]]] = []
+        self._compensations: list[tuple[str | None, Callable[..., object], tuple[object, ...]]] = []
 
-    def compensate(self, fn: Callable[..., Any], *args: Any, name: str | None = None) -> None:
+    def compensate(self, fn: Callable[..., object], *args: object, name: str | None = None) -> None:
         """Register ``fn(*args)`` to undo work done so far (runs as a durable step if the block fails)."""
         self._compensations.append((name, fn, args))
 
@@ -547,18 +559,47 @@ class Saga:
 
     async def run(self) -> None:
         """Run the registered compensations in reverse order (each once, durably)."""
-        rp = self._ctx._rp
-        rp.compensating += 1
-        try:
+        with self._ctx._compensation():
             for index in range(len(self._compensations) - 1, -1, -1):
                 name, fn, args = self._compensations[index]
                 op = name or f"compensate-{index}-{getattr(fn, '__name__', 'fn').strip('<>')}"
                 await self._ctx.step(op, fn, *args)
-        finally:
-            rp.compensating -= 1
 
 
-def _abandon(futures: Iterable[asyncio.Future[Any]]) -> None:
+def _first_error(errors: list[tuple[int, BaseException]]) -> BaseException:
+    """The error a failed ``ctx.map`` raises: the first fatal one, else the first by item position."""
+    errors.sort(key=lambda e: e[0])
+    fatal = [e for _, e in errors if not isinstance(e, Exception)]
+    return fatal[0] if fatal else errors[0][1]
+
+
+def _collect(
+    done: set[asyncio.Future[object]],
+    running: dict[asyncio.Future[object], int],
+    results: list[object],
+    errors: list[tuple[int, BaseException]],
+) -> int:
+    """Take the finished items of a ``ctx.map`` out of ``running`` into ``results``/``errors``; returns how many
+    are waiting (a suspension keeps its slot held). An infrastructure failure abandons the rest and is raised."""
+    held = 0
+    for fut in sorted(done, key=running.__getitem__):  # item order, not the set's (memory addresses)
+        index = running.pop(fut)
+        exc = fut.exception()
+        if isinstance(exc, Suspend):
+            exc.__traceback__ = None  # no frame cycle: the finished task is freed at once
+            exc.consumed = True  # the slot stays held; the map suspends itself below
+            held += 1
+        elif exc is not None and not isinstance(exc, Exception):
+            _abandon([*running, *(d for d in done if d is not fut)])
+            raise exc
+        elif exc is not None:
+            errors.append((index, exc))
+        else:
+            results[index] = fut.result()
+    return held
+
+
+def _abandon(futures: Iterable[asyncio.Future[object]]) -> None:
     """Stop branches the invocation will not wait for (an infrastructure failure ends it): cancel the
     running ones, read the outcome of finished ones, so no "exception was never retrieved" is logged."""
     for fut in futures:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pydantic
 
-from stepbridge.api.app import App, input_type_of
+from stepbridge.api.app import App, WorkflowDef, input_type_of
 from stepbridge.errors import ExecutionCancelled, PayloadTooLarge, WorkflowDefinitionError
 from stepbridge.runtime import keys, payloads
 from stepbridge.runtime.codec import content_hash, to_json_value, validate_input
@@ -25,7 +25,6 @@ from stepbridge.runtime.context import Context
 from stepbridge.runtime.errorcodec import error_dict
 from stepbridge.runtime.guard import ContinueAsNew, EngineSignal, guard_effects, guard_store
 from stepbridge.runtime.loops import LoopFactory, close_loop
-from stepbridge.runtime.machines import workflow_for
 from stepbridge.runtime.ports import Effects, Item, Store
 from stepbridge.runtime.records import ExecutionRecord, JournalRecord, iso
 from stepbridge.runtime.replay import Replay, Suspend
@@ -65,7 +64,7 @@ def run(
     store: Store,
     effects: Effects,
     loop_factory: LoopFactory | None = None,
-    overrides: dict[str, Any] | None = None,
+    overrides: Mapping[str, Callable[..., object]] | None = None,
     *,
     suspect: bool = False,
     remaining: Callable[[], float] | None = None,
@@ -77,9 +76,7 @@ def run(
     started marker); ``remaining``: seconds left in the Lambda invocation (bounds inline steps);
     ``pause``: how to wait between in-process retries of an inline step's outcome write.
     """
-    wf = app.workflows.get(execution.workflow)
-    if wf is None:
-        wf = workflow_for(app, execution.workflow)
+    wf = _workflow(app, execution.workflow)
     if wf is None:
         return Outcome(
             FAILED,
@@ -94,70 +91,93 @@ def run(
         store=guard_store(store),
         effects=guard_effects(effects),
         journal={r.key: r for r in journal},
-        overrides=dict(overrides or {}),
+        overrides=overrides,
         suspect=suspect,
         remaining=remaining,
         pause=pause,
     )
-    rp.cancelling = execution.cancel_requested
     try:
         value = validate_input(execution.input, input_type_of(wf), wf.serde or app.serde) if wf.takes_input else None
     except pydantic.ValidationError as exc:
-        return Outcome(
-            FAILED,
-            error={"type": "pydantic_core._pydantic_core.ValidationError", "message": _format_validation(wf.name, exc)},
-            replay=rp,
-        )
-
+        error = {"type": "pydantic_core._pydantic_core.ValidationError", "message": _format_validation(wf.name, exc)}
+        return Outcome(FAILED, error=error, replay=rp)
     cache_key = keys.cache_pk(keys.workflow_cache_key(wf.name, content_hash(execution.input))) if wf.cache_ttl else None
     if cache_key is not None:
-        cached = rp.journal.get(keys.CACHE_OP)
-        if cached is None and not journal:
-            hit = store.get_item(cache_key, keys.CACHE_SK)
-            if hit is not None:
-                cached = rp.record(
-                    keys.CACHE_OP, OpType.CACHE, Kind.RESULT, {"result": hit.body.get("result")}, key=keys.CACHE_OP
-                )
+        cached = _cached_result(rp, store, cache_key, bool(journal))
         if cached is not None:
             return Outcome(SUCCEEDED, result=cached.data.get("result"), replay=rp)
-
     ctx = Context(rp)
-    coro = wf.fn(ctx, value) if wf.takes_input else wf.fn(ctx)
-    outcome = _drive(coro, rp, loop_factory)
-    if outcome.kind in (SUCCEEDED, FAILED, CONTINUED) and rp.fatal is None and rp.swallowed_suspension():
-        outcome = Outcome(SUSPENDED)  # user code caught the suspension: the workflow still waits
-    if outcome.kind != SUSPENDED or rp.fatal is None:
-        # A stored value that is gone stops the replay where it was needed: that, not the path cut short, is why.
-        missing = outcome.kind == FAILED and (outcome.error or {}).get("type") == payloads.MISSING_TYPE
-        problem = rp.nondeterminism() if rp.fatal is None and not missing else None
-        if problem is not None:
-            outcome = Outcome(FAILED, error=error_dict(problem), replay=rp)
-    if rp.fatal is not None:
-        outcome = Outcome(FAILED, error=error_dict(rp.fatal), replay=rp)
-    if outcome.kind == SUCCEEDED:
-        try:
-            what = f"the result of workflow '{wf.name}'"
-            result = to_json_value(outcome.result, what=what, serde=wf.serde or app.serde)
-            outcome.result = payloads.store_value(result, what=what)
-        except Exception as exc:
-            outcome = Outcome(FAILED, error=error_dict(exc), replay=rp)
+    outcome = _judge(_drive(wf.fn(ctx, value) if wf.takes_input else wf.fn(ctx), rp, loop_factory), rp, wf)
     if outcome.kind == SUCCEEDED and cache_key is not None and wf.cache_ttl:
         # Too large to cache: the header cannot hold the result either, so the orchestrator fails the execution.
         with contextlib.suppress(PayloadTooLarge):
             expires = iso(rp.after(wf.cache_ttl))
             store.put_item(Item(cache_key, keys.CACHE_SK, {"result": outcome.result}, expires_at=expires))
-    if rp.cancelling and outcome.kind in (FAILED, SUCCEEDED) and not isinstance(rp.fatal, WorkflowDefinitionError):
-        outcome = Outcome(
-            CANCELLED,
-            result=outcome.result,
-            error={"type": "stepbridge.errors.ExecutionCancelled", "message": "cancelled"},
-            replay=rp,
-        )
+    outcome = _cancelled(outcome, rp)
     outcome.replay = rp
     return outcome
 
 
-def _drive(coro: Any, rp: Replay, loop_factory: LoopFactory | None) -> Outcome:
+def _cancelled(outcome: Outcome, rp: Replay) -> Outcome:
+    """A finished replay of an execution whose cancellation was requested ends CANCELLED (unless the workflow's
+    definition is at fault)."""
+    if rp.session.cancelling and outcome.kind in (FAILED, SUCCEEDED) and not isinstance(
+        rp.session.fatal, WorkflowDefinitionError
+    ):
+        return Outcome(
+            CANCELLED,
+            result=outcome.result,
+            error={"type": "stepbridge.errors.ExecutionCancelled", "message": "cancelled"},
+        )
+    return outcome
+
+
+def _workflow(app: App, name: str) -> WorkflowDef | None:
+    """The workflow ``name`` of ``app``, or the built-in workflow of one of its state machines."""
+    wf = app.workflows.get(name)
+    if wf is None:
+        from stepbridge.runtime.machines import workflow_for
+
+        wf = workflow_for(app, name)
+    return wf
+
+
+def _cached_result(rp: Replay, store: Store, cache_key: str, has_journal: bool) -> JournalRecord | None:
+    """A cached workflow's recorded cache hit, or a new one recorded from the cache (first replay only)."""
+    cached = rp.log.journal.get(keys.CACHE_OP)
+    if cached is None and not has_journal:
+        hit = store.get_item(cache_key, keys.CACHE_SK)
+        if hit is not None:
+            data = {"result": hit.body.get("result")}
+            cached = rp.log.record(keys.CACHE_OP, OpType.CACHE, Kind.RESULT, data, key=keys.CACHE_OP)
+    return cached
+
+
+def _judge(outcome: Outcome, rp: Replay, wf: WorkflowDef) -> Outcome:
+    """The replay's outcome once the engine's own checks had their say: a swallowed suspension still
+    suspends, skipped recorded operations and fatal errors fail it, and a result must be JSON."""
+    fatal = rp.session.fatal
+    if outcome.kind in (SUCCEEDED, FAILED, CONTINUED) and fatal is None and rp.session.swallowed_suspension():
+        outcome = Outcome(SUSPENDED)  # user code caught the suspension: the workflow still waits
+    if outcome.kind != SUSPENDED or fatal is None:
+        # A stored value that is gone stops the replay where it was needed: that, not the path cut short, is why.
+        missing = outcome.kind == FAILED and (outcome.error or {}).get("type") == payloads.MISSING_TYPE
+        problem = rp.nondeterminism() if fatal is None and not missing else None
+        if problem is not None:
+            outcome = Outcome(FAILED, error=error_dict(problem))
+    if fatal is not None:
+        outcome = Outcome(FAILED, error=error_dict(fatal))
+    if outcome.kind == SUCCEEDED:
+        try:
+            what = f"the result of workflow '{wf.name}'"
+            result = to_json_value(outcome.result, what=what, serde=wf.serde or rp.app.serde)
+            outcome.result = payloads.store_value(result, what=what)
+        except Exception as exc:
+            outcome = Outcome(FAILED, error=error_dict(exc))
+    return outcome
+
+
+def _drive(coro: Coroutine[object, object, object], rp: Replay, loop_factory: LoopFactory | None) -> Outcome:
     loop = (loop_factory or asyncio.new_event_loop)()
     # The replay allocates many long-lived objects (the journal, results); the cyclic collector
     # would scan that growing heap again and again (measured: 2.37x time for 2x steps at 10,000
@@ -177,7 +197,7 @@ def _drive(coro: Any, rp: Replay, loop_factory: LoopFactory | None) -> Outcome:
     except ExecutionCancelled as exc:
         return Outcome(CANCELLED, error=error_dict(exc))
     except WorkflowDefinitionError as exc:
-        rp.fatal = rp.fatal or exc
+        rp.session.note_fatal(exc)
         return Outcome(FAILED, error=error_dict(exc))
     except Exception as exc:
         return Outcome(FAILED, error=error_dict(exc))

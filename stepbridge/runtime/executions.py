@@ -25,7 +25,7 @@ from stepbridge.runtime.records import (
 from stepbridge.runtime.vocabulary import Kind, OpType, Reason, Status
 
 
-def check_input_size(data: Any, *, what: str) -> int:
+def check_input_size(data: object, *, what: str) -> int:
     """An input must leave room on the execution header for the outcome; returns its JSON size.
 
     The header holds the input with the result or error; inputs are capped at ``MAX_INPUT_BYTES``
@@ -55,7 +55,7 @@ def header_bytes(record: ExecutionRecord) -> int:
 def update_execution(
     store: Store,
     execution_id: str,
-    mutate: Callable[[ExecutionRecord], Any],
+    mutate: Callable[[ExecutionRecord], object],
     *,
     current: ExecutionRecord | None = None,
 ) -> ExecutionRecord | None:
@@ -212,22 +212,7 @@ def history(journal: list[JournalRecord], record: ExecutionRecord) -> list[dict[
             "time": record.started_at or record.created_at,
         }
     ]
-    dispatched: dict[str, list[tuple[str, int]]] = {}
-    for rec in journal:
-        if rec.seq and rec.is_dispatch:
-            dispatched.setdefault(rec.op, []).append((rec.at, rec.seq))
-
-    def order(rec: JournalRecord) -> tuple[str, float, str]:
-        # Orchestrator records carry their write order. A report of another writer (a step's attempt
-        # or result, a child's outcome) sorts right after the dispatch it answers, before whatever the
-        # orchestrator wrote on reading it - as real clocks order them in AWS, where the report is
-        # written before the orchestrator wakes; LocalCloud's clock may give both the same instant.
-        if rec.seq:
-            return rec.at, float(rec.seq), rec.key
-        before = [seq for at, seq in dispatched.get(rec.op, []) if at <= rec.at]
-        return rec.at, (max(before) if before else 0) + 0.5, rec.key
-
-    for rec in sorted(journal, key=order):
+    for rec in sorted(journal, key=_history_order(journal)):
         if rec.key.startswith(keys.REPLAYED) or rec.is_ack:
             continue  # bookkeeping (for the sweeper and the journal cache), not a fact of the execution
         if rec.type == OpType.SEND:
@@ -253,6 +238,28 @@ def history(journal: list[JournalRecord], record: ExecutionRecord) -> list[dict[
             }
         )
     return events
+
+
+def _history_order(journal: list[JournalRecord]) -> Callable[[JournalRecord], tuple[str, float, str]]:
+    """The sort key of the history's records.
+
+    Orchestrator records carry their write order. A report of another writer (a step's attempt or
+    result, a child's outcome) sorts right after the dispatch it answers, before whatever the
+    orchestrator wrote on reading it - as real clocks order them in AWS, where the report is written
+    before the orchestrator wakes; LocalCloud's clock may give both the same instant.
+    """
+    dispatched: dict[str, list[tuple[str, int]]] = {}
+    for rec in journal:
+        if rec.seq and rec.is_dispatch:
+            dispatched.setdefault(rec.op, []).append((rec.at, rec.seq))
+
+    def order(rec: JournalRecord) -> tuple[str, float, str]:
+        if rec.seq:
+            return rec.at, float(rec.seq), rec.key
+        before = [seq for at, seq in dispatched.get(rec.op, []) if at <= rec.at]
+        return rec.at, (max(before) if before else 0) + 0.5, rec.key
+
+    return order
 
 
 __all__ = [

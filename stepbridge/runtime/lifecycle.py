@@ -2,15 +2,15 @@
 
 The engine (``steps.py``, ``waits.py``), the orchestrator (re-arming an early timer) and the
 sweeper all need to read the same facts from the same records: which instant a timer stands
-for, and where a declared step stands (dispatched, failed, waiting to retry, finished). They
-read them here, so that they cannot disagree about a state (they once did: the sweeper's own
-reading of a declared step's records missed states the engine knew).
+for, which records count as a replay's progress, and the phases an operation goes through.
+Where one operation stands is read by its own ``state()`` in ``runtime/operations/``, which the
+engine and the sweeper both call, so that they cannot disagree about a state (they once did: the
+sweeper's own reading of a declared step's records missed states the engine knew).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -72,7 +72,8 @@ def handled_at(journal: list[JournalRecord]) -> dict[str, datetime]:
 # ---- declared steps --------------------------------------------------------------------------
 
 class Phase(StrEnum):
-    """Where a step stands (see :func:`declared_state` and :func:`inline_state`); never stored."""
+    """Where a step stands (see ``operations.declared.DeclaredState`` and ``operations.inline.InlineState``);
+    never stored."""
 
     NOT_DISPATCHED = "not_dispatched"
     RUNNING = "running"
@@ -83,7 +84,7 @@ class Phase(StrEnum):
     INTERRUPTED = "interrupted"
 
 
-#: Phases of a declared step (see :func:`declared_state`).
+#: Phases of a declared step (see ``operations.declared.DeclaredState``).
 NOT_DISPATCHED = Phase.NOT_DISPATCHED
 RUNNING = Phase.RUNNING
 FAILED = Phase.FAILED
@@ -91,92 +92,8 @@ RETRY_WAIT = Phase.RETRY_WAIT
 FINISHED = Phase.FINISHED
 
 
-@dataclass(frozen=True)
-class DeclaredState:
-    """Where a declared step stands according to its records.
-
-    ``attempt`` is the latest dispatch (0 before the first); ``dispatch``, ``failure`` and
-    ``retry`` are that attempt's ``{op}#d{k}``, ``{op}#a{k}`` and ``{op}#r{k}`` records.
-
-    * ``not_dispatched``: nothing recorded yet;
-    * ``running``: dispatched, no outcome of this attempt yet (its deadline is ``dispatch``'s);
-    * ``failed``: the attempt is recorded as failed and nothing was decided after it (no retry
-      timer, no final error) - only a replay can go on, nothing outstanding will wake it;
-    * ``retry_wait``: a retry of the attempt is scheduled (``retry.data["retry_at"]``);
-    * ``finished``: the step's final record exists (``final``).
-    """
-
-    phase: Phase
-    attempt: int = 0
-    dispatch: JournalRecord | None = None
-    failure: JournalRecord | None = None
-    retry: JournalRecord | None = None
-    final: JournalRecord | None = None
-
-
-def declared_state(op: str, records: Mapping[str, JournalRecord]) -> DeclaredState:
-    """The state of the declared step ``op`` from its records (keyed by record key)."""
-    final = records.get(op)
-    k = 0
-    while keys.dispatch_key(op, k + 1) in records:
-        k += 1
-    if final is not None and final.is_final:
-        return DeclaredState(FINISHED, k, final=final)
-    if k == 0:
-        return DeclaredState(NOT_DISPATCHED)
-    dispatch = records[keys.dispatch_key(op, k)]
-    failure = records.get(keys.attempt_key(op, k))
-    if failure is None:
-        return DeclaredState(RUNNING, k, dispatch)
-    retry = records.get(keys.retry_key(op, k))
-    return DeclaredState(RETRY_WAIT if retry is not None else FAILED, k, dispatch, failure, retry)
-
-
-def is_declared(records: Mapping[str, JournalRecord], op: str) -> bool:
-    """Whether ``op``'s records are a declared step's (it has a dispatch record)."""
-    return keys.dispatch_key(op, 1) in records
-
-
 # ---- inline steps ----------------------------------------------------------------------------
 
-#: Phases of an inline step (see :func:`inline_state`); ``finished`` is shared with declared steps.
+#: Phases of an inline step (see ``operations.inline.InlineState``); ``finished`` is shared with declared steps.
 NOT_STARTED = Phase.NOT_STARTED
 INTERRUPTED = Phase.INTERRUPTED
-
-
-@dataclass(frozen=True)
-class InlineState:
-    """Where an inline step stands according to its records.
-
-    ``attempt`` is the attempt to run next (failed attempts + 1), ``failure`` the latest failed
-    attempt's ``{op}#a{k}`` record (with its ``retry_at``), ``started`` the marker of attempt
-    ``attempt`` if one was journaled.
-
-    * ``not_started``: nothing recorded (or only what a cache hit or earlier phases left);
-    * ``retry_wait``: attempt ``attempt - 1`` failed; the next one runs at ``failure.data["retry_at"]``;
-    * ``interrupted``: attempt ``attempt`` was started (its marker is journaled) and no outcome of it
-      was - the invocation running it died (its container was killed, ran out of memory or time);
-    * ``finished``: the step's final record exists (``final``).
-    """
-
-    phase: Phase
-    attempt: int = 1
-    failure: JournalRecord | None = None
-    started: JournalRecord | None = None
-    final: JournalRecord | None = None
-
-
-def inline_state(op: str, records: Mapping[str, JournalRecord]) -> InlineState:
-    """The state of the inline step ``op`` from its records (keyed by record key)."""
-    final = records.get(op)
-    if final is not None and final.is_final:
-        return InlineState(FINISHED, final=final)
-    failed = 0
-    while keys.attempt_key(op, failed + 1) in records:
-        failed += 1
-    attempt = failed + 1
-    failure = records.get(keys.attempt_key(op, failed)) if failed else None
-    started = records.get(started_marker(op, attempt)) or records.get(at_most_once_marker(op))
-    if started is not None:
-        return InlineState(INTERRUPTED, attempt, failure, started)
-    return InlineState(RETRY_WAIT if failure is not None else NOT_STARTED, attempt, failure)

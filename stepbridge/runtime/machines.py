@@ -20,13 +20,16 @@ after its retries) leaves the instance unchanged, is logged beside it and emits
 from __future__ import annotations
 
 import inspect
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import jmespath
 
 from stepbridge.api.app import App, MachineDef, WorkflowDef
+from stepbridge.api.machine import StateMachine, Transition
 from stepbridge.runtime import keys
+from stepbridge.runtime.context import Context, engine_ports
 from stepbridge.runtime.execution_ids import MAX_KEY_PART_BYTES, exec_id_for
 from stepbridge.runtime.executions import start_execution
 from stepbridge.runtime.ports import Effects, Item, Store
@@ -93,19 +96,18 @@ def start_for_event(app: App, store: Store, effects: Effects, binding: MachineDe
     return record.execution_id
 
 
-async def apply_event(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
+async def apply_event(ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:
     """The built-in workflow: lock, load, transition with durable hooks, commit, unlock."""
-    rp = ctx._rp
-    app: App = rp.app
-    binding = app.machines[str(payload["machine"])]
+    ports = engine_ports(ctx)
+    binding = ports.app.machines[str(payload["machine"])]
     machine = binding.machine
     key = str(payload["key"])
     event = Event.from_eventbridge(payload["event"])
-    store: Store = rp.store
+    store = ports.store
     holder = ctx.execution_id
 
     attempt = 1
-    while not await ctx.step(f"lock-{attempt}", lambda: _lock(store, machine.name, key, holder, rp.now())):
+    while not await ctx.step(f"lock-{attempt}", lambda: _lock(store, machine.name, key, holder, ports.now())):
         await ctx.sleep(min(2**attempt, 30), name=f"lock-wait-{attempt}")
         attempt += 1
 
@@ -114,59 +116,59 @@ async def apply_event(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
     if event.id and event.id in snapshot["seen"]:
         await ctx.step("unlock", lambda: _unlock(store, machine.name, key, holder))
         return {"accepted": False, "state": current, "reason": "duplicate event"}
-    context = {**snapshot["context"], **(event.detail or {})}
-    hook_event = HookEvent(detail_type=event.detail_type, detail=event.detail, id=event.id, time=event.time)
     machine_event = binding.events[event.detail_type]
     transition = machine.states[current].on.get(machine_event)
 
     async def refuse(reason: str) -> dict[str, Any]:
-        await ctx.step("reject", lambda: reject(store, rp.effects, app.name, binding, key, current, event, reason))
+        rejected = (store, ports.effects, ports.app.name, binding, key, current, event, reason)
+        await ctx.step("reject", lambda: reject(*rejected))
         await ctx.step("unlock", lambda: _unlock(store, machine.name, key, holder))
         return {"accepted": False, "state": current, "reason": reason}
 
     if transition is None:
         return await refuse(f"no transition '{machine_event}' from state '{current}'")
     try:
-        if transition.guard is not None and not await ctx.step(
-            "guard", lambda: call_hook(transition.guard, context, hook_event)
-        ):
+        initial = {**snapshot["context"], **(event.detail or {})}
+        context = await _run_hooks(ctx, machine, current, transition, initial, event)
+        if context is None:
             return await refuse(f"guard of '{machine_event}' from '{current}' returned false")
-        if machine.states[current].exit is not None:
-            await ctx.step("exit", lambda: call_hook(machine.states[current].exit, context, hook_event))
-        if transition.action is not None:
-            returned = await ctx.step("action", lambda: call_hook(transition.action, context, hook_event))
-            if isinstance(returned, dict):
-                context = {**context, **returned}
-        entry = machine.states[transition.target].entry
-        if entry is not None:
-            entered = dict(context)
-            returned = await ctx.step("entry", lambda: call_hook(entry, entered, hook_event))
-            if isinstance(returned, dict):
-                context = {**context, **returned}
     except Exception as exc:  # a hook failed after its retries: the instance stays as it was
         return await refuse(f"'{machine_event}' from '{current}' failed in a hook: {type(exc).__name__}: {exc}")
-
-    final_context = context
     await ctx.step(
         "commit",
         lambda: _commit(
-            store,
-            machine.name,
-            key,
-            snapshot,
-            transition.target,
-            final_context,
-            event,
-            machine_event,
-            current,
-            holder,
-            iso(rp.now()),
+            store, machine.name, key, snapshot, transition.target, context, event, machine_event, current, holder,
+            iso(ports.now()),
         ),
     )
     return {"accepted": True, "state": transition.target}
 
 
-async def call_hook(hook: Any, context: dict[str, object], event: HookEvent) -> object:
+async def _run_hooks(
+    ctx: Context, machine: StateMachine, current: str, transition: Transition, context: dict[str, Any], event: Event
+) -> dict[str, Any] | None:
+    """Run a transition's guard, exit, action and entry hooks as durable steps; returns the instance's new
+    context, or ``None`` when the guard refused the transition."""
+    hook_event = HookEvent(detail_type=event.detail_type, detail=event.detail, id=event.id, time=event.time)
+    guard, leave, action = transition.guard, machine.states[current].exit, transition.action
+    if guard is not None and not await ctx.step("guard", lambda: call_hook(guard, context, hook_event)):
+        return None
+    if leave is not None:
+        await ctx.step("exit", lambda: call_hook(leave, context, hook_event))
+    if action is not None:
+        returned = await ctx.step("action", lambda: call_hook(action, context, hook_event))
+        if isinstance(returned, dict):
+            context = {**context, **returned}
+    entry = machine.states[transition.target].entry
+    if entry is not None:
+        entered = dict(context)
+        returned = await ctx.step("entry", lambda: call_hook(entry, entered, hook_event))
+        if isinstance(returned, dict):
+            context = {**context, **returned}
+    return context
+
+
+async def call_hook(hook: Callable[..., object], context: dict[str, Any], event: HookEvent) -> object:
     """Call a hook with ``(context)`` or ``(context, event)``, awaiting it when it is async."""
     params = [
         p for p in inspect.signature(hook).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
@@ -177,12 +179,12 @@ async def call_hook(hook: Any, context: dict[str, object], event: HookEvent) -> 
     return result
 
 
-def _lock(store: Store, machine: str, key: str, holder: str, now: Any) -> bool:
+def _lock(store: Store, machine: str, key: str, holder: str, now: datetime) -> bool:
     pk, sk = instance_key(machine), keys.machine_lock_sk(key)
     item = store.get_item(pk, sk)
     if item is not None and item.body.get("holder") not in (None, holder):
         taken = item.body.get("at")
-        if not taken or now - _parse(str(taken)) < LOCK_LEASE:
+        if not taken or now - parse_iso(str(taken)) < LOCK_LEASE:
             return False
         return store.put_item(Item(pk, sk, {"holder": holder, "at": iso(now)}), if_version=item.version)
     if item is not None:
@@ -198,8 +200,6 @@ def _unlock(store: Store, machine: str, key: str, holder: str) -> bool:
     return store.delete_item(pk, sk, if_version=item.version)
 
 
-def _parse(text: str) -> object:
-    return parse_iso(text)
 
 
 def _load(store: Store, binding: MachineDef, key: str) -> dict[str, object]:

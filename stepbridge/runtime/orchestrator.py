@@ -28,12 +28,15 @@ from stepbridge.runtime.executions import (
 )
 from stepbridge.runtime.humantask import cancel_open_tasks
 from stepbridge.runtime.journalcache import JournalCache
+from stepbridge.runtime.journalview import JournalView
 from stepbridge.runtime.keys import timer_name
 from stepbridge.runtime.lifecycle import timer_due
 from stepbridge.runtime.limits import DYNAMODB_ITEM_BYTES, JOURNAL_PAYLOAD_BYTES
 from stepbridge.runtime.loops import LoopFactory
 from stepbridge.runtime.messages import DebounceFire, ScheduleFire, WorkMessage
 from stepbridge.runtime.observability import add_metric, logger
+from stepbridge.runtime.operations.sleep import Sleep
+from stepbridge.runtime.operations.wait import WaitFor
 from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import (
     ExecutionRecord,
@@ -43,7 +46,6 @@ from stepbridge.runtime.records import (
     parse_iso,
     report_wake,
 )
-from stepbridge.runtime.replay import Replay
 from stepbridge.runtime.router import Router
 from stepbridge.runtime.sweeper import needs_marker, replayed_marker
 from stepbridge.runtime.vocabulary import TIMED_KINDS, Ending, Kind, OpType, Reason, Status
@@ -60,7 +62,7 @@ class Orchestrator:
     store: Store
     effects: Effects
     loop_factory: LoopFactory | None = None
-    overrides: dict[str, object] = field(default_factory=dict)
+    overrides: dict[str, Callable[..., object]] = field(default_factory=dict)
     stats: dict[str, int] = field(default_factory=lambda: {"replays": 0, "finished": 0})
     #: Journals of recently resumed executions (``None``: read the whole journal on every wake-up).
     cache: JournalCache | None = None
@@ -155,16 +157,17 @@ class Orchestrator:
         if outcome.kind == Ending.SUSPENDED:
             if outcome.replay is None:
                 return
-            outcome.replay.flush_acks()
-            self._rearm_early_timers(rec, message, outcome.replay.journal, began)
-            if outcome.replay.written == 0 and not outcome.replay.raced:
+            view = outcome.replay.log
+            view.flush_acks()
+            self._rearm_early_timers(rec, message, view.journal, began)
+            if view.written == 0 and not view.raced:
                 # (A replay that adopted a racing replay's records handled nothing on its behalf: those records'
                 # due instants, fixed by the other replay's clock, may be past ``began`` and not handled by anyone.)
-                self._mark_replayed(rec, outcome.replay, began)
-            if self.cache is not None and not outcome.replay.raced:
-                self.cache.remember(rec.execution_id, outcome.replay.journal)
+                self._mark_replayed(rec, view, began)
+            if self.cache is not None and not view.raced:
+                self.cache.remember(rec.execution_id, view.journal)
             return
-        journal = list(outcome.replay.journal.values()) if outcome.replay else journal
+        journal = list(outcome.replay.log.journal.values()) if outcome.replay else journal
         if outcome.kind == Ending.CONTINUED:
             try:
                 outcome = self._continue_as_new(rec, outcome.result)
@@ -195,7 +198,7 @@ class Orchestrator:
                 WakeMessage(rec.execution_id, Reason.TIMER, keys.timer_dedup(key), {"rearmed": iso(began)}),
             )
 
-    def _mark_replayed(self, rec: ExecutionRecord, replay: Replay, began: datetime) -> None:
+    def _mark_replayed(self, rec: ExecutionRecord, replay: JournalView, began: datetime) -> None:
         """A replay that wrote nothing leaves a ``$replayed`` marker when the sweeper would otherwise
         think what it just processed (a report, a passed sleep) still waits for a replay."""
         journal = list(replay.journal.values())
@@ -326,21 +329,24 @@ class Orchestrator:
     def _cleanup(self, rec: ExecutionRecord, journal: list[JournalRecord]) -> None:
         """Delete timers and waiters of operations that will never complete now."""
         now = self.effects.now()
-        by_op: dict[str, list[JournalRecord]] = {}
+        by_op: dict[str, dict[str, JournalRecord]] = {}
         for r in journal:
-            by_op.setdefault(r.op, []).append(r)
+            by_op.setdefault(r.op, {})[r.key] = r
         for op, records in by_op.items():
-            by_key = {r.key: r for r in records}
-            final = by_key.get(op)
+            final = records.get(op)
             if final is not None and final.is_final:
                 continue
-            for r in records:
-                if r.kind in TIMED_KINDS or (r.type == OpType.SLEEP and now < parse_iso(str(r.data.get("wake_at")))):
+            for r in records.values():
+                if r.kind in TIMED_KINDS:
                     self.effects.cancel_timer(timer_name(rec.execution_id, r.key))
-                if r.type == OpType.WAIT and r.kind == Kind.WAIT:
-                    self.store.delete_item(
-                        keys.waiter_pk(str(r.data.get("event_type"))), keys.waiter_sk(rec.execution_id, op)
-                    )
+            if any(r.type == OpType.SLEEP for r in records.values()) and Sleep.outstanding(
+                Sleep.state(op, records), now
+            ):
+                self.effects.cancel_timer(timer_name(rec.execution_id, op))
+            registered = WaitFor.state(op, records).started
+            if registered is not None and registered.type == OpType.WAIT:
+                event_type = str(registered.data.get("event_type"))
+                self.store.delete_item(keys.waiter_pk(event_type), keys.waiter_sk(rec.execution_id, op))
 
     def _cancel_children(self, journal: list[JournalRecord], *, compensate: bool) -> None:
         """Cancel unfinished children; a parent cancelled with compensation has its children compensate too."""

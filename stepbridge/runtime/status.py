@@ -41,12 +41,12 @@ def set_status(rp: Replay, value: Any) -> None:
     from stepbridge.runtime.executions import update_execution
     from stepbridge.runtime.replay import refuse_while_suspending
 
-    op = rp.auto_name("$status")
-    rp.requested[op] = OpType.STATUS
+    op = rp.session.auto_name("$status")
+    rp.session.mark(op, OpType.STATUS)
     if op in rp.records(op):
         return
     refuse_while_suspending()
     data = check_status(rp.execution_id, value)
     # The header first: recorded first, a crash in between would leave the status unset for good.
     update_execution(rp.store, rp.execution_id, lambda rec: setattr(rec, "custom_status", data))
-    rp.record(op, OpType.STATUS, Kind.STATUS, {"status": data})
+    rp.log.record(op, OpType.STATUS, Kind.STATUS, {"status": data})

@@ -21,61 +21,35 @@ from stepbridge.api.retry import DEFAULT_RETRY, Retry
 from stepbridge.api.serde import Serde
 from stepbridge.errors import (
     PayloadTooLarge,
-    StepInterrupted,
     StepTimeout,
     WorkflowDefinitionError,
     never_retried,
-    never_retried_names,
 )
 from stepbridge.runtime import keys, payloads, stepcontext
 from stepbridge.runtime.codec import content_hash, dumps, from_json_value, return_type, to_json_value
 from stepbridge.runtime.errorcodec import error_dict, rebuild_error
 from stepbridge.runtime.execution_ids import fit_key
 from stepbridge.runtime.guard import is_user_failure
-from stepbridge.runtime.lifecycle import (
-    INTERRUPTED,
-    NOT_DISPATCHED,
-    RETRY_WAIT,
-    declared_state,
-    inline_state,
-)
 from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES
 from stepbridge.runtime.loops import run_sync_virtually
 from stepbridge.runtime.observability import StepTelemetry
+from stepbridge.runtime.operations.actions import Dispatch, Refresh, Run
+from stepbridge.runtime.operations.declared import UNSTARTED_DISPATCHES as UNSTARTED_DISPATCHES
+from stepbridge.runtime.operations.declared import DeclaredStep
+from stepbridge.runtime.operations.declared import retryable as retryable
+from stepbridge.runtime.operations.inline import InlineStep
+from stepbridge.runtime.operations.interpret import returned
 from stepbridge.runtime.ports import Item
-from stepbridge.runtime.records import JournalRecord, StepInvocation, iso, parse_iso
+from stepbridge.runtime.records import JournalRecord, StepInvocation, iso
 from stepbridge.runtime.replay import Replay, current_op
 from stepbridge.runtime.vocabulary import Kind, OpType, Reason, TimerReason
 
 #: Extra time a declared step gets past its timeout before the orchestrator declares it lost
 #: (Lambda stops the function at its timeout; this covers queueing of the async invoke).
 DEADLINE_GRACE_SECONDS = 60.0
-#: An ``at_most_once`` declared step whose invocations never started (lost or throttled invokes)
-#: is dispatched again up to this many times in all: running it is still at most once.
-UNSTARTED_DISPATCHES = 3
 
 
-def started_key(op: str) -> str:
-    """Journal key of the "started" marker of an ``at_most_once`` step."""
-    return keys.at_most_once_marker(op)
-
-
-def interrupted(rp: Replay, op: str, attempts: int, *, shared: bool = False) -> JournalRecord:
-    """Fail an ``at_most_once`` step that started but never reported (its effect may have happened).
-
-    ``shared``: the step is declared, so its own Lambda may still record an outcome under the same key.
-    """
-    err = error_dict(
-        StepInterrupted(
-            f"step '{op}' is at_most_once and started (attempt {attempts}) but never reported: it crashed or "
-            "timed out, so it is not run again; its effect may or may not have happened"
-        )
-    )
-    err["fatal"] = True
-    return rp.record(op, OpType.STEP, Kind.ERROR, {"error": err, "attempts": attempts}, shared=shared)
-
-
-def check_result_size(op: str, data: Any) -> int:
+def check_result_size(op: str, data: object) -> int:
     """A step result must fit in one journal item (DynamoDB's 400 KB item limit); returns its JSON size."""
     size = len(dumps(data).encode())
     if size > JOURNAL_PAYLOAD_BYTES:
@@ -99,25 +73,7 @@ def step_error(exc: BaseException) -> dict[str, Any]:
     return err
 
 
-def retryable(policy: Retry, err: dict[str, Any]) -> bool:
-    """Whether a recorded error may be retried under ``policy``, judged by its type names (works across processes)."""
-    if err.get("fatal"):
-        return False
-    names = {str(m) for m in err.get("mro") or [err.get("type", "")]}
-    if never_retried_names(names):
-        return False
-    if policy.non_retryable and names & {_dotted(t) for t in policy.non_retryable}:
-        return False
-    if policy.retry_on:
-        return bool(names & {_dotted(t) for t in policy.retry_on})
-    return True
-
-
-def _dotted(tp: type[BaseException]) -> str:
-    return f"{tp.__module__}.{tp.__qualname__}"
-
-
-def outcome(rp: Replay, rec: JournalRecord, fn: Callable[..., Any] | None) -> Any:
+def outcome(rp: Replay, rec: JournalRecord, fn: Callable[..., object] | None) -> Any:
     """Return a recorded result (decoded to ``fn``'s return type) or raise the recorded error."""
     if rec.kind == Kind.ERROR:
         raise rebuild_error(rec.data.get("error") or {}, rec.op)
@@ -136,14 +92,16 @@ class _Raised(Exception):
         self.exc = exc
 
 
-async def call_function(fn: Callable[..., Any], args: Sequence[Any], timeout: float | None, *, op: str = "") -> Any:
+async def call_function(
+    fn: Callable[..., object], args: Sequence[object], timeout: float | None, *, op: str = ""
+) -> object:
     """Call a step function: coroutine functions on the loop, plain functions in a worker thread.
 
     With ``timeout``, exceeding it raises ``StepTimeout``; a ``TimeoutError`` raised by the
     function itself passes through unchanged (it is the function's own failure).
     """
 
-    async def invoke() -> Any:
+    async def invoke() -> object:
         if inspect.iscoroutinefunction(fn):
             return await fn(*args)
         if getattr(asyncio.get_running_loop(), "inline_sync", False):
@@ -168,7 +126,7 @@ async def call_function(fn: Callable[..., Any], args: Sequence[Any], timeout: fl
         # (LocalCloud's loop blocks on a sync function's thread: no timer can fire meanwhile, so none is set.)
         return await invoke()
 
-    async def guarded() -> Any:
+    async def guarded() -> object:
         try:
             return await invoke()
         except BaseException as exc:
@@ -200,7 +158,7 @@ def _sync_pool() -> ThreadPoolExecutor:
     return _POOL[0]
 
 
-def cache_item_key(op: str, args_json: Any, cache_key: str | None) -> str:
+def cache_item_key(op: str, args_json: object, cache_key: str | None) -> str:
     """The cache key of a step call: explicit ``cache_key`` or step name + hash of canonical-JSON arguments."""
     if cache_key:
         return keys.explicit_cache_key(fit_key(cache_key))
@@ -210,8 +168,8 @@ def cache_item_key(op: str, args_json: Any, cache_key: str | None) -> str:
 async def run_step(
     rp: Replay,
     op: str,
-    fn: Callable[..., Any],
-    args: Sequence[Any],
+    fn: Callable[..., object],
+    args: Sequence[object],
     *,
     timeout: float | None,
     retry: Retry | None,
@@ -225,7 +183,7 @@ async def run_step(
     records = rp.request(op, OpType.STEP)
     final = records.get(op)
     if final is not None:
-        if cache_ttl and final.kind == Kind.RESULT and final.foreign and rp.newly_read(final.key):
+        if cache_ttl and final.kind == Kind.RESULT and final.foreign and rp.log.newly_read(final.key):
             # A declared step's result, read for the first time: this is when it enters the step cache.
             _cache_result(rp, cache_item_key(op, _json_args(op, args), cache_key), op, final, cache_ttl)
         return outcome(rp, final, fn)
@@ -245,7 +203,7 @@ async def run_step(
         hit = rp.store.get_item(keys.cache_pk(ckey), keys.CACHE_SK)
         if hit is not None:
             # Once a declared step was dispatched, its own report may race this record for the key.
-            rec = rp.record(
+            rec = rp.log.record(
                 op,
                 OpType.STEP,
                 Kind.RESULT,
@@ -254,11 +212,11 @@ async def run_step(
             )
             return outcome(rp, rec, fn)
 
-    fake = rp.overrides.get(op)
+    fake = rp.session.override(op)
     if fake is not None and step_def is None:
         fn = fake
     if step_def is not None:
-        rec = _declared(rp, op, step_def, args_json, records, policy, timeout, once)
+        rec = _declared(rp, op, step_def, args_json, policy, timeout, once)
     else:
         rec = await _inline(rp, op, fn, args, records, policy, timeout, once)
     if ckey is not None and rec.kind == Kind.RESULT and cache_ttl:
@@ -279,8 +237,8 @@ def _cache_result(rp: Replay, ckey: str, op: str, rec: JournalRecord, ttl: float
 async def _inline(
     rp: Replay,
     op: str,
-    fn: Callable[..., Any],
-    args: Sequence[Any],
+    fn: Callable[..., object],
+    args: Sequence[object],
     records: dict[str, JournalRecord],
     policy: Retry,
     timeout: float | None,
@@ -301,35 +259,27 @@ async def _inline(
     unmarked run is not counted. (``at_most_once`` steps always journal their marker first, and
     an interrupted one fails with ``StepInterrupted`` at once.)
     """
-    state = inline_state(op, records)  # the same reading the sweeper makes of these records
-    if state.failure is not None and state.phase == RETRY_WAIT and not rp.due(str(state.failure.data["retry_at"])):
-        rp.suspend()
-    attempt = state.attempt
-    if state.phase == INTERRUPTED:
-        assert state.started is not None
-        alive_until = state.started.data.get("alive_until")
-        if alive_until and not rp.due(str(alive_until)):
-            # The invocation that started it may still be running (a redelivery that raced it, e.g. after
-            # its message's visibility timeout): decide once Lambda has surely stopped it.
-            rp.set_timer(state.started.key, parse_iso(str(alive_until)), keys.timer_reason(TimerReason.INTERRUPTED, op))
-            rp.suspend()
-        if once:
-            return interrupted(rp, op, attempt)
-        lost = StepTimeout(
-            f"inline step '{op}' was interrupted: the orchestrator Lambda stopped while attempt {attempt} ran "
-            "(its container died, ran out of memory or reached its timeout) before its outcome was journaled"
-        )
-        return _attempt_failed(rp, op, attempt, error_dict(lost), policy, interrupted=True)
-    marker: dict[str, Any] = {"attempt": attempt}
-    if rp.remaining is not None:  # until when this invocation may run: Lambda stops it by then
-        marker["alive_until"] = iso(rp.now() + timedelta(seconds=max(0.0, rp.remaining())))
-    if once:
-        # At most once: the marker is journaled before the function runs; finding it means an
-        # earlier invocation started the function and died before journaling its outcome.
-        rp.record(op, OpType.STEP, Kind.STARTED, marker, key=keys.at_most_once_marker(op), durable=True)
-    elif rp.suspect or attempt > 1:
+    step = InlineStep(op, policy, once, f"{rp.execution_id}/{op}", rp.session.suspect)
+    action = step.decide(InlineStep.state(op, records), rp.now())  # the sweeper reads the same state
+    if not isinstance(action, Run):
+        done = returned(rp, op, OpType.STEP, action)
+        assert done is not None  # (an inline step's actions end in a suspension or an outcome)
+        return done
+    if action.marker is not None:
+        marker: dict[str, object] = {"attempt": action.attempt}
+        remaining = rp.session.remaining
+        if remaining is not None:  # until when this invocation may run: Lambda stops it by then
+            marker["alive_until"] = iso(rp.now() + timedelta(seconds=max(0.0, remaining())))
         # (durable: a throttled or ambiguous marker write must not cost the attempt it stands for)
-        rp.record(op, OpType.STEP, Kind.STARTED, marker, key=keys.started_marker(op, attempt), durable=True)
+        rp.log.record(op, OpType.STEP, Kind.STARTED, marker, key=action.marker, durable=True)
+    return await _run_attempt(rp, step, fn, args, action.attempt, timeout)
+
+
+async def _run_attempt(
+    rp: Replay, step: InlineStep, fn: Callable[..., object], args: Sequence[object], attempt: int, timeout: float | None
+) -> JournalRecord:
+    """Run attempt ``attempt`` now (within the invocation's remaining time) and record its outcome."""
+    op = step.op
     limit, by_lambda = timeout, False
     budget = rp.time_left()
     if budget is not None and (limit is None or budget < limit):
@@ -358,108 +308,51 @@ async def _inline(
                     "(@app.step(timeout=...)) or split it"
                 )
             )
-        return _attempt_failed(rp, op, attempt, err, policy)
+        done = returned(rp, op, OpType.STEP, step.failed(attempt, err, rp.now()))
+        assert done is not None
+        return done
     finally:
         stepcontext.leave(step_token)
         current_op.reset(token)
-    return rp.record(op, OpType.STEP, Kind.RESULT, {"result": data, "attempts": attempt}, data_size=size, durable=True)
-
-
-def _attempt_failed(
-    rp: Replay, op: str, attempt: int, err: dict[str, Any], policy: Retry, *, interrupted: bool = False
-) -> JournalRecord:
-    """Record a failed attempt: schedule a durable retry, or record the final error.
-
-    ``interrupted``: the attempt was found started by an invocation that died (its record says so).
-    """
-    flag = {"interrupted": True} if interrupted else {}
-    if attempt < policy.max_attempts and retryable(policy, err):
-        delay = policy.delay(attempt, seed=f"{rp.execution_id}/{op}")
-        retry_at = policy.retry_at(rp.now(), delay)
-        key = keys.attempt_key(op, attempt)
-        rec = rp.record(
-            op,
-            OpType.STEP,
-            Kind.ATTEMPT,
-            {"error": err, "attempt": attempt, "retry_at": iso(retry_at), "delay": delay, **flag},
-            key=key,
-            durable=True,
-        )
-        # A racing twin may have written the record first, with its clock: arm the instant recorded,
-        # which every later replay and the sweeper read (tests/unit/test_timer_instants.py).
-        rp.set_timer(key, parse_iso(str(rec.data.get("retry_at") or iso(retry_at))),
-                     keys.timer_reason(TimerReason.RETRY, op))
-        rp.suspend()
-    return rp.record(op, OpType.STEP, Kind.ERROR, {"error": err, "attempts": attempt, **flag}, durable=True)
+    data_out = {"result": data, "attempts": attempt}
+    return rp.log.record(op, OpType.STEP, Kind.RESULT, data_out, data_size=size, durable=True)
 
 
 def _declared(
     rp: Replay,
     op: str,
     step_def: StepDef,
-    args_json: list[Any],
-    records: dict[str, JournalRecord],
+    args_json: list[object],
     policy: Retry,
     timeout: float | None,
     once: bool = False,
 ) -> JournalRecord:
-    state = declared_state(op, records)  # the same reading the sweeper makes of these records
-    if state.phase == NOT_DISPATCHED:
-        _dispatch(rp, op, step_def, args_json, 1, timeout, once)
-        rp.suspend()
-    k = state.attempt
-    failure = state.failure
-    if failure is None:
-        assert state.dispatch is not None
-        deadline = str(state.dispatch.data["deadline"])
-        if not rp.due(deadline):
+    """Decide and act until the declared step has an outcome or the workflow must wait for it."""
+    seconds = timeout if timeout is not None else step_def.timeout
+    step = DeclaredStep(op, policy, once, seconds, f"{rp.execution_id}/{op}")
+    refreshed = False
+    while True:
+        # The sweeper reads the same state from the same records (``sweeper.waiting``/``stuck_since``).
+        action = step.decide(DeclaredStep.state(op, rp.records(op), refreshed=refreshed), rp.now())
+        if isinstance(action, Dispatch):
+            _dispatch(rp, op, step_def, args_json, action.attempt, timeout, action.once)
             rp.suspend()
-        # Past the deadline with no report in view: the step may have reported and died before its
-        # wake-up went out (only this deadline brings us here then). Read the keys fresh first.
-        reported = rp.fetch(op)
-        if reported is not None:
-            return reported
-        failure = rp.fetch(keys.attempt_key(op, k))
-    if failure is None:
-        if once and rp.fetch(started_key(op)) is not None:
-            return interrupted(rp, op, k, shared=True)
-        seconds = timeout if timeout is not None else step_def.timeout
-        what = "was not started" if once else "did not report"
-        err = error_dict(StepTimeout(f"step '{op}' {what} within its {seconds:g} s timeout (attempt {k})"))
-        data: dict[str, Any] = {"error": err, "attempt": k}
-        if once:
-            data["started"] = False
-        failure = rp.record(op, OpType.STEP, Kind.ATTEMPT, data, key=keys.attempt_key(op, k), shared=True)
-        final = rp.records(op).get(op)
-        if final is not None:  # the result raced in after all
-            return final
-    if once and failure.data.get("started") is False and k < UNSTARTED_DISPATCHES:
-        _dispatch(rp, op, step_def, args_json, k + 1, timeout, once)  # it never ran: running it now is still once
-        rp.suspend()
-    err = failure.data.get("error") or {}
-    if k < policy.max_attempts and retryable(policy, err):
-        retry_rec = state.retry
-        if retry_rec is None:
-            delay = policy.delay(k, seed=f"{rp.execution_id}/{op}")
-            at = policy.retry_at(rp.now(), delay)
-            retry_key = keys.retry_key(op, k)
-            rec = rp.record(op, OpType.STEP, Kind.RETRY, {"attempt": k, "retry_at": iso(at), "delay": delay},
-                            key=retry_key)
-            rp.set_timer(retry_key, parse_iso(str(rec.data.get("retry_at") or iso(at))),
-                         keys.timer_reason(TimerReason.RETRY, op))
-            rp.suspend()
-        elif not rp.due(str(retry_rec.data["retry_at"])):
-            rp.suspend()
-        _dispatch(rp, op, step_def, args_json, k + 1, timeout)
-        rp.suspend()
-    return rp.record(op, OpType.STEP, Kind.ERROR, {"error": err, "attempts": k}, shared=True)
+        elif isinstance(action, Refresh):
+            for key in action.keys:
+                if rp.log.fetch(key) is not None:
+                    break
+            refreshed = True
+        else:
+            done = returned(rp, op, OpType.STEP, action)
+            if done is not None:
+                return done
 
 
 def _dispatch(
     rp: Replay,
     op: str,
     step_def: StepDef,
-    args_json: list[Any],
+    args_json: list[object],
     attempt: int,
     timeout: float | None,
     once: bool = False,
@@ -471,8 +364,8 @@ def _dispatch(
     # A large argument travels as a claim check (a Lambda async invoke takes 1 MB, limits.py); stored before
     # the dispatch is recorded, so one over the maximum fails the call with nothing half done.
     args = [payloads.store_value(a, what=f"argument {i + 1} of step '{op}'") for i, a in enumerate(args_json)]
-    data = {"step": step_def.name, "attempt": attempt, "deadline": iso(deadline)}
-    rp.record(op, OpType.STEP, Kind.DISPATCH, data, key=key)
+    data: dict[str, object] = {"step": step_def.name, "attempt": attempt, "deadline": iso(deadline)}
+    rp.log.record(op, OpType.STEP, Kind.DISPATCH, data, key=key)
     rp.set_timer(key, deadline, keys.timer_reason(TimerReason.DEADLINE, op))
     rp.effects.invoke_step(
         StepInvocation(
@@ -484,6 +377,6 @@ def _dispatch(
             deadline=iso(deadline),
             timeout=timeout,
             at_most_once=once,
-            compensation=rp.compensating > 0,
+            compensation=rp.session.compensating,
         )
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from stepbridge.api.app import App
 from stepbridge.errors import (
@@ -44,7 +43,7 @@ class StepWorker:
     effects: Effects
     loop_factory: LoopFactory | None = None
     enforce_timeout: bool = False
-    overrides: dict[str, Any] | None = None
+    overrides: dict[str, Callable[..., object]] | None = None
     #: How to wait between report retries (``time.sleep`` in AWS; LocalCloud passes a no-op: virtual time).
     sleep: Callable[[float], None] | None = None
 

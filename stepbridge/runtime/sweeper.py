@@ -38,14 +38,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from stepbridge.runtime import keys, lifecycle
-from stepbridge.runtime.lifecycle import (
-    declared_state,
-    handled_at,
-    inline_state,
-    is_declared,
-    is_progress,
-)
+from stepbridge.runtime.lifecycle import handled_at, is_progress
 from stepbridge.runtime.observability import logger
+from stepbridge.runtime.operations.child import Child
+from stepbridge.runtime.operations.declared import DeclaredStep, is_declared
+from stepbridge.runtime.operations.inline import InlineStep
+from stepbridge.runtime.operations.sleep import Sleep
+from stepbridge.runtime.operations.wait import WaitFor
 from stepbridge.runtime.ports import Effects, Item, Store
 from stepbridge.runtime.records import (
     RUNNING,
@@ -164,36 +163,31 @@ def unprocessed_since(
 def waiting(journal: list[JournalRecord], now: datetime) -> bool:
     """Whether the journal shows something outstanding: a step, child or wait without outcome, a future timer.
 
-    A declared step's state is read with the engine's own :func:`lifecycle.declared_state`: one whose
-    latest attempt is recorded as failed with nothing decided after it (``failed``) is not outstanding -
-    its replay recorded the failure and died before it set the retry timer or recorded the final
-    error, so only a replay can go on. (An inline step's failed attempt carries its own ``retry_at``,
-    a due instant.)
+    Each operation's state is read with the engine's own ``state()`` (``runtime/operations/``). A
+    declared step whose latest attempt is recorded as failed with nothing decided after it (``failed``)
+    is not outstanding - its replay recorded the failure and died before it set the retry timer or
+    recorded the final error, so only a replay can go on. (An inline step's failed attempt carries its
+    own ``retry_at``, a due instant.)
     """
-    for op, records in _by_op(journal).items():
-        if keys.is_bookkeeping(op):
-            continue
-        types = {r.type for r in records.values()}
-        if OpType.SLEEP in types:
-            if any(r.data.get("wake_at") and parse_iso(str(r.data["wake_at"])) > now for r in records.values()):
-                return True
-            continue
-        if types & INSTANT_TYPES:
-            continue
-        if is_declared(records, op):
-            if declared_state(op, records).phase in (lifecycle.RUNNING, lifecycle.RETRY_WAIT):
-                return True
-            continue
-        if OpType.STEP in types:
-            # An inline step waits only for its retry timer; one whose attempt was started by a replay that
-            # died (``interrupted``) waits for nothing: only a replay can count the attempt and go on.
-            if inline_state(op, records).phase == lifecycle.RETRY_WAIT:
-                return True
-            continue
-        final = records.get(op)
-        if final is None or not final.is_final:
-            return True
-    return False
+    return any(_outstanding(op, records, now) for op, records in _by_op(journal).items() if not keys.is_bookkeeping(op))
+
+
+def _outstanding(op: str, records: dict[str, JournalRecord], now: datetime) -> bool:
+    """Whether the operation ``op`` waits for something outside a replay (a timer, a report, an event, a child)."""
+    types = {r.type for r in records.values()}
+    if OpType.SLEEP in types:
+        return Sleep.outstanding(Sleep.state(op, records), now)
+    if types & INSTANT_TYPES:
+        return False
+    if is_declared(records, op):
+        return DeclaredStep.state(op, records).phase in (lifecycle.RUNNING, lifecycle.RETRY_WAIT)
+    if OpType.STEP in types:
+        # An inline step waits only for its retry timer; one whose attempt was started by a replay that
+        # died (``interrupted``) waits for nothing: only a replay can count the attempt and go on.
+        return InlineStep.state(op, records).phase == lifecycle.RETRY_WAIT
+    if OpType.WAIT in types:
+        return WaitFor.outstanding(WaitFor.state(op, records))
+    return Child.outstanding(Child.state(op, records))
 
 
 def stuck_since(journal: list[JournalRecord]) -> datetime | None:
@@ -212,10 +206,10 @@ def stuck_since(journal: list[JournalRecord]) -> datetime | None:
             continue
         since: JournalRecord | None = None
         if is_declared(records, op):
-            state = declared_state(op, records)
+            state = DeclaredStep.state(op, records)
             since = state.failure if state.phase == lifecycle.FAILED else None
         elif any(r.is_started for r in records.values()):
-            inline = inline_state(op, records)
+            inline = InlineStep.state(op, records)
             since = inline.started if inline.phase == lifecycle.INTERRUPTED else None
         if since is not None and since.at:
             # (a started marker's ``alive_until`` is when the invocation that wrote it was surely stopped)
@@ -227,7 +221,7 @@ def stuck_since(journal: list[JournalRecord]) -> datetime | None:
 
 def awaits_decision(op: str, records: dict[str, JournalRecord]) -> bool:
     """A declared step whose latest attempt is recorded as failed with nothing scheduled after it."""
-    return declared_state(op, records).phase == lifecycle.FAILED
+    return DeclaredStep.state(op, records).phase == lifecycle.FAILED
 
 
 def stale_since(record: ExecutionRecord, journal: list[JournalRecord], now: datetime) -> tuple[datetime | None, bool]:

@@ -13,12 +13,15 @@ from datetime import datetime
 from typing import Any
 
 from stepbridge.api.app import check_event_type
-from stepbridge.errors import WaitTimeout
 from stepbridge.runtime import keys, payloads, provenance
+from stepbridge.runtime.operations.actions import Return
+from stepbridge.runtime.operations.interpret import perform
+from stepbridge.runtime.operations.sleep import Sleep
+from stepbridge.runtime.operations.wait import Listen, LookBack, WaitFor
 from stepbridge.runtime.ports import Item
-from stepbridge.runtime.records import iso, parse_iso
+from stepbridge.runtime.records import JournalRecord
 from stepbridge.runtime.replay import Replay
-from stepbridge.runtime.vocabulary import Kind, OpType, TimerReason
+from stepbridge.runtime.vocabulary import Kind, OpType
 
 #: Sentinel meaning "no default: raise WaitTimeout".
 RAISE: Any = object()
@@ -27,21 +30,22 @@ RAISE: Any = object()
 async def sleep_until(rp: Replay, op: str, wake_at: datetime) -> None:
     """Suspend until ``wake_at`` (a durable timer); returns at once on replay after it passed."""
     records = rp.request(op, OpType.SLEEP)
-    rec = records.get(op)
-    if rec is None:
+    if op not in records:
         await rp.before_new(op)
-        # (durable: its timer is set after the write; a write that took effect but reported a failure must
-        # not abandon the invocation, leaving a sleep that no timer stands for until the sweeper sees it overdue)
-        data = {"wake_at": iso(wake_at), "timer": rp.timer_name(op)}
-        rec = rp.record(op, OpType.SLEEP, Kind.TIMER, data, durable=True)
-        if not rp.due(str(rec.data["wake_at"])):
-            rp.set_timer(op, wake_at, keys.timer_reason(TimerReason.SLEEP, op))
-    if not rp.due(str(rec.data["wake_at"])):
-        rp.suspend()
-    rp.passed(op, parse_iso(str(rec.data["wake_at"])))
+    sleep = Sleep(op, wake_at, rp.timer_name(op))
+    fresh = False
+    while True:
+        state = Sleep.state(op, rp.records(op), fresh=fresh)
+        action = sleep.decide(state, rp.now())
+        if isinstance(action, Return):
+            assert state.wake_at is not None
+            rp.log.passed(op, state.wake_at)
+            return
+        perform(rp, op, OpType.SLEEP, action)
+        fresh = True
 
 
-def matches(detail: Any, match: Mapping[str, Any] | None) -> bool:
+def matches(detail: object, match: Mapping[str, object] | None) -> bool:
     """Every key of ``match`` equals the same key of ``detail``; nested dicts match recursively."""
     if not match:
         return True
@@ -68,7 +72,7 @@ async def wait_for(
     rp: Replay,
     op: str,
     event_type: str,
-    match: Mapping[str, Any] | None,
+    match: Mapping[str, object] | None,
     where: Callable[[Any], bool] | None,
     timeout: float | None,
     default: Any,
@@ -85,90 +89,82 @@ async def wait_for(
     callers = provenance.check_filter(callers, f"wait_for '{op}': callers")
     who = _restrictions(sources, callers)
     records = rp.request(op, OpType.WAIT)
-    final = records.get(op)
     if not records:
         await rp.before_new(op)
-    if final is None:
-        final = _try_complete(rp, op, event_type, match, where, timeout, records, who, default is not RAISE, until)
-    if final is None:
-        rp.suspend()
-        raise AssertionError("unreachable")
+    wait = WaitFor(op, event_type, match, timeout, who, default is not RAISE, rp.timer_name(keys.wait_key(op)), until)
+    looked = False
+    while True:
+        state = WaitFor.state(op, rp.records(op), looked=looked)
+        action = wait.decide(state, rp.now())
+        if isinstance(action, Listen):
+            _listen(rp, wait, action)
+        elif isinstance(action, LookBack):
+            assert state.started is not None
+            if _look_back(rp, wait, where, state.started) is None:
+                looked = True
+        else:
+            done = perform(rp, op, OpType.WAIT, action)
+            if done is None or done.record is None:
+                continue
+            if done.record is state.final:
+                return _result(done.record, default)
+            _cleanup(rp, op, event_type, None)  # it timed out just now: the router may drop the waiter
+
+
+def _result(final: JournalRecord, default: object) -> object:
+    """What a finished wait gives the code: the event's detail, or its default after a timeout."""
     if final.kind == Kind.RESULT:
         return payloads.resolve(final.data["event"].get("detail"))
-    if default is RAISE:
-        raise WaitTimeout(
-            f"wait '{op}' for event '{event_type}' timed out after {final.data.get('timeout', timeout)} s"
-        )
     return default
 
 
-def _try_complete(
-    rp: Replay,
-    op: str,
-    event_type: str,
-    match: Mapping[str, Any] | None,
-    where: Callable[[Any], bool] | None,
-    timeout: float | None,
-    records: dict[str, Any],
-    who: dict[str, list[str]],
-    has_default: bool = False,
-    until: datetime | None = None,
-) -> Any:
-    started = records.get(keys.wait_key(op))
-    if started is None:
-        deadline_at = until if until is not None else rp.after(timeout) if timeout is not None else None
-        deadline = iso(deadline_at) if deadline_at is not None else None
-        # Register the waiter before looking back, so an event arriving in between is seen by one of
-        # us; and before recording the wait, so a crash in between cannot leave a recorded wait that
-        # the router does not know about (the put is an idempotent overwrite when the replay repeats it).
-        rp.store.put_item(
-            Item(
-                keys.waiter_pk(event_type),
-                keys.waiter_sk(rp.execution_id, op),
-                {"execution_id": rp.execution_id, "op": op, "match": dict(match or {}), "deadline": deadline, **who},
-                expires_at=deadline,
-            )
-        )
-        started = rp.record(
-            op,
-            OpType.WAIT,
-            Kind.WAIT,
+def _listen(rp: Replay, wait: WaitFor, action: Listen) -> None:
+    """Register the wait: the waiter item first, then its record and its timeout's timer.
+
+    Before looking back, so an event arriving in between is seen by one of us; and before recording the
+    wait, so a crash in between cannot leave a recorded wait that the router does not know about (the put
+    is an idempotent overwrite when the replay repeats it).
+    """
+    deadline = action.record.data["deadline"]
+    rp.store.put_item(
+        Item(
+            keys.waiter_pk(wait.event_type),
+            keys.waiter_sk(rp.execution_id, wait.op),
             {
-                "event_type": event_type,
-                "match": dict(match or {}),
+                "execution_id": rp.execution_id,
+                "op": wait.op,
+                "match": dict(wait.match or {}),
                 "deadline": deadline,
-                "timeout": timeout,
-                "timer": rp.timer_name(keys.wait_key(op)) if deadline else None,
-                **who,
+                **wait.who,
             },
-            key=keys.wait_key(op),
-            durable=True,  # (its timeout's timer is set after the write, as a sleep's)
+            expires_at=str(deadline) if deadline else None,
         )
-        if deadline_at is not None:
-            rp.set_timer(keys.wait_key(op), deadline_at, keys.timer_reason(TimerReason.WAIT_TIMEOUT, op))
+    )
+    perform(rp, wait.op, OpType.WAIT, action.record)
+
+
+def _look_back(
+    rp: Replay, wait: WaitFor, where: Callable[[Any], bool] | None, started: JournalRecord
+) -> JournalRecord | None:
+    """Bind the first logged event since the execution started that satisfies the wait (recorded), if any."""
     since = rp.execution.started_at or rp.execution.created_at
-    consumed = rp.consumed_event_ids()
-    for item in rp.store.query_items(keys.event_log_pk(event_type), sk_from=since):
+    consumed = rp.log.consumed_event_ids()
+    who = wait.who
+    for item in rp.store.query_items(keys.event_log_pk(wait.event_type), sk_from=since):
         event = item.body
         if str(event.get("id")) in consumed:
             continue
         detail = payloads.resolve(event.get("detail"))  # a claim check (a detail over 256 KB) is read back
-        if not matches(detail, match):
+        if not matches(detail, wait.match):
             continue
-        if who and not provenance.accepts(str(event.get("source", "")), event.get("resources") or (),
-                                          who.get("sources"), who.get("callers")):
+        if who and not provenance.accepts(
+            str(event.get("source", "")), event.get("resources") or (), who.get("sources"), who.get("callers")
+        ):
             continue
         if where is not None and not where(detail):
             continue
-        rec = rp.record(op, OpType.WAIT, Kind.RESULT, {"event": event})
-        _cleanup(rp, op, event_type, started.data.get("timer"))
-        return rec
-    deadline = started.data.get("deadline")
-    if deadline and rp.due(str(deadline)):
-        # ``default``: the wait returns its default rather than raising WaitTimeout (for timelines).
-        data = {"timeout": started.data.get("timeout"), **({"default": True} if has_default else {})}
-        rec = rp.record(op, OpType.WAIT, Kind.TIMEOUT, data)
-        _cleanup(rp, op, event_type, None)
+        rec = rp.log.record(wait.op, OpType.WAIT, Kind.RESULT, {"event": event})
+        _cleanup(rp, wait.op, wait.event_type, started.data.get("timer"))
         return rec
     return None
 
@@ -183,7 +179,7 @@ def _restrictions(sources: Sequence[str] | None, callers: Sequence[str] | None) 
     return out
 
 
-def _cleanup(rp: Replay, op: str, event_type: str, timer: str | None) -> None:
+def _cleanup(rp: Replay, op: str, event_type: str, timer: object) -> None:
     rp.store.delete_item(keys.waiter_pk(event_type), keys.waiter_sk(rp.execution_id, op))
     if timer:
         rp.effects.cancel_timer(str(timer))

@@ -307,12 +307,12 @@ def test_a_shared_claim_takes_no_log_slot_that_a_racing_replay_could_fill_unnoti
     dispatch = JournalRecord("s#d1", "s", "step", "dispatch", {"attempt": 1}, seq=1)
     store.append_journal("e1", dispatch)
     a = replay([dispatch])
-    a.record("s", "step", "attempt", {"error": {"type": "timeout"}}, key="s#a1", shared=True)
+    a.log.record("s", "step", "attempt", {"error": {"type": "timeout"}}, key="s#a1", shared=True)
     (announcement,) = store.load_journal_since("e1", 1)
     b = replay([dispatch, announcement])  # read the log after the announcement, before the claim was stored
-    b.record("t", "step", "dispatch", {"attempt": 7}, key="t#d7")
+    b.log.record("t", "step", "dispatch", {"attempt": 7}, key="t#d7")
     with pytest.raises(JournalConflict):  # A's next write finds B's record instead of skipping its slot
-        a.record("s", "step", "retry", {"attempt": 1}, key="s#r1")
+        a.log.record("s", "step", "retry", {"attempt": 1}, key="s#r1")
     logged = [r for r in store.load_journal("e1") if r.logged]
     assert sorted(r.seq for r in logged) == list(range(1, len(logged) + 1))
 

@@ -166,7 +166,8 @@ def test_a_throttled_outcome_write_is_retried_in_process_not_by_running_the_step
 def test_a_redelivery_racing_a_live_invocation_waits_for_it_instead_of_counting_its_attempt() -> None:
     """The marker says until when its invocation may run (its Lambda's remaining time): a redelivery that finds
     it earlier (the message's visibility timeout expired) sets a timer for then instead of counting the attempt."""
-    from stepbridge.runtime.lifecycle import INTERRUPTED, inline_state
+    from stepbridge.runtime.lifecycle import INTERRUPTED
+    from stepbridge.runtime.operations.inline import InlineStep
     from stepbridge.runtime.replay import timer_name
 
     EFFECTS.clear()
@@ -185,7 +186,7 @@ def test_a_redelivery_racing_a_live_invocation_waits_for_it_instead_of_counting_
         journal = {r.key: r for r in cloud.store.load_journal(h.execution_id)}
         marker = journal["charge#s1"]
         assert marker.data["alive_until"] > marker.at
-        assert inline_state("charge", journal).phase == INTERRUPTED
+        assert InlineStep.state("charge", journal).phase == INTERRUPTED
         assert "charge#a1" not in journal  # not counted while its invocation may still be running
         assert cloud.timers.exists(timer_name(h.execution_id, "charge#s1"))
         cloud.advance(timedelta(minutes=3))  # past alive_until (120 s): now the attempt is counted and retried

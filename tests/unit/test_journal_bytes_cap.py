@@ -22,7 +22,7 @@ import pytest
 
 from stepbridge import App, Context, Retry
 from stepbridge.local import LocalCloud
-from stepbridge.runtime import replay
+from stepbridge.runtime import journalview
 from stepbridge.runtime.journalcache import JournalCache
 from stepbridge.runtime.limits import MAX_JOURNAL_BYTES, MAX_JOURNAL_RECORDS
 from stepbridge.runtime.records import JournalRecord
@@ -104,7 +104,7 @@ def _failed_naming_the_cap(cloud: LocalCloud, execution_id: str, cap: str) -> st
 
 
 def test_a_journal_growing_past_the_byte_cap_fails_naming_it(cloud: LocalCloud, monkeypatch: Any) -> None:
-    monkeypatch.setattr(replay, "MAX_JOURNAL_BYTES", 1024 * KB)
+    monkeypatch.setattr(journalview, "MAX_JOURNAL_BYTES", 1024 * KB)
     h = cloud.client().start("grow", {"steps": 10, "bytes": 300 * KB})
     message = _failed_naming_the_cap(cloud, h.execution_id, "1,048,576-byte")
     assert "'part-3'" in message  # three 300 KB results fit, the fourth would not
@@ -112,7 +112,7 @@ def test_a_journal_growing_past_the_byte_cap_fails_naming_it(cloud: LocalCloud, 
 
 
 def test_reports_of_declared_steps_count_towards_the_cap(cloud: LocalCloud, monkeypatch: Any) -> None:
-    monkeypatch.setattr(replay, "MAX_JOURNAL_BYTES", 1024 * KB)
+    monkeypatch.setattr(journalview, "MAX_JOURNAL_BYTES", 1024 * KB)
     h = cloud.client().start("fan-out", 5)  # five 300 KB results arrive while all are in flight
     message = _failed_naming_the_cap(cloud, h.execution_id, "1,048,576-byte")
     assert "'combine'" in message
@@ -120,14 +120,14 @@ def test_reports_of_declared_steps_count_towards_the_cap(cloud: LocalCloud, monk
 
 
 def test_the_record_count_cap_fails_naming_it(cloud: LocalCloud, monkeypatch: Any) -> None:
-    monkeypatch.setattr(replay, "MAX_JOURNAL_RECORDS", 30)
+    monkeypatch.setattr(journalview, "MAX_JOURNAL_RECORDS", 30)
     h = cloud.client().start("many", 100)
     _failed_naming_the_cap(cloud, h.execution_id, "30 journal records")
     assert RUNS["tiny"] <= 30
 
 
 def test_continue_as_new_processes_more_than_the_cap_in_bounded_journals(cloud: LocalCloud, monkeypatch: Any) -> None:
-    monkeypatch.setattr(replay, "MAX_JOURNAL_BYTES", 1024 * KB)
+    monkeypatch.setattr(journalview, "MAX_JOURNAL_BYTES", 1024 * KB)
     h = cloud.client().start("chunked", {"start": 0, "total": 10}, execution_id="chunks")
     cloud.advance(timedelta(minutes=10))
     assert cloud.client().describe("chunks~5").result == "processed 10"  # 3 MB in all, under 1 MB each

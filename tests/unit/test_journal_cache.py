@@ -278,12 +278,12 @@ def test_a_replay_from_a_stale_view_conflicts_instead_of_forking_the_log() -> No
     base = [JournalRecord("a", "a", "step", "result", {"result": 1}, seq=1)]
     store.append_journal("e1", base[0])
     first = _replay(store, base)
-    first.record("b", "step", "result", {"result": 2})
+    first.log.record("b", "step", "result", {"result": 2})
     stale = _replay(store, base)  # began from the same journal, then took another path
     with pytest.raises(JournalConflict, match="log slot 2 holds 'b'"):
-        stale.record("c", "step", "result", {"result": 3})
+        stale.log.record("c", "step", "result", {"result": 3})
     twin = _replay(store, base)  # a redelivered message replaying the same path adopts the first record
-    assert twin.record("b", "step", "result", {"result": 99}).data == {"result": 2}
+    assert twin.log.record("b", "step", "result", {"result": 99}).data == {"result": 2}
 
 
 def test_a_shared_claim_is_announced_in_the_log_before_it_is_made() -> None:
@@ -293,7 +293,7 @@ def test_a_shared_claim_is_announced_in_the_log_before_it_is_made() -> None:
     report = JournalRecord("s#a1", "s", "step", "attempt", {"error": {"type": "x"}})
     store.append_journal("e1", report)  # the step's own report won the key
     rp = _replay(store, [dispatch])
-    won = rp.record("s", "step", "attempt", {"error": {"type": "timeout"}}, key="s#a1", shared=True)
+    won = rp.log.record("s", "step", "attempt", {"error": {"type": "timeout"}}, key="s#a1", shared=True)
     assert won.data == {"error": {"type": "x"}}  # the report is adopted
     (announcement,) = store.load_journal_since("e1", 1)
     assert announcement.op == ACK_OP and announcement.acks == ["s#a1"] and announcement.seq == 2

@@ -17,7 +17,8 @@ import pytest
 from stepbridge import App, Context, Retry
 from stepbridge.local import LocalCloud
 from stepbridge.local.faults import Fault, FaultPlan
-from stepbridge.runtime.lifecycle import FAILED, FINISHED, NOT_DISPATCHED, RETRY_WAIT, RUNNING, declared_state
+from stepbridge.runtime.lifecycle import FAILED, FINISHED, NOT_DISPATCHED, RETRY_WAIT, RUNNING
+from stepbridge.runtime.operations.declared import DeclaredStep
 from stepbridge.runtime.records import ACK_OP, ExecutionRecord, JournalRecord
 from stepbridge.runtime.records import RUNNING as STATUS_RUNNING
 from stepbridge.runtime.sweeper import stale_since
@@ -173,18 +174,18 @@ def test_a_sleep_is_processed_by_the_record_that_carries_its_end() -> None:
 
 def test_the_engine_and_the_sweeper_read_a_declared_step_through_one_function() -> None:
     records: dict[str, JournalRecord] = {}
-    assert declared_state("a", records).phase == NOT_DISPATCHED
+    assert DeclaredStep.state("a", records).phase == NOT_DISPATCHED
     records["a#d1"] = _rec("a#d1", "dispatch", _at(0), 1, deadline=_at(1, 10))
-    assert declared_state("a", records).phase == RUNNING
+    assert DeclaredStep.state("a", records).phase == RUNNING
     records["a#a1"] = _rec("a#a1", "attempt", _at(1, 10), 2)
-    state = declared_state("a", records)
+    state = DeclaredStep.state("a", records)
     assert (state.phase, state.attempt, state.failure) == (FAILED, 1, records["a#a1"])
     records["a#r1"] = _rec("a#r1", "retry", _at(1, 10), 3, retry_at=_at(1, 11))
-    assert declared_state("a", records).phase == RETRY_WAIT
+    assert DeclaredStep.state("a", records).phase == RETRY_WAIT
     records["a#d2"] = _rec("a#d2", "dispatch", _at(1, 11), 4, deadline=_at(2, 21))
-    assert (declared_state("a", records).phase, declared_state("a", records).attempt) == (RUNNING, 2)
+    assert (DeclaredStep.state("a", records).phase, DeclaredStep.state("a", records).attempt) == (RUNNING, 2)
     records["a"] = JournalRecord("a", "a", "step", "result", {"result": 1})
-    assert declared_state("a", records).phase == FINISHED
+    assert DeclaredStep.state("a", records).phase == FINISHED
 
 
 # ---- an operation only a replay can move on, beside a branch that waits for an event -----------------
