@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from stepbridge.api.calendar import Calendar
@@ -89,6 +90,77 @@ def _check(
         raise WorkflowDefinitionError(f"{where}: remind_every must be longer than zero")
 
 
+@dataclass
+class _TaskRun:
+    """One ``ctx.task`` call: its options and the inline steps' bodies (each a bound method, replay-safe)."""
+
+    ctx: Context
+    name: str
+    assignees: Sequence[str]
+    form: Any
+    title: str | None
+    due: object
+    remind_every: object
+    escalate_after: object
+    escalate_to: Sequence[str] | None
+    calendar: Calendar | None
+    decisions: Sequence[str] | None
+    keep_assignees: bool
+    task_id: str = ""
+    payload: object = None
+
+    def at(self, start: datetime, duration: object, what: str) -> str | None:
+        """The instant ``duration`` after ``start`` (business time on the calendar), or None."""
+        if duration is None:
+            return None
+        rp = self.ctx._rp
+        where = f"ctx.task('{self.name}'): {what}"
+        return iso(business.instant_after(rp.app, start, duration, self.calendar, what=where))
+
+    def create(self) -> dict[str, object]:
+        """The step ``task:{name}``: store the task and journal its first timers."""
+        rp = self.ctx._rp
+        now = rp.now()
+        form, escalate_to, decisions = self.form, self.escalate_to, self.decisions
+        used_calendar = self.calendar if self.calendar is not None else getattr(rp.app, "calendar", None)
+        record = tasks.TaskRecord(
+            task_id=self.task_id, execution_id=rp.execution_id, workflow=self.ctx.workflow, name=self.name,
+            title=self.title or self.name, assignees=list(self.assignees), created_at=iso(now), data=self.payload,
+            escalate_to=list(escalate_to or ()), keep_assignees=self.keep_assignees,
+            decisions=list(decisions) if decisions is not None else None,
+            form=tasks.form_path(form) if form is not None else None,
+            form_schema=form.model_json_schema() if form is not None else None,
+            due_at=self.at(now, self.due, "due"), escalate_at=self.at(now, self.escalate_after, "escalate_after"),
+            remind_at=self.at(now, self.remind_every, "remind_every"),
+            calendar=used_calendar.to_dict() if isinstance(used_calendar, Calendar) else None,
+            expires_at=_expiry(rp.app, now),
+        )
+        stored = tasks.create_task(rp.store, rp.effects, record)
+        return {TASK_MARK: stored.task_id, "due": stored.due_at, "escalate": stored.escalate_at,
+                "remind": stored.remind_at, "created": stored.created_at}
+
+    def tick(self, tid: str, kind: str, fired_at: str) -> dict[str, object]:
+        """The step ``task:{name}:{kind}-{k}``: act on the timer that passed; the next one, if it repeats."""
+        rp = self.ctx._rp
+        nxt: str | None = None
+        if kind == "remind":
+            nxt = self.at(parse_iso(fired_at), self.remind_every, "remind_every")
+            task = tasks.remind_task(rp.store, rp.effects, tid, fired_at, nxt)
+        elif kind == "escalate":
+            task = tasks.escalate_task(rp.store, rp.effects, tid, fired_at)
+        elif kind == "check":
+            nxt = _after(fired_at)
+            task = tasks.get_task(rp.store, tid)
+        else:
+            task = tasks.breach_task(rp.store, rp.effects, tid, fired_at)
+        return {"completed": task.status == tasks.COMPLETED, "next": nxt}
+
+    def read(self, tid: str) -> dict[str, object]:
+        """The step ``task:{name}:outcome``: the completed task's outcome and audit trail."""
+        task = tasks.get_task(self.ctx._rp.store, tid)
+        return {"outcome": task.outcome, "audit": task.audit}
+
+
 async def run_task(
     ctx: Context,
     name: str,
@@ -113,40 +185,27 @@ async def run_task(
     for value, what in ((due, "due"), (remind_every, "remind_every"), (escalate_after, "escalate_after")):
         if business.is_business(value):
             business.calendar_for(rp.app, calendar, value, what=f"ctx.task('{name}'): {what}")
-    task_id = "tk-" + ctx.uuid().replace("-", "")
-    payload = to_json_value(data, what=f"the data of task '{name}'")
-    used_calendar = calendar if calendar is not None else getattr(rp.app, "calendar", None)
-
-    def at(start: datetime, duration: Any, what: str) -> str | None:
-        if duration is None:
-            return None
-        return iso(business.instant_after(rp.app, start, duration, calendar, what=f"ctx.task('{name}'): {what}"))
-
-    def create() -> dict[str, Any]:
-        now = rp.now()
-        record = tasks.TaskRecord(
-            task_id=task_id, execution_id=rp.execution_id, workflow=ctx.workflow, name=name,
-            title=title or name, assignees=list(assignees), created_at=iso(now), data=payload,
-            escalate_to=list(escalate_to or ()), keep_assignees=keep_assignees,
-            decisions=list(decisions) if decisions is not None else None,
-            form=tasks.form_path(form) if form is not None else None,
-            form_schema=form.model_json_schema() if form is not None else None,
-            due_at=at(now, due, "due"), escalate_at=at(now, escalate_after, "escalate_after"),
-            remind_at=at(now, remind_every, "remind_every"),
-            calendar=used_calendar.to_dict() if isinstance(used_calendar, Calendar) else None,
-            expires_at=_expiry(rp.app, now),
-        )
-        stored = tasks.create_task(rp.store, rp.effects, record)
-        return {TASK_MARK: stored.task_id, "due": stored.due_at, "escalate": stored.escalate_at,
-                "remind": stored.remind_at, "created": stored.created_at}
-
-    spec = await ctx.step(f"task:{name}", create)
+    run = _TaskRun(ctx, name, assignees, form, title, due, remind_every, escalate_after, escalate_to, calendar,
+                   decisions, keep_assignees)
+    run.task_id = "tk-" + ctx.uuid().replace("-", "")
+    run.payload = to_json_value(data, what=f"the data of task '{name}'")
+    spec = await ctx.step(f"task:{name}", run.create)
     tid = str(spec[TASK_MARK])
     timers: dict[str, str | None] = {k: spec.get(k) for k in _TIMERS}
     # Executions journaled before the re-check have no "created" in their spec: they replay as they ran.
     timers["check"] = _after(spec["created"]) if spec.get("created") else None
     if form is not None:
         tasks.form_path(form)  # registered in this process on every replay (the API of LocalCloud reads it)
+    await _wait_until_done(run, tid, timers, on_breach)
+    final = await ctx.step(f"task:{name}:outcome", partial(run.read, tid))
+    return _outcome(final, form, tid)
+
+
+async def _wait_until_done(
+    run: _TaskRun, tid: str, timers: dict[str, str | None], on_breach: Callable[..., Any] | None
+) -> None:
+    """Wait for ``Task.completed``, running each timer that passes first as its inline step (module docstring)."""
+    ctx, name, rp = run.ctx, run.name, run.ctx._rp
     k = 0
     while True:
         pending = sorted((str(v), kind) for kind, v in timers.items() if v)
@@ -157,38 +216,20 @@ async def run_task(
             [tasks.TASK_SOURCE], None, until=until,
         )
         if event is not None:
-            break
-        kind = pending[0][1]
-        fired_at = pending[0][0]
-
-        def tick(kind: str = kind, fired_at: str = fired_at) -> dict[str, Any]:
-            nxt: str | None = None
-            if kind == "remind":
-                nxt = at(parse_iso(fired_at), remind_every, "remind_every")
-                task = tasks.remind_task(rp.store, rp.effects, tid, fired_at, nxt)
-            elif kind == "escalate":
-                task = tasks.escalate_task(rp.store, rp.effects, tid, fired_at)
-            elif kind == "check":
-                nxt = _after(fired_at)
-                task = tasks.get_task(rp.store, tid)
-            else:
-                task = tasks.breach_task(rp.store, rp.effects, tid, fired_at)
-            return {"completed": task.status == tasks.COMPLETED, "next": nxt}
-
-        ticked = await ctx.step(f"task:{name}:{kind}-{k}", tick)
+            return
+        fired_at, kind = pending[0]
+        ticked = await ctx.step(f"task:{name}:{kind}-{k}", partial(run.tick, tid, kind, fired_at))
         timers[kind] = ticked.get("next")
         if kind == "due" and on_breach is not None:
             info = {"task_id": tid, "execution_id": ctx.execution_id, "name": name, "due_at": fired_at}
             await ctx.step(f"task:{name}:on-breach", on_breach, info)
         if ticked.get("completed"):
-            break
+            return
         k += 1
 
-    def read() -> dict[str, Any]:
-        task = tasks.get_task(rp.store, tid)
-        return {"outcome": task.outcome, "audit": task.audit}
 
-    final = await ctx.step(f"task:{name}:outcome", read)
+def _outcome(final: dict[str, Any], form: Any, tid: str) -> TaskOutcome:
+    """The :class:`TaskOutcome` of the journaled ``outcome`` step (the form's data validated into its model)."""
     outcome = final.get("outcome") or {}
     value = outcome.get("data")
     if form is not None:
