@@ -26,8 +26,6 @@ started or published, so a rejected request has no effect.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import functools
 import json
@@ -43,7 +41,6 @@ from aws_lambda_powertools.event_handler import (
     APIGatewayHttpResolver,
     APIGatewayRestResolver,
     LambdaFunctionUrlResolver,
-    Response,
 )
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 
@@ -63,6 +60,8 @@ from stepbridge.errors import (
 )
 from stepbridge.handlers import httpinput, shapes, taskroutes
 from stepbridge.handlers.env import Environment, from_lambda_environment
+from stepbridge.handlers.httpreply import JSON_TYPE, ApiError, Reply, raw_body
+from stepbridge.handlers.httpreply import json_reply as _json
 from stepbridge.runtime import callbacks, provenance, webhooks
 from stepbridge.runtime.codec import validate_input
 from stepbridge.runtime.executions import check_execution_id, request_cancel, start_execution
@@ -80,8 +79,7 @@ MAX_BODY_BYTES = 256 * 1024
 MAX_WAIT_SECONDS = 25.0
 #: ``source`` of events posted to ``POST /events`` without one.
 DEFAULT_EVENT_SOURCE = provenance.API_SOURCE
-_JSON = "application/json"
-Reply = Response[str]
+_JSON = JSON_TYPE
 #: Powertools' resolver for each kind of HTTP event (``shapes.http_kind``).
 _RESOLVERS: dict[str, type[ApiGatewayResolver]] = {
     shapes.HTTP_API: APIGatewayHttpResolver,
@@ -90,39 +88,9 @@ _RESOLVERS: dict[str, type[ApiGatewayResolver]] = {
 }
 
 
-class ApiError(Exception):
-    """A request error answered as ``{"error": code, "message": message}`` with ``status``."""
-
-    def __init__(self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = dict(headers or {})
-
-
-def _json(status: int, payload: object, headers: Mapping[str, str] | None = None) -> Reply:
-    return Response(status_code=status, content_type=_JSON, body=json.dumps(payload, separators=(",", ":")),
-                    headers=dict(headers or {}))
-
-
 def _error_payload(status: int, code: str, message: str) -> dict[str, object]:
     return {"statusCode": status, "headers": {"Content-Type": _JSON}, "isBase64Encoded": False,
             "body": json.dumps({"error": code, "message": message})}
-
-
-def raw_body(event: Mapping[str, object]) -> bytes:
-    """The request body as sent (base64-decoded when ``isBase64Encoded``); ``b""`` when absent."""
-    body = event.get("body")
-    if body is None:
-        return b""
-    text = str(body)
-    if event.get("isBase64Encoded"):
-        try:
-            return base64.b64decode(text, validate=True)
-        except (binascii.Error, ValueError):
-            raise ApiError(400, "bad_request", "the request body is marked base64-encoded but is not") from None
-    return text.encode("utf-8")
 
 
 def _validation_message(exc: pydantic.ValidationError) -> str:

@@ -15,36 +15,47 @@ Not an assignee: 403; completed, cancelled or claimed by someone else: 409; noth
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Protocol
 from urllib.parse import unquote
 
+from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+
 from stepbridge.errors import TaskError, TaskForbidden
+from stepbridge.handlers import httpinput
+from stepbridge.handlers.env import Environment
+from stepbridge.handlers.httpreply import ApiError, Reply, raw_body
+from stepbridge.handlers.httpreply import json_reply as _json
 from stepbridge.runtime import provenance
 from stepbridge.runtime import tasks as service
 
-if TYPE_CHECKING:
-    from stepbridge.handlers.api import HttpApi, Reply
+
+class HttpApi(Protocol):
+    """What the task routes use of ``handlers.api.HttpApi`` (a protocol: this module never imports the API)."""
+
+    resolver: ApiGatewayResolver
+
+    @property
+    def env(self) -> Environment: ...
+
+    @property
+    def _event(self) -> Mapping[str, object]: ...
+
+    def _body(self, *, allowed: set[str], required: bool = False) -> dict[str, object]: ...
 
 #: Body fields that would name the acting person: refused, the identity comes from the authorizer.
 IDENTITY_FIELDS = frozenset({"by", "user", "assignee", "identity", "caller", "principal", "sub"})
 
 
 def _caller(api: HttpApi) -> str:
-    from stepbridge.handlers.api import ApiError
-
     identity = provenance.caller_identity(api._event)
     if identity is None:
         raise ApiError(401, "unauthenticated", "task routes need an authenticated caller (IAM SigV4 or a JWT)")
     return identity
 
 
-def _body(api: HttpApi, allowed: set[str]) -> dict[str, Any]:
-    from stepbridge.handlers.api import ApiError, raw_body
-
+def _body(api: HttpApi, allowed: set[str]) -> dict[str, object]:
     if raw_body(api._event).strip():
-        from stepbridge.handlers import httpinput
-
         try:
             data = httpinput.loads(raw_body(api._event))
         except httpinput.BadJson as exc:
@@ -60,8 +71,6 @@ def _guard(route: Callable[..., Reply]) -> Callable[..., Reply]:
     """Answer the inbox's refusals (``TaskError``) with their status and code."""
 
     def call(*args: str) -> Reply:
-        from stepbridge.handlers.api import ApiError
-
         try:
             return route(*args)
         except TaskError as exc:
@@ -73,8 +82,6 @@ def _guard(route: Callable[..., Reply]) -> Callable[..., Reply]:
 
 def routes(api: HttpApi) -> dict[str, Callable[..., Reply]]:
     """The task routes of ``api`` by SAM event id (``stepbridge.api.routes.ROUTES``)."""
-    from stepbridge.handlers.api import _json
-
     def list_tasks() -> Reply:
         caller = _caller(api)
         params = api.resolver.current_event.query_string_parameters or {}
@@ -105,14 +112,14 @@ def routes(api: HttpApi) -> dict[str, Callable[..., Reply]]:
         caller = _caller(api)
         body = _body(api, {"decision", "data", "comment"})
         task = service.complete_task(api.env.store, api.env.effects, unquote(task_id), caller,
-                                     body.get("decision"),  # type: ignore[arg-type]  # checked by the service
+                                     body.get("decision"),  # checked by the service
                                      body.get("data"), body.get("comment", ""))
         return _json(200, task.to_dict())
 
     def reassign(task_id: str) -> Reply:
         caller = _caller(api)
         body = _body(api, {"to"})
-        task = service.reassign_task(api.env.store, api.env.effects, unquote(task_id), caller, body.get("to"))  # type: ignore[arg-type]
+        task = service.reassign_task(api.env.store, api.env.effects, unquote(task_id), caller, body.get("to"))
         return _json(200, task.to_dict())
 
     return {

@@ -374,7 +374,7 @@ def release_task(store: Store, effects: Effects, task_id: str, by: str) -> TaskR
     return task
 
 
-def reassign_task(store: Store, effects: Effects, task_id: str, by: str, to: list[str]) -> TaskRecord:
+def reassign_task(store: Store, effects: Effects, task_id: str, by: str, to: object) -> TaskRecord:
     """Replace the assignees (only a current assignee; unclaims the task). Escalation targets stay."""
     check_name(by, "by")
     new = check_assignees(to, "to")
@@ -397,7 +397,7 @@ def reassign_task(store: Store, effects: Effects, task_id: str, by: str, to: lis
 
 
 def complete_task(
-    store: Store, effects: Effects, task_id: str, by: str, decision: str, data: Any = None, comment: str = ""
+    store: Store, effects: Effects, task_id: str, by: str, decision: object, data: object = None, comment: object = ""
 ) -> TaskRecord:
     """Complete the task (an assignee; the claimer when claimed) and wake its workflow (``Task.completed``).
 
