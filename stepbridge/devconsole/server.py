@@ -29,11 +29,10 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from stepbridge.devconsole.errors import ConsoleError, error_body, status_of
-from stepbridge.devconsole.session import DevSession
+from stepbridge.devconsole.session import ClockState, DevSession
 from stepbridge.operator.report import REPORT_CSS
 
 #: Largest request body accepted (a workflow input or an event detail typed into a form).
@@ -46,7 +45,7 @@ _CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'
         "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 
 Query = dict[str, str]
-Handler = Callable[[DevSession, "Request"], Any]
+Handler = Callable[[DevSession, "Request"], object]
 
 
 @dataclass
@@ -55,7 +54,7 @@ class Request:
 
     params: tuple[str, ...]
     query: Query
-    body: Any
+    body: object
 
     def text(self, key: str, *, required: bool = False, default: str = "") -> str:
         """A string field of the JSON body (400 if required and missing, or not a string)."""
@@ -83,17 +82,17 @@ def route(method: str, pattern: str) -> Callable[[Handler], Handler]:
 
 
 @route("GET", "/api/overview")
-def _overview(s: DevSession, r: Request) -> Any:
+def _overview(s: DevSession, r: Request) -> object:
     return s.overview()
 
 
 @route("GET", "/api/clock")
-def _clock(s: DevSession, r: Request) -> Any:
+def _clock(s: DevSession, r: Request) -> object:
     return s.clock()
 
 
 @route("GET", "/api/executions")
-def _executions(s: DevSession, r: Request) -> Any:
+def _executions(s: DevSession, r: Request) -> object:
     try:
         limit = int(r.query.get("limit") or 50)
     except ValueError:
@@ -103,39 +102,39 @@ def _executions(s: DevSession, r: Request) -> Any:
 
 
 @route("GET", "/api/executions/{}")
-def _execution(s: DevSession, r: Request) -> Any:
+def _execution(s: DevSession, r: Request) -> object:
     return s.execution(r.params[0])
 
 
 @route("POST", "/api/executions")
-def _start(s: DevSession, r: Request) -> Any:
+def _start(s: DevSession, r: Request) -> object:
     payload = r.body.get("input") if isinstance(r.body, dict) else None
     return s.start_workflow(r.text("workflow", required=True), payload, r.text("execution_id") or None)
 
 
 @route("POST", "/api/executions/{}/cancel")
-def _cancel(s: DevSession, r: Request) -> Any:
+def _cancel(s: DevSession, r: Request) -> object:
     return s.cancel(r.params[0], compensate=bool(isinstance(r.body, dict) and r.body.get("compensate")))
 
 
 @route("POST", "/api/events")
-def _send(s: DevSession, r: Request) -> Any:
+def _send(s: DevSession, r: Request) -> object:
     detail = r.body.get("detail", {}) if isinstance(r.body, dict) else {}
     return s.send_event(r.text("type", required=True), detail)
 
 
 @route("POST", "/api/clock/advance")
-def _advance(s: DevSession, r: Request) -> Any:
+def _advance(s: DevSession, r: Request) -> object:
     return s.advance(r.text("duration", required=True))
 
 
 @route("POST", "/api/clock/next")
-def _next(s: DevSession, r: Request) -> Any:
+def _next(s: DevSession, r: Request) -> object:
     return s.next_timer()
 
 
 @route("POST", "/api/clock/speed")
-def _speed(s: DevSession, r: Request) -> Any:
+def _speed(s: DevSession, r: Request) -> object:
     speed = r.body.get("speed") if isinstance(r.body, dict) else None
     if isinstance(speed, bool) or not isinstance(speed, int | float):
         raise ConsoleError(400, "'speed' must be a number: 0 pauses, 1 is real time, 60 a minute a second")
@@ -143,27 +142,27 @@ def _speed(s: DevSession, r: Request) -> Any:
 
 
 @route("GET", "/api/tasks")
-def _tasks(s: DevSession, r: Request) -> Any:
+def _tasks(s: DevSession, r: Request) -> object:
     return s.tasks(assignee=r.query.get("assignee") or None, status=r.query.get("status") or None)
 
 
 @route("GET", "/api/tasks/{}")
-def _task(s: DevSession, r: Request) -> Any:
+def _task(s: DevSession, r: Request) -> object:
     return s.task(r.params[0])
 
 
 @route("POST", "/api/tasks/{}/claim")
-def _claim(s: DevSession, r: Request) -> Any:
+def _claim(s: DevSession, r: Request) -> object:
     return s.claim_task(r.params[0], r.text("by", required=True))
 
 
 @route("POST", "/api/tasks/{}/release")
-def _release(s: DevSession, r: Request) -> Any:
+def _release(s: DevSession, r: Request) -> object:
     return s.release_task(r.params[0], r.text("by", required=True))
 
 
 @route("POST", "/api/tasks/{}/complete")
-def _complete(s: DevSession, r: Request) -> Any:
+def _complete(s: DevSession, r: Request) -> object:
     data = r.body.get("data") if isinstance(r.body, dict) else None
     return s.complete_task(r.params[0], r.text("by", required=True), r.text("decision", required=True),
                            data if data is not None else {}, r.text("comment"))
@@ -215,7 +214,7 @@ class ConsoleHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "stepbridge-dev"
 
-    def log_message(self, format: str, *args: Any) -> None:
+    def log_message(self, format: str, *args: object) -> None:
         """Quiet unless asked: the terminal shows what the console does, not every poll."""
         if not self.server.quiet:
             sys.stderr.write(f"dev: {self.address_string()} {format % args}\n")
@@ -237,7 +236,7 @@ class ConsoleHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _json(self, status: int, payload: Any) -> None:
+    def _json(self, status: int, payload: object) -> None:
         body = json.dumps(payload, default=str, ensure_ascii=False).encode("utf-8")
         self._send(status, body, "application/json; charset=utf-8")
 
@@ -262,7 +261,7 @@ class ConsoleHandler(BaseHTTPRequestHandler):
             return "the body must be JSON (Content-Type: application/json)"
         return None
 
-    def _body(self) -> Any:
+    def _body(self) -> object:
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
@@ -362,7 +361,7 @@ class ConsoleHandler(BaseHTTPRequestHandler):
         self.send_header("X-Content-Type-Options", "nosniff")
         self.end_headers()
         self.close_connection = True
-        last: dict[str, Any] | None = None
+        last: ClockState | None = None
         try:
             while not self.server.closing.is_set() and not session.changes.closed:
                 state = session.clock()

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, is_dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from stepbridge.api.calendar import BusinessDays, BusinessHours, Calendar
 from stepbridge.devconsole.errors import ConsoleError, one_line
@@ -75,7 +75,16 @@ class Changes:
             return self.version
 
 
-def plain(value: Any) -> Any:
+class ClockState(TypedDict):
+    """The live stream's payload: the virtual time, the next one-time timer, the speed and the change version."""
+
+    now: str
+    next_timer: str | None
+    speed: float
+    version: int
+
+
+def plain(value: object) -> object:
     """A JSON-ready form of a description, a task or a history entry (dicts, dataclasses, ``to_dict``)."""
     if isinstance(value, type):  # a task's form class: its name (its fields are drawn from the schema)
         return value.__name__
@@ -193,7 +202,7 @@ class DevSession:
 
     # ---- what the app has ------------------------------------------------------------------------
 
-    def overview(self) -> dict[str, Any]:
+    def overview(self) -> dict[str, object]:
         """The app, the clock and what the forms offer (workflows with an input skeleton, event types)."""
         from stepbridge.api.app import input_type_of
 
@@ -224,7 +233,7 @@ class DevSession:
             "tasks": self.tasks_available(),
         }
 
-    def clock(self) -> dict[str, Any]:
+    def clock(self) -> ClockState:
         """The virtual time, the next one-time timer and the clock's speed (the live stream's payload)."""
         with self.lock:
             timer = self.cloud.timers.peek(one_time_only=True)
@@ -234,7 +243,7 @@ class DevSession:
     # ---- executions ------------------------------------------------------------------------------
 
     def executions(self, *, workflow: str | None = None, status: str | None = None, tag: str | None = None,
-                   limit: int = 50) -> dict[str, Any]:
+                   limit: int = 50) -> dict[str, object]:
         """Newest first, by workflow, status and tag; with each one's tags and the tags seen overall."""
         if status and status.upper() not in STATUSES:
             raise ConsoleError(400, f"unknown status {status!r}; use one of {', '.join(sorted(STATUSES))}")
@@ -280,7 +289,7 @@ class DevSession:
             self._running_tags[key] = (version, description.status, tags)
         return tags
 
-    def execution(self, execution_id: str) -> dict[str, Any]:
+    def execution(self, execution_id: str) -> dict[str, object]:
         """One execution: its description, the report's timeline fragment, its history lines and tags."""
         with self.lock:
             description = self.client.describe(execution_id)
@@ -294,7 +303,7 @@ class DevSession:
             "version": self.changes.version,
         }
 
-    def start_workflow(self, workflow: str, payload: Any, execution_id: str | None = None) -> dict[str, Any]:
+    def start_workflow(self, workflow: str, payload: object, execution_id: str | None = None) -> dict[str, object]:
         """Start ``workflow``; its input is checked against the type hint first, for a clear 400."""
         from stepbridge.api.app import input_type_of
 
@@ -304,29 +313,29 @@ class DevSession:
         if wf.takes_input:
             _validate_input(input_type_of(wf), payload, f"the input of workflow '{workflow}'")
 
-        def start() -> dict[str, Any]:
+        def start() -> dict[str, object]:
             handle = self.client.start(workflow, payload, execution_id=execution_id or None)
             return {"execution_id": handle.execution_id, "created": handle.created,
                     "status": self.client.describe(handle.execution_id).status}
 
         return self.act(start)
 
-    def send_event(self, event_type: str, detail: Any) -> dict[str, Any]:
+    def send_event(self, event_type: str, detail: object) -> dict[str, object]:
         """Put an event on the app's bus, as an external system would."""
         if not isinstance(detail, dict):
             raise ConsoleError(400, f"the detail of event {event_type!r} must be a JSON object")
         return self.act(lambda: {"event_id": self.client.send_event(event_type, detail)})
 
-    def cancel(self, execution_id: str, compensate: bool = False) -> dict[str, Any]:
+    def cancel(self, execution_id: str, compensate: bool = False) -> dict[str, object]:
         """Cancel an execution (and its children)."""
         return self.act(lambda: {"status": self.client.cancel(execution_id, compensate=compensate).status})
 
     # ---- the virtual clock ---------------------------------------------------------------------------
 
-    def advance(self, text: str) -> dict[str, Any]:
+    def advance(self, text: str) -> dict[str, object]:
         """Move the clock by ``90s``/``15m``/``48h``/``7d``/``2w``, or ``2bd``/``4bh`` on the business calendar."""
 
-        def run() -> dict[str, Any]:
+        def run() -> dict[str, object]:
             now = self.cloud.now()
             target = self.target_of(text, now)
             deliveries = self.cloud.advance_to(target)
@@ -351,10 +360,10 @@ class DevSession:
         except OperatorError as exc:
             raise ConsoleError(400, f"{exc} (or 2bd / 4bh on the business calendar)") from None
 
-    def next_timer(self) -> dict[str, Any]:
+    def next_timer(self) -> dict[str, object]:
         """Jump to the next one-time timer (a sleep, a wait's timeout, a retry, a task reminder) and deliver it."""
 
-        def run() -> dict[str, Any]:
+        def run() -> dict[str, object]:
             timer = self.cloud.timers.peek(one_time_only=True)
             if timer is None:
                 raise ConsoleError(409, "no timer is set: nothing waits on the clock "
@@ -365,7 +374,7 @@ class DevSession:
 
         return self.act(run)
 
-    def set_speed(self, speed: float) -> dict[str, Any]:
+    def set_speed(self, speed: float) -> dict[str, object]:
         """0 pauses the clock; 1 runs it at wall-clock pace; 60 makes a real second a virtual minute."""
         if not 0 <= speed <= 86_400:
             raise ConsoleError(400, f"speed {speed!r} must be between 0 (paused) and 86400 (a day a second)")
@@ -406,7 +415,7 @@ class DevSession:
             raise ConsoleError(501, f"this stepbridge has no human tasks (client.{name}); upgrade to use the inbox")
         return method  # type: ignore[no-any-return]
 
-    def tasks(self, *, assignee: str | None = None, status: str | None = None) -> dict[str, Any]:
+    def tasks(self, *, assignee: str | None = None, status: str | None = None) -> dict[str, object]:
         """The inbox: tasks ``assignee`` may act on (every task when empty) in ``status``, each with its form.
 
         With an assignee this is ``client.tasks(assignee, status)`` (one Query of the inbox index); the
@@ -418,7 +427,8 @@ class DevSession:
         get_task = self._task_api("task")
         with self.lock:
             if assignee:
-                ids = [str(plain(t).get("task_id")) for t in list_tasks(assignee, status or None)]
+                ids = [str(row.get("task_id")) for t in list_tasks(assignee, status or None)
+                       if isinstance(row := plain(t), dict)]
             else:
                 ids = list(dict.fromkeys(
                     str(e.detail.get("task_id")) for e in self.cloud.events
@@ -430,29 +440,29 @@ class DevSession:
             views = [v for v in views if v.get("status") in wanted]
         return {"tasks": views, "version": self.changes.version}
 
-    def task(self, task_id: str) -> dict[str, Any]:
+    def task(self, task_id: str) -> dict[str, object]:
         """One task with its audit trail and form."""
         get_task = self._task_api("task")
         with self.lock:
             return {"task": self._task_view(get_task(task_id)), "version": self.changes.version}
 
-    def claim_task(self, task_id: str, by: str) -> dict[str, Any]:
+    def claim_task(self, task_id: str, by: str) -> dict[str, object]:
         """Claim a task as ``by`` (the console's chosen identity)."""
         claim = self._task_api("claim_task")
         return self.act(lambda: {"task": self._task_view(claim(task_id, by=by))})
 
-    def release_task(self, task_id: str, by: str) -> dict[str, Any]:
+    def release_task(self, task_id: str, by: str) -> dict[str, object]:
         """Give back a task ``by`` claimed."""
         release = self._task_api("release_task")
         return self.act(lambda: {"task": self._task_view(release(task_id, by=by))})
 
-    def complete_task(self, task_id: str, by: str, decision: str, data: Any, comment: str) -> dict[str, Any]:
+    def complete_task(self, task_id: str, by: str, decision: str, data: object, comment: str) -> dict[str, object]:
         """Complete a task as ``by``; the task's form validates ``data``."""
         complete = self._task_api("complete_task")
         return self.act(lambda: {"task": self._task_view(
             complete(task_id, by=by, decision=decision, data=data, comment=comment))})
 
-    def _task_view(self, task: Any) -> dict[str, Any]:
+    def _task_view(self, task: object) -> dict[str, object]:
         data = plain(task)
         if not isinstance(data, dict):
             return {"value": data}
@@ -487,7 +497,7 @@ class _Announcing:
             self.changes.bump()
 
 
-def _task_form(task: Any, data: Mapping[str, Any]) -> Any:
+def _task_form(task: object, data: Mapping[str, object]) -> object:
     """The task's form: a pydantic class on the task object, or the JSON schema it stored."""
     for key in ("form_schema", "schema", "form"):
         value = getattr(task, key, None) if not isinstance(task, Mapping) else task.get(key)
@@ -498,7 +508,7 @@ def _task_form(task: Any, data: Mapping[str, Any]) -> Any:
     return None
 
 
-def _validate_input(input_type: Any, payload: Any, what: str) -> None:
+def _validate_input(input_type: object, payload: object, what: str) -> None:
     """Validate the start form's input with the workflow's type hint, as the orchestrator will."""
     if input_type is Any:
         return
