@@ -59,11 +59,12 @@ class TaskOutcome:
     escalated: bool = False
     task_id: str = ""
     completed_at: str = ""
-    audit: list[dict[str, Any]] = field(default_factory=list)
+    audit: list[dict[str, object]] = field(default_factory=list)
 
 
 def _check(
-    name: str, assignees: Any, form: Any, remind_every: Any, escalate_after: Any, escalate_to: Any, decisions: Any
+    name: str, assignees: object, form: object, remind_every: Any, escalate_after: object, escalate_to: object,
+    decisions: object,
 ) -> None:
     where = f"ctx.task('{name}')"
     try:
@@ -168,10 +169,10 @@ async def run_task(
     assignees: Sequence[str],
     form: Any = None,
     title: str | None = None,
-    data: Any = None,
-    due: Any = None,
-    remind_every: Any = None,
-    escalate_after: Any = None,
+    data: object = None,
+    due: object = None,
+    remind_every: object = None,
+    escalate_after: object = None,
     escalate_to: Sequence[str] | None = None,
     calendar: Calendar | None = None,
     decisions: Sequence[str] | None = None,

@@ -21,14 +21,18 @@ from __future__ import annotations
 import importlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stepbridge.errors import TaskConflict, TaskForbidden, TaskInvalid, TaskNotFound
 from stepbridge.runtime import keys
 from stepbridge.runtime.ports import Effects, Item, Store
 from stepbridge.runtime.records import Event, iso
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 #: ``source`` of every ``Task.*`` event; ``POST /events`` callers can never use it (runtime/provenance.py).
 TASK_SOURCE = "stepbridge.tasks"
@@ -52,7 +56,7 @@ MAX_DATA_BYTES = 64 * 1024
 _WRITE_TRIES = 8
 #: Forms by import path, registered when a workflow calls ``ctx.task`` in this process (LocalCloud, tests);
 #: a deployed API imports the form's module instead (a form must be a module-level class for that).
-_FORMS: dict[str, Any] = {}
+_FORMS: dict[str, type[BaseModel]] = {}
 
 _IAM_USER = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:user/(?:.*/)?([^/]+)$")
 _ASSUMED_ROLE = re.compile(r"^arn:aws[a-z-]*:sts::\d{12}:assumed-role/[^/]+/([^/]+)$")
@@ -87,21 +91,21 @@ class TaskRecord:
     title: str
     assignees: list[str]
     created_at: str
-    data: Any = None
+    data: object = None
     escalate_to: list[str] = field(default_factory=list)
     keep_assignees: bool = True
     decisions: list[str] | None = None
     form: str | None = None
-    form_schema: dict[str, Any] | None = None
+    form_schema: dict[str, object] | None = None
     status: str = OPEN
     claimed_by: str | None = None
     escalated: bool = False
     due_at: str | None = None
     escalate_at: str | None = None
     remind_at: str | None = None
-    calendar: dict[str, Any] | None = None
-    outcome: dict[str, Any] | None = None
-    audit: list[dict[str, Any]] = field(default_factory=list)
+    calendar: dict[str, object] | None = None
+    outcome: dict[str, object] | None = None
+    audit: list[dict[str, object]] = field(default_factory=list)
     #: Everyone ever assigned (their assignment items exist; who may still read the task).
     ever_assigned: list[str] = field(default_factory=list)
     #: When the task's items expire (``App(retention=)``: retention + 365 days after creation, as the
@@ -130,7 +134,7 @@ class TaskRecord:
         """``identity`` is or was assigned (past assignees keep read access to the audit trail)."""
         return bool(identity_names(identity) & set(self.ever_assigned))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """Plain-dict form (the stored body, and what ``GET /tasks/{id}`` returns)."""
         data = asdict(self)
         data["current_assignees"] = self.current_assignees()
@@ -142,7 +146,7 @@ class TaskRecord:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
 
-    def __getitem__(self, key: str) -> Any:
+    def __getitem__(self, key: str) -> object:
         return self.to_dict()[key]
 
 
@@ -152,7 +156,7 @@ def check_task_id(task_id: str) -> None:
         raise TaskNotFound(f"no task {str(task_id)[:80]!r}; task ids look like 'tk-' + 32 hex digits")
 
 
-def check_name(value: Any, what: str) -> str:
+def check_name(value: object, what: str) -> str:
     """An assignee or identity: a non-empty string of at most 256 bytes without control characters."""
     if not isinstance(value, str) or not value.strip() or len(value.encode()) > MAX_NAME_BYTES:
         raise TaskInvalid(f"{what} must be a non-empty string of at most {MAX_NAME_BYTES} bytes, got {value!r}")
@@ -161,7 +165,7 @@ def check_name(value: Any, what: str) -> str:
     return value
 
 
-def check_assignees(values: Any, what: str) -> list[str]:
+def check_assignees(values: object, what: str) -> list[str]:
     """A non-empty list of distinct assignee names (at most 25)."""
     if isinstance(values, str) or not isinstance(values, list | tuple) or not values:
         raise TaskInvalid(f"{what} must be a non-empty list of names, e.g. ['maria@acme.example'], got {values!r}")
@@ -178,21 +182,21 @@ def check_assignees(values: Any, what: str) -> list[str]:
 # ---- forms -----------------------------------------------------------------------------------------
 
 
-def form_path(form: Any) -> str:
+def form_path(form: type[BaseModel]) -> str:
     """``module:qualname`` of a pydantic model class; registers it for this process."""
     path = f"{form.__module__}:{form.__qualname__}"
     _FORMS[path] = form
     return path
 
 
-def resolve_form(path: str) -> Any:
+def resolve_form(path: str) -> type[BaseModel]:
     """The form class of ``path``: registered in this process, else imported (module-level classes)."""
     form = _FORMS.get(path)
     if form is not None:
         return form
     module, _, qualname = path.partition(":")
     try:
-        obj: Any = importlib.import_module(module)
+        obj: object = importlib.import_module(module)
         for part in qualname.split("."):
             obj = getattr(obj, part)
     except (ImportError, AttributeError) as exc:
@@ -207,7 +211,7 @@ def resolve_form(path: str) -> Any:
     return obj
 
 
-def validate_form_data(task: TaskRecord, data: Any) -> Any:
+def validate_form_data(task: TaskRecord, data: object) -> object:
     """``data`` checked by the task's form (JSON form of the model), or as given when it has none."""
     if task.form is None:
         return data
@@ -239,7 +243,7 @@ def get_task(store: Store, task_id: str) -> TaskRecord:
     return task
 
 
-def list_tasks(store: Store, assignee: str, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+def list_tasks(store: Store, assignee: str, status: str | None = None, limit: int = 100) -> list[dict[str, object]]:
     """The inbox of ``assignee`` (tasks they may act on, oldest first): one Query of the ``by-assignee`` index
     per status (``"active"`` = open and claimed: two Queries), never a scan."""
     check_name(assignee, "assignee")
@@ -253,7 +257,7 @@ def list_tasks(store: Store, assignee: str, status: str | None = None, limit: in
     return [i.body for i in items]
 
 
-def _summary(task: TaskRecord, assignee: str) -> dict[str, Any]:
+def _summary(task: TaskRecord, assignee: str) -> dict[str, object]:
     return {
         "task_id": task.task_id, "assignee": assignee, "status": task.status, "name": task.name,
         "title": task.title, "execution_id": task.execution_id, "workflow": task.workflow,
@@ -272,7 +276,7 @@ def _sync_assignments(store: Store, task: TaskRecord) -> None:
                             expires_at=task.expires_at))
 
 
-def _publish(effects: Effects, kind: str, task: TaskRecord, at: str, **extra: Any) -> None:
+def _publish(effects: Effects, kind: str, task: TaskRecord, at: str, **extra: object) -> None:
     detail = {
         "task_id": task.task_id, "execution_id": task.execution_id, "workflow": task.workflow, "name": task.name,
         "title": task.title, "status": task.status, "assignees": task.current_assignees(), **extra,
@@ -280,7 +284,7 @@ def _publish(effects: Effects, kind: str, task: TaskRecord, at: str, **extra: An
     effects.publish([Event(detail_type=f"Task.{kind}", detail=detail, source=TASK_SOURCE, time=at)])
 
 
-def _audit(task: TaskRecord, action: str, by: str, at: str, **extra: Any) -> None:
+def _audit(task: TaskRecord, action: str, by: str, at: str, **extra: object) -> None:
     """One audit entry; ``by`` is the assignee name acted as, ``identity`` the authenticated caller when it differs."""
     who = task.actor(by) if by != SYSTEM else by
     entry = {"action": action, "by": who, "at": at, **extra}
@@ -303,7 +307,7 @@ def create_task(store: Store, effects: Effects, task: TaskRecord) -> TaskRecord:
     return task
 
 
-def _mutate(store: Store, task_id: str, change: Any) -> tuple[TaskRecord, bool]:
+def _mutate(store: Store, task_id: str, change: Callable[[TaskRecord], bool]) -> tuple[TaskRecord, bool]:
     """Read, ``change(task)`` (raises to refuse; returns False for "nothing to do"), write at the read version.
 
     Returns the task and whether this call changed it."""
@@ -438,7 +442,7 @@ def complete_task(
     return task
 
 
-def _same_completion(task: TaskRecord, by: str, decision: str, data: Any, comment: str) -> bool:
+def _same_completion(task: TaskRecord, by: str, decision: str, data: object, comment: str) -> bool:
     """``task`` is already completed by ``by`` with exactly this decision, data and comment (a retry)."""
     outcome = task.outcome
     if task.status != COMPLETED or outcome is None or outcome.get("by") != task.actor(by):
