@@ -100,7 +100,7 @@ async def create(ctx: Context, name: str, timeout: Duration | None, heartbeat: D
     rp = ctx._rp
     execution_id = rp.execution_id
 
-    def issue() -> dict[str, Any]:
+    def issue() -> dict[str, object]:
         token = secrets.token_urlsafe(TOKEN_BYTES)
         now = rp.now()
         body = {"execution_id": execution_id, "name": name, "status": PENDING, "created_at": iso(now),
@@ -118,7 +118,7 @@ async def create(ctx: Context, name: str, timeout: Duration | None, heartbeat: D
 async def wait_for_callback(
     ctx: Context,
     name: str,
-    submit: Callable[..., Any],
+    submit: Callable[..., object],
     timeout: Duration | None,
     heartbeat: Duration | None,
 ) -> Any:
@@ -247,7 +247,7 @@ def _wake(effects: Effects, item: Item) -> None:
     effects.publish([Event(EVENT_TYPE, detail, source=SOURCE, time=iso(effects.now()))])
 
 
-def complete(store: Store, effects: Effects, token: str, result: Any) -> dict[str, Any]:
+def complete(store: Store, effects: Effects, token: str, result: object) -> dict[str, object]:
     """Complete a callback with ``result`` (single-use; large values become claim checks)."""
     value = payloads.store_value(to_json_value(result, what="the callback result"), what="the callback result")
     now = iso(effects.now())
@@ -256,7 +256,7 @@ def complete(store: Store, effects: Effects, token: str, result: Any) -> dict[st
     return _public(item)
 
 
-def fail(store: Store, effects: Effects, token: str, error: object, message: object) -> dict[str, Any]:
+def fail(store: Store, effects: Effects, token: str, error: object, message: object) -> dict[str, object]:
     """Fail a callback: the workflow's ``cb.result()`` raises ``CallbackFailed(error, message)``.
 
     ``error`` and ``message`` are typed ``object`` because they come straight from a request body; anything
@@ -274,13 +274,13 @@ def fail(store: Store, effects: Effects, token: str, error: object, message: obj
     return _public(item)
 
 
-def heartbeat(store: Store, effects: Effects, token: str) -> dict[str, Any]:
+def heartbeat(store: Store, effects: Effects, token: str) -> dict[str, object]:
     """Record that the external system is still working: the heartbeat deadline starts again."""
     now = iso(effects.now())
     return _public(_update(store, effects, token, lambda b: {**b, "heartbeat_at": now}))
 
 
-def _public(item: Item) -> dict[str, Any]:
+def _public(item: Item) -> dict[str, object]:
     """What a caller learns: the callback's execution, name and status (never its result)."""
     body = item.body
     return {"execution_id": body.get("execution_id"), "callback": body.get("name"), "status": body.get("status")}
