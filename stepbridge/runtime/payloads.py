@@ -76,12 +76,12 @@ def installed() -> Blobs | None:
     return _blobs
 
 
-def encode(data: Any) -> bytes:
+def encode(data: object) -> bytes:
     """The stored form of a JSON value: compact UTF-8 JSON (what the size limits count)."""
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def is_ref(data: Any) -> bool:
+def is_ref(data: object) -> bool:
     """Whether ``data`` is a claim-check reference."""
     return isinstance(data, dict) and len(data) == 1 and isinstance(data.get(REF), dict)
 
@@ -94,7 +94,7 @@ def too_large(what: str, size: int) -> PayloadTooLarge:
     )
 
 
-def store_value(data: Any, *, what: str, inline: int = INLINE_VALUE_BYTES) -> Any:
+def store_value(data: object, *, what: str, inline: int = INLINE_VALUE_BYTES) -> Any:
     """``data`` itself when its JSON is at most ``inline`` bytes, else a reference to it in the bucket.
 
     Raises ``PayloadTooLarge`` naming ``what`` past ``MAX_VALUE_BYTES``. Without a blob store, returns
@@ -116,7 +116,7 @@ def store_value(data: Any, *, what: str, inline: int = INLINE_VALUE_BYTES) -> An
     return {REF: {"uri": f"s3://{blobs.bucket}/{key}", "bytes": len(raw), "sha256": digest}}
 
 
-def _small(data: Any, inline: int) -> bool:
+def _small(data: object, inline: int) -> bool:
     """A cheap lower bound: scalars and short containers of scalars are never near the inline limit."""
     if data is None or isinstance(data, bool | int | float):
         return True
