@@ -24,8 +24,8 @@ from stepbridge.api.calendar import BusinessDays, BusinessHours, Calendar
 from stepbridge.devconsole.errors import ConsoleError, one_line
 from stepbridge.devconsole.forms import example_of, form_fields, schema_of
 from stepbridge.devconsole.tags import execution_tags
+from stepbridge.operator.local import start_local_cloud
 from stepbridge.operator.report import event_log, render_timeline_html
-from stepbridge.runtime import keys
 from stepbridge.runtime.records import STATUSES, TERMINAL, iso
 
 if TYPE_CHECKING:
@@ -148,14 +148,8 @@ class DevSession:
         self.close()
 
     def open(self) -> None:
-        """Start the cloud (moto is imported only here, never by the runtime)."""
-        from stepbridge.local import LocalCloud
-
-        cloud = LocalCloud(self.app, backend=self.backend, start=self.start_at)
-        cloud.start()
-        if not self.schedules:  # a console session should not start the daily report unasked (as `stepbridge run`)
-            for schedule in self.app.schedules:
-                cloud.timers.cancel(keys.schedule_id(schedule.name))
+        """Start the cloud (recurring schedules off unless asked, as for `stepbridge run`)."""
+        cloud = start_local_cloud(self.app, backend=self.backend, schedules=self.schedules, start=self.start_at)
         self._cloud = cloud
         self._client = cloud.client()
         self._client.driver = _Announcing(self._client.driver, self.changes)

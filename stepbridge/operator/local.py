@@ -56,6 +56,22 @@ def load_app(spec: str) -> App:
         raise AppLoadError(f"cannot import the app {spec!r}: {type(exc).__name__}: {exc}") from None
 
 
+def start_local_cloud(
+    app: App, *, backend: str, schedules: bool, start: datetime | None = None
+) -> LocalCloud:
+    """Start a LocalCloud for an operator tool (``stepbridge run``, ``stepbridge dev``). Recurring schedules are
+    cancelled unless ``schedules``: a local session should not fire the daily report unasked.
+    moto is imported only here, never by the runtime."""
+    from stepbridge.local import LocalCloud
+
+    cloud = LocalCloud(app, backend=backend, start=start)
+    cloud.start()
+    if not schedules:
+        for schedule in app.schedules:
+            cloud.timers.cancel(keys.schedule_id(schedule.name))
+    return cloud
+
+
 class LocalSession:
     """One LocalCloud for one command, with a stepping driver."""
 
@@ -66,14 +82,7 @@ class LocalSession:
         self._cloud: LocalCloud | None = None
 
     def __enter__(self) -> LocalSession:
-        from stepbridge.local import LocalCloud
-
-        cloud = LocalCloud(self.app, backend=self.backend)
-        cloud.start()
-        if not self.schedules:
-            for schedule in self.app.schedules:
-                cloud.timers.cancel(keys.schedule_id(schedule.name))
-        self._cloud = cloud
+        self._cloud = start_local_cloud(self.app, backend=self.backend, schedules=self.schedules)
         return self
 
     def __exit__(self, *exc: object) -> None:
