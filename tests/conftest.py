@@ -1,0 +1,47 @@
+"""Suite-wide test speed-ups: what every moto-backed ``LocalCloud`` pays again at each start and never changes.
+
+- moto starts each mock with ``boto3.DEFAULT_SESSION`` unset, so every cloud's first ``boto3.client`` builds a
+  new botocore session, and each session a new data loader that parses the service model JSON files again
+  (about half of a moto cloud's start). The files are read-only package data and botocore already shares one
+  loader's parsed models among all clients of a session, so here one loader per data path serves every session.
+- moto creates the ``alias/aws/dynamodb`` KMS key for the SSE table of each cloud, and for a
+  ``SYMMETRIC_DEFAULT`` key it also generates an RSA-2048 private key that only sign/verify of asymmetric keys
+  use. That key is generated once per process and reused; the symmetric key material stays per key.
+
+Neither changes what a test sees from AWS or from stepbridge; they only skip repeated work.
+Parallel runs (pytest-xdist, ``python3 dev.py test``) rely on every test keeping its files in ``tmp_path``
+and its servers on port 0; see docs/TESTING.md.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import botocore.loaders
+import botocore.session
+
+
+@functools.cache
+def _shared_loader(search_path_string: str | None = None) -> botocore.loaders.Loader:
+    return botocore.loaders.create_loader(search_path_string)
+
+
+botocore.session.create_loader = _shared_loader  # type: ignore[assignment]
+
+
+def _reuse_symmetric_default_rsa_key() -> None:
+    try:
+        import moto.kms.models as kms_models
+    except ImportError:  # moto is the `local` extra; without it no LocalCloud runs on moto
+        return
+    generate = kms_models.generate_private_key
+    symmetric = functools.cache(generate)
+
+    def generate_private_key(key_spec: str) -> Any:
+        return symmetric(key_spec) if key_spec == "SYMMETRIC_DEFAULT" else generate(key_spec)
+
+    kms_models.generate_private_key = generate_private_key
+
+
+_reuse_symmetric_default_rsa_key()
