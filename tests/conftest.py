@@ -9,6 +9,11 @@
   use. That key is generated once per process and reused; the symmetric key material stays per key.
 
 Neither changes what a test sees from AWS or from stepbridge; they only skip repeated work.
+
+A test's ``("terminal_summary", (title, lines))`` user property (the soak figures) is printed as a section of
+the terminal summary; the hook is here because under pytest-xdist only the controller writes the summary, and
+it loads this conftest but not those of the directories below.
+
 Parallel runs (pytest-xdist, ``python3 dev.py test``) rely on every test keeping its files in ``tmp_path``
 and its servers on port 0; see docs/TESTING.md.
 """
@@ -20,6 +25,7 @@ from typing import Any
 
 import botocore.loaders
 import botocore.session
+import pytest
 
 
 @functools.cache
@@ -45,3 +51,17 @@ def _reuse_symmetric_default_rsa_key() -> None:
 
 
 _reuse_symmetric_default_rsa_key()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the figures tests recorded as ``terminal_summary`` user properties, one section each."""
+    for kind in ("passed", "failed"):
+        for report in terminalreporter.stats.get(kind, []):
+            if getattr(report, "when", None) != "call":
+                continue
+            for key, value in report.user_properties:
+                if key == "terminal_summary":
+                    title, lines = value
+                    terminalreporter.section(title)
+                    for line in lines:
+                        terminalreporter.write_line(line)
