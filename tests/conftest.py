@@ -7,6 +7,9 @@
 - moto creates the ``alias/aws/dynamodb`` KMS key for the SSE table of each cloud, and for a
   ``SYMMETRIC_DEFAULT`` key it also generates an RSA-2048 private key that only sign/verify of asymmetric keys
   use. That key is generated once per process and reused; the symmetric key material stays per key.
+- moto converts the same few CamelCase names with ``camelcase_to_underscores`` (a pure string function) for every
+  request's action and for every attribute of every SQS queue it describes, and lists each response class's
+  methods with ``inspect.getmembers`` on every request: both are cached (about a tenth of a long moto test).
 
 Neither changes what a test sees from AWS or from stepbridge; they only skip repeated work.
 
@@ -51,6 +54,25 @@ def _reuse_symmetric_default_rsa_key() -> None:
 
 
 _reuse_symmetric_default_rsa_key()
+
+
+def _cache_moto_name_lookups() -> None:
+    try:
+        import moto.core.responses as responses
+        import moto.core.utils as utils
+        import moto.sqs.models as sqs_models
+    except ImportError:
+        return
+    camel = functools.lru_cache(maxsize=4096)(utils.camelcase_to_underscores)
+    methods = functools.lru_cache(maxsize=1024)(utils.method_names_from_class)
+    for module in (responses, sqs_models):
+        if getattr(module, "camelcase_to_underscores", None) is utils.camelcase_to_underscores:
+            module.camelcase_to_underscores = camel  # type: ignore[attr-defined]
+    if getattr(responses, "method_names_from_class", None) is utils.method_names_from_class:
+        responses.method_names_from_class = methods  # type: ignore[attr-defined]
+
+
+_cache_moto_name_lookups()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
