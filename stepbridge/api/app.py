@@ -8,9 +8,11 @@ looks definitions up by name. Nothing here talks to AWS.
 from __future__ import annotations
 
 import inspect
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from stepbridge.api.calendar import Calendar
@@ -153,6 +155,8 @@ class WorkflowDef:
     input_name: str = ""
     #: How its input and result are stored (``api/serde.py``); ``None`` = the app's.
     serde: Serde | None = None
+    #: Seconds from its start until it times out (``timeout=``: status TIMED_OUT); ``None`` = no deadline.
+    timeout: float | None = None
 
 
 @dataclass(frozen=True)
@@ -316,16 +320,25 @@ class App:
     # ---- decorators ---------------------------------------------------------------------
 
     def workflow(
-        self, name: str | None = None, *, cache_ttl: Duration | None = None, serde: Serde | None = None
+        self,
+        name: str | None = None,
+        *,
+        cache_ttl: Duration | None = None,
+        serde: Serde | None = None,
+        timeout: Duration | None = None,
     ) -> Callable[[F], F]:
         """Register an ``async def wf(ctx, input)`` workflow under ``name`` (default: the function name, kebab-case).
 
         The input is validated and coerced with pydantic from the type hint of the second
-        parameter. ``cache_ttl`` caches whole results by workflow name + input.
+        parameter. ``cache_ttl`` caches whole results by workflow name + input. ``timeout``
+        (seconds or a ``timedelta``) is the whole execution's deadline, counted from its start:
+        past it the execution unwinds (saga compensations run, children are cancelled) and ends
+        TIMED_OUT (runtime/deadline.py).
         """
 
         def register(fn: F) -> F:
             wf_name = _check_name("workflow", name or kebab(fn.__name__))
+            wf_timeout = check_workflow_timeout(timeout, wf_name)
             if not inspect.iscoroutinefunction(fn):
                 raise WorkflowDefinitionError(f"workflow '{wf_name}' must be an 'async def' function")
             if wf_name in self.workflows:
@@ -341,6 +354,7 @@ class App:
                 cache_ttl=optional_seconds(cache_ttl, what=f"cache_ttl of workflow '{wf_name}'"),
                 description=inspect.getdoc(fn) or "",
                 serde=check_serde(serde, f"workflow '{wf_name}'"),
+                timeout=wf_timeout,
             )
             setattr(fn, _WORKFLOW_ATTR, wf_name)
             return fn
@@ -661,6 +675,29 @@ class App:
             raise WorkflowDefinitionError(
                 f"{where} names unknown workflow '{workflow}'; known: {sorted(self.workflows)}"
             )
+
+
+#: Longest workflow ``timeout=``: 366 days, as Lambda durable functions' ``ExecutionTimeout`` (1 to
+#: 31,622,400 s; https://docs.aws.amazon.com/lambda/latest/api/API_DurableConfig.html).
+MAX_WORKFLOW_TIMEOUT_SECONDS = 31_622_400
+
+
+def check_workflow_timeout(timeout: Duration | None, workflow: str) -> float | None:
+    """A workflow's ``timeout=`` in seconds, or a one-line ``WorkflowDefinitionError`` saying what to pass."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float, timedelta)):
+        raise WorkflowDefinitionError(
+            f"workflow '{workflow}': timeout must be seconds or a timedelta (e.g. timedelta(days=30)), "
+            f"got {type(timeout).__name__}"
+        )
+    seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
+    if not math.isfinite(seconds) or seconds < 1 or seconds > MAX_WORKFLOW_TIMEOUT_SECONDS:
+        raise WorkflowDefinitionError(
+            f"workflow '{workflow}': timeout must be between 1 second and 366 days "
+            f"({MAX_WORKFLOW_TIMEOUT_SECONDS:,} s, as Lambda durable functions' ExecutionTimeout), got {seconds:g} s"
+        )
+    return seconds
 
 
 def input_type_of(wf: WorkflowDef) -> Any:

@@ -147,6 +147,8 @@ class Replay:
         fatal = self.session.fatal
         if fatal is not None:
             raise fatal  # the execution already failed (user code caught it): nothing new runs
+        if self.execution.timed_out and not self.session.compensating:
+            self.session.suspend()  # past the execution deadline only compensations start: raises ExecutionTimedOut
         for _ in range(_SETTLE_TURNS):
             if self.session.all_recorded_requested():
                 break
