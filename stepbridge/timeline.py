@@ -36,6 +36,7 @@ _ICONS = {
     "Workflow.completed": "=",
     "Workflow.failed": "x",
     "Workflow.cancelled": "x",
+    "Workflow.timed_out": "x",
     "Step.completed": "+",
     "Step.failed": "!",
     "Step.attempt_failed": "~",
@@ -108,10 +109,9 @@ def describe_entry(detail_type: str, detail: dict[str, Any], sent: bool = False)
         return f"started {detail.get('workflow')} with {_short(detail.get('input'))}"
     if detail_type == "Workflow.completed":
         return f"SUCCEEDED -> {_short(detail.get('result'), 80)}"
-    if detail_type in ("Workflow.failed", "Workflow.cancelled"):
+    if detail_type in _TERMINAL_TYPES and detail_type != "Workflow.completed":
         err = detail.get("error") or {}
-        status = Status.FAILED if detail_type == "Workflow.failed" else Status.CANCELLED
-        return f"{status}: {err.get('message', '')}"
+        return f"{_TERMINAL_TYPES[detail_type]}: {err.get('message', '')}"
     return f"{detail_type} {_short(detail)}"
 
 
@@ -319,6 +319,7 @@ _TERMINAL_TYPES = {
     "Workflow.completed": Status.SUCCEEDED,
     "Workflow.failed": Status.FAILED,
     "Workflow.cancelled": Status.CANCELLED,
+    "Workflow.timed_out": Status.TIMED_OUT,
 }
 
 
