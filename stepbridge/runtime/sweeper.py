@@ -38,7 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from stepbridge.runtime import keys, lifecycle
+from stepbridge.runtime import keys, lifecycle, sla
 from stepbridge.runtime.lifecycle import handled_at, is_progress
 from stepbridge.runtime.observability import logger
 from stepbridge.runtime.operations.child import Child
@@ -115,7 +115,9 @@ def due_instants(record: ExecutionRecord, journal: list[JournalRecord]) -> list[
     if record.deadline and not record.timed_out:
         # The execution deadline (runtime/deadline.py): a replay at or after it times the execution out.
         instants.append((None, parse_iso(record.deadline)))
-    for op, records in _by_op(journal).items():
+    by_op = _by_op(journal)
+    instants.extend(sla.due_instants(by_op))  # a step's SLA deadline: its own timer is the only other wake-up
+    for op, records in by_op.items():
         if keys.is_bookkeeping(op):
             continue
         final = records.get(op)
