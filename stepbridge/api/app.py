@@ -8,11 +8,9 @@ looks definitions up by name. Nothing here talks to AWS.
 from __future__ import annotations
 
 import inspect
-import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any, TypeVar
 
 from stepbridge.api.calendar import Calendar
@@ -25,7 +23,7 @@ from stepbridge.api.deploy import (
     check_tags,
     function_config,
 )
-from stepbridge.api.durations import Duration, optional_seconds, to_seconds
+from stepbridge.api.durations import Duration, check_workflow_timeout, optional_seconds, to_seconds
 from stepbridge.api.eventpattern import check_event_pattern, trigger_pattern
 from stepbridge.api.hints import remember_scope, type_hints
 from stepbridge.api.machine import StateMachine
@@ -675,29 +673,6 @@ class App:
             raise WorkflowDefinitionError(
                 f"{where} names unknown workflow '{workflow}'; known: {sorted(self.workflows)}"
             )
-
-
-#: Longest workflow ``timeout=``: 366 days, as Lambda durable functions' ``ExecutionTimeout`` (1 to
-#: 31,622,400 s; https://docs.aws.amazon.com/lambda/latest/api/API_DurableConfig.html).
-MAX_WORKFLOW_TIMEOUT_SECONDS = 31_622_400
-
-
-def check_workflow_timeout(timeout: Duration | None, workflow: str) -> float | None:
-    """A workflow's ``timeout=`` in seconds, or a one-line ``WorkflowDefinitionError`` saying what to pass."""
-    if timeout is None:
-        return None
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float, timedelta)):
-        raise WorkflowDefinitionError(
-            f"workflow '{workflow}': timeout must be seconds or a timedelta (e.g. timedelta(days=30)), "
-            f"got {type(timeout).__name__}"
-        )
-    seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
-    if not math.isfinite(seconds) or seconds < 1 or seconds > MAX_WORKFLOW_TIMEOUT_SECONDS:
-        raise WorkflowDefinitionError(
-            f"workflow '{workflow}': timeout must be between 1 second and 366 days "
-            f"({MAX_WORKFLOW_TIMEOUT_SECONDS:,} s, as Lambda durable functions' ExecutionTimeout), got {seconds:g} s"
-        )
-    return seconds
 
 
 def input_type_of(wf: WorkflowDef) -> Any:
