@@ -304,9 +304,10 @@ def cancel_open_callbacks(
             item = store.get_item(*keys.callback_key(token))
             if item is None or item.body.get("execution_id") != execution_id or item.body.get("status") != PENDING:
                 break
-            body = {**item.body, "status": CANCELLED, "completed_at": iso(effects.now()),
+            body = {**item.body, "status": CANCELLED, "cancelled_at": iso(effects.now()),
                     "cancelled_because": f"its execution ended {ended}"}
-            # Conditional on the version read: a completion racing the end wins, and is then refused by nobody.
+            # Conditional on the version read: a completion or heartbeat written in between is read again
+            # (a completed callback is left as it is; a heartbeated one is cancelled on the next try).
             if store.put_item(Item(item.pk, item.sk, body, version=item.version + 1, expires_at=item.expires_at),
                               if_version=item.version):
                 cancelled.append(str(body.get("name")))

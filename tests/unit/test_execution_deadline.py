@@ -331,3 +331,31 @@ def test_a_bad_timeout_is_refused_with_a_clear_error(timeout: Any, message: str)
 
     assert "workflow 'export'" in str(info.value) and "\n" not in str(info.value)
     assert app.workflows == {}
+
+
+def test_an_open_human_task_is_cancelled_when_the_execution_times_out() -> None:
+    from stepbridge.errors import TaskConflict
+
+    app = App("deadline-task")
+
+    @app.workflow("approve", timeout=timedelta(hours=8))
+    async def approve(ctx: Context, amount: float) -> str:
+        out = await ctx.task("manager-approval", assignees=["maria@acme.example"], title=f"Approve {amount}",
+                             remind_every=timedelta(hours=1))
+        return str(out.decision)
+
+    with LocalCloud(app, backend="memory") as cloud:
+        client = cloud.client()
+        h = client.start("approve", 10.0)
+        (task,) = client.tasks("maria@acme.example")
+        cloud.advance(timedelta(hours=9))
+        assert client.describe(h.execution_id).status == "TIMED_OUT"
+        cancelled = [e for e in cloud.events if e.detail_type == "Task.cancelled"]
+        assert [e.detail["task_id"] for e in cancelled] == [task["task_id"]]
+        assert client.task(task["task_id"]).status == "cancelled" and client.tasks("maria@acme.example") == []
+        with pytest.raises(TaskConflict, match="cancelled"):
+            client.complete_task(task["task_id"], by="maria@acme.example", decision="approve")
+        reminders = len([e for e in cloud.events if e.detail_type == "Task.reminder"])
+        cloud.advance(timedelta(days=2))
+        assert len([e for e in cloud.events if e.detail_type == "Task.reminder"]) == reminders  # timers gone
+        assert one_time_timers(cloud) == []
