@@ -359,3 +359,30 @@ def test_an_open_human_task_is_cancelled_when_the_execution_times_out() -> None:
         cloud.advance(timedelta(days=2))
         assert len([e for e in cloud.events if e.detail_type == "Task.reminder"]) == reminders  # timers gone
         assert one_time_timers(cloud) == []
+
+
+def test_a_deadline_timer_delivered_early_is_set_again(cloud: LocalCloud) -> None:
+    from stepbridge.runtime import deadline
+    from stepbridge.runtime.records import WakeMessage
+
+    client = cloud.client()
+    h = client.start("waiting", "o-12")
+    name = keys.deadline_timer_name(h.execution_id)
+    cloud.timers.cancel(name)  # Scheduler delivers it early and deletes it
+    cloud.effects.wake(WakeMessage(h.execution_id, deadline.REASON, keys.timer_dedup(keys.DEADLINE_KEY)))
+    cloud.run_until_idle()
+    assert client.describe(h.execution_id).status == "RUNNING"
+    (again,) = [t for t in one_time_timers(cloud) if t.name == name]
+    assert again.at == parse_iso(str(client.describe(h.execution_id).deadline))
+    cloud.advance(timedelta(hours=1, minutes=1))
+    timed_out(cloud, h.execution_id)
+
+
+def test_a_deferred_start_counts_its_deadline_from_when_it_begins(cloud: LocalCloud) -> None:
+    client = cloud.client()
+    h = client.start("quick", "o-13", delay=timedelta(days=1))
+    assert client.describe(h.execution_id).deadline is None  # SCHEDULED: not started yet
+    begin = cloud.now() + timedelta(days=1)
+    cloud.advance(timedelta(days=1))
+    assert parse_iso(str(client.describe(h.execution_id).deadline)) == begin + timedelta(hours=1)
+    assert h.result() == "quick o-13"
