@@ -10,21 +10,36 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
+from stepbridge.local.clock import VirtualClock
 from stepbridge.runtime.ids import new_id
 from stepbridge.runtime.messages import WorkMessage
 from stepbridge.runtime.records import Event, StepInvocation
 
 if TYPE_CHECKING:
     from stepbridge.client import Client
-    from stepbridge.local.cloud import LocalCloud
+
+
+class Cloud(Protocol):
+    """What the adapters use of ``stepbridge.local.cloud.LocalCloud`` (a Protocol: no import cycle)."""
+
+    clock: VirtualClock
+    eager: bool
+
+    def effect_send(self, message: WorkMessage) -> None: ...
+    def effect_invoke(self, invocation: StepInvocation) -> None: ...
+    def effect_set_timer(self, name: str, at: datetime, message: WorkMessage) -> None: ...
+    def effect_cancel_timer(self, name: str) -> None: ...
+    def effect_publish(self, events: Sequence[Event]) -> None: ...
+    def run_until_idle(self) -> int: ...
+    def run_until_complete(self, execution_id: str, *, timeout: float | None = None) -> None: ...
 
 
 class LocalEffects:
     """The ``Effects`` port of handler code in LocalCloud: each call is one of LocalCloud's ``effect_*`` methods."""
 
-    def __init__(self, cloud: LocalCloud) -> None:
+    def __init__(self, cloud: Cloud) -> None:
         self._cloud = cloud
 
     def now(self) -> datetime:
@@ -49,7 +64,7 @@ class LocalEffects:
 class LocalDriver:
     """Client driver: settle = run until idle (when eager); wait = run with time skipping."""
 
-    def __init__(self, cloud: LocalCloud) -> None:
+    def __init__(self, cloud: Cloud) -> None:
         self._cloud = cloud
 
     def settle(self) -> None:
