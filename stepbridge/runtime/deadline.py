@@ -94,13 +94,15 @@ def passed(rec: ExecutionRecord, now: datetime) -> bool:
     )
 
 
-def expire(store: Store, rec: ExecutionRecord) -> ExecutionRecord:
-    """Mark the header timed out: the next replay unwinds it (compensations) and it ends TIMED_OUT."""
+def expire(store: Store, rec: ExecutionRecord, now: datetime) -> ExecutionRecord:
+    """Mark the header timed out at ``now`` (the cut): the next replay unwinds it (compensations) and it ends
+    TIMED_OUT. Outside compensations its replays see the journal and the clock as they were at the cut."""
 
     def mark(r: ExecutionRecord) -> bool:
         if r.terminal or r.timed_out or r.cancel_requested:
             return False
         r.timed_out = r.cancel_requested = r.cancel_compensate = True
+        r.timed_out_at = iso(now)
         return True
 
     return update_execution(store, rec.execution_id, mark, current=rec) or rec

@@ -121,7 +121,7 @@ class Orchestrator:
         if deadline.passed(rec, now):
             logger().info("execution deadline passed", extra={"execution_id": rec.execution_id})
             self._forget(rec.execution_id)
-            return deadline.expire(self.store, rec)
+            return deadline.expire(self.store, rec, now)
         if deadline.delivered_early(message, rec, now):
             deadline.set_timer(self.effects, rec, rearmed=iso(now))
         return rec

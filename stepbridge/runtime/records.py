@@ -74,6 +74,8 @@ class ExecutionRecord:
     deadline: str | None = None
     #: The deadline passed: the execution is unwinding (compensations) and ends TIMED_OUT.
     timed_out: bool = False
+    #: When it began to unwind: outside compensations its replays see the journal as it was then.
+    timed_out_at: str | None = None
     version: int = 0
 
     def to_dict(self) -> dict[str, object]:
@@ -100,7 +102,7 @@ class ExecutionRecord:
 
 
 #: Header fields left out of the stored body while unset (added after the format was fixed).
-_OPTIONAL_HEADER_FIELDS = ("deadline", "timed_out")
+_OPTIONAL_HEADER_FIELDS = ("deadline", "timed_out", "timed_out_at")
 
 
 def status_cursor(record: ExecutionRecord) -> str:
