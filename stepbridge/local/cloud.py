@@ -14,19 +14,19 @@ import json
 import os
 import random
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from stepbridge import secrets as secrets_module
 from stepbridge.api.app import App, kebab
 from stepbridge.api.cron import next_fire, to_scheduler_expression
 from stepbridge.api.durations import Duration, to_seconds
 from stepbridge.api.eventpattern import check_event_pattern, trigger_pattern
-from stepbridge.client import Client
+from stepbridge.client import Client, ExecutionDescription
 from stepbridge.config import ENV_TABLE, step_function_name
-from stepbridge.errors import ExecutionStillRunning
+from stepbridge.errors import ExecutionNotFound, ExecutionStillRunning
 from stepbridge.handlers import api as api_handler
 from stepbridge.handlers import orchestrator as orchestrator_handler
 from stepbridge.handlers import step as step_handler
@@ -58,8 +58,13 @@ from stepbridge.runtime.messages import ScheduleFire, WorkMessage
 from stepbridge.runtime.observability import recording_metrics
 from stepbridge.runtime.records import Event, StepInvocation, iso
 from stepbridge.runtime.retention import payload_expiry_days
+from stepbridge.runtime.vocabulary import is_terminal
 
 DEFAULT_START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)  # a Monday morning
+#: Work queue messages per receive: the orchestrator's event source mapping's batch size (SQS's maximum, 10:
+#: docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html).
+_RECEIVE_BATCH = 10
+_T = TypeVar("_T")
 _AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -345,7 +350,7 @@ class LocalCloud:
                 raise
             self.crashes["sweeper"] += 1
             self.failed_deliveries.append({"target": "sweeper", "payload": {}, "error": f"{type(exc).__name__}: {exc}"})
-        self.run_until_idle()
+        self._settle()
         return woken
 
     def redrive(self) -> int:
@@ -354,7 +359,7 @@ class LocalCloud:
         moved: int = self.resources.redrive() + self.resources.redrive_router()
         self._queue_dirty = self._router_dirty = True
         if self.eager:
-            self.run_until_idle()
+            self._settle()
         return moved
 
     def dead_letters(self) -> list[dict[str, Any]]:
@@ -385,7 +390,8 @@ class LocalCloud:
 
     def effect_set_timer(self, name: str, at: datetime, message: WorkMessage) -> None:
         """CreateSchedule of a one-time timer, kept on the timer wheel."""
-        self._queue_dirty = True  # a timer already due is sent to the queue at once
+        if at <= self.clock.now():
+            self._queue_dirty = True  # a timer already due is sent to the queue at once (AwsEffects.schedule_timer)
         self._aws_effects.schedule_timer(name, at, message)
         self.timers.add(name, at if self.faults is None else self.faults.timer_due(at), message)  # fault hook
 
@@ -422,9 +428,23 @@ class LocalCloud:
                 send_to_router_queue(self, payload)  # the rule's target: the router queue
 
     def run_until_idle(self) -> int:
-        """Deliver everything that is due now (events, step invokes, queue messages, due timers); returns deliveries."""
+        """Deliver everything that is due now (events, step invokes, queue messages, due timers); returns deliveries.
+
+        Both queues are received from at least once, so a message that another client (a CLI, a test's own
+        boto3 client) sent to them directly is delivered too.
+        """
+        self._queue_dirty = self._router_dirty = True
+        return self._settle()
+
+    def _settle(self) -> int:
+        """Deliver everything due now, receiving from a queue only when this cloud's own sends (its handlers'
+        and clients' effects, timer firings, releases) may have left messages there.
+
+        LocalCloud sees every send its code makes, so an idle poll would find nothing: skipping it keeps
+        moto's call count to the calls AWS would serve for the workflow (in AWS the event source mapping's
+        polls run in the background and the workflow never waits for them).
+        """
         delivered = 0
-        self._queue_dirty = self._router_dirty = True  # others (a CLI, a test) may have sent to the queues directly
         while True:
             if delivered > self.max_deliveries:
                 raise RuntimeError(
@@ -462,10 +482,14 @@ class LocalCloud:
     def _drain_queue(self) -> bool:
         if not self._queue_dirty and self.faults is None:
             return False  # nothing was sent since the queue was last found empty: skip the receive
-        records = self.resources.receive()
+        records = self.resources.receive(_RECEIVE_BATCH)
         if not records:
             self._queue_dirty = False
             return False
+        if len(records) < _RECEIVE_BATCH and self.faults is None:
+            # A short batch took every visible message (one thread receives, and both moto and the memory queue
+            # return several messages of one group in a batch): the queue is empty unless the handler sends.
+            self._queue_dirty = False
         if self.faults is not None:
             records = self.faults.reorder(records, self.resources)  # fault hook: out-of-order delivery
             if not records:
@@ -483,11 +507,13 @@ class LocalCloud:
             self.crashes["orchestrator"] += 1
             for rec in records:  # the whole batch becomes visible again
                 self.resources.release(rec["receiptHandle"])
+            self._queue_dirty = True
             return True
         failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
         for rec in records:
             if rec["messageId"] in failed:
                 self.resources.release(rec["receiptHandle"])
+                self._queue_dirty = True
             else:
                 self.resources.delete(rec["receiptHandle"])
                 if self.faults is not None:
@@ -549,9 +575,9 @@ class LocalCloud:
         delivered = self.run_until_idle()
         while (nxt := self.timers.peek()) is not None and nxt.at <= target:
             self.clock.set(nxt.at)
-            delivered += self.run_until_idle()
+            delivered += self._settle()
         self.clock.set(target)
-        return delivered + self.run_until_idle()
+        return delivered + self._settle()
 
     def advance_to(self, when: datetime) -> int:
         """Advance the clock to ``when``."""
@@ -561,17 +587,44 @@ class LocalCloud:
         self, execution_id: str, *, timeout: float | None = None, max_skip_days: float = 400
     ) -> None:
         """Run, skipping virtual time from timer to timer, until the execution ends."""
+
+        def read() -> tuple[str | None, object]:
+            rec = self.store.get_execution(execution_id)
+            return (rec.status if rec is not None else None), rec
+
+        self._run_until_terminal(execution_id, read, timeout=timeout, max_skip_days=max_skip_days)
+
+    def _run_until_terminal(
+        self,
+        execution_id: str,
+        read: Callable[[], tuple[str | None, _T]],
+        *,
+        timeout: float | None = None,
+        max_skip_days: float = 400,
+    ) -> _T:
+        """``run_until_complete`` with the header read by ``read`` (``(status, value)``; status ``None``: no
+        such execution); returns the last value read. The header is read once at first, then only after
+        something was delivered: nothing else changes it."""
         started = self.clock.now()
         limit = started + timedelta(seconds=timeout) if timeout is not None else started + timedelta(days=max_skip_days)
+        must_read = True
+        rescanned = False
+        status: str | None = None
         while True:
-            self.run_until_idle()
-            rec = self.store.get_execution(execution_id)
-            if rec is None or rec.terminal:
-                return
+            if self._settle() or must_read:
+                status, value = read()
+                if status is None or is_terminal(status):
+                    return value
+            must_read = False
             nxt = self.timers.peek(one_time_only=True)
+            if (nxt is None or nxt.at > limit) and not rescanned:
+                # Before giving up: a message another client sent to the queues directly (run_until_idle's rescan).
+                rescanned = must_read = True
+                self._queue_dirty = self._router_dirty = True
+                continue
             if nxt is None or nxt.at > limit:
                 raise ExecutionStillRunning(
-                    f"execution '{execution_id}' is {rec.status} and nothing scheduled can finish it"
+                    f"execution '{execution_id}' is {status} and nothing scheduled can finish it"
                     + (" before the timeout" if nxt is not None else "")
                     + "; send the event it waits for (client.send_event) or advance the clock"
                 )
@@ -603,7 +656,7 @@ class LocalCloud:
             # (docs.aws.amazon.com/apigateway/latest/developerguide/http-api-troubleshooting-lambda.html).
             response = {"statusCode": 502, "body": json.dumps({"message": "Internal Server Error"})}
         if self.eager:
-            self.run_until_idle()
+            self._settle()
         return HttpResponse(
             int(response.get("statusCode", 200)), dict(response.get("headers") or {}), str(response.get("body") or "")
         )
@@ -640,10 +693,19 @@ class _LocalDriver:
 
     def settle(self) -> None:
         if self._cloud.eager:
-            self._cloud.run_until_idle()
+            self._cloud._settle()  # the client's own sends went through the cloud's effects
 
-    def wait(self, client: Client, execution_id: str, timeout: float | None) -> None:
-        self._cloud.run_until_complete(execution_id, timeout=timeout)
+    def wait(self, client: Client, execution_id: str, timeout: float | None) -> ExecutionDescription | None:
+        """Run the cloud until the execution ends; returns its final description (the client reads no more)."""
+
+        def read() -> tuple[str | None, ExecutionDescription | None]:
+            try:
+                desc = client.describe(execution_id)
+            except ExecutionNotFound:
+                return None, None
+            return desc.status, desc
+
+        return self._cloud._run_until_terminal(execution_id, read, timeout=timeout)
 
 
 __all__ = ["CapturedEvent", "Crash", "HttpResponse", "LocalCloud", "LocalLambdaContext", "MockStep"]
