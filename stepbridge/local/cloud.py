@@ -172,6 +172,8 @@ class LocalCloud:
         #: Router queue receives: ``trigger`` and ``event`` (raw) deliveries, and ``failed`` ones (received again).
         self.router_receives: dict[str, int] = _Counter()
         self._router_dirty = False
+        #: Router queue messages sent and not yet deleted, as far as LocalCloud knows (it sends them all).
+        self._router_pending = 0
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
         self._secrets: LocalSecrets | None = None

@@ -42,6 +42,11 @@ def sleeper_app() -> App:
     async def noop(ctx: Context) -> str:
         return "ok"
 
+    @app.workflow("waiter")
+    async def waiter(ctx: Context) -> str:
+        event = await ctx.wait_for("Calls.ping", match={"key": "k"})
+        return str(event["key"])
+
     @app.workflow("sleeper")
     async def sleeper(ctx: Context) -> str:
         await ctx.sleep(timedelta(hours=1))
@@ -59,7 +64,8 @@ def counting(cloud: LocalCloud) -> Iterator[Counter[str]]:
         calls[f"{model.service_model.service_id}.{model.name}".replace(" ", "")] += 1
 
     clients = {id(c): c for c in (cloud.store.client, cloud._aws_effects.sqs, cloud._aws_effects.scheduler,
-                                  cloud.resources.client("sqs"), cloud.resources.client("scheduler"))}
+                                  cloud._aws_effects.events, cloud.resources.client("sqs"),
+                                  cloud.resources.client("scheduler"))}
     for client in clients.values():
         client.meta.events.register("before-call", count)
     try:
@@ -76,6 +82,32 @@ def test_sleep_then_wake_makes_only_the_calls_aws_would_serve() -> None:
         with counting(cloud) as calls:
             assert client.start("sleeper", execution_id="s").result() == "woke"
         assert dict(calls) == SLEEPER_CALLS
+
+
+#: A wait_for and its event, start to result: the orchestrator registers the waiter and looks back, the
+#: client's PutEvents reaches the router through the router queue (EventBridge's send, receive, delete),
+#: the router logs the event and wakes the waiter, and the orchestrator records the wait and ends.
+WAITER_CALLS = {
+    "DynamoDB.PutItem": 6,
+    "DynamoDB.GetItem": 3,
+    "DynamoDB.Query": 5,
+    "DynamoDB.DeleteItem": 1,
+    "EventBridge.PutEvents": 1,
+    "SQS.SendMessage": 3,
+    "SQS.ReceiveMessage": 3,
+    "SQS.DeleteMessage": 3,
+}
+
+
+def test_wait_for_and_its_event_make_no_idle_receives_of_either_queue() -> None:
+    with LocalCloud(sleeper_app()) as cloud:
+        client = cloud.client()
+        assert client.start("noop").result() == "ok"
+        with counting(cloud) as calls:
+            handle = client.start("waiter", execution_id="w")
+            client.send_event("Calls.ping", {"key": "k"})
+            assert handle.result() == "k"
+        assert dict(calls) == WAITER_CALLS
 
 
 def test_result_of_a_finished_execution_reads_its_header_once() -> None:
