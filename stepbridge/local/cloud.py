@@ -237,8 +237,11 @@ class LocalCloud:
             self._mock.start()
             self._iam = IamEnforcer.bootstrap(self.app, self.region) if self.enforce_iam else None
             recurring = [(s.name, to_scheduler_expression(s.cron), s.timezone) for s in self.app.schedules]
-            self.resources = provision(self.app.name, rules, region=self.region, recurring=recurring,
-                                       payload_expiry_days=payload_expiry_days(self.app))
+            from stepbridge.local.servicequeues import ServiceQueues
+
+            # The event source mappings' receives and deletes go to moto's SQS backend (local/servicequeues.py).
+            self.resources = ServiceQueues(provision(self.app.name, rules, region=self.region, recurring=recurring,
+                                                     payload_expiry_days=payload_expiry_days(self.app)))
             # Clients with AWS's own request checks that moto lacks (local/awslimits.py). No Lambda client:
             # LocalCloud delivers invokes in-process and checks them in effect_invoke.
             clients = {name: awslimits.install(boto3.client(name, region_name=self.region))
