@@ -15,36 +15,32 @@ import os
 import random
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from stepbridge import secrets as secrets_module
 from stepbridge.api.app import App, kebab
-from stepbridge.api.cron import next_fire, to_scheduler_expression
+from stepbridge.api.cron import next_fire
 from stepbridge.api.durations import Duration, to_seconds
 from stepbridge.api.eventpattern import check_event_pattern, trigger_pattern
-from stepbridge.client import Client, ExecutionDescription
+from stepbridge.client import Client
 from stepbridge.config import ENV_TABLE, step_function_name
-from stepbridge.errors import ExecutionNotFound, ExecutionStillRunning
+from stepbridge.errors import ExecutionStillRunning
 from stepbridge.handlers import api as api_handler
 from stepbridge.handlers import orchestrator as orchestrator_handler
 from stepbridge.handlers import step as step_handler
 from stepbridge.handlers import sweeper as sweeper_handler
 from stepbridge.handlers.env import Environment
-from stepbridge.infra.aws import AwsEffects, invoke_request
-from stepbridge.infra.blobs import MemoryBlobs, S3Blobs
-from stepbridge.infra.dynamodb import DynamoStore
-from stepbridge.infra.memory import InMemoryStore
-from stepbridge.infra.provision import RuleSpec, provision
+from stepbridge.infra.aws import invoke_request
+from stepbridge.infra.provision import RuleSpec
 from stepbridge.local import awslimits
+from stepbridge.local.backends import memory_backend, moto_backend
 from stepbridge.local.clock import Timer, TimerWheel, VirtualClock
 from stepbridge.local.eventmatch import matches
 from stepbridge.local.faults import FaultInjector, FaultPlan
 from stepbridge.local.functionenv import LocalSecrets, as_function
+from stepbridge.local.handlerports import Counter, LocalDriver, LocalEffects, LocalLambdaContext
 from stepbridge.local.http import api_gateway_event
-from stepbridge.local.iamenforce import IamEnforcer
-from stepbridge.local.memory import MemoryAws, MemoryResources
 from stepbridge.local.routerqueue import deliver_batch as deliver_router_batch
 from stepbridge.local.routerqueue import send as send_to_router_queue
 from stepbridge.local.stepnames import check_mockable
@@ -57,14 +53,10 @@ from stepbridge.runtime.loops import VirtualTimeLoop
 from stepbridge.runtime.messages import ScheduleFire, WorkMessage
 from stepbridge.runtime.observability import recording_metrics
 from stepbridge.runtime.records import Event, StepInvocation, iso
-from stepbridge.runtime.retention import payload_expiry_days
 from stepbridge.runtime.vocabulary import is_terminal
 
 DEFAULT_START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)  # a Monday morning
-#: Work queue messages per receive: the orchestrator's event source mapping's batch size (SQS's maximum, 10:
-#: docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html).
-_RECEIVE_BATCH = 10
-_T = TypeVar("_T")
+_RECEIVE_BATCH = 10  # the work queue's batch size (SQS's maximum per ReceiveMessage; API_ReceiveMessage.html)
 _AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -75,31 +67,6 @@ _AWS_ENV = {
     "POWERTOOLS_METRICS_DISABLED": "true",  # metrics are kept in LocalCloud.metrics instead
     "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon offline
 }
-
-
-class _LocalEffects:
-    """The ``Effects`` port of handler code in LocalCloud: each call is one of LocalCloud's ``effect_*`` methods."""
-
-    def __init__(self, cloud: LocalCloud) -> None:
-        self._cloud = cloud
-
-    def now(self) -> datetime:
-        return self._cloud.clock.now()
-
-    def wake(self, message: WorkMessage) -> None:
-        self._cloud.effect_send(message)
-
-    def invoke_step(self, invocation: StepInvocation) -> None:
-        self._cloud.effect_invoke(invocation)
-
-    def schedule_timer(self, name: str, at: datetime, message: WorkMessage) -> None:
-        self._cloud.effect_set_timer(name, at, message)
-
-    def cancel_timer(self, name: str) -> None:
-        self._cloud.effect_cancel_timer(name)
-
-    def publish(self, events: Sequence[Event]) -> None:
-        self._cloud.effect_publish(events)
 
 
 class LocalCloud:
@@ -161,8 +128,8 @@ class LocalCloud:
         self.eager = eager
         self.region = region
         self.max_deliveries = max_deliveries
-        self.calls: dict[str, int] = _Counter()
-        self.crashes: dict[str, int] = _Counter()
+        self.calls: dict[str, int] = Counter()
+        self.crashes: dict[str, int] = Counter()
         self.failed_deliveries: list[dict[str, object]] = []
         #: Metrics the app's handlers added in this cloud (``ctx.metric``, step and workflow telemetry).
         self.metrics: list[dict[str, Any]] = []
@@ -170,7 +137,7 @@ class LocalCloud:
         self._step_queue: deque[StepInvocation] = deque()
         self._queue_dirty = True
         #: Router queue receives: ``trigger`` and ``event`` (raw) deliveries, and ``failed`` ones (received again).
-        self.router_receives: dict[str, int] = _Counter()
+        self.router_receives: dict[str, int] = Counter()
         self._router_dirty = False
         #: Router queue messages sent and not yet deleted, as far as LocalCloud knows (it sends them all).
         self._router_pending = 0
@@ -226,42 +193,20 @@ class LocalCloud:
             check_event_pattern(pattern, where=f"trigger '{trig.name}'")  # what PutRule would refuse
             rules.append(RuleSpec(f"{self.app.name}-{len(rules)}", pattern, trigger=trig.name))
         if self.backend == "memory":
-            self.resources: Any = MemoryResources(rules, self.clock.now)
-            self.store: Any = InMemoryStore(clock=self.clock.now, retention=self.app.retention_seconds)
-            self._aws_effects: Any = MemoryAws(self.resources, self.app.name)
+            built = memory_backend(self.app, rules, self.clock.now)
         else:
-            import boto3
-            from moto import mock_aws
-
-            self._mock = mock_aws()
-            self._mock.start()
-            self._iam = IamEnforcer.bootstrap(self.app, self.region) if self.enforce_iam else None
-            recurring = [(s.name, to_scheduler_expression(s.cron), s.timezone) for s in self.app.schedules]
-            from stepbridge.local.servicequeues import ServiceQueues
-
-            # The event source mappings' receives and deletes go to moto's SQS backend (local/servicequeues.py).
-            self.resources = ServiceQueues(provision(self.app.name, rules, region=self.region, recurring=recurring,
-                                                     payload_expiry_days=payload_expiry_days(self.app)))
-            # Clients with AWS's own request checks that moto lacks (local/awslimits.py). No Lambda client:
-            # LocalCloud delivers invokes in-process and checks them in effect_invoke.
-            clients = {name: awslimits.install(boto3.client(name, region_name=self.region))
-                       for name in ("dynamodb", "sqs", "scheduler", "events")}
-            self.store = DynamoStore(self.resources.config.table, client=clients["dynamodb"], clock=self.clock.now,
-                                     retention=self.app.retention_seconds)
-            self._aws_effects = AwsEffects(
-                self.resources.config, sqs=clients["sqs"], scheduler=clients["scheduler"], events=clients["events"],
-                clock=self.clock.now,
-            )
+            built = moto_backend(self.app, rules, self.clock.now, region=self.region, enforce_iam=self.enforce_iam)
+            self._mock, self._iam = built.mock, built.iam
             # As in a deployed function: code that reads the table name (stepbridge.idempotency) finds it.
             self._saved_env.setdefault(ENV_TABLE, os.environ.get(ENV_TABLE))
-            os.environ[ENV_TABLE] = self.resources.config.table
-            self.blobs: Any = S3Blobs(self.resources.config.payload_bucket,
-                                      client=boto3.client("s3", region_name=self.region))
-        if self.backend == "memory":
-            self.blobs = MemoryBlobs(f"{self.app.name}-payloads")
+            os.environ[ENV_TABLE] = built.resources.config.table
+        self.resources: Any = built.resources
+        self.store: Any = built.store
+        self._aws_effects: Any = built.aws_effects
+        self.blobs: Any = built.blobs
         self._previous_blobs = payloads.install(self.blobs)
         self._blobs_installed = True
-        self.effects = _LocalEffects(self)
+        self.effects = LocalEffects(self)
         self.env = Environment(
             app=self.app,
             store=self.store,
@@ -316,7 +261,7 @@ class LocalCloud:
         """A :class:`~stepbridge.client.Client` bound to this cloud (starts the cloud if needed)."""
         if not self._running:
             self.start()
-        return Client(self.store, self.effects, app=self.app, driver=_LocalDriver(self))
+        return Client(self.store, self.effects, app=self.app, driver=LocalDriver(self))
 
     def now(self) -> datetime:
         """The virtual time."""
@@ -355,7 +300,7 @@ class LocalCloud:
                 raise
             self.crashes["sweeper"] += 1
             self.failed_deliveries.append({"target": "sweeper", "payload": {}, "error": f"{type(exc).__name__}: {exc}"})
-        self._settle()
+        self.settle()
         return woken
 
     def redrive(self) -> int:
@@ -364,7 +309,7 @@ class LocalCloud:
         moved: int = self.resources.redrive() + self.resources.redrive_router()
         self._queue_dirty = self._router_dirty = True
         if self.eager:
-            self._settle()
+            self.settle()
         return moved
 
     def dead_letters(self) -> list[dict[str, Any]]:
@@ -377,7 +322,7 @@ class LocalCloud:
         letters: list[dict[str, Any]] = self.resources.router_dead_letters()
         return letters
 
-    # ---- what handler code sends (its Effects port, _LocalEffects) ---------------------------
+    # ---- what handler code sends (its Effects port, handlerports.LocalEffects) ---------------------------
     # SQS/Scheduler/EventBridge calls go to moto (through infra); Lambda invokes, rule targets and
     # timers are delivered in-process by the loop below.
 
@@ -433,22 +378,15 @@ class LocalCloud:
                 send_to_router_queue(self, payload)  # the rule's target: the router queue
 
     def run_until_idle(self) -> int:
-        """Deliver everything that is due now (events, step invokes, queue messages, due timers); returns deliveries.
-
-        Both queues are received from at least once, so a message that another client (a CLI, a test's own
-        boto3 client) sent to them directly is delivered too.
-        """
+        """Deliver everything due now (events, step invokes, queue messages, due timers); returns deliveries.
+        Both queues are received from once at least: another client (a CLI, a test) may have sent to them."""
         self._queue_dirty = self._router_dirty = True
-        return self._settle()
+        return self.settle()
 
-    def _settle(self) -> int:
-        """Deliver everything due now, receiving from a queue only when this cloud's own sends (its handlers'
-        and clients' effects, timer firings, releases) may have left messages there.
-
-        LocalCloud sees every send its code makes, so an idle poll would find nothing: skipping it keeps
-        moto's call count to the calls AWS would serve for the workflow (in AWS the event source mapping's
-        polls run in the background and the workflow never waits for them).
-        """
+    def settle(self) -> int:
+        """Deliver everything due now, receiving from a queue only while this cloud's own sends (effects, timer
+        firings, releases) may have left messages there: no idle polls of moto, which AWS's event source
+        mappings make in the background without the workflow waiting for them (issue 17)."""
         delivered = 0
         while True:
             if delivered > self.max_deliveries:
@@ -492,8 +430,7 @@ class LocalCloud:
             self._queue_dirty = False
             return False
         if len(records) < _RECEIVE_BATCH and self.faults is None:
-            # A short batch took every visible message (one thread receives, and both moto and the memory queue
-            # return several messages of one group in a batch): the queue is empty unless the handler sends.
+            # A short batch took every visible message (one receiver; a batch may hold many of one group).
             self._queue_dirty = False
         if self.faults is not None:
             records = self.faults.reorder(records, self.resources)  # fault hook: out-of-order delivery
@@ -580,43 +517,35 @@ class LocalCloud:
         delivered = self.run_until_idle()
         while (nxt := self.timers.peek()) is not None and nxt.at <= target:
             self.clock.set(nxt.at)
-            delivered += self._settle()
+            delivered += self.settle()
         self.clock.set(target)
-        return delivered + self._settle()
+        return delivered + self.settle()
 
     def advance_to(self, when: datetime) -> int:
         """Advance the clock to ``when``."""
         return self.advance(max(timedelta(0), when - self.clock.now()))
 
     def run_until_complete(
-        self, execution_id: str, *, timeout: float | None = None, max_skip_days: float = 400
-    ) -> None:
-        """Run, skipping virtual time from timer to timer, until the execution ends."""
+        self, execution_id: str, *, timeout: float | None = None, max_skip_days: float = 400,
+        read: Callable[[], tuple[str | None, Any]] | None = None,
+    ) -> Any:
+        """Run, skipping virtual time from timer to timer, until the execution ends; returns the last value read.
 
-        def read() -> tuple[str | None, object]:
-            rec = self.store.get_execution(execution_id)
-            return (rec.status if rec is not None else None), rec
+        The header is read at first, then only after a delivery (nothing else changes it). ``read`` replaces that
+        read (``(status, value)``; status ``None``: no such execution); by default the value is the record.
+        """
+        if read is None:
+            def read() -> tuple[str | None, Any]:
+                rec = self.store.get_execution(execution_id)
+                return (rec.status if rec is not None else None), rec
 
-        self._run_until_terminal(execution_id, read, timeout=timeout, max_skip_days=max_skip_days)
-
-    def _run_until_terminal(
-        self,
-        execution_id: str,
-        read: Callable[[], tuple[str | None, _T]],
-        *,
-        timeout: float | None = None,
-        max_skip_days: float = 400,
-    ) -> _T:
-        """``run_until_complete`` with the header read by ``read`` (``(status, value)``; status ``None``: no
-        such execution); returns the last value read. The header is read once at first, then only after
-        something was delivered: nothing else changes it."""
         started = self.clock.now()
         limit = started + timedelta(seconds=timeout) if timeout is not None else started + timedelta(days=max_skip_days)
         must_read = True
         rescanned = False
         status: str | None = None
         while True:
-            if self._settle() or must_read:
+            if self.settle() or must_read:
                 status, value = read()
                 if status is None or is_terminal(status):
                     return value
@@ -661,56 +590,10 @@ class LocalCloud:
             # (docs.aws.amazon.com/apigateway/latest/developerguide/http-api-troubleshooting-lambda.html).
             response = {"statusCode": 502, "body": json.dumps({"message": "Internal Server Error"})}
         if self.eager:
-            self._settle()
+            self.settle()
         return HttpResponse(
             int(response.get("statusCode", 200)), dict(response.get("headers") or {}), str(response.get("body") or "")
         )
-
-
-@dataclass
-class LocalLambdaContext:
-    """The Lambda context a step sees under LocalCloud (``step_context().lambda_context``).
-
-    Time is virtual, so the remaining time is always the whole timeout.
-    """
-
-    function_name: str
-    timeout: float
-    aws_request_id: str = field(default_factory=lambda: new_id())
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = ""
-
-    def get_remaining_time_in_millis(self) -> int:
-        """Milliseconds left before the (virtual) timeout."""
-        return int(self.timeout * 1000)
-
-
-class _Counter(dict[str, int]):
-    def __missing__(self, key: str) -> int:
-        return 0
-
-
-class _LocalDriver:
-    """Client driver: settle = run until idle (when eager); wait = run with time skipping."""
-
-    def __init__(self, cloud: LocalCloud) -> None:
-        self._cloud = cloud
-
-    def settle(self) -> None:
-        if self._cloud.eager:
-            self._cloud._settle()  # the client's own sends went through the cloud's effects
-
-    def wait(self, client: Client, execution_id: str, timeout: float | None) -> ExecutionDescription | None:
-        """Run the cloud until the execution ends; returns its final description (the client reads no more)."""
-
-        def read() -> tuple[str | None, ExecutionDescription | None]:
-            try:
-                desc = client.describe(execution_id)
-            except ExecutionNotFound:
-                return None, None
-            return desc.status, desc
-
-        return self._cloud._run_until_terminal(execution_id, read, timeout=timeout)
 
 
 __all__ = ["CapturedEvent", "Crash", "HttpResponse", "LocalCloud", "LocalLambdaContext", "MockStep"]
