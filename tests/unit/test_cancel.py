@@ -72,6 +72,16 @@ def cancel_app() -> App:
 
         return await ctx.step("call", fail, retry=Retry(max_attempts=5, backoff="fixed", initial_delay=600))
 
+    @app.workflow("exporting")
+    async def exporting(ctx: Context, order: str) -> Any:
+        async with ctx.saga() as s:
+            await ctx.step("charge", lambda: LOG.append(f"charge {order}"))
+            s.compensate(refund, order, name="refund")  # a declared compensation step
+            await ctx.step("ship", ship, order)  # a declared step, running when the cancel comes
+            s.compensate(lambda: LOG.append(f"unship {order}"), name="unship")
+            await ctx.step("after", lambda: LOG.append("after"))
+        return "done"
+
     @app.workflow("parent")
     async def parent(ctx: Context, order: str) -> Any:
         return await ctx.child("saga", order)
@@ -150,6 +160,47 @@ def test_cancel_with_compensate_runs_declared_compensation_steps_in_reverse_once
     assert history.count("Step.dispatched") == 2 and history[-1] == "Workflow.cancelled"
     cloud.advance(timedelta(days=1))
     assert one_time_timers(cloud) == [] and RUNS["ship"] == 0
+
+
+def test_a_running_step_reporting_while_a_declared_compensation_of_a_cancel_is_in_flight_changes_nothing(
+    cloud: LocalCloud,
+) -> None:
+    """Outside compensations the unwinding replays of ``cancel(id, compensate=True)`` see the journal as it was
+    when the cancel was handled (the cut, ``cancelled_at``): the late report of a step that was already running
+    does not move the workflow past it (which registered "unship" before the recorded "refund" and failed the
+    replay with NonDeterminismError, so the refund never ran)."""
+    import dataclasses
+
+    from stepbridge.handlers import step as step_handler
+
+    client = cloud.client()
+    cloud.eager = False
+    h = client.start("exporting", "o-6")
+    while cloud._drain_queue():
+        pass
+    running = list(cloud._step_queue)  # ship's Lambda started before the cancel
+    assert [i.op for i in running] == ["ship"]
+    cloud._step_queue.clear()
+    client.cancel(h.execution_id, compensate=True)
+    while cloud._drain_queue():
+        pass
+    refunds = list(cloud._step_queue)  # the declared compensation, dispatched, not run yet
+    assert [i.op for i in refunds] == ["refund"]
+    cloud._step_queue.clear()
+    assert client.describe(h.execution_id).status == "RUNNING"
+    late = dataclasses.replace(running[0], compensation=True)  # past the worker's start check already
+    cloud.clock.set(cloud.now() + timedelta(seconds=1))  # it reports a second after the cancel was handled
+    step_handler.handle(late.to_dict(), cloud.env, cloud._lambda_context(late))
+    while cloud._drain_queue():
+        pass
+    cloud._step_queue.extend(refunds)
+    cloud.run_until_complete(h.execution_id)
+    desc = client.describe(h.execution_id)
+    assert desc.status == "CANCELLED", desc.error  # was FAILED (NonDeterminismError)
+    assert desc.error["type"] == "stepbridge.errors.ExecutionCancelled"
+    assert LOG == ["charge o-6", "ship o-6", "refund o-6"]  # the refund ran; "unship" was never registered
+    assert RUNS["refund"] == 1
+    assert one_time_timers(cloud) == []
 
 
 def test_cancel_without_compensate_skips_the_compensations(cloud: LocalCloud) -> None:
