@@ -2,7 +2,9 @@
 
 Cancelling deletes the execution's timers and waiters and cancels its children; with
 ``compensate=True`` the saga's compensations run first (declared compensation steps included),
-and children compensate too. A cancel whose wake-up was lost is finished by the sweeper.
+and children compensate too. A cancel whose wake-up was lost is finished by the sweeper. The unwinding
+of a cancel with compensation is deterministic: a report or a sleep's end while a declared compensation
+is in flight changes nothing (the cut, ``cancelled_at``).
 """
 
 from __future__ import annotations
@@ -201,6 +203,36 @@ def test_a_running_step_reporting_while_a_declared_compensation_of_a_cancel_is_i
     assert LOG == ["charge o-6", "ship o-6", "refund o-6"]  # the refund ran; "unship" was never registered
     assert RUNS["refund"] == 1
     assert one_time_timers(cloud) == []
+
+
+def test_a_sleep_ending_while_a_declared_compensation_of_a_cancel_is_in_flight_changes_nothing(
+    cloud: LocalCloud,
+) -> None:
+    """The clock of the unwinding replays stops at the cut outside compensations: the sleep's timer firing
+    while "release" is in flight does not let the workflow go on to "ship"."""
+    client = cloud.client()
+    h = client.start("saga", "o-7")
+    cloud.eager = False
+    cloud.clock.set(cloud.now() + timedelta(hours=1))
+    client.cancel(h.execution_id, compensate=True)
+    while cloud._drain_queue():
+        pass
+    releases = list(cloud._step_queue)  # the newest declared compensation, dispatched, not run yet
+    assert [i.op for i in releases] == ["release"]
+    cloud._step_queue.clear()
+    cloud.clock.set(cloud.now() + timedelta(hours=6))  # the 6-hour sleep ends meanwhile
+    while (timer := cloud.timers.pop_due(cloud.now())) is not None:
+        cloud._fire(timer)
+        while cloud._drain_queue():
+            pass
+    assert [i.op for i in cloud._step_queue] == []  # ship was not dispatched
+    assert client.describe(h.execution_id).status == "RUNNING"
+    cloud._step_queue.extend(releases)
+    cloud.run_until_complete(h.execution_id)
+    desc = client.describe(h.execution_id)
+    assert desc.status == "CANCELLED", desc.error
+    assert LOG == ["charge o-7", "reserve o-7", "release o-7", "refund o-7"]
+    assert (RUNS["release"], RUNS["refund"], RUNS["ship"]) == (1, 1, 0)
 
 
 def test_cancel_without_compensate_skips_the_compensations(cloud: LocalCloud) -> None:
