@@ -81,9 +81,9 @@ class Replay:
         self.session = ReplaySession(
             execution, self.log.ops(), overrides=overrides, suspect=suspect, remaining=remaining
         )
-        if execution.timed_out and execution.timed_out_at:
-            # Unwinding at the deadline: outside compensations the journal stands still at the cut.
-            self.log.cut = execution.timed_out_at
+        if execution.cut:
+            # Unwinding (deadline, cancel with compensation): outside compensations the journal stands still.
+            self.log.cut = execution.cut
             self.log.frozen = lambda: not self.session.compensating
 
     def _fail(self, exc: BaseException) -> NoReturn:
