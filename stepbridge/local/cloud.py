@@ -58,6 +58,7 @@ from stepbridge.runtime.messages import ScheduleFire, WorkMessage
 from stepbridge.runtime.observability import recording_metrics
 from stepbridge.runtime.records import Event, StepInvocation, iso
 from stepbridge.runtime.retention import payload_expiry_days
+from stepbridge.runtime.sticky import STICKY_DEFAULT
 
 DEFAULT_START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)  # a Monday morning
 _AWS_ENV = {
@@ -115,6 +116,10 @@ class LocalCloud:
     them at random (seeded by ``container_seed``), as Lambda spreads a queue over its instances.
     The default of one container keeps every run deterministic and every resume warm.
 
+    ``sticky`` (default: ``STEPBRIDGE_STICKY``, on unless it is ``0``) keeps each suspended workflow parked in
+    its container between wake-ups (runtime/sticky.py); ``sticky=False`` replays from the top every time.
+    ``cloud.redeploy()`` starts every orchestrator container cold, as a deployment of new code does.
+
     ``orchestrator_timeout`` (seconds, default 120 as in the compiled template) is the orchestrator
     function's timeout: an inline step gets at most the invocation's remaining (virtual) time.
 
@@ -138,6 +143,7 @@ class LocalCloud:
         id_seed: int | str = 0,
         enforce_iam: bool = False,
         orchestrator_timeout: float = 120.0,
+        sticky: bool | None = None,
     ) -> None:
         if backend not in ("moto", "memory"):
             raise ValueError(f"backend must be 'moto' or 'memory', got {backend!r}")
@@ -173,7 +179,8 @@ class LocalCloud:
         self._previous_reader: Any = None
         self._running = False
         #: One journal cache per emulated orchestrator container (see ``orchestrator_containers``).
-        self.orchestrator_caches = [JournalCache() for _ in range(orchestrator_containers)]
+        self.sticky = STICKY_DEFAULT if sticky is None else bool(sticky)
+        self.orchestrator_caches = [JournalCache(sticky=self.sticky) for _ in range(orchestrator_containers)]
         self._container_rng = random.Random(container_seed)
         #: The orchestrator function's timeout (the template's default, ``CompileOptions.orchestrator_timeout``):
         #: inline steps get at most what is left of it, on the virtual clock (``LocalOrchestratorContext``).
@@ -278,6 +285,7 @@ class LocalCloud:
 
     def stop(self) -> None:
         """Stop moto and restore the environment."""
+        self.redeploy()  # (closes parked workflows: their loops and tasks)
         if self._iam is not None:
             self._iam.disable()
             self._iam = None
@@ -301,6 +309,12 @@ class LocalCloud:
         self._running = False
 
     # ---- public helpers --------------------------------------------------------------------
+
+    def redeploy(self) -> None:
+        """Start every orchestrator container cold, as a deployment of new code does: their journal
+        copies and parked workflows (sticky executions) are gone, the next wake-ups replay from the top."""
+        for cache in self.orchestrator_caches:
+            cache.clear()
 
     def client(self) -> Client:
         """A :class:`~stepbridge.client.Client` bound to this cloud (starts the cloud if needed)."""

@@ -86,6 +86,19 @@ class JournalView:
         self._pending_acks = {k for k, r in journal.items() if r.foreign and k not in acked}
         self._floor = parse_iso(latest) if latest else None
 
+    def resumed(self, store: Store, new: Iterable[JournalRecord]) -> None:
+        """A parked workflow goes on in a new invocation (runtime/sticky.py): count its writes afresh and
+        take in ``new``, the records written since it parked (other writers' reports, read by the cache)."""
+        self._store = store
+        self.written = 0
+        self.raced = False
+        for rec in new:
+            if rec.foreign and rec.key not in self.journal:
+                self.foreign_seen += 1
+                self._pending_acks.add(rec.key)
+            self._seq = max(self._seq, rec.seq)
+            self._remember(rec)
+
     # ---- reading --------------------------------------------------------------------------
 
     def now(self) -> datetime:

@@ -15,10 +15,11 @@ error, cancellation, compensation, overrides). What needs both lives here.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from stepbridge.errors import NonDeterminismError
 from stepbridge.runtime import keys
@@ -40,6 +41,9 @@ from stepbridge.runtime.vocabulary import OpType
 if TYPE_CHECKING:
     from stepbridge.api.app import App
     from stepbridge.runtime.ports import Effects, Store
+    from stepbridge.runtime.sticky import Parked
+
+T = TypeVar("T")
 
 
 #: Seconds of the orchestrator invocation an inline step may not use: kept for journaling its outcome,
@@ -56,7 +60,7 @@ current_op: ContextVar[str | None] = ContextVar("stepbridge_current_op", default
 class Replay:
     """Per-invocation engine state shared by the operations of one execution (see the module doc)."""
 
-    __slots__ = ("app", "effects", "execution", "log", "pause", "session", "store")
+    __slots__ = ("app", "effects", "execution", "log", "parker", "pause", "session", "store")
 
     def __init__(
         self,
@@ -81,6 +85,8 @@ class Replay:
         self.session = ReplaySession(
             execution, self.log.ops(), overrides=overrides, suspect=suspect, remaining=remaining
         )
+        #: Sticky executions: where a waiting operation parks instead of suspending (``None``: it suspends).
+        self.parker: Parked | None = None
 
     def _fail(self, exc: BaseException) -> NoReturn:
         """The view found the journal full: the execution fails for good (see ``ReplaySession.fail``)."""
@@ -120,6 +126,8 @@ class Replay:
         when the journal recorded the name as another kind of operation.
         """
         refuse_while_suspending()
+        if self.session.closed:
+            self._refuse()
         self.session.claim(op, op_type)
         records = self.log.records(op)
         if records:
@@ -147,6 +155,8 @@ class Replay:
         fatal = self.session.fatal
         if fatal is not None:
             raise fatal  # the execution already failed (user code caught it): nothing new runs
+        if self.session.closed:
+            self._refuse()
         for _ in range(_SETTLE_TURNS):
             if self.session.all_recorded_requested():
                 break
@@ -166,8 +176,53 @@ class Replay:
         return self.session.nondeterminism(self.log.ops())
 
     def suspend(self) -> NoReturn:
-        """Stop the workflow here; it resumes from the top when woken."""
+        """Stop the workflow here; it resumes from the top when woken (or where it parked, see :meth:`settle`)."""
         self.session.suspend()
+
+    # ---- sticky executions (runtime/sticky.py) ---------------------------------------------
+
+    async def settle(self, op: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Run ``attempt`` (an operation deciding from its records) until it has an outcome.
+
+        Without a parker a suspension propagates (the replay path). With one, the operation parks:
+        it waits for the next wake-up that concerns it in this container and then decides again
+        from its records, as the replay after that wake-up would - user code is not unwound.
+        """
+        while True:
+            try:
+                return await attempt()
+            except Suspend as signal:
+                parker = self.parker
+                if parker is None or parker.closed or self.session.closed:
+                    raise
+                signal.consumed = True  # settled here: the workflow waits, it does not unwind
+                signal.__traceback__ = None
+            # (parked outside the ``except`` block: the code that goes on must not see a suspension in flight)
+            await parker.park(op)
+
+    @contextmanager
+    def running_inline(self) -> Iterator[None]:
+        """An inline step runs (maybe in a worker thread): the loop is not quiet meanwhile."""
+        parker = self.parker
+        if parker is None:
+            yield
+            return
+        parker.running(1)
+        try:
+            yield
+        finally:
+            parker.running(-1)
+
+    def close(self) -> None:
+        """The parked workflow is being dropped: refuse every request and journal write from now on."""
+        self.session.close()
+        if self.log.abandoned is None:
+            self.log.abandoned = RuntimeError(f"the parked workflow of execution '{self.execution_id}' was dropped")
+
+    def _refuse(self) -> NoReturn:
+        signal = Suspend()
+        signal.consumed = True
+        raise signal
 
     # ---- journal ------------------------------------------------------------------------
 

@@ -347,6 +347,7 @@ def test_nondeterminism_names_both_steps() -> None:
         client = cloud.client()
         h = client.start("changing")
         state["version"] = 2  # a deploy changed the code under the running execution
+        cloud.redeploy()  # (its orchestrator containers start cold: nothing parked runs the old code)
         cloud.advance(10)
         desc = client.describe(h.execution_id)
         assert desc.status == "FAILED"
