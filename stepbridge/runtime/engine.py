@@ -137,7 +137,7 @@ def resume(
     rp.store = guard_store(store)
     rp.effects = guard_effects(effects)
     rp.session.resumed(execution, suspect=suspect, remaining=remaining)
-    rp.log.resumed(store, new)
+    rp.log.resumed(rp.store, rp.effects.now, new)
     woken = set(ops) if ops is not None else None
     if woken is not None:
         woken.update(r.op for r in new)
