@@ -438,7 +438,7 @@ def test_replay_safe_now_uuid_random_are_stable() -> None:
         seen.append((ctx.now(), ctx.uuid(), ctx.random()))
         await ctx.sleep(5)
 
-    with cloud_for(app) as cloud:
+    with cloud_for(app, sticky=False) as cloud:  # (the wake-up replays from the top: what this test is about)
         h = cloud.client().start("ids")
         h.result()
         assert len(seen) == 2 and seen[0] == seen[1]
