@@ -14,11 +14,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from stepbridge import App, Context
-from stepbridge.local import LocalCloud
-
 from benchmarks.common import Config, Row, Section, fmt_seconds, virtual_start
 from benchmarks.meter import AwsMeter
+from stepbridge import App, Context
+from stepbridge.local import LocalCloud
 
 #: Sleeps after the recorded steps: the first wake-up warms the container, the others are measured.
 NAPS = 6

@@ -15,7 +15,7 @@ error, cancellation, compensation, overrides). What needs both lives here.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
@@ -200,6 +200,30 @@ class Replay:
             # (parked outside the ``except`` block: the code that goes on must not see a suspension in flight)
             await parker.park(op)
 
+    async def branches_settled(self, branches: Sequence[asyncio.Future[object]], scope: str) -> None:
+        """Before ``ctx.gather`` collects ``branches`` (its ``{scope}{i}.``): with a parker, as soon as one failed and
+        the others are blocked, unwind those that wait (as a replay's suspension would) - else the gather would
+        hold the failure until branches that wait for days finish. Without a parker: nothing to do."""
+        if self.parker is None:
+            return
+        pending: set[asyncio.Future[object]] = set(branches)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+            if pending and any(_failed(t) for t in done):
+                await self.unwind_waiting({t: f"{scope}{i}." for i, t in enumerate(branches)})
+                return
+
+    async def unwind_waiting(self, branches: Mapping[asyncio.Future[object], str]) -> None:
+        """With a parker: once every task is blocked, unwind the unfinished ``branches`` (future -> branch scope)
+        that wait on parked operations, as a replay's suspension would (``ctx.map`` after a failed item)."""
+        parker = self.parker
+        if parker is None or not branches:
+            return
+        await parker.until_quiet()
+        for fut, scope in branches.items():
+            if not fut.done():
+                parker.unwind(scope)
+
     @contextmanager
     def running_inline(self) -> Iterator[None]:
         """An inline step runs (maybe in a worker thread): the loop is not quiet meanwhile."""
@@ -250,3 +274,11 @@ class Replay:
 def parse_or_none(value: str | None) -> datetime | None:
     """``parse_iso`` that passes ``None`` through."""
     return parse_iso(value) if value else None
+
+
+def _failed(fut: asyncio.Future[object]) -> bool:
+    """Whether a branch ended with an error (not a suspension: a branch that waits is not a failure)."""
+    if fut.cancelled():
+        return True
+    exc = fut.exception()
+    return exc is not None and not isinstance(exc, Suspend)

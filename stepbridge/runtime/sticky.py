@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from stepbridge.runtime.guard import EngineSignal
 from stepbridge.runtime.loops import close_loop
+from stepbridge.runtime.session import branch_scope
 from stepbridge.runtime.suspension import Suspend
 
 if TYPE_CHECKING:
@@ -64,8 +65,11 @@ class Parked:
         #: The workflow definition and its result-cache key (set by the engine, used on completion).
         self.wf: WorkflowDef | None = None
         self.cache_key: str | None = None
-        #: Park futures by operation name.
+        #: Park futures by operation name, and the ``gather``/``map`` branch each was parked in.
         self.waiting: dict[str, list[asyncio.Future[None]]] = {}
+        self._scopes: dict[asyncio.Future[None], str] = {}
+        #: Code waiting for every task to be blocked (``until_quiet``): resolved at the next quiet point.
+        self._quiet_waiters: list[asyncio.Future[None]] = []
         #: Inline steps running right now (a worker thread may hand the loop more work when it returns).
         self.inflight = 0
         self.closed = False
@@ -103,13 +107,31 @@ class Parked:
         fut: asyncio.Future[None] = self.loop.create_future()
         futures = self.waiting.setdefault(op, [])
         futures.append(fut)
+        self._scopes[fut] = branch_scope.get()
         self.arm()
         try:
             await fut
         finally:
+            del self._scopes[fut]
             futures.remove(fut)
             if not futures:
                 del self.waiting[op]
+
+    async def until_quiet(self) -> None:
+        """Return once every other task of the workflow is blocked (parked, or waiting on a parked one)."""
+        fut: asyncio.Future[None] = self.loop.create_future()
+        self._quiet_waiters.append(fut)
+        self.arm()
+        await fut
+
+    def unwind(self, scope: str) -> None:
+        """Raise ``Suspend`` where the operations parked in the branch ``scope`` wait (``ctx.gather`` and
+        ``ctx.map`` settle a branch that waits as a replay would, once another branch failed)."""
+        for fut, where in list(self._scopes.items()):
+            if where.startswith(scope) and not fut.done():
+                signal = Suspend()
+                signal.consumed = True
+                fut.set_exception(signal)
 
     def running(self, delta: int) -> None:
         """An inline step started (+1) or returned (-1) on this loop."""
@@ -133,7 +155,7 @@ class Parked:
     def _check(self) -> None:
         self._soon = False
         quiet = self._quiet
-        if quiet is None or quiet.done() or not self.waiting:
+        if quiet is None or quiet.done() or not (self.waiting or self._quiet_waiters):
             return
         if self.rp.session.fatal is not None:
             quiet.set_result(None)  # the execution failed for good: the engine ends it now, as a replay would
@@ -151,6 +173,13 @@ class Parked:
             if self._later is not None:
                 self._later.cancel()
             self._later = self.loop.call_at(min(live), self._check)
+            return
+        if self._quiet_waiters:
+            waiters, self._quiet_waiters = self._quiet_waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+            self.arm()  # they act now: look again after them
             return
         quiet.set_result(None)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from stepbridge import App, Context
+from stepbridge import App, Context, Retry
 from stepbridge.local import LocalCloud
 from stepbridge.runtime.journalcache import JournalCache
 from stepbridge.runtime.sticky import sticky_default
@@ -237,3 +237,48 @@ def test_the_parked_bound_counts_waiting_operations() -> None:
 def test_the_switch_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch, value: str, expected: bool) -> None:
     monkeypatch.setenv("STEPBRIDGE_STICKY", value)
     assert sticky_default() is expected
+
+
+def failing_app(tops: Counter[str]) -> App:
+    app = App("failing")
+
+    def boom() -> int:
+        raise ValueError("boom")
+
+    @app.workflow("gather-fails")
+    async def gather_fails(ctx: Context) -> str:
+        tops["gather-fails"] += 1
+        try:
+            await ctx.gather(ctx.sleep(3600, name="long"), ctx.step("boom", boom, retry=Retry(max_attempts=1)))
+        except ValueError as exc:
+            return f"caught {exc}"
+        return "no error"
+
+    def item(i: int) -> int:
+        if i == 1:
+            raise KeyError(f"item {i}")  # not retried
+        raise RuntimeError("retried in an hour")
+
+    @app.workflow("map-fails")
+    async def map_fails(ctx: Context) -> str:
+        retry = Retry(max_attempts=2, backoff="fixed", initial_delay=3600, max_delay=3600, jitter=False,
+                      non_retryable=(KeyError,))
+        try:
+            await ctx.map("m", [0, 1, 2], item, concurrency=3, retry=retry)
+        except KeyError as exc:
+            return f"caught {exc}"
+        return "no error"
+
+    return app
+
+
+@pytest.mark.parametrize("sticky", [True, False])
+def test_a_failed_branch_is_raised_while_its_siblings_wait_as_in_a_replay(sticky: bool) -> None:
+    tops: Counter[str] = Counter()
+    with LocalCloud(failing_app(tops), backend="memory", sticky=sticky) as cloud:
+        client = cloud.client()
+        h = client.start("gather-fails")
+        assert client.describe(h.execution_id).status == "SUCCEEDED"  # no hour passed: the sleep was left waiting
+        assert client.describe(h.execution_id).result == "caught boom"
+        m = client.start("map-fails")
+        assert client.describe(m.execution_id).result == "caught 'item 1'"  # items 0 and 2 wait an hour
