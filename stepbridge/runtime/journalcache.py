@@ -50,12 +50,14 @@ MAX_RECORDS = 200_000
 #: execution may have can be kept (tests/unit/test_journal_bytes_cap.py checks it).
 MAX_BYTES = 64 * 1024 * 1024
 #: Parked workflows kept (sticky executions). Each holds its coroutines, tasks and replay state on top of
-#: its journal copy: about 2-4 KB per waiting operation (a task, its frames and a future; measured with
-#: tracemalloc on a 1,000-way gather: see tests/unit/test_sticky.py), so the two bounds below keep parked
-#: workflows under ~100 MB of the orchestrator's 512 MB beside the journal copies' 64 MB.
+#: its journal copy: 5-7 KB per operation waiting on a park future (a gather branch's task, its frames and
+#: the future; tracemalloc, sticky on minus off, 1,000- and 2,000-way gathers; tests/unit/test_sticky.py
+#: keeps it under 12 KB), so the two bounds below keep parked workflows near 100 MB of the orchestrator's
+#: 512 MB, beside the journal copies' 64 MB.
 MAX_PARKED = 256
-#: Operations waiting on a park future over all parked workflows (a 10,000-way map parks 10,000 at most).
-MAX_PARKED_OPS = 25_000
+#: Operations waiting on a park future over all parked workflows (a 10,000-way gather still fits; a
+#: ``ctx.map`` parks at most its ``concurrency``).
+MAX_PARKED_OPS = 15_000
 
 
 @dataclass
