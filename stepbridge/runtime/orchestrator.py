@@ -8,7 +8,7 @@ the outcome, cleans up timers and waiters, reports to a parent and cancels child
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -149,7 +149,7 @@ class Orchestrator:
                 journal,
                 self.store,
                 self.effects,
-                ops=_concerned(message),
+                ops=_concerned(message, parked.rp.log.journal),
                 suspect=suspect,
                 remaining=self.remaining,
             )
@@ -413,11 +413,12 @@ class Orchestrator:
 _REPORTS_ONLY = frozenset({Reason.STEP, Reason.CHILD})
 
 
-def _concerned(message: WakeMessage) -> list[str] | None:
-    """The parked operations a wake-up concerns besides those with new records: none for a wake-up that
-    only announces reports, every one (``None``) for a timer, an event, a cancellation or anything else."""
+def _concerned(message: WakeMessage, known: Mapping[str, JournalRecord]) -> list[str] | None:
+    """The parked operations a wake-up concerns besides those with new records: for a wake-up that only
+    announces reports, those of reports already ``known`` (a duplicate); every one (``None``) for a timer,
+    an event, a cancellation or anything else."""
     merged = (message.data or {}).get("reasons")
     reasons = {str(message.reason), *(str(r) for r in merged)} if isinstance(merged, list) else {str(message.reason)}
     if message.timer_keys or not reasons <= _REPORTS_ONLY:
         return None
-    return []
+    return [known[str(r["key"])].op for r in message.reports if str(r["key"]) in known]

@@ -317,3 +317,54 @@ def test_a_parked_operation_costs_less_than_the_documented_bound() -> None:
             assert (parked is not None and parked.parked_ops == n) is sticky
     per_op = (grown[True] - grown[False]) / n
     assert 500 < per_op < 12_000
+
+
+class StubParked:
+    """Stands in for a parked workflow in the cache's decisions."""
+
+    def __init__(self, ops: int = 1) -> None:
+        self.closed = False
+        self.parked_ops = ops
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_the_cache_resumes_a_parked_execution_only_when_nobody_advanced_it() -> None:
+    from stepbridge.infra.memory import InMemoryStore
+    from stepbridge.runtime.records import RUNNING, ExecutionRecord, JournalRecord
+
+    store = InMemoryStore()
+    store.create_execution(ExecutionRecord("e1", "wf", RUNNING))
+    store.append_journal("e1", JournalRecord("s1#d1", "s1", "step", "dispatch", seq=1))
+    cache = JournalCache(sticky=True)
+    parked = StubParked()
+    cache.remember("e1", {r.key: r for r in store.load_journal("e1")}, parked)  # type: ignore[arg-type]
+    report = JournalRecord("s1", "s1", "step", "result", {"result": 1})
+    store.append_journal("e1", report)
+    new, resumed = cache.load_or_resume(store, "e1", [{"key": "s1"}])
+    assert resumed is parked and [r.key for r in new] == ["s1"]  # only what is new, for the parked view
+    assert "e1" not in cache and cache.parked_count == 0  # taken out while it runs
+    cache.remember("e1", {r.key: r for r in store.load_journal("e1")}, parked)  # type: ignore[arg-type]
+    # Another container replayed and wrote the log past this copy: the parked workflow is out of date.
+    store.append_journal("e1", JournalRecord("s2#d1", "s2", "step", "dispatch", seq=2))
+    journal, resumed = cache.load_or_resume(store, "e1")
+    assert resumed is None and parked.closed
+    assert {r.key for r in journal} == {"s1#d1", "s1", "s2#d1"}  # the whole journal, for a replay
+
+
+def test_the_least_recently_resumed_parked_workflow_is_closed_first_and_its_copy_kept() -> None:
+    cache = JournalCache(sticky=True, max_parked=2)
+    parked = [StubParked() for _ in range(3)]
+    for i, p in enumerate(parked):
+        cache.remember(f"e{i}", {}, p)  # type: ignore[arg-type]
+    assert [p.closed for p in parked] == [True, False, False]
+    assert "e0" in cache and cache.parked("e0") is None and cache.parked_count == 2
+    heavy = StubParked(ops=100)
+    cache.max_parked_ops = 50
+    cache.remember("e3", {}, heavy)  # type: ignore[arg-type]
+    assert heavy.closed and cache.parked_count == 2  # over the waiting-operations bound by itself
+    cache.forget("e1")
+    assert parked[1].closed
+    cache.clear()
+    assert parked[2].closed and cache.parked_count == 0
