@@ -138,6 +138,7 @@ def resume(
     rp.effects = guard_effects(effects)
     rp.session.resumed(execution, suspect=suspect, remaining=remaining)
     rp.log.resumed(rp.store, rp.effects.now, new)
+    rp.session.recorded(r.op for r in new)
     woken = set(ops) if ops is not None else None
     if woken is not None:
         woken.update(r.op for r in new)

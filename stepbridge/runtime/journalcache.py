@@ -158,20 +158,31 @@ class JournalCache:
         records.update(new)
         return list(records.values()), None
 
-    def remember(self, execution_id: str, journal: dict[str, JournalRecord], parked: Parked | None = None) -> None:
+    def remember(
+        self,
+        execution_id: str,
+        journal: dict[str, JournalRecord],
+        parked: Parked | None = None,
+        *,
+        size: int | None = None,
+        last_seq: int | None = None,
+    ) -> None:
         """Keep the journal as the replay left it (its own writes included) for the next resume, and the
         workflow ``parked`` on it (sticky executions), if any.
 
-        Records of unknown size count as 1 KB. A journal larger than the whole budget is not kept (nor
-        is its parked workflow: it is closed).
+        ``size`` (bytes) and ``last_seq`` (the last log slot) when the caller keeps them (``JournalView``:
+        a resume then costs what is new, not a walk of the journal). Else records of unknown size count as
+        1 KB. A journal larger than the whole budget is not kept (nor is its parked workflow: it is closed).
         """
         self.forget(execution_id, keep=parked)
-        size = sum(r.size or 1024 for r in journal.values())
+        if size is None:
+            size = sum(r.size or 1024 for r in journal.values())
         if size > self.max_bytes or len(journal) > self.max_records:
             if parked is not None:
                 parked.close()
             return
-        last_seq = max((r.seq for r in journal.values() if r.logged), default=0)
+        if last_seq is None:
+            last_seq = max((r.seq for r in journal.values() if r.logged), default=0)
         entry = _Entry(journal, last_seq, size)
         self._entries[execution_id] = entry
         self._records += len(journal)

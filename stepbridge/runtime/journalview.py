@@ -86,6 +86,11 @@ class JournalView:
         self._pending_acks = {k for k, r in journal.items() if r.foreign and k not in acked}
         self._floor = parse_iso(latest) if latest else None
 
+    @property
+    def last_seq(self) -> int:
+        """The last log slot this view knows (its own writes included)."""
+        return self._seq
+
     def resumed(self, store: Store, clock: Callable[[], datetime], new: Iterable[JournalRecord]) -> None:
         """A parked workflow goes on in a new invocation (runtime/sticky.py): count its writes afresh and
         take in ``new``, the records written since it parked (other writers' reports, read by the cache)."""

@@ -196,7 +196,9 @@ class Orchestrator:
                     outcome.parked.close()
                 raise
             if self.cache is not None and not view.raced:
-                self.cache.remember(rec.execution_id, view.journal, outcome.parked)
+                self.cache.remember(
+                    rec.execution_id, view.journal, outcome.parked, size=view.journal_bytes, last_seq=view.last_seq
+                )
             elif outcome.parked is not None:
                 outcome.parked.close()
             return

@@ -169,6 +169,10 @@ class ReplaySession:
         """``op`` has no records: it is new in this replay (named by :meth:`nondeterminism`)."""
         self._new_ops.append(op)
 
+    def recorded(self, ops: Iterable[str]) -> None:
+        """Records of ``ops`` were merged into a parked replay: those it never asked for count as not yet requested."""
+        self._not_yet_requested.update(op for op in ops if op not in self._requested and not keys.is_bookkeeping(op))
+
     def all_recorded_requested(self) -> bool:
         """Whether the code asked for every user-named operation the journal held when the replay began."""
         return not self._not_yet_requested

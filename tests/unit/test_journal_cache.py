@@ -174,8 +174,10 @@ class SwitchingCache(JournalCache):
         self.turn += 1
         return self.containers[self.turn % 2].load_or_resume(store, execution_id, reports, resume=resume)
 
-    def remember(self, execution_id: str, journal: dict[str, JournalRecord], parked: Parked | None = None) -> None:
-        self.containers[self.turn % 2].remember(execution_id, journal, parked)
+    def remember(
+        self, execution_id: str, journal: dict[str, JournalRecord], parked: Parked | None = None, **sizes: Any
+    ) -> None:
+        self.containers[self.turn % 2].remember(execution_id, journal, parked, **sizes)
 
     def forget(self, execution_id: str, *, keep: Parked | None = None) -> None:
         for c in self.containers:
