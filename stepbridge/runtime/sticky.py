@@ -50,6 +50,9 @@ def sticky_default() -> bool:
 #: Read once per process: Lambda keeps the process between invocations of a warm container.
 STICKY_DEFAULT = sticky_default()
 
+#: Seconds a closed workflow may take to unwind (``finally`` blocks) before its tasks are cancelled.
+CLOSE_SECONDS = 1.0
+
 
 class Parked:
     """One execution's workflow loop and replay, kept between invocations (see the module doc)."""
@@ -225,16 +228,17 @@ class Parked:
         self.closed = True
         self.rp.session.close()
         if not self.loop.is_closed() and not self.loop.is_running():
-            for futures in list(self.waiting.values()):
-                for fut in futures:
-                    if not fut.done():
-                        signal = Suspend()
-                        signal.consumed = True
-                        fut.set_exception(signal)
+            waiters, self._quiet_waiters = self._quiet_waiters, []
+            for fut in [*(f for futures in self.waiting.values() for f in futures), *waiters]:
+                if not fut.done():
+                    signal = Suspend()
+                    signal.consumed = True
+                    fut.set_exception(signal)
             if not self.task.done():
-                # (the workflow is being dropped: nothing it raises while it unwinds may escape)
+                # (the workflow is being dropped: nothing it raises while it unwinds may escape; code that still
+                # waits on something else after CLOSE_SECONDS is cancelled by ``close_loop``)
                 with contextlib.suppress(BaseException):
-                    self.loop.run_until_complete(asyncio.wait([self.task]))
+                    self.loop.run_until_complete(asyncio.wait([self.task], timeout=CLOSE_SECONDS))
             if self.task.done() and not self.task.cancelled():
                 self.task.exception()  # retrieved: no "exception was never retrieved" log
             close_loop(self.loop)
