@@ -229,6 +229,21 @@ class Replay:
             if not fut.done():
                 parker.unwind(scope)
 
+    async def parked_until_woken(self, op: str) -> bool:
+        """For code that re-checks a condition on every replay (a step's SLA watch): with a parker, wait under
+        the name ``op`` until a wake-up concerns it (``True``); without one, ``False`` at once (the next replay
+        checks again)."""
+        parker = self.parker
+        if parker is None or parker.closed:
+            return False
+        await parker.park(op)
+        return True
+
+    def wake_parked(self, op: str) -> None:
+        """Resolve what waits under the name ``op`` in :meth:`parked_until_woken` (nothing without a parker)."""
+        if self.parker is not None:
+            self.parker.wake([op])
+
     @contextmanager
     def running_inline(self) -> Iterator[None]:
         """An inline step runs (maybe in a worker thread): the loop is not quiet meanwhile."""

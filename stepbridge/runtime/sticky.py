@@ -30,7 +30,7 @@ from collections.abc import Coroutine, Iterable
 from typing import TYPE_CHECKING, Any
 
 from stepbridge.runtime.guard import EngineSignal
-from stepbridge.runtime.loops import close_loop
+from stepbridge.runtime.loops import VirtualTimeLoop, close_loop
 from stepbridge.runtime.session import branch_scope
 from stepbridge.runtime.suspension import Suspend
 
@@ -190,6 +190,8 @@ class Parked:
         """Run the loop until the workflow ends or is quiet (every task waits on a park future)."""
         quiet: asyncio.Future[None] = self.loop.create_future()
         self._quiet = quiet
+        if isinstance(self.loop, VirtualTimeLoop):
+            self.loop.begin_invocation()  # (LocalCloud: each invocation is charged its own virtual time)
 
         def ended(_: object) -> None:
             if not quiet.done():
