@@ -124,8 +124,11 @@ class Orchestrator:
             # message may follow an invocation that died: its parked workflow (if it was here) is not trusted.
             self.cache.forget(rec.execution_id)
         journal, parked = self.cache.load_or_resume(self.store, rec.execution_id, message.reports)
-        if parked is not None and parked.rp.execution.cancel_requested != rec.cancel_requested:
-            # A cancellation with compensation changes what waiting operations do: replay from the top.
+        if parked is not None and (
+            parked.rp.execution.cancel_requested != rec.cancel_requested or parked.rp.app is not self.app
+        ):
+            # A cancellation with compensation changes what waiting operations do; new code (another app: what a
+            # deployment is in LocalCloud, on AWS it comes with new containers) must replay: from the top.
             records = dict(parked.rp.log.journal)
             records.update((r.key, r) for r in journal)
             parked.close()
