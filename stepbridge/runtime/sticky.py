@@ -145,7 +145,7 @@ class Parked:
     @property
     def parked_ops(self) -> int:
         """How many operations wait on a park future (the memory weight of this entry)."""
-        return sum(len(f) for f in self.waiting.values())
+        return len(self._scopes)  # (one entry per park future)
 
     # ---- quiescence -----------------------------------------------------------------------------
 
