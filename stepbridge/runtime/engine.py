@@ -257,6 +257,12 @@ def _go_on(parked: Parked) -> Outcome:
     with _no_cyclic_gc():
         try:
             parked.run()
+        except (SystemExit, KeyboardInterrupt):
+            # asyncio re-raises these out of the loop after setting them on the task: the workflow body raised
+            # them (the outcome below names the type), unless the task is still running (a real interrupt).
+            if not parked.task.done():
+                parked.close()
+                raise
         except BaseException:
             parked.close()
             raise
