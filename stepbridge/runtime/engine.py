@@ -19,7 +19,7 @@ import pydantic
 
 from stepbridge.api.app import App, WorkflowDef, input_type_of
 from stepbridge.errors import ExecutionCancelled, PayloadTooLarge, WorkflowDefinitionError
-from stepbridge.runtime import keys, payloads
+from stepbridge.runtime import deadline, keys, payloads
 from stepbridge.runtime.codec import content_hash, to_json_value, validate_input
 from stepbridge.runtime.context import Context
 from stepbridge.runtime.errorcodec import error_dict
@@ -115,6 +115,8 @@ def run(
             return Outcome(SUCCEEDED, result=cached.data.get("result"), replay=rp)
     ctx = Context(rp)
     coro = wf.fn(ctx, value) if wf.takes_input else wf.fn(ctx)
+    # (an execution past its deadline unwinds against the journal as it was at the cut: always by replays)
+    sticky = sticky and not execution.timed_out
     return _conclude(_drive(coro, rp, loop_factory, sticky=sticky, wf=wf, cache_key=cache_key), rp, wf, cache_key)
 
 
@@ -168,11 +170,13 @@ def _conclude(outcome: Outcome, rp: Replay, wf: WorkflowDef, cache_key: str | No
 
 
 def _cancelled(outcome: Outcome, rp: Replay) -> Outcome:
-    """A finished replay of an execution whose cancellation was requested ends CANCELLED (unless the workflow's
-    definition is at fault)."""
-    if rp.session.cancelling and outcome.kind in (FAILED, SUCCEEDED) and not isinstance(
-        rp.session.fatal, WorkflowDefinitionError
-    ):
+    """A finished replay of an execution whose cancellation was requested ends CANCELLED, or TIMED_OUT when
+    its deadline passed (runtime/deadline.py), unless the workflow's definition is at fault."""
+    if not rp.session.cancelling or isinstance(rp.session.fatal, WorkflowDefinitionError):
+        return outcome
+    if rp.execution.timed_out and outcome.kind in (FAILED, SUCCEEDED, CANCELLED):
+        return Outcome(Ending.TIMED_OUT, result=outcome.result, error=deadline.error(rp.execution))
+    if outcome.kind in (FAILED, SUCCEEDED):
         return Outcome(
             CANCELLED,
             result=outcome.result,

@@ -87,6 +87,10 @@ class Replay:
         )
         #: Sticky executions: where a waiting operation parks instead of suspending (``None``: it suspends).
         self.parker: Parked | None = None
+        if execution.timed_out and execution.timed_out_at:
+            # Unwinding at the deadline: outside compensations the journal stands still at the cut.
+            self.log.cut = execution.timed_out_at
+            self.log.frozen = lambda: not self.session.compensating
 
     def _fail(self, exc: BaseException) -> NoReturn:
         """The view found the journal full: the execution fails for good (see ``ReplaySession.fail``)."""
@@ -157,6 +161,8 @@ class Replay:
             raise fatal  # the execution already failed (user code caught it): nothing new runs
         if self.session.closed:
             self._refuse()
+        if self.execution.timed_out and not self.session.compensating:
+            self.session.suspend()  # past the execution deadline only compensations start: raises ExecutionTimedOut
         for _ in range(_SETTLE_TURNS):
             if self.session.all_recorded_requested():
                 break
