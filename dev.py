@@ -161,12 +161,27 @@ PYTEST_PASSES: list[tuple[str, tuple[str, ...], dict[str, str]]] = [
     ("suite", (), {}),
 ]
 
+#: Run again with sticky executions switched the other way (runtime/sticky.py): the engine's fault, contract and
+#: soak-smoke tests must pass in both modes, and CI runs both. Added as a second pass unless paths are given.
+OTHER_STICKY_MODE = ("tests/contract", "tests/unit/test_faults.py", "tests/unit/test_fault_kinds_scripted.py",
+                     "tests/unit/test_sticky.py", "tests/soak/test_soak.py::test_soak_memory_backend")
+
+
+def _passes(args: list[str]) -> list[tuple[str, tuple[str, ...], dict[str, str]]]:
+    """The passes to run: with a path among ``args`` only the first (the paths given); otherwise also the tests
+    of ``OTHER_STICKY_MODE`` with ``STEPBRIDGE_STICKY`` the other way (default on, so ``0``)."""
+    if any(not a.startswith("-") for a in args):
+        return PYTEST_PASSES[:1]
+    on = os.environ.get("STEPBRIDGE_STICKY", "1").strip().lower() not in ("0", "false", "no", "off")
+    return [*PYTEST_PASSES, ("sticky " + ("off" if on else "on"), OTHER_STICKY_MODE,
+                             {"STEPBRIDGE_STICKY": "0" if on else "1"})]
+
 
 def task_test(args: list[str]) -> int:
     """Static checks first, then each pytest pass in parallel workers; a line per pass is printed last."""
     task_check([])
     results: list[tuple[str, int, float]] = []
-    for name, paths, env in PYTEST_PASSES:
+    for name, paths, env in _passes(args):
         started = time.perf_counter()
         code = run(PY, "-m", "pytest", "-q", *XDIST, *paths, *args, check=False, env=env)
         results.append((name, code, time.perf_counter() - started))

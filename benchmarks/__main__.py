@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from benchmarks import coldstart, cost, fanout, inline, scaling, suspend, throughput
+from benchmarks import coldstart, cost, fanout, inline, scaling, sticky, suspend, throughput
 from benchmarks.common import Config, Section
 
 SECTIONS: dict[str, Callable[[Config], Section]] = {
@@ -26,6 +26,7 @@ SECTIONS: dict[str, Callable[[Config], Section]] = {
     "throughput": throughput.run,
     "coldstart": coldstart.run,
     "cost": cost.run,
+    "sticky": sticky.run,
 }
 
 

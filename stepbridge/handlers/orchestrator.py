@@ -121,6 +121,9 @@ def _merge(wakes: list[WakeMessage]) -> WakeMessage:
     first = wakes[0]
     reason = Reason.SWEEP if any(m.reason == Reason.SWEEP for m in wakes) else first.reason
     data = {**(first.data or {}), "reports": [r for m in wakes for r in m.reports]}
+    reasons = sorted({str(m.reason) for m in wakes})
+    if len(reasons) > 1:
+        data["reasons"] = reasons  # a parked workflow (sticky executions) wakes what each of them concerns
     timers = sorted({k for m in wakes for k in m.timer_keys})
     if timers:
         data["timers"] = timers  # each fired timer is checked for an early delivery

@@ -23,6 +23,19 @@ from stepbridge.local.iamenforce import IamEnforcer
 from stepbridge.local.memory import MemoryAws, MemoryResources
 from stepbridge.runtime.retention import payload_expiry_days
 
+#: The process environment LocalCloud sets while it runs: moto's fake credentials, one region, no Powertools
+#: metrics flush or X-Ray (offline).
+LOCAL_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    "POWERTOOLS_METRICS_DISABLED": "true",  # metrics are kept in LocalCloud.metrics instead
+    "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon offline
+}
+
 
 @dataclass
 class Backend:

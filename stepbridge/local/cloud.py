@@ -34,7 +34,7 @@ from stepbridge.handlers.env import Environment
 from stepbridge.infra.aws import invoke_request
 from stepbridge.infra.provision import RuleSpec
 from stepbridge.local import awslimits
-from stepbridge.local.backends import memory_backend, moto_backend
+from stepbridge.local.backends import LOCAL_AWS_ENV, memory_backend, moto_backend
 from stepbridge.local.clock import Timer, TimerWheel, VirtualClock
 from stepbridge.local.eventmatch import matches
 from stepbridge.local.faults import FaultInjector, FaultPlan
@@ -53,20 +53,11 @@ from stepbridge.runtime.loops import VirtualTimeLoop
 from stepbridge.runtime.messages import ScheduleFire, WorkMessage
 from stepbridge.runtime.observability import recording_metrics
 from stepbridge.runtime.records import Event, StepInvocation, iso
+from stepbridge.runtime.sticky import STICKY_DEFAULT
 from stepbridge.runtime.vocabulary import is_terminal
 
 DEFAULT_START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)  # a Monday morning
 _RECEIVE_BATCH = 10  # the work queue's batch size (SQS's maximum per ReceiveMessage; API_ReceiveMessage.html)
-_AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-    "POWERTOOLS_METRICS_DISABLED": "true",  # metrics are kept in LocalCloud.metrics instead
-    "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon offline
-}
 
 
 class LocalCloud:
@@ -86,6 +77,10 @@ class LocalCloud:
     journal cache (``runtime/journalcache.py``); every batch of the work queue lands on one of
     them at random (seeded by ``container_seed``), as Lambda spreads a queue over its instances.
     The default of one container keeps every run deterministic and every resume warm.
+
+    ``sticky`` (default: ``STEPBRIDGE_STICKY``, on unless it is ``0``) keeps each suspended workflow parked in
+    its container between wake-ups (runtime/sticky.py); ``sticky=False`` replays from the top every time.
+    ``cloud.redeploy()`` starts every orchestrator container cold, as a deployment of new code does.
 
     ``orchestrator_timeout`` (seconds, default 120 as in the compiled template) is the orchestrator
     function's timeout: an inline step gets at most the invocation's remaining (virtual) time.
@@ -110,6 +105,7 @@ class LocalCloud:
         id_seed: int | str = 0,
         enforce_iam: bool = False,
         orchestrator_timeout: float = 120.0,
+        sticky: bool | None = None,
     ) -> None:
         if backend not in ("moto", "memory"):
             raise ValueError(f"backend must be 'moto' or 'memory', got {backend!r}")
@@ -147,7 +143,8 @@ class LocalCloud:
         self._previous_reader: Any = None
         self._running = False
         #: One journal cache per emulated orchestrator container (see ``orchestrator_containers``).
-        self.orchestrator_caches = [JournalCache() for _ in range(orchestrator_containers)]
+        self.sticky = STICKY_DEFAULT if sticky is None else bool(sticky)
+        self.orchestrator_caches = [JournalCache(sticky=self.sticky) for _ in range(orchestrator_containers)]
         self._container_rng = random.Random(container_seed)
         #: The orchestrator function's timeout (the template's default, ``CompileOptions.orchestrator_timeout``):
         #: inline steps get at most what is left of it, on the virtual clock (``LocalOrchestratorContext``).
@@ -183,7 +180,7 @@ class LocalCloud:
     def _start(self) -> None:
         if self._restore_ids is None:
             self._restore_ids = ids.install(ids.seeded(self._id_seed))
-        for key, value in _AWS_ENV.items():
+        for key, value in LOCAL_AWS_ENV.items():
             self._saved_env[key] = os.environ.get(key)
             os.environ[key] = value
         os.environ["AWS_DEFAULT_REGION"] = self.region
@@ -233,6 +230,7 @@ class LocalCloud:
 
     def stop(self) -> None:
         """Stop moto and restore the environment."""
+        self.redeploy()  # (closes parked workflows: their loops and tasks)
         if self._iam is not None:
             self._iam.disable()
             self._iam = None
@@ -256,6 +254,11 @@ class LocalCloud:
         self._running = False
 
     # ---- public helpers --------------------------------------------------------------------
+
+    def redeploy(self) -> None:
+        """Start every orchestrator container cold, as a deploy does: journal copies and parked workflows go."""
+        for cache in self.orchestrator_caches:
+            cache.clear()
 
     def client(self) -> Client:
         """A :class:`~stepbridge.client.Client` bound to this cloud (starts the cloud if needed)."""
@@ -314,13 +317,11 @@ class LocalCloud:
 
     def dead_letters(self) -> list[dict[str, Any]]:
         """Messages that landed in the work queue's dead-letter queue."""
-        letters: list[dict[str, object]] = self.resources.dead_letters()
-        return letters
+        return list(self.resources.dead_letters())
 
     def router_dead_letters(self) -> list[dict[str, Any]]:
         """Rule deliveries (message bodies) the router failed ``ROUTER_MAX_RECEIVES`` times (its dead-letter queue)."""
-        letters: list[dict[str, Any]] = self.resources.router_dead_letters()
-        return letters
+        return list(self.resources.router_dead_letters())
 
     # ---- what handler code sends (its Effects port, handlerports.LocalEffects) ---------------------------
     # SQS/Scheduler/EventBridge calls go to moto (through infra); Lambda invokes, rule targets and

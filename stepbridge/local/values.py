@@ -112,5 +112,5 @@ class LocalOrchestratorContext:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return int(self.timeout * 1000)
-        spent = loop.time() if isinstance(loop, VirtualTimeLoop) else 0.0
+        spent = loop.time() - loop.invocation_began if isinstance(loop, VirtualTimeLoop) else 0.0
         return max(0, int((self.timeout - spent) * 1000))

@@ -10,7 +10,7 @@ from stepbridge.runtime.execution_ids import check_execution_id, child_execution
 from stepbridge.runtime.executions import check_input_size
 from stepbridge.runtime.operations.child import Child
 from stepbridge.runtime.operations.interpret import returned
-from stepbridge.runtime.records import RUNNING, ExecutionRecord, WakeMessage, iso
+from stepbridge.runtime.records import RUNNING, ExecutionRecord, JournalRecord, WakeMessage, iso
 from stepbridge.runtime.replay import Replay
 from stepbridge.runtime.vocabulary import Kind, OpType, Reason
 
@@ -32,8 +32,12 @@ class ChildHandle:
 
     async def result(self) -> object:
         """Wait for the child to finish; returns its result or raises ``ChildFailed``."""
-        action = Child(self.op, self.execution_id).decide(Child.state(self.op, self._rp.records(self.op)))
-        rec = returned(self._rp, self.op, OpType.CHILD, action)
+
+        async def attempt() -> JournalRecord | None:
+            action = Child(self.op, self.execution_id).decide(Child.state(self.op, self._rp.records(self.op)))
+            return returned(self._rp, self.op, OpType.CHILD, action)
+
+        rec = await self._rp.settle(self.op, attempt)
         assert rec is not None
         wf = self._rp.app.workflows.get(self.workflow)
         value = rec.data.get("result")

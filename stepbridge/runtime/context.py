@@ -145,6 +145,7 @@ class Context:
             return await aw
 
         tasks = [asyncio.ensure_future(branch(i, aw)) for i, aw in enumerate(awaitables)]
+        await self._rp.branches_settled(tasks, scope)  # (sticky executions: runtime/sticky.py)
         results = await asyncio.gather(*tasks, return_exceptions=True)
         for r in results:
             if isinstance(r, Suspend):
@@ -208,6 +209,8 @@ class Context:
                 break
             done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
             held += _collect(done, running, results, errors)
+            if errors and running:  # (sticky executions: items that wait are settled as a replay would)
+                await self._rp.unwind_waiting({f: f"{scope}{i}." for f, i in running.items()})
         if errors:
             raise _first_error(errors)
         if held or next_index < len(values):

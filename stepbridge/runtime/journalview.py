@@ -95,6 +95,25 @@ class JournalView:
         self.cut: str | None = None
         self.frozen: Callable[[], bool] = _never
 
+    @property
+    def last_seq(self) -> int:
+        """The last log slot this view knows (its own writes included)."""
+        return self._seq
+
+    def resumed(self, store: Store, clock: Callable[[], datetime], new: Iterable[JournalRecord]) -> None:
+        """A parked workflow goes on in a new invocation (runtime/sticky.py): count its writes afresh and
+        take in ``new``, the records written since it parked (other writers' reports, read by the cache)."""
+        self._store = store
+        self._clock = clock
+        self.written = 0
+        self.raced = False
+        for rec in new:
+            if rec.foreign and rec.key not in self.journal:
+                self.foreign_seen += 1
+                self._pending_acks.add(rec.key)
+            self._seq = max(self._seq, rec.seq)
+            self._remember(rec)
+
     # ---- reading --------------------------------------------------------------------------
 
     def now(self) -> datetime:

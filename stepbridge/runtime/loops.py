@@ -28,10 +28,17 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     def __init__(self) -> None:
         super().__init__()
         self._virtual_now = 0.0
+        #: The virtual time the current invocation began at (a parked workflow's loop - runtime/sticky.py -
+        #: serves several invocations; ``LocalOrchestratorContext`` charges each one its own time).
+        self.invocation_began = 0.0
 
     def time(self) -> float:
         """Virtual monotonic time in seconds."""
         return self._virtual_now
+
+    def begin_invocation(self) -> None:
+        """A new orchestrator invocation runs on this loop from now on."""
+        self.invocation_began = self._virtual_now
 
     def _run_once(self) -> None:
         ready: object = getattr(self, "_ready", None)

@@ -8,7 +8,7 @@ the outcome, cleans up timers and waiters, reports to a parent and cancels child
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -49,6 +49,7 @@ from stepbridge.runtime.records import (
     report_wake,
 )
 from stepbridge.runtime.router import Router
+from stepbridge.runtime.sticky import Parked
 from stepbridge.runtime.sweeper import needs_marker, replayed_marker
 from stepbridge.runtime.vocabulary import TIMED_KINDS, Ending, Kind, OpType, Reason, Status
 
@@ -130,39 +131,70 @@ class Orchestrator:
             deadline.set_timer(self.effects, rec, rearmed=iso(now))
         return rec
 
-    def _load(self, rec: ExecutionRecord, message: WakeMessage) -> list[JournalRecord]:
-        """The journal to replay. With a cache, this takes the execution's copy out of it: only a replay
-        that suspends cleanly puts it back (``_replay``), so a failure or an ending drops it."""
+    def _load(self, rec: ExecutionRecord, message: WakeMessage) -> tuple[list[JournalRecord], Parked | None]:
+        """The journal to replay, or the records new since the execution parked here and its parked workflow
+        (sticky executions). With a cache, this takes the execution's copy out of it: only a replay that
+        suspends cleanly puts it back (``_replay``), so a failure or an ending drops it."""
         if self.cache is None:
-            return self.store.load_journal(rec.execution_id)
-        if message.reason == Reason.SWEEP:
-            # The sweeper wakes executions whose announcement may have been lost: read everything.
+            return self.store.load_journal(rec.execution_id), None
+        suspect = message.receives > 1 or message.reason == Reason.SWEEP
+        if suspect:
+            # The sweeper wakes executions whose announcement may have been lost: read everything. A redelivered
+            # message may follow an invocation that died: its parked workflow (if it was here) is not trusted.
             self.cache.forget(rec.execution_id)
-        return self.cache.load(self.store, rec.execution_id, message.reports)
+        journal, parked = self.cache.load_or_resume(self.store, rec.execution_id, message.reports)
+        if parked is not None and (
+            parked.rp.execution.cancel_requested != rec.cancel_requested
+            or parked.rp.execution.timed_out != rec.timed_out
+            or parked.rp.execution.cut != rec.cut
+            or parked.rp.app is not self.app
+        ):
+            # A cancellation with compensation or the execution deadline (the journal stands still at the cut)
+            # changes what waiting operations do; new code (another app: what a deployment is in LocalCloud, on
+            # AWS it comes with new containers) must replay: from the top.
+            records = dict(parked.rp.log.journal)
+            records.update((r.key, r) for r in journal)
+            parked.close()
+            return list(records.values()), None
+        return journal, parked
 
     def _forget(self, execution_id: str) -> None:
         if self.cache is not None:
             self.cache.forget(execution_id)
 
     def _replay(self, rec: ExecutionRecord, message: WakeMessage) -> None:
-        journal = self._load(rec, message)
+        journal, parked = self._load(rec, message)
         started = time.perf_counter()
         began = self.effects.now()
         # A redelivered message or a sweeper's wake-up: the invocation before may have died in an inline step.
         suspect = message.receives > 1 or message.reason == Reason.SWEEP
-        outcome = engine.run(
-            self.app,
-            rec,
-            journal,
-            self.store,
-            self.effects,
-            self.loop_factory,
-            self.overrides,
-            suspect=suspect,
-            remaining=self.remaining,
-            pause=self.pause,
-        )
-        self.stats["replays"] += 1
+        if parked is not None:
+            outcome = engine.resume(
+                parked,
+                rec,
+                journal,
+                self.store,
+                self.effects,
+                ops=_concerned(message, parked.rp.log.journal),
+                suspect=suspect,
+                remaining=self.remaining,
+            )
+            self.stats["resumes"] = self.stats.get("resumes", 0) + 1
+        else:
+            outcome = engine.run(
+                self.app,
+                rec,
+                journal,
+                self.store,
+                self.effects,
+                self.loop_factory,
+                self.overrides,
+                suspect=suspect,
+                remaining=self.remaining,
+                pause=self.pause,
+                sticky=self.cache is not None and self.cache.sticky,
+            )
+            self.stats["replays"] += 1
         log = logger()
         log.debug(
             "replayed",
@@ -177,14 +209,24 @@ class Orchestrator:
             if outcome.replay is None:
                 return
             view = outcome.replay.log
-            view.flush_acks()
-            self._rearm_early_timers(rec, message, view.journal, began)
-            if view.written == 0 and not view.raced:
-                # (A replay that adopted a racing replay's records handled nothing on its behalf: those records'
-                # due instants, fixed by the other replay's clock, may be past ``began`` and not handled by anyone.)
-                self._mark_replayed(rec, view, began)
+            try:
+                view.flush_acks()
+                self._rearm_early_timers(rec, message, view.journal, began)
+                if view.written == 0 and not view.raced:
+                    # (A replay that adopted a racing replay's records handled nothing on its behalf: those records'
+                    # due instants, fixed by the other replay's clock, may be past ``began`` and not handled by
+                    # anyone.)
+                    self._mark_replayed(rec, view, began)
+            except BaseException:
+                if outcome.parked is not None:
+                    outcome.parked.close()
+                raise
             if self.cache is not None and not view.raced:
-                self.cache.remember(rec.execution_id, view.journal)
+                self.cache.remember(
+                    rec.execution_id, view.journal, outcome.parked, size=view.journal_bytes, last_seq=view.last_seq
+                )
+            elif outcome.parked is not None:
+                outcome.parked.close()
             return
         journal = list(outcome.replay.log.journal.values()) if outcome.replay else journal
         if outcome.kind == Ending.CONTINUED:
@@ -401,3 +443,18 @@ class Orchestrator:
         won = self.store.append_journal(rec.parent_id, report)
         # A redelivered finish may find its own earlier report: announce just the key then.
         self.effects.wake(report_wake(rec.parent_id, Reason.CHILD, keys.child_dedup(rec.parent_op), report, won=won))
+
+
+#: Wake-up reasons that only announce reports: they concern the operations whose records they carry.
+_REPORTS_ONLY = frozenset({Reason.STEP, Reason.CHILD})
+
+
+def _concerned(message: WakeMessage, known: Mapping[str, JournalRecord]) -> list[str] | None:
+    """The parked operations a wake-up concerns besides those with new records: for a wake-up that only
+    announces reports, those of reports already ``known`` (a duplicate); every one (``None``) for a timer,
+    an event, a cancellation or anything else."""
+    merged = (message.data or {}).get("reasons")
+    reasons = {str(message.reason), *(str(r) for r in merged)} if isinstance(merged, list) else {str(message.reason)}
+    if message.timer_keys or not reasons <= _REPORTS_ONLY:
+        return None
+    return [known[str(r["key"])].op for r in message.reports if str(r["key"]) in known]

@@ -15,10 +15,11 @@ error, cancellation, compensation, overrides). What needs both lives here.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from stepbridge.errors import NonDeterminismError
 from stepbridge.runtime import keys
@@ -40,6 +41,9 @@ from stepbridge.runtime.vocabulary import OpType
 if TYPE_CHECKING:
     from stepbridge.api.app import App
     from stepbridge.runtime.ports import Effects, Store
+    from stepbridge.runtime.sticky import Parked
+
+T = TypeVar("T")
 
 
 #: Seconds of the orchestrator invocation an inline step may not use: kept for journaling its outcome,
@@ -56,7 +60,7 @@ current_op: ContextVar[str | None] = ContextVar("stepbridge_current_op", default
 class Replay:
     """Per-invocation engine state shared by the operations of one execution (see the module doc)."""
 
-    __slots__ = ("app", "effects", "execution", "log", "pause", "session", "store")
+    __slots__ = ("app", "effects", "execution", "log", "parker", "pause", "session", "store")
 
     def __init__(
         self,
@@ -81,6 +85,8 @@ class Replay:
         self.session = ReplaySession(
             execution, self.log.ops(), overrides=overrides, suspect=suspect, remaining=remaining
         )
+        #: Sticky executions: where a waiting operation parks instead of suspending (``None``: it suspends).
+        self.parker: Parked | None = None
         if execution.cut:
             # Unwinding (deadline, cancel with compensation): outside compensations the journal stands still.
             self.log.cut = execution.cut
@@ -124,6 +130,8 @@ class Replay:
         when the journal recorded the name as another kind of operation.
         """
         refuse_while_suspending()
+        if self.session.closed:
+            self._refuse()
         self.session.claim(op, op_type)
         records = self.log.records(op)
         if records:
@@ -151,6 +159,8 @@ class Replay:
         fatal = self.session.fatal
         if fatal is not None:
             raise fatal  # the execution already failed (user code caught it): nothing new runs
+        if self.session.closed:
+            self._refuse()
         if self.execution.timed_out and not self.session.compensating:
             self.session.suspend()  # past the execution deadline only compensations start: raises ExecutionTimedOut
         for _ in range(_SETTLE_TURNS):
@@ -169,11 +179,100 @@ class Replay:
 
     def nondeterminism(self) -> NonDeterminismError | None:
         """An error when the code skipped recorded operations, naming them and what it asked for instead."""
+        if self.session.all_recorded_requested():
+            # (every operation recorded before the replay began - or merged in since, see ``JournalView.resumed`` -
+            # was asked for, and this replay writes only operations it asked for: nothing was skipped; O(1), where
+            # naming the skipped ones walks the whole journal)
+            return None
         return self.session.nondeterminism(self.log.ops())
 
     def suspend(self) -> NoReturn:
-        """Stop the workflow here; it resumes from the top when woken."""
+        """Stop the workflow here; it resumes from the top when woken (or where it parked, see :meth:`settle`)."""
         self.session.suspend()
+
+    # ---- sticky executions (runtime/sticky.py) ---------------------------------------------
+
+    async def settle(self, op: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Run ``attempt`` (an operation deciding from its records) until it has an outcome.
+
+        Without a parker a suspension propagates (the replay path). With one, the operation parks:
+        it waits for the next wake-up that concerns it in this container and then decides again
+        from its records, as the replay after that wake-up would - user code is not unwound.
+        """
+        while True:
+            try:
+                return await attempt()
+            except Suspend as signal:
+                parker = self.parker
+                if parker is None or parker.closed or self.session.closed:
+                    raise
+                signal.consumed = True  # settled here: the workflow waits, it does not unwind
+                signal.__traceback__ = None
+            # (parked outside the ``except`` block: the code that goes on must not see a suspension in flight)
+            await parker.park(op)
+
+    async def branches_settled(self, branches: Sequence[asyncio.Future[object]], scope: str) -> None:
+        """Before ``ctx.gather`` collects ``branches`` (its ``{scope}{i}.``): with a parker, as soon as one failed and
+        the others are blocked, unwind those that wait (as a replay's suspension would) - else the gather would
+        hold the failure until branches that wait for days finish. Without a parker: nothing to do."""
+        if self.parker is None:
+            return
+        pending: set[asyncio.Future[object]] = set(branches)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+            if pending and any(_failed(t) for t in done):
+                await self.unwind_waiting({t: f"{scope}{i}." for i, t in enumerate(branches)})
+                return
+
+    async def unwind_waiting(self, branches: Mapping[asyncio.Future[object], str]) -> None:
+        """With a parker: once every task is blocked, unwind the unfinished ``branches`` (future -> branch scope)
+        that wait on parked operations, as a replay's suspension would (``ctx.map`` after a failed item)."""
+        parker = self.parker
+        if parker is None or not branches:
+            return
+        await parker.until_quiet()
+        for fut, scope in branches.items():
+            if not fut.done():
+                parker.unwind(scope)
+
+    async def parked_until_woken(self, op: str) -> bool:
+        """For code that re-checks a condition on every replay (a step's SLA watch): with a parker, wait under
+        the name ``op`` until a wake-up concerns it (``True``); without one, ``False`` at once (the next replay
+        checks again)."""
+        parker = self.parker
+        if parker is None or parker.closed:
+            return False
+        await parker.park(op)
+        return True
+
+    def wake_parked(self, op: str) -> None:
+        """Resolve what waits under the name ``op`` in :meth:`parked_until_woken` (nothing without a parker)."""
+        if self.parker is not None:
+            self.parker.wake([op])
+
+    @contextmanager
+    def running_inline(self) -> Iterator[None]:
+        """An inline step runs (maybe in a worker thread): the loop is not quiet meanwhile."""
+        parker = self.parker
+        if parker is None:
+            yield
+            return
+        parker.running(1)
+        try:
+            yield
+        finally:
+            parker.running(-1)
+
+    def close(self) -> None:
+        """The parked workflow is being dropped: refuse every request and journal write from now on."""
+        self.session.close()
+        if self.log.abandoned is None:
+            self.log.abandoned = RuntimeError(f"the parked workflow of execution '{self.execution_id}' was dropped")
+
+    def _refuse(self) -> NoReturn:
+        signal = Suspend()
+        signal.consumed = True
+        raise signal
 
     # ---- journal ------------------------------------------------------------------------
 
@@ -201,3 +300,11 @@ class Replay:
 def parse_or_none(value: str | None) -> datetime | None:
     """``parse_iso`` that passes ``None`` through."""
     return parse_iso(value) if value else None
+
+
+def _failed(fut: asyncio.Future[object]) -> bool:
+    """Whether a branch ended with an error (not a suspension: a branch that waits is not a failure)."""
+    if fut.cancelled():
+        return True
+    exc = fut.exception()
+    return exc is not None and not isinstance(exc, Suspend)

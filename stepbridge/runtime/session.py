@@ -57,6 +57,7 @@ class ReplaySession:
         #: Recorded operations the code has not asked for yet in this replay.
         self._not_yet_requested = {op for op in recorded_ops if not keys.is_bookkeeping(op)}
         self._suspensions: list[Suspend] = []
+        self._closed = False
         #: This invocation may follow one that died (a redelivered message, a sweeper's wake-up): an inline
         #: step journals a started marker before it runs (see ``steps._inline``).
         self.suspect = suspect
@@ -78,6 +79,21 @@ class ReplaySession:
         """Fail the execution for good with ``exc`` (the first such error wins) and raise it."""
         self.note_fatal(exc)
         raise exc
+
+    @property
+    def closed(self) -> bool:
+        """Whether the parked workflow is being dropped (runtime/sticky.py): nothing new may start."""
+        return self._closed
+
+    def close(self) -> None:
+        """Refuse every request from now on (the workflow unwinds; another replay takes over)."""
+        self._closed = True
+
+    def resumed(self, execution: ExecutionRecord, *, suspect: bool, remaining: Callable[[], float] | None) -> None:
+        """A parked workflow goes on in a new invocation: its execution header, suspicion and time left."""
+        self.execution = execution
+        self.suspect = suspect
+        self.remaining = remaining
 
     @property
     def cancelling(self) -> bool:
@@ -162,6 +178,10 @@ class ReplaySession:
     def mark_new(self, op: str) -> None:
         """``op`` has no records: it is new in this replay (named by :meth:`nondeterminism`)."""
         self._new_ops.append(op)
+
+    def recorded(self, ops: Iterable[str]) -> None:
+        """Records of ``ops`` were merged into a parked replay: those it never asked for count as not yet requested."""
+        self._not_yet_requested.update(op for op in ops if op not in self._requested and not keys.is_bookkeeping(op))
 
     def all_recorded_requested(self) -> bool:
         """Whether the code asked for every user-named operation the journal held when the replay began."""

@@ -66,12 +66,23 @@ async def run_with_sla(
 
     async def watch() -> None:
         # A branch beside the step (ctx.gather), so the step's recorded operations are asked for first.
-        final = rp.records(name).get(name)
-        finished = final is not None and final.kind in _FINAL
-        if rp.records(breach_op) or (not finished and rp.due(deadline)):
-            await _breach(ctx, name, sla, deadline, on_breach)
+        while True:
+            final = rp.records(name).get(name)
+            finished = final is not None and final.kind in _FINAL
+            if rp.records(breach_op) or (not finished and rp.due(deadline)):
+                await _breach(ctx, name, sla, deadline, on_breach)
+                return
+            # A replay looks again on every wake-up; a parked workflow (sticky executions) waits for the next one.
+            if finished or not await rp.parked_until_woken(breach_op):
+                return
 
-    result, _ = await ctx.gather(run(), watch())
+    async def step() -> Any:
+        try:
+            return await run()
+        finally:
+            rp.wake_parked(breach_op)  # the step ended: the watch need not wait any more
+
+    result, _ = await ctx.gather(step(), watch())
     final = rp.records(name).get(name)
     if not rp.records(breach_op) and final is not None and final.at and parse_iso(final.at) > parse_iso(deadline):
         await _breach(ctx, name, sla, deadline, on_breach)

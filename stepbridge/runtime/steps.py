@@ -203,10 +203,15 @@ async def run_step(
     fake = rp.session.override(op)
     if fake is not None and step_def is None:
         fn = fake
-    if step_def is not None:
-        rec = _declared(rp, op, step_def, args_json, policy, timeout, once)
-    else:
-        rec = await _inline(rp, op, fn, args, records, policy, timeout, once)
+    declared = step_def
+
+    async def attempt() -> JournalRecord:
+        # (after a park - runtime/sticky.py - the step decides again from its records, as a replay would)
+        if declared is not None:
+            return _declared(rp, op, declared, args_json, policy, timeout, once)
+        return await _inline(rp, op, fn, args, rp.records(op), policy, timeout, once)
+
+    rec = await rp.settle(op, attempt)
     if ckey is not None and rec.kind == Kind.RESULT and cache_ttl:
         _cache_result(rp, ckey, op, rec, cache_ttl)
     return outcome(rp, rec, fn)
@@ -279,7 +284,7 @@ async def _run_attempt(
     token = current_op.set(op)
     step_token = stepcontext.enter(rp.execution_id, op, attempt)
     try:
-        with StepTelemetry(rp.execution.workflow, op, rp.execution_id):
+        with StepTelemetry(rp.execution.workflow, op, rp.execution_id), rp.running_inline():
             value = await call_function(fn, args, limit, op=op)
         data = payloads.store_value(to_json_value(value, what=f"the result of step '{op}'", serde=rp.app.serde),
                                     what=f"the result of step '{op}'")

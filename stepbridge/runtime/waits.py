@@ -33,16 +33,20 @@ async def sleep_until(rp: Replay, op: str, wake_at: datetime) -> None:
     if op not in records:
         await rp.before_new(op)
     sleep = Sleep(op, wake_at, rp.timer_name(op))
-    fresh = False
-    while True:
-        state = Sleep.state(op, rp.records(op), fresh=fresh)
-        action = sleep.decide(state, rp.now())
-        if isinstance(action, Return):
-            assert state.wake_at is not None
-            rp.log.passed(op, state.wake_at)
-            return
-        perform(rp, op, OpType.SLEEP, action)
-        fresh = True
+
+    async def attempt() -> None:
+        fresh = False
+        while True:
+            state = Sleep.state(op, rp.records(op), fresh=fresh)
+            action = sleep.decide(state, rp.now())
+            if isinstance(action, Return):
+                assert state.wake_at is not None
+                rp.log.passed(op, state.wake_at)
+                return
+            perform(rp, op, OpType.SLEEP, action)
+            fresh = True
+
+    await rp.settle(op, attempt)
 
 
 def matches(detail: object, match: Mapping[str, object] | None) -> bool:
@@ -92,23 +96,27 @@ async def wait_for(
     if not records:
         await rp.before_new(op)
     wait = WaitFor(op, event_type, match, timeout, who, default is not RAISE, rp.timer_name(keys.wait_key(op)), until)
-    looked = False
-    while True:
-        state = WaitFor.state(op, rp.records(op), looked=looked)
-        action = wait.decide(state, rp.now())
-        if isinstance(action, Listen):
-            _listen(rp, wait, action)
-        elif isinstance(action, LookBack):
-            assert state.started is not None
-            if _look_back(rp, wait, where, state.started) is None:
-                looked = True
-        else:
-            done = perform(rp, op, OpType.WAIT, action)
-            if done is None or done.record is None:
-                continue
-            if done.record is state.final:
-                return _result(done.record, default)
-            _cleanup(rp, op, event_type, None)  # it timed out just now: the router may drop the waiter
+
+    async def attempt() -> Any:
+        looked = False
+        while True:
+            state = WaitFor.state(op, rp.records(op), looked=looked)
+            action = wait.decide(state, rp.now())
+            if isinstance(action, Listen):
+                _listen(rp, wait, action)
+            elif isinstance(action, LookBack):
+                assert state.started is not None
+                if _look_back(rp, wait, where, state.started) is None:
+                    looked = True
+            else:
+                done = perform(rp, op, OpType.WAIT, action)
+                if done is None or done.record is None:
+                    continue
+                if done.record is state.final:
+                    return _result(done.record, default)
+                _cleanup(rp, op, event_type, None)  # it timed out just now: the router may drop the waiter
+
+    return await rp.settle(op, attempt)
 
 
 def _result(final: JournalRecord, default: object) -> object:

@@ -17,7 +17,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import __main__ as cli  # noqa: E402
-from benchmarks import coldstart, cost, fanout, inline, scaling, suspend, throughput  # noqa: E402
+from benchmarks import coldstart, cost, fanout, inline, scaling, sticky, suspend, throughput  # noqa: E402
 from benchmarks.anchors import dbos_app, durable_sdk  # noqa: E402
 from benchmarks.common import Config, Section  # noqa: E402
 
@@ -119,6 +119,15 @@ def test_cost_section() -> None:
     for name in ("inline step", "declared step", "sleep (durable timer)", "wait_for + matching event",
                  "child workflow (start + result)", "schedule firing"):
         assert facts[f"{name}_per_million"] > 0
+
+
+def test_sticky_section() -> None:
+    section = sticky.run(QUICK)
+    _check_rows(section)
+    facts = section.facts
+    assert facts["memory_True_resumed"] > 0 and facts["memory_False_resumed"] == 0  # parked only when sticky
+    assert facts["moto_calls"] > 0
+    assert facts["hit_rate_k1"] > facts["hit_rate_k16"]  # a wake-up finds its container about 1/k of the time
 
 
 def test_cli_selects_sections_and_renders_markdown() -> None:

@@ -586,6 +586,7 @@ def test_nondeterminism_error_names_step():
         c = cloud.client()
         h = c.start("nd")
         flip["v"] = False
+        cloud.redeploy()  # new code is a deployment: its orchestrators start cold (nothing parked runs the old code)
         cloud.advance(20)
         d = c.describe(h.execution_id)
         assert d.status == "FAILED"

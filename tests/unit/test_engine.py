@@ -347,6 +347,7 @@ def test_nondeterminism_names_both_steps() -> None:
         client = cloud.client()
         h = client.start("changing")
         state["version"] = 2  # a deploy changed the code under the running execution
+        cloud.redeploy()  # (its orchestrator containers start cold: nothing parked runs the old code)
         cloud.advance(10)
         desc = client.describe(h.execution_id)
         assert desc.status == "FAILED"
@@ -437,7 +438,7 @@ def test_replay_safe_now_uuid_random_are_stable() -> None:
         seen.append((ctx.now(), ctx.uuid(), ctx.random()))
         await ctx.sleep(5)
 
-    with cloud_for(app) as cloud:
+    with cloud_for(app, sticky=False) as cloud:  # (the wake-up replays from the top: what this test is about)
         h = cloud.client().start("ids")
         h.result()
         assert len(seen) == 2 and seen[0] == seen[1]

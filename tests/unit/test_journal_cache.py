@@ -24,6 +24,7 @@ from stepbridge.runtime.records import (
     report_wake,
 )
 from stepbridge.runtime.replay import Replay
+from stepbridge.runtime.sticky import Parked
 
 
 def cache_app() -> App:
@@ -167,16 +168,20 @@ class SwitchingCache(JournalCache):
         self.containers = [JournalCache(), JournalCache()]
         self.turn = 0
 
-    def load(self, store: Store, execution_id: str, reports: Iterable[dict[str, Any]] = ()) -> list[JournalRecord]:
+    def load_or_resume(
+        self, store: Store, execution_id: str, reports: Iterable[dict[str, Any]] = (), *, resume: bool = True
+    ) -> tuple[list[JournalRecord], Parked | None]:
         self.turn += 1
-        return self.containers[self.turn % 2].load(store, execution_id, reports)
+        return self.containers[self.turn % 2].load_or_resume(store, execution_id, reports, resume=resume)
 
-    def remember(self, execution_id: str, journal: dict[str, JournalRecord]) -> None:
-        self.containers[self.turn % 2].remember(execution_id, journal)
+    def remember(
+        self, execution_id: str, journal: dict[str, JournalRecord], parked: Parked | None = None, **sizes: Any
+    ) -> None:
+        self.containers[self.turn % 2].remember(execution_id, journal, parked, **sizes)
 
-    def forget(self, execution_id: str) -> None:
+    def forget(self, execution_id: str, *, keep: Parked | None = None) -> None:
         for c in self.containers:
-            c.forget(execution_id)
+            c.forget(execution_id, keep=keep)
 
 
 @pytest.mark.parametrize("workflow", ["chain", "fan", "mixed"])
@@ -233,7 +238,8 @@ def test_a_sweeper_wake_reads_the_whole_journal() -> None:
     orch = Orchestrator(App("x"), store, effects=None, cache=cache)  # type: ignore[arg-type]
     record = store.get_execution("e1")
     assert record is not None
-    loaded = orch._load(record, WakeMessage("e1", "sweep", "sweep:1"))
+    loaded, parked = orch._load(record, WakeMessage("e1", "sweep", "sweep:1"))
+    assert parked is None
     assert "s1" in {r.key for r in loaded}
 
 
