@@ -43,7 +43,7 @@ from stepbridge.api.completion import (
     Completion,
 )
 from stepbridge.errors import BatchItemAbandoned, NonDeterminismError, WorkflowDefinitionError
-from stepbridge.runtime import keys, steps
+from stepbridge.runtime import batchchildren, keys, steps
 from stepbridge.runtime.errorcodec import error_dict
 from stepbridge.runtime.guard import EngineSignal
 from stepbridge.runtime.records import JournalRecord
@@ -201,18 +201,52 @@ async def map_items(
     *,
     concurrency: int,
     completion: Completion | None,
+    timeout: float | None = None,
+    retry: object = None,
 ) -> Any:
-    """The body of ``ctx.map`` (see the module doc)."""
+    """The body of ``ctx.map`` (see the module doc); over ``CHILD_BATCH_ITEMS`` declared-step items it runs in
+    child batches (runtime/batchchildren.py)."""
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise WorkflowDefinitionError(f"ctx.map('{name}'): concurrency must be an int >= 1, got {concurrency!r}")
     values = list(items)
+    if batchchildren.splits(rp, fn, len(values), retry):
+        return await batchchildren.map_in_children(
+            rp, name, values, fn, concurrency=concurrency, timeout=timeout, completion=completion
+        )
     if completion is None:
         return await _map_all(rp, name, values, run_item, concurrency)
     return await _map_policy(rp, name, values, fn, run_item, concurrency, completion)
 
 
-async def _map_all(rp: Replay, name: str, values: list[object], run_item: ItemRunner, concurrency: int) -> list[Any]:
-    """Every item, at most ``concurrency`` outstanding; the first failure (by position) is raised at the end."""
+async def map_slice(
+    rp: Replay, name: str, values: list[object], run_item: ItemRunner, concurrency: int, offset: int
+) -> list[Any]:
+    """A child batch's flat map of items ``offset`` ... (runtime/batchchildren.py), without a policy."""
+    return await _map_all(rp, name, values, run_item, concurrency, offset)
+
+
+async def map_slice_policy(
+    rp: Replay,
+    name: str,
+    values: list[object],
+    fn: Callable[..., object],
+    run_item: ItemRunner,
+    concurrency: int,
+    completion: Completion,
+    offset: int,
+    decide: Callable[[int, int], str | None],
+) -> BatchResult[Any]:
+    """A child batch's map of items ``offset`` ... deciding with the whole map's counts (``decide``)."""
+    return await _map_policy(rp, name, values, fn, run_item, concurrency, completion, offset=offset, decide=decide)
+
+
+async def _map_all(
+    rp: Replay, name: str, values: list[object], run_item: ItemRunner, concurrency: int, offset: int = 0
+) -> list[Any]:
+    """Every item, at most ``concurrency`` outstanding; the first failure (by position) is raised at the end.
+
+    ``offset``: the items are ``{name}-{offset}`` ... (a child batch runs a slice of a large map).
+    """
     results: list[object] = [None] * len(values)
     errors: list[tuple[int, BaseException]] = []
     held = 0
@@ -222,12 +256,12 @@ async def _map_all(rp: Replay, name: str, values: list[object], run_item: ItemRu
 
     async def one(index: int) -> object:
         branch_scope.set(f"{scope}{index}.")
-        return await run_item(f"{name}-{index}", values[index])
+        return await run_item(f"{name}-{offset + index}", values[index])
 
     def may_start(index: int) -> bool:
         # After an error no new item starts, but items a replay before recorded still do: the code
         # must ask for every recorded operation (they return what they recorded, running nothing).
-        return not errors or bool(rp.records(f"{name}-{index}"))
+        return not errors or bool(rp.records(f"{name}-{offset + index}"))
 
     while next_index < len(values) or running:
         while next_index < len(values) and may_start(next_index) and (errors or len(running) + held < concurrency):
@@ -252,14 +286,21 @@ async def _map_policy(
     run_item: ItemRunner,
     concurrency: int,
     completion: Completion,
+    *,
+    offset: int = 0,
+    decide: Callable[[int, int], str | None] | None = None,
 ) -> BatchResult[Any]:
+    """``offset`` and ``decide``: a child batch runs a slice of a large map (runtime/batchchildren.py) and decides
+    with the counts of the slices before it (``decide(succeeded, failed)`` of this slice)."""
     total = len(values)
-    completion.check_total(total, f"ctx.map('{name}')")
+    if decide is None:
+        completion.check_total(total, f"ctx.map('{name}')")
+        decide = lambda succeeded, failed: completion.decide(succeeded, failed, total)  # noqa: E731
     batch_op = keys.batch_op(name)
     rp.session.mark(batch_op, OpType.BATCH)
     decided = rp.records(batch_op).get(batch_op)
     if decided is not None:
-        return _map_replay(rp, name, batch_op, total, fn, decided, completion)
+        return _map_replay(rp, name, batch_op, total, fn, decided, completion, offset)
     items: list[BatchItem[Any]] = [BatchItem(i, NOT_STARTED) for i in range(total)]
     held: list[int] = []
     next_index = 0
@@ -268,9 +309,9 @@ async def _map_policy(
 
     async def one(index: int) -> object:
         branch_scope.set(f"{scope}{index}.")
-        return await run_item(f"{name}-{index}", values[index])
+        return await run_item(f"{name}-{offset + index}", values[index])
 
-    reason = completion.decide(0, 0, 0) if total == 0 else None
+    reason = decide(0, 0) if total == 0 else None
     while reason is None and (next_index < total or running):
         while next_index < total and len(running) + len(held) < concurrency:
             running[asyncio.ensure_future(one(next_index))] = next_index
@@ -289,12 +330,12 @@ async def _map_policy(
                 raise exc
             else:
                 items[index] = _item(index, fut)
-        reason = completion.decide(*_counts(items), total)
+        reason = decide(*_counts(items))
     if reason is None:
         rp.suspend()  # items wait (their slots stay held) and the policy has not decided yet
     in_flight = sorted([*running.values(), *held])
     # Items a replay before started but this one had not reached yet (slots were held) were started too.
-    while next_index < total and rp.records(f"{name}-{next_index}"):
+    while next_index < total and rp.records(f"{name}-{offset + next_index}"):
         in_flight.append(next_index)
         next_index += 1
     if not in_flight and next_index == total:
@@ -303,7 +344,7 @@ async def _map_policy(
     await asyncio.gather(*running, return_exceptions=True)
     abandoned: list[int] = []
     for index in in_flight:
-        op = f"{name}-{index}"
+        op = f"{name}-{offset + index}"
         rp.session.mark(op, OpType.STEP)  # asked for (a cancelled task may never have run)
         final = rp.records(op).get(op)
         if final is not None and final.is_final and not final.data.get("abandoned"):
@@ -313,7 +354,7 @@ async def _map_policy(
     _record_decision(rp, batch_op, reason, total, next_index, abandoned, items)
     for index in abandoned:
         items[index] = BatchItem(index, ABANDONED)
-        _abandon_step(rp, f"{name}-{index}", batch_op, index)
+        _abandon_step(rp, f"{name}-{offset + index}", batch_op, index)
     return BatchResult(items, reason, completion)
 
 
@@ -325,13 +366,14 @@ def _map_replay(
     fn: Callable[..., object],
     decided: JournalRecord,
     completion: Completion,
+    offset: int = 0,
 ) -> BatchResult[Any]:
     """A replay after the decision: the result is rebuilt from the decision and the items' records alone."""
     started = int(str(decided.data.get("started", 0)))
     abandoned = set(_ints(decided.data.get("abandoned")))
     items: list[BatchItem[Any]] = [BatchItem(i, NOT_STARTED) for i in range(total)]
     for index in range(min(started, total)):
-        op = f"{name}-{index}"
+        op = f"{name}-{offset + index}"
         final = rp.request(op, OpType.STEP).get(op)
         if index in abandoned:
             items[index] = BatchItem(index, ABANDONED)

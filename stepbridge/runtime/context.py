@@ -163,7 +163,8 @@ class Context:
             return self.step(op, fn, value, timeout=timeout, retry=retry)
 
         return await batch.map_items(
-            self._rp, name, items, fn, run_item, concurrency=concurrency, completion=completion
+            self._rp, name, items, fn, run_item, concurrency=concurrency, completion=completion,
+            timeout=optional_seconds(timeout, what=f"timeout of ctx.map('{name}')"), retry=retry,
         )
 
     # ---- time ---------------------------------------------------------------------------

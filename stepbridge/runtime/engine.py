@@ -136,9 +136,10 @@ def _workflow(app: App, name: str) -> WorkflowDef | None:
     """The workflow ``name`` of ``app``, or the built-in workflow of one of its state machines."""
     wf = app.workflows.get(name)
     if wf is None:
+        from stepbridge.runtime.batchchildren import workflow_for as batch_workflow
         from stepbridge.runtime.machines import workflow_for
 
-        wf = workflow_for(app, name)
+        wf = workflow_for(app, name) or batch_workflow(app, name)
     return wf
 
 
