@@ -2,7 +2,8 @@
 
 Decorators only record (the Chalice habit): they add a plain dataclass to the app's model and
 return the function unchanged. The compiler turns that model into a SAM template; the runtime
-looks definitions up by name. Nothing here talks to AWS.
+looks definitions up by name. Nothing here talks to AWS. The definitions themselves are in
+``api/definitions.py`` and the declaration checks in ``api/checks.py`` (both re-exported here).
 """
 
 from __future__ import annotations
@@ -14,7 +15,26 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from stepbridge.api.calendar import Calendar
+from stepbridge.api.checks import LAMBDA_MAX_TIMEOUT as LAMBDA_MAX_TIMEOUT
+from stepbridge.api.checks import LAMBDA_MEMORY_RANGE as LAMBDA_MEMORY_RANGE
+from stepbridge.api.checks import check_event_type as check_event_type
+from stepbridge.api.checks import check_filter as check_filter
+from stepbridge.api.checks import check_jmespath as check_jmespath
+from stepbridge.api.checks import check_name
+from stepbridge.api.checks import kebab as kebab
+from stepbridge.api.checks import step_limit_problems as step_limit_problems
 from stepbridge.api.cron import every_to_cron, to_scheduler_expression, validate_timezone
+from stepbridge.api.definitions import JwtAuth as JwtAuth
+from stepbridge.api.definitions import (
+    MachineDef,
+    ScheduleDef,
+    StepDef,
+    TriggerDef,
+    WebhookDef,
+    WorkflowDef,
+    declared_input,
+)
+from stepbridge.api.definitions import input_type_of as input_type_of
 from stepbridge.api.deploy import (
     DEFAULT_ARCHITECTURE,
     DEFAULT_RUNTIME,
@@ -25,7 +45,7 @@ from stepbridge.api.deploy import (
 )
 from stepbridge.api.durations import Duration, optional_seconds, to_seconds
 from stepbridge.api.eventpattern import check_event_pattern, trigger_pattern
-from stepbridge.api.hints import remember_scope, type_hints
+from stepbridge.api.hints import remember_scope
 from stepbridge.api.machine import StateMachine
 from stepbridge.api.retry import Retry
 from stepbridge.api.serde import Serde, check_serde
@@ -33,212 +53,8 @@ from stepbridge.errors import UnknownWorkflowError, WorkflowDefinitionError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: Lambda's hard maximum timeout, seconds (AWS Lambda quotas).
-LAMBDA_MAX_TIMEOUT = 900
-#: Lambda memory range, MB (AWS Lambda quotas).
-LAMBDA_MEMORY_RANGE = (128, 10240)
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}$")
-#: EventBridge detail-type: 1-128 characters (PutEventsRequestEntry).
-_DETAIL_TYPE_RE = re.compile(r"^[^\x00-\x1f]{1,128}$")
 _STEP_ATTR = "__stepbridge_step__"
 _WORKFLOW_ATTR = "__stepbridge_workflow__"
-
-
-def _check_name(kind: str, name: str) -> str:
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise WorkflowDefinitionError(
-            f"{kind} name {name!r} is invalid: use 1-80 letters, digits, '-', '_', '.' or ':', "
-            "starting with a letter or digit"
-        )
-    return name
-
-
-def check_filter(values: Sequence[str] | str | None, what: str) -> tuple[str, ...] | None:
-    """Validate a ``sources=`` / ``callers=`` argument (``app.on``, ``ctx.wait_for``): ``None`` (any)
-    or a non-empty list of non-empty strings."""
-    if values is None:
-        return None
-    if isinstance(values, str):
-        values = [values]
-    found = tuple(values)
-    if not found or not all(isinstance(v, str) and v for v in found):
-        raise WorkflowDefinitionError(f"{what} must be a non-empty list of non-empty strings, got {values!r}")
-    return found
-
-
-def check_event_type(event_type: str, *, where: str) -> str:
-    """Validate an event type used as an EventBridge detail-type (1-128 printable characters)."""
-    if not isinstance(event_type, str) or not _DETAIL_TYPE_RE.match(event_type) or event_type != event_type.strip():
-        raise WorkflowDefinitionError(
-            f"{where}: event type {event_type!r} is not a valid EventBridge detail-type "
-            "(1-128 printable characters, no leading/trailing spaces)"
-        )
-    return event_type
-
-
-def check_jmespath(expression: Any, *, where: str, what: str) -> str:
-    """Compile a JMESPath expression now, so a typo fails where it is declared instead of on each event."""
-    import jmespath
-    from jmespath.exceptions import JMESPathError
-
-    if not isinstance(expression, str):
-        raise WorkflowDefinitionError(f"{where}: {what} must be a JMESPath string such as 'detail.orderId', "
-                                      f"got {type(expression).__name__}")
-    try:
-        jmespath.compile(expression)
-    except JMESPathError as exc:
-        column = getattr(exc, "lex_position", None)
-        at = f" at column {column}" if isinstance(column, int) else ""
-        reason = str(getattr(exc, "msg", None) or str(exc).splitlines()[0])
-        raise WorkflowDefinitionError(
-            f"{where}: {what} {expression!r} is not a valid JMESPath expression ({reason}{at}); "
-            "e.g. 'detail.orderId' (see jmespath.org)"
-        ) from None
-    return expression
-
-
-def step_limit_problems(step_name: str, timeout: float, memory: int, concurrency: int | None) -> list[str]:
-    """What in a declared step's settings Lambda would refuse (empty when it fits). The one check:
-    ``@app.step`` raises the first problem at once; the compiler lists them all for every step."""
-    where = f"step '{step_name}'"
-    problems = []
-    if not 1 <= timeout <= LAMBDA_MAX_TIMEOUT:
-        problems.append(
-            f"{where}: timeout {timeout:g} s is outside Lambda's 1-{LAMBDA_MAX_TIMEOUT} s range; "
-            "split the work into several steps"
-        )
-    if not LAMBDA_MEMORY_RANGE[0] <= memory <= LAMBDA_MEMORY_RANGE[1]:
-        problems.append(f"{where}: memory {memory} MB is outside Lambda's {LAMBDA_MEMORY_RANGE} MB range")
-    if concurrency is not None and concurrency < 1:
-        problems.append(f"{where}: concurrency must be >= 1, got {concurrency}")
-    return problems
-
-
-def kebab(name: str) -> str:
-    """``charge_payment`` -> ``charge-payment``: the default name of a declared step."""
-    return name.strip("_").replace("_", "-")
-
-
-@dataclass(frozen=True)
-class StepDef:
-    """A declared step: its own Lambda function with its own timeout, memory and retry policy."""
-
-    name: str
-    fn: Callable[..., Any]
-    timeout: float = 30.0
-    memory: int = 256
-    retry: Retry | None = None
-    concurrency: int | None = None
-    description: str = ""
-    #: Run the function at most once per execution (a started marker is journaled first; a crash
-    #: after it fails the step with ``StepInterrupted`` instead of running it again).
-    at_most_once: bool = False
-    #: Grants, secrets, environment, layers of the step's function (``policies=``, ``secrets=`` ...).
-    config: FunctionConfig = field(default_factory=FunctionConfig)
-    #: How its arguments and result are stored (``api/serde.py``); ``None`` = the app's.
-    serde: Serde | None = None
-
-
-@dataclass(frozen=True)
-class WorkflowDef:
-    """A workflow: an ``async def (ctx, input)`` function registered under a name."""
-
-    name: str
-    fn: Callable[..., Any]
-    input_type: Any = Any
-    takes_input: bool = True
-    cache_ttl: float | None = None
-    description: str = ""
-    #: The input parameter's name ("" when the workflow takes no input).
-    input_name: str = ""
-    #: How its input and result are stored (``api/serde.py``); ``None`` = the app's.
-    serde: Serde | None = None
-
-
-@dataclass(frozen=True)
-class TriggerDef:
-    """``app.on(...)``: start ``workflow`` when an event of one of ``event_types`` arrives."""
-
-    name: str
-    event_types: tuple[str, ...]
-    workflow: str
-    input: str | None = None
-    filter: Mapping[str, Any] | None = None
-    debounce: float | None = None
-    key: str | None = None
-    max_wait: float | None = None
-    #: Only events with one of these EventBridge sources start it (``None`` = any).
-    sources: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True)
-class ScheduleDef:
-    """A recurring schedule: a 5-field cron expression (minute hour day month weekday) in ``timezone``."""
-
-    name: str
-    cron: str
-    workflow: str
-    timezone: str = "UTC"
-    input: Mapping[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class WebhookDef:
-    """An inbound webhook on the HTTP API, verified by ``provider`` and routed by event type."""
-
-    path: str
-    provider: str
-    route: Mapping[str, str]
-    secret_param: str | None = None
-    secret: str | None = None
-    tolerance: float = 300.0
-    type_key: str = "type"
-    signature_header: str = "X-Signature"
-    #: API Gateway throttle of this public route: steady requests per second and burst.
-    rate_limit: float = 50.0
-    burst_limit: int = 100
-
-
-@dataclass(frozen=True)
-class MachineDef:
-    """A state machine bound to events: ``events`` maps an event type to a machine event name."""
-
-    machine: StateMachine
-    events: Mapping[str, str]
-    key: str
-
-
-@dataclass(frozen=True)
-class JwtAuth:
-    """Protect the HTTP API with a JWT authorizer instead of IAM (SigV4) - e.g. Cognito, Auth0, Okta.
-
-    ``App("acme", api_auth=JwtAuth(issuer="https://cognito-idp.eu-west-1.amazonaws.com/<pool>",
-    audience=["<app client id>"]))``. ``issuer`` and ``audience`` become the template parameters
-    ``JwtIssuer`` and ``JwtAudience`` (these values are their defaults, so each stage can deploy
-    its own with ``--parameter-overrides``). ``scopes`` are required on every route; the token is
-    read from ``identity_source``. Webhook routes stay public (their signature is checked in code).
-    """
-
-    issuer: str
-    audience: tuple[str, ...] | list[str]
-    scopes: tuple[str, ...] | list[str] = ()
-    identity_source: str = "$request.header.Authorization"
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.issuer, str) or not self.issuer.startswith("https://"):
-            raise WorkflowDefinitionError(f"JwtAuth.issuer must be an https:// URL, got {self.issuer!r}")
-        audience = (self.audience,) if isinstance(self.audience, str) else tuple(self.audience)
-        if not audience or not all(isinstance(a, str) and a and "," not in a for a in audience):
-            raise WorkflowDefinitionError(
-                f"JwtAuth.audience must be one or more non-empty client ids (without commas), got {self.audience!r}"
-            )
-        object.__setattr__(self, "audience", audience)
-        object.__setattr__(self, "scopes", tuple(self.scopes))
-        if not self.identity_source.startswith("$request."):
-            raise WorkflowDefinitionError(
-                "JwtAuth.identity_source must be a '$request.header.<name>'-style selector, "
-                f"got {self.identity_source!r}"
-            )
 
 
 @dataclass
@@ -325,13 +141,13 @@ class App:
         """
 
         def register(fn: F) -> F:
-            wf_name = _check_name("workflow", name or kebab(fn.__name__))
+            wf_name = check_name("workflow", name or kebab(fn.__name__))
             if not inspect.iscoroutinefunction(fn):
                 raise WorkflowDefinitionError(f"workflow '{wf_name}' must be an 'async def' function")
             if wf_name in self.workflows:
                 raise WorkflowDefinitionError(f"workflow '{wf_name}' is defined twice in app '{self.name}'")
             remember_scope(fn)
-            input_type, input_name = _input_type(fn)
+            input_type, input_name = declared_input(fn)
             self.workflows[wf_name] = WorkflowDef(
                 name=wf_name,
                 fn=fn,
@@ -384,7 +200,7 @@ class App:
         """
 
         def register(func: F, scope_depth: int = 1) -> F:
-            step_name = _check_name("step", name or kebab(func.__name__))
+            step_name = check_name("step", name or kebab(func.__name__))
             seconds = to_seconds(timeout, what=f"timeout of step '{step_name}'")
             limits = step_limit_problems(step_name, seconds, memory, concurrency)
             if limits:
@@ -520,7 +336,7 @@ class App:
         input: Mapping[str, Any] | None = None,
     ) -> ScheduleDef:
         """Run ``workflow`` on a 5-field cron expression (``"0 2 * * 0"`` = 02:00 every Sunday) in ``timezone``."""
-        _check_name("schedule", name)
+        check_name("schedule", name)
         wf_name = self.workflow_name(workflow)
         # Parses the cron and converts it now, so what Scheduler could not express fails here.
         to_scheduler_expression(cron, where=f"schedule '{name}' (workflow '{wf_name}')")
@@ -661,23 +477,6 @@ class App:
             raise WorkflowDefinitionError(
                 f"{where} names unknown workflow '{workflow}'; known: {sorted(self.workflows)}"
             )
-
-
-def input_type_of(wf: WorkflowDef) -> Any:
-    """The type a workflow's input is validated with; a hint naming a class defined after the
-    workflow (a forward reference) resolves on first use."""
-    if wf.input_type is Any and wf.input_name in getattr(wf.fn, "__annotations__", {}):
-        return type_hints(wf.fn).get(wf.input_name, Any)
-    return wf.input_type
-
-
-def _input_type(fn: Callable[..., object]) -> tuple[object, str]:
-    """The annotated type of a workflow's input parameter (``Any`` when unannotated) and its name
-    (``""`` when the workflow takes no input)."""
-    params = list(inspect.signature(fn).parameters.values())
-    if len(params) < 2:
-        return Any, ""
-    return type_hints(fn).get(params[1].name, Any), params[1].name
 
 
 __all__ = [

@@ -15,13 +15,12 @@ import os
 import random
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from stepbridge import secrets as secrets_module
 from stepbridge.api.app import App, kebab
-from stepbridge.api.cron import next_fire, to_scheduler_expression
+from stepbridge.api.cron import next_fire
 from stepbridge.api.durations import Duration, to_seconds
 from stepbridge.api.eventpattern import check_event_pattern, trigger_pattern
 from stepbridge.client import Client
@@ -32,19 +31,16 @@ from stepbridge.handlers import orchestrator as orchestrator_handler
 from stepbridge.handlers import step as step_handler
 from stepbridge.handlers import sweeper as sweeper_handler
 from stepbridge.handlers.env import Environment
-from stepbridge.infra.aws import AwsEffects, invoke_request
-from stepbridge.infra.blobs import MemoryBlobs, S3Blobs
-from stepbridge.infra.dynamodb import DynamoStore
-from stepbridge.infra.memory import InMemoryStore
-from stepbridge.infra.provision import RuleSpec, provision
+from stepbridge.infra.aws import invoke_request
+from stepbridge.infra.provision import RuleSpec
 from stepbridge.local import awslimits
+from stepbridge.local.backends import memory_backend, moto_backend
 from stepbridge.local.clock import Timer, TimerWheel, VirtualClock
 from stepbridge.local.eventmatch import matches
 from stepbridge.local.faults import FaultInjector, FaultPlan
 from stepbridge.local.functionenv import LocalSecrets, as_function
+from stepbridge.local.handlerports import Counter, LocalDriver, LocalEffects, LocalLambdaContext
 from stepbridge.local.http import api_gateway_event
-from stepbridge.local.iamenforce import IamEnforcer
-from stepbridge.local.memory import MemoryAws, MemoryResources
 from stepbridge.local.routerqueue import deliver_batch as deliver_router_batch
 from stepbridge.local.routerqueue import send as send_to_router_queue
 from stepbridge.local.stepnames import check_mockable
@@ -57,7 +53,6 @@ from stepbridge.runtime.loops import VirtualTimeLoop
 from stepbridge.runtime.messages import ScheduleFire, WorkMessage
 from stepbridge.runtime.observability import recording_metrics
 from stepbridge.runtime.records import Event, StepInvocation, iso
-from stepbridge.runtime.retention import payload_expiry_days
 
 DEFAULT_START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)  # a Monday morning
 _AWS_ENV = {
@@ -70,31 +65,6 @@ _AWS_ENV = {
     "POWERTOOLS_METRICS_DISABLED": "true",  # metrics are kept in LocalCloud.metrics instead
     "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon offline
 }
-
-
-class _LocalEffects:
-    """The ``Effects`` port of handler code in LocalCloud: each call is one of LocalCloud's ``effect_*`` methods."""
-
-    def __init__(self, cloud: LocalCloud) -> None:
-        self._cloud = cloud
-
-    def now(self) -> datetime:
-        return self._cloud.clock.now()
-
-    def wake(self, message: WorkMessage) -> None:
-        self._cloud.effect_send(message)
-
-    def invoke_step(self, invocation: StepInvocation) -> None:
-        self._cloud.effect_invoke(invocation)
-
-    def schedule_timer(self, name: str, at: datetime, message: WorkMessage) -> None:
-        self._cloud.effect_set_timer(name, at, message)
-
-    def cancel_timer(self, name: str) -> None:
-        self._cloud.effect_cancel_timer(name)
-
-    def publish(self, events: Sequence[Event]) -> None:
-        self._cloud.effect_publish(events)
 
 
 class LocalCloud:
@@ -156,8 +126,8 @@ class LocalCloud:
         self.eager = eager
         self.region = region
         self.max_deliveries = max_deliveries
-        self.calls: dict[str, int] = _Counter()
-        self.crashes: dict[str, int] = _Counter()
+        self.calls: dict[str, int] = Counter()
+        self.crashes: dict[str, int] = Counter()
         self.failed_deliveries: list[dict[str, object]] = []
         #: Metrics the app's handlers added in this cloud (``ctx.metric``, step and workflow telemetry).
         self.metrics: list[dict[str, Any]] = []
@@ -165,7 +135,7 @@ class LocalCloud:
         self._step_queue: deque[StepInvocation] = deque()
         self._queue_dirty = True
         #: Router queue receives: ``trigger`` and ``event`` (raw) deliveries, and ``failed`` ones (received again).
-        self.router_receives: dict[str, int] = _Counter()
+        self.router_receives: dict[str, int] = Counter()
         self._router_dirty = False
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
@@ -219,39 +189,20 @@ class LocalCloud:
             check_event_pattern(pattern, where=f"trigger '{trig.name}'")  # what PutRule would refuse
             rules.append(RuleSpec(f"{self.app.name}-{len(rules)}", pattern, trigger=trig.name))
         if self.backend == "memory":
-            self.resources: Any = MemoryResources(rules, self.clock.now)
-            self.store: Any = InMemoryStore(clock=self.clock.now, retention=self.app.retention_seconds)
-            self._aws_effects: Any = MemoryAws(self.resources, self.app.name)
+            built = memory_backend(self.app, rules, self.clock.now)
         else:
-            import boto3
-            from moto import mock_aws
-
-            self._mock = mock_aws()
-            self._mock.start()
-            self._iam = IamEnforcer.bootstrap(self.app, self.region) if self.enforce_iam else None
-            recurring = [(s.name, to_scheduler_expression(s.cron), s.timezone) for s in self.app.schedules]
-            self.resources = provision(self.app.name, rules, region=self.region, recurring=recurring,
-                                       payload_expiry_days=payload_expiry_days(self.app))
-            # Clients with AWS's own request checks that moto lacks (local/awslimits.py). No Lambda client:
-            # LocalCloud delivers invokes in-process and checks them in effect_invoke.
-            clients = {name: awslimits.install(boto3.client(name, region_name=self.region))
-                       for name in ("dynamodb", "sqs", "scheduler", "events")}
-            self.store = DynamoStore(self.resources.config.table, client=clients["dynamodb"], clock=self.clock.now,
-                                     retention=self.app.retention_seconds)
-            self._aws_effects = AwsEffects(
-                self.resources.config, sqs=clients["sqs"], scheduler=clients["scheduler"], events=clients["events"],
-                clock=self.clock.now,
-            )
+            built = moto_backend(self.app, rules, self.clock.now, region=self.region, enforce_iam=self.enforce_iam)
+            self._mock, self._iam = built.mock, built.iam
             # As in a deployed function: code that reads the table name (stepbridge.idempotency) finds it.
             self._saved_env.setdefault(ENV_TABLE, os.environ.get(ENV_TABLE))
-            os.environ[ENV_TABLE] = self.resources.config.table
-            self.blobs: Any = S3Blobs(self.resources.config.payload_bucket,
-                                      client=boto3.client("s3", region_name=self.region))
-        if self.backend == "memory":
-            self.blobs = MemoryBlobs(f"{self.app.name}-payloads")
+            os.environ[ENV_TABLE] = built.resources.config.table
+        self.resources: Any = built.resources
+        self.store: Any = built.store
+        self._aws_effects: Any = built.aws_effects
+        self.blobs: Any = built.blobs
         self._previous_blobs = payloads.install(self.blobs)
         self._blobs_installed = True
-        self.effects = _LocalEffects(self)
+        self.effects = LocalEffects(self)
         self.env = Environment(
             app=self.app,
             store=self.store,
@@ -306,7 +257,7 @@ class LocalCloud:
         """A :class:`~stepbridge.client.Client` bound to this cloud (starts the cloud if needed)."""
         if not self._running:
             self.start()
-        return Client(self.store, self.effects, app=self.app, driver=_LocalDriver(self))
+        return Client(self.store, self.effects, app=self.app, driver=LocalDriver(self))
 
     def now(self) -> datetime:
         """The virtual time."""
@@ -367,7 +318,7 @@ class LocalCloud:
         letters: list[dict[str, Any]] = self.resources.router_dead_letters()
         return letters
 
-    # ---- what handler code sends (its Effects port, _LocalEffects) ---------------------------
+    # ---- what handler code sends (its Effects port, handlerports.LocalEffects) ---------------------------
     # SQS/Scheduler/EventBridge calls go to moto (through infra); Lambda invokes, rule targets and
     # timers are delivered in-process by the loop below.
 
@@ -607,43 +558,6 @@ class LocalCloud:
         return HttpResponse(
             int(response.get("statusCode", 200)), dict(response.get("headers") or {}), str(response.get("body") or "")
         )
-
-
-@dataclass
-class LocalLambdaContext:
-    """The Lambda context a step sees under LocalCloud (``step_context().lambda_context``).
-
-    Time is virtual, so the remaining time is always the whole timeout.
-    """
-
-    function_name: str
-    timeout: float
-    aws_request_id: str = field(default_factory=lambda: new_id())
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = ""
-
-    def get_remaining_time_in_millis(self) -> int:
-        """Milliseconds left before the (virtual) timeout."""
-        return int(self.timeout * 1000)
-
-
-class _Counter(dict[str, int]):
-    def __missing__(self, key: str) -> int:
-        return 0
-
-
-class _LocalDriver:
-    """Client driver: settle = run until idle (when eager); wait = run with time skipping."""
-
-    def __init__(self, cloud: LocalCloud) -> None:
-        self._cloud = cloud
-
-    def settle(self) -> None:
-        if self._cloud.eager:
-            self._cloud.run_until_idle()
-
-    def wait(self, client: Client, execution_id: str, timeout: float | None) -> None:
-        self._cloud.run_until_complete(execution_id, timeout=timeout)
 
 
 __all__ = ["CapturedEvent", "Crash", "HttpResponse", "LocalCloud", "LocalLambdaContext", "MockStep"]

@@ -135,6 +135,7 @@ def recording(recorder: Recorder, step_bases: Callable[[], dict[str, str]]) -> I
     """
     from stepbridge.handlers import api, orchestrator, router, step, sweeper
     from stepbridge.local import cloud as local_cloud
+    from stepbridge.local import handlerports
 
     with contextlib.ExitStack() as stack:
         mp = stack.enter_context(_monkeypatch())
@@ -151,13 +152,13 @@ def recording(recorder: Recorder, step_bases: Callable[[], dict[str, str]]) -> I
             original = getattr(local_cloud.LocalCloud, method)
             mp.setattr(local_cloud.LocalCloud, method, _outside_functions(original))
 
-        original_invoke = local_cloud._LocalEffects.invoke_step
+        original_invoke = handlerports.LocalEffects.invoke_step
 
         def invoke_step(self: Any, invocation: Any) -> None:
             recorder.record_invoke(step_bases()[invocation.step])
             original_invoke(self, invocation)
 
-        mp.setattr(local_cloud._LocalEffects, "invoke_step", invoke_step)
+        mp.setattr(handlerports.LocalEffects, "invoke_step", invoke_step)
 
         original_create = botocore.session.Session.create_client
 

@@ -23,7 +23,7 @@ from stepbridge.errors import (
     WorkflowDefinitionError,
     never_retried,
 )
-from stepbridge.local import cloud as cloud_module
+from stepbridge.local import handlerports
 from stepbridge.runtime.errorcodec import error_dict
 from stepbridge.runtime.messages import schedule_fire_body
 from stepbridge.runtime.steps import retryable, step_error
@@ -118,7 +118,7 @@ def test_the_compiled_schedule_sends_the_body_the_runtime_parses() -> None:
 
 
 def test_local_effects_reach_local_cloud_only_through_its_methods() -> None:
-    tree = ast.parse(inspect.getsource(cloud_module._LocalEffects))
+    tree = ast.parse(inspect.getsource(handlerports.LocalEffects))
     private = [
         ast.unparse(node)
         for node in ast.walk(tree)

@@ -1,0 +1,81 @@
+"""The two backends LocalCloud runs on: the app's resources, store, AWS effects and blob store,
+either in memory or in moto (with AWS's own request checks that moto lacks, local/awslimits.py).
+
+Built once per ``LocalCloud.start``; ``LocalCloud`` only delivers between what is built here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from stepbridge.api.app import App
+from stepbridge.api.cron import to_scheduler_expression
+from stepbridge.infra.aws import AwsEffects
+from stepbridge.infra.blobs import MemoryBlobs, S3Blobs
+from stepbridge.infra.dynamodb import DynamoStore
+from stepbridge.infra.memory import InMemoryStore
+from stepbridge.infra.provision import RuleSpec, provision
+from stepbridge.local import awslimits
+from stepbridge.local.iamenforce import IamEnforcer
+from stepbridge.local.memory import MemoryAws, MemoryResources
+from stepbridge.runtime.retention import payload_expiry_days
+
+
+@dataclass
+class Backend:
+    """What a backend provides; ``mock`` (moto's) and ``iam`` must be stopped/disabled by the owner."""
+
+    resources: Any
+    store: Any
+    aws_effects: Any
+    blobs: Any
+    mock: Any = None
+    iam: IamEnforcer | None = None
+
+
+def memory_backend(app: App, rules: list[RuleSpec], clock: Callable[[], datetime]) -> Backend:
+    """Everything in dicts: fast, deterministic, no AWS request checks beyond ours."""
+    resources = MemoryResources(rules, clock)
+    return Backend(
+        resources=resources,
+        store=InMemoryStore(clock=clock, retention=app.retention_seconds),
+        aws_effects=MemoryAws(resources, app.name),
+        blobs=MemoryBlobs(f"{app.name}-payloads"),
+    )
+
+
+def moto_backend(
+    app: App, rules: list[RuleSpec], clock: Callable[[], datetime], *, region: str, enforce_iam: bool
+) -> Backend:
+    """moto started, the app's resources provisioned in it, clients checked like AWS; stops moto on failure."""
+    import boto3
+    from moto import mock_aws
+
+    backend = Backend(resources=None, store=None, aws_effects=None, blobs=None, mock=mock_aws())
+    backend.mock.start()
+    try:
+        backend.iam = IamEnforcer.bootstrap(app, region) if enforce_iam else None
+        recurring = [(s.name, to_scheduler_expression(s.cron), s.timezone) for s in app.schedules]
+        backend.resources = provision(app.name, rules, region=region, recurring=recurring,
+                                      payload_expiry_days=payload_expiry_days(app))
+        # Clients with AWS's own request checks that moto lacks (local/awslimits.py). No Lambda client:
+        # LocalCloud delivers invokes in-process and checks them in effect_invoke.
+        clients = {name: awslimits.install(boto3.client(name, region_name=region))
+                   for name in ("dynamodb", "sqs", "scheduler", "events")}
+        backend.store = DynamoStore(backend.resources.config.table, client=clients["dynamodb"], clock=clock,
+                                    retention=app.retention_seconds)
+        backend.aws_effects = AwsEffects(
+            backend.resources.config, sqs=clients["sqs"], scheduler=clients["scheduler"], events=clients["events"],
+            clock=clock,
+        )
+        backend.blobs = S3Blobs(backend.resources.config.payload_bucket,
+                                client=boto3.client("s3", region_name=region))
+    except BaseException:
+        if backend.iam is not None:
+            backend.iam.disable()
+        backend.mock.stop()
+        raise
+    return backend
