@@ -214,15 +214,21 @@ async def map_items(
             rp, name, values, fn, concurrency=concurrency, timeout=timeout, completion=completion
         )
     if completion is None:
-        return await _map_all(rp, name, values, run_item, concurrency)
+        return await _map_all(rp, name, values, fn, run_item, concurrency)
     return await _map_policy(rp, name, values, fn, run_item, concurrency, completion)
 
 
 async def map_slice(
-    rp: Replay, name: str, values: list[object], run_item: ItemRunner, concurrency: int, offset: int
+    rp: Replay,
+    name: str,
+    values: list[object],
+    fn: Callable[..., object],
+    run_item: ItemRunner,
+    concurrency: int,
+    offset: int,
 ) -> list[Any]:
     """A child batch's flat map of items ``offset`` ... (runtime/batchchildren.py), without a policy."""
-    return await _map_all(rp, name, values, run_item, concurrency, offset)
+    return await _map_all(rp, name, values, fn, run_item, concurrency, offset)
 
 
 async def map_slice_policy(
@@ -241,7 +247,13 @@ async def map_slice_policy(
 
 
 async def _map_all(
-    rp: Replay, name: str, values: list[object], run_item: ItemRunner, concurrency: int, offset: int = 0
+    rp: Replay,
+    name: str,
+    values: list[object],
+    fn: Callable[..., object],
+    run_item: ItemRunner,
+    concurrency: int,
+    offset: int = 0,
 ) -> list[Any]:
     """Every item, at most ``concurrency`` outstanding; the first failure (by position) is raised at the end.
 
@@ -265,7 +277,14 @@ async def _map_all(
 
     while next_index < len(values) or running:
         while next_index < len(values) and may_start(next_index) and (errors or len(running) + held < concurrency):
-            running[asyncio.ensure_future(one(next_index))] = next_index
+            recorded = _recorded(rp, f"{name}-{offset + next_index}", next_index, fn)
+            if recorded is None:
+                running[asyncio.ensure_future(one(next_index))] = next_index
+            elif recorded.status == FAILED:
+                assert recorded.error is not None
+                errors.append((next_index, recorded.error))
+            else:
+                results[next_index] = recorded.result
             next_index += 1
         if not running:
             break
@@ -313,9 +332,16 @@ async def _map_policy(
 
     reason = decide(0, 0) if total == 0 else None
     while reason is None and (next_index < total or running):
-        while next_index < total and len(running) + len(held) < concurrency:
-            running[asyncio.ensure_future(one(next_index))] = next_index
+        while reason is None and next_index < total and len(running) + len(held) < concurrency:
+            recorded = _recorded(rp, f"{name}-{offset + next_index}", next_index, fn)
+            if recorded is None:
+                running[asyncio.ensure_future(one(next_index))] = next_index
+            else:
+                items[next_index] = recorded
+                reason = decide(*_counts(items))
             next_index += 1
+        if reason is not None:
+            break
         if not running:
             break
         done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
@@ -444,6 +470,20 @@ def _disarm(rp: Replay, op: str, records: dict[str, JournalRecord]) -> None:
         k += 1
     with contextlib.suppress(Exception):
         rp.effects.cancel_timer(rp.timer_name(keys.dispatch_key(op, k)))
+
+
+def _recorded(rp: Replay, op: str, index: int, fn: Callable[..., object]) -> BatchItem[Any] | None:
+    """The item's outcome when the journal holds it, taken without a task (``None``: run it as a task).
+
+    Every replay of a map re-reads the items recorded so far; this is what ``ctx.step`` returns for
+    them (``steps.run_step``: claim the name, decode the final record), without the task, the
+    context copy and the event-loop turns per item.
+    """
+    final = rp.records(op).get(op)
+    if final is None:
+        return None
+    rp.request(op, OpType.STEP)
+    return _recorded_item(rp, index, final, fn)
 
 
 def _recorded_item(rp: Replay, index: int, final: JournalRecord, fn: Callable[..., object]) -> BatchItem[Any]:

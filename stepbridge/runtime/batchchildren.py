@@ -149,7 +149,7 @@ async def _run_slice(ctx: Any, spec: dict[str, Any]) -> dict[str, Any]:
 
     if spec.get("completion") is None:
         try:
-            results = await batch.map_slice(rp, name, values, run_item, int(spec["concurrency"]), offset)
+            results = await batch.map_slice(rp, name, values, step.fn, run_item, int(spec["concurrency"]), offset)
         except Exception as exc:
             return {"error": error_dict(exc)}
         return {"results": results}
