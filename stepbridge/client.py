@@ -86,6 +86,8 @@ class ExecutionDescription(_Mapping):
     cancel_requested: bool = False
     #: What the workflow last gave ``ctx.set_status`` (``None`` until then).
     custom_status: Any = None
+    #: When it times out (``@app.workflow(timeout=)``, set when it starts running); ``None``: no deadline.
+    deadline: str | None = None
 
     @classmethod
     def from_record(cls, rec: ExecutionRecord) -> ExecutionDescription:
@@ -105,6 +107,7 @@ class ExecutionDescription(_Mapping):
             rec.scheduled_for,
             rec.cancel_requested,
             rec.custom_status,
+            rec.deadline,
         )
 
 
@@ -124,8 +127,9 @@ class Driver(Protocol):
     def settle(self) -> None:
         """Called after every state-changing call."""
 
-    def wait(self, client: Client, execution_id: str, timeout: float | None) -> None:
-        """Return when the execution is terminal (or raise ``ExecutionStillRunning``)."""
+    def wait(self, client: Client, execution_id: str, timeout: float | None) -> ExecutionDescription | None:
+        """Return when the execution is terminal (or raise ``ExecutionStillRunning``), with the final
+        description if it read one (``result()`` then reads no more)."""
 
 
 class PollingDriver:
@@ -134,15 +138,16 @@ class PollingDriver:
     def settle(self) -> None:
         """Nothing: AWS processes in the background."""
 
-    def wait(self, client: Client, execution_id: str, timeout: float | None) -> None:
-        """Poll until terminal or ``timeout`` seconds (default 15 minutes)."""
-        _, finished = poll_until(
-            lambda: client.describe(execution_id).status,
-            is_terminal,
+    def wait(self, client: Client, execution_id: str, timeout: float | None) -> ExecutionDescription | None:
+        """Poll until terminal or ``timeout`` seconds (default 15 minutes); returns the last description read."""
+        desc, finished = poll_until(
+            lambda: client.describe(execution_id),
+            lambda d: is_terminal(d.status),
             timeout=timeout if timeout is not None else 900.0,
         )
         if not finished:
             raise ExecutionStillRunning(f"execution '{execution_id}' did not finish within {timeout} s")
+        return desc
 
 
 @dataclass
@@ -164,7 +169,8 @@ class ExecutionHandle:
         return self.describe().status
 
     def result(self, timeout: Duration | None = None) -> Any:
-        """Wait for the end and return the result; raises ``ExecutionFailedError`` if it FAILED or was CANCELLED."""
+        """Wait for the end and return the result; raises ``ExecutionFailedError`` if it FAILED, was CANCELLED or
+        TIMED_OUT (its ``status`` says which)."""
         return self.client.result(self.execution_id, timeout=timeout)
 
     def cancel(self, *, compensate: bool = False) -> ExecutionDescription:
@@ -230,8 +236,8 @@ class Client:
 
     def result(self, execution_id: str, *, timeout: Duration | None = None) -> Any:
         """Wait for an execution to end; return its result or raise ``ExecutionFailedError``."""
-        self.driver.wait(self, execution_id, optional_seconds(timeout))
-        desc = self.describe(execution_id)
+        # The driver's last read is the final one (one GetItem fewer per result()).
+        desc = self.driver.wait(self, execution_id, optional_seconds(timeout)) or self.describe(execution_id)
         if desc.status == Status.SUCCEEDED:
             return desc.result
         if not is_terminal(desc.status):

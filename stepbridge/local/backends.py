@@ -59,8 +59,11 @@ def moto_backend(
     try:
         backend.iam = IamEnforcer.bootstrap(app, region) if enforce_iam else None
         recurring = [(s.name, to_scheduler_expression(s.cron), s.timezone) for s in app.schedules]
-        backend.resources = provision(app.name, rules, region=region, recurring=recurring,
-                                      payload_expiry_days=payload_expiry_days(app))
+        from stepbridge.local.servicequeues import ServiceQueues
+
+        # The event source mappings' receives and deletes go to moto's SQS backend (local/servicequeues.py).
+        backend.resources = ServiceQueues(provision(app.name, rules, region=region, recurring=recurring,
+                                                    payload_expiry_days=payload_expiry_days(app)))
         # Clients with AWS's own request checks that moto lacks (local/awslimits.py). No Lambda client:
         # LocalCloud delivers invokes in-process and checks them in effect_invoke.
         clients = {name: awslimits.install(boto3.client(name, region_name=region))

@@ -84,10 +84,12 @@ def start_execution(
     *,
     execution_id: str | None = None,
     at: datetime | None = None,
+    deadline: str | None = None,
 ) -> tuple[ExecutionRecord, bool]:
     """Create an execution (idempotent by id) and wake it now or at ``at``.
 
-    Returns ``(record, created)``. The same id with the same workflow and input returns the
+    ``deadline``: an execution deadline it inherits (``continue_as_new``; the caller sets its timer with
+    ``deadline.set_timer``). Returns ``(record, created)``. The same id with the same workflow and input returns the
     existing execution; with a different workflow or input it raises ``ExecutionAlreadyExists``.
     """
     exec_id = check_execution_id(execution_id) if execution_id else new_uuid().hex
@@ -105,6 +107,7 @@ def start_execution(
         created_at=iso(now),
         started_at=None if deferred else iso(now),
         scheduled_for=iso(at) if deferred and at else None,
+        deadline=deadline,
     )
     if not store.create_execution(record):
         existing = store.get_execution(exec_id)
@@ -176,6 +179,21 @@ def _mark_cancel(rec: ExecutionRecord, compensate: bool) -> bool:
     return True
 
 
+def cut_cancel(store: Store, rec: ExecutionRecord, now: datetime) -> ExecutionRecord:
+    """Stamp ``cancelled_at`` (the cut) the first time a ``cancel(compensate=True)`` is handled: outside
+    compensations the unwinding replays then see the journal and the clock as they were at ``now`` (as at the
+    deadline, runtime/deadline.py), so a report arriving while a declared compensation is in flight cannot
+    move the workflow past where it was stopped. A cancel without compensation replays nothing: no cut."""
+
+    def stamp(r: ExecutionRecord) -> bool:
+        if r.terminal or not r.cancel_compensate or r.cut is not None:
+            return False
+        r.cancelled_at = iso(now)
+        return True
+
+    return update_execution(store, rec.execution_id, stamp, current=rec) or rec
+
+
 #: The ``detail_type`` of each journal record in ``history`` (others read ``{Type}.{kind}``); public names.
 HISTORY_NAMES: dict[tuple[str, str], str] = {
     (OpType.STEP, Kind.RESULT): "Step.completed",
@@ -200,6 +218,7 @@ _ENDED_NAMES: dict[str, str] = {
     Status.SUCCEEDED: "Workflow.completed",
     Status.FAILED: "Workflow.failed",
     Status.CANCELLED: "Workflow.cancelled",
+    Status.TIMED_OUT: "Workflow.timed_out",
 }
 
 
@@ -266,6 +285,7 @@ __all__ = [
     "RUNNING",
     "check_execution_id",
     "check_input_size",
+    "cut_cancel",
     "header_bytes",
     "history",
     "request_cancel",

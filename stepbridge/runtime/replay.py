@@ -81,6 +81,10 @@ class Replay:
         self.session = ReplaySession(
             execution, self.log.ops(), overrides=overrides, suspect=suspect, remaining=remaining
         )
+        if execution.cut:
+            # Unwinding (deadline, cancel with compensation): outside compensations the journal stands still.
+            self.log.cut = execution.cut
+            self.log.frozen = lambda: not self.session.compensating
 
     def _fail(self, exc: BaseException) -> NoReturn:
         """The view found the journal full: the execution fails for good (see ``ReplaySession.fail``)."""
@@ -147,6 +151,8 @@ class Replay:
         fatal = self.session.fatal
         if fatal is not None:
             raise fatal  # the execution already failed (user code caught it): nothing new runs
+        if self.execution.timed_out and not self.session.compensating:
+            self.session.suspend()  # past the execution deadline only compensations start: raises ExecutionTimedOut
         for _ in range(_SETTLE_TURNS):
             if self.session.all_recorded_requested():
                 break
