@@ -23,6 +23,7 @@ SECTIONS: dict[str, Callable[[Config], Section]] = {
     "suspend": suspend.run,
     "scaling": scaling.run,
     "fanout": fanout.run,
+    "map10k": fanout.run_map,
     "throughput": throughput.run,
     "coldstart": coldstart.run,
     "cost": cost.run,

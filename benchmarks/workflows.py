@@ -72,6 +72,11 @@ def build_app(name: str = "bench") -> App:
         results = await ctx.gather(*[ctx.step(f"f{i}", remote_inc, i) for i in range(n)])
         return sum(results)
 
+    @app.workflow("map-fan")
+    async def map_fan(ctx: Context, n: int) -> int:
+        """``ctx.map`` over n declared steps, 200 outstanding (issue 17 goal 2: 10,000 of them in child batches)."""
+        return sum(await ctx.map("m", range(n), remote_inc, concurrency=200))
+
     @app.workflow("sleeper")
     async def sleeper(ctx: Context) -> str:
         await ctx.sleep(timedelta(hours=1))

@@ -5,6 +5,7 @@
 | parallel-processing  | Parallel Execution: sequential, parallel, and 100 operations 10 at a time |
 | expensive-operation  | Workflow Caching: whole result cached by input for 1 hour               |
 | search-index-update  | Workflow Debouncing: ``Entity.updated`` debounced 5 s per ``entityId``  |
+| broadcast-announcement | (beyond the seed) partial failure: notify every subscriber, tolerate 10 % |
 
 The seed's ``batchProcess`` worker pool is ``ctx.map(name, items, fn, concurrency=10)``: one
 durable step per item (``operation-0`` ... ``operation-99``), at most 10 outstanding, results
@@ -23,7 +24,7 @@ import fakes
 from appdef import app
 from models import EntityUpdate
 
-from stepbridge import Context
+from stepbridge import Completion, Context, NonRetryableError
 
 OPERATIONS = 100
 CONCURRENCY = 10
@@ -65,3 +66,20 @@ async def search_index_update(ctx: Context, update: EntityUpdate) -> dict[str, A
 # Debounce: only run when no new Entity.updated arrived for the same entity for 5 seconds;
 # the latest event is the input.
 app.on("Entity.updated", search_index_update, debounce=timedelta(seconds=5), key="detail.entityId")
+
+
+def deliver_notice(subscriber: str) -> dict[str, Any]:
+    """Notify one subscriber; an address that bounces fails for good (no retry will fix it)."""
+    if "bounce" in subscriber:
+        raise NonRetryableError(f"{subscriber}: mailbox does not exist")
+    return fakes.notifier.notify("email", "announcement", to=subscriber)
+
+
+@app.workflow("broadcast-announcement")
+async def broadcast_announcement(ctx: Context, subscribers: list[str]) -> dict[str, Any]:
+    """Notify every subscriber, 20 at a time; up to 10 % may bounce, more fails the broadcast."""
+    batch = await ctx.map("notify", subscribers, deliver_notice, concurrency=20,
+                          completion=Completion(tolerated_failures="10%"))
+    batch.raise_if_failed()  # more than 10 % bounced: the first bounce is raised, the execution fails
+    bounced = [subscribers[item.index] for item in batch.failed()]
+    return {"delivered": len(batch.succeeded()), "bounced": bounced, "reason": batch.reason}

@@ -8,10 +8,13 @@ Public API (see docs/API.md)::
 
 from stepbridge.api.app import App, JwtAuth
 from stepbridge.api.calendar import BusinessDays, BusinessHours, Calendar
+from stepbridge.api.completion import BatchItem, BatchResult, Completion
 from stepbridge.api.ics import load_ics
 from stepbridge.api.machine import State, StateMachine, Transition
 from stepbridge.api.retry import Retry
 from stepbridge.errors import (
+    BatchFailed,
+    BatchItemAbandoned,
     CallbackAlreadyCompleted,
     CallbackFailed,
     CallbackNotFound,
@@ -43,6 +46,10 @@ from stepbridge.secrets import secret
 
 __all__ = [
     "App",
+    "BatchFailed",
+    "BatchItem",
+    "BatchItemAbandoned",
+    "BatchResult",
     "BusinessDays",
     "BusinessHours",
     "Calendar",
@@ -52,6 +59,7 @@ __all__ = [
     "CallbackTimeout",
     "ChildFailed",
     "CircuitOpenError",
+    "Completion",
     "Context",
     "ExecutionAlreadyExists",
     "ExecutionCancelled",

@@ -195,6 +195,15 @@ class CallbackAlreadyCompleted(StepbridgeError):
     """The callback was completed, failed or timed out already; a token is single-use: HTTP 409."""
 
 
+class BatchFailed(StepbridgeError):
+    """``BatchResult.raise_if_failed()`` of a batch that missed ``min_successful`` with no item error to raise."""
+
+
+class BatchItemAbandoned(StepbridgeError):
+    """Recorded as the outcome of a ``ctx.map``/``ctx.gather`` item still in flight when its batch was decided:
+    the batch does not wait for it, and a result it reports later is ignored (runtime/batch.py)."""
+
+
 #: Errors no retry can fix, by dotted class name (so a recorded error, which carries its ``mro``, is judged
 #: the same in any process): a step that raises one fails at once whatever its ``Retry`` says. The one
 #: rule behind ``Retry.is_retryable``, a step error's ``fatal`` mark and the engine's retry decision.

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from stepbridge.runtime import keys, payloads
+from stepbridge.runtime import builtin, keys, payloads
 from stepbridge.runtime.codec import content_hash, from_json_value, return_type, to_json_value
 from stepbridge.runtime.execution_ids import check_execution_id, child_execution_id
 from stepbridge.runtime.executions import check_input_size
@@ -13,6 +14,9 @@ from stepbridge.runtime.operations.interpret import returned
 from stepbridge.runtime.records import RUNNING, ExecutionRecord, JournalRecord, WakeMessage, iso
 from stepbridge.runtime.replay import Replay
 from stepbridge.runtime.vocabulary import Kind, OpType, Reason
+
+if TYPE_CHECKING:
+    from stepbridge.api.app import App, WorkflowDef
 
 
 @dataclass
@@ -44,6 +48,11 @@ class ChildHandle:
         return from_json_value(value, return_type(wf.fn), wf.serde or self._rp.app.serde) if wf else value
 
 
+def _definition(app: App, workflow: str) -> WorkflowDef:
+    """The workflow ``workflow``: the app's, or the built-in one of a large ``ctx.map``'s child batches."""
+    return builtin.builtin_workflow(app, workflow) or app.get_workflow(workflow)
+
+
 async def start_child(rp: Replay, op: str, workflow: str, payload: object, execution_id: str | None) -> ChildHandle:
     """The body of ``ctx.start_child``: create the child execution, wake it, then record the dispatch.
 
@@ -51,14 +60,14 @@ async def start_child(rp: Replay, op: str, workflow: str, payload: object, execu
     is idempotent by the child's id and the wake-up is de-duplicated. (Recording first would let
     a crash after the record leave a child that was never created, and the parent waiting forever.)
     """
-    rp.app.get_workflow(workflow)  # unknown workflow: a clear error in the parent
+    definition = _definition(rp.app, workflow)  # unknown workflow: a clear error in the parent
     records = rp.request(op, OpType.CHILD)
     started = Child.state(op, records).dispatch
     if started is None:
         await rp.before_new(op)
         child_id = check_execution_id(execution_id) if execution_id else child_execution_id(rp.execution_id, op)
         what = f"the input of child workflow '{workflow}' ({op})"
-        serde = rp.app.workflows[workflow].serde or rp.app.serde
+        serde = definition.serde or rp.app.serde
         data = payloads.store_value(to_json_value(payload, what=what, serde=serde), what=what)
         check_input_size(data, what=f"the input of child workflow '{workflow}' ({op})")
         now = iso(rp.now())

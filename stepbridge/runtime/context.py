@@ -7,7 +7,6 @@ habit of one seam between the DSL and the runtime): the operations live in ``ste
 
 from __future__ import annotations
 
-import asyncio
 import uuid as uuid_module
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -18,10 +17,11 @@ from typing import Any, TypeVar
 
 from stepbridge.api.app import App, check_event_type
 from stepbridge.api.calendar import BusinessDays, BusinessDuration, BusinessHours, Calendar
+from stepbridge.api.completion import Completion
 from stepbridge.api.durations import Duration, optional_seconds, to_seconds
 from stepbridge.api.retry import Retry
 from stepbridge.errors import PayloadTooLarge, WorkflowDefinitionError
-from stepbridge.runtime import business, children, payloads, steps, waits
+from stepbridge.runtime import batch, business, children, payloads, steps, waits
 from stepbridge.runtime.codec import to_json_value
 from stepbridge.runtime.executions import update_execution
 from stepbridge.runtime.guard import ContinueAsNew
@@ -34,7 +34,7 @@ from stepbridge.runtime.operations.send import Publish, Send, SendState
 from stepbridge.runtime.operations.sleep import Sleep
 from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import Event, iso, parse_iso
-from stepbridge.runtime.replay import Replay, Suspend, branch_scope, current_op, refuse_while_suspending
+from stepbridge.runtime.replay import Replay, current_op, refuse_while_suspending
 from stepbridge.runtime.vocabulary import Kind, OpType
 
 T = TypeVar("T")
@@ -133,39 +133,13 @@ class Context:
 
         return await run_with_sla(self, name, sla, on_breach, calendar, run)
 
-    async def gather(self, *awaitables: Awaitable[Any]) -> list[Any]:
+    async def gather(self, *awaitables: Awaitable[Any], completion: Completion | None = None) -> Any:
         """Run steps, waits and children concurrently; results in argument order (like ``Promise.all``).
 
         The first failure (by position) is raised once every branch has finished or is waiting.
+        With ``completion=`` returns a ``BatchResult`` instead and may decide early (runtime/batch.py).
         """
-        scope = branch_scope.get()
-
-        async def branch(index: int, aw: Awaitable[object]) -> object:
-            branch_scope.set(f"{scope}{index}.")
-            return await aw
-
-        tasks = [asyncio.ensure_future(branch(i, aw)) for i, aw in enumerate(awaitables)]
-        await self._rp.branches_settled(tasks, scope)  # (sticky executions: runtime/sticky.py)
-        results = await asyncio.gather(*tasks, return_exceptions=True)
-        for r in results:
-            if isinstance(r, Suspend):
-                r.__traceback__ = None  # no frame cycle: the finished branch task is freed at once
-                r.consumed = True  # settled here: a failure of another branch may win over it
-        return self._settle(list(results))
-
-    @staticmethod
-    def _settle(results: list[object]) -> list[object]:
-        for r in results:
-            if isinstance(r, Exception):
-                raise r
-        for r in results:
-            if isinstance(r, BaseException) and not isinstance(r, Suspend):
-                raise r  # infrastructure failure: abandon the invocation, it is retried
-        for r in results:
-            if isinstance(r, Suspend):
-                r.consumed = False  # on its way to the engine again
-                raise r
-        return results
+        return await batch.gather(self._rp, awaitables, completion)
 
     async def map(
         self,
@@ -176,46 +150,22 @@ class Context:
         concurrency: int = 10,
         timeout: Duration | None = None,
         retry: Retry | None = None,
-    ) -> list[Any]:
+        completion: Completion | None = None,
+    ) -> Any:
         """Run ``fn(item)`` as one step per item (``{name}-0``, ``{name}-1`` ...), at most ``concurrency`` at a time.
 
         Results come back in item order. A step that is waiting (a declared step in flight)
-        keeps its slot, so no more than ``concurrency`` are ever outstanding.
+        keeps its slot, so no more than ``concurrency`` are ever outstanding. With ``completion=``
+        returns a ``BatchResult`` and may decide early (runtime/batch.py, docs/API.md).
         """
-        if concurrency < 1:
-            raise WorkflowDefinitionError(f"ctx.map('{name}'): concurrency must be >= 1")
-        values = list(items)
-        results: list[object] = [None] * len(values)
-        errors: list[tuple[int, BaseException]] = []
-        held = 0
-        next_index = 0
-        running: dict[asyncio.Future[object], int] = {}
-        scope = branch_scope.get()
 
-        async def one(index: int) -> object:
-            branch_scope.set(f"{scope}{index}.")
-            return await self.step(f"{name}-{index}", fn, values[index], timeout=timeout, retry=retry)
+        def run_item(op: str, value: object) -> Awaitable[Any]:
+            return self.step(op, fn, value, timeout=timeout, retry=retry)
 
-        def may_start(index: int) -> bool:
-            # After an error no new item starts, but items a replay before recorded still do: the code
-            # must ask for every recorded operation (they return what they recorded, running nothing).
-            return not errors or bool(self._rp.records(f"{name}-{index}"))
-
-        while next_index < len(values) or running:
-            while next_index < len(values) and may_start(next_index) and (errors or len(running) + held < concurrency):
-                running[asyncio.ensure_future(one(next_index))] = next_index
-                next_index += 1
-            if not running:
-                break
-            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            held += _collect(done, running, results, errors)
-            if errors and running:  # (sticky executions: items that wait are settled as a replay would)
-                await self._rp.unwind_waiting({f: f"{scope}{i}." for f, i in running.items()})
-        if errors:
-            raise _first_error(errors)
-        if held or next_index < len(values):
-            self._rp.suspend()
-        return results
+        return await batch.map_items(
+            self._rp, name, items, fn, run_item, concurrency=concurrency, completion=completion,
+            timeout=optional_seconds(timeout, what=f"timeout of ctx.map('{name}')"), retry=retry,
+        )
 
     # ---- time ---------------------------------------------------------------------------
 
@@ -567,47 +517,3 @@ class Saga:
                 name, fn, args = self._compensations[index]
                 op = name or f"compensate-{index}-{getattr(fn, '__name__', 'fn').strip('<>')}"
                 await self._ctx.step(op, fn, *args)
-
-
-def _first_error(errors: list[tuple[int, BaseException]]) -> BaseException:
-    """The error a failed ``ctx.map`` raises: the first fatal one, else the first by item position."""
-    errors.sort(key=lambda e: e[0])
-    fatal = [e for _, e in errors if not isinstance(e, Exception)]
-    return fatal[0] if fatal else errors[0][1]
-
-
-def _collect(
-    done: set[asyncio.Future[object]],
-    running: dict[asyncio.Future[object], int],
-    results: list[object],
-    errors: list[tuple[int, BaseException]],
-) -> int:
-    """Take the finished items of a ``ctx.map`` out of ``running`` into ``results``/``errors``; returns how many
-    are waiting (a suspension keeps its slot held). An infrastructure failure abandons the rest and is raised."""
-    held = 0
-    for fut in sorted(done, key=running.__getitem__):  # item order, not the set's (memory addresses)
-        index = running.pop(fut)
-        exc = fut.exception()
-        if isinstance(exc, Suspend):
-            exc.__traceback__ = None  # no frame cycle: the finished task is freed at once
-            exc.consumed = True  # the slot stays held; the map suspends itself below
-            held += 1
-        elif exc is not None and not isinstance(exc, Exception):
-            _abandon([*running, *(d for d in done if d is not fut)])
-            raise exc
-        elif exc is not None:
-            errors.append((index, exc))
-        else:
-            results[index] = fut.result()
-    return held
-
-
-def _abandon(futures: Iterable[asyncio.Future[object]]) -> None:
-    """Stop branches the invocation will not wait for (an infrastructure failure ends it): cancel the
-    running ones, read the outcome of finished ones, so no "exception was never retrieved" is logged."""
-    for fut in futures:
-        if fut.done():
-            if not fut.cancelled():
-                fut.exception()
-        else:
-            fut.cancel()

@@ -19,7 +19,13 @@ import pydantic
 
 from stepbridge.api.app import App, WorkflowDef, input_type_of
 from stepbridge.errors import ExecutionCancelled, PayloadTooLarge, WorkflowDefinitionError
-from stepbridge.runtime import deadline, keys, payloads
+from stepbridge.runtime import (
+    batchslice,  # noqa: F401 - registers the built-in child-batch workflow
+    builtin,
+    deadline,
+    keys,
+    payloads,
+)
 from stepbridge.runtime.codec import content_hash, to_json_value, validate_input
 from stepbridge.runtime.context import Context
 from stepbridge.runtime.errorcodec import error_dict
@@ -192,7 +198,7 @@ def _workflow(app: App, name: str) -> WorkflowDef | None:
     if wf is None:
         from stepbridge.runtime.machines import workflow_for
 
-        wf = workflow_for(app, name)
+        wf = workflow_for(app, name) or builtin.builtin_workflow(app, name)
     return wf
 
 

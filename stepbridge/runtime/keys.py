@@ -152,6 +152,16 @@ def started_marker(op: str, attempt: int) -> str:
     return f"{op}#s{attempt}"
 
 
+def batch_op(name: str) -> str:
+    """The bookkeeping operation of a ``ctx.map`` batch's completion decision (``$batch:{name}``)."""
+    return f"{RESERVED_PREFIX}batch:{name}"
+
+
+def batch_late_key(op: str, index: int) -> str:
+    """The note that the abandoned item ``index`` of the batch ``op`` reported after the decision (ignored)."""
+    return f"{op}#late{index}"
+
+
 def at_most_once_marker(op: str) -> str:
     """The "started" marker of an ``at_most_once`` step (journaled before every run of it)."""
     return f"{op}#started"

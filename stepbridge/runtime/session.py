@@ -32,6 +32,11 @@ from stepbridge.runtime.vocabulary import OpType
 #: concurrent branches name their operations the same way on every replay.
 branch_scope: ContextVar[str] = ContextVar("stepbridge_branch_scope", default="")
 
+#: Called with every operation the code asks for inside a ``ctx.gather(..., completion=)`` branch (and its
+#: nested branches): the batch learns which operations a branch owns, and refuses new ones in a branch it
+#: abandoned (runtime/batch.py).
+op_watchers: ContextVar[tuple[Callable[[str], None], ...]] = ContextVar("stepbridge_op_watchers", default=())
+
 
 class ReplaySession:
     """The per-replay state of the workflow code's requests (see the module doc)."""
@@ -174,6 +179,8 @@ class ReplaySession:
         """Note that the code asked for ``op`` (an engine-named one such as ``$now#2`` needs no checks)."""
         self._requested[op] = op_type
         self._not_yet_requested.discard(op)
+        for watch in op_watchers.get():
+            watch(op)
 
     def mark_new(self, op: str) -> None:
         """``op`` has no records: it is new in this replay (named by :meth:`nondeterminism`)."""

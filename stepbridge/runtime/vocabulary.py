@@ -96,6 +96,8 @@ class OpType(Word):
     PATCH = "patch"
     #: The workflow-level cache hit (``$cache``).
     CACHE = "cache"
+    #: A ``ctx.map``/``ctx.gather`` completion decision and its notes (``$batch:{name}``, runtime/batch.py).
+    BATCH = "batch"
     #: Bookkeeping: a log record that only names keys (``$ack#{seq}``).
     ACK = "ack"
     #: Bookkeeping: the sweeper's ``$replayed`` marker.
@@ -104,7 +106,7 @@ class OpType(Word):
 
 #: Operation types that record a fact once and wait for nothing (the sweeper never waits on them).
 INSTANT_TYPES: frozenset[str] = frozenset(
-    {OpType.SEND, OpType.PROGRESS, OpType.STATUS, OpType.NOW, OpType.PATCH, OpType.CACHE}
+    {OpType.SEND, OpType.PROGRESS, OpType.STATUS, OpType.NOW, OpType.PATCH, OpType.CACHE, OpType.BATCH}
 )
 
 
@@ -136,6 +138,10 @@ class Kind(Word):
     ACK = "ack"
     ANNOUNCE = "announce"
     REPLAYED = "replayed"
+    #: A batch was decided before all its items finished (``$batch:{name}``).
+    DECIDED = "decided"
+    #: An abandoned batch item's outcome came after the decision and was ignored (``$batch:{name}#late{i}``).
+    IGNORED = "ignored"
 
     @property
     def final(self) -> bool:

@@ -87,6 +87,16 @@ def test_fanout_section() -> None:
     assert sum(facts["moto_calls"].values()) > 0
 
 
+def test_map10k_section() -> None:
+    section = fanout.run_map(QUICK)
+    _check_rows(section)
+    facts = section.facts
+    # ctx.map over 60 declared steps in child batches of 20 (the quick path of issue 17 goal 2)
+    assert facts["map_memory_60_ok"] and facts["map_memory_60_children"] == 3
+    assert facts["map_memory_60_invokes"] == 60
+    assert facts["map_memory_60_max_child_records"] < 3 * 20 + 10
+
+
 def test_throughput_section() -> None:
     section = throughput.run(QUICK)
     _check_rows(section)

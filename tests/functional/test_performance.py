@@ -69,3 +69,28 @@ def test_a_later_burst_updates_the_index_again(cloud, client):
 
     assert [u["version"] for u in fakes.world.index_updates] == [1, 2]
     assert fakes.world.search_index["e-1"]["version"] == 2
+
+
+def test_broadcast_tolerates_ten_percent_bounces(cloud, client):
+    subscribers = [f"user{i}@acme.example" for i in range(18)] + ["bounce1@acme.example", "bounce2@acme.example"]
+
+    result = client.start("broadcast-announcement", subscribers).result()
+
+    assert result == {"delivered": 18, "bounced": ["bounce1@acme.example", "bounce2@acme.example"],
+                      "reason": "all_completed"}
+    assert fakes.world.calls["notify"] == 18
+
+
+def test_broadcast_over_the_tolerance_fails_and_starts_no_more_notifications(cloud, client):
+    import pytest
+
+    from stepbridge import ExecutionFailedError, NonRetryableError
+
+    subscribers = [f"bounce{i}@x.example" for i in range(1, 5)] + [f"user{i}@x.example" for i in range(26)]
+    h = client.start("broadcast-announcement", subscribers)
+    with pytest.raises((ExecutionFailedError, NonRetryableError), match="bounce1"):
+        h.result()
+    history = client.history(h.execution_id)
+    decided = [e.detail for e in history if e.detail_type == "Batch.decided"]
+    assert decided and decided[0]["reason"] == "failure_tolerance_exceeded"  # 4 > 10 % of 30 = 3
+    assert fakes.world.calls["notify"] < 26  # the items after the decision never started

@@ -28,6 +28,8 @@ def test_journal_record_keys() -> None:
     assert keys.wait_key("approval") == "approval#w"
     assert keys.started_marker("charge", 2) == "charge#s2"
     assert keys.at_most_once_marker("charge") == "charge#started"
+    assert keys.batch_op("charge") == "$batch:charge"  # a ctx.map completion decision (runtime/batch.py)
+    assert keys.batch_late_key("$batch:charge", 7) == "$batch:charge#late7"
     assert keys.ack_key(7) == "$ack#7"
     assert keys.log_slot(12) == "$L0000000012"
     assert (keys.ACK_OP, keys.REPLAYED, keys.CACHE_OP, keys.LOG_SLOT_PREFIX) == ("$ack", "$replayed", "$cache", "$L")

@@ -58,6 +58,7 @@ PINNED: dict[type, dict[str, str]] = {
         "STATUS": "status",  # ctx.set_status (issue 14)
         "PATCH": "patch",
         "CACHE": "cache",
+        "BATCH": "batch",  # ctx.map/ctx.gather completion decisions (issue 14)
         "ACK": "ack",
         "REPLAYED": "replayed",
     },
@@ -79,6 +80,8 @@ PINNED: dict[type, dict[str, str]] = {
         "ACK": "ack",
         "ANNOUNCE": "announce",
         "REPLAYED": "replayed",
+        "DECIDED": "decided",  # a ctx.map/ctx.gather completion decision (issue 14)
+        "IGNORED": "ignored",  # an abandoned batch item's late outcome (issue 14)
     },
     Reason: {
         "START": "start",
@@ -121,7 +124,7 @@ def test_the_sets_of_the_vocabulary() -> None:
     assert {"RUNNING", "SCHEDULED"} == UNFINISHED
     assert {"result", "error", "timeout"} == FINAL_KINDS
     assert {"dispatch", "attempt", "retry", "wait"} == TIMED_KINDS
-    assert {"send", "progress", "status", "now", "patch", "cache"} == INSTANT_TYPES
+    assert {"send", "progress", "status", "now", "patch", "cache", "batch"} == INSTANT_TYPES
     assert {"schedule", "debounce"} == SPECIAL_REASONS
     assert [s for s in Status if s.terminal] == [Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.TIMED_OUT]
     assert [k for k in Kind if k.final] == [Kind.RESULT, Kind.ERROR, Kind.TIMEOUT]
