@@ -17,7 +17,7 @@ from stepbridge.infra.aws import AwsEffects
 from stepbridge.infra.blobs import MemoryBlobs, S3Blobs
 from stepbridge.infra.dynamodb import DynamoStore
 from stepbridge.infra.memory import InMemoryStore
-from stepbridge.infra.provision import RuleSpec, provision
+from stepbridge.infra.provision import ProvisionedApp, RuleSpec, provision
 from stepbridge.local import awslimits
 from stepbridge.local.iamenforce import IamEnforcer
 from stepbridge.local.memory import MemoryAws, MemoryResources
@@ -28,10 +28,10 @@ from stepbridge.runtime.retention import payload_expiry_days
 class Backend:
     """What a backend provides; ``mock`` (moto's) and ``iam`` must be stopped/disabled by the owner."""
 
-    resources: Any
-    store: Any
-    aws_effects: Any
-    blobs: Any
+    resources: MemoryResources | ProvisionedApp
+    store: InMemoryStore | DynamoStore
+    aws_effects: MemoryAws | AwsEffects
+    blobs: MemoryBlobs | S3Blobs
     mock: Any = None
     iam: IamEnforcer | None = None
 
@@ -54,28 +54,30 @@ def moto_backend(
     import boto3
     from moto import mock_aws
 
-    backend = Backend(resources=None, store=None, aws_effects=None, blobs=None, mock=mock_aws())
-    backend.mock.start()
+    mock = mock_aws()
+    mock.start()
+    iam = None
     try:
-        backend.iam = IamEnforcer.bootstrap(app, region) if enforce_iam else None
+        iam = IamEnforcer.bootstrap(app, region) if enforce_iam else None
         recurring = [(s.name, to_scheduler_expression(s.cron), s.timezone) for s in app.schedules]
-        backend.resources = provision(app.name, rules, region=region, recurring=recurring,
-                                      payload_expiry_days=payload_expiry_days(app))
+        resources = provision(app.name, rules, region=region, recurring=recurring,
+                              payload_expiry_days=payload_expiry_days(app))
         # Clients with AWS's own request checks that moto lacks (local/awslimits.py). No Lambda client:
         # LocalCloud delivers invokes in-process and checks them in effect_invoke.
         clients = {name: awslimits.install(boto3.client(name, region_name=region))
                    for name in ("dynamodb", "sqs", "scheduler", "events")}
-        backend.store = DynamoStore(backend.resources.config.table, client=clients["dynamodb"], clock=clock,
-                                    retention=app.retention_seconds)
-        backend.aws_effects = AwsEffects(
-            backend.resources.config, sqs=clients["sqs"], scheduler=clients["scheduler"], events=clients["events"],
-            clock=clock,
+        return Backend(
+            resources=resources,
+            store=DynamoStore(resources.config.table, client=clients["dynamodb"], clock=clock,
+                              retention=app.retention_seconds),
+            aws_effects=AwsEffects(resources.config, sqs=clients["sqs"], scheduler=clients["scheduler"],
+                                   events=clients["events"], clock=clock),
+            blobs=S3Blobs(resources.config.payload_bucket, client=boto3.client("s3", region_name=region)),
+            mock=mock,
+            iam=iam,
         )
-        backend.blobs = S3Blobs(backend.resources.config.payload_bucket,
-                                client=boto3.client("s3", region_name=region))
     except BaseException:
-        if backend.iam is not None:
-            backend.iam.disable()
-        backend.mock.stop()
+        if iam is not None:
+            iam.disable()
+        mock.stop()
         raise
-    return backend

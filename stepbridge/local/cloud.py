@@ -32,7 +32,7 @@ from stepbridge.handlers import step as step_handler
 from stepbridge.handlers import sweeper as sweeper_handler
 from stepbridge.handlers.env import Environment
 from stepbridge.infra.aws import invoke_request
-from stepbridge.infra.provision import RuleSpec
+from stepbridge.infra.provision import ProvisionedApp, RuleSpec
 from stepbridge.local import awslimits
 from stepbridge.local.backends import memory_backend, moto_backend
 from stepbridge.local.clock import Timer, TimerWheel, VirtualClock
@@ -192,14 +192,15 @@ class LocalCloud:
             built = memory_backend(self.app, rules, self.clock.now)
         else:
             built = moto_backend(self.app, rules, self.clock.now, region=self.region, enforce_iam=self.enforce_iam)
-            self._mock, self._iam = built.mock, built.iam
-            # As in a deployed function: code that reads the table name (stepbridge.idempotency) finds it.
-            self._saved_env.setdefault(ENV_TABLE, os.environ.get(ENV_TABLE))
-            os.environ[ENV_TABLE] = built.resources.config.table
+        self._mock, self._iam = built.mock, built.iam
         self.resources: Any = built.resources
         self.store: Any = built.store
         self._aws_effects: Any = built.aws_effects
         self.blobs: Any = built.blobs
+        if isinstance(built.resources, ProvisionedApp):
+            # As in a deployed function: code that reads the table name (stepbridge.idempotency) finds it.
+            self._saved_env.setdefault(ENV_TABLE, os.environ.get(ENV_TABLE))
+            os.environ[ENV_TABLE] = built.resources.config.table
         self._previous_blobs = payloads.install(self.blobs)
         self._blobs_installed = True
         self.effects = LocalEffects(self)
