@@ -86,6 +86,8 @@ class ExecutionDescription(_Mapping):
     cancel_requested: bool = False
     #: What the workflow last gave ``ctx.set_status`` (``None`` until then).
     custom_status: Any = None
+    #: When it times out (``@app.workflow(timeout=)``, set when it starts running); ``None``: no deadline.
+    deadline: str | None = None
 
     @classmethod
     def from_record(cls, rec: ExecutionRecord) -> ExecutionDescription:
@@ -105,6 +107,7 @@ class ExecutionDescription(_Mapping):
             rec.scheduled_for,
             rec.cancel_requested,
             rec.custom_status,
+            rec.deadline,
         )
 
 
@@ -164,7 +167,8 @@ class ExecutionHandle:
         return self.describe().status
 
     def result(self, timeout: Duration | None = None) -> Any:
-        """Wait for the end and return the result; raises ``ExecutionFailedError`` if it FAILED or was CANCELLED."""
+        """Wait for the end and return the result; raises ``ExecutionFailedError`` if it FAILED, was CANCELLED or
+        TIMED_OUT (its ``status`` says which)."""
         return self.client.result(self.execution_id, timeout=timeout)
 
     def cancel(self, *, compensate: bool = False) -> ExecutionDescription:

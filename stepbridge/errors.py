@@ -49,7 +49,7 @@ class StepFailed(StepbridgeError):
 
 
 class ChildFailed(StepbridgeError):
-    """A child workflow ended FAILED or CANCELLED; ``error`` holds its error record.
+    """A child workflow ended FAILED, CANCELLED or TIMED_OUT (``status``); ``error`` holds its error record.
 
     ``original`` is the exception the child failed with, rebuilt as its own type (``None`` when
     it cannot be: see docs/API.md, "Errors"), so ``isinstance(exc.original, Declined)`` works.
@@ -84,6 +84,12 @@ class ExecutionCancelled(StepbridgeError):
     It is an ``Exception`` on purpose so that ``ctx.saga()`` blocks and ``except`` clauses can run
     their compensations; the execution still ends CANCELLED.
     """
+
+
+class ExecutionTimedOut(ExecutionCancelled):
+    """The workflow's ``timeout=`` passed: raised at its waiting point so ``ctx.saga()`` blocks compensate,
+    and recorded as the error of the execution, which ends TIMED_OUT (a subclass of ``ExecutionCancelled``:
+    a timed-out execution unwinds exactly as one cancelled with ``compensate=True``)."""
 
 
 class CircuitOpenError(StepbridgeError):
@@ -141,7 +147,7 @@ class ExecutionAlreadyExists(StepbridgeError):
 
 
 class ExecutionFailedError(StepbridgeError):
-    """``handle.result()`` on an execution that ended FAILED or CANCELLED."""
+    """``handle.result()`` on an execution that ended FAILED, CANCELLED or TIMED_OUT (``status``)."""
 
     def __init__(self, execution_id: str, status: str, error: dict[str, Any] | None) -> None:
         err = error or {}

@@ -43,7 +43,7 @@ from stepbridge.api.deploy import (
     check_tags,
     function_config,
 )
-from stepbridge.api.durations import Duration, optional_seconds, to_seconds
+from stepbridge.api.durations import Duration, check_workflow_timeout, optional_seconds, to_seconds
 from stepbridge.api.eventpattern import check_event_pattern, trigger_pattern
 from stepbridge.api.hints import remember_scope
 from stepbridge.api.machine import StateMachine
@@ -132,16 +132,25 @@ class App:
     # ---- decorators ---------------------------------------------------------------------
 
     def workflow(
-        self, name: str | None = None, *, cache_ttl: Duration | None = None, serde: Serde | None = None
+        self,
+        name: str | None = None,
+        *,
+        cache_ttl: Duration | None = None,
+        serde: Serde | None = None,
+        timeout: Duration | None = None,
     ) -> Callable[[F], F]:
         """Register an ``async def wf(ctx, input)`` workflow under ``name`` (default: the function name, kebab-case).
 
         The input is validated and coerced with pydantic from the type hint of the second
-        parameter. ``cache_ttl`` caches whole results by workflow name + input.
+        parameter. ``cache_ttl`` caches whole results by workflow name + input. ``timeout``
+        (seconds or a ``timedelta``) is the whole execution's deadline, counted from its start:
+        past it the execution unwinds (saga compensations run, children are cancelled) and ends
+        TIMED_OUT (runtime/deadline.py).
         """
 
         def register(fn: F) -> F:
             wf_name = check_name("workflow", name or kebab(fn.__name__))
+            wf_timeout = check_workflow_timeout(timeout, wf_name)
             if not inspect.iscoroutinefunction(fn):
                 raise WorkflowDefinitionError(f"workflow '{wf_name}' must be an 'async def' function")
             if wf_name in self.workflows:
@@ -157,6 +166,7 @@ class App:
                 cache_ttl=optional_seconds(cache_ttl, what=f"cache_ttl of workflow '{wf_name}'"),
                 description=inspect.getdoc(fn) or "",
                 serde=check_serde(serde, f"workflow '{wf_name}'"),
+                timeout=wf_timeout,
             )
             setattr(fn, _WORKFLOW_ATTR, wf_name)
             return fn

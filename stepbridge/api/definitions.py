@@ -53,6 +53,8 @@ class WorkflowDef:
     input_name: str = ""
     #: How its input and result are stored (``api/serde.py``); ``None`` = the app's.
     serde: Serde | None = None
+    #: Seconds from its start until it times out (``timeout=``: status TIMED_OUT); ``None`` = no deadline.
+    timeout: float | None = None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ recovery bound to repair what they broke::
 
 An execution is fine when it is
 
-* SUCCEEDED or CANCELLED, or FAILED with an error that has a type and a message;
+* SUCCEEDED or CANCELLED, or FAILED or TIMED_OUT with an error that has a type and a message;
 * SCHEDULED with its start timer pending;
 * RUNNING and legitimately waiting: a one-time timer of its own is pending (a sleep, a step's
   deadline, a retry, a wait's timeout, a timer another fault left behind), a message for it is
@@ -99,7 +99,7 @@ class _Checker:
             return "no such execution"
         if rec.status in (Status.SUCCEEDED, Status.CANCELLED):
             return None
-        if rec.status == Status.FAILED:
+        if rec.status in (Status.FAILED, Status.TIMED_OUT):
             error = rec.error or {}
             if error.get("type") and str(error.get("message", "")).strip():
                 return None

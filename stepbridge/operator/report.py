@@ -70,6 +70,8 @@ def render_text(description: object, history: Sequence[object], *, now: str | No
     lines.extend(f"    {line}" for line in event_log(history))
     if _field(description, "cancel_requested") and not is_terminal(timeline.status):
         lines.append("  (cancel requested; the orchestrator finishes it as CANCELLED)")
+    if _field(description, "deadline") and not is_terminal(timeline.status):
+        lines.append(f"  (deadline {_field(description, 'deadline')}: past it the execution ends TIMED_OUT)")
     return "\n".join(lines)
 
 
@@ -196,7 +198,9 @@ def mermaid_path(history: Sequence[object], description: object = None) -> str:
                 lines.append(f"    {source} -.->|error| {target}" if failed else f"    {source} --> {target}")
         exits = ids
     terminal = _terminal_label(timeline)
-    classes: dict[str, str] = {Status.SUCCEEDED: "ok", Status.FAILED: "failed", Status.CANCELLED: "cancelled"}
+    classes: dict[str, str] = {
+        Status.SUCCEEDED: "ok", Status.FAILED: "failed", Status.CANCELLED: "cancelled", Status.TIMED_OUT: "failed"
+    }
     cls = classes.get(timeline.status, "active")
     lines.append(f'    finish(["{_mesc(terminal)}"])')
     styled.setdefault(cls, []).append("finish")
@@ -211,7 +215,7 @@ def mermaid_path(history: Sequence[object], description: object = None) -> str:
 def _terminal_label(timeline: Timeline) -> str:
     if timeline.status == Status.SUCCEEDED:
         return Status.SUCCEEDED + (f" in {format_duration(timeline.duration)}" if timeline.duration else "")
-    if timeline.status in (Status.FAILED, Status.CANCELLED):
+    if timeline.status in (Status.FAILED, Status.CANCELLED, Status.TIMED_OUT):
         error = timeline.error or {}
         kind = str(error.get("type", "")).rsplit(".", 1)[-1]
         message = str(error.get("message", ""))
@@ -238,6 +242,7 @@ pre { background: var(--panel); border: 1px solid var(--line); border-radius: 6p
          vertical-align: 4px; color: #fff; background: var(--mute); letter-spacing: .04em; }
 .badge.SUCCEEDED { background: var(--ok); } .badge.FAILED { background: var(--fail); }
 .badge.RUNNING, .badge.SCHEDULED { background: var(--act); } .badge.CANCELLED { background: var(--mute); }
+.badge.TIMED_OUT { background: var(--fail); }
 .facts { display: flex; flex-wrap: wrap; gap: 8px 28px; margin: 12px 0 0; padding: 0; }
 .facts div { display: flex; flex-direction: column; }
 .facts dt { color: var(--soft); font-size: 11px; text-transform: uppercase; letter-spacing: .06em; }

@@ -42,8 +42,8 @@ from stepbridge.errors import (
 from stepbridge.runtime import keys, payloads
 from stepbridge.runtime.codec import to_json_value
 from stepbridge.runtime.ports import Effects, Item, Store
-from stepbridge.runtime.records import Event, iso, parse_iso
-from stepbridge.runtime.vocabulary import is_terminal
+from stepbridge.runtime.records import Event, JournalRecord, iso, parse_iso
+from stepbridge.runtime.vocabulary import Kind, OpType, is_terminal
 
 if TYPE_CHECKING:
     from stepbridge.runtime.context import Context
@@ -53,6 +53,8 @@ EVENT_TYPE = "Stepbridge.CallbackCompleted"
 #: Its EventBridge source.
 SOURCE = "stepbridge.callbacks"
 PENDING, SUCCEEDED, FAILED, TIMED_OUT = "PENDING", "SUCCEEDED", "FAILED", "TIMED_OUT"
+#: The execution ended while the callback was pending (``cancel_open_callbacks``): completing it gets a 409.
+CANCELLED = "CANCELLED"
 #: Token entropy in bytes: 32 bytes = 256 bits (>= 128 bits makes guessing hopeless); 43 URL-safe characters.
 TOKEN_BYTES = 32
 #: A token as issued; anything else is not looked up (404 without a read).
@@ -206,6 +208,10 @@ def _pending(item: Item, now: datetime) -> None:
     """Raise 409 unless the callback can still be completed (pending, no deadline passed)."""
     body = item.body
     status = body.get("status")
+    if status == CANCELLED:
+        raise CallbackAlreadyCompleted(
+            f"callback '{body.get('name')}' of execution '{body.get('execution_id')}' was cancelled: "
+            f"{body.get('cancelled_because', 'its execution ended')}; a token is single-use")
     if status != PENDING:
         raise CallbackAlreadyCompleted(
             f"callback '{body.get('name')}' of execution '{body.get('execution_id')}' is already {status}; "
@@ -280,10 +286,48 @@ def heartbeat(store: Store, effects: Effects, token: str) -> dict[str, object]:
     return _public(_update(store, effects, token, lambda b: {**b, "heartbeat_at": now}))
 
 
+def cancel_open_callbacks(
+    store: Store, effects: Effects, execution_id: str, journal: list[JournalRecord], *, ended: str
+) -> list[str]:
+    """Mark the still-PENDING callbacks of an execution that ended ``ended`` CANCELLED (idempotent), so a
+    late completion gets a clear 409 at once rather than an item that looks open until its TTL.
+
+    The tokens are the recorded results of the ``ctx.callback`` steps (``{"token", "created_at"}``); only an
+    item naming this execution is touched. Returns the names of the callbacks cancelled now."""
+    cancelled: list[str] = []
+    for rec in journal:
+        result = rec.data.get("result") if rec.type == OpType.STEP and rec.kind == Kind.RESULT else None
+        token = result.get("token") if isinstance(result, dict) and set(result) == {"token", "created_at"} else None
+        if not isinstance(token, str) or not TOKEN_RE.match(token):
+            continue
+        for _ in range(_ATTEMPTS):
+            item = store.get_item(*keys.callback_key(token))
+            if item is None or item.body.get("execution_id") != execution_id or item.body.get("status") != PENDING:
+                break
+            body = {**item.body, "status": CANCELLED, "cancelled_at": iso(effects.now()),
+                    "cancelled_because": f"its execution ended {ended}"}
+            # Conditional on the version read: a completion or heartbeat written in between is read again
+            # (a completed callback is left as it is; a heartbeated one is cancelled on the next try).
+            if store.put_item(Item(item.pk, item.sk, body, version=item.version + 1, expires_at=item.expires_at),
+                              if_version=item.version):
+                cancelled.append(str(body.get("name")))
+                break
+    return cancelled
+
+
 def _public(item: Item) -> dict[str, object]:
     """What a caller learns: the callback's execution, name and status (never its result)."""
     body = item.body
     return {"execution_id": body.get("execution_id"), "callback": body.get("name"), "status": body.get("status")}
 
 
-__all__ = ["EVENT_TYPE", "Callback", "complete", "create", "fail", "heartbeat", "wait_for_callback"]
+__all__ = [
+    "EVENT_TYPE",
+    "Callback",
+    "cancel_open_callbacks",
+    "complete",
+    "create",
+    "fail",
+    "heartbeat",
+    "wait_for_callback",
+]

@@ -19,7 +19,7 @@ import pydantic
 
 from stepbridge.api.app import App, WorkflowDef, input_type_of
 from stepbridge.errors import ExecutionCancelled, PayloadTooLarge, WorkflowDefinitionError
-from stepbridge.runtime import keys, payloads
+from stepbridge.runtime import deadline, keys, payloads
 from stepbridge.runtime.codec import content_hash, to_json_value, validate_input
 from stepbridge.runtime.context import Context
 from stepbridge.runtime.errorcodec import error_dict
@@ -119,11 +119,13 @@ def run(
 
 
 def _cancelled(outcome: Outcome, rp: Replay) -> Outcome:
-    """A finished replay of an execution whose cancellation was requested ends CANCELLED (unless the workflow's
-    definition is at fault)."""
-    if rp.session.cancelling and outcome.kind in (FAILED, SUCCEEDED) and not isinstance(
-        rp.session.fatal, WorkflowDefinitionError
-    ):
+    """A finished replay of an execution whose cancellation was requested ends CANCELLED, or TIMED_OUT when
+    its deadline passed (runtime/deadline.py), unless the workflow's definition is at fault."""
+    if not rp.session.cancelling or isinstance(rp.session.fatal, WorkflowDefinitionError):
+        return outcome
+    if rp.execution.timed_out and outcome.kind in (FAILED, SUCCEEDED, CANCELLED):
+        return Outcome(Ending.TIMED_OUT, result=outcome.result, error=deadline.error(rp.execution))
+    if outcome.kind in (FAILED, SUCCEEDED):
         return Outcome(
             CANCELLED,
             result=outcome.result,

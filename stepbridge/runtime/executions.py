@@ -87,10 +87,12 @@ def start_execution(
     *,
     execution_id: str | None = None,
     at: datetime | None = None,
+    deadline: str | None = None,
 ) -> tuple[ExecutionRecord, bool]:
     """Create an execution (idempotent by id) and wake it now or at ``at``.
 
-    Returns ``(record, created)``. The same id with the same workflow and input returns the
+    ``deadline``: an execution deadline it inherits (``continue_as_new``; the caller sets its timer with
+    ``deadline.set_timer``). Returns ``(record, created)``. The same id with the same workflow and input returns the
     existing execution; with a different workflow or input it raises ``ExecutionAlreadyExists``.
     """
     exec_id = check_execution_id(execution_id) if execution_id else new_uuid().hex
@@ -108,6 +110,7 @@ def start_execution(
         created_at=iso(now),
         started_at=None if deferred else iso(now),
         scheduled_for=iso(at) if deferred and at else None,
+        deadline=deadline,
     )
     if not store.create_execution(record):
         existing = store.get_execution(exec_id)
@@ -203,6 +206,7 @@ _ENDED_NAMES: dict[str, str] = {
     Status.SUCCEEDED: "Workflow.completed",
     Status.FAILED: "Workflow.failed",
     Status.CANCELLED: "Workflow.cancelled",
+    Status.TIMED_OUT: "Workflow.timed_out",
 }
 
 

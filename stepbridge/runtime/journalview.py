@@ -39,6 +39,10 @@ def _raise(exc: BaseException) -> NoReturn:
     raise exc
 
 
+def _never() -> bool:
+    return False
+
+
 class JournalView:
     """The journal of one execution as this invocation knows it, and its writes (see the module doc)."""
 
@@ -85,6 +89,11 @@ class JournalView:
         #: Keys outside the ordered log that no log record names yet (see ``JournalRecord.acks``).
         self._pending_acks = {k for k, r in journal.items() if r.foreign and k not in acked}
         self._floor = parse_iso(latest) if latest else None
+        #: An execution unwinding at its deadline (runtime/deadline.py): while ``frozen()`` (outside compensations)
+        #: the clock stops at ``cut`` and records written after it are invisible, so a report, an event or a
+        #: timer arriving during a declared compensation cannot move the workflow past where it was stopped.
+        self.cut: str | None = None
+        self.frozen: Callable[[], bool] = _never
 
     # ---- reading --------------------------------------------------------------------------
 
@@ -96,11 +105,23 @@ class JournalView:
         a replay on one ahead already went past (it would stop short of the operations recorded after).
         """
         now = self._clock()
-        return now if self._floor is None or now >= self._floor else self._floor
+        now = now if self._floor is None or now >= self._floor else self._floor
+        if self.cut is not None and self.frozen():
+            cut = parse_iso(self.cut)
+            return cut if now > cut else now
+        return now
 
     def records(self, op: str) -> dict[str, JournalRecord]:
         """The records of ``op`` by key (including ones appended during this invocation)."""
-        return self._by_op.get(op, {})
+        records = self._by_op.get(op, {})
+        if self.cut is None or not self.frozen():
+            return records
+        # (The unwinding replays' own records are stamped at the cut, since the clock stops there: visible.)
+        return {k: r for k, r in records.items() if not self.after_cut(r.at)}
+
+    def after_cut(self, at: str) -> bool:
+        """Whether an instant (ISO text) lies after the unwinding's cut while it is frozen (see ``cut``)."""
+        return self.cut is not None and bool(at) and at > self.cut and self.frozen()
 
     def ops(self) -> Iterable[str]:
         """The names of the operations with records."""

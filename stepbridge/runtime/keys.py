@@ -344,6 +344,15 @@ def timer_name(execution_id: str, key: str) -> str:
     return f"{TIMER_NAME_PREFIX}{digest}"
 
 
+#: Timer key of an execution's deadline (``@app.workflow(timeout=)``, runtime/deadline.py).
+DEADLINE_KEY = "$deadline"
+
+
+def deadline_timer_name(execution_id: str) -> str:
+    """The schedule name of an execution's deadline timer."""
+    return timer_name(execution_id, DEADLINE_KEY)
+
+
 def start_timer_name(execution_id: str) -> str:
     """The schedule name of a deferred execution's start."""
     return timer_name(execution_id, "$start")

@@ -14,7 +14,8 @@ from datetime import datetime
 
 from stepbridge.api.app import App
 from stepbridge.errors import PayloadTooLarge, ResultNotSerializable
-from stepbridge.runtime import engine, functionscope, keys
+from stepbridge.runtime import deadline, engine, functionscope, keys
+from stepbridge.runtime.callbacks import cancel_open_callbacks
 from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.errorcodec import bounded_error, bounded_text, error_dict
 from stepbridge.runtime.execution_ids import next_generation_id
@@ -99,6 +100,7 @@ class Orchestrator:
             rec = self._begin_scheduled(rec)
             if rec is None or rec.status != Status.RUNNING:
                 return
+        rec = self._deadline(rec, message)
         if rec.cancel_requested and not rec.cancel_compensate:
             self._forget(rec.execution_id)
             self.finish(
@@ -110,6 +112,19 @@ class Orchestrator:
             )
             return
         self._replay(rec, message)
+
+    def _deadline(self, rec: ExecutionRecord, message: WakeMessage) -> ExecutionRecord:
+        """The execution deadline (runtime/deadline.py): set it once, time the execution out once it passed,
+        or set its timer again when it was delivered early."""
+        rec = deadline.arm(self.app, self.store, self.effects, rec)
+        now = self.effects.now()
+        if deadline.passed(rec, now):
+            logger().info("execution deadline passed", extra={"execution_id": rec.execution_id})
+            self._forget(rec.execution_id)
+            return deadline.expire(self.store, rec, now)
+        if deadline.delivered_early(message, rec, now):
+            deadline.set_timer(self.effects, rec, rearmed=iso(now))
+        return rec
 
     def _load(self, rec: ExecutionRecord, message: WakeMessage) -> list[JournalRecord]:
         """The journal to replay. With a cache, this takes the execution's copy out of it: only a replay
@@ -208,7 +223,12 @@ class Orchestrator:
     def _continue_as_new(self, rec: ExecutionRecord, payload: object) -> engine.Outcome:
         new_id = next_generation_id(rec.execution_id)
         check_input_size(payload, what=f"the input of continue_as_new (execution '{new_id}')")
-        start_execution(self.store, self.effects, rec.workflow, payload, execution_id=new_id)
+        # The next generation keeps the deadline (as Temporal's execution timeout spans Continue-As-New).
+        new, _ = start_execution(
+            self.store, self.effects, rec.workflow, payload, execution_id=new_id, deadline=rec.deadline
+        )
+        if new.deadline is not None and not new.terminal:
+            deadline.set_timer(self.effects, new)
         return engine.Outcome(Ending.SUCCEEDED, result={"continued_as_new": new_id})
 
     def _begin_scheduled(self, rec: ExecutionRecord) -> ExecutionRecord | None:
@@ -311,9 +331,10 @@ class Orchestrator:
             rec, status, outcome.result if status == Status.SUCCEEDED else None, outcome.error
         )
         self._cleanup(rec, journal)
-        # Open human tasks of an ended execution can never be answered: cancel them (Task.cancelled).
+        # Open human tasks and callbacks of an ended execution can never be answered: cancel them.
         cancel_open_tasks(self.store, self.effects, journal, reason=f"execution {status}")
-        if status == Status.CANCELLED:
+        cancel_open_callbacks(self.store, self.effects, rec.execution_id, journal, ended=status)
+        if status in (Status.CANCELLED, Status.TIMED_OUT):
             self._cancel_children(journal, compensate=rec.cancel_compensate)
         if rec.parent_id and rec.parent_op:
             self._notify_parent(rec, status, result, error)
@@ -321,14 +342,16 @@ class Orchestrator:
             return
         self.stats["finished"] += 1
         add_metric(
-            "WorkflowCompleted" if status == Status.SUCCEEDED else f"Workflow{status.capitalize()}",
+            "WorkflowCompleted" if status == Status.SUCCEEDED else f"Workflow{status.title().replace('_', '')}",
             1,
             workflow=rec.workflow,
         )
 
     def _cleanup(self, rec: ExecutionRecord, journal: list[JournalRecord]) -> None:
-        """Delete timers and waiters of operations that will never complete now."""
+        """Delete timers and waiters of operations that will never complete now (and the deadline's timer)."""
         now = self.effects.now()
+        if rec.deadline is not None:
+            self.effects.cancel_timer(keys.deadline_timer_name(rec.execution_id))
         by_op: dict[str, dict[str, JournalRecord]] = {}
         for r in journal:
             by_op.setdefault(r.op, {})[r.key] = r

@@ -27,6 +27,7 @@ SUCCEEDED = Status.SUCCEEDED
 FAILED = Status.FAILED
 CANCELLED = Status.CANCELLED
 SCHEDULED = Status.SCHEDULED
+TIMED_OUT = Status.TIMED_OUT
 STATUSES: frozenset[str] = frozenset(Status)
 
 # Stored strings read back as enum members (unknown ones, e.g. written by a newer version, stay strings).
@@ -69,11 +70,22 @@ class ExecutionRecord:
     scheduled_for: str | None = None
     cancel_requested: bool = False
     cancel_compensate: bool = False
+    #: When the execution times out (``@app.workflow(timeout=)``): set once, when it first runs (runtime/deadline.py).
+    deadline: str | None = None
+    #: The deadline passed: the execution is unwinding (compensations) and ends TIMED_OUT.
+    timed_out: bool = False
+    #: When it began to unwind: outside compensations its replays see the journal as it was then.
+    timed_out_at: str | None = None
     version: int = 0
 
     def to_dict(self) -> dict[str, object]:
-        """Plain-dict form (for JSON bodies)."""
-        return asdict(self)
+        """Plain-dict form (for JSON bodies); the deadline fields only when set, so a header of a workflow
+        without ``timeout=`` is stored exactly as before they existed."""
+        data = asdict(self)
+        for name in _OPTIONAL_HEADER_FIELDS:
+            if not data[name]:
+                del data[name]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ExecutionRecord:
@@ -85,8 +97,12 @@ class ExecutionRecord:
 
     @property
     def terminal(self) -> bool:
-        """The execution is finished (SUCCEEDED, FAILED or CANCELLED)."""
+        """The execution is finished (SUCCEEDED, FAILED, CANCELLED or TIMED_OUT)."""
         return self.status in TERMINAL
+
+
+#: Header fields left out of the stored body while unset (added after the format was fixed).
+_OPTIONAL_HEADER_FIELDS = ("deadline", "timed_out", "timed_out_at")
 
 
 def status_cursor(record: ExecutionRecord) -> str:

@@ -89,6 +89,12 @@ class Replay:
             execution, self.log.ops(), overrides=overrides, suspect=suspect, remaining=remaining
         )
         session_box.append(self.session)
+        if execution.timed_out and execution.timed_out_at:
+            # Unwinding at the deadline: outside compensations the journal stands still at the cut.
+            # (A local, not ``self``: the view must not hold the replay, see ``session_box`` above.)
+            session = self.session
+            self.log.cut = execution.timed_out_at
+            self.log.frozen = lambda: not session.compensating
 
     # ---- clock and identity -----------------------------------------------------------
 
@@ -151,6 +157,8 @@ class Replay:
         fatal = self.session.fatal
         if fatal is not None:
             raise fatal  # the execution already failed (user code caught it): nothing new runs
+        if self.execution.timed_out and not self.session.compensating:
+            self.session.suspend()  # past the execution deadline only compensations start: raises ExecutionTimedOut
         for _ in range(_SETTLE_TURNS):
             if self.session.all_recorded_requested():
                 break

@@ -15,7 +15,13 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import NoReturn
 
-from stepbridge.errors import DuplicateStepError, ExecutionCancelled, NonDeterminismError, WorkflowDefinitionError
+from stepbridge.errors import (
+    DuplicateStepError,
+    ExecutionCancelled,
+    ExecutionTimedOut,
+    NonDeterminismError,
+    WorkflowDefinitionError,
+)
 from stepbridge.runtime import keys
 from stepbridge.runtime.limits import MAX_OP_NAME
 from stepbridge.runtime.records import ExecutionRecord
@@ -95,6 +101,10 @@ class ReplaySession:
     def suspend(self) -> NoReturn:
         """Stop the workflow here (it resumes from the top when woken); while cancelling, end it instead."""
         if self._cancelling and not self._compensating:
+            if self.execution.timed_out:
+                raise ExecutionTimedOut(
+                    f"execution '{self.execution.execution_id}' passed its deadline {self.execution.deadline}"
+                )
             raise ExecutionCancelled(f"execution '{self.execution.execution_id}' was cancelled")
         signal = Suspend()
         self._suspensions.append(signal)

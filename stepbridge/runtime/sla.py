@@ -14,17 +14,20 @@ A layer on the existing primitives, so the step engine is untouched when ``sla=`
 The breach never fails the execution; only ``on_breach`` raising does (its step's retries first).
 The decision reads only journaled facts (deadline, the step's final record and its time), so replays
 take the same path. A timer that fires after the step finished wakes the execution once, for nothing.
+A lost timer is the sweeper's (:func:`due_instants`): past the deadline of an unfinished, unbreached step
+the execution is stale and woken, so the breach is late by at most a sweep, never missed until the step ends.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from stepbridge.api.calendar import Calendar
 from stepbridge.runtime import business
-from stepbridge.runtime.records import iso, parse_iso
-from stepbridge.runtime.vocabulary import Kind
+from stepbridge.runtime.records import JournalRecord, iso, parse_iso
+from stepbridge.runtime.vocabulary import Kind, OpType
 
 if TYPE_CHECKING:
     from stepbridge.runtime.context import Context
@@ -32,6 +35,9 @@ if TYPE_CHECKING:
 #: Final record kinds of a step (as the orchestrator's clean-up counts them).
 _FINAL = (Kind.RESULT, Kind.ERROR, Kind.TIMEOUT)
 BREACH_EVENT = "Step.sla_breached"
+#: The SLA's own operations: ``{name}:sla`` arms it (its result is the deadline), ``{name}:sla-breached``
+#: records a breach.
+SLA_SUFFIX, BREACHED_SUFFIX = ":sla", ":sla-breached"
 
 
 async def run_with_sla(
@@ -52,11 +58,11 @@ async def run_with_sla(
 
     def arm() -> str:
         at = business.instant_after(rp.app, rp.now(), sla, calendar, what=what)
-        rp.set_timer(f"{name}:sla", at, f"sla:{name}")
+        rp.set_timer(f"{name}{SLA_SUFFIX}", at, f"sla:{name}")
         return iso(at)
 
-    deadline = str(await ctx.step(f"{name}:sla", arm))
-    breach_op = f"{name}:sla-breached"
+    deadline = str(await ctx.step(f"{name}{SLA_SUFFIX}", arm))
+    breach_op = f"{name}{BREACHED_SUFFIX}"
 
     async def watch() -> None:
         # A branch beside the step (ctx.gather), so the step's recorded operations are asked for first.
@@ -70,6 +76,30 @@ async def run_with_sla(
     if not rp.records(breach_op) and final is not None and final.at and parse_iso(final.at) > parse_iso(deadline):
         await _breach(ctx, name, sla, deadline, on_breach)
     return result
+
+
+def due_instants(by_op: Mapping[str, Mapping[str, JournalRecord]]) -> list[tuple[str, datetime]]:
+    """For the sweeper: ``({name}:sla-breached, deadline)`` of each armed SLA whose step has not finished and
+    whose breach is not recorded. Only the SLA's timer would wake the execution at that instant (a step in
+    flight, a retry backoff or a wait may wake it much later): if Scheduler loses it, the sweeper does, and
+    the replay breaches then (``runtime/sweeper.py``'s ``due_instants``)."""
+    instants: list[tuple[str, datetime]] = []
+    for op, records in by_op.items():
+        if not op.endswith(SLA_SUFFIX):
+            continue
+        armed = records.get(op)
+        if armed is None or armed.type != OpType.STEP or armed.kind != Kind.RESULT:
+            continue
+        name = op[: -len(SLA_SUFFIX)]
+        final = by_op.get(name, {}).get(name)
+        if (final is not None and final.kind in _FINAL) or f"{name}{BREACHED_SUFFIX}" in by_op:
+            continue
+        try:
+            at = parse_iso(str(armed.data.get("result")))
+        except ValueError:
+            continue  # a user step that happens to end in ":sla"
+        instants.append((f"{name}{BREACHED_SUFFIX}", at))
+    return instants
 
 
 async def _breach(ctx: Context, name: str, sla: Any, deadline: str, on_breach: Callable[..., Any] | None) -> None:

@@ -18,7 +18,8 @@ may only Query the table, keep its cursor item and send to the queue):
   after it; plus how many reports of other writers those replays had read (``seen``). A replay
   that died half-way has processed only what it recorded;
 * an execution is **stale** when a due instant of an unfinished operation (a sleep, a step's
-  deadline, a retry, a wait's timeout) or its start lies after its progress, or when the journal
+  deadline, a retry, a wait's timeout), its start or its execution deadline (``@app.workflow(timeout=)``)
+  lies after its progress, or when the journal
   holds more reports (step outcomes, child outcomes) than the replays have seen - and that has
   been so for longer than ``grace``;
 * it is also stale when it waits for **nothing**: no step, child or event is outstanding and no
@@ -37,7 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from stepbridge.runtime import keys, lifecycle
+from stepbridge.runtime import keys, lifecycle, sla
 from stepbridge.runtime.lifecycle import handled_at, is_progress
 from stepbridge.runtime.observability import logger
 from stepbridge.runtime.operations.child import Child
@@ -111,7 +112,12 @@ def due_instants(record: ExecutionRecord, journal: list[JournalRecord]) -> list[
     started = record.started_at or record.created_at
     if started:
         instants.append((None, parse_iso(started)))
-    for op, records in _by_op(journal).items():
+    if record.deadline and not record.timed_out:
+        # The execution deadline (runtime/deadline.py): a replay at or after it times the execution out.
+        instants.append((None, parse_iso(record.deadline)))
+    by_op = _by_op(journal)
+    instants.extend(sla.due_instants(by_op))  # a step's SLA deadline: its own timer is the only other wake-up
+    for op, records in by_op.items():
         if keys.is_bookkeeping(op):
             continue
         final = records.get(op)

@@ -29,6 +29,8 @@ class Status(Word):
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
     SCHEDULED = "SCHEDULED"
+    #: The workflow's ``timeout=`` passed (its execution deadline, runtime/deadline.py).
+    TIMED_OUT = "TIMED_OUT"
 
     @property
     def terminal(self) -> bool:
@@ -37,7 +39,7 @@ class Status(Word):
 
 
 #: Statuses that end an execution.
-TERMINAL: frozenset[str] = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
+TERMINAL: frozenset[str] = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.TIMED_OUT})
 #: Statuses of executions that are not finished (the sparse ``by-status`` index holds exactly these).
 UNFINISHED: frozenset[str] = frozenset({Status.RUNNING, Status.SCHEDULED})
 
@@ -55,6 +57,8 @@ class Ending(Word):
     CANCELLED = "cancelled"
     SUSPENDED = "suspended"
     CONTINUED = "continued"
+    #: Unwound at the execution deadline (``@app.workflow(timeout=)``): compensations ran.
+    TIMED_OUT = "timed_out"
 
     @property
     def status(self) -> Status:
@@ -73,6 +77,7 @@ _STATUS_OF_ENDING = {
     Ending.SUCCEEDED: Status.SUCCEEDED,
     Ending.FAILED: Status.FAILED,
     Ending.CANCELLED: Status.CANCELLED,
+    Ending.TIMED_OUT: Status.TIMED_OUT,
 }
 
 
@@ -174,6 +179,8 @@ class TimerReason(Word):
     DEADLINE = "deadline"
     WAIT_TIMEOUT = "wait-timeout"
     INTERRUPTED = "interrupted"
+    #: The whole execution's deadline (``@app.workflow(timeout=)``; key ``$deadline``).
+    EXECUTION_DEADLINE = "execution-deadline"
 
 
 E = TypeVar("E", bound=StrEnum)

@@ -152,8 +152,8 @@ def _look_back(
     who = wait.who
     for item in rp.store.query_items(keys.event_log_pk(wait.event_type), sk_from=since):
         event = item.body
-        if str(event.get("id")) in consumed:
-            continue
+        if str(event.get("id")) in consumed or rp.log.after_cut(str(event.get("received", ""))):
+            continue  # bound already, or arrived while the execution unwinds at its deadline
         detail = payloads.resolve(event.get("detail"))  # a claim check (a detail over 256 KB) is read back
         if not matches(detail, wait.match):
             continue

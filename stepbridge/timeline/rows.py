@@ -155,6 +155,7 @@ _TERMINAL_TYPES = {
     "Workflow.completed": Status.SUCCEEDED,
     "Workflow.failed": Status.FAILED,
     "Workflow.cancelled": Status.CANCELLED,
+    "Workflow.timed_out": Status.TIMED_OUT,
 }
 
 

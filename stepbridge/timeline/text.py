@@ -16,11 +16,19 @@ from stepbridge.runtime.vocabulary import Status
 from stepbridge.timeline.entries import INTERNAL, entry_field, error_text, offset_text, short
 from stepbridge.timeline.rows import Marker, Timeline, TimelineRow
 
+#: The history's endings other than success, and the status each stands for.
+_ENDED = {
+    "Workflow.failed": Status.FAILED,
+    "Workflow.cancelled": Status.CANCELLED,
+    "Workflow.timed_out": Status.TIMED_OUT,
+}
+
 _ICONS = {
     "Workflow.started": ">",
     "Workflow.completed": "=",
     "Workflow.failed": "x",
     "Workflow.cancelled": "x",
+    "Workflow.timed_out": "x",
     "Step.completed": "+",
     "Step.failed": "!",
     "Step.attempt_failed": "~",
@@ -77,10 +85,9 @@ def describe_entry(detail_type: str, detail: dict[str, Any], sent: bool = False)
         return f"started {detail.get('workflow')} with {short(detail.get('input'))}"
     if detail_type == "Workflow.completed":
         return f"SUCCEEDED -> {short(detail.get('result'), 80)}"
-    if detail_type in ("Workflow.failed", "Workflow.cancelled"):
+    if detail_type in _ENDED:
         err = detail.get("error") or {}
-        status = Status.FAILED if detail_type == "Workflow.failed" else Status.CANCELLED
-        return f"{status}: {err.get('message', '')}"
+        return f"{_ENDED[detail_type]}: {err.get('message', '')}"
     return f"{detail_type} {short(detail)}"
 
 

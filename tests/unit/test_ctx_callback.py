@@ -196,9 +196,14 @@ def test_a_completion_after_the_execution_was_cancelled_gets_409(cloud: LocalClo
     client = cloud.client()
     h = client.start("confirm", None)
     client.cancel(h.execution_id)
-    with pytest.raises(CallbackAlreadyCompleted, match="the execution is CANCELLED"):
+    # The ended execution's open callback is marked at once (not left PENDING until its TTL).
+    assert _item(cloud, SUBMITTED[0])["status"] == "CANCELLED"
+    assert _item(cloud, SUBMITTED[0])["cancelled_because"] == "its execution ended CANCELLED"
+    with pytest.raises(CallbackAlreadyCompleted, match="was cancelled: its execution ended CANCELLED"):
         client.complete_callback(SUBMITTED[0], 1)
-    assert _item(cloud, SUBMITTED[0])["status"] == "PENDING"
+    with pytest.raises(CallbackAlreadyCompleted, match="was cancelled"):
+        client.heartbeat_callback(SUBMITTED[0])
+    assert _item(cloud, SUBMITTED[0])["status"] == "CANCELLED" and "result" not in _item(cloud, SUBMITTED[0])
 
 
 def test_a_lost_wake_up_is_sent_again_by_the_callers_retry(cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch) -> None:

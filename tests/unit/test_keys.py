@@ -110,6 +110,7 @@ def test_timer_names_are_the_schedules_already_created() -> None:
     digest = hashlib.sha256(b"e-1|charge#d1").hexdigest()[:48]
     assert keys.timer_name("e-1", "charge#d1") == f"sb-{digest}"
     assert keys.start_timer_name("e-1") == "sb-" + hashlib.sha256(b"e-1|$start").hexdigest()[:48]
+    assert keys.deadline_timer_name("e-1") == "sb-" + hashlib.sha256(b"e-1|$deadline").hexdigest()[:48]
     assert keys.debounce_timer_name("t", "k", 3) == "sb-d-" + hashlib.sha256(b"t|k|3").hexdigest()[:40]
     names = (keys.timer_name("e" * 128, "x" * 500), keys.start_timer_name("é"), keys.debounce_timer_name("t", "k", 1))
     for name in names:

@@ -126,3 +126,20 @@ def test_retry_waits_count_business_time_on_the_calendar() -> None:
         Retry(initial_delay=BusinessHours(1))
     with pytest.raises(ValueError, match="not BusinessDays"):
         Retry(initial_delay=BusinessDays(1), calendar=CAL)  # type: ignore[arg-type]
+
+
+def test_a_lost_sla_timer_is_the_sweepers_the_breach_is_not_missed_until_the_step_ends() -> None:
+    from stepbridge.runtime import keys
+
+    app, seen = _app()
+    with LocalCloud(app, backend="memory", start=THU_10_CET) as cloud:
+        handle = cloud.client().start("job", 21)
+        cloud.effects.cancel_timer(keys.timer_name(handle.execution_id, "work:sla"))  # Scheduler lost it
+        cloud.advance_to(datetime(2026, 12, 24, 13, 30, tzinfo=UTC))  # 14:30 CET: past the SLA, before the retry
+        assert [e for e in cloud.events if e.detail_type == "Step.sla_breached"] == []  # nothing woke it
+        assert handle.execution_id in cloud.sweep()
+        breaches = [e for e in cloud.events if e.detail_type == "Step.sla_breached"]
+        assert len(breaches) == 1 and breaches[0].detail["step"] == "work" and len(seen["hook"]) == 1
+        assert cloud.sweep() == []  # the breach is recorded: nothing more to wake it for
+        cloud.advance(timedelta(hours=1))
+        assert handle.result() == 42

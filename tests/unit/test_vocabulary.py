@@ -37,6 +37,7 @@ PINNED: dict[type, dict[str, str]] = {
         "FAILED": "FAILED",
         "CANCELLED": "CANCELLED",
         "SCHEDULED": "SCHEDULED",
+        "TIMED_OUT": "TIMED_OUT",
     },
     Ending: {
         "SUCCEEDED": "succeeded",
@@ -44,6 +45,7 @@ PINNED: dict[type, dict[str, str]] = {
         "CANCELLED": "cancelled",
         "SUSPENDED": "suspended",
         "CONTINUED": "continued",
+        "TIMED_OUT": "timed_out",
     },
     OpType: {
         "STEP": "step",
@@ -96,6 +98,7 @@ PINNED: dict[type, dict[str, str]] = {
         "DEADLINE": "deadline",
         "WAIT_TIMEOUT": "wait-timeout",
         "INTERRUPTED": "interrupted",
+        "EXECUTION_DEADLINE": "execution-deadline",
     },
 }
 
@@ -114,22 +117,23 @@ def test_every_member_is_the_string_stored_today(enum: type) -> None:
 
 
 def test_the_sets_of_the_vocabulary() -> None:
-    assert {"SUCCEEDED", "FAILED", "CANCELLED"} == TERMINAL
+    assert {"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT"} == TERMINAL
     assert {"RUNNING", "SCHEDULED"} == UNFINISHED
     assert {"result", "error", "timeout"} == FINAL_KINDS
     assert {"dispatch", "attempt", "retry", "wait"} == TIMED_KINDS
     assert {"send", "progress", "status", "now", "patch", "cache"} == INSTANT_TYPES
     assert {"schedule", "debounce"} == SPECIAL_REASONS
-    assert [s for s in Status if s.terminal] == [Status.SUCCEEDED, Status.FAILED, Status.CANCELLED]
+    assert [s for s in Status if s.terminal] == [Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.TIMED_OUT]
     assert [k for k in Kind if k.final] == [Kind.RESULT, Kind.ERROR, Kind.TIMEOUT]
     assert is_terminal("FAILED") and not is_terminal("RUNNING") and not is_terminal("succeeded")
 
 
 def test_one_mapping_from_a_replay_ending_to_the_status_it_records() -> None:
-    assert {e: e.status for e in (Ending.SUCCEEDED, Ending.FAILED, Ending.CANCELLED)} == {
+    assert {e: e.status for e in (Ending.SUCCEEDED, Ending.FAILED, Ending.CANCELLED, Ending.TIMED_OUT)} == {
         Ending.SUCCEEDED: "SUCCEEDED",
         Ending.FAILED: "FAILED",
         Ending.CANCELLED: "CANCELLED",
+        Ending.TIMED_OUT: "TIMED_OUT",
     }
     for ending in (Ending.SUSPENDED, Ending.CONTINUED):
         with pytest.raises(ValueError, match=f"ended '{ending.value}' records no execution status"):
