@@ -3,6 +3,7 @@
 
     python3 dev.py demo         # the seed's workflows on the local (moto) cloud
     python3 dev.py test         # lint, type-check, template and lock freshness, then the test suite
+                                # (pytest-xdist: one worker per core; `python3 dev.py test -n 0` for one process)
     python3 dev.py check        # only the static checks (what `test` runs first)
     python3 dev.py lock         # re-pin the Lambda layer's requirements to the venv's versions
     python3 dev.py deploycheck  # the real AWS SAM CLI (own venv): sam validate --lint and sam build
@@ -36,10 +37,10 @@ SAM_BIN = SAM_VENV / ("Scripts" if os.name == "nt" else "bin")
 SAM_CLI = "aws-sam-cli==1.170.0"
 
 
-def run(*cmd: str | Path, check: bool = True) -> int:
-    """Run a command from the repository root, echoing it."""
-    print("+", " ".join(str(c) for c in cmd), flush=True)
-    code = subprocess.call([str(c) for c in cmd], cwd=ROOT)
+def run(*cmd: str | Path, check: bool = True, env: dict[str, str] | None = None) -> int:
+    """Run a command from the repository root, echoing it (``env``: variables added to this process's)."""
+    print("+", *(f"{key}={value}" for key, value in (env or {}).items()), *(str(c) for c in cmd), flush=True)
+    code = subprocess.call([str(c) for c in cmd], cwd=ROOT, env={**os.environ, **env} if env else None)
     if check and code != 0:
         sys.exit(code)
     return code
@@ -147,10 +148,32 @@ def task_engine_metrics(args: list[str]) -> int:
     return run(PY, ROOT / "tools" / "engine_metrics.py", *args, check=False)
 
 
+#: pytest-xdist: one worker process per CPU core (``auto``; PYTEST_XDIST_AUTO_NUM_WORKERS=N overrides it, and
+#: ``python3 dev.py test -n 0`` runs in this process), each test module's tests on one worker (``loadfile``:
+#: a module-scoped fixture is built once, and a module's tests run in file order as they do without xdist).
+XDIST = ("-n", "auto", "--dist", "loadfile")
+
+#: The pytest passes of ``python3 dev.py test``, in order: (name, pytest arguments, extra environment).
+#: Every pass runs even when an earlier one failed; the task fails when any failed. The arguments given to
+#: ``dev.py test`` (``-x``, ``-k name``, ``-n 0``, a path...) are added to every pass; a pass without paths
+#: runs pyproject's ``testpaths`` (tests/) or the paths given.
+PYTEST_PASSES: list[tuple[str, tuple[str, ...], dict[str, str]]] = [
+    ("suite", (), {}),
+]
+
+
 def task_test(args: list[str]) -> int:
-    """Static checks first, then pytest (its summary is the last thing printed)."""
+    """Static checks first, then each pytest pass in parallel workers; a line per pass is printed last."""
     task_check([])
-    return run(PY, "-m", "pytest", "-q", *args, check=False)
+    results: list[tuple[str, int, float]] = []
+    for name, paths, env in PYTEST_PASSES:
+        started = time.perf_counter()
+        code = run(PY, "-m", "pytest", "-q", *XDIST, *paths, *args, check=False, env=env)
+        results.append((name, code, time.perf_counter() - started))
+    print("\npytest passes")
+    for name, code, seconds in results:
+        print(f"  {name:24s} {'passed' if code == 0 else f'FAILED (exit {code})':18s} {seconds:6.1f} s")
+    return next((code for _, code, _ in results if code != 0), 0)
 
 
 TASKS = {

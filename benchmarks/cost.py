@@ -269,7 +269,7 @@ def _check_model(section: Section) -> None:
 
     rows, same = [], True
     for workflow, events in (("seq", None), ("declared-seq", None), ("sleeps", None), ("waits", ping),
-                             ("children", None)):
+                             ("children", None), ("sends", None)):
         app = build_app()
         measured = measure_execution(app, workflow, (3,), events)
         predicted = predicted_execution(app, workflow, loops)
@@ -316,6 +316,7 @@ def run(cfg: Config) -> Section:
         ("sleep (durable timer)", _start("sleeps"), None, None),
         ("wait_for + matching event", _waits, None, None),
         ("child workflow (start + result)", _start("children"), None, None),
+        ("send (ctx.send, routed by the router)", _start("sends"), None, None),
     ]
     table: list[list[str]] = [["execution start + finish (empty workflow)", *_fmt_usage(base)]]
     measured: list[Measured] = []

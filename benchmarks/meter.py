@@ -92,6 +92,19 @@ class AwsMeter:
         resources = cloud.resources
         for service in ("sqs", "scheduler"):
             self.attach(resources.client(service))
+        if hasattr(resources, "on_call"):  # the event source mappings' calls, made on moto's backend directly
+            resources.on_call = self.service_call
+
+    def service_call(self, op: str, received: int, seconds: float) -> None:
+        """An SQS call LocalCloud made for the Lambda service (local/servicequeues.py): counted like a hooked one."""
+        self.calls[op] += 1
+        self.by_service[op.split(".", 1)[0]] += 1
+        self.seconds[op] += seconds
+        self.busy += seconds
+        if op == "SQS.ReceiveMessage":
+            self.sqs_messages_received += received
+            if received == 0:
+                self.sqs_empty_receives += 1
 
     # ---- hooks (botocore calls them with keyword arguments) ----------------------------------
 

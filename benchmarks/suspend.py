@@ -106,7 +106,8 @@ def run(cfg: Config) -> Section:
     section.notes.append(
         f"The moto sleeper execution spends {fmt_seconds(inside)} of {fmt_seconds(moto_e2e)} inside moto, in "
         + f"{sum(calls.values())} AWS calls: " + ", ".join(f"{v} {name}" for name, v in sorted(calls.items()))
-        + " (the client's start/result and LocalCloud's idle ReceiveMessage polls included)."
+        + " (the client's start and result reads included; the event source mappings' receives and deletes"
+        " are made on moto's SQS backend in-process, stepbridge/local/servicequeues.py, and counted here)."
     )
     section.notes.append(
         f"Medians of {k} interleaved runs, each on a fresh LocalCloud / a fresh runner (set-up not timed). "

@@ -8,6 +8,8 @@ from stepbridge import App, Context
 
 #: Event type the wait_for benchmarks wait on.
 PING = "Bench.ping"
+#: Event type the send benchmark publishes (nothing waits for it; the router still logs it).
+SENT = "Bench.sent"
 
 
 def inc(x: int) -> int:
@@ -85,6 +87,12 @@ def build_app(name: str = "bench") -> App:
     async def waits(ctx: Context, n: int) -> int:
         for i in range(n):
             await ctx.wait_for(PING, match={"key": f"{ctx.execution_id}-{i}"}, name=f"w{i}")
+        return n
+
+    @app.workflow("sends")
+    async def sends(ctx: Context, n: int) -> int:
+        for i in range(n):
+            await ctx.send(SENT, {"i": i}, name=f"e{i}")
         return n
 
     @app.workflow("child-noop")

@@ -127,8 +127,9 @@ class Driver(Protocol):
     def settle(self) -> None:
         """Called after every state-changing call."""
 
-    def wait(self, client: Client, execution_id: str, timeout: float | None) -> None:
-        """Return when the execution is terminal (or raise ``ExecutionStillRunning``)."""
+    def wait(self, client: Client, execution_id: str, timeout: float | None) -> ExecutionDescription | None:
+        """Return when the execution is terminal (or raise ``ExecutionStillRunning``), with the final
+        description if it read one (``result()`` then reads no more)."""
 
 
 class PollingDriver:
@@ -137,15 +138,16 @@ class PollingDriver:
     def settle(self) -> None:
         """Nothing: AWS processes in the background."""
 
-    def wait(self, client: Client, execution_id: str, timeout: float | None) -> None:
-        """Poll until terminal or ``timeout`` seconds (default 15 minutes)."""
-        _, finished = poll_until(
-            lambda: client.describe(execution_id).status,
-            is_terminal,
+    def wait(self, client: Client, execution_id: str, timeout: float | None) -> ExecutionDescription | None:
+        """Poll until terminal or ``timeout`` seconds (default 15 minutes); returns the last description read."""
+        desc, finished = poll_until(
+            lambda: client.describe(execution_id),
+            lambda d: is_terminal(d.status),
             timeout=timeout if timeout is not None else 900.0,
         )
         if not finished:
             raise ExecutionStillRunning(f"execution '{execution_id}' did not finish within {timeout} s")
+        return desc
 
 
 @dataclass
@@ -234,8 +236,8 @@ class Client:
 
     def result(self, execution_id: str, *, timeout: Duration | None = None) -> Any:
         """Wait for an execution to end; return its result or raise ``ExecutionFailedError``."""
-        self.driver.wait(self, execution_id, optional_seconds(timeout))
-        desc = self.describe(execution_id)
+        # The driver's last read is the final one (one GetItem fewer per result()).
+        desc = self.driver.wait(self, execution_id, optional_seconds(timeout)) or self.describe(execution_id)
         if desc.status == Status.SUCCEEDED:
             return desc.result
         if not is_terminal(desc.status):

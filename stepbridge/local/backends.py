@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stepbridge.api.app import App
 from stepbridge.api.cron import to_scheduler_expression
@@ -17,23 +17,28 @@ from stepbridge.infra.aws import AwsEffects
 from stepbridge.infra.blobs import MemoryBlobs, S3Blobs
 from stepbridge.infra.dynamodb import DynamoStore
 from stepbridge.infra.memory import InMemoryStore
-from stepbridge.infra.provision import ProvisionedApp, RuleSpec, provision
+from stepbridge.infra.provision import RuleSpec, provision
 from stepbridge.local import awslimits
 from stepbridge.local.iamenforce import IamEnforcer
 from stepbridge.local.memory import MemoryAws, MemoryResources
 from stepbridge.runtime.retention import payload_expiry_days
+
+if TYPE_CHECKING:
+    from stepbridge.local.servicequeues import ServiceQueues
 
 
 @dataclass
 class Backend:
     """What a backend provides; ``mock`` (moto's) and ``iam`` must be stopped/disabled by the owner."""
 
-    resources: MemoryResources | ProvisionedApp
+    resources: MemoryResources | ServiceQueues
     store: InMemoryStore | DynamoStore
     aws_effects: MemoryAws | AwsEffects
     blobs: MemoryBlobs | S3Blobs
     mock: Any = None
     iam: IamEnforcer | None = None
+    #: The DynamoDB table's name (moto), for code that reads it from the environment as in a deployed function.
+    table: str | None = None
 
 
 def memory_backend(app: App, rules: list[RuleSpec], clock: Callable[[], datetime]) -> Backend:
@@ -60,21 +65,26 @@ def moto_backend(
     try:
         iam = IamEnforcer.bootstrap(app, region) if enforce_iam else None
         recurring = [(s.name, to_scheduler_expression(s.cron), s.timezone) for s in app.schedules]
-        resources = provision(app.name, rules, region=region, recurring=recurring,
-                              payload_expiry_days=payload_expiry_days(app))
+        from stepbridge.local.servicequeues import ServiceQueues
+
+        # The event source mappings' receives and deletes go to moto's SQS backend (local/servicequeues.py).
+        provisioned = provision(app.name, rules, region=region, recurring=recurring,
+                                payload_expiry_days=payload_expiry_days(app))
+        resources = ServiceQueues(provisioned)
         # Clients with AWS's own request checks that moto lacks (local/awslimits.py). No Lambda client:
         # LocalCloud delivers invokes in-process and checks them in effect_invoke.
         clients = {name: awslimits.install(boto3.client(name, region_name=region))
                    for name in ("dynamodb", "sqs", "scheduler", "events")}
         return Backend(
             resources=resources,
-            store=DynamoStore(resources.config.table, client=clients["dynamodb"], clock=clock,
+            store=DynamoStore(provisioned.config.table, client=clients["dynamodb"], clock=clock,
                               retention=app.retention_seconds),
-            aws_effects=AwsEffects(resources.config, sqs=clients["sqs"], scheduler=clients["scheduler"],
+            aws_effects=AwsEffects(provisioned.config, sqs=clients["sqs"], scheduler=clients["scheduler"],
                                    events=clients["events"], clock=clock),
-            blobs=S3Blobs(resources.config.payload_bucket, client=boto3.client("s3", region_name=region)),
+            blobs=S3Blobs(provisioned.config.payload_bucket, client=boto3.client("s3", region_name=region)),
             mock=mock,
             iam=iam,
+            table=provisioned.config.table,
         )
     except BaseException:
         if iam is not None:

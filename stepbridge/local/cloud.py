@@ -14,7 +14,7 @@ import json
 import os
 import random
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,7 +32,7 @@ from stepbridge.handlers import step as step_handler
 from stepbridge.handlers import sweeper as sweeper_handler
 from stepbridge.handlers.env import Environment
 from stepbridge.infra.aws import invoke_request
-from stepbridge.infra.provision import ProvisionedApp, RuleSpec
+from stepbridge.infra.provision import RuleSpec
 from stepbridge.local import awslimits
 from stepbridge.local.backends import memory_backend, moto_backend
 from stepbridge.local.clock import Timer, TimerWheel, VirtualClock
@@ -53,8 +53,10 @@ from stepbridge.runtime.loops import VirtualTimeLoop
 from stepbridge.runtime.messages import ScheduleFire, WorkMessage
 from stepbridge.runtime.observability import recording_metrics
 from stepbridge.runtime.records import Event, StepInvocation, iso
+from stepbridge.runtime.vocabulary import is_terminal
 
 DEFAULT_START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)  # a Monday morning
+_RECEIVE_BATCH = 10  # the work queue's batch size (SQS's maximum per ReceiveMessage; API_ReceiveMessage.html)
 _AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -137,6 +139,8 @@ class LocalCloud:
         #: Router queue receives: ``trigger`` and ``event`` (raw) deliveries, and ``failed`` ones (received again).
         self.router_receives: dict[str, int] = Counter()
         self._router_dirty = False
+        #: Router queue messages sent and not yet deleted, as far as LocalCloud knows (it sends them all).
+        self._router_pending = 0
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
         self._secrets: LocalSecrets | None = None
@@ -197,10 +201,10 @@ class LocalCloud:
         self.store: Any = built.store
         self._aws_effects: Any = built.aws_effects
         self.blobs: Any = built.blobs
-        if isinstance(built.resources, ProvisionedApp):
+        if built.table is not None:
             # As in a deployed function: code that reads the table name (stepbridge.idempotency) finds it.
             self._saved_env.setdefault(ENV_TABLE, os.environ.get(ENV_TABLE))
-            os.environ[ENV_TABLE] = built.resources.config.table
+            os.environ[ENV_TABLE] = built.table
         self._previous_blobs = payloads.install(self.blobs)
         self._blobs_installed = True
         self.effects = LocalEffects(self)
@@ -297,7 +301,7 @@ class LocalCloud:
                 raise
             self.crashes["sweeper"] += 1
             self.failed_deliveries.append({"target": "sweeper", "payload": {}, "error": f"{type(exc).__name__}: {exc}"})
-        self.run_until_idle()
+        self.settle()
         return woken
 
     def redrive(self) -> int:
@@ -306,7 +310,7 @@ class LocalCloud:
         moved: int = self.resources.redrive() + self.resources.redrive_router()
         self._queue_dirty = self._router_dirty = True
         if self.eager:
-            self.run_until_idle()
+            self.settle()
         return moved
 
     def dead_letters(self) -> list[dict[str, Any]]:
@@ -337,7 +341,8 @@ class LocalCloud:
 
     def effect_set_timer(self, name: str, at: datetime, message: WorkMessage) -> None:
         """CreateSchedule of a one-time timer, kept on the timer wheel."""
-        self._queue_dirty = True  # a timer already due is sent to the queue at once
+        if at <= self.clock.now():
+            self._queue_dirty = True  # a timer already due is sent to the queue at once (AwsEffects.schedule_timer)
         self._aws_effects.schedule_timer(name, at, message)
         self.timers.add(name, at if self.faults is None else self.faults.timer_due(at), message)  # fault hook
 
@@ -374,9 +379,16 @@ class LocalCloud:
                 send_to_router_queue(self, payload)  # the rule's target: the router queue
 
     def run_until_idle(self) -> int:
-        """Deliver everything that is due now (events, step invokes, queue messages, due timers); returns deliveries."""
+        """Deliver everything due now (events, step invokes, queue messages, due timers); returns deliveries.
+        Both queues are received from once at least: another client (a CLI, a test) may have sent to them."""
+        self._queue_dirty = self._router_dirty = True
+        return self.settle()
+
+    def settle(self) -> int:
+        """Deliver everything due now, receiving from a queue only while this cloud's own sends (effects, timer
+        firings, releases) may have left messages there: no idle polls of moto, which AWS's event source
+        mappings make in the background without the workflow waiting for them (issue 17)."""
         delivered = 0
-        self._queue_dirty = self._router_dirty = True  # others (a CLI, a test) may have sent to the queues directly
         while True:
             if delivered > self.max_deliveries:
                 raise RuntimeError(
@@ -414,10 +426,13 @@ class LocalCloud:
     def _drain_queue(self) -> bool:
         if not self._queue_dirty and self.faults is None:
             return False  # nothing was sent since the queue was last found empty: skip the receive
-        records = self.resources.receive()
+        records = self.resources.receive(_RECEIVE_BATCH)
         if not records:
             self._queue_dirty = False
             return False
+        if len(records) < _RECEIVE_BATCH and self.faults is None:
+            # A short batch took every visible message (one receiver; a batch may hold many of one group).
+            self._queue_dirty = False
         if self.faults is not None:
             records = self.faults.reorder(records, self.resources)  # fault hook: out-of-order delivery
             if not records:
@@ -435,11 +450,13 @@ class LocalCloud:
             self.crashes["orchestrator"] += 1
             for rec in records:  # the whole batch becomes visible again
                 self.resources.release(rec["receiptHandle"])
+            self._queue_dirty = True
             return True
         failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
         for rec in records:
             if rec["messageId"] in failed:
                 self.resources.release(rec["receiptHandle"])
+                self._queue_dirty = True
             else:
                 self.resources.delete(rec["receiptHandle"])
                 if self.faults is not None:
@@ -501,29 +518,48 @@ class LocalCloud:
         delivered = self.run_until_idle()
         while (nxt := self.timers.peek()) is not None and nxt.at <= target:
             self.clock.set(nxt.at)
-            delivered += self.run_until_idle()
+            delivered += self.settle()
         self.clock.set(target)
-        return delivered + self.run_until_idle()
+        return delivered + self.settle()
 
     def advance_to(self, when: datetime) -> int:
         """Advance the clock to ``when``."""
         return self.advance(max(timedelta(0), when - self.clock.now()))
 
     def run_until_complete(
-        self, execution_id: str, *, timeout: float | None = None, max_skip_days: float = 400
-    ) -> None:
-        """Run, skipping virtual time from timer to timer, until the execution ends."""
+        self, execution_id: str, *, timeout: float | None = None, max_skip_days: float = 400,
+        read: Callable[[], tuple[str | None, Any]] | None = None,
+    ) -> Any:
+        """Run, skipping virtual time from timer to timer, until the execution ends; returns the last value read.
+
+        The header is read at first, then only after a delivery (nothing else changes it). ``read`` replaces that
+        read (``(status, value)``; status ``None``: no such execution); by default the value is the record.
+        """
+        if read is None:
+            def read() -> tuple[str | None, Any]:
+                rec = self.store.get_execution(execution_id)
+                return (rec.status if rec is not None else None), rec
+
         started = self.clock.now()
         limit = started + timedelta(seconds=timeout) if timeout is not None else started + timedelta(days=max_skip_days)
+        must_read = True
+        rescanned = False
+        status: str | None = None
         while True:
-            self.run_until_idle()
-            rec = self.store.get_execution(execution_id)
-            if rec is None or rec.terminal:
-                return
+            if self.settle() or must_read:
+                status, value = read()
+                if status is None or is_terminal(status):
+                    return value
+            must_read = False
             nxt = self.timers.peek(one_time_only=True)
+            if (nxt is None or nxt.at > limit) and not rescanned:
+                # Before giving up: a message another client sent to the queues directly (run_until_idle's rescan).
+                rescanned = must_read = True
+                self._queue_dirty = self._router_dirty = True
+                continue
             if nxt is None or nxt.at > limit:
                 raise ExecutionStillRunning(
-                    f"execution '{execution_id}' is {rec.status} and nothing scheduled can finish it"
+                    f"execution '{execution_id}' is {status} and nothing scheduled can finish it"
                     + (" before the timeout" if nxt is not None else "")
                     + "; send the event it waits for (client.send_event) or advance the clock"
                 )
@@ -555,7 +591,7 @@ class LocalCloud:
             # (docs.aws.amazon.com/apigateway/latest/developerguide/http-api-troubleshooting-lambda.html).
             response = {"statusCode": 502, "body": json.dumps({"message": "Internal Server Error"})}
         if self.eager:
-            self.run_until_idle()
+            self.settle()
         return HttpResponse(
             int(response.get("statusCode", 200)), dict(response.get("headers") or {}), str(response.get("body") or "")
         )

@@ -7,18 +7,19 @@ only by the cloud itself (tests/unit/test_single_sources.py checks the effects a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from stepbridge.errors import ExecutionNotFound
 from stepbridge.local.clock import VirtualClock
 from stepbridge.runtime.ids import new_id
 from stepbridge.runtime.messages import WorkMessage
 from stepbridge.runtime.records import Event, StepInvocation
 
 if TYPE_CHECKING:
-    from stepbridge.client import Client
+    from stepbridge.client import Client, ExecutionDescription
 
 
 class Cloud(Protocol):
@@ -33,7 +34,15 @@ class Cloud(Protocol):
     def effect_cancel_timer(self, name: str) -> None: ...
     def effect_publish(self, events: Sequence[Event]) -> None: ...
     def run_until_idle(self) -> int: ...
-    def run_until_complete(self, execution_id: str, *, timeout: float | None = None) -> None: ...
+    def settle(self) -> int: ...
+    def run_until_complete(
+        self,
+        execution_id: str,
+        *,
+        timeout: float | None = None,
+        max_skip_days: float = 400,
+        read: Callable[[], tuple[str | None, Any]] | None = None,
+    ) -> Any: ...
 
 
 class LocalEffects:
@@ -69,10 +78,20 @@ class LocalDriver:
 
     def settle(self) -> None:
         if self._cloud.eager:
-            self._cloud.run_until_idle()
+            self._cloud.settle()  # the client's own sends went through the cloud's effects
 
-    def wait(self, client: Client, execution_id: str, timeout: float | None) -> None:
-        self._cloud.run_until_complete(execution_id, timeout=timeout)
+    def wait(self, client: Client, execution_id: str, timeout: float | None) -> ExecutionDescription | None:
+        """Run the cloud until the execution ends; returns its final description (``result()`` reads no more)."""
+
+        def read() -> tuple[str | None, ExecutionDescription | None]:
+            try:
+                desc = client.describe(execution_id)
+            except ExecutionNotFound:
+                return None, None
+            return desc.status, desc
+
+        final: ExecutionDescription | None = self._cloud.run_until_complete(execution_id, timeout=timeout, read=read)
+        return final
 
 
 @dataclass

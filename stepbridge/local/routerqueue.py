@@ -37,6 +37,7 @@ def send(cloud: LocalCloud, delivery: dict[str, Any], *, again: bool = False) ->
     after the first was routed); ``again`` marks such a late copy, which draws no more copies."""
     cloud.resources.send_event(delivery)
     cloud.calls[SENDS] += 1
+    cloud._router_pending += 1
     cloud._router_dirty = True
     faults = cloud.faults
     if faults is None or again:
@@ -44,6 +45,7 @@ def send(cloud: LocalCloud, delivery: dict[str, Any], *, again: bool = False) ->
     if faults.on_event_delivery():
         cloud.resources.send_event(delivery)
         cloud.calls[SENDS] += 1
+        cloud._router_pending += 1
     if (later := faults.event_again()) is not None:
         at = cloud.clock.now() + timedelta(seconds=later)
         cloud.timers.add(f"$event-again:{new_id()}", at, delivery=delivery)
@@ -54,6 +56,7 @@ def deliver_batch(cloud: LocalCloud) -> bool:
     records: list[dict[str, Any]] = cloud.resources.receive_events(ROUTER_BATCH_SIZE)
     if not records:
         cloud._router_dirty = False  # nothing is sent to it but through LocalCloud: skip receives until then
+        cloud._router_pending = 0  # (messages SQS moved to the dead-letter queue at a receive included)
         return False
     for rec in records:
         body = json.loads(rec["body"])
@@ -73,6 +76,7 @@ def deliver_batch(cloud: LocalCloud) -> bool:
     for rec in records:
         if str(rec["messageId"]) not in failed:
             cloud.resources.delete_event(rec["receiptHandle"])
+            cloud._router_pending -= 1
             continue
         cloud.router_receives["failed"] += 1
         cloud.resources.release_event(rec["receiptHandle"])
@@ -80,4 +84,10 @@ def deliver_batch(cloud: LocalCloud) -> bool:
             # SQS moves it to the router's dead-letter queue (its alarm fires): an event given up on.
             cloud.failed_deliveries.append({"target": "router", "payload": json.loads(rec["body"]),
                                             "error": f"received {ROUTER_MAX_RECEIVES} times, never routed"})
+    if cloud.faults is None:
+        # LocalCloud made every send to this queue (it is EventBridge's rule target): with none left
+        # undeleted, a receive would come back empty (batch size 1 cannot tell that by a short batch). Below
+        # zero, someone else sent (a redrive): receive until the queue is found empty.
+        cloud._router_dirty = cloud._router_pending != 0
+        cloud._router_pending = max(cloud._router_pending, 0)
     return True

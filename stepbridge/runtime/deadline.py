@@ -22,7 +22,8 @@ must end by a deadline, or it ends with status TIMED_OUT.
   the *cut*). Outside compensations the unwinding replays see the journal and the clock as they were at
   the cut (``JournalView.cut``; events received after it are not looked back at): a report, an event or a
   sleep's end arriving while a declared compensation is in flight cannot move the workflow past where it
-  stopped, which would register compensations in another order and fail the replay.
+  stopped, which would register compensations in another order and fail the replay. A
+  ``cancel(id, compensate=True)`` gets the same cut (``cancelled_at``, ``executions.cut_cancel``).
 * **Never lost.** A timer delivered early is set again; a lost one is the sweeper's: an unfinished
   execution whose deadline passed with no replay after it is stale (``sweeper.due_instants``). An
   execution that ends first deletes the timer (``Orchestrator._cleanup``).

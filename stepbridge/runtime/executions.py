@@ -182,6 +182,21 @@ def _mark_cancel(rec: ExecutionRecord, compensate: bool) -> bool:
     return True
 
 
+def cut_cancel(store: Store, rec: ExecutionRecord, now: datetime) -> ExecutionRecord:
+    """Stamp ``cancelled_at`` (the cut) the first time a ``cancel(compensate=True)`` is handled: outside
+    compensations the unwinding replays then see the journal and the clock as they were at ``now`` (as at the
+    deadline, runtime/deadline.py), so a report arriving while a declared compensation is in flight cannot
+    move the workflow past where it was stopped. A cancel without compensation replays nothing: no cut."""
+
+    def stamp(r: ExecutionRecord) -> bool:
+        if r.terminal or not r.cancel_compensate or r.cut is not None:
+            return False
+        r.cancelled_at = iso(now)
+        return True
+
+    return update_execution(store, rec.execution_id, stamp, current=rec) or rec
+
+
 #: The ``detail_type`` of each journal record in ``history`` (others read ``{Type}.{kind}``); public names.
 HISTORY_NAMES: dict[tuple[str, str], str] = {
     (OpType.STEP, Kind.RESULT): "Step.completed",
@@ -273,6 +288,7 @@ __all__ = [
     "RUNNING",
     "check_execution_id",
     "check_input_size",
+    "cut_cancel",
     "header_bytes",
     "history",
     "request_cancel",

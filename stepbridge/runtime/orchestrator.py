@@ -21,6 +21,7 @@ from stepbridge.runtime.errorcodec import bounded_error, bounded_text, error_dic
 from stepbridge.runtime.execution_ids import next_generation_id
 from stepbridge.runtime.executions import (
     check_input_size,
+    cut_cancel,
     header_bytes,
     rearm_start,
     request_cancel,
@@ -101,6 +102,9 @@ class Orchestrator:
             if rec is None or rec.status != Status.RUNNING:
                 return
         rec = self._deadline(rec, message)
+        if rec.cancel_compensate and rec.cut is None:
+            self._forget(rec.execution_id)  # the first unwinding replay reads the whole journal (as at the deadline)
+            rec = cut_cancel(self.store, rec, self.effects.now())
         if rec.cancel_requested and not rec.cancel_compensate:
             self._forget(rec.execution_id)
             self.finish(

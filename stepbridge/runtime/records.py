@@ -76,11 +76,13 @@ class ExecutionRecord:
     timed_out: bool = False
     #: When it began to unwind: outside compensations its replays see the journal as it was then.
     timed_out_at: str | None = None
+    #: When a ``cancel(id, compensate=True)`` was first handled: the cut of its unwinding, as ``timed_out_at``.
+    cancelled_at: str | None = None
     version: int = 0
 
     def to_dict(self) -> dict[str, object]:
-        """Plain-dict form (for JSON bodies); the deadline fields only when set, so a header of a workflow
-        without ``timeout=`` is stored exactly as before they existed."""
+        """Plain-dict form (for JSON bodies); the deadline and cut fields only when set, so a header of a
+        workflow without ``timeout=`` (or not cancelled with compensation) is stored exactly as before they existed."""
         data = asdict(self)
         for name in _OPTIONAL_HEADER_FIELDS:
             if not data[name]:
@@ -96,13 +98,21 @@ class ExecutionRecord:
         return cls(**known)
 
     @property
+    def cut(self) -> str | None:
+        """The instant an unwinding (deadline, or cancel with compensation) began: outside compensations its
+        replays see the journal and the clock as they were then (``JournalView.cut``); ``None``: not unwinding."""
+        if self.timed_out and self.timed_out_at:
+            return self.timed_out_at
+        return self.cancelled_at if self.cancel_compensate else None
+
+    @property
     def terminal(self) -> bool:
         """The execution is finished (SUCCEEDED, FAILED, CANCELLED or TIMED_OUT)."""
         return self.status in TERMINAL
 
 
 #: Header fields left out of the stored body while unset (added after the format was fixed).
-_OPTIONAL_HEADER_FIELDS = ("deadline", "timed_out", "timed_out_at")
+_OPTIONAL_HEADER_FIELDS = ("deadline", "timed_out", "timed_out_at", "cancelled_at")
 
 
 def status_cursor(record: ExecutionRecord) -> str:

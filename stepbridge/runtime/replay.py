@@ -89,11 +89,11 @@ class Replay:
             execution, self.log.ops(), overrides=overrides, suspect=suspect, remaining=remaining
         )
         session_box.append(self.session)
-        if execution.timed_out and execution.timed_out_at:
-            # Unwinding at the deadline: outside compensations the journal stands still at the cut.
+        if execution.cut:
+            # Unwinding (deadline, cancel with compensation): outside compensations the journal stands still.
             # (A local, not ``self``: the view must not hold the replay, see ``session_box`` above.)
             session = self.session
-            self.log.cut = execution.timed_out_at
+            self.log.cut = execution.cut
             self.log.frozen = lambda: not session.compensating
 
     # ---- clock and identity -----------------------------------------------------------

@@ -9,10 +9,8 @@ Lambda crashed or timed out is noticed).
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import inspect
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -41,6 +39,7 @@ from stepbridge.runtime.operations.interpret import returned
 from stepbridge.runtime.ports import Item
 from stepbridge.runtime.records import JournalRecord, StepInvocation, iso
 from stepbridge.runtime.replay import Replay, current_op
+from stepbridge.runtime.syncworker import run_in_worker
 from stepbridge.runtime.vocabulary import Kind, OpType, Reason, TimerReason
 
 #: Extra time a declared step gets past its timeout before the orchestrator declares it lost
@@ -105,8 +104,7 @@ async def call_function(
             # own event loop, e.g. asyncio.run), but the loop blocks on it instead of turning - an
             # idle turn would jump the virtual clock past the thread's real duration.
             # time.sleep in the function takes virtual time; past ``timeout`` it times out as in AWS.
-            call = _sync_pool().submit(contextvars.copy_context().run, run_sync_virtually, fn, *args)
-            error, result, elapsed = call.result()
+            error, result, elapsed = run_in_worker(run_sync_virtually, fn, *args)
             if timeout is not None and elapsed > timeout:
                 raise StepTimeout(f"step '{op}' timed out after {timeout:g} s")
             if error is not None:
@@ -142,16 +140,6 @@ async def call_function(
         if not deadline.expired():
             raise
         raise StepTimeout(f"step '{op}' timed out after {timeout:g} s") from None
-
-
-_POOL: list[ThreadPoolExecutor] = []
-
-
-def _sync_pool() -> ThreadPoolExecutor:
-    """The worker threads of sync step functions under LocalCloud (created on first use)."""
-    if not _POOL:
-        _POOL.append(ThreadPoolExecutor(max_workers=4, thread_name_prefix="stepbridge-step"))
-    return _POOL[0]
 
 
 def cache_item_key(op: str, args_json: object, cache_key: str | None) -> str:

@@ -2,7 +2,9 @@
 
 Cancelling deletes the execution's timers and waiters and cancels its children; with
 ``compensate=True`` the saga's compensations run first (declared compensation steps included),
-and children compensate too. A cancel whose wake-up was lost is finished by the sweeper.
+and children compensate too. A cancel whose wake-up was lost is finished by the sweeper. The unwinding
+of a cancel with compensation is deterministic: a report or a sleep's end while a declared compensation
+is in flight changes nothing (the cut, ``cancelled_at``).
 """
 
 from __future__ import annotations
@@ -71,6 +73,16 @@ def cancel_app() -> App:
             raise ConnectionError("down")
 
         return await ctx.step("call", fail, retry=Retry(max_attempts=5, backoff="fixed", initial_delay=600))
+
+    @app.workflow("exporting")
+    async def exporting(ctx: Context, order: str) -> Any:
+        async with ctx.saga() as s:
+            await ctx.step("charge", lambda: LOG.append(f"charge {order}"))
+            s.compensate(refund, order, name="refund")  # a declared compensation step
+            await ctx.step("ship", ship, order)  # a declared step, running when the cancel comes
+            s.compensate(lambda: LOG.append(f"unship {order}"), name="unship")
+            await ctx.step("after", lambda: LOG.append("after"))
+        return "done"
 
     @app.workflow("parent")
     async def parent(ctx: Context, order: str) -> Any:
@@ -150,6 +162,77 @@ def test_cancel_with_compensate_runs_declared_compensation_steps_in_reverse_once
     assert history.count("Step.dispatched") == 2 and history[-1] == "Workflow.cancelled"
     cloud.advance(timedelta(days=1))
     assert one_time_timers(cloud) == [] and RUNS["ship"] == 0
+
+
+def test_a_running_step_reporting_while_a_declared_compensation_of_a_cancel_is_in_flight_changes_nothing(
+    cloud: LocalCloud,
+) -> None:
+    """Outside compensations the unwinding replays of ``cancel(id, compensate=True)`` see the journal as it was
+    when the cancel was handled (the cut, ``cancelled_at``): the late report of a step that was already running
+    does not move the workflow past it (which registered "unship" before the recorded "refund" and failed the
+    replay with NonDeterminismError, so the refund never ran)."""
+    import dataclasses
+
+    from stepbridge.handlers import step as step_handler
+
+    client = cloud.client()
+    cloud.eager = False
+    h = client.start("exporting", "o-6")
+    while cloud._drain_queue():
+        pass
+    running = list(cloud._step_queue)  # ship's Lambda started before the cancel
+    assert [i.op for i in running] == ["ship"]
+    cloud._step_queue.clear()
+    client.cancel(h.execution_id, compensate=True)
+    while cloud._drain_queue():
+        pass
+    refunds = list(cloud._step_queue)  # the declared compensation, dispatched, not run yet
+    assert [i.op for i in refunds] == ["refund"]
+    cloud._step_queue.clear()
+    assert client.describe(h.execution_id).status == "RUNNING"
+    late = dataclasses.replace(running[0], compensation=True)  # past the worker's start check already
+    cloud.clock.set(cloud.now() + timedelta(seconds=1))  # it reports a second after the cancel was handled
+    step_handler.handle(late.to_dict(), cloud.env, cloud._lambda_context(late))
+    while cloud._drain_queue():
+        pass
+    cloud._step_queue.extend(refunds)
+    cloud.run_until_complete(h.execution_id)
+    desc = client.describe(h.execution_id)
+    assert desc.status == "CANCELLED", desc.error  # was FAILED (NonDeterminismError)
+    assert desc.error["type"] == "stepbridge.errors.ExecutionCancelled"
+    assert LOG == ["charge o-6", "ship o-6", "refund o-6"]  # the refund ran; "unship" was never registered
+    assert RUNS["refund"] == 1
+    assert one_time_timers(cloud) == []
+
+
+def test_a_sleep_ending_while_a_declared_compensation_of_a_cancel_is_in_flight_changes_nothing(
+    cloud: LocalCloud,
+) -> None:
+    """The clock of the unwinding replays stops at the cut outside compensations: the sleep's timer firing
+    while "release" is in flight does not let the workflow go on to "ship"."""
+    client = cloud.client()
+    h = client.start("saga", "o-7")
+    cloud.eager = False
+    cloud.clock.set(cloud.now() + timedelta(hours=1))
+    client.cancel(h.execution_id, compensate=True)
+    while cloud._drain_queue():
+        pass
+    releases = list(cloud._step_queue)  # the newest declared compensation, dispatched, not run yet
+    assert [i.op for i in releases] == ["release"]
+    cloud._step_queue.clear()
+    cloud.clock.set(cloud.now() + timedelta(hours=6))  # the 6-hour sleep ends meanwhile
+    while (timer := cloud.timers.pop_due(cloud.now())) is not None:
+        cloud._fire(timer)
+        while cloud._drain_queue():
+            pass
+    assert [i.op for i in cloud._step_queue] == []  # ship was not dispatched
+    assert client.describe(h.execution_id).status == "RUNNING"
+    cloud._step_queue.extend(releases)
+    cloud.run_until_complete(h.execution_id)
+    desc = client.describe(h.execution_id)
+    assert desc.status == "CANCELLED", desc.error
+    assert LOG == ["charge o-7", "reserve o-7", "release o-7", "refund o-7"]
+    assert (RUNS["release"], RUNS["refund"], RUNS["ship"]) == (1, 1, 0)
 
 
 def test_cancel_without_compensate_skips_the_compensations(cloud: LocalCloud) -> None:
