@@ -24,7 +24,7 @@ from stepbridge.api.calendar import BusinessDays, BusinessHours, Calendar
 from stepbridge.devconsole.errors import ConsoleError, one_line
 from stepbridge.devconsole.forms import example_of, form_fields, schema_of
 from stepbridge.devconsole.tags import execution_tags
-from stepbridge.operator.local import start_local_cloud
+from stepbridge.operator.local import LocalSession
 from stepbridge.operator.report import event_log, render_timeline_html
 from stepbridge.runtime.records import STATUSES, TERMINAL, iso
 
@@ -128,7 +128,7 @@ class DevSession:
         self.lock = threading.RLock()
         self.changes = Changes()
         self.speed = 0.0
-        self._cloud: LocalCloud | None = None
+        self._session: LocalSession | None = None
         self._client: Client | None = None
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
@@ -149,8 +149,9 @@ class DevSession:
 
     def open(self) -> None:
         """Start the cloud (recurring schedules off unless asked, as for `stepbridge run`)."""
-        cloud = start_local_cloud(self.app, backend=self.backend, schedules=self.schedules, start=self.start_at)
-        self._cloud = cloud
+        session = LocalSession(self.app, backend=self.backend, schedules=self.schedules, start=self.start_at)
+        cloud = session.__enter__().cloud
+        self._session = session
         self._client = cloud.client()
         self._client.driver = _Announcing(self._client.driver, self.changes)
         if self._initial_speed:
@@ -163,16 +164,16 @@ class DevSession:
         if self._ticker is not None:
             self._ticker.join(timeout=5)
         with self.lock:
-            if self._cloud is not None:
-                self._cloud.stop()
-                self._cloud = None
+            if self._session is not None:
+                self._session.__exit__()
+                self._session = None
 
     @property
     def cloud(self) -> LocalCloud:
         """The running cloud."""
-        if self._cloud is None:
+        if self._session is None:
             raise RuntimeError("the console session is not open")
-        return self._cloud
+        return self._session.cloud
 
     @property
     def client(self) -> Client:
@@ -389,9 +390,9 @@ class DevSession:
         if not self.speed:
             return
         with self.lock:
-            if self._cloud is None:
+            if self._session is None:
                 return
-            deliveries = self._cloud.advance(timedelta(seconds=interval * self.speed))
+            deliveries = self._session.cloud.advance(timedelta(seconds=interval * self.speed))
         if deliveries:
             self.changes.bump()
         else:

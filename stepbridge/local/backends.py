@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stepbridge.api.app import App
 from stepbridge.api.cron import to_scheduler_expression
@@ -22,6 +22,9 @@ from stepbridge.local import awslimits
 from stepbridge.local.iamenforce import IamEnforcer
 from stepbridge.local.memory import MemoryAws, MemoryResources
 from stepbridge.runtime.retention import payload_expiry_days
+
+if TYPE_CHECKING:
+    from stepbridge.local.servicequeues import ServiceQueues
 
 #: The process environment LocalCloud sets while it runs: moto's fake credentials, one region, no Powertools
 #: metrics flush or X-Ray (offline).
@@ -41,12 +44,14 @@ LOCAL_AWS_ENV = {
 class Backend:
     """What a backend provides; ``mock`` (moto's) and ``iam`` must be stopped/disabled by the owner."""
 
-    resources: Any
-    store: Any
-    aws_effects: Any
-    blobs: Any
+    resources: MemoryResources | ServiceQueues
+    store: InMemoryStore | DynamoStore
+    aws_effects: MemoryAws | AwsEffects
+    blobs: MemoryBlobs | S3Blobs
     mock: Any = None
     iam: IamEnforcer | None = None
+    #: The DynamoDB table's name (moto), for code that reads it from the environment as in a deployed function.
+    table: str | None = None
 
 
 def memory_backend(app: App, rules: list[RuleSpec], clock: Callable[[], datetime]) -> Backend:
@@ -67,31 +72,35 @@ def moto_backend(
     import boto3
     from moto import mock_aws
 
-    backend = Backend(resources=None, store=None, aws_effects=None, blobs=None, mock=mock_aws())
-    backend.mock.start()
+    mock = mock_aws()
+    mock.start()
+    iam = None
     try:
-        backend.iam = IamEnforcer.bootstrap(app, region) if enforce_iam else None
+        iam = IamEnforcer.bootstrap(app, region) if enforce_iam else None
         recurring = [(s.name, to_scheduler_expression(s.cron), s.timezone) for s in app.schedules]
         from stepbridge.local.servicequeues import ServiceQueues
 
         # The event source mappings' receives and deletes go to moto's SQS backend (local/servicequeues.py).
-        backend.resources = ServiceQueues(provision(app.name, rules, region=region, recurring=recurring,
-                                                    payload_expiry_days=payload_expiry_days(app)))
+        provisioned = provision(app.name, rules, region=region, recurring=recurring,
+                                payload_expiry_days=payload_expiry_days(app))
+        resources = ServiceQueues(provisioned)
         # Clients with AWS's own request checks that moto lacks (local/awslimits.py). No Lambda client:
         # LocalCloud delivers invokes in-process and checks them in effect_invoke.
         clients = {name: awslimits.install(boto3.client(name, region_name=region))
                    for name in ("dynamodb", "sqs", "scheduler", "events")}
-        backend.store = DynamoStore(backend.resources.config.table, client=clients["dynamodb"], clock=clock,
-                                    retention=app.retention_seconds)
-        backend.aws_effects = AwsEffects(
-            backend.resources.config, sqs=clients["sqs"], scheduler=clients["scheduler"], events=clients["events"],
-            clock=clock,
+        return Backend(
+            resources=resources,
+            store=DynamoStore(provisioned.config.table, client=clients["dynamodb"], clock=clock,
+                              retention=app.retention_seconds),
+            aws_effects=AwsEffects(provisioned.config, sqs=clients["sqs"], scheduler=clients["scheduler"],
+                                   events=clients["events"], clock=clock),
+            blobs=S3Blobs(provisioned.config.payload_bucket, client=boto3.client("s3", region_name=region)),
+            mock=mock,
+            iam=iam,
+            table=provisioned.config.table,
         )
-        backend.blobs = S3Blobs(backend.resources.config.payload_bucket,
-                                client=boto3.client("s3", region_name=region))
     except BaseException:
-        if backend.iam is not None:
-            backend.iam.disable()
-        backend.mock.stop()
+        if iam is not None:
+            iam.disable()
+        mock.stop()
         raise
-    return backend

@@ -193,14 +193,14 @@ class LocalCloud:
             built = memory_backend(self.app, rules, self.clock.now)
         else:
             built = moto_backend(self.app, rules, self.clock.now, region=self.region, enforce_iam=self.enforce_iam)
-            self._mock, self._iam = built.mock, built.iam
-            # As in a deployed function: code that reads the table name (stepbridge.idempotency) finds it.
-            self._saved_env.setdefault(ENV_TABLE, os.environ.get(ENV_TABLE))
-            os.environ[ENV_TABLE] = built.resources.config.table
+        self._mock, self._iam = built.mock, built.iam
         self.resources: Any = built.resources
         self.store: Any = built.store
         self._aws_effects: Any = built.aws_effects
         self.blobs: Any = built.blobs
+        if built.table is not None:  # as in a deployed function: stepbridge.idempotency reads the table name
+            self._saved_env.setdefault(ENV_TABLE, os.environ.get(ENV_TABLE))
+            os.environ[ENV_TABLE] = built.table
         self._previous_blobs = payloads.install(self.blobs)
         self._blobs_installed = True
         self.effects = LocalEffects(self)

@@ -36,6 +36,20 @@ DEDUP_WINDOW = timedelta(minutes=5)
 MAX_RECEIVES = 5
 
 
+def _visible_again(
+    msg: dict[str, Any] | None, max_receives: int, dead_letters: list[dict[str, Any]],
+    back: Callable[[dict[str, Any]], None],
+) -> None:
+    """SQS's redrive policy for a message given back: to the dead-letter queue once it was received
+    ``max_receives`` times, else ``back`` onto its queue (the head of its FIFO group, or a standard queue's tail)."""
+    if msg is None:
+        return
+    if msg["receives"] >= max_receives:
+        dead_letters.append(msg["body"])
+    else:
+        back(msg)
+
+
 class MemoryResources:
     """Queue, dead-letter queue, rules and secrets of a LocalCloud running without moto."""
 
@@ -92,13 +106,7 @@ class MemoryResources:
 
     def release(self, receipt_handle: str) -> None:
         """Return a failed message to the head of its group (or dead-letter it after 5 receives)."""
-        msg = self._in_flight.pop(receipt_handle, None)
-        if msg is None:
-            return
-        if msg["receives"] >= MAX_RECEIVES:
-            self._dlq.append(msg["body"])
-        else:
-            self._queue.appendleft(msg)
+        _visible_again(self._in_flight.pop(receipt_handle, None), MAX_RECEIVES, self._dlq, self._queue.appendleft)
 
     def resend(self, body: str) -> None:
         """Send a copy of a received body (JSON text) to the tail, past de-duplication (a redelivery)."""
@@ -142,12 +150,7 @@ class MemoryResources:
         """A failed message becomes visible again, or moves to the router's dead-letter queue once it was
         received ``ROUTER_MAX_RECEIVES`` times (the queue's redrive policy)."""
         msg = self._router_in_flight.pop(receipt_handle, None)
-        if msg is None:
-            return
-        if msg["receives"] >= ROUTER_MAX_RECEIVES:
-            self._router_dlq.append(msg["body"])
-        else:
-            self._router_queue.append(msg)
+        _visible_again(msg, ROUTER_MAX_RECEIVES, self._router_dlq, self._router_queue.append)
 
     def router_dead_letters(self) -> list[dict[str, Any]]:
         """Bodies in the router's dead-letter queue (rule deliveries the router failed every time)."""

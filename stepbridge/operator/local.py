@@ -75,14 +75,17 @@ def start_local_cloud(
 class LocalSession:
     """One LocalCloud for one command, with a stepping driver."""
 
-    def __init__(self, app: App, *, backend: str = "moto", schedules: bool = False) -> None:
+    def __init__(
+        self, app: App, *, backend: str = "moto", schedules: bool = False, start: datetime | None = None
+    ) -> None:
         self.app = app
         self.backend = backend
         self.schedules = schedules
+        self.start = start
         self._cloud: LocalCloud | None = None
 
     def __enter__(self) -> LocalSession:
-        self._cloud = start_local_cloud(self.app, backend=self.backend, schedules=self.schedules)
+        self._cloud = start_local_cloud(self.app, backend=self.backend, schedules=self.schedules, start=self.start)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -7,12 +7,18 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from stepbridge.errors import ExecutionAlreadyExists, ExecutionNotFound, PayloadTooLarge
+from stepbridge.errors import ExecutionAlreadyExists, ExecutionNotFound
 from stepbridge.runtime import keys, payloads
-from stepbridge.runtime.codec import content_hash, dumps, to_json_value
+from stepbridge.runtime.codec import content_hash, to_json_value
 from stepbridge.runtime.execution_ids import check_execution_id
 from stepbridge.runtime.ids import new_uuid
-from stepbridge.runtime.limits import DYNAMODB_ITEM_BYTES, EXECUTION_RESERVE_BYTES, MAX_INPUT_BYTES
+from stepbridge.runtime.limits import (
+    DYNAMODB_ITEM_BYTES,
+    EXECUTION_RESERVE_BYTES,
+    MAX_INPUT_BYTES,
+    check_json_size,
+    json_size,
+)
 from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import (
     RUNNING,
@@ -32,14 +38,11 @@ def check_input_size(data: object, *, what: str) -> int:
     (DynamoDB's 400 KB item limit less ``EXECUTION_RESERVE_BYTES``) so that a failure can always
     be recorded beside them.
     """
-    size = len(dumps(data).encode())
-    if size > MAX_INPUT_BYTES:
-        raise PayloadTooLarge(
-            f"{what} is {size:,} bytes, over the {MAX_INPUT_BYTES:,}-byte input limit (DynamoDB's 400 KB item "
-            f"limit, {DYNAMODB_ITEM_BYTES:,} bytes, less {EXECUTION_RESERVE_BYTES:,} kept for the outcome); "
-            "pass a reference (an id or S3 key) instead of the data"
-        )
-    return size
+    return check_json_size(data, MAX_INPUT_BYTES, lambda size: (
+        f"{what} is {size:,} bytes, over the {MAX_INPUT_BYTES:,}-byte input limit (DynamoDB's 400 KB item "
+        f"limit, {DYNAMODB_ITEM_BYTES:,} bytes, less {EXECUTION_RESERVE_BYTES:,} kept for the outcome); "
+        "pass a reference (an id or S3 key) instead of the data"
+    ))
 
 
 #: Bytes an execution header item adds around its JSON body: key and index attributes, generously.
@@ -49,7 +52,7 @@ _HEADER_KEY_BYTES = 512
 def header_bytes(record: ExecutionRecord) -> int:
     """The stored size of ``record``'s header item (slightly over, never under, the real one)."""
     ids = len(record.execution_id.encode()) * 3 + len(record.workflow.encode()) * 2 + len(record.created_at) * 2
-    return len(dumps(record.to_dict()).encode()) + ids + _HEADER_KEY_BYTES
+    return json_size(record.to_dict()) + ids + _HEADER_KEY_BYTES
 
 
 def update_execution(

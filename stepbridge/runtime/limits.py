@@ -6,7 +6,7 @@ enforces or stays inside each one. Sizes are checked in one place per limit: the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from stepbridge.errors import PayloadTooLarge
@@ -103,6 +103,19 @@ def check_event_size(event: Event, *, default_source: str = DEFAULT_EVENT_SOURCE
         size, min(EVENT_BYTES, EVENTBRIDGE_ENTRY_BYTES), f"event '{event.detail_type}'",
         "the 256 KB event limit (the router logs each event in one 400 KB DynamoDB item for wait_for look-back)",
     )
+    return size
+
+
+def json_size(data: object) -> int:
+    """Bytes of ``data`` as stored: its compact JSON in UTF-8."""
+    return len(dumps(data).encode())
+
+
+def check_json_size(data: object, limit: int, too_large: Callable[[int], str]) -> int:
+    """``data``'s stored size; ``PayloadTooLarge`` with the message ``too_large(size)`` when it is over ``limit``."""
+    size = json_size(data)
+    if size > limit:
+        raise PayloadTooLarge(too_large(size))
     return size
 
 

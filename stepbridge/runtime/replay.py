@@ -81,20 +81,26 @@ class Replay:
         self.effects = effects
         #: How to wait before retrying a durable write in-process (``None`` = ``time.sleep``; LocalCloud: no wait).
         self.pause = pause
-        self.log = JournalView(execution.execution_id, store, effects.now, journal, pause=pause, fail=self._fail)
+        # The view found the journal full: the execution fails for good (``ReplaySession.fail``). It reaches the
+        # session through this box, not through ``self``: a bound method of the replay would close a reference
+        # cycle over the whole journal, left to the cyclic collector (which ``engine._drive`` turns off during the
+        # replay) instead of freed when the invocation ends (tests/unit/test_journal_freed_by_refcount.py).
+        session_box: list[ReplaySession] = []
+        self.log = JournalView(
+            execution.execution_id, store, effects.now, journal, pause=pause, fail=lambda exc: session_box[0].fail(exc)
+        )
         self.session = ReplaySession(
             execution, self.log.ops(), overrides=overrides, suspect=suspect, remaining=remaining
         )
+        session_box.append(self.session)
         #: Sticky executions: where a waiting operation parks instead of suspending (``None``: it suspends).
         self.parker: Parked | None = None
         if execution.cut:
             # Unwinding (deadline, cancel with compensation): outside compensations the journal stands still.
+            # (A local, not ``self``: the view must not hold the replay, see ``session_box`` above.)
+            session = self.session
             self.log.cut = execution.cut
-            self.log.frozen = lambda: not self.session.compensating
-
-    def _fail(self, exc: BaseException) -> NoReturn:
-        """The view found the journal full: the execution fails for good (see ``ReplaySession.fail``)."""
-        self.session.fail(exc)
+            self.log.frozen = lambda: not session.compensating
 
     # ---- clock and identity -----------------------------------------------------------
 

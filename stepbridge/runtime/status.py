@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from stepbridge.errors import PayloadTooLarge
-from stepbridge.runtime.codec import dumps, to_json_value
+from stepbridge.runtime.codec import to_json_value
+from stepbridge.runtime.limits import check_json_size
 from stepbridge.runtime.vocabulary import Kind, OpType
 
 if TYPE_CHECKING:
@@ -26,13 +26,11 @@ MAX_CUSTOM_STATUS_BYTES = 4 * 1024
 def check_status(execution_id: str, value: Any) -> Any:
     """``value`` as JSON data, or ``PayloadTooLarge`` naming the execution and the sizes."""
     data = to_json_value(value, what=f"the custom status of execution '{execution_id}'")
-    size = len(dumps(data).encode())
-    if size > MAX_CUSTOM_STATUS_BYTES:
-        raise PayloadTooLarge(
-            f"the custom status of execution '{execution_id}' is {size:,} bytes, over the "
-            f"{MAX_CUSTOM_STATUS_BYTES:,}-byte limit (it is kept on the execution record); set a short summary "
-            "and keep details in a step result"
-        )
+    check_json_size(data, MAX_CUSTOM_STATUS_BYTES, lambda size: (
+        f"the custom status of execution '{execution_id}' is {size:,} bytes, over the "
+        f"{MAX_CUSTOM_STATUS_BYTES:,}-byte limit (it is kept on the execution record); set a short summary "
+        "and keep details in a step result"
+    ))
     return data
 
 

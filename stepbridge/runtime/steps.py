@@ -18,17 +18,16 @@ from stepbridge.api.app import StepDef
 from stepbridge.api.retry import DEFAULT_RETRY, Retry
 from stepbridge.api.serde import Serde
 from stepbridge.errors import (
-    PayloadTooLarge,
     StepTimeout,
     WorkflowDefinitionError,
     never_retried,
 )
 from stepbridge.runtime import keys, payloads, stepcontext
-from stepbridge.runtime.codec import content_hash, dumps, from_json_value, return_type, to_json_value
+from stepbridge.runtime.codec import content_hash, from_json_value, return_type, to_json_value
 from stepbridge.runtime.errorcodec import error_dict, rebuild_error
 from stepbridge.runtime.execution_ids import fit_key
 from stepbridge.runtime.guard import is_user_failure
-from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES
+from stepbridge.runtime.limits import JOURNAL_PAYLOAD_BYTES, check_json_size
 from stepbridge.runtime.loops import run_sync_virtually
 from stepbridge.runtime.observability import StepTelemetry
 from stepbridge.runtime.operations.actions import Dispatch, Refresh, Run
@@ -50,13 +49,10 @@ DEADLINE_GRACE_SECONDS = 60.0
 
 def check_result_size(op: str, data: object) -> int:
     """A step result must fit in one journal item (DynamoDB's 400 KB item limit); returns its JSON size."""
-    size = len(dumps(data).encode())
-    if size > JOURNAL_PAYLOAD_BYTES:
-        raise PayloadTooLarge(
-            f"the result of step '{op}' is {size} bytes, over DynamoDB's 400 KB item limit; "
-            "store large data elsewhere (e.g. S3) and return a reference"
-        )
-    return size
+    return check_json_size(data, JOURNAL_PAYLOAD_BYTES, lambda size: (
+        f"the result of step '{op}' is {size} bytes, over DynamoDB's 400 KB item limit; "
+        "store large data elsewhere (e.g. S3) and return a reference"
+    ))
 
 
 def step_error(exc: BaseException) -> dict[str, Any]:

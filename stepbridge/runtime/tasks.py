@@ -337,14 +337,25 @@ def _require_assignee(task: TaskRecord, by: str) -> None:
         raise TaskForbidden(f"{by} is not an assignee of task '{task.task_id}'")
 
 
+def _mutate_as_assignee(
+    store: Store, task_id: str, by: str, change: Callable[[TaskRecord], bool]
+) -> tuple[TaskRecord, bool]:
+    """``_mutate`` for an assignee acting on an active task: 403 or 409 before ``change`` runs."""
+
+    def guarded(task: TaskRecord) -> bool:
+        _require_assignee(task, by)
+        _require_active(task)
+        return change(task)
+
+    return _mutate(store, task_id, guarded)
+
+
 def claim_task(store: Store, effects: Effects, task_id: str, by: str) -> TaskRecord:
     """Take the task (only an assignee; 409 when someone else holds it); claiming it again is a no-op."""
     check_name(by, "by")
     now = iso(effects.now())
 
     def change(task: TaskRecord) -> bool:
-        _require_assignee(task, by)
-        _require_active(task)
         if task.status == CLAIMED:
             if task.claimed_by == task.actor(by):
                 return False
@@ -353,7 +364,7 @@ def claim_task(store: Store, effects: Effects, task_id: str, by: str) -> TaskRec
         task.status, task.claimed_by = CLAIMED, task.actor(by)
         return True
 
-    task, changed = _mutate(store, task_id, change)
+    task, changed = _mutate_as_assignee(store, task_id, by, change)
     if changed:
         _publish(effects, "claimed", task, now, by=task.claimed_by)
     return task
@@ -365,15 +376,13 @@ def release_task(store: Store, effects: Effects, task_id: str, by: str) -> TaskR
     now = iso(effects.now())
 
     def change(task: TaskRecord) -> bool:
-        _require_assignee(task, by)
-        _require_active(task)
         if task.status != CLAIMED or task.claimed_by != task.actor(by):
             raise TaskConflict(f"task '{task_id}' is not claimed by {task.actor(by)}")
         _audit(task, "released", by, now)
         task.status, task.claimed_by = OPEN, None
         return True
 
-    task, _ = _mutate(store, task_id, change)
+    task, _ = _mutate_as_assignee(store, task_id, by, change)
     _publish(effects, "released", task, now, by=task.audit[-1]["by"])
     return task
 
@@ -385,8 +394,6 @@ def reassign_task(store: Store, effects: Effects, task_id: str, by: str, to: obj
     now = iso(effects.now())
 
     def change(task: TaskRecord) -> bool:
-        _require_assignee(task, by)
-        _require_active(task)
         if task.status == CLAIMED and task.claimed_by != task.actor(by):
             raise TaskConflict(f"task '{task_id}' is claimed by {task.claimed_by}")
         old = list(task.assignees)
@@ -395,7 +402,7 @@ def reassign_task(store: Store, effects: Effects, task_id: str, by: str, to: obj
         task.ever_assigned = list(dict.fromkeys([*task.ever_assigned, *new]))
         return True
 
-    task, _ = _mutate(store, task_id, change)
+    task, _ = _mutate_as_assignee(store, task_id, by, change)
     _publish(effects, "reassigned", task, now, by=task.audit[-1]["by"])
     return task
 

@@ -20,6 +20,16 @@ def order(order_id: str = "o-1", lines: list[tuple[str, int, float]] | None = No
     }
 
 
+#: An expense over the manager's limit (the expense-approval workflow asks the manager, then the VP).
+EXPENSE = {
+    "id": "exp-7",
+    "amount": 2500,
+    "employee": "eve@acme.example",
+    "manager": "mia@acme.example",
+    "vp": "victor@acme.example",
+    "description": "Conference travel",
+}
+
 LEAD = {"id": "lead-1", "name": "Bob Builder", "email": "bob@builder.io", "domain": "builder.io"}
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import fakes
 import pytest
 from app import app
+from example_data import EXPENSE
 
 from stepbridge.devconsole import ConsoleServer, DevSession, serve
 from stepbridge.local.cloud import DEFAULT_START
@@ -36,14 +37,6 @@ pytestmark = [
     pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary on PATH (Debian: apt-get install chromium)"),
 ]
 
-EXPENSE = {
-    "id": "exp-7",
-    "amount": 2500,
-    "employee": "eve@acme.example",
-    "manager": "mia@acme.example",
-    "vp": "victor@acme.example",
-    "description": "Conference travel",
-}
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from typing import Any
 
 import fakes
 import pytest
-from example_data import order
+from example_data import EXPENSE, order
 
 from stepbridge.local import LocalCloud
 from stepbridge.operator import render_html
@@ -29,14 +29,6 @@ pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="no chromium binary on PATH (Debian: apt-get install chromium) to render the report"
 )
 
-EXPENSE = {
-    "id": "exp-7",
-    "amount": 2500,
-    "employee": "eve@acme.example",
-    "manager": "mia@acme.example",
-    "vp": "victor@acme.example",
-    "description": "Conference travel",
-}
 
 
 def chromium(page: Path, profile: Path, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -14,21 +14,13 @@ from typing import Any
 
 import fakes
 import pytest
-from example_data import LEAD, order
+from example_data import EXPENSE, LEAD, order
 
 from stepbridge import App, Context
 from stepbridge.local import LocalCloud
 from stepbridge.operator import mermaid_path, render_html, render_text, timeline_json
 from stepbridge.timeline import build_timeline, render, render_table
 
-EXPENSE = {
-    "id": "exp-7",
-    "amount": 2500,
-    "employee": "eve@acme.example",
-    "manager": "mia@acme.example",
-    "vp": "victor@acme.example",
-    "description": "Conference travel",
-}
 DOCUMENT = {"id": "d-1", "title": "Spec", "type": "contract", "department": "legal"}
 
 _NODE = re.compile(r'^\s+(\w+)(?:\[\[|\[/|\[\(|\{\{|\(\[|\[|>|\()"(.*)"(?:\]\]|/\]|\)\]|\}\}|\]\)|\]|\))$')

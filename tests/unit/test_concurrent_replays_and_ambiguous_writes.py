@@ -14,27 +14,14 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from clockskew import SkewedEffects
+
 from stepbridge import App, Context, Retry
 from stepbridge.errors import NonRetryableError
 from stepbridge.local import LocalCloud
 from stepbridge.local.faults import Fault, FaultPlan
 from stepbridge.runtime.records import WakeMessage
 from stepbridge.runtime.replay import OUTCOME_WRITE_TRIES
-
-
-class _SkewedEffects:
-    """The orchestrator's effects with its clock off by ``offset`` (another container's clock)."""
-
-    def __init__(self, effects: Any) -> None:
-        self._effects = effects
-        self.offset = timedelta(0)
-
-    def now(self) -> datetime:
-        shown: datetime = self._effects.now() + self.offset
-        return shown
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._effects, name)
 
 
 def test_a_sleep_passed_by_a_replay_whose_clock_was_ahead_stays_passed_for_one_whose_clock_is_behind() -> None:
@@ -52,7 +39,7 @@ def test_a_sleep_passed_by_a_replay_whose_clock_was_ahead_stays_passed_for_one_w
         return "done"
 
     with LocalCloud(app, backend="memory") as cloud:
-        skewed = _SkewedEffects(cloud.env.effects)
+        skewed = SkewedEffects(cloud.env.effects)
         cloud.env.effects = skewed
         client = cloud.client()
         h = client.start("naps")
@@ -248,7 +235,7 @@ def test_a_replay_that_adopted_a_racing_twins_record_leaves_no_replayed_marker()
 
         return str(await ctx.step("x", once_failing, retry=Retry(max_attempts=5)))
 
-    skewed: list[_SkewedEffects] = []
+    skewed: list[SkewedEffects] = []
 
     def twin_behind(method: str, args: Any) -> bool:
         if args[1].key != "x#a1":
@@ -258,7 +245,7 @@ def test_a_replay_that_adopted_a_racing_twins_record_leaves_no_replayed_marker()
 
     twin = Fault("queue.visibility_expired", target="orchestrator", method="append_journal", when=twin_behind)
     with LocalCloud(app, backend="memory", faults=FaultPlan(script=[twin])) as cloud:
-        skewed.append(_SkewedEffects(cloud.env.effects))
+        skewed.append(SkewedEffects(cloud.env.effects))
         cloud.env.effects = skewed[0]
         client = cloud.client()
         cloud.eager = False

@@ -15,26 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from clockskew import SkewedEffects
 
 from stepbridge import App, Context, Retry
 from stepbridge.local import LocalCloud
 from stepbridge.local.faults import Fault, FaultPlan
 from stepbridge.runtime.replay import timer_name
-
-
-class _SkewedEffects:
-    """The orchestrator's effects with its clock off by ``offset`` (another container's clock)."""
-
-    def __init__(self, effects: Any) -> None:
-        self._effects = effects
-        self.offset = timedelta(0)
-
-    def now(self) -> datetime:
-        shown: datetime = self._effects.now() + self.offset
-        return shown
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._effects, name)
 
 
 def test_a_replay_that_adopted_a_racing_twins_attempt_record_arms_the_retry_for_the_recorded_instant() -> None:
@@ -51,7 +37,7 @@ def test_a_replay_that_adopted_a_racing_twins_attempt_record_arms_the_retry_for_
 
         return str(await ctx.step("x", once_failing, retry=Retry(max_attempts=5, jitter=False)))
 
-    skewed: list[_SkewedEffects] = []
+    skewed: list[SkewedEffects] = []
 
     def twin_behind(method: str, args: Any) -> bool:
         if args[1].key != "x#a1":
@@ -61,7 +47,7 @@ def test_a_replay_that_adopted_a_racing_twins_attempt_record_arms_the_retry_for_
 
     twin = Fault("queue.visibility_expired", target="orchestrator", method="append_journal", when=twin_behind)
     with LocalCloud(app, backend="memory", faults=FaultPlan(script=[twin])) as cloud:
-        skewed.append(_SkewedEffects(cloud.env.effects))
+        skewed.append(SkewedEffects(cloud.env.effects))
         cloud.env.effects = skewed[0]
         cloud.eager = False
         h = cloud.client().start("flaky")
