@@ -28,7 +28,7 @@ def workflow_for(app: App, name: str) -> WorkflowDef | None:
 
 async def _run_slice(ctx: Any, spec: dict[str, Any]) -> dict[str, Any]:
     """The child's side (the workflow :data:`MAP_WORKFLOW`): a flat map of one slice, its outcome as JSON."""
-    rp: Replay = ctx._rp
+    rp: Replay = ctx.replay
     step = rp.app.steps[str(spec["step"])]
     name, offset, total = str(spec["name"]), int(spec["offset"]), int(spec["total"])
     values = list(spec["items"])

@@ -99,7 +99,7 @@ async def create(ctx: Context, name: str, timeout: Duration | None, heartbeat: D
     for what, value in (("timeout", t), ("heartbeat", h)):
         if value is not None and value <= 0:
             raise WorkflowDefinitionError(f"ctx.callback('{name}'): {what} must be positive, got {value:g} s")
-    rp = ctx._rp
+    rp = ctx.replay
     execution_id = rp.execution_id
 
     def issue() -> dict[str, object]:
@@ -141,7 +141,7 @@ def _deadline(state: dict[str, Any]) -> datetime | None:
 
 
 async def _result(cb: Callback) -> Any:
-    ctx, rp = cb.ctx, cb.ctx._rp
+    ctx, rp = cb.ctx, cb.ctx.replay
     pk, sk = keys.callback_key(cb.token)
 
     def check() -> dict[str, Any]:

@@ -46,6 +46,12 @@ class Context:
     def __init__(self, replay: Replay) -> None:
         self._rp = replay
 
+    @property
+    def replay(self) -> Replay:
+        """The engine's replay behind this context: how stepbridge's own operation modules (callbacks, human
+        tasks, SLAs, child batches) reach the journal and the ports. Workflow code has no use for it."""
+        return self._rp
+
     # ---- identity ---------------------------------------------------------------------
 
     @property
@@ -484,7 +490,7 @@ class EnginePorts:
 
 def engine_ports(ctx: Context) -> EnginePorts:
     """The ports behind ``ctx`` (see :class:`EnginePorts`)."""
-    rp = ctx._rp
+    rp = ctx.replay
     return EnginePorts(rp.app, rp.store, rp.effects, rp.now)
 
 

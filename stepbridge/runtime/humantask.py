@@ -114,13 +114,13 @@ class _TaskRun:
         """The instant ``duration`` after ``start`` (business time on the calendar), or None."""
         if duration is None:
             return None
-        rp = self.ctx._rp
+        rp = self.ctx.replay
         where = f"ctx.task('{self.name}'): {what}"
         return iso(business.instant_after(rp.app, start, duration, self.calendar, what=where))
 
     def create(self) -> dict[str, object]:
         """The step ``task:{name}``: store the task and journal its first timers."""
-        rp = self.ctx._rp
+        rp = self.ctx.replay
         now = rp.now()
         form, escalate_to, decisions = self.form, self.escalate_to, self.decisions
         used_calendar = self.calendar if self.calendar is not None else getattr(rp.app, "calendar", None)
@@ -142,7 +142,7 @@ class _TaskRun:
 
     def tick(self, tid: str, kind: str, fired_at: str) -> dict[str, object]:
         """The step ``task:{name}:{kind}-{k}``: act on the timer that passed; the next one, if it repeats."""
-        rp = self.ctx._rp
+        rp = self.ctx.replay
         nxt: str | None = None
         if kind == "remind":
             nxt = self.at(parse_iso(fired_at), self.remind_every, "remind_every")
@@ -158,7 +158,7 @@ class _TaskRun:
 
     def read(self, tid: str) -> dict[str, object]:
         """The step ``task:{name}:outcome``: the completed task's outcome and audit trail."""
-        task = tasks.get_task(self.ctx._rp.store, tid)
+        task = tasks.get_task(self.ctx.replay.store, tid)
         return {"outcome": task.outcome, "audit": task.audit}
 
 
@@ -180,7 +180,7 @@ async def run_task(
     on_breach: Callable[..., Any] | None = None,
 ) -> TaskOutcome:
     """The body of ``ctx.task`` (module docstring)."""
-    rp = ctx._rp
+    rp = ctx.replay
     _check(name, list(assignees) if isinstance(assignees, list | tuple) else assignees, form, remind_every,
            escalate_after, list(escalate_to) if escalate_to is not None else None, decisions)
     for value, what in ((due, "due"), (remind_every, "remind_every"), (escalate_after, "escalate_after")):
@@ -206,7 +206,7 @@ async def _wait_until_done(
     run: _TaskRun, tid: str, timers: dict[str, str | None], on_breach: Callable[..., Any] | None
 ) -> None:
     """Wait for ``Task.completed``, running each timer that passes first as its inline step (module docstring)."""
-    ctx, name, rp = run.ctx, run.name, run.ctx._rp
+    ctx, name, rp = run.ctx, run.name, run.ctx.replay
     k = 0
     while True:
         pending = sorted((str(v), kind) for kind, v in timers.items() if v)

@@ -49,7 +49,7 @@ async def run_with_sla(
     run: Callable[[], Awaitable[Any]],
 ) -> Any:
     """Await ``run()`` (the step) with an SLA watch around it; see the module docstring."""
-    rp = ctx._rp
+    rp = ctx.replay
     what = f"sla of step '{name}'"
     if business.is_business(sla):
         business.calendar_for(rp.app, calendar, sla, what=what)  # a missing calendar fails before anything runs
