@@ -348,20 +348,49 @@ async def _map_policy(
         if not running:
             break
         done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-        for fut in sorted(done, key=running.__getitem__):  # item order, not the set's (memory addresses)
-            index = running.pop(fut)
-            exc = fut.exception()
-            if isinstance(exc, Suspend):
-                _consume(exc)
-                held.append(index)
-            elif exc is not None and not isinstance(exc, Exception):
-                _abandon([*running, *(d for d in done if d is not fut)])
-                raise exc
-            else:
-                items[index] = _item(index, fut)
+        _take(done, running, held, items)
         reason = decide(*_counts(items))
     if reason is None:
         rp.suspend()  # items wait (their slots stay held) and the policy has not decided yet
+    return await _conclude(rp, name, batch_op, offset, next_index, running, held, items, reason, completion, fn)
+
+
+def _take(
+    done: set[asyncio.Future[object]],
+    running: dict[asyncio.Future[object], int],
+    held: list[int],
+    items: list[BatchItem[Any]],
+) -> None:
+    """Collect finished items in item order: one that waits keeps its slot (``held``); an infrastructure failure
+    abandons the whole batch and propagates."""
+    for fut in sorted(done, key=running.__getitem__):  # item order, not the set's (memory addresses)
+        index = running.pop(fut)
+        exc = fut.exception()
+        if isinstance(exc, Suspend):
+            _consume(exc)
+            held.append(index)
+        elif exc is not None and not isinstance(exc, Exception):
+            _abandon([*running, *(d for d in done if d is not fut)])
+            raise exc
+        else:
+            items[index] = _item(index, fut)
+
+
+async def _conclude(
+    rp: Replay,
+    name: str,
+    batch_op: str,
+    offset: int,
+    next_index: int,
+    running: dict[asyncio.Future[object], int],
+    held: list[int],
+    items: list[BatchItem[Any]],
+    reason: str,
+    completion: Completion,
+    fn: Callable[..., object],
+) -> BatchResult[Any]:
+    """The map is decided: record the decision and abandon the items in flight (late results are ignored)."""
+    total = len(items)
     in_flight = sorted([*running.values(), *held])
     # Items a replay before started but this one had not reached yet (slots were held) were started too.
     while next_index < total and rp.records(f"{name}-{offset + next_index}"):

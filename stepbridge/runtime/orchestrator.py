@@ -166,37 +166,8 @@ class Orchestrator:
         journal, parked = self._load(rec, message)
         started = time.perf_counter()
         began = self.effects.now()
-        # A redelivered message or a sweeper's wake-up: the invocation before may have died in an inline step.
-        suspect = message.receives > 1 or message.reason == Reason.SWEEP
-        if parked is not None:
-            outcome = engine.resume(
-                parked,
-                rec,
-                journal,
-                self.store,
-                self.effects,
-                ops=_concerned(message, parked.rp.log.journal),
-                suspect=suspect,
-                remaining=self.remaining,
-            )
-            self.stats["resumes"] = self.stats.get("resumes", 0) + 1
-        else:
-            outcome = engine.run(
-                self.app,
-                rec,
-                journal,
-                self.store,
-                self.effects,
-                self.loop_factory,
-                self.overrides,
-                suspect=suspect,
-                remaining=self.remaining,
-                pause=self.pause,
-                sticky=self.cache is not None and self.cache.sticky,
-            )
-            self.stats["replays"] += 1
-        log = logger()
-        log.debug(
+        outcome = self._run(rec, message, journal, parked)
+        logger().debug(
             "replayed",
             extra={
                 "execution_id": rec.execution_id,
@@ -206,27 +177,7 @@ class Orchestrator:
             },
         )
         if outcome.kind == Ending.SUSPENDED:
-            if outcome.replay is None:
-                return
-            view = outcome.replay.log
-            try:
-                view.flush_acks()
-                self._rearm_early_timers(rec, message, view.journal, began)
-                if view.written == 0 and not view.raced:
-                    # (A replay that adopted a racing replay's records handled nothing on its behalf: those records'
-                    # due instants, fixed by the other replay's clock, may be past ``began`` and not handled by
-                    # anyone.)
-                    self._mark_replayed(rec, view, began)
-            except BaseException:
-                if outcome.parked is not None:
-                    outcome.parked.close()
-                raise
-            if self.cache is not None and not view.raced:
-                self.cache.remember(
-                    rec.execution_id, view.journal, outcome.parked, size=view.journal_bytes, last_seq=view.last_seq
-                )
-            elif outcome.parked is not None:
-                outcome.parked.close()
+            self._suspended(rec, message, outcome, began)
             return
         journal = list(outcome.replay.log.journal.values()) if outcome.replay else journal
         if outcome.kind == Ending.CONTINUED:
@@ -235,6 +186,64 @@ class Orchestrator:
             except (PayloadTooLarge, ResultNotSerializable) as exc:  # the new input is refused: say why
                 outcome = engine.Outcome(Ending.FAILED, error=error_dict(exc))
         self.finish(rec, outcome, journal)
+
+    def _run(
+        self, rec: ExecutionRecord, message: WakeMessage, journal: list[JournalRecord], parked: Parked | None
+    ) -> engine.Outcome:
+        """Resume the parked workflow (sticky executions) or replay the workflow from the top."""
+        # A redelivered message or a sweeper's wake-up: the invocation before may have died in an inline step.
+        suspect = message.receives > 1 or message.reason == Reason.SWEEP
+        if parked is not None:
+            self.stats["resumes"] = self.stats.get("resumes", 0) + 1
+            return engine.resume(
+                parked,
+                rec,
+                journal,
+                self.store,
+                self.effects,
+                ops=_concerned(message, parked.rp.log.journal),
+                suspect=suspect,
+                remaining=self.remaining,
+            )
+        self.stats["replays"] += 1
+        return engine.run(
+            self.app,
+            rec,
+            journal,
+            self.store,
+            self.effects,
+            self.loop_factory,
+            self.overrides,
+            suspect=suspect,
+            remaining=self.remaining,
+            pause=self.pause,
+            sticky=self.cache is not None and self.cache.sticky,
+        )
+
+    def _suspended(self, rec: ExecutionRecord, message: WakeMessage, outcome: engine.Outcome, began: datetime) -> None:
+        """After a suspension: flush acks, re-arm early timers, mark the wake-up handled, keep (or close) the
+        journal copy and the parked workflow."""
+        if outcome.replay is None:
+            return
+        view = outcome.replay.log
+        try:
+            view.flush_acks()
+            self._rearm_early_timers(rec, message, view.journal, began)
+            if view.written == 0 and not view.raced:
+                # (A replay that adopted a racing replay's records handled nothing on its behalf: those records'
+                # due instants, fixed by the other replay's clock, may be past ``began`` and not handled by
+                # anyone.)
+                self._mark_replayed(rec, view, began)
+        except BaseException:
+            if outcome.parked is not None:
+                outcome.parked.close()
+            raise
+        if self.cache is not None and not view.raced:
+            self.cache.remember(
+                rec.execution_id, view.journal, outcome.parked, size=view.journal_bytes, last_seq=view.last_seq
+            )
+        elif outcome.parked is not None:
+            outcome.parked.close()
 
     def _rearm_early_timers(
         self, rec: ExecutionRecord, message: WakeMessage, journal: dict[str, JournalRecord], began: datetime

@@ -175,11 +175,7 @@ async def run_step(
         await rp.before_new(op)
     step_def = rp.app.step_for(fn)
     once = at_most_once or bool(step_def and step_def.at_most_once)
-    if once and retry is not None and retry.max_attempts > 1:
-        raise WorkflowDefinitionError(
-            f"step '{op}' is at_most_once, so it is never retried; drop retry= or use Retry(max_attempts=1)"
-        )
-    policy = Retry(max_attempts=1) if once else retry or (step_def.retry if step_def else None) or DEFAULT_RETRY
+    policy = _policy(op, once, retry, step_def)
     args_json = _json_args(op, args, (step_def.serde if step_def else None) or rp.app.serde)
 
     ckey = cache_item_key(op, args_json, cache_key) if cache_ttl else None
@@ -211,6 +207,15 @@ async def run_step(
     if ckey is not None and rec.kind == Kind.RESULT and cache_ttl:
         _cache_result(rp, ckey, op, rec, cache_ttl)
     return outcome(rp, rec, fn)
+
+
+def _policy(op: str, once: bool, retry: Retry | None, step_def: StepDef | None) -> Retry:
+    """A step's retry policy: ``retry=``, else the declared step's, else the default; one attempt if at most once."""
+    if once and retry is not None and retry.max_attempts > 1:
+        raise WorkflowDefinitionError(
+            f"step '{op}' is at_most_once, so it is never retried; drop retry= or use Retry(max_attempts=1)"
+        )
+    return Retry(max_attempts=1) if once else retry or (step_def.retry if step_def else None) or DEFAULT_RETRY
 
 
 def _json_args(op: str, args: Sequence[Any], serde: Serde | None = None) -> list[Any]:
