@@ -10,6 +10,7 @@ turn, and step code runs on a virtual-time event loop.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import random
@@ -252,8 +253,7 @@ class LocalCloud:
             else:
                 os.environ[key] = value
         self._running = False
-
-    # ---- public helpers --------------------------------------------------------------------
+        gc.collect()  # closed parked workflows are cycles (loops, tasks): freed now, not in a later cloud's time
 
     def redeploy(self) -> None:
         """Start every orchestrator container cold, as a deploy does: journal copies and parked workflows go."""
