@@ -16,16 +16,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from stepbridge.infra.dynamodb import journal_attrs, table_definition
+from stepbridge.local.backends import LOCAL_AWS_ENV
 from stepbridge.runtime.records import JournalRecord
 
-_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-}
+# moto's credentials and region, as LocalCloud sets them (its Powertools switches are not needed here)
+_ENV = {k: v for k, v in LOCAL_AWS_ENV.items() if k.startswith("AWS_")}
 TABLE = "floor-table"
 
 

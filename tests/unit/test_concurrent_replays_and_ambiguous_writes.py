@@ -14,7 +14,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from clockskew import SkewedEffects
+from clockskew import MinuteBehindTwin, SkewedEffects
 
 from stepbridge import App, Context, Retry
 from stepbridge.errors import NonRetryableError
@@ -235,25 +235,16 @@ def test_a_replay_that_adopted_a_racing_twins_record_leaves_no_replayed_marker()
 
         return str(await ctx.step("x", once_failing, retry=Retry(max_attempts=5)))
 
-    skewed: list[SkewedEffects] = []
-
-    def twin_behind(method: str, args: Any) -> bool:
-        if args[1].key != "x#a1":
-            return False
-        skewed[0].offset = timedelta(seconds=-60)  # the twin's container is a minute behind
-        return True
-
-    twin = Fault("queue.visibility_expired", target="orchestrator", method="append_journal", when=twin_behind)
-    with LocalCloud(app, backend="memory", faults=FaultPlan(script=[twin])) as cloud:
-        skewed.append(SkewedEffects(cloud.env.effects))
-        cloud.env.effects = skewed[0]
+    twin = MinuteBehindTwin("x#a1")
+    with LocalCloud(app, backend="memory", faults=FaultPlan(script=[twin.fault])) as cloud:
+        skewed = twin.install(cloud)
         client = cloud.client()
         cloud.eager = False
         cloud.advance(timedelta(minutes=5))
         h = client.start("flaky")
         cloud._drain_queue()
         assert cloud.faults is not None and cloud.faults.injected["queue.visibility_expired"] == 1
-        skewed[0].offset = timedelta(0)
+        skewed.offset = timedelta(0)
         journal = cloud.store.load_journal(h.execution_id)
         retry = next(r for r in journal if r.key == "x#a1")
         record = cloud.store.get_execution(h.execution_id)

@@ -12,10 +12,9 @@ lost to a crash right after its record waits.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 import pytest
-from clockskew import SkewedEffects
+from clockskew import MinuteBehindTwin
 
 from stepbridge import App, Context, Retry
 from stepbridge.local import LocalCloud
@@ -37,18 +36,9 @@ def test_a_replay_that_adopted_a_racing_twins_attempt_record_arms_the_retry_for_
 
         return str(await ctx.step("x", once_failing, retry=Retry(max_attempts=5, jitter=False)))
 
-    skewed: list[SkewedEffects] = []
-
-    def twin_behind(method: str, args: Any) -> bool:
-        if args[1].key != "x#a1":
-            return False
-        skewed[0].offset = timedelta(seconds=-60)  # the twin's container is a minute behind
-        return True
-
-    twin = Fault("queue.visibility_expired", target="orchestrator", method="append_journal", when=twin_behind)
-    with LocalCloud(app, backend="memory", faults=FaultPlan(script=[twin])) as cloud:
-        skewed.append(SkewedEffects(cloud.env.effects))
-        cloud.env.effects = skewed[0]
+    twin = MinuteBehindTwin("x#a1")
+    with LocalCloud(app, backend="memory", faults=FaultPlan(script=[twin.fault])) as cloud:
+        skewed = twin.install(cloud)
         cloud.eager = False
         h = cloud.client().start("flaky")
         cloud._drain_queue()
@@ -59,7 +49,7 @@ def test_a_replay_that_adopted_a_racing_twins_attempt_record_arms_the_retry_for_
         # the twin (a minute behind) recorded the retry; the replay that adopted its record armed the
         # timer last: for the recorded instant, not its own a minute later
         assert timer.at == retry_at
-        skewed[0].offset = timedelta(0)
+        skewed.offset = timedelta(0)
         cloud.eager = True
         assert h.result() == "ok"
 
