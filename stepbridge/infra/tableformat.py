@@ -168,12 +168,18 @@ def item_attrs(item: Item, version: int) -> Attrs:
 
 
 def attrs_size(attrs: Mapping[str, Mapping[str, str]]) -> int:
-    """DynamoDB's item size: attribute-name bytes plus value bytes (numbers ~1 byte per 2 digits + 1)."""
+    """DynamoDB's item size: attribute-name bytes plus value bytes (numbers ~1 byte per 2 digits + 1).
+
+    Text is measured in UTF-8 bytes. ASCII text (names, keys and most JSON bodies) has one byte per
+    character, which ``str.isascii`` answers without a scan (CPython keeps the flag on the string), so
+    only non-ASCII text is encoded to be measured: the check before every write copies nothing.
+    """
     total = 0
     for name, value in attrs.items():
-        total += len(name.encode())
-        if "S" in value:
-            total += len(value["S"].encode())
+        total += len(name) if name.isascii() else len(name.encode())
+        text = value.get("S")
+        if text is not None:
+            total += len(text) if text.isascii() else len(text.encode())
         else:
             digits = value["N"].lstrip("-").replace(".", "")
             total += (len(digits) + 1) // 2 + 1

@@ -38,6 +38,17 @@ def to_json_value(value: Any, *, what: str, serde: Serde | None = None) -> Any:
         encoded = serde.encode(value)
         if encoded is not NotImplemented:
             value = encoded
+    if type(value) in _SCALARS:  # most step results and arguments: nothing to convert, nothing to copy
+        return value
+    try:
+        plain = _plain_copy(value)
+    except RecursionError:  # nested deeper than a Python walk goes: pydantic's walk decides
+        plain = _NOT_PLAIN
+    return plain if plain is not _NOT_PLAIN else _jsonable(value, what)
+
+
+def _jsonable(value: Any, what: str) -> Any:
+    """The general conversion (bytes, dataclasses, pydantic models, sets, enums, datetimes, ...)."""
     try:
         return pydantic_core.to_jsonable_python(_mark_bytes(value), bytes_mode="utf8")
     except (pydantic_core.PydanticSerializationError, TypeError, ValueError) as exc:
@@ -45,6 +56,45 @@ def to_json_value(value: Any, *, what: str, serde: Serde | None = None) -> Any:
             f"{what} is a {type(value).__name__}, which cannot be stored as JSON ({exc}); return plain data, "
             "a dataclass or a pydantic model instead"
         ) from None
+
+
+#: Types whose values are JSON as they are. Exact types only: a subclass (an enum, a bool-like int) goes the
+#: general way, which may convert it.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+#: What :func:`_plain_copy` returns for a value that is not plain JSON data.
+_NOT_PLAIN: Any = object()
+
+
+def _plain_copy(value: Any) -> Any:
+    """A copy of ``value`` when it is plain JSON data (exact ``str``/``int``/``float``/``bool``/``None``, and
+    ``list``/``tuple``/``dict`` with ``str`` keys of such data), else :data:`_NOT_PLAIN`.
+
+    It equals what the general conversion returns for such data (tuples become lists, containers are fresh
+    copies, so the stored value shares nothing with the caller's), without walking it twice or asking
+    ``is_dataclass`` of every leaf (``tests/unit/test_codec_fast_path.py`` compares both on a corpus).
+    """
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                return _NOT_PLAIN
+            copied = item if type(item) in _SCALARS else _plain_copy(item)
+            if copied is _NOT_PLAIN:
+                return _NOT_PLAIN
+            out[key] = copied
+        return out
+    if kind is list or kind is tuple:
+        items: list[Any] = []
+        for item in value:
+            copied = item if type(item) in _SCALARS else _plain_copy(item)
+            if copied is _NOT_PLAIN:
+                return _NOT_PLAIN
+            items.append(copied)
+        return items
+    return _NOT_PLAIN
 
 
 #: The one-key object that holds bytes that are not UTF-8, as base64url (``$stepbridge.`` like the claim
@@ -109,7 +159,7 @@ def from_json_value(data: Any, tp: Any, serde: Serde | None = None) -> Any:
 def _typed(data: Any, tp: Any) -> Any:
     """Validate ``data`` as ``tp``: text where ``bytes`` are annotated is their UTF-8 (one reading for old
     and new data), a :data:`BYTES_MARK` object is base64url bytes."""
-    return _adapter(tp).validate_python(_unmark_bytes(data))
+    return _adapter(tp).validate_python(data if type(data) in _SCALARS else _unmark_bytes(data))
 
 
 def validate_input(data: Any, tp: Any, serde: Serde | None = None) -> Any:
