@@ -111,7 +111,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--commit-dir", action="append", required=True, metavar="DIR",
                         help="a checkout to measure (repeat: the first is the baseline)")
-    parser.add_argument("--set", default="rows", choices=("rows", "sleeper", "async"), help="what each process measures")
+    parser.add_argument("--set", default="rows", choices=("rows", "sleeper", "async"),
+                        help="what each process measures")
     parser.add_argument("--cycles", type=int, default=3, help="cycles of A B .. B A (2 processes per commit each)")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="extra environment")
     parser.add_argument("--nice", type=int, default=0, help="run the processes at this niceness")

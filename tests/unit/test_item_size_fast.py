@@ -24,7 +24,8 @@ def _encoded_size(attrs: dict[str, dict[str, str]]) -> int:
     return total
 
 
-TEXTS = ["", "plain ascii", "é", "näive", "☃ snow", "𝄞 clef", "mixed é☃𝄞 and ascii" * 50, "\x7f\x80", '{"k":"v"}' * 1000]
+TEXTS = ["", "plain ascii", "é", "näive", "☃ snow", "𝄞 clef", "mixed é☃𝄞 and ascii" * 50, "\x7f\x80",
+         '{"k":"v"}' * 1000]
 
 
 @pytest.mark.parametrize("text", TEXTS, ids=repr)
