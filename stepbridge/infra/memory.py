@@ -68,7 +68,8 @@ class InMemoryStore:
         return self._partitions.get(pk, {}).get(sk)
 
     def _store(self, attrs: Attrs) -> None:
-        attrs = expiry.stamp(attrs, self.retention, self._clock())
+        if self.retention is not None:  # (the clock is read only when an item can get a ttl: not per write)
+            attrs = expiry.stamp(attrs, self.retention, self._clock())
         self._partitions.setdefault(attrs["pk"]["S"], {})[attrs["sk"]["S"]] = attrs
 
     # ---- executions -----------------------------------------------------------------------

@@ -309,7 +309,8 @@ class JournalView:
         and adopts it).
         """
         rec.acks = sorted(self._pending_acks)
-        if not rec.is_announcement:  # an announcement says nothing about what the replay handled
+        announcement = rec.is_announcement
+        if not announcement:  # an announcement says nothing about what the replay handled
             rec.passed = sorted(self._pending_passed)
         applied, after_failure = self._append_with_retries(rec, tries)
         taken = (
@@ -325,7 +326,7 @@ class JournalView:
             # ``$replayed`` marker saying it handled everything due, which would hide what it scheduled.)
             self.written += 1
             self._pending_acks.clear()
-            if not rec.is_announcement:
+            if not announcement:
                 self._pending_passed.clear()
             return rec
         if taken is None or taken.key != rec.key:

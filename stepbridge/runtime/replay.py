@@ -15,8 +15,7 @@ error, cancellation, compensation, overrides). What needs both lives here.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, NoReturn, TypeVar
@@ -256,18 +255,9 @@ class Replay:
         if self.parker is not None:
             self.parker.wake([op])
 
-    @contextmanager
-    def running_inline(self) -> Iterator[None]:
+    def running_inline(self) -> InlineRunning:
         """An inline step runs (maybe in a worker thread): the loop is not quiet meanwhile."""
-        parker = self.parker
-        if parker is None:
-            yield
-            return
-        parker.running(1)
-        try:
-            yield
-        finally:
-            parker.running(-1)
+        return InlineRunning(self.parker)
 
     def close(self) -> None:
         """The parked workflow is being dropped: refuse every request and journal write from now on."""
@@ -301,6 +291,26 @@ class Replay:
     def wake_self(self, reason: str, dedup: str) -> None:
         """Enqueue a wake-up for this execution."""
         self.effects.wake(WakeMessage(self.execution_id, reason, dedup))
+
+
+class InlineRunning:
+    """The context of :meth:`Replay.running_inline`: the parker counts the inline step while it runs.
+
+    (A class rather than a ``@contextmanager`` generator: it is entered once per inline step.)
+    """
+
+    __slots__ = ("parker",)
+
+    def __init__(self, parker: Parked | None) -> None:
+        self.parker = parker
+
+    def __enter__(self) -> None:
+        if self.parker is not None:
+            self.parker.running(1)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.parker is not None:
+            self.parker.running(-1)
 
 
 def parse_or_none(value: str | None) -> datetime | None:

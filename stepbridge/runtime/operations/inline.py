@@ -47,6 +47,10 @@ class InlineState:
     final: JournalRecord | None = None
 
 
+#: The state of a step without records (a frozen value, shared).
+_NEVER_RAN = InlineState(NOT_STARTED)
+
+
 @dataclass(frozen=True)
 class InlineStep:
     """The decisions of one inline step call: ``policy`` (retries), ``once`` (``at_most_once``), ``seed`` (of the
@@ -61,6 +65,8 @@ class InlineStep:
     @staticmethod
     def state(op: str, records: Mapping[str, JournalRecord]) -> InlineState:
         """The state of the inline step ``op`` from its records (keyed by record key)."""
+        if not records:  # a step that never ran (most calls): nothing to look up
+            return _NEVER_RAN
         final = records.get(op)
         if final is not None and final.is_final:
             return InlineState(FINISHED, final=final)
