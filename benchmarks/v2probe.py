@@ -13,7 +13,8 @@ one execution on a fresh LocalCloud warmed by one empty execution.
     python -m benchmarks.v2probe --commit-dir A_DIR --commit-dir B_DIR --set sleeper --env STEPBRIDGE_STICKY=0
 
 ``--set rows`` (default) measures every row once per process; ``--set sleeper`` the in-memory
-sleep-then-wake 30 times per process; ``--set async`` the in-memory inline rows 5 times per process.
+sleep-then-wake 30 times per process; ``--set async`` the in-memory inline rows 5 times per process;
+``--set scaling`` the in-memory scaling rows N=10,000 and 20,000 once per process.
 Raw rounds go to ``--out`` (JSON lines); the summary prints medians of wall and CPU per row and commit.
 """
 
@@ -101,7 +102,14 @@ def inline_rows():
         out["inline, in-memory, async step fn, per step"].append(per_step(seq("memory", 1000, "seq-async"), 1000))
     return out
 
-print(json.dumps({"rows": rows, "sleeper": sleepers, "async": inline_rows}[sys.argv[1]]()))
+def scaling_rows():
+    out = {}
+    seq("memory", 5)
+    for n in (10000, 20000):
+        out[f"scaling: inline, in-memory, N={n:,}"] = [seq("memory", n)]
+    return out
+
+print(json.dumps({"rows": rows, "sleeper": sleepers, "async": inline_rows, "scaling": scaling_rows}[sys.argv[1]]()))
 '''
 
 
@@ -111,7 +119,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--commit-dir", action="append", required=True, metavar="DIR",
                         help="a checkout to measure (repeat: the first is the baseline)")
-    parser.add_argument("--set", default="rows", choices=("rows", "sleeper", "async"),
+    parser.add_argument("--set", default="rows", choices=("rows", "sleeper", "async", "scaling"),
                         help="what each process measures")
     parser.add_argument("--cycles", type=int, default=3, help="cycles of A B .. B A (2 processes per commit each)")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="extra environment")
