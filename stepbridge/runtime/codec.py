@@ -47,7 +47,7 @@ def to_json_value(value: Any, *, what: str, serde: Serde | None = None) -> Any:
     return plain if plain is not _NOT_PLAIN else _jsonable(value, what)
 
 
-def _jsonable(value: Any, what: str) -> Any:
+def _jsonable(value: object, what: str) -> Any:
     """The general conversion (bytes, dataclasses, pydantic models, sets, enums, datetimes, ...)."""
     try:
         return pydantic_core.to_jsonable_python(_mark_bytes(value), bytes_mode="utf8")
@@ -62,10 +62,10 @@ def _jsonable(value: Any, what: str) -> Any:
 #: general way, which may convert it.
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 #: What :func:`_plain_copy` returns for a value that is not plain JSON data.
-_NOT_PLAIN: Any = object()
+_NOT_PLAIN = object()
 
 
-def _plain_copy(value: Any) -> Any:
+def _plain_copy(value: object) -> object:
     """A copy of ``value`` when it is plain JSON data (exact ``str``/``int``/``float``/``bool``/``None``, and
     ``list``/``tuple``/``dict`` with ``str`` keys of such data), else :data:`_NOT_PLAIN`.
 
@@ -73,11 +73,10 @@ def _plain_copy(value: Any) -> Any:
     copies, so the stored value shares nothing with the caller's), without walking it twice or asking
     ``is_dataclass`` of every leaf (``tests/unit/test_codec_fast_path.py`` compares both on a corpus).
     """
-    kind = type(value)
-    if kind in _SCALARS:
+    if type(value) in _SCALARS:
         return value
-    if kind is dict:
-        out: dict[str, Any] = {}
+    if type(value) is dict:
+        out: dict[str, object] = {}
         for key, item in value.items():
             if type(key) is not str:
                 return _NOT_PLAIN
@@ -86,8 +85,8 @@ def _plain_copy(value: Any) -> Any:
                 return _NOT_PLAIN
             out[key] = copied
         return out
-    if kind is list or kind is tuple:
-        items: list[Any] = []
+    if type(value) is list or type(value) is tuple:
+        items: list[object] = []
         for item in value:
             copied = item if type(item) in _SCALARS else _plain_copy(item)
             if copied is _NOT_PLAIN:
