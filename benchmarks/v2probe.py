@@ -16,6 +16,9 @@ one execution on a fresh LocalCloud warmed by one empty execution.
 sleep-then-wake 30 times per process; ``--set async`` the in-memory inline rows 5 times per process;
 ``--set scaling`` the in-memory scaling rows N=10,000 and 20,000 once per process.
 Raw rounds go to ``--out`` (JSON lines); the summary prints medians of wall and CPU per row and commit.
+``--env V2PROBE_NO_TEARDOWN_COLLECT=1`` (a diagnostic) makes ``gc.collect`` a no-op in the measuring process:
+since issue 17 ``LocalCloud.stop()`` runs a full collection, after which the next cloud's first execution
+pays for fresh memory (about +0.1 ms on the in-memory sleeper, which no other row notices).
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ from pathlib import Path
 
 #: The measuring process, run with ``python -c`` inside a checkout (only APIs both commits have).
 WORKER = r'''
-import json, sys, time
+import gc, json, os, sys, time
+if os.environ.get("V2PROBE_NO_TEARDOWN_COLLECT"):
+    gc.collect = lambda generation=2: 0  # diagnostic: LocalCloud.stop()'s full collection skipped
 from benchmarks.common import local_cloud
 from benchmarks.workflows import build_app
 
