@@ -14,7 +14,8 @@ one execution on a fresh LocalCloud warmed by one empty execution.
 
 ``--set rows`` (default) measures every row once per process; ``--set sleeper`` the in-memory
 sleep-then-wake 30 times per process; ``--set async`` the in-memory inline rows 5 times per process;
-``--set scaling`` the in-memory scaling rows N=10,000 and 20,000 once per process.
+``--set scaling`` the in-memory scaling rows N=10,000 and 20,000 once per process; ``--set smoke`` three
+steps (the tests' check that the probe runs).
 Raw rounds go to ``--out`` (JSON lines); the summary prints medians of wall and CPU per row and commit.
 ``--env V2PROBE_NO_TEARDOWN_COLLECT=1`` (a diagnostic) makes ``gc.collect`` a no-op in the measuring process:
 since issue 17 ``LocalCloud.stop()`` runs a full collection, after which the next cloud's first execution
@@ -114,7 +115,11 @@ def scaling_rows():
         out[f"scaling: inline, in-memory, N={n:,}"] = [seq("memory", n)]
     return out
 
-print(json.dumps({"rows": rows, "sleeper": sleepers, "async": inline_rows, "scaling": scaling_rows}[sys.argv[1]]()))
+def smoke():
+    return {"inline, in-memory, 3 steps": [seq("memory", 3)]}
+
+sets = {"rows": rows, "sleeper": sleepers, "async": inline_rows, "scaling": scaling_rows, "smoke": smoke}
+print(json.dumps(sets[sys.argv[1]]()))
 '''
 
 
@@ -124,7 +129,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--commit-dir", action="append", required=True, metavar="DIR",
                         help="a checkout to measure (repeat: the first is the baseline)")
-    parser.add_argument("--set", default="rows", choices=("rows", "sleeper", "async", "scaling"),
+    parser.add_argument("--set", default="rows", choices=("rows", "sleeper", "async", "scaling", "smoke"),
                         help="what each process measures")
     parser.add_argument("--cycles", type=int, default=3, help="cycles of A B .. B A (2 processes per commit each)")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="extra environment")
