@@ -24,9 +24,9 @@ Usage = dict[str, float]
 
 #: One execution's start and finish, with nothing in between (the ``noop`` workflow): the start writes
 #: the header (with its by-workflow GSI copy: 2 WRU) and sends the start message; the orchestrator reads
-#: the header and the journal log, and writes the finished header.
+#: the header and the journal in one Query (``Store.load_execution``), and writes the finished header.
 EXECUTION: Usage = {
-    "DynamoDB.PutItem": 2, "DynamoDB.GetItem": 1, "DynamoDB.Query": 1, "WRU": 4, "RRU": 2,
+    "DynamoDB.PutItem": 2, "DynamoDB.Query": 1, "WRU": 4, "RRU": 1,
     "SQS.SendMessage": 1, "SQS.ReceiveMessage": 1, "SQS.DeleteMessage": 1, "Lambda.orchestrator": 1,
 }
 
@@ -61,7 +61,7 @@ OPERATIONS: dict[str, Usage] = {
     },
     # ctx.child / start_child of an empty workflow: the child's whole execution and its report to the parent.
     "child": {
-        "DynamoDB.PutItem": 4, "DynamoDB.GetItem": 2, "DynamoDB.Query": 2, "WRU": 6, "RRU": 4,
+        "DynamoDB.PutItem": 4, "DynamoDB.GetItem": 1, "DynamoDB.Query": 2, "WRU": 6, "RRU": 3,
         "SQS.SendMessage": 2, "SQS.ReceiveMessage": 2, "SQS.DeleteMessage": 2, "Lambda.orchestrator": 2,
     },
     # ctx.now() / ctx.patched(): one journal record, so replays see the same value.

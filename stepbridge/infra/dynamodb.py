@@ -186,6 +186,31 @@ class DynamoStore:
         attrs = self._get(*execution_key(execution_id), consistent=consistent)
         return decode_execution(attrs) if attrs is not None else None
 
+    def load_execution(self, execution_id: str) -> tuple[ExecutionRecord | None, list[JournalRecord]]:
+        """Header and journal in one consistent Query over the partition's sort keys from ``J#`` to ``META``
+        (only the journal and the header sort there: ``keys.EXECUTION_SK_RANGE``): one request and one rounding
+        up to 4 KB of read units, where GetItem + Query pay two (more pages only past 1 MB)."""
+        low, high = keys.EXECUTION_SK_RANGE
+        kwargs: dict[str, object] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :lo AND :hi",
+            "ExpressionAttributeValues": {
+                ":pk": attr_s(keys.execution_pk(execution_id)),
+                ":lo": attr_s(low),
+                ":hi": attr_s(high),
+            },
+            "ConsistentRead": True,
+        }
+        header: ExecutionRecord | None = None
+        journal: list[JournalRecord] = []
+        for attrs in self._collect("Query", kwargs, sys.maxsize, page_limit=False):
+            sk = attrs["sk"]["S"]
+            if sk == META:
+                header = decode_execution(attrs)
+            elif sk.startswith(JOURNAL_PREFIX):
+                journal.append(decode_journal(attrs))
+        return header, journal
+
     def save_execution(self, record: ExecutionRecord) -> bool:
         """Write at ``record.version + 1`` if the stored version is still ``record.version``.
 

@@ -92,6 +92,16 @@ class InMemoryStore:
             attrs = self._get(*execution_key(execution_id))
         return decode_execution(attrs) if attrs is not None else None
 
+    def load_execution(self, execution_id: str) -> tuple[ExecutionRecord | None, list[JournalRecord]]:
+        """Header and journal in one read (``DynamoStore``'s single Query over ``keys.EXECUTION_SK_RANGE``)."""
+        pk, _ = execution_key(execution_id)
+        low, high = keys.EXECUTION_SK_RANGE
+        with self._lock:
+            self._read()
+            items = sorted((sk, a) for sk, a in self._partitions.get(pk, {}).items() if low <= sk <= high)
+        header = next((decode_execution(a) for sk, a in items if sk == META), None)
+        return header, [decode_journal(a) for sk, a in items if sk.startswith(JOURNAL_PREFIX)]
+
     def save_execution(self, record: ExecutionRecord) -> bool:
         """Write at ``version + 1`` if the stored version is ``record.version`` (``record`` unchanged)."""
         attrs = execution_attrs(record, record.version + 1)

@@ -45,6 +45,7 @@ from stepbridge.local.http import api_gateway_event
 from stepbridge.local.routerqueue import deliver_batch as deliver_router_batch
 from stepbridge.local.routerqueue import send as send_to_router_queue
 from stepbridge.local.stepnames import check_mockable
+from stepbridge.local.suspended import Suspended, store_calls
 from stepbridge.local.values import CapturedEvent, Crash, HttpResponse, LocalOrchestratorContext, MockStep
 from stepbridge.local.visibility import run_second_copy
 from stepbridge.runtime import ids, keys, payloads
@@ -157,6 +158,8 @@ class LocalCloud:
             self.faults = FaultInjector(faults)
             self.faults.on_visibility_expired = self._visibility_expired
         self._batch: tuple[list[dict[str, object]], int] = ([], 0)
+        #: Executions certainly still running without a read (local/suspended.py).
+        self._suspended = Suspended()
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -253,6 +256,7 @@ class LocalCloud:
             else:
                 os.environ[key] = value
         self._running = False
+        self._suspended.clear()
         gc.collect()  # closed parked workflows are cycles (loops, tasks): freed now, not in a later cloud's time
 
     def redeploy(self) -> None:
@@ -441,6 +445,8 @@ class LocalCloud:
         if any(self.env.journal_cache is c for c in self.orchestrator_caches):  # not replaced by a test
             self.env.journal_cache = self.orchestrator_caches[container]
         self._batch = (records, container)
+        groups = [str((rec.get("attributes") or {}).get("MessageGroupId", "")) for rec in records]
+        self._suspended.invoking(groups)
         try:
             with self._invoking("orchestrator"), self._as_function(None):
                 context = LocalOrchestratorContext(self.orchestrator_timeout)
@@ -453,6 +459,9 @@ class LocalCloud:
             self._queue_dirty = True
             return True
         failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+        if self.faults is None:  # (under faults a second copy of a batch may run: run_second_copy)
+            succeeded = [rec["messageId"] not in failed for rec in records]
+            self._suspended.invoked(groups, succeeded, self.env.journal_cache, store_calls(self.store))
         for rec in records:
             if rec["messageId"] in failed:
                 self.resources.release(rec["receiptHandle"])
@@ -532,8 +541,10 @@ class LocalCloud:
     ) -> Any:
         """Run, skipping virtual time from timer to timer, until the execution ends; returns the last value read.
 
-        The header is read at first, then only after a delivery (nothing else changes it). ``read`` replaces that
-        read (``(status, value)``; status ``None``: no such execution); by default the value is the record.
+        The header is read at first, then only after a delivery (nothing else changes it), and not while the
+        execution certainly sleeps (local/suspended.py): a sleep-then-wake reads it once, when it has ended.
+        ``read`` replaces that read (``(status, value)``; status ``None``: no such execution); by default the value
+        is the record.
         """
         if read is None:
             def read() -> tuple[str | None, Any]:
@@ -546,7 +557,9 @@ class LocalCloud:
         rescanned = False
         status: str | None = None
         while True:
-            if self.settle() or must_read:
+            if (self.settle() or must_read) and (
+                rescanned or not self._suspended.known(execution_id, store_calls(self.store))
+            ):
                 status, value = read()
                 if status is None or is_terminal(status):
                     return value

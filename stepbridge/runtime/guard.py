@@ -114,6 +114,9 @@ class GuardedStore(Store):
     def list_unfinished(self, status: str, *, after: str | None, limit: int) -> list[ExecutionRecord]:
         return _guarded("store.list_unfinished", self.target.list_unfinished, status, after=after, limit=limit)
 
+    def load_execution(self, execution_id: str) -> tuple[ExecutionRecord | None, list[JournalRecord]]:
+        return _guarded("store.load_execution", self.target.load_execution, execution_id)
+
     def load_journal(self, execution_id: str) -> list[JournalRecord]:
         return _guarded("store.load_journal", self.target.load_journal, execution_id)
 

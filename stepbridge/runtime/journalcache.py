@@ -55,6 +55,10 @@ MAX_BYTES = 64 * 1024 * 1024
 #: keeps it under 12 KB), so the two bounds below keep parked workflows near 100 MB of the orchestrator's
 #: 512 MB, beside the journal copies' 64 MB.
 MAX_PARKED = 256
+#: Executions this process saw ended, remembered (ids only) so that a late wake-up of one (a step's report
+#: after a failed gather, a duplicate) reads its header alone, not header and whole journal (``Orchestrator``'s
+#: cold read, ``Store.load_execution``).
+MAX_ENDED = 4096
 #: Operations waiting on a park future over all parked workflows (a 10,000-way gather still fits; a
 #: ``ctx.map`` parks at most its ``concurrency``).
 MAX_PARKED_OPS = 15_000
@@ -92,7 +96,9 @@ class JournalCache:
             "unparked": 0,
         }
     )
+    max_ended: int = MAX_ENDED
     _entries: OrderedDict[str, _Entry] = field(default_factory=OrderedDict)
+    _ended: OrderedDict[str, None] = field(default_factory=OrderedDict)
     _records: int = 0
     _bytes: int = 0
     _parked: int = 0
@@ -110,14 +116,23 @@ class JournalCache:
         return journal
 
     def load_or_resume(
-        self, store: Store, execution_id: str, reports: Iterable[dict[str, object]] = (), *, resume: bool = True
+        self,
+        store: Store,
+        execution_id: str,
+        reports: Iterable[dict[str, object]] = (),
+        *,
+        resume: bool = True,
+        journal: list[JournalRecord] | None = None,
     ) -> tuple[list[JournalRecord], Parked | None]:
         """Like :meth:`load`; but when the execution is parked here and nobody else advanced it (no log
-        record past the copy's last slot), ``(the records new since it parked, the parked workflow)``."""
+        record past the copy's last slot), ``(the records new since it parked, the parked workflow)``.
+
+        ``journal``: the whole journal, already read with the header (``Store.load_execution``); a miss
+        takes it instead of reading again (a hit ignores it: the copy's rules decide what is new)."""
         entry = self._take(execution_id)
         if entry is None:
             self.stats["misses"] += 1
-            return store.load_journal(execution_id), None
+            return (journal if journal is not None else store.load_journal(execution_id)), None
         self.stats["hits"] += 1
         records = entry.records
         new: dict[str, JournalRecord] = {}
@@ -217,10 +232,24 @@ class JournalCache:
         if entry is not None and entry.parked is not None and entry.parked is not keep:
             entry.parked.close()
 
+    def cold(self, execution_id: str) -> bool:
+        """Whether a wake-up of ``execution_id`` here will read its whole journal: no copy, and not seen ended
+        (the caller then reads header and journal in one request)."""
+        return execution_id not in self._entries and execution_id not in self._ended
+
+    def ended(self, execution_id: str) -> None:
+        """The execution was found (or made) terminal here: drop its copy; its next wake-ups read the header only."""
+        self.forget(execution_id)
+        self._ended[execution_id] = None
+        self._ended.move_to_end(execution_id)
+        while len(self._ended) > self.max_ended:
+            self._ended.popitem(last=False)
+
     def clear(self) -> None:
         """Drop every copy (the process is gone) and close every parked workflow."""
         entries = list(self._entries.values())
         self._entries.clear()
+        self._ended.clear()
         self._records = self._bytes = self._parked = self._weight = 0
         for entry in entries:
             if entry.parked is not None:

@@ -21,6 +21,10 @@ EXEC_PREFIX = "EXEC#"
 META = "META"
 #: Sort-key prefix of journal items inside an execution's partition.
 JOURNAL_PREFIX = "J#"
+#: The sort keys from the journal's first to the header, inclusive: exactly the journal (``J#...``) and the
+#: header sort there, so one Query reads both (``Store.load_execution``). No other item of an execution's
+#: partition may sort in this range (tests/unit/test_keys.py checks every key constant here against it).
+EXECUTION_SK_RANGE = (JOURNAL_PREFIX, META)
 #: Partition key of the ``by-workflow`` index.
 WORKFLOW_PREFIX = "WF#"
 #: Partition key of the sparse ``by-status`` index.

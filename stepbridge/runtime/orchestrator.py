@@ -94,18 +94,26 @@ class Orchestrator:
                 self._wake(message)
 
     def _wake(self, message: WakeMessage) -> None:
-        rec = self.store.get_execution(message.execution_id)
+        journal: list[JournalRecord] | None = None
+        if self._cold(message):
+            # A wake-up that will read the whole journal reads it with the header: one request, not two.
+            rec, journal = self.store.load_execution(message.execution_id)
+        else:
+            rec = self.store.get_execution(message.execution_id)
         if rec is None or rec.terminal:
-            self._forget(message.execution_id)
+            self._ended(message.execution_id)
             return
         if rec.status == Status.SCHEDULED:
             rec = self._begin_scheduled(rec)
             if rec is None or rec.status != Status.RUNNING:
                 return
+        cut = rec.cut
         rec = self._deadline(rec, message)
         if rec.cancel_compensate and rec.cut is None:
             self._forget(rec.execution_id)  # the first unwinding replay reads the whole journal (as at the deadline)
             rec = cut_cancel(self.store, rec, self.effects.now())
+        if rec.cut != cut:
+            journal = None  # an unwinding began here: read the journal after its cut was stamped, as always
         if rec.cancel_requested and not rec.cancel_compensate:
             self._forget(rec.execution_id)
             self.finish(
@@ -113,10 +121,22 @@ class Orchestrator:
                 engine.Outcome(
                     Ending.CANCELLED, error={"type": "stepbridge.errors.ExecutionCancelled", "message": "cancelled"}
                 ),
-                self.store.load_journal(rec.execution_id),
+                journal if journal is not None else self.store.load_journal(rec.execution_id),
             )
             return
-        self._replay(rec, message)
+        self._replay(rec, message, journal)
+
+    def _cold(self, message: WakeMessage) -> bool:
+        """Whether this wake-up will read the whole journal: no cache, no copy of it here (a first wake-up, another
+        container's execution) or a suspect message (``_load``), unless the execution was seen ended here."""
+        if self.cache is None:
+            return True
+        suspect = message.receives > 1 or message.reason == Reason.SWEEP
+        return self.cache.cold(message.execution_id) or (suspect and message.execution_id in self.cache)
+
+    def _ended(self, execution_id: str) -> None:
+        if self.cache is not None:
+            self.cache.ended(execution_id)
 
     def _deadline(self, rec: ExecutionRecord, message: WakeMessage) -> ExecutionRecord:
         """The execution deadline (runtime/deadline.py): set it once, time the execution out once it passed,
@@ -131,18 +151,21 @@ class Orchestrator:
             deadline.set_timer(self.effects, rec, rearmed=iso(now))
         return rec
 
-    def _load(self, rec: ExecutionRecord, message: WakeMessage) -> tuple[list[JournalRecord], Parked | None]:
+    def _load(
+        self, rec: ExecutionRecord, message: WakeMessage, journal: list[JournalRecord] | None = None
+    ) -> tuple[list[JournalRecord], Parked | None]:
         """The journal to replay, or the records new since the execution parked here and its parked workflow
         (sticky executions). With a cache, this takes the execution's copy out of it: only a replay that
-        suspends cleanly puts it back (``_replay``), so a failure or an ending drops it."""
+        suspends cleanly puts it back (``_replay``), so a failure or an ending drops it. ``journal``: the whole
+        journal when it was read with the header (a cold wake-up), used instead of reading it again."""
         if self.cache is None:
-            return self.store.load_journal(rec.execution_id), None
+            return (journal if journal is not None else self.store.load_journal(rec.execution_id)), None
         suspect = message.receives > 1 or message.reason == Reason.SWEEP
         if suspect:
             # The sweeper wakes executions whose announcement may have been lost: read everything. A redelivered
             # message may follow an invocation that died: its parked workflow (if it was here) is not trusted.
             self.cache.forget(rec.execution_id)
-        journal, parked = self.cache.load_or_resume(self.store, rec.execution_id, message.reports)
+        journal, parked = self.cache.load_or_resume(self.store, rec.execution_id, message.reports, journal=journal)
         if parked is not None and (
             parked.rp.execution.cancel_requested != rec.cancel_requested
             or parked.rp.execution.timed_out != rec.timed_out
@@ -162,8 +185,8 @@ class Orchestrator:
         if self.cache is not None:
             self.cache.forget(execution_id)
 
-    def _replay(self, rec: ExecutionRecord, message: WakeMessage) -> None:
-        journal, parked = self._load(rec, message)
+    def _replay(self, rec: ExecutionRecord, message: WakeMessage, preloaded: list[JournalRecord] | None) -> None:
+        journal, parked = self._load(rec, message, preloaded)
         started = time.perf_counter()
         began = self.effects.now()
         outcome = self._run(rec, message, journal, parked)
@@ -393,7 +416,9 @@ class Orchestrator:
             self._cancel_children(journal, compensate=rec.cancel_compensate)
         if rec.parent_id and rec.parent_op:
             self._notify_parent(rec, status, result, error)
-        if not self._finish_status(rec, status, result, error):
+        won = self._finish_status(rec, status, result, error)
+        self._ended(rec.execution_id)  # (whoever wrote it, the header is terminal now)
+        if not won:
             return
         self.stats["finished"] += 1
         add_metric(

@@ -56,6 +56,10 @@ class Store(Protocol):
         """RUNNING or SCHEDULED executions oldest first (the ``by-status`` index), those whose sort key
         (``records.status_cursor``) is after ``after``; at most ``limit``. The sweeper pages with it."""
 
+    def load_execution(self, execution_id: str) -> tuple[ExecutionRecord | None, list[JournalRecord]]:
+        """The header (``None`` if absent) and the whole journal, read together and consistently: one
+        request where :meth:`get_execution` then :meth:`load_journal` make two (a cold wake-up needs both)."""
+
     # journal
     def load_journal(self, execution_id: str) -> list[JournalRecord]:
         """All journal records of an execution, in any order (the engine indexes them by key)."""

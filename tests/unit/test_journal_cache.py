@@ -72,14 +72,15 @@ class ReadCounter:
     def __init__(self, store: Any) -> None:
         self.calls: Counter[str] = Counter()
         self.records: Counter[str] = Counter()
-        for name in ("load_journal", "load_journal_since", "get_journal"):
+        for name in ("load_execution", "load_journal", "load_journal_since", "get_journal"):
             setattr(store, name, self._wrap(name, getattr(store, name)))
 
     def _wrap(self, name: str, fn: Any) -> Any:
         def call(*args: Any) -> Any:
             out = fn(*args)
             self.calls[name] += 1
-            self.records[name] += len(out) if isinstance(out, list) else int(out is not None)
+            journal = out[1] if isinstance(out, tuple) else out  # load_execution: (header, journal)
+            self.records[name] += len(journal) if isinstance(journal, list) else int(journal is not None)
             return out
 
         return call
@@ -100,8 +101,10 @@ def test_a_warm_resume_reads_only_the_new_log(backend: str) -> None:
     assert cache_small.stats["hits"] == 8 and cache_small.stats["misses"] == 1
     large, cache_large, result_large = run_chain(backend, 32)
     assert result_small == sum(2 * i for i in range(8)) and result_large == sum(2 * i for i in range(32))
-    # One whole-journal read per execution (the first wake-up; the client's result read is not a journal read) ...
-    assert small.calls["load_journal"] == large.calls["load_journal"] == 1
+    # One whole-journal read per execution (the first wake-up, with the header; the client's result read is not a
+    # journal read) ...
+    assert small.calls["load_execution"] == large.calls["load_execution"] == 1
+    assert small.calls["load_journal"] == large.calls["load_journal"] == 0
     # ... every later resume is a cache hit that reads just the log past what it knows ...
     assert cache_large.stats["hits"] == 32 and cache_large.stats["misses"] == 1
     # ... and the step results arrive inside their wake-ups: no per-record reads.
@@ -116,9 +119,10 @@ def test_without_a_cache_every_resume_reads_the_whole_journal() -> None:
         cloud.env.journal_cache = None
         reads = ReadCounter(cloud.store)
         assert cloud.client().start("chain", 10).result() == 90
-        assert reads.calls["load_journal"] == 11 and reads.calls["load_journal_since"] == 0
+        assert reads.calls["load_execution"] == 11 and reads.calls["load_journal_since"] == 0
+        assert reads.calls["load_journal"] == 0  # (each read with the header)
         # 1 + 2 + ... records: quadratic in the number of steps
-        assert reads.records["load_journal"] > 10 * 10
+        assert reads.records["load_execution"] > 10 * 10
 
 
 def trickle(
@@ -168,11 +172,22 @@ class SwitchingCache(JournalCache):
         self.containers = [JournalCache(), JournalCache()]
         self.turn = 0
 
+    def cold(self, execution_id: str) -> bool:
+        return self.containers[(self.turn + 1) % 2].cold(execution_id)  # the container whose turn comes next
+
     def load_or_resume(
-        self, store: Store, execution_id: str, reports: Iterable[dict[str, Any]] = (), *, resume: bool = True
+        self,
+        store: Store,
+        execution_id: str,
+        reports: Iterable[dict[str, Any]] = (),
+        *,
+        resume: bool = True,
+        journal: list[JournalRecord] | None = None,
     ) -> tuple[list[JournalRecord], Parked | None]:
         self.turn += 1
-        return self.containers[self.turn % 2].load_or_resume(store, execution_id, reports, resume=resume)
+        return self.containers[self.turn % 2].load_or_resume(
+            store, execution_id, reports, resume=resume, journal=journal
+        )
 
     def remember(
         self, execution_id: str, journal: dict[str, JournalRecord], parked: Parked | None = None, **sizes: Any

@@ -194,3 +194,54 @@ def test_task_keys() -> None:
     assert keys.inbox_pk("maria@acme.example") == "ASSIGNEE#maria@acme.example"
     created = "2026-12-24T09:00:00.000000+00:00"
     assert keys.inbox_sk("open", created, tid) == f"open#{created}#{tid}"
+
+
+def _literals(source: str) -> set[str]:
+    """Every string literal of a module, and the literal text of each f-string (what a key is built from)."""
+    import ast
+
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found.add(node.value)
+    return found
+
+
+def _sorts_among_header_and_journal(text: str) -> bool:
+    """Whether a sort key ``text`` (or a key starting with it) sorts between the journal's first key and the header."""
+    low, high = keys.EXECUTION_SK_RANGE
+    return low <= text <= high or (bool(text) and low.startswith(text))
+
+
+def test_only_the_journal_and_the_header_sort_in_the_range_a_cold_wake_up_reads() -> None:
+    """``Store.load_execution`` reads ``sk BETWEEN "J#" AND "META"`` and takes every item there for the header or
+    the journal: a new key (prefix) that sorts there would be read (and paid for) on every cold wake-up."""
+    assert keys.EXECUTION_SK_RANGE == ("J#", "META") == (keys.JOURNAL_PREFIX, keys.META)
+    for inside in ("J#", "J#$L0000000001", "J#charge", "J#~", "K", "LOCK#1", "MAX", "META", "J"):
+        assert _sorts_among_header_and_journal(inside), inside  # the guard sees what it guards against
+    for outside in ("IDEMPOTENCY#x", "J!", "METAX", "N", "TASK#1", "CACHE", "CALLBACK", "$L", "a", "started"):
+        assert not _sorts_among_header_and_journal(outside), outside
+    source = (Path(__file__).resolve().parents[2] / "stepbridge" / "runtime" / "keys.py").read_text()
+    offenders = sorted(
+        text
+        for text in _literals(source)
+        if text not in (keys.META, keys.JOURNAL_PREFIX)
+        and not text.startswith(keys.JOURNAL_PREFIX)
+        and " " not in text  # docstrings and messages
+        and _sorts_among_header_and_journal(text)
+    )
+    assert offenders == []
+
+
+def test_recorded_execution_partitions_hold_only_the_header_and_the_journal() -> None:
+    """Every execution partition of the golden journals (tests/fixtures/journals: the example app's workflows)."""
+    recorded = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "journals").glob("*.json"))
+    assert recorded
+    seen = 0
+    for path in recorded:
+        for item in json.loads(path.read_text())["items"]:
+            pk, sk = item["pk"]["S"], item["sk"]["S"]
+            if pk.startswith(keys.EXEC_PREFIX):
+                seen += 1
+                assert sk == keys.META or sk.startswith(keys.JOURNAL_PREFIX), f"{path.name}: {pk} {sk}"
+    assert seen > 100

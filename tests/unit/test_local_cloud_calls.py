@@ -15,18 +15,23 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from stepbridge import App, Context
+from stepbridge.errors import ExecutionFailedError
+from stepbridge.handlers import orchestrator as orchestrator_handler
 from stepbridge.infra.aws import AwsEffects
+from stepbridge.infra.dynamodb import DynamoStore
 from stepbridge.local import LocalCloud
-from stepbridge.runtime.executions import start_execution
+from stepbridge.runtime.executions import request_cancel, start_execution
 
 #: The floor of a one-hour sleep, start to result (issue 17's table in benchmarks/RESULTS.md): the client's
-#: start (PutItem, SendMessage), the first invocation (receive, header, journal, sleep record, timer,
-#: delete), the timer's message, the second invocation (receive, header, log range, status, delete) and
-#: the client's reads (one while it runs, the final one).
+#: start (PutItem, SendMessage), the first invocation (receive, header and journal in one Query, sleep
+#: record, timer, delete), the timer's message, the second invocation (receive, header, log range, status,
+#: delete) and the client's final read (none while it sleeps: LocalCloud saw it suspend, local/suspended.py).
 SLEEPER_CALLS = {
     "DynamoDB.PutItem": 3,
-    "DynamoDB.GetItem": 4,
+    "DynamoDB.GetItem": 2,
     "DynamoDB.Query": 2,
     "SQS.SendMessage": 2,
     "SQS.ReceiveMessage": 2,
@@ -95,7 +100,7 @@ def test_sleep_then_wake_makes_only_the_calls_aws_would_serve() -> None:
 #: the router logs the event and wakes the waiter, and the orchestrator records the wait and ends.
 WAITER_CALLS = {
     "DynamoDB.PutItem": 6,
-    "DynamoDB.GetItem": 3,
+    "DynamoDB.GetItem": 2,
     "DynamoDB.Query": 5,
     "DynamoDB.DeleteItem": 1,
     "EventBridge.PutEvents": 1,
@@ -135,3 +140,42 @@ def test_a_wake_up_sent_from_outside_the_cloud_is_still_delivered() -> None:
         start_execution(cloud.store, outside, "noop", None, execution_id="again")
         assert cloud.run_until_idle() == 1  # run_until_idle always receives from both queues
         assert cloud.client().describe("again").status == "SUCCEEDED"
+
+
+def outside(cloud: LocalCloud) -> tuple[DynamoStore, AwsEffects]:
+    """Another process's client (the operator CLI): its own store and effects on the same table and queues."""
+    return (DynamoStore(cloud.store.table_name, client=cloud.store.client, clock=cloud.clock.now),
+            AwsEffects(cloud.resources.config, clock=cloud.clock.now))
+
+
+def test_a_cancel_from_another_client_while_it_sleeps_is_still_seen() -> None:
+    with LocalCloud(sleeper_app()) as cloud:
+        client = cloud.client()
+        handle = client.start("sleeper", execution_id="s")
+        store, effects = outside(cloud)
+        request_cancel(store, effects, "s")  # header flag + a wake-up sent past LocalCloud
+        with pytest.raises(ExecutionFailedError) as failed:
+            handle.result()
+        assert failed.value.status == "CANCELLED" and client.describe("s").status == "CANCELLED"
+
+
+def test_an_execution_ended_by_a_handler_called_directly_is_read_before_the_clock_moves() -> None:
+    """The skipped read (local/suspended.py) must not outlive a change made through the cloud's store: here a test
+    runs the orchestrator handler itself on a cancel another client sent, and ``result()`` must answer at once,
+    not after jumping the clock to the other execution's timer."""
+    with LocalCloud(sleeper_app()) as cloud:
+        client = cloud.client()
+        handle = client.start("sleeper", execution_id="a")
+        client.start("sleeper", execution_id="b")  # its timer, an hour ahead, stays pending
+        store, effects = outside(cloud)
+        request_cancel(store, effects, "a")
+        records = cloud.resources.receive(10)
+        assert [r["attributes"]["MessageGroupId"] for r in records] == ["a"]
+        assert orchestrator_handler.handle({"Records": records}, cloud.env) == {"batchItemFailures": []}
+        for record in records:
+            cloud.resources.delete(record["receiptHandle"])
+        before = cloud.now()
+        with pytest.raises(ExecutionFailedError) as failed:
+            handle.result()
+        assert failed.value.status == "CANCELLED" and cloud.now() == before
+        assert client.describe("b").status == "RUNNING"

@@ -62,15 +62,19 @@ def test_lost_step_invocation_times_out_and_is_retried() -> None:
 def test_dead_lettered_messages_can_be_redriven(backend: str) -> None:
     with LocalCloud(sleeper_app(), backend=backend) as cloud:
         client = cloud.client()
-        original = cloud.store.load_journal
         broken = {"on": True}
 
-        def failing_load(execution_id: str) -> Any:
-            if broken["on"]:
-                raise RuntimeError("table unavailable")
-            return original(execution_id)
+        def failing(original: Any) -> Any:
+            def load(execution_id: str) -> Any:
+                if broken["on"]:
+                    raise RuntimeError("table unavailable")
+                return original(execution_id)
 
-        cloud.store.load_journal = failing_load  # type: ignore[method-assign]
+            return load
+
+        # every journal read fails (a cold wake-up reads it with the header: load_execution)
+        cloud.store.load_journal = failing(cloud.store.load_journal)  # type: ignore[method-assign]
+        cloud.store.load_execution = failing(cloud.store.load_execution)  # type: ignore[method-assign]
         h = client.start("job")
         assert client.describe(h.execution_id).status == "RUNNING"
         letters = cloud.dead_letters()

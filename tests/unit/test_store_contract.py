@@ -265,11 +265,49 @@ def test_the_orchestrators_records_form_an_ordered_log_beside_the_keyed_reports(
     assert [r.key for r in store.load_journal_since("e1", 1)] == ["op2", "op3", "op11"]
 
 
+def test_load_execution_reads_the_header_and_the_whole_journal_together(store: Store) -> None:
+    assert store.load_execution("e1") == (None, [])
+    rec = execution("e1", payload={"n": 1})
+    assert store.create_execution(rec)
+    assert store.load_execution("e1") == (store.get_execution("e1"), [])
+    for i in (2, 1):
+        assert store.append_journal("e1", JournalRecord(f"op{i}", f"op{i}", "step", "result", {"i": i}, seq=i))
+    assert store.append_journal("e1", journal("declared", result=5))  # a report, stored under its key
+    store.put_journal("e1", JournalRecord("$replayed", "$replayed", "marker", "replayed", {}))
+    # neighbours that must not be read with it: another execution, and other items of the table
+    assert store.create_execution(execution("e10")) and store.append_journal("e10", journal("x"))
+    assert store.put_item(Item("EXEC#e1x", "META", {"not": "it"}))
+    header, records = store.load_execution("e1")
+    assert header is not None and header.input == {"n": 1} and header.version == rec.version
+    assert {r.key: r for r in records} == {r.key: r for r in store.load_journal("e1")}
+    assert {r.key for r in records} == {"op1", "op2", "declared", "$replayed"}
+    # a journal without its header (written by a racing report before a start, or left after an expiry)
+    assert store.append_journal("orphan", journal("s"))
+    assert [r.key for r in store.load_execution("orphan")[1]] == ["s"] and store.load_execution("orphan")[0] is None
+
+
+def test_load_execution_is_one_request(store: Store) -> None:
+    assert store.create_execution(execution("e1"))
+    assert store.append_journal("e1", journal("a"))
+    if isinstance(store, DynamoStore):
+        before = dict(store.calls)
+        store.load_execution("e1")
+        assert {k: v - before.get(k, 0) for k, v in store.calls.items() if v != before.get(k, 0)} == {"Query": 1}
+    else:
+        assert isinstance(store, InMemoryStore)
+        reads = store.calls["reads"]
+        store.load_execution("e1")
+        assert store.calls["reads"] == reads + 1
+
+
 def test_load_journal_reads_every_page(store: Store) -> None:
     # ~1.5 MB of journal: more than one DynamoDB Query page (1 MB).
     for i in range(5):
         assert store.append_journal("big", journal(f"s{i}", blob="x" * 300_000))
     assert sorted(r.key for r in store.load_journal("big")) == [f"s{i}" for i in range(5)]
+    assert store.create_execution(execution("big"))
+    header, records = store.load_execution("big")  # the header sorts last: on the second page
+    assert header is not None and sorted(r.key for r in records) == [f"s{i}" for i in range(5)]
 
 
 # ---- generic items --------------------------------------------------------------------------
