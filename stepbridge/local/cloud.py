@@ -29,7 +29,6 @@ from stepbridge.config import ENV_TABLE, step_function_name
 from stepbridge.errors import ExecutionStillRunning
 from stepbridge.handlers import api as api_handler
 from stepbridge.handlers import orchestrator as orchestrator_handler
-from stepbridge.handlers import step as step_handler
 from stepbridge.handlers import sweeper as sweeper_handler
 from stepbridge.handlers.env import Environment
 from stepbridge.infra.aws import invoke_request
@@ -44,6 +43,7 @@ from stepbridge.local.handlerports import Counter, LocalDriver, LocalEffects, Lo
 from stepbridge.local.http import api_gateway_event
 from stepbridge.local.routerqueue import deliver_batch as deliver_router_batch
 from stepbridge.local.routerqueue import send as send_to_router_queue
+from stepbridge.local.stepcontainers import StepContainers
 from stepbridge.local.stepnames import check_mockable
 from stepbridge.local.values import CapturedEvent, Crash, HttpResponse, LocalOrchestratorContext, MockStep
 from stepbridge.local.visibility import run_second_copy
@@ -132,6 +132,8 @@ class LocalCloud:
         self.metrics: list[dict[str, Any]] = []
         self.mocks: dict[str, MockStep] = {}
         self._step_queue: deque[StepInvocation] = deque()
+        #: The step functions' warm containers (local/stepcontainers.py).
+        self.step_containers = StepContainers()
         self._queue_dirty = True
         #: Router queue receives: ``trigger`` and ``event`` (raw) deliveries, and ``failed`` ones (received again).
         self.router_receives: dict[str, int] = Counter()
@@ -231,7 +233,7 @@ class LocalCloud:
 
     def stop(self) -> None:
         """Stop moto and restore the environment."""
-        self.redeploy()  # (closes parked workflows: their loops and tasks)
+        self.redeploy()  # (closes parked workflows: their loops and tasks, and the step containers)
         if self._iam is not None:
             self._iam.disable()
             self._iam = None
@@ -259,6 +261,7 @@ class LocalCloud:
         """Start every orchestrator container cold, as a deploy does: journal copies and parked workflows go."""
         for cache in self.orchestrator_caches:
             cache.clear()
+        self.step_containers.close()
 
     def client(self) -> Client:
         """A :class:`~stepbridge.client.Client` bound to this cloud (starts the cloud if needed)."""
@@ -335,8 +338,10 @@ class LocalCloud:
     def effect_invoke(self, invocation: StepInvocation) -> None:
         """A declared step's asynchronous Invoke: checked like AWS, then queued for in-process delivery."""
         # The same request AwsEffects sends (its own size check first), then what Lambda itself checks.
-        awslimits.check("lambda", "Invoke", invoke_request(self.app.name, invocation))
+        request = invoke_request(self.app.name, invocation)
+        awslimits.check("lambda", "Invoke", request)
         self.calls["lambda.Invoke"] += 1
+        self.step_containers.sent(invocation, request["Payload"])
         self._step_queue.append(invocation)
 
     def effect_set_timer(self, name: str, at: datetime, message: WorkMessage) -> None:
@@ -405,7 +410,7 @@ class LocalCloud:
                         self._step_queue.append(invocation)  # fault hook: Lambda delivers the async invoke twice
                 try:
                     with self._invoking("step"), self._as_function(invocation.step):
-                        step_handler.handle(invocation.to_dict(), self.env, self._lambda_context(invocation))
+                        self.step_containers.run(self.env, invocation, self._lambda_context(invocation))
                 except Crash:
                     self.crashes["step"] += 1  # lost, as async invokes with retries off are
                 except Exception as exc:
