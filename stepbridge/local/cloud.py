@@ -59,6 +59,8 @@ from stepbridge.runtime.vocabulary import is_terminal
 
 DEFAULT_START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)  # a Monday morning
 _RECEIVE_BATCH = 10  # the work queue's batch size (SQS's maximum per ReceiveMessage; API_ReceiveMessage.html)
+#: Step invocations LocalCloud runs in a row before it delivers the work queue's next batch (``step_burst``).
+STEP_BURST = _RECEIVE_BATCH
 
 
 class LocalCloud:
@@ -82,6 +84,11 @@ class LocalCloud:
     ``sticky`` (default: ``STEPBRIDGE_STICKY``, on unless it is ``0``) keeps each suspended workflow parked in
     its container between wake-ups (runtime/sticky.py); ``sticky=False`` replays from the top every time.
     ``cloud.redeploy()`` starts every orchestrator container cold, as a deployment of new code does.
+
+    ``step_burst`` (default 10): step Lambdas and the orchestrator run at the same time in AWS, so the wake-ups of
+    finished steps are delivered while other steps still run: after every ``step_burst`` step invocations in a row,
+    one batch of the work queue (if any) is delivered. A 1,000-way fan-out then never piles 1,000 messages into the
+    execution's FIFO group (moto's SQS slows with queue depth). ``step_burst=None`` runs every pending step first.
 
     ``orchestrator_timeout`` (seconds, default 120 as in the compiled template) is the orchestrator
     function's timeout: an inline step gets at most the invocation's remaining (virtual) time.
@@ -107,6 +114,7 @@ class LocalCloud:
         enforce_iam: bool = False,
         orchestrator_timeout: float = 120.0,
         sticky: bool | None = None,
+        step_burst: int | None = STEP_BURST,
     ) -> None:
         if backend not in ("moto", "memory"):
             raise ValueError(f"backend must be 'moto' or 'memory', got {backend!r}")
@@ -114,7 +122,11 @@ class LocalCloud:
             raise ValueError(f"orchestrator_containers must be a positive int, got {orchestrator_containers!r}")
         if enforce_iam and backend != "moto":
             raise ValueError("enforce_iam=True needs backend='moto' (moto evaluates the IAM policies)")
+        if step_burst is not None and (not isinstance(step_burst, int) or step_burst < 1):
+            raise ValueError(f"step_burst must be a positive int or None, got {step_burst!r}")
         app.validate()
+        self.step_burst = step_burst if step_burst is not None else max_deliveries + 1
+        self._steps_in_row = 0
         self.enforce_iam = enforce_iam
         self._iam: Any = None
         self.backend = backend
@@ -402,26 +414,32 @@ class LocalCloud:
                 )
             if self._router_dirty and deliver_router_batch(self):
                 pass
+            elif self._step_queue and (self._steps_in_row < self.step_burst or not self._drain_queue()):
+                self._steps_in_row += 1
+                self._run_step(self._step_queue.popleft())
             elif self._step_queue:
-                invocation = self._step_queue.popleft()
-                if self.faults is not None:
-                    duplicate, _ = self.faults.on_step_delivery(invocation.to_dict())
-                    if duplicate:
-                        self._step_queue.append(invocation)  # fault hook: Lambda delivers the async invoke twice
-                try:
-                    with self._invoking("step"), self._as_function(invocation.step):
-                        self.step_containers.run(self.env, invocation, self._lambda_context(invocation))
-                except Crash:
-                    self.crashes["step"] += 1  # lost, as async invokes with retries off are
-                except Exception as exc:
-                    self._delivery_failed("step", invocation.to_dict(), exc)
+                self._steps_in_row = 0  # a batch of wake-ups was delivered above, between step invocations
             elif self._drain_queue():
-                pass
+                self._steps_in_row = 0
             elif (timer := self.timers.pop_due(self.clock.now())) is not None:
                 self._fire(timer)
             else:
                 return delivered
             delivered += 1
+
+    def _run_step(self, invocation: StepInvocation) -> None:
+        """One asynchronous invoke of a step function, in its warm container (local/stepcontainers.py)."""
+        if self.faults is not None:
+            duplicate, _ = self.faults.on_step_delivery(invocation.to_dict())
+            if duplicate:
+                self._step_queue.append(invocation)  # fault hook: Lambda delivers the async invoke twice
+        try:
+            with self._invoking("step"), self._as_function(invocation.step):
+                self.step_containers.run(self.env, invocation, self._lambda_context(invocation))
+        except Crash:
+            self.crashes["step"] += 1  # lost, as async invokes with retries off are
+        except Exception as exc:
+            self._delivery_failed("step", invocation.to_dict(), exc)
 
     def _delivery_failed(self, target: str, payload: dict[str, Any], exc: Exception) -> None:
         """A step handler raised: its asynchronous invoke is not retried (``MaximumRetryAttempts: 0``);
