@@ -29,7 +29,6 @@ from stepbridge.config import ENV_TABLE, step_function_name
 from stepbridge.errors import ExecutionStillRunning
 from stepbridge.handlers import api as api_handler
 from stepbridge.handlers import orchestrator as orchestrator_handler
-from stepbridge.handlers import step as step_handler
 from stepbridge.handlers import sweeper as sweeper_handler
 from stepbridge.handlers.env import Environment
 from stepbridge.infra.aws import invoke_request
@@ -44,6 +43,7 @@ from stepbridge.local.handlerports import Counter, LocalDriver, LocalEffects, Lo
 from stepbridge.local.http import api_gateway_event
 from stepbridge.local.routerqueue import deliver_batch as deliver_router_batch
 from stepbridge.local.routerqueue import send as send_to_router_queue
+from stepbridge.local.stepcontainers import StepContainers
 from stepbridge.local.stepnames import check_mockable
 from stepbridge.local.suspended import Suspended, store_calls
 from stepbridge.local.values import CapturedEvent, Crash, HttpResponse, LocalOrchestratorContext, MockStep
@@ -60,6 +60,8 @@ from stepbridge.runtime.vocabulary import is_terminal
 
 DEFAULT_START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)  # a Monday morning
 _RECEIVE_BATCH = 10  # the work queue's batch size (SQS's maximum per ReceiveMessage; API_ReceiveMessage.html)
+#: Step invocations LocalCloud runs in a row before it delivers the work queue's next batch (``step_burst``).
+STEP_BURST = _RECEIVE_BATCH
 
 
 class LocalCloud:
@@ -83,6 +85,11 @@ class LocalCloud:
     ``sticky`` (default: ``STEPBRIDGE_STICKY``, on unless it is ``0``) keeps each suspended workflow parked in
     its container between wake-ups (runtime/sticky.py); ``sticky=False`` replays from the top every time.
     ``cloud.redeploy()`` starts every orchestrator container cold, as a deployment of new code does.
+
+    ``step_burst`` (default 10): step Lambdas and the orchestrator run at the same time in AWS, so the wake-ups of
+    finished steps are delivered while other steps still run: after every ``step_burst`` step invocations in a row,
+    one batch of the work queue (if any) is delivered. A 1,000-way fan-out then never piles 1,000 messages into the
+    execution's FIFO group (moto's SQS slows with queue depth). ``step_burst=None`` runs every pending step first.
 
     ``orchestrator_timeout`` (seconds, default 120 as in the compiled template) is the orchestrator
     function's timeout: an inline step gets at most the invocation's remaining (virtual) time.
@@ -108,6 +115,7 @@ class LocalCloud:
         enforce_iam: bool = False,
         orchestrator_timeout: float = 120.0,
         sticky: bool | None = None,
+        step_burst: int | None = STEP_BURST,
     ) -> None:
         if backend not in ("moto", "memory"):
             raise ValueError(f"backend must be 'moto' or 'memory', got {backend!r}")
@@ -115,7 +123,11 @@ class LocalCloud:
             raise ValueError(f"orchestrator_containers must be a positive int, got {orchestrator_containers!r}")
         if enforce_iam and backend != "moto":
             raise ValueError("enforce_iam=True needs backend='moto' (moto evaluates the IAM policies)")
+        if step_burst is not None and (not isinstance(step_burst, int) or step_burst < 1):
+            raise ValueError(f"step_burst must be a positive int or None, got {step_burst!r}")
         app.validate()
+        self.step_burst = step_burst if step_burst is not None else max_deliveries + 1
+        self._steps_in_row = 0
         self.enforce_iam = enforce_iam
         self._iam: Any = None
         self.backend = backend
@@ -133,6 +145,8 @@ class LocalCloud:
         self.metrics: list[dict[str, Any]] = []
         self.mocks: dict[str, MockStep] = {}
         self._step_queue: deque[StepInvocation] = deque()
+        #: The step functions' warm containers (local/stepcontainers.py).
+        self.step_containers = StepContainers()
         self._queue_dirty = True
         #: Router queue receives: ``trigger`` and ``event`` (raw) deliveries, and ``failed`` ones (received again).
         self.router_receives: dict[str, int] = Counter()
@@ -234,7 +248,7 @@ class LocalCloud:
 
     def stop(self) -> None:
         """Stop moto and restore the environment."""
-        self.redeploy()  # (closes parked workflows: their loops and tasks)
+        self.redeploy()  # (closes parked workflows: their loops and tasks, and the step containers)
         if self._iam is not None:
             self._iam.disable()
             self._iam = None
@@ -263,6 +277,7 @@ class LocalCloud:
         """Start every orchestrator container cold, as a deploy does: journal copies and parked workflows go."""
         for cache in self.orchestrator_caches:
             cache.clear()
+        self.step_containers.close()
 
     def client(self) -> Client:
         """A :class:`~stepbridge.client.Client` bound to this cloud (starts the cloud if needed)."""
@@ -339,8 +354,10 @@ class LocalCloud:
     def effect_invoke(self, invocation: StepInvocation) -> None:
         """A declared step's asynchronous Invoke: checked like AWS, then queued for in-process delivery."""
         # The same request AwsEffects sends (its own size check first), then what Lambda itself checks.
-        awslimits.check("lambda", "Invoke", invoke_request(self.app.name, invocation))
+        request = invoke_request(self.app.name, invocation)
+        awslimits.check("lambda", "Invoke", request)
         self.calls["lambda.Invoke"] += 1
+        self.step_containers.sent(invocation, request["Payload"])
         self._step_queue.append(invocation)
 
     def effect_set_timer(self, name: str, at: datetime, message: WorkMessage) -> None:
@@ -401,26 +418,32 @@ class LocalCloud:
                 )
             if self._router_dirty and deliver_router_batch(self):
                 pass
+            elif self._step_queue and (self._steps_in_row < self.step_burst or not self._drain_queue()):
+                self._steps_in_row += 1
+                self._run_step(self._step_queue.popleft())
             elif self._step_queue:
-                invocation = self._step_queue.popleft()
-                if self.faults is not None:
-                    duplicate, _ = self.faults.on_step_delivery(invocation.to_dict())
-                    if duplicate:
-                        self._step_queue.append(invocation)  # fault hook: Lambda delivers the async invoke twice
-                try:
-                    with self._invoking("step"), self._as_function(invocation.step):
-                        step_handler.handle(invocation.to_dict(), self.env, self._lambda_context(invocation))
-                except Crash:
-                    self.crashes["step"] += 1  # lost, as async invokes with retries off are
-                except Exception as exc:
-                    self._delivery_failed("step", invocation.to_dict(), exc)
+                self._steps_in_row = 0  # a batch of wake-ups was delivered above, between step invocations
             elif self._drain_queue():
-                pass
+                self._steps_in_row = 0
             elif (timer := self.timers.pop_due(self.clock.now())) is not None:
                 self._fire(timer)
             else:
                 return delivered
             delivered += 1
+
+    def _run_step(self, invocation: StepInvocation) -> None:
+        """One asynchronous invoke of a step function, in its warm container (local/stepcontainers.py)."""
+        if self.faults is not None:
+            duplicate, _ = self.faults.on_step_delivery(invocation.to_dict())
+            if duplicate:
+                self._step_queue.append(invocation)  # fault hook: Lambda delivers the async invoke twice
+        try:
+            with self._invoking("step"), self._as_function(invocation.step):
+                self.step_containers.run(self.env, invocation, self._lambda_context(invocation))
+        except Crash:
+            self.crashes["step"] += 1  # lost, as async invokes with retries off are
+        except Exception as exc:
+            self._delivery_failed("step", invocation.to_dict(), exc)
 
     def _delivery_failed(self, target: str, payload: dict[str, Any], exc: Exception) -> None:
         """A step handler raised: its asynchronous invoke is not retried (``MaximumRetryAttempts: 0``);

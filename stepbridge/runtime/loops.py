@@ -13,7 +13,8 @@ import asyncio
 import heapq
 import threading
 import time
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Coroutine
 from typing import Any, SupportsIndex
 
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
@@ -31,6 +32,15 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         #: The virtual time the current invocation began at (a parked workflow's loop - runtime/sticky.py -
         #: serves several invocations; ``LocalOrchestratorContext`` charges each one its own time).
         self.invocation_began = 0.0
+        #: The tasks created on this loop (``close_loop`` cancels the unfinished ones): ``asyncio.all_tasks(loop)``
+        #: walks every task of the process, and a parked 1,000-way gather holds 1,000 of them (issue 17).
+        self.own_tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
+
+    def create_task(self, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        """``loop.create_task`` (``ensure_future``, ``gather``, ``wait_for`` call it), remembered in ``own_tasks``."""
+        task: asyncio.Task[Any] = super().create_task(coro, **kwargs)
+        self.own_tasks.add(task)
+        return task
 
     def time(self) -> float:
         """Virtual monotonic time in seconds."""
@@ -96,9 +106,47 @@ def run_sync_virtually(fn: Callable[..., object], *args: object) -> tuple[BaseEx
     return error, result, slept + time.perf_counter() - started
 
 
+class ContainerLoop(VirtualTimeLoop):
+    """A virtual-time loop that serves one emulated Lambda container's invocations one after the other.
+
+    LocalCloud's step Lambdas used to get a new loop per invocation, as the handler does in AWS; creating
+    and closing it was most of the emulation's cost in a 1,000-way gather (issue 17). Each invocation here
+    ends as a fresh loop's would: its leftover tasks are cancelled and its leftover callbacks and timers
+    dropped, so nothing of it runs during the next one. The default executor lives as long as the container.
+    """
+
+    def run_invocation(self, coro: Coroutine[Any, Any, object]) -> object:
+        """Run ``coro`` to completion, then clear what it left behind."""
+        try:
+            return self.run_until_complete(coro)
+        finally:
+            self._end_invocation()
+
+    def _end_invocation(self) -> None:
+        pending = [t for t in self.own_tasks if not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            self.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        ready: Any = getattr(self, "_ready", None)
+        scheduled: Any = getattr(self, "_scheduled", None)
+        if ready is not None and scheduled is not None:  # what close() would drop with a fresh loop
+            for handle in scheduled:
+                handle.cancel()
+            ready.clear()
+            scheduled.clear()
+            self._timer_cancelled_count = 0
+
+    def usable(self) -> bool:
+        """False once user code closed or stopped it mid-run: the container then gets a new loop."""
+        return not self.is_closed() and not self.is_running()
+
+
 def run_coroutine(coro: Any, loop_factory: LoopFactory | None = None) -> object:
-    """Run ``coro`` to completion on a fresh loop and close it cleanly."""
+    """Run ``coro`` to completion on a fresh loop and close it cleanly (a ``ContainerLoop`` is kept, cleaned)."""
     loop = (loop_factory or asyncio.new_event_loop)()
+    if isinstance(loop, ContainerLoop):
+        return loop.run_invocation(coro)
     try:
         return loop.run_until_complete(coro)
     finally:
@@ -107,7 +155,8 @@ def run_coroutine(coro: Any, loop_factory: LoopFactory | None = None) -> object:
 
 def close_loop(loop: asyncio.AbstractEventLoop) -> None:
     """Cancel leftover tasks, stop the default executor and close ``loop``."""
-    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    tasks = loop.own_tasks if isinstance(loop, VirtualTimeLoop) else asyncio.all_tasks(loop)
+    pending = [t for t in tasks if not t.done()]
     for task in pending:
         task.cancel()
     if pending:

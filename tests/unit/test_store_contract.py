@@ -300,6 +300,32 @@ def test_load_execution_is_one_request(store: Store) -> None:
         assert store.calls["reads"] == reads + 1
 
 
+def test_the_log_range_read_stays_ordered_after_a_delete_and_apart_from_other_executions(store: Store) -> None:
+    """``load_journal_since`` after a log slot was deleted, out-of-order writes and other executions' logs
+    (the in-memory store answers from an ordered index of log slots: same records, same order as the Query)."""
+    for eid in ("e1", "e10", "e2"):  # "e1" and "e10" share a prefix: partitions must not bleed into each other
+        for i in (5, 1, 3, 2, 4, 12):
+            assert store.append_journal(eid, JournalRecord(f"{eid}-op{i}", "op", "step", "result", {"i": i}, seq=i))
+    store.put_journal("e1", JournalRecord("$replayed", "$replayed", "replayed", "replayed", at=iso(T0)))
+    assert store.delete_item("EXEC#e1", "J#$L0000000003")  # a slot removed (as a TTL deletion would)
+    assert not store.delete_item("EXEC#e1", "J#$L0000000003")
+    assert [r.seq for r in store.load_journal_since("e1", 0)] == [1, 2, 4, 5, 12]
+    assert [r.seq for r in store.load_journal_since("e1", 2)] == [4, 5, 12]
+    assert [r.seq for r in store.load_journal_since("e1", 3)] == [4, 5, 12]
+    assert [r.key for r in store.load_journal_since("e10", 4)] == ["e10-op5", "e10-op12"]
+    assert [r.seq for r in store.load_journal_since("e2", 0)] == [1, 2, 3, 4, 5, 12]
+    assert store.load_journal_since("e1", 12) == [] and store.load_journal_since("nobody", 0) == []
+    # the slot is free again: a new record there is found in its place
+    assert store.append_journal("e1", JournalRecord("again", "again", "step", "result", {}, seq=3))
+    assert [r.key for r in store.load_journal_since("e1", 2)] == ["again", "e1-op4", "e1-op5", "e1-op12"]
+    for i in (1, 2, 3, 4, 5, 12):  # every slot deleted: the range is empty, the partition's reports stay
+        store.delete_item("EXEC#e1", f"J#$L{i:010d}")
+    assert store.load_journal_since("e1", 0) == []
+    assert [r.key for r in store.load_journal("e1")] == ["$replayed"]
+    assert store.append_journal("e1", JournalRecord("late", "late", "step", "result", {}, seq=7))
+    assert [r.key for r in store.load_journal_since("e1", 0)] == ["late"]
+
+
 def test_load_journal_reads_every_page(store: Store) -> None:
     # ~1.5 MB of journal: more than one DynamoDB Query page (1 MB).
     for i in range(5):
