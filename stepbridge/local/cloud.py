@@ -28,7 +28,6 @@ from stepbridge.client import Client
 from stepbridge.config import ENV_TABLE, step_function_name
 from stepbridge.errors import ExecutionStillRunning
 from stepbridge.handlers import api as api_handler
-from stepbridge.handlers import orchestrator as orchestrator_handler
 from stepbridge.handlers import sweeper as sweeper_handler
 from stepbridge.handlers.env import Environment
 from stepbridge.infra.aws import invoke_request
@@ -46,8 +45,9 @@ from stepbridge.local.routerqueue import send as send_to_router_queue
 from stepbridge.local.stepcontainers import StepContainers
 from stepbridge.local.stepnames import check_mockable
 from stepbridge.local.suspended import Suspended, store_calls
-from stepbridge.local.values import CapturedEvent, Crash, HttpResponse, LocalOrchestratorContext, MockStep
+from stepbridge.local.values import CapturedEvent, Crash, HttpResponse, MockStep
 from stepbridge.local.visibility import run_second_copy
+from stepbridge.local.workqueue import RECEIVE_BATCH, deliver_work_batch
 from stepbridge.runtime import ids, keys, payloads
 from stepbridge.runtime.ids import new_id
 from stepbridge.runtime.journalcache import JournalCache
@@ -59,9 +59,8 @@ from stepbridge.runtime.sticky import STICKY_DEFAULT
 from stepbridge.runtime.vocabulary import is_terminal
 
 DEFAULT_START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)  # a Monday morning
-_RECEIVE_BATCH = 10  # the work queue's batch size (SQS's maximum per ReceiveMessage; API_ReceiveMessage.html)
 #: Step invocations LocalCloud runs in a row before it delivers the work queue's next batch (``step_burst``).
-STEP_BURST = _RECEIVE_BATCH
+STEP_BURST = RECEIVE_BATCH
 
 
 class LocalCloud:
@@ -451,49 +450,8 @@ class LocalCloud:
         self.failed_deliveries.append({"target": target, "payload": payload, "error": f"{type(exc).__name__}: {exc}"})
 
     def _drain_queue(self) -> bool:
-        if not self._queue_dirty and self.faults is None:
-            return False  # nothing was sent since the queue was last found empty: skip the receive
-        records = self.resources.receive(_RECEIVE_BATCH)
-        if not records:
-            self._queue_dirty = False
-            return False
-        if len(records) < _RECEIVE_BATCH and self.faults is None:
-            # A short batch took every visible message (one receiver; a batch may hold many of one group).
-            self._queue_dirty = False
-        if self.faults is not None:
-            records = self.faults.reorder(records, self.resources)  # fault hook: out-of-order delivery
-            if not records:
-                return True
-        container = self._container_rng.randrange(len(self.orchestrator_caches))
-        if any(self.env.journal_cache is c for c in self.orchestrator_caches):  # not replaced by a test
-            self.env.journal_cache = self.orchestrator_caches[container]
-        self._batch = (records, container)
-        groups = [str((rec.get("attributes") or {}).get("MessageGroupId", "")) for rec in records]
-        self._suspended.invoking(groups)
-        try:
-            with self._invoking("orchestrator"), self._as_function(None):
-                context = LocalOrchestratorContext(self.orchestrator_timeout)
-                result = orchestrator_handler.handle({"Records": records}, self.env, context)
-        except Crash:
-            self.orchestrator_caches[container].clear()  # the container died with its memory
-            self.crashes["orchestrator"] += 1
-            for rec in records:  # the whole batch becomes visible again
-                self.resources.release(rec["receiptHandle"])
-            self._queue_dirty = True
-            return True
-        failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
-        if self.faults is None:  # (under faults a second copy of a batch may run: run_second_copy)
-            succeeded = [rec["messageId"] not in failed for rec in records]
-            self._suspended.invoked(groups, succeeded, self.env.journal_cache, store_calls(self.store))
-        for rec in records:
-            if rec["messageId"] in failed:
-                self.resources.release(rec["receiptHandle"])
-                self._queue_dirty = True
-            else:
-                self.resources.delete(rec["receiptHandle"])
-                if self.faults is not None:
-                    self.faults.after_processed(rec, self.resources)  # fault hook: a duplicate delivery
-        return True
+        """One batch of the work queue to the orchestrator (local/workqueue.py); False if none was there."""
+        return deliver_work_batch(self)
 
     def _visibility_expired(self) -> None:
         """Fault hook (``queue.visibility_expired``): another container processes the batch being processed."""
