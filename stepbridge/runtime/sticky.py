@@ -26,6 +26,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import traceback
+import weakref
 from collections.abc import Coroutine, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +65,8 @@ class Parked:
         #: An engine signal (an infrastructure failure, a simulated container death) that ended one of the
         #: workflow's tasks: the invocation is abandoned even while other branches are parked.
         self.signal: BaseException | None = None
+        #: Every task of the workflow (``close`` clears what their exceptions hold; weak: a finished branch goes).
+        self._tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
         loop.set_task_factory(self._new_task)
         self.task: asyncio.Task[object] = loop.create_task(coro)
         #: The workflow definition and its result-cache key (set by the engine, used on completion).
@@ -92,6 +96,7 @@ class Parked:
         """Every task of the workflow (``gather`` branches, ``map`` items) reports an engine signal it ends with."""
         task: asyncio.Task[Any] = asyncio.Task(coro, loop=loop, **kwargs)
         task.add_done_callback(self._task_done)
+        self._tasks.add(task)
         return task
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
@@ -241,7 +246,42 @@ class Parked:
                 # waits on something else after CLOSE_SECONDS is cancelled by ``close_loop``)
                 with contextlib.suppress(BaseException):
                     self.loop.run_until_complete(asyncio.wait([self.task], timeout=CLOSE_SECONDS))
-            if self.task.done() and not self.task.cancelled():
-                self.task.exception()  # retrieved: no "exception was never retrieved" log
             close_loop(self.loop)
+        if self.loop.is_closed():
+            self._release()
+
+    def _release(self) -> None:
+        """Break the reference cycles a closed workflow leaves, so reference counting frees it at once.
+
+        Without this the whole parked workflow (loop, tasks, coroutine frames, replay, journal view) is one
+        cycle: the loop's task factory and the replay's ``parker`` point back here, and the exception each
+        task ended with (the ``Suspend`` of the close, a branch's failure) holds in its traceback the frames
+        it unwound, whose locals hold the tasks, their futures and the replay. Left to the cyclic collector,
+        it was finalized at some later collection, in whatever code ran then.
+        """
+        self.loop.set_task_factory(None)
+        if self.rp.parker is self:
+            self.rp.parker = None
+        seen: set[int] = set()
+        for task in list(self._tasks):
+            if task.done() and not task.cancelled():
+                _clear_frames(task.exception(), seen)  # (retrieved: no "exception was never retrieved" log)
+        for exc in self.rp.session.raised():
+            _clear_frames(exc, seen)
+        self._tasks = weakref.WeakSet()
         self.waiting.clear()
+        self._scopes.clear()
+        self._quiet_waiters.clear()
+
+
+def _clear_frames(exc: BaseException | None, seen: set[int]) -> None:
+    """Drop the locals of the frames in ``exc``'s traceback, its cause's and context's (the traceback stays)."""
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        traceback.clear_frames(exc.__traceback__)
+        if isinstance(exc, BaseExceptionGroup):
+            for inner in exc.exceptions:
+                _clear_frames(inner, seen)
+        if exc.__cause__ is not None:
+            _clear_frames(exc.__cause__, seen)
+        exc = exc.__context__
