@@ -29,7 +29,7 @@ import contextlib
 import os
 import traceback
 import weakref
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from stepbridge.runtime.guard import EngineSignal
@@ -242,12 +242,13 @@ class Parked:
                     signal = Suspend()
                     signal.consumed = True
                     fut.set_exception(signal)
-            if not self.task.done():
-                # (the workflow is being dropped: nothing it raises while it unwinds may escape; code that still
-                # waits on something else after CLOSE_SECONDS is cancelled by ``close_loop``)
-                with contextlib.suppress(BaseException):
-                    self.loop.run_until_complete(asyncio.wait([self.task], timeout=CLOSE_SECONDS))
-            close_loop(self.loop)
+            with _beside_running_loop():
+                if not self.task.done():
+                    # (the workflow is being dropped: nothing it raises while it unwinds may escape; code that still
+                    # waits on something else after CLOSE_SECONDS is cancelled by ``close_loop``)
+                    with contextlib.suppress(BaseException):
+                        self.loop.run_until_complete(asyncio.wait([self.task], timeout=CLOSE_SECONDS))
+                close_loop(self.loop)
         if self.loop.is_closed():
             self._release()
 
@@ -273,6 +274,27 @@ class Parked:
         self.waiting.clear()
         self._scopes.clear()
         self._quiet_waiters.clear()
+
+
+@contextlib.contextmanager
+def _beside_running_loop() -> Iterator[None]:
+    """Let a parked workflow's loop run here even when another loop is running in this thread.
+
+    LocalCloud delivers nested: a workflow's effect (setting a timer, dispatching) runs another orchestrator
+    invocation in the same thread, inside the first workflow's loop, and that one may close a parked
+    workflow (eviction). asyncio refuses to run a loop while another runs in the thread, so the workflow
+    was neither unwound nor closed (its ``finally`` blocks ran whenever the cyclic collector finalized its
+    coroutine). The outer loop only waits for this call to return, as it does for any blocking call.
+    """
+    outer = asyncio.events._get_running_loop()
+    if outer is None:
+        yield
+        return
+    asyncio.events._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio.events._set_running_loop(outer)
 
 
 def _clear_frames(exc: BaseException | None, seen: set[int]) -> None:

@@ -196,3 +196,29 @@ def test_a_failed_inline_step_leaves_no_reference_cycle(no_collector: None, kind
         gc.set_debug(0)
         gc.garbage.clear()
     assert cyclic == []
+
+
+def test_a_parked_workflow_closed_while_another_loop_runs_in_the_thread_unwinds_and_is_freed(
+    no_collector: None,
+) -> None:
+    """LocalCloud delivers nested: a workflow's effect (a timer, a dispatch) runs another orchestrator invocation
+    in the same thread, inside the first workflow's running loop, and that one may evict a parked workflow. Its
+    loop could not run there ("Cannot run the event loop while another loop is running"): it was left suspended
+    and open, its ``finally`` blocks ran whenever the collector finalized its coroutine, and ``close`` raised."""
+    ran: list[str] = []
+    app = parked_app(ran)
+    with LocalCloud(app, backend="memory", sticky=True) as cloud:
+        h = cloud.client().start("guarded")
+        parked = cloud.orchestrator_caches[0].parked(h.execution_id)
+        assert parked is not None
+        refs = watch(parked)
+        loop = parked.loop
+
+        async def outer(closing: Parked) -> None:
+            closing.close()  # (as a nested invocation's eviction does, from inside this running loop)
+
+        asyncio.run(outer(parked))
+        assert ran == ["finally"] and loop.is_closed()  # unwound now, once, and closed
+        del parked, loop
+        cloud.redeploy()
+        assert alive(refs) == []
