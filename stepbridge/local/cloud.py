@@ -10,7 +10,6 @@ turn, and step code runs on a virtual-time event loop.
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import os
 import random
@@ -270,7 +269,8 @@ class LocalCloud:
                 os.environ[key] = value
         self._running = False
         self._suspended.clear()
-        gc.collect()  # closed parked workflows are cycles (loops, tasks): freed now, not in a later cloud's time
+
+    # ---- public helpers --------------------------------------------------------------------
 
     def redeploy(self) -> None:
         """Start every orchestrator container cold, as a deploy does: journal copies and parked workflows go."""

@@ -29,7 +29,7 @@ def run_second_copy(cloud: LocalCloud, records: list[dict[str, object]], busy: i
     assert faults is not None
     caches = cloud.orchestrator_caches
     others = [i for i in range(len(caches)) if i != busy]
-    cache = caches[others[cloud._container_rng.randrange(len(others))]] if others else JournalCache()
+    cache = caches[others[cloud._container_rng.randrange(len(others))]] if others else JournalCache(sticky=cloud.sticky)
     saved = cloud.env.journal_cache
     outcome: dict[str, BaseException] = {}
 

@@ -103,7 +103,10 @@ def run_sync_virtually(fn: Callable[..., object], *args: object) -> tuple[BaseEx
     finally:
         slept = float(_virtual.slept)
         del _virtual.slept
-    return error, result, slept + time.perf_counter() - started
+    try:
+        return error, result, slept + time.perf_counter() - started
+    finally:
+        error = None  # (the error's traceback holds this frame: kept in its locals, it would be a reference cycle)
 
 
 class ContainerLoop(VirtualTimeLoop):

@@ -131,6 +131,10 @@ class ReplaySession:
         self._suspensions.append(signal)
         raise signal
 
+    def raised(self) -> list[BaseException]:
+        """The suspensions raised and the fatal error kept (a closed parked workflow clears their frames)."""
+        return [*self._suspensions, *([self._fatal] if self._fatal is not None else [])]
+
     def swallowed_suspension(self) -> bool:
         """Whether user code caught a suspension that the engine never saw (``except BaseException:``)."""
         return any(not s.consumed for s in self._suspensions)

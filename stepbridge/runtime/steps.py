@@ -84,7 +84,16 @@ class _Raised(Exception):
 
     def __init__(self, exc: BaseException) -> None:
         super().__init__(type(exc).__name__)  # not str(exc): user code's __str__ may raise
-        self.exc = exc
+        self.exc: BaseException | None = exc
+
+    def release(self) -> BaseException:
+        """The carried exception, no longer referenced from here: re-raised, it has this carrier as its
+        ``__context__``, so a carrier still pointing back (``exc``, ``__cause__``) would make a reference
+        cycle over the step's frames (and the replay in their locals) that only the cyclic collector frees."""
+        exc, self.exc = self.exc, None
+        self.__cause__ = self.__context__ = None
+        assert exc is not None
+        return exc
 
 
 async def call_function(
@@ -108,7 +117,10 @@ async def call_function(
             if timeout is not None and elapsed > timeout:
                 raise StepTimeout(f"step '{op}' timed out after {timeout:g} s")
             if error is not None:
-                raise error
+                try:
+                    raise error
+                finally:
+                    error = None  # (its traceback holds this frame: no reference cycle through the local)
         else:
             result = await asyncio.to_thread(fn, *args)
         if inspect.isawaitable(result):
@@ -135,7 +147,7 @@ async def call_function(
         async with deadline:
             return await guarded()
     except _Raised as carrier:
-        raise carrier.exc from None
+        raise carrier.release() from None
     except TimeoutError:
         if not deadline.expired():
             raise

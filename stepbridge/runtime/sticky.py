@@ -18,7 +18,8 @@ container died. Closing resolves every park future with a ``Suspend``, so the wo
 exactly as a replay's suspension does (``finally`` blocks run; an operation started in one is
 refused, see ``suspension.refuse_while_suspending``), and the replay is marked closed first, so
 nothing it still asks for is journaled or run: the replay that follows elsewhere or later runs
-those blocks for real, once.
+those blocks for real, once. Then it breaks the reference cycles the workflow leaves (``_release``), so
+reference counting frees it at once rather than a later full collection, inside other code.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Coroutine, Iterable
+import traceback
+import weakref
+from collections.abc import Coroutine, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from stepbridge.runtime.guard import EngineSignal
@@ -63,6 +66,8 @@ class Parked:
         #: An engine signal (an infrastructure failure, a simulated container death) that ended one of the
         #: workflow's tasks: the invocation is abandoned even while other branches are parked.
         self.signal: BaseException | None = None
+        #: Every task of the workflow (``close`` clears what their exceptions hold; weak: a finished branch goes).
+        self._tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
         loop.set_task_factory(self._new_task)
         self.task: asyncio.Task[object] = loop.create_task(coro)
         #: The workflow definition and its result-cache key (set by the engine, used on completion).
@@ -92,6 +97,7 @@ class Parked:
         """Every task of the workflow (``gather`` branches, ``map`` items) reports an engine signal it ends with."""
         task: asyncio.Task[Any] = asyncio.Task(coro, loop=loop, **kwargs)
         task.add_done_callback(self._task_done)
+        self._tasks.add(task)
         return task
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
@@ -236,12 +242,69 @@ class Parked:
                     signal = Suspend()
                     signal.consumed = True
                     fut.set_exception(signal)
-            if not self.task.done():
-                # (the workflow is being dropped: nothing it raises while it unwinds may escape; code that still
-                # waits on something else after CLOSE_SECONDS is cancelled by ``close_loop``)
-                with contextlib.suppress(BaseException):
-                    self.loop.run_until_complete(asyncio.wait([self.task], timeout=CLOSE_SECONDS))
-            if self.task.done() and not self.task.cancelled():
-                self.task.exception()  # retrieved: no "exception was never retrieved" log
-            close_loop(self.loop)
+            with _beside_running_loop():
+                if not self.task.done():
+                    # (the workflow is being dropped: nothing it raises while it unwinds may escape; code that still
+                    # waits on something else after CLOSE_SECONDS is cancelled by ``close_loop``)
+                    with contextlib.suppress(BaseException):
+                        self.loop.run_until_complete(asyncio.wait([self.task], timeout=CLOSE_SECONDS))
+                close_loop(self.loop)
+        if self.loop.is_closed():
+            self._release()
+
+    def _release(self) -> None:
+        """Break the reference cycles a closed workflow leaves, so reference counting frees it at once.
+
+        Without this the whole parked workflow (loop, tasks, coroutine frames, replay, journal view) is one
+        cycle: the loop's task factory and the replay's ``parker`` point back here, and the exception each
+        task ended with (the ``Suspend`` of the close, a branch's failure) holds in its traceback the frames
+        it unwound, whose locals hold the tasks, their futures and the replay. Left to the cyclic collector,
+        it was finalized at some later collection, in whatever code ran then.
+        """
+        self.loop.set_task_factory(None)
+        if self.rp.parker is self:
+            self.rp.parker = None
+        seen: set[int] = set()
+        for task in list(self._tasks):
+            if task.done() and not task.cancelled():
+                _clear_frames(task.exception(), seen)  # (retrieved: no "exception was never retrieved" log)
+        for exc in self.rp.session.raised():
+            _clear_frames(exc, seen)
+        self._tasks = weakref.WeakSet()
         self.waiting.clear()
+        self._scopes.clear()
+        self._quiet_waiters.clear()
+
+
+@contextlib.contextmanager
+def _beside_running_loop() -> Iterator[None]:
+    """Let a parked workflow's loop run here even when another loop is running in this thread.
+
+    LocalCloud delivers nested: a workflow's effect (setting a timer, dispatching) runs another orchestrator
+    invocation in the same thread, inside the first workflow's loop, and that one may close a parked
+    workflow (eviction). asyncio refuses to run a loop while another runs in the thread, so the workflow
+    was neither unwound nor closed (its ``finally`` blocks ran whenever the cyclic collector finalized its
+    coroutine). The outer loop only waits for this call to return, as it does for any blocking call.
+    """
+    outer = asyncio.events._get_running_loop()
+    if outer is None:
+        yield
+        return
+    asyncio.events._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio.events._set_running_loop(outer)
+
+
+def _clear_frames(exc: BaseException | None, seen: set[int]) -> None:
+    """Drop the locals of the frames in ``exc``'s traceback, its cause's and context's (the traceback stays)."""
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        traceback.clear_frames(exc.__traceback__)
+        if isinstance(exc, BaseExceptionGroup):
+            for inner in exc.exceptions:
+                _clear_frames(inner, seen)
+        if exc.__cause__ is not None:
+            _clear_frames(exc.__cause__, seen)
+        exc = exc.__context__

@@ -45,8 +45,7 @@ def test_a_finished_execution_leaves_no_journal_record_in_a_reference_cycle(save
             total += await ctx.step(f"s{i}", lambda i=i: i)
         return total
 
-    # (the replay path; a parked workflow - sticky executions - is a loop with its tasks, freed by the cyclic
-    # collector when its entry is dropped)
+    # (the replay path; a closed parked workflow - sticky executions - is checked in test_parked_freed_by_refcount.py)
     with LocalCloud(app, backend="memory", sticky=False) as cloud:
         client = cloud.client()
         assert client.start("steps", 50, execution_id="e1").result() == sum(range(50))

@@ -34,6 +34,17 @@ async function api(method, path, body) {
   return data;
 }
 
+// The newest GET of each part of the page (latest): requests run concurrently on the server and their answers
+// can arrive out of order (a live-stream refresh and a click, a slow answer): an older answer must not redraw
+// over a newer one (it showed the inbox of the identity before, or the status filter before).
+const newest = {};
+
+async function latest(part, path) {
+  const ticket = (newest[part] = (newest[part] || 0) + 1);
+  const data = await api("GET", path);
+  return ticket === newest[part] ? data : null;
+}
+
 function say(text, kind) {
   const box = $("#message");
   box.textContent = text;
@@ -118,7 +129,8 @@ async function loadExecutions() {
   for (const [key, sel] of [["workflow", "#filter-workflow"], ["status", "#filter-status"], ["tag", "#filter-tag"]]) {
     if ($(sel).value) params.set(key, $(sel).value);
   }
-  const data = await api("GET", `/api/executions?${params}`);
+  const data = await latest("executions", `/api/executions?${params}`);
+  if (!data) return;
   fillSelect($("#filter-tag"), data.tags, true);
   const rows = data.executions.map((e) =>
     el("tr", {
@@ -135,7 +147,8 @@ async function loadExecutions() {
 }
 
 async function loadExecution(id) {
-  const data = await api("GET", `/api/executions/${encodeURIComponent(id)}`);
+  const data = await latest("execution", `/api/executions/${encodeURIComponent(id)}`);
+  if (!data) return;
   const e = data.execution;
   const outcome = e.status === "SUCCEEDED" ? e.result : e.error;
   const terminal = ["SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT"].includes(e.status);
@@ -211,7 +224,8 @@ async function countInbox() {
   const who = $("#identity").value.trim();
   const params = new URLSearchParams({ status: "active" });
   if (who) params.set("assignee", who);
-  const data = await api("GET", `/api/tasks?${params}`);
+  const data = await latest("inbox-count", `/api/tasks?${params}`);
+  if (!data) return;
   $("#inbox-count").textContent = data.tasks.length ? `(${data.tasks.length})` : "";
 }
 
@@ -220,7 +234,8 @@ async function loadTasks() {
   const who = $("#identity").value.trim();
   if (who) params.set("assignee", who);
   if ($("#task-status").value) params.set("status", $("#task-status").value);
-  const data = await api("GET", `/api/tasks?${params}`);
+  const data = await latest("tasks", `/api/tasks?${params}`);
+  if (!data) return;
   const box = $("#tasks");
   if (!data.tasks.length) {
     box.replaceChildren(el("p", { class: "note", text: who ? `No ${$("#task-status").selectedOptions[0].text} tasks for ${who}.` : "No tasks." }));

@@ -1,0 +1,87 @@
+"""A second container's crash closes its parked workflows beside the first container's running loop.
+
+``queue.visibility_expired`` (local/visibility.py) runs the batch on a second container from inside
+the first one's journal write, which runs inside the first workflow's event loop. When the second
+container dies, its memory goes (``cache.clear()``): each workflow it parked is closed there. Before
+``Parked.close`` could run a loop beside a running one (runtime/sticky.py ``_beside_running_loop``),
+closing raised "Cannot run the event loop while another loop is running" into the *first* container's
+journal write, which failed (and was retried) for no reason of its own, leaving the closed workflow
+unwound only by the collector. In the harsh soak (tests/soak) this happened 18 times per run; fixing it
+changed which later calls the seeded fault plan hits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from stepbridge import App, Context
+from stepbridge.local import LocalCloud
+from stepbridge.local.faults import Fault, FaultPlan
+from stepbridge.runtime import sticky
+
+
+def test_a_second_container_crash_closes_its_parked_workflow_without_failing_the_first_containers_write(
+    monkeypatch: Any,
+) -> None:
+    app = App("second")
+    unwound: list[str] = []
+
+    @app.workflow("waiter")
+    async def waiter(ctx: Context) -> Any:
+        first = await ctx.step("a", lambda: "a")
+        try:
+            return [first, await ctx.wait_for("go", timeout=3600, default="none")]
+        finally:
+            unwound.append(ctx.execution_id)
+
+    @app.workflow("other")
+    async def other(ctx: Context) -> str:
+        return await ctx.step("b", lambda: "b")
+
+    closed: list[tuple[str, bool, str | None]] = []
+    beside: list[str] = []  # closed while another loop ran in the thread (the first container's)
+    close = sticky.Parked.close
+
+    def recording_close(self: sticky.Parked) -> None:
+        if asyncio.events._get_running_loop() is not None:
+            beside.append(self.rp.execution_id)
+        try:
+            close(self)
+        except BaseException as exc:
+            closed.append((self.rp.execution_id, self.loop.is_closed(), f"{type(exc).__name__}: {exc}"))
+            raise
+        closed.append((self.rp.execution_id, self.loop.is_closed(), None))
+
+    monkeypatch.setattr(sticky.Parked, "close", recording_close)
+    # The first container's write of step a's outcome: the batch's visibility runs out, a second container
+    # takes the batch, parks "waiter" (it waits for "go") and dies at its first write for "other".
+    second_copy = Fault(
+        "queue.visibility_expired",
+        target="orchestrator",
+        method="append_journal",
+        when=lambda method, args: args[0] == "w-1" and args[1].key == "a",
+    )
+    dies = Fault("crash.before_write", target="orchestrator", method="append_journal",
+                 when=lambda method, args: args[0] == "o-1")
+    with LocalCloud(app, backend="memory", sticky=True, eager=False,
+                    faults=FaultPlan(script=[second_copy, dies])) as cloud:
+        client = cloud.client()
+        w = client.start("waiter", execution_id="w-1")
+        o = client.start("other", execution_id="o-1")
+        cloud.run_until_idle()
+        assert cloud.faults is not None
+        assert cloud.faults.injected["queue.visibility_expired"] == 1
+        assert cloud.faults.injected["crash.before_write"] == 1
+        # The second container's parked copy of w-1 was closed beside the first container's running loop:
+        # unwound at once (its ``finally`` ran) and its loop closed, nothing raised into the first container.
+        assert beside == ["w-1"]
+        second = [c for c in closed if c[0] == "w-1"]
+        assert second and all(error is None and loop_closed for _, loop_closed, error in second), closed
+        assert "w-1" in unwound
+        client.send_event("go", {})
+        cloud.advance(timedelta(minutes=1))
+        assert client.describe(w.execution_id).status == "SUCCEEDED"
+        assert client.describe(w.execution_id).result == ["a", {}]
+        assert client.describe(o.execution_id).status == "SUCCEEDED"
