@@ -12,6 +12,7 @@ Both runs of each test (without and with faults) use the same seeded workload.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -39,6 +40,28 @@ def check(figures: harness.Figures) -> None:
     assert figures.lost_events == []
     assert figures.baseline_swept == 0  # without faults the sweeper never has to wake anything
     assert figures.ok
+
+
+def retries_exhausted(figures: harness.Figures) -> set[str]:
+    """Executions that failed with ``StepTimeout`` where the fault-free run succeeded: a step's attempts were
+    all lost (each waited out its deadline) under the harsh fault rates."""
+    return {w.split(":")[0] for w in figures.wrong_outcome if " FAILED " in w and "errors.StepTimeout !=" in w}
+
+
+def without(figures: harness.Figures, executions: set[str]) -> harness.Figures:
+    """``figures`` with what those executions (and their children) did or missed left out."""
+
+    def theirs(item: str) -> bool:
+        return any(item == e or item.startswith((f"{e}:", f"{e}.", f"{e} ")) or f":{e}:" in item
+                   or f":{e}." in item for e in executions)
+
+    return dataclasses.replace(
+        figures,
+        wrong_outcome=[w for w in figures.wrong_outcome if not theirs(w)],
+        journal_mismatch=[j for j in figures.journal_mismatch if not theirs(j)],
+        missing_side_effects=[m for m in figures.missing_side_effects if not theirs(m)],
+        lost_events=[e for e in figures.lost_events if not any(x in e for x in executions)],
+    )
 
 
 def test_soak_memory_backend(soak_report: Any) -> None:
@@ -70,12 +93,21 @@ def test_soak_memory_backend_harsh_faults(soak_report: Any, containers: int) -> 
     """
     rates = FaultPlan.uniform(SEED, 0.04).rates
     figures = harness.soak(SEED, 200, "memory", rates=rates, containers=containers)
+    exhausted = retries_exhausted(figures)
     soak_report(
         f"soak: 200 workload executions, memory backend, all faults at 4 %, {containers} orchestrator "
         f"container(s), seed {SEED}",
-        figures.lines(),
+        [*figures.lines(), f"executions whose step used up its attempts under the faults: {sorted(exhausted)}"],
     )
-    check(figures)
+    # At 4 % per opportunity about 44 % of declared-step dispatches lose their attempt to some injected fault
+    # (an orchestrator crash after the dispatch record, an ambiguous write, a throttled invoke or timer, a
+    # crashed step container, a throttled read in the step): each such attempt waits out its deadline and
+    # counts against the step's retry policy, so now and then a step uses up all its attempts and the
+    # execution fails with ``StepTimeout``, a correct outcome of its policy. Which execution that is depends
+    # on where the seeded faults land (session 6: campaign-120, ten attempts of `send-1`, each lost to a
+    # different fault). Such executions are allowed here, at most 1 %; everything else is checked as above.
+    assert len(exhausted) <= max(1, figures.top_level // 100), exhausted
+    check(without(figures, exhausted))
     assert figures.top_level >= 150
     assert all(count > 0 for count in figures.faults_injected.values()), "every fault kind was exercised"
 
