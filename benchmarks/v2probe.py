@@ -18,8 +18,9 @@ sleep-then-wake 30 times per process; ``--set async`` the in-memory inline rows 
 steps (the tests' check that the probe runs).
 Raw rounds go to ``--out`` (JSON lines); the summary prints medians of wall and CPU per row and commit.
 ``--env V2PROBE_NO_TEARDOWN_COLLECT=1`` (a diagnostic) makes ``gc.collect`` a no-op in the measuring process:
-since issue 17 ``LocalCloud.stop()`` runs a full collection, after which the next cloud's first execution
-pays for fresh memory (about +0.1 ms on the in-memory sleeper, which no other row notices).
+from issue 17 until session 6 ``LocalCloud.stop()`` ran a full collection, after which the next cloud's first
+execution paid for fresh memory (about +0.1 ms on the in-memory sleeper, which no other row noticed); parked
+workflows are now freed by reference counting and ``stop()`` no longer collects.
 """
 
 from __future__ import annotations
