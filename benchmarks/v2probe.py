@@ -17,6 +17,7 @@ sleep-then-wake 30 times per process; ``--set async`` the in-memory inline rows 
 ``--set scaling`` the in-memory scaling rows N=10,000 and 20,000 once per process; ``--set smoke`` three
 steps (the tests' check that the probe runs).
 Raw rounds go to ``--out`` (JSON lines); the summary prints medians of wall and CPU per row and commit.
+``--env V2PROBE_GC_OFF=1`` (a diagnostic) turns the cyclic collector off in every measuring process.
 ``--env V2PROBE_NO_TEARDOWN_COLLECT=1`` (a diagnostic) makes ``gc.collect`` a no-op in the measuring process:
 from issue 17 until session 6 ``LocalCloud.stop()`` ran a full collection, after which the next cloud's first
 execution paid for fresh memory (about +0.1 ms on the in-memory sleeper, which no other row noticed); parked
@@ -37,6 +38,8 @@ from pathlib import Path
 #: The measuring process, run with ``python -c`` inside a checkout (only APIs both commits have).
 WORKER = r'''
 import gc, json, os, sys, time
+if os.environ.get("V2PROBE_GC_OFF"):
+    gc.disable()  # diagnostic: no cyclic collection anywhere in the measuring process
 if os.environ.get("V2PROBE_NO_TEARDOWN_COLLECT"):
     gc.collect = lambda generation=2: 0  # diagnostic: LocalCloud.stop()'s full collection skipped
 from benchmarks.common import local_cloud
