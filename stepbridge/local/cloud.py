@@ -417,11 +417,12 @@ class LocalCloud:
                 )
             if self._router_dirty and deliver_router_batch(self):
                 pass
-            elif self._step_queue and (self._steps_in_row < self.step_burst or not self._drain_queue()):
-                self._steps_in_row += 1
-                self._run_step(self._step_queue.popleft())
             elif self._step_queue:
-                self._steps_in_row = 0  # a batch of wake-ups was delivered above, between step invocations
+                if self._steps_in_row >= self.step_burst and self._drain_queue():
+                    self._steps_in_row = 0  # a batch of wake-ups delivered between step invocations
+                else:
+                    self._steps_in_row += 1
+                    self._run_step(self._step_queue.popleft())
             elif self._drain_queue():
                 self._steps_in_row = 0
             elif (timer := self.timers.pop_due(self.clock.now())) is not None:
