@@ -165,7 +165,7 @@ def _typed(data: Any, tp: Any) -> Any:
     and new data), a :data:`BYTES_MARK` object is base64url bytes.
 
     A value whose type is exactly its scalar annotation is returned as it is, without pydantic: that is
-    what pydantic returns too (tests/unit/test_codec_fast_path.py), and it spares every inline step a
+    what pydantic returns too (tests/unit/test_codec_decode_fast_path.py), and it spares every inline step a
     validator call and a container's first execution pydantic's ``TypeAdapter`` import and first schema
     build (about 30 ms, which the cost benchmark charged to its 20 inline steps)."""
     if tp is type(data) and tp in _SELF_VALIDATING:
