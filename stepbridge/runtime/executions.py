@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -68,7 +67,7 @@ def update_execution(
     without reading again (a conflict falls back to fresh reads).
     """
     for attempt in range(20):
-        rec = replace(current) if attempt == 0 and current is not None else store.get_execution(execution_id)
+        rec = current.copy() if attempt == 0 and current is not None else store.get_execution(execution_id)
         if rec is None:
             return None
         if mutate(rec) is False:

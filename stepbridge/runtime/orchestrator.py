@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from stepbridge.api.app import App
@@ -374,7 +374,8 @@ class Orchestrator:
         """The outcome to record: as given when it fits on the header (and in the parent's journal),
         else FAILED with ``PayloadTooLarge`` naming the sizes - never an outcome no write can store."""
         error = bounded_error(error) if error is not None else None
-        ended = replace(rec, status=status, result=result, error=error, ended_at=iso(self.effects.now()))
+        ended = rec.copy()
+        ended.status, ended.result, ended.error, ended.ended_at = status, result, error, iso(self.effects.now())
         size = header_bytes(ended)
         report = len(dumps(result).encode()) + 1024 if rec.parent_id and status == Status.SUCCEEDED else 0
         if size <= DYNAMODB_ITEM_BYTES and report <= JOURNAL_PAYLOAD_BYTES:

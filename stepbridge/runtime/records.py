@@ -97,10 +97,20 @@ class ExecutionRecord:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ExecutionRecord:
         """Build from :meth:`to_dict` output, ignoring unknown keys (forward compatible)."""
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        # (a header read back has only known keys: checked in one set operation instead of key by key)
+        known = dict(data) if _HEADER_FIELD_SET.issuperset(data) else {
+            k: v for k, v in data.items() if k in _HEADER_FIELD_SET
+        }
         if "status" in known:
             known["status"] = _STATUSES.get(known["status"], known["status"])
         return cls(**known)
+
+    def copy(self) -> ExecutionRecord:
+        """A shallow copy (as ``dataclasses.replace(self)``, without walking the fields: a header is copied
+        before every read-modify-write)."""
+        twin = object.__new__(type(self))
+        twin.__dict__.update(self.__dict__)
+        return twin
 
     @property
     def cut(self) -> str | None:
@@ -120,6 +130,7 @@ class ExecutionRecord:
 _OPTIONAL_HEADER_FIELDS = ("deadline", "timed_out", "timed_out_at", "cancelled_at")
 #: The header's fields in declaration order (the order ``to_dict`` writes them, as ``asdict`` did).
 _HEADER_FIELDS = tuple(ExecutionRecord.__dataclass_fields__)
+_HEADER_FIELD_SET = frozenset(_HEADER_FIELDS)
 
 
 def _json_copy(value: object) -> object:
