@@ -25,6 +25,7 @@ from stepbridge.errors import (
 from stepbridge.runtime import keys
 from stepbridge.runtime.limits import MAX_OP_NAME
 from stepbridge.runtime.records import ExecutionRecord
+from stepbridge.runtime.stepcover import CoverPlan
 from stepbridge.runtime.suspension import Suspend
 from stepbridge.runtime.vocabulary import OpType
 
@@ -68,6 +69,8 @@ class ReplaySession:
         self.suspect = suspect
         #: Seconds left in the orchestrator Lambda's invocation (its context's remaining time), if known.
         self.remaining = remaining
+        #: The deadline timer this invocation's declared steps share (runtime/stepcover.py).
+        self.cover = CoverPlan()
 
     # ---- fatal errors and cancellation ------------------------------------------------------
 
@@ -99,6 +102,7 @@ class ReplaySession:
         self.execution = execution
         self.suspect = suspect
         self.remaining = remaining
+        self.cover = CoverPlan()
 
     @property
     def cancelling(self) -> bool:
