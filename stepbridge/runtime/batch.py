@@ -132,26 +132,16 @@ async def _gather_policy(rp: Replay, awaitables: Sequence[Awaitable[Any]], compl
     items: list[BatchItem[Any]] = [BatchItem(i, NOT_STARTED) for i in range(total)]
     if decided is not None:
         return await _gather_replay(rp, batch_op, tasks, items, owned, decided, completion)
-    pending: set[asyncio.Future[object]] = set(tasks)
+    pending = dict(tasks)  # (the branches not finished yet; ``_take`` removes each one that finishes)
     held: list[int] = []
     reason = completion.decide(0, 0, 0) if total == 0 else None
     while reason is None and pending:
-        done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-        for fut in sorted(done, key=tasks.__getitem__):
-            index = tasks[fut]
-            exc = fut.exception()
-            if isinstance(exc, Suspend):
-                _consume(exc)
-                held.append(index)
-            elif exc is not None and not isinstance(exc, Exception):
-                _abandon([*pending, *(d for d in done if d is not fut)])
-                raise exc
-            else:
-                items[index] = _item(index, fut)
+        done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        _take(done, pending, held, items)
         reason = completion.decide(*_counts(items), total)
     if reason is None:
         rp.suspend()  # every branch finished or waits, and the policy has not decided: wait for the rest
-    in_flight = sorted([tasks[f] for f in pending] + held)
+    in_flight = sorted([*pending.values(), *held])
     if in_flight:
         _abandon(pending)
         await asyncio.gather(*pending, return_exceptions=True)  # the cancellations land before anything is recorded
@@ -216,39 +206,11 @@ async def map_items(
             rp, name, values, fn, concurrency=concurrency, timeout=timeout, completion=completion
         )
     if completion is None:
-        return await _map_all(rp, name, values, fn, run_item, concurrency)
-    return await _map_policy(rp, name, values, fn, run_item, concurrency, completion)
+        return await map_all(rp, name, values, fn, run_item, concurrency)
+    return await map_with_policy(rp, name, values, fn, run_item, concurrency, completion)
 
 
-async def map_slice(
-    rp: Replay,
-    name: str,
-    values: list[object],
-    fn: Callable[..., object],
-    run_item: ItemRunner,
-    concurrency: int,
-    offset: int,
-) -> list[Any]:
-    """A child batch's flat map of items ``offset`` ... (runtime/batchchildren.py), without a policy."""
-    return await _map_all(rp, name, values, fn, run_item, concurrency, offset)
-
-
-async def map_slice_policy(
-    rp: Replay,
-    name: str,
-    values: list[object],
-    fn: Callable[..., object],
-    run_item: ItemRunner,
-    concurrency: int,
-    completion: Completion,
-    offset: int,
-    decide: Callable[[int, int], str | None],
-) -> BatchResult[Any]:
-    """A child batch's map of items ``offset`` ... deciding with the whole map's counts (``decide``)."""
-    return await _map_policy(rp, name, values, fn, run_item, concurrency, completion, offset=offset, decide=decide)
-
-
-async def _map_all(
+async def map_all(
     rp: Replay,
     name: str,
     values: list[object],
@@ -259,7 +221,8 @@ async def _map_all(
 ) -> list[Any]:
     """Every item, at most ``concurrency`` outstanding; the first failure (by position) is raised at the end.
 
-    ``offset``: the items are ``{name}-{offset}`` ... (a child batch runs a slice of a large map).
+    ``offset``: the items are ``{name}-{offset}`` ... (a child batch runs a slice of a large map:
+    runtime/batchslice.py calls this directly).
     """
     results: list[object] = [None] * len(values)
     errors: list[tuple[int, BaseException]] = []
@@ -301,7 +264,7 @@ async def _map_all(
     return results
 
 
-async def _map_policy(
+async def map_with_policy(
     rp: Replay,
     name: str,
     values: list[object],
@@ -313,8 +276,9 @@ async def _map_policy(
     offset: int = 0,
     decide: Callable[[int, int], str | None] | None = None,
 ) -> BatchResult[Any]:
-    """``offset`` and ``decide``: a child batch runs a slice of a large map (runtime/batchchildren.py) and decides
-    with the counts of the slices before it (``decide(succeeded, failed)`` of this slice)."""
+    """Items under a completion policy. ``offset`` and ``decide``: a child batch runs a slice of a large map
+    (runtime/batchslice.py calls this directly) and decides with the counts of the slices before it
+    (``decide(succeeded, failed)`` of this slice)."""
     total = len(values)
     if decide is None:
         completion.check_total(total, f"ctx.map('{name}')")

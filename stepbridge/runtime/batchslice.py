@@ -39,7 +39,7 @@ async def _run_slice(ctx: Any, spec: dict[str, Any]) -> dict[str, Any]:
 
     if spec.get("completion") is None:
         try:
-            results = await batch.map_slice(rp, name, values, step.fn, run_item, int(spec["concurrency"]), offset)
+            results = await batch.map_all(rp, name, values, step.fn, run_item, int(spec["concurrency"]), offset)
         except Exception as exc:
             return {"error": error_dict(exc)}
         return {"results": results}
@@ -54,8 +54,8 @@ async def _run_slice(ctx: Any, spec: dict[str, Any]) -> dict[str, Any]:
             return SLICE_DONE
         return reason
 
-    result = await batch.map_slice_policy(
-        rp, name, values, step.fn, run_item, int(spec["concurrency"]), completion, offset, decide
+    result = await batch.map_with_policy(
+        rp, name, values, step.fn, run_item, int(spec["concurrency"]), completion, offset=offset, decide=decide
     )
     return {
         "reason": result.reason,

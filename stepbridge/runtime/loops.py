@@ -19,6 +19,9 @@ from typing import Any, SupportsIndex
 
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 
+#: ``close_loop``: the loop does not say whether it has a default executor.
+_UNKNOWN = object()
+
 
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
     """A selector loop whose ``time()`` only moves when everything is waiting on timers."""
@@ -164,5 +167,9 @@ def close_loop(loop: asyncio.AbstractEventLoop) -> None:
         task.cancel()
     if pending:
         loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-    loop.run_until_complete(loop.shutdown_default_executor())
+    # A loop that never made a default executor (no ``asyncio.to_thread``: most invocations) has none to stop:
+    # running ``shutdown_default_executor`` would still cost a task and two loop iterations on every close.
+    # (``_default_executor`` is CPython's ``BaseEventLoop`` attribute; a loop without it is shut down the long way.)
+    if getattr(loop, "_default_executor", _UNKNOWN) is not None:
+        loop.run_until_complete(loop.shutdown_default_executor())
     loop.close()
