@@ -230,3 +230,26 @@ def test_an_invocation_without_the_disarm_flag_is_read_as_before() -> None:
     assert "disarm" not in inv.to_dict() and StepInvocation.from_dict(inv.to_dict()).disarm
     covered = StepInvocation("e", "op", "step", [], 1, "", disarm=False)
     assert covered.to_dict()["disarm"] is False and not StepInvocation.from_dict(covered.to_dict()).disarm
+
+
+def test_a_shared_timer_delivered_early_is_set_again_at_its_instant() -> None:
+    # Scheduler may deliver a one-time schedule early and deletes it once delivered (orchestrator
+    # ``_rearm_early_timers``): the shared timer must come back at its instant, or b and c would wait for the sweeper.
+    with LocalCloud(fan_app(), backend="memory") as cloud:
+        cloud.eager = False
+        lost = _dropping(cloud, lambda inv: inv.op in ("b", "c") and inv.attempt == 1)
+        client = cloud.client()
+        client.start("mixed", execution_id="early")
+        cloud.run_until_idle()
+        assert sorted(inv.op for inv in lost) == ["b", "c"]
+        b = _record(cloud, "early", keys.dispatch_key("b", 1))
+        shared = keys.timer_name("early", keys.cover_timer_key(b.key))
+        (timer,) = [t for t in cloud.timers.pending() if t.name == shared]
+        assert timer.message is not None
+        cloud.timers.cancel(shared)
+        cloud.effect_send(timer.message)  # delivered 70 s early
+        cloud.run_until_idle()
+        assert [(t.name, t.at) for t in cloud.timers.pending()] == [(shared, parse_iso(str(b.data["deadline"])))]
+        cloud.advance_to(parse_iso(str(b.data["deadline"])))
+        failed = _record(cloud, "early", keys.attempt_key("b", 1))
+        assert parse_iso(failed.at) == parse_iso(str(b.data["deadline"]))
