@@ -69,8 +69,9 @@ class ReplaySession:
         self.suspect = suspect
         #: Seconds left in the orchestrator Lambda's invocation (its context's remaining time), if known.
         self.remaining = remaining
-        #: The deadline timer this invocation's declared steps share (runtime/stepcover.py).
-        self.cover = CoverPlan()
+        #: The deadline timer this invocation's declared steps share (runtime/stepcover.py); made at the first
+        #: dispatch (``cover_plan``), so an invocation that dispatches nothing allocates nothing.
+        self._cover: CoverPlan | None = None
 
     # ---- fatal errors and cancellation ------------------------------------------------------
 
@@ -102,7 +103,13 @@ class ReplaySession:
         self.execution = execution
         self.suspect = suspect
         self.remaining = remaining
-        self.cover = CoverPlan()
+        self._cover = None
+
+    def cover_plan(self) -> CoverPlan:
+        """This invocation's shared deadline timer of declared steps (runtime/stepcover.py)."""
+        if self._cover is None:
+            self._cover = CoverPlan()
+        return self._cover
 
     @property
     def cancelling(self) -> bool:

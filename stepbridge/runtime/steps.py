@@ -373,7 +373,7 @@ def _dispatch(
     args = [payloads.store_value(a, what=f"argument {i + 1} of step '{op}'") for i, a in enumerate(args_json)]
     data: dict[str, object] = {"step": step_def.name, "attempt": attempt, "deadline": iso(deadline)}
     # One deadline timer per invocation's dispatches, not one per step (runtime/stepcover.py).
-    timer = rp.session.cover.place(deadline)
+    timer = rp.session.cover_plan().place(deadline)
     if timer is not None:
         data["timer"] = timer
     rp.log.record(op, OpType.STEP, Kind.DISPATCH, data, key=key)
