@@ -60,6 +60,9 @@ def declared_resumes(n: int) -> dict[str, float]:
         "resumes": float(resumes),
         "query_rru_per_resume": run.rru["Query"] / resumes,
         "getitem_rru_per_resume": run.rru["GetItem"] / resumes,
+        # (a warm resume's log read is a GetItem of the next log slot when nothing else wrote the log: the
+        # flatness check counts every read unit, DynamoStore.load_journal_since(dense=True))
+        "read_rru_per_resume": (run.rru["Query"] + run.rru["GetItem"]) / resumes,
         "getitems_per_resume": run.calls["DynamoDB.GetItem"] / resumes,
         "items_per_resume": run.items_read["Query"] / resumes,
         "queries": float(run.calls["DynamoDB.Query"]),
@@ -124,10 +127,10 @@ def run(cfg: Config) -> Section:
     # Read units and calls are the same in every round; the time is the median of the rounds.
     results = {n: {**rs[0], "seconds": median([r["seconds"] for r in rs])} for n, rs in runs.items()}
     first, last = results[ns[0]], results[ns[-1]]
-    growth = last["query_rru_per_resume"] / first["query_rru_per_resume"]
+    growth = last["read_rru_per_resume"] / first["read_rru_per_resume"]
     section.rows.append(
-        Row(f"declared steps: journal read units per resume, N={ns[-1]} vs N={ns[0]}",
-            f"{last['query_rru_per_resume']:.3g} vs {first['query_rru_per_resume']:.3g} RRU "
+        Row(f"declared steps: read units per resume (Query + GetItem), N={ns[-1]} vs N={ns[0]}",
+            f"{last['read_rru_per_resume']:.3g} vs {first['read_rru_per_resume']:.3g} RRU "
             f"({last['items_per_resume']:.0f} vs {first['items_per_resume']:.0f} items)",
             "flat (reads only new entries)", growth, "~1x (flat)", growth <= 1.25)
     )

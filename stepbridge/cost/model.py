@@ -37,16 +37,17 @@ OPERATIONS: dict[str, Usage] = {
     # ctx.step with an @app.step function: the orchestrator journals the dispatch, arms the deadline
     # timer and invokes the step's Lambda; the step reads the header (eventually consistent), writes its
     # result, disarms the timer and wakes the orchestrator through the FIFO queue (send, receive, delete);
-    # the orchestrator's next resume reads the header and the log range.
+    # the orchestrator's next resume reads the header and probes the log's next slot (a GetItem where the log
+    # range Query was: ``DynamoStore.load_journal_since(dense=True)``, the same read unit).
     "declared_step": {
-        "DynamoDB.PutItem": 2, "DynamoDB.GetItem": 2, "DynamoDB.Query": 1, "WRU": 2, "RRU": 2.5,
+        "DynamoDB.PutItem": 2, "DynamoDB.GetItem": 3, "WRU": 2, "RRU": 2.5,
         "SQS.SendMessage": 1, "SQS.ReceiveMessage": 1, "SQS.DeleteMessage": 1,
         "Scheduler.CreateSchedule": 1, "Scheduler.DeleteSchedule": 1, "Lambda.Invoke": 1,
         "Lambda.orchestrator": 1, "Lambda.step": 1,
     },
     # ctx.sleep / sleep_until: a one-time schedule whose firing sends the wake-up.
     "sleep": {
-        "DynamoDB.PutItem": 1, "DynamoDB.GetItem": 1, "DynamoDB.Query": 1, "WRU": 1, "RRU": 2,
+        "DynamoDB.PutItem": 1, "DynamoDB.GetItem": 2, "WRU": 1, "RRU": 2,
         "SQS.SendMessage": 1, "SQS.ReceiveMessage": 1, "SQS.DeleteMessage": 1,
         "Scheduler.CreateSchedule": 1, "Scheduler.invocation": 1, "Lambda.orchestrator": 1,
     },
@@ -54,14 +55,14 @@ OPERATIONS: dict[str, Usage] = {
     # delivery (through the router queue: EventBridge's send, the event source mapping's receive and
     # delete), wake-up.
     "wait_for": {
-        "DynamoDB.PutItem": 4, "DynamoDB.GetItem": 1, "DynamoDB.Query": 4, "DynamoDB.DeleteItem": 1,
+        "DynamoDB.PutItem": 4, "DynamoDB.GetItem": 2, "DynamoDB.Query": 3, "DynamoDB.DeleteItem": 1,
         "WRU": 5, "RRU": 5, "EventBridge.PutEvents": 1, "EventBridge.event": 1,
         "SQS.SendMessage": 2, "SQS.ReceiveMessage": 2, "SQS.DeleteMessage": 2,
         "Lambda.orchestrator": 1, "Lambda.router": 1,
     },
     # ctx.child / start_child of an empty workflow: the child's whole execution and its report to the parent.
     "child": {
-        "DynamoDB.PutItem": 4, "DynamoDB.GetItem": 1, "DynamoDB.Query": 2, "WRU": 6, "RRU": 3,
+        "DynamoDB.PutItem": 4, "DynamoDB.GetItem": 2, "DynamoDB.Query": 1, "WRU": 6, "RRU": 3,
         "SQS.SendMessage": 2, "SQS.ReceiveMessage": 2, "SQS.DeleteMessage": 2, "Lambda.orchestrator": 2,
     },
     # ctx.now() / ctx.patched(): one journal record, so replays see the same value.

@@ -322,8 +322,18 @@ class DynamoStore:
         }
         return [decode_journal(a) for a in self._collect("Query", kwargs, sys.maxsize, page_limit=False)]
 
-    def load_journal_since(self, execution_id: str, after_seq: int) -> list[JournalRecord]:
-        """The orchestrator's log records with ``seq > after_seq``, in order: one consistent range Query."""
+    def load_journal_since(self, execution_id: str, after_seq: int, *, dense: bool = False) -> list[JournalRecord]:
+        """The orchestrator's log records with ``seq > after_seq``, in order: one consistent range Query.
+
+        ``dense`` (a running execution's log, see ``Store.load_journal_since``): a consistent GetItem of slot
+        ``after_seq + 1`` first, and the Query only when that slot exists. It answers the usual case, a warm
+        wake-up's "did anyone else write the log?" (issue 17), for the read unit an empty Query costs too
+        (1 RRU strongly consistent either way: "Read request units",
+        https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html), and on
+        moto in O(1) where its Query walks every item of the table (``moto/dynamodb/models/table.py``
+        ``Table.query``; DynamoDB reads only the range)."""
+        if dense and self._get(keys.execution_pk(execution_id), keys.log_sk_from(after_seq + 1)) is None:
+            return []
         kwargs: dict[str, object] = {
             "TableName": self.table_name,
             "KeyConditionExpression": "pk = :pk AND sk BETWEEN :lo AND :hi",

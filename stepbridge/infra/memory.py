@@ -194,8 +194,9 @@ class InMemoryStore:
             )
         return [decode_journal(a) for _, a in items]  # in sort-key order, as DynamoDB's Query returns them
 
-    def load_journal_since(self, execution_id: str, after_seq: int) -> list[JournalRecord]:
-        """The orchestrator's log records with ``seq > after_seq``, in order (like DynamoDB's range Query)."""
+    def load_journal_since(self, execution_id: str, after_seq: int, *, dense: bool = False) -> list[JournalRecord]:
+        """The orchestrator's log records with ``seq > after_seq``, in order (like DynamoDB's range Query; the
+        ordered index answers ``dense`` reads as cheaply as the slot probe ``DynamoStore`` makes for them)."""
         pk, _ = execution_key(execution_id)
         low = keys.log_sk_from(after_seq + 1)
         high = keys.LOG_SK_END

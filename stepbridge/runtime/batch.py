@@ -49,6 +49,7 @@ from stepbridge.runtime.guard import EngineSignal
 from stepbridge.runtime.records import JournalRecord
 from stepbridge.runtime.replay import Replay, Suspend, branch_scope
 from stepbridge.runtime.session import op_watchers
+from stepbridge.runtime.stepcover import own_timer
 from stepbridge.runtime.vocabulary import Kind, OpType
 
 #: Runs item ``i`` of a map as the step ``op`` with ``value``: ``ctx.step(op, fn, value, ...)``.
@@ -464,6 +465,9 @@ def _disarm(rp: Replay, op: str, records: dict[str, JournalRecord]) -> None:
     k = 0
     while keys.dispatch_key(op, k + 1) in records:
         k += 1
+    dispatch = records.get(keys.dispatch_key(op, k))
+    if dispatch is not None and not own_timer(dispatch):
+        return  # a deadline timer shared with other steps (runtime/stepcover.py): not this step's to delete
     with contextlib.suppress(Exception):
         rp.effects.cancel_timer(rp.timer_name(keys.dispatch_key(op, k)))
 

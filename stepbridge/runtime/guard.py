@@ -120,8 +120,12 @@ class GuardedStore(Store):
     def load_journal(self, execution_id: str) -> list[JournalRecord]:
         return _guarded("store.load_journal", self.target.load_journal, execution_id)
 
-    def load_journal_since(self, execution_id: str, after_seq: int) -> list[JournalRecord]:
-        return _guarded("store.load_journal_since", self.target.load_journal_since, execution_id, after_seq)
+    def load_journal_since(self, execution_id: str, after_seq: int, *, dense: bool = False) -> list[JournalRecord]:
+        if not dense:
+            return _guarded("store.load_journal_since", self.target.load_journal_since, execution_id, after_seq)
+        return _guarded(
+            "store.load_journal_since", self.target.load_journal_since, execution_id, after_seq, dense=True
+        )
 
     def get_journal(self, execution_id: str, key: str) -> JournalRecord | None:
         return _guarded("store.get_journal", self.target.get_journal, execution_id, key)

@@ -138,7 +138,8 @@ class JournalCache:
         new: dict[str, JournalRecord] = {}
         wanted: list[str] = []
         advanced = False
-        for rec in store.load_journal_since(execution_id, entry.last_seq):
+        # (a parked or cached execution is running: its log has no hole past the copy's last slot)
+        for rec in store.load_journal_since(execution_id, entry.last_seq, dense=True):
             self.stats["log_records_read"] += 1
             new[rec.key] = rec
             wanted.extend(rec.acks)

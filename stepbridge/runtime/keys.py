@@ -362,6 +362,21 @@ def timer_name(execution_id: str, key: str) -> str:
 DEADLINE_KEY = "$deadline"
 
 
+#: Timer key prefix of a deadline timer shared by the declared steps one invocation dispatched: ``$cover:{op}#d{k}``
+#: is due at dispatch ``{op}#d{k}``'s deadline (runtime/stepcover.py).
+COVER_TIMER_PREFIX = "$cover:"
+
+
+def cover_timer_key(dispatch_key: str) -> str:
+    """The key of the shared deadline timer set at the deadline of the dispatch ``dispatch_key``."""
+    return f"{COVER_TIMER_PREFIX}{dispatch_key}"
+
+
+def covered_dispatch(timer_key: str) -> str | None:
+    """The dispatch key a shared deadline timer's key names (``None``: not such a timer)."""
+    return timer_key[len(COVER_TIMER_PREFIX) :] if timer_key.startswith(COVER_TIMER_PREFIX) else None
+
+
 def deadline_timer_name(execution_id: str) -> str:
     """The schedule name of an execution's deadline timer."""
     return timer_name(execution_id, DEADLINE_KEY)

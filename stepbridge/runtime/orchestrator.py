@@ -49,9 +49,10 @@ from stepbridge.runtime.records import (
     report_wake,
 )
 from stepbridge.runtime.router import Router
+from stepbridge.runtime.stepcover import next_cover, own_timer, pending_covers
 from stepbridge.runtime.sticky import Parked
 from stepbridge.runtime.sweeper import needs_marker, replayed_marker
-from stepbridge.runtime.vocabulary import TIMED_KINDS, Ending, Kind, OpType, Reason, Status
+from stepbridge.runtime.vocabulary import TIMED_KINDS, Ending, Kind, OpType, Reason, Status, TimerReason
 
 _TOO_LARGE = "stepbridge.errors.PayloadTooLarge"
 _TOO_LARGE_MRO = [_TOO_LARGE, "stepbridge.errors.StepbridgeError", "builtins.Exception"]
@@ -252,6 +253,7 @@ class Orchestrator:
         try:
             view.flush_acks()
             self._rearm_early_timers(rec, message, view.journal, began)
+            self._rearm_cover(rec, message, view.journal, began)
             if view.written == 0 and not view.raced:
                 # (A replay that adopted a racing replay's records handled nothing on its behalf: those records'
                 # due instants, fixed by the other replay's clock, may be past ``began`` and not handled by
@@ -290,6 +292,29 @@ class Orchestrator:
                 due,
                 WakeMessage(rec.execution_id, Reason.TIMER, keys.timer_dedup(key), {"rearmed": iso(began)}),
             )
+
+    def _rearm_cover(
+        self, rec: ExecutionRecord, message: WakeMessage, journal: dict[str, JournalRecord], began: datetime
+    ) -> None:
+        """After a shared deadline timer of declared steps fired (runtime/stepcover.py): set one at the earliest
+        deadline still outstanding among the steps such timers stand for, so each of them is reached in time."""
+        if not any(keys.covered_dispatch(k) is not None for k in message.timer_keys):
+            return
+        found = next_cover(journal, self.effects.now())
+        if found is None:
+            return
+        dispatch, due = found
+        key = keys.cover_timer_key(dispatch.key)
+        self.effects.schedule_timer(
+            timer_name(rec.execution_id, key),
+            due,
+            WakeMessage(
+                rec.execution_id,
+                keys.timer_reason(TimerReason.DEADLINE, dispatch.op),
+                keys.timer_dedup(key),
+                {"rearmed": iso(began)},
+            ),
+        )
 
     def _mark_replayed(self, rec: ExecutionRecord, replay: JournalView, began: datetime) -> None:
         """A replay that wrote nothing leaves a ``$replayed`` marker when the sweeper would otherwise
@@ -436,12 +461,14 @@ class Orchestrator:
         by_op: dict[str, dict[str, JournalRecord]] = {}
         for r in journal:
             by_op.setdefault(r.op, {})[r.key] = r
+        for key in pending_covers(journal, now):
+            self.effects.cancel_timer(timer_name(rec.execution_id, key))
         for op, records in by_op.items():
             final = records.get(op)
             if final is not None and final.is_final:
                 continue
             for r in records.values():
-                if r.kind in TIMED_KINDS:
+                if r.kind in TIMED_KINDS and (r.kind != Kind.DISPATCH or own_timer(r)):
                     self.effects.cancel_timer(timer_name(rec.execution_id, r.key))
             if any(r.type == OpType.SLEEP for r in records.values()) and Sleep.outstanding(
                 Sleep.state(op, records), now

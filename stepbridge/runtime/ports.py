@@ -64,8 +64,12 @@ class Store(Protocol):
     def load_journal(self, execution_id: str) -> list[JournalRecord]:
         """All journal records of an execution, in any order (the engine indexes them by key)."""
 
-    def load_journal_since(self, execution_id: str, after_seq: int) -> list[JournalRecord]:
-        """The orchestrator's ordered log records (``record.logged``) with ``seq > after_seq``, in ``seq`` order."""
+    def load_journal_since(self, execution_id: str, after_seq: int, *, dense: bool = False) -> list[JournalRecord]:
+        """The orchestrator's ordered log records (``record.logged``) with ``seq > after_seq``, in ``seq`` order.
+
+        ``dense``: the caller knows the log has no hole after ``after_seq`` (a running execution's log: a replay
+        writes slot ``n + 1`` only after it saw slot ``n``; only retention deletes slots, after the end), so
+        an absent slot ``after_seq + 1`` means nothing follows (a store may answer from that slot alone)."""
 
     def get_journal(self, execution_id: str, key: str) -> JournalRecord | None:
         """The record stored under ``key`` outside the ordered log (a report or a shared claim), or ``None``."""

@@ -369,13 +369,18 @@ class StepInvocation:
     at_most_once: bool = False
     #: Dispatched by a saga's compensation while the execution is being cancelled (it must still run).
     compensation: bool = False
+    #: The step deletes its own deadline timer when it reports; ``False`` for a step that a deadline timer shared
+    #: by its dispatch batch covers (runtime/stepcover.py): that timer is not the step's to delete.
+    disarm: bool = True
 
     def to_dict(self) -> dict[str, object]:
-        """Plain-dict form (the Lambda event); flags are left out when false."""
+        """Plain-dict form (the Lambda event); flags are left out when they have their default value."""
         out = asdict(self)
         for flag in ("at_most_once", "compensation"):
             if not out[flag]:
                 del out[flag]
+        if out["disarm"]:
+            del out["disarm"]
         return out
 
     @classmethod
@@ -391,6 +396,7 @@ class StepInvocation:
             timeout=float(data["timeout"]) if data.get("timeout") is not None else None,
             at_most_once=bool(data.get("at_most_once", False)),
             compensation=bool(data.get("compensation", False)),
+            disarm=bool(data.get("disarm", True)),
         )
 
 

@@ -25,6 +25,7 @@ from stepbridge.errors import (
 from stepbridge.runtime import keys
 from stepbridge.runtime.limits import MAX_OP_NAME
 from stepbridge.runtime.records import ExecutionRecord
+from stepbridge.runtime.stepcover import CoverPlan
 from stepbridge.runtime.suspension import Suspend
 from stepbridge.runtime.vocabulary import OpType
 
@@ -68,6 +69,9 @@ class ReplaySession:
         self.suspect = suspect
         #: Seconds left in the orchestrator Lambda's invocation (its context's remaining time), if known.
         self.remaining = remaining
+        #: The deadline timer this invocation's declared steps share (runtime/stepcover.py); made at the first
+        #: dispatch (``cover_plan``), so an invocation that dispatches nothing allocates nothing.
+        self._cover: CoverPlan | None = None
 
     # ---- fatal errors and cancellation ------------------------------------------------------
 
@@ -99,6 +103,13 @@ class ReplaySession:
         self.execution = execution
         self.suspect = suspect
         self.remaining = remaining
+        self._cover = None
+
+    def cover_plan(self) -> CoverPlan:
+        """This invocation's shared deadline timer of declared steps (runtime/stepcover.py)."""
+        if self._cover is None:
+            self._cover = CoverPlan()
+        return self._cover
 
     @property
     def cancelling(self) -> bool:

@@ -39,6 +39,7 @@ from stepbridge.runtime.operations.interpret import returned
 from stepbridge.runtime.ports import Item
 from stepbridge.runtime.records import JournalRecord, StepInvocation, iso
 from stepbridge.runtime.replay import Replay, current_op
+from stepbridge.runtime.stepcover import COVER
 from stepbridge.runtime.syncworker import run_in_worker
 from stepbridge.runtime.vocabulary import Kind, OpType, Reason, TimerReason
 
@@ -371,8 +372,16 @@ def _dispatch(
     # the dispatch is recorded, so one over the maximum fails the call with nothing half done.
     args = [payloads.store_value(a, what=f"argument {i + 1} of step '{op}'") for i, a in enumerate(args_json)]
     data: dict[str, object] = {"step": step_def.name, "attempt": attempt, "deadline": iso(deadline)}
+    # One deadline timer per invocation's dispatches, not one per step (runtime/stepcover.py).
+    timer = rp.session.cover_plan().place(deadline)
+    if timer is not None:
+        data["timer"] = timer
     rp.log.record(op, OpType.STEP, Kind.DISPATCH, data, key=key)
-    rp.set_timer(key, deadline, keys.timer_reason(TimerReason.DEADLINE, op))
+    reason = keys.timer_reason(TimerReason.DEADLINE, op)
+    if timer is None:
+        rp.set_timer(key, deadline, reason)
+    elif timer == COVER:
+        rp.set_timer(keys.cover_timer_key(key), deadline, reason)
     rp.effects.invoke_step(
         StepInvocation(
             execution_id=rp.execution_id,
@@ -384,5 +393,6 @@ def _dispatch(
             timeout=timeout,
             at_most_once=once,
             compensation=rp.session.compensating,
+            disarm=timer is None,
         )
     )

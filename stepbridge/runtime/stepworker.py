@@ -166,7 +166,11 @@ class StepWorker:
         raise AssertionError("unreachable")
 
     def _disarm_deadline(self, inv: StepInvocation) -> None:
-        """The attempt reported, so its deadline timer would only cause an idle replay: delete it (best effort)."""
+        """The attempt reported, so its deadline timer would only cause an idle replay: delete it (best effort).
+
+        A step covered by its dispatch batch's shared timer has none of its own (runtime/stepcover.py)."""
+        if not inv.disarm:
+            return
         try:
             self.effects.cancel_timer(timer_name(inv.execution_id, keys.dispatch_key(inv.op, inv.attempt)))
         except Exception as exc:  # a leftover timer is harmless: the replay it causes finds nothing due

@@ -76,8 +76,8 @@ class ReadCounter:
             setattr(store, name, self._wrap(name, getattr(store, name)))
 
     def _wrap(self, name: str, fn: Any) -> Any:
-        def call(*args: Any) -> Any:
-            out = fn(*args)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            out = fn(*args, **kwargs)
             self.calls[name] += 1
             journal = out[1] if isinstance(out, tuple) else out  # load_execution: (header, journal)
             self.records[name] += len(journal) if isinstance(journal, list) else int(journal is not None)

@@ -27,12 +27,13 @@ from stepbridge.runtime.executions import request_cancel, start_execution
 
 #: The floor of a one-hour sleep, start to result (issue 17's table in benchmarks/RESULTS.md): the client's
 #: start (PutItem, SendMessage), the first invocation (receive, header and journal in one Query, sleep
-#: record, timer, delete), the timer's message, the second invocation (receive, header, log range, status,
-#: delete) and the client's final read (none while it sleeps: LocalCloud saw it suspend, local/suspended.py).
+#: record, timer, delete), the timer's message, the second invocation (receive, header, the log's next slot
+#: (a GetItem: nothing new, ``load_journal_since(dense=True)``), status, delete) and the client's final read
+#: (none while it sleeps: LocalCloud saw it suspend, local/suspended.py).
 SLEEPER_CALLS = {
     "DynamoDB.PutItem": 3,
-    "DynamoDB.GetItem": 2,
-    "DynamoDB.Query": 2,
+    "DynamoDB.GetItem": 3,
+    "DynamoDB.Query": 1,
     "SQS.SendMessage": 2,
     "SQS.ReceiveMessage": 2,
     "SQS.DeleteMessage": 2,
@@ -100,8 +101,8 @@ def test_sleep_then_wake_makes_only_the_calls_aws_would_serve() -> None:
 #: the router logs the event and wakes the waiter, and the orchestrator records the wait and ends.
 WAITER_CALLS = {
     "DynamoDB.PutItem": 6,
-    "DynamoDB.GetItem": 2,
-    "DynamoDB.Query": 5,
+    "DynamoDB.GetItem": 3,
+    "DynamoDB.Query": 4,
     "DynamoDB.DeleteItem": 1,
     "EventBridge.PutEvents": 1,
     "SQS.SendMessage": 3,

@@ -326,6 +326,25 @@ def test_the_log_range_read_stays_ordered_after_a_delete_and_apart_from_other_ex
     assert [r.key for r in store.load_journal_since("e1", 0)] == ["late"]
 
 
+def test_a_dense_log_read_gives_what_the_range_read_gives(store: Store) -> None:
+    """``load_journal_since(..., dense=True)`` on a log without holes (a running execution's): the same records;
+    DynamoDB answers "nothing new" with one GetItem of the next slot, not a Query (issue 17: moto's Query walks
+    the whole table)."""
+    for i in (1, 2, 3):
+        assert store.append_journal("e1", JournalRecord(f"op{i}", "op", "step", "result", {"i": i}, seq=i))
+    assert store.append_journal("e1", JournalRecord("report", "op", "step", "result", {}))  # a report: no slot
+    for after in (0, 1, 2, 3, 7):
+        assert store.load_journal_since("e1", after, dense=True) == store.load_journal_since("e1", after)
+    assert [r.seq for r in store.load_journal_since("e1", 1, dense=True)] == [2, 3]
+    if isinstance(store, DynamoStore):
+        store.calls.clear()
+        assert store.load_journal_since("e1", 3, dense=True) == []
+        assert dict(store.calls) == {"GetItem": 1}
+        store.calls.clear()
+        assert [r.seq for r in store.load_journal_since("e1", 2, dense=True)] == [3]
+        assert dict(store.calls) == {"GetItem": 1, "Query": 1}
+
+
 def test_load_journal_reads_every_page(store: Store) -> None:
     # ~1.5 MB of journal: more than one DynamoDB Query page (1 MB).
     for i in range(5):
