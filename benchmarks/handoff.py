@@ -1,0 +1,52 @@
+"""The round trip of a lock handoff between two Python threads: what a sync step function's worker pays.
+
+A sync step function runs in a worker thread (DESIGN.md; ``runtime/syncworker.py``: one lock release and one
+acquire each way). On a virtual machine, waking a thread on an idle CPU can cost far more than the step's own
+work; this measures it alone (benchmarks/RESULTS.md, "Session 7 close-out"):
+
+    python -m benchmarks.handoff                 # as the machine is
+    python3 -c "while True: pass" & python -m benchmarks.handoff; kill %1   # with the other core kept awake
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+
+
+def round_trip_seconds(rounds: int) -> float:
+    """Seconds per round trip: this thread hands a turn to a second thread and waits until it hands it back."""
+    go, done = threading.Lock(), threading.Lock()
+    go.acquire()
+    done.acquire()
+
+    def serve() -> None:
+        for _ in range(rounds):
+            go.acquire()
+            done.release()
+
+    worker = threading.Thread(target=serve, daemon=True)
+    worker.start()
+    started = time.perf_counter()
+    for _ in range(rounds):
+        go.release()
+        done.acquire()
+    elapsed = time.perf_counter() - started
+    worker.join()
+    return elapsed / rounds
+
+
+def main() -> None:
+    """Print the median of a few measurements."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rounds", type=int, default=20_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    samples = sorted(round_trip_seconds(args.rounds) for _ in range(args.repeats))
+    print(f"thread handoff round trip: {samples[len(samples) // 2] * 1e6:.1f} µs "
+          f"(median of {args.repeats} x {args.rounds:,} round trips)")
+
+
+if __name__ == "__main__":
+    main()
