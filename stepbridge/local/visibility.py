@@ -48,8 +48,11 @@ def run_second_copy(cloud: LocalCloud, records: list[dict[str, object]], busy: i
     finally:
         cloud.env.journal_cache = saved
     error = outcome.get("error")
-    if error is not None:
-        cache.clear()  # the second container died (or failed) with its memory
+    if error is not None or not others:
+        # The second container died (or failed) with its memory, or it was a cold one made for this batch alone
+        # (the cloud has one container): either way its parked workflows are closed now, not left to the cyclic
+        # collector (which would end their coroutines, ``finally`` blocks included, at some later point).
+        cache.clear()
         cloud.crashes["orchestrator"] += 1
         if not isinstance(error, Crash | Exception):
             raise error

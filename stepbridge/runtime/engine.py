@@ -158,8 +158,18 @@ def resume(
 
 def _conclude(outcome: Outcome, rp: Replay, wf: WorkflowDef, cache_key: str | None) -> Outcome:
     """The engine's checks, the workflow's result cache and cancellation on a driven workflow's outcome;
-    a parked workflow stays parked (``Outcome.parked``) only when the outcome is still a plain suspension."""
+    a parked workflow stays parked (``Outcome.parked``) only when the outcome is still a plain suspension
+    (and is closed when anything here raises: nobody else holds it yet)."""
     parked = outcome.parked
+    try:
+        return _concluded(outcome, rp, wf, cache_key, parked)
+    except BaseException:
+        if parked is not None:
+            parked.close()
+        raise
+
+
+def _concluded(outcome: Outcome, rp: Replay, wf: WorkflowDef, cache_key: str | None, parked: Parked | None) -> Outcome:
     outcome = _judge(outcome, rp, wf)
     if outcome.kind == SUCCEEDED and cache_key is not None and wf.cache_ttl:
         # Too large to cache: the header cannot hold the result either, so the orchestrator fails the execution.

@@ -134,6 +134,30 @@ class JournalCache:
             self.stats["misses"] += 1
             return (journal if journal is not None else store.load_journal(execution_id)), None
         self.stats["hits"] += 1
+        try:
+            new, advanced = self._new_since(store, execution_id, entry, reports)
+        except BaseException:
+            # (the copy is out of the cache now: its parked workflow is closed here, not left to the collector,
+            # which would end its coroutines - running their ``finally`` blocks - at some later, arbitrary point)
+            if entry.parked is not None:
+                entry.parked.close()
+            raise
+        records = entry.records
+        parked = entry.parked
+        if parked is not None:
+            if resume and not advanced and not parked.closed:
+                self.stats["resumed"] += 1
+                return list(new.values()), parked  # the parked replay's view takes them in (``engine.resume``)
+            self.stats["unparked"] += 1
+            parked.close()
+        records.update(new)
+        return list(records.values()), None
+
+    def _new_since(
+        self, store: Store, execution_id: str, entry: _Entry, reports: Iterable[dict[str, object]]
+    ) -> tuple[dict[str, JournalRecord], bool]:
+        """What is new for the copy ``entry``: log records past its last slot (``advanced``: someone else wrote
+        the log) and the reports the wake-ups announce (carried in the message, else read)."""
         records = entry.records
         new: dict[str, JournalRecord] = {}
         wanted: list[str] = []
@@ -164,15 +188,7 @@ class JournalCache:
                 found = store.get_journal(execution_id, key)
                 if found is not None:
                     new[key] = found
-        parked = entry.parked
-        if parked is not None:
-            if resume and not advanced and not parked.closed:
-                self.stats["resumed"] += 1
-                return list(new.values()), parked  # the parked replay's view takes them in (``engine.resume``)
-            self.stats["unparked"] += 1
-            parked.close()
-        records.update(new)
-        return list(records.values()), None
+        return new, advanced
 
     def remember(
         self,

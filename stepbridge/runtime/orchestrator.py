@@ -190,7 +190,14 @@ class Orchestrator:
         journal, parked = self._load(rec, message, preloaded)
         started = time.perf_counter()
         began = self.effects.now()
-        outcome = self._run(rec, message, journal, parked)
+        try:
+            outcome = self._run(rec, message, journal, parked)
+        except BaseException:
+            # The parked workflow was taken out of the cache (``_load``): closed now, not left to the collector,
+            # which would end its coroutines (and run their ``finally`` blocks) at some later, arbitrary point.
+            if parked is not None:
+                parked.close()
+            raise
         logger().debug(
             "replayed",
             extra={

@@ -85,3 +85,51 @@ def test_a_second_container_crash_closes_its_parked_workflow_without_failing_the
         assert client.describe(w.execution_id).status == "SUCCEEDED"
         assert client.describe(w.execution_id).result == ["a", {}]
         assert client.describe(o.execution_id).status == "SUCCEEDED"
+
+
+def test_a_cold_second_container_that_served_one_batch_closes_its_parked_workflow_when_it_goes(
+    monkeypatch: Any,
+) -> None:
+    """With one orchestrator container, the second copy of a batch runs on a cold container made for it alone.
+    It did not crash, but it is gone after the batch: the workflow it parked was dropped unclosed, and the
+    collector later destroyed its pending tasks ("Task was destroyed but it is pending!", 8,923 times in one
+    40-seed soak) and ran its ``finally`` blocks at whatever point it collected them."""
+    app = App("second-cold")
+    unwound: list[str] = []
+
+    @app.workflow("waiter")
+    async def waiter(ctx: Context) -> Any:
+        first = await ctx.step("a", lambda: "a")
+        try:
+            return [first, await ctx.wait_for("go", timeout=3600, default="none")]
+        finally:
+            unwound.append(ctx.execution_id)
+
+    closed: list[tuple[str, bool]] = []
+    close = sticky.Parked.close
+
+    def recording_close(self: sticky.Parked) -> None:
+        close(self)
+        closed.append((self.rp.execution_id, self.loop.is_closed()))
+
+    monkeypatch.setattr(sticky.Parked, "close", recording_close)
+    second_copy = Fault(
+        "queue.visibility_expired",
+        target="orchestrator",
+        method="append_journal",
+        when=lambda method, args: args[0] == "w-1" and args[1].key == "a",
+    )
+    with LocalCloud(app, backend="memory", sticky=True, eager=False, orchestrator_containers=1,
+                    faults=FaultPlan(script=[second_copy])) as cloud:
+        client = cloud.client()
+        w = client.start("waiter", execution_id="w-1")
+        cloud.run_until_idle()
+        assert cloud.faults is not None and cloud.faults.injected["queue.visibility_expired"] == 1
+        # Two copies of w-1 waited for "go": the cold container's, closed when its batch was done, and the first
+        # container's, closed because its replay raced with the other one (it does not park). Both loops are
+        # closed and both ``finally`` blocks ran now, not at some later collection.
+        assert closed == [("w-1", True), ("w-1", True)] and unwound == ["w-1", "w-1"]
+        assert cloud.orchestrator_caches[0].parked("w-1") is None
+        client.send_event("go", {})
+        cloud.advance(timedelta(minutes=1))
+        assert client.describe(w.execution_id).result == ["a", {}]
