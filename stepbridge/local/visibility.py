@@ -53,6 +53,7 @@ def run_second_copy(cloud: LocalCloud, records: list[dict[str, object]], busy: i
         # (the cloud has one container): either way its parked workflows are closed now, not left to the cyclic
         # collector (which would end their coroutines, ``finally`` blocks included, at some later point).
         cache.clear()
+    if error is not None:
         cloud.crashes["orchestrator"] += 1
         if not isinstance(error, Crash | Exception):
             raise error
