@@ -14,6 +14,9 @@ import argparse
 import threading
 import time
 
+#: The second thread's name (a test checks it has ended).
+WORKER_NAME = "benchmarks-handoff"
+
 
 def round_trip_seconds(rounds: int) -> float:
     """Seconds per round trip: this thread hands a turn to a second thread and waits until it hands it back."""
@@ -26,7 +29,7 @@ def round_trip_seconds(rounds: int) -> float:
             go.acquire()
             done.release()
 
-    worker = threading.Thread(target=serve, daemon=True)
+    worker = threading.Thread(target=serve, name=WORKER_NAME, daemon=True)
     worker.start()
     started = time.perf_counter()
     for _ in range(rounds):
