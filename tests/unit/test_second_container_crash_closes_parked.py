@@ -22,11 +22,9 @@ from stepbridge.local.faults import Fault, FaultPlan
 from stepbridge.runtime import sticky
 
 
-def test_a_second_container_crash_closes_its_parked_workflow_without_failing_the_first_containers_write(
-    monkeypatch: Any,
-) -> None:
-    app = App("second")
-    unwound: list[str] = []
+def waiter_app(name: str, unwound: list[str]) -> App:
+    """An app whose "waiter" runs step a, then waits for "go"; every unwinding of it is noted in ``unwound``."""
+    app = App(name)
 
     @app.workflow("waiter")
     async def waiter(ctx: Context) -> Any:
@@ -35,6 +33,25 @@ def test_a_second_container_crash_closes_its_parked_workflow_without_failing_the
             return [first, await ctx.wait_for("go", timeout=3600, default="none")]
         finally:
             unwound.append(ctx.execution_id)
+
+    return app
+
+
+def visibility_runs_out_at_step_a() -> Fault:
+    """At the first container's write of w-1's step a, the batch's visibility runs out: a second container takes it."""
+    return Fault(
+        "queue.visibility_expired",
+        target="orchestrator",
+        method="append_journal",
+        when=lambda method, args: args[0] == "w-1" and args[1].key == "a",
+    )
+
+
+def test_a_second_container_crash_closes_its_parked_workflow_without_failing_the_first_containers_write(
+    monkeypatch: Any,
+) -> None:
+    unwound: list[str] = []
+    app = waiter_app("second", unwound)
 
     @app.workflow("other")
     async def other(ctx: Context) -> str:
@@ -57,12 +74,7 @@ def test_a_second_container_crash_closes_its_parked_workflow_without_failing_the
     monkeypatch.setattr(sticky.Parked, "close", recording_close)
     # The first container's write of step a's outcome: the batch's visibility runs out, a second container
     # takes the batch, parks "waiter" (it waits for "go") and dies at its first write for "other".
-    second_copy = Fault(
-        "queue.visibility_expired",
-        target="orchestrator",
-        method="append_journal",
-        when=lambda method, args: args[0] == "w-1" and args[1].key == "a",
-    )
+    second_copy = visibility_runs_out_at_step_a()
     dies = Fault("crash.before_write", target="orchestrator", method="append_journal",
                  when=lambda method, args: args[0] == "o-1")
     with LocalCloud(app, backend="memory", sticky=True, eager=False,
@@ -94,16 +106,8 @@ def test_a_cold_second_container_that_served_one_batch_closes_its_parked_workflo
     It did not crash, but it is gone after the batch: the workflow it parked was dropped unclosed, and the
     collector later destroyed its pending tasks ("Task was destroyed but it is pending!", 8,923 times in one
     40-seed soak) and ran its ``finally`` blocks at whatever point it collected them."""
-    app = App("second-cold")
     unwound: list[str] = []
-
-    @app.workflow("waiter")
-    async def waiter(ctx: Context) -> Any:
-        first = await ctx.step("a", lambda: "a")
-        try:
-            return [first, await ctx.wait_for("go", timeout=3600, default="none")]
-        finally:
-            unwound.append(ctx.execution_id)
+    app = waiter_app("second-cold", unwound)
 
     closed: list[tuple[str, bool]] = []
     close = sticky.Parked.close
@@ -113,12 +117,7 @@ def test_a_cold_second_container_that_served_one_batch_closes_its_parked_workflo
         closed.append((self.rp.execution_id, self.loop.is_closed()))
 
     monkeypatch.setattr(sticky.Parked, "close", recording_close)
-    second_copy = Fault(
-        "queue.visibility_expired",
-        target="orchestrator",
-        method="append_journal",
-        when=lambda method, args: args[0] == "w-1" and args[1].key == "a",
-    )
+    second_copy = visibility_runs_out_at_step_a()
     with LocalCloud(app, backend="memory", sticky=True, eager=False, orchestrator_containers=1,
                     faults=FaultPlan(script=[second_copy])) as cloud:
         client = cloud.client()
