@@ -142,16 +142,23 @@ def resume(
     its journal view, wake the operations ``ops`` concern (``None``: all) and run it until it ends or
     is quiet again. The outcome is what :func:`run` would have returned for the same journal."""
     rp = parked.rp
-    rp.execution = execution
-    rp.store = guard_store(store)
-    rp.effects = guard_effects(effects)
-    rp.session.resumed(execution, suspect=suspect, remaining=remaining)
-    rp.log.resumed(rp.store, rp.effects.now, new)
-    rp.session.recorded(r.op for r in new)
-    woken = set(ops) if ops is not None else None
-    if woken is not None:
-        woken.update(r.op for r in new)
-    parked.wake(woken)
+    try:
+        rp.execution = execution
+        rp.store = guard_store(store)
+        rp.effects = guard_effects(effects)
+        rp.session.resumed(execution, suspect=suspect, remaining=remaining)
+        rp.log.resumed(rp.store, rp.effects.now, new)
+        rp.session.recorded(r.op for r in new)
+        woken = set(ops) if ops is not None else None
+        if woken is not None:
+            woken.update(r.op for r in new)
+        parked.wake(woken)
+    except BaseException:
+        # (taken out of the journal cache for this wake-up, it is held by nobody else: closed now, not left to the
+        # collector, which would end its coroutines - ``finally`` blocks included - at some later point;
+        # ``_go_on`` and ``_conclude`` do the same for what fails after this)
+        parked.close()
+        raise
     assert parked.wf is not None
     return _conclude(_go_on(parked), rp, parked.wf, parked.cache_key)
 
@@ -162,21 +169,17 @@ def _conclude(outcome: Outcome, rp: Replay, wf: WorkflowDef, cache_key: str | No
     (and is closed when anything here raises: nobody else holds it yet)."""
     parked = outcome.parked
     try:
-        return _concluded(outcome, rp, wf, cache_key, parked)
+        outcome = _judge(outcome, rp, wf)
+        if outcome.kind == SUCCEEDED and cache_key is not None and wf.cache_ttl:
+            # Too large to cache: the header cannot hold the result either, so the orchestrator fails the execution.
+            with contextlib.suppress(PayloadTooLarge):
+                expires = iso(rp.after(wf.cache_ttl))
+                rp.store.put_item(Item(cache_key, keys.CACHE_SK, {"result": outcome.result}, expires_at=expires))
+        outcome = _cancelled(outcome, rp)
     except BaseException:
         if parked is not None:
             parked.close()
         raise
-
-
-def _concluded(outcome: Outcome, rp: Replay, wf: WorkflowDef, cache_key: str | None, parked: Parked | None) -> Outcome:
-    outcome = _judge(outcome, rp, wf)
-    if outcome.kind == SUCCEEDED and cache_key is not None and wf.cache_ttl:
-        # Too large to cache: the header cannot hold the result either, so the orchestrator fails the execution.
-        with contextlib.suppress(PayloadTooLarge):
-            expires = iso(rp.after(wf.cache_ttl))
-            rp.store.put_item(Item(cache_key, keys.CACHE_SK, {"result": outcome.result}, expires_at=expires))
-    outcome = _cancelled(outcome, rp)
     outcome.replay = rp
     if parked is not None:
         if outcome.kind == SUSPENDED and not parked.task.done() and rp.session.fatal is None:

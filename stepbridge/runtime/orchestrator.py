@@ -190,14 +190,7 @@ class Orchestrator:
         journal, parked = self._load(rec, message, preloaded)
         started = time.perf_counter()
         began = self.effects.now()
-        try:
-            outcome = self._run(rec, message, journal, parked)
-        except BaseException:
-            # The parked workflow was taken out of the cache (``_load``): closed now, not left to the collector,
-            # which would end its coroutines (and run their ``finally`` blocks) at some later, arbitrary point.
-            if parked is not None:
-                parked.close()
-            raise
+        outcome = self._run(rec, message, journal, parked)  # (a failure closes ``parked``: engine.resume)
         logger().debug(
             "replayed",
             extra={

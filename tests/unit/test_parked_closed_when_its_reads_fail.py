@@ -14,6 +14,7 @@ from stepbridge import App, Context
 from stepbridge.local import LocalCloud
 from stepbridge.runtime import sticky
 from stepbridge.runtime.guard import InfrastructureFailure
+from stepbridge.runtime.journalview import JournalView
 
 
 def test_a_failed_read_of_a_resuming_wake_up_closes_the_parked_workflow_now(monkeypatch: Any) -> None:
@@ -57,3 +58,36 @@ def test_a_failed_read_of_a_resuming_wake_up_closes_the_parked_workflow_now(monk
         assert parked.closed and unwound[0] == "finally"
         assert client.describe(h.execution_id).status == "SUCCEEDED"
         assert client.describe(h.execution_id).result == {"n": 1}
+
+
+def test_a_resume_that_fails_before_the_workflow_goes_on_closes_the_parked_workflow_now(monkeypatch: Any) -> None:
+    """The same for a failure inside ``engine.resume`` itself, before the parked workflow's loop runs again."""
+    app = App("parked-resume-fails")
+    unwound: list[str] = []
+
+    @app.workflow("waiter")
+    async def waiter(ctx: Context) -> Any:
+        try:
+            return await ctx.wait_for("go", timeout=3600, default="none")
+        finally:
+            unwound.append("finally")
+
+    with LocalCloud(app, backend="memory", sticky=True) as cloud:
+        client = cloud.client()
+        h = client.start("waiter", execution_id="w-1")
+        parked = cloud.orchestrator_caches[0].parked("w-1")
+        assert parked is not None and unwound == []
+        real = JournalView.resumed
+        failures = [InfrastructureFailure("resume", TimeoutError("throttled"))]
+
+        def failing_once(self: JournalView, *args: Any, **kwargs: Any) -> Any:
+            if failures:
+                raise failures.pop()
+            return real(self, *args, **kwargs)
+
+        monkeypatch.setattr(JournalView, "resumed", failing_once)
+        client.send_event("go", {"n": 2})
+        cloud.advance(timedelta(minutes=5))  # the failed wake-up is redelivered and replays from the top
+        assert failures == []
+        assert parked.closed and parked.loop.is_closed() and unwound[0] == "finally"
+        assert client.describe(h.execution_id).result == {"n": 2}
