@@ -28,6 +28,7 @@ from stepbridge.runtime.executions import (
     start_execution,
     update_execution,
 )
+from stepbridge.runtime.guard import guard_effects
 from stepbridge.runtime.humantask import cancel_open_tasks
 from stepbridge.runtime.journalcache import JournalCache
 from stepbridge.runtime.journalview import JournalView
@@ -200,7 +201,8 @@ class Orchestrator:
         journal, parked = self._load(rec, message, preloaded)
         started = time.perf_counter()
         began = self.effects.now()
-        held = HeldInvokes(self.effects)  # the first step invoke waits for the replay's end (runtime/stepreply.py)
+        # The first step invoke waits for the replay's end (runtime/stepreply.py); its failure is the invocation's.
+        held = HeldInvokes(guard_effects(self.effects))
         try:
             outcome = self._run(rec, message, journal, parked, held)  # (a failure closes ``parked``: engine.resume)
         except BaseException:
@@ -217,7 +219,12 @@ class Orchestrator:
         )
         if outcome.kind == Ending.SUSPENDED:
             lone = held.lone() if self.exclusive and may_wait(self.app.step_reply_seconds, self._remaining()) else None
-            held.release()
+            try:
+                held.release()
+            except BaseException:
+                if outcome.parked is not None:
+                    outcome.parked.close()  # (as a failed invoke inside the replay would have)
+                raise
             try:
                 self._suspended(rec, message, outcome, began)
             except Exception:

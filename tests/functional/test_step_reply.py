@@ -161,3 +161,27 @@ def test_the_window_can_be_turned_off(invocations: list[int]) -> None:
 def test_a_bad_window_is_refused_naming_the_app(bad: Any) -> None:
     with pytest.raises(WorkflowDefinitionError, match="reply"):
         App("bad-window", step_reply_window=bad)
+
+
+def test_a_held_invoke_that_fails_after_the_replay_closes_the_parked_workflow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first step invoke is sent at the replay's end; when that send fails (throttled), the invocation fails as
+    it did when the invoke was made inside the replay, and the workflow it parked is closed, not dropped."""
+    from stepbridge.runtime import sticky
+
+    if not sticky.STICKY_DEFAULT:
+        pytest.skip("sticky executions off (STEPBRIDGE_STICKY=0): no workflow is parked")
+    made: list[Any] = []
+    original_init = sticky.Parked.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(sticky.Parked, "__init__", init)
+    throttled = Fault("throttle.lambda", target="orchestrator", method="invoke_step")
+    RUNS.clear()
+    with LocalCloud(reply_app(window=0), backend="memory", faults=FaultPlan(script=[throttled])) as cloud:
+        assert cloud.client().start("seq", 1).result() == 4
+        assert cloud.faults is not None and cloud.faults.injected["throttle.lambda"] == 1
+        assert made and made[0].closed  # the first invocation's parked workflow, abandoned with it
+    assert RUNS == ["add 1", "add 2", "add 3"]
