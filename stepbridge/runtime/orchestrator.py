@@ -28,7 +28,6 @@ from stepbridge.runtime.executions import (
     start_execution,
     update_execution,
 )
-from stepbridge.runtime.guard import guard_effects
 from stepbridge.runtime.humantask import cancel_open_tasks
 from stepbridge.runtime.journalcache import JournalCache
 from stepbridge.runtime.journalview import JournalView
@@ -202,7 +201,7 @@ class Orchestrator:
         started = time.perf_counter()
         began = self.effects.now()
         # The first step invoke waits for the replay's end (runtime/stepreply.py); its failure is the invocation's.
-        held = HeldInvokes(guard_effects(self.effects))
+        held = HeldInvokes(self.effects)
         try:
             outcome = self._run(rec, message, journal, parked, held)  # (a failure closes ``parked``: engine.resume)
         except BaseException:

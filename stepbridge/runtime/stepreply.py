@@ -26,15 +26,14 @@ window (1 s) bounds what a slow step wastes. ``App(step_reply_window=0)`` turns 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from stepbridge.runtime.codec import dumps
+from stepbridge.runtime.guard import GuardedEffects
 from stepbridge.runtime.limits import LAMBDA_ASYNC_PAYLOAD_BYTES
-from stepbridge.runtime.messages import WorkMessage
 from stepbridge.runtime.ports import Effects
-from stepbridge.runtime.records import Event, StepInvocation, WakeMessage, iso
+from stepbridge.runtime.records import StepInvocation, iso
 
 #: How much longer than the window the orchestrator reads the answer: the step's answer may be sent at the end of
 #: its window, and reaching the orchestrator takes the response's own time.
@@ -43,25 +42,19 @@ REPLY_GRACE_SECONDS = 5.0
 REPLY_MARGIN_SECONDS = 10.0
 
 
-class HeldInvokes:
-    """The orchestrator's effects during one replay, holding back the first asynchronous step invoke.
+class HeldInvokes(GuardedEffects):
+    """The orchestrator's (guarded) effects during one replay, holding back the first asynchronous step invoke.
 
     Until the replay ends it is not known whether that step will be the only thing the workflow waits for. A second
     invoke in the same replay sends the held one and itself at once; :meth:`lone` hands the held one over for a
     synchronous call, and :meth:`release` sends whatever is still held (a replay that failed, finished, or may not
-    wait) as before.
+    wait) as before. A failed send is an ``InfrastructureFailure``, as inside the replay.
     """
 
     def __init__(self, target: Effects) -> None:
-        self.target = target
+        super().__init__(target)
         self._held: StepInvocation | None = None
         self._passed = False  # a second invoke came: every invoke of this replay goes out at once
-
-    def now(self) -> datetime:
-        return self.target.now()
-
-    def wake(self, message: WorkMessage) -> None:
-        self.target.wake(message)
 
     def invoke_step(self, invocation: StepInvocation) -> None:
         if self._held is None and not self._passed and _fits(invocation):
@@ -69,19 +62,7 @@ class HeldInvokes:
             return
         self._passed = True
         self.release()
-        self.target.invoke_step(invocation)
-
-    def call_step(self, invocation: StepInvocation) -> WakeMessage | None:
-        return self.target.call_step(invocation)
-
-    def schedule_timer(self, name: str, at: datetime, message: WorkMessage) -> None:
-        self.target.schedule_timer(name, at, message)
-
-    def cancel_timer(self, name: str) -> None:
-        self.target.cancel_timer(name)
-
-    def publish(self, events: Sequence[Event]) -> None:
-        self.target.publish(events)
+        super().invoke_step(invocation)
 
     def lone(self) -> StepInvocation | None:
         """The held invoke when it was the replay's only one (now the caller's to send), else ``None``."""
@@ -95,7 +76,7 @@ class HeldInvokes:
         """Send the held invoke, if any, asynchronously."""
         held, self._held = self._held, None
         if held is not None:
-            self.target.invoke_step(held)
+            super().invoke_step(held)
 
 
 def _fits(invocation: StepInvocation) -> bool:
