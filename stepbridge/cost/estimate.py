@@ -40,6 +40,7 @@ from stepbridge.cost import model
 from stepbridge.cost.ops import WorkflowOps, workflow_ops
 from stepbridge.cost.prices import PriceTable
 from stepbridge.cost.traffic import Traffic
+from stepbridge.runtime.payloads import INLINE_VALUE_BYTES
 
 SERVICES = ("Lambda requests", "Lambda duration", "DynamoDB", "SQS", "EventBridge", "Scheduler", "S3")
 _CHUNK_KB = 64.0
@@ -98,18 +99,28 @@ class Estimate:
 
 
 def execution_usage(ops: WorkflowOps, payload_kb: float = 0.0) -> model.Usage:
-    """AWS usage of one execution (calls and units), from its operations."""
+    """AWS usage of one execution (calls and units), from its operations.
+
+    A value over ``INLINE_VALUE_BYTES`` (64 KiB) is a claim check (runtime/payloads.py): stored once in S3, its
+    records and messages carry a reference (1 WRU, one SQS request); events keep their detail inline (up to
+    256 KB), so EventBridge still bills its 64 KB chunks."""
     usage = model.usage_of("execution")
-    extra_wru = max(0, math.ceil(payload_kb + _RECORD_OVERHEAD_KB) - 1) if payload_kb else 0
+    claimed = payload_kb * 1024 > INLINE_VALUE_BYTES
+    extra_wru = max(0, math.ceil(payload_kb + _RECORD_OVERHEAD_KB) - 1) if payload_kb and not claimed else 0
     chunks = max(1, math.ceil(payload_kb / _CHUNK_KB)) if payload_kb else 1
     usage["WRU"] += model.PAYLOAD_RECORDS["execution"] * extra_wru
+    if claimed:
+        model.add(usage, model.CLAIM_CHECKS["execution"])
     for occ in ops.occurrences:
         times = occ.count * occ.attempts
         model.add(usage, model.OPERATIONS[occ.kind], times)
         usage["WRU"] += model.PAYLOAD_RECORDS.get(occ.kind, 0) * extra_wru * times
+        if claimed:
+            model.add(usage, model.CLAIM_CHECKS.get(occ.kind, {}), times)
     extra_chunks = chunks - 1
     if extra_chunks:
-        usage["SQS.extra_chunks"] = sum(usage.get(k, 0.0) for k in model.SQS_REQUESTS) * extra_chunks
+        if not claimed:
+            usage["SQS.extra_chunks"] = sum(usage.get(k, 0.0) for k in model.SQS_REQUESTS) * extra_chunks
         usage["EventBridge.extra_chunks"] = usage.get("EventBridge.event", 0.0) * extra_chunks
     return usage
 
@@ -205,7 +216,8 @@ def estimate(app: App, traffic: Traffic, prices: PriceTable, *, retention_days: 
             "SQS": n * sqs * prices["sqs_fifo_request"],
             "EventBridge": n * events * prices["eventbridge_event"],
             "Scheduler": n * usage.get("Scheduler.invocation", 0.0) * prices["scheduler_invocation"],
-            "S3": 0.0,  # stepbridge stores no payloads in S3 yet (no claim-check storage)
+            "S3": n * (usage.get("S3.PutObject", 0.0) * prices["s3_put"]
+                       + usage.get("S3.GetObject", 0.0) * prices["s3_get"]),
         }
         transitions, sfn_each = _sfn(ops, prices, gb_s_price)
         operations, ldf_each = _ldf(ops, prices, gb_s_price, memory["orchestrator"], payload, retention_days)

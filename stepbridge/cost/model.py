@@ -121,6 +121,17 @@ SQS_REQUESTS = ("SQS.SendMessage", "SQS.ReceiveMessage", "SQS.DeleteMessage")
 PAYLOAD_RECORDS: dict[str, float] = {
     "execution": 2, "inline_step": 1, "declared_step": 1, "declared_step_queued": 1, "child": 2, "send": 1,
 }
+#: S3 calls per occurrence when values are claim checks (over 64 KiB, runtime/payloads.py): one PUT per value
+#: stored (the execution's input, each step result, a child's input), stored once under its content hash; one GET
+#: per value another function reads (a declared step's result read by the orchestrator, a child's input by its
+#: own run); a function that wrote a value reads it from its process cache (assumed warm).
+CLAIM_CHECKS: dict[str, Usage] = {
+    "execution": {"S3.PutObject": 1},
+    "inline_step": {"S3.PutObject": 1},
+    "declared_step": {"S3.PutObject": 1, "S3.GetObject": 1},
+    "declared_step_queued": {"S3.PutObject": 1, "S3.GetObject": 1},
+    "child": {"S3.PutObject": 1, "S3.GetObject": 1},
+}
 #: The kinds of a declared step (its own Lambda): answered in-process, or woken through the queue.
 DECLARED = ("declared_step", "declared_step_queued")
 

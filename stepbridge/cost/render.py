@@ -105,7 +105,8 @@ def to_text(est: Estimate) -> str:
 
 def _notes(est: Estimate, bullet: str) -> list[str]:
     notes = [
-        "S3: $0 - stepbridge keeps payloads in DynamoDB (no claim-check storage yet).",
+        "S3: values over 64 KiB are claim checks (one PUT per value stored, one GET per value another function "
+        "reads); their storage is not included.",
         "Not included: DynamoDB storage, CloudWatch Logs, X-Ray, data transfer, free tiers, SQS empty polls "
         "of the event source mapping (a fixed cost per queue).",
         "Lambda duration: assumed call latencies "

@@ -99,16 +99,55 @@ def test_map_without_an_item_count_is_a_clear_error() -> None:
         _ops({"items": {"part-{i}": 3}})
 
 
-def test_payload_size_adds_write_units_and_chunks() -> None:
+def test_payload_size_adds_write_units_up_to_the_inline_limit() -> None:
+    app = _app()
+    traffic = parse_traffic({"workflows": {"leaf": {"executions": 1}}})
+    ops = workflow_ops(app, "leaf", traffic.workflows["leaf"], Defaults())
+    small, big = execution_usage(ops, 0), execution_usage(ops, 50)
+    # the header (2 records: item and GSI copy) and the step result carry the payload: ceil(50.25) = 51 WRU each
+    assert big["WRU"] - small["WRU"] == 3 * 50
+    assert "SQS.extra_chunks" not in big and "S3.PutObject" not in big  # one 64 KB chunk; kept inline
+
+
+def test_values_over_64_kib_are_claim_checks_priced_in_s3_not_dynamodb() -> None:
     app = _app()
     traffic = parse_traffic({"workflows": {"leaf": {"executions": 1}}})
     ops = workflow_ops(app, "leaf", traffic.workflows["leaf"], Defaults())
     small, big = execution_usage(ops, 0), execution_usage(ops, 100)
-    # the header (2 records: item and GSI copy) and the step result carry the payload: ceil(100.25) = 101 WRU each
-    assert big["WRU"] - small["WRU"] == 3 * 100
-    # 100 KB is two 64 KB SQS chunks: every SQS request of the execution counts twice
-    assert big["SQS.extra_chunks"] == sum(small[k] for k in ("SQS.SendMessage", "SQS.ReceiveMessage",
-                                                              "SQS.DeleteMessage"))
+    assert big["WRU"] == small["WRU"]  # the records carry a reference
+    assert "SQS.extra_chunks" not in big  # and so do the messages
+    # the input and the declared step's result are stored; the orchestrator reads the step's result back
+    assert (big["S3.PutObject"], big["S3.GetObject"]) == (2, 1)
+    prices = prices_for("us-east-1")
+    est = estimate(app, parse_traffic({"defaults": {"payload_kb": 100},
+                                       "workflows": {"leaf": {"executions": 1_000_000}}}), prices)
+    assert est.by_service()["S3"] == pytest.approx(1_000_000 * (2 * prices["s3_put"] + prices["s3_get"]))
+
+
+def test_the_claim_checks_the_model_counts_are_the_values_localcloud_stores() -> None:
+    """An execution with a 100 KB input, an inline step and a declared step each returning 100 KB."""
+    from stepbridge.local import LocalCloud
+
+    app = App("claims")
+
+    @app.step(timeout=30)
+    def shout(x: str) -> str:
+        return x.upper()
+
+    @app.workflow("big")
+    async def big(ctx: Context, x: str) -> int:
+        a = await ctx.step("a", lambda: x + "!")
+        b = await ctx.step("b", shout, a)
+        return len(b)
+
+    traffic = parse_traffic({"workflows": {"big": {"executions": 1}}})
+    predicted = execution_usage(workflow_ops(app, "big", traffic.workflows["big"], Defaults()), 100)
+    with LocalCloud(app, backend="memory") as cloud:
+        puts: list[str] = []
+        original = cloud.blobs.put_blob
+        cloud.blobs.put_blob = lambda key, data: (puts.append(key), original(key, data))[1]
+        assert cloud.client().start("big", "x" * 100_000).result() == 100_001
+    assert len(puts) == predicted["S3.PutObject"] == 3
 
 
 def test_declared_step_memory_and_duration_drive_gb_seconds() -> None:
