@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.config import Config
-from botocore.exceptions import ClientError, ReadTimeoutError
+from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 
 from stepbridge.config import RuntimeConfig, step_function_name
 from stepbridge.errors import StepbridgeError
@@ -33,7 +33,7 @@ from stepbridge.runtime.limits import (
     eventbridge_entry_size,
 )
 from stepbridge.runtime.messages import WorkMessage, message_group
-from stepbridge.runtime.ports import StepThrottled
+from stepbridge.runtime.ports import StepNotStarted
 from stepbridge.runtime.records import Event, StepInvocation, WakeMessage, parse_iso
 from stepbridge.runtime.stepreply import REPLY_GRACE_SECONDS
 
@@ -72,6 +72,11 @@ def at_expression(at: datetime) -> str:
     if utc.microsecond:
         utc = utc.replace(microsecond=0) + timedelta(seconds=1)
     return f"at({utc:%Y-%m-%dT%H:%M:%S})"
+
+
+#: Connect timeout of the synchronous step invoke: a request that cannot reach Lambda is sent asynchronously instead
+#: of holding the orchestrator for botocore's default 60 s.
+SYNC_CONNECT_SECONDS = 5
 
 
 class AwsEffects:
@@ -157,7 +162,8 @@ class AwsEffects:
 
         The read waits until ``reply_by`` plus a grace, with no retry (a retried synchronous invoke would run the
         step twice); a step still running then reports through the queue itself. Throttled (reserved or account
-        concurrency: ``TooManyRequestsException``) it raises ``StepThrottled``: the step did not start.
+        concurrency: ``TooManyRequestsException``) or unable to connect, it raises ``StepNotStarted``: the step did
+        not start.
         """
         if not self.config.stack:
             self.invoke_step(invocation)  # (raises the same clear error)
@@ -169,8 +175,10 @@ class AwsEffects:
             response = self._sync_lambda(wait).invoke(**request)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "TooManyRequestsException":
-                raise StepThrottled(str(exc)) from exc
+                raise StepNotStarted(str(exc)) from exc
             raise
+        except (ConnectTimeoutError, EndpointConnectionError) as exc:  # the request never reached Lambda
+            raise StepNotStarted(str(exc)) from exc
         except ReadTimeoutError:
             return None  # the step goes on: past its window it wakes the orchestrator through the queue
         if response.get("FunctionError"):
@@ -189,7 +197,9 @@ class AwsEffects:
             client = self._sync_clients.get(seconds)
             if client is None:
                 client = self._sync_clients[seconds] = LazyClient["LambdaClient"](
-                    "lambda", config=Config(read_timeout=seconds, retries={"total_max_attempts": 1})
+                    "lambda",
+                    config=Config(connect_timeout=SYNC_CONNECT_SECONDS, read_timeout=seconds,
+                                  retries={"total_max_attempts": 1}),
                 )
         return client.get()
 

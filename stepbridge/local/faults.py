@@ -48,7 +48,7 @@ from typing import Any, cast
 from botocore.exceptions import ClientError
 
 from stepbridge.local.values import Crash
-from stepbridge.runtime.ports import Effects, StepThrottled, Store
+from stepbridge.runtime.ports import Effects, StepNotStarted, Store
 from stepbridge.runtime.vocabulary import Kind, OpType
 
 #: Every fault kind, in the order the figures print them.
@@ -332,7 +332,7 @@ class FaultInjector:
             raise Crash()
         if throttle is not None and self.decide(throttle, method, args):
             if method == "call_step":  # what AwsEffects raises for Lambda's TooManyRequestsException
-                raise StepThrottled(f"{method}: Rate Exceeded (injected)")
+                raise StepNotStarted(f"{method}: Rate Exceeded (injected)")
             raise throttling_error(throttle, method)
         if throttle == "throttle.dynamodb" and self.decide("throttle.dynamodb_sdk", method, args):
             raise sdk_throttling_error(method, self.rng)

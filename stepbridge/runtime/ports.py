@@ -122,9 +122,9 @@ class Blobs(Protocol):
         """The bytes under ``key``, or ``None`` when there is no such object (expired or never written)."""
 
 
-class StepThrottled(Exception):
-    """Lambda refused to start a synchronously invoked step (``TooManyRequestsException``: reserved or account
-    concurrency); the step did not run."""
+class StepNotStarted(Exception):
+    """A synchronously invoked step certainly did not start: Lambda refused it (``TooManyRequestsException``:
+    reserved or account concurrency) or the request never reached Lambda (no connection)."""
 
 
 class Effects(Protocol):
@@ -143,7 +143,7 @@ class Effects(Protocol):
         """Invoke a declared step's Lambda synchronously (``invocation.reply_by`` is set) and return the wake-up it
         answered with; ``None`` when it answered none (it reported after ``reply_by`` and woke the orchestrator
         through the queue, skipped the attempt, or failed) or no answer came in time. Raises
-        :class:`StepThrottled` when Lambda refused to start the function (the caller then invokes it
+        :class:`StepNotStarted` when the function certainly did not start (the caller then invokes it
         asynchronously: Lambda queues those)."""
 
     def schedule_timer(self, name: str, at: datetime, message: WorkMessage) -> None:

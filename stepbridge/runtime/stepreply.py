@@ -36,7 +36,7 @@ from stepbridge.runtime.guard import GuardedEffects
 from stepbridge.runtime.keys import timer_name
 from stepbridge.runtime.limits import LAMBDA_ASYNC_PAYLOAD_BYTES
 from stepbridge.runtime.observability import logger
-from stepbridge.runtime.ports import Effects, StepThrottled
+from stepbridge.runtime.ports import Effects, StepNotStarted
 from stepbridge.runtime.records import StepInvocation, WakeMessage, iso
 
 #: How much longer than the window the orchestrator reads the answer: the step's answer may be sent at the end of
@@ -116,7 +116,7 @@ def call_lone(effects: Effects, invocation: StepInvocation, window: float) -> Wa
     or the deadline timer stands in for it)."""
     try:
         reply = effects.call_step(ask(invocation, effects.now(), window))
-    except StepThrottled:  # it did not start: Lambda queues an asynchronous invoke instead
+    except StepNotStarted:  # it did not start: Lambda queues an asynchronous invoke instead
         effects.invoke_step(invocation)
         return None
     except Exception as exc:  # the step may have started: no second invoke; its deadline timer stands

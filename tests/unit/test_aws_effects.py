@@ -218,11 +218,21 @@ def test_call_step_without_an_answer_returns_none(cloud: Cloud, response: dict[s
 
 
 def test_call_step_throttled_raises_step_throttled(cloud: Cloud) -> None:
-    from stepbridge.runtime.ports import StepThrottled
+    from stepbridge.runtime.ports import StepNotStarted
 
     error = ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "Rate Exceeded."}}, "Invoke")
-    with pytest.raises(StepThrottled, match="Rate Exceeded"):
+    with pytest.raises(StepNotStarted, match="Rate Exceeded"):
         _sync_effects(cloud, AnsweringLambda(error=error)).call_step(ASKED)
+
+
+def test_call_step_that_cannot_connect_raises_step_not_started(cloud: Cloud) -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    from stepbridge.runtime.ports import StepNotStarted
+
+    fake = AnsweringLambda(error=EndpointConnectionError(endpoint_url="https://lambda.us-east-1.amazonaws.com"))
+    with pytest.raises(StepNotStarted, match="Could not connect"):
+        _sync_effects(cloud, fake).call_step(ASKED)
 
 
 def test_call_step_read_timeout_returns_none(cloud: Cloud) -> None:
@@ -373,6 +383,6 @@ def test_the_synchronous_client_reads_for_the_window_plus_the_grace_and_never_re
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     effects = AwsEffects(cloud.config, clock=lambda: NOW)
     client = effects._sync_lambda(6.2)
-    assert client.meta.config.read_timeout == 7
+    assert client.meta.config.read_timeout == 7 and client.meta.config.connect_timeout == 5
     assert client.meta.config.retries["total_max_attempts"] == 1
     assert effects._sync_lambda(6.9) is client  # one client per whole-second read timeout
