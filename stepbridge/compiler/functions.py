@@ -62,6 +62,16 @@ def globals_section(model: AppModel) -> dict[str, object]:
     }
 
 
+#: The orchestrator wakes itself through the work queue that invokes it (a child reporting to its parent, a
+#: timer already due), and a declared step it invokes wakes it through that queue: a chain of wake-ups of one
+#: execution is a Lambda -> SQS -> Lambda loop by design. Lambda's recursive loop detection stops a function
+#: invoked about 16 times in one such chain unless its ``RecursiveLoop`` is ``Allow`` (default ``Terminate``:
+#: https://docs.aws.amazon.com/lambda/latest/dg/invocation-recursion.html), which would leave an execution
+#: waiting for the sweeper every 16 wake-ups. The loop is bounded by the workflow itself (each wake-up
+#: follows a durable record), and the FIFO queue's dead-letter queue catches a poison message.
+RECURSIVE_LOOP = {"RecursiveLoop": "Allow"}
+
+
 def function_unit(
     model: AppModel,
     base: str,
@@ -114,7 +124,7 @@ def orchestrator(model: AppModel) -> list[Resource]:
         }
     }
     config = model.app.orchestrator_config
-    extra: dict[str, object] = {"Events": events, **user_function_settings(config)}
+    extra: dict[str, object] = {"Events": events, **RECURSIVE_LOOP, **user_function_settings(config)}
     statements = [invoke_steps_statement(model, s) for s in iam.orchestrator_statements(model)]
     return function_unit(
         model,
@@ -318,6 +328,7 @@ def step(model: AppModel, plan: StepPlan) -> list[Resource]:
         "Role": GetAtt(f"{plan.base_id}Role" if cfg.has_grants else f"{shared}Role", "Arn"),
         "LoggingConfig": {"LogGroup": Ref(f"{shared}LogGroup")},
         "EventInvokeConfig": {"MaximumRetryAttempts": 0},
+        **RECURSIVE_LOOP,  # it is invoked by the orchestrator and wakes it through the work queue
         # Lets the orchestrator's invoke grant name "this stack's step functions" by tag when the list
         # of ARNs would not fit its policy (compiler/scale.py).
         "Tags": {STEP_TAG: "step"},

@@ -62,6 +62,24 @@ def test_the_transformed_template_is_lint_clean(template):
     assert validate.lint(transformed) == []
 
 
+def test_functions_that_wake_themselves_through_the_work_queue_allow_recursive_loops() -> None:
+    """Lambda stops a function invoked ~16 times in one Lambda -> SQS -> Lambda chain unless RecursiveLoop is Allow:
+    the orchestrator (woken through its own queue) and each declared step (which wakes it) are such a loop."""
+    app = app_with_hooks()
+
+    @app.step(timeout=30)
+    def remote(x: int) -> int:
+        return x
+
+    transformed = validate.sam_transform(to_json(compile_app(app).template))
+    resources = transformed["Resources"]
+    functions = {k: r["Properties"] for k, r in resources.items() if r["Type"] == "AWS::Lambda::Function"}
+    allowed = sorted(k for k, p in functions.items() if p.get("RecursiveLoop") == "Allow")
+    assert allowed == ["OrchestratorFunction", "StepRemoteFunction"]
+    assert all(p.get("RecursiveLoop") is None for k, p in functions.items() if k not in allowed)  # router, sweeper, api
+    assert validate.lint(transformed) == []
+
+
 @pytest.mark.parametrize("limits", [{"rate_limit": 0}, {"rate_limit": 20_000}, {"burst_limit": 0},
                                     {"burst_limit": 6_000}, {"burst_limit": 1.5}, {"rate_limit": True}])
 def test_bad_throttle_limits_are_definition_errors(limits):
