@@ -25,6 +25,7 @@ reference counting frees it at once rather than a later full collection, inside 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import os
 import traceback
@@ -89,7 +90,8 @@ class Parked:
     def supports(loop: asyncio.AbstractEventLoop) -> bool:
         """Whether quiescence can be seen on ``loop`` (asyncio's own loops; not e.g. uvloop)."""
         ready, scheduled = getattr(loop, "_ready", None), getattr(loop, "_scheduled", None)
-        return isinstance(ready, Iterable) and isinstance(scheduled, list)
+        # (asyncio's ``_ready`` is a deque: checked before the ``Iterable`` ABC, whose check runs in Python)
+        return (type(ready) is collections.deque or isinstance(ready, Iterable)) and isinstance(scheduled, list)
 
     def _new_task(
         self, loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any
