@@ -121,8 +121,12 @@ def _usage(meter: AwsMeter, lambdas: LambdaMeter, cloud: LocalCloud) -> Usage:
     receives_with_messages = snap.calls["SQS.ReceiveMessage"] - snap.sqs_empty_receives
     gb_s = 0.0
     for kind in lam.invocations:
-        own = max(0.0, lam.seconds[kind] - lam.aws_seconds[kind])
+        # A handler run inside this one's invocation (a step answering a synchronous invoke) is waited for at
+        # its own CPU share; its AWS calls stay in ``aws_calls`` below (waited for too).
+        inner = {key.split("/", 1)[1]: s for key, s in lam.nested.items() if key.startswith(f"{kind}/")}
+        own = max(0.0, lam.seconds[kind] - lam.aws_seconds[kind] - sum(inner.values()))
         billed = own * FULL_VCPU_MB / MEMORY_MB[kind]
+        billed += sum(max(0.0, s) * FULL_VCPU_MB / MEMORY_MB[inner_kind] for inner_kind, s in inner.items())
         for key, made in lam.aws_calls.items():
             if key.startswith(f"{kind}/"):
                 billed += made * LATENCY_MS.get(key.split("/", 1)[1], 10.0) / 1e3
@@ -248,13 +252,15 @@ def measure_execution(app: App, workflow: str, args: tuple[Any, ...],
     return {k: v for k, v in out.items() if v}
 
 
-def predicted_execution(app: App, workflow: str, loops: dict[str, float] | None = None) -> dict[str, float]:
+def predicted_execution(
+    app: App, workflow: str, loops: dict[str, float] | None = None, items: dict[str, float] | None = None
+) -> dict[str, float]:
     """What ``stepbridge cost`` predicts for one execution of ``workflow`` (same keys as :func:`measure_execution`)."""
     from stepbridge.cost.estimate import execution_usage
     from stepbridge.cost.ops import workflow_ops
     from stepbridge.cost.traffic import Defaults, WorkflowTraffic
 
-    traffic = WorkflowTraffic(executions=1, loops=loops or {})
+    traffic = WorkflowTraffic(executions=1, loops=loops or {}, items=items or {})
     usage = execution_usage(workflow_ops(app, workflow, traffic, Defaults(payload_kb=0)), payload_kb=0)
     return {k: v for k, v in usage.items() if v}
 
@@ -313,6 +319,7 @@ def run(cfg: Config) -> Section:
     primitives: list[tuple[str, Scenario, str | None, float | None]] = [
         ("inline step", _start("seq"), "<= $1 per million", 1.0),
         ("declared step", _start("declared-seq"), "<= $3 per million", 3.0),
+        ("declared step, concurrent (gather)", _start("fan"), None, None),
         ("sleep (durable timer)", _start("sleeps"), None, None),
         ("wait_for + matching event", _waits, None, None),
         ("child workflow (start + result)", _start("children"), None, None),

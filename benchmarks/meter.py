@@ -222,6 +222,13 @@ class LambdaMeter:
     #: AWS calls made inside each kind's invocations, by ``kind/service``.
     aws_calls: Counter[str] = field(default_factory=Counter)
     scheduler_invocations: int = 0
+    #: Own (non-AWS) seconds of handlers run inside another's invocation, by ``outer/inner`` kind: a declared
+    #: step answering a synchronous invoke (runtime/stepreply.py) runs inside the orchestrator's invocation,
+    #: which waits for it at the step's CPU share, not its own.
+    nested: Floats = field(default_factory=floats)
+    #: How many handler runs were nested so, by ``outer/inner`` kind (each a declared step's in-process answer).
+    nested_runs: Counter[str] = field(default_factory=Counter)
+    _running: list[str] = field(default_factory=list)
 
     @contextmanager
     def installed(self, cloud: LocalCloud, aws: AwsMeter | None = None) -> Iterator[LambdaMeter]:
@@ -235,14 +242,22 @@ class LambdaMeter:
             def handle(event: Any, env: Any, *rest: Any) -> Any:
                 before = aws.busy if aws is not None else 0.0
                 services = Counter(aws.by_service) if aws is not None else Counter[str]()
+                outer = self._running[-1] if self._running else None
+                self._running.append(kind)
                 start = time.perf_counter()
                 try:
                     return fn(event, env, *rest)
                 finally:
+                    self._running.pop()
+                    elapsed = time.perf_counter() - start
+                    in_aws = aws.busy - before if aws is not None else 0.0
                     self.invocations[kind] += 1
-                    self.seconds[kind] += time.perf_counter() - start
+                    self.seconds[kind] += elapsed
+                    if outer is not None:
+                        self.nested[f"{outer}/{kind}"] += elapsed - in_aws
+                        self.nested_runs[f"{outer}/{kind}"] += 1
                     if aws is not None:
-                        self.aws_seconds[kind] += aws.busy - before
+                        self.aws_seconds[kind] += in_aws
                         for service, count in (aws.by_service - services).items():
                             self.aws_calls[f"{kind}/{service}"] += count
 
@@ -268,7 +283,7 @@ class LambdaMeter:
         """A frozen copy to subtract later."""
         return LambdaSnapshot(
             Counter(self.invocations), floats(self.seconds), floats(self.aws_seconds), Counter(self.aws_calls),
-            self.scheduler_invocations,
+            self.scheduler_invocations, floats(self.nested), Counter(self.nested_runs),
         )
 
 
@@ -281,10 +296,13 @@ class LambdaSnapshot:
     aws_seconds: Floats
     aws_calls: Counter[str]
     scheduler_invocations: int
+    nested: Floats = field(default_factory=floats)
+    nested_runs: Counter[str] = field(default_factory=Counter)
 
     def __sub__(self, other: LambdaSnapshot) -> LambdaSnapshot:
         return LambdaSnapshot(
             self.invocations - other.invocations, _sub(self.seconds, other.seconds),
             _sub(self.aws_seconds, other.aws_seconds), self.aws_calls - other.aws_calls,
-            self.scheduler_invocations - other.scheduler_invocations,
+            self.scheduler_invocations - other.scheduler_invocations, _sub(self.nested, other.nested),
+            self.nested_runs - other.nested_runs,
         )

@@ -54,7 +54,9 @@ def declared_resumes(n: int) -> dict[str, float]:
         run, lam = meter.snapshot() - before, lambdas.snapshot() - lam0
     if result != n:
         raise RuntimeError(f"declared-seq({n}) returned {result!r}")
-    resumes = lam.invocations["orchestrator"]
+    # A resume is an orchestrator invocation or a declared step's in-process answer (runtime/stepreply.py): each
+    # goes on from the workflow's last suspension, reading only what is new.
+    resumes = lam.invocations["orchestrator"] + lam.nested_runs["orchestrator/step"]
     return {
         "seconds": elapsed,
         "resumes": float(resumes),

@@ -57,6 +57,25 @@ _STEP_ATTR = "__stepbridge_step__"
 _WORKFLOW_ATTR = "__stepbridge_workflow__"
 
 
+def _reply_window(app: str, value: Duration) -> float:
+    """``step_reply_window`` in seconds: 0 (off) to 60 s (an orchestrator waiting longer pays more than a wake-up)."""
+    try:
+        seconds = to_seconds(value, what=f"App {app!r} step_reply_window")
+    except (TypeError, ValueError) as exc:
+        raise WorkflowDefinitionError(str(exc)) from None
+    if seconds > MAX_REPLY_WINDOW_SECONDS:
+        raise WorkflowDefinitionError(
+            f"App {app!r}: step_reply_window must be at most {MAX_REPLY_WINDOW_SECONDS:g} s, got {seconds:g} s "
+            "(0 turns in-process waiting off)"
+        )
+    return seconds
+
+
+#: Longest ``step_reply_window``: waiting costs the orchestrator's duration ($6.67 per million steps per second at
+#: 512 MB), so past a minute the wake-up through the queue is always cheaper.
+MAX_REPLY_WINDOW_SECONDS = 60.0
+
+
 @dataclass
 class App:
     """One application: the unit the compiler turns into one SAM template.
@@ -95,6 +114,11 @@ class App:
     retention_seconds: float | None = field(init=False, default=None)
     #: How values without a step's or workflow's own ``serde=`` are stored (``api/serde.py``).
     serde: Serde | None = None
+    #: How long the orchestrator waits in-process for a declared step that is the only thing the workflow waits
+    #: for, instead of suspending until its wake-up comes through the queue (runtime/stepreply.py); 0 = never.
+    step_reply_window: Duration = 1.0
+    #: ``step_reply_window`` in seconds (checked: 0 to 60).
+    step_reply_seconds: float = field(init=False, default=1.0)
     #: The checked form of the five keywords above.
     orchestrator_config: FunctionConfig = field(init=False, repr=False, default_factory=FunctionConfig)
 
@@ -110,6 +134,7 @@ class App:
             layers=self.layers,
         )
         self.serde = check_serde(self.serde, f"App {self.name!r}")
+        self.step_reply_seconds = _reply_window(self.name, self.step_reply_window)
         if self.retention is not None:
             seconds = optional_seconds(self.retention, what=f"App {self.name!r} retention")
             if seconds is None or seconds < 86_400:

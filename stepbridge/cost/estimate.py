@@ -8,7 +8,10 @@ WRU each instead of 1; SQS requests and EventBridge events count one per started
 Lambda duration: each invocation is billed :data:`~stepbridge.cost.model.HANDLER_MS` plus the
 latency of the calls it makes (:data:`~stepbridge.cost.model.LATENCY_MS`), at the function's memory;
 your step code runs for its ``duration_ms`` per attempt, inline steps inside the orchestrator (its
-memory), declared steps in their own function (their ``memory=``).
+memory), declared steps in their own function (their ``memory=``). A declared step awaited alone whose
+duration is within the app's ``step_reply_window`` answers in-process (runtime/stepreply.py): the
+orchestrator is billed while it waits for it; one that outlasts the window costs the window's wait and
+the wake-up through the queue (``declared_step_queued``, as every declared step run by ``gather``/``map``).
 
 The comparisons price the same operations the way the other services count them:
 
@@ -127,16 +130,19 @@ def gb_seconds(ops: WorkflowOps, memory: dict[str, int]) -> float:
         times = occ.count * occ.attempts
         billed(occ.kind, times)
         model.add(invocations, model.OPERATIONS[occ.kind], times)
-        fn_memory = occ.memory_mb if occ.kind == "declared_step" and occ.memory_mb else memory["orchestrator"]
-        if occ.kind in ("inline_step", "declared_step"):
+        fn_memory = occ.memory_mb if occ.kind in model.DECLARED and occ.memory_mb else memory["orchestrator"]
+        if occ.kind in ("inline_step", *model.DECLARED):
             total += times * occ.duration_ms / 1000 * fn_memory / 1024
+        if occ.kind == "declared_step":  # the orchestrator waits for the step's answer
+            total += times * (occ.duration_ms + model.HANDLER_MS["step"]) / 1000 * memory["orchestrator"] / 1024
+        total += times * occ.waited_ms / 1000 * memory["orchestrator"] / 1024
     for fn_kind, ms in model.HANDLER_MS.items():
         n = invocations.get(f"Lambda.{fn_kind}", 0.0)
         if fn_kind == "step":
             continue  # per declared step below, at its own memory
         total += n * ms / 1000 * memory[fn_kind] / 1024
     for occ in ops.occurrences:
-        if occ.kind == "declared_step":
+        if occ.kind in model.DECLARED:
             total += occ.count * occ.attempts * model.HANDLER_MS["step"] / 1000 * (occ.memory_mb or 256) / 1024
     return total
 
@@ -149,7 +155,7 @@ def _sfn(ops: WorkflowOps, prices: PriceTable, gb_s_price: float) -> tuple[float
         times = occ.count * occ.attempts
         if occ.kind != "record":  # the time and patch markers need no state in Step Functions
             transitions += times + (1.0 if occ.kind == "child" else 0.0) * times
-        if occ.kind in ("inline_step", "declared_step"):
+        if occ.kind in ("inline_step", *model.DECLARED):
             mem = occ.memory_mb or 256
             lambda_dollars += times * (prices["lambda_request"] + occ.duration_ms / 1000 * mem / 1024 * gb_s_price)
     return transitions, transitions * prices["sfn_transition"] + lambda_dollars
@@ -166,7 +172,7 @@ def _ldf(ops: WorkflowOps, prices: PriceTable, gb_s_price: float, memory_mb: int
         operations += times * (2.0 if occ.kind == "child" else 1.0)
         if occ.kind in ("sleep", "wait_for", "wait_for_timeout", "child"):
             invocations += times * (2.0 if occ.kind == "child" else 1.0)
-        if occ.kind in ("inline_step", "declared_step"):
+        if occ.kind in ("inline_step", *model.DECLARED):
             seconds += times * occ.duration_ms / 1000
     seconds += invocations * model.HANDLER_MS["orchestrator"] / 1000 + operations * model.LATENCY_MS["DynamoDB"] / 1000
     written_gb = operations * payload_kb / (1024 * 1024)

@@ -34,12 +34,19 @@ EXECUTION: Usage = {
 OPERATIONS: dict[str, Usage] = {
     # ctx.step with a plain function: one journal write inside the running orchestrator.
     "inline_step": {"DynamoDB.PutItem": 1, "WRU": 1},
-    # ctx.step with an @app.step function: the orchestrator journals the dispatch, arms the deadline
-    # timer and invokes the step's Lambda; the step reads the header (eventually consistent), writes its
-    # result, disarms the timer and wakes the orchestrator through the FIFO queue (send, receive, delete);
-    # the orchestrator's next resume reads the header and probes the log's next slot (a GetItem where the log
-    # range Query was: ``DynamoStore.load_journal_since(dense=True)``, the same read unit).
+    # ctx.step with an @app.step function awaited alone and answering within the app's step_reply_window
+    # (runtime/stepreply.py): the orchestrator journals the dispatch, arms the deadline timer and invokes the
+    # step's Lambda synchronously; the step reads the header (eventually consistent) and writes its result,
+    # then answers; the orchestrator disarms the timer, reads the header and probes the log's next slot (a
+    # GetItem: ``DynamoStore.load_journal_since(dense=True)``), and goes on in the same invocation.
     "declared_step": {
+        "DynamoDB.PutItem": 2, "DynamoDB.GetItem": 3, "WRU": 2, "RRU": 2.5,
+        "Scheduler.CreateSchedule": 1, "Scheduler.DeleteSchedule": 1, "Lambda.Invoke": 1, "Lambda.step": 1,
+    },
+    # The same step run concurrently (gather, map) or outlasting the window: invoked asynchronously, it
+    # disarms the timer itself and wakes the orchestrator through the FIFO queue (send, receive, delete),
+    # whose next invocation reads the header and probes the log.
+    "declared_step_queued": {
         "DynamoDB.PutItem": 2, "DynamoDB.GetItem": 3, "WRU": 2, "RRU": 2.5,
         "SQS.SendMessage": 1, "SQS.ReceiveMessage": 1, "SQS.DeleteMessage": 1,
         "Scheduler.CreateSchedule": 1, "Scheduler.DeleteSchedule": 1, "Lambda.Invoke": 1,
@@ -86,7 +93,12 @@ OPERATIONS["wait_for_timeout"] = {
 LAMBDA_CALLS: dict[str, dict[str, dict[str, float]]] = {
     "execution": {"orchestrator": {"DynamoDB": 3}},
     "inline_step": {"orchestrator": {"DynamoDB": 1}},
+    # (answered in-process: the orchestrator also waits while the step makes its two DynamoDB calls)
     "declared_step": {
+        "orchestrator": {"DynamoDB": 5, "Scheduler": 2, "Lambda": 1},
+        "step": {"DynamoDB": 2},
+    },
+    "declared_step_queued": {
         "orchestrator": {"DynamoDB": 3, "Scheduler": 1, "Lambda": 1},
         "step": {"DynamoDB": 2, "SQS": 1, "Scheduler": 1},
     },
@@ -106,7 +118,11 @@ HANDLER_MS: dict[str, float] = {"orchestrator": 5.0, "step": 2.0, "router": 2.0}
 #: API calls (meter names) that are SQS requests; each 64 KB chunk of a payload is one more request.
 SQS_REQUESTS = ("SQS.SendMessage", "SQS.ReceiveMessage", "SQS.DeleteMessage")
 #: Records (WRU) that carry the payload: the execution's input/output on its header, a step's result.
-PAYLOAD_RECORDS: dict[str, float] = {"execution": 2, "inline_step": 1, "declared_step": 1, "child": 2, "send": 1}
+PAYLOAD_RECORDS: dict[str, float] = {
+    "execution": 2, "inline_step": 1, "declared_step": 1, "declared_step_queued": 1, "child": 2, "send": 1,
+}
+#: The kinds of a declared step (its own Lambda): answered in-process, or woken through the queue.
+DECLARED = ("declared_step", "declared_step_queued")
 
 
 def usage_of(kind: str) -> Usage:

@@ -39,6 +39,9 @@ class Occurrence:
     attempts: float = 1.0
     duration_ms: float = 0.0
     memory_mb: int | None = None
+    #: What the orchestrator waited in vain per attempt: a declared step awaited alone that outlasts the app's
+    #: ``step_reply_window`` (runtime/stepreply.py) is waited for that long, then woken through the queue.
+    waited_ms: float = 0.0
 
 
 @dataclass
@@ -71,6 +74,8 @@ class _Walker:
         self.app, self.workflow, self.defaults = app, workflow, defaults
         self.traffic = traffic or WorkflowTraffic(executions=0)
         self.result, self.depth, self.all_traffic = result, depth, all_traffic
+        #: Inside a ``ctx.gather`` (its declared steps run concurrently: each wakes the orchestrator by the queue).
+        self.concurrent = 0
         self.where = workflow.name if depth == 0 else f"{result.name} > {workflow.name}"
 
     def run(self, scale: float) -> None:
@@ -160,8 +165,11 @@ class _Walker:
         if kind == "gather":
             self.result.sfn_states += p * m
             self.result.ldf_operations += p * m
+            self.concurrent += 1
         for child in ast.iter_child_nodes(node):
             self.expr(child, p, m)
+        if kind == "gather":
+            self.concurrent -= 1
         if kind is None or kind in ("gather", "compensate"):
             return
         assert isinstance(node, ast.Call)
@@ -174,7 +182,7 @@ class _Walker:
             n = self._items(name, f"ctx.map '{name}' needs its expected item count")
             self.result.sfn_states += p * m
             self.result.ldf_operations += p * m * (1 + n)  # the map and a child context per item
-            self.step(name, args[2] if len(args) > 2 else None, p, m * n)
+            self.step(name, args[2] if len(args) > 2 else None, p, m * n, concurrent=True)
         elif kind == "step":
             self.step(name, args[1] if len(args) > 1 else None, p, m)
         elif kind in ("sleep", "sleep_until"):
@@ -211,16 +219,22 @@ class _Walker:
         except StepbridgeError:
             return None
 
-    def step(self, name: str, fn_node: ast.expr | None, p: float, m: float) -> None:
+    def step(self, name: str, fn_node: ast.expr | None, p: float, m: float, *, concurrent: bool = False) -> None:
         self._see("steps", name)
         given = self.traffic.steps.get(name, StepTraffic())
         fn = self.flow.resolve(fn_node) if fn_node is not None else None
         declared = self.app.step_for(fn) if callable(fn) else None
         prob = p if given.probability is None else given.probability
         duration = self.defaults.step_duration_ms if given.duration_ms is None else given.duration_ms
+        kind, waited = "inline_step", 0.0
+        if declared is not None:
+            window_ms = self.app.step_reply_seconds * 1000
+            alone = not concurrent and not self.concurrent and window_ms > 0
+            kind = "declared_step" if alone and duration <= window_ms else "declared_step_queued"
+            waited = window_ms if alone and duration > window_ms else 0.0
         self.result.occurrences.append(Occurrence(
-            "declared_step" if declared is not None else "inline_step", name, prob * m, self.workflow.name,
-            given.attempts, duration, declared.memory if declared is not None else None,
+            kind, name, prob * m, self.workflow.name, given.attempts, duration,
+            declared.memory if declared is not None else None, waited,
         ))
 
     def add(self, kind: str, label: str, count: float) -> None:

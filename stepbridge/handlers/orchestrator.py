@@ -37,6 +37,7 @@ def handle(event: dict[str, Any], env: Environment, context: object = None) -> d
         logger().error("the orchestrator received an event that is not an SQS batch; ignored",
                        extra={"received": shapes.describe(event)})
         return {"batchItemFailures": []}
+    groups = _group(event.get("Records", []))
     orchestrator = Orchestrator(
         env.app,
         env.store,
@@ -46,9 +47,11 @@ def handle(event: dict[str, Any], env: Environment, context: object = None) -> d
         cache=env.journal_cache,
         remaining=_remaining_seconds(context),
         pause=env.sleep,
+        # Waiting in-process for a declared step's answer would delay the batch's other executions.
+        exclusive=len(groups) == 1,
     )
     failures: list[dict[str, str]] = []
-    for message, message_ids in _group(event.get("Records", [])):
+    for message, message_ids in groups:
         try:
             orchestrator.handle(message)
         except (InfrastructureFailure, ClientError, BotoCoreError) as failure:

@@ -1,4 +1,7 @@
-"""Declared-step Lambda: runs one attempt of one step (asynchronous invoke from the orchestrator).
+"""Declared-step Lambda: runs one attempt of one step (invoked by the orchestrator).
+
+An asynchronous invoke reports through the journal and the work queue. A synchronous one
+(``reply_by`` set: runtime/stepreply.py) may answer with the wake-up in its response, ``reply``.
 
 An event that is not a step invocation (``{}``, a wrong trigger) is logged once and the invocation
 returns normally: raising would make Lambda retry the async invoke twice for nothing.
@@ -32,6 +35,8 @@ def handle(event: dict[str, object], env: Environment, context: object = None) -
     outcome = worker.handle(invocation, context)
     log.remove_keys(["execution_id", "step", "attempt"])
     flush_metrics()
+    if worker.reply is not None:
+        return {"outcome": outcome, "reply": worker.reply.to_dict()}
     return {"outcome": outcome}
 
 

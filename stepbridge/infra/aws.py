@@ -1,4 +1,4 @@
-"""The ``Effects`` port on AWS: SQS FIFO wake-ups, async Lambda invokes, Scheduler timers, EventBridge events.
+"""The ``Effects`` port on AWS: SQS FIFO wake-ups, Lambda invokes, Scheduler timers, EventBridge events.
 
 Every payload is checked against the service limit before the call, so an oversized step result
 or event fails with ``PayloadTooLarge`` naming what to shrink instead of a deep botocore error.
@@ -8,13 +8,16 @@ Clients are created on first use (a cold start that only wakes pays for one clie
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from botocore.config import Config
+from botocore.exceptions import ClientError, ReadTimeoutError
 
 from stepbridge.config import RuntimeConfig, step_function_name
 from stepbridge.errors import StepbridgeError
@@ -30,7 +33,9 @@ from stepbridge.runtime.limits import (
     eventbridge_entry_size,
 )
 from stepbridge.runtime.messages import WorkMessage, message_group
-from stepbridge.runtime.records import Event, StepInvocation, parse_iso
+from stepbridge.runtime.ports import StepThrottled
+from stepbridge.runtime.records import Event, StepInvocation, WakeMessage, parse_iso
+from stepbridge.runtime.stepreply import REPLY_GRACE_SECONDS
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
@@ -85,6 +90,7 @@ class AwsEffects:
         self.config = config
         self._sqs = LazyClient["SQSClient"]("sqs", sqs)
         self._lambda = LazyClient["LambdaClient"]("lambda", lambda_client)
+        self._sync_clients: dict[int, LazyClient[LambdaClient]] = {}
         self._scheduler = LazyClient["EventBridgeSchedulerClient"]("scheduler", scheduler)
         self._events = LazyClient["EventBridgeClient"]("events", events)
         self._clock = clock or _utcnow
@@ -145,6 +151,47 @@ class AwsEffects:
         request = invoke_request(self.config.stack, invocation)
         self._count("Invoke")
         self.lambda_client.invoke(**request)
+
+    def call_step(self, invocation: StepInvocation) -> WakeMessage | None:
+        """Invoke the declared step's Lambda synchronously; the wake-up it answered with (runtime/stepreply.py).
+
+        The read waits until ``reply_by`` plus a grace, with no retry (a retried synchronous invoke would run the
+        step twice); a step still running then reports through the queue itself. Throttled (reserved or account
+        concurrency: ``TooManyRequestsException``) it raises ``StepThrottled``: the step did not start.
+        """
+        if not self.config.stack:
+            self.invoke_step(invocation)  # (raises the same clear error)
+            return None
+        request = invoke_request(self.config.stack, invocation, sync=True)
+        wait = max(1.0, (parse_iso(invocation.reply_by) - self.now()).total_seconds()) + REPLY_GRACE_SECONDS
+        self._count("Invoke")
+        try:
+            response = self._sync_lambda(wait).invoke(**request)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "TooManyRequestsException":
+                raise StepThrottled(str(exc)) from exc
+            raise
+        except ReadTimeoutError:
+            return None  # the step goes on: past its window it wakes the orchestrator through the queue
+        if response.get("FunctionError"):
+            return None  # it failed or died before answering: its deadline timer stands in (as for an async invoke)
+        body = json.loads(response["Payload"].read() or b"null")
+        reply = body.get("reply") if isinstance(body, dict) else None
+        return WakeMessage.from_dict(reply) if isinstance(reply, dict) else None
+
+    def _sync_lambda(self, wait: float) -> LambdaClient:
+        """A Lambda client that reads a response for ``wait`` seconds (rounded up), without retries; the injected
+        client when there is one (tests)."""
+        if self._lambda.created and self._lambda.injected:
+            return self.lambda_client
+        seconds = math.ceil(wait)
+        with self._lock:
+            client = self._sync_clients.get(seconds)
+            if client is None:
+                client = self._sync_clients[seconds] = LazyClient["LambdaClient"](
+                    "lambda", config=Config(read_timeout=seconds, retries={"total_max_attempts": 1})
+                )
+        return client.get()
 
     def schedule_timer(self, name: str, at: datetime, message: WorkMessage) -> None:
         """A one-time schedule that sends ``message`` to the work queue at ``at``; idempotent by name.
@@ -215,8 +262,11 @@ def send_message_request(queue_url: str, message: WorkMessage) -> dict[str, Any]
     }
 
 
-def invoke_request(stack: str, invocation: StepInvocation) -> dict[str, Any]:
-    """The asynchronous Invoke request of a declared step, after checking Lambda's payload limit."""
+def invoke_request(stack: str, invocation: StepInvocation, *, sync: bool = False) -> dict[str, Any]:
+    """The Invoke request of a declared step (asynchronous unless ``sync``), after checking Lambda's payload limit.
+
+    A synchronous invoke may carry 6 MB, but is held to the asynchronous 1 MB too: throttled, it is sent again
+    asynchronously (``AwsEffects.call_step``)."""
     payload = dumps(invocation.to_dict()).encode()
     # Lambda API Reference, Invoke: an asynchronous invocation's payload is at most 1 MB.
     check_size(
@@ -226,7 +276,7 @@ def invoke_request(stack: str, invocation: StepInvocation) -> dict[str, Any]:
     )
     return {
         "FunctionName": step_function_name(stack, invocation.step),
-        "InvocationType": "Event",
+        "InvocationType": "RequestResponse" if sync else "Event",
         "Payload": payload,
     }
 

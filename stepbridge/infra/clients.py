@@ -16,9 +16,12 @@ _LOCK = threading.Lock()
 class LazyClient(Generic[_C]):
     """One boto3 client of ``service``: the injected one (tests, LocalCloud), or made on first :meth:`get`."""
 
-    def __init__(self, service: str, client: _C | None = None) -> None:
+    def __init__(self, service: str, client: _C | None = None, *, config: object = None) -> None:
         self.service = service
         self._client = client
+        #: Whether the client was given (tests, LocalCloud) rather than made here.
+        self.injected = client is not None
+        self._config = config  # a ``botocore.config.Config`` for the client made here
 
     @property
     def created(self) -> bool:
@@ -32,5 +35,5 @@ class LazyClient(Generic[_C]):
                 if self._client is None:
                     import boto3  # here, not at the top: the cold start of a function that never calls AWS
 
-                    self._client = cast(_C, boto3.client(self.service))  # type: ignore[call-overload]
+                    self._client = cast(_C, boto3.client(self.service, config=self._config))  # type: ignore[call-overload]
         return self._client

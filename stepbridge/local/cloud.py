@@ -41,6 +41,7 @@ from stepbridge.local.handlerports import Counter, LocalDriver, LocalEffects, Lo
 from stepbridge.local.http import api_gateway_event
 from stepbridge.local.routerqueue import deliver_batch as deliver_router_batch
 from stepbridge.local.routerqueue import send as send_to_router_queue
+from stepbridge.local.stepcalls import call_step
 from stepbridge.local.stepcontainers import StepContainers
 from stepbridge.local.stepnames import check_mockable
 from stepbridge.local.suspended import Suspended, store_calls
@@ -53,7 +54,7 @@ from stepbridge.runtime.journalcache import JournalCache
 from stepbridge.runtime.loops import VirtualTimeLoop
 from stepbridge.runtime.messages import ScheduleFire, WorkMessage
 from stepbridge.runtime.observability import recording_metrics
-from stepbridge.runtime.records import Event, StepInvocation, iso
+from stepbridge.runtime.records import Event, StepInvocation, WakeMessage, iso
 from stepbridge.runtime.sticky import STICKY_DEFAULT
 from stepbridge.runtime.vocabulary import is_terminal
 
@@ -358,6 +359,10 @@ class LocalCloud:
         self.calls["lambda.Invoke"] += 1
         self.step_containers.sent(invocation, request["Payload"])
         self._step_queue.append(invocation)
+
+    def effect_call_step(self, invocation: StepInvocation) -> WakeMessage | None:
+        """A declared step's synchronous Invoke: run at once, its answer returned (local/stepcalls.py)."""
+        return call_step(self, invocation)
 
     def effect_set_timer(self, name: str, at: datetime, message: WorkMessage) -> None:
         """CreateSchedule of a one-time timer, kept on the timer wheel."""

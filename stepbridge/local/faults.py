@@ -48,7 +48,7 @@ from typing import Any, cast
 from botocore.exceptions import ClientError
 
 from stepbridge.local.values import Crash
-from stepbridge.runtime.ports import Effects, Store
+from stepbridge.runtime.ports import Effects, StepThrottled, Store
 from stepbridge.runtime.vocabulary import Kind, OpType
 
 #: Every fault kind, in the order the figures print them.
@@ -94,6 +94,7 @@ STORE_WRITES = frozenset(
 EFFECT_SERVICES = {
     "wake": "throttle.sqs",
     "invoke_step": "throttle.lambda",
+    "call_step": "throttle.lambda",
     "schedule_timer": "throttle.scheduler",
     "cancel_timer": "throttle.scheduler",
     "publish": "throttle.eventbridge",
@@ -206,6 +207,7 @@ _OPERATIONS = {
     "delete_item": "DeleteItem",
     "wake": "SendMessage",
     "invoke_step": "Invoke",
+    "call_step": "Invoke",
     "schedule_timer": "CreateSchedule",
     "cancel_timer": "DeleteSchedule",
     "publish": "PutEvents",
@@ -329,6 +331,8 @@ class FaultInjector:
             # The container dies during an inline step, after its side effect and before its outcome is journaled.
             raise Crash()
         if throttle is not None and self.decide(throttle, method, args):
+            if method == "call_step":  # what AwsEffects raises for Lambda's TooManyRequestsException
+                raise StepThrottled(f"{method}: Rate Exceeded (injected)")
             raise throttling_error(throttle, method)
         if throttle == "throttle.dynamodb" and self.decide("throttle.dynamodb_sdk", method, args):
             raise sdk_throttling_error(method, self.rng)
@@ -382,6 +386,12 @@ class FaultInjector:
         timeout = self.decide("step.timeout", "invoke", target="step")
         self._kill_step_report = timeout
         return duplicate, timeout
+
+    def on_step_call(self) -> bool:
+        """Before a synchronous step invoke is run: let its Lambda time out before reporting?"""
+        timeout = self.decide("step.timeout", "invoke", target="step")
+        self._kill_step_report = timeout
+        return timeout
 
     def on_event_delivery(self) -> bool:
         """A rule delivery was sent to the router queue: ``event.duplicate`` sends a second copy at once?"""

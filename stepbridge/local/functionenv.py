@@ -47,6 +47,20 @@ def function_environment(config: FunctionConfig | None) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def outside_function(config: FunctionConfig | None) -> Iterator[None]:
+    """``os.environ`` without the variables of ``config``'s function, then restored: a function invoked from inside
+    another's invocation (a synchronous step invoke) runs in its own process in AWS, where they are not set."""
+    keys = list(config.environment) if config is not None else []
+    if config is not None and config.secrets:
+        keys.append(ENV_SECRETS)
+    saved = {key: os.environ.pop(key) for key in keys if key in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+@contextlib.contextmanager
 def as_function(app: App, step: str | None, iam: Any = None) -> Iterator[None]:
     """One invocation of declared step ``step`` (``None``: the orchestrator): its environment variables,
     and with an :class:`~stepbridge.local.iamenforce.IamEnforcer` its IAM identity."""

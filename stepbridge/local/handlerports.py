@@ -16,7 +16,7 @@ from stepbridge.errors import ExecutionNotFound
 from stepbridge.local.clock import VirtualClock
 from stepbridge.runtime.ids import new_id
 from stepbridge.runtime.messages import WorkMessage
-from stepbridge.runtime.records import Event, StepInvocation
+from stepbridge.runtime.records import Event, StepInvocation, WakeMessage
 
 if TYPE_CHECKING:
     from stepbridge.client import Client, ExecutionDescription
@@ -30,6 +30,7 @@ class Cloud(Protocol):
 
     def effect_send(self, message: WorkMessage) -> None: ...
     def effect_invoke(self, invocation: StepInvocation) -> None: ...
+    def effect_call_step(self, invocation: StepInvocation) -> WakeMessage | None: ...
     def effect_set_timer(self, name: str, at: datetime, message: WorkMessage) -> None: ...
     def effect_cancel_timer(self, name: str) -> None: ...
     def effect_publish(self, events: Sequence[Event]) -> None: ...
@@ -59,6 +60,9 @@ class LocalEffects:
 
     def invoke_step(self, invocation: StepInvocation) -> None:
         self._cloud.effect_invoke(invocation)
+
+    def call_step(self, invocation: StepInvocation) -> WakeMessage | None:
+        return self._cloud.effect_call_step(invocation)
 
     def schedule_timer(self, name: str, at: datetime, message: WorkMessage) -> None:
         self._cloud.effect_set_timer(name, at, message)

@@ -21,7 +21,10 @@ An execution is fine when it is
   deadline, a retry, a wait's timeout, a timer another fault left behind), a message for it is
   still in the work queue or a step invoke for it in flight, a wait has its waiter registered
   with the router (and, when it has a timeout, its timer), or a child it waits for is itself fine
-  and not yet finished.
+  and not yet finished; or a due instant of its journal (a sleep's end, a deadline, a retry) is still
+  ahead while its timer is gone: the sweeper reads those instants from the records and wakes it once
+  one has passed (``runtime/sweeper.py``), so it is not lost yet. Once that instant has passed with
+  no timer and no wake-up, it is reported.
 
 Anything else is a violation: nothing scheduled will ever wake it (a lost execution), or it ended
 without saying why.
@@ -34,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from stepbridge.runtime import keys
 from stepbridge.runtime.records import JournalRecord, WakeMessage
+from stepbridge.runtime.sweeper import pending_instants
 from stepbridge.runtime.vocabulary import UNFINISHED, OpType, Status
 
 if TYPE_CHECKING:
@@ -80,6 +84,7 @@ class _Checker:
                 self.timers.setdefault(timer.message.execution_id, set()).add(timer.name)
         self.in_flight = {inv.execution_id for inv in cloud._step_queue}
         self.queued = _queued_executions(cloud)
+        self.now = cloud.now()
         self._memo: dict[str, str | None] = {}
 
     def tail(self, execution_id: str) -> tuple[str, ...]:
@@ -118,6 +123,8 @@ class _Checker:
         waits = self._waiting_on(execution_id, journal)
         if waits:
             return None
+        if any(at > self.now for at in pending_instants(rec, journal)):
+            return None  # its timer is gone, but the sweeper wakes it after that instant (due_instants)
         return "RUNNING, and no timer, queued message, step invoke, registered waiter or live child will wake it"
 
     def _waiting_on(self, execution_id: str, journal: list[JournalRecord]) -> list[str]:

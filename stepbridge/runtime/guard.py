@@ -17,7 +17,7 @@ from typing import ParamSpec, TypeVar
 from stepbridge.errors import PayloadTooLarge
 from stepbridge.runtime.messages import WorkMessage
 from stepbridge.runtime.ports import Effects, Item, Store
-from stepbridge.runtime.records import Event, ExecutionRecord, JournalRecord, StepInvocation
+from stepbridge.runtime.records import Event, ExecutionRecord, JournalRecord, StepInvocation, WakeMessage
 
 
 class EngineSignal(BaseException):
@@ -171,6 +171,9 @@ class GuardedEffects(Effects):
 
     def invoke_step(self, invocation: StepInvocation) -> None:
         _guarded("effects.invoke_step", self.target.invoke_step, invocation)
+
+    def call_step(self, invocation: StepInvocation) -> WakeMessage | None:
+        return _guarded("effects.call_step", self.target.call_step, invocation)
 
     def schedule_timer(self, name: str, at: datetime, message: WorkMessage) -> None:
         _guarded("effects.schedule_timer", self.target.schedule_timer, name, at, message)

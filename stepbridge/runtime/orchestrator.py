@@ -39,10 +39,11 @@ from stepbridge.runtime.messages import DebounceFire, ScheduleFire, WorkMessage
 from stepbridge.runtime.observability import add_metric, logger
 from stepbridge.runtime.operations.sleep import Sleep
 from stepbridge.runtime.operations.wait import WaitFor
-from stepbridge.runtime.ports import Effects, Store
+from stepbridge.runtime.ports import Effects, StepThrottled, Store
 from stepbridge.runtime.records import (
     ExecutionRecord,
     JournalRecord,
+    StepInvocation,
     WakeMessage,
     iso,
     parse_iso,
@@ -50,6 +51,7 @@ from stepbridge.runtime.records import (
 )
 from stepbridge.runtime.router import Router
 from stepbridge.runtime.stepcover import next_cover, own_timer, pending_covers
+from stepbridge.runtime.stepreply import HeldInvokes, ask, may_wait
 from stepbridge.runtime.sticky import Parked
 from stepbridge.runtime.sweeper import needs_marker, replayed_marker
 from stepbridge.runtime.vocabulary import TIMED_KINDS, Ending, Kind, OpType, Reason, Status, TimerReason
@@ -74,6 +76,9 @@ class Orchestrator:
     remaining: Callable[[], float] | None = None
     #: How to wait between in-process write retries (``None`` = ``time.sleep``; LocalCloud: no wait).
     pause: Callable[[float], None] | None = None
+    #: This invocation handles one execution only, so it may wait for a lone declared step's answer
+    #: (runtime/stepreply.py) without delaying another execution's wake-up.
+    exclusive: bool = True
 
     def handle(self, message: WorkMessage) -> None:
         """Process one work message (idempotent: a duplicate or late message is harmless)."""
@@ -92,9 +97,12 @@ class Orchestrator:
             case DebounceFire():
                 Router(self.app, self.store, self.effects).fire_debounce(message)
             case WakeMessage():
-                self._wake(message)
+                wake: WakeMessage | None = message
+                while wake is not None:  # a declared step's answer is the next wake-up (runtime/stepreply.py)
+                    wake = self._wake(wake)
 
-    def _wake(self, message: WakeMessage) -> None:
+    def _wake(self, message: WakeMessage) -> WakeMessage | None:
+        """Handle one wake-up; returns the next one when a declared step answered in-process."""
         journal: list[JournalRecord] | None = None
         if self._cold(message):
             # A wake-up that will read the whole journal reads it with the header: one request, not two.
@@ -103,11 +111,11 @@ class Orchestrator:
             rec = self.store.get_execution(message.execution_id)
         if rec is None or rec.terminal:
             self._ended(message.execution_id)
-            return
+            return None
         if rec.status == Status.SCHEDULED:
             rec = self._begin_scheduled(rec)
             if rec is None or rec.status != Status.RUNNING:
-                return
+                return None
         cut = rec.cut
         rec = self._deadline(rec, message)
         if rec.cancel_compensate and rec.cut is None:
@@ -124,8 +132,8 @@ class Orchestrator:
                 ),
                 journal if journal is not None else self.store.load_journal(rec.execution_id),
             )
-            return
-        self._replay(rec, message, journal)
+            return None
+        return self._replay(rec, message, journal)
 
     def _cold(self, message: WakeMessage) -> bool:
         """Whether this wake-up will read the whole journal: no cache, no copy of it here (a first wake-up, another
@@ -186,11 +194,19 @@ class Orchestrator:
         if self.cache is not None:
             self.cache.forget(execution_id)
 
-    def _replay(self, rec: ExecutionRecord, message: WakeMessage, preloaded: list[JournalRecord] | None) -> None:
+    def _replay(
+        self, rec: ExecutionRecord, message: WakeMessage, preloaded: list[JournalRecord] | None
+    ) -> WakeMessage | None:
         journal, parked = self._load(rec, message, preloaded)
         started = time.perf_counter()
         began = self.effects.now()
-        outcome = self._run(rec, message, journal, parked)  # (a failure closes ``parked``: engine.resume)
+        # The first step invoke waits for the replay's end (runtime/stepreply.py); its failure is the invocation's.
+        held = HeldInvokes(self.effects)
+        try:
+            outcome = self._run(rec, message, journal, parked, held)  # (a failure closes ``parked``: engine.resume)
+        except BaseException:
+            held.release()
+            raise
         logger().debug(
             "replayed",
             extra={
@@ -201,8 +217,21 @@ class Orchestrator:
             },
         )
         if outcome.kind == Ending.SUSPENDED:
-            self._suspended(rec, message, outcome, began)
-            return
+            lone = held.lone() if self.exclusive and may_wait(self.app.step_reply_seconds, self._remaining()) else None
+            try:
+                held.release()
+            except BaseException:
+                if outcome.parked is not None:
+                    outcome.parked.close()  # (as a failed invoke inside the replay would have)
+                raise
+            try:
+                self._suspended(rec, message, outcome, began)
+            except Exception:
+                if lone is not None:
+                    self.effects.invoke_step(lone)  # as it would have been sent during the replay
+                raise
+            return self._ask(lone) if lone is not None else None
+        held.release()
         journal = list(outcome.replay.log.journal.values()) if outcome.replay else journal
         if outcome.kind == Ending.CONTINUED:
             try:
@@ -210,9 +239,44 @@ class Orchestrator:
             except (PayloadTooLarge, ResultNotSerializable) as exc:  # the new input is refused: say why
                 outcome = engine.Outcome(Ending.FAILED, error=error_dict(exc))
         self.finish(rec, outcome, journal)
+        return None
+
+    def _remaining(self) -> float | None:
+        return self.remaining() if self.remaining is not None else None
+
+    def _ask(self, invocation: StepInvocation) -> WakeMessage | None:
+        """Invoke the lone declared step synchronously; its answer (a wake-up), or ``None`` (it comes by the queue,
+        or the deadline timer stands in for it)."""
+        try:
+            reply = self.effects.call_step(ask(invocation, self.effects.now(), self.app.step_reply_seconds))
+        except StepThrottled:  # it did not start: Lambda queues an asynchronous invoke instead
+            self.effects.invoke_step(invocation)
+            return None
+        except Exception as exc:  # the step may have started: no second invoke; its deadline timer stands
+            logger().warning(
+                "synchronous step invoke failed; the step's deadline timer covers it",
+                extra={"execution_id": invocation.execution_id, "op": invocation.op, "error": str(exc)},
+            )
+            return None
+        if reply is None:
+            return None
+        self.stats["answered"] = self.stats.get("answered", 0) + 1
+        if invocation.disarm:  # the answer is here: the deadline timer the step kept for it can go
+            try:
+                self.effects.cancel_timer(
+                    timer_name(invocation.execution_id, keys.dispatch_key(invocation.op, invocation.attempt))
+                )
+            except Exception as exc:  # a leftover timer only causes an idle wake-up at the deadline
+                logger().warning("could not delete the step's deadline timer", extra={"error": str(exc)})
+        return reply
 
     def _run(
-        self, rec: ExecutionRecord, message: WakeMessage, journal: list[JournalRecord], parked: Parked | None
+        self,
+        rec: ExecutionRecord,
+        message: WakeMessage,
+        journal: list[JournalRecord],
+        parked: Parked | None,
+        effects: Effects,
     ) -> engine.Outcome:
         """Resume the parked workflow (sticky executions) or replay the workflow from the top."""
         # A redelivered message or a sweeper's wake-up: the invocation before may have died in an inline step.
@@ -224,7 +288,7 @@ class Orchestrator:
                 rec,
                 journal,
                 self.store,
-                self.effects,
+                effects,
                 ops=_concerned(message, parked.rp.log.journal),
                 suspect=suspect,
                 remaining=self.remaining,
@@ -235,7 +299,7 @@ class Orchestrator:
             rec,
             journal,
             self.store,
-            self.effects,
+            effects,
             self.loop_factory,
             self.overrides,
             suspect=suspect,

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from stepbridge.runtime.messages import WorkMessage
-from stepbridge.runtime.records import Event, ExecutionRecord, JournalRecord, StepInvocation
+from stepbridge.runtime.records import Event, ExecutionRecord, JournalRecord, StepInvocation, WakeMessage
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,11 @@ class Blobs(Protocol):
         """The bytes under ``key``, or ``None`` when there is no such object (expired or never written)."""
 
 
+class StepThrottled(Exception):
+    """Lambda refused to start a synchronously invoked step (``TooManyRequestsException``: reserved or account
+    concurrency); the step did not run."""
+
+
 class Effects(Protocol):
     """Side effects that leave the process, plus the clock."""
 
@@ -133,6 +138,13 @@ class Effects(Protocol):
 
     def invoke_step(self, invocation: StepInvocation) -> None:
         """Start a declared step's Lambda asynchronously."""
+
+    def call_step(self, invocation: StepInvocation) -> WakeMessage | None:
+        """Invoke a declared step's Lambda synchronously (``invocation.reply_by`` is set) and return the wake-up it
+        answered with; ``None`` when it answered none (it reported after ``reply_by`` and woke the orchestrator
+        through the queue, skipped the attempt, or failed) or no answer came in time. Raises
+        :class:`StepThrottled` when Lambda refused to start the function (the caller then invokes it
+        asynchronously: Lambda queues those)."""
 
     def schedule_timer(self, name: str, at: datetime, message: WorkMessage) -> None:
         """Create a one-time timer that sends ``message`` to the work queue at ``at`` (idempotent by name)."""

@@ -372,11 +372,15 @@ class StepInvocation:
     #: The step deletes its own deadline timer when it reports; ``False`` for a step that a deadline timer shared
     #: by its dispatch batch covers (runtime/stepcover.py): that timer is not the step's to delete.
     disarm: bool = True
+    #: Set on a synchronous invoke (runtime/stepreply.py): an outcome reported by this instant is answered in the
+    #: invoke's response instead of a wake-up through the queue; one reported later wakes the orchestrator as
+    #: usual. Empty: an asynchronous invoke.
+    reply_by: str = ""
 
     def to_dict(self) -> dict[str, object]:
         """Plain-dict form (the Lambda event); flags are left out when they have their default value."""
         out = asdict(self)
-        for flag in ("at_most_once", "compensation"):
+        for flag in ("at_most_once", "compensation", "reply_by"):
             if not out[flag]:
                 del out[flag]
         if out["disarm"]:
@@ -397,6 +401,7 @@ class StepInvocation:
             at_most_once=bool(data.get("at_most_once", False)),
             compensation=bool(data.get("compensation", False)),
             disarm=bool(data.get("disarm", True)),
+            reply_by=str(data.get("reply_by") or ""),
         )
 
 

@@ -1,7 +1,9 @@
 """The declared-step service: run one attempt of a step in its own Lambda and report back.
 
 The outcome is appended to the execution's journal (conditionally, so a duplicate invoke
-records nothing twice) and the orchestrator is woken through the work queue.
+records nothing twice) and the orchestrator is woken through the work queue, or, when it invoked
+the step synchronously and the outcome came within its window, answered in the invoke's response
+(runtime/stepreply.py).
 """
 
 from __future__ import annotations
@@ -23,7 +25,15 @@ from stepbridge.runtime.keys import timer_name
 from stepbridge.runtime.loops import LoopFactory, run_coroutine
 from stepbridge.runtime.observability import StepTelemetry, logger
 from stepbridge.runtime.ports import Effects, Store
-from stepbridge.runtime.records import TERMINAL, JournalRecord, StepInvocation, iso, report_wake
+from stepbridge.runtime.records import (
+    TERMINAL,
+    JournalRecord,
+    StepInvocation,
+    WakeMessage,
+    iso,
+    parse_iso,
+    report_wake,
+)
 from stepbridge.runtime.replay import current_op
 from stepbridge.runtime.steps import call_function, check_result_size, step_error
 from stepbridge.runtime.vocabulary import Kind, OpType, Reason
@@ -46,6 +56,8 @@ class StepWorker:
     overrides: dict[str, Callable[..., object]] | None = None
     #: How to wait between report retries (``time.sleep`` in AWS; LocalCloud passes a no-op: virtual time).
     sleep: Callable[[float], None] | None = None
+    #: The wake-up answered in the synchronous invoke's response instead of sent (``None``: none).
+    reply: WakeMessage | None = None
 
     def handle(self, invocation: StepInvocation, lambda_context: object = None) -> str:
         """Run one attempt; returns ``"result"``, ``"attempt"``, ``"skipped"`` or ``"lost"`` (timed out)."""
@@ -127,6 +139,11 @@ class StepWorker:
                 record,
                 won=bool(appended),
             )
+            if inv.reply_by and self.effects.now() <= parse_iso(inv.reply_by):
+                # The orchestrator waits for this answer. Its deadline timer stays armed until the orchestrator
+                # holds the answer: should the answer be lost, the timer still wakes the execution.
+                self.reply = wake
+                return kind
             self._with_retries(lambda: self.effects.wake(wake))
             self._disarm_deadline(inv)
         return kind

@@ -159,6 +159,13 @@ def recording(recorder: Recorder, step_bases: Callable[[], dict[str, str]]) -> I
             original_invoke(self, invocation)
 
         mp.setattr(handlerports.LocalEffects, "invoke_step", invoke_step)
+        original_call = handlerports.LocalEffects.call_step
+
+        def call_step(self: Any, invocation: Any) -> Any:  # a synchronous invoke: the same grant
+            recorder.record_invoke(step_bases()[invocation.step])
+            return original_call(self, invocation)
+
+        mp.setattr(handlerports.LocalEffects, "call_step", call_step)
 
         original_create = botocore.session.Session.create_client
 

@@ -26,7 +26,9 @@ from stepbridge.runtime.records import parse_iso
 
 LOG: list[str] = []
 
-app = App("cancelcut")
+# Declared steps are invoked asynchronously (not answered in-process: runtime/stepreply.py),
+# so a test can hold one in flight.
+app = App("cancelcut", step_reply_window=0)
 
 
 @app.step(timeout=600)

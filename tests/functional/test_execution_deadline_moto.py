@@ -21,7 +21,9 @@ from stepbridge.runtime import keys
 LOG: list[str] = []
 RUNS: dict[str, int] = {}
 
-app = App("deadlinefn")
+# Declared steps are invoked asynchronously (not answered in-process: runtime/stepreply.py),
+# so a test can hold one in flight.
+app = App("deadlinefn", step_reply_window=0)
 
 
 @app.step(timeout=600)

@@ -135,10 +135,12 @@ def test_liveness_soak_every_fault_kind_at_10_percent(soak_report: Any, containe
     its error names the cause: the liveness check verifies that.)"""
     import run as runner
 
-    # seeds 3-4: at 30 executions each draws every kind on 1 and 3 containers (EventBridge throttling is the
-    # rarest: only ctx.send and progress publish; seeds 1-2 draw none of it on 1 container since the router queue)
-    results = [runner.one_run(seed, 0.10, containers, 30, "memory") for seed in (3, 4)]
-    soak_report(f"liveness soak: seeds 3-4, 30 executions, all faults at 10 %, {containers} container(s)",
+    # seeds 3 and 8: at 30 executions they draw every kind on 1 and 3 containers, sticky executions on and off
+    # (EventBridge throttling is the rarest: only ctx.send and progress publish). The fault stream follows the
+    # calls made: since declared steps answer in-process (runtime/stepreply.py) seeds 3-4 draw no EventBridge
+    # throttling on 3 containers with sticky executions off (every pair of seeds 1-8 was tried: 14 of 28 qualify).
+    results = [runner.one_run(seed, 0.10, containers, 30, "memory") for seed in (3, 8)]
+    soak_report(f"liveness soak: seeds 3 and 8, 30 executions, all faults at 10 %, {containers} container(s)",
                 runner.summarize(results, sum(r["seconds"] for r in results)))
     assert sum(sum(r["faults"].values()) for r in results) > 500
     assert all(sum(r["faults"][k] for r in results) > 0 for k in results[0]["faults"]), "every kind was injected"

@@ -162,6 +162,82 @@ def test_invoke_step_needs_the_stack_name(cloud: Cloud) -> None:
         effects.invoke_step(StepInvocation("e", "op", "step", [], 1, ""))
 
 
+# ---- call_step (synchronous invoke: runtime/stepreply.py) ----------------------------------------
+
+
+class _Payload:
+    def __init__(self, body: object) -> None:
+        self._data = json.dumps(body).encode()
+
+    def read(self) -> bytes:
+        return self._data
+
+
+@dataclass
+class AnsweringLambda:
+    """A synchronous Invoke's response, or the error it raises."""
+
+    response: dict[str, Any] | None = None
+    error: BaseException | None = None
+    calls: list[dict[str, Any]] = field(default_factory=list)
+
+    def invoke(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(kwargs)
+        if self.error is not None:
+            raise self.error
+        assert self.response is not None
+        return self.response
+
+
+def _sync_effects(cloud: Cloud, fake: AnsweringLambda) -> AwsEffects:
+    return AwsEffects(cloud.config, lambda_client=fake, clock=lambda: NOW)  # type: ignore[arg-type]
+
+
+ASKED = StepInvocation("order-42", "charge", "charge", [1], 1, "", reply_by="2030-01-01T12:00:01+00:00")
+
+
+def test_call_step_invokes_synchronously_and_returns_the_answered_wake_up(cloud: Cloud) -> None:
+    wake = WakeMessage("order-42", "step", "step:charge:1:result", {"reports": [{"key": "charge"}]})
+    fake = AnsweringLambda({"StatusCode": 200, "Payload": _Payload({"outcome": "result", "reply": wake.to_dict()})})
+    assert _sync_effects(cloud, fake).call_step(ASKED) == wake
+    [call] = fake.calls
+    assert call["InvocationType"] == "RequestResponse" and call["FunctionName"] == "acme-prod-charge"
+    assert json.loads(call["Payload"])["reply_by"] == ASKED.reply_by
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        {"StatusCode": 200, "Payload": _Payload({"outcome": "result"})},  # reported late: woke it by the queue
+        {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": _Payload({"errorMessage": "boom"})},
+    ],
+    ids=["no-answer", "function-error"],
+)
+def test_call_step_without_an_answer_returns_none(cloud: Cloud, response: dict[str, Any]) -> None:
+    assert _sync_effects(cloud, AnsweringLambda(response)).call_step(ASKED) is None
+
+
+def test_call_step_throttled_raises_step_throttled(cloud: Cloud) -> None:
+    from stepbridge.runtime.ports import StepThrottled
+
+    error = ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "Rate Exceeded."}}, "Invoke")
+    with pytest.raises(StepThrottled, match="Rate Exceeded"):
+        _sync_effects(cloud, AnsweringLambda(error=error)).call_step(ASKED)
+
+
+def test_call_step_read_timeout_returns_none(cloud: Cloud) -> None:
+    from botocore.exceptions import ReadTimeoutError
+
+    fake = AnsweringLambda(error=ReadTimeoutError(endpoint_url="https://lambda.us-east-1.amazonaws.com"))
+    assert _sync_effects(cloud, fake).call_step(ASKED) is None
+
+
+def test_call_step_other_errors_propagate(cloud: Cloud) -> None:
+    error = ClientError({"Error": {"Code": "ServiceException", "Message": "internal"}}, "Invoke")
+    with pytest.raises(ClientError, match="internal"):
+        _sync_effects(cloud, AnsweringLambda(error=error)).call_step(ASKED)
+
+
 # ---- timers ---------------------------------------------------------------------------------
 
 
@@ -289,3 +365,14 @@ def test_now_is_aware_utc_and_no_client_is_created_for_it() -> None:
     assert now.tzinfo is not None and now.utcoffset() == timedelta(0)
     assert abs((now - datetime.now(UTC)).total_seconds()) < 5
     assert effects.clients_created == []
+
+
+def test_the_synchronous_client_reads_for_the_window_plus_the_grace_and_never_retries(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    effects = AwsEffects(cloud.config, clock=lambda: NOW)
+    client = effects._sync_lambda(6.2)
+    assert client.meta.config.read_timeout == 7
+    assert client.meta.config.retries["total_max_attempts"] == 1
+    assert effects._sync_lambda(6.9) is client  # one client per whole-second read timeout

@@ -24,7 +24,9 @@ RUNS: Counter[str] = Counter()
 
 
 def cancel_app() -> App:
-    app = App("cancel")
+    # Declared steps are invoked asynchronously (not answered in-process: runtime/stepreply.py),
+    # so a test can hold one in flight.
+    app = App("cancel", step_reply_window=0)
 
     @app.step(timeout=60)
     def ship(order: str) -> str:

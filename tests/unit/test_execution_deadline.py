@@ -28,7 +28,9 @@ SEEN: list[str] = []
 
 def deadline_app() -> App:
     """Workflows that wait on each kind of durable operation under a one-hour deadline."""
-    app = App("deadline")
+    # Declared steps are invoked asynchronously (not answered in-process: runtime/stepreply.py),
+    # so a test can hold one in flight.
+    app = App("deadline", step_reply_window=0)
 
     @app.step(timeout=600)
     def slow_export(order: str) -> str:
@@ -405,7 +407,8 @@ def test_a_running_step_reporting_while_a_declared_compensation_is_in_flight_cha
 
     from stepbridge.handlers import step as step_handler
 
-    app = App("late-report")
+    # asynchronous step invokes (runtime/stepreply.py): the test holds one in flight
+    app = App("late-report", step_reply_window=0)
 
     @app.step(timeout=600)
     def export(order: str) -> str:

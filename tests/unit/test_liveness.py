@@ -50,6 +50,24 @@ def test_waiting_and_ended_executions_are_fine_and_a_lost_timer_is_reported_with
         assert napping in str(violation)
 
 
+def test_a_lost_timer_whose_instant_is_still_ahead_is_the_sweepers_to_recover_then_reported_once_passed() -> None:
+    """The sweeper reads due instants from the journal: before the sleep's end nothing is lost yet."""
+    with LocalCloud(waiting_app(), backend="memory") as cloud:
+        napping = cloud.client().start("nap").execution_id
+        (timer,) = [t for t in cloud.timers.pending() if t.message and t.message.execution_id == napping]
+        cloud.timers.cancel(timer.name)  # the timer is gone (a crash between the record and CreateSchedule)
+        cloud.advance(timedelta(minutes=5))  # the sleep ends at 10 minutes
+        assert liveness_violations(cloud) == []
+        cloud.advance(timedelta(minutes=6))  # past it, and no sweeper runs in this test
+        (violation,) = liveness_violations(cloud)
+        assert violation.execution_id == napping and "no timer" in violation.reason
+        cloud.advance(timedelta(minutes=15))  # the sweeper's grace
+        assert cloud.sweep() == [napping]  # what the scheduled sweeper does: it wakes the execution
+        cloud.run_until_idle()
+        assert cloud.client().describe(napping).status == "SUCCEEDED"
+        assert liveness_violations(cloud) == []
+
+
 def test_a_waiter_that_disappeared_and_a_failure_without_a_cause_are_reported() -> None:
     with LocalCloud(waiting_app(), backend="memory") as cloud:
         client = cloud.client()

@@ -11,7 +11,9 @@ from stepbridge.local import LocalCloud
 
 
 def sleeper_app() -> App:
-    app = App("rec")
+    # Declared steps are invoked asynchronously (not answered in-process: runtime/stepreply.py),
+    # so a test can hold one in flight.
+    app = App("rec", step_reply_window=0)
 
     @app.workflow("nap")
     async def nap(ctx: Context) -> str:

@@ -21,7 +21,8 @@ RUNS: Counter[str] = Counter()
 
 
 def v1() -> App:
-    app = App("shop")
+    # asynchronous step invokes (runtime/stepreply.py): the in_flight fixture holds one in flight
+    app = App("shop", step_reply_window=0)
 
     @app.step(timeout=30, name="charge-payment")
     def charge(amount: int) -> str:

@@ -128,5 +128,5 @@ def test_local_effects_reach_local_cloud_only_through_its_methods() -> None:
     assert private == []
     called = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
               and isinstance(node.value, ast.Attribute) and node.value.attr == "_cloud"}
-    assert called == {"clock", "effect_send", "effect_invoke", "effect_set_timer", "effect_cancel_timer",
-                      "effect_publish"}
+    assert called == {"clock", "effect_send", "effect_invoke", "effect_call_step", "effect_set_timer",
+                      "effect_cancel_timer", "effect_publish"}

@@ -11,7 +11,9 @@ from stepbridge.local import Crash, LocalCloud
 
 
 def leftovers_app(seen: list[str], loops: list[int]) -> App:
-    app = App("containers")
+    # Declared steps are invoked asynchronously (not answered in-process: runtime/stepreply.py),
+    # so a test can hold one in flight.
+    app = App("containers", step_reply_window=0)
     left: list[asyncio.Future[None]] = []
 
     @app.step(timeout=120)
@@ -60,7 +62,8 @@ def test_an_invocation_leaves_nothing_running_in_its_warm_container() -> None:
 
 
 def mutating_app(received: list[Any]) -> App:
-    app = App("events")
+    # asynchronous step invokes (runtime/stepreply.py): the test holds one in flight
+    app = App("events", step_reply_window=0)
 
     @app.step(timeout=30)
     def grab(order: dict[str, Any]) -> int:

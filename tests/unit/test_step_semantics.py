@@ -25,8 +25,8 @@ RUNS: Counter[str] = Counter()
 KEYS: list[str] = []
 
 
-def semantics_app() -> App:
-    app = App("semantics")
+def semantics_app(step_reply_window: float = 1.0) -> App:
+    app = App("semantics", step_reply_window=step_reply_window)
 
     @app.step(timeout=10, retry=Retry(max_attempts=3, backoff="fixed", initial_delay=1, jitter=False))
     def charge(amount: int) -> dict[str, Any]:
@@ -66,10 +66,14 @@ def semantics_app() -> App:
     return app
 
 
-def run(workflow: str, payload: Any, *faults: Fault, backend: str = "memory") -> tuple[LocalCloud, Any]:
+def run(
+    workflow: str, payload: Any, *faults: Fault, backend: str = "memory", step_reply_window: float = 1.0
+) -> tuple[LocalCloud, Any]:
+    """``step_reply_window=0``: declared steps are invoked asynchronously (runtime/stepreply.py)."""
     RUNS.clear()
     KEYS.clear()
-    with LocalCloud(semantics_app(), backend=backend, faults=FaultPlan(script=list(faults))) as cloud:
+    app = semantics_app(step_reply_window)
+    with LocalCloud(app, backend=backend, faults=FaultPlan(script=list(faults))) as cloud:
         client = cloud.client()
         handle = client.start(workflow, payload)
         cloud.run_until_complete(handle.execution_id)
@@ -88,7 +92,8 @@ def test_default_steps_are_at_least_once_with_a_stable_idempotency_key() -> None
 
 
 def test_at_most_once_step_ignores_a_duplicate_invoke() -> None:
-    _, (desc, history) = run("launch", "rocket", Fault("step.duplicate"))
+    cloud, (desc, history) = run("launch", "rocket", Fault("step.duplicate"), step_reply_window=0)
+    assert cloud.faults is not None and cloud.faults.injected["step.duplicate"] == 1  # (an asynchronous invoke's)
     assert desc.result == "launched rocket"
     assert RUNS["launch"] == 1
     assert history.count("Step.started") == 1
@@ -111,10 +116,21 @@ def test_at_most_once_step_that_died_after_starting_is_not_run_again() -> None:
     ids=["worker-died-before-starting", "invoke-throttled"],
 )
 def test_at_most_once_step_that_never_started_is_dispatched_again(fault: Fault) -> None:
-    _, (desc, history) = run("launch", "rocket", fault)
+    cloud, (desc, history) = run("launch", "rocket", fault, step_reply_window=0)
+    assert cloud.faults is not None and sum(cloud.faults.injected.values()) == 1
     assert desc.result == "launched rocket"
     assert RUNS["launch"] == 1
     assert history.count("Step.dispatched") == 2 and history.count("Step.started") == 1
+
+
+def test_a_throttled_synchronous_invoke_is_sent_asynchronously_and_the_step_runs_once() -> None:
+    """Lambda refused to start the step answered in-process (reserved concurrency): it goes to the async queue."""
+    throttled = Fault("throttle.lambda", target="orchestrator", method="call_step")
+    cloud, (desc, history) = run("launch", "rocket", throttled)
+    assert cloud.faults is not None and cloud.faults.injected["throttle.lambda"] == 1
+    assert desc.result == "launched rocket"
+    assert RUNS["launch"] == 1
+    assert history.count("Step.dispatched") == 1 and history.count("Step.started") == 1
 
 
 def test_inline_at_most_once_step_is_not_rerun_after_a_crash() -> None:

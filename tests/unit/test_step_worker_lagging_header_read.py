@@ -41,7 +41,9 @@ class LaggingReplica:
 
 
 def once_app(calls: list[int]) -> App:
-    app = App("header")
+    # Declared steps are invoked asynchronously (not answered in-process: runtime/stepreply.py),
+    # so a test can hold one in flight.
+    app = App("header", step_reply_window=0)
 
     @app.step(timeout=30, retry=Retry(max_attempts=1))
     def charge(amount: int) -> int:
