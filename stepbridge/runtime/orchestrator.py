@@ -39,7 +39,7 @@ from stepbridge.runtime.messages import DebounceFire, ScheduleFire, WorkMessage
 from stepbridge.runtime.observability import add_metric, logger
 from stepbridge.runtime.operations.sleep import Sleep
 from stepbridge.runtime.operations.wait import WaitFor
-from stepbridge.runtime.ports import Effects, StepThrottled, Store
+from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import (
     ExecutionRecord,
     JournalRecord,
@@ -51,7 +51,7 @@ from stepbridge.runtime.records import (
 )
 from stepbridge.runtime.router import Router
 from stepbridge.runtime.stepcover import next_cover, own_timer, pending_covers
-from stepbridge.runtime.stepreply import HeldInvokes, ask, may_wait
+from stepbridge.runtime.stepreply import HeldInvokes, alone, call_lone, may_wait
 from stepbridge.runtime.sticky import Parked
 from stepbridge.runtime.sweeper import needs_marker, replayed_marker
 from stepbridge.runtime.vocabulary import TIMED_KINDS, Ending, Kind, OpType, Reason, Status, TimerReason
@@ -217,7 +217,9 @@ class Orchestrator:
             },
         )
         if outcome.kind == Ending.SUSPENDED:
-            lone = held.lone() if self.exclusive and may_wait(self.app.step_reply_seconds, self._remaining()) else None
+            lone = None
+            if self.exclusive and may_wait(self.app.step_reply_seconds, self._remaining()):
+                lone = held.lone(lambda op: _alone(outcome, op))
             try:
                 held.release()
             except BaseException:
@@ -245,29 +247,9 @@ class Orchestrator:
         return self.remaining() if self.remaining is not None else None
 
     def _ask(self, invocation: StepInvocation) -> WakeMessage | None:
-        """Invoke the lone declared step synchronously; its answer (a wake-up), or ``None`` (it comes by the queue,
-        or the deadline timer stands in for it)."""
-        try:
-            reply = self.effects.call_step(ask(invocation, self.effects.now(), self.app.step_reply_seconds))
-        except StepThrottled:  # it did not start: Lambda queues an asynchronous invoke instead
-            self.effects.invoke_step(invocation)
-            return None
-        except Exception as exc:  # the step may have started: no second invoke; its deadline timer stands
-            logger().warning(
-                "synchronous step invoke failed; the step's deadline timer covers it",
-                extra={"execution_id": invocation.execution_id, "op": invocation.op, "error": str(exc)},
-            )
-            return None
-        if reply is None:
-            return None
-        self.stats["answered"] = self.stats.get("answered", 0) + 1
-        if invocation.disarm:  # the answer is here: the deadline timer the step kept for it can go
-            try:
-                self.effects.cancel_timer(
-                    timer_name(invocation.execution_id, keys.dispatch_key(invocation.op, invocation.attempt))
-                )
-            except Exception as exc:  # a leftover timer only causes an idle wake-up at the deadline
-                logger().warning("could not delete the step's deadline timer", extra={"error": str(exc)})
+        reply = call_lone(self.effects, invocation, self.app.step_reply_seconds)
+        if reply is not None:
+            self.stats["answered"] = self.stats.get("answered", 0) + 1
         return reply
 
     def _run(
@@ -576,6 +558,12 @@ class Orchestrator:
 
 #: Wake-up reasons that only announce reports: they concern the operations whose records they carry.
 _REPORTS_ONLY = frozenset({Reason.STEP, Reason.CHILD})
+
+
+def _alone(outcome: engine.Outcome, op: str) -> bool:
+    """Whether the suspended workflow waits for declared step ``op`` and nothing else (runtime/stepreply.py)."""
+    parked = outcome.parked.waiting if outcome.parked is not None else None
+    return alone(op, parked, outcome.replay.session.suspensions() if outcome.replay is not None else 0)
 
 
 def _concerned(message: WakeMessage, known: Mapping[str, JournalRecord]) -> list[str] | None:

@@ -146,6 +146,10 @@ class ReplaySession:
         """The suspensions raised and the fatal error kept (a closed parked workflow clears their frames)."""
         return [*self._suspensions, *([self._fatal] if self._fatal is not None else [])]
 
+    def suspensions(self) -> int:
+        """How many waiting operations stopped the workflow in this replay (those that did not park)."""
+        return len(self._suspensions)
+
     def swallowed_suspension(self) -> bool:
         """Whether user code caught a suspension that the engine never saw (``except BaseException:``)."""
         return any(not s.consumed for s in self._suspensions)

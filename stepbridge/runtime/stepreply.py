@@ -26,14 +26,18 @@ window (1 s) bounds what a slow step wastes. ``App(step_reply_window=0)`` turns 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from stepbridge.runtime import keys
 from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.guard import GuardedEffects
+from stepbridge.runtime.keys import timer_name
 from stepbridge.runtime.limits import LAMBDA_ASYNC_PAYLOAD_BYTES
-from stepbridge.runtime.ports import Effects
-from stepbridge.runtime.records import StepInvocation, iso
+from stepbridge.runtime.observability import logger
+from stepbridge.runtime.ports import Effects, StepThrottled
+from stepbridge.runtime.records import StepInvocation, WakeMessage, iso
 
 #: How much longer than the window the orchestrator reads the answer: the step's answer may be sent at the end of
 #: its window, and reaching the orchestrator takes the response's own time.
@@ -64,12 +68,14 @@ class HeldInvokes(GuardedEffects):
         self.release()
         super().invoke_step(invocation)
 
-    def lone(self) -> StepInvocation | None:
-        """The held invoke when it was the replay's only one (now the caller's to send), else ``None``."""
-        held, self._held = self._held, None
-        if held is None or self._passed:
-            self._held = held
+    def lone(self, alone: Callable[[str], bool]) -> StepInvocation | None:
+        """The held invoke when it was the replay's only one and ``alone(op)`` says its step is the only thing the
+        workflow waits for (now the caller's to send), else ``None``. A step beside others (a ``map`` refilling
+        its window, a ``gather`` with a sleep) is not waited for: their reports would queue behind it."""
+        held = self._held
+        if held is None or self._passed or not alone(held.op):
             return None
+        self._held = None
         return held
 
     def release(self) -> None:
@@ -85,6 +91,14 @@ def _fits(invocation: StepInvocation) -> bool:
     return len(dumps(invocation.to_dict()).encode()) <= LAMBDA_ASYNC_PAYLOAD_BYTES
 
 
+def alone(op: str, parked: Collection[str] | None, suspensions: int) -> bool:
+    """Whether the workflow waits for ``op`` only: the operations its parked workflow waits on (sticky executions)
+    are ``[op]``, or (a replay that suspended) one operation stopped it."""
+    if parked is not None:
+        return list(parked) == [op]
+    return suspensions == 1
+
+
 def may_wait(window: float, remaining: float | None) -> bool:
     """Whether an invocation with ``remaining`` seconds left (``None``: unknown, no Lambda) may wait ``window``."""
     if window <= 0:
@@ -95,3 +109,26 @@ def may_wait(window: float, remaining: float | None) -> bool:
 def ask(invocation: StepInvocation, now: datetime, window: float) -> StepInvocation:
     """The synchronous form of ``invocation``: answered in the response if the step reports by ``now + window``."""
     return replace(invocation, reply_by=iso(now + timedelta(seconds=window)))
+
+
+def call_lone(effects: Effects, invocation: StepInvocation, window: float) -> WakeMessage | None:
+    """Invoke the lone declared step synchronously; its answer (a wake-up), or ``None`` (it comes by the queue,
+    or the deadline timer stands in for it)."""
+    try:
+        reply = effects.call_step(ask(invocation, effects.now(), window))
+    except StepThrottled:  # it did not start: Lambda queues an asynchronous invoke instead
+        effects.invoke_step(invocation)
+        return None
+    except Exception as exc:  # the step may have started: no second invoke; its deadline timer stands
+        logger().warning(
+            "synchronous step invoke failed; the step's deadline timer covers it",
+            extra={"execution_id": invocation.execution_id, "op": invocation.op, "error": str(exc)},
+        )
+        return None
+    if reply is not None and invocation.disarm:  # the answer is here: the deadline timer it kept can go
+        try:
+            key = keys.dispatch_key(invocation.op, invocation.attempt)
+            effects.cancel_timer(timer_name(invocation.execution_id, key))
+        except Exception as exc:  # a leftover timer only causes an idle wake-up at the deadline
+            logger().warning("could not delete the step's deadline timer", extra={"error": str(exc)})
+    return reply

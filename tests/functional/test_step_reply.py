@@ -55,6 +55,19 @@ def reply_app(window: float = 1.0) -> App:
     async def fan(ctx: Context, n: int) -> list[int]:
         return list(await ctx.gather(*[ctx.step(f"f{i}", add, i) for i in range(n)]))
 
+    @app.workflow("window-of-two")
+    async def window_of_two(ctx: Context, n: int) -> list[int]:
+        return list(await ctx.map("m", range(n), add, concurrency=2))
+
+    @app.workflow("step-beside-a-sleep")
+    async def step_beside_a_sleep(ctx: Context, n: int) -> int:
+        async def nap() -> int:
+            await ctx.sleep(timedelta(minutes=5))
+            return 0
+
+        got = await ctx.gather(ctx.step("add", add, n), nap())
+        return int(got[0]) + int(got[1])
+
     @app.workflow("cancelled-in-step")
     async def cancelled_in_step(ctx: Context, n: int) -> int:
         n = await ctx.step("cancel-me", cancel_me, n)
@@ -185,3 +198,44 @@ def test_a_held_invoke_that_fails_after_the_replay_closes_the_parked_workflow(mo
         assert cloud.faults is not None and cloud.faults.injected["throttle.lambda"] == 1
         assert made and made[0].closed  # the first invocation's parked workflow, abandoned with it
     assert RUNS == ["add 1", "add 2", "add 3"]
+
+
+@pytest.fixture
+def asked(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
+    """For each step invocation: whether it was a synchronous one (its event has ``reply_by``)."""
+    from stepbridge.handlers import step as step_handler
+
+    seen: list[bool] = []
+    original = step_handler.handle
+
+    def recorded(event: dict[str, Any], *args: Any) -> dict[str, Any]:
+        seen.append(bool(event.get("reply_by")))
+        return original(event, *args)
+
+    monkeypatch.setattr(step_handler, "handle", recorded)
+    RUNS.clear()
+    yield seen
+
+
+@pytest.mark.parametrize("backend", ["memory", "moto"])
+def test_a_step_dispatched_while_others_are_outstanding_is_not_waited_for(backend: str, asked: list[bool]) -> None:
+    """A map refilling its window dispatches one step per report while the other is still out: waiting for it
+    would hold the other's report in the queue behind it, so those invokes are asynchronous. (The last item may
+    be dispatched alone, when the two reports before it came in one wake-up: then it is waited for.)"""
+    with LocalCloud(reply_app(), backend=backend) as cloud:
+        assert cloud.client().start("window-of-two", 5).result() == [1, 2, 3, 4, 5]
+    assert len(asked) == 5 and not any(asked[:4])
+
+
+def test_a_step_beside_a_pending_sleep_is_not_waited_for(asked: list[bool]) -> None:
+    with LocalCloud(reply_app(), backend="memory") as cloud:
+        handle = cloud.client().start("step-beside-a-sleep", 1)
+        cloud.advance(timedelta(minutes=6))
+        assert handle.result() == 2
+    assert asked == [False]
+
+
+def test_each_step_of_a_sequence_is_invoked_synchronously(asked: list[bool]) -> None:
+    with LocalCloud(reply_app(), backend="memory") as cloud:
+        assert cloud.client().start("seq", 1).result() == 4
+    assert asked == [True, True, True]
