@@ -21,10 +21,11 @@ An execution is fine when it is
   deadline, a retry, a wait's timeout, a timer another fault left behind), a message for it is
   still in the work queue or a step invoke for it in flight, a wait has its waiter registered
   with the router (and, when it has a timeout, its timer), or a child it waits for is itself fine
-  and not yet finished; or a due instant of its journal (a sleep's end, a deadline, a retry) is still
-  ahead while its timer is gone: the sweeper reads those instants from the records and wakes it once
-  one has passed (``runtime/sweeper.py``), so it is not lost yet. Once that instant has passed with
-  no timer and no wake-up, it is reported.
+  and not yet finished; or its timer is gone but a due instant of its journal (a sleep's end, a
+  deadline, a retry) is within the sweeper's recovery bound: the sweeper reads those instants from the
+  records and wakes an execution whose instant passed more than its grace ago, every
+  ``sweeper_every_minutes`` (``runtime/sweeper.py``), so it is not lost yet. Past that bound with no
+  timer and no wake-up, it is reported.
 
 Anything else is a violation: nothing scheduled will ever wake it (a lost execution), or it ended
 without saying why.
@@ -33,16 +34,23 @@ without saying why.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from stepbridge.compiler.model import CompileOptions
 from stepbridge.runtime import keys
 from stepbridge.runtime.records import JournalRecord, WakeMessage
-from stepbridge.runtime.sweeper import pending_instants
+from stepbridge.runtime.sweeper import Sweeper, pending_instants, unprocessed_since
 from stepbridge.runtime.vocabulary import UNFINISHED, OpType, Status
 
 if TYPE_CHECKING:
     from stepbridge.local.cloud import LocalCloud
 
+
+
+#: How long after a due instant the sweeper has woken an execution whose wake-up was lost: its grace, then its
+#: next run (one page of unfinished executions; the template runs it every ``sweeper_every_minutes``).
+SWEEP_BOUND = Sweeper.grace + timedelta(minutes=CompileOptions().sweeper_every_minutes)
 
 
 @dataclass(frozen=True)
@@ -123,8 +131,12 @@ class _Checker:
         waits = self._waiting_on(execution_id, journal)
         if waits:
             return None
+        # Its timer is gone, but the sweeper wakes it within its bound after a due instant no replay processed.
         if any(at > self.now for at in pending_instants(rec, journal)):
-            return None  # its timer is gone, but the sweeper wakes it after that instant (due_instants)
+            return None
+        since = unprocessed_since(rec, journal, self.now)
+        if since is not None and since + SWEEP_BOUND > self.now:
+            return None
         return "RUNNING, and no timer, queued message, step invoke, registered waiter or live child will wake it"
 
     def _waiting_on(self, execution_id: str, journal: list[JournalRecord]) -> list[str]:
