@@ -46,9 +46,14 @@ def record_sources(event: Mapping[str, object]) -> set[str]:
 def is_sqs_batch(event: object) -> bool:
     """An SQS batch: a ``Records`` list of objects from ``aws:sqs`` (records without an ``eventSource``,
     as hand-made tests and LocalCloud build them, count as SQS)."""
-    if not isinstance(event, Mapping) or not isinstance(event.get("Records"), list):
+    # (``type(...) is dict`` first: a JSON object is a dict, and ``isinstance`` against the ``Mapping`` ABC runs
+    # ``ABCMeta.__instancecheck__`` in Python, once per record of every batch)
+    if not (type(event) is dict or isinstance(event, Mapping)) or not isinstance(event.get("Records"), list):
         return False
-    return all(isinstance(r, Mapping) and r.get("eventSource", "aws:sqs") == "aws:sqs" for r in event["Records"])
+    return all(
+        (type(r) is dict or isinstance(r, Mapping)) and r.get("eventSource", "aws:sqs") == "aws:sqs"
+        for r in event["Records"]
+    )
 
 
 def is_eventbridge_event(event: object) -> bool:

@@ -204,7 +204,10 @@ class InMemoryStore:
             self._read()
             slots = self._log_slots.get(pk, [])
             partition = self._partitions.get(pk, {})
-            items = [partition[sk] for sk in slots[bisect_left(slots, low):bisect_right(slots, high)]]
+            found = slots[bisect_left(slots, low):bisect_right(slots, high)]
+            if not found:  # (a warm wake-up's usual answer: nothing past the copy's last slot)
+                return []
+            items = [partition[sk] for sk in found]
         return [decode_journal(a) for a in items]
 
     def get_journal(self, execution_id: str, key: str) -> JournalRecord | None:

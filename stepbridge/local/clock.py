@@ -81,8 +81,11 @@ class TimerWheel:
     def peek(self, *, one_time_only: bool = False) -> Timer | None:
         """The next pending timer (optionally ignoring recurring schedules)."""
         self._clean()
-        if not one_time_only:
-            return self._heap[0] if self._heap else None
+        if not self._heap:
+            return None
+        first = self._heap[0]  # (live after ``_clean``, and the earliest of all)
+        if not one_time_only or first.schedule is None:
+            return first
         live = [t for t in self._heap if self._live.get(t.name) == t.seq and t.schedule is None]
         return min(live) if live else None
 

@@ -242,8 +242,9 @@ class Context:
         await waits.sleep_until(self._rp, op, wake_at)
 
     def _wake_at(self, op: str, seconds: float) -> datetime:
-        recorded = Sleep.state(op, self._rp.records(op)).wake_at
-        return recorded if recorded is not None else self._rp.now() + timedelta(seconds=seconds)
+        log = self._rp.log
+        recorded = Sleep.state(op, log.records(op)).wake_at
+        return recorded if recorded is not None else log.now() + timedelta(seconds=seconds)
 
     async def sleep_until(self, when: datetime, *, name: str | None = None) -> None:
         """Durable sleep until an aware datetime (naive ones are taken as UTC)."""

@@ -148,10 +148,11 @@ def resume(
         rp.effects = guard_effects(effects)
         rp.session.resumed(execution, suspect=suspect, remaining=remaining)
         rp.log.resumed(rp.store, rp.effects.now, new)
-        rp.session.recorded(r.op for r in new)
         woken = set(ops) if ops is not None else None
-        if woken is not None:
-            woken.update(r.op for r in new)
+        if new:  # (a timer's wake-up usually brings no new records)
+            rp.session.recorded(r.op for r in new)
+            if woken is not None:
+                woken.update(r.op for r in new)
         parked.wake(woken)
     except BaseException:
         # (taken out of the journal cache for this wake-up, it is held by nobody else: closed now, not left to the

@@ -186,13 +186,18 @@ class GuardedEffects(Effects):
 
 
 def guard_store(store: Store) -> Store:
-    """The store, with failures turned into :class:`InfrastructureFailure`."""
-    return store if isinstance(store, GuardedStore) else GuardedStore(store)
+    """The store, with failures turned into :class:`InfrastructureFailure`.
+
+    (Its class's MRO is looked at rather than ``isinstance``: the port classes are ``typing.Protocol`` subclasses,
+    whose ``isinstance`` runs ``_ProtocolMeta.__instancecheck__`` in Python, twice per replay; nothing registers
+    virtual subclasses of the wrappers, so the answer is the same.)
+    """
+    return store if GuardedStore in type(store).__mro__ else GuardedStore(store)
 
 
 def guard_effects(effects: Effects) -> Effects:
-    """The effects, with failures turned into :class:`InfrastructureFailure`."""
-    return effects if isinstance(effects, GuardedEffects) else GuardedEffects(effects)
+    """The effects, with failures turned into :class:`InfrastructureFailure` (see :func:`guard_store`)."""
+    return effects if GuardedEffects in type(effects).__mro__ else GuardedEffects(effects)
 
 
 class JournalConflict(InfrastructureFailure):

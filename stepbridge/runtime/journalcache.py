@@ -219,11 +219,12 @@ class JournalCache:
         self._entries[execution_id] = entry
         self._records += len(journal)
         self._bytes += size
-        if parked is not None and parked.parked_ops + 1 > self.max_parked_ops:
+        weight = parked.parked_ops + 1 if parked is not None else 0
+        if parked is not None and weight > self.max_parked_ops:
             self.stats["unparked"] += 1
             parked.close()  # over the bound by itself: it replays next time (closing others would not help)
         elif parked is not None and not parked.closed:
-            entry.parked, entry.weight = parked, parked.parked_ops + 1
+            entry.parked, entry.weight = parked, weight
             self._parked += 1
             self._weight += entry.weight
             self.stats["parked"] += 1

@@ -298,8 +298,10 @@ class Orchestrator:
         view = outcome.replay.log
         try:
             view.flush_acks()
-            self._rearm_early_timers(rec, message, view.journal, began)
-            self._rearm_cover(rec, message, view.journal, began)
+            timer_keys = message.timer_keys
+            if timer_keys:  # (a wake-up that is no timer's, e.g. the start, has none to set again)
+                self._rearm_early_timers(rec, timer_keys, view.journal, began)
+                self._rearm_cover(rec, timer_keys, view.journal, began)
             if view.written == 0 and not view.raced:
                 # (A replay that adopted a racing replay's records handled nothing on its behalf: those records'
                 # due instants, fixed by the other replay's clock, may be past ``began`` and not handled by
@@ -317,9 +319,9 @@ class Orchestrator:
             outcome.parked.close()
 
     def _rearm_early_timers(
-        self, rec: ExecutionRecord, message: WakeMessage, journal: dict[str, JournalRecord], began: datetime
+        self, rec: ExecutionRecord, timer_keys: list[str], journal: dict[str, JournalRecord], began: datetime
     ) -> None:
-        """Set again each timer this wake-up delivered before its instant.
+        """Set again each timer this wake-up delivered before its instant (``timer_keys``: the wake-up's).
 
         EventBridge Scheduler may deliver a one-time schedule early (a flexible window, clock skew
         between its fleet and this Lambda) and deletes it once delivered: the replay found the
@@ -328,7 +330,7 @@ class Orchestrator:
         still exists finds it and changes nothing); its message differs from the early one so that
         the work queue's content-based de-duplication (5 minutes) does not drop it.
         """
-        for key in message.timer_keys:
+        for key in timer_keys:
             due = timer_due(journal, key)
             if due is None or due <= began:
                 continue
@@ -340,11 +342,11 @@ class Orchestrator:
             )
 
     def _rearm_cover(
-        self, rec: ExecutionRecord, message: WakeMessage, journal: dict[str, JournalRecord], began: datetime
+        self, rec: ExecutionRecord, timer_keys: list[str], journal: dict[str, JournalRecord], began: datetime
     ) -> None:
         """After a shared deadline timer of declared steps fired (runtime/stepcover.py): set one at the earliest
         deadline still outstanding among the steps such timers stand for, so each of them is reached in time."""
-        if not any(keys.covered_dispatch(k) is not None for k in message.timer_keys):
+        if not any(keys.covered_dispatch(k) is not None for k in timer_keys):
             return
         found = next_cover(journal, self.effects.now())
         if found is None:
@@ -513,14 +515,15 @@ class Orchestrator:
             final = records.get(op)
             if final is not None and final.is_final:
                 continue
+            types: set[str] = set()
             for r in records.values():
+                types.add(r.type)
                 if r.kind in TIMED_KINDS and (r.kind != Kind.DISPATCH or own_timer(r)):
                     self.effects.cancel_timer(timer_name(rec.execution_id, r.key))
-            if any(r.type == OpType.SLEEP for r in records.values()) and Sleep.outstanding(
-                Sleep.state(op, records), now
-            ):
+            if OpType.SLEEP in types and Sleep.outstanding(Sleep.state(op, records), now):
                 self.effects.cancel_timer(timer_name(rec.execution_id, op))
-            registered = WaitFor.state(op, records).started
+            # (a registered wait is one of the op's records: without a wait record there is none)
+            registered = WaitFor.state(op, records).started if OpType.WAIT in types else None
             if registered is not None and registered.type == OpType.WAIT:
                 event_type = str(registered.data.get("event_type"))
                 self.store.delete_item(keys.waiter_pk(event_type), keys.waiter_sk(rec.execution_id, op))

@@ -280,12 +280,13 @@ class Replay:
 
     def timer_name(self, key: str) -> str:
         """A Scheduler-safe schedule name (1-64 of ``[0-9A-Za-z-_.]``) unique per execution and key."""
-        return timer_name(self.execution_id, key)
+        return timer_name(self.execution.execution_id, key)
 
     def set_timer(self, key: str, at: datetime, reason: str) -> str:
         """Create a one-time timer that wakes this execution at ``at``; returns its name."""
-        name = self.timer_name(key)
-        self.effects.schedule_timer(name, at, WakeMessage(self.execution_id, reason, keys.timer_dedup(key)))
+        execution_id = self.execution.execution_id
+        name = timer_name(execution_id, key)
+        self.effects.schedule_timer(name, at, WakeMessage(execution_id, reason, keys.timer_dedup(key)))
         return name
 
     def wake_self(self, reason: str, dedup: str) -> None:

@@ -25,6 +25,7 @@ reference counting frees it at once rather than a later full collection, inside 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import os
 import traceback
@@ -89,7 +90,8 @@ class Parked:
     def supports(loop: asyncio.AbstractEventLoop) -> bool:
         """Whether quiescence can be seen on ``loop`` (asyncio's own loops; not e.g. uvloop)."""
         ready, scheduled = getattr(loop, "_ready", None), getattr(loop, "_scheduled", None)
-        return isinstance(ready, Iterable) and isinstance(scheduled, list)
+        # (asyncio's ``_ready`` is a deque: checked before the ``Iterable`` ABC, whose check runs in Python)
+        return (type(ready) is collections.deque or isinstance(ready, Iterable)) and isinstance(scheduled, list)
 
     def _new_task(
         self, loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any
@@ -176,7 +178,7 @@ class Parked:
         if self.inflight:
             return  # ``running(-1)`` looks again when the step returns
         scheduled: Any = getattr(self.loop, "_scheduled", [])
-        live = [h.when() for h in scheduled if not h.cancelled() and h is not self._later]
+        live = [h.when() for h in scheduled if not h.cancelled() and h is not self._later] if scheduled else None
         if live:
             # Workflow code waits on a loop timer (``asyncio.sleep`` in the body): look again when it is due.
             if self._later is not None:
@@ -301,7 +303,8 @@ def _clear_frames(exc: BaseException | None, seen: set[int]) -> None:
     """Drop the locals of the frames in ``exc``'s traceback, its cause's and context's (the traceback stays)."""
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        traceback.clear_frames(exc.__traceback__)
+        if exc.__traceback__ is not None:  # (a suspension the engine settled has none left)
+            traceback.clear_frames(exc.__traceback__)
         if isinstance(exc, BaseExceptionGroup):
             for inner in exc.exceptions:
                 _clear_frames(inner, seen)

@@ -33,12 +33,13 @@ async def sleep_until(rp: Replay, op: str, wake_at: datetime) -> None:
     if op not in records:
         await rp.before_new(op)
     sleep = Sleep(op, wake_at, rp.timer_name(op))
+    log = rp.log  # (the journal view's records and clock, as ``rp.records``/``rp.now`` give them)
 
     async def attempt() -> None:
         fresh = False
         while True:
-            state = Sleep.state(op, rp.records(op), fresh=fresh)
-            action = sleep.decide(state, rp.now())
+            state = Sleep.state(op, log.records(op), fresh=fresh)
+            action = sleep.decide(state, log.now())
             if isinstance(action, Return):
                 assert state.wake_at is not None
                 rp.log.passed(op, state.wake_at)

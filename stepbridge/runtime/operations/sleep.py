@@ -27,6 +27,10 @@ class SleepState:
     fresh: bool = False
 
 
+#: The state of a sleep with no record yet (one frozen value: the sleep's first replay asks for it several times).
+_UNRECORDED = SleepState()
+
+
 @dataclass(frozen=True)
 class Sleep:
     """The decisions of one sleep: ``wake_at`` (the instant the code asked for, used when not recorded yet) and
@@ -41,7 +45,7 @@ class Sleep:
         """The state of the sleep ``op`` from its records."""
         rec = records.get(op)
         if rec is None:
-            return SleepState()
+            return _UNRECORDED
         wake_at = rec.data.get("wake_at")
         return SleepState(rec, parse_iso(str(wake_at)) if wake_at else None, fresh)
 
