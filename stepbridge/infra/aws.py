@@ -26,11 +26,12 @@ from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.limits import (
     DEFAULT_EVENT_SOURCE,
     EVENTBRIDGE_ENTRY_BYTES,
-    LAMBDA_ASYNC_PAYLOAD_BYTES,
     SCHEDULER_INPUT_BYTES,
     SQS_MESSAGE_BYTES,
+    async_invoke_payload,
     check_size,
     eventbridge_entry_size,
+    invocation_what,
 )
 from stepbridge.runtime.messages import WorkMessage, message_group
 from stepbridge.runtime.ports import StepNotStarted
@@ -190,7 +191,7 @@ class AwsEffects:
     def _sync_lambda(self, wait: float) -> LambdaClient:
         """A Lambda client that reads a response for ``wait`` seconds (rounded up), without retries; the injected
         client when there is one (tests)."""
-        if self._lambda.created and self._lambda.injected:
+        if self._lambda.injected:
             return self.lambda_client
         seconds = math.ceil(wait)
         with self._lock:
@@ -277,13 +278,7 @@ def invoke_request(stack: str, invocation: StepInvocation, *, sync: bool = False
 
     A synchronous invoke may carry 6 MB, but is held to the asynchronous 1 MB too: throttled, it is sent again
     asynchronously (``AwsEffects.call_step``)."""
-    payload = dumps(invocation.to_dict()).encode()
-    # Lambda API Reference, Invoke: an asynchronous invocation's payload is at most 1 MB.
-    check_size(
-        len(payload), LAMBDA_ASYNC_PAYLOAD_BYTES,
-        f"the arguments of step '{invocation.op}' (execution '{invocation.execution_id}')",
-        "Lambda's asynchronous invocation payload limit",
-    )
+    payload = async_invoke_payload(invocation.to_dict(), invocation_what(invocation))  # 1 MB: Lambda API, Invoke
     return {
         "FunctionName": step_function_name(stack, invocation.step),
         "InvocationType": "RequestResponse" if sync else "Event",

@@ -13,7 +13,7 @@ from stepbridge.errors import PayloadTooLarge
 from stepbridge.runtime.canonical import dumps
 
 if TYPE_CHECKING:
-    from stepbridge.runtime.records import Event
+    from stepbridge.runtime.records import Event, StepInvocation
 
 #: DynamoDB maximum item size, including attribute names (DynamoDB quotas: 400 KB).
 DYNAMODB_ITEM_BYTES = 400 * 1024
@@ -117,6 +117,19 @@ def check_json_size(data: object, limit: int, too_large: Callable[[int], str]) -
     if size > limit:
         raise PayloadTooLarge(too_large(size))
     return size
+
+
+def invocation_what(invocation: StepInvocation) -> str:
+    """How a step invocation's payload is named in ``PayloadTooLarge``."""
+    return f"the arguments of step '{invocation.op}' (execution '{invocation.execution_id}')"
+
+
+def async_invoke_payload(event: object, what: str) -> bytes:
+    """A Lambda event as it is sent, held to an asynchronous invocation's payload limit (1 MB, Lambda API
+    Reference, Invoke): ``PayloadTooLarge`` naming ``what`` when over it."""
+    payload = dumps(event).encode()
+    check_size(len(payload), LAMBDA_ASYNC_PAYLOAD_BYTES, what, "Lambda's asynchronous invocation payload limit")
+    return payload
 
 
 def check_size(size: int, limit: int, what: str, service_limit: str) -> None:

@@ -30,11 +30,11 @@ from collections.abc import Callable, Collection
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from stepbridge.errors import PayloadTooLarge
 from stepbridge.runtime import keys
-from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.guard import GuardedEffects
 from stepbridge.runtime.keys import timer_name
-from stepbridge.runtime.limits import LAMBDA_ASYNC_PAYLOAD_BYTES
+from stepbridge.runtime.limits import async_invoke_payload, invocation_what
 from stepbridge.runtime.observability import logger
 from stepbridge.runtime.ports import Effects, StepNotStarted
 from stepbridge.runtime.records import StepInvocation, WakeMessage, iso
@@ -86,9 +86,14 @@ class HeldInvokes(GuardedEffects):
 
 
 def _fits(invocation: StepInvocation) -> bool:
-    """Whether the invoke's payload is within Lambda's limit: one over it is sent at once, so the step call fails
-    with ``PayloadTooLarge`` where the workflow awaits it, as every asynchronous invoke does."""
-    return len(dumps(invocation.to_dict()).encode()) <= LAMBDA_ASYNC_PAYLOAD_BYTES
+    """Whether the invoke's payload is within Lambda's limit (the check its send makes): one over it is sent at
+    once, so the step call fails with ``PayloadTooLarge`` where the workflow awaits it, as every asynchronous
+    invoke does."""
+    try:
+        async_invoke_payload(invocation.to_dict(), invocation_what(invocation))
+    except PayloadTooLarge:
+        return False
+    return True
 
 
 def alone(op: str, parked: Collection[str] | None, suspensions: int) -> bool:
