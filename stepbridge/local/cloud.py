@@ -41,7 +41,7 @@ from stepbridge.local.handlerports import Counter, LocalDriver, LocalEffects, Lo
 from stepbridge.local.http import api_gateway_event
 from stepbridge.local.routerqueue import deliver_batch as deliver_router_batch
 from stepbridge.local.routerqueue import send as send_to_router_queue
-from stepbridge.local.stepcalls import call_step
+from stepbridge.local.stepcalls import call_step, run_step
 from stepbridge.local.stepcontainers import StepContainers
 from stepbridge.local.stepnames import check_mockable
 from stepbridge.local.suspended import Suspended, store_calls
@@ -442,13 +442,7 @@ class LocalCloud:
             duplicate, _ = self.faults.on_step_delivery(invocation.to_dict())
             if duplicate:
                 self._step_queue.append(invocation)  # fault hook: Lambda delivers the async invoke twice
-        try:
-            with self._invoking("step"), self._as_function(invocation.step):
-                self.step_containers.run(self.env, invocation, self._lambda_context(invocation))
-        except Crash:
-            self.crashes["step"] += 1  # lost, as async invokes with retries off are
-        except Exception as exc:
-            self._delivery_failed("step", invocation.to_dict(), exc)
+        run_step(self, invocation)  # a crash or a failure is lost, as async invokes with retries off are
 
     def _delivery_failed(self, target: str, payload: dict[str, Any], exc: Exception) -> None:
         """A step handler raised: its asynchronous invoke is not retried (``MaximumRetryAttempts: 0``);

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from stepbridge.api.deploy import FunctionConfig
 from stepbridge.infra.aws import invoke_request
 from stepbridge.local import awslimits
 from stepbridge.local.functionenv import outside_function
@@ -34,15 +35,23 @@ def call_step(cloud: LocalCloud, invocation: StepInvocation) -> WakeMessage | No
     if cloud.faults is not None:
         cloud.faults.on_step_call()  # fault hook: the function times out before reporting
     cloud.step_containers.sent(invocation, request["Payload"])
+    response = run_step(cloud, invocation, inside=cloud.app.orchestrator_config)
+    reply = response.get("reply") if response is not None else None
+    return WakeMessage.from_dict(reply) if isinstance(reply, dict) else None
+
+
+def run_step(
+    cloud: LocalCloud, invocation: StepInvocation, *, inside: FunctionConfig | None = None
+) -> dict[str, object] | None:
+    """One invocation of a step's function in its warm container, as that function (run from inside the function
+    of ``inside``: without its environment); its response, or ``None`` when its container died (``Crash``) or its
+    handler raised (kept in ``failed_deliveries``): a function error either way."""
     try:
-        with outside_function(cloud.app.orchestrator_config), cloud._invoking("step"), \
-                cloud._as_function(invocation.step):
-            response = cloud.step_containers.run(cloud.env, invocation, cloud._lambda_context(invocation))
+        with outside_function(inside), cloud._invoking("step"), cloud._as_function(invocation.step):
+            return cloud.step_containers.run(cloud.env, invocation, cloud._lambda_context(invocation))
     except Crash:
         cloud.crashes["step"] += 1
         return None
     except Exception as exc:
         cloud._delivery_failed("step", invocation.to_dict(), exc)
         return None
-    reply = response.get("reply")
-    return WakeMessage.from_dict(reply) if isinstance(reply, dict) else None
