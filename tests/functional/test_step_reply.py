@@ -3,9 +3,9 @@ orchestrator goes on with its answer; everything else (a gather, a slow step, a 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -15,6 +15,7 @@ from stepbridge.handlers import orchestrator as orchestrator_handler
 from stepbridge.local import LocalCloud
 from stepbridge.local.faults import Fault, FaultPlan
 
+T = TypeVar("T")
 RUNS: list[str] = []
 CLOCK: dict[str, Any] = {}
 
@@ -76,19 +77,24 @@ def reply_app(window: float = 1.0) -> App:
     return app
 
 
-@pytest.fixture
-def invocations(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """The number of records of each orchestrator Lambda invocation (an SQS batch)."""
-    seen: list[int] = []
-    original = orchestrator_handler.handle
+def spy(monkeypatch: pytest.MonkeyPatch, handler: Any, note: Callable[[dict[str, Any]], T]) -> list[T]:
+    """What ``note`` says of each event the handler module's ``handle`` gets (one per Lambda invocation)."""
+    seen: list[T] = []
+    original = handler.handle
 
-    def counted(event: dict[str, Any], *args: Any) -> dict[str, Any]:
-        seen.append(len(event.get("Records", [])))
+    def recorded(event: dict[str, Any], *args: Any) -> dict[str, Any]:
+        seen.append(note(event))
         return original(event, *args)
 
-    monkeypatch.setattr(orchestrator_handler, "handle", counted)
+    monkeypatch.setattr(handler, "handle", recorded)
     RUNS.clear()
-    yield seen
+    return seen
+
+
+@pytest.fixture
+def invocations(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of records of each orchestrator Lambda invocation (an SQS batch)."""
+    return spy(monkeypatch, orchestrator_handler, lambda event: len(event.get("Records", [])))
 
 
 @pytest.mark.parametrize("backend", ["memory", "moto"])
@@ -201,20 +207,11 @@ def test_a_held_invoke_that_fails_after_the_replay_closes_the_parked_workflow(mo
 
 
 @pytest.fixture
-def asked(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
+def asked(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """For each step invocation: whether it was a synchronous one (its event has ``reply_by``)."""
     from stepbridge.handlers import step as step_handler
 
-    seen: list[bool] = []
-    original = step_handler.handle
-
-    def recorded(event: dict[str, Any], *args: Any) -> dict[str, Any]:
-        seen.append(bool(event.get("reply_by")))
-        return original(event, *args)
-
-    monkeypatch.setattr(step_handler, "handle", recorded)
-    RUNS.clear()
-    yield seen
+    return spy(monkeypatch, step_handler, lambda event: bool(event.get("reply_by")))
 
 
 @pytest.mark.parametrize("backend", ["memory", "moto"])
