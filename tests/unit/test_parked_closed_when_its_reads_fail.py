@@ -17,8 +17,9 @@ from stepbridge.runtime.guard import InfrastructureFailure
 from stepbridge.runtime.journalview import JournalView
 
 
-def test_a_failed_read_of_a_resuming_wake_up_closes_the_parked_workflow_now(monkeypatch: Any) -> None:
-    app = App("parked-read-fails")
+def waiter_app(name: str) -> tuple[App, list[str]]:
+    """An app whose ``waiter`` parks on an event; the list records the workflow's ``finally`` running."""
+    app = App(name)
     unwound: list[str] = []
 
     @app.workflow("waiter")
@@ -28,6 +29,11 @@ def test_a_failed_read_of_a_resuming_wake_up_closes_the_parked_workflow_now(monk
         finally:
             unwound.append("finally")
 
+    return app, unwound
+
+
+def test_a_failed_read_of_a_resuming_wake_up_closes_the_parked_workflow_now(monkeypatch: Any) -> None:
+    app, unwound = waiter_app("parked-read-fails")
     with LocalCloud(app, backend="memory", sticky=True) as cloud:
         client = cloud.client()
         h = client.start("waiter", execution_id="w-1")
@@ -62,16 +68,7 @@ def test_a_failed_read_of_a_resuming_wake_up_closes_the_parked_workflow_now(monk
 
 def test_a_resume_that_fails_before_the_workflow_goes_on_closes_the_parked_workflow_now(monkeypatch: Any) -> None:
     """The same for a failure inside ``engine.resume`` itself, before the parked workflow's loop runs again."""
-    app = App("parked-resume-fails")
-    unwound: list[str] = []
-
-    @app.workflow("waiter")
-    async def waiter(ctx: Context) -> Any:
-        try:
-            return await ctx.wait_for("go", timeout=3600, default="none")
-        finally:
-            unwound.append("finally")
-
+    app, unwound = waiter_app("parked-resume-fails")
     with LocalCloud(app, backend="memory", sticky=True) as cloud:
         client = cloud.client()
         h = client.start("waiter", execution_id="w-1")
