@@ -51,6 +51,13 @@ def _item_size(item: Any) -> int:
         return sum(len(str(k)) + len(str(v)) for k, v in item.items())
 
 
+def _key_of(attrs: Any) -> tuple[str, str]:
+    try:
+        return str(attrs["pk"]["S"]), str(attrs["sk"]["S"])
+    except (KeyError, TypeError):
+        return "", ""
+
+
 @dataclass
 class AwsMeter:
     """API calls, time inside them, and DynamoDB request units, for every hooked client."""
@@ -68,6 +75,9 @@ class AwsMeter:
     #: Running calls per service (``DynamoDB``, ``SQS`` ...), cheap to copy around each handler call.
     by_service: Counter[str] = field(default_factory=Counter)
     _hooked: set[int] = field(default_factory=set)
+    #: Size of each item this meter saw written, by key: a projected GetItem (``Store.glance_execution``) is
+    #: billed by the whole item's size, which its response does not show.
+    _sizes: dict[tuple[str, str], int] = field(default_factory=dict)
 
     # ---- wiring --------------------------------------------------------------------------
 
@@ -144,7 +154,9 @@ class AwsMeter:
         consistent = 1.0 if params.get("ConsistentRead") and not params.get("IndexName") else 0.5
         if op == "PutItem":
             item = params.get("Item") or {}
-            units = max(1, math.ceil(_item_size(item) / 1024))
+            size = _item_size(item)
+            self._sizes[_key_of(item)] = size
+            units = max(1, math.ceil(size / 1024))
             if "gsi1pk" in item:
                 units *= 2  # the by-workflow GSI (projection ALL) is written too
             self.wru[op] += units
@@ -153,6 +165,9 @@ class AwsMeter:
             self.wru[op] += max(1, math.ceil(_item_size(old) / 1024))
         elif op == "GetItem":
             size = _item_size(response.get("Item") or {})
+            if params.get("ProjectionExpression") and response.get("Item"):
+                # DynamoDB bills a read by the whole item, projected or not (unseen writes: the projection's size)
+                size = self._sizes.get(_key_of(params.get("Key") or {}), size)
             self.rru[op] += max(1, math.ceil(size / 4096)) * consistent
             self.items_read[op] += 1 if response.get("Item") else 0
         elif op in ("Query", "Scan"):

@@ -19,6 +19,8 @@ from botocore.exceptions import ClientError
 from stepbridge.infra import expiry
 from stepbridge.infra.clients import LazyClient
 from stepbridge.infra.tableformat import ASSIGNEE_GSI_NAME as ASSIGNEE_GSI_NAME
+from stepbridge.infra.tableformat import CANCEL_ATTRIBUTE as CANCEL_ATTRIBUTE
+from stepbridge.infra.tableformat import GLANCE_ATTRIBUTES as GLANCE_ATTRIBUTES
 from stepbridge.infra.tableformat import GSI_NAME as GSI_NAME
 from stepbridge.infra.tableformat import INDEXED_STATUSES as INDEXED_STATUSES
 from stepbridge.infra.tableformat import STATUS_GSI_NAME as STATUS_GSI_NAME
@@ -29,6 +31,7 @@ from stepbridge.infra.tableformat import attrs_size as attrs_size
 from stepbridge.infra.tableformat import check_item as check_item
 from stepbridge.infra.tableformat import check_key as check_key
 from stepbridge.infra.tableformat import decode_execution as decode_execution
+from stepbridge.infra.tableformat import decode_glance as decode_glance
 from stepbridge.infra.tableformat import decode_item as decode_item
 from stepbridge.infra.tableformat import decode_journal as decode_journal
 from stepbridge.infra.tableformat import describe_key as describe_key
@@ -51,7 +54,7 @@ from stepbridge.runtime.keys import STATUS_PREFIX as STATUS_PREFIX
 from stepbridge.runtime.keys import WORKFLOW_PREFIX as WORKFLOW_PREFIX
 from stepbridge.runtime.keys import execution_key as execution_key
 from stepbridge.runtime.ports import Item
-from stepbridge.runtime.records import ExecutionRecord, JournalRecord, iso
+from stepbridge.runtime.records import ExecutionGlance, ExecutionRecord, JournalRecord, iso
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -185,6 +188,20 @@ class DynamoStore:
         """The header, read consistently unless ``consistent=False`` (the orchestrator decides on it)."""
         attrs = self._get(*execution_key(execution_id), consistent=consistent)
         return decode_execution(attrs) if attrs is not None else None
+
+    def glance_execution(self, execution_id: str, *, consistent: bool = False) -> ExecutionGlance | None:
+        """The header's :data:`GLANCE_ATTRIBUTES` by projection (the body, which holds the input, stays behind)."""
+        pk, sk = execution_key(execution_id)
+        self._count("GetItem")
+        resp = self.client.get_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": pk}, "sk": {"S": sk}},
+            ConsistentRead=consistent,
+            ProjectionExpression=", ".join(f"#{name}" for name in GLANCE_ATTRIBUTES),
+            ExpressionAttributeNames={f"#{name}": name for name in GLANCE_ATTRIBUTES},  # "status" is reserved
+        )
+        found: dict[str, Any] | None = resp.get("Item")
+        return decode_glance(found) if found is not None else None
 
     def load_execution(self, execution_id: str) -> tuple[ExecutionRecord | None, list[JournalRecord]]:
         """Header and journal in one consistent Query over the partition's sort keys from ``J#`` to ``META``

@@ -22,6 +22,7 @@ from stepbridge.infra.dynamodb import (
     check_item,
     check_key,
     decode_execution,
+    decode_glance,
     decode_item,
     decode_journal,
     execution_attrs,
@@ -35,7 +36,7 @@ from stepbridge.infra.dynamodb import (
 )
 from stepbridge.runtime import keys
 from stepbridge.runtime.ports import Item
-from stepbridge.runtime.records import ExecutionRecord, JournalRecord, iso
+from stepbridge.runtime.records import ExecutionGlance, ExecutionRecord, JournalRecord, iso
 
 
 def _utcnow() -> datetime:
@@ -104,6 +105,13 @@ class InMemoryStore:
             self._read()
             attrs = self._get(*execution_key(execution_id))
         return decode_execution(attrs) if attrs is not None else None
+
+    def glance_execution(self, execution_id: str, *, consistent: bool = False) -> ExecutionGlance | None:
+        """The header's top-level status, workflow and cancel flag (``DynamoStore``'s projection); always current."""
+        with self._lock:
+            self._read()
+            attrs = self._get(*execution_key(execution_id))
+        return decode_glance(attrs) if attrs is not None else None
 
     def load_execution(self, execution_id: str) -> tuple[ExecutionRecord | None, list[JournalRecord]]:
         """Header and journal in one read (``DynamoStore``'s single Query over ``keys.EXECUTION_SK_RANGE``)."""

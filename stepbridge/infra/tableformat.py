@@ -19,7 +19,7 @@ from stepbridge.runtime.codec import dumps
 from stepbridge.runtime.keys import LOG_SLOT_PREFIX, META, execution_key
 from stepbridge.runtime.limits import DYNAMODB_ITEM_BYTES, DYNAMODB_PARTITION_KEY_BYTES, DYNAMODB_SORT_KEY_BYTES
 from stepbridge.runtime.ports import Item
-from stepbridge.runtime.records import ExecutionRecord, JournalRecord, iso, parse_iso, status_cursor
+from stepbridge.runtime.records import ExecutionGlance, ExecutionRecord, JournalRecord, iso, parse_iso, status_cursor
 from stepbridge.runtime.vocabulary import UNFINISHED
 
 #: An item as DynamoDB's low-level API spells it; stepbridge writes only S and N values.
@@ -33,6 +33,14 @@ INDEXED_STATUSES = UNFINISHED
 #: Sparse index of task assignments by assignee and status: the task inbox (runtime/tasks.py).
 ASSIGNEE_GSI_NAME = "by-assignee"
 TTL_ATTRIBUTE = "ttl"
+#: Present (``N`` 1) on an execution header while a cancel is requested: with ``status`` and ``workflow``, what
+#: a step's advisory check reads, by projection, without the body (``Store.glance_execution``). Headers written
+#: before it existed lack it: their steps run after a cancel and the orchestrator drops the results, as it
+#: drops those of a step already running when the cancel came.
+CANCEL_ATTRIBUTE = "cancel"
+#: The attributes ``Store.glance_execution`` reads (DynamoDB bills a projected read by the whole item's size; what
+#: it saves is the transfer and the decoding of the body, which holds the execution's input).
+GLANCE_ATTRIBUTES = ("status", "workflow", CANCEL_ATTRIBUTE)
 
 #: DynamoDB key size limits (DynamoDB quotas: partition key 2048 bytes, sort key 1024 bytes).
 _PK_BYTES = DYNAMODB_PARTITION_KEY_BYTES
@@ -128,6 +136,8 @@ def execution_attrs(record: ExecutionRecord, version: int) -> Attrs:
         "gsi1pk": attr_s(keys.workflow_pk(record.workflow)),
         "gsi1sk": attr_s(keys.created_cursor(record.created_at, record.execution_id)),
     }
+    if record.cancel_requested:
+        attrs[CANCEL_ATTRIBUTE] = attr_n(1)
     if record.status in INDEXED_STATUSES:
         attrs["gsi2pk"] = attr_s(keys.status_pk(record.status))
         attrs["gsi2sk"] = attr_s(status_cursor(record))
@@ -261,6 +271,11 @@ def decode_execution(attrs: Mapping[str, Mapping[str, str]]) -> ExecutionRecord:
     record = ExecutionRecord.from_dict(json.loads(attrs["body"]["S"]))
     record.version = int(attrs["version"]["N"])
     return record
+
+
+def decode_glance(attrs: Mapping[str, Mapping[str, str]]) -> ExecutionGlance:
+    """An execution header's :data:`GLANCE_ATTRIBUTES` (the whole header's or a projection's)."""
+    return ExecutionGlance(attrs["workflow"]["S"], attrs["status"]["S"], CANCEL_ATTRIBUTE in attrs)
 
 
 def decode_journal(attrs: Mapping[str, Mapping[str, str]]) -> JournalRecord:

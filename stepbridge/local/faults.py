@@ -195,6 +195,7 @@ _OPERATIONS = {
     "put_journal": "PutItem",
     "put_item": "PutItem",
     "get_execution": "GetItem",
+    "glance_execution": "GetItem",
     "load_execution": "Query",
     "get_item": "GetItem",
     "load_journal": "Query",

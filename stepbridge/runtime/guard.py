@@ -17,7 +17,14 @@ from typing import ParamSpec, TypeVar
 from stepbridge.errors import PayloadTooLarge
 from stepbridge.runtime.messages import WorkMessage
 from stepbridge.runtime.ports import Effects, Item, Store
-from stepbridge.runtime.records import Event, ExecutionRecord, JournalRecord, StepInvocation, WakeMessage
+from stepbridge.runtime.records import (
+    Event,
+    ExecutionGlance,
+    ExecutionRecord,
+    JournalRecord,
+    StepInvocation,
+    WakeMessage,
+)
 
 
 class EngineSignal(BaseException):
@@ -102,6 +109,9 @@ class GuardedStore(Store):
 
     def get_execution(self, execution_id: str, *, consistent: bool = True) -> ExecutionRecord | None:
         return _guarded("store.get_execution", self.target.get_execution, execution_id, consistent=consistent)
+
+    def glance_execution(self, execution_id: str, *, consistent: bool = False) -> ExecutionGlance | None:
+        return _guarded("store.glance_execution", self.target.glance_execution, execution_id, consistent=consistent)
 
     def save_execution(self, record: ExecutionRecord) -> bool:
         return _guarded("store.save_execution", self.target.save_execution, record)

@@ -14,7 +14,14 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from stepbridge.runtime.messages import WorkMessage
-from stepbridge.runtime.records import Event, ExecutionRecord, JournalRecord, StepInvocation, WakeMessage
+from stepbridge.runtime.records import (
+    Event,
+    ExecutionGlance,
+    ExecutionRecord,
+    JournalRecord,
+    StepInvocation,
+    WakeMessage,
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,10 @@ class Store(Protocol):
     def get_execution(self, execution_id: str, *, consistent: bool = True) -> ExecutionRecord | None:
         """The execution header, or ``None``; ``consistent=False`` may return a header a moment old
         (DynamoDB's eventually consistent read, half the read units) - for advisory checks only."""
+
+    def glance_execution(self, execution_id: str, *, consistent: bool = False) -> ExecutionGlance | None:
+        """The header's workflow, status and cancel flag, without its body (an advisory check's read: the body
+        holds the input); eventually consistent unless ``consistent``, as :meth:`get_execution`."""
 
     def save_execution(self, record: ExecutionRecord) -> bool:
         """Write ``record`` if the stored version is still ``record.version``; bumps the version.

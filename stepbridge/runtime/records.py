@@ -126,6 +126,24 @@ class ExecutionRecord:
         return self.status in TERMINAL
 
 
+@dataclass(frozen=True, slots=True)
+class ExecutionGlance:
+    """What an advisory check needs of an execution header, read without its body (``Store.glance_execution``).
+
+    A declared step checks, before it runs, that its execution still wants the result. The header's body
+    holds the execution's input (a ``ctx.map`` child batch's: all its items), which that check does not need.
+    """
+
+    workflow: str
+    status: str
+    cancel_requested: bool = False
+
+    @property
+    def terminal(self) -> bool:
+        """The execution is finished (SUCCEEDED, FAILED, CANCELLED or TIMED_OUT)."""
+        return self.status in TERMINAL
+
+
 #: Header fields left out of the stored body while unset (added after the format was fixed).
 _OPTIONAL_HEADER_FIELDS = ("deadline", "timed_out", "timed_out_at", "cancelled_at")
 #: The header's fields in declaration order (the order ``to_dict`` writes them, as ``asdict`` did).

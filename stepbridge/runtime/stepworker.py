@@ -26,7 +26,6 @@ from stepbridge.runtime.loops import LoopFactory, run_coroutine
 from stepbridge.runtime.observability import StepTelemetry, logger
 from stepbridge.runtime.ports import Effects, Store
 from stepbridge.runtime.records import (
-    TERMINAL,
     JournalRecord,
     StepInvocation,
     WakeMessage,
@@ -64,10 +63,11 @@ class StepWorker:
         # Advisory (skip work nobody will use): an eventually consistent read at half the read units.
         # A brand-new execution may not have reached the replica yet: only a consistent read may say
         # it does not exist.
-        execution = self.store.get_execution(invocation.execution_id, consistent=False)
+        # The glance leaves the header's body behind: it holds the input (a map child batch's: all its items).
+        execution = self.store.glance_execution(invocation.execution_id)
         if execution is None:
-            execution = self.store.get_execution(invocation.execution_id)
-        if execution is None or execution.status in TERMINAL:
+            execution = self.store.glance_execution(invocation.execution_id, consistent=True)
+        if execution is None or execution.terminal:
             return "skipped"
         if execution.cancel_requested and not invocation.compensation:
             return "skipped"  # cancelled while the invoke was queued: its result would never be used

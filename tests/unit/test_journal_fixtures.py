@@ -17,7 +17,8 @@ adapted when the engine's entry point changes its signature.
 For every fixture:
 * every stored item decodes and encodes back to the same attribute map (same bytes in the table), except that
   a body field added by a later feature may appear with its empty default (``custom_status: null`` since
-  ``ctx.set_status``): additions, never changes, of the format;
+  ``ctx.set_status``), and a cancelled header gains the top-level ``cancel`` attribute that mirrors its body's
+  ``cancel_requested`` (read by ``Store.glance_execution``): additions, never changes, of the format;
 * every finished execution, replayed once from its journal into a fresh store, ends with the status,
   result and error its header holds, writes no journal record, has no effect (no invoke, wake-up,
   timer or event) and raises no non-determinism error;

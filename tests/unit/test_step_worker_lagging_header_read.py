@@ -16,7 +16,7 @@ import pytest
 from stepbridge import App, Context, Retry
 from stepbridge.handlers import step as step_handler
 from stepbridge.local import LocalCloud
-from stepbridge.runtime.records import RUNNING
+from stepbridge.runtime.records import RUNNING, ExecutionGlance
 
 
 class LaggingReplica:
@@ -35,6 +35,12 @@ class LaggingReplica:
         if consistent:
             return self._inner.get_execution(execution_id)
         return self.replica.get(execution_id)
+
+    def glance_execution(self, execution_id: str, *, consistent: bool = False) -> Any:
+        if consistent:
+            return self._inner.glance_execution(execution_id, consistent=True)
+        rec = self.replica.get(execution_id)
+        return None if rec is None else ExecutionGlance(rec.workflow, rec.status, rec.cancel_requested)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)

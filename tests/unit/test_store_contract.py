@@ -25,6 +25,7 @@ from stepbridge.runtime.records import (
     RUNNING,
     SCHEDULED,
     SUCCEEDED,
+    ExecutionGlance,
     ExecutionRecord,
     JournalRecord,
     iso,
@@ -107,6 +108,47 @@ def test_execution_round_trips_every_field(store: Store) -> None:
     rec.parent_id, rec.parent_op, rec.progress = "p", "child-1", {"step": 1, "total": 2, "message": None}
     assert store.create_execution(rec)
     assert store.get_execution("e1") == rec
+
+
+def test_glance_reads_status_workflow_and_cancel_flag_and_follows_every_save(store: Store) -> None:
+    assert store.glance_execution("e1") is None
+    assert store.glance_execution("e1", consistent=True) is None
+    store.create_execution(execution("e1", workflow="orders", payload=list(range(1000))))
+    assert store.glance_execution("e1") == ExecutionGlance("orders", RUNNING, False)
+    rec = store.get_execution("e1")
+    assert rec is not None
+    rec.cancel_requested = True
+    assert store.save_execution(rec)
+    glance = store.glance_execution("e1", consistent=True)
+    assert glance == ExecutionGlance("orders", RUNNING, True) and not glance.terminal
+    rec.version, rec.status, rec.cancel_requested = 1, CANCELLED, False
+    assert store.save_execution(rec)
+    glance = store.glance_execution("e1")
+    assert glance == ExecutionGlance("orders", CANCELLED, False) and glance.terminal
+
+
+def test_dynamo_glance_is_one_projected_get_that_leaves_the_body_behind(dynamo: object, clock: Clock) -> None:
+    store = DynamoStore(TABLE, client=dynamo, clock=clock)  # type: ignore[arg-type]
+    store.create_execution(execution("e1", payload=list(range(1000))))
+    sent: list[dict[str, object]] = []
+    real_get = dynamo.get_item  # type: ignore[attr-defined]
+
+    def spy(**kwargs: object) -> object:
+        sent.append(kwargs)
+        return real_get(**kwargs)
+
+    dynamo.get_item = spy  # type: ignore[attr-defined]
+    try:
+        assert store.glance_execution("e1") == ExecutionGlance("wf", RUNNING, False)
+    finally:
+        dynamo.get_item = real_get  # type: ignore[attr-defined]
+    (request,) = sent
+    assert request["ConsistentRead"] is False
+    names = request["ExpressionAttributeNames"]
+    assert isinstance(names, dict)
+    projected = {names[n.strip()] for n in str(request["ProjectionExpression"]).split(",")}
+    assert projected == {"status", "workflow", "cancel"}
+    assert store.calls == {"PutItem": 1, "GetItem": 1}
 
 
 def test_save_execution_checks_and_bumps_version(store: Store) -> None:
