@@ -2,7 +2,8 @@
 
 A sync step function runs in a worker thread (DESIGN.md; ``runtime/syncworker.py``: one lock release and one
 acquire each way). On a virtual machine, waking a thread on an idle CPU can cost far more than the step's own
-work; this measures it alone (benchmarks/RESULTS.md, "Session 7 close-out"):
+work; this measures it alone (benchmarks/RESULTS.md, "Session 7 close-out"), then the worker's own round trip
+(``run_in_worker``) with and without pinning the two threads to one CPU for the handoff (RESULTS.md, "Session 9"):
 
     python -m benchmarks.handoff                 # as the machine is
     python3 -c "while True: pass" & python -m benchmarks.handoff; kill %1   # with the other core kept awake
@@ -13,6 +14,8 @@ from __future__ import annotations
 import argparse
 import threading
 import time
+
+from stepbridge.runtime import syncworker
 
 #: The second thread's name (a test checks it has ended).
 WORKER_NAME = "benchmarks-handoff"
@@ -40,6 +43,21 @@ def round_trip_seconds(rounds: int) -> float:
     return elapsed / rounds
 
 
+def worker_round_trip_seconds(rounds: int, colocate: bool) -> float:
+    """Seconds per ``syncworker.run_in_worker`` call of a function that does nothing, with or without
+    ``syncworker.COLOCATE`` (the caller and the worker pinned to one CPU for each handoff)."""
+    saved = syncworker.COLOCATE
+    syncworker.COLOCATE = colocate
+    try:
+        syncworker.run_in_worker(int)  # the worker exists before the clock starts
+        started = time.perf_counter()
+        for _ in range(rounds):
+            syncworker.run_in_worker(int)
+        return (time.perf_counter() - started) / rounds
+    finally:
+        syncworker.COLOCATE = saved
+
+
 def main() -> None:
     """Print the median of a few measurements."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -49,6 +67,10 @@ def main() -> None:
     samples = sorted(round_trip_seconds(args.rounds) for _ in range(args.repeats))
     print(f"thread handoff round trip: {samples[len(samples) // 2] * 1e6:.1f} µs "
           f"(median of {args.repeats} x {args.rounds:,} round trips)")
+    for colocate in (False, True):
+        samples = sorted(worker_round_trip_seconds(args.rounds, colocate) for _ in range(args.repeats))
+        how = "pinned to one CPU for the handoff" if colocate else "not pinned"
+        print(f"run_in_worker round trip, {how}: {samples[len(samples) // 2] * 1e6:.1f} µs")
 
 
 if __name__ == "__main__":

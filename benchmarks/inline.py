@@ -123,7 +123,8 @@ def run(cfg: Config) -> Section:
     )
     section.notes.append(
         "The step function is a plain `def` (as in the anchor), which stepbridge runs in a worker thread, in "
-        "AWS and in LocalCloud alike; the handoff to the thread and back is part of each step's time. An "
+        "AWS and in LocalCloud alike; the handoff to the thread and back is part of each step's time (in "
+        "LocalCloud the loop thread and the worker are pinned to one CPU for the handoff: runtime/syncworker.py). An "
         "`async def` step function runs on the workflow's own loop (the context row)."
     )
     section.notes.append(

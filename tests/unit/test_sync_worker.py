@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import os
 import threading
 
 import pytest
@@ -73,3 +74,65 @@ def test_sync_inline_steps_under_local_cloud_run_off_the_loop_thread() -> None:
     with LocalCloud(app, backend="memory") as cloud:
         assert cloud.client().start("steps").result() == 6
     assert len(threads) == 3 and len(set(threads)) == 1  # one persistent worker served all three
+
+
+# ---- one CPU for the handoff (Linux; the module doc) ----------------------------------------------------
+
+_colocation = pytest.mark.skipif(
+    syncworker.cpu_reader() is None or len(getattr(os, "sched_getaffinity", lambda _: ())(0)) < 2,
+    reason="needs sched_getcpu/sched_setaffinity and at least two allowed CPUs",
+)
+
+
+@_colocation
+def test_the_caller_waits_pinned_and_the_step_function_runs_with_the_usual_cpus(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(syncworker, "COLOCATE", True)
+    usual = os.sched_getaffinity(0)
+    caller = threading.get_native_id()
+
+    def inside() -> tuple[set[int], set[int]]:
+        return os.sched_getaffinity(0), os.sched_getaffinity(caller)
+
+    own, callers = run_in_worker(inside)
+    assert own == usual  # the step function (and what it starts) sees the process's CPUs
+    assert len(callers) == 1 and callers <= usual  # the caller waits pinned to the CPU it ran on
+    assert os.sched_getaffinity(0) == usual  # and has its mask back with the result
+
+
+@_colocation
+def test_the_callers_mask_comes_back_after_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(syncworker, "COLOCATE", True)
+    usual = os.sched_getaffinity(0)
+
+    def boom() -> None:
+        raise ValueError("bad")
+
+    with pytest.raises(ValueError):
+        run_in_worker(boom)
+    assert os.sched_getaffinity(0) == usual
+
+
+@_colocation
+def test_a_caller_limited_to_one_cpu_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing to gain on one CPU: no pinning, and the caller's own limit stays as it was."""
+    monkeypatch.setattr(syncworker, "COLOCATE", True)
+    usual = os.sched_getaffinity(0)
+    one = {min(usual)}
+    os.sched_setaffinity(0, one)
+    try:
+        assert run_in_worker(lambda: 41 + 1) == 42
+        assert os.sched_getaffinity(0) == one
+    finally:
+        os.sched_setaffinity(0, usual)
+
+
+def test_without_colocation_nothing_is_pinned(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(syncworker, "COLOCATE", False)
+    if not hasattr(os, "sched_getaffinity"):
+        assert run_in_worker(lambda: 41 + 1) == 42
+        return
+    usual = os.sched_getaffinity(0)
+    caller = threading.get_native_id()
+    assert run_in_worker(lambda: os.sched_getaffinity(caller)) == usual
