@@ -59,6 +59,12 @@ from stepbridge.runtime.records import ExecutionGlance, ExecutionRecord, Journal
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+#: ``glance_execution``'s projection, by placeholder names ("status" is a DynamoDB reserved word).
+_GLANCE_PROJECTION: dict[str, Any] = {
+    "ProjectionExpression": ", ".join(f"#{name}" for name in GLANCE_ATTRIBUTES),
+    "ExpressionAttributeNames": {f"#{name}": name for name in GLANCE_ATTRIBUTES},
+}
+
 
 # ---- conditional writes: each one names the race it prevents ------------------------------
 
@@ -145,10 +151,16 @@ class DynamoStore:
             raise
         return True
 
-    def _get(self, pk: str, sk: str, *, consistent: bool = True) -> dict[str, Any] | None:
+    def _get(
+        self, pk: str, sk: str, *, consistent: bool = True, projection: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        """One GetItem; ``projection``: its ``ProjectionExpression`` and ``ExpressionAttributeNames``."""
         self._count("GetItem")
         resp = self.client.get_item(
-            TableName=self.table_name, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=consistent
+            TableName=self.table_name,
+            Key={"pk": {"S": pk}, "sk": {"S": sk}},
+            ConsistentRead=consistent,
+            **(projection or {}),
         )
         found: dict[str, Any] | None = resp.get("Item")
         return found
@@ -191,17 +203,8 @@ class DynamoStore:
 
     def glance_execution(self, execution_id: str, *, consistent: bool = False) -> ExecutionGlance | None:
         """The header's :data:`GLANCE_ATTRIBUTES` by projection (the body, which holds the input, stays behind)."""
-        pk, sk = execution_key(execution_id)
-        self._count("GetItem")
-        resp = self.client.get_item(
-            TableName=self.table_name,
-            Key={"pk": {"S": pk}, "sk": {"S": sk}},
-            ConsistentRead=consistent,
-            ProjectionExpression=", ".join(f"#{name}" for name in GLANCE_ATTRIBUTES),
-            ExpressionAttributeNames={f"#{name}": name for name in GLANCE_ATTRIBUTES},  # "status" is reserved
-        )
-        found: dict[str, Any] | None = resp.get("Item")
-        return decode_glance(found) if found is not None else None
+        attrs = self._get(*execution_key(execution_id), consistent=consistent, projection=_GLANCE_PROJECTION)
+        return decode_glance(attrs) if attrs is not None else None
 
     def load_execution(self, execution_id: str) -> tuple[ExecutionRecord | None, list[JournalRecord]]:
         """Header and journal in one consistent Query over the partition's sort keys from ``J#`` to ``META``

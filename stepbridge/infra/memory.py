@@ -101,17 +101,19 @@ class InMemoryStore:
 
     def get_execution(self, execution_id: str, *, consistent: bool = True) -> ExecutionRecord | None:
         """The header (a fresh copy; callers may mutate it). Always current: ``consistent`` is accepted for the port."""
-        with self._lock:
-            self._read()
-            attrs = self._get(*execution_key(execution_id))
+        attrs = self._header(execution_id)
         return decode_execution(attrs) if attrs is not None else None
 
     def glance_execution(self, execution_id: str, *, consistent: bool = False) -> ExecutionGlance | None:
         """The header's top-level status, workflow and cancel flag (``DynamoStore``'s projection); always current."""
+        attrs = self._header(execution_id)
+        return decode_glance(attrs) if attrs is not None else None
+
+    def _header(self, execution_id: str) -> Attrs | None:
+        """An execution header's stored attributes (one read), or ``None``."""
         with self._lock:
             self._read()
-            attrs = self._get(*execution_key(execution_id))
-        return decode_glance(attrs) if attrs is not None else None
+            return self._get(*execution_key(execution_id))
 
     def load_execution(self, execution_id: str) -> tuple[ExecutionRecord | None, list[JournalRecord]]:
         """Header and journal in one read (``DynamoStore``'s single Query over ``keys.EXECUTION_SK_RANGE``)."""
